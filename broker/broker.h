@@ -1,0 +1,251 @@
+/*
+ * broker/broker.h — the broker's shared state and the contracts between its
+ * subsystems.
+ *
+ * Threading model (one lock, small state machines):
+ *   - All broker state below (registry, workers, invocations, context pools)
+ *     is guarded by one mutex, B.mtx.  Nothing slow ever runs under it: no
+ *     file I/O, no process creation, no waits.
+ *   - nng aio callbacks (api.c, work.c) are tiny state machines (RECV → WAIT
+ *     → SEND) that decode, take B.mtx briefly, route, and start the next
+ *     async operation.  The sync-invoke hot path stays inside callbacks: an
+ *     api request is answered straight from the worker's result callback.
+ *   - Slow work has its own threads: admin.c (SQLite, file copies), the
+ *     spawner and reaper in pool.c (posix_spawn, waitpid), the clock in
+ *     pool.c (deadlines, init timeouts, idle reaping) and logs.c (log files).
+ *   - Lock order: B.mtx may be taken while holding nothing else; B.spawn_mtx
+ *     is taken before B.mtx where both are needed.
+ */
+#ifndef BROKER_BROKER_H
+#define BROKER_BROKER_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <nng/nng.h>
+
+#include "log.h"
+#include "proto.h"
+
+#define BROKER_VERSION "0.1.0"
+#define NAME_MAX_LEN 64
+
+typedef struct api_ctx api_ctx;
+typedef struct work_ctx work_ctx;
+typedef struct worker worker;
+typedef struct invocation invocation;
+
+/* An immutable snapshot of one function version's code and configuration.
+ * Workers and invocations hold references; the registry holds one for the
+ * current $LATEST.  The pool fields at the bottom are mutable, under B.mtx. */
+typedef struct fn_config {
+    int refs;
+    char name[NAME_MAX_LEN + 1];
+    char version[16]; /* "$LATEST" or "N" */
+    char sha256[65];
+    uint64_t code_size;
+    char code_path[PATH_MAX];
+    uint32_t timeout_s;
+    uint32_t memory_mb;
+    char *env_json;    /* {"K":"V",...} */
+    char *description;
+    char last_modified[40];
+    /* pool state (B.mtx) */
+    invocation *q_head, *q_tail; /* invocations waiting for a worker */
+    int queued;
+    int spawning;  /* workers started but not yet ready */
+    int live;      /* workers not yet reaped */
+    worker *idle;  /* idle workers of this configuration (LIFO: warmest first) */
+    bool retired;  /* no new work: workers shut down when idle */
+} fn_config;
+
+fn_config *fncfg_ref(fn_config *c);
+void fncfg_unref(fn_config *c); /* frees at zero; caller holds B.mtx or owns the last ref */
+
+/* ---- registry.c: name → current configuration (B.mtx) ---- */
+typedef struct function {
+    char name[NAME_MAX_LEN + 1];
+    fn_config *latest;
+    struct function *next;
+} function;
+
+function *registry_find(const char *name);
+/* Insert or replace $LATEST (takes over the caller's reference to cfg). */
+void registry_put(fn_config *cfg);
+/* Remove and return the entry's config reference (caller unrefs). */
+fn_config *registry_remove(const char *name);
+int registry_count(void);
+/* Call fn for every function, in name order is not guaranteed. */
+void registry_each(void (*fn)(function *f, void *arg), void *arg);
+
+/* ---- worker pool (pool.c) ---- */
+typedef enum worker_state { W_SPAWNING, W_IDLE, W_BUSY, W_EXITING } worker_state;
+
+struct worker {
+    pid_t pid;
+    char token[33];
+    fn_config *cfg;
+    worker_state state;
+    work_ctx *parked;   /* context holding this worker's NEXT request */
+    invocation *inv;    /* running invocation */
+    double spawned_at;  /* ms, monotonic */
+    double ready_at;
+    double idle_since;
+    double init_ms;     /* reported once, on the first invocation */
+    bool init_reported;
+    bool killed;        /* we sent SIGKILL (timeout, violation) */
+    bool init_timed_out;
+    worker *next;      /* B.workers */
+    worker *spawn_next; /* B.spawn_head */
+    worker *next_idle; /* cfg->idle */
+};
+
+/* ---- invocations (invoke.c) ---- */
+typedef enum inv_state { INV_QUEUED, INV_RUNNING, INV_DONE } inv_state;
+
+struct invocation {
+    char rid[40];
+    fn_config *cfg;
+    api_ctx *actx;      /* where the reply goes */
+    nng_msg *req;       /* the api request; payload points into it */
+    const char *payload;
+    size_t payload_len;
+    char *client_context;
+    char arn[256];
+    bool tail;
+    inv_state state;
+    double enqueued_at;
+    double started_at;
+    double deadline;    /* monotonic ms */
+    int64_t deadline_epoch_ms;
+    worker *w;
+    char logbuf[4096];  /* handler output seen on the logs socket (crash tails) */
+    size_t loglen;
+    invocation *next;
+};
+
+/* ---- global state ---- */
+typedef struct broker_opts {
+    char state[3584]; /* bounded so that every path built from it fits PATH_MAX */
+    char runtime_path[PATH_MAX];
+    int max_concurrency;
+    int idle_timeout_ms;
+    int init_timeout_ms;
+    bool unsafe_no_sandbox;
+    const char *tcp_listen; /* optional extra api listener */
+} broker_opts;
+
+typedef struct broker {
+    broker_opts opt;
+    pthread_mutex_t mtx;
+    pthread_cond_t clock_cv;   /* wakes the clock thread */
+    pthread_cond_t spawn_cv;   /* wakes the spawner */
+    pthread_cond_t reap_cv;    /* wakes the reaper when children exist */
+    pthread_mutex_t spawn_mtx; /* held across posix_spawn + pid registration */
+    double started_at;
+    bool stopping;
+    nng_socket api_sock;
+    nng_socket work_sock;
+    nng_socket logs_sock;
+    nng_socket logs_push; /* the broker's own log lines into logs.c */
+    worker *workers;
+    int n_workers;
+    int inflight;          /* sync invocations queued or running */
+    uint64_t invocations;  /* counters for status */
+    uint64_t cold_starts;
+    worker *spawn_head, *spawn_tail; /* workers waiting for posix_spawn */
+    double clock_next;     /* when the clock thread will look next */
+} broker;
+
+extern broker B;
+
+/* ---- util.c ---- */
+double now_ms(void);     /* monotonic */
+int64_t epoch_ms(void);
+void uuid4(char out[37]);
+void random_hex(char *out, size_t nbytes); /* out gets 2*nbytes+1 */
+void iso8601_now(char *out, size_t cap);
+int sha256_hex(const void *p, size_t n, char out[65]);
+char *base64_encode(const void *p, size_t n); /* malloc'd */
+int mkdir_p(const char *path, mode_t mode);
+/* Write data to path atomically: tmp file, fsync, rename, fsync dir. */
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+bool valid_function_name(const char *s, size_t n);
+
+/* ---- api.c ---- */
+int api_start(void);
+void api_stop(void);
+/* Send msg as the reply on actx (takes ownership of msg; frees it if the
+ * send fails).  Callable from any thread, without B.mtx held or with it. */
+void api_reply(api_ctx *actx, nng_msg *msg);
+void api_reply_error(api_ctx *actx, const lm_error *e);
+
+/* ---- admin.c ---- */
+int admin_start(void);
+void admin_stop(void);
+/* Queue an admin request (takes ownership of msg, already decoded once). */
+void admin_submit(api_ctx *actx, nng_msg *msg);
+
+/* ---- invoke.c ---- */
+/* Handle an "invoke" request: validate, route, dispatch or queue.  Takes
+ * ownership of req.  Replies on actx (now or when the invocation ends). */
+void invoke_handle(api_ctx *actx, nng_msg *req, const proto_doc *doc);
+/* Finish an invocation with a worker's result (B.mtx held).  res is the
+ * "result" map of the worker's NEXT. */
+void invoke_complete_result(invocation *inv, const msgpack_object *res, worker *w);
+/* Finish an invocation with a platform error as a function error
+ * ("Unhandled") or an invocation error (B.mtx held). */
+void invoke_fail_unhandled(invocation *inv, const char *type, const char *msg);
+void invoke_fail_error(invocation *inv, const lm_error *e);
+/* Write the START line of a dispatched invocation to its function's log. */
+void invoke_log_start(const invocation *inv);
+/* Parse NAME / NAME:Q / function:NAME[:Q] / arn:...:function:NAME[:Q]. */
+int invoke_parse_name(const char *fn, size_t fnlen, const char *q, size_t qlen,
+                      char name[NAME_MAX_LEN + 1], char qual[130], lm_error *e);
+
+/* ---- pool.c ---- */
+int pool_start(void);
+void pool_stop(void);                  /* kill and reap every worker */
+/* Give a queued invocation to an idle worker or start one (B.mtx held). */
+void pool_schedule(fn_config *cfg);
+/* A worker's NEXT arrived on ctx (B.mtx held). */
+void pool_worker_next(worker *w, work_ctx *ctx, const msgpack_object *root);
+worker *pool_find_token(const char *token, size_t len);
+/* Fail the invocations queued on cfg, all of them or only the oldest (B.mtx held). */
+void pool_fail_queued(fn_config *cfg, bool all, const char *type, const char *msg);
+/* Wake the clock thread if `deadline` is earlier than its next look. */
+void pool_clock_poke(double deadline);
+bool pool_pid_known(pid_t pid);
+/* Retire every worker of configurations named `name` (B.mtx held). */
+int pool_retire(const char *name);
+void pool_counts(int *total, int *idle, int *busy, int *spawning);
+
+/* ---- work.c ---- */
+int work_start(void);
+void work_stop(void);
+/* Reply to a parked worker request (takes msg).  B.mtx held or not. */
+void work_reply(work_ctx *ctx, nng_msg *msg);
+/* Release a parked context whose worker is gone (re-arms it). */
+void work_release(work_ctx *ctx);
+nng_msg *work_invoke_msg(const invocation *inv);
+nng_msg *work_shutdown_msg(void);
+
+/* ---- logs.c ---- */
+int logs_start(void);
+void logs_stop(void);
+/* Append text to a function's log file (asynchronous, never blocks). */
+void logs_write(const char *function, const char *text, size_t len);
+
+/* ---- store.c (admin thread and startup only) ---- */
+int store_open(const char *path, lm_error *e);
+void store_close(void);
+int store_load_all(void (*fn)(fn_config *cfg, void *arg), void *arg, lm_error *e);
+int store_put_function(const fn_config *cfg, bool create, lm_error *e);
+int store_delete_function(const char *name, lm_error *e);
+bool store_code_referenced(const char *sha256);
+
+#endif

@@ -1,0 +1,491 @@
+/*
+ * broker/invoke.c — the invoke router: validate an invoke request, resolve
+ * the function, apply limits and throttling, hand the invocation to the
+ * pool, and build the caller's reply (status, executed version, function
+ * error, payload, log tail) when it ends.
+ *
+ * Invocation errors (bad parameters, payload not JSON or too large, unknown
+ * function, throttled) are answered here and never reach a worker.  The
+ * request message is kept alive for the whole invocation: the payload is
+ * used in place (msgpack strings point into it), never copied.
+ *
+ * Log of an invocation (Lambda's text format):
+ *   START RequestId: <id> Version: <v>
+ *   <handler output>
+ *   END RequestId: <id>
+ *   REPORT RequestId: <id>\tDuration: …\tBilled Duration: …\tMemory Size: …
+ *          \tMax Memory Used: …\t[Init Duration: …\t]
+ * It goes to <state>/logs/<function>.log, and its last 4 KB, base64, to the
+ * caller when LogType is Tail.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include <lamina/client.h>
+
+#include "broker.h"
+
+#define TAIL_BYTES 4096
+
+int invoke_parse_name(const char *fn, size_t fnlen, const char *q, size_t qlen,
+                      char name[NAME_MAX_LEN + 1], char qual[130], lm_error *e)
+{
+    char buf[200];
+    if (fnlen == 0 || fnlen > 170) {
+        return proto_error(e, LM_E_INVALID_PARAMETER,
+                           "FunctionName must be 1 to 170 characters long");
+    }
+    memcpy(buf, fn, fnlen);
+    buf[fnlen] = '\0';
+    /* Strip an ARN-like prefix: [arn:...:]function:NAME[:QUALIFIER] */
+    const char *p = buf;
+    const char *fpos = strstr(buf, "function:");
+    if (fpos != NULL && (fpos == buf || fpos[-1] == ':')) {
+        p = fpos + strlen("function:");
+    } else if (strncmp(buf, "arn:", 4) == 0) {
+        return proto_error(e, LM_E_INVALID_PARAMETER, "FunctionName is not a valid function ARN");
+    }
+    const char *colon = strchr(p, ':');
+    size_t nlen = colon != NULL ? (size_t)(colon - p) : strlen(p);
+    if (!valid_function_name(p, nlen)) {
+        return proto_error(e, LM_E_INVALID_PARAMETER,
+                           "FunctionName '%s' is invalid: use 1-64 letters, digits, '-' or '_'",
+                           buf);
+    }
+    memcpy(name, p, nlen);
+    name[nlen] = '\0';
+    qual[0] = '\0';
+    if (colon != NULL) {
+        snprintf(qual, 130, "%s", colon + 1);
+    }
+    if (q != NULL && qlen > 0) {
+        if (qlen > 128) {
+            return proto_error(e, LM_E_INVALID_PARAMETER, "Qualifier is longer than 128 characters");
+        }
+        if (qual[0] != '\0' && (strlen(qual) != qlen || memcmp(qual, q, qlen) != 0)) {
+            return proto_error(e, LM_E_INVALID_PARAMETER,
+                               "Qualifier conflicts with the one in FunctionName");
+        }
+        memcpy(qual, q, qlen);
+        qual[qlen] = '\0';
+    }
+    for (const char *c = qual; *c != '\0'; c++) {
+        bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                  (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '$';
+        if (!ok) {
+            return proto_error(e, LM_E_INVALID_PARAMETER, "Qualifier '%s' is invalid", qual);
+        }
+    }
+    return LM_OK;
+}
+
+static void inv_free(invocation *inv)
+{
+    nng_msg_free(inv->req);
+    free(inv->client_context);
+    fncfg_unref(inv->cfg);
+    free(inv);
+}
+
+static void append(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
+{
+    if (*buf == NULL) {
+        return;
+    }
+    if (*len + n + 1 > *cap) {
+        size_t nc = (*len + n + 1) * 2;
+        char *nb = realloc(*buf, nc);
+        if (nb == NULL) {
+            free(*buf);
+            *buf = NULL;
+            return;
+        }
+        *buf = nb;
+        *cap = nc;
+    }
+    memcpy(*buf + *len, p, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+}
+
+typedef struct outcome {
+    const char *ferr; /* NULL, "Handled", "Unhandled" */
+    const void *payload;
+    size_t payload_len;
+    const char *handler_log;
+    size_t handler_log_len;
+    const char *platform_error; /* extra log line for platform errors */
+    double dur_ms;
+    int64_t maxrss_mb;
+    double init_ms; /* 0 when warm */
+} outcome;
+
+/* The invocation's whole log text (malloc'd). */
+static char *build_log(const invocation *inv, const outcome *o, size_t *len)
+{
+    size_t cap = 512 + o->handler_log_len, n = 0;
+    char *buf = malloc(cap);
+    char line[512];
+    if (buf == NULL) {
+        return NULL;
+    }
+    buf[0] = '\0';
+    int k = snprintf(line, sizeof(line), "START RequestId: %s Version: %s\n", inv->rid,
+                     inv->cfg->version);
+    append(&buf, &n, &cap, line, (size_t)k);
+    append(&buf, &n, &cap, o->handler_log, o->handler_log_len);
+    if (o->handler_log_len > 0 && o->handler_log[o->handler_log_len - 1] != '\n') {
+        append(&buf, &n, &cap, "\n", 1);
+    }
+    if (o->platform_error != NULL) {
+        append(&buf, &n, &cap, o->platform_error, strlen(o->platform_error));
+        append(&buf, &n, &cap, "\n", 1);
+    }
+    k = snprintf(line, sizeof(line), "END RequestId: %s\n", inv->rid);
+    append(&buf, &n, &cap, line, (size_t)k);
+    k = snprintf(line, sizeof(line),
+                 "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %.0f ms\t"
+                 "Memory Size: %u MB\tMax Memory Used: %lld MB\t",
+                 inv->rid, o->dur_ms, ceil(o->dur_ms), inv->cfg->memory_mb,
+                 (long long)o->maxrss_mb);
+    append(&buf, &n, &cap, line, (size_t)k);
+    if (o->init_ms > 0) {
+        k = snprintf(line, sizeof(line), "Init Duration: %.2f ms\t", o->init_ms);
+        append(&buf, &n, &cap, line, (size_t)k);
+    }
+    if (B.opt.unsafe_no_sandbox) {
+        const char *u = "Sandbox: DISABLED (unsafe)\t";
+        append(&buf, &n, &cap, u, strlen(u));
+    }
+    append(&buf, &n, &cap, "\n", 1);
+    *len = n;
+    return buf;
+}
+
+/* Reply to the caller and free the invocation.  B.mtx held. */
+static void finish(invocation *inv, const outcome *o)
+{
+    size_t loglen = 0;
+    char *log = build_log(inv, o, &loglen);
+    char *tail = NULL;
+    if (log != NULL) {
+        /* The file already has START (written at dispatch) and the handler's
+         * output (pushed by the runtime): append the rest. */
+        const char *rest = strstr(log, "END RequestId: ");
+        if (o->platform_error != NULL) {
+            const char *pe = strstr(log, o->platform_error);
+            rest = pe != NULL ? pe : rest;
+        }
+        if (rest != NULL) {
+            logs_write(inv->cfg->name, rest, loglen - (size_t)(rest - log));
+        }
+        if (inv->tail) {
+            size_t off = loglen > TAIL_BYTES ? loglen - TAIL_BYTES : 0;
+            tail = base64_encode(log + off, loglen - off);
+        }
+    }
+    nng_msg *m = NULL;
+    if (nng_msg_alloc(&m, o->payload_len + 512 + (tail != NULL ? strlen(tail) : 0)) == 0) {
+        nng_msg_clear(m);
+        proto_writer w;
+        proto_writer_init(&w, m);
+        pw_map(&w, 9 + (tail != NULL));
+        pw_header(&w, "result");
+        pw_key(&w, "status");
+        pw_int(&w, 200);
+        pw_key(&w, "version");
+        pw_str(&w, inv->cfg->version);
+        pw_key(&w, "ferr");
+        pw_str(&w, o->ferr);
+        pw_key(&w, "rid");
+        pw_str(&w, inv->rid);
+        pw_key(&w, "payload");
+        pw_bin(&w, o->payload, o->payload_len);
+        pw_key(&w, "init_ms");
+        pw_double(&w, o->init_ms);
+        pw_key(&w, "dur_ms");
+        pw_double(&w, o->dur_ms);
+        if (tail != NULL) {
+            pw_key(&w, "log");
+            pw_str(&w, tail);
+        }
+        if (w.err != 0) {
+            nng_msg_free(m);
+            m = NULL;
+        }
+    }
+    free(log);
+    free(tail);
+    B.inflight--;
+    inv->state = INV_DONE;
+    api_reply(inv->actx, m);
+    inv_free(inv);
+}
+
+void invoke_log_start(const invocation *inv)
+{
+    char line[160];
+    int k = snprintf(line, sizeof(line), "START RequestId: %s Version: %s\n", inv->rid,
+                     inv->cfg->version);
+    logs_write(inv->cfg->name, line, (size_t)k);
+}
+
+void invoke_complete_result(invocation *inv, const msgpack_object *res, worker *w)
+{
+    outcome o = {0};
+    const char *ferr = NULL;
+    size_t fl = 0;
+    proto_get_str(res, "ferr", false, &ferr, &fl, NULL);
+    if (ferr != NULL && fl == 7 && memcmp(ferr, "Handled", 7) == 0) {
+        o.ferr = "Handled";
+    } else if (ferr != NULL && fl == 9 && memcmp(ferr, "Unhandled", 9) == 0) {
+        o.ferr = "Unhandled";
+    }
+    if (proto_get_bin(res, "payload", false, &o.payload, &o.payload_len, NULL) != LM_OK ||
+        o.payload == NULL) {
+        o.payload = "null";
+        o.payload_len = 4;
+    }
+    const void *lg = NULL;
+    proto_get_bin(res, "log", false, &lg, &o.handler_log_len, NULL);
+    o.handler_log = lg != NULL ? lg : "";
+    if (lg == NULL) {
+        o.handler_log_len = 0;
+    }
+    proto_get_double(res, "dur_ms", false, &o.dur_ms, NULL);
+    proto_get_int(res, "maxrss_mb", false, &o.maxrss_mb, NULL);
+    if (!w->init_reported) {
+        o.init_ms = w->init_ms;
+        w->init_reported = true;
+    }
+    finish(inv, &o);
+}
+
+static char *error_payload(const char *type, const char *msg, size_t *len)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "errorType", type);
+    cJSON_AddStringToObject(j, "errorMessage", msg);
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    *len = s != NULL ? strlen(s) : 0;
+    return s;
+}
+
+void invoke_fail_unhandled(invocation *inv, const char *type, const char *msg)
+{
+    outcome o = {0};
+    size_t plen = 0;
+    char *payload = error_payload(type, msg, &plen);
+    char line[600];
+    snprintf(line, sizeof(line), "%s\t%s", msg, type);
+    o.ferr = "Unhandled";
+    o.payload = payload != NULL ? payload : "null";
+    o.payload_len = payload != NULL ? plen : 4;
+    o.handler_log = inv->logbuf;
+    o.handler_log_len = inv->loglen;
+    o.platform_error = line;
+    o.dur_ms = inv->started_at > 0 ? now_ms() - inv->started_at : 0;
+    if (inv->w != NULL && !inv->w->init_reported && inv->w->init_ms > 0) {
+        o.init_ms = inv->w->init_ms;
+        inv->w->init_reported = true;
+    }
+    finish(inv, &o);
+    free(payload);
+}
+
+void invoke_fail_error(invocation *inv, const lm_error *e)
+{
+    B.inflight--;
+    inv->state = INV_DONE;
+    api_reply_error(inv->actx, e);
+    inv_free(inv);
+}
+
+static nng_msg *dry_run_reply(const char *version)
+{
+    nng_msg *m = NULL;
+    if (nng_msg_alloc(&m, 0) != 0) {
+        return NULL;
+    }
+    proto_writer w;
+    proto_writer_init(&w, m);
+    pw_map(&w, 4);
+    pw_header(&w, "result");
+    pw_key(&w, "status");
+    pw_int(&w, 204);
+    pw_key(&w, "version");
+    pw_str(&w, version);
+    return m;
+}
+
+typedef struct invoke_req {
+    const char *fn, *q, *cc;
+    size_t fnlen, qlen, cclen;
+    int64_t type;
+    bool tail;
+    const void *payload;
+    size_t payload_len;
+} invoke_req;
+
+static int parse_request(const proto_doc *doc, invoke_req *r, lm_error *e)
+{
+    memset(r, 0, sizeof(*r));
+    const msgpack_object *m = doc->root;
+    int rc = proto_get_str(m, "fn", true, &r->fn, &r->fnlen, e);
+    if (rc == LM_OK) {
+        rc = proto_get_str(m, "q", false, &r->q, &r->qlen, e);
+    }
+    if (rc == LM_OK) {
+        rc = proto_get_int(m, "type", false, &r->type, e);
+    }
+    if (rc == LM_OK) {
+        rc = proto_get_bool(m, "tail", false, &r->tail, e);
+    }
+    if (rc == LM_OK) {
+        rc = proto_get_str(m, "cc", false, &r->cc, &r->cclen, e);
+    }
+    if (rc == LM_OK) {
+        rc = proto_get_bin(m, "payload", false, &r->payload, &r->payload_len, e);
+    }
+    if (rc != LM_OK) {
+        /* a field of the wrong type is a bad parameter, as Lambda reports it */
+        e->code = LM_E_INVALID_PARAMETER;
+        e->status = proto_err_status(LM_E_INVALID_PARAMETER);
+        snprintf(e->type, sizeof(e->type), "%s", proto_err_type(LM_E_INVALID_PARAMETER));
+        return LM_E_INVALID_PARAMETER;
+    }
+    if (r->type < LM_INVOKE_REQUEST_RESPONSE || r->type > LM_INVOKE_DRY_RUN) {
+        return proto_error(e, LM_E_INVALID_PARAMETER,
+                           "InvocationType must be RequestResponse, Event or DryRun");
+    }
+    if (r->payload == NULL || r->payload_len == 0) {
+        r->payload = "{}";
+        r->payload_len = 2;
+    }
+    return LM_OK;
+}
+
+static int validate_request(const invoke_req *r, lm_error *e)
+{
+    if (r->payload_len > PROTO_MAX_SYNC_PAYLOAD) {
+        return proto_error(e, LM_E_TOO_LARGE,
+                           "Request must be smaller than %u bytes for the InvokeFunction "
+                           "operation",
+                           PROTO_MAX_SYNC_PAYLOAD);
+    }
+    if (r->cclen > PROTO_MAX_CLIENT_CONTEXT) {
+        return proto_error(e, LM_E_INVALID_PARAMETER,
+                           "ClientContext must be at most %u bytes", PROTO_MAX_CLIENT_CONTEXT);
+    }
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(r->payload, r->payload_len, &end, 0);
+    bool ok = j != NULL;
+    if (ok) {
+        while (end < (const char *)r->payload + r->payload_len &&
+               (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t')) {
+            end++;
+        }
+        ok = end == (const char *)r->payload + r->payload_len;
+    }
+    cJSON_Delete(j);
+    if (!ok) {
+        const char *at = cJSON_GetErrorPtr();
+        size_t off = at != NULL && at >= (const char *)r->payload &&
+                             at <= (const char *)r->payload + r->payload_len
+                         ? (size_t)(at - (const char *)r->payload)
+                         : 0;
+        return proto_error(e, LM_E_INVALID_CONTENT,
+                           "Could not parse request body into json: unexpected input at byte "
+                           "%zu",
+                           off);
+    }
+    return LM_OK;
+}
+
+void invoke_handle(api_ctx *actx, nng_msg *req, const proto_doc *doc)
+{
+    invoke_req r;
+    lm_error e;
+    char name[NAME_MAX_LEN + 1], qual[130];
+    int rc = parse_request(doc, &r, &e);
+    if (rc == LM_OK) {
+        rc = invoke_parse_name(r.fn, r.fnlen, r.q, r.qlen, name, qual, &e);
+    }
+    if (rc == LM_OK && r.type != LM_INVOKE_DRY_RUN) {
+        rc = validate_request(&r, &e);
+    }
+    if (rc == LM_OK && r.type == LM_INVOKE_EVENT) {
+        rc = proto_error(&e, LM_E_INVALID_PARAMETER,
+                         "InvocationType Event is not available yet on this broker");
+    }
+    invocation *inv = NULL;
+    if (rc == LM_OK) {
+        inv = calloc(1, sizeof(*inv));
+        if (inv == NULL || (r.cc != NULL && (inv->client_context = strndup(r.cc, r.cclen)) == NULL)) {
+            rc = proto_error(&e, LM_E_NOMEM, NULL);
+        }
+    }
+    if (rc != LM_OK) {
+        if (inv != NULL) {
+            free(inv);
+        }
+        nng_msg_free(req);
+        api_reply_error(actx, &e);
+        return;
+    }
+    pthread_mutex_lock(&B.mtx);
+    function *f = registry_find(name);
+    if (f == NULL || (qual[0] != '\0' && strcmp(qual, "$LATEST") != 0)) {
+        rc = proto_error(&e, LM_E_NOT_FOUND, "Function not found: function:%s%s%s", name,
+                         qual[0] != '\0' ? ":" : "", qual);
+    } else if (B.stopping) {
+        rc = proto_error(&e, LM_E_STOPPING, "the broker is stopping");
+    } else if (r.type == LM_INVOKE_DRY_RUN) {
+        pthread_mutex_unlock(&B.mtx);
+        free(inv->client_context);
+        free(inv);
+        nng_msg_free(req);
+        api_reply(actx, dry_run_reply(f->latest->version));
+        return;
+    } else if (B.inflight >= B.opt.max_concurrency) {
+        rc = proto_error(&e, LM_E_THROTTLED,
+                         "Rate Exceeded. (Reason: ConcurrentInvocationLimitExceeded, limit %d)",
+                         B.opt.max_concurrency);
+    }
+    if (rc != LM_OK) {
+        pthread_mutex_unlock(&B.mtx);
+        free(inv->client_context);
+        free(inv);
+        nng_msg_free(req);
+        api_reply_error(actx, &e);
+        return;
+    }
+    uuid4(inv->rid);
+    inv->cfg = fncfg_ref(f->latest);
+    inv->actx = actx;
+    inv->req = req;
+    inv->payload = r.payload;
+    inv->payload_len = r.payload_len;
+    inv->tail = r.tail;
+    inv->state = INV_QUEUED;
+    inv->enqueued_at = now_ms();
+    snprintf(inv->arn, sizeof(inv->arn), "function:%s%s%s", name, qual[0] != '\0' ? ":" : "",
+             qual);
+    B.inflight++;
+    B.invocations++;
+    fn_config *cfg = inv->cfg;
+    if (cfg->q_tail != NULL) {
+        cfg->q_tail->next = inv;
+    } else {
+        cfg->q_head = inv;
+    }
+    cfg->q_tail = inv;
+    cfg->queued++;
+    pool_schedule(cfg);
+    pthread_mutex_unlock(&B.mtx);
+}

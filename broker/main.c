@@ -1,0 +1,211 @@
+/*
+ * broker/main.c — lamina-broker: parse options, prepare the state dir, load
+ * the store, start the subsystems, wait for SIGTERM/SIGINT, stop cleanly.
+ *
+ * Start order: state dir (0700) → store → registry → logs → pool → admin →
+ * work socket → api socket (last: clients only connect once everything can
+ * serve them).  Stop order: mark stopping → pool (running invocations
+ * finish for up to 5 s, queued ones get 503, every worker exits and is
+ * reaped: no orphans) → admin (pending calls answered) → api → work → logs
+ * → store.  Signals are blocked in every thread and taken with sigwait()
+ * in main, so no handler runs in an arbitrary thread.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker.h"
+
+broker B;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: lamina-broker [--state DIR] [--max-concurrency N] [--idle-timeout SECONDS]\n"
+            "                     [--init-timeout SECONDS] [--listen tcp://HOST:PORT]\n"
+            "                     [--unsafe-no-sandbox] [--verbose]\n"
+            "\n"
+            "Runs the Lamina broker on a state directory (default $LAMINA_STATE, else ./.lamina):\n"
+            "api.sock, work.sock, logs.sock, lamina.db, code/ and logs/ live there.\n"
+            "\n"
+            "  --max-concurrency N    execution environments at once (default 1000)\n"
+            "  --idle-timeout S       reap environments idle this long (default 300)\n"
+            "  --init-timeout S       limit for a handler's init (default 10)\n"
+            "  --unsafe-no-sandbox    run workers without the sandbox, for debugging only\n"
+            "\n"
+            "example: lamina-broker --state /tmp/lamina --max-concurrency 64\n");
+}
+
+static int find_runtime(char *out, size_t cap)
+{
+    const char *env = getenv("LAMINA_RUNTIME");
+    if (env != NULL && env[0] != '\0') {
+        snprintf(out, cap, "%s", env);
+        return access(out, X_OK);
+    }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0) {
+        return -1;
+    }
+    self[n] = '\0';
+    char *dir = dirname(self);
+    /* build tree: build/broker/ → build/runtime/; installed: bin/ or libexec/lamina/ */
+    const char *cands[] = {"%s/../runtime/lamina-runtime", "%s/lamina-runtime",
+                           "%s/../libexec/lamina/lamina-runtime"};
+    for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), cands[i], dir);
+        if (access(p, X_OK) == 0 && realpath(p, out) != NULL) {
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int parse_args(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"state", required_argument, NULL, 's'},
+        {"max-concurrency", required_argument, NULL, 'c'},
+        {"idle-timeout", required_argument, NULL, 'i'},
+        {"init-timeout", required_argument, NULL, 't'},
+        {"listen", required_argument, NULL, 'l'},
+        {"unsafe-no-sandbox", no_argument, NULL, 'u'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *state = getenv("LAMINA_STATE");
+    B.opt.max_concurrency = 1000;
+    B.opt.idle_timeout_ms = 300000;
+    B.opt.init_timeout_ms = 10000;
+    int c;
+    while ((c = getopt_long(argc, argv, "s:hv", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': state = optarg; break;
+        case 'c': B.opt.max_concurrency = atoi(optarg); break;
+        case 'i': B.opt.idle_timeout_ms = (int)(atof(optarg) * 1000); break;
+        case 't': B.opt.init_timeout_ms = (int)(atof(optarg) * 1000); break;
+        case 'l': B.opt.tcp_listen = optarg; break;
+        case 'u': B.opt.unsafe_no_sandbox = true; break;
+        case 'v': log_level = LOG_DEBUG; break;
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc || B.opt.max_concurrency < 1 || B.opt.idle_timeout_ms < 1 ||
+        B.opt.init_timeout_ms < 1) {
+        usage(stderr);
+        return 2;
+    }
+    if (state == NULL || state[0] == '\0') {
+        state = ".lamina";
+    }
+    char real[PATH_MAX];
+    if (mkdir_p(state, 0700) != 0 || chmod(state, 0700) != 0 || realpath(state, real) == NULL) {
+        fprintf(stderr, "lamina-broker: cannot use state dir %s: %s\n", state, strerror(errno));
+        return 1;
+    }
+    if (strlen(real) >= sizeof(B.opt.state) - 128) {
+        fprintf(stderr, "lamina-broker: state dir path is too long: %s\n", real);
+        return 1;
+    }
+    snprintf(B.opt.state, sizeof(B.opt.state), "%s", real);
+    if (find_runtime(B.opt.runtime_path, sizeof(B.opt.runtime_path)) != 0) {
+        fprintf(stderr, "lamina-broker: cannot find lamina-runtime (set LAMINA_RUNTIME)\n");
+        return 1;
+    }
+    return 0;
+}
+
+static void load_one(fn_config *cfg, void *arg)
+{
+    (void)arg;
+    registry_put(cfg);
+}
+
+static int start(void)
+{
+    char path[PATH_MAX + 16];
+    lm_error e;
+    snprintf(path, sizeof(path), "%s/code", B.opt.state);
+    if (mkdir_p(path, 0700) != 0) {
+        blog(LOG_ERROR, "cannot create %s", path);
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/lamina.db", B.opt.state);
+    if (store_open(path, &e) != LM_OK || store_load_all(load_one, NULL, &e) != LM_OK) {
+        blog(LOG_ERROR, "%s", e.message);
+        return -1;
+    }
+    if (logs_start() != 0 || pool_start() != 0 || admin_start() != 0 || work_start() != 0 ||
+        api_start() != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static void stop(void)
+{
+    pool_stop();
+    admin_stop();
+    api_stop();
+    work_stop();
+    logs_stop();
+    store_close();
+}
+
+static void init_sync(void)
+{
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&B.mtx, &ma);
+    pthread_mutex_init(&B.spawn_mtx, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&B.clock_cv, &ca);
+    pthread_cond_init(&B.spawn_cv, NULL);
+    pthread_cond_init(&B.reap_cv, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    int rc = parse_args(argc, argv);
+    if (rc != 0) {
+        return rc;
+    }
+    init_sync();
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    B.started_at = now_ms();
+    if (start() != 0) {
+        blog(LOG_ERROR, "startup failed");
+        stop();
+        return 1;
+    }
+    blog(LOG_INFO, "lamina-broker %s ready on %s (runtime %s%s)", BROKER_VERSION, B.opt.state,
+         B.opt.runtime_path, B.opt.unsafe_no_sandbox ? ", UNSAFE: sandbox disabled" : "");
+    int sig = 0;
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+        /* reserved: reopen logs */
+    }
+    blog(LOG_INFO, "signal %d: stopping", sig);
+    stop();
+    blog(LOG_INFO, "stopped");
+    return 0;
+}

@@ -1,0 +1,778 @@
+/*
+ * broker/pool.c — the worker pool: one lamina-runtime process per execution
+ * environment, reused while warm, replaced when it dies, reaped when idle.
+ *
+ * A worker's life: SPAWNING (queued for the spawner thread, then started
+ * with posix_spawn; ends with its first NEXT, which carries the init
+ * report) → IDLE (its NEXT is parked, it sits on its configuration's idle
+ * list) ⇄ BUSY (running one invocation) → EXITING (told to shut down, or
+ * killed) → reaped by the reaper thread (waitpid), which frees it.
+ *
+ * Scheduling is the Lambda Runtime API's long poll: an invocation goes to
+ * an idle worker of its exact configuration, or waits on that
+ * configuration's queue while a new worker is started for it (one per
+ * waiting invocation, up to --max-concurrency live environments; idle
+ * environments of other functions are evicted to make room).  Workers of a
+ * retired configuration (code or config changed, function deleted) finish
+ * what is queued for them and then shut down, so no invocation ever runs a
+ * mix of old and new.
+ *
+ * Threads: the spawner (posix_spawn outside B.mtx, under B.spawn_mtx so the
+ * work socket's pipe check can wait for the pid), the reaper (waitpid), and
+ * the clock (invocation deadlines → SIGKILL + Sandbox.Timedout, init
+ * timeouts, idle reaping).  All state changes happen under B.mtx.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "broker.h"
+
+extern char **environ;
+
+static pthread_t spawner_thr, reaper_thr, clock_thr;
+static bool threads_started;
+
+/* ---- lookups (B.mtx held) ---- */
+
+worker *pool_find_token(const char *token, size_t len)
+{
+    for (worker *w = B.workers; w != NULL; w = w->next) {
+        if (strlen(w->token) == len && memcmp(w->token, token, len) == 0) {
+            return w;
+        }
+    }
+    return NULL;
+}
+
+bool pool_pid_known(pid_t pid)
+{
+    for (worker *w = B.workers; w != NULL; w = w->next) {
+        if (w->pid == pid && w->state != W_EXITING) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static worker *find_pid(pid_t pid)
+{
+    for (worker *w = B.workers; w != NULL; w = w->next) {
+        if (w->pid == pid) {
+            return w;
+        }
+    }
+    return NULL;
+}
+
+void pool_counts(int *total, int *idle, int *busy, int *spawning)
+{
+    *total = *idle = *busy = *spawning = 0;
+    for (worker *w = B.workers; w != NULL; w = w->next) {
+        (*total)++;
+        *idle += w->state == W_IDLE;
+        *busy += w->state == W_BUSY;
+        *spawning += w->state == W_SPAWNING;
+    }
+}
+
+void pool_clock_poke(double deadline)
+{
+    if (deadline < B.clock_next) {
+        B.clock_next = deadline;
+        pthread_cond_signal(&B.clock_cv);
+    }
+}
+
+static void idle_remove(worker *w)
+{
+    for (worker **pp = &w->cfg->idle; *pp != NULL; pp = &(*pp)->next_idle) {
+        if (*pp == w) {
+            *pp = w->next_idle;
+            w->next_idle = NULL;
+            return;
+        }
+    }
+}
+
+/* Tell a worker to exit (its parked NEXT gets "shutdown"). */
+static void shutdown_worker(worker *w)
+{
+    if (w->state == W_IDLE) {
+        idle_remove(w);
+    }
+    w->state = W_EXITING;
+    if (w->parked != NULL) {
+        work_ctx *c = w->parked;
+        w->parked = NULL;
+        work_reply(c, work_shutdown_msg());
+    }
+}
+
+static void kill_worker(worker *w)
+{
+    if (w->pid > 0 && !w->killed) {
+        kill(w->pid, SIGKILL);
+    }
+    w->killed = true;
+}
+
+/* ---- dispatch ---- */
+
+static invocation *queue_pop(fn_config *cfg)
+{
+    invocation *inv = cfg->q_head;
+    if (inv != NULL) {
+        cfg->q_head = inv->next;
+        if (cfg->q_head == NULL) {
+            cfg->q_tail = NULL;
+        }
+        inv->next = NULL;
+        cfg->queued--;
+    }
+    return inv;
+}
+
+static void dispatch(worker *w, invocation *inv)
+{
+    double now = now_ms();
+    inv->state = INV_RUNNING;
+    inv->w = w;
+    inv->started_at = now;
+    inv->deadline = now + (double)w->cfg->timeout_s * 1000.0;
+    inv->deadline_epoch_ms = epoch_ms() + (int64_t)w->cfg->timeout_s * 1000;
+    w->state = W_BUSY;
+    w->inv = inv;
+    work_ctx *c = w->parked;
+    w->parked = NULL;
+    nng_msg *m = work_invoke_msg(inv);
+    if (m == NULL) {
+        /* cannot build the message: fail it, keep the worker parked */
+        w->parked = c;
+        w->state = W_IDLE;
+        w->inv = NULL;
+        invoke_fail_unhandled(inv, "Runtime.Unknown", "out of memory dispatching the invocation");
+        return;
+    }
+    invoke_log_start(inv);
+    work_reply(c, m);
+    pool_clock_poke(inv->deadline);
+}
+
+static int ready_workers(const fn_config *cfg)
+{
+    int n = 0;
+    for (worker *w = B.workers; w != NULL; w = w->next) {
+        n += w->cfg == cfg && (w->state == W_IDLE || w->state == W_BUSY);
+    }
+    return n;
+}
+
+void pool_fail_queued(fn_config *cfg, bool all, const char *type, const char *msg)
+{
+    invocation *inv;
+    while ((inv = queue_pop(cfg)) != NULL) {
+        invoke_fail_unhandled(inv, type, msg);
+        if (!all) {
+            break;
+        }
+    }
+}
+
+/* ---- spawning ---- */
+
+static void evict_one_idle(void)
+{
+    worker *oldest = NULL;
+    for (worker *w = B.workers; w != NULL; w = w->next) {
+        if (w->state == W_IDLE && (oldest == NULL || w->idle_since < oldest->idle_since)) {
+            oldest = w;
+        }
+    }
+    if (oldest != NULL) {
+        blog(LOG_DEBUG, "evicting idle worker %d of %s", (int)oldest->pid, oldest->cfg->name);
+        shutdown_worker(oldest);
+    }
+}
+
+static int active_workers(void)
+{
+    int n = 0;
+    for (worker *w = B.workers; w != NULL; w = w->next) {
+        n += w->state != W_EXITING;
+    }
+    return n;
+}
+
+static void request_spawn(fn_config *cfg)
+{
+    if (active_workers() >= B.opt.max_concurrency) {
+        evict_one_idle();
+    }
+    worker *w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        pool_fail_queued(cfg, false, "Runtime.Unknown", "out of memory starting a worker");
+        return;
+    }
+    random_hex(w->token, 16);
+    w->cfg = fncfg_ref(cfg);
+    w->state = W_SPAWNING;
+    w->spawned_at = now_ms();
+    w->next = B.workers;
+    B.workers = w;
+    B.n_workers++;
+    cfg->spawning++;
+    cfg->live++;
+    if (B.spawn_tail != NULL) {
+        B.spawn_tail->spawn_next = w;
+    } else {
+        B.spawn_head = w;
+    }
+    B.spawn_tail = w;
+    pthread_cond_signal(&B.spawn_cv);
+}
+
+void pool_schedule(fn_config *cfg)
+{
+    while (cfg->q_head != NULL && cfg->idle != NULL) {
+        worker *w = cfg->idle;
+        cfg->idle = w->next_idle;
+        w->next_idle = NULL;
+        dispatch(w, queue_pop(cfg));
+    }
+    while (!B.stopping && cfg->queued > cfg->spawning) {
+        request_spawn(cfg);
+    }
+}
+
+/* ---- worker messages ---- */
+
+static void became_idle(worker *w)
+{
+    fn_config *cfg = w->cfg;
+    if (cfg->q_head != NULL) {
+        dispatch(w, queue_pop(cfg));
+        return;
+    }
+    if (B.stopping || cfg->retired) {
+        shutdown_worker(w);
+        return;
+    }
+    w->state = W_IDLE;
+    w->idle_since = now_ms();
+    w->next_idle = cfg->idle;
+    cfg->idle = w;
+    pool_clock_poke(w->idle_since + B.opt.idle_timeout_ms);
+}
+
+static void init_failed(worker *w, const char *type, const char *msg)
+{
+    fn_config *cfg = w->cfg;
+    blog(LOG_INFO, "worker %d of %s failed init: %s: %s", (int)w->pid, cfg->name, type, msg);
+    /* The invoke that caused this cold start fails; if no other environment
+     * of this configuration can serve the rest, they fail too. */
+    bool none_left = cfg->spawning == 0 && ready_workers(cfg) == 0;
+    pool_fail_queued(cfg, none_left, type, msg);
+}
+
+void pool_worker_next(worker *w, work_ctx *ctx, const msgpack_object *root)
+{
+    w->parked = ctx;
+    if (w->state == W_SPAWNING) {
+        w->cfg->spawning--;
+        w->ready_at = now_ms();
+        w->init_ms = w->ready_at - w->spawned_at;
+        B.cold_starts++;
+        const msgpack_object *init = proto_find(root, "init");
+        bool ok = true;
+        proto_get_bool(init, "ok", false, &ok, NULL);
+        if (!ok) {
+            const char *type = "Runtime.Unknown", *msg = "";
+            size_t tl = 15, ml = 0;
+            proto_get_str(init, "type", false, &type, &tl, NULL);
+            proto_get_str(init, "message", false, &msg, &ml, NULL);
+            char t[64], m[1024];
+            snprintf(t, sizeof(t), "%.*s", (int)tl, type);
+            snprintf(m, sizeof(m), "%.*s", (int)ml, msg);
+            shutdown_worker(w);
+            init_failed(w, t, m);
+            return;
+        }
+    } else if (w->state == W_BUSY && w->inv != NULL) {
+        invocation *inv = w->inv;
+        const msgpack_object *res = proto_find(root, "result");
+        const char *rid = NULL;
+        size_t rl = 0;
+        proto_get_str(res, "rid", false, &rid, &rl, NULL);
+        if (res == NULL || rid == NULL || rl != strlen(inv->rid) || memcmp(rid, inv->rid, rl) != 0) {
+            /* A result for some other request: protocol violation. */
+            blog(LOG_WARN, "worker %d sent a result for the wrong request; killing it", (int)w->pid);
+            w->parked = NULL;
+            work_release(ctx);
+            kill_worker(w);
+            return; /* the reaper reports Runtime.ExitError for inv */
+        }
+        w->inv = NULL;
+        invoke_complete_result(inv, res, w);
+    } else if (w->state != W_IDLE) {
+        return;
+    }
+    became_idle(w);
+}
+
+int pool_retire(const char *name)
+{
+    int n = 0;
+    for (worker *w = B.workers; w != NULL; w = w->next) {
+        if (strcmp(w->cfg->name, name) != 0) {
+            continue;
+        }
+        w->cfg->retired = true;
+        if (w->state == W_IDLE) {
+            shutdown_worker(w);
+            n++;
+        }
+    }
+    return n;
+}
+
+static void worker_exited(worker *w, int st);
+
+/* ---- spawner thread ---- */
+
+static int build_env(const worker *w, char ***envp_out)
+{
+    const fn_config *cfg = w->cfg;
+    size_t cap = 64, n = 0;
+    char **envp = calloc(cap, sizeof(char *));
+    if (envp == NULL) {
+        return -1;
+    }
+#define PUT(...)                                                                   \
+    do {                                                                           \
+        if (n + 2 >= cap) {                                                        \
+            char **ne = realloc(envp, (cap *= 2) * sizeof(char *));                \
+            if (ne == NULL) {                                                      \
+                goto fail;                                                         \
+            }                                                                      \
+            envp = ne;                                                             \
+        }                                                                          \
+        if (asprintf(&envp[n], __VA_ARGS__) < 0) {                                 \
+            goto fail;                                                             \
+        }                                                                          \
+        envp[++n] = NULL;                                                          \
+    } while (0)
+    cJSON *vars = cJSON_Parse(cfg->env_json != NULL ? cfg->env_json : "{}");
+    for (cJSON *v = vars != NULL ? vars->child : NULL; v != NULL; v = v->next) {
+        if (cJSON_IsString(v)) {
+            PUT("%s=%s", v->string, v->valuestring);
+        }
+    }
+    cJSON_Delete(vars);
+    vars = NULL;
+    PUT("PATH=/usr/local/bin:/usr/bin:/bin");
+    PUT("AWS_LAMBDA_FUNCTION_NAME=%s", cfg->name);
+    PUT("AWS_LAMBDA_FUNCTION_VERSION=%s", cfg->version);
+    PUT("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=%u", cfg->memory_mb);
+    PUT("LAMINA_WORK_URL=ipc://%s/work.sock", B.opt.state);
+    PUT("LAMINA_LOGS_URL=ipc://%s/logs.sock", B.opt.state);
+    PUT("LAMINA_TOKEN=%s", w->token);
+    PUT("LAMINA_CODE=%s", cfg->code_path);
+    PUT("LAMINA_FUNCTION=%s", cfg->name);
+    PUT("LAMINA_VERSION=%s", cfg->version);
+    PUT("LAMINA_MEMORY_MB=%u", cfg->memory_mb);
+    PUT("LAMINA_TIMEOUT_S=%u", cfg->timeout_s);
+    PUT("LAMINA_BROKER_PID=%d", (int)getpid());
+    if (B.opt.unsafe_no_sandbox) {
+        PUT("LAMINA_UNSAFE=1");
+    }
+    const char *pass[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "LD_LIBRARY_PATH"};
+    for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
+        const char *v = getenv(pass[i]);
+        if (v != NULL) {
+            PUT("%s=%s", pass[i], v);
+        }
+    }
+#undef PUT
+    *envp_out = envp;
+    return 0;
+fail:
+    for (size_t i = 0; i < n; i++) {
+        free(envp[i]);
+    }
+    free(envp);
+    return -1;
+}
+
+static void free_env(char **envp)
+{
+    for (char **p = envp; p != NULL && *p != NULL; p++) {
+        free(*p);
+    }
+    free(envp);
+}
+
+static pid_t spawn_runtime(char **envp)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t none;
+    pid_t pid = -1;
+    char *argv[] = {"lamina-runtime", NULL};
+    sigemptyset(&none);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    posix_spawnattr_init(&at);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setsigmask(&at, &none);
+    sigset_t def;
+    sigemptyset(&def);
+    sigaddset(&def, SIGPIPE);
+    sigaddset(&def, SIGTERM);
+    sigaddset(&def, SIGINT);
+    posix_spawnattr_setsigdefault(&at, &def);
+    int rc = posix_spawn(&pid, B.opt.runtime_path, &fa, &at, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (rc != 0) {
+        errno = rc;
+        return -1;
+    }
+    return pid;
+}
+
+static void *spawner_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&B.mtx);
+    for (;;) {
+        while (B.spawn_head == NULL && !B.stopping) {
+            pthread_cond_wait(&B.spawn_cv, &B.mtx);
+        }
+        if (B.spawn_head == NULL && B.stopping) {
+            break;
+        }
+        worker *w = B.spawn_head;
+        B.spawn_head = w->spawn_next;
+        if (B.spawn_head == NULL) {
+            B.spawn_tail = NULL;
+        }
+        char **envp = NULL;
+        int erc = build_env(w, &envp);
+        pthread_mutex_unlock(&B.mtx);
+
+        pthread_mutex_lock(&B.spawn_mtx);
+        pid_t pid = erc == 0 ? spawn_runtime(envp) : -1;
+        int err = errno;
+        pthread_mutex_lock(&B.mtx);
+        pthread_mutex_unlock(&B.spawn_mtx);
+        free_env(envp);
+        if (pid < 0) {
+            char msg[PATH_MAX + 128];
+            snprintf(msg, sizeof(msg), "cannot start %s: %s", B.opt.runtime_path, strerror(err));
+            blog(LOG_ERROR, "%s", msg);
+            w->state = W_EXITING;
+            w->cfg->spawning--;
+            w->pid = -1;
+            init_failed(w, "Runtime.Unknown", msg);
+            worker_exited(w, 0);
+            continue;
+        }
+        w->pid = pid;
+        w->spawned_at = now_ms();
+        pool_clock_poke(w->spawned_at + B.opt.init_timeout_ms);
+        pthread_cond_signal(&B.reap_cv);
+    }
+    pthread_mutex_unlock(&B.mtx);
+    return NULL;
+}
+
+/* ---- reaper thread ---- */
+
+static const char *signal_text(int sig)
+{
+    switch (sig) {
+    case SIGSEGV: return "segmentation fault";
+    case SIGABRT: return "aborted";
+    case SIGKILL: return "killed";
+    case SIGBUS: return "bus error";
+    case SIGFPE: return "floating point exception";
+    case SIGILL: return "illegal instruction";
+    case SIGSYS: return "bad system call";
+    case SIGTERM: return "terminated";
+    case SIGXCPU: return "CPU time limit exceeded";
+    case SIGXFSZ: return "file size limit exceeded";
+    default: return "signal";
+    }
+}
+
+static void describe_status(int st, char *out, size_t cap)
+{
+    if (WIFEXITED(st)) {
+        if (WEXITSTATUS(st) == 0) {
+            snprintf(out, cap, "Runtime exited without providing a reason");
+        } else {
+            snprintf(out, cap, "Runtime exited with error: exit status %d", WEXITSTATUS(st));
+        }
+    } else if (WIFSIGNALED(st)) {
+        int sig = WTERMSIG(st);
+        if (signal_text(sig)[0] == 's' && sig != SIGSEGV && sig != SIGSYS) {
+            snprintf(out, cap, "Runtime exited with error: signal: %d", sig);
+        } else {
+            snprintf(out, cap, "Runtime exited with error: signal: %s", signal_text(sig));
+        }
+    } else {
+        snprintf(out, cap, "Runtime exited with error: status 0x%x", st);
+    }
+}
+
+static void unlink_worker(worker *w)
+{
+    for (worker **pp = &B.workers; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == w) {
+            *pp = w->next;
+            break;
+        }
+    }
+    B.n_workers--;
+}
+
+static void worker_exited(worker *w, int st)
+{
+    fn_config *cfg = w->cfg;
+    char why[256];
+    describe_status(st, why, sizeof(why));
+    unlink_worker(w);
+    cfg->live--;
+    if (w->state == W_IDLE) {
+        idle_remove(w);
+    }
+    if (w->parked != NULL) {
+        work_release(w->parked);
+        w->parked = NULL;
+    }
+    if (w->state == W_SPAWNING) {
+        cfg->spawning--;
+        char msg[400];
+        if (w->init_timed_out) {
+            init_failed(w, "Sandbox.Timedout", "Init timed out");
+        } else {
+            snprintf(msg, sizeof(msg), "%s (during init)", why);
+            init_failed(w, "Runtime.ExitError", msg);
+        }
+    } else if (w->inv != NULL) {
+        invocation *inv = w->inv;
+        char msg[400];
+        snprintf(msg, sizeof(msg), "RequestId: %s Error: %s", inv->rid, why);
+        w->inv = NULL;
+        invoke_fail_unhandled(inv, "Runtime.ExitError", msg);
+    }
+    blog(LOG_DEBUG, "worker %d of %s exited: %s", (int)w->pid, cfg->name, why);
+    pool_schedule(cfg); /* replace it if invocations still wait */
+    fncfg_unref(cfg);
+    free(w);
+}
+
+static void *reaper_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        int st = 0;
+        pid_t pid = waitpid(-1, &st, 0);
+        pthread_mutex_lock(&B.mtx);
+        if (pid > 0) {
+            worker *w = find_pid(pid);
+            if (w != NULL) {
+                worker_exited(w, st);
+            }
+        } else {
+            if (B.stopping && B.n_workers == 0) {
+                pthread_mutex_unlock(&B.mtx);
+                break;
+            }
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 50 * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&B.reap_cv, &B.mtx, &ts);
+        }
+        pthread_mutex_unlock(&B.mtx);
+    }
+    return NULL;
+}
+
+/* ---- clock thread ---- */
+
+static double clock_tick(double now)
+{
+    double next = now + 1000.0;
+    for (worker *w = B.workers; w != NULL; w = w->next) {
+        if (w->state == W_BUSY && w->inv != NULL) {
+            invocation *inv = w->inv;
+            if (now >= inv->deadline) {
+                char msg[96];
+                snprintf(msg, sizeof(msg), "Task timed out after %.2f seconds",
+                         (double)w->cfg->timeout_s);
+                kill_worker(w);
+                w->inv = NULL;
+                w->state = W_EXITING;
+                invoke_fail_unhandled(inv, "Sandbox.Timedout", msg);
+            } else if (inv->deadline < next) {
+                next = inv->deadline;
+            }
+        } else if (w->state == W_SPAWNING && w->pid > 0) {
+            double limit = w->spawned_at + B.opt.init_timeout_ms;
+            if (now >= limit) {
+                w->init_timed_out = true;
+                kill_worker(w);
+            } else if (limit < next) {
+                next = limit;
+            }
+        } else if (w->state == W_IDLE) {
+            double limit = w->idle_since + B.opt.idle_timeout_ms;
+            if (now >= limit) {
+                shutdown_worker(w);
+            } else if (limit < next) {
+                next = limit;
+            }
+        }
+    }
+    return next;
+}
+
+static void *clock_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&B.mtx);
+    while (!B.stopping || B.n_workers > 0) {
+        double now = now_ms();
+        B.clock_next = clock_tick(now);
+        double wait = B.clock_next - now;
+        if (wait < 1) {
+            wait = 1;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        long long ns = (long long)ts.tv_nsec + (long long)(wait * 1e6);
+        ts.tv_sec += (time_t)(ns / 1000000000LL);
+        ts.tv_nsec = (long)(ns % 1000000000LL);
+        pthread_cond_timedwait(&B.clock_cv, &B.mtx, &ts);
+    }
+    pthread_mutex_unlock(&B.mtx);
+    return NULL;
+}
+
+/* ---- start / stop ---- */
+
+int pool_start(void)
+{
+    B.clock_next = now_ms() + 1000.0;
+    if (pthread_create(&spawner_thr, NULL, spawner_main, NULL) != 0 ||
+        pthread_create(&reaper_thr, NULL, reaper_main, NULL) != 0 ||
+        pthread_create(&clock_thr, NULL, clock_main, NULL) != 0) {
+        return -1;
+    }
+    threads_started = true;
+    return 0;
+}
+
+static bool wait_until(bool (*cond)(void), double ms)
+{
+    double end = now_ms() + ms;
+    while (!cond()) {
+        if (now_ms() >= end) {
+            return false;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 10 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&B.reap_cv, &B.mtx, &ts);
+    }
+    return true;
+}
+
+static bool none_busy(void)
+{
+    for (worker *w = B.workers; w != NULL; w = w->next) {
+        if (w->state == W_BUSY || w->state == W_SPAWNING) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool none_left(void) { return B.n_workers == 0; }
+
+/* Stopping: nothing new starts; queued invocations get 503. */
+static void stop_pending_work(void)
+{
+    lm_error e;
+    proto_error(&e, LM_E_STOPPING, "the broker is stopping");
+    for (worker *w = B.workers; w != NULL; w = w->next) {
+        invocation *inv;
+        while ((inv = queue_pop(w->cfg)) != NULL) {
+            invoke_fail_error(inv, &e);
+        }
+    }
+    while (B.spawn_head != NULL) {
+        worker *w = B.spawn_head;
+        B.spawn_head = w->spawn_next;
+        w->state = W_EXITING;
+        w->cfg->spawning--;
+        w->pid = -1;
+        worker_exited(w, 0);
+    }
+    B.spawn_tail = NULL;
+}
+
+void pool_stop(void)
+{
+    if (!threads_started) {
+        return;
+    }
+    pthread_mutex_lock(&B.mtx);
+    B.stopping = true;
+    stop_pending_work();
+    pthread_cond_broadcast(&B.spawn_cv);
+    pthread_cond_broadcast(&B.clock_cv);
+    /* let running invocations finish (bounded), then ask every worker to go */
+    wait_until(none_busy, 5000);
+    for (worker *w = B.workers; w != NULL; w = w->next) {
+        if (w->state == W_IDLE || w->parked != NULL) {
+            shutdown_worker(w);
+        } else {
+            kill_worker(w);
+        }
+    }
+    if (!wait_until(none_left, 2000)) {
+        for (worker *w = B.workers; w != NULL; w = w->next) {
+            kill_worker(w);
+        }
+        wait_until(none_left, 5000);
+    }
+    pthread_cond_broadcast(&B.reap_cv);
+    pthread_cond_broadcast(&B.clock_cv);
+    pthread_mutex_unlock(&B.mtx);
+    pthread_join(spawner_thr, NULL);
+    pthread_join(reaper_thr, NULL);
+    pthread_join(clock_thr, NULL);
+    threads_started = false;
+}

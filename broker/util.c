@@ -1,0 +1,197 @@
+/*
+ * broker/util.c — small helpers: clocks, ids, hashing (mbedtls), base64,
+ * durable file writes (write, fsync, rename, fsync the directory — the
+ * ALICE-safe pattern) and name validation.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mbedtls/base64.h>
+#include <mbedtls/sha256.h>
+
+#include "broker.h"
+
+double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+int64_t epoch_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void fill_random(void *p, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = getrandom((char *)p + got, n - got, 0);
+        if (r > 0) {
+            got += (size_t)r;
+        } else if (errno != EINTR) {
+            abort(); /* no entropy: nothing safe to do */
+        }
+    }
+}
+
+void uuid4(char out[37])
+{
+    unsigned char b[16];
+    fill_random(b, sizeof(b));
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+}
+
+void random_hex(char *out, size_t nbytes)
+{
+    unsigned char b[64];
+    if (nbytes > sizeof(b)) {
+        nbytes = sizeof(b);
+    }
+    fill_random(b, nbytes);
+    for (size_t i = 0; i < nbytes; i++) {
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+    }
+}
+
+void iso8601_now(char *out, size_t cap)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03ld+0000", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             ts.tv_nsec / 1000000);
+}
+
+int sha256_hex(const void *p, size_t n, char out[65])
+{
+    unsigned char d[32];
+    if (mbedtls_sha256_ret(p, n, d, 0) != 0) {
+        return -1;
+    }
+    for (int i = 0; i < 32; i++) {
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+    }
+    return 0;
+}
+
+char *base64_encode(const void *p, size_t n)
+{
+    size_t cap = 4 * ((n + 2) / 3) + 1, olen = 0;
+    char *out = malloc(cap);
+    if (out == NULL) {
+        return NULL;
+    }
+    if (mbedtls_base64_encode((unsigned char *)out, cap, &olen, p, n) != 0) {
+        free(out);
+        return NULL;
+    }
+    out[olen] = '\0';
+    return out;
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp)) {
+        return -1;
+    }
+    for (char *s = tmp + 1; *s != '\0'; s++) {
+        if (*s == '/') {
+            *s = '\0';
+            if (mkdir(tmp, mode) != 0 && errno != EEXIST) {
+                return -1;
+            }
+            *s = '/';
+        }
+    }
+    if (mkdir(tmp, mode) != 0 && errno != EEXIST) {
+        return -1;
+    }
+    return 0;
+}
+
+static int fsync_dir_of(const char *path)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    int dfd = open(dirname(tmp), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        return -1;
+    }
+    int rc = fsync(dfd);
+    close(dfd);
+    return rc;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp)) {
+        return -1;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return -1;
+    }
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            goto fail;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fchmod(fd, mode) != 0 || fsync(fd) != 0) {
+        goto fail;
+    }
+    close(fd);
+    if (rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return fsync_dir_of(path);
+fail:
+    close(fd);
+    unlink(tmp);
+    return -1;
+}
+
+bool valid_function_name(const char *s, size_t n)
+{
+    if (n == 0 || n > NAME_MAX_LEN) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_';
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}

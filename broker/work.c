@@ -1,0 +1,296 @@
+/*
+ * broker/work.c — the work socket: rep0 on ipc://<state>/work.sock, where
+ * runtimes long-poll with NEXT.
+ *
+ * Contexts follow api.c's pattern (RECV → WAIT → SEND, a free list, at least
+ * WORK_RECEIVERS receiving).  A NEXT parks its context on the worker
+ * (WAIT) until the pool has an invocation or a shutdown for it.
+ *
+ * Who may attach: a pipe is admitted in NNG_PIPE_EV_ADD_PRE only if its
+ * peer pid (NNG_OPT_IPC_PEER_PID) is a process the broker spawned; each
+ * NEXT must then carry that worker's per-spawn token and arrive on a pipe
+ * whose peer pid is that worker's.  Anything else is dropped and its pipe
+ * closed: no other local process can pose as a worker or answer for one.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <signal.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+
+#include "broker.h"
+
+#define WORK_RECEIVERS 4
+
+typedef enum { WC_RECV, WC_WAIT, WC_SEND, WC_FREE } wc_state;
+
+struct work_ctx {
+    nng_ctx ctx;
+    nng_aio *aio;
+    wc_state state;
+    work_ctx *next_all;
+    work_ctx *next_free;
+};
+
+static struct {
+    work_ctx *all;
+    work_ctx *free;
+    int receiving;
+    bool closed;
+} W;
+
+static void work_cb(void *arg);
+
+static void start_recv(work_ctx *c)
+{
+    c->state = WC_RECV;
+    W.receiving++;
+    nng_ctx_recv(c->ctx, c->aio);
+}
+
+static void top_up(void)
+{
+    while (!W.closed && W.receiving < WORK_RECEIVERS) {
+        work_ctx *c = W.free;
+        if (c != NULL) {
+            W.free = c->next_free;
+        } else {
+            c = calloc(1, sizeof(*c));
+            if (c == NULL) {
+                return;
+            }
+            if (nng_aio_alloc(&c->aio, work_cb, c) != 0 ||
+                nng_ctx_open(&c->ctx, B.work_sock) != 0) {
+                nng_aio_free(c->aio);
+                free(c);
+                return;
+            }
+            c->next_all = W.all;
+            W.all = c;
+        }
+        start_recv(c);
+    }
+}
+
+static void to_free(work_ctx *c)
+{
+    if (!W.closed && W.receiving < WORK_RECEIVERS) {
+        start_recv(c);
+        return;
+    }
+    c->state = WC_FREE;
+    c->next_free = W.free;
+    W.free = c;
+}
+
+void work_reply(work_ctx *c, nng_msg *msg)
+{
+    if (msg == NULL) {
+        work_release(c);
+        return;
+    }
+    c->state = WC_SEND;
+    nng_aio_set_msg(c->aio, msg);
+    nng_ctx_send(c->ctx, c->aio);
+}
+
+void work_release(work_ctx *c)
+{
+    /* Receiving again on a rep context abandons its pending request. */
+    to_free(c);
+}
+
+nng_msg *work_shutdown_msg(void)
+{
+    nng_msg *m = NULL;
+    if (nng_msg_alloc(&m, 0) != 0) {
+        return NULL;
+    }
+    proto_writer w;
+    proto_writer_init(&w, m);
+    pw_map(&w, 2);
+    pw_header(&w, "shutdown");
+    return m;
+}
+
+nng_msg *work_invoke_msg(const invocation *inv)
+{
+    nng_msg *m = NULL;
+    if (nng_msg_alloc(&m, inv->payload_len + 256) != 0) {
+        return NULL;
+    }
+    nng_msg_clear(m);
+    proto_writer w;
+    proto_writer_init(&w, m);
+    pw_map(&w, 8);
+    pw_header(&w, "invoke");
+    pw_key(&w, "rid");
+    pw_str(&w, inv->rid);
+    pw_key(&w, "payload");
+    pw_bin(&w, inv->payload, inv->payload_len);
+    pw_key(&w, "deadline_ms");
+    pw_int(&w, inv->deadline_epoch_ms);
+    pw_key(&w, "arn");
+    pw_str(&w, inv->arn);
+    pw_key(&w, "version");
+    pw_str(&w, inv->cfg->version);
+    pw_key(&w, "cc");
+    pw_str(&w, inv->client_context);
+    if (w.err != 0) {
+        nng_msg_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static pid_t pipe_pid(nng_pipe p)
+{
+    uint64_t pid = 0; /* nng 1.5.2 exposes the peer pid as a uint64 */
+    if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid) != 0 || pid == 0 || pid > INT32_MAX) {
+        return -1;
+    }
+    return (pid_t)pid;
+}
+
+/* Identify and check the sender of a NEXT.  B.mtx held. */
+static worker *authenticate(nng_msg *msg, const proto_doc *doc)
+{
+    const char *tok = NULL;
+    size_t toklen = 0;
+    int64_t pid = 0;
+    if (proto_get_str(doc->root, "token", true, &tok, &toklen, NULL) != LM_OK ||
+        proto_get_int(doc->root, "pid", true, &pid, NULL) != LM_OK) {
+        return NULL;
+    }
+    worker *w = pool_find_token(tok, toklen);
+    if (w == NULL || w->pid != (pid_t)pid || pipe_pid(nng_msg_get_pipe(msg)) != w->pid) {
+        return NULL;
+    }
+    return w;
+}
+
+static void handle_next(work_ctx *c, nng_msg *msg)
+{
+    proto_doc doc;
+    lm_error e;
+    const char *op = NULL;
+    size_t oplen = 0;
+    int rc = proto_decode(nng_msg_body(msg), nng_msg_len(msg), &doc, &e);
+    if (rc == LM_OK) {
+        rc = proto_get_str(doc.root, "op", true, &op, &oplen, &e);
+    }
+    pthread_mutex_lock(&B.mtx);
+    worker *w = rc == LM_OK && oplen == 4 && memcmp(op, "next", 4) == 0 ? authenticate(msg, &doc)
+                                                                         : NULL;
+    if (w == NULL || w->parked != NULL || w->state == W_EXITING) {
+        /* Not a worker we know, a forged or garbled message, or a second
+         * request while one is parked: drop it and close the pipe. */
+        blog(LOG_WARN, "work socket: rejected a message (%s); closing its pipe",
+             rc != LM_OK ? e.message : "unknown or misbehaving sender");
+        nng_pipe_close(nng_msg_get_pipe(msg));
+        if (w != NULL && w->state != W_EXITING) {
+            w->killed = true;
+            kill(w->pid, SIGKILL);
+        }
+        to_free(c);
+    } else {
+        pool_worker_next(w, c, doc.root);
+    }
+    pthread_mutex_unlock(&B.mtx);
+    proto_doc_finish(&doc);
+    nng_msg_free(msg);
+}
+
+static void work_cb(void *arg)
+{
+    work_ctx *c = arg;
+    int rv = nng_aio_result(c->aio);
+    pthread_mutex_lock(&B.mtx);
+    if (c->state == WC_SEND) {
+        if (rv != 0) {
+            nng_msg_free(nng_aio_get_msg(c->aio));
+        }
+        to_free(c);
+        pthread_mutex_unlock(&B.mtx);
+        return;
+    }
+    W.receiving--;
+    if (rv != 0) {
+        if (rv != NNG_ECLOSED && !W.closed) {
+            start_recv(c);
+        } else {
+            c->state = WC_FREE;
+        }
+        pthread_mutex_unlock(&B.mtx);
+        return;
+    }
+    c->state = WC_WAIT;
+    top_up();
+    pthread_mutex_unlock(&B.mtx);
+    handle_next(c, nng_aio_get_msg(c->aio));
+}
+
+static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    (void)arg;
+    if (ev != NNG_PIPE_EV_ADD_PRE) {
+        return;
+    }
+    pid_t pid = pipe_pid(p);
+    /* The spawner registers a pid right after posix_spawn returns; taking
+     * spawn_mtx waits out a spawn in progress so a fast child is not
+     * refused before its pid is known. */
+    pthread_mutex_lock(&B.spawn_mtx);
+    pthread_mutex_lock(&B.mtx);
+    bool ok = pid > 0 && pool_pid_known(pid);
+    pthread_mutex_unlock(&B.mtx);
+    pthread_mutex_unlock(&B.spawn_mtx);
+    if (!ok) {
+        blog(LOG_WARN, "work socket: refused a connection from pid %d (not a spawned worker)",
+             (int)pid);
+        nng_pipe_close(p);
+    }
+}
+
+int work_start(void)
+{
+    char url[PATH_MAX + 16];
+    int rv = nng_rep0_open(&B.work_sock);
+    if (rv != 0) {
+        return -1;
+    }
+    nng_socket_set_size(B.work_sock, NNG_OPT_RECVMAXSZ, PROTO_WORK_RECVMAX);
+    nng_pipe_notify(B.work_sock, NNG_PIPE_EV_ADD_PRE, pipe_cb, NULL);
+    snprintf(url, sizeof(url), "ipc://%s/work.sock", B.opt.state);
+    rv = nng_listen(B.work_sock, url, NULL, 0);
+    if (rv != 0) {
+        blog(LOG_ERROR, "cannot listen on %s: %s", url, nng_strerror(rv));
+        return -1;
+    }
+    pthread_mutex_lock(&B.mtx);
+    top_up();
+    pthread_mutex_unlock(&B.mtx);
+    return 0;
+}
+
+void work_stop(void)
+{
+    pthread_mutex_lock(&B.mtx);
+    W.closed = true;
+    pthread_mutex_unlock(&B.mtx);
+    nng_close(B.work_sock);
+    for (work_ctx *c = W.all; c != NULL; c = c->next_all) {
+        nng_aio_stop(c->aio);
+    }
+    work_ctx *c = W.all;
+    while (c != NULL) {
+        work_ctx *n = c->next_all;
+        nng_aio_free(c->aio);
+        free(c);
+        c = n;
+    }
+    W.all = NULL;
+    W.free = NULL;
+}

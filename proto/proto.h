@@ -1,0 +1,130 @@
+/*
+ * proto/proto.h — Lamina's wire format.
+ *
+ * Every message on the api and work sockets is one msgpack map with string
+ * keys.  Key "v" carries the protocol version (PROTO_VERSION) and "op" the
+ * operation.  Decoding is strict and bounded:
+ *
+ *   1. proto_validate() walks the raw bytes first and refuses anything whose
+ *      element counts or lengths exceed the bytes actually present, that nests
+ *      deeper than PROTO_MAX_DEPTH, that holds more than PROTO_MAX_ELEMENTS
+ *      elements in total, or that has trailing bytes.  msgpack-c has no
+ *      allocation limits of its own (msgpack/msgpack-c#1013): after this
+ *      check its zone allocations are bounded by a small multiple of the
+ *      input size.
+ *   2. msgpack_unpack() then builds the object tree, zero-copy: strings and
+ *      bins point into the input buffer, which must outlive the proto_doc.
+ *   3. Typed getters (proto_get_*) fail with LM_E_MALFORMED and a message
+ *      naming the field when a field is missing or has the wrong type.
+ *
+ * Encoding goes straight into an nng_msg body through a msgpack_packer whose
+ * write callback appends to the message (no intermediate copy).
+ */
+#ifndef PROTO_PROTO_H
+#define PROTO_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+#include <nng/nng.h>
+
+#include <lamina/error.h>
+
+#define PROTO_VERSION 1
+#define PROTO_MAX_DEPTH 16
+#define PROTO_MAX_ELEMENTS 65536
+
+/* Payload and message caps (bytes). */
+#define PROTO_MAX_SYNC_PAYLOAD 6291456u  /* Lambda's sync request cap */
+#define PROTO_MAX_RESPONSE 6291556u      /* Lambda's response cap (6 MiB + 100 B) */
+#define PROTO_MAX_CLIENT_CONTEXT 3583u   /* Lambda's ClientContext cap */
+#define PROTO_MAX_CODE (50u * 1024u * 1024u) /* handler .so upload cap */
+/* NNG_OPT_RECVMAXSZ for each socket: the largest legitimate message plus
+ * room for the envelope.  Larger frames drop the pipe before allocation. */
+#define PROTO_API_RECVMAX (PROTO_MAX_CODE + 1024u * 1024u)
+#define PROTO_WORK_RECVMAX (PROTO_MAX_RESPONSE + 1024u * 1024u)
+#define PROTO_LOGS_RECVMAX (256u * 1024u)
+
+/* ---- errors (lamina/error.h table) ---- */
+const char *proto_err_name(int code);   /* "LM_E_NOT_FOUND" */
+const char *proto_err_type(int code);   /* "ResourceNotFoundException" */
+int proto_err_status(int code);         /* 404 */
+const char *proto_err_message(int code);
+/* Fill *e (may be NULL) with code and a printf-style message; returns code. */
+int proto_error(lm_error *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Error from the wire: a known type string maps back to its code. */
+int proto_err_from_type(const char *type);
+/* Translate an nng error into an lm_err code. */
+int proto_err_from_nng(int rv);
+
+/* ---- validation ---- */
+/* 0 if buf[0..len) is exactly one msgpack object within the limits, else
+ * LM_E_MALFORMED with the reason in *e. */
+int proto_validate(const void *buf, size_t len, lm_error *e);
+
+/* ---- decoding ---- */
+typedef struct proto_doc {
+    msgpack_unpacked up; /* owns the zone; objects point into the input */
+    const msgpack_object *root; /* the top-level map */
+    bool live;
+} proto_doc;
+
+/* Validate and unpack buf (which must outlive the doc; not copied).  The
+ * root must be a map with "v" == PROTO_VERSION.  0 or an lm_err code. */
+int proto_decode(const void *buf, size_t len, proto_doc *doc, lm_error *e);
+/* Release the doc's zone; accepts a doc that failed to decode. */
+void proto_doc_finish(proto_doc *doc);
+
+/* Look up key in map (NULL if absent or map is not a map). */
+const msgpack_object *proto_find(const msgpack_object *map, const char *key);
+/* Typed getters.  required=false: a missing key leaves the output untouched
+ * and returns 0.  A present key of the wrong type is always an error. */
+int proto_get_str(const msgpack_object *map, const char *key, bool required, const char **s,
+                  size_t *len, lm_error *e);
+int proto_get_bin(const msgpack_object *map, const char *key, bool required, const void **p,
+                  size_t *len, lm_error *e);
+int proto_get_int(const msgpack_object *map, const char *key, bool required, int64_t *v,
+                  lm_error *e);
+int proto_get_double(const msgpack_object *map, const char *key, bool required, double *v,
+                     lm_error *e);
+int proto_get_bool(const msgpack_object *map, const char *key, bool required, bool *v,
+                   lm_error *e);
+int proto_get_map(const msgpack_object *map, const char *key, bool required,
+                  const msgpack_object **m, lm_error *e);
+/* Copy a str object into a fixed buffer; LM_E_MALFORMED if it does not fit
+ * or contains a NUL. */
+int proto_copy_str(const char *s, size_t len, char *dst, size_t cap, const char *field,
+                   lm_error *e);
+
+/* ---- encoding ---- */
+typedef struct proto_writer {
+    msgpack_packer pk;
+    nng_msg *msg;
+    int err; /* sticky: first nng error while appending */
+} proto_writer;
+
+/* Start writing into msg (appends to its body).  Does not take ownership. */
+void proto_writer_init(proto_writer *w, nng_msg *msg);
+void pw_map(proto_writer *w, uint32_t n);
+void pw_array(proto_writer *w, uint32_t n);
+void pw_key(proto_writer *w, const char *key);
+void pw_strn(proto_writer *w, const char *s, size_t len);
+void pw_str(proto_writer *w, const char *s); /* NULL packs nil */
+void pw_bin(proto_writer *w, const void *p, size_t len);
+void pw_int(proto_writer *w, int64_t v);
+void pw_double(proto_writer *w, double v);
+void pw_bool(proto_writer *w, bool v);
+void pw_nil(proto_writer *w);
+/* Header helper: packs "v" and "op" (the caller sized the map with them). */
+void pw_header(proto_writer *w, const char *op);
+/* Allocate a message and write a complete error reply into it:
+ * {v, op:"error", code, status, type, message}.  NULL on ENOMEM. */
+nng_msg *proto_error_reply(const lm_error *e);
+
+/* Copy a received error reply (root map with op "error") into *e.  Returns
+ * the code. */
+int proto_read_error(const msgpack_object *root, lm_error *e);
+
+#endif /* PROTO_PROTO_H */

@@ -1,0 +1,139 @@
+/*
+ * runtime/main.c — lamina-runtime: one execution environment.
+ *
+ * Started by the broker only (posix_spawn, with only fds 0-2 inherited and
+ * its configuration in LAMINA_* environment variables, which we remove
+ * before any handler code runs).  The order is fixed: capture stdio →
+ * dlopen + ABI check → the handler's init → dial work/logs sockets →
+ * sandbox → serve.  Problems before serving are reported to the broker in
+ * the first NEXT ("init" report) so the invoke that caused the cold start
+ * fails with a typed error: Runtime.InvalidEntrypoint (load/ABI),
+ * Runtime.InitError (init returned non-zero), Sandbox.Failure (a sandbox
+ * layer could not be applied — fail closed).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/push.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "../sdk/src/sdk_internal.h"
+#include "proto.h"
+#include "runtime.h"
+
+static const char *env_take(const char *name)
+{
+    const char *v = getenv(name);
+    return v != NULL ? strdup(v) : NULL;
+}
+
+static int read_config(rt_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->work_url = env_take("LAMINA_WORK_URL");
+    cfg->logs_url = env_take("LAMINA_LOGS_URL");
+    cfg->code_path = env_take("LAMINA_CODE");
+    cfg->function = env_take("LAMINA_FUNCTION");
+    cfg->version = env_take("LAMINA_VERSION");
+    cfg->tmp_dir = env_take("LAMINA_TMP");
+    const char *tok = getenv("LAMINA_TOKEN");
+    const char *mem = getenv("LAMINA_MEMORY_MB");
+    const char *to = getenv("LAMINA_TIMEOUT_S");
+    const char *unsafe = getenv("LAMINA_UNSAFE");
+    if (cfg->work_url == NULL || cfg->code_path == NULL || cfg->function == NULL || tok == NULL) {
+        return -1;
+    }
+    snprintf(cfg->token, sizeof(cfg->token), "%s", tok);
+    cfg->memory_mb = mem != NULL ? (uint32_t)strtoul(mem, NULL, 10) : 128;
+    cfg->timeout_s = to != NULL ? (uint32_t)strtoul(to, NULL, 10) : 3;
+    cfg->unsafe = unsafe != NULL && strcmp(unsafe, "1") == 0;
+    if (cfg->version == NULL) {
+        cfg->version = "$LATEST";
+    }
+    /* The handler must not see the broker's plumbing (least of all the token). */
+    const char *internal[] = {"LAMINA_WORK_URL", "LAMINA_LOGS_URL", "LAMINA_CODE",
+                              "LAMINA_TOKEN",    "LAMINA_MEMORY_MB", "LAMINA_TIMEOUT_S",
+                              "LAMINA_UNSAFE",   "LAMINA_FUNCTION",  "LAMINA_VERSION",
+                              "LAMINA_TMP"};
+    for (size_t i = 0; i < sizeof(internal) / sizeof(internal[0]); i++) {
+        unsetenv(internal[i]);
+    }
+    return 0;
+}
+
+static int dial_sockets(const rt_config *cfg, nng_socket *work, nng_socket *logs)
+{
+    int rv = nng_req0_open(work);
+    if (rv == 0) {
+        nng_socket_set_size(*work, NNG_OPT_RECVMAXSZ, PROTO_WORK_RECVMAX);
+        nng_socket_set_ms(*work, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+        rv = nng_dial(*work, cfg->work_url, NULL, 0);
+    }
+    if (rv != 0) {
+        fprintf(stderr, "lamina-runtime: cannot dial %s: %s\n", cfg->work_url, nng_strerror(rv));
+        return -1;
+    }
+    if (cfg->logs_url != NULL && nng_push0_open(logs) == 0) {
+        nng_socket_set_size(*logs, NNG_OPT_RECVMAXSZ, 1024);
+        nng_socket_set_int(*logs, NNG_OPT_SENDBUF, 64);
+        if (nng_dial(*logs, cfg->logs_url, NULL, NNG_FLAG_NONBLOCK) == 0) {
+            logcap_set_socket(*logs, cfg->function);
+        }
+    }
+    return 0;
+}
+
+static void run_init(const rt_config *cfg, const rt_handler *h, rt_init_report *rep)
+{
+    if (h->init == NULL) {
+        return;
+    }
+    lm_env env = {.function_name = cfg->function, .function_version = cfg->version,
+                  .memory_mb = cfg->memory_mb};
+    logcap_begin("init");
+    int rc = h->init(&env);
+    logcap_end();
+    if (rc != 0) {
+        rep->ok = false;
+        rep->error_type = "Runtime.InitError";
+        snprintf(rep->message, sizeof(rep->message),
+                 "the handler's init function returned %d", rc);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    rt_config cfg;
+    if (read_config(&cfg) != 0) {
+        fprintf(stderr, "lamina-runtime: started without a broker's configuration; "
+                        "workers are started by lamina-broker only\n");
+        return 64;
+    }
+    if (logcap_start() != 0) {
+        return 70;
+    }
+    rt_init_report init = {.ok = true, .error_type = "", .message = ""};
+    rt_handler h;
+    if (loader_open(&h, cfg.code_path, init.message, sizeof(init.message)) != 0) {
+        init.ok = false;
+        init.error_type = "Runtime.InvalidEntrypoint";
+    } else {
+        run_init(&cfg, &h, &init);
+    }
+    nng_socket work, logs;
+    if (dial_sockets(&cfg, &work, &logs) != 0) {
+        return 69;
+    }
+    char err[512];
+    if (init.ok && !cfg.unsafe && sandbox_apply(&cfg, err, sizeof(err)) != 0) {
+        init.ok = false;
+        init.error_type = "Sandbox.Failure";
+        snprintf(init.message, sizeof(init.message), "sandbox setup failed: %s", err);
+    }
+    return serve_loop(work, &cfg, &h, &init);
+}

@@ -1,0 +1,81 @@
+/*
+ * runtime/runtime.h — internal interfaces of lamina-runtime, the worker
+ * process the broker spawns for one execution environment.
+ *
+ * Order of a worker's life (main.c): read config → capture stdout/stderr →
+ * dlopen the handler and check its ABI stamp → run its init → dial the
+ * broker's work and logs sockets → apply the sandbox → serve NEXT/result
+ * until the broker answers "shutdown" or kills us.
+ */
+#ifndef RUNTIME_RUNTIME_H
+#define RUNTIME_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nng/nng.h>
+
+#include <lamina/handler.h>
+
+#define RT_LOG_TAIL 4096                 /* bytes of handler output kept for the tail */
+#define RT_LOG_CAP_PER_INVOKE (256 * 1024) /* bytes forwarded to the broker per invocation */
+
+typedef struct rt_config {
+    const char *work_url;
+    const char *logs_url;
+    char token[80];
+    const char *code_path;
+    const char *function;
+    const char *version;
+    uint32_t memory_mb;
+    uint32_t timeout_s;
+    const char *tmp_dir; /* private writable dir, NULL when none */
+    bool unsafe;         /* broker runs workers unsandboxed (debugging) */
+} rt_config;
+
+/* ---- loader.c ---- */
+typedef struct rt_handler {
+    void *dl;
+    lm_handler_fn handler;
+    lm_init_fn init;
+} rt_handler;
+
+/* dlopen(RTLD_NOW|RTLD_LOCAL) path, check the ABI stamp, find the entry
+ * points.  On failure returns -1 and writes a message naming the problem
+ * into why (the caller reports Runtime.InvalidEntrypoint). */
+int loader_open(rt_handler *h, const char *path, char *why, size_t whylen);
+
+/* ---- logcap.c ---- */
+/* Redirect fds 1 and 2 into a pipe read by a capture thread.  0 or -1. */
+int logcap_start(void);
+/* Attach the logs push socket (lines are forwarded in chunks). */
+void logcap_set_socket(nng_socket push, const char *function);
+/* Start a new invocation's log (resets the tail and the forwarding cap). */
+void logcap_begin(const char *request_id);
+/* Append bytes to the current invocation's log (thread-safe). */
+void logcap_append(const char *p, size_t n);
+/* Flush stdio, drain the pipe and forward what is buffered. */
+void logcap_end(void);
+/* Copy of the tail (last RT_LOG_TAIL bytes) of the current invocation. */
+size_t logcap_tail(char *dst, size_t cap);
+/* lm_log sink for lm_request. */
+void logcap_sink(void *arg, const char *line, size_t len);
+
+/* ---- serve.c ---- */
+typedef struct rt_init_report {
+    bool ok;
+    const char *error_type;
+    char message[1024];
+} rt_init_report;
+
+/* The NEXT/result loop.  Returns the process exit code. */
+int serve_loop(nng_socket work, const rt_config *cfg, const rt_handler *h,
+               const rt_init_report *init);
+
+/* ---- sandbox (sandbox_policy.c = data, sandbox_apply.c = code) ---- */
+/* Apply every sandbox layer, in order, failing closed: -1 with the failing
+ * call named in err.  Called after dlopen, init and the nng dial. */
+int sandbox_apply(const rt_config *cfg, char *err, size_t errlen);
+
+#endif

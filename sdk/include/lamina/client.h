@@ -1,0 +1,115 @@
+/*
+ * lamina/client.h — call a Lamina broker from a C program.
+ *
+ * The CLI (`lamina`) and the load harness (`lamina-bench`) are built on this.
+ *
+ *     lm_client *c; lm_error err;
+ *     if (lm_client_open(&c, NULL, NULL, &err) != 0) { ... err.message ... }
+ *     lm_invoke_params p = { .function = "hello", .payload = "{}", .payload_len = 2 };
+ *     lm_invoke_result r;
+ *     if (lm_invoke(c, &p, &r, &err) == 0) { fwrite(r.payload, 1, r.payload_len, stdout); }
+ *     lm_invoke_result_finish(&r);
+ *     lm_client_destroy(c);
+ *
+ * Contract:
+ * - Every call returns 0 (LM_OK) or an lm_err code, and then fills *err (if
+ *   err is non-NULL) with the code, HTTP-like status, wire type and message.
+ * - A client may be used from several threads at once: each call runs on its
+ *   own nng context.
+ * - Transport: `ipc://<state>/api.sock` by default (state dir from the
+ *   argument, else $LAMINA_STATE, else ./.lamina), or any nng URL given as
+ *   `endpoint` (e.g. tcp://127.0.0.1:7070).  The broker never gets a request
+ *   resent behind the caller's back (req resend is disabled): an invoke
+ *   runs at most once per call.
+ */
+#ifndef LAMINA_CLIENT_H
+#define LAMINA_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lamina/error.h>
+#include <lamina/handler.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct lm_client lm_client;
+
+/* Connect.  state_dir and endpoint may be NULL (see above).  On success *out
+ * owns a client to release with lm_client_destroy().  Fails with
+ * LM_E_UNREACHABLE when no broker listens there. */
+LM_EXPORT int lm_client_open(lm_client **out, const char *state_dir, const char *endpoint,
+                             lm_error *err);
+/* Release a client; accepts NULL.  No call may be running on it. */
+LM_EXPORT void lm_client_destroy(lm_client *c);
+/* Per-call reply timeout in ms (default 960000: longer than any function
+ * timeout plus init).  Expiry gives LM_E_TIMEOUT. */
+LM_EXPORT void lm_client_set_timeout(lm_client *c, int timeout_ms);
+
+typedef enum lm_invocation_type {
+    LM_INVOKE_REQUEST_RESPONSE = 0, /* sync: wait for the result */
+    LM_INVOKE_EVENT = 1,            /* async: 202 once queued durably */
+    LM_INVOKE_DRY_RUN = 2           /* validate only: 204, nothing runs */
+} lm_invocation_type;
+
+typedef struct lm_invoke_params {
+    const char *function;       /* NAME, NAME:QUALIFIER or function:NAME[:QUALIFIER] */
+    const char *qualifier;      /* optional: "$LATEST", a version or an alias */
+    lm_invocation_type type;
+    int log_tail;               /* non-zero: LogType Tail (last 4 KB of the log, base64) */
+    const char *client_context; /* optional JSON text handed to the handler */
+    const void *payload;        /* JSON bytes; NULL/0 means "{}" */
+    size_t payload_len;
+} lm_invoke_params;
+
+typedef struct lm_invoke_result {
+    int status;                /* 200 sync, 202 event, 204 dry run */
+    char executed_version[32]; /* "$LATEST" or a version number */
+    char function_error[16];   /* "" or "Handled" / "Unhandled" */
+    char request_id[40];
+    char *log_result;          /* base64 log tail when asked for, else NULL (owned) */
+    char *payload;             /* result bytes, NUL-terminated (owned); "null" if empty */
+    size_t payload_len;
+    double init_duration_ms;   /* > 0 when this invoke started a new environment */
+    double duration_ms;        /* handler duration as measured by the runtime */
+} lm_invoke_result;
+
+/* Invoke a function.  On 0, *out holds the result (release it with
+ * lm_invoke_result_finish).  A function error is still 0: look at
+ * out->function_error.  Invocation errors (bad input, unknown function,
+ * throttled ...) return their code. */
+LM_EXPORT int lm_invoke(lm_client *c, const lm_invoke_params *p, lm_invoke_result *out,
+                        lm_error *err);
+/* Free what a result owns; the struct may be reused.  Accepts a zeroed one. */
+LM_EXPORT void lm_invoke_result_finish(lm_invoke_result *r);
+
+/* Generic admin call.  op is one of the operations below; args_json is a
+ * JSON object of Lambda-style fields (or NULL for {}); code/code_len an
+ * optional binary attachment (a handler .so for "create").  On 0, *reply_json
+ * (if non-NULL) receives a malloc'd JSON object the caller frees.
+ *
+ * Operations:
+ *   "status"  {}                                   -> broker version, uptime, counts
+ *   "create"  {FunctionName, Timeout?, MemorySize?, Environment?{Variables{}},
+ *              Description?} + code                -> function configuration
+ *   "get"     {FunctionName}                       -> {Configuration{...}}
+ *   "list"    {}                                   -> {Functions:[...]}
+ *   "delete"  {FunctionName}                       -> {}
+ *   "retire-workers" {FunctionName}               -> {Retired: n} (ends warm
+ *              environments of the function: the next invoke is a cold start) */
+LM_EXPORT int lm_call(lm_client *c, const char *op, const char *args_json, const void *code,
+                      size_t code_len, char **reply_json, lm_error *err);
+
+/* Convenience: read a whole file (a handler .so) into memory.  0 or an lm_err
+ * code; *data is malloc'd. */
+LM_EXPORT int lm_read_file(const char *path, void **data, size_t *len, lm_error *err);
+
+/* Name of an lm_err code, e.g. "LM_E_NOT_FOUND". */
+LM_EXPORT const char *lm_err_name(int code);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LAMINA_CLIENT_H */

@@ -1,0 +1,126 @@
+/*
+ * lamina/handler.h — write a Lamina function handler in C.
+ *
+ * A handler is a shared object built against this header and liblamina:
+ *
+ *     #include <lamina/handler.h>
+ *
+ *     static int hello(const lm_request *req, lm_response *res) {
+ *         size_t n;
+ *         const char *event = lm_request_payload(req, &n);
+ *         lm_log(req, "got %zu bytes", n);
+ *         return lm_response_printf(res, "{\"echo\":%.*s}", (int)n, event);
+ *     }
+ *     LM_HANDLER(hello);
+ *
+ *     cc -shared -fPIC hello.c $(pkg-config --cflags --libs lamina) -o hello.so
+ *
+ * Contract:
+ * - The handler runs in its own sandboxed worker process (one execution
+ *   environment), one invocation at a time.  Globals survive between warm
+ *   invocations of the same environment; nothing is shared between
+ *   environments.
+ * - Return 0 with a response set (or nothing set: the result is `null`).
+ *   lm_response_error() or a non-zero return is a "Handled" function error.
+ * - The response must be valid JSON and at most 6291556 bytes; otherwise the
+ *   caller gets an "Unhandled" Runtime.InvalidResponse or
+ *   Function.ResponseSizeTooLarge error.
+ * - Everything the handler writes to stdout/stderr, and every lm_log() line,
+ *   goes to the invocation's log.
+ * - Request data (payload, ids, names) is valid only during the call.
+ */
+#ifndef LAMINA_HANDLER_H
+#define LAMINA_HANDLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define LM_EXPORT __attribute__((visibility("default")))
+#define LM_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define LM_EXPORT
+#define LM_PRINTF(f, a)
+#endif
+
+/* ABI version of the handler <-> runtime contract.  Bumped when the layout
+ * or meaning of anything below changes incompatibly; the runtime refuses a
+ * handler stamped with another version (Runtime.InvalidEntrypoint). */
+#define LM_ABI_VERSION 1u
+
+typedef struct lm_request lm_request;   /* opaque, read-only, owned by the runtime */
+typedef struct lm_response lm_response; /* opaque, owned by the runtime */
+typedef struct lm_env lm_env;           /* opaque, passed to the init function */
+
+typedef int (*lm_handler_fn)(const lm_request *req, lm_response *res);
+typedef int (*lm_init_fn)(const lm_env *env);
+
+/* Symbol names the runtime looks up with dlsym(). */
+#define LM_SYM_ABI "lamina_abi_version"
+#define LM_SYM_HANDLER "lamina_handler"
+#define LM_SYM_INIT "lamina_init"
+
+/* LM_HANDLER(fn); at file scope: exports fn as the entry point and stamps
+ * the SDK ABI version into the .so. */
+#define LM_HANDLER(fn)                                                          \
+    LM_EXPORT const uint32_t lamina_abi_version = LM_ABI_VERSION;               \
+    LM_EXPORT int lamina_handler(const lm_request *lm_req_, lm_response *lm_res_) \
+    {                                                                           \
+        return fn(lm_req_, lm_res_);                                            \
+    }                                                                           \
+    extern int lamina_handler_defined_once_
+
+/* LM_INIT(fn); at file scope, optional: fn runs once per execution
+ * environment, before the first invocation.  A non-zero return fails the
+ * environment (the invoke gets Runtime.InitError). */
+#define LM_INIT(fn)                                                             \
+    LM_EXPORT int lamina_init(const lm_env *lm_env_) { return fn(lm_env_); }    \
+    extern int lamina_init_defined_once_
+
+/* ---- request (read-only; pointers valid until the handler returns) ---- */
+
+/* The event payload (JSON bytes, not NUL-terminated in general but always
+ * followed by a NUL for convenience).  *len receives its length if non-NULL. */
+LM_EXPORT const char *lm_request_payload(const lm_request *req, size_t *len);
+/* Request id, a UUID string. */
+LM_EXPORT const char *lm_request_id(const lm_request *req);
+LM_EXPORT const char *lm_function_name(const lm_request *req);
+/* "$LATEST" or a published version number. */
+LM_EXPORT const char *lm_function_version(const lm_request *req);
+/* The ARN-like name the function was invoked as, e.g. "function:hello:$LATEST". */
+LM_EXPORT const char *lm_invoked_function_arn(const lm_request *req);
+/* The caller's ClientContext (JSON text) or NULL when none was given. */
+LM_EXPORT const char *lm_client_context(const lm_request *req);
+/* Milliseconds left before the broker times this invocation out. */
+LM_EXPORT int64_t lm_remaining_ms(const lm_request *req);
+LM_EXPORT uint32_t lm_memory_limit_mb(const lm_request *req);
+
+/* Append one line to the invocation's log, formatted like Lambda's managed
+ * runtimes: "<ISO time>\t<request id>\tINFO\t<message>". */
+LM_EXPORT void lm_log(const lm_request *req, const char *fmt, ...) LM_PRINTF(2, 3);
+
+/* ---- response ---- */
+
+/* Set the response payload to a copy of data[0..len).  0 or -1 (ENOMEM). */
+LM_EXPORT int lm_response_set(lm_response *res, const void *data, size_t len);
+/* Set the response payload from a format.  0 or -1. */
+LM_EXPORT int lm_response_printf(lm_response *res, const char *fmt, ...) LM_PRINTF(2, 3);
+/* Report a handled function error: the caller gets FunctionError "Handled"
+ * and {"errorType": error_type, "errorMessage": <formatted>}.  Returns -1 so
+ * that `return lm_response_error(...)` reads naturally. */
+LM_EXPORT int lm_response_error(lm_response *res, const char *error_type, const char *fmt, ...)
+    LM_PRINTF(3, 4);
+
+/* ---- init environment ---- */
+LM_EXPORT const char *lm_env_function_name(const lm_env *env);
+LM_EXPORT const char *lm_env_function_version(const lm_env *env);
+LM_EXPORT uint32_t lm_env_memory_limit_mb(const lm_env *env);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LAMINA_HANDLER_H */

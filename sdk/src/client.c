@@ -1,0 +1,367 @@
+/*
+ * sdk/src/client.c — the client half of liblamina: connect to a broker's api
+ * socket and make calls (see lamina/client.h for the contract).
+ *
+ * One req0 socket per client; every call opens its own context, so calls
+ * from several threads run concurrently on one connection.  Resend is
+ * disabled: the broker never sees a request twice because a reply was slow.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include <lamina/client.h>
+
+#include "jsonconv.h"
+#include "proto.h"
+
+#define CLIENT_DEFAULT_TIMEOUT_MS 960000
+
+struct lm_client {
+    nng_socket sock;
+    int timeout_ms;
+    char url[512];
+};
+
+LM_EXPORT const char *lm_err_name(int code) { return proto_err_name(code); }
+
+static int endpoint_url(char *url, size_t cap, const char *state_dir, const char *endpoint)
+{
+    if (endpoint != NULL && endpoint[0] != '\0') {
+        return snprintf(url, cap, "%s", endpoint) < (int)cap ? 0 : -1;
+    }
+    if (state_dir == NULL || state_dir[0] == '\0') {
+        state_dir = getenv("LAMINA_STATE");
+    }
+    if (state_dir == NULL || state_dir[0] == '\0') {
+        state_dir = ".lamina";
+    }
+    return snprintf(url, cap, "ipc://%s/api.sock", state_dir) < (int)cap ? 0 : -1;
+}
+
+LM_EXPORT int lm_client_open(lm_client **out, const char *state_dir, const char *endpoint,
+                             lm_error *err)
+{
+    *out = NULL;
+    lm_client *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return proto_error(err, LM_E_NOMEM, NULL);
+    }
+    c->timeout_ms = CLIENT_DEFAULT_TIMEOUT_MS;
+    if (endpoint_url(c->url, sizeof(c->url), state_dir, endpoint) != 0) {
+        free(c);
+        return proto_error(err, LM_E_INVALID_PARAMETER, "broker address is too long");
+    }
+    int rv = nng_req0_open(&c->sock);
+    if (rv != 0) {
+        free(c);
+        return proto_error(err, proto_err_from_nng(rv), "nng_req0_open: %s", nng_strerror(rv));
+    }
+    nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, PROTO_WORK_RECVMAX + 64 * 1024);
+    nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    rv = nng_dial(c->sock, c->url, NULL, 0);
+    if (rv != 0) {
+        int code = proto_error(err, LM_E_UNREACHABLE, "cannot reach the broker at %s: %s",
+                               c->url, nng_strerror(rv));
+        nng_close(c->sock);
+        free(c);
+        return code;
+    }
+    *out = c;
+    return LM_OK;
+}
+
+LM_EXPORT void lm_client_destroy(lm_client *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    nng_close(c->sock);
+    free(c);
+}
+
+LM_EXPORT void lm_client_set_timeout(lm_client *c, int timeout_ms) { c->timeout_ms = timeout_ms; }
+
+/* Send req (ownership taken in all cases) and receive the reply into *rep. */
+static int roundtrip(lm_client *c, nng_msg *req, nng_msg **rep, lm_error *err)
+{
+    nng_ctx ctx;
+    nng_aio *aio = NULL;
+    int rv = nng_ctx_open(&ctx, c->sock);
+    if (rv != 0) {
+        nng_msg_free(req);
+        return proto_error(err, proto_err_from_nng(rv), "nng_ctx_open: %s", nng_strerror(rv));
+    }
+    rv = nng_aio_alloc(&aio, NULL, NULL);
+    if (rv != 0) {
+        nng_msg_free(req);
+        nng_ctx_close(ctx);
+        return proto_error(err, LM_E_NOMEM, NULL);
+    }
+    nng_aio_set_timeout(aio, c->timeout_ms);
+    nng_aio_set_msg(aio, req);
+    nng_ctx_send(ctx, aio);
+    nng_aio_wait(aio);
+    rv = nng_aio_result(aio);
+    if (rv != 0) {
+        nng_msg_free(nng_aio_get_msg(aio));
+        goto fail;
+    }
+    nng_ctx_recv(ctx, aio);
+    nng_aio_wait(aio);
+    rv = nng_aio_result(aio);
+    if (rv != 0) {
+        goto fail;
+    }
+    *rep = nng_aio_get_msg(aio);
+    nng_aio_free(aio);
+    nng_ctx_close(ctx);
+    return LM_OK;
+fail:
+    nng_aio_free(aio);
+    nng_ctx_close(ctx);
+    if (rv == NNG_ETIMEDOUT) {
+        return proto_error(err, LM_E_TIMEOUT, "no reply from the broker at %s within %d ms",
+                           c->url, c->timeout_ms);
+    }
+    return proto_error(err, proto_err_from_nng(rv), "broker at %s: %s", c->url,
+                       nng_strerror(rv));
+}
+
+static char *dup_bytes(const void *p, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (s != NULL) {
+        if (n > 0) {
+            memcpy(s, p, n);
+        }
+        s[n] = '\0';
+    }
+    return s;
+}
+
+static void copy_field(const msgpack_object *root, const char *key, char *dst, size_t cap)
+{
+    const char *s = NULL;
+    size_t n = 0;
+    dst[0] = '\0';
+    if (proto_get_str(root, key, false, &s, &n, NULL) == LM_OK && s != NULL) {
+        snprintf(dst, cap, "%.*s", (int)n, s);
+    }
+}
+
+static int read_invoke_reply(const proto_doc *doc, lm_invoke_result *out, lm_error *err)
+{
+    const msgpack_object *root = doc->root;
+    int64_t status = 0;
+    const void *payload = NULL;
+    size_t plen = 0;
+    const char *log = NULL;
+    size_t loglen = 0;
+    int rc = proto_get_int(root, "status", true, &status, err);
+    if (rc == LM_OK) {
+        rc = proto_get_bin(root, "payload", false, &payload, &plen, err);
+    }
+    if (rc == LM_OK) {
+        rc = proto_get_str(root, "log", false, &log, &loglen, err);
+    }
+    if (rc != LM_OK) {
+        return rc;
+    }
+    out->status = (int)status;
+    copy_field(root, "version", out->executed_version, sizeof(out->executed_version));
+    copy_field(root, "ferr", out->function_error, sizeof(out->function_error));
+    copy_field(root, "rid", out->request_id, sizeof(out->request_id));
+    proto_get_double(root, "init_ms", false, &out->init_duration_ms, NULL);
+    proto_get_double(root, "dur_ms", false, &out->duration_ms, NULL);
+    out->payload = dup_bytes(payload, payload != NULL ? plen : 0);
+    out->payload_len = payload != NULL ? plen : 0;
+    if (log != NULL) {
+        out->log_result = dup_bytes(log, loglen);
+    }
+    if (out->payload == NULL || (log != NULL && out->log_result == NULL)) {
+        lm_invoke_result_finish(out);
+        return proto_error(err, LM_E_NOMEM, NULL);
+    }
+    return LM_OK;
+}
+
+/* Decode a reply; an "error" reply becomes its code. */
+static int decode_reply(nng_msg *rep, proto_doc *doc, lm_error *err)
+{
+    int rc = proto_decode(nng_msg_body(rep), nng_msg_len(rep), doc, err);
+    if (rc != LM_OK) {
+        return rc;
+    }
+    const char *op = NULL;
+    size_t oplen = 0;
+    rc = proto_get_str(doc->root, "op", true, &op, &oplen, err);
+    if (rc != LM_OK) {
+        return rc;
+    }
+    if (oplen == 5 && memcmp(op, "error", 5) == 0) {
+        return proto_read_error(doc->root, err);
+    }
+    return LM_OK;
+}
+
+LM_EXPORT int lm_invoke(lm_client *c, const lm_invoke_params *p, lm_invoke_result *out,
+                        lm_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (p == NULL || p->function == NULL) {
+        return proto_error(err, LM_E_INVALID_PARAMETER, "FunctionName is required");
+    }
+    nng_msg *req = NULL;
+    if (nng_msg_alloc(&req, 0) != 0) {
+        return proto_error(err, LM_E_NOMEM, NULL);
+    }
+    const void *payload = p->payload != NULL ? p->payload : "{}";
+    size_t plen = p->payload != NULL ? p->payload_len : 2;
+    proto_writer w;
+    proto_writer_init(&w, req);
+    pw_map(&w, 8);
+    pw_header(&w, "invoke");
+    pw_key(&w, "fn");
+    pw_str(&w, p->function);
+    pw_key(&w, "q");
+    pw_str(&w, p->qualifier);
+    pw_key(&w, "type");
+    pw_int(&w, (int64_t)p->type);
+    pw_key(&w, "tail");
+    pw_bool(&w, p->log_tail != 0);
+    pw_key(&w, "cc");
+    pw_str(&w, p->client_context);
+    pw_key(&w, "payload");
+    pw_bin(&w, payload, plen);
+    if (w.err != 0) {
+        nng_msg_free(req);
+        return proto_error(err, LM_E_NOMEM, NULL);
+    }
+    nng_msg *rep = NULL;
+    int rc = roundtrip(c, req, &rep, err);
+    if (rc != LM_OK) {
+        return rc;
+    }
+    proto_doc doc;
+    rc = decode_reply(rep, &doc, err);
+    if (rc == LM_OK) {
+        rc = read_invoke_reply(&doc, out, err);
+    }
+    proto_doc_finish(&doc);
+    nng_msg_free(rep);
+    return rc;
+}
+
+LM_EXPORT void lm_invoke_result_finish(lm_invoke_result *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    free(r->payload);
+    free(r->log_result);
+    r->payload = NULL;
+    r->log_result = NULL;
+    r->payload_len = 0;
+}
+
+LM_EXPORT int lm_call(lm_client *c, const char *op, const char *args_json, const void *code,
+                      size_t code_len, char **reply_json, lm_error *err)
+{
+    if (reply_json != NULL) {
+        *reply_json = NULL;
+    }
+    cJSON *args = NULL;
+    if (args_json != NULL) {
+        args = cJSON_Parse(args_json);
+        if (args == NULL || !cJSON_IsObject(args)) {
+            cJSON_Delete(args);
+            return proto_error(err, LM_E_INVALID_PARAMETER, "arguments are not a JSON object");
+        }
+    }
+    nng_msg *req = NULL;
+    if (nng_msg_alloc(&req, 0) != 0) {
+        cJSON_Delete(args);
+        return proto_error(err, LM_E_NOMEM, NULL);
+    }
+    proto_writer w;
+    proto_writer_init(&w, req);
+    pw_map(&w, code != NULL ? 4 : 3);
+    pw_header(&w, op);
+    pw_key(&w, "args");
+    int deep = args != NULL ? jsonconv_pack(&w, args, 1) : (pw_map(&w, 0), 0);
+    if (code != NULL) {
+        pw_key(&w, "code");
+        pw_bin(&w, code, code_len);
+    }
+    cJSON_Delete(args);
+    if (deep != 0 || w.err != 0) {
+        nng_msg_free(req);
+        return proto_error(err, deep != 0 ? LM_E_INVALID_PARAMETER : LM_E_NOMEM,
+                           deep != 0 ? "arguments nest too deeply" : NULL);
+    }
+    nng_msg *rep = NULL;
+    int rc = roundtrip(c, req, &rep, err);
+    if (rc != LM_OK) {
+        return rc;
+    }
+    proto_doc doc;
+    rc = decode_reply(rep, &doc, err);
+    if (rc == LM_OK && reply_json != NULL) {
+        const msgpack_object *body = proto_find(doc.root, "body");
+        cJSON *j = body != NULL ? jsonconv_from_msgpack(body) : cJSON_CreateObject();
+        *reply_json = j != NULL ? cJSON_PrintUnformatted(j) : NULL;
+        cJSON_Delete(j);
+        if (*reply_json == NULL) {
+            rc = proto_error(err, LM_E_NOMEM, NULL);
+        }
+    }
+    proto_doc_finish(&doc);
+    nng_msg_free(rep);
+    return rc;
+}
+
+LM_EXPORT int lm_read_file(const char *path, void **data, size_t *len, lm_error *err)
+{
+    *data = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return proto_error(err, LM_E_INVALID_PARAMETER, "cannot open %s: %s", path,
+                           strerror(errno));
+    }
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    while (buf != NULL) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n < cap) {
+            break;
+        }
+        if (cap > PROTO_MAX_CODE) {
+            free(buf);
+            fclose(f);
+            return proto_error(err, LM_E_TOO_LARGE, "%s is larger than %u bytes", path,
+                               PROTO_MAX_CODE);
+        }
+        char *nb = realloc(buf, cap * 2);
+        if (nb == NULL) {
+            free(buf);
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    int ferr = ferror(f);
+    fclose(f);
+    if (buf == NULL || ferr) {
+        free(buf);
+        return proto_error(err, buf == NULL ? LM_E_NOMEM : LM_E_IO, "cannot read %s", path);
+    }
+    *data = buf;
+    *len = n;
+    return LM_OK;
+}

@@ -1,0 +1,144 @@
+/*
+ * sdk/src/handler.c — the handler-side API of liblamina: request accessors,
+ * logging and response building.  The runtime owns every object passed in;
+ * these functions only read requests and fill responses (see handler.h).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sdk_internal.h"
+
+LM_EXPORT const char *lm_request_payload(const lm_request *req, size_t *len)
+{
+    if (len != NULL) {
+        *len = req->payload_len;
+    }
+    return req->payload;
+}
+
+LM_EXPORT const char *lm_request_id(const lm_request *req) { return req->request_id; }
+LM_EXPORT const char *lm_function_name(const lm_request *req) { return req->function_name; }
+LM_EXPORT const char *lm_function_version(const lm_request *req) { return req->function_version; }
+LM_EXPORT const char *lm_invoked_function_arn(const lm_request *req) { return req->invoked_arn; }
+LM_EXPORT const char *lm_client_context(const lm_request *req) { return req->client_context; }
+LM_EXPORT uint32_t lm_memory_limit_mb(const lm_request *req) { return req->memory_mb; }
+
+LM_EXPORT int64_t lm_remaining_ms(const lm_request *req)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t left = req->deadline_ms - now;
+    return left > 0 ? left : 0;
+}
+
+LM_EXPORT void lm_log(const lm_request *req, const char *fmt, ...)
+{
+    char line[8192];
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\t%s\tINFO\t",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, ts.tv_nsec / 1000000, req->request_id);
+    if (n < 0) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (len > sizeof(line) - 2) {
+        len = sizeof(line) - 2; /* truncated: keep room for the newline */
+    }
+    line[len++] = '\n';
+    if (req->log_sink != NULL) {
+        req->log_sink(req->log_arg, line, len);
+    } else {
+        fwrite(line, 1, len, stderr);
+    }
+}
+
+LM_EXPORT int lm_response_set(lm_response *res, const void *data, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (copy == NULL) {
+        return -1;
+    }
+    if (len > 0) {
+        memcpy(copy, data, len);
+    }
+    copy[len] = '\0';
+    free(res->data);
+    res->data = copy;
+    res->len = len;
+    res->has_data = 1;
+    return 0;
+}
+
+static char *vformat(const char *fmt, va_list ap, size_t *len)
+{
+    va_list cp;
+    va_copy(cp, ap);
+    int n = vsnprintf(NULL, 0, fmt, cp);
+    va_end(cp);
+    if (n < 0) {
+        return NULL;
+    }
+    char *buf = malloc((size_t)n + 1);
+    if (buf == NULL) {
+        return NULL;
+    }
+    vsnprintf(buf, (size_t)n + 1, fmt, ap);
+    *len = (size_t)n;
+    return buf;
+}
+
+LM_EXPORT int lm_response_printf(lm_response *res, const char *fmt, ...)
+{
+    size_t len = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    char *buf = vformat(fmt, ap, &len);
+    va_end(ap);
+    if (buf == NULL) {
+        return -1;
+    }
+    free(res->data);
+    res->data = buf;
+    res->len = len;
+    res->has_data = 1;
+    return 0;
+}
+
+LM_EXPORT int lm_response_error(lm_response *res, const char *error_type, const char *fmt, ...)
+{
+    size_t len = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = vformat(fmt, ap, &len);
+    va_end(ap);
+    free(res->error_type);
+    free(res->error_message);
+    res->error_type = strdup(error_type != NULL ? error_type : "Error");
+    res->error_message = msg;
+    res->is_error = 1;
+    return -1;
+}
+
+LM_EXPORT const char *lm_env_function_name(const lm_env *env) { return env->function_name; }
+LM_EXPORT const char *lm_env_function_version(const lm_env *env) { return env->function_version; }
+LM_EXPORT uint32_t lm_env_memory_limit_mb(const lm_env *env) { return env->memory_mb; }
+
+LM_EXPORT void lm_internal_response_reset(lm_response *res)
+{
+    free(res->data);
+    free(res->error_type);
+    free(res->error_message);
+    memset(res, 0, sizeof(*res));
+}

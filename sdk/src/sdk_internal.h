@@ -1,0 +1,52 @@
+/*
+ * sdk/src/sdk_internal.h — layouts of the opaque handler-API types, shared by
+ * liblamina and lamina-runtime only (never installed).  The runtime fills an
+ * lm_request per invocation and reads the lm_response back; handlers see
+ * only the accessors in <lamina/handler.h>.  Changing these layouts does not
+ * change the handler ABI: handlers never see the fields.
+ */
+#ifndef SDK_SRC_SDK_INTERNAL_H
+#define SDK_SRC_SDK_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lamina/handler.h>
+
+/* Appends one complete log line (with its trailing newline) to the
+ * invocation's log.  Called on the handler's thread. */
+typedef void (*lm_log_sink_fn)(void *arg, const char *line, size_t len);
+
+struct lm_request {
+    const char *payload; /* NUL-terminated copy owned by the runtime */
+    size_t payload_len;
+    const char *request_id;
+    const char *function_name;
+    const char *function_version;
+    const char *invoked_arn;
+    const char *client_context; /* NULL when none */
+    int64_t deadline_ms;        /* CLOCK_REALTIME epoch ms */
+    uint32_t memory_mb;
+    lm_log_sink_fn log_sink;
+    void *log_arg;
+};
+
+struct lm_response {
+    char *data; /* malloc'd, NUL-terminated */
+    size_t len;
+    int has_data;
+    int is_error;
+    char *error_type;    /* malloc'd */
+    char *error_message; /* malloc'd */
+};
+
+struct lm_env {
+    const char *function_name;
+    const char *function_version;
+    uint32_t memory_mb;
+};
+
+/* Free what a response owns and zero it (runtime side). */
+LM_EXPORT void lm_internal_response_reset(lm_response *res);
+
+#endif

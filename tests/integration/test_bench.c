@@ -1,0 +1,301 @@
+/*
+ * tests/integration/test_bench.c — lamina-bench against a real broker: run
+ * the binary as a user would (subprocess, --state, --json) and check the
+ * arithmetic of its report: percentiles of a handler that sleeps a known
+ * time contain that time; the open loop keeps its schedule when it can and
+ * shows coordinated omission when it cannot; errors land in their classes;
+ * ratios are Lamina over baseline; cold starts are counted apart.
+ *
+ * Timing bounds are containment checks with generous margins (the machine
+ * is shared), never performance targets.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+
+#include "harness.h"
+
+static lt_broker b;
+
+static void start(void)
+{
+    lt_broker_start(&b, NULL);
+}
+
+static void stop(void)
+{
+    lt_broker_stop(&b, false);
+}
+
+TestSuite(bench, .init = start, .fini = stop, .timeout = 120);
+
+static const char *bench_bin(void)
+{
+    static char path[1024];
+    const char *root = getenv("LAMINA_BUILD_ROOT");
+    cr_assert_not_null(root, "LAMINA_BUILD_ROOT is not set (run under meson test)");
+    snprintf(path, sizeof(path), "%s/tools/bench/lamina-bench", root);
+    return path;
+}
+
+static cJSON *read_json(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "no JSON written at %s", path);
+    static char buf[4 << 20];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    cJSON *j = cJSON_Parse(buf);
+    cr_assert_not_null(j, "invalid JSON in %s", path);
+    return j;
+}
+
+/* Run lamina-bench --state <broker> ARGS... --json <file>; returns the exit
+ * status and, when it wrote one, the parsed report in *doc. */
+static int bench(cJSON **doc, ...)
+{
+    const char *argv[48];
+    char json[512];
+    int n = 0;
+    va_list ap;
+    snprintf(json, sizeof(json), "%s/bench-%d.json", b.state, rand());
+    argv[n++] = bench_bin();
+    argv[n++] = "--state";
+    argv[n++] = b.state;
+    va_start(ap, doc);
+    for (const char *a = va_arg(ap, const char *); a != NULL; a = va_arg(ap, const char *)) {
+        cr_assert_lt(n, 44);
+        argv[n++] = a;
+    }
+    va_end(ap);
+    argv[n++] = "--json";
+    argv[n++] = json;
+    argv[n] = NULL;
+    char *out = NULL, *err = NULL;
+    int status = lt_run(&b, argv, &out, &err);
+    cr_log_info("lamina-bench exit %d\n%s", status, err != NULL ? err : "");
+    struct stat st;
+    *doc = stat(json, &st) == 0 ? read_json(json) : NULL;
+    free(out);
+    free(err);
+    return status;
+}
+
+static double num(const cJSON *o, const char *path)
+{
+    char buf[128];
+    snprintf(buf, sizeof(buf), "%s", path);
+    char *save = NULL;
+    for (char *k = strtok_r(buf, ".", &save); k != NULL; k = strtok_r(NULL, ".", &save)) {
+        o = cJSON_GetObjectItemCaseSensitive(o, k);
+    }
+    cr_assert(cJSON_IsNumber(o), "no number at %s", path);
+    return o->valuedouble;
+}
+
+static double error_count(const cJSON *doc, const char *cls)
+{
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(doc, "errors"), cls);
+    return cJSON_IsNumber(e) ? e->valuedouble : 0.0;
+}
+
+Test(bench, sleep_handler_percentiles_contain_the_sleep)
+{
+    cJSON *d = NULL;
+    lt_create(&b, "sleepy", "sleep", NULL);
+    int rc = bench(&d, "invoke", "sleepy", "--payload", "{\"ms\":20}", "-c", "2", "-n", "40",
+                   "-w", "300ms", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(num(d, "count"), 40);
+    cr_assert_eq(num(d, "requests"), 40);
+    /* The sleep is a floor for every sample; 200 ms of slack above it. */
+    cr_assert_geq(num(d, "latency_us.min"), 20000);
+    cr_assert_geq(num(d, "latency_us.p50"), 20000);
+    cr_assert_leq(num(d, "latency_us.p50"), 220000);
+    cr_assert_geq(num(d, "latency_us.p99"), num(d, "latency_us.p50"));
+    cr_assert_geq(num(d, "latency_us.max"), num(d, "latency_us.p99"));
+    /* Two callers that each take >= 20 ms cannot exceed 100 per second. */
+    cr_assert_leq(num(d, "throughput"), 101);
+    cr_assert_gt(num(d, "throughput"), 0);
+    /* Every request is in the histogram dump. */
+    double sum = 0;
+    const cJSON *bk;
+    cJSON_ArrayForEach(bk, cJSON_GetObjectItemCaseSensitive(
+                               cJSON_GetObjectItemCaseSensitive(d, "histogram"), "buckets"))
+    {
+        sum += cJSON_GetArrayItem(bk, 1)->valuedouble;
+        cr_assert_geq(cJSON_GetArrayItem(bk, 0)->valuedouble, 20000);
+    }
+    cr_assert_eq(sum, 40);
+    cJSON_Delete(d);
+}
+
+Test(bench, open_loop_achieves_the_requested_rate)
+{
+    cJSON *d = NULL;
+    lt_create(&b, "echo", "echo", NULL);
+    int rc = bench(&d, "invoke", "echo", "-R", "200", "-c", "8", "-d", "2s", "-w", "500ms",
+                   NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(num(d, "open_loop.target_rate"), 200);
+    cr_assert_geq(num(d, "open_loop.achieved_rate"), 180);
+    cr_assert_leq(num(d, "open_loop.achieved_rate"), 220);
+    cr_assert_geq(num(d, "count"), 360);
+    cr_assert_leq(num(d, "count"), 401);
+    /* Measured from the intended send time, latency can only be longer. */
+    cr_assert_geq(num(d, "latency_us.p50"), num(d, "open_loop.uncorrected_latency_us.p50"));
+    cr_assert_geq(num(d, "latency_us.p99"), num(d, "open_loop.uncorrected_latency_us.p99"));
+    cJSON_Delete(d);
+}
+
+Test(bench, open_loop_corrects_for_coordinated_omission)
+{
+    cJSON *d = NULL;
+    /* One caller, 50 ms per request, 40 requests/s asked: the schedule
+     * falls behind by 25 ms per request, and the corrected latency shows
+     * the queueing that the uncorrected one hides. */
+    lt_create(&b, "sleepy", "sleep", NULL);
+    int rc = bench(&d, "invoke", "sleepy", "--payload", "{\"ms\":50}", "-R", "40", "-c", "1",
+                   "-d", "2s", "-w", "0", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_leq(num(d, "open_loop.achieved_rate"), 30);
+    cr_assert_geq(num(d, "open_loop.uncorrected_latency_us.p50"), 50000);
+    cr_assert_gt(num(d, "latency_us.p99"), 2 * num(d, "open_loop.uncorrected_latency_us.p99"));
+    cr_assert_gt(num(d, "open_loop.late"), 0);
+    cJSON_Delete(d);
+}
+
+Test(bench, handled_function_errors_are_classified)
+{
+    cJSON *d = NULL;
+    lt_create(&b, "failing", "error", NULL);
+    int rc = bench(&d, "invoke", "failing", "-n", "5", "-w", "0", "--fail-if", "errors>0",
+                   NULL);
+    cr_assert_eq(rc, 3, "--fail-if errors>0 must set exit code 3");
+    cr_assert_eq(error_count(d, "function_handled"), 5);
+    cr_assert_eq(num(d, "count"), 0);
+    cr_assert_eq(num(d, "requests"), 5);
+    cr_assert_eq(num(d, "error_rate"), 1);
+    cJSON_Delete(d);
+}
+
+Test(bench, timeouts_are_classified)
+{
+    cJSON *d = NULL;
+    lt_create(&b, "slow", "sleep", "\"Timeout\":1");
+    int rc = bench(&d, "invoke", "slow", "--payload", "{\"ms\":3000}", "-c", "2", "-n", "2",
+                   "-w", "0", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(error_count(d, "timeout"), 2);
+    cr_assert_eq(num(d, "count"), 0);
+    cJSON_Delete(d);
+}
+
+Test(bench, unknown_function_is_an_invocation_error)
+{
+    cJSON *d = NULL;
+    int rc = bench(&d, "invoke", "no-such-function", "-n", "3", "-w", "0", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(error_count(d, "invocation:ResourceNotFoundException"), 3);
+    cr_assert_eq(num(d, "count"), 0);
+    cJSON_Delete(d);
+}
+
+Test(bench, clean_run_passes_fail_if)
+{
+    cJSON *d = NULL;
+    lt_create(&b, "echo", "echo", NULL);
+    int rc = bench(&d, "invoke", "echo", "-c", "4", "-n", "200", "-w", "200ms", "-s", "1k",
+                   "--fail-if", "errors>0,p50>10s", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(num(d, "count"), 200);
+    cr_assert_eq(num(d, "shape.payload_bytes"), 1024);
+    cJSON_Delete(d);
+}
+
+Test(bench, vs_baseline_reports_ratios_of_lamina_over_baseline)
+{
+    cJSON *d = NULL;
+    lt_create(&b, "echo", "echo", NULL);
+    int rc = bench(&d, "invoke", "echo", "-c", "4", "-d", "1s", "-w", "200ms", "--vs-baseline",
+                   "--rounds", "2", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_gt(num(d, "count"), 0);
+    cr_assert_gt(num(d, "baseline.count"), 0);
+    cr_assert_eq(num(d, "baseline.requests"), num(d, "baseline.count"));
+    cr_assert_eq(num(d, "baseline.rounds"), 2);
+    double p50 = num(d, "latency_us.p50") / num(d, "baseline.latency_us.p50");
+    double thr = num(d, "throughput") / num(d, "baseline.throughput");
+    cr_assert_float_eq(num(d, "ratio.p50"), p50, 0.01 * p50 + 0.002);
+    cr_assert_float_eq(num(d, "ratio.throughput"), thr, 0.01 * thr + 0.002);
+    cr_assert_gt(num(d, "ratio.p99"), 0);
+    cJSON_Delete(d);
+}
+
+Test(bench, cold_mode_counts_fresh_environments)
+{
+    cJSON *d = NULL;
+    lt_create(&b, "echo", "echo", NULL);
+    int rc = bench(&d, "cold", "echo", "-n", "5", "--vs-baseline", "--rounds", "1", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(num(d, "cold.count"), 5, "every invoke after retire-workers is a cold start");
+    cr_assert_eq(num(d, "warm.count"), 0);
+    cr_assert_gt(num(d, "cold.init_us.p50"), 0);
+    /* The invoke includes the init it reports. */
+    cr_assert_geq(num(d, "cold.latency_us.max"), num(d, "cold.init_us.min"));
+    cr_assert_eq(num(d, "baseline.count"), 5);
+    cr_assert_gt(num(d, "baseline.latency_us.p50"), 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(d, "baseline_kind")->valuestring, "fork-exec-connect");
+    cJSON_Delete(d);
+}
+
+Test(bench, async_mode_accepts_or_classifies_every_request)
+{
+    cJSON *d = NULL;
+    lt_create(&b, "echo", "echo", NULL);
+    int rc = bench(&d, "invoke", "echo", "--async", "-n", "3", "-w", "0", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(num(d, "requests"), 3);
+    /* Until the async queue exists the broker refuses Event invokes: each
+     * refusal must be counted under an error class, never lost. */
+    double errors = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(d, "errors"))
+    {
+        errors += e->valuedouble;
+    }
+    cr_assert_eq(num(d, "count") + errors, 3);
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "shape"), "invocation")
+                         ->valuestring,
+                     "Event");
+    cJSON_Delete(d);
+}
+
+Test(bench, raw_baseline_echoes_every_request)
+{
+    cJSON *d = NULL;
+    int rc = bench(&d, "baseline", "-c", "8", "-n", "500", "-w", "0", "-s", "4k", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(num(d, "count"), 500);
+    cr_assert_eq(num(d, "requests"), 500);
+    cr_assert_gt(num(d, "latency_us.p50"), 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(d, "target")->valuestring, "baseline");
+    cJSON_Delete(d);
+}
+
+Test(bench, usage_errors_exit_2)
+{
+    cJSON *d = NULL;
+    cr_assert_eq(bench(&d, "invoke", NULL), 2);
+    cr_assert_eq(bench(&d, "invoke", "echo", "-n", "5", "-d", "1s", NULL), 2);
+    cr_assert_eq(bench(&d, "invoke", "echo", "--fail-if", "p99>50", NULL), 2);
+    cr_assert_eq(bench(&d, "frobnicate", NULL), 2);
+    cr_assert_null(d);
+}

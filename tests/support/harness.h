@@ -1,0 +1,58 @@
+/*
+ * tests/support/harness.h — start a real broker on a temporary state dir and
+ * talk to it through the real sockets.  Used by every integration suite.
+ *
+ * Paths come from the environment meson sets for tests (tests/support/meson.build):
+ * LAMINA_BROKER_BIN, LAMINA_RUNTIME, LAMINA_CLI_BIN, LAMINA_HANDLER_DIR.
+ */
+#ifndef TESTS_SUPPORT_HARNESS_H
+#define TESTS_SUPPORT_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <lamina/client.h>
+
+typedef struct lt_broker {
+    char state[256]; /* temporary state dir (removed by lt_broker_stop) */
+    pid_t pid;       /* broker process, 0 when stopped */
+    lm_client *client;
+} lt_broker;
+
+/* Start lamina-broker on a fresh temporary state dir with extra arguments
+ * (NULL-terminated list, may be NULL) and connect a client.  Aborts the
+ * test (cr_assert) on failure.  Waits for the api socket, never sleeps a
+ * fixed time. */
+void lt_broker_start(lt_broker *b, const char *const *extra_args);
+/* Same, on an existing state dir (restart). */
+void lt_broker_start_in(lt_broker *b, const char *state, const char *const *extra_args);
+/* SIGTERM the broker, wait for it, assert it exited 0 and left no worker
+ * processes behind.  keep_state: do not remove the state dir. */
+void lt_broker_stop(lt_broker *b, bool keep_state);
+/* SIGKILL the broker (crash), wait for it. */
+void lt_broker_kill(lt_broker *b);
+
+/* Absolute path of a test handler .so (tests/handlers/NAME.c). */
+const char *lt_handler(const char *name);
+
+/* Create function `name` from test handler `handler` with extra JSON fields
+ * (e.g. "\"Timeout\":1") or NULL.  Asserts success. */
+void lt_create(lt_broker *b, const char *name, const char *handler, const char *extra_json);
+
+/* Invoke synchronously with a payload string (NULL = "{}").  Returns the
+ * lm_err code; *r holds the result on 0. */
+int lt_invoke(lt_broker *b, const char *function, const char *payload, lm_invoke_result *r,
+              lm_error *err);
+
+/* Run a command (argv, NULL-terminated) with LAMINA_STATE=b->state, capture
+ * stdout and stderr (malloc'd, NUL-terminated) and return the exit status. */
+int lt_run(lt_broker *b, const char *const *argv, char **out, char **err);
+
+/* Poll cond(arg) every few ms until it is true or timeout_ms passes. */
+bool lt_wait_until(bool (*cond)(void *), void *arg, int timeout_ms);
+
+/* Children of a pid (from /proc), to check for orphans and worker counts. */
+int lt_count_processes_named(const char *comm);
+
+#endif

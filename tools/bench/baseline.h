@@ -1,0 +1,50 @@
+/*
+ * tools/bench/baseline.h — the raw-nng baselines that Lamina is measured
+ * against, with no Lamina code on their path.
+ *
+ * Warm baseline (two hops, as perf-limits.md §2.3): the bench process (REQ,
+ * one context per caller) → a forwarding process (REP and REQ, one context
+ * pair per slot, forwarding purely in aio callbacks, no parsing) → an echo
+ * process (REP, one context per slot, answering in aio callbacks), over ipc
+ * sockets in a private temporary directory.  Both helpers are modes of the
+ * lamina-bench binary itself (fork + exec of /proc/self/exe), so the
+ * comparison needs nothing else installed.
+ *
+ * Cold baseline: for each request, fork + exec a tiny process (again a mode
+ * of this binary) that dials back over nng ipc and answers one request; the
+ * latency is from just before fork to the reply.  Set-up of the listening
+ * socket and reaping of the child are outside the timed span.
+ *
+ * Helpers die with the bench process (PR_SET_PDEATHSIG) and are stopped with
+ * SIGTERM at the end.
+ */
+#ifndef TOOLS_BENCH_BASELINE_H
+#define TOOLS_BENCH_BASELINE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "load.h"
+
+typedef struct baseline baseline;
+
+/* Start the echo and forwarding helpers with `slots` concurrent contexts
+ * each, and connect.  payload/len: the bytes each request carries (the
+ * caller keeps them alive).  timeout_ms: per-request reply timeout.  NULL
+ * with a message in err on failure. */
+baseline *baseline_start_warm(int slots, const void *payload, size_t len, int timeout_ms,
+                              char *err, size_t errlen);
+/* Prepare the fork+exec+connect cold baseline (a temp dir only). */
+baseline *baseline_start_cold(const void *payload, size_t len, int timeout_ms, char *err,
+                              size_t errlen);
+/* Stop helpers, remove the temp dir, free; accepts NULL. */
+void baseline_stop(baseline *b);
+/* The load-generator view of a started baseline. */
+load_target baseline_target(baseline *b);
+
+/* Child modes, dispatched from main() on argv[1]; each returns an exit code. */
+int baseline_echo_main(int argc, char **argv);    /* __baseline-echo URL SLOTS */
+int baseline_forward_main(int argc, char **argv); /* __baseline-forward IN OUT SLOTS */
+int baseline_cold_main(int argc, char **argv);    /* __baseline-cold URL */
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * tools/bench/bench.h — one benchmark run as a value (bench_spec), and the
+ * function that executes it: connect, start the baseline helpers if asked,
+ * alternate Lamina and baseline rounds, merge, report.  main.c builds a spec
+ * from the command line; standard.c builds the standard set's specs.
+ */
+#ifndef TOOLS_BENCH_BENCH_H
+#define TOOLS_BENCH_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "load.h"
+#include "opts.h"
+
+typedef enum bench_mode {
+    BENCH_INVOKE,        /* warm sync or async invokes of a function */
+    BENCH_BASELINE,      /* the raw two-hop nng path only */
+    BENCH_COLD,          /* first invokes of fresh environments */
+    BENCH_COLD_BASELINE, /* fork+exec+connect only */
+} bench_mode;
+
+typedef struct bench_spec {
+    bench_mode mode;
+    const char *state_dir; /* or endpoint; both may be NULL (SDK default) */
+    const char *endpoint;
+    const char *function;  /* invoke and cold modes */
+    load_shape shape;      /* the whole run; rounds split it */
+    int rounds;            /* per side, alternating Lamina, baseline, ... */
+    bool vs_baseline;
+    bool async;
+    const void *payload;
+    size_t payload_len;
+    int timeout_ms;        /* per request */
+    bool quiet;            /* no human summary */
+} bench_spec;
+
+/* Run it.  On 0, *doc holds the JSON document (caller deletes) and *fig the
+ * figures for --fail-if.  -1 with a message in err when the run could not
+ * be made at all (broker unreachable, helpers failed); request errors are
+ * results, not failures. */
+int bench_execute(const bench_spec *s, cJSON **doc, bench_figures *fig, char *err,
+                  size_t errlen);
+
+const char *bench_mode_name(bench_mode m);
+
+/* The standard set (standard.c): see tools/bench/README.md. */
+int standard_run(const char *state_dir, const char *endpoint, const char *handler_dir,
+                 const char *json_path, bool quiet);
+
+#endif

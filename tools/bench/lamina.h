@@ -1,0 +1,40 @@
+/*
+ * tools/bench/lamina.h — the Lamina target: one invoke through the SDK
+ * client per request (sync or event), or, in cold mode, "retire the
+ * function's warm workers, then invoke" with only the invoke timed.
+ *
+ * One lm_client is shared by all callers: the client runs each call on its
+ * own nng context, so callers do not serialise on it.
+ */
+#ifndef TOOLS_BENCH_LAMINA_H
+#define TOOLS_BENCH_LAMINA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <lamina/client.h>
+
+#include "load.h"
+
+typedef struct lamina_target {
+    lm_client *client;
+    lm_invoke_params params;
+    int expect_status; /* 200 sync, 202 event */
+    bool cold;         /* retire-workers before each invoke */
+    char retire_args[320];
+} lamina_target;
+
+/* Connect (state_dir or endpoint may be NULL) and prepare invokes of
+ * `function` with the given payload (kept by the caller).  0 or -1 with
+ * a message in err. */
+int lamina_target_open(lamina_target *lt, const char *state_dir, const char *endpoint,
+                       const char *function, const void *payload, size_t len, bool async,
+                       bool cold, int timeout_ms, char *err, size_t errlen);
+void lamina_target_close(lamina_target *lt);
+load_target lamina_target_view(lamina_target *lt);
+
+/* Create `name` from a handler .so unless it exists; 0 or -1 with err. */
+int lamina_ensure_function(lm_client *c, const char *name, const char *so_path,
+                           const char *extra_json, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,425 @@
+/*
+ * tools/bench/main.c — lamina-bench's command line: parse options into a
+ * bench_spec, run it, write the JSON, apply --fail-if.  Also dispatches the
+ * hidden helper modes the baselines spawn (__baseline-*).
+ *
+ * Exit codes: 0 done; 1 the run could not be made (broker unreachable,
+ * helpers failed, file errors); 2 usage; 3 a --fail-if condition held.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lamina/client.h>
+
+#include "baseline.h"
+#include "bench.h"
+#include "opts.h"
+#include "report.h"
+
+#define EXIT_RUN 1
+#define EXIT_USAGE 2
+#define EXIT_FAILIF 3
+#define MAX_PAYLOAD (6u * 1024u * 1024u)
+
+typedef struct cli {
+    bench_spec spec;
+    const char *mode;
+    bool n_given, d_given, w_given, c_given;
+    uint64_t size;
+    const char *payload_text;
+    const char *payload_file;
+    const char *json_path;
+    const char *handler_dir;
+    bool has_failif;
+    failif fail;
+    char *payload_buf; /* owned */
+} cli;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: lamina-bench [--state DIR | --endpoint URL] MODE [NAME] [options]\n"
+            "\n"
+            "modes:\n"
+            "  invoke NAME      invoke a function (sync; --async for Event invokes)\n"
+            "  cold NAME        first-invoke latency of fresh environments (retire-workers\n"
+            "                   before each invoke); -n defaults to 20, -c is 1\n"
+            "  baseline         the raw nng path only: client -> forwarder -> echo (ipc)\n"
+            "  cold-baseline    fork+exec of a process that dials back over nng and answers\n"
+            "  standard         the standard set; needs --handlers DIR (echo.so)\n"
+            "\n"
+            "load shape:\n"
+            "  -c, --concurrency N   callers (default 1)\n"
+            "  -n, --requests N      measured requests (instead of -d)\n"
+            "  -d, --duration DUR    measured time (default 10s; 500ms, 2m ...)\n"
+            "  -R, --rate RPS        open loop at RPS requests/s, latency from the intended\n"
+            "                        send time (coordinated omission corrected)\n"
+            "  -w, --warmup DUR      unmeasured lead-in of every round (default 1s; cold 0)\n"
+            "  -s, --size BYTES      payload size (a JSON object padded to BYTES; default 64)\n"
+            "      --payload JSON    payload text;  --payload-file FILE  payload from a file\n"
+            "      --async           Event invokes: time to acceptance (202)\n"
+            "      --timeout DUR     per-request reply timeout (default 60s)\n"
+            "comparison and output:\n"
+            "      --vs-baseline     alternate Lamina and baseline rounds; report ratios\n"
+            "      --rounds K        rounds per side (default 3 with --vs-baseline, else 1)\n"
+            "      --json FILE       write the summary and histogram as JSON (- = stdout)\n"
+            "      --fail-if EXPR    exit 3 if any holds, e.g. 'p99>50ms,errors>0.1%%'\n"
+            "                        (p50 p90 p99 p999 p9999 max mean count requests\n"
+            "                        throughput errors ratio.p50 ratio.p99 ratio.throughput)\n"
+            "  -q, --quiet           no summary on stderr\n");
+}
+
+enum {
+    OPT_STATE = 256,
+    OPT_ENDPOINT,
+    OPT_PAYLOAD,
+    OPT_PAYLOAD_FILE,
+    OPT_ASYNC,
+    OPT_TIMEOUT,
+    OPT_VS,
+    OPT_ROUNDS,
+    OPT_JSON,
+    OPT_FAILIF,
+    OPT_HANDLERS,
+};
+
+static const struct option long_opts[] = {
+    {"state", required_argument, NULL, OPT_STATE},
+    {"endpoint", required_argument, NULL, OPT_ENDPOINT},
+    {"concurrency", required_argument, NULL, 'c'},
+    {"requests", required_argument, NULL, 'n'},
+    {"duration", required_argument, NULL, 'd'},
+    {"rate", required_argument, NULL, 'R'},
+    {"warmup", required_argument, NULL, 'w'},
+    {"size", required_argument, NULL, 's'},
+    {"payload", required_argument, NULL, OPT_PAYLOAD},
+    {"payload-file", required_argument, NULL, OPT_PAYLOAD_FILE},
+    {"async", no_argument, NULL, OPT_ASYNC},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"vs-baseline", no_argument, NULL, OPT_VS},
+    {"rounds", required_argument, NULL, OPT_ROUNDS},
+    {"json", required_argument, NULL, OPT_JSON},
+    {"fail-if", required_argument, NULL, OPT_FAILIF},
+    {"handlers", required_argument, NULL, OPT_HANDLERS},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static int bad(const char *what, const char *v)
+{
+    fprintf(stderr, "lamina-bench: bad %s '%s'\n", what, v);
+    return -1;
+}
+
+static int parse_shape_opt(cli *c, int opt, const char *v)
+{
+    load_shape *s = &c->spec.shape;
+    uint64_t n = 0;
+    switch (opt) {
+    case 'c':
+        if (opts_count(v, &n) != 0 || n > LOAD_MAX_CONCURRENCY) {
+            return bad("concurrency", v);
+        }
+        s->concurrency = (int)n;
+        c->c_given = true;
+        return 0;
+    case 'n':
+        c->n_given = true;
+        return opts_count(v, &s->requests) == 0 ? 0 : bad("request count", v);
+    case 'd':
+        c->d_given = true;
+        return opts_duration_ns(v, &s->duration_ns) == 0 && s->duration_ns > 0
+                   ? 0
+                   : bad("duration", v);
+    case 'w':
+        c->w_given = true;
+        return opts_duration_ns(v, &s->warmup_ns) == 0 ? 0 : bad("warm-up", v);
+    case 'R': {
+        char *end = NULL;
+        s->rate = strtod(v, &end);
+        return (end != v && *end == '\0' && s->rate > 0 && s->rate <= 1e7) ? 0
+                                                                           : bad("rate", v);
+    }
+    }
+    return -1;
+}
+
+static int parse_other_opt(cli *c, int opt, const char *v)
+{
+    char err[256];
+    uint64_t ns = 0;
+    switch (opt) {
+    case OPT_STATE:
+        c->spec.state_dir = v;
+        return 0;
+    case OPT_ENDPOINT:
+        c->spec.endpoint = v;
+        return 0;
+    case 's':
+        return opts_size(v, &c->size) == 0 && c->size <= MAX_PAYLOAD ? 0 : bad("size", v);
+    case OPT_PAYLOAD:
+        c->payload_text = v;
+        return 0;
+    case OPT_PAYLOAD_FILE:
+        c->payload_file = v;
+        return 0;
+    case OPT_ASYNC:
+        c->spec.async = true;
+        return 0;
+    case OPT_TIMEOUT:
+        if (opts_duration_ns(v, &ns) != 0 || ns < 1000000u || ns > 3600e9) {
+            return bad("timeout", v);
+        }
+        c->spec.timeout_ms = (int)(ns / 1000000u);
+        return 0;
+    case OPT_VS:
+        c->spec.vs_baseline = true;
+        return 0;
+    case OPT_ROUNDS:
+        c->spec.rounds = atoi(v);
+        return c->spec.rounds >= 1 && c->spec.rounds <= 100 ? 0 : bad("rounds", v);
+    case OPT_JSON:
+        c->json_path = v;
+        return 0;
+    case OPT_FAILIF:
+        if (failif_parse(v, &c->fail, err, sizeof(err)) != 0) {
+            fprintf(stderr, "lamina-bench: %s\n", err);
+            return -1;
+        }
+        c->has_failif = true;
+        return 0;
+    case OPT_HANDLERS:
+        c->handler_dir = v;
+        return 0;
+    case 'q':
+        c->spec.quiet = true;
+        return 0;
+    }
+    return -1;
+}
+
+static int parse_args(cli *c, int argc, char **argv)
+{
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:n:d:R:w:s:qh", long_opts, NULL)) != -1) {
+        if (opt == 'h') {
+            usage(stdout);
+            exit(0);
+        }
+        if (opt == '?') {
+            return -1;
+        }
+        int rc = opt < 256 && strchr("cndRw", opt) != NULL ? parse_shape_opt(c, opt, optarg)
+                                                           : parse_other_opt(c, opt, optarg);
+        if (rc != 0) {
+            return -1;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "lamina-bench: no mode given\n");
+        return -1;
+    }
+    c->mode = argv[optind++];
+    c->spec.function = optind < argc ? argv[optind++] : NULL;
+    if (optind < argc) {
+        fprintf(stderr, "lamina-bench: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+static int set_mode(cli *c)
+{
+    static const struct {
+        const char *name;
+        bench_mode mode;
+        bool needs_function;
+    } modes[] = {{"invoke", BENCH_INVOKE, true},
+                 {"cold", BENCH_COLD, true},
+                 {"baseline", BENCH_BASELINE, false},
+                 {"cold-baseline", BENCH_COLD_BASELINE, false}};
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        if (strcmp(c->mode, modes[i].name) == 0) {
+            c->spec.mode = modes[i].mode;
+            if (modes[i].needs_function != (c->spec.function != NULL)) {
+                fprintf(stderr, "lamina-bench: %s %s a function name\n", c->mode,
+                        modes[i].needs_function ? "needs" : "takes no");
+                return -1;
+            }
+            return 0;
+        }
+    }
+    fprintf(stderr, "lamina-bench: unknown mode '%s'\n", c->mode);
+    return -1;
+}
+
+/* Defaults that depend on the mode, and checks across options. */
+static int settle(cli *c)
+{
+    bench_spec *s = &c->spec;
+    bool cold = s->mode == BENCH_COLD || s->mode == BENCH_COLD_BASELINE;
+    if (c->n_given && c->d_given) {
+        fprintf(stderr, "lamina-bench: give -n or -d, not both\n");
+        return -1;
+    }
+    if (!c->n_given && !c->d_given) {
+        if (cold) {
+            s->shape.requests = 20;
+        } else {
+            s->shape.duration_ns = UINT64_C(10000000000);
+        }
+    }
+    if (!c->n_given) {
+        s->shape.requests = cold && !c->d_given ? s->shape.requests : 0;
+    }
+    if (!c->w_given) {
+        s->shape.warmup_ns = cold ? 0 : UINT64_C(1000000000);
+    }
+    if (cold && s->shape.concurrency != 1) {
+        fprintf(stderr, "lamina-bench: cold modes run one caller (-c 1)\n");
+        return -1;
+    }
+    if (s->rounds == 0) {
+        s->rounds = s->vs_baseline ? 3 : 1;
+    }
+    if (c->payload_text != NULL && c->payload_file != NULL) {
+        fprintf(stderr, "lamina-bench: --payload and --payload-file exclude each other\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* A JSON object of exactly n bytes ("{}" below 12). */
+static char *padded_payload(size_t n)
+{
+    char *p = malloc(n + 16);
+    if (p == NULL) {
+        return NULL;
+    }
+    if (n < 12) {
+        strcpy(p, "{}");
+        return p;
+    }
+    size_t pad = n - 10; /* {"pad":""} is 10 bytes */
+    memcpy(p, "{\"pad\":\"", 8);
+    memset(p + 8, 'x', pad);
+    memcpy(p + 8 + pad, "\"}", 3);
+    return p;
+}
+
+static int load_payload(cli *c)
+{
+    bench_spec *s = &c->spec;
+    if (c->payload_text != NULL) {
+        s->payload = c->payload_text;
+        s->payload_len = strlen(c->payload_text);
+        return 0;
+    }
+    if (c->payload_file != NULL) {
+        void *data = NULL;
+        size_t len = 0;
+        lm_error e;
+        if (lm_read_file(c->payload_file, &data, &len, &e) != 0) {
+            fprintf(stderr, "lamina-bench: %s: %s\n", c->payload_file, e.message);
+            return -1;
+        }
+        c->payload_buf = data;
+        s->payload = data;
+        s->payload_len = len;
+        return 0;
+    }
+    c->payload_buf = padded_payload(c->size);
+    if (c->payload_buf == NULL) {
+        return -1;
+    }
+    s->payload = c->payload_buf;
+    s->payload_len = strlen(c->payload_buf);
+    return 0;
+}
+
+static int apply_failif(const cli *c, const bench_figures *fig)
+{
+    char msg[2048];
+    if (!c->has_failif) {
+        return 0;
+    }
+    int n = failif_eval(&c->fail, fig, msg, sizeof(msg));
+    if (n > 0) {
+        fputs(msg, stderr);
+        return EXIT_FAILIF;
+    }
+    return 0;
+}
+
+static int run_cli(cli *c)
+{
+    char err[512];
+    cJSON *doc = NULL;
+    bench_figures fig;
+    int rc = EXIT_RUN;
+    if (load_payload(c) != 0) {
+        return EXIT_RUN;
+    }
+    if (bench_execute(&c->spec, &doc, &fig, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lamina-bench: %s\n", err);
+        goto cleanup;
+    }
+    if (c->json_path != NULL && report_write(c->json_path, doc, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lamina-bench: %s\n", err);
+        goto cleanup;
+    }
+    rc = apply_failif(c, &fig);
+cleanup:
+    cJSON_Delete(doc);
+    return rc;
+}
+
+static int helper_mode(int argc, char **argv)
+{
+    if (strcmp(argv[1], "__baseline-echo") == 0) {
+        return baseline_echo_main(argc, argv);
+    }
+    if (strcmp(argv[1], "__baseline-forward") == 0) {
+        return baseline_forward_main(argc, argv);
+    }
+    if (strcmp(argv[1], "__baseline-cold") == 0) {
+        return baseline_cold_main(argc, argv);
+    }
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    cli c;
+    if (argc > 1 && strncmp(argv[1], "__", 2) == 0) {
+        int rc = helper_mode(argc, argv);
+        return rc >= 0 ? rc : EXIT_USAGE;
+    }
+    memset(&c, 0, sizeof(c));
+    c.spec.shape.concurrency = 1;
+    c.spec.timeout_ms = 60000;
+    c.size = 64;
+    if (parse_args(&c, argc, argv) != 0) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(c.mode, "standard") == 0) {
+        if (c.handler_dir == NULL) {
+            fprintf(stderr, "lamina-bench: standard needs --handlers DIR\n");
+            return EXIT_USAGE;
+        }
+        return standard_run(c.spec.state_dir, c.spec.endpoint, c.handler_dir, c.json_path,
+                            c.spec.quiet) == 0
+                   ? 0
+                   : EXIT_RUN;
+    }
+    if (set_mode(&c) != 0 || settle(&c) != 0) {
+        return EXIT_USAGE;
+    }
+    int rc = run_cli(&c);
+    free(c.payload_buf);
+    return rc;
+}

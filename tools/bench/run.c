@@ -1,0 +1,197 @@
+/*
+ * tools/bench/run.c — execute one bench_spec (see bench.h).
+ *
+ * Rounds: the run's requests or duration are split into `rounds` equal
+ * parts per side, and sides alternate (Lamina, baseline, Lamina, ...) so
+ * that drift of the machine (placement on vCPUs, other tenants) hits both
+ * alike; each round has its own warm-up, and a side's rounds are merged
+ * into one histogram before percentiles are taken.
+ */
+#include "bench.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "baseline.h"
+#include "lamina.h"
+#include "report.h"
+
+typedef struct sides {
+    lamina_target lt;
+    bool lt_open;
+    baseline *base;
+    load_stats lamina;
+    load_stats baseline;
+} sides;
+
+const char *bench_mode_name(bench_mode m)
+{
+    switch (m) {
+    case BENCH_INVOKE:
+        return "invoke";
+    case BENCH_BASELINE:
+        return "baseline";
+    case BENCH_COLD:
+        return "cold";
+    case BENCH_COLD_BASELINE:
+        return "cold-baseline";
+    }
+    return "?";
+}
+
+static bool has_lamina(const bench_spec *s)
+{
+    return s->mode == BENCH_INVOKE || s->mode == BENCH_COLD;
+}
+
+static bool has_baseline(const bench_spec *s)
+{
+    return s->vs_baseline || s->mode == BENCH_BASELINE || s->mode == BENCH_COLD_BASELINE;
+}
+
+static bool is_cold(const bench_spec *s)
+{
+    return s->mode == BENCH_COLD || s->mode == BENCH_COLD_BASELINE;
+}
+
+static int open_sides(const bench_spec *s, sides *sd, char *err, size_t errlen)
+{
+    if (has_lamina(s)) {
+        if (lamina_target_open(&sd->lt, s->state_dir, s->endpoint, s->function, s->payload,
+                               s->payload_len, s->async, is_cold(s), s->timeout_ms, err,
+                               errlen) != 0) {
+            return -1;
+        }
+        sd->lt_open = true;
+    }
+    if (has_baseline(s)) {
+        sd->base = is_cold(s) ? baseline_start_cold(s->payload, s->payload_len, s->timeout_ms,
+                                                    err, errlen)
+                              : baseline_start_warm(s->shape.concurrency, s->payload,
+                                                    s->payload_len, s->timeout_ms, err, errlen);
+        if (sd->base == NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void close_sides(sides *sd)
+{
+    if (sd->lt_open) {
+        lamina_target_close(&sd->lt);
+    }
+    baseline_stop(sd->base);
+    load_stats_finish(&sd->lamina);
+    load_stats_finish(&sd->baseline);
+}
+
+/* The shape of one round: an equal share of the requests or the time. */
+static load_shape round_shape(const bench_spec *s, int i)
+{
+    load_shape r = s->shape;
+    uint64_t k = (uint64_t)s->rounds;
+    if (r.requests != 0) {
+        r.requests = s->shape.requests / k + ((uint64_t)i < s->shape.requests % k ? 1 : 0);
+    } else {
+        r.duration_ns = s->shape.duration_ns / k;
+    }
+    return r;
+}
+
+static int one_round(const load_target *t, const load_shape *shape, load_stats *into, char *err,
+                     size_t errlen)
+{
+    load_stats st;
+    int rc = -1;
+    if (load_stats_init(&st) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto cleanup;
+    }
+    if (shape->requests == 0 && shape->duration_ns == 0) {
+        rc = 0;
+        goto cleanup;
+    }
+    if (load_run(t, shape, &st, err, errlen) != 0) {
+        goto cleanup;
+    }
+    load_stats_merge(into, &st);
+    rc = 0;
+cleanup:
+    load_stats_finish(&st);
+    return rc;
+}
+
+static int run_rounds(const bench_spec *s, sides *sd, char *err, size_t errlen)
+{
+    load_target lam = {0}, base = {0};
+    if (sd->lt_open) {
+        lam = lamina_target_view(&sd->lt);
+    }
+    if (sd->base != NULL) {
+        base = baseline_target(sd->base);
+    }
+    for (int i = 0; i < s->rounds; i++) {
+        load_shape shape = round_shape(s, i);
+        if (sd->lt_open && one_round(&lam, &shape, &sd->lamina, err, errlen) != 0) {
+            return -1;
+        }
+        if (sd->base != NULL && one_round(&base, &shape, &sd->baseline, err, errlen) != 0) {
+            return -1;
+        }
+    }
+    sd->lamina.rounds = s->rounds;
+    sd->baseline.rounds = s->rounds;
+    return 0;
+}
+
+static void describe(const bench_spec *s, sides *sd, report_run *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->mode = bench_mode_name(s->mode);
+    r->function = has_lamina(s) ? s->function : NULL;
+    r->shape = &s->shape;
+    r->rounds = s->rounds;
+    r->payload_bytes = s->payload_len;
+    r->async = s->async;
+    r->baseline_kind = is_cold(s) ? "fork-exec-connect" : "nng-ipc-two-hop";
+    if (has_lamina(s)) {
+        r->primary_label = "lamina";
+        r->primary = &sd->lamina;
+        r->baseline = sd->base != NULL ? &sd->baseline : NULL;
+    } else {
+        r->primary_label = "baseline";
+        r->primary = &sd->baseline;
+    }
+}
+
+int bench_execute(const bench_spec *s, cJSON **doc, bench_figures *fig, char *err,
+                  size_t errlen)
+{
+    sides sd;
+    report_run r;
+    int rc = -1;
+    memset(&sd, 0, sizeof(sd));
+    *doc = NULL;
+    if (load_stats_init(&sd.lamina) != 0 || load_stats_init(&sd.baseline) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto cleanup;
+    }
+    if (open_sides(s, &sd, err, errlen) != 0 || run_rounds(s, &sd, err, errlen) != 0) {
+        goto cleanup;
+    }
+    describe(s, &sd, &r);
+    if (!s->quiet) {
+        report_human(stderr, &r);
+    }
+    report_run_figures(&r, fig);
+    *doc = report_json(&r);
+    if (*doc == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    close_sides(&sd);
+    return rc;
+}

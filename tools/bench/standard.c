@@ -1,0 +1,185 @@
+/*
+ * tools/bench/standard.c — the standard set: a short, fixed series of runs
+ * whose figures the README quotes, each as a ratio to its raw baseline run
+ * in the same process, interleaved round by round:
+ *
+ *   warm_c1     sync invoke of echo, 1 caller   vs two-hop nng   (p50, p99)
+ *   warm_c64    sync invoke of echo, 64 callers vs two-hop nng   (p50, p99, throughput)
+ *   cold        first invoke of a fresh environment vs fork+exec+connect (p50)
+ *   async_c16   Event invokes, 16 callers: acceptance rate and latency
+ *               (errors are recorded, not fatal: the async queue may not exist)
+ *
+ * It creates the function "bench-echo" from DIR/echo.so if it is missing.
+ * The whole set takes about 40 s; results go to one JSON document
+ * (bench-results.json under `meson test --benchmark`) and a Markdown table
+ * on stderr.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lamina/client.h>
+
+#include "bench.h"
+#include "lamina.h"
+#include "report.h"
+
+#define STD_FUNCTION "bench-echo"
+
+typedef struct std_item {
+    const char *name;
+    bench_mode mode;
+    int concurrency;
+    uint64_t duration_ms; /* or */
+    uint64_t requests;
+    bool async;
+    bool vs;
+} std_item;
+
+static const std_item std_items[] = {
+    {"warm_c1", BENCH_INVOKE, 1, 6000, 0, false, true},
+    {"warm_c64", BENCH_INVOKE, 64, 6000, 0, false, true},
+    {"cold", BENCH_COLD, 1, 0, 45, false, true},
+    {"async_c16", BENCH_INVOKE, 16, 2000, 0, true, false},
+};
+
+static int ensure_function(const char *state, const char *endpoint, const char *dir)
+{
+    lm_client *c = NULL;
+    lm_error e;
+    char path[1024], err[512];
+    if (lm_client_open(&c, state, endpoint, &e) != 0) {
+        fprintf(stderr, "lamina-bench: cannot reach the broker: %s\n", e.message);
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/echo.so", dir);
+    int rc = lamina_ensure_function(c, STD_FUNCTION, path, NULL, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "lamina-bench: %s\n", err);
+    }
+    lm_client_destroy(c);
+    return rc;
+}
+
+static void spec_for(const std_item *it, const char *state, const char *endpoint,
+                     const char *payload, bench_spec *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->mode = it->mode;
+    s->state_dir = state;
+    s->endpoint = endpoint;
+    s->function = STD_FUNCTION;
+    s->shape.concurrency = it->concurrency;
+    s->shape.duration_ns = it->duration_ms * UINT64_C(1000000);
+    s->shape.requests = it->requests;
+    s->shape.warmup_ns = it->mode == BENCH_COLD ? 0 : UINT64_C(500000000);
+    s->rounds = it->vs ? 3 : 1;
+    s->vs_baseline = it->vs;
+    s->async = it->async;
+    s->payload = payload;
+    s->payload_len = strlen(payload);
+    s->timeout_ms = 30000;
+}
+
+static double num(const cJSON *o, const char *a, const char *b)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
+    if (b != NULL) {
+        x = cJSON_GetObjectItemCaseSensitive(x, b);
+    }
+    return cJSON_IsNumber(x) ? x->valuedouble : 0.0;
+}
+
+/* The compact figures of one run for the "summary" object. */
+static cJSON *summarise(const std_item *it, const cJSON *doc)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *base = cJSON_GetObjectItemCaseSensitive(doc, "baseline");
+    cJSON_AddNumberToObject(o, "p50_us", num(doc, "latency_us", "p50"));
+    cJSON_AddNumberToObject(o, "p99_us", num(doc, "latency_us", "p99"));
+    cJSON_AddNumberToObject(o, "throughput", num(doc, "throughput", NULL));
+    cJSON_AddNumberToObject(o, "errors", num(doc, "requests", NULL) - num(doc, "count", NULL));
+    if (it->mode == BENCH_COLD) {
+        cJSON_AddNumberToObject(o, "cold_starts", num(doc, "cold", "count"));
+    }
+    if (base != NULL) {
+        cJSON_AddNumberToObject(o, "baseline_p50_us", num(base, "latency_us", "p50"));
+        cJSON_AddNumberToObject(o, "baseline_p99_us", num(base, "latency_us", "p99"));
+        cJSON_AddNumberToObject(o, "baseline_throughput", num(base, "throughput", NULL));
+        cJSON_AddNumberToObject(o, "ratio_p50", num(doc, "ratio", "p50"));
+        cJSON_AddNumberToObject(o, "ratio_p99", num(doc, "ratio", "p99"));
+        cJSON_AddNumberToObject(o, "ratio_throughput", num(doc, "ratio", "throughput"));
+    }
+    return o;
+}
+
+static void markdown(const cJSON *summary)
+{
+    fprintf(stderr, "\n| run | Lamina p50 / p99 (us) | baseline p50 / p99 (us) | ratio p50 / p99 |"
+                    " Lamina / baseline ops/s | ratio ops/s | errors |\n"
+                    "|---|---|---|---|---|---|---|\n");
+    for (const cJSON *it = summary->child; it != NULL; it = it->next) {
+        fprintf(stderr, "| %s | %.0f / %.0f | %.0f / %.0f | %.2f / %.2f | %.0f / %.0f | %.2f | %.0f |\n",
+                it->string, num(it, "p50_us", NULL), num(it, "p99_us", NULL),
+                num(it, "baseline_p50_us", NULL), num(it, "baseline_p99_us", NULL),
+                num(it, "ratio_p50", NULL), num(it, "ratio_p99", NULL),
+                num(it, "throughput", NULL), num(it, "baseline_throughput", NULL),
+                num(it, "ratio_throughput", NULL), num(it, "errors", NULL));
+    }
+}
+
+static cJSON *new_document(cJSON **runs, cJSON **summary)
+{
+    char date[32];
+    cJSON *doc = cJSON_CreateObject();
+    report_date(date, sizeof(date));
+    cJSON_AddStringToObject(doc, "tool", "lamina-bench");
+    cJSON_AddStringToObject(doc, "set", "standard");
+    cJSON_AddStringToObject(doc, "date", date);
+    cJSON_AddItemToObject(doc, "machine", report_machine());
+    *summary = cJSON_AddObjectToObject(doc, "summary");
+    *runs = cJSON_AddObjectToObject(doc, "runs");
+    return doc;
+}
+
+int standard_run(const char *state, const char *endpoint, const char *handler_dir,
+                 const char *json_path, bool quiet)
+{
+    static const char payload[] = "{\"bench\":\"lamina\",\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxx\"}";
+    cJSON *runs = NULL, *summary = NULL;
+    char err[512];
+    int rc = -1;
+    if (ensure_function(state, endpoint, handler_dir) != 0) {
+        return -1;
+    }
+    cJSON *doc = new_document(&runs, &summary);
+    uint64_t t0 = load_now_ns();
+    for (size_t i = 0; i < sizeof(std_items) / sizeof(std_items[0]); i++) {
+        bench_spec s;
+        bench_figures fig;
+        cJSON *one = NULL;
+        spec_for(&std_items[i], state, endpoint, payload, &s);
+        s.quiet = quiet;
+        if (!quiet) {
+            fprintf(stderr, "\n== %s\n", std_items[i].name);
+        }
+        if (bench_execute(&s, &one, &fig, err, sizeof(err)) != 0) {
+            fprintf(stderr, "lamina-bench: %s: %s\n", std_items[i].name, err);
+            goto cleanup;
+        }
+        cJSON_AddItemToObject(summary, std_items[i].name, summarise(&std_items[i], one));
+        cJSON_AddItemToObject(runs, std_items[i].name, one);
+    }
+    cJSON_AddNumberToObject(doc, "elapsed_s", (double)(load_now_ns() - t0) / 1e9);
+    if (!quiet) {
+        markdown(summary);
+    }
+    if (json_path != NULL && report_write(json_path, doc, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lamina-bench: %s\n", err);
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    cJSON_Delete(doc);
+    return rc;
+}
