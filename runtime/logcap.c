@@ -112,10 +112,24 @@ void logcap_append(const char *p, size_t n)
     pthread_mutex_unlock(&lc.mtx);
 }
 
+/* lm_log lines go through the same pipe as stdout and stderr, so the log
+ * keeps the order in which the handler produced its lines (one write of up
+ * to PIPE_BUF bytes is atomic). */
 void logcap_sink(void *arg, const char *line, size_t len)
 {
     (void)arg;
-    logcap_append(line, len);
+    fflush(stdout);
+    while (len > 0) {
+        ssize_t w = write(2, line, len);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return;
+        }
+        line += w;
+        len -= (size_t)w;
+    }
 }
 
 /* Read what is in the pipe now (non-blocking).  Caller holds the mutex. */

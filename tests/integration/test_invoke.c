@@ -1,0 +1,304 @@
+/*
+ * Integration: the synchronous invoke path against a real broker and real
+ * runtimes — results, log tails, warm reuse, concurrency, throttling.
+ */
+#include <criterion/criterion.h>
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+static lt_broker b;
+
+static void up(void) { lt_broker_start(&b, NULL); }
+static void down(void) { lt_broker_stop(&b, false); }
+
+TestSuite(invoke, .init = up, .fini = down, .timeout = 60);
+
+static cJSON *payload_json(const lm_invoke_result *r)
+{
+    cJSON *j = cJSON_ParseWithLength(r->payload, r->payload_len);
+    cr_assert_not_null(j, "payload is not JSON: %s", r->payload);
+    return j;
+}
+
+/* base64 decode into a malloc'd, NUL-terminated string */
+static char *unb64(const char *in, size_t *len)
+{
+    static const char *tab = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = 0;
+    char *out = malloc(strlen(in) + 1);
+    unsigned acc = 0;
+    int bits = 0;
+    for (const char *p = in; *p != '\0' && *p != '='; p++) {
+        const char *q = strchr(tab, *p);
+        cr_assert_not_null(q, "bad base64");
+        acc = (acc << 6) | (unsigned)(q - tab);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    out[n] = '\0';
+    *len = n;
+    return out;
+}
+
+Test(invoke, echo_returns_the_event_with_status_200_and_latest)
+{
+    lt_create(&b, "echo", "echo", NULL);
+    lm_invoke_result r;
+    lm_error e;
+    const char *ev = "{\"a\":[1,2,3],\"s\":\"h\\u00e9llo\"}";
+    cr_assert_eq(lt_invoke(&b, "echo", ev, &r, &e), LM_OK, "%s", e.message);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.executed_version, "$LATEST");
+    cr_assert_str_eq(r.function_error, "");
+    cr_assert_str_eq(r.payload, ev);
+    cr_assert_eq(strlen(r.request_id), 36, "request id is a UUID: %s", r.request_id);
+    cr_assert_null(r.log_result, "no tail unless asked");
+    lm_invoke_result_finish(&r);
+}
+
+Test(invoke, an_empty_response_is_null)
+{
+    lt_create(&b, "empty", "empty", NULL);
+    lm_invoke_result r;
+    lm_error e;
+    cr_assert_eq(lt_invoke(&b, "empty", "{}", &r, &e), LM_OK);
+    cr_assert_str_eq(r.payload, "null");
+    cr_assert_str_eq(r.function_error, "");
+    lm_invoke_result_finish(&r);
+}
+
+Test(invoke, request_context_and_client_context_reach_the_handler)
+{
+    lt_create(&b, "ctx", "ctx", "\"MemorySize\":256,\"Timeout\":7");
+    lm_invoke_params p = {.function = "function:ctx:$LATEST", .payload = "{}", .payload_len = 2,
+                          .client_context = "{\"custom\":{\"k\":\"v\"}}"};
+    lm_invoke_result r;
+    lm_error e;
+    cr_assert_eq(lm_invoke(b.client, &p, &r, &e), LM_OK, "%s", e.message);
+    cJSON *j = payload_json(&r);
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "function")->valuestring, "ctx");
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "version")->valuestring, "$LATEST");
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "arn")->valuestring, "function:ctx:$LATEST");
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "request_id")->valuestring, r.request_id);
+    cr_assert_eq(cJSON_GetObjectItem(j, "memory")->valueint, 256);
+    double left = cJSON_GetObjectItem(j, "remaining_ms")->valuedouble;
+    cr_assert(left > 5000 && left <= 7000, "remaining_ms %f within the 7 s timeout", left);
+    cJSON *cc = cJSON_GetObjectItem(j, "client_context");
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(cc, "custom"), "k")->valuestring, "v");
+    cJSON_Delete(j);
+    lm_invoke_result_finish(&r);
+}
+
+Test(invoke, environment_variables_reach_the_handler)
+{
+    lt_create(&b, "env", "env", "\"Environment\":{\"Variables\":{\"GREETING\":\"hi there\"}}");
+    lm_invoke_result r;
+    lm_error e;
+    cr_assert_eq(lt_invoke(&b, "env", "{\"name\":\"GREETING\"}", &r, &e), LM_OK);
+    cr_assert_str_eq(r.payload, "{\"value\":\"hi there\"}");
+    lm_invoke_result_finish(&r);
+    cr_assert_eq(lt_invoke(&b, "env", "{\"name\":\"AWS_LAMBDA_FUNCTION_NAME\"}", &r, &e), LM_OK);
+    cr_assert_str_eq(r.payload, "{\"value\":\"env\"}");
+    lm_invoke_result_finish(&r);
+    cr_assert_eq(lt_invoke(&b, "env", "{\"name\":\"LAMINA_TOKEN\"}", &r, &e), LM_OK);
+    cr_assert_str_eq(r.payload, "{\"value\":null}", "the worker token is hidden from handlers");
+    lm_invoke_result_finish(&r);
+}
+
+Test(invoke, warm_environment_is_reused_and_init_runs_once)
+{
+    lt_create(&b, "counter", "counter", NULL);
+    int pid = 0;
+    for (int i = 1; i <= 5; i++) {
+        lm_invoke_result r;
+        lm_error e;
+        cr_assert_eq(lt_invoke(&b, "counter", "{}", &r, &e), LM_OK);
+        cJSON *j = payload_json(&r);
+        cr_assert_eq(cJSON_GetObjectItem(j, "count")->valueint, i);
+        cr_assert_eq(cJSON_GetObjectItem(j, "inits")->valueint, 1);
+        if (i == 1) {
+            pid = cJSON_GetObjectItem(j, "pid")->valueint;
+            cr_assert(r.init_duration_ms > 0, "the first invoke is a cold start");
+        } else {
+            cr_assert_eq(cJSON_GetObjectItem(j, "pid")->valueint, pid);
+            cr_assert(r.init_duration_ms == 0, "later invokes are warm");
+        }
+        cJSON_Delete(j);
+        lm_invoke_result_finish(&r);
+    }
+}
+
+Test(invoke, dry_run_returns_204_without_running_anything)
+{
+    lt_create(&b, "counter", "counter", NULL);
+    lm_invoke_params p = {.function = "counter", .type = LM_INVOKE_DRY_RUN};
+    lm_invoke_result r;
+    lm_error e;
+    cr_assert_eq(lm_invoke(b.client, &p, &r, &e), LM_OK, "%s", e.message);
+    cr_assert_eq(r.status, 204);
+    lm_invoke_result_finish(&r);
+    cr_assert_eq(lt_invoke(&b, "counter", "{}", &r, &e), LM_OK);
+    cJSON *j = payload_json(&r);
+    cr_assert_eq(cJSON_GetObjectItem(j, "count")->valueint, 1, "dry run did not run the handler");
+    cr_assert(r.init_duration_ms > 0, "dry run did not start an environment");
+    cJSON_Delete(j);
+    lm_invoke_result_finish(&r);
+    p.function = "missing";
+    cr_assert_eq(lm_invoke(b.client, &p, &r, &e), LM_E_NOT_FOUND, "dry run still validates");
+}
+
+Test(invoke, log_tail_holds_the_last_4KB_of_a_5KB_log)
+{
+    lt_create(&b, "chatty", "logtail", NULL);
+    lm_invoke_params p = {.function = "chatty", .log_tail = 1};
+    lm_invoke_result r;
+    lm_error e;
+    cr_assert_eq(lm_invoke(b.client, &p, &r, &e), LM_OK);
+    cr_assert_str_eq(r.payload, "{\"lines\":100}");
+    cr_assert_not_null(r.log_result);
+    size_t n = 0;
+    char *log = unb64(r.log_result, &n);
+    cr_assert(n <= 4096 && n > 3500, "tail is the last 4 KB, got %zu bytes", n);
+    cr_assert_null(strstr(log, "START RequestId"), "the 5 KB log's head is cut off");
+    cr_assert_null(strstr(log, "line 000"), "the first handler lines are cut off");
+    cr_assert_not_null(strstr(log, "stdout line 099"), "stdout is captured");
+    cr_assert_not_null(strstr(log, "stderr line 097"), "stderr is captured");
+    cr_assert_not_null(strstr(log, "INFO\tlm_log line 098"), "lm_log lines are captured");
+    char want[128];
+    snprintf(want, sizeof(want), "END RequestId: %s\n", r.request_id);
+    cr_assert_not_null(strstr(log, want));
+    snprintf(want, sizeof(want), "REPORT RequestId: %s\tDuration: ", r.request_id);
+    cr_assert_not_null(strstr(log, want), "REPORT line: %s", log);
+    cr_assert_not_null(strstr(log, "Billed Duration: "));
+    cr_assert_not_null(strstr(log, "Memory Size: 128 MB\tMax Memory Used: "));
+    cr_assert_not_null(strstr(log, "Init Duration: "), "first invoke reports Init Duration");
+    free(log);
+    lm_invoke_result_finish(&r);
+}
+
+Test(invoke, short_log_tail_starts_with_START_and_shows_every_stream)
+{
+    lt_create(&b, "talk", "stdio", NULL);
+    lm_invoke_params p = {.function = "talk", .log_tail = 1};
+    lm_invoke_result r;
+    lm_error e;
+    cr_assert_eq(lm_invoke(b.client, &p, &r, &e), LM_OK);
+    size_t n = 0;
+    char *log = unb64(r.log_result, &n);
+    char want[128];
+    snprintf(want, sizeof(want), "START RequestId: %s Version: $LATEST\n", r.request_id);
+    cr_assert_eq(strncmp(log, want, strlen(want)), 0, "log: %s", log);
+    cr_assert_not_null(strstr(log, "via-printf\n"));
+    cr_assert_not_null(strstr(log, "via-stderr\n"));
+    cr_assert_not_null(strstr(log, "via-write\n"));
+    cr_assert_not_null(strstr(log, "via-lm_log\n"));
+    free(log);
+    lm_invoke_result_finish(&r);
+}
+
+typedef struct par {
+    int i;
+    int ok;
+    int pid;
+} par;
+
+static void *par_invoke(void *arg)
+{
+    par *t = arg;
+    char ev[64];
+    snprintf(ev, sizeof(ev), "{\"ms\":20,\"i\":%d}", t->i);
+    lm_invoke_result r;
+    lm_error e;
+    if (lt_invoke(&b, "counter", ev, &r, &e) == LM_OK && r.function_error[0] == '\0') {
+        cJSON *j = cJSON_ParseWithLength(r.payload, r.payload_len);
+        cJSON *event = j != NULL ? cJSON_GetObjectItem(j, "event") : NULL;
+        t->ok = event != NULL && cJSON_GetObjectItem(event, "i") != NULL &&
+                cJSON_GetObjectItem(event, "i")->valueint == t->i;
+        t->pid = j != NULL ? cJSON_GetObjectItem(j, "pid")->valueint : 0;
+        cJSON_Delete(j);
+    }
+    lm_invoke_result_finish(&r);
+    return NULL;
+}
+
+Test(invoke, two_hundred_concurrent_invokes_spread_over_workers_all_answered, .timeout = 120)
+{
+    lt_create(&b, "counter", "counter", NULL);
+    enum { N = 200 };
+    static par t[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        t[i] = (par){.i = i};
+        cr_assert_eq(pthread_create(&th[i], NULL, par_invoke, &t[i]), 0);
+    }
+    int ok = 0, distinct = 0;
+    int pids[N];
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        ok += t[i].ok;
+        bool seen = false;
+        for (int k = 0; k < distinct; k++) {
+            seen = seen || pids[k] == t[i].pid;
+        }
+        if (!seen && t[i].pid != 0) {
+            pids[distinct++] = t[i].pid;
+        }
+    }
+    cr_assert_eq(ok, N, "every invoke got its own event back (%d of %d)", ok, N);
+    cr_assert(distinct > 1, "concurrent invokes ran in several environments (%d)", distinct);
+}
+
+static void *slow_invoke(void *arg)
+{
+    lm_invoke_result r;
+    lm_error e;
+    *(int *)arg = lt_invoke(&b, "slow", "{\"ms\":1500}", &r, &e);
+    lm_invoke_result_finish(&r);
+    return NULL;
+}
+
+static bool one_busy(void *arg)
+{
+    (void)arg;
+    char *reply = NULL;
+    lm_error e;
+    if (lm_call(b.client, "status", NULL, NULL, 0, &reply, &e) != LM_OK) {
+        return false;
+    }
+    bool busy = strstr(reply, "\"Busy\":1") != NULL;
+    free(reply);
+    return busy;
+}
+
+static void up_one(void)
+{
+    const char *args[] = {"--max-concurrency", "1", NULL};
+    lt_broker_start(&b, args);
+}
+
+Test(invoke_limits, invokes_over_max_concurrency_are_throttled_with_429, .init = up_one,
+     .fini = down, .timeout = 60)
+{
+    lt_create(&b, "slow", "sleep", NULL);
+    pthread_t th;
+    int first = -1;
+    pthread_create(&th, NULL, slow_invoke, &first);
+    cr_assert(lt_wait_until(one_busy, NULL, 10000), "the first invoke is running");
+    lm_invoke_result r;
+    lm_error e;
+    cr_assert_eq(lt_invoke(&b, "slow", "{\"ms\":1}", &r, &e), LM_E_THROTTLED);
+    cr_assert_eq(e.status, 429);
+    cr_assert_str_eq(e.type, "TooManyRequestsException");
+    pthread_join(th, NULL);
+    cr_assert_eq(first, LM_OK);
+    cr_assert_eq(lt_invoke(&b, "slow", "{\"ms\":1}", &r, &e), LM_OK, "capacity is back");
+    lm_invoke_result_finish(&r);
+}

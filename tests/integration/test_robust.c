@@ -1,0 +1,191 @@
+/*
+ * Integration: the broker against bad input on its sockets — garbage,
+ * truncated and hostile msgpack, wrong versions, oversized frames, peers
+ * that vanish mid-request, processes posing as workers.  Each bad message
+ * gets a typed error (or its pipe dropped) and the broker keeps serving.
+ */
+#include <criterion/criterion.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "proto.h"
+
+static lt_broker b;
+
+static void up(void)
+{
+    lt_broker_start(&b, NULL);
+    lt_create(&b, "echo", "echo", NULL);
+}
+static void down(void) { lt_broker_stop(&b, false); }
+
+TestSuite(robust, .init = up, .fini = down, .timeout = 60);
+
+static nng_socket raw_req(const char *sock_name)
+{
+    nng_socket s;
+    char url[1200];
+    cr_assert_eq(nng_req0_open(&s), 0);
+    nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 5000);
+    nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    snprintf(url, sizeof(url), "ipc://%s/%s", b.state, sock_name);
+    cr_assert_eq(nng_dial(s, url, NULL, 0), 0);
+    return s;
+}
+
+/* Send raw bytes, expect an error reply; returns its code. */
+static int send_raw(nng_socket s, const void *p, size_t n, lm_error *e)
+{
+    cr_assert_eq(nng_send(s, (void *)p, n, 0), 0);
+    nng_msg *m = NULL;
+    int rv = nng_recvmsg(s, &m, 0);
+    cr_assert_eq(rv, 0, "the broker answers bad input (%s)", nng_strerror(rv));
+    proto_doc doc;
+    cr_assert_eq(proto_decode(nng_msg_body(m), nng_msg_len(m), &doc, e), LM_OK);
+    const char *op = NULL;
+    size_t ol = 0;
+    proto_get_str(doc.root, "op", true, &op, &ol, e);
+    cr_assert(ol == 5 && memcmp(op, "error", 5) == 0, "reply is an error");
+    int code = proto_read_error(doc.root, e);
+    proto_doc_finish(&doc);
+    nng_msg_free(m);
+    return code;
+}
+
+static void still_serving(void)
+{
+    lm_invoke_result r;
+    lm_error e;
+    cr_assert_eq(lt_invoke(&b, "echo", "{\"alive\":true}", &r, &e), LM_OK, "%s", e.message);
+    cr_assert_str_eq(r.payload, "{\"alive\":true}");
+    lm_invoke_result_finish(&r);
+    cr_assert_eq(kill(b.pid, 0), 0, "broker process alive");
+}
+
+Test(robust, garbage_and_truncated_messages_get_typed_errors)
+{
+    nng_socket s = raw_req("api.sock");
+    lm_error e;
+    struct {
+        const char *bytes;
+        size_t len;
+        const char *why;
+    } cases[] = {
+        {"hello world", 11, "text"},
+        {"\xc1", 1, "never-used byte"},
+        {"\x82\xa1v\x01", 4, "truncated map"},
+        {"\xdd\xff\x00\x00\x00", 5, "array32 claiming 4G elements"},
+        {"\xdf\xff\xff\xff\xff", 5, "map32 claiming 4G pairs"},
+        {"\xdb\xff\xff\xff\xff\x61\x62\x63", 8, "str32 of 4 GB with 3 bytes"},
+        {"\x93\x01\x02", 3, "array, not a map"},
+        {"\x81\xa1v\x01\x00", 5, "trailing bytes"},
+        {"\x81\xa1v\xa1x", 5, "version of the wrong type"},
+        {"\x82\xa1v\x05\xa2op\xa6invoke", 13, "future protocol version"},
+        {"\x82\xa1v\x01\xa2op\xa4zzzz", 11, "unknown op"},
+        {"\x82\xa1v\x01\xa2op\xa6invoke", 13, "invoke without a function"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int code = send_raw(s, cases[i].bytes, cases[i].len, &e);
+        cr_assert_neq(code, LM_OK, "%s", cases[i].why);
+        cr_assert(e.status >= 400 && e.status < 500, "%s: status %d", cases[i].why, e.status);
+        cr_assert(e.message[0] != '\0', "%s: the error names the problem", cases[i].why);
+    }
+    /* deep nesting: 1000 nested one-element arrays */
+    char deep[1001];
+    memset(deep, 0x91, 1000);
+    deep[1000] = 0x01;
+    cr_assert_eq(send_raw(s, deep, sizeof(deep), &e), LM_E_MALFORMED);
+    cr_assert_not_null(strstr(e.message, "nesting"));
+    nng_close(s);
+    still_serving();
+}
+
+Test(robust, wrong_field_types_are_invalid_parameters)
+{
+    nng_socket s = raw_req("api.sock");
+    lm_error e;
+    /* {"v":1,"op":"invoke","fn":7} */
+    const char msg[] = "\x83\xa1v\x01\xa2op\xa6invoke\xa2" "fn\x07";
+    cr_assert_eq(send_raw(s, msg, sizeof(msg) - 1, &e), LM_E_INVALID_PARAMETER);
+    cr_assert_not_null(strstr(e.message, "fn"));
+    nng_close(s);
+    still_serving();
+}
+
+Test(robust, an_oversized_frame_drops_the_pipe_and_the_broker_stays_up)
+{
+    nng_socket s;
+    char url[1200];
+    cr_assert_eq(nng_req0_open(&s), 0);
+    nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 2000);
+    snprintf(url, sizeof(url), "ipc://%s/api.sock", b.state);
+    cr_assert_eq(nng_dial(s, url, NULL, 0), 0);
+    size_t n = PROTO_API_RECVMAX + 4096;
+    char *big = calloc(1, n);
+    nng_send(s, big, n, 0);
+    free(big);
+    nng_msg *m = NULL;
+    cr_assert_neq(nng_recvmsg(s, &m, 0), 0, "no reply: the broker dropped the connection");
+    nng_close(s);
+    still_serving();
+}
+
+Test(robust, a_client_that_disconnects_mid_invoke_harms_nothing)
+{
+    lt_create(&b, "slow", "sleep", NULL);
+    lm_client *c = NULL;
+    lm_error e;
+    cr_assert_eq(lm_client_open(&c, b.state, NULL, &e), LM_OK);
+    lm_client_set_timeout(c, 100);
+    lm_invoke_params p = {.function = "slow", .payload = "{\"ms\":500}", .payload_len = 10};
+    lm_invoke_result r;
+    cr_assert_eq(lm_invoke(c, &p, &r, &e), LM_E_TIMEOUT);
+    lm_client_destroy(c); /* gone before the result */
+    still_serving();
+    cr_assert_eq(lt_invoke(&b, "slow", "{\"ms\":1}", &r, &e), LM_OK, "the function still works");
+    lm_invoke_result_finish(&r);
+}
+
+Test(robust, a_process_the_broker_did_not_spawn_cannot_act_as_a_worker)
+{
+    nng_socket s = raw_req("work.sock");
+    nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 1000);
+    /* {"v":1,"op":"next","token":"x","pid":<ours>} */
+    nng_msg *m = NULL;
+    nng_msg_alloc(&m, 0);
+    proto_writer w;
+    proto_writer_init(&w, m);
+    pw_map(&w, 4);
+    pw_header(&w, "next");
+    pw_key(&w, "token");
+    pw_str(&w, "00000000000000000000000000000000");
+    pw_key(&w, "pid");
+    pw_int(&w, getpid());
+    int rv = nng_sendmsg(s, m, 0);
+    if (rv != 0) {
+        nng_msg_free(m);
+    }
+    nng_msg *reply = NULL;
+    cr_assert_neq(nng_recvmsg(s, &reply, 0), 0, "an impostor never gets an invocation");
+    nng_close(s);
+    still_serving();
+}
+
+Test(robust, sigterm_stops_cleanly_with_no_orphan_workers)
+{
+    lt_create(&b, "counter", "counter", NULL);
+    for (int i = 0; i < 3; i++) {
+        still_serving();
+    }
+    lm_invoke_result r;
+    lm_error e;
+    cr_assert_eq(lt_invoke(&b, "counter", "{}", &r, &e), LM_OK);
+    lm_invoke_result_finish(&r);
+    /* lt_broker_stop (the suite's fini) asserts exit status 0 and no children left */
+}
