@@ -13,7 +13,8 @@
  * control characters in strings, (b) drops the text of numbers, which exact
  * number matching needs, (c) would recurse before we could apply our depth
  * limit, and (d) truncates `\u0000` inside strings.  The scanner records the
- * offset of each value (patterns) or the text span of each number (events);
+ * offset of each value (patterns) or the text span of each number (events,
+ * and only when some pattern has an exact-number condition);
  * after cJSON_ParseWithLength the tree is walked once in document order and
  * each node's `valueint` is set to its index in that record.  The scanner is
  * validation only; cJSON remains the parser.
@@ -416,7 +417,8 @@ struct jscan {
     const unsigned char *p;
     size_t n;
     unsigned max_depth;
-    bool all_values;   /* record every value (patterns) or numbers only */
+    bool all_values;   /* record every value (patterns) ... */
+    bool numbers;      /* ... or, for events, the number literals */
     size_t max_values; /* when all_values */
     int e_syntax, e_deep, e_large;
     filter_error *err;
@@ -430,6 +432,7 @@ static void jscan_init(struct jscan *s, const char *p, size_t n, bool pattern, f
     s->p = (const unsigned char *)p;
     s->n = n;
     s->all_values = pattern;
+    s->numbers = true;
     s->max_depth = pattern ? FILTER_MAX_PATTERN_DEPTH : FILTER_MAX_EVENT_DEPTH;
     s->max_values = FILTER_MAX_PATTERN_VALUES;
     s->e_syntax = pattern ? FILTER_E_SYNTAX : FILTER_E_EVENT_SYNTAX;
@@ -545,6 +548,17 @@ static int js_escape(struct jscan *s, size_t *ip)
     return 0;
 }
 
+/* 1 for bytes a string may hold as they are: printable ASCII but " and \. */
+static const uint8_t js_plain[256] = {
+#define JS_ROW16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+    JS_ROW16(0), JS_ROW16(0),
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20: '"' at 0x22 */
+    JS_ROW16(1), JS_ROW16(1),
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50: '\\' at 0x5C */
+    JS_ROW16(1), JS_ROW16(1),
+#undef JS_ROW16
+};
+
 /* String at p[*ip] == '"'; on success *ip is just past the closing quote. */
 static int js_string(struct jscan *s, size_t *ip)
 {
@@ -552,7 +566,11 @@ static int js_string(struct jscan *s, size_t *ip)
     size_t n = s->n, i = *ip + 1, l;
 
     for (;;) {
-        while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\') {
+        while (i + 4 <= n && (js_plain[p[i]] & js_plain[p[i + 1]] & js_plain[p[i + 2]] &
+                              js_plain[p[i + 3]])) {
+            i += 4;
+        }
+        while (i < n && js_plain[p[i]]) {
             i++;
         }
         if (i >= n) {
@@ -624,7 +642,7 @@ static int js_number(struct jscan *s, size_t *ip)
         return js_fail(s, s->e_syntax, st, "number literal longer than 63 characters");
     }
     *ip = i;
-    return js_record(s, st, i - st);
+    return s->all_values || s->numbers ? js_record(s, st, i - st) : 0;
 }
 
 static int js_literal(struct jscan *s, size_t *ip)
@@ -842,14 +860,18 @@ static void number_numbers(cJSON *j, int *k)
 }
 
 /* Scan and parse text.  Recursion in number_* is bounded by the scanner's
- * depth limit.  On success the caller must doc_close(). */
-static int doc_open(struct doc *d, const char *text, size_t len, bool pattern, filter_error *err)
+ * depth limit.  numbers: keep event number text (only needed when a pattern
+ * has an exact number; src is NULL otherwise).  On success the caller must
+ * doc_close(). */
+static int doc_open(struct doc *d, const char *text, size_t len, bool pattern, bool numbers,
+                    filter_error *err)
 {
     size_t max = pattern ? FILTER_MAX_PATTERN_BYTES : FILTER_MAX_EVENT_BYTES;
     int k = 0;
 
     memset(d, 0, sizeof(*d));
     jscan_init(&d->scan, text, len, pattern, err);
+    d->scan.numbers = numbers;
     if (text == NULL) {
         return set_err(err, FILTER_E_ARG, 0, "%s text is NULL", pattern ? "pattern" : "event");
     }
@@ -868,10 +890,10 @@ static int doc_open(struct doc *d, const char *text, size_t len, bool pattern, f
     }
     if (pattern) {
         number_all(d->root, &k);
-    } else {
+    } else if (numbers) {
         number_numbers(d->root, &k);
     }
-    d->src = text;
+    d->src = numbers ? text : NULL;
     d->v = d->scan.v;
     d->nv = d->scan.nv;
     return 0;
@@ -954,6 +976,7 @@ struct node {
 struct filter {
     struct arena arena;
     struct node root;
+    bool numtext; /* has an exact-number condition: events keep number text */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -962,6 +985,7 @@ struct filter {
 
 struct cctx {
     struct arena *a;
+    bool *numtext;
     const struct doc *d;
     filter_error *err;
     char path[160];
@@ -1088,6 +1112,7 @@ static int c_string(struct cctx *c, const cJSON *j, struct matcher *m, uint8_t k
 static int c_number_text(struct cctx *c, const cJSON *j, struct matcher *m)
 {
     const struct jspan *sp = &c->d->v[j->valueint];
+    *c->numtext = true;
     m->kind = MK_NUM;
     m->n = sp->len;
     m->s = arena_strndup(c->a, c->d->src + sp->off, sp->len);
@@ -1594,7 +1619,7 @@ filter *filter_compile(const char *pattern, size_t len, filter_error *err)
     filter *f = NULL;
 
     clear_err(err);
-    if (doc_open(&d, pattern, len, true, err) < 0) {
+    if (doc_open(&d, pattern, len, true, true, err) < 0) {
         return NULL;
     }
     if (!cJSON_IsObject(d.root)) {
@@ -1609,6 +1634,7 @@ filter *filter_compile(const char *pattern, size_t len, filter_error *err)
     }
     memset(&c, 0, sizeof(c));
     c.a = &f->arena;
+    c.numtext = &f->numtext;
     c.d = &d;
     c.err = err;
     if (c_node(&c, d.root, &f->root) < 0) {
@@ -1664,6 +1690,14 @@ static void canonical_number(struct val *v)
     v->n = strlen(v->buf);
 }
 
+/* A number's text: from the source, else formatted on first use. */
+static void val_numtext(struct val *v)
+{
+    if (v->s == NULL) {
+        canonical_number(v);
+    }
+}
+
 static void val_make(struct val *v, const cJSON *j, const struct mctx *c)
 {
     v->t = V_NONE;
@@ -1674,11 +1708,10 @@ static void val_make(struct val *v, const cJSON *j, const struct mctx *c)
     } else if (cJSON_IsNumber(j)) {
         v->t = V_NUM;
         v->d = j->valuedouble;
+        v->s = NULL; /* text on demand: val_numtext */
         if (c->src != NULL && j->valueint >= 0 && (size_t)j->valueint < c->nnums) {
             v->s = c->src + c->nums[j->valueint].off;
             v->n = c->nums[j->valueint].len;
-        } else {
-            canonical_number(v);
         }
     } else if (cJSON_IsTrue(j)) {
         v->t = V_TRUE;
@@ -1770,9 +1803,9 @@ static bool eic_match(const struct matcher *m, const struct val *v)
     return fold_eq_at(m->cp, m->n, s, v->n, &i) && i == v->n;
 }
 
-static bool value_match(const struct matcher *m, const struct val *v);
+static bool value_match(const struct matcher *m, struct val *v);
 
-static bool abut_match(const struct matcher *m, const struct val *v)
+static bool abut_match(const struct matcher *m, struct val *v)
 {
     size_t k;
     for (k = 0; k < m->n; k++) {
@@ -1783,7 +1816,7 @@ static bool abut_match(const struct matcher *m, const struct val *v)
     return true;
 }
 
-static bool value_match(const struct matcher *m, const struct val *v)
+static bool value_match(const struct matcher *m, struct val *v)
 {
     bool str = v->t == V_STR;
 
@@ -1791,7 +1824,11 @@ static bool value_match(const struct matcher *m, const struct val *v)
     case MK_STR:
         return str && v->n == m->n && memcmp(v->s, m->s, m->n) == 0;
     case MK_NUM:
-        return v->t == V_NUM && v->n == m->n && memcmp(v->s, m->s, m->n) == 0;
+        if (v->t != V_NUM) {
+            return false;
+        }
+        val_numtext(v);
+        return v->n == m->n && memcmp(v->s, m->s, m->n) == 0;
     case MK_TRUE:
         return v->t == V_TRUE;
     case MK_FALSE:
@@ -1942,7 +1979,7 @@ int filter_match(const filter *f, const char *event, size_t len, filter_error *e
     if (f == NULL) {
         return set_err(err, FILTER_E_ARG, 0, "filter is NULL");
     }
-    if (doc_open(&d, event, len, false, err) < 0) {
+    if (doc_open(&d, event, len, false, f->numtext, err) < 0) {
         return -1;
     }
     c = doc_mctx(&d);
@@ -1958,7 +1995,7 @@ filter_event *filter_event_parse(const char *event, size_t len, filter_error *er
     size_t total = 0, i, w = 0;
 
     clear_err(err);
-    if (doc_open(&d, event, len, false, err) < 0) {
+    if (doc_open(&d, event, len, false, true, err) < 0) {
         return NULL;
     }
     for (i = 0; i < d.nv; i++) {
@@ -2088,6 +2125,7 @@ struct filter_set {
     size_t nalways;
     uint32_t *cond_pat;
     size_t nconds, capconds;
+    bool numtext; /* some pattern has an exact number */
     struct tnode root;
     struct hent *ht;
     size_t htcap, htused;
@@ -2431,6 +2469,7 @@ int filter_set_add(filter_set *s, const char *pattern, size_t len, filter_error 
     }
     idx = (uint32_t)s->npats;
     s->pats[s->npats++] = f;
+    s->numtext |= f->numtext;
     /* If indexing fails half way the pattern is still correct: it is then
      * evaluated for every event, and need = UINT32_MAX keeps its partial
      * conditions from ever making it a (duplicate) candidate. */
@@ -2534,7 +2573,10 @@ static void hit_values(struct walk *w, const struct tnode *t, const cJSON *v)
         }
         break;
     case V_NUM:
-        hit(w, t, 'n', x.s, x.n);
+        if (w->s->numtext) {
+            val_numtext(&x);
+            hit(w, t, 'n', x.s, x.n);
+        }
         break;
     case V_TRUE:
     case V_FALSE:
@@ -2561,7 +2603,7 @@ static void walk_event(struct walk *w, const struct tnode *t, const cJSON *v)
         return;
     }
     for (m = v->child; m != NULL; m = m->next) {
-        const struct tnode *kid = trie_find(t, m->string);
+        const struct tnode *kid = m->string != NULL ? trie_find(t, m->string) : NULL;
         if (kid == NULL) {
             continue;
         }
@@ -2628,7 +2670,10 @@ int filter_set_match(const filter_set *s, const char *event, size_t len, uint32_
     int r;
 
     clear_err(err);
-    if (doc_open(&d, event, len, false, err) < 0) {
+    if (s == NULL) {
+        return set_err(err, FILTER_E_ARG, 0, "set is NULL");
+    }
+    if (doc_open(&d, event, len, false, s->numtext, err) < 0) {
         return -1;
     }
     c = doc_mctx(&d);

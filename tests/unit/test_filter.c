@@ -943,6 +943,28 @@ Test(filter, match_json_uses_canonical_number_text)
     filter_destroy(f);
 }
 
+Test(filter, set_matches_caller_parsed_json_and_survives_scratch_release)
+{
+    filter_set *s = filter_set_create();
+    filter_error e;
+    cJSON *j = cJSON_Parse("{\"a\":300.0,\"b\":\"xy\"}");
+    uint32_t out[3];
+
+    cr_assert_eq(filter_set_add(s, "{\"a\":[300]}", 11, &e), 0);
+    cr_assert_eq(filter_set_add(s, "{\"b\":[{\"prefix\":\"x\"}]}", 22, &e), 1);
+    cr_assert_eq(filter_set_add(s, "{\"a\":[301]}", 11, &e), 2);
+    cr_expect_eq(filter_set_match_json(s, j, out, &e), 2);
+    cr_expect_eq(out[0], 0, "300.0 is seen as 300 without source text");
+    cr_expect_eq(out[1], 1);
+    filter_thread_release();
+    cr_expect_eq(filter_set_match(s, "{\"a\":300.0}", 11, out, &e), 0, "with text, 300.0 != 300");
+    cr_expect_eq(filter_set_match(s, "{\"a\":301}", 9, out, &e), 1);
+    cr_expect_eq(out[0], 2);
+    cJSON_Delete(j);
+    filter_set_destroy(s);
+    filter_thread_release();
+}
+
 Test(filter, parsed_event_matches_many_sets)
 {
     filter_set *a = filter_set_create(), *b = filter_set_create();

@@ -400,6 +400,9 @@ baseline *baseline_start_warm(int slots, const void *payload, size_t len, int ti
                  nng_strerror(rv));
         goto fail;
     }
+    /* Both hops are connected: the socket files are no longer needed, and
+     * removing them now leaves nothing behind if we are killed. */
+    remove_dir(b->dir);
     return b;
 fail:
     baseline_stop(b);

@@ -29,6 +29,8 @@ typedef struct bench_spec {
     const char *function;  /* invoke and cold modes */
     load_shape shape;      /* the whole run; rounds split it */
     int rounds;            /* per side, alternating Lamina, baseline, ... */
+    uint64_t first_warmup_ns; /* warm-up of each side's first round (0: shape's);
+                                 lets a pool grow to -c workers before measuring */
     bool vs_baseline;
     bool async;
     const void *payload;

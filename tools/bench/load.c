@@ -28,6 +28,7 @@ typedef struct run {
     uint64_t t0;
     uint64_t warm_end;
     uint64_t t_end;       /* UINT64_MAX when bounded by a request count */
+    uint64_t t_limit;     /* hard stop for starting requests (limit_ns) */
     double interval_ns;   /* open loop */
     _Atomic uint64_t ticket;
     _Atomic uint64_t measured;
@@ -155,7 +156,7 @@ static uint64_t open_next(run *r, bool *measured)
         atomic_fetch_add(&r->measured, 1) >= r->s->requests) {
         return 0;
     }
-    if (due >= r->t_end) {
+    if (due >= r->t_end || due >= r->t_limit) {
         return 0;
     }
     return due;
@@ -165,6 +166,9 @@ static uint64_t open_next(run *r, bool *measured)
 static uint64_t closed_next(run *r, bool *measured)
 {
     uint64_t now = load_now_ns();
+    if (now >= r->t_limit) {
+        return 0;
+    }
     *measured = now >= r->warm_end;
     if (!*measured) {
         return now;
@@ -228,6 +232,7 @@ static void start_clock(run *r)
     if (s->requests == 0) {
         r->t_end = r->warm_end + s->duration_ns;
     }
+    r->t_limit = s->limit_ns != 0 ? r->t0 + s->limit_ns : UINT64_MAX;
     if (s->rate > 0) {
         r->interval_ns = 1e9 / s->rate;
     }

@@ -63,6 +63,8 @@ typedef struct load_shape {
     uint64_t duration_ns; /* measured time when requests == 0 */
     double rate;          /* open loop: requests per second; 0: closed loop */
     uint64_t warmup_ns;   /* unrecorded lead-in */
+    uint64_t limit_ns;    /* 0, or: start no request after t0 + limit_ns
+                             (bounds a -n run against a stuck target) */
 } load_shape;
 
 /* Error classes and their counts (small, lock-protected: errors are rare

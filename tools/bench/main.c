@@ -57,10 +57,12 @@ static void usage(FILE *out)
             "  -R, --rate RPS        open loop at RPS requests/s, latency from the intended\n"
             "                        send time (coordinated omission corrected)\n"
             "  -w, --warmup DUR      unmeasured lead-in of every round (default 1s; cold 0)\n"
+            "      --first-warmup DUR  lead-in of each side's first round (default: -w)\n"
             "  -s, --size BYTES      payload size (a JSON object padded to BYTES; default 64)\n"
             "      --payload JSON    payload text;  --payload-file FILE  payload from a file\n"
             "      --async           Event invokes: time to acceptance (202)\n"
             "      --timeout DUR     per-request reply timeout (default 60s)\n"
+            "      --time-limit DUR  start no request later than DUR into a round\n"
             "comparison and output:\n"
             "      --vs-baseline     alternate Lamina and baseline rounds; report ratios\n"
             "      --rounds K        rounds per side (default 3 with --vs-baseline, else 1)\n"
@@ -83,6 +85,8 @@ enum {
     OPT_JSON,
     OPT_FAILIF,
     OPT_HANDLERS,
+    OPT_TIME_LIMIT,
+    OPT_FIRST_WARMUP,
 };
 
 static const struct option long_opts[] = {
@@ -103,6 +107,8 @@ static const struct option long_opts[] = {
     {"json", required_argument, NULL, OPT_JSON},
     {"fail-if", required_argument, NULL, OPT_FAILIF},
     {"handlers", required_argument, NULL, OPT_HANDLERS},
+    {"time-limit", required_argument, NULL, OPT_TIME_LIMIT},
+    {"first-warmup", required_argument, NULL, OPT_FIRST_WARMUP},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -175,6 +181,12 @@ static int parse_other_opt(cli *c, int opt, const char *v)
         }
         c->spec.timeout_ms = (int)(ns / 1000000u);
         return 0;
+    case OPT_TIME_LIMIT:
+        return opts_duration_ns(v, &c->spec.shape.limit_ns) == 0 && c->spec.shape.limit_ns > 0
+                   ? 0
+                   : bad("time limit", v);
+    case OPT_FIRST_WARMUP:
+        return opts_duration_ns(v, &c->spec.first_warmup_ns) == 0 ? 0 : bad("warm-up", v);
     case OPT_VS:
         c->spec.vs_baseline = true;
         return 0;
@@ -277,6 +289,10 @@ static int settle(cli *c)
     }
     if (!c->w_given) {
         s->shape.warmup_ns = cold ? 0 : UINT64_C(1000000000);
+    }
+    if (s->vs_baseline && (s->mode == BENCH_BASELINE || s->mode == BENCH_COLD_BASELINE)) {
+        fprintf(stderr, "lamina-bench: --vs-baseline applies to invoke and cold\n");
+        return -1;
     }
     if (cold && s->shape.concurrency != 1) {
         fprintf(stderr, "lamina-bench: cold modes run one caller (-c 1)\n");

@@ -170,6 +170,9 @@ static cJSON *shape_json(const report_run *r)
         cJSON_AddNumberToObject(o, "rate", s->rate);
     }
     cJSON_AddNumberToObject(o, "warmup_s", (double)s->warmup_ns / 1e9);
+    if (r->first_warmup_ns != 0) {
+        cJSON_AddNumberToObject(o, "first_warmup_s", (double)r->first_warmup_ns / 1e9);
+    }
     cJSON_AddNumberToObject(o, "rounds", r->rounds);
     cJSON_AddNumberToObject(o, "payload_bytes", (double)r->payload_bytes);
     cJSON_AddStringToObject(o, "invocation", r->async ? "Event" : "RequestResponse");

@@ -28,6 +28,7 @@ typedef struct report_run {
     const char *function; /* NULL for baseline-only modes */
     const load_shape *shape;
     int rounds;
+    uint64_t first_warmup_ns; /* 0: as shape->warmup_ns */
     size_t payload_bytes;
     bool async;
     const char *primary_label; /* "lamina" or "baseline" */

@@ -133,6 +133,9 @@ static int run_rounds(const bench_spec *s, sides *sd, char *err, size_t errlen)
     }
     for (int i = 0; i < s->rounds; i++) {
         load_shape shape = round_shape(s, i);
+        if (i == 0 && s->first_warmup_ns != 0) {
+            shape.warmup_ns = s->first_warmup_ns;
+        }
         if (sd->lt_open && one_round(&lam, &shape, &sd->lamina, err, errlen) != 0) {
             return -1;
         }
@@ -152,6 +155,7 @@ static void describe(const bench_spec *s, sides *sd, report_run *r)
     r->function = has_lamina(s) ? s->function : NULL;
     r->shape = &s->shape;
     r->rounds = s->rounds;
+    r->first_warmup_ns = s->first_warmup_ns;
     r->payload_bytes = s->payload_len;
     r->async = s->async;
     r->baseline_kind = is_cold(s) ? "fork-exec-connect" : "nng-ipc-two-hop";
