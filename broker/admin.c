@@ -1,6 +1,8 @@
 /*
  * broker/admin.c — the admin thread: every api operation other than invoke
- * (create, get, list, delete, status, retire-workers).
+ * (create, get, list, delete, status, retire-workers; update-code,
+ * update-config, publish, versions and alias-* for the version lifecycle,
+ * see README-versions.md).
  *
  * Admin calls touch the disk (SQLite commits, handler blobs), so they run
  * here, one at a time, never in an nng callback.  The api callback queues
@@ -10,6 +12,13 @@
  * store does not have.  Handler code is stored content-addressed at
  * <state>/code/<sha256>.so: a deployed function never changes when the
  * user's file does.
+ *
+ * Versions: $LATEST is replaced as a whole (a new fn_config) on every
+ * update and the old one retired, so no invocation mixes old and new; a
+ * published version is a separate immutable fn_config (its own warm
+ * workers).  Because admin requests run one at a time on this thread, a
+ * read of the registry, the store commit and the registry change that
+ * follows cannot interleave with another admin change.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +30,7 @@
 
 #include "broker.h"
 #include "jsonconv.h"
+#include "sandbox_host.h"
 
 typedef struct admin_job {
     api_ctx *actx;
@@ -93,12 +103,19 @@ static nng_msg *ok_end(proto_writer *w, nng_msg *m)
     return m;
 }
 
-/* Lambda's FunctionConfiguration for cfg (B.mtx held or cfg otherwise pinned). */
-static void write_config(proto_writer *w, const fn_config *c)
+/* Lambda's FunctionConfiguration for cfg (B.mtx held or cfg otherwise
+ * pinned), as a map with room for `extra` more keys the caller appends.
+ * A published version's FunctionArn is qualified with its number. */
+static void write_config(proto_writer *w, const fn_config *c, uint32_t extra)
 {
-    char arn[128];
-    snprintf(arn, sizeof(arn), "function:%s", c->name);
-    pw_map(w, 12);
+    char arn[160];
+    bool dlq = c->dead_letter != NULL && c->dead_letter[0] != '\0';
+    if (strcmp(c->version, "$LATEST") == 0) {
+        snprintf(arn, sizeof(arn), "function:%s", c->name);
+    } else {
+        snprintf(arn, sizeof(arn), "function:%s:%s", c->name, c->version);
+    }
+    pw_map(w, 12 + (dlq ? 1 : 0) + extra);
     pw_key(w, "FunctionName");
     pw_str(w, c->name);
     pw_key(w, "FunctionArn");
@@ -121,6 +138,12 @@ static void write_config(proto_writer *w, const fn_config *c)
     pw_str(w, c->last_modified);
     pw_key(w, "State");
     pw_str(w, "Active");
+    if (dlq) {
+        pw_key(w, "DeadLetterConfig");
+        pw_map(w, 1);
+        pw_key(w, "TargetArn");
+        pw_str(w, c->dead_letter);
+    }
     pw_key(w, "Environment");
     pw_map(w, 1);
     pw_key(w, "Variables");
@@ -138,15 +161,92 @@ static int bad(lm_error *e, const char *fmt, const char *field)
     return proto_error(e, LM_E_INVALID_PARAMETER, fmt, field);
 }
 
-static int get_name(const msgpack_object *args, char name[NAME_MAX_LEN + 1], lm_error *e)
+/* FunctionName (NAME, function:NAME or an ARN) and an optional Qualifier,
+ * also accepted as NAME:QUALIFIER; qual is "" when unqualified. */
+static int get_qualified(const msgpack_object *args, char name[NAME_MAX_LEN + 1],
+                         char qual[130], lm_error *e)
 {
-    const char *s = NULL;
-    size_t n = 0;
+    const char *s = NULL, *q = NULL;
+    size_t n = 0, ql = 0;
     if (proto_get_str(args, "FunctionName", true, &s, &n, e) != LM_OK) {
         return bad(e, "%s is required and must be a string", "FunctionName");
     }
+    if (proto_get_str(args, "Qualifier", false, &q, &ql, e) != LM_OK) {
+        return bad(e, "%s must be a string", "Qualifier");
+    }
+    return invoke_parse_name(s, n, q, ql, name, qual, e);
+}
+
+/* An unqualified FunctionName (operations on the function as a whole). */
+static int get_name(const msgpack_object *args, char name[NAME_MAX_LEN + 1], lm_error *e)
+{
     char qual[130];
-    return invoke_parse_name(s, n, NULL, 0, name, qual, e);
+    int rc = get_qualified(args, name, qual, e);
+    if (rc == LM_OK && qual[0] != '\0') {
+        rc = bad(e, "%s must not carry a qualifier (:VERSION or :ALIAS) for this operation",
+                 "FunctionName");
+    }
+    return rc;
+}
+
+/* Optional string field of at most `max` bytes; *out stays NULL if absent. */
+static int get_text(const msgpack_object *args, const char *key, size_t max, char **out,
+                    lm_error *e)
+{
+    const char *s = NULL;
+    size_t n = 0;
+    *out = NULL;
+    if (proto_get_str(args, key, false, &s, &n, e) != LM_OK || n > max) {
+        return proto_error(e, LM_E_INVALID_PARAMETER, "%s must be a string of at most %zu "
+                           "characters", key, max);
+    }
+    if (s != NULL && (*out = strndup(s, n)) == NULL) {
+        return proto_error(e, LM_E_NOMEM, NULL);
+    }
+    return LM_OK;
+}
+
+/* DeadLetterConfig{TargetArn}: stored and shown; "" clears it.  *present
+ * tells an update whether to touch it. */
+static int get_dead_letter(const msgpack_object *args, char **out, bool *present, lm_error *e)
+{
+    const msgpack_object *dl = NULL;
+    const char *t = NULL;
+    size_t n = 0;
+    *out = NULL;
+    *present = false;
+    if (proto_get_map(args, "DeadLetterConfig", false, &dl, e) != LM_OK ||
+        (dl != NULL && proto_get_str(dl, "TargetArn", false, &t, &n, e) != LM_OK)) {
+        return bad(e, "%s must be {\"TargetArn\": \"...\"}", "DeadLetterConfig");
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = t[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  strchr(":/._-$", c) != NULL;
+        if (!ok || n > 256) {
+            return bad(e, "%s must be at most 256 of [A-Za-z0-9:/._-$]",
+                       "DeadLetterConfig.TargetArn");
+        }
+    }
+    *present = dl != NULL;
+    *out = strndup(t != NULL ? t : "", n);
+    return *out != NULL ? LM_OK : proto_error(e, LM_E_NOMEM, NULL);
+}
+
+/* A handler attachment: present, within the cap, an ELF object. */
+static int check_code(const void *code, size_t len, lm_error *e)
+{
+    if (code == NULL) {
+        return bad(e, "%s is required: the handler .so", "Code");
+    }
+    if (len > PROTO_MAX_CODE) {
+        return proto_error(e, LM_E_TOO_LARGE, "Code is larger than %u bytes", PROTO_MAX_CODE);
+    }
+    if (len < 4 || memcmp(code, "\x7f" "ELF", 4) != 0) {
+        return bad(e, "%s is not an ELF shared object (build the handler with cc -shared -fPIC)",
+                   "Code");
+    }
+    return LM_OK;
 }
 
 static bool valid_env_key(const char *k, size_t n)
@@ -238,15 +338,15 @@ static int parse_create(const proto_doc *doc, const msgpack_object *args, fn_con
     if (rc == LM_OK) {
         rc = get_env(args, &c->env_json, e);
     }
+    bool dl_present = false;
+    if (rc == LM_OK) {
+        rc = get_dead_letter(args, &c->dead_letter, &dl_present, e);
+    }
     if (rc == LM_OK && (proto_get_bin(doc->root, "code", true, code, code_len, e) != LM_OK)) {
         rc = bad(e, "%s is required: the handler .so", "Code");
     }
-    if (rc == LM_OK && *code_len > PROTO_MAX_CODE) {
-        rc = proto_error(e, LM_E_TOO_LARGE, "Code is larger than %u bytes", PROTO_MAX_CODE);
-    }
-    if (rc == LM_OK && (*code_len < 4 || memcmp(*code, "\x7f" "ELF", 4) != 0)) {
-        rc = bad(e, "%s is not an ELF shared object (build the handler with cc -shared -fPIC)",
-                 "Code");
+    if (rc == LM_OK) {
+        rc = check_code(*code, *code_len, e);
     }
     if (rc == LM_OK) {
         c->description = strndup(desc != NULL ? desc : "", dl);
@@ -304,7 +404,7 @@ static nng_msg *op_create(const proto_doc *doc, const msgpack_object *args, lm_e
     nng_msg *m = ok_begin(&w);
     pthread_mutex_lock(&B.mtx);
     if (m != NULL) {
-        write_config(&w, c);
+        write_config(&w, c, 0);
     }
     registry_put(c);
     pthread_mutex_unlock(&B.mtx);
@@ -312,36 +412,148 @@ static nng_msg *op_create(const proto_doc *doc, const msgpack_object *args, lm_e
     return ok_end(&w, m);
 }
 
+/* Will a retired configuration still start a worker (which loads its code
+ * file)?  Only for invocations queued or workers spawning now: a retired
+ * configuration gets no new work.  Running workers have the code mapped
+ * already.  B.mtx held. */
+static bool code_needed(const fn_config *c)
+{
+    return c->queued > 0 || c->spawning > 0;
+}
+
+/* Remove a code blob nothing refers to any more (after the rows are gone). */
+static void gc_blob(const char *sha256)
+{
+    char path[PATH_MAX];
+    if (sha256[0] == '\0' || store_code_referenced(sha256)) {
+        return;
+    }
+    snprintf(path, sizeof(path), "%s/code/%s.so", B.opt.state, sha256);
+    if (unlink(path) == 0) {
+        blog(LOG_DEBUG, "removed unreferenced code blob %s", sha256);
+    }
+}
+
+static bool is_digits(const char *s)
+{
+    if (*s == '\0') {
+        return false;
+    }
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The configuration a qualifier names for get: an alias shows its primary
+ * version (no random draw).  B.mtx held. */
+static fn_config *resolve_fixed(function *f, const char *qual)
+{
+    if (qual[0] == '\0' || strcmp(qual, "$LATEST") == 0 || is_digits(qual)) {
+        return qual[0] == '\0' ? f->latest : registry_version(f, qual);
+    }
+    fn_alias *a = registry_alias(f, qual);
+    return a != NULL ? registry_version(f, a->version) : NULL;
+}
+
+static int not_found(lm_error *e, const char *name, const char *qual)
+{
+    return proto_error(e, LM_E_NOT_FOUND, "Function not found: function:%s%s%s", name,
+                       qual[0] != '\0' ? ":" : "", qual);
+}
+
+/* Lambda's AliasConfiguration. */
+static void write_alias(proto_writer *w, const char *fname, const fn_alias *a)
+{
+    char arn[256];
+    bool weighted = a->extra_version[0] != '\0';
+    snprintf(arn, sizeof(arn), "function:%s:%s", fname, a->name);
+    pw_map(w, 5 + (weighted ? 1 : 0));
+    pw_key(w, "AliasArn");
+    pw_str(w, arn);
+    pw_key(w, "Name");
+    pw_str(w, a->name);
+    pw_key(w, "FunctionVersion");
+    pw_str(w, a->version);
+    pw_key(w, "Description");
+    pw_str(w, a->description != NULL ? a->description : "");
+    pw_key(w, "RevisionId");
+    pw_str(w, a->revision);
+    if (weighted) {
+        pw_key(w, "RoutingConfig");
+        pw_map(w, 1);
+        pw_key(w, "AdditionalVersionWeights");
+        pw_map(w, 1);
+        pw_key(w, a->extra_version);
+        pw_double(w, a->extra_weight);
+    }
+}
+
+static void write_versions_and_aliases(proto_writer *w, function *f)
+{
+    pw_key(w, "Versions");
+    pw_array(w, (uint32_t)f->n_versions);
+    for (int i = 0; i < f->n_versions; i++) {
+        write_config(w, f->versions[i], 0);
+    }
+    pw_key(w, "Aliases");
+    pw_array(w, (uint32_t)registry_alias_count(f));
+    for (const fn_alias *a = f->aliases; a != NULL; a = a->next) {
+        write_alias(w, f->name, a);
+    }
+}
+
+/* get NAME: $LATEST plus Versions and Aliases; get NAME:Q: that version
+ * (an alias shows the version it points to). */
 static nng_msg *op_get(const msgpack_object *args, lm_error *e)
 {
-    char name[NAME_MAX_LEN + 1];
-    if (get_name(args, name, e) != LM_OK) {
+    char name[NAME_MAX_LEN + 1], qual[130];
+    if (get_qualified(args, name, qual, e) != LM_OK) {
         return NULL;
     }
     proto_writer w;
     nng_msg *m = NULL;
     pthread_mutex_lock(&B.mtx);
     function *f = registry_find(name);
-    if (f == NULL) {
-        proto_error(e, LM_E_NOT_FOUND, "Function not found: function:%s", name);
+    fn_config *c = f != NULL ? resolve_fixed(f, qual) : NULL;
+    if (c == NULL) {
+        not_found(e, name, qual);
     } else if ((m = ok_begin(&w)) != NULL) {
-        pw_map(&w, 2);
+        pw_map(&w, qual[0] == '\0' ? 4 : 2);
         pw_key(&w, "Configuration");
-        write_config(&w, f->latest);
+        write_config(&w, c, 0);
         pw_key(&w, "Code");
         pw_map(&w, 2);
         pw_key(&w, "RepositoryType");
         pw_str(&w, "Lamina");
         pw_key(&w, "Location");
-        pw_str(&w, f->latest->code_path);
+        pw_str(&w, c->code_path);
+        if (qual[0] == '\0') {
+            write_versions_and_aliases(&w, f);
+        }
     }
     pthread_mutex_unlock(&B.mtx);
-    return f != NULL ? ok_end(&w, m) : NULL;
+    return c != NULL ? ok_end(&w, m) : NULL;
 }
 
+/* A list entry: $LATEST's configuration plus the version numbers and
+ * alias names (strings) of the function. */
 static void list_one(function *f, void *arg)
 {
-    write_config(arg, f->latest);
+    proto_writer *w = arg;
+    write_config(w, f->latest, 2);
+    pw_key(w, "Versions");
+    pw_array(w, (uint32_t)f->n_versions);
+    for (int i = 0; i < f->n_versions; i++) {
+        pw_str(w, f->versions[i]->version);
+    }
+    pw_key(w, "Aliases");
+    pw_array(w, (uint32_t)registry_alias_count(f));
+    for (const fn_alias *a = f->aliases; a != NULL; a = a->next) {
+        pw_str(w, a->name);
+    }
 }
 
 static nng_msg *op_list(lm_error *e)
@@ -361,42 +573,136 @@ static nng_msg *op_list(lm_error *e)
     return ok_end(&w, m);
 }
 
-static nng_msg *op_delete(const msgpack_object *args, lm_error *e)
+static nng_msg *empty_reply(void)
 {
-    char name[NAME_MAX_LEN + 1];
-    if (get_name(args, name, e) != LM_OK) {
-        return NULL;
-    }
-    pthread_mutex_lock(&B.mtx);
-    bool exists = registry_find(name) != NULL;
-    pthread_mutex_unlock(&B.mtx);
-    if (!exists) {
-        proto_error(e, LM_E_NOT_FOUND, "Function not found: function:%s", name);
-        return NULL;
-    }
-    if (store_delete_function(name, e) != LM_OK) {
-        return NULL;
-    }
-    pthread_mutex_lock(&B.mtx);
-    fn_config *c = registry_remove(name);
-    pool_retire(name);
-    char sha[65] = "", path[PATH_MAX] = "";
-    if (c != NULL) {
-        snprintf(sha, sizeof(sha), "%s", c->sha256);
-        snprintf(path, sizeof(path), "%s", c->code_path);
-        fncfg_unref(c);
-    }
-    pthread_mutex_unlock(&B.mtx);
-    if (sha[0] != '\0' && !store_code_referenced(sha)) {
-        unlink(path);
-    }
-    blog(LOG_INFO, "deleted function %s", name);
     proto_writer w;
     nng_msg *m = ok_begin(&w);
     if (m != NULL) {
         pw_map(&w, 0);
     }
     return ok_end(&w, m);
+}
+
+/* The alias that routes to `version`, or NULL (B.mtx held). */
+static const fn_alias *alias_using(function *f, const char *version)
+{
+    for (const fn_alias *a = f->aliases; a != NULL; a = a->next) {
+        if (strcmp(a->version, version) == 0 || strcmp(a->extra_version, version) == 0) {
+            return a;
+        }
+    }
+    return NULL;
+}
+
+/* delete NAME:N — one published version, refused while an alias uses it. */
+static nng_msg *delete_version(const char *name, const char *qual, lm_error *e)
+{
+    char alias[ALIAS_MAX_LEN + 1] = "";
+    pthread_mutex_lock(&B.mtx);
+    function *f = registry_find(name);
+    bool exists = f != NULL && registry_version(f, qual) != NULL;
+    const fn_alias *a = exists ? alias_using(f, qual) : NULL;
+    if (a != NULL) {
+        snprintf(alias, sizeof(alias), "%s", a->name);
+    }
+    pthread_mutex_unlock(&B.mtx);
+    if (!exists) {
+        not_found(e, name, qual);
+        return NULL;
+    }
+    if (alias[0] != '\0') {
+        proto_error(e, LM_E_CONFLICT, "Version %s of %s is used by alias %s: update or delete "
+                    "the alias first", qual, name, alias);
+        return NULL;
+    }
+    if (store_delete_version(name, (uint32_t)strtoul(qual, NULL, 10), e) != LM_OK) {
+        return NULL;
+    }
+    char sha[65] = "";
+    pthread_mutex_lock(&B.mtx);
+    fn_config *c = registry_remove_version(f, qual);
+    if (c != NULL) {
+        pool_retire_cfg(c);
+        if (!code_needed(c)) {
+            snprintf(sha, sizeof(sha), "%s", c->sha256);
+        }
+        fncfg_unref(c);
+    }
+    pthread_mutex_unlock(&B.mtx);
+    gc_blob(sha); /* else the startup sweep removes it if unused */
+    blog(LOG_INFO, "deleted version %s of %s", qual, name);
+    return empty_reply();
+}
+
+/* The code hashes of every version of f, malloc'd (B.mtx held). */
+static char (*all_hashes(function *f, int *n))[65]
+{
+    char (*h)[65] = calloc((size_t)f->n_versions + 1, sizeof(*h));
+    *n = 0;
+    if (h != NULL) {
+        snprintf(h[(*n)++], 65, "%s", f->latest->sha256);
+        for (int i = 0; i < f->n_versions; i++) {
+            snprintf(h[(*n)++], 65, "%s", f->versions[i]->sha256);
+        }
+    }
+    return h;
+}
+
+static nng_msg *op_delete(const msgpack_object *args, lm_error *e)
+{
+    char name[NAME_MAX_LEN + 1], qual[130];
+    if (get_qualified(args, name, qual, e) != LM_OK) {
+        return NULL;
+    }
+    if (strcmp(qual, "$LATEST") == 0) {
+        bad(e, "%s $LATEST cannot be deleted on its own: delete the function (unqualified)",
+            "Qualifier");
+        return NULL;
+    }
+    if (qual[0] != '\0' && !is_digits(qual)) {
+        bad(e, "%s must be a version number: delete an alias with alias-delete", "Qualifier");
+        return NULL;
+    }
+    if (qual[0] != '\0') {
+        return delete_version(name, qual, e);
+    }
+    int nh = 0;
+    pthread_mutex_lock(&B.mtx);
+    function *f = registry_find(name);
+    char(*hashes)[65] = f != NULL ? all_hashes(f, &nh) : NULL;
+    pthread_mutex_unlock(&B.mtx);
+    if (f == NULL) {
+        not_found(e, name, "");
+        return NULL;
+    }
+    if (store_delete_function(name, e) != LM_OK) {
+        free(hashes);
+        return NULL;
+    }
+    pthread_mutex_lock(&B.mtx);
+    fn_config *c = registry_remove(name);
+    pool_retire(name);
+    fncfg_unref(c);
+    pthread_mutex_unlock(&B.mtx);
+    for (int i = 0; i < nh; i++) {
+        gc_blob(hashes[i]);
+    }
+    free(hashes);
+    blog(LOG_INFO, "deleted function %s", name);
+    return empty_reply();
+}
+
+/* Replace cfg (registered in f) with a fresh copy and retire the old one:
+ * its warm environments end, the next invoke is a cold start (B.mtx). */
+static int renew_config(fn_config *cfg)
+{
+    fn_config *fresh = fncfg_clone(cfg, cfg->version);
+    if (fresh == NULL) {
+        return 0;
+    }
+    int n = pool_retire_cfg(cfg);
+    registry_put(fresh); /* replaces cfg, dropping the registry's reference */
+    return n;
 }
 
 static nng_msg *op_retire(const msgpack_object *args, lm_error *e)
@@ -409,30 +715,14 @@ static nng_msg *op_retire(const msgpack_object *args, lm_error *e)
     function *f = registry_find(name);
     int n = 0;
     if (f != NULL) {
-        /* Retire the current environments but keep the configuration: the
-         * next invoke starts a fresh one. */
-        for (worker *w = B.workers; w != NULL; w = w->next) {
-            if (w->cfg == f->latest && w->state == W_IDLE) {
-                n++;
-            }
-        }
-        fn_config *fresh = calloc(1, sizeof(*fresh));
-        if (fresh != NULL) {
-            *fresh = *f->latest;
-            fresh->refs = 1;
-            fresh->env_json = strdup(f->latest->env_json);
-            fresh->description = strdup(f->latest->description);
-            fresh->q_head = fresh->q_tail = NULL;
-            fresh->queued = fresh->spawning = fresh->live = 0;
-            fresh->idle = NULL;
-            fresh->retired = false;
-            pool_retire(name);
-            registry_put(fresh);
+        n += renew_config(f->latest);
+        for (int i = 0; i < f->n_versions; i++) {
+            n += renew_config(f->versions[i]);
         }
     }
     pthread_mutex_unlock(&B.mtx);
     if (f == NULL) {
-        proto_error(e, LM_E_NOT_FOUND, "Function not found: function:%s", name);
+        not_found(e, name, "");
         return NULL;
     }
     proto_writer w;
@@ -443,6 +733,548 @@ static nng_msg *op_retire(const msgpack_object *args, lm_error *e)
         pw_int(&w, n);
     }
     return ok_end(&w, m);
+}
+
+/* ---- $LATEST updates and publishing ---- */
+
+/* A reference to the current $LATEST of `name`, or NULL (404 in *e). */
+static fn_config *latest_ref(const char *name, lm_error *e)
+{
+    pthread_mutex_lock(&B.mtx);
+    function *f = registry_find(name);
+    fn_config *c = f != NULL ? fncfg_ref(f->latest) : NULL;
+    pthread_mutex_unlock(&B.mtx);
+    if (c == NULL) {
+        not_found(e, name, "");
+    }
+    return c;
+}
+
+static void unref_locked(fn_config *c)
+{
+    pthread_mutex_lock(&B.mtx);
+    fncfg_unref(c);
+    pthread_mutex_unlock(&B.mtx);
+}
+
+/* Make committed configuration c the new $LATEST (takes the caller's
+ * reference): the old one is retired, so its warm workers finish what they
+ * have and exit and no invocation mixes old and new.  Replies with c. */
+static nng_msg *install_latest(fn_config *c)
+{
+    proto_writer w;
+    nng_msg *m = ok_begin(&w);
+    pthread_mutex_lock(&B.mtx);
+    function *f = registry_find(c->name);
+    if (f != NULL) {
+        pool_retire_cfg(f->latest);
+    }
+    if (m != NULL) {
+        write_config(&w, c, 0);
+    }
+    registry_put(c);
+    pthread_mutex_unlock(&B.mtx);
+    return ok_end(&w, m);
+}
+
+static nng_msg *op_update_code(const proto_doc *doc, const msgpack_object *args, lm_error *e)
+{
+    char name[NAME_MAX_LEN + 1];
+    const void *code = NULL;
+    size_t len = 0;
+    if (get_name(args, name, e) != LM_OK ||
+        proto_get_bin(doc->root, "code", false, &code, &len, e) != LM_OK ||
+        check_code(code, len, e) != LM_OK) {
+        return NULL;
+    }
+    fn_config *cur = latest_ref(name, e);
+    if (cur == NULL) {
+        return NULL;
+    }
+    nng_msg *rep = NULL;
+    fn_config *c = fncfg_clone(cur, "$LATEST");
+    if (c == NULL) {
+        proto_error(e, LM_E_NOMEM, NULL);
+        goto cleanup;
+    }
+    iso8601_now(c->last_modified, sizeof(c->last_modified));
+    if (store_code(c, code, len, e) != LM_OK || store_put_function(c, false, e) != LM_OK) {
+        goto cleanup;
+    }
+    blog(LOG_INFO, "updated code of %s: %s (%zu bytes)", name, c->sha256, len);
+    bool changed = strcmp(cur->sha256, c->sha256) != 0;
+    rep = install_latest(c);
+    c = NULL;
+    pthread_mutex_lock(&B.mtx);
+    bool unused = !code_needed(cur);
+    pthread_mutex_unlock(&B.mtx);
+    if (changed && unused) {
+        gc_blob(cur->sha256);
+    }
+cleanup:
+    if (c != NULL) {
+        unref_locked(c);
+    }
+    unref_locked(cur);
+    return rep;
+}
+
+/* Apply the fields present in args to c (a fresh copy of $LATEST). */
+static int apply_config(const msgpack_object *args, fn_config *c, lm_error *e)
+{
+    char *desc = NULL, *dl = NULL;
+    bool dl_present = false;
+    int rc = get_range(args, "Timeout", 1, 900, c->timeout_s, &c->timeout_s, e);
+    if (rc == LM_OK) {
+        rc = get_range(args, "MemorySize", 128, 10240, c->memory_mb, &c->memory_mb, e);
+    }
+    if (rc == LM_OK && proto_find(args, "Environment") != NULL) {
+        char *env = NULL;
+        rc = get_env(args, &env, e);
+        if (rc == LM_OK) {
+            free(c->env_json);
+            c->env_json = env;
+        }
+    }
+    if (rc == LM_OK && (rc = get_text(args, "Description", 256, &desc, e)) == LM_OK &&
+        desc != NULL) {
+        free(c->description);
+        c->description = desc;
+    }
+    if (rc == LM_OK && (rc = get_dead_letter(args, &dl, &dl_present, e)) == LM_OK &&
+        dl_present) {
+        free(c->dead_letter);
+        c->dead_letter = dl;
+        dl = NULL;
+    }
+    free(dl);
+    return rc;
+}
+
+static nng_msg *op_update_config(const msgpack_object *args, lm_error *e)
+{
+    char name[NAME_MAX_LEN + 1];
+    if (get_name(args, name, e) != LM_OK) {
+        return NULL;
+    }
+    fn_config *cur = latest_ref(name, e);
+    if (cur == NULL) {
+        return NULL;
+    }
+    nng_msg *rep = NULL;
+    fn_config *c = fncfg_clone(cur, "$LATEST");
+    if (c == NULL) {
+        proto_error(e, LM_E_NOMEM, NULL);
+        goto cleanup;
+    }
+    if (apply_config(args, c, e) != LM_OK) {
+        goto cleanup;
+    }
+    iso8601_now(c->last_modified, sizeof(c->last_modified));
+    if (store_put_function(c, false, e) != LM_OK) {
+        goto cleanup;
+    }
+    blog(LOG_INFO, "updated configuration of %s", name);
+    rep = install_latest(c);
+    c = NULL;
+cleanup:
+    if (c != NULL) {
+        unref_locked(c);
+    }
+    unref_locked(cur);
+    return rep;
+}
+
+/* Does version v run exactly what $LATEST c would? (code and every
+ * setting that changes behaviour; descriptions do not count) */
+static bool same_content(const fn_config *v, const fn_config *c)
+{
+    return strcmp(v->sha256, c->sha256) == 0 && v->timeout_s == c->timeout_s &&
+           v->memory_mb == c->memory_mb && strcmp(v->env_json, c->env_json) == 0 &&
+           strcmp(v->dead_letter, c->dead_letter) == 0;
+}
+
+static nng_msg *reply_config(const fn_config *c)
+{
+    proto_writer w;
+    nng_msg *m = ok_begin(&w);
+    if (m != NULL) {
+        write_config(&w, c, 0);
+    }
+    return ok_end(&w, m);
+}
+
+typedef struct publish_state {
+    fn_config *cur;  /* $LATEST */
+    fn_config *last; /* highest published version, or NULL */
+    uint32_t next;   /* the number a new version gets */
+} publish_state;
+
+static int publish_snapshot(const char *name, publish_state *ps, lm_error *e)
+{
+    pthread_mutex_lock(&B.mtx);
+    function *f = registry_find(name);
+    if (f != NULL) {
+        ps->cur = fncfg_ref(f->latest);
+        fn_config *last = registry_last_version(f);
+        ps->last = last != NULL ? fncfg_ref(last) : NULL;
+        ps->next = f->last_version + 1;
+    }
+    pthread_mutex_unlock(&B.mtx);
+    if (f == NULL) {
+        return not_found(e, name, "");
+    }
+    if (ps->next == 0 || ps->next > 999999999u) {
+        return proto_error(e, LM_E_CONFLICT, "Function %s has used up its version numbers",
+                           name);
+    }
+    return LM_OK;
+}
+
+/* publish: snapshot $LATEST as the next version, or return the last
+ * version when nothing changed since. */
+static nng_msg *op_publish(const msgpack_object *args, lm_error *e)
+{
+    char name[NAME_MAX_LEN + 1], *desc = NULL, *sha = NULL;
+    publish_state ps = {0};
+    fn_config *v = NULL;
+    nng_msg *rep = NULL;
+    if (get_name(args, name, e) != LM_OK || get_text(args, "Description", 256, &desc, e) != LM_OK ||
+        get_text(args, "CodeSha256", 64, &sha, e) != LM_OK ||
+        publish_snapshot(name, &ps, e) != LM_OK) {
+        goto cleanup;
+    }
+    if (sha != NULL && strcmp(sha, ps.cur->sha256) != 0) {
+        proto_error(e, LM_E_CONFLICT, "CodeSha256 %s does not match the code of %s:$LATEST (%s)",
+                    sha, name, ps.cur->sha256);
+        goto cleanup;
+    }
+    if (ps.last != NULL && same_content(ps.last, ps.cur)) {
+        rep = reply_config(ps.last);
+        goto cleanup;
+    }
+    char num[16];
+    snprintf(num, sizeof(num), "%u", ps.next);
+    if ((v = fncfg_clone(ps.cur, num)) == NULL) {
+        proto_error(e, LM_E_NOMEM, NULL);
+        goto cleanup;
+    }
+    if (desc != NULL) {
+        free(v->description);
+        v->description = desc;
+        desc = NULL;
+    }
+    iso8601_now(v->last_modified, sizeof(v->last_modified));
+    if (store_publish(v, ps.next, e) != LM_OK) {
+        goto cleanup;
+    }
+    rep = reply_config(v);
+    pthread_mutex_lock(&B.mtx);
+    registry_put(fncfg_ref(v));
+    pthread_mutex_unlock(&B.mtx);
+    blog(LOG_INFO, "published %s version %s (code %s)", name, num, v->sha256);
+cleanup:
+    pthread_mutex_lock(&B.mtx);
+    fncfg_unref(ps.cur);
+    fncfg_unref(ps.last);
+    fncfg_unref(v);
+    pthread_mutex_unlock(&B.mtx);
+    free(desc);
+    free(sha);
+    return rep;
+}
+
+/* versions: $LATEST then every published version (ListVersionsByFunction). */
+static nng_msg *op_versions(const msgpack_object *args, lm_error *e)
+{
+    char name[NAME_MAX_LEN + 1];
+    if (get_name(args, name, e) != LM_OK) {
+        return NULL;
+    }
+    proto_writer w;
+    nng_msg *m = NULL;
+    pthread_mutex_lock(&B.mtx);
+    function *f = registry_find(name);
+    if (f == NULL) {
+        not_found(e, name, "");
+    } else if ((m = ok_begin(&w)) != NULL) {
+        pw_map(&w, 1);
+        pw_key(&w, "Versions");
+        pw_array(&w, (uint32_t)f->n_versions + 1);
+        write_config(&w, f->latest, 0);
+        for (int i = 0; i < f->n_versions; i++) {
+            write_config(&w, f->versions[i], 0);
+        }
+    }
+    pthread_mutex_unlock(&B.mtx);
+    return f != NULL ? ok_end(&w, m) : NULL;
+}
+
+/* ---- aliases ---- */
+
+typedef struct alias_args {
+    char name[ALIAS_MAX_LEN + 1];
+    const char *version; /* FunctionVersion or NULL */
+    size_t version_len;
+    bool routing;        /* RoutingConfig present */
+    char extra[VERSION_MAX_LEN + 1];
+    double weight;
+    char *description;   /* NULL when absent */
+} alias_args;
+
+static int get_alias_name(const msgpack_object *args, char out[ALIAS_MAX_LEN + 1], lm_error *e)
+{
+    const char *s = NULL;
+    size_t n = 0;
+    if (proto_get_str(args, "Name", true, &s, &n, e) != LM_OK || n == 0 || n > ALIAS_MAX_LEN) {
+        return bad(e, "%s (the alias) is required: 1-128 letters, digits, '-' or '_'", "Name");
+    }
+    snprintf(out, ALIAS_MAX_LEN + 1, "%.*s", (int)n, s);
+    if (strlen(out) != n || !valid_alias_name(out)) {
+        return proto_error(e, LM_E_INVALID_PARAMETER, "Name '%s' is invalid: use 1-128 letters, "
+                           "digits, '-' or '_', not all digits", out);
+    }
+    return LM_OK;
+}
+
+/* RoutingConfig{AdditionalVersionWeights{"N": w}}: at most one version. */
+static int get_routing(const msgpack_object *args, alias_args *a, lm_error *e)
+{
+    const msgpack_object *rc = NULL, *weights = NULL;
+    if (proto_get_map(args, "RoutingConfig", false, &rc, e) != LM_OK ||
+        (rc != NULL && proto_get_map(rc, "AdditionalVersionWeights", false, &weights, e) !=
+                           LM_OK)) {
+        return bad(e, "%s must be {\"AdditionalVersionWeights\": {\"VERSION\": WEIGHT}}",
+                   "RoutingConfig");
+    }
+    a->routing = rc != NULL;
+    if (weights == NULL || weights->via.map.size == 0) {
+        return LM_OK;
+    }
+    const msgpack_object_kv *kv = &weights->via.map.ptr[0];
+    if (weights->via.map.size > 1) {
+        return bad(e, "%s takes at most one additional version",
+                   "RoutingConfig.AdditionalVersionWeights");
+    }
+    if (kv->key.type != MSGPACK_OBJECT_STR || kv->key.via.str.size == 0 ||
+        kv->key.via.str.size > 10) {
+        return bad(e, "%s keys must be published version numbers",
+                   "RoutingConfig.AdditionalVersionWeights");
+    }
+    snprintf(a->extra, sizeof(a->extra), "%.*s", (int)kv->key.via.str.size, kv->key.via.str.ptr);
+    if (!is_digits(a->extra)) {
+        return bad(e, "%s keys must be published version numbers",
+                   "RoutingConfig.AdditionalVersionWeights");
+    }
+    bool num = kv->val.type == MSGPACK_OBJECT_FLOAT32 || kv->val.type == MSGPACK_OBJECT_FLOAT64 ||
+               kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER;
+    a->weight = kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (double)kv->val.via.u64
+                                                                 : kv->val.via.f64;
+    if (!num || !(a->weight >= 0.0 && a->weight <= 1.0)) {
+        return bad(e, "%s weights must be numbers from 0.0 to 1.0",
+                   "RoutingConfig.AdditionalVersionWeights");
+    }
+    return LM_OK;
+}
+
+static int parse_alias_args(const msgpack_object *args, alias_args *a, lm_error *e)
+{
+    memset(a, 0, sizeof(*a));
+    int rc = get_alias_name(args, a->name, e);
+    if (rc == LM_OK &&
+        proto_get_str(args, "FunctionVersion", false, &a->version, &a->version_len, e) != LM_OK) {
+        rc = bad(e, "%s must be a string", "FunctionVersion");
+    }
+    if (rc == LM_OK && a->version != NULL) {
+        char v[VERSION_MAX_LEN + 1];
+        snprintf(v, sizeof(v), "%.*s", (int)(a->version_len > 15 ? 15 : a->version_len),
+                 a->version);
+        if (a->version_len > 10 || strlen(v) != a->version_len ||
+            (strcmp(v, "$LATEST") != 0 && !is_digits(v))) {
+            rc = bad(e, "%s must be $LATEST or a published version number", "FunctionVersion");
+        }
+    }
+    if (rc == LM_OK) {
+        rc = get_routing(args, a, e);
+    }
+    if (rc == LM_OK) {
+        rc = get_text(args, "Description", 256, &a->description, e);
+    }
+    return rc;
+}
+
+/* Check what the new alias points to exists and is allowed (B.mtx held). */
+static int check_alias_target(function *f, const fn_alias *a, lm_error *e)
+{
+    if (registry_version(f, a->version) == NULL) {
+        return not_found(e, f->name, a->version);
+    }
+    if (a->extra_version[0] == '\0') {
+        return LM_OK;
+    }
+    if (strcmp(a->version, "$LATEST") == 0) {
+        return bad(e, "%s: weighted routing needs a published primary version, not $LATEST",
+                   "FunctionVersion");
+    }
+    if (strcmp(a->extra_version, a->version) == 0) {
+        return bad(e, "%s: the additional version must differ from FunctionVersion",
+                   "RoutingConfig.AdditionalVersionWeights");
+    }
+    if (registry_version(f, a->extra_version) == NULL) {
+        return not_found(e, f->name, a->extra_version);
+    }
+    return LM_OK;
+}
+
+/* Build the new alias record from the request and (on update) the old one. */
+static int merge_alias(function *f, const alias_args *aa, bool create, fn_alias *a,
+                       lm_error *e)
+{
+    const fn_alias *old = registry_alias(f, aa->name);
+    if (create && old != NULL) {
+        return proto_error(e, LM_E_CONFLICT, "Alias already exists: function:%s:%s", f->name,
+                           aa->name);
+    }
+    if (!create && old == NULL) {
+        return proto_error(e, LM_E_NOT_FOUND, "Alias not found: function:%s:%s", f->name,
+                           aa->name);
+    }
+    if (create && aa->version == NULL) {
+        return bad(e, "%s is required", "FunctionVersion");
+    }
+    snprintf(a->name, sizeof(a->name), "%s", aa->name);
+    if (old != NULL) {
+        memcpy(a->version, old->version, sizeof(a->version));
+        memcpy(a->extra_version, old->extra_version, sizeof(a->extra_version));
+        a->extra_weight = old->extra_weight;
+    }
+    if (aa->version != NULL) {
+        snprintf(a->version, sizeof(a->version), "%.*s", (int)aa->version_len, aa->version);
+    }
+    if (aa->routing) {
+        memcpy(a->extra_version, aa->extra, sizeof(a->extra_version));
+        a->extra_weight = aa->extra[0] != '\0' ? aa->weight : 0.0;
+    }
+    const char *desc = aa->description != NULL ? aa->description
+                                               : (old != NULL ? old->description : "");
+    a->description = strdup(desc != NULL ? desc : "");
+    if (a->description == NULL) {
+        return proto_error(e, LM_E_NOMEM, NULL);
+    }
+    return check_alias_target(f, a, e);
+}
+
+static nng_msg *op_alias_put(const msgpack_object *args, bool create, lm_error *e)
+{
+    char name[NAME_MAX_LEN + 1];
+    alias_args aa = {0};
+    fn_alias *a = NULL;
+    nng_msg *rep = NULL;
+    int rc = get_name(args, name, e);
+    if (rc == LM_OK) {
+        rc = parse_alias_args(args, &aa, e);
+    }
+    if (rc != LM_OK) {
+        free(aa.description);
+        return NULL;
+    }
+    if ((a = calloc(1, sizeof(*a))) == NULL) {
+        proto_error(e, LM_E_NOMEM, NULL);
+        goto cleanup;
+    }
+    pthread_mutex_lock(&B.mtx);
+    function *f = registry_find(name);
+    rc = f != NULL ? merge_alias(f, &aa, create, a, e) : not_found(e, name, "");
+    pthread_mutex_unlock(&B.mtx);
+    uuid4(a->revision);
+    if (rc != LM_OK || store_put_alias(name, a, e) != LM_OK) {
+        goto cleanup;
+    }
+    proto_writer w;
+    nng_msg *m = ok_begin(&w);
+    pthread_mutex_lock(&B.mtx);
+    if (m != NULL) {
+        write_alias(&w, name, a);
+    }
+    registry_put_alias(registry_find(name), a);
+    a = NULL;
+    pthread_mutex_unlock(&B.mtx);
+    rep = ok_end(&w, m);
+    blog(LOG_INFO, "%s alias %s of %s", create ? "created" : "updated", aa.name, name);
+cleanup:
+    fnalias_free(a);
+    free(aa.description);
+    return rep;
+}
+
+static nng_msg *op_alias_get(const msgpack_object *args, lm_error *e)
+{
+    char name[NAME_MAX_LEN + 1], alias[ALIAS_MAX_LEN + 1];
+    if (get_name(args, name, e) != LM_OK || get_alias_name(args, alias, e) != LM_OK) {
+        return NULL;
+    }
+    proto_writer w;
+    nng_msg *m = NULL;
+    pthread_mutex_lock(&B.mtx);
+    function *f = registry_find(name);
+    fn_alias *a = f != NULL ? registry_alias(f, alias) : NULL;
+    if (f == NULL) {
+        not_found(e, name, "");
+    } else if (a == NULL) {
+        proto_error(e, LM_E_NOT_FOUND, "Alias not found: function:%s:%s", name, alias);
+    } else if ((m = ok_begin(&w)) != NULL) {
+        write_alias(&w, name, a);
+    }
+    pthread_mutex_unlock(&B.mtx);
+    return a != NULL ? ok_end(&w, m) : NULL;
+}
+
+static nng_msg *op_alias_list(const msgpack_object *args, lm_error *e)
+{
+    char name[NAME_MAX_LEN + 1];
+    if (get_name(args, name, e) != LM_OK) {
+        return NULL;
+    }
+    proto_writer w;
+    nng_msg *m = NULL;
+    pthread_mutex_lock(&B.mtx);
+    function *f = registry_find(name);
+    if (f == NULL) {
+        not_found(e, name, "");
+    } else if ((m = ok_begin(&w)) != NULL) {
+        pw_map(&w, 1);
+        pw_key(&w, "Aliases");
+        pw_array(&w, (uint32_t)registry_alias_count(f));
+        for (const fn_alias *a = f->aliases; a != NULL; a = a->next) {
+            write_alias(&w, name, a);
+        }
+    }
+    pthread_mutex_unlock(&B.mtx);
+    return f != NULL ? ok_end(&w, m) : NULL;
+}
+
+static nng_msg *op_alias_delete(const msgpack_object *args, lm_error *e)
+{
+    char name[NAME_MAX_LEN + 1], alias[ALIAS_MAX_LEN + 1];
+    if (get_name(args, name, e) != LM_OK || get_alias_name(args, alias, e) != LM_OK) {
+        return NULL;
+    }
+    pthread_mutex_lock(&B.mtx);
+    function *f = registry_find(name);
+    bool exists = f != NULL && registry_alias(f, alias) != NULL;
+    pthread_mutex_unlock(&B.mtx);
+    if (!exists) {
+        proto_error(e, LM_E_NOT_FOUND, "Alias not found: function:%s:%s", name, alias);
+        return NULL;
+    }
+    if (store_delete_alias(name, alias, e) != LM_OK) {
+        return NULL;
+    }
+    pthread_mutex_lock(&B.mtx);
+    registry_remove_alias(f, alias);
+    pthread_mutex_unlock(&B.mtx);
+    blog(LOG_INFO, "deleted alias %s of %s", alias, name);
+    return empty_reply();
 }
 
 static nng_msg *op_status(lm_error *e)
@@ -482,8 +1314,7 @@ static nng_msg *op_status(lm_error *e)
     pw_key(&w, "ColdStarts");
     pw_int(&w, (int64_t)B.cold_starts);
     pw_key(&w, "Sandbox");
-    pw_str(&w, B.opt.unsafe_no_sandbox ? "DISABLED (unsafe: workers run unsandboxed)"
-                                       : "enabled");
+    sbxhost_write_status(&w, B.opt.unsafe_no_sandbox);
     pthread_mutex_unlock(&B.mtx);
     return ok_end(&w, m);
 }
@@ -518,6 +1349,22 @@ static nng_msg *run_job(nng_msg *msg, lm_error *e)
         rep = op_status(e);
     } else if (is(op, n, "retire-workers")) {
         rep = op_retire(args, e);
+    } else if (is(op, n, "update-code")) {
+        rep = op_update_code(&doc, args, e);
+    } else if (is(op, n, "update-config")) {
+        rep = op_update_config(args, e);
+    } else if (is(op, n, "publish")) {
+        rep = op_publish(args, e);
+    } else if (is(op, n, "versions")) {
+        rep = op_versions(args, e);
+    } else if (is(op, n, "alias-create") || is(op, n, "alias-update")) {
+        rep = op_alias_put(args, is(op, n, "alias-create"), e);
+    } else if (is(op, n, "alias-get")) {
+        rep = op_alias_get(args, e);
+    } else if (is(op, n, "alias-list")) {
+        rep = op_alias_list(args, e);
+    } else if (is(op, n, "alias-delete")) {
+        rep = op_alias_delete(args, e);
     } else {
         proto_error(e, LM_E_UNKNOWN_OP, "unknown operation '%.*s'", (int)(n > 64 ? 64 : n), op);
     }

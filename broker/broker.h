@@ -53,6 +53,7 @@ typedef struct fn_config {
     uint32_t memory_mb;
     char *env_json;    /* {"K":"V",...} */
     char *description;
+    char *dead_letter; /* DeadLetterConfig.TargetArn, "" when unset (stored only) */
     char last_modified[40];
     /* pool state (B.mtx) */
     invocation *q_head, *q_tail; /* invocations waiting for a worker */
@@ -65,19 +66,68 @@ typedef struct fn_config {
 
 fn_config *fncfg_ref(fn_config *c);
 void fncfg_unref(fn_config *c); /* frees at zero; caller holds B.mtx or owns the last ref */
+/* A new configuration (refs 1, fresh pool state) with c's code and config
+ * and the given version label; NULL on ENOMEM.  Reads only c's immutable
+ * fields, so B.mtx is not needed while the caller holds a reference. */
+fn_config *fncfg_clone(const fn_config *c, const char *version);
 
-/* ---- registry.c: name → current configuration (B.mtx) ---- */
+#define ALIAS_MAX_LEN 128
+#define VERSION_MAX_LEN 15 /* "$LATEST" or a decimal version number */
+
+/* An alias: a name for one version, optionally routing a share of the
+ * requests to one extra version.  Immutable once in the registry (updates
+ * replace the whole record). */
+typedef struct fn_alias {
+    char name[ALIAS_MAX_LEN + 1];
+    char version[VERSION_MAX_LEN + 1];       /* "$LATEST" or "N" */
+    char extra_version[VERSION_MAX_LEN + 1]; /* "" when not weighted */
+    double extra_weight;                     /* [0, 1]: share of extra_version */
+    char *description;
+    char revision[37];
+    struct fn_alias *next; /* sorted by name */
+} fn_alias;
+
+void fnalias_free(fn_alias *a);
+
+/* ---- registry.c: name → $LATEST, published versions, aliases (B.mtx) ---- */
 typedef struct function {
     char name[NAME_MAX_LEN + 1];
     fn_config *latest;
+    fn_config **versions; /* published versions, ascending by number */
+    int n_versions, cap_versions;
+    uint32_t last_version; /* highest number ever published: never reused */
+    fn_alias *aliases;
     struct function *next;
 } function;
 
 function *registry_find(const char *name);
-/* Insert or replace $LATEST (takes over the caller's reference to cfg). */
+/* Insert or replace $LATEST, or add a published version when cfg->version
+ * is a number (takes over the caller's reference to cfg either way).  A
+ * replaced $LATEST is marked retired. */
 void registry_put(fn_config *cfg);
-/* Remove and return the entry's config reference (caller unrefs). */
+/* Remove the function and return its $LATEST reference (caller unrefs);
+ * its versions are retired and released, its aliases freed. */
 fn_config *registry_remove(const char *name);
+/* The configuration of "$LATEST" or a published version "N", or NULL. */
+fn_config *registry_version(function *f, const char *version);
+/* The highest-numbered published version still present, or NULL. */
+fn_config *registry_last_version(function *f);
+/* Unlink a published version and return its reference (caller unrefs). */
+fn_config *registry_remove_version(function *f, const char *version);
+fn_alias *registry_alias(function *f, const char *alias);
+/* Insert or replace an alias (takes ownership of a). */
+void registry_put_alias(function *f, fn_alias *a);
+/* Unlink and free an alias; false if there was none. */
+bool registry_remove_alias(function *f, const char *alias);
+int registry_alias_count(const function *f);
+/* Resolve a qualifier ("", "$LATEST", "N" or an alias) to the configuration
+ * that should run; an alias with weighted routing draws a uniform random
+ * number per call.  NULL if the version or alias does not exist. */
+fn_config *registry_resolve(function *f, const char *qualifier);
+/* Qualifier syntax: "$LATEST", 1-10 digits, or an alias name. */
+bool valid_qualifier(const char *q);
+/* Alias syntax: 1-128 of [a-zA-Z0-9-_], not all digits. */
+bool valid_alias_name(const char *s);
 int registry_count(void);
 /* Call fn for every function, in name order is not guaranteed. */
 void registry_each(void (*fn)(function *f, void *arg), void *arg);
@@ -222,6 +272,9 @@ void pool_clock_poke(double deadline);
 bool pool_pid_known(pid_t pid);
 /* Retire every worker of configurations named `name` (B.mtx held). */
 int pool_retire(const char *name);
+/* Retire one configuration: idle workers shut down now, busy ones after
+ * the work queued on cfg (B.mtx held).  Returns the number shut down. */
+int pool_retire_cfg(fn_config *cfg);
 void pool_counts(int *total, int *idle, int *busy, int *spawning);
 
 /* ---- work.c ---- */
@@ -243,9 +296,21 @@ void logs_write(const char *function, const char *text, size_t len);
 /* ---- store.c (admin thread and startup only) ---- */
 int store_open(const char *path, lm_error *e);
 void store_close(void);
+/* Load everything at startup: fn is called for every $LATEST, then for
+ * every published version (registry_put accepts both); version counters
+ * and aliases go straight into the registry (single-threaded startup).
+ * Then code blobs no row refers to (left by a crash) are removed. */
 int store_load_all(void (*fn)(fn_config *cfg, void *arg), void *arg, lm_error *e);
 int store_put_function(const fn_config *cfg, bool create, lm_error *e);
+/* Delete the function with its versions and aliases (one transaction). */
 int store_delete_function(const char *name, lm_error *e);
+/* Is the blob used by any $LATEST or published version? (true on error) */
 bool store_code_referenced(const char *sha256);
+/* Record published version v (number n) and advance the function's
+ * counter to n, in one transaction. */
+int store_publish(const fn_config *v, uint32_t n, lm_error *e);
+int store_delete_version(const char *name, uint32_t n, lm_error *e);
+int store_put_alias(const char *name, const fn_alias *a, lm_error *e);
+int store_delete_alias(const char *name, const char *alias, lm_error *e);
 
 #endif

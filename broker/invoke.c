@@ -73,12 +73,11 @@ int invoke_parse_name(const char *fn, size_t fnlen, const char *q, size_t qlen,
         memcpy(qual, q, qlen);
         qual[qlen] = '\0';
     }
-    for (const char *c = qual; *c != '\0'; c++) {
-        bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-                  (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '$';
-        if (!ok) {
-            return proto_error(e, LM_E_INVALID_PARAMETER, "Qualifier '%s' is invalid", qual);
-        }
+    if (qual[0] != '\0' && !valid_qualifier(qual)) {
+        return proto_error(e, LM_E_INVALID_PARAMETER,
+                           "Qualifier '%s' is invalid: use $LATEST, a version number or an "
+                           "alias name",
+                           qual);
     }
     return LM_OK;
 }
@@ -440,17 +439,19 @@ void invoke_handle(api_ctx *actx, nng_msg *req, const proto_doc *doc)
     }
     pthread_mutex_lock(&B.mtx);
     function *f = registry_find(name);
-    if (f == NULL || (qual[0] != '\0' && strcmp(qual, "$LATEST") != 0)) {
+    fn_config *target = f != NULL ? registry_resolve(f, qual) : NULL;
+    if (target == NULL) {
         rc = proto_error(&e, LM_E_NOT_FOUND, "Function not found: function:%s%s%s", name,
                          qual[0] != '\0' ? ":" : "", qual);
     } else if (B.stopping) {
         rc = proto_error(&e, LM_E_STOPPING, "the broker is stopping");
     } else if (r.type == LM_INVOKE_DRY_RUN) {
+        nng_msg *dry = dry_run_reply(target->version); /* target is only safe under B.mtx */
         pthread_mutex_unlock(&B.mtx);
         free(inv->client_context);
         free(inv);
         nng_msg_free(req);
-        api_reply(actx, dry_run_reply(f->latest->version));
+        api_reply(actx, dry);
         return;
     } else if (B.inflight >= B.opt.max_concurrency) {
         rc = proto_error(&e, LM_E_THROTTLED,
@@ -466,7 +467,7 @@ void invoke_handle(api_ctx *actx, nng_msg *req, const proto_doc *doc)
         return;
     }
     uuid4(inv->rid);
-    inv->cfg = fncfg_ref(f->latest);
+    inv->cfg = fncfg_ref(target);
     inv->actx = actx;
     inv->req = req;
     inv->payload = r.payload;

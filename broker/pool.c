@@ -37,6 +37,7 @@
 #include <cjson/cJSON.h>
 
 #include "broker.h"
+#include "sandbox_host.h"
 
 extern char **environ;
 
@@ -346,11 +347,24 @@ int pool_retire(const char *name)
     return n;
 }
 
-static void worker_exited(worker *w, int st);
+int pool_retire_cfg(fn_config *cfg)
+{
+    int n = 0;
+    cfg->retired = true;
+    for (worker *w = B.workers; w != NULL; w = w->next) {
+        if (w->cfg == cfg && w->state == W_IDLE) {
+            shutdown_worker(w);
+            n++;
+        }
+    }
+    return n;
+}
+
+static void worker_exited(worker *w, int st, const sbx_verdict *v);
 
 /* ---- spawner thread ---- */
 
-static int build_env(const worker *w, char ***envp_out)
+static int build_env(const worker *w, int slot, char ***envp_out)
 {
     const fn_config *cfg = w->cfg;
     size_t cap = 64, n = 0;
@@ -396,6 +410,18 @@ static int build_env(const worker *w, char ***envp_out)
     if (B.opt.unsafe_no_sandbox) {
         PUT("LAMINA_UNSAFE=1");
     }
+    if (slot >= 0) { /* sandbox_host.c: tmp dir, uid, cgroup, report pipe on fd 3 */
+        PUT("TMPDIR=%s", sbxhost_tmp(slot));
+        PUT("LAMINA_TMP=%s", sbxhost_tmp(slot));
+        PUT("LAMINA_REPORT_FD=3");
+        if (sbxhost_uid(slot) >= 0) {
+            PUT("LAMINA_UID=%ld", sbxhost_uid(slot));
+            PUT("LAMINA_GID=%ld", sbxhost_uid(slot));
+        }
+        if (sbxhost_cgroup(slot) != NULL) {
+            PUT("LAMINA_CGROUP=%s", sbxhost_cgroup(slot));
+        }
+    }
     const char *pass[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "LD_LIBRARY_PATH"};
     for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
         const char *v = getenv(pass[i]);
@@ -422,7 +448,7 @@ static void free_env(char **envp)
     free(envp);
 }
 
-static pid_t spawn_runtime(char **envp)
+static pid_t spawn_runtime(char **envp, int report_fd)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
@@ -432,7 +458,10 @@ static pid_t spawn_runtime(char **envp)
     sigemptyset(&none);
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    if (report_fd >= 0) { /* the sandbox's violation report pipe becomes fd 3 */
+        posix_spawn_file_actions_adddup2(&fa, report_fd, 3);
+    }
+    posix_spawn_file_actions_addclosefrom_np(&fa, report_fd >= 0 ? 4 : 3);
     posix_spawnattr_init(&at);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     posix_spawnattr_setsigmask(&at, &none);
@@ -469,24 +498,42 @@ static void *spawner_main(void *arg)
             B.spawn_tail = NULL;
         }
         char **envp = NULL;
-        int erc = build_env(w, &envp);
+        int slot = B.opt.unsafe_no_sandbox ? -1 : sbxhost_acquire();
+        int erc = (B.opt.unsafe_no_sandbox || slot >= 0) ? build_env(w, slot, &envp) : -1;
+        uint32_t memory_mb = w->cfg->memory_mb;
         pthread_mutex_unlock(&B.mtx);
 
+        char sbx_err[256] = "";
+        if (erc == 0 && slot >= 0 && sbxhost_setup(slot, memory_mb, sbx_err, sizeof(sbx_err)) != 0) {
+            erc = -1;
+        }
         pthread_mutex_lock(&B.spawn_mtx);
-        pid_t pid = erc == 0 ? spawn_runtime(envp) : -1;
+        pid_t pid = erc == 0 ? spawn_runtime(envp, sbxhost_report_fd(slot)) : -1;
         int err = errno;
+        if (pid > 0 && slot >= 0) {
+            sbxhost_bind(slot, pid);
+        }
         pthread_mutex_lock(&B.mtx);
         pthread_mutex_unlock(&B.spawn_mtx);
         free_env(envp);
         if (pid < 0) {
-            char msg[PATH_MAX + 128];
-            snprintf(msg, sizeof(msg), "cannot start %s: %s", B.opt.runtime_path, strerror(err));
+            char msg[PATH_MAX + 384];
+            if (sbx_err[0] != '\0') {
+                snprintf(msg, sizeof(msg), "sandbox setup failed: %s", sbx_err);
+            } else {
+                snprintf(msg, sizeof(msg), "cannot start %s: %s", B.opt.runtime_path,
+                         slot < 0 && !B.opt.unsafe_no_sandbox ? "no free sandbox slot"
+                                                              : strerror(err));
+            }
             blog(LOG_ERROR, "%s", msg);
+            pthread_mutex_unlock(&B.mtx);
+            sbxhost_release(slot);
+            pthread_mutex_lock(&B.mtx);
             w->state = W_EXITING;
             w->cfg->spawning--;
             w->pid = -1;
-            init_failed(w, "Runtime.Unknown", msg);
-            worker_exited(w, 0);
+            init_failed(w, sbx_err[0] != '\0' ? "Sandbox.Failure" : "Runtime.Unknown", msg);
+            worker_exited(w, 0, NULL);
             continue;
         }
         w->pid = pid;
@@ -548,11 +595,32 @@ static void unlink_worker(worker *w)
     B.n_workers--;
 }
 
-static void worker_exited(worker *w, int st)
+/* A sandbox verdict (sandbox_host.c) turns a death into its own error type:
+ * SIGSYS from the filter → Runtime.SandboxViolation naming the syscall; a
+ * memory-cgroup OOM kill → Runtime.OutOfMemory.  Also written to the log. */
+static const char *verdict_type(const worker *w, const sbx_verdict *v, char *why, size_t cap)
+{
+    if (v == NULL || v->kind == SBX_V_NONE) {
+        return "Runtime.ExitError";
+    }
+    char line[320];
+    size_t n = strlen(why);
+    if (v->kind == SBX_V_VIOLATION) {
+        snprintf(why + n, cap - n, " (sandbox violation: forbidden syscall %s)", v->syscall);
+    } else {
+        snprintf(why + n, cap - n, " (out of memory: limit %u MB)", w->cfg->memory_mb);
+    }
+    int ln = snprintf(line, sizeof(line), "[lamina] worker %d: %s\n", (int)w->pid, why);
+    logs_write(w->cfg->name, line, (size_t)ln < sizeof(line) ? (size_t)ln : sizeof(line) - 1);
+    return v->kind == SBX_V_VIOLATION ? "Runtime.SandboxViolation" : "Runtime.OutOfMemory";
+}
+
+static void worker_exited(worker *w, int st, const sbx_verdict *v)
 {
     fn_config *cfg = w->cfg;
     char why[256];
     describe_status(st, why, sizeof(why));
+    const char *type = verdict_type(w, v, why, sizeof(why));
     unlink_worker(w);
     cfg->live--;
     if (w->state == W_IDLE) {
@@ -569,14 +637,14 @@ static void worker_exited(worker *w, int st)
             init_failed(w, "Sandbox.Timedout", "Init timed out");
         } else {
             snprintf(msg, sizeof(msg), "%s (during init)", why);
-            init_failed(w, "Runtime.ExitError", msg);
+            init_failed(w, type, msg);
         }
     } else if (w->inv != NULL) {
         invocation *inv = w->inv;
         char msg[400];
         snprintf(msg, sizeof(msg), "RequestId: %s Error: %s", inv->rid, why);
         w->inv = NULL;
-        invoke_fail_unhandled(inv, "Runtime.ExitError", msg);
+        invoke_fail_unhandled(inv, type, msg);
     }
     blog(LOG_DEBUG, "worker %d of %s exited: %s", (int)w->pid, cfg->name, why);
     pool_schedule(cfg); /* replace it if invocations still wait */
@@ -589,12 +657,18 @@ static void *reaper_main(void *arg)
     (void)arg;
     for (;;) {
         int st = 0;
+        sbx_verdict v;
         pid_t pid = waitpid(-1, &st, 0);
+        if (pid > 0) { /* the spawner binds pid to its slot under spawn_mtx */
+            pthread_mutex_lock(&B.spawn_mtx);
+            pthread_mutex_unlock(&B.spawn_mtx);
+        }
+        sbxhost_reaped(pid, st, &v); /* slow (umount, cgroup): before B.mtx */
         pthread_mutex_lock(&B.mtx);
         if (pid > 0) {
             worker *w = find_pid(pid);
             if (w != NULL) {
-                worker_exited(w, st);
+                worker_exited(w, st, &v);
             }
         } else {
             if (B.stopping && B.n_workers == 0) {
@@ -738,7 +812,7 @@ static void stop_pending_work(void)
         w->state = W_EXITING;
         w->cfg->spawning--;
         w->pid = -1;
-        worker_exited(w, 0);
+        worker_exited(w, 0, NULL);
     }
     B.spawn_tail = NULL;
 }

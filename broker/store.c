@@ -1,13 +1,30 @@
 /*
  * broker/store.c — the durable store: SQLite in WAL mode with
  * synchronous=FULL in <state>/lamina.db.  Every change is one transaction,
- * so a broker killed at any moment leaves either the old or the new row,
- * never half of one.  Used only from the admin thread (and from main at
- * startup), so one connection and no locking of our own.
+ * so a broker killed at any moment leaves either the old or the new rows,
+ * never half of them: a published version is its `versions` row plus the
+ * function's advanced `last_version` counter, committed together.  Used
+ * only from the admin thread (and from main at startup), so one connection
+ * and no locking of our own.
+ *
+ * Tables: functions ($LATEST, one row per function, with the version
+ * counter so numbers are never reused even after versions are deleted),
+ * versions (immutable snapshots, (name, version) primary key), aliases.
+ * Code blobs live outside (content-addressed files); a row is committed
+ * only after its blob is on disk, so a committed row never lacks its code.
+ * The reverse can happen (a crash between blob and row, or a blob kept
+ * because an old worker still needed it): at startup, blobs no row refers
+ * to and half-written temporaries are removed.
+ *
+ * Schema history: 1 = functions only; 2 = + functions.dead_letter,
+ * functions.last_version, versions, aliases.  Upgrading adds the columns
+ * (checked with pragma table_info) in one transaction.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -26,11 +43,63 @@ static const char *schema =
     "  env TEXT NOT NULL DEFAULT '{}',"
     "  description TEXT NOT NULL DEFAULT '',"
     "  last_modified TEXT NOT NULL);"
-    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '1');";
+    "CREATE TABLE IF NOT EXISTS versions("
+    "  name TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  code_sha256 TEXT NOT NULL,"
+    "  code_size INTEGER NOT NULL,"
+    "  timeout INTEGER NOT NULL,"
+    "  memory INTEGER NOT NULL,"
+    "  env TEXT NOT NULL DEFAULT '{}',"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  dead_letter TEXT NOT NULL DEFAULT '',"
+    "  last_modified TEXT NOT NULL,"
+    "  PRIMARY KEY(name, version));"
+    "CREATE TABLE IF NOT EXISTS aliases("
+    "  name TEXT NOT NULL,"
+    "  alias TEXT NOT NULL,"
+    "  version TEXT NOT NULL,"
+    "  extra_version TEXT NOT NULL DEFAULT '',"
+    "  extra_weight REAL NOT NULL DEFAULT 0,"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  revision_id TEXT NOT NULL,"
+    "  PRIMARY KEY(name, alias));"
+    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '2');";
 
 static int db_error(lm_error *e, const char *what)
 {
     return proto_error(e, LM_E_IO, "store: %s: %s", what, sqlite3_errmsg(db));
+}
+
+static bool has_column(const char *table, const char *column)
+{
+    char sql[128];
+    sqlite3_stmt *st = NULL;
+    bool found = false;
+    snprintf(sql, sizeof(sql), "PRAGMA table_info(%s)", table);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        while (!found && sqlite3_step(st) == SQLITE_ROW) {
+            const unsigned char *n = sqlite3_column_text(st, 1);
+            found = n != NULL && strcmp((const char *)n, column) == 0;
+        }
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* Bring a schema-1 functions table to schema 2 (one transaction). */
+static int migrate(char **err)
+{
+    if (has_column("functions", "last_version")) {
+        return SQLITE_OK;
+    }
+    return sqlite3_exec(db,
+                        "BEGIN IMMEDIATE;"
+                        "ALTER TABLE functions ADD COLUMN dead_letter TEXT NOT NULL DEFAULT '';"
+                        "ALTER TABLE functions ADD COLUMN last_version INTEGER NOT NULL DEFAULT 0;"
+                        "INSERT OR REPLACE INTO meta(key, value) VALUES('schema', '2');"
+                        "COMMIT;",
+                        NULL, NULL, err);
 }
 
 int store_open(const char *path, lm_error *e)
@@ -46,7 +115,7 @@ int store_open(const char *path, lm_error *e)
     char *err = NULL;
     if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
                      &err) != SQLITE_OK ||
-        sqlite3_exec(db, schema, NULL, NULL, &err) != SQLITE_OK) {
+        sqlite3_exec(db, schema, NULL, NULL, &err) != SQLITE_OK || migrate(&err) != SQLITE_OK) {
         int rc = proto_error(e, LM_E_IO, "store: schema: %s", err != NULL ? err : "?");
         sqlite3_free(err);
         return rc;
@@ -68,46 +137,183 @@ static char *col_dup(sqlite3_stmt *st, int i)
     return strdup(t != NULL ? (const char *)t : "");
 }
 
-int store_load_all(void (*fn)(fn_config *cfg, void *arg), void *arg, lm_error *e)
+static const char *col_str(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t != NULL ? (const char *)t : "";
+}
+
+/* A configuration from a row of (name, version, sha, size, timeout, memory,
+ * env, description, dead_letter, last_modified). */
+static fn_config *row_config(sqlite3_stmt *st)
+{
+    fn_config *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return NULL;
+    }
+    c->refs = 1;
+    snprintf(c->name, sizeof(c->name), "%s", col_str(st, 0));
+    snprintf(c->version, sizeof(c->version), "%s", col_str(st, 1));
+    snprintf(c->sha256, sizeof(c->sha256), "%s", col_str(st, 2));
+    c->code_size = (uint64_t)sqlite3_column_int64(st, 3);
+    c->timeout_s = (uint32_t)sqlite3_column_int(st, 4);
+    c->memory_mb = (uint32_t)sqlite3_column_int(st, 5);
+    c->env_json = col_dup(st, 6);
+    c->description = col_dup(st, 7);
+    c->dead_letter = col_dup(st, 8);
+    snprintf(c->last_modified, sizeof(c->last_modified), "%s", col_str(st, 9));
+    snprintf(c->code_path, sizeof(c->code_path), "%s/code/%s.so", B.opt.state, c->sha256);
+    if (c->env_json == NULL || c->description == NULL || c->dead_letter == NULL) {
+        fncfg_unref(c);
+        return NULL;
+    }
+    return c;
+}
+
+static int load_configs(const char *sql, void (*fn)(fn_config *cfg, void *arg), void *arg,
+                        lm_error *e)
 {
     sqlite3_stmt *st = NULL;
-    const char *sql = "SELECT name, code_sha256, code_size, timeout, memory, env, description,"
-                      " last_modified FROM functions";
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
         return db_error(e, "load");
     }
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        fn_config *c = calloc(1, sizeof(*c));
+        fn_config *c = row_config(st);
         if (c == NULL) {
-            break;
+            sqlite3_finalize(st);
+            return proto_error(e, LM_E_NOMEM, NULL);
         }
-        c->refs = 1;
-        snprintf(c->name, sizeof(c->name), "%s", (const char *)sqlite3_column_text(st, 0));
-        snprintf(c->version, sizeof(c->version), "$LATEST");
-        snprintf(c->sha256, sizeof(c->sha256), "%s", (const char *)sqlite3_column_text(st, 1));
-        c->code_size = (uint64_t)sqlite3_column_int64(st, 2);
-        c->timeout_s = (uint32_t)sqlite3_column_int(st, 3);
-        c->memory_mb = (uint32_t)sqlite3_column_int(st, 4);
-        c->env_json = col_dup(st, 5);
-        c->description = col_dup(st, 6);
-        snprintf(c->last_modified, sizeof(c->last_modified), "%s",
-                 (const char *)sqlite3_column_text(st, 7));
-        snprintf(c->code_path, sizeof(c->code_path), "%s/code/%s.so", B.opt.state, c->sha256);
         fn(c, arg);
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? LM_OK : db_error(e, "load");
 }
 
+static int load_counters(lm_error *e)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT name, last_version FROM functions", -1, &st, NULL) !=
+        SQLITE_OK) {
+        return db_error(e, "load");
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        function *f = registry_find(col_str(st, 0));
+        uint32_t n = (uint32_t)sqlite3_column_int64(st, 1);
+        if (f != NULL && n > f->last_version) {
+            f->last_version = n;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? LM_OK : db_error(e, "load");
+}
+
+static int load_aliases(lm_error *e)
+{
+    sqlite3_stmt *st = NULL;
+    const char *sql = "SELECT name, alias, version, extra_version, extra_weight, description,"
+                      " revision_id FROM aliases ORDER BY name, alias";
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        return db_error(e, "load");
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        function *f = registry_find(col_str(st, 0));
+        fn_alias *a = f != NULL ? calloc(1, sizeof(*a)) : NULL;
+        if (a == NULL) {
+            continue;
+        }
+        snprintf(a->name, sizeof(a->name), "%s", col_str(st, 1));
+        snprintf(a->version, sizeof(a->version), "%s", col_str(st, 2));
+        snprintf(a->extra_version, sizeof(a->extra_version), "%s", col_str(st, 3));
+        a->extra_weight = sqlite3_column_double(st, 4);
+        a->description = col_dup(st, 5);
+        snprintf(a->revision, sizeof(a->revision), "%s", col_str(st, 6));
+        registry_put_alias(f, a);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? LM_OK : db_error(e, "load");
+}
+
+/* Is name "<64 hex>.so" (a blob) or "<64 hex>.so.tmp.<pid>" (*tmp)? */
+static bool blob_name(const char *name, char sha[65], bool *tmp)
+{
+    size_t n = strlen(name);
+    if (n < 67 || strspn(name, "0123456789abcdef") != 64 || strncmp(name + 64, ".so", 3) != 0) {
+        return false;
+    }
+    *tmp = n > 67;
+    if (*tmp && strncmp(name + 67, ".tmp.", 5) != 0) {
+        return false;
+    }
+    memcpy(sha, name, 64);
+    sha[64] = '\0';
+    return true;
+}
+
+/* Remove unreferenced blobs and temporaries (startup: no writer runs). */
+static void sweep_blobs(void)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 300], sha[65];
+    snprintf(dir, sizeof(dir), "%s/code", B.opt.state);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        bool tmp = false;
+        if (!blob_name(de->d_name, sha, &tmp) || (!tmp && store_code_referenced(sha))) {
+            continue;
+        }
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        if (unlink(path) == 0) {
+            blog(LOG_INFO, "removed unreferenced code file %s", de->d_name);
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+}
+
+int store_load_all(void (*fn)(fn_config *cfg, void *arg), void *arg, lm_error *e)
+{
+    int rc = load_configs("SELECT name, '$LATEST', code_sha256, code_size, timeout, memory, env,"
+                          " description, dead_letter, last_modified FROM functions",
+                          fn, arg, e);
+    if (rc == LM_OK) {
+        rc = load_configs("SELECT name, CAST(version AS TEXT), code_sha256, code_size, timeout,"
+                          " memory, env, description, dead_letter, last_modified FROM versions"
+                          " ORDER BY name, version",
+                          fn, arg, e);
+    }
+    if (rc == LM_OK) {
+        rc = load_counters(e);
+    }
+    if (rc == LM_OK) {
+        rc = load_aliases(e);
+    }
+    if (rc == LM_OK) {
+        sweep_blobs();
+    }
+    return rc;
+}
+
+/* Run one prepared statement to completion. */
+static int step_done(sqlite3_stmt *st, const char *what, lm_error *e)
+{
+    int rc = sqlite3_step(st);
+    int out = rc == SQLITE_DONE ? LM_OK : db_error(e, what);
+    sqlite3_finalize(st);
+    return out;
+}
+
 int store_put_function(const fn_config *c, bool create, lm_error *e)
 {
     const char *sql = create ? "INSERT INTO functions(name, code_sha256, code_size, timeout,"
-                               " memory, env, description, last_modified)"
-                               " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                               " memory, env, description, last_modified, dead_letter)"
+                               " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                              : "UPDATE functions SET code_sha256=?2, code_size=?3, timeout=?4,"
-                               " memory=?5, env=?6, description=?7, last_modified=?8"
-                               " WHERE name=?1";
+                               " memory=?5, env=?6, description=?7, last_modified=?8,"
+                               " dead_letter=?9 WHERE name=?1";
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
         return db_error(e, "prepare");
@@ -120,6 +326,7 @@ int store_put_function(const fn_config *c, bool create, lm_error *e)
     sqlite3_bind_text(st, 6, c->env_json, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, c->description, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 8, c->last_modified, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, c->dead_letter != NULL ? c->dead_letter : "", -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc == SQLITE_CONSTRAINT) {
@@ -131,28 +338,159 @@ int store_put_function(const fn_config *c, bool create, lm_error *e)
     return LM_OK;
 }
 
-int store_delete_function(const char *name, lm_error *e)
+static int exec_sql(const char *sql, lm_error *e)
 {
+    char *err = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        int rc = proto_error(e, LM_E_IO, "store: %s", err != NULL ? err : "?");
+        sqlite3_free(err);
+        return rc;
+    }
+    return LM_OK;
+}
+
+/* Delete from `table` every row of function `name`. */
+static int delete_rows(const char *table, const char *name, lm_error *e)
+{
+    char sql[96];
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "DELETE FROM functions WHERE name=?1", -1, &st, NULL) !=
-        SQLITE_OK) {
+    snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE name=?1", table);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
         return db_error(e, "prepare");
     }
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? LM_OK : db_error(e, "delete");
+    return step_done(st, "delete", e);
+}
+
+int store_delete_function(const char *name, lm_error *e)
+{
+    int rc = exec_sql("BEGIN IMMEDIATE", e);
+    if (rc != LM_OK) {
+        return rc;
+    }
+    rc = delete_rows("aliases", name, e);
+    if (rc == LM_OK) {
+        rc = delete_rows("versions", name, e);
+    }
+    if (rc == LM_OK) {
+        rc = delete_rows("functions", name, e);
+    }
+    if (rc == LM_OK) {
+        rc = exec_sql("COMMIT", e);
+    }
+    if (rc != LM_OK) {
+        exec_sql("ROLLBACK", NULL);
+    }
+    return rc;
 }
 
 bool store_code_referenced(const char *sha256)
 {
     sqlite3_stmt *st = NULL;
     bool used = true; /* on error, keep the blob */
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM functions WHERE code_sha256=?1 LIMIT 1", -1, &st,
-                           NULL) == SQLITE_OK) {
+    const char *sql = "SELECT 1 FROM functions WHERE code_sha256=?1"
+                      " UNION ALL SELECT 1 FROM versions WHERE code_sha256=?1 LIMIT 1";
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, sha256, -1, SQLITE_STATIC);
-        used = sqlite3_step(st) == SQLITE_ROW;
+        int rc = sqlite3_step(st);
+        used = rc != SQLITE_DONE;
     }
     sqlite3_finalize(st);
     return used;
+}
+
+static int insert_version(const fn_config *v, uint32_t n, lm_error *e)
+{
+    sqlite3_stmt *st = NULL;
+    const char *sql = "INSERT INTO versions(name, version, code_sha256, code_size, timeout,"
+                      " memory, env, description, dead_letter, last_modified)"
+                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        return db_error(e, "prepare");
+    }
+    sqlite3_bind_text(st, 1, v->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)n);
+    sqlite3_bind_text(st, 3, v->sha256, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)v->code_size);
+    sqlite3_bind_int(st, 5, (int)v->timeout_s);
+    sqlite3_bind_int(st, 6, (int)v->memory_mb);
+    sqlite3_bind_text(st, 7, v->env_json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, v->description, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, v->dead_letter != NULL ? v->dead_letter : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, v->last_modified, -1, SQLITE_STATIC);
+    return step_done(st, "publish", e);
+}
+
+static int set_counter(const char *name, uint32_t n, lm_error *e)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "UPDATE functions SET last_version=?2 WHERE name=?1", -1, &st,
+                           NULL) != SQLITE_OK) {
+        return db_error(e, "prepare");
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)n);
+    return step_done(st, "publish", e);
+}
+
+int store_publish(const fn_config *v, uint32_t n, lm_error *e)
+{
+    int rc = exec_sql("BEGIN IMMEDIATE", e);
+    if (rc != LM_OK) {
+        return rc;
+    }
+    rc = set_counter(v->name, n, e);
+    if (rc == LM_OK) {
+        rc = insert_version(v, n, e);
+    }
+    if (rc == LM_OK) {
+        rc = exec_sql("COMMIT", e);
+    }
+    if (rc != LM_OK) {
+        exec_sql("ROLLBACK", NULL);
+    }
+    return rc;
+}
+
+int store_delete_version(const char *name, uint32_t n, lm_error *e)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "DELETE FROM versions WHERE name=?1 AND version=?2", -1, &st,
+                           NULL) != SQLITE_OK) {
+        return db_error(e, "prepare");
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)n);
+    return step_done(st, "delete version", e);
+}
+
+int store_put_alias(const char *name, const fn_alias *a, lm_error *e)
+{
+    sqlite3_stmt *st = NULL;
+    const char *sql = "INSERT OR REPLACE INTO aliases(name, alias, version, extra_version,"
+                      " extra_weight, description, revision_id)"
+                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        return db_error(e, "prepare");
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, a->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, a->version, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, a->extra_version, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 5, a->extra_weight);
+    sqlite3_bind_text(st, 6, a->description != NULL ? a->description : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, a->revision, -1, SQLITE_STATIC);
+    return step_done(st, "alias", e);
+}
+
+int store_delete_alias(const char *name, const char *alias, lm_error *e)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "DELETE FROM aliases WHERE name=?1 AND alias=?2", -1, &st,
+                           NULL) != SQLITE_OK) {
+        return db_error(e, "prepare");
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, alias, -1, SQLITE_STATIC);
+    return step_done(st, "delete alias", e);
 }

@@ -4,13 +4,17 @@
  * Started by the broker only (posix_spawn, with only fds 0-2 inherited and
  * its configuration in LAMINA_* environment variables, which we remove
  * before any handler code runs).  The order is fixed: capture stdio →
- * dlopen + ABI check → the handler's init → dial work/logs sockets →
- * sandbox → serve.  Problems before serving are reported to the broker in
- * the first NEXT ("init" report) so the invoke that caused the cold start
- * fails with a typed error: Runtime.InvalidEntrypoint (load/ABI),
- * Runtime.InitError (init returned non-zero), Sandbox.Failure (a sandbox
- * layer could not be applied — fail closed).
+ * dial work/logs sockets → sandbox_enter (privileges dropped: no handler
+ * code ever runs as the broker's user) → dlopen + ABI check → the
+ * handler's init → sandbox_seal (Landlock, seccomp) → serve.  Problems
+ * before serving are reported to the broker in the first NEXT ("init"
+ * report) so the invoke that caused the cold start fails with a typed
+ * error: Runtime.InvalidEntrypoint (load/ABI), Runtime.InitError (init
+ * returned non-zero), Sandbox.Failure (a sandbox layer could not be
+ * applied — fail closed).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +37,20 @@ static const char *env_take(const char *name)
 static int read_config(rt_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
+    cfg->code_fd = -1;
     cfg->work_url = env_take("LAMINA_WORK_URL");
     cfg->logs_url = env_take("LAMINA_LOGS_URL");
     cfg->code_path = env_take("LAMINA_CODE");
     cfg->function = env_take("LAMINA_FUNCTION");
     cfg->version = env_take("LAMINA_VERSION");
     cfg->tmp_dir = env_take("LAMINA_TMP");
+    cfg->cgroup_dir = env_take("LAMINA_CGROUP");
+    cfg->uid = getenv("LAMINA_UID") != NULL ? strtol(getenv("LAMINA_UID"), NULL, 10) : -1;
+    cfg->gid = getenv("LAMINA_GID") != NULL ? strtol(getenv("LAMINA_GID"), NULL, 10) : -1;
+    cfg->broker_pid = getenv("LAMINA_BROKER_PID") != NULL
+                          ? strtol(getenv("LAMINA_BROKER_PID"), NULL, 10) : -1;
+    cfg->report_fd = getenv("LAMINA_REPORT_FD") != NULL
+                         ? (int)strtol(getenv("LAMINA_REPORT_FD"), NULL, 10) : -1;
     const char *tok = getenv("LAMINA_TOKEN");
     const char *mem = getenv("LAMINA_MEMORY_MB");
     const char *to = getenv("LAMINA_TIMEOUT_S");
@@ -57,7 +69,8 @@ static int read_config(rt_config *cfg)
     const char *internal[] = {"LAMINA_WORK_URL", "LAMINA_LOGS_URL", "LAMINA_CODE",
                               "LAMINA_TOKEN",    "LAMINA_MEMORY_MB", "LAMINA_TIMEOUT_S",
                               "LAMINA_UNSAFE",   "LAMINA_FUNCTION",  "LAMINA_VERSION",
-                              "LAMINA_TMP"};
+                              "LAMINA_TMP",      "LAMINA_CGROUP",    "LAMINA_UID",
+                              "LAMINA_GID",      "LAMINA_BROKER_PID", "LAMINA_REPORT_FD"};
     for (size_t i = 0; i < sizeof(internal) / sizeof(internal[0]); i++) {
         unsetenv(internal[i]);
     }
@@ -117,20 +130,37 @@ int main(int argc, char **argv)
     if (logcap_start() != 0) {
         return 70;
     }
+    nng_socket work, logs;
+    if (dial_sockets(&cfg, &work, &logs) != 0) {
+        return 69;
+    }
     rt_init_report init = {.ok = true, .error_type = "", .message = ""};
-    rt_handler h;
-    if (loader_open(&h, cfg.code_path, init.message, sizeof(init.message)) != 0) {
+    rt_handler h = {0};
+    char err[512], load_path[64];
+    /* Open the code while still root (it lives in the broker's 0700 state
+     * dir); the unprivileged worker dlopens it through the open fd. */
+    cfg.code_fd = open(cfg.code_path, O_RDONLY | O_CLOEXEC);
+    snprintf(load_path, sizeof(load_path), "/proc/self/fd/%d", cfg.code_fd);
+    if (cfg.code_fd < 0) {
+        init.ok = false;
+        init.error_type = "Runtime.InvalidEntrypoint";
+        snprintf(init.message, sizeof(init.message), "cannot open the handler's code: %s",
+                 strerror(errno));
+    } else if (!cfg.unsafe && sandbox_enter(&cfg, err, sizeof(err)) != 0) {
+        init.ok = false;
+        init.error_type = "Sandbox.Failure";
+        snprintf(init.message, sizeof(init.message), "sandbox setup failed: %s", err);
+    } else if (loader_open(&h, load_path, init.message, sizeof(init.message)) != 0) {
         init.ok = false;
         init.error_type = "Runtime.InvalidEntrypoint";
     } else {
         run_init(&cfg, &h, &init);
     }
-    nng_socket work, logs;
-    if (dial_sockets(&cfg, &work, &logs) != 0) {
-        return 69;
+    if (cfg.code_fd >= 0) {
+        close(cfg.code_fd); /* dlopen keeps its own mapping */
+        cfg.code_fd = -1;
     }
-    char err[512];
-    if (init.ok && !cfg.unsafe && sandbox_apply(&cfg, err, sizeof(err)) != 0) {
+    if (init.ok && !cfg.unsafe && sandbox_seal(&cfg, err, sizeof(err)) != 0) {
         init.ok = false;
         init.error_type = "Sandbox.Failure";
         snprintf(init.message, sizeof(init.message), "sandbox setup failed: %s", err);

@@ -26,12 +26,18 @@ typedef struct rt_config {
     const char *logs_url;
     char token[80];
     const char *code_path;
+    int code_fd; /* the code, opened while root (dlopened via /proc/self/fd) */
     const char *function;
     const char *version;
     uint32_t memory_mb;
     uint32_t timeout_s;
     const char *tmp_dir; /* private writable dir, NULL when none */
     bool unsafe;         /* broker runs workers unsandboxed (debugging) */
+    /* sandbox (issue #3), from the broker's sandbox_host.c */
+    long uid, gid;          /* unprivileged ids to drop to, -1 = stay (broker not root) */
+    const char *cgroup_dir; /* per-worker memory cgroup to join, NULL = none */
+    long broker_pid;        /* our parent; we die with it */
+    int report_fd;          /* pipe to the broker for violation reports, -1 = none */
 } rt_config;
 
 /* ---- loader.c ---- */
@@ -74,8 +80,11 @@ int serve_loop(nng_socket work, const rt_config *cfg, const rt_handler *h,
                const rt_init_report *init);
 
 /* ---- sandbox (sandbox_policy.c = data, sandbox_apply.c = code) ---- */
-/* Apply every sandbox layer, in order, failing closed: -1 with the failing
- * call named in err.  Called after dlopen, init and the nng dial. */
-int sandbox_apply(const rt_config *cfg, char *err, size_t errlen);
+/* The sandbox, in two phases (see sandbox_apply.c), each failing closed:
+ * -1 with the failing call named in err.  sandbox_enter runs after the nng
+ * dial and before dlopen (drops privileges, rlimits, cgroup, fds, NNP);
+ * sandbox_seal after init (Landlock, seccomp with TSYNC). */
+int sandbox_enter(const rt_config *cfg, char *err, size_t errlen);
+int sandbox_seal(const rt_config *cfg, char *err, size_t errlen);
 
 #endif

@@ -156,6 +156,11 @@ static void print_config(const cJSON *cfg)
         printf("%-14s %s=%s\n", "Environment", v->string,
                cJSON_IsString(v) ? v->valuestring : "");
     }
+    const char *dl = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cfg, "DeadLetterConfig"), "TargetArn"));
+    if (dl != NULL) {
+        printf("%-14s %s\n", "DeadLetter", dl);
+    }
 }
 
 static void text_config(const cJSON *reply) { print_config(reply); }
@@ -163,21 +168,60 @@ static void text_config(const cJSON *reply) { print_config(reply); }
 static void text_get(const cJSON *reply)
 {
     print_config(cJSON_GetObjectItemCaseSensitive(reply, "Configuration"));
+    const cJSON *vs = cJSON_GetObjectItemCaseSensitive(reply, "Versions");
+    for (const cJSON *v = vs != NULL ? vs->child : NULL; v != NULL; v = v->next) {
+        printf("%-14s %s (code %.12s, %s)\n", "PublishedVersion",
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "Version")),
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "CodeSha256")),
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "LastModified")));
+    }
+    const cJSON *as = cJSON_GetObjectItemCaseSensitive(reply, "Aliases");
+    for (const cJSON *a = as != NULL ? as->child : NULL; a != NULL; a = a->next) {
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(a, "RoutingConfig"), "AdditionalVersionWeights");
+        printf("%-14s %s -> %s", "Alias",
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "Name")),
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "FunctionVersion")));
+        if (w != NULL && w->child != NULL) {
+            printf(" (+ %s at %g)", w->child->string, w->child->valuedouble);
+        }
+        printf("\n");
+    }
+}
+
+/* "a,b,c" from an array of strings (at most cap-1 characters). */
+static void join_strings(const cJSON *arr, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (const cJSON *v = arr != NULL ? arr->child : NULL; v != NULL && n + 1 < cap; v = v->next) {
+        int k = snprintf(out + n, cap - n, "%s%s", n > 0 ? "," : "",
+                         cJSON_IsString(v) ? v->valuestring : "");
+        n += k > 0 ? (size_t)k : 0;
+    }
+    if (out[0] == '\0') {
+        snprintf(out, cap, "-");
+    }
 }
 
 static void text_list(const cJSON *reply)
 {
     const cJSON *fns = cJSON_GetObjectItemCaseSensitive(reply, "Functions");
-    printf("%-32s %-8s %7s %7s %10s  %s\n", "NAME", "VERSION", "MEMORY", "TIMEOUT", "CODE SIZE",
-           "LAST MODIFIED");
+    printf("%-32s %-8s %7s %7s %10s  %-28s  %-12s  %-12s  %s\n", "NAME", "VERSION", "MEMORY",
+           "TIMEOUT", "CODE SIZE", "LAST MODIFIED", "CODE SHA256", "VERSIONS", "ALIASES");
     for (const cJSON *f = fns != NULL ? fns->child : NULL; f != NULL; f = f->next) {
-        printf("%-32s %-8s %7.0f %7.0f %10.0f  %s\n",
+        char versions[256], aliases[256];
+        join_strings(cJSON_GetObjectItemCaseSensitive(f, "Versions"), versions, sizeof(versions));
+        join_strings(cJSON_GetObjectItemCaseSensitive(f, "Aliases"), aliases, sizeof(aliases));
+        printf("%-32s %-8s %7.0f %7.0f %10.0f  %-28s  %-12.12s  %-12s  %s\n",
                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "FunctionName")),
                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "Version")),
                cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(f, "MemorySize")),
                cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(f, "Timeout")),
                cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(f, "CodeSize")),
-               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "LastModified")));
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "LastModified")),
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "CodeSha256")), versions,
+               aliases);
     }
 }
 
@@ -187,7 +231,13 @@ static void text_status(const cJSON *reply)
         if (cJSON_IsObject(v)) {
             printf("%-14s", v->string);
             for (const cJSON *w = v->child; w != NULL; w = w->next) {
-                printf(" %s=%.0f", w->string, w->valuedouble);
+                if (cJSON_IsString(w)) {
+                    printf(" %s=%s", w->string, w->valuestring);
+                } else if (cJSON_IsBool(w)) {
+                    printf(" %s=%s", w->string, cJSON_IsTrue(w) ? "yes" : "no");
+                } else {
+                    printf(" %s=%g", w->string, w->valuedouble);
+                }
             }
             printf("\n");
         } else if (cJSON_IsString(v)) {
@@ -471,6 +521,277 @@ static int cmd_invoke(cli *c, int argc, char **argv)
     return rc;
 }
 
+/* ---- versions and aliases ---- */
+
+/* Options of the form --flag VALUE into a table; --env may repeat (into
+ * vars when vars is non-NULL).  Returns EXIT_OK or a usage error. */
+typedef struct opt {
+    const char *flag;
+    const char *value;
+} opt;
+
+static int parse_opts(int argc, char **argv, int from, opt *opts, size_t nopts, cJSON *vars)
+{
+    for (int i = from; i < argc; i += 2) {
+        const char *a = argv[i];
+        if (i + 1 >= argc) {
+            return usage_error(argv[0], a[0] == '-' ? "option '%s' needs a value"
+                                                    : "unexpected argument '%s'", a);
+        }
+        bool known = false;
+        for (size_t k = 0; k < nopts && !known; k++) {
+            if (strcmp(a, opts[k].flag) == 0) {
+                opts[k].value = argv[i + 1];
+                known = true;
+            }
+        }
+        if (!known && vars != NULL && strcmp(a, "--env") == 0) {
+            if (parse_env(vars, argv[i + 1], argv[0]) != EXIT_OK) {
+                return EXIT_USAGE;
+            }
+            known = true;
+        }
+        if (!known) {
+            return usage_error(argv[0], "unknown option '%s'", a);
+        }
+    }
+    return EXIT_OK;
+}
+
+static int add_int_opt(cJSON *args, const char *key, const char *v, const char *cmd)
+{
+    int n = 0;
+    if (v == NULL) {
+        return EXIT_OK;
+    }
+    if (parse_int_arg(v, &n) != 0) {
+        return usage_error(cmd, "'%s' is not an integer", v);
+    }
+    cJSON_AddNumberToObject(args, key, n);
+    return EXIT_OK;
+}
+
+static int cmd_update_code(cli *c, int argc, char **argv)
+{
+    opt o[] = {{"--handler", NULL}};
+    if (argc < 2 || argv[1][0] == '-') {
+        return usage_error(argv[0], "%s", "missing NAME");
+    }
+    int rc = parse_opts(argc, argv, 2, o, 1, NULL);
+    if (rc == EXIT_OK && o[0].value == NULL) {
+        rc = usage_error(argv[0], "%s", "--handler FILE.so is required");
+    }
+    void *code = NULL;
+    size_t len = 0;
+    lm_error e;
+    if (rc == EXIT_OK && lm_read_file(o[0].value, &code, &len, &e) != LM_OK) {
+        rc = report_error(c, &e);
+    }
+    if (rc == EXIT_OK) {
+        cJSON *args = cJSON_CreateObject();
+        cJSON_AddStringToObject(args, "FunctionName", argv[1]);
+        rc = call_and_print(c, "update-code", args, code, len, text_config);
+        cJSON_Delete(args);
+    }
+    free(code);
+    return rc;
+}
+
+static int cmd_update_config(cli *c, int argc, char **argv)
+{
+    opt o[] = {{"--timeout", NULL}, {"--memory", NULL}, {"--description", NULL},
+               {"--dead-letter", NULL}};
+    if (argc < 2 || argv[1][0] == '-') {
+        return usage_error(argv[0], "%s", "missing NAME");
+    }
+    cJSON *args = cJSON_CreateObject();
+    cJSON *vars = cJSON_CreateObject();
+    cJSON_AddStringToObject(args, "FunctionName", argv[1]);
+    int rc = parse_opts(argc, argv, 2, o, 4, vars);
+    if (rc == EXIT_OK) {
+        rc = add_int_opt(args, "Timeout", o[0].value, argv[0]);
+    }
+    if (rc == EXIT_OK) {
+        rc = add_int_opt(args, "MemorySize", o[1].value, argv[0]);
+    }
+    if (o[2].value != NULL) {
+        cJSON_AddStringToObject(args, "Description", o[2].value);
+    }
+    if (o[3].value != NULL) {
+        cJSON *dl = cJSON_AddObjectToObject(args, "DeadLetterConfig");
+        cJSON_AddStringToObject(dl, "TargetArn", o[3].value);
+    }
+    if (vars->child != NULL) {
+        cJSON *env = cJSON_AddObjectToObject(args, "Environment");
+        cJSON_AddItemToObject(env, "Variables", vars);
+        vars = NULL;
+    }
+    if (rc == EXIT_OK) {
+        rc = call_and_print(c, "update-config", args, NULL, 0, text_config);
+    }
+    cJSON_Delete(vars);
+    cJSON_Delete(args);
+    return rc;
+}
+
+static int cmd_publish(cli *c, int argc, char **argv)
+{
+    opt o[] = {{"--description", NULL}, {"--code-sha256", NULL}};
+    if (argc < 2 || argv[1][0] == '-') {
+        return usage_error(argv[0], "%s", "missing NAME");
+    }
+    int rc = parse_opts(argc, argv, 2, o, 2, NULL);
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    cJSON *args = cJSON_CreateObject();
+    cJSON_AddStringToObject(args, "FunctionName", argv[1]);
+    if (o[0].value != NULL) {
+        cJSON_AddStringToObject(args, "Description", o[0].value);
+    }
+    if (o[1].value != NULL) {
+        cJSON_AddStringToObject(args, "CodeSha256", o[1].value);
+    }
+    rc = call_and_print(c, "publish", args, NULL, 0, text_config);
+    cJSON_Delete(args);
+    return rc;
+}
+
+static const char *str_of(const cJSON *o, const char *key)
+{
+    const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+    return s != NULL ? s : "";
+}
+
+static void text_versions(const cJSON *reply)
+{
+    const cJSON *vs = cJSON_GetObjectItemCaseSensitive(reply, "Versions");
+    printf("%-8s %-16s %7s %7s  %-28s  %s\n", "VERSION", "CODE SHA256", "MEMORY", "TIMEOUT",
+           "LAST MODIFIED", "DESCRIPTION");
+    for (const cJSON *v = vs != NULL ? vs->child : NULL; v != NULL; v = v->next) {
+        printf("%-8s %-16.16s %7.0f %7.0f  %-28s  %s\n", str_of(v, "Version"),
+               str_of(v, "CodeSha256"),
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(v, "MemorySize")),
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(v, "Timeout")),
+               str_of(v, "LastModified"), str_of(v, "Description"));
+    }
+}
+
+static int cmd_versions(cli *c, int argc, char **argv)
+{
+    return name_only(c, argc, argv, "versions", text_versions);
+}
+
+static void print_alias_line(const cJSON *a)
+{
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(a, "RoutingConfig"), "AdditionalVersionWeights");
+    char routing[64] = "-";
+    if (w != NULL && w->child != NULL) {
+        snprintf(routing, sizeof(routing), "%s=%g", w->child->string, w->child->valuedouble);
+    }
+    printf("%-24s %-8s %-16s %s\n", str_of(a, "Name"), str_of(a, "FunctionVersion"), routing,
+           str_of(a, "Description"));
+}
+
+static void text_alias(const cJSON *reply)
+{
+    printf("%-24s %-8s %-16s %s\n", "ALIAS", "VERSION", "WEIGHTED", "DESCRIPTION");
+    print_alias_line(reply);
+}
+
+static void text_aliases(const cJSON *reply)
+{
+    const cJSON *as = cJSON_GetObjectItemCaseSensitive(reply, "Aliases");
+    printf("%-24s %-8s %-16s %s\n", "ALIAS", "VERSION", "WEIGHTED", "DESCRIPTION");
+    for (const cJSON *a = as != NULL ? as->child : NULL; a != NULL; a = a->next) {
+        print_alias_line(a);
+    }
+}
+
+/* --weight V=W → RoutingConfig; --weight none clears it (update). */
+static int add_weight(cJSON *args, const char *v, const char *cmd)
+{
+    cJSON *rc = cJSON_AddObjectToObject(args, "RoutingConfig");
+    cJSON *w = cJSON_AddObjectToObject(rc, "AdditionalVersionWeights");
+    if (strcmp(v, "none") == 0) {
+        return EXIT_OK;
+    }
+    const char *eq = strchr(v, '=');
+    char *end = NULL;
+    double d = eq != NULL ? strtod(eq + 1, &end) : 0;
+    if (eq == NULL || eq == v || end == eq + 1 || *end != '\0') {
+        return usage_error(cmd, "--weight takes VERSION=WEIGHT (e.g. 2=0.1), got '%s'", v);
+    }
+    char key[32];
+    snprintf(key, sizeof(key), "%.*s", (int)(eq - v), v);
+    cJSON_AddNumberToObject(w, key, d);
+    return EXIT_OK;
+}
+
+static int alias_put(cli *c, int argc, char **argv, const char *op)
+{
+    opt o[] = {{"--version", NULL}, {"--weight", NULL}, {"--description", NULL}};
+    int rc = parse_opts(argc, argv, 4, o, 3, NULL);
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    cJSON *args = cJSON_CreateObject();
+    cJSON_AddStringToObject(args, "FunctionName", argv[2]);
+    cJSON_AddStringToObject(args, "Name", argv[3]);
+    if (o[0].value != NULL) {
+        cJSON_AddStringToObject(args, "FunctionVersion", o[0].value);
+    }
+    if (o[2].value != NULL) {
+        cJSON_AddStringToObject(args, "Description", o[2].value);
+    }
+    if (o[1].value != NULL) {
+        rc = add_weight(args, o[1].value, argv[0]);
+    }
+    if (rc == EXIT_OK && strcmp(op, "alias-create") == 0 && o[0].value == NULL) {
+        rc = usage_error(argv[0], "%s", "--version V is required");
+    }
+    if (rc == EXIT_OK) {
+        rc = call_and_print(c, op, args, NULL, 0, text_alias);
+    }
+    cJSON_Delete(args);
+    return rc;
+}
+
+static int cmd_alias(cli *c, int argc, char **argv)
+{
+    static const char *subs[] = {"create", "update", "get", "list", "delete"};
+    const char *sub = argc >= 2 ? argv[1] : "";
+    size_t k = 0;
+    while (k < 5 && strcmp(sub, subs[k]) != 0) {
+        k++;
+    }
+    if (k == 5) {
+        return usage_error(argv[0], "expects create|update|get|list|delete, got '%s'", sub);
+    }
+    char op[32];
+    snprintf(op, sizeof(op), "alias-%s", sub);
+    int need = k == 3 ? 3 : 4; /* alias list NAME; the others NAME ALIAS */
+    if (argc < need || argv[2][0] == '-' || (need == 4 && argv[3][0] == '-')) {
+        return usage_error(argv[0], "%s", need == 3 ? "missing NAME" : "missing NAME or ALIAS");
+    }
+    if (k < 2) {
+        return alias_put(c, argc, argv, op);
+    }
+    if (argc > need) {
+        return usage_error(argv[0], "unexpected argument '%s'", argv[need]);
+    }
+    cJSON *args = cJSON_CreateObject();
+    cJSON_AddStringToObject(args, "FunctionName", argv[2]);
+    if (need == 4) {
+        cJSON_AddStringToObject(args, "Name", argv[3]);
+    }
+    int rc = call_and_print(c, op, args, NULL, 0,
+                            k == 2 ? text_alias : (k == 3 ? text_aliases : text_nothing));
+    cJSON_Delete(args);
+    return rc;
+}
+
 static int cmd_test_pattern(cli *c, int argc, char **argv)
 {
     (void)c;
@@ -483,9 +804,22 @@ static const command commands[] = {
      "create NAME --handler FILE.so [--timeout S] [--memory MB] [--env K=V]... "
      "[--description T]",
      "lamina create hello --handler ./hello.so --timeout 5 --env GREETING=hi"},
-    {"get", cmd_get, "get NAME", "lamina -o json get hello"},
+    {"get", cmd_get, "get NAME[:QUALIFIER]", "lamina -o json get hello:7"},
     {"list", cmd_list, "list", "lamina list"},
-    {"delete", cmd_delete, "delete NAME", "lamina delete hello"},
+    {"delete", cmd_delete, "delete NAME[:VERSION]", "lamina delete hello:3"},
+    {"update-code", cmd_update_code, "update-code NAME --handler FILE.so",
+     "lamina update-code hello --handler ./hello.so"},
+    {"update-config", cmd_update_config,
+     "update-config NAME [--timeout S] [--memory MB] [--env K=V]... [--description T] "
+     "[--dead-letter TARGET]",
+     "lamina update-config hello --timeout 10 --env GREETING=hey --dead-letter queue:failed"},
+    {"publish", cmd_publish, "publish NAME [--description T] [--code-sha256 H]",
+     "lamina -o json publish hello --description 'first release'"},
+    {"versions", cmd_versions, "versions NAME", "lamina versions hello"},
+    {"alias", cmd_alias,
+     "alias create|update|get|list|delete NAME ALIAS --version V [--weight V2=W|none] "
+     "[--description T]",
+     "lamina alias create hello live --version 1 --weight 2=0.1"},
     {"invoke", cmd_invoke,
      "invoke NAME [PAYLOAD | -f FILE | -] [--qualifier Q] [--dry-run] [--tail] "
      "[--client-context JSON]",

@@ -94,11 +94,34 @@ LM_EXPORT void lm_invoke_result_finish(lm_invoke_result *r);
  *   "status"  {}                                   -> broker version, uptime, counts
  *   "create"  {FunctionName, Timeout?, MemorySize?, Environment?{Variables{}},
  *              Description?} + code                -> function configuration
- *   "get"     {FunctionName}                       -> {Configuration{...}}
- *   "list"    {}                                   -> {Functions:[...]}
- *   "delete"  {FunctionName}                       -> {}
+ *   "get"     {FunctionName, Qualifier?}           -> {Configuration{...}, Code{...},
+ *              Versions:[...], Aliases:[...]} (the last two when unqualified;
+ *              NAME:7 shows version 7, NAME:ALIAS the version it points to)
+ *   "list"    {}                                   -> {Functions:[{..., Versions:["1"],
+ *              Aliases:["live"]}]}
+ *   "delete"  {FunctionName, Qualifier?}           -> {} (unqualified: the function with
+ *              its versions, aliases and unused code; NAME:N: version N only,
+ *              409 ResourceConflictException while an alias uses it)
  *   "retire-workers" {FunctionName}               -> {Retired: n} (ends warm
- *              environments of the function: the next invoke is a cold start) */
+ *              environments of the function: the next invoke is a cold start)
+ *   "update-code"   {FunctionName} + code          -> $LATEST configuration
+ *   "update-config" {FunctionName, Timeout?, MemorySize?, Environment?{Variables{}},
+ *              Description?, DeadLetterConfig?{TargetArn}} -> $LATEST configuration
+ *              (fields left out keep their value; Environment replaces all vars)
+ *   "publish" {FunctionName, Description?, CodeSha256?} -> the version's configuration
+ *              (Version "N"; unchanged since the last version: that version;
+ *              CodeSha256 not $LATEST's: 409)
+ *   "versions" {FunctionName}                      -> {Versions:[$LATEST, 1, 2 ...]}
+ *   "alias-create" / "alias-update" {FunctionName, Name, FunctionVersion,
+ *              Description?, RoutingConfig?{AdditionalVersionWeights{"N": w}}}
+ *                                                  -> {AliasArn, Name, FunctionVersion,
+ *              Description, RevisionId, RoutingConfig?} (update: fields left out
+ *              keep their value; an empty AdditionalVersionWeights clears routing)
+ *   "alias-get"    {FunctionName, Name}            -> alias configuration
+ *   "alias-list"   {FunctionName}                  -> {Aliases:[...]}
+ *   "alias-delete" {FunctionName, Name}            -> {}
+ * FunctionName may be NAME, NAME:QUALIFIER, function:NAME[:QUALIFIER] or an
+ * ARN ending so; operations on a whole function refuse a qualifier (400). */
 LM_EXPORT int lm_call(lm_client *c, const char *op, const char *args_json, const void *code,
                       size_t code_len, char **reply_json, lm_error *err);
 

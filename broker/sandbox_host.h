@@ -1,0 +1,57 @@
+/*
+ * broker/sandbox_host.h — the host side of the worker sandbox (issue #3):
+ * per-worker slots (uid, tmp dir, memory cgroup, violation-report pipe),
+ * the verdict on a dead worker, and which layers this machine supports.
+ *
+ * A slot's life: sbxhost_acquire (B.mtx held, memory only) → sbxhost_setup
+ * (spawner thread, no B.mtx: mkdir, mount, cgroup files) → posix_spawn with
+ * sbxhost_report_fd as the child's fd 3 → sbxhost_bind(pid) → …  →
+ * waitpid → sbxhost_reaped (reaper thread, no B.mtx: reads the report,
+ * checks the cgroup for an OOM kill, unmounts and removes everything, frees
+ * the slot).  sbxhost_release undoes acquire/setup when the spawn failed.
+ * The slot table has its own leaf lock: it may be taken under B.mtx.
+ */
+#ifndef BROKER_SANDBOX_HOST_H
+#define BROKER_SANDBOX_HOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto.h"
+
+#define SBXHOST_UID_BASE 60000 /* worker uid/gid = base + slot (broker as root) */
+#define SBXHOST_SLOTS 1024
+
+/* How a worker died, as far as the sandbox can tell. */
+typedef struct sbx_verdict {
+    enum { SBX_V_NONE = 0, SBX_V_VIOLATION, SBX_V_OOM } kind;
+    char syscall[48]; /* for a violation: the syscall's name, or "unknown" */
+} sbx_verdict;
+
+/* Reserve a slot (memory only; B.mtx may be held).  Returns the slot or -1
+ * when all are in use. */
+int sbxhost_acquire(void);
+/* Create the slot's tmp dir (a tmpfs of SBX tmp size when we may mount),
+ * its memory cgroup with limit memory_mb (when writable) and its report
+ * pipe.  Slow: call without B.mtx.  0, or -1 with the failing call named. */
+int sbxhost_setup(int slot, uint32_t memory_mb, char *err, size_t errlen);
+/* The child's end of the report pipe (to dup onto fd 3), -1 if none. */
+int sbxhost_report_fd(int slot);
+/* Values for the worker's environment (valid while the slot is held). */
+const char *sbxhost_tmp(int slot);
+const char *sbxhost_cgroup(int slot); /* NULL when no cgroup */
+long sbxhost_uid(int slot);            /* -1 when the broker is not root */
+/* The worker was spawned as pid: close our copy of the child's pipe end. */
+void sbxhost_bind(int slot, pid_t pid);
+/* Undo a slot whose spawn failed. */
+void sbxhost_release(int slot);
+/* pid was reaped with status st: fill *v, clean up and free its slot.
+ * Without B.mtx.  A pid without a slot (unsafe mode) gets SBX_V_NONE. */
+void sbxhost_reaped(pid_t pid, int st, sbx_verdict *v);
+
+/* Write the "Sandbox" status map: which layers are active here. */
+void sbxhost_write_status(proto_writer *w, bool unsafe);
+
+#endif

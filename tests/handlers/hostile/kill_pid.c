@@ -1,0 +1,4 @@
+/*Hostile: rc = kill(atoi(arg), SIGKILL) (issue #3 sandbox suite).*/
+#include "hostile.h"
+
+HOSTILE(rc = kill(atoi(arg), SIGKILL));

@@ -1,0 +1,4 @@
+/*Hostile: rc = ptrace(PTRACE_ATTACH, getppid(), 0, 0) (issue #3 sandbox suite).*/
+#include "hostile.h"
+#include <sys/ptrace.h>
+HOSTILE(rc = ptrace(PTRACE_ATTACH, getppid(), 0, 0));

@@ -1,0 +1,3 @@
+/* Resource: spin forever (R3); the broker's clock must end it. */
+#include "hostile.h"
+HOSTILE(volatile unsigned long x = 0; for (;;) { x++; });
