@@ -75,20 +75,63 @@ static void feed_invocation(const char *rid, size_t rl, const char *data, size_t
     pthread_mutex_unlock(&B.mtx);
 }
 
-static void append_file(const char *fn, size_t fl, const char *data, size_t n)
+/* Open log files, kept across records: one open(2) per function, not per
+ * record.  Owned by the logs thread only. */
+#define FD_CACHE 64
+static struct {
+    char name[NAME_MAX_LEN + 1];
+    int fd;
+    uint64_t used;
+} fds[FD_CACHE];
+static uint64_t fd_clock;
+
+static int log_fd(const char *fn, size_t fl)
 {
-    char path[PATH_MAX];
-    if (!valid_function_name(fn, fl)) {
-        return; /* a runtime cannot steer us into another path */
+    int victim = 0;
+    for (int i = 0; i < FD_CACHE; i++) {
+        if (fds[i].fd > 0 && strlen(fds[i].name) == fl && memcmp(fds[i].name, fn, fl) == 0) {
+            fds[i].used = ++fd_clock;
+            return fds[i].fd;
+        }
+        if (fds[i].used < fds[victim].used) {
+            victim = i;
+        }
     }
+    char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/logs/%.*s.log", B.opt.state, (int)fl, fn);
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0) {
-        return;
+        return -1;
     }
-    ssize_t w = write(fd, data, n);
-    (void)w;
-    close(fd);
+    if (fds[victim].fd > 0) {
+        close(fds[victim].fd);
+    }
+    snprintf(fds[victim].name, sizeof(fds[victim].name), "%.*s", (int)fl, fn);
+    fds[victim].fd = fd;
+    fds[victim].used = ++fd_clock;
+    return fd;
+}
+
+static void close_fds(void)
+{
+    for (int i = 0; i < FD_CACHE; i++) {
+        if (fds[i].fd > 0) {
+            close(fds[i].fd);
+            fds[i].fd = 0;
+        }
+    }
+}
+
+static void append_file(const char *fn, size_t fl, const char *data, size_t n)
+{
+    if (!valid_function_name(fn, fl)) {
+        return; /* a runtime cannot steer us into another path */
+    }
+    int fd = log_fd(fn, fl);
+    if (fd >= 0) {
+        ssize_t w = write(fd, data, n);
+        (void)w;
+    }
 }
 
 static void *logs_main(void *arg)
@@ -115,6 +158,7 @@ static void *logs_main(void *arg)
         proto_doc_finish(&doc);
         nng_msg_free(m);
     }
+    close_fds();
     return NULL;
 }
 

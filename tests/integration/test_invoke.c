@@ -25,29 +25,6 @@ static cJSON *payload_json(const lm_invoke_result *r)
     return j;
 }
 
-/* base64 decode into a malloc'd, NUL-terminated string */
-static char *unb64(const char *in, size_t *len)
-{
-    static const char *tab = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = 0;
-    char *out = malloc(strlen(in) + 1);
-    unsigned acc = 0;
-    int bits = 0;
-    for (const char *p = in; *p != '\0' && *p != '='; p++) {
-        const char *q = strchr(tab, *p);
-        cr_assert_not_null(q, "bad base64");
-        acc = (acc << 6) | (unsigned)(q - tab);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[n++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    out[n] = '\0';
-    *len = n;
-    return out;
-}
-
 Test(invoke, echo_returns_the_event_with_status_200_and_latest)
 {
     lt_create(&b, "echo", "echo", NULL);
@@ -165,7 +142,7 @@ Test(invoke, log_tail_holds_the_last_4KB_of_a_5KB_log)
     cr_assert_str_eq(r.payload, "{\"lines\":100}");
     cr_assert_not_null(r.log_result);
     size_t n = 0;
-    char *log = unb64(r.log_result, &n);
+    char *log = lt_unbase64(r.log_result, &n);
     cr_assert(n <= 4096 && n > 3500, "tail is the last 4 KB, got %zu bytes", n);
     cr_assert_null(strstr(log, "START RequestId"), "the 5 KB log's head is cut off");
     cr_assert_null(strstr(log, "line 000"), "the first handler lines are cut off");
@@ -192,7 +169,7 @@ Test(invoke, short_log_tail_starts_with_START_and_shows_every_stream)
     lm_error e;
     cr_assert_eq(lm_invoke(b.client, &p, &r, &e), LM_OK);
     size_t n = 0;
-    char *log = unb64(r.log_result, &n);
+    char *log = lt_unbase64(r.log_result, &n);
     char want[128];
     snprintf(want, sizeof(want), "START RequestId: %s Version: $LATEST\n", r.request_id);
     cr_assert_eq(strncmp(log, want, strlen(want)), 0, "log: %s", log);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -68,6 +69,8 @@ static pid_t spawn_broker(const char *state, const char *const *extra)
     argv[n] = NULL;
     pid_t pid = fork();
     if (pid == 0) {
+        /* a test that fails (and exits) never leaves its broker behind */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         char log[1100];
         snprintf(log, sizeof(log), "%s", state);
         char *slash = strrchr(log, '/');
@@ -324,4 +327,29 @@ int lt_run(lt_broker *b, const char *const *argv, char **out, char **err)
         free(e);
     }
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+char *lt_unbase64(const char *in, size_t *len)
+{
+    static const char *tab = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = 0;
+    char *out = malloc(strlen(in) + 1);
+    unsigned acc = 0;
+    int bits = 0;
+    cr_assert_not_null(out);
+    for (const char *p = in; *p != '\0' && *p != '='; p++) {
+        const char *q = strchr(tab, *p);
+        cr_assert_not_null(q, "not base64: %s", in);
+        acc = (acc << 6) | (unsigned)(q - tab);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    out[n] = '\0';
+    if (len != NULL) {
+        *len = n;
+    }
+    return out;
 }

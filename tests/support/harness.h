@@ -49,6 +49,10 @@ int lt_invoke(lt_broker *b, const char *function, const char *payload, lm_invoke
  * stdout and stderr (malloc'd, NUL-terminated) and return the exit status. */
 int lt_run(lt_broker *b, const char *const *argv, char **out, char **err);
 
+/* Decode base64 (a LogResult) into a malloc'd, NUL-terminated string;
+ * *len (if non-NULL) gets its length.  Asserts the input is base64. */
+char *lt_unbase64(const char *in, size_t *len);
+
 /* Poll cond(arg) every few ms until it is true or timeout_ms passes. */
 bool lt_wait_until(bool (*cond)(void *), void *arg, int timeout_ms);
 
