@@ -421,6 +421,9 @@ static int build_env(const worker *w, int slot, char ***envp_out)
         if (sbxhost_cgroup(slot) != NULL) {
             PUT("LAMINA_CGROUP=%s", sbxhost_cgroup(slot));
         }
+        if (sbxhost_cpu_group() != NULL) {
+            PUT("LAMINA_CPU_CGROUP=%s", sbxhost_cpu_group());
+        }
     }
     const char *pass[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "LD_LIBRARY_PATH"};
     for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {

@@ -51,6 +51,9 @@ void sbxhost_release(int slot);
  * Without B.mtx.  A pid without a slot (unsafe mode) gets SBX_V_NONE. */
 void sbxhost_reaped(pid_t pid, int st, sbx_verdict *v);
 
+/* The cpu cgroup every worker joins (shared), or NULL when none. */
+const char *sbxhost_cpu_group(void);
+
 /* Write the "Sandbox" status map: which layers are active here. */
 void sbxhost_write_status(proto_writer *w, bool unsafe);
 

@@ -26,6 +26,7 @@ typedef struct rt_config {
     const char *logs_url;
     char token[80];
     const char *code_path;
+    const char *cpu_group; /* shared cpu cgroup to join, NULL if none */
     int code_fd; /* the code, opened while root (dlopened via /proc/self/fd) */
     const char *function;
     const char *version;

@@ -141,8 +141,25 @@ static int close_file_fds(int keep, char *err, size_t errlen)
 
 /* ---- 3. memory cgroup ---- */
 
+/* The shared cpu cgroup (broker/sandbox_host.c says why).  Scheduling
+ * only, not a security layer: a failure is not fatal. */
+static void join_cpu_group(const rt_config *cfg)
+{
+    char path[4096];
+    if (cfg->cpu_group == NULL) {
+        return;
+    }
+    snprintf(path, sizeof(path), "%s/cgroup.procs", cfg->cpu_group);
+    FILE *f = fopen(path, "we");
+    if (f != NULL) {
+        fprintf(f, "%d\n", (int)getpid());
+        fclose(f);
+    }
+}
+
 static int join_cgroup(const rt_config *cfg, char *err, size_t errlen)
 {
+    join_cpu_group(cfg);
     if (cfg->cgroup_dir == NULL) {
         return 0;
     }

@@ -124,6 +124,8 @@ Test(robust, an_oversized_frame_drops_the_pipe_and_the_broker_stays_up)
     char url[1200];
     cr_assert_eq(nng_req0_open(&s), 0);
     nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 2000);
+    nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 5000);
+    nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
     snprintf(url, sizeof(url), "ipc://%s/api.sock", b.state);
     cr_assert_eq(nng_dial(s, url, NULL, 0), 0);
     size_t n = PROTO_API_RECVMAX + 4096;
