@@ -251,8 +251,6 @@ void invoke_complete_result(invocation *inv, const msgpack_object *res, worker *
  * ("Unhandled") or an invocation error (B.mtx held). */
 void invoke_fail_unhandled(invocation *inv, const char *type, const char *msg);
 void invoke_fail_error(invocation *inv, const lm_error *e);
-/* Write the START line of a dispatched invocation to its function's log. */
-void invoke_log_start(const invocation *inv);
 /* Parse NAME / NAME:Q / function:NAME[:Q] / arn:...:function:NAME[:Q]. */
 int invoke_parse_name(const char *fn, size_t fnlen, const char *q, size_t qlen,
                       char name[NAME_MAX_LEN + 1], char qual[130], lm_error *e);

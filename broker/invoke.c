@@ -15,8 +15,9 @@
  *   END RequestId: <id>
  *   REPORT RequestId: <id>\tDuration: …\tBilled Duration: …\tMemory Size: …
  *          \tMax Memory Used: …\t[Init Duration: …\t]
- * It goes to <state>/logs/<function>.log, and its last 4 KB, base64, to the
- * caller when LogType is Tail.
+ * It goes to <state>/logs/<function>.log (a runtime that printed something
+ * has already streamed START and its output there; the broker adds the
+ * rest), and its last 4 KB, base64, to the caller when LogType is Tail.
  */
 #include <math.h>
 #include <stdio.h>
@@ -121,6 +122,7 @@ typedef struct outcome {
     double dur_ms;
     int64_t maxrss_mb;
     double init_ms; /* 0 when warm */
+    bool streamed;  /* the runtime already sent START and the output to the log */
 } outcome;
 
 /* The invocation's whole log text (malloc'd). */
@@ -172,12 +174,12 @@ static void finish(invocation *inv, const outcome *o)
     char *log = build_log(inv, o, &loglen);
     char *tail = NULL;
     if (log != NULL) {
-        /* The file already has START (written at dispatch) and the handler's
-         * output (pushed by the runtime): append the rest. */
-        const char *rest = strstr(log, "END RequestId: ");
-        if (o->platform_error != NULL) {
-            const char *pe = strstr(log, o->platform_error);
-            rest = pe != NULL ? pe : rest;
+        /* When the runtime streamed output, the file already has START and
+         * that output: append the rest.  Otherwise the whole record. */
+        const char *rest = log;
+        if (o->streamed) {
+            const char *pe = o->platform_error != NULL ? strstr(log, o->platform_error) : NULL;
+            rest = pe != NULL ? pe : strstr(log, "END RequestId: ");
         }
         if (rest != NULL) {
             logs_write(inv->cfg->name, rest, loglen - (size_t)(rest - log));
@@ -225,14 +227,6 @@ static void finish(invocation *inv, const outcome *o)
     inv_free(inv);
 }
 
-void invoke_log_start(const invocation *inv)
-{
-    char line[160];
-    int k = snprintf(line, sizeof(line), "START RequestId: %s Version: %s\n", inv->rid,
-                     inv->cfg->version);
-    logs_write(inv->cfg->name, line, (size_t)k);
-}
-
 void invoke_complete_result(invocation *inv, const msgpack_object *res, worker *w)
 {
     outcome o = {0};
@@ -256,6 +250,7 @@ void invoke_complete_result(invocation *inv, const msgpack_object *res, worker *
         o.handler_log_len = 0;
     }
     proto_get_double(res, "dur_ms", false, &o.dur_ms, NULL);
+    proto_get_bool(res, "streamed", false, &o.streamed, NULL);
     proto_get_int(res, "maxrss_mb", false, &o.maxrss_mb, NULL);
     if (!w->init_reported) {
         o.init_ms = w->init_ms;
@@ -287,6 +282,7 @@ void invoke_fail_unhandled(invocation *inv, const char *type, const char *msg)
     o.payload_len = payload != NULL ? plen : 4;
     o.handler_log = inv->logbuf;
     o.handler_log_len = inv->loglen;
+    o.streamed = inv->loglen > 0;
     o.platform_error = line;
     o.dur_ms = inv->started_at > 0 ? now_ms() - inv->started_at : 0;
     if (inv->w != NULL && !inv->w->init_reported && inv->w->init_ms > 0) {

@@ -165,7 +165,6 @@ static void dispatch(worker *w, invocation *inv)
         invoke_fail_unhandled(inv, "Runtime.Unknown", "out of memory dispatching the invocation");
         return;
     }
-    invoke_log_start(inv);
     work_reply(c, m);
     pool_clock_poke(inv->deadline);
 }

@@ -11,8 +11,11 @@
  *
  * Per invocation we keep the last RT_LOG_TAIL bytes (for LogType Tail) and
  * forward at most RT_LOG_CAP_PER_INVOKE bytes to the broker's logs socket
- * in chunks; the rest is counted and dropped, so a 1 GB log costs neither
- * process memory nor broker memory.
+ * as soon as they are read (so a crash loses nothing already printed),
+ * the first preceded by the invocation's START line; the rest is counted
+ * and dropped, so a 1 GB log costs neither process memory nor broker
+ * memory.  A handler that prints nothing sends nothing: the broker writes
+ * its whole record (START, END, REPORT) in one go.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,34 +40,54 @@ static struct {
     size_t forwarded;
     size_t dropped;
     char rid[64];
+    char version[16];
+    bool streamed; /* something of this invocation went to the broker */
     nng_socket push;
     bool have_push;
     const char *function;
 } lc = {.mtx = PTHREAD_MUTEX_INITIALIZER, .rfd = -1};
 
+/* Send one message of log data to the broker (never blocks the handler:
+ * dropped when the pipe is full). */
+static void push_locked(const char *p, size_t n)
+{
+    nng_msg *m = NULL;
+    if (nng_msg_alloc(&m, 0) != 0) {
+        return;
+    }
+    proto_writer w;
+    proto_writer_init(&w, m);
+    pw_map(&w, 5);
+    pw_header(&w, "log");
+    pw_key(&w, "rid");
+    pw_str(&w, lc.rid);
+    pw_key(&w, "fn");
+    pw_str(&w, lc.function);
+    pw_key(&w, "data");
+    pw_bin(&w, p, n);
+    if (w.err != 0 || nng_sendmsg(lc.push, m, NNG_FLAG_NONBLOCK) != 0) {
+        nng_msg_free(m);
+    }
+}
+
+/* Forward what is buffered.  The first data of an invocation is preceded by
+ * its START line, so the function's log file reads START, output, END,
+ * REPORT in order; the broker writes START itself for invocations that
+ * streamed nothing. */
 static void forward_chunk_locked(void)
 {
     if (lc.chunk_len == 0 || !lc.have_push) {
         lc.chunk_len = 0;
         return;
     }
-    nng_msg *m = NULL;
-    if (nng_msg_alloc(&m, 0) == 0) {
-        proto_writer w;
-        proto_writer_init(&w, m);
-        pw_map(&w, 5);
-        pw_header(&w, "log");
-        pw_key(&w, "rid");
-        pw_str(&w, lc.rid);
-        pw_key(&w, "fn");
-        pw_str(&w, lc.function);
-        pw_key(&w, "data");
-        pw_bin(&w, lc.chunk, lc.chunk_len);
-        /* Never block the handler on the broker: drop when the pipe is full. */
-        if (w.err != 0 || nng_sendmsg(lc.push, m, NNG_FLAG_NONBLOCK) != 0) {
-            nng_msg_free(m);
-        }
+    if (!lc.streamed && strcmp(lc.rid, "init") != 0) {
+        char start[160];
+        int k = snprintf(start, sizeof(start), "START RequestId: %s Version: %s\n", lc.rid,
+                         lc.version);
+        push_locked(start, (size_t)k);
     }
+    lc.streamed = true;
+    push_locked(lc.chunk, lc.chunk_len);
     lc.chunk_len = 0;
 }
 
@@ -163,6 +186,7 @@ static void *capture_main(void *arg)
         }
         pthread_mutex_lock(&lc.mtx);
         drain_locked();
+        forward_chunk_locked(); /* now, so a crash loses nothing printed */
         pthread_mutex_unlock(&lc.mtx);
     }
 }
@@ -197,12 +221,14 @@ void logcap_set_socket(nng_socket push, const char *function)
     pthread_mutex_unlock(&lc.mtx);
 }
 
-void logcap_begin(const char *request_id)
+void logcap_begin(const char *request_id, const char *version)
 {
     pthread_mutex_lock(&lc.mtx);
     drain_locked();
     forward_chunk_locked(); /* anything written between invocations */
     snprintf(lc.rid, sizeof(lc.rid), "%s", request_id);
+    snprintf(lc.version, sizeof(lc.version), "%s", version != NULL ? version : "");
+    lc.streamed = false;
     lc.tail_len = 0;
     lc.forwarded = 0;
     lc.dropped = 0;
@@ -225,6 +251,14 @@ void logcap_end(void)
     }
     forward_chunk_locked();
     pthread_mutex_unlock(&lc.mtx);
+}
+
+bool logcap_streamed(void)
+{
+    pthread_mutex_lock(&lc.mtx);
+    bool st = lc.streamed;
+    pthread_mutex_unlock(&lc.mtx);
+    return st;
 }
 
 size_t logcap_tail(char *dst, size_t cap)

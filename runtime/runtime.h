@@ -59,7 +59,9 @@ int logcap_start(void);
 /* Attach the logs push socket (lines are forwarded in chunks). */
 void logcap_set_socket(nng_socket push, const char *function);
 /* Start a new invocation's log (resets the tail and the forwarding cap). */
-void logcap_begin(const char *request_id);
+void logcap_begin(const char *request_id, const char *version);
+/* Whether any of the current invocation's log went to the broker. */
+bool logcap_streamed(void);
 /* Append bytes to the current invocation's log (thread-safe). */
 void logcap_append(const char *p, size_t n);
 /* Flush stdio, drain the pipe and forward what is buffered. */

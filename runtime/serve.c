@@ -156,7 +156,7 @@ static void run_invocation(const rt_config *cfg, const rt_handler *h, const msgp
     };
     lm_response res;
     memset(&res, 0, sizeof(res));
-    logcap_begin(r->rid);
+    logcap_begin(r->rid, ver_s);
     double t0 = now_ms();
     int rc = h->handler(&req, &res);
     r->dur_ms = now_ms() - t0;
@@ -197,7 +197,9 @@ static int send_next(nng_socket work, const rt_config *cfg, const rt_init_report
         char tail[RT_LOG_TAIL];
         size_t tl = logcap_tail(tail, sizeof(tail));
         pw_key(&w, "result");
-        pw_map(&w, 6);
+        pw_map(&w, 7);
+        pw_key(&w, "streamed");
+        pw_bool(&w, logcap_streamed());
         pw_key(&w, "rid");
         pw_str(&w, r->rid);
         pw_key(&w, "ferr");

@@ -279,3 +279,72 @@ Test(invoke_limits, invokes_over_max_concurrency_are_throttled_with_429, .init =
     cr_assert_eq(lt_invoke(&b, "slow", "{\"ms\":1}", &r, &e), LM_OK, "capacity is back");
     lm_invoke_result_finish(&r);
 }
+
+typedef struct log_wait {
+    char path[1200];
+    char want[256];
+} log_wait;
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return NULL;
+    }
+    char *buf = calloc(1, 1 << 20);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static bool log_has(void *arg)
+{
+    log_wait *lw = arg;
+    char *t = read_text(lw->path);
+    bool ok = t != NULL && strstr(t, lw->want) != NULL;
+    free(t);
+    return ok;
+}
+
+Test(invoke, the_function_log_file_keeps_each_invocation_in_order)
+{
+    lt_create(&b, "talk", "stdio", NULL);
+    lt_create(&b, "quiet", "echo", NULL);
+    char rid[2][40];
+    for (int i = 0; i < 2; i++) {
+        lm_invoke_result r;
+        lm_error e;
+        cr_assert_eq(lt_invoke(&b, "talk", "{}", &r, &e), LM_OK);
+        snprintf(rid[i], sizeof(rid[i]), "%s", r.request_id);
+        lm_invoke_result_finish(&r);
+    }
+    log_wait lw;
+    snprintf(lw.path, sizeof(lw.path), "%s/logs/talk.log", b.state);
+    snprintf(lw.want, sizeof(lw.want), "REPORT RequestId: %s", rid[1]);
+    cr_assert(lt_wait_until(log_has, &lw, 5000), "the log file gets the second REPORT");
+    char *t = read_text(lw.path);
+    char k[6][128];
+    snprintf(k[0], sizeof(k[0]), "START RequestId: %s Version: $LATEST", rid[0]);
+    snprintf(k[1], sizeof(k[1]), "via-printf");
+    snprintf(k[2], sizeof(k[2]), "END RequestId: %s", rid[0]);
+    snprintf(k[3], sizeof(k[3]), "REPORT RequestId: %s", rid[0]);
+    snprintf(k[4], sizeof(k[4]), "START RequestId: %s", rid[1]);
+    snprintf(k[5], sizeof(k[5]), "END RequestId: %s", rid[1]);
+    const char *at = t;
+    for (int i = 0; i < 6; i++) {
+        const char *p = strstr(at, k[i]);
+        cr_assert_not_null(p, "'%s' follows in the log:\n%s", k[i], t);
+        at = p + strlen(k[i]);
+    }
+    free(t);
+    /* a silent invocation still gets its whole record */
+    lm_invoke_result r;
+    lm_error e;
+    cr_assert_eq(lt_invoke(&b, "quiet", "{}", &r, &e), LM_OK);
+    snprintf(lw.path, sizeof(lw.path), "%s/logs/quiet.log", b.state);
+    snprintf(lw.want, sizeof(lw.want), "START RequestId: %s Version: $LATEST\nEND RequestId: %s",
+             r.request_id, r.request_id);
+    lm_invoke_result_finish(&r);
+    cr_assert(lt_wait_until(log_has, &lw, 5000), "START and END of a silent invocation");
+}
