@@ -201,7 +201,6 @@ typedef struct broker {
     nng_socket api_sock;
     nng_socket work_sock;
     nng_socket logs_sock;
-    nng_socket logs_push; /* the broker's own log lines into logs.c */
     worker *workers;
     int n_workers;
     int inflight;          /* sync invocations queued or running */

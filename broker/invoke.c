@@ -15,9 +15,11 @@
  *   END RequestId: <id>
  *   REPORT RequestId: <id>\tDuration: …\tBilled Duration: …\tMemory Size: …
  *          \tMax Memory Used: …\t[Init Duration: …\t]
- * It goes to <state>/logs/<function>.log (a runtime that printed something
- * has already streamed START and its output there; the broker adds the
- * rest), and its last 4 KB, base64, to the caller when LogType is Tail.
+ * The runtime sends the handler's output (capped at 256 KB) with its
+ * result, so the whole record goes to <state>/logs/<function>.log in one
+ * piece, and its last 4 KB, base64, to the caller when LogType is Tail.
+ * A worker that dies mid-invocation sends no result: its record holds what
+ * the runtime had pushed to the logs socket before it died.
  */
 #include <math.h>
 #include <stdio.h>
@@ -122,7 +124,6 @@ typedef struct outcome {
     double dur_ms;
     int64_t maxrss_mb;
     double init_ms; /* 0 when warm */
-    bool streamed;  /* the runtime already sent START and the output to the log */
 } outcome;
 
 /* The invocation's whole log text (malloc'd). */
@@ -174,16 +175,7 @@ static void finish(invocation *inv, const outcome *o)
     char *log = build_log(inv, o, &loglen);
     char *tail = NULL;
     if (log != NULL) {
-        /* When the runtime streamed output, the file already has START and
-         * that output: append the rest.  Otherwise the whole record. */
-        const char *rest = log;
-        if (o->streamed) {
-            const char *pe = o->platform_error != NULL ? strstr(log, o->platform_error) : NULL;
-            rest = pe != NULL ? pe : strstr(log, "END RequestId: ");
-        }
-        if (rest != NULL) {
-            logs_write(inv->cfg->name, rest, loglen - (size_t)(rest - log));
-        }
+        logs_write(inv->cfg->name, log, loglen);
         if (inv->tail) {
             size_t off = loglen > TAIL_BYTES ? loglen - TAIL_BYTES : 0;
             tail = base64_encode(log + off, loglen - off);
@@ -250,7 +242,6 @@ void invoke_complete_result(invocation *inv, const msgpack_object *res, worker *
         o.handler_log_len = 0;
     }
     proto_get_double(res, "dur_ms", false, &o.dur_ms, NULL);
-    proto_get_bool(res, "streamed", false, &o.streamed, NULL);
     proto_get_int(res, "maxrss_mb", false, &o.maxrss_mb, NULL);
     if (!w->init_reported) {
         o.init_ms = w->init_ms;
@@ -282,7 +273,6 @@ void invoke_fail_unhandled(invocation *inv, const char *type, const char *msg)
     o.payload_len = payload != NULL ? plen : 4;
     o.handler_log = inv->logbuf;
     o.handler_log_len = inv->loglen;
-    o.streamed = inv->loglen > 0;
     o.platform_error = line;
     o.dur_ms = inv->started_at > 0 ? now_ms() - inv->started_at : 0;
     if (inv->w != NULL && !inv->w->init_reported && inv->w->init_ms > 0) {

@@ -294,6 +294,11 @@ void pool_worker_next(worker *w, work_ctx *ctx, const msgpack_object *root)
         w->init_ms = w->ready_at - w->spawned_at;
         B.cold_starts++;
         const msgpack_object *init = proto_find(root, "init");
+        const void *ilog = NULL;
+        size_t ilen = 0;
+        if (proto_get_bin(init, "log", false, &ilog, &ilen, NULL) == LM_OK && ilen > 0) {
+            logs_write(w->cfg->name, ilog, ilen); /* what the handler's init printed */
+        }
         bool ok = true;
         proto_get_bool(init, "ok", false, &ok, NULL);
         if (!ok) {

@@ -2,20 +2,23 @@
  * runtime/logcap.c — capture a handler's stdout, stderr and lm_log lines
  * into the current invocation's log.
  *
- * fds 1 and 2 are redirected into one pipe; a capture thread reads it (so a
- * chatty handler never blocks on a full pipe) and appends to the log under a
- * mutex.  When the handler returns, logcap_end() flushes stdio and drains
- * the pipe from the calling thread, under the same mutex, with a
- * non-blocking read end: every byte the handler wrote before returning is
- * in the log before the result is sent.
+ * fds 1 and 2 are redirected into one pipe; lm_log writes into the same
+ * pipe, so the log keeps the order in which lines were produced.  A capture
+ * thread reads it (a chatty handler never blocks on a full pipe) and
+ * appends to the log under a mutex.  When the handler returns, logcap_end()
+ * flushes stdio and drains the pipe from the calling thread, under the same
+ * mutex, with a non-blocking read end: every byte the handler wrote before
+ * returning is in the log before the result is sent.
  *
- * Per invocation we keep the last RT_LOG_TAIL bytes (for LogType Tail) and
- * forward at most RT_LOG_CAP_PER_INVOKE bytes to the broker's logs socket
- * as soon as they are read (so a crash loses nothing already printed),
- * the first preceded by the invocation's START line; the rest is counted
- * and dropped, so a 1 GB log costs neither process memory nor broker
- * memory.  A handler that prints nothing sends nothing: the broker writes
- * its whole record (START, END, REPORT) in one go.
+ * The invocation's log travels to the broker inside its result (one
+ * channel, so the broker writes each invocation's record — START, output,
+ * END, REPORT — in one piece and in order).  It is capped at
+ * RT_LOG_CAP_PER_INVOKE: past that, the first part and the last RT_LOG_TAIL
+ * bytes are kept with a note of how much was dropped, so a 1 GB log costs
+ * neither this process's memory nor the broker's.  In addition, what the
+ * capture thread reads is pushed at once to the broker's logs socket
+ * (best effort, never blocking): it only feeds the log tail of an
+ * invocation that crashes before it can send a result.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,29 +31,29 @@
 #include "proto.h"
 #include "runtime.h"
 
-#define CHUNK 16384
+#define HEAD_CAP (RT_LOG_CAP_PER_INVOKE - RT_LOG_TAIL - 128)
 
 static struct {
     pthread_mutex_t mtx;
     int rfd;
-    char tail[RT_LOG_TAIL * 2];
+    char head[HEAD_CAP]; /* the first bytes of the invocation's log */
+    size_t head_len;
+    char tail[RT_LOG_TAIL * 2]; /* the last RT_LOG_TAIL bytes */
     size_t tail_len;
-    char chunk[CHUNK];
-    size_t chunk_len;
-    size_t forwarded;
-    size_t dropped;
+    size_t dropped;      /* bytes neither in head nor (only) in tail */
+    size_t pushed;       /* bytes pushed for crash tails this invocation */
     char rid[64];
-    char version[16];
-    bool streamed; /* something of this invocation went to the broker */
     nng_socket push;
     bool have_push;
     const char *function;
 } lc = {.mtx = PTHREAD_MUTEX_INITIALIZER, .rfd = -1};
 
-/* Send one message of log data to the broker (never blocks the handler:
- * dropped when the pipe is full). */
+/* Best-effort copy to the broker for crash tails (never blocks). */
 static void push_locked(const char *p, size_t n)
 {
+    if (!lc.have_push || n == 0 || lc.pushed >= RT_LOG_CAP_PER_INVOKE) {
+        return;
+    }
     nng_msg *m = NULL;
     if (nng_msg_alloc(&m, 0) != 0) {
         return;
@@ -68,64 +71,35 @@ static void push_locked(const char *p, size_t n)
     if (w.err != 0 || nng_sendmsg(lc.push, m, NNG_FLAG_NONBLOCK) != 0) {
         nng_msg_free(m);
     }
-}
-
-/* Forward what is buffered.  The first data of an invocation is preceded by
- * its START line, so the function's log file reads START, output, END,
- * REPORT in order; the broker writes START itself for invocations that
- * streamed nothing. */
-static void forward_chunk_locked(void)
-{
-    if (lc.chunk_len == 0 || !lc.have_push) {
-        lc.chunk_len = 0;
-        return;
-    }
-    if (!lc.streamed && strcmp(lc.rid, "init") != 0) {
-        char start[160];
-        int k = snprintf(start, sizeof(start), "START RequestId: %s Version: %s\n", lc.rid,
-                         lc.version);
-        push_locked(start, (size_t)k);
-    }
-    lc.streamed = true;
-    push_locked(lc.chunk, lc.chunk_len);
-    lc.chunk_len = 0;
+    lc.pushed += n;
 }
 
 static void append_locked(const char *p, size_t n)
 {
-    /* tail: keep the last RT_LOG_TAIL bytes */
-    if (n >= RT_LOG_TAIL) {
-        memcpy(lc.tail, p + n - RT_LOG_TAIL, RT_LOG_TAIL);
+    size_t room = HEAD_CAP - lc.head_len;
+    size_t h = n < room ? n : room;
+    memcpy(lc.head + lc.head_len, p, h);
+    lc.head_len += h;
+    if (h == n) {
+        return;
+    }
+    /* past the head: keep a rolling tail, count what falls out of it */
+    const char *q = p + h;
+    size_t k = n - h;
+    if (k >= RT_LOG_TAIL) {
+        lc.dropped += lc.tail_len + (k - RT_LOG_TAIL);
+        memcpy(lc.tail, q + k - RT_LOG_TAIL, RT_LOG_TAIL);
         lc.tail_len = RT_LOG_TAIL;
-    } else {
-        if (lc.tail_len + n > sizeof(lc.tail)) {
-            size_t keep = RT_LOG_TAIL - n;
-            memmove(lc.tail, lc.tail + lc.tail_len - keep, keep);
-            lc.tail_len = keep;
-        }
-        memcpy(lc.tail + lc.tail_len, p, n);
-        lc.tail_len += n;
+        return;
     }
-    /* forwarding, capped per invocation */
-    while (n > 0) {
-        size_t room = RT_LOG_CAP_PER_INVOKE - lc.forwarded;
-        if (room == 0) {
-            lc.dropped += n;
-            return;
-        }
-        size_t take = n < room ? n : room;
-        if (take > CHUNK - lc.chunk_len) {
-            take = CHUNK - lc.chunk_len;
-        }
-        memcpy(lc.chunk + lc.chunk_len, p, take);
-        lc.chunk_len += take;
-        lc.forwarded += take;
-        p += take;
-        n -= take;
-        if (lc.chunk_len == CHUNK) {
-            forward_chunk_locked();
-        }
+    if (lc.tail_len + k > RT_LOG_TAIL) {
+        size_t out = lc.tail_len + k - RT_LOG_TAIL;
+        lc.dropped += out;
+        memmove(lc.tail, lc.tail + out, lc.tail_len - out);
+        lc.tail_len -= out;
     }
+    memcpy(lc.tail + lc.tail_len, q, k);
+    lc.tail_len += k;
 }
 
 void logcap_append(const char *p, size_t n)
@@ -156,13 +130,16 @@ void logcap_sink(void *arg, const char *line, size_t len)
 }
 
 /* Read what is in the pipe now (non-blocking).  Caller holds the mutex. */
-static void drain_locked(void)
+static void drain_locked(bool push)
 {
     char buf[8192];
     for (;;) {
         ssize_t n = read(lc.rfd, buf, sizeof(buf));
         if (n > 0) {
             append_locked(buf, (size_t)n);
+            if (push) {
+                push_locked(buf, (size_t)n);
+            }
             continue;
         }
         if (n < 0 && errno == EINTR) {
@@ -185,8 +162,7 @@ static void *capture_main(void *arg)
             return NULL;
         }
         pthread_mutex_lock(&lc.mtx);
-        drain_locked();
-        forward_chunk_locked(); /* now, so a crash loses nothing printed */
+        drain_locked(true);
         pthread_mutex_unlock(&lc.mtx);
     }
 }
@@ -221,17 +197,15 @@ void logcap_set_socket(nng_socket push, const char *function)
     pthread_mutex_unlock(&lc.mtx);
 }
 
-void logcap_begin(const char *request_id, const char *version)
+void logcap_begin(const char *request_id)
 {
     pthread_mutex_lock(&lc.mtx);
-    drain_locked();
-    forward_chunk_locked(); /* anything written between invocations */
+    drain_locked(false); /* anything written between invocations is dropped */
     snprintf(lc.rid, sizeof(lc.rid), "%s", request_id);
-    snprintf(lc.version, sizeof(lc.version), "%s", version != NULL ? version : "");
-    lc.streamed = false;
+    lc.head_len = 0;
     lc.tail_len = 0;
-    lc.forwarded = 0;
     lc.dropped = 0;
+    lc.pushed = 0;
     pthread_mutex_unlock(&lc.mtx);
 }
 
@@ -240,32 +214,27 @@ void logcap_end(void)
     fflush(stdout);
     fflush(stderr);
     pthread_mutex_lock(&lc.mtx);
-    drain_locked();
-    if (lc.dropped > 0) {
+    drain_locked(false);
+    pthread_mutex_unlock(&lc.mtx);
+}
+
+size_t logcap_copy(char *dst, size_t cap)
+{
+    pthread_mutex_lock(&lc.mtx);
+    size_t n = lc.head_len < cap ? lc.head_len : cap;
+    memcpy(dst, lc.head, n);
+    if (lc.tail_len > 0) {
         char note[128];
-        int n = snprintf(note, sizeof(note), "[lamina] log truncated: %zu bytes dropped\n",
+        int k = snprintf(note, sizeof(note), "\n[lamina] log truncated: %zu bytes dropped\n",
                          lc.dropped);
-        lc.forwarded = 0; /* let the note through */
-        append_locked(note, (size_t)n);
-        lc.forwarded = RT_LOG_CAP_PER_INVOKE;
+        if (lc.dropped > 0 && n + (size_t)k <= cap) {
+            memcpy(dst + n, note, (size_t)k);
+            n += (size_t)k;
+        }
+        size_t t = lc.tail_len < cap - n ? lc.tail_len : cap - n;
+        memcpy(dst + n, lc.tail, t);
+        n += t;
     }
-    forward_chunk_locked();
-    pthread_mutex_unlock(&lc.mtx);
-}
-
-bool logcap_streamed(void)
-{
-    pthread_mutex_lock(&lc.mtx);
-    bool st = lc.streamed;
-    pthread_mutex_unlock(&lc.mtx);
-    return st;
-}
-
-size_t logcap_tail(char *dst, size_t cap)
-{
-    pthread_mutex_lock(&lc.mtx);
-    size_t n = lc.tail_len < cap ? lc.tail_len : cap;
-    memcpy(dst, lc.tail + lc.tail_len - n, n);
     pthread_mutex_unlock(&lc.mtx);
     return n;
 }

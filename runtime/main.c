@@ -108,7 +108,7 @@ static void run_init(const rt_config *cfg, const rt_handler *h, rt_init_report *
     }
     lm_env env = {.function_name = cfg->function, .function_version = cfg->version,
                   .memory_mb = cfg->memory_mb};
-    logcap_begin("init", cfg->version);
+    logcap_begin("init");
     int rc = h->init(&env);
     logcap_end();
     if (rc != 0) {

@@ -19,7 +19,7 @@
 #include <lamina/handler.h>
 
 #define RT_LOG_TAIL 4096                 /* bytes of handler output kept for the tail */
-#define RT_LOG_CAP_PER_INVOKE (256 * 1024) /* bytes forwarded to the broker per invocation */
+#define RT_LOG_CAP_PER_INVOKE (256 * 1024) /* bytes of log per invocation sent to the broker */
 
 typedef struct rt_config {
     const char *work_url;
@@ -58,16 +58,15 @@ int loader_open(rt_handler *h, const char *path, char *why, size_t whylen);
 int logcap_start(void);
 /* Attach the logs push socket (lines are forwarded in chunks). */
 void logcap_set_socket(nng_socket push, const char *function);
-/* Start a new invocation's log (resets the tail and the forwarding cap). */
-void logcap_begin(const char *request_id, const char *version);
-/* Whether any of the current invocation's log went to the broker. */
-bool logcap_streamed(void);
+/* Start a new invocation's log. */
+void logcap_begin(const char *request_id);
 /* Append bytes to the current invocation's log (thread-safe). */
 void logcap_append(const char *p, size_t n);
-/* Flush stdio, drain the pipe and forward what is buffered. */
+/* Flush stdio and drain the pipe into the log. */
 void logcap_end(void);
-/* Copy of the tail (last RT_LOG_TAIL bytes) of the current invocation. */
-size_t logcap_tail(char *dst, size_t cap);
+/* Copy the invocation's log (at most RT_LOG_CAP_PER_INVOKE bytes: the head,
+ * a truncation note, the last RT_LOG_TAIL bytes) into dst; returns its length. */
+size_t logcap_copy(char *dst, size_t cap);
 /* lm_log sink for lm_request. */
 void logcap_sink(void *arg, const char *line, size_t len);
 

@@ -156,7 +156,7 @@ static void run_invocation(const rt_config *cfg, const rt_handler *h, const msgp
     };
     lm_response res;
     memset(&res, 0, sizeof(res));
-    logcap_begin(r->rid, ver_s);
+    logcap_begin(r->rid);
     double t0 = now_ms();
     int rc = h->handler(&req, &res);
     r->dur_ms = now_ms() - t0;
@@ -168,6 +168,9 @@ static void run_invocation(const rt_config *cfg, const rt_handler *h, const msgp
     free(cc_s);
     free(ver_s);
 }
+
+/* The log copied into each NEXT (only the main thread sends NEXT). */
+static char logbuf[RT_LOG_CAP_PER_INVOKE];
 
 static int send_next(nng_socket work, const rt_config *cfg, const rt_init_report *init,
                      const rt_result *r)
@@ -185,8 +188,11 @@ static int send_next(nng_socket work, const rt_config *cfg, const rt_init_report
     pw_key(&w, "pid");
     pw_int(&w, (int64_t)getpid());
     if (init != NULL) {
+        size_t ll = logcap_copy(logbuf, sizeof(logbuf));
         pw_key(&w, "init");
-        pw_map(&w, 3);
+        pw_map(&w, 4);
+        pw_key(&w, "log");
+        pw_bin(&w, logbuf, ll);
         pw_key(&w, "ok");
         pw_bool(&w, init->ok);
         pw_key(&w, "type");
@@ -194,12 +200,9 @@ static int send_next(nng_socket work, const rt_config *cfg, const rt_init_report
         pw_key(&w, "message");
         pw_str(&w, init->message);
     } else if (r != NULL) {
-        char tail[RT_LOG_TAIL];
-        size_t tl = logcap_tail(tail, sizeof(tail));
+        size_t tl = logcap_copy(logbuf, sizeof(logbuf));
         pw_key(&w, "result");
-        pw_map(&w, 7);
-        pw_key(&w, "streamed");
-        pw_bool(&w, logcap_streamed());
+        pw_map(&w, 6);
         pw_key(&w, "rid");
         pw_str(&w, r->rid);
         pw_key(&w, "ferr");
@@ -207,7 +210,7 @@ static int send_next(nng_socket work, const rt_config *cfg, const rt_init_report
         pw_key(&w, "payload");
         pw_bin(&w, r->payload != NULL ? r->payload : "null", r->payload != NULL ? r->payload_len : 4);
         pw_key(&w, "log");
-        pw_bin(&w, tail, tl);
+        pw_bin(&w, logbuf, tl);
         pw_key(&w, "dur_ms");
         pw_double(&w, r->dur_ms);
         pw_key(&w, "maxrss_mb");

@@ -39,7 +39,7 @@ static const char *bench_bin(void)
     static char path[1024];
     const char *root = getenv("LAMINA_BUILD_ROOT");
     cr_assert_not_null(root, "LAMINA_BUILD_ROOT is not set (run under meson test)");
-    snprintf(path, sizeof(path), "%s/tools/bench/lamina-bench", root);
+    snprintf(path, sizeof(path), "%s/tools/lamina-bench", root);
     return path;
 }
 

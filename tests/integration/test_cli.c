@@ -20,7 +20,7 @@ TestSuite(cli, .init = up, .fini = down, .timeout = 60);
 static const char *cli_bin(void)
 {
     const char *p = getenv("LAMINA_CLI_BIN");
-    return p != NULL ? p : "build/tools/cli/lamina";
+    return p != NULL ? p : "build/tools/lamina";
 }
 
 /* Run `lamina ARGS...` against the test broker. */

@@ -37,6 +37,6 @@ while [ ! -S "$state/api.sock" ]; do
     sleep 0.01
 done
 
-"$build/tools/bench/lamina-bench" --state "$state" standard \
+"$build/tools/lamina-bench" --state "$state" standard \
     --handlers "$build/tests/handlers" --json "$out"
 echo "standard.sh: results in $out" >&2
