@@ -188,6 +188,8 @@ static int write_str(const char *dir, const char *file, const char *val)
     return n == (ssize_t)strlen(val) ? 0 : -1;
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw);
+
 static int setup_tmp(slot *s, long uid, char *err, size_t errlen)
 {
     char base[64];
@@ -196,7 +198,14 @@ static int setup_tmp(slot *s, long uid, char *err, size_t errlen)
         snprintf(err, errlen, "mkdir(%s): %s", base, strerror(errno));
         return -1;
     }
-    if (mkdir(s->tmp, 0700) != 0) {
+    int rc = mkdir(s->tmp, 0700);
+    if (rc != 0 && errno == EEXIST) {
+        /* left behind by an earlier broker with our pid that was killed */
+        umount2(s->tmp, MNT_DETACH);
+        nftw(s->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        rc = mkdir(s->tmp, 0700);
+    }
+    if (rc != 0) {
         snprintf(err, errlen, "mkdir(%s): %s", s->tmp, strerror(errno));
         return -1;
     }

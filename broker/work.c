@@ -6,8 +6,8 @@
  * WORK_RECEIVERS receiving).  A NEXT parks its context on the worker
  * (WAIT) until the pool has an invocation or a shutdown for it.
  *
- * Who may attach: a pipe is admitted in NNG_PIPE_EV_ADD_PRE only if its
- * peer pid (NNG_OPT_IPC_PEER_PID) is a process the broker spawned; each
+ * Who may attach: a pipe is closed in NNG_PIPE_EV_ADD_POST unless its peer
+ * pid (NNG_OPT_IPC_PEER_PID) is a process the broker spawned; each
  * NEXT must then carry that worker's per-spawn token and arrive on a pipe
  * whose peer pid is that worker's.  Anything else is dropped and its pipe
  * closed: no other local process can pose as a worker or answer for one.
@@ -235,7 +235,7 @@ static void work_cb(void *arg)
 static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     (void)arg;
-    if (ev != NNG_PIPE_EV_ADD_PRE) {
+    if (ev != NNG_PIPE_EV_ADD_POST) {
         return;
     }
     pid_t pid = pipe_pid(p);
@@ -262,7 +262,11 @@ int work_start(void)
         return -1;
     }
     nng_socket_set_size(B.work_sock, NNG_OPT_RECVMAXSZ, PROTO_WORK_RECVMAX);
-    nng_pipe_notify(B.work_sock, NNG_PIPE_EV_ADD_PRE, pipe_cb, NULL);
+    /* Checked once the pipe is added: rejecting in ADD_PRE hits a
+     * use-after-free in nng 1.5.2 (fixed upstream later), which left the
+     * work socket unable to take the next worker.  A message that arrives
+     * before the check is still refused by token and peer pid. */
+    nng_pipe_notify(B.work_sock, NNG_PIPE_EV_ADD_POST, pipe_cb, NULL);
     snprintf(url, sizeof(url), "ipc://%s/work.sock", B.opt.state);
     rv = nng_listen(B.work_sock, url, NULL, 0);
     if (rv != 0) {
