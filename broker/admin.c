@@ -434,24 +434,11 @@ static void gc_blob(const char *sha256)
     }
 }
 
-static bool is_digits(const char *s)
-{
-    if (*s == '\0') {
-        return false;
-    }
-    for (; *s != '\0'; s++) {
-        if (*s < '0' || *s > '9') {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* The configuration a qualifier names for get: an alias shows its primary
  * version (no random draw).  B.mtx held. */
 static fn_config *resolve_fixed(function *f, const char *qual)
 {
-    if (qual[0] == '\0' || strcmp(qual, "$LATEST") == 0 || is_digits(qual)) {
+    if (qual[0] == '\0' || strcmp(qual, "$LATEST") == 0 || str_all_digits(qual)) {
         return qual[0] == '\0' ? f->latest : registry_version(f, qual);
     }
     fn_alias *a = registry_alias(f, qual);
@@ -659,7 +646,7 @@ static nng_msg *op_delete(const msgpack_object *args, lm_error *e)
             "Qualifier");
         return NULL;
     }
-    if (qual[0] != '\0' && !is_digits(qual)) {
+    if (qual[0] != '\0' && !str_all_digits(qual)) {
         bad(e, "%s must be a version number: delete an alias with alias-delete", "Qualifier");
         return NULL;
     }
@@ -1062,7 +1049,7 @@ static int get_routing(const msgpack_object *args, alias_args *a, lm_error *e)
                    "RoutingConfig.AdditionalVersionWeights");
     }
     snprintf(a->extra, sizeof(a->extra), "%.*s", (int)kv->key.via.str.size, kv->key.via.str.ptr);
-    if (!is_digits(a->extra)) {
+    if (!str_all_digits(a->extra)) {
         return bad(e, "%s keys must be published version numbers",
                    "RoutingConfig.AdditionalVersionWeights");
     }
@@ -1090,7 +1077,7 @@ static int parse_alias_args(const msgpack_object *args, alias_args *a, lm_error 
         snprintf(v, sizeof(v), "%.*s", (int)(a->version_len > 15 ? 15 : a->version_len),
                  a->version);
         if (a->version_len > 10 || strlen(v) != a->version_len ||
-            (strcmp(v, "$LATEST") != 0 && !is_digits(v))) {
+            (strcmp(v, "$LATEST") != 0 && !str_all_digits(v))) {
             rc = bad(e, "%s must be $LATEST or a published version number", "FunctionVersion");
         }
     }

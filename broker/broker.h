@@ -224,6 +224,7 @@ int mkdir_p(const char *path, mode_t mode);
 /* Write data to path atomically: tmp file, fsync, rename, fsync dir. */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 bool valid_function_name(const char *s, size_t n);
+bool str_all_digits(const char *s); /* non-empty and only 0-9 */
 
 /* ---- api.c ---- */
 int api_start(void);

@@ -85,23 +85,10 @@ void fnalias_free(fn_alias *a)
     }
 }
 
-static bool all_digits(const char *s)
-{
-    if (*s == '\0') {
-        return false;
-    }
-    for (; *s != '\0'; s++) {
-        if (*s < '0' || *s > '9') {
-            return false;
-        }
-    }
-    return true;
-}
-
 bool valid_alias_name(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > ALIAS_MAX_LEN || all_digits(s)) {
+    if (n == 0 || n > ALIAS_MAX_LEN || str_all_digits(s)) {
         return false;
     }
     for (; *s != '\0'; s++) {
@@ -119,7 +106,7 @@ bool valid_qualifier(const char *q)
     if (strcmp(q, "$LATEST") == 0) {
         return true;
     }
-    if (all_digits(q)) {
+    if (str_all_digits(q)) {
         return strlen(q) <= 10;
     }
     return valid_alias_name(q);
@@ -128,7 +115,7 @@ bool valid_qualifier(const char *q)
 /* Version "N" → N, 0 when not a version number. */
 static uint32_t version_number(const char *v)
 {
-    if (!all_digits(v) || strlen(v) > 10) {
+    if (!str_all_digits(v) || strlen(v) > 10) {
         return 0;
     }
     unsigned long long n = strtoull(v, NULL, 10);
@@ -345,7 +332,7 @@ fn_config *registry_resolve(function *f, const char *qualifier)
     if (qualifier[0] == '\0') {
         return f->latest;
     }
-    if (strcmp(qualifier, "$LATEST") == 0 || all_digits(qualifier)) {
+    if (strcmp(qualifier, "$LATEST") == 0 || str_all_digits(qualifier)) {
         return registry_version(f, qualifier);
     }
     fn_alias *a = registry_alias(f, qualifier);

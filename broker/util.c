@@ -195,3 +195,16 @@ bool valid_function_name(const char *s, size_t n)
     }
     return true;
 }
+
+bool str_all_digits(const char *s)
+{
+    if (*s == '\0') {
+        return false;
+    }
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9') {
+            return false;
+        }
+    }
+    return true;
+}
