@@ -428,7 +428,7 @@ void sbxhost_write_status(proto_writer *w, bool unsafe)
     } else {
         snprintf(cg, sizeof(cg), "inactive (not writable: rlimits only)");
     }
-    pw_map(w, 8);
+    pw_map(w, 9);
     pw_key(w, "Mode");
     pw_str(w, unsafe ? "DISABLED (unsafe: workers run unsandboxed)" : "enabled");
     pw_key(w, "Seccomp");
@@ -448,4 +448,7 @@ void sbxhost_write_status(proto_writer *w, bool unsafe)
     pw_str(w, unsafe ? "off" : "active (hard = soft)");
     pw_key(w, "NoNewPrivs");
     pw_bool(w, !unsafe);
+    pw_key(w, "CpuGroup");
+    pw_str(w, P.cpu_group[0] != '\0' ? "broker and workers share /sys/fs/cgroup/cpu/lamina"
+                                       : "none (scheduler default)");
 }

@@ -229,14 +229,21 @@ static void text_status(const cJSON *reply)
 {
     for (const cJSON *v = reply->child; v != NULL; v = v->next) {
         if (cJSON_IsObject(v)) {
+            /* numbers on one line (Workers Total=3 Idle=2 …), text one per line */
+            bool text = false;
+            for (const cJSON *w = v->child; w != NULL; w = w->next) {
+                text = text || cJSON_IsString(w) || cJSON_IsBool(w);
+            }
             printf("%-14s", v->string);
             for (const cJSON *w = v->child; w != NULL; w = w->next) {
-                if (cJSON_IsString(w)) {
-                    printf(" %s=%s", w->string, w->valuestring);
-                } else if (cJSON_IsBool(w)) {
-                    printf(" %s=%s", w->string, cJSON_IsTrue(w) ? "yes" : "no");
-                } else {
+                if (!text) {
                     printf(" %s=%g", w->string, w->valuedouble);
+                } else if (cJSON_IsString(w)) {
+                    printf("\n  %-12s %s", w->string, w->valuestring);
+                } else if (cJSON_IsBool(w)) {
+                    printf("\n  %-12s %s", w->string, cJSON_IsTrue(w) ? "yes" : "no");
+                } else {
+                    printf("\n  %-12s %g", w->string, w->valuedouble);
                 }
             }
             printf("\n");
