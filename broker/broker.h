@@ -148,6 +148,7 @@ struct worker {
     double init_ms;     /* reported once, on the first invocation */
     bool init_reported;
     bool killed;        /* we sent SIGKILL (timeout, violation) */
+    int64_t maxrss_mb;  /* peak memory last seen (results, or /proc before a kill) */
     bool init_timed_out;
     worker *next;      /* B.workers */
     worker *spawn_next; /* B.spawn_head */

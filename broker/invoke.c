@@ -243,6 +243,7 @@ void invoke_complete_result(invocation *inv, const msgpack_object *res, worker *
     }
     proto_get_double(res, "dur_ms", false, &o.dur_ms, NULL);
     proto_get_int(res, "maxrss_mb", false, &o.maxrss_mb, NULL);
+    w->maxrss_mb = o.maxrss_mb;
     if (!w->init_reported) {
         o.init_ms = w->init_ms;
         w->init_reported = true;
@@ -275,6 +276,7 @@ void invoke_fail_unhandled(invocation *inv, const char *type, const char *msg)
     o.handler_log_len = inv->loglen;
     o.platform_error = line;
     o.dur_ms = inv->started_at > 0 ? now_ms() - inv->started_at : 0;
+    o.maxrss_mb = inv->w != NULL ? inv->w->maxrss_mb : 0; /* best known peak */
     if (inv->w != NULL && !inv->w->init_reported && inv->w->init_ms > 0) {
         o.init_ms = inv->w->init_ms;
         inv->w->init_reported = true;

@@ -120,8 +120,35 @@ static void shutdown_worker(worker *w)
     }
 }
 
+/* Peak resident memory of a live worker (VmHWM), in MB, rounded up; -1 if
+ * unknown.  Read just before a kill so the REPORT of a timed-out
+ * invocation shows the real peak. */
+static int64_t peak_mb(pid_t pid)
+{
+    char path[64], line[256];
+    int64_t kb = -1;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, "VmHWM:", 6) == 0) {
+            kb = strtoll(line + 6, NULL, 10);
+            break;
+        }
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+    return kb < 0 ? -1 : (kb + 1023) / 1024;
+}
+
 static void kill_worker(worker *w)
 {
+    if (w->pid > 0 && !w->killed) {
+        int64_t mb = peak_mb(w->pid);
+        if (mb > w->maxrss_mb) {
+            w->maxrss_mb = mb;
+        }
+    }
     if (w->pid > 0 && !w->killed) {
         kill(w->pid, SIGKILL);
     }

@@ -234,3 +234,22 @@ Test(errors, a_crash_in_one_function_leaves_another_unaffected)
         expect_echo_ok();
     }
 }
+
+Test(errors, a_timed_out_invocation_reports_its_real_peak_memory)
+{
+    lt_create(&b, "slow", "sleep", "\"Timeout\":1");
+    lm_invoke_params p = {.function = "slow", .payload = "{\"ms\":3000}", .payload_len = 11,
+                          .log_tail = 1};
+    lm_invoke_result r;
+    lm_error e;
+    cr_assert_eq(lm_invoke(b.client, &p, &r, &e), LM_OK, "%s", e.message);
+    cr_assert_str_eq(r.function_error, "Unhandled");
+    char *log = lt_unbase64(r.log_result, NULL);
+    const char *m = strstr(log, "Max Memory Used: ");
+    cr_assert_not_null(m, "%s", log);
+    cr_assert(atoi(m + strlen("Max Memory Used: ")) > 0, "peak read before the kill: %s", log);
+    cr_assert_not_null(strstr(log, "Task timed out after 1.00 seconds\tSandbox.Timedout"), "%s",
+                       log);
+    free(log);
+    lm_invoke_result_finish(&r);
+}
