@@ -163,8 +163,8 @@ static int bad(lm_error *e, const char *fmt, const char *field)
 
 /* FunctionName (NAME, function:NAME or an ARN) and an optional Qualifier,
  * also accepted as NAME:QUALIFIER; qual is "" when unqualified. */
-static int get_qualified(const msgpack_object *args, char name[NAME_MAX_LEN + 1],
-                         char qual[130], lm_error *e)
+static int get_qualified(const msgpack_object *args, char name[NAME_MAX_LEN + 1], char qual[130],
+                         lm_error *e)
 {
     const char *s = NULL, *q = NULL;
     size_t n = 0, ql = 0;
@@ -197,8 +197,10 @@ static int get_text(const msgpack_object *args, const char *key, size_t max, cha
     size_t n = 0;
     *out = NULL;
     if (proto_get_str(args, key, false, &s, &n, e) != LM_OK || n > max) {
-        return proto_error(e, LM_E_INVALID_PARAMETER, "%s must be a string of at most %zu "
-                           "characters", key, max);
+        return proto_error(e, LM_E_INVALID_PARAMETER,
+                           "%s must be a string of at most %zu "
+                           "characters",
+                           key, max);
     }
     if (s != NULL && (*out = strndup(s, n)) == NULL) {
         return proto_error(e, LM_E_NOMEM, NULL);
@@ -242,7 +244,10 @@ static int check_code(const void *code, size_t len, lm_error *e)
     if (len > PROTO_MAX_CODE) {
         return proto_error(e, LM_E_TOO_LARGE, "Code is larger than %u bytes", PROTO_MAX_CODE);
     }
-    if (len < 4 || memcmp(code, "\x7f" "ELF", 4) != 0) {
+    if (len < 4 || memcmp(code,
+                          "\x7f"
+                          "ELF",
+                          4) != 0) {
         return bad(e, "%s is not an ELF shared object (build the handler with cc -shared -fPIC)",
                    "Code");
     }
@@ -280,8 +285,9 @@ static int get_env(const msgpack_object *args, char **out, lm_error *e)
         if (kv->key.type != MSGPACK_OBJECT_STR || kv->val.type != MSGPACK_OBJECT_STR ||
             !valid_env_key(kv->key.via.str.ptr, kv->key.via.str.size)) {
             cJSON_Delete(j);
-            return bad(e, "%s: keys must match [a-zA-Z][a-zA-Z0-9_]+ (not LAMINA_*) and "
-                          "values must be strings",
+            return bad(e,
+                       "%s: keys must match [a-zA-Z][a-zA-Z0-9_]+ (not LAMINA_*) and "
+                       "values must be strings",
                        "Environment.Variables");
         }
         char k[256], *v = strndup(kv->val.via.str.ptr, kv->val.via.str.size);
@@ -331,8 +337,8 @@ static int parse_create(const proto_doc *doc, const msgpack_object *args, fn_con
     if (rc == LM_OK) {
         rc = get_range(args, "MemorySize", 128, 10240, 128, &c->memory_mb, e);
     }
-    if (rc == LM_OK && (proto_get_str(args, "Description", false, &desc, &dl, e) != LM_OK ||
-                        dl > 256)) {
+    if (rc == LM_OK &&
+        (proto_get_str(args, "Description", false, &desc, &dl, e) != LM_OK || dl > 256)) {
         rc = bad(e, "%s must be a string of at most 256 characters", "Description");
     }
     if (rc == LM_OK) {
@@ -598,8 +604,10 @@ static nng_msg *delete_version(const char *name, const char *qual, lm_error *e)
         return NULL;
     }
     if (alias[0] != '\0') {
-        proto_error(e, LM_E_CONFLICT, "Version %s of %s is used by alias %s: update or delete "
-                    "the alias first", qual, name, alias);
+        proto_error(e, LM_E_CONFLICT,
+                    "Version %s of %s is used by alias %s: update or delete "
+                    "the alias first",
+                    qual, name, alias);
         return NULL;
     }
     if (store_delete_version(name, (uint32_t)strtoul(qual, NULL, 10), e) != LM_OK) {
@@ -624,7 +632,7 @@ static nng_msg *delete_version(const char *name, const char *qual, lm_error *e)
 /* The code hashes of every version of f, malloc'd (B.mtx held). */
 static char (*all_hashes(function *f, int *n))[65]
 {
-    char (*h)[65] = calloc((size_t)f->n_versions + 1, sizeof(*h));
+    char(*h)[65] = calloc((size_t)f->n_versions + 1, sizeof(*h));
     *n = 0;
     if (h != NULL) {
         snprintf(h[(*n)++], 65, "%s", f->latest->sha256);
@@ -828,8 +836,7 @@ static int apply_config(const msgpack_object *args, fn_config *c, lm_error *e)
         free(c->description);
         c->description = desc;
     }
-    if (rc == LM_OK && (rc = get_dead_letter(args, &dl, &dl_present, e)) == LM_OK &&
-        dl_present) {
+    if (rc == LM_OK && (rc = get_dead_letter(args, &dl, &dl_present, e)) == LM_OK && dl_present) {
         free(c->dead_letter);
         c->dead_letter = dl;
         dl = NULL;
@@ -892,9 +899,9 @@ static nng_msg *reply_config(const fn_config *c)
 }
 
 typedef struct publish_state {
-    fn_config *cur;  /* $LATEST */
+    fn_config *cur; /* $LATEST */
     fn_config *last; /* highest published version, or NULL */
-    uint32_t next;   /* the number a new version gets */
+    uint32_t next; /* the number a new version gets */
 } publish_state;
 
 static int publish_snapshot(const char *name, publish_state *ps, lm_error *e)
@@ -912,8 +919,7 @@ static int publish_snapshot(const char *name, publish_state *ps, lm_error *e)
         return not_found(e, name, "");
     }
     if (ps->next == 0 || ps->next > 999999999u) {
-        return proto_error(e, LM_E_CONFLICT, "Function %s has used up its version numbers",
-                           name);
+        return proto_error(e, LM_E_CONFLICT, "Function %s has used up its version numbers", name);
     }
     return LM_OK;
 }
@@ -1003,10 +1009,10 @@ typedef struct alias_args {
     char name[ALIAS_MAX_LEN + 1];
     const char *version; /* FunctionVersion or NULL */
     size_t version_len;
-    bool routing;        /* RoutingConfig present */
+    bool routing; /* RoutingConfig present */
     char extra[VERSION_MAX_LEN + 1];
     double weight;
-    char *description;   /* NULL when absent */
+    char *description; /* NULL when absent */
 } alias_args;
 
 static int get_alias_name(const msgpack_object *args, char out[ALIAS_MAX_LEN + 1], lm_error *e)
@@ -1018,8 +1024,10 @@ static int get_alias_name(const msgpack_object *args, char out[ALIAS_MAX_LEN + 1
     }
     snprintf(out, ALIAS_MAX_LEN + 1, "%.*s", (int)n, s);
     if (strlen(out) != n || !valid_alias_name(out)) {
-        return proto_error(e, LM_E_INVALID_PARAMETER, "Name '%s' is invalid: use 1-128 letters, "
-                           "digits, '-' or '_', not all digits", out);
+        return proto_error(e, LM_E_INVALID_PARAMETER,
+                           "Name '%s' is invalid: use 1-128 letters, "
+                           "digits, '-' or '_', not all digits",
+                           out);
     }
     return LM_OK;
 }
@@ -1029,8 +1037,8 @@ static int get_routing(const msgpack_object *args, alias_args *a, lm_error *e)
 {
     const msgpack_object *rc = NULL, *weights = NULL;
     if (proto_get_map(args, "RoutingConfig", false, &rc, e) != LM_OK ||
-        (rc != NULL && proto_get_map(rc, "AdditionalVersionWeights", false, &weights, e) !=
-                           LM_OK)) {
+        (rc != NULL &&
+         proto_get_map(rc, "AdditionalVersionWeights", false, &weights, e) != LM_OK)) {
         return bad(e, "%s must be {\"AdditionalVersionWeights\": {\"VERSION\": WEIGHT}}",
                    "RoutingConfig");
     }
@@ -1055,8 +1063,8 @@ static int get_routing(const msgpack_object *args, alias_args *a, lm_error *e)
     }
     bool num = kv->val.type == MSGPACK_OBJECT_FLOAT32 || kv->val.type == MSGPACK_OBJECT_FLOAT64 ||
                kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER;
-    a->weight = kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (double)kv->val.via.u64
-                                                                 : kv->val.via.f64;
+    a->weight =
+        kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (double)kv->val.via.u64 : kv->val.via.f64;
     if (!num || !(a->weight >= 0.0 && a->weight <= 1.0)) {
         return bad(e, "%s weights must be numbers from 0.0 to 1.0",
                    "RoutingConfig.AdditionalVersionWeights");
@@ -1114,8 +1122,7 @@ static int check_alias_target(function *f, const fn_alias *a, lm_error *e)
 }
 
 /* Build the new alias record from the request and (on update) the old one. */
-static int merge_alias(function *f, const alias_args *aa, bool create, fn_alias *a,
-                       lm_error *e)
+static int merge_alias(function *f, const alias_args *aa, bool create, fn_alias *a, lm_error *e)
 {
     const fn_alias *old = registry_alias(f, aa->name);
     if (create && old != NULL) {
@@ -1123,8 +1130,7 @@ static int merge_alias(function *f, const alias_args *aa, bool create, fn_alias 
                            aa->name);
     }
     if (!create && old == NULL) {
-        return proto_error(e, LM_E_NOT_FOUND, "Alias not found: function:%s:%s", f->name,
-                           aa->name);
+        return proto_error(e, LM_E_NOT_FOUND, "Alias not found: function:%s:%s", f->name, aa->name);
     }
     if (create && aa->version == NULL) {
         return bad(e, "%s is required", "FunctionVersion");
@@ -1142,8 +1148,8 @@ static int merge_alias(function *f, const alias_args *aa, bool create, fn_alias 
         memcpy(a->extra_version, aa->extra, sizeof(a->extra_version));
         a->extra_weight = aa->extra[0] != '\0' ? aa->weight : 0.0;
     }
-    const char *desc = aa->description != NULL ? aa->description
-                                               : (old != NULL ? old->description : "");
+    const char *desc =
+        aa->description != NULL ? aa->description : (old != NULL ? old->description : "");
     a->description = strdup(desc != NULL ? desc : "");
     if (a->description == NULL) {
         return proto_error(e, LM_E_NOMEM, NULL);

@@ -51,17 +51,17 @@ typedef struct fn_config {
     char code_path[PATH_MAX];
     uint32_t timeout_s;
     uint32_t memory_mb;
-    char *env_json;    /* {"K":"V",...} */
+    char *env_json; /* {"K":"V",...} */
     char *description;
     char *dead_letter; /* DeadLetterConfig.TargetArn, "" when unset (stored only) */
     char last_modified[40];
     /* pool state (B.mtx) */
     invocation *q_head, *q_tail; /* invocations waiting for a worker */
     int queued;
-    int spawning;  /* workers started but not yet ready */
-    int live;      /* workers not yet reaped */
-    worker *idle;  /* idle workers of this configuration (LIFO: warmest first) */
-    bool retired;  /* no new work: workers shut down when idle */
+    int spawning; /* workers started but not yet ready */
+    int live; /* workers not yet reaped */
+    worker *idle; /* idle workers of this configuration (LIFO: warmest first) */
+    bool retired; /* no new work: workers shut down when idle */
 } fn_config;
 
 fn_config *fncfg_ref(fn_config *c);
@@ -79,9 +79,9 @@ fn_config *fncfg_clone(const fn_config *c, const char *version);
  * replace the whole record). */
 typedef struct fn_alias {
     char name[ALIAS_MAX_LEN + 1];
-    char version[VERSION_MAX_LEN + 1];       /* "$LATEST" or "N" */
+    char version[VERSION_MAX_LEN + 1]; /* "$LATEST" or "N" */
     char extra_version[VERSION_MAX_LEN + 1]; /* "" when not weighted */
-    double extra_weight;                     /* [0, 1]: share of extra_version */
+    double extra_weight; /* [0, 1]: share of extra_version */
     char *description;
     char revision[37];
     struct fn_alias *next; /* sorted by name */
@@ -140,17 +140,17 @@ struct worker {
     char token[33];
     fn_config *cfg;
     worker_state state;
-    work_ctx *parked;   /* context holding this worker's NEXT request */
-    invocation *inv;    /* running invocation */
-    double spawned_at;  /* ms, monotonic */
+    work_ctx *parked; /* context holding this worker's NEXT request */
+    invocation *inv; /* running invocation */
+    double spawned_at; /* ms, monotonic */
     double ready_at;
     double idle_since;
-    double init_ms;     /* reported once, on the first invocation */
+    double init_ms; /* reported once, on the first invocation */
     bool init_reported;
-    bool killed;        /* we sent SIGKILL (timeout, violation) */
-    int64_t maxrss_mb;  /* peak memory last seen (results, or /proc before a kill) */
+    bool killed; /* we sent SIGKILL (timeout, violation) */
+    int64_t maxrss_mb; /* peak memory last seen (results, or /proc before a kill) */
     bool init_timed_out;
-    worker *next;      /* B.workers */
+    worker *next; /* B.workers */
     worker *spawn_next; /* B.spawn_head */
     worker *next_idle; /* cfg->idle */
 };
@@ -161,8 +161,8 @@ typedef enum inv_state { INV_QUEUED, INV_RUNNING, INV_DONE } inv_state;
 struct invocation {
     char rid[40];
     fn_config *cfg;
-    api_ctx *actx;      /* where the reply goes */
-    nng_msg *req;       /* the api request; payload points into it */
+    api_ctx *actx; /* where the reply goes */
+    nng_msg *req; /* the api request; payload points into it */
     const char *payload;
     size_t payload_len;
     char *client_context;
@@ -171,10 +171,10 @@ struct invocation {
     inv_state state;
     double enqueued_at;
     double started_at;
-    double deadline;    /* monotonic ms */
+    double deadline; /* monotonic ms */
     int64_t deadline_epoch_ms;
     worker *w;
-    char logbuf[4096];  /* handler output seen on the logs socket (crash tails) */
+    char logbuf[4096]; /* handler output seen on the logs socket (crash tails) */
     size_t loglen;
     invocation *next;
 };
@@ -193,9 +193,9 @@ typedef struct broker_opts {
 typedef struct broker {
     broker_opts opt;
     pthread_mutex_t mtx;
-    pthread_cond_t clock_cv;   /* wakes the clock thread */
-    pthread_cond_t spawn_cv;   /* wakes the spawner */
-    pthread_cond_t reap_cv;    /* wakes the reaper when children exist */
+    pthread_cond_t clock_cv; /* wakes the clock thread */
+    pthread_cond_t spawn_cv; /* wakes the spawner */
+    pthread_cond_t reap_cv; /* wakes the reaper when children exist */
     pthread_mutex_t spawn_mtx; /* held across posix_spawn + pid registration */
     double started_at;
     bool stopping;
@@ -204,17 +204,17 @@ typedef struct broker {
     nng_socket logs_sock;
     worker *workers;
     int n_workers;
-    int inflight;          /* sync invocations queued or running */
-    uint64_t invocations;  /* counters for status */
+    int inflight; /* sync invocations queued or running */
+    uint64_t invocations; /* counters for status */
     uint64_t cold_starts;
     worker *spawn_head, *spawn_tail; /* workers waiting for posix_spawn */
-    double clock_next;     /* when the clock thread will look next */
+    double clock_next; /* when the clock thread will look next */
 } broker;
 
 extern broker B;
 
 /* ---- util.c ---- */
-double now_ms(void);     /* monotonic */
+double now_ms(void); /* monotonic */
 int64_t epoch_ms(void);
 void uuid4(char out[37]);
 void random_hex(char *out, size_t nbytes); /* out gets 2*nbytes+1 */
@@ -258,7 +258,7 @@ int invoke_parse_name(const char *fn, size_t fnlen, const char *q, size_t qlen,
 
 /* ---- pool.c ---- */
 int pool_start(void);
-void pool_stop(void);                  /* kill and reap every worker */
+void pool_stop(void); /* kill and reap every worker */
 /* Give a queued invocation to an idle worker or start one (B.mtx held). */
 void pool_schedule(fn_config *cfg);
 /* A worker's NEXT arrived on ctx (B.mtx held). */

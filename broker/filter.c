@@ -111,31 +111,27 @@
 const char *filter_error_name(int code)
 {
     switch (code) {
-#define FILTER_NAME_(name, num, msg)                                                      \
-    case num:                                                                             \
-        return #name;
+#define FILTER_NAME_(name, num, msg) \
+    case num: return #name;
         FILTER_ERRORS(FILTER_NAME_)
 #undef FILTER_NAME_
-    default:
-        return "FILTER_E_UNKNOWN";
+    default: return "FILTER_E_UNKNOWN";
     }
 }
 
 const char *filter_strerror(int code)
 {
     switch (code) {
-#define FILTER_MSG_(name, num, msg)                                                       \
-    case num:                                                                             \
-        return msg;
+#define FILTER_MSG_(name, num, msg) \
+    case num: return msg;
         FILTER_ERRORS(FILTER_MSG_)
 #undef FILTER_MSG_
-    default:
-        return "unknown error";
+    default: return "unknown error";
     }
 }
 
-__attribute__((format(printf, 4, 5))) static int set_err(filter_error *err, int code,
-                                                          size_t off, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int set_err(filter_error *err, int code, size_t off,
+                                                         const char *fmt, ...)
 {
     if (err != NULL) {
         va_list ap;
@@ -261,12 +257,8 @@ static uint32_t utf8_next(const unsigned char *s, size_t n, size_t *i)
     uint32_t c;
 
     switch (len) {
-    case 1:
-        c = p[0];
-        break;
-    case 2:
-        c = ((uint32_t)(p[0] & 0x1F) << 6) | (p[1] & 0x3F);
-        break;
+    case 1: c = p[0]; break;
+    case 2: c = ((uint32_t)(p[0] & 0x1F) << 6) | (p[1] & 0x3F); break;
     case 3:
         c = ((uint32_t)(p[0] & 0x0F) << 12) | ((uint32_t)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
         break;
@@ -274,9 +266,7 @@ static uint32_t utf8_next(const unsigned char *s, size_t n, size_t *i)
         c = ((uint32_t)(p[0] & 0x07) << 18) | ((uint32_t)(p[1] & 0x3F) << 12) |
             ((uint32_t)(p[2] & 0x3F) << 6) | (p[3] & 0x3F);
         break;
-    default:
-        *i += 1;
-        return 0x110000u + p[0];
+    default: *i += 1; return 0x110000u + p[0];
     }
     *i += len;
     return c;
@@ -374,24 +364,17 @@ static uint32_t fold_cp(uint32_t c)
         return fold_cyrillic(c);
     }
     switch (c) {
-    case 0x345:
-        return 0x3B9;
-    case 0x1E9E:
-        return 0xDF;
-    case 0x2126:
-        return 0x3C9;
-    case 0x212A:
-        return 'k';
-    case 0x212B:
-        return 0xE5;
-    default:
-        return c;
+    case 0x345: return 0x3B9;
+    case 0x1E9E: return 0xDF;
+    case 0x2126: return 0x3C9;
+    case 0x212A: return 'k';
+    case 0x212B: return 0xE5;
+    default: return c;
     }
 }
 
 /* Compare ncp folded code points against s from *i; advances *i. */
-static bool fold_eq_at(const uint32_t *cp, size_t ncp, const unsigned char *s, size_t n,
-                       size_t *i)
+static bool fold_eq_at(const uint32_t *cp, size_t ncp, const unsigned char *s, size_t n, size_t *i)
 {
     size_t k;
     for (k = 0; k < ncp; k++) {
@@ -417,8 +400,8 @@ struct jscan {
     const unsigned char *p;
     size_t n;
     unsigned max_depth;
-    bool all_values;   /* record every value (patterns) ... */
-    bool numbers;      /* ... or, for events, the number literals */
+    bool all_values; /* record every value (patterns) ... */
+    bool numbers; /* ... or, for events, the number literals */
     size_t max_values; /* when all_values */
     int e_syntax, e_deep, e_large;
     filter_error *err;
@@ -551,10 +534,10 @@ static int js_escape(struct jscan *s, size_t *ip)
 /* 1 for bytes a string may hold as they are: printable ASCII but " and \. */
 static const uint8_t js_plain[256] = {
 #define JS_ROW16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
-    JS_ROW16(0), JS_ROW16(0),
-    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20: '"' at 0x22 */
-    JS_ROW16(1), JS_ROW16(1),
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50: '\\' at 0x5C */
+    JS_ROW16(0), JS_ROW16(0), 1, 1, 0, 1, 1, 1, 1,
+    1,           1,           1, 1, 1, 1, 1, 1, 1, /* 0x20: '"' at 0x22 */
+    JS_ROW16(1), JS_ROW16(1), 1, 1, 1, 1, 1, 1, 1,
+    1,           1,           1, 1, 1, 0, 1, 1, 1, /* 0x50: '\\' at 0x5C */
     JS_ROW16(1), JS_ROW16(1),
 #undef JS_ROW16
 };
@@ -566,8 +549,8 @@ static int js_string(struct jscan *s, size_t *ip)
     size_t n = s->n, i = *ip + 1, l;
 
     for (;;) {
-        while (i + 4 <= n && (js_plain[p[i]] & js_plain[p[i + 1]] & js_plain[p[i + 2]] &
-                              js_plain[p[i + 3]])) {
+        while (i + 4 <= n &&
+               (js_plain[p[i]] & js_plain[p[i + 1]] & js_plain[p[i + 2]] & js_plain[p[i + 3]])) {
             i += 4;
         }
         while (i < n && js_plain[p[i]]) {
@@ -832,10 +815,10 @@ out:
 
 struct doc {
     cJSON *root;
-    const char *src;    /* text the spans point into */
-    struct jspan *v;    /* values (patterns) or numbers (events) */
+    const char *src; /* text the spans point into */
+    struct jspan *v; /* values (patterns) or numbers (events) */
     size_t nv;
-    struct jscan scan;  /* owns v */
+    struct jscan scan; /* owns v */
 };
 
 static void number_all(cJSON *j, int *k)
@@ -877,7 +860,8 @@ static int doc_open(struct doc *d, const char *text, size_t len, bool pattern, b
     }
     if (len > max) {
         return set_err(err, pattern ? FILTER_E_TOO_LARGE : FILTER_E_EVENT_TOO_LARGE, max,
-                       "%s is %zu bytes; the limit is %zu", pattern ? "pattern" : "event", len, max);
+                       "%s is %zu bytes; the limit is %zu", pattern ? "pattern" : "event", len,
+                       max);
     }
     if (js_document(&d->scan) < 0) {
         jscan_finish(&d->scan);
@@ -939,7 +923,7 @@ struct matcher {
     uint8_t kind;
     uint8_t flags; /* numeric bounds; exists value; cidr family (4, 6) */
     uint16_t bits; /* cidr prefix length */
-    size_t n;      /* bytes of s, code points of cp, pieces of pc, subs */
+    size_t n; /* bytes of s, code points of cp, pieces of pc, subs */
     const char *s;
     const uint32_t *cp;
     const struct piece *pc;
@@ -1000,8 +984,8 @@ static size_t node_offset(const struct cctx *c, const cJSON *j)
     return 0;
 }
 
-__attribute__((format(printf, 4, 5))) static int cfail(struct cctx *c, const cJSON *at,
-                                                        int code, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int cfail(struct cctx *c, const cJSON *at, int code,
+                                                       const char *fmt, ...)
 {
     char why[160];
     va_list ap;
@@ -1292,9 +1276,10 @@ static int c_numeric(struct cctx *c, const cJSON *j, struct matcher *m)
         return -1;
     }
     if ((m->flags & NUM_HAS_LO) && (m->flags & NUM_HAS_HI) &&
-        (m->lo > m->hi ||
-         (m->lo == m->hi && (m->flags & (NUM_LO_INCL | NUM_HI_INCL)) != (NUM_LO_INCL | NUM_HI_INCL)))) {
-        return cfail(c, j, FILTER_E_BAD_NUMERIC, "empty range: lower bound is not below upper bound");
+        (m->lo > m->hi || (m->lo == m->hi && (m->flags & (NUM_LO_INCL | NUM_HI_INCL)) !=
+                                                 (NUM_LO_INCL | NUM_HI_INCL)))) {
+        return cfail(c, j, FILTER_E_BAD_NUMERIC,
+                     "empty range: lower bound is not below upper bound");
     }
     return 0;
 }
@@ -1387,8 +1372,9 @@ static int c_anything_but(struct cctx *c, const cJSON *j, struct matcher *m)
                          "anything-but list must hold only strings or only numbers");
         }
     } else {
-        return cfail(c, j, FILTER_E_BAD_VALUE, "anything-but takes a string, a number, a list "
-                                               "or an operator object, not %s",
+        return cfail(c, j, FILTER_E_BAD_VALUE,
+                     "anything-but takes a string, a number, a list "
+                     "or an operator object, not %s",
                      type_name(j));
     }
     sub = arena_alloc(c->a, n * sizeof(*sub));
@@ -1454,10 +1440,10 @@ static int c_operator(struct cctx *c, const cJSON *obj, struct matcher *m)
     } else if (strcmp(name, "exists") == 0) {
         m->kind = MK_EXISTS;
         m->flags = cJSON_IsTrue(op) ? 1 : 0;
-        rc = cJSON_IsBool(op) ? 0
-                              : cfail(c, op, FILTER_E_BAD_VALUE, "exists takes true or false");
-    } else if (!cJSON_IsString(op) && (strcmp(name, "equals-ignore-case") == 0 ||
-                                       strcmp(name, "wildcard") == 0 || strcmp(name, "cidr") == 0)) {
+        rc = cJSON_IsBool(op) ? 0 : cfail(c, op, FILTER_E_BAD_VALUE, "exists takes true or false");
+    } else if (!cJSON_IsString(op) &&
+               (strcmp(name, "equals-ignore-case") == 0 || strcmp(name, "wildcard") == 0 ||
+                strcmp(name, "cidr") == 0)) {
         rc = cfail(c, op, FILTER_E_BAD_VALUE, "%s takes a string, not %s", name, type_name(op));
     } else if (strcmp(name, "equals-ignore-case") == 0) {
         rc = c_fold(c, op, m, MK_EIC);
@@ -1821,38 +1807,26 @@ static bool value_match(const struct matcher *m, struct val *v)
     bool str = v->t == V_STR;
 
     switch ((enum mkind)m->kind) {
-    case MK_STR:
-        return str && v->n == m->n && memcmp(v->s, m->s, m->n) == 0;
+    case MK_STR: return str && v->n == m->n && memcmp(v->s, m->s, m->n) == 0;
     case MK_NUM:
         if (v->t != V_NUM) {
             return false;
         }
         val_numtext(v);
         return v->n == m->n && memcmp(v->s, m->s, m->n) == 0;
-    case MK_TRUE:
-        return v->t == V_TRUE;
-    case MK_FALSE:
-        return v->t == V_FALSE;
-    case MK_NULL:
-        return v->t == V_NULL;
-    case MK_PREFIX:
-        return str && v->n >= m->n && memcmp(v->s, m->s, m->n) == 0;
-    case MK_SUFFIX:
-        return str && v->n >= m->n && memcmp(v->s + v->n - m->n, m->s, m->n) == 0;
+    case MK_TRUE: return v->t == V_TRUE;
+    case MK_FALSE: return v->t == V_FALSE;
+    case MK_NULL: return v->t == V_NULL;
+    case MK_PREFIX: return str && v->n >= m->n && memcmp(v->s, m->s, m->n) == 0;
+    case MK_SUFFIX: return str && v->n >= m->n && memcmp(v->s + v->n - m->n, m->s, m->n) == 0;
     case MK_EIC:
     case MK_PREFIX_EIC:
-    case MK_SUFFIX_EIC:
-        return str && eic_match(m, v);
-    case MK_WILDCARD:
-        return str && wild_match(m, v->s, v->n);
-    case MK_NUMERIC:
-        return v->t == V_NUM && numeric_match(m, v->d);
-    case MK_CIDR:
-        return str && cidr_match(m, v);
-    case MK_ABUT:
-        return v->t != V_NONE && abut_match(m, v);
-    case MK_EXISTS:
-        return false; /* judged by leaf_match */
+    case MK_SUFFIX_EIC: return str && eic_match(m, v);
+    case MK_WILDCARD: return str && wild_match(m, v->s, v->n);
+    case MK_NUMERIC: return v->t == V_NUM && numeric_match(m, v->d);
+    case MK_CIDR: return str && cidr_match(m, v);
+    case MK_ABUT: return v->t != V_NONE && abut_match(m, v);
+    case MK_EXISTS: return false; /* judged by leaf_match */
     }
     return false;
 }
@@ -1958,8 +1932,8 @@ static bool node_match(const struct node *n, const cJSON *v, const struct mctx *
 
 struct filter_event {
     cJSON *root;
-    char *text;          /* the number literals, concatenated */
-    struct jspan *nums;  /* spans into text */
+    char *text; /* the number literals, concatenated */
+    struct jspan *nums; /* spans into text */
     size_t nnums;
 };
 
@@ -2101,8 +2075,8 @@ struct tnode {
     char *key;
     struct tnode **kids;
     uint32_t nkids, capkids;
-    bool indexed;      /* some condition sits on this path */
-    uint32_t *plens;   /* distinct prefix lengths in use, ascending */
+    bool indexed; /* some condition sits on this path */
+    uint32_t *plens; /* distinct prefix lengths in use, ascending */
     uint32_t nplens;
 };
 
@@ -2326,8 +2300,8 @@ static bool node_indexable(const struct node *n)
 }
 
 static const uint8_t kind_code[] = {
-    [MK_STR] = 's', [MK_NUM] = 'n', [MK_TRUE] = 't', [MK_FALSE] = 'f', [MK_NULL] = 'z',
-    [MK_PREFIX] = 'p',
+    [MK_STR] = 's',   [MK_NUM] = 'n',  [MK_TRUE] = 't',
+    [MK_FALSE] = 'f', [MK_NULL] = 'z', [MK_PREFIX] = 'p',
 };
 
 static int index_leaf(filter_set *s, struct tnode *t, const struct leaf *l, uint32_t id)
@@ -2507,7 +2481,8 @@ static int scratch_reserve(const filter_set *s)
     size_t np = s->npats + 1, nc = s->nconds + 1;
 
     if (np > tls.npat) {
-        if (grow_zeroed(&tls.cnt, tls.npat, np) < 0 || grow_zeroed(&tls.touched, tls.npat, np) < 0 ||
+        if (grow_zeroed(&tls.cnt, tls.npat, np) < 0 ||
+            grow_zeroed(&tls.touched, tls.npat, np) < 0 ||
             grow_zeroed(&tls.cand, tls.npat, np) < 0) {
             return -1;
         }
@@ -2580,11 +2555,8 @@ static void hit_values(struct walk *w, const struct tnode *t, const cJSON *v)
         break;
     case V_TRUE:
     case V_FALSE:
-    case V_NULL:
-        hit(w, t, x.t == V_TRUE ? 't' : x.t == V_FALSE ? 'f' : 'z', "", 0);
-        break;
-    case V_NONE:
-        break;
+    case V_NULL: hit(w, t, x.t == V_TRUE ? 't' : x.t == V_FALSE ? 'f' : 'z', "", 0); break;
+    case V_NONE: break;
     }
 }
 

@@ -24,36 +24,36 @@
 #include <cjson/cJSON.h>
 
 /* ---- limits (each has its own error code) ---- */
-#define FILTER_MAX_PATTERN_BYTES 4096u    /* Lambda's Filter.Pattern length */
-#define FILTER_MAX_PATTERN_DEPTH 16u      /* JSON nesting levels in a pattern */
-#define FILTER_MAX_PATTERN_VALUES 1024u   /* JSON values in one pattern */
-#define FILTER_MAX_SET_PATTERNS 100000u   /* patterns in one filter_set */
-#define FILTER_MAX_EVENT_BYTES 6291456u   /* 6 MiB, Lambda's payload cap */
-#define FILTER_MAX_EVENT_DEPTH 64u        /* JSON nesting levels in an event */
-#define FILTER_MAX_NUMBER_CHARS 63u       /* longest JSON number literal */
+#define FILTER_MAX_PATTERN_BYTES 4096u /* Lambda's Filter.Pattern length */
+#define FILTER_MAX_PATTERN_DEPTH 16u /* JSON nesting levels in a pattern */
+#define FILTER_MAX_PATTERN_VALUES 1024u /* JSON values in one pattern */
+#define FILTER_MAX_SET_PATTERNS 100000u /* patterns in one filter_set */
+#define FILTER_MAX_EVENT_BYTES 6291456u /* 6 MiB, Lambda's payload cap */
+#define FILTER_MAX_EVENT_DEPTH 64u /* JSON nesting levels in an event */
+#define FILTER_MAX_NUMBER_CHARS 63u /* longest JSON number literal */
 
 /* ---- errors: explicit, never renumbered; names and messages from here ---- */
-#define FILTER_ERRORS(X)                                                          \
-    X(FILTER_OK, 0, "ok")                                                         \
-    X(FILTER_E_NOMEM, 1, "out of memory")                                         \
-    X(FILTER_E_ARG, 2, "invalid argument")                                        \
-    X(FILTER_E_SYNTAX, 3, "pattern is not valid JSON")                            \
-    X(FILTER_E_NOT_OBJECT, 4, "pattern must be a JSON object")                    \
-    X(FILTER_E_UNKNOWN_OPERATOR, 5, "unknown operator")                           \
-    X(FILTER_E_LEAF_NOT_ARRAY, 6, "leaf value must be an array")                  \
-    X(FILTER_E_BAD_VALUE, 7, "value not allowed here")                            \
-    X(FILTER_E_EMPTY, 8, "empty list or object")                                  \
-    X(FILTER_E_MIXED_ANYTHING_BUT, 9, "anything-but list mixes types")            \
-    X(FILTER_E_BAD_NUMERIC, 10, "bad numeric condition")                          \
-    X(FILTER_E_WILDCARD_CONSECUTIVE, 11, "consecutive '*' in wildcard")           \
-    X(FILTER_E_BAD_WILDCARD, 12, "bad escape in wildcard")                        \
-    X(FILTER_E_BAD_CIDR, 13, "bad cidr")                                          \
-    X(FILTER_E_BAD_OR, 14, "bad $or")                                             \
-    X(FILTER_E_TOO_DEEP, 15, "pattern nests too deeply")                          \
-    X(FILTER_E_TOO_LARGE, 16, "pattern too large")                                \
-    X(FILTER_E_TOO_MANY_PATTERNS, 17, "too many patterns in set")                 \
-    X(FILTER_E_EVENT_SYNTAX, 18, "event is not valid JSON")                       \
-    X(FILTER_E_EVENT_TOO_LARGE, 19, "event too large")                            \
+#define FILTER_ERRORS(X)                                                \
+    X(FILTER_OK, 0, "ok")                                               \
+    X(FILTER_E_NOMEM, 1, "out of memory")                               \
+    X(FILTER_E_ARG, 2, "invalid argument")                              \
+    X(FILTER_E_SYNTAX, 3, "pattern is not valid JSON")                  \
+    X(FILTER_E_NOT_OBJECT, 4, "pattern must be a JSON object")          \
+    X(FILTER_E_UNKNOWN_OPERATOR, 5, "unknown operator")                 \
+    X(FILTER_E_LEAF_NOT_ARRAY, 6, "leaf value must be an array")        \
+    X(FILTER_E_BAD_VALUE, 7, "value not allowed here")                  \
+    X(FILTER_E_EMPTY, 8, "empty list or object")                        \
+    X(FILTER_E_MIXED_ANYTHING_BUT, 9, "anything-but list mixes types")  \
+    X(FILTER_E_BAD_NUMERIC, 10, "bad numeric condition")                \
+    X(FILTER_E_WILDCARD_CONSECUTIVE, 11, "consecutive '*' in wildcard") \
+    X(FILTER_E_BAD_WILDCARD, 12, "bad escape in wildcard")              \
+    X(FILTER_E_BAD_CIDR, 13, "bad cidr")                                \
+    X(FILTER_E_BAD_OR, 14, "bad $or")                                   \
+    X(FILTER_E_TOO_DEEP, 15, "pattern nests too deeply")                \
+    X(FILTER_E_TOO_LARGE, 16, "pattern too large")                      \
+    X(FILTER_E_TOO_MANY_PATTERNS, 17, "too many patterns in set")       \
+    X(FILTER_E_EVENT_SYNTAX, 18, "event is not valid JSON")             \
+    X(FILTER_E_EVENT_TOO_LARGE, 19, "event too large")                  \
     X(FILTER_E_EVENT_TOO_DEEP, 20, "event nests too deeply")
 
 enum filter_errc {
@@ -71,8 +71,8 @@ typedef struct filter_error {
     char message[256];
 } filter_error;
 
-typedef struct filter filter;             /* one compiled pattern */
-typedef struct filter_set filter_set;     /* many patterns, one matcher */
+typedef struct filter filter; /* one compiled pattern */
+typedef struct filter_set filter_set; /* many patterns, one matcher */
 typedef struct filter_event filter_event; /* a parsed, validated event */
 
 /* Static name ("FILTER_E_SYNTAX") and message for a code; never NULL. */
@@ -148,7 +148,6 @@ void filter_thread_release(void);
  * json[0..len): sets *off and *vlen to the value's span.  Used to pass a
  * sub-document to filter_compile/filter_match without losing number text.
  * Returns 0, or -1 if json is not a valid object or has no such member. */
-int filter_json_member(const char *json, size_t len, const char *key, size_t *off,
-                       size_t *vlen);
+int filter_json_member(const char *json, size_t len, const char *key, size_t *off, size_t *vlen);
 
 #endif

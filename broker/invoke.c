@@ -67,7 +67,8 @@ int invoke_parse_name(const char *fn, size_t fnlen, const char *q, size_t qlen,
     }
     if (q != NULL && qlen > 0) {
         if (qlen > 128) {
-            return proto_error(e, LM_E_INVALID_PARAMETER, "Qualifier is longer than 128 characters");
+            return proto_error(e, LM_E_INVALID_PARAMETER,
+                               "Qualifier is longer than 128 characters");
         }
         if (qual[0] != '\0' && (strlen(qual) != qlen || memcmp(qual, q, qlen) != 0)) {
             return proto_error(e, LM_E_INVALID_PARAMETER,
@@ -366,8 +367,8 @@ static int validate_request(const invoke_req *r, lm_error *e)
                            PROTO_MAX_SYNC_PAYLOAD);
     }
     if (r->cclen > PROTO_MAX_CLIENT_CONTEXT) {
-        return proto_error(e, LM_E_INVALID_PARAMETER,
-                           "ClientContext must be at most %u bytes", PROTO_MAX_CLIENT_CONTEXT);
+        return proto_error(e, LM_E_INVALID_PARAMETER, "ClientContext must be at most %u bytes",
+                           PROTO_MAX_CLIENT_CONTEXT);
     }
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithLengthOpts(r->payload, r->payload_len, &end, 0);
@@ -413,7 +414,8 @@ void invoke_handle(api_ctx *actx, nng_msg *req, const proto_doc *doc)
     invocation *inv = NULL;
     if (rc == LM_OK) {
         inv = calloc(1, sizeof(*inv));
-        if (inv == NULL || (r.cc != NULL && (inv->client_context = strndup(r.cc, r.cclen)) == NULL)) {
+        if (inv == NULL ||
+            (r.cc != NULL && (inv->client_context = strndup(r.cc, r.cclen)) == NULL)) {
             rc = proto_error(&e, LM_E_NOMEM, NULL);
         }
     }
@@ -463,8 +465,7 @@ void invoke_handle(api_ctx *actx, nng_msg *req, const proto_doc *doc)
     inv->tail = r.tail;
     inv->state = INV_QUEUED;
     inv->enqueued_at = now_ms();
-    snprintf(inv->arn, sizeof(inv->arn), "function:%s%s%s", name, qual[0] != '\0' ? ":" : "",
-             qual);
+    snprintf(inv->arn, sizeof(inv->arn), "function:%s%s%s", name, qual[0] != '\0' ? ":" : "", qual);
     B.inflight++;
     B.invocations++;
     fn_config *cfg = inv->cfg;

@@ -20,8 +20,8 @@ void log_emit(int level, const char *file, int line, const char *fmt, ...)
     gmtime_r(&ts.tv_sec, &tm);
     const char *base = strrchr(file, '/');
     int n = snprintf(buf, sizeof(buf), "%02d:%02d:%02d.%03ld broker[%d] %s %s:%d: ", tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, (int)getpid(),
-                     level_names[level], base != NULL ? base + 1 : file, line);
+                     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, (int)getpid(), level_names[level],
+                     base != NULL ? base + 1 : file, line);
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);

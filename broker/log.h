@@ -11,11 +11,11 @@ extern int log_level;
 void log_emit(int level, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-#define blog(level, ...)                                                                  \
-    do {                                                                                  \
-        if ((level) <= log_level) {                                                       \
-            log_emit((level), __FILE__, __LINE__, __VA_ARGS__);                           \
-        }                                                                                 \
+#define blog(level, ...)                                        \
+    do {                                                        \
+        if ((level) <= log_level) {                             \
+            log_emit((level), __FILE__, __LINE__, __VA_ARGS__); \
+        }                                                       \
     } while (0)
 
 #endif

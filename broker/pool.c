@@ -346,9 +346,11 @@ void pool_worker_next(worker *w, work_ctx *ctx, const msgpack_object *root)
         const char *rid = NULL;
         size_t rl = 0;
         proto_get_str(res, "rid", false, &rid, &rl, NULL);
-        if (res == NULL || rid == NULL || rl != strlen(inv->rid) || memcmp(rid, inv->rid, rl) != 0) {
+        if (res == NULL || rid == NULL || rl != strlen(inv->rid) ||
+            memcmp(rid, inv->rid, rl) != 0) {
             /* A result for some other request: protocol violation. */
-            blog(LOG_WARN, "worker %d sent a result for the wrong request; killing it", (int)w->pid);
+            blog(LOG_WARN, "worker %d sent a result for the wrong request; killing it",
+                 (int)w->pid);
             w->parked = NULL;
             work_release(ctx);
             kill_worker(w);
@@ -403,19 +405,19 @@ static int build_env(const worker *w, int slot, char ***envp_out)
     if (envp == NULL) {
         return -1;
     }
-#define PUT(...)                                                                   \
-    do {                                                                           \
-        if (n + 2 >= cap) {                                                        \
-            char **ne = realloc(envp, (cap *= 2) * sizeof(char *));                \
-            if (ne == NULL) {                                                      \
-                goto fail;                                                         \
-            }                                                                      \
-            envp = ne;                                                             \
-        }                                                                          \
-        if (asprintf(&envp[n], __VA_ARGS__) < 0) {                                 \
-            goto fail;                                                             \
-        }                                                                          \
-        envp[++n] = NULL;                                                          \
+#define PUT(...)                                                    \
+    do {                                                            \
+        if (n + 2 >= cap) {                                         \
+            char **ne = realloc(envp, (cap *= 2) * sizeof(char *)); \
+            if (ne == NULL) {                                       \
+                goto fail;                                          \
+            }                                                       \
+            envp = ne;                                              \
+        }                                                           \
+        if (asprintf(&envp[n], __VA_ARGS__) < 0) {                  \
+            goto fail;                                              \
+        }                                                           \
+        envp[++n] = NULL;                                           \
     } while (0)
     cJSON *vars = cJSON_Parse(cfg->env_json != NULL ? cfg->env_json : "{}");
     for (cJSON *v = vars != NULL ? vars->child : NULL; v != NULL; v = v->next) {
@@ -538,7 +540,8 @@ static void *spawner_main(void *arg)
         pthread_mutex_unlock(&B.mtx);
 
         char sbx_err[256] = "";
-        if (erc == 0 && slot >= 0 && sbxhost_setup(slot, memory_mb, sbx_err, sizeof(sbx_err)) != 0) {
+        if (erc == 0 && slot >= 0 &&
+            sbxhost_setup(slot, memory_mb, sbx_err, sizeof(sbx_err)) != 0) {
             erc = -1;
         }
         pthread_mutex_lock(&B.spawn_mtx);
@@ -827,7 +830,10 @@ static bool none_busy(void)
     return true;
 }
 
-static bool none_left(void) { return B.n_workers == 0; }
+static bool none_left(void)
+{
+    return B.n_workers == 0;
+}
 
 /* Stopping: nothing new starts; queued invocations get 503. */
 static void stop_pending_work(void)

@@ -345,7 +345,10 @@ fn_config *registry_resolve(function *f, const char *qualifier)
     return registry_version(f, a->version);
 }
 
-int registry_count(void) { return count; }
+int registry_count(void)
+{
+    return count;
+}
 
 void registry_each(void (*fn)(function *f, void *arg), void *arg)
 {

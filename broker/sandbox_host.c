@@ -52,7 +52,7 @@ typedef struct slot {
     pid_t pid;
     int report_r, report_w; /* ours / the child's fd 3 */
     char tmp[128];
-    char cgroup[160];       /* "" when none */
+    char cgroup[160]; /* "" when none */
 } slot;
 
 static struct {
@@ -69,7 +69,7 @@ static struct {
     pthread_once_t once;
     int landlock_abi;
     bool seccomp;
-    int cgroup;        /* CG_* */
+    int cgroup; /* CG_* */
     char cg_parent[96]; /* e.g. /sys/fs/cgroup/memory/lamina */
     char cpu_group[64]; /* shared v1 cpu cgroup of all workers, "" if none */
     bool root;
@@ -140,7 +140,10 @@ static void probe(void)
     }
 }
 
-static void probe_once(void) { pthread_once(&P.once, probe); }
+static void probe_once(void)
+{
+    pthread_once(&P.once, probe);
+}
 
 /* ---- slot table ---- */
 
@@ -168,10 +171,22 @@ int sbxhost_acquire(void)
     return found;
 }
 
-const char *sbxhost_tmp(int slot) { return T.s[slot].tmp; }
-const char *sbxhost_cgroup(int slot) { return T.s[slot].cgroup[0] != '\0' ? T.s[slot].cgroup : NULL; }
-long sbxhost_uid(int slot) { return P.root ? SBXHOST_UID_BASE + slot : -1; }
-int sbxhost_report_fd(int slot) { return slot >= 0 ? T.s[slot].report_w : -1; }
+const char *sbxhost_tmp(int slot)
+{
+    return T.s[slot].tmp;
+}
+const char *sbxhost_cgroup(int slot)
+{
+    return T.s[slot].cgroup[0] != '\0' ? T.s[slot].cgroup : NULL;
+}
+long sbxhost_uid(int slot)
+{
+    return P.root ? SBXHOST_UID_BASE + slot : -1;
+}
+int sbxhost_report_fd(int slot)
+{
+    return slot >= 0 ? T.s[slot].report_w : -1;
+}
 
 static int write_str(const char *dir, const char *file, const char *val)
 {
@@ -423,8 +438,8 @@ void sbxhost_write_status(proto_writer *w, bool unsafe)
         snprintf(ll, sizeof(ll), "unavailable (uid and rlimits only)");
     }
     if (P.cgroup != CG_NONE) {
-        snprintf(cg, sizeof(cg), "active (%s, %s)", P.cgroup == CG_V1 ? "v1 memory" : "v2 memory.max",
-                 P.cg_parent);
+        snprintf(cg, sizeof(cg), "active (%s, %s)",
+                 P.cgroup == CG_V1 ? "v1 memory" : "v2 memory.max", P.cg_parent);
     } else {
         snprintf(cg, sizeof(cg), "inactive (not writable: rlimits only)");
     }
@@ -432,23 +447,26 @@ void sbxhost_write_status(proto_writer *w, bool unsafe)
     pw_key(w, "Mode");
     pw_str(w, unsafe ? "DISABLED (unsafe: workers run unsandboxed)" : "enabled");
     pw_key(w, "Seccomp");
-    pw_str(w, unsafe ? "off" : P.seccomp ? "active (allowlist, TSYNC, violation = SIGSYS)"
-                                         : "unavailable");
+    pw_str(w, unsafe      ? "off"
+              : P.seccomp ? "active (allowlist, TSYNC, violation = SIGSYS)"
+                          : "unavailable");
     pw_key(w, "Landlock");
     pw_str(w, unsafe ? "off" : ll);
     pw_key(w, "MemoryCgroup");
     pw_str(w, unsafe ? "off" : cg);
     pw_key(w, "UidDrop");
-    pw_str(w, unsafe ? "off" : P.root ? "active (uid 60000 + slot, no capabilities)"
-                                      : "inactive (broker not root)");
+    pw_str(w, unsafe   ? "off"
+              : P.root ? "active (uid 60000 + slot, no capabilities)"
+                       : "inactive (broker not root)");
     pw_key(w, "Tmp");
-    pw_str(w, unsafe ? "off" : P.root ? "tmpfs 64 MiB per environment"
-                                      : "directory per environment (RLIMIT_FSIZE)");
+    pw_str(w, unsafe   ? "off"
+              : P.root ? "tmpfs 64 MiB per environment"
+                       : "directory per environment (RLIMIT_FSIZE)");
     pw_key(w, "Rlimits");
     pw_str(w, unsafe ? "off" : "active (hard = soft)");
     pw_key(w, "NoNewPrivs");
     pw_bool(w, !unsafe);
     pw_key(w, "CpuGroup");
     pw_str(w, P.cpu_group[0] != '\0' ? "broker and workers share /sys/fs/cgroup/cpu/lamina"
-                                       : "none (scheduler default)");
+                                     : "none (scheduler default)");
 }

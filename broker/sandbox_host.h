@@ -42,7 +42,7 @@ int sbxhost_report_fd(int slot);
 /* Values for the worker's environment (valid while the slot is held). */
 const char *sbxhost_tmp(int slot);
 const char *sbxhost_cgroup(int slot); /* NULL when no cgroup */
-long sbxhost_uid(int slot);            /* -1 when the broker is not root */
+long sbxhost_uid(int slot); /* -1 when the broker is not root */
 /* The worker was spawned as pid: close our copy of the child's pipe end. */
 void sbxhost_bind(int slot, pid_t pid);
 /* Undo a slot whose spawn failed. */

@@ -104,8 +104,7 @@ static int migrate(char **err)
 
 int store_open(const char *path, lm_error *e)
 {
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
         int rc = db_error(e, "open");
         sqlite3_close(db);
         db = NULL;
@@ -113,8 +112,8 @@ int store_open(const char *path, lm_error *e)
     }
     sqlite3_busy_timeout(db, 5000);
     char *err = NULL;
-    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
-                     &err) != SQLITE_OK ||
+    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, &err) !=
+            SQLITE_OK ||
         sqlite3_exec(db, schema, NULL, NULL, &err) != SQLITE_OK || migrate(&err) != SQLITE_OK) {
         int rc = proto_error(e, LM_E_IO, "store: schema: %s", err != NULL ? err : "?");
         sqlite3_free(err);
@@ -486,8 +485,8 @@ int store_put_alias(const char *name, const fn_alias *a, lm_error *e)
 int store_delete_alias(const char *name, const char *alias, lm_error *e)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "DELETE FROM aliases WHERE name=?1 AND alias=?2", -1, &st,
-                           NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "DELETE FROM aliases WHERE name=?1 AND alias=?2", -1, &st, NULL) !=
+        SQLITE_OK) {
         return db_error(e, "prepare");
     }
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);

@@ -182,8 +182,8 @@ static void handle_next(work_ctx *c, nng_msg *msg)
         rc = proto_get_str(doc.root, "op", true, &op, &oplen, &e);
     }
     pthread_mutex_lock(&B.mtx);
-    worker *w = rc == LM_OK && oplen == 4 && memcmp(op, "next", 4) == 0 ? authenticate(msg, &doc)
-                                                                         : NULL;
+    worker *w =
+        rc == LM_OK && oplen == 4 && memcmp(op, "next", 4) == 0 ? authenticate(msg, &doc) : NULL;
     if (w == NULL || w->parked != NULL || w->state == W_EXITING) {
         /* Not a worker we know, a forged or garbled message, or a second
          * request while one is parked: drop it and close the pipe. */

@@ -141,22 +141,14 @@ int proto_get_double(const msgpack_object *map, const char *key, bool required, 
     }
     switch (o->type) {
     case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64:
-        *v = o->via.f64;
-        return LM_OK;
-    case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        *v = (double)o->via.u64;
-        return LM_OK;
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        *v = (double)o->via.i64;
-        return LM_OK;
-    default:
-        return wrong(key, "a number", e);
+    case MSGPACK_OBJECT_FLOAT64: *v = o->via.f64; return LM_OK;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: *v = (double)o->via.u64; return LM_OK;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: *v = (double)o->via.i64; return LM_OK;
+    default: return wrong(key, "a number", e);
     }
 }
 
-int proto_get_bool(const msgpack_object *map, const char *key, bool required, bool *v,
-                   lm_error *e)
+int proto_get_bool(const msgpack_object *map, const char *key, bool required, bool *v, lm_error *e)
 {
     const msgpack_object *o = proto_find(map, key);
     if (o == NULL || (o->type == MSGPACK_OBJECT_NIL && !required)) {
@@ -183,8 +175,7 @@ int proto_get_map(const msgpack_object *map, const char *key, bool required,
     return LM_OK;
 }
 
-int proto_copy_str(const char *s, size_t len, char *dst, size_t cap, const char *field,
-                   lm_error *e)
+int proto_copy_str(const char *s, size_t len, char *dst, size_t cap, const char *field, lm_error *e)
 {
     if (len >= cap) {
         return proto_error(e, LM_E_MALFORMED, "field '%s' is longer than %zu bytes", field,
@@ -216,8 +207,14 @@ void proto_writer_init(proto_writer *w, nng_msg *msg)
     msgpack_packer_init(&w->pk, w, msg_write);
 }
 
-void pw_map(proto_writer *w, uint32_t n) { msgpack_pack_map(&w->pk, n); }
-void pw_array(proto_writer *w, uint32_t n) { msgpack_pack_array(&w->pk, n); }
+void pw_map(proto_writer *w, uint32_t n)
+{
+    msgpack_pack_map(&w->pk, n);
+}
+void pw_array(proto_writer *w, uint32_t n)
+{
+    msgpack_pack_array(&w->pk, n);
+}
 
 void pw_strn(proto_writer *w, const char *s, size_t len)
 {
@@ -225,7 +222,10 @@ void pw_strn(proto_writer *w, const char *s, size_t len)
     msgpack_pack_str_body(&w->pk, s, len);
 }
 
-void pw_key(proto_writer *w, const char *key) { pw_strn(w, key, strlen(key)); }
+void pw_key(proto_writer *w, const char *key)
+{
+    pw_strn(w, key, strlen(key));
+}
 
 void pw_str(proto_writer *w, const char *s)
 {
@@ -242,8 +242,14 @@ void pw_bin(proto_writer *w, const void *p, size_t len)
     msgpack_pack_bin_body(&w->pk, p, len);
 }
 
-void pw_int(proto_writer *w, int64_t v) { msgpack_pack_int64(&w->pk, v); }
-void pw_double(proto_writer *w, double v) { msgpack_pack_double(&w->pk, v); }
+void pw_int(proto_writer *w, int64_t v)
+{
+    msgpack_pack_int64(&w->pk, v);
+}
+void pw_double(proto_writer *w, double v)
+{
+    msgpack_pack_double(&w->pk, v);
+}
 
 void pw_bool(proto_writer *w, bool v)
 {
@@ -254,7 +260,10 @@ void pw_bool(proto_writer *w, bool v)
     }
 }
 
-void pw_nil(proto_writer *w) { msgpack_pack_nil(&w->pk); }
+void pw_nil(proto_writer *w)
+{
+    msgpack_pack_nil(&w->pk);
+}
 
 void pw_header(proto_writer *w, const char *op)
 {

@@ -32,10 +32,22 @@ static const err_row *err_find(int code)
     return &err_rows[1]; /* LM_E_INTERNAL */
 }
 
-const char *proto_err_name(int code) { return err_find(code)->name; }
-const char *proto_err_type(int code) { return err_find(code)->type; }
-int proto_err_status(int code) { return err_find(code)->status; }
-const char *proto_err_message(int code) { return err_find(code)->msg; }
+const char *proto_err_name(int code)
+{
+    return err_find(code)->name;
+}
+const char *proto_err_type(int code)
+{
+    return err_find(code)->type;
+}
+int proto_err_status(int code)
+{
+    return err_find(code)->status;
+}
+const char *proto_err_message(int code)
+{
+    return err_find(code)->msg;
+}
 
 int proto_err_from_type(const char *type)
 {
@@ -70,22 +82,16 @@ int proto_error(lm_error *e, int code, const char *fmt, ...)
 int proto_err_from_nng(int rv)
 {
     switch (rv) {
-    case 0:
-        return LM_OK;
-    case NNG_ENOMEM:
-        return LM_E_NOMEM;
-    case NNG_ETIMEDOUT:
-        return LM_E_TIMEOUT;
+    case 0: return LM_OK;
+    case NNG_ENOMEM: return LM_E_NOMEM;
+    case NNG_ETIMEDOUT: return LM_E_TIMEOUT;
     case NNG_ECONNREFUSED:
     case NNG_ENOENT:
     case NNG_ECLOSED:
     case NNG_ECONNSHUT:
     case NNG_ECONNRESET:
-    case NNG_EADDRINVAL:
-        return LM_E_UNREACHABLE;
-    case NNG_EMSGSIZE:
-        return LM_E_TOO_LARGE;
-    default:
-        return LM_E_INTERNAL;
+    case NNG_EADDRINVAL: return LM_E_UNREACHABLE;
+    case NNG_EMSGSIZE: return LM_E_TOO_LARGE;
+    default: return LM_E_INTERNAL;
     }
 }

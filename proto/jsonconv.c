@@ -65,21 +65,14 @@ static cJSON *from_str(const char *p, size_t n)
 cJSON *jsonconv_from_msgpack(const msgpack_object *o)
 {
     switch (o->type) {
-    case MSGPACK_OBJECT_NIL:
-        return cJSON_CreateNull();
-    case MSGPACK_OBJECT_BOOLEAN:
-        return cJSON_CreateBool(o->via.boolean);
-    case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        return cJSON_CreateNumber((double)o->via.u64);
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        return cJSON_CreateNumber((double)o->via.i64);
+    case MSGPACK_OBJECT_NIL: return cJSON_CreateNull();
+    case MSGPACK_OBJECT_BOOLEAN: return cJSON_CreateBool(o->via.boolean);
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: return cJSON_CreateNumber((double)o->via.u64);
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return cJSON_CreateNumber((double)o->via.i64);
     case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64:
-        return cJSON_CreateNumber(o->via.f64);
-    case MSGPACK_OBJECT_STR:
-        return from_str(o->via.str.ptr, o->via.str.size);
-    case MSGPACK_OBJECT_BIN:
-        return from_str(o->via.bin.ptr, o->via.bin.size);
+    case MSGPACK_OBJECT_FLOAT64: return cJSON_CreateNumber(o->via.f64);
+    case MSGPACK_OBJECT_STR: return from_str(o->via.str.ptr, o->via.str.size);
+    case MSGPACK_OBJECT_BIN: return from_str(o->via.bin.ptr, o->via.bin.size);
     case MSGPACK_OBJECT_ARRAY: {
         cJSON *a = cJSON_CreateArray();
         for (uint32_t i = 0; a != NULL && i < o->via.array.size; i++) {
@@ -112,7 +105,6 @@ cJSON *jsonconv_from_msgpack(const msgpack_object *o)
         }
         return m;
     }
-    default:
-        return cJSON_CreateNull();
+    default: return cJSON_CreateNull();
     }
 }

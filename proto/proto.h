@@ -37,9 +37,9 @@
 #define PROTO_MAX_ELEMENTS 65536
 
 /* Payload and message caps (bytes). */
-#define PROTO_MAX_SYNC_PAYLOAD 6291456u  /* Lambda's sync request cap */
-#define PROTO_MAX_RESPONSE 6291556u      /* Lambda's response cap (6 MiB + 100 B) */
-#define PROTO_MAX_CLIENT_CONTEXT 3583u   /* Lambda's ClientContext cap */
+#define PROTO_MAX_SYNC_PAYLOAD 6291456u /* Lambda's sync request cap */
+#define PROTO_MAX_RESPONSE 6291556u /* Lambda's response cap (6 MiB + 100 B) */
+#define PROTO_MAX_CLIENT_CONTEXT 3583u /* Lambda's ClientContext cap */
 #define PROTO_MAX_CODE (50u * 1024u * 1024u) /* handler .so upload cap */
 /* NNG_OPT_RECVMAXSZ for each socket: the largest legitimate message plus
  * room for the envelope.  Larger frames drop the pipe before allocation. */
@@ -48,9 +48,9 @@
 #define PROTO_LOGS_RECVMAX (256u * 1024u)
 
 /* ---- errors (lamina/error.h table) ---- */
-const char *proto_err_name(int code);   /* "LM_E_NOT_FOUND" */
-const char *proto_err_type(int code);   /* "ResourceNotFoundException" */
-int proto_err_status(int code);         /* 404 */
+const char *proto_err_name(int code); /* "LM_E_NOT_FOUND" */
+const char *proto_err_type(int code); /* "ResourceNotFoundException" */
+int proto_err_status(int code); /* 404 */
 const char *proto_err_message(int code);
 /* Fill *e (may be NULL) with code and a printf-style message; returns code. */
 int proto_error(lm_error *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -89,8 +89,7 @@ int proto_get_int(const msgpack_object *map, const char *key, bool required, int
                   lm_error *e);
 int proto_get_double(const msgpack_object *map, const char *key, bool required, double *v,
                      lm_error *e);
-int proto_get_bool(const msgpack_object *map, const char *key, bool required, bool *v,
-                   lm_error *e);
+int proto_get_bool(const msgpack_object *map, const char *key, bool required, bool *v, lm_error *e);
 int proto_get_map(const msgpack_object *map, const char *key, bool required,
                   const msgpack_object **m, lm_error *e);
 /* Copy a str object into a fixed buffer; LM_E_MALFORMED if it does not fit

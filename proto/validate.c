@@ -27,9 +27,9 @@ static uint64_t be_read(const uint8_t *p, int n)
  * follows in `lenbytes` bytes.  kind: 0 scalar, 1 array, 2 map, -1 invalid. */
 typedef struct hdr {
     int kind;
-    size_t fixed;   /* payload bytes after the header (scalars) */
-    int lenbytes;   /* bytes of length/count after the header byte */
-    size_t extra;   /* extra bytes after the length (ext type byte) */
+    size_t fixed; /* payload bytes after the header (scalars) */
+    int lenbytes; /* bytes of length/count after the header byte */
+    size_t extra; /* extra bytes after the length (ext type byte) */
     uint32_t count; /* immediate count (fix types) */
 } hdr;
 
@@ -54,27 +54,55 @@ static hdr classify(uint8_t b)
         return h;
     }
     switch (b) {
-    case 0xc4: case 0xd9: h.lenbytes = 1; return h;
-    case 0xc5: case 0xda: h.lenbytes = 2; return h;
-    case 0xc6: case 0xdb: h.lenbytes = 4; return h;
-    case 0xc7: h.lenbytes = 1; h.extra = 1; return h;
-    case 0xc8: h.lenbytes = 2; h.extra = 1; return h;
-    case 0xc9: h.lenbytes = 4; h.extra = 1; return h;
+    case 0xc4:
+    case 0xd9: h.lenbytes = 1; return h;
+    case 0xc5:
+    case 0xda: h.lenbytes = 2; return h;
+    case 0xc6:
+    case 0xdb: h.lenbytes = 4; return h;
+    case 0xc7:
+        h.lenbytes = 1;
+        h.extra = 1;
+        return h;
+    case 0xc8:
+        h.lenbytes = 2;
+        h.extra = 1;
+        return h;
+    case 0xc9:
+        h.lenbytes = 4;
+        h.extra = 1;
+        return h;
     case 0xca: h.fixed = 4; return h;
     case 0xcb: h.fixed = 8; return h;
-    case 0xcc: case 0xd0: h.fixed = 1; return h;
-    case 0xcd: case 0xd1: h.fixed = 2; return h;
-    case 0xce: case 0xd2: h.fixed = 4; return h;
-    case 0xcf: case 0xd3: h.fixed = 8; return h;
+    case 0xcc:
+    case 0xd0: h.fixed = 1; return h;
+    case 0xcd:
+    case 0xd1: h.fixed = 2; return h;
+    case 0xce:
+    case 0xd2: h.fixed = 4; return h;
+    case 0xcf:
+    case 0xd3: h.fixed = 8; return h;
     case 0xd4: h.fixed = 2; return h;
     case 0xd5: h.fixed = 3; return h;
     case 0xd6: h.fixed = 5; return h;
     case 0xd7: h.fixed = 9; return h;
     case 0xd8: h.fixed = 17; return h;
-    case 0xdc: h.kind = 1; h.lenbytes = 2; return h;
-    case 0xdd: h.kind = 1; h.lenbytes = 4; return h;
-    case 0xde: h.kind = 2; h.lenbytes = 2; return h;
-    case 0xdf: h.kind = 2; h.lenbytes = 4; return h;
+    case 0xdc:
+        h.kind = 1;
+        h.lenbytes = 2;
+        return h;
+    case 0xdd:
+        h.kind = 1;
+        h.lenbytes = 4;
+        return h;
+    case 0xde:
+        h.kind = 2;
+        h.lenbytes = 2;
+        return h;
+    case 0xdf:
+        h.kind = 2;
+        h.lenbytes = 4;
+        return h;
     default: h.kind = -1; return h; /* 0xc1 is never used */
     }
 }
@@ -110,8 +138,8 @@ int proto_validate(const void *buf, size_t len, lm_error *e)
         size_t at = (size_t)(p - start);
         hdr h = classify(*p++);
         if (h.kind < 0) {
-            return proto_error(e, LM_E_MALFORMED, "invalid msgpack byte 0x%02x at byte %zu",
-                               p[-1], at);
+            return proto_error(e, LM_E_MALFORMED, "invalid msgpack byte 0x%02x at byte %zu", p[-1],
+                               at);
         }
         uint64_t n = h.count;
         if (h.lenbytes > 0) {

@@ -40,8 +40,8 @@ static struct {
     size_t head_len;
     char tail[RT_LOG_TAIL * 2]; /* the last RT_LOG_TAIL bytes */
     size_t tail_len;
-    size_t dropped;      /* bytes neither in head nor (only) in tail */
-    size_t pushed;       /* bytes pushed for crash tails this invocation */
+    size_t dropped; /* bytes neither in head nor (only) in tail */
+    size_t pushed; /* bytes pushed for crash tails this invocation */
     char rid[64];
     nng_socket push;
     bool have_push;

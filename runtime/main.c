@@ -48,10 +48,10 @@ static int read_config(rt_config *cfg)
     cfg->cpu_group = env_take("LAMINA_CPU_CGROUP");
     cfg->uid = getenv("LAMINA_UID") != NULL ? strtol(getenv("LAMINA_UID"), NULL, 10) : -1;
     cfg->gid = getenv("LAMINA_GID") != NULL ? strtol(getenv("LAMINA_GID"), NULL, 10) : -1;
-    cfg->broker_pid = getenv("LAMINA_BROKER_PID") != NULL
-                          ? strtol(getenv("LAMINA_BROKER_PID"), NULL, 10) : -1;
-    cfg->report_fd = getenv("LAMINA_REPORT_FD") != NULL
-                         ? (int)strtol(getenv("LAMINA_REPORT_FD"), NULL, 10) : -1;
+    cfg->broker_pid =
+        getenv("LAMINA_BROKER_PID") != NULL ? strtol(getenv("LAMINA_BROKER_PID"), NULL, 10) : -1;
+    cfg->report_fd =
+        getenv("LAMINA_REPORT_FD") != NULL ? (int)strtol(getenv("LAMINA_REPORT_FD"), NULL, 10) : -1;
     const char *tok = getenv("LAMINA_TOKEN");
     const char *mem = getenv("LAMINA_MEMORY_MB");
     const char *to = getenv("LAMINA_TIMEOUT_S");
@@ -67,12 +67,11 @@ static int read_config(rt_config *cfg)
         cfg->version = "$LATEST";
     }
     /* The handler must not see the broker's plumbing (least of all the token). */
-    const char *internal[] = {"LAMINA_WORK_URL", "LAMINA_LOGS_URL", "LAMINA_CODE",
-                              "LAMINA_TOKEN",    "LAMINA_MEMORY_MB", "LAMINA_TIMEOUT_S",
-                              "LAMINA_UNSAFE",   "LAMINA_FUNCTION",  "LAMINA_VERSION",
-                              "LAMINA_TMP",      "LAMINA_CGROUP",    "LAMINA_UID",
-                              "LAMINA_GID",      "LAMINA_BROKER_PID", "LAMINA_REPORT_FD",
-                              "LAMINA_CPU_CGROUP"};
+    const char *internal[] = {
+        "LAMINA_WORK_URL",  "LAMINA_LOGS_URL",   "LAMINA_CODE",      "LAMINA_TOKEN",
+        "LAMINA_MEMORY_MB", "LAMINA_TIMEOUT_S",  "LAMINA_UNSAFE",    "LAMINA_FUNCTION",
+        "LAMINA_VERSION",   "LAMINA_TMP",        "LAMINA_CGROUP",    "LAMINA_UID",
+        "LAMINA_GID",       "LAMINA_BROKER_PID", "LAMINA_REPORT_FD", "LAMINA_CPU_CGROUP"};
     for (size_t i = 0; i < sizeof(internal) / sizeof(internal[0]); i++) {
         unsetenv(internal[i]);
     }
@@ -106,7 +105,8 @@ static void run_init(const rt_config *cfg, const rt_handler *h, rt_init_report *
     if (h->init == NULL) {
         return;
     }
-    lm_env env = {.function_name = cfg->function, .function_version = cfg->version,
+    lm_env env = {.function_name = cfg->function,
+                  .function_version = cfg->version,
                   .memory_mb = cfg->memory_mb};
     logcap_begin("init");
     int rc = h->init(&env);
@@ -114,8 +114,7 @@ static void run_init(const rt_config *cfg, const rt_handler *h, rt_init_report *
     if (rc != 0) {
         rep->ok = false;
         rep->error_type = "Runtime.InitError";
-        snprintf(rep->message, sizeof(rep->message),
-                 "the handler's init function returned %d", rc);
+        snprintf(rep->message, sizeof(rep->message), "the handler's init function returned %d", rc);
     }
 }
 

@@ -18,7 +18,7 @@
 
 #include <lamina/handler.h>
 
-#define RT_LOG_TAIL 4096                 /* bytes of handler output kept for the tail */
+#define RT_LOG_TAIL 4096 /* bytes of handler output kept for the tail */
 #define RT_LOG_CAP_PER_INVOKE (256 * 1024) /* bytes of log per invocation sent to the broker */
 
 typedef struct rt_config {
@@ -33,12 +33,12 @@ typedef struct rt_config {
     uint32_t memory_mb;
     uint32_t timeout_s;
     const char *tmp_dir; /* private writable dir, NULL when none */
-    bool unsafe;         /* broker runs workers unsandboxed (debugging) */
+    bool unsafe; /* broker runs workers unsandboxed (debugging) */
     /* sandbox (issue #3), from the broker's sandbox_host.c */
-    long uid, gid;          /* unprivileged ids to drop to, -1 = stay (broker not root) */
+    long uid, gid; /* unprivileged ids to drop to, -1 = stay (broker not root) */
     const char *cgroup_dir; /* per-worker memory cgroup to join, NULL = none */
-    long broker_pid;        /* our parent; we die with it */
-    int report_fd;          /* pipe to the broker for violation reports, -1 = none */
+    long broker_pid; /* our parent; we die with it */
+    int report_fd; /* pipe to the broker for violation reports, -1 = none */
 } rt_config;
 
 /* ---- loader.c ---- */

@@ -18,17 +18,17 @@
 /* What happens when a syscall rule matches. */
 typedef enum sbx_action {
     SBX_ALLOW = 1, /* run it */
-    SBX_ERRNO,     /* fail with rule.err, the process goes on */
-    SBX_TRAP,      /* a violation: report its name and die by SIGSYS */
-    SBX_KILL,      /* die by SIGSYS at once (no report) */
+    SBX_ERRNO, /* fail with rule.err, the process goes on */
+    SBX_TRAP, /* a violation: report its name and die by SIGSYS */
+    SBX_KILL, /* die by SIGSYS at once (no report) */
 } sbx_action;
 
 /* Argument comparisons (a subset of libseccomp's enum scmp_compare, kept
  * here so the policy file does not depend on <seccomp.h>). */
 typedef enum sbx_cmp {
-    SBX_EQ = 1,   /* arg == a */
-    SBX_NE,       /* arg != a */
-    SBX_MASKED,   /* (arg & a) == b */
+    SBX_EQ = 1, /* arg == a */
+    SBX_NE, /* arg != a */
+    SBX_MASKED, /* (arg & a) == b */
 } sbx_cmp;
 
 /* Stands for the worker's own pid (kill(getpid(), …) is allowed, another
@@ -42,10 +42,10 @@ typedef struct sbx_argcmp {
 } sbx_argcmp;
 
 typedef struct sbx_rule {
-    const char *name;  /* syscall name as libseccomp spells it */
+    const char *name; /* syscall name as libseccomp spells it */
     sbx_action action;
-    int err;           /* errno for SBX_ERRNO */
-    unsigned nargs;    /* 0 = unconditional */
+    int err; /* errno for SBX_ERRNO */
+    unsigned nargs; /* 0 = unconditional */
     sbx_argcmp args[2];
 } sbx_rule;
 
@@ -59,14 +59,14 @@ extern const size_t sbx_n_syscalls_sanitizer;
 /* How an rlimit's value is derived. */
 typedef enum sbx_limit_kind {
     SBX_LIM_FIXED = 1, /* value */
-    SBX_LIM_MEMORY,    /* function memory MiB + value MiB of runtime slack */
-    SBX_LIM_CPU,       /* function timeout s × value (lifetime CPU budget) */
-    SBX_LIM_KEEP,      /* current soft limit (hard lowered to it) */
+    SBX_LIM_MEMORY, /* function memory MiB + value MiB of runtime slack */
+    SBX_LIM_CPU, /* function timeout s × value (lifetime CPU budget) */
+    SBX_LIM_KEEP, /* current soft limit (hard lowered to it) */
 } sbx_limit_kind;
 
 typedef struct sbx_rlimit {
     int resource;
-    const char *name;   /* for error messages: "setrlimit(RLIMIT_NOFILE)" */
+    const char *name; /* for error messages: "setrlimit(RLIMIT_NOFILE)" */
     sbx_limit_kind kind;
     uint64_t value;
     bool only_with_uid; /* counts per uid: only meaningful with our own uid */
@@ -91,19 +91,19 @@ extern const size_t sbx_n_rlimits;
 #define SBX_LL_FS_MAKE_FIFO (1ULL << 10)
 #define SBX_LL_FS_MAKE_BLOCK (1ULL << 11)
 #define SBX_LL_FS_MAKE_SYM (1ULL << 12)
-#define SBX_LL_FS_REFER (1ULL << 13)    /* ABI 2 */
+#define SBX_LL_FS_REFER (1ULL << 13) /* ABI 2 */
 #define SBX_LL_FS_TRUNCATE (1ULL << 14) /* ABI 3 */
 #define SBX_LL_FS_IOCTL_DEV (1ULL << 15) /* ABI 5 */
-#define SBX_LL_NET_BIND_TCP (1ULL << 0)    /* ABI 4 */
+#define SBX_LL_NET_BIND_TCP (1ULL << 0) /* ABI 4 */
 #define SBX_LL_NET_CONNECT_TCP (1ULL << 1) /* ABI 4 */
 #define SBX_LL_SCOPE_ABSTRACT_UNIX (1ULL << 0) /* ABI 6 */
-#define SBX_LL_SCOPE_SIGNAL (1ULL << 1)        /* ABI 6 */
+#define SBX_LL_SCOPE_SIGNAL (1ULL << 1) /* ABI 6 */
 
 typedef struct sbx_landlock_path {
-    const char *path;   /* absolute, or NULL = the function's tmp dir / code */
+    const char *path; /* absolute, or NULL = the function's tmp dir / code */
     enum { SBX_LL_TMP = 1, SBX_LL_CODE, SBX_LL_FIXED } which;
-    uint64_t access;    /* granted beneath it (masked by what the ABI knows) */
-    bool optional;      /* a missing path is skipped, not fatal */
+    uint64_t access; /* granted beneath it (masked by what the ABI knows) */
+    bool optional; /* a missing path is skipped, not fatal */
 } sbx_landlock_path;
 
 extern const sbx_landlock_path sbx_landlock_paths[];

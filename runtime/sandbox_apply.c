@@ -87,10 +87,10 @@
 #define RT_SANITIZER 1
 #endif
 
-#define FAIL(...)                                                                  \
-    do {                                                                           \
-        snprintf(err, errlen, __VA_ARGS__);                                        \
-        goto fail;                                                                 \
+#define FAIL(...)                           \
+    do {                                    \
+        snprintf(err, errlen, __VA_ARGS__); \
+        goto fail;                          \
     } while (0)
 
 #define NAME_TABLE 512
@@ -120,8 +120,7 @@ static int close_file_fds(int keep, char *err, size_t errlen)
     while ((e = readdir(d)) != NULL) {
         int fd = atoi(e->d_name);
         struct stat st;
-        if (e->d_name[0] == '.' || fd <= 0 || fd == self || fd == keep ||
-            fstat(fd, &st) != 0) {
+        if (e->d_name[0] == '.' || fd <= 0 || fd == self || fd == keep || fstat(fd, &st) != 0) {
             continue;
         }
         if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISCHR(st.st_mode) ||
@@ -196,8 +195,8 @@ static int caps_all_clear(void)
     if (syscall(SYS_capget, &h, d) != 0) {
         return 0;
     }
-    return (d[0].effective | d[1].effective | d[0].permitted | d[1].permitted |
-            d[0].inheritable | d[1].inheritable) == 0;
+    return (d[0].effective | d[1].effective | d[0].permitted | d[1].permitted | d[0].inheritable |
+            d[1].inheritable) == 0;
 }
 
 static int drop_privileges(const rt_config *cfg, char *err, size_t errlen)
@@ -320,9 +319,9 @@ struct ll_path_beneath {
 } __attribute__((packed));
 
 #define LL_RULE_PATH_BENEATH 1
-#define LL_FILE_RIGHTS                                                             \
-    (SBX_LL_FS_EXECUTE | SBX_LL_FS_WRITE_FILE | SBX_LL_FS_READ_FILE |              \
-     SBX_LL_FS_TRUNCATE | SBX_LL_FS_IOCTL_DEV)
+#define LL_FILE_RIGHTS                                                                     \
+    (SBX_LL_FS_EXECUTE | SBX_LL_FS_WRITE_FILE | SBX_LL_FS_READ_FILE | SBX_LL_FS_TRUNCATE | \
+     SBX_LL_FS_IOCTL_DEV)
 
 static int sandbox_landlock_abi(void)
 {
@@ -446,7 +445,7 @@ static int add_rule(scmp_filter_ctx ctx, const sbx_rule *r, char *err, size_t er
     for (unsigned i = 0; i < r->nargs; i++) {
         const sbx_argcmp *a = &r->args[i];
         uint64_t va = a->a == SBX_SELF_PID ? self : a->a;
-        enum scmp_compare op = a->op == SBX_EQ ? SCMP_CMP_EQ
+        enum scmp_compare op = a->op == SBX_EQ   ? SCMP_CMP_EQ
                                : a->op == SBX_NE ? SCMP_CMP_NE
                                                  : SCMP_CMP_MASKED_EQ;
         cmp[i] = (struct scmp_arg_cmp){.arg = a->idx, .op = op, .datum_a = va, .datum_b = a->b};
@@ -527,8 +526,8 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
     (void)sig;
     (void)uc;
     long nr = si->si_code == 1 /* SYS_SECCOMP */ ? (long)si->si_syscall : -1;
-    const char *name = nr >= 0 && nr < NAME_TABLE && rep.names[nr] != NULL ? rep.names[nr]
-                                                                            : "unknown";
+    const char *name =
+        nr >= 0 && nr < NAME_TABLE && rep.names[nr] != NULL ? rep.names[nr] : "unknown";
     char line[160];
     size_t n = put_str(line, 0, sizeof(line), "SIGSYS ");
     n = put_num(line, n, sizeof(line), nr);

@@ -30,6 +30,9 @@
 
 #include "sandbox.h"
 
+/* The tables below are laid out by hand, one rule a line. */
+/* clang-format off */
+
 #define ALLOW(n) {n, SBX_ALLOW, 0, 0, {{0, 0, 0, 0}}}
 #define ERRNO(n, e) {n, SBX_ERRNO, e, 0, {{0, 0, 0, 0}}}
 #define ALLOW_IF(n, i, op, a, b) {n, SBX_ALLOW, 0, 1, {{i, op, a, b}}}
@@ -301,3 +304,4 @@ const sbx_landlock_path sbx_landlock_paths[] = {
     {"/dev/urandom", SBX_LL_FIXED, SBX_LL_FS_READ_FILE, true},
 };
 const size_t sbx_n_landlock_paths = sizeof(sbx_landlock_paths) / sizeof(sbx_landlock_paths[0]);
+/* clang-format on */

@@ -28,8 +28,8 @@
 
 typedef struct rt_result {
     char rid[64];
-    const char *ferr;  /* NULL, "Handled" or "Unhandled" */
-    char *payload;     /* malloc'd */
+    const char *ferr; /* NULL, "Handled" or "Unhandled" */
+    char *payload; /* malloc'd */
     size_t payload_len;
     double dur_ms;
 } rt_result;
@@ -149,10 +149,17 @@ static void run_invocation(const rt_config *cfg, const rt_handler *h, const msgp
     pl[plen] = '\0';
 
     lm_request req = {
-        .payload = pl, .payload_len = plen, .request_id = r->rid,
-        .function_name = cfg->function, .function_version = ver_s, .invoked_arn = arn_s,
-        .client_context = cc_s, .deadline_ms = deadline, .memory_mb = cfg->memory_mb,
-        .log_sink = logcap_sink, .log_arg = NULL,
+        .payload = pl,
+        .payload_len = plen,
+        .request_id = r->rid,
+        .function_name = cfg->function,
+        .function_version = ver_s,
+        .invoked_arn = arn_s,
+        .client_context = cc_s,
+        .deadline_ms = deadline,
+        .memory_mb = cfg->memory_mb,
+        .log_sink = logcap_sink,
+        .log_arg = NULL,
     };
     lm_response res;
     memset(&res, 0, sizeof(res));
@@ -208,7 +215,8 @@ static int send_next(nng_socket work, const rt_config *cfg, const rt_init_report
         pw_key(&w, "ferr");
         pw_str(&w, r->ferr);
         pw_key(&w, "payload");
-        pw_bin(&w, r->payload != NULL ? r->payload : "null", r->payload != NULL ? r->payload_len : 4);
+        pw_bin(&w, r->payload != NULL ? r->payload : "null",
+               r->payload != NULL ? r->payload_len : 4);
         pw_key(&w, "log");
         pw_bin(&w, logbuf, tl);
         pw_key(&w, "dur_ms");

@@ -27,7 +27,10 @@ struct lm_client {
     char url[512];
 };
 
-LM_EXPORT const char *lm_err_name(int code) { return proto_err_name(code); }
+LM_EXPORT const char *lm_err_name(int code)
+{
+    return proto_err_name(code);
+}
 
 static int endpoint_url(char *url, size_t cap, const char *state_dir, const char *endpoint)
 {
@@ -65,8 +68,8 @@ LM_EXPORT int lm_client_open(lm_client **out, const char *state_dir, const char 
     nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
     rv = nng_dial(c->sock, c->url, NULL, 0);
     if (rv != 0) {
-        int code = proto_error(err, LM_E_UNREACHABLE, "cannot reach the broker at %s: %s",
-                               c->url, nng_strerror(rv));
+        int code = proto_error(err, LM_E_UNREACHABLE, "cannot reach the broker at %s: %s", c->url,
+                               nng_strerror(rv));
         nng_close(c->sock);
         free(c);
         return code;
@@ -84,7 +87,10 @@ LM_EXPORT void lm_client_destroy(lm_client *c)
     free(c);
 }
 
-LM_EXPORT void lm_client_set_timeout(lm_client *c, int timeout_ms) { c->timeout_ms = timeout_ms; }
+LM_EXPORT void lm_client_set_timeout(lm_client *c, int timeout_ms)
+{
+    c->timeout_ms = timeout_ms;
+}
 
 /* Send req (ownership taken in all cases) and receive the reply into *rep. */
 static int roundtrip(lm_client *c, nng_msg *req, nng_msg **rep, lm_error *err)
@@ -125,11 +131,10 @@ fail:
     nng_aio_free(aio);
     nng_ctx_close(ctx);
     if (rv == NNG_ETIMEDOUT) {
-        return proto_error(err, LM_E_TIMEOUT, "no reply from the broker at %s within %d ms",
-                           c->url, c->timeout_ms);
+        return proto_error(err, LM_E_TIMEOUT, "no reply from the broker at %s within %d ms", c->url,
+                           c->timeout_ms);
     }
-    return proto_error(err, proto_err_from_nng(rv), "broker at %s: %s", c->url,
-                       nng_strerror(rv));
+    return proto_error(err, proto_err_from_nng(rv), "broker at %s: %s", c->url, nng_strerror(rv));
 }
 
 static char *dup_bytes(const void *p, size_t n)

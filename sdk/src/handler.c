@@ -19,12 +19,30 @@ LM_EXPORT const char *lm_request_payload(const lm_request *req, size_t *len)
     return req->payload;
 }
 
-LM_EXPORT const char *lm_request_id(const lm_request *req) { return req->request_id; }
-LM_EXPORT const char *lm_function_name(const lm_request *req) { return req->function_name; }
-LM_EXPORT const char *lm_function_version(const lm_request *req) { return req->function_version; }
-LM_EXPORT const char *lm_invoked_function_arn(const lm_request *req) { return req->invoked_arn; }
-LM_EXPORT const char *lm_client_context(const lm_request *req) { return req->client_context; }
-LM_EXPORT uint32_t lm_memory_limit_mb(const lm_request *req) { return req->memory_mb; }
+LM_EXPORT const char *lm_request_id(const lm_request *req)
+{
+    return req->request_id;
+}
+LM_EXPORT const char *lm_function_name(const lm_request *req)
+{
+    return req->function_name;
+}
+LM_EXPORT const char *lm_function_version(const lm_request *req)
+{
+    return req->function_version;
+}
+LM_EXPORT const char *lm_invoked_function_arn(const lm_request *req)
+{
+    return req->invoked_arn;
+}
+LM_EXPORT const char *lm_client_context(const lm_request *req)
+{
+    return req->client_context;
+}
+LM_EXPORT uint32_t lm_memory_limit_mb(const lm_request *req)
+{
+    return req->memory_mb;
+}
 
 LM_EXPORT int64_t lm_remaining_ms(const lm_request *req)
 {
@@ -43,8 +61,8 @@ LM_EXPORT void lm_log(const lm_request *req, const char *fmt, ...)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\t%s\tINFO\t",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, req->request_id);
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, req->request_id);
     if (n < 0) {
         return;
     }
@@ -131,9 +149,18 @@ LM_EXPORT int lm_response_error(lm_response *res, const char *error_type, const 
     return -1;
 }
 
-LM_EXPORT const char *lm_env_function_name(const lm_env *env) { return env->function_name; }
-LM_EXPORT const char *lm_env_function_version(const lm_env *env) { return env->function_version; }
-LM_EXPORT uint32_t lm_env_memory_limit_mb(const lm_env *env) { return env->memory_mb; }
+LM_EXPORT const char *lm_env_function_name(const lm_env *env)
+{
+    return env->function_name;
+}
+LM_EXPORT const char *lm_env_function_version(const lm_env *env)
+{
+    return env->function_version;
+}
+LM_EXPORT uint32_t lm_env_memory_limit_mb(const lm_env *env)
+{
+    return env->memory_mb;
+}
 
 LM_EXPORT void lm_internal_response_reset(lm_response *res)
 {

@@ -25,7 +25,7 @@ struct lm_request {
     const char *function_version;
     const char *invoked_arn;
     const char *client_context; /* NULL when none */
-    int64_t deadline_ms;        /* CLOCK_REALTIME epoch ms */
+    int64_t deadline_ms; /* CLOCK_REALTIME epoch ms */
     uint32_t memory_mb;
     lm_log_sink_fn log_sink;
     void *log_arg;
@@ -36,7 +36,7 @@ struct lm_response {
     size_t len;
     int has_data;
     int is_error;
-    char *error_type;    /* malloc'd */
+    char *error_type; /* malloc'd */
     char *error_message; /* malloc'd */
 };
 

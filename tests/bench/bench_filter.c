@@ -31,9 +31,9 @@
 #define NSOURCES 200
 #define NTYPES 60
 
-static const char *const states[] = {"pending", "running", "stopping", "stopped", "terminated",
-                                     "shutting-down"};
-static const char *const regions[] = {"us-east-1", "us-west-2", "eu-west-1", "eu-central-1",
+static const char *const states[] = {"pending", "running",    "stopping",
+                                     "stopped", "terminated", "shutting-down"};
+static const char *const regions[] = {"us-east-1",  "us-west-2",      "eu-west-1", "eu-central-1",
                                       "ap-south-1", "ap-northeast-1", "sa-east-1", "ca-central-1"};
 static const char *const tiers[] = {"free", "bronze", "silver", "gold", "platinum"};
 static const char *const countries[] = {"DE", "FR", "US", "JP", "BR", "IN", "GB", "NL", "SE", "PL"};
@@ -108,11 +108,12 @@ static char *make_event(size_t *len)
             1 + rnd(9), rnd(200), rnd(100));
     }
     put(&b, "],\"tags\":[\"env:prod\",\"team:t%u\",\"cost-center:%u\"],", rnd(40), rnd(900));
-    put(&b, "\"note\":\"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod "
-            "tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis "
-            "nostrud exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat.\","
-            "\"previous\":{\"state\":\"%s\",\"since\":\"2026-11-%02uT00:00:00Z\"},"
-            "\"nullable\":null}}",
+    put(&b,
+        "\"note\":\"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod "
+        "tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis "
+        "nostrud exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat.\","
+        "\"previous\":{\"state\":\"%s\",\"since\":\"2026-11-%02uT00:00:00Z\"},"
+        "\"nullable\":null}}",
         states[rnd(6)], 1 + rnd(28));
     *len = b.n;
     return b.p;
@@ -130,36 +131,46 @@ static char *make_rule(unsigned k, size_t *len)
         put(&b, "{\"source\":[\"com.example.svc%u\"],\"detail\":{\"state\":[\"%s\",\"%s\"]}}", src,
             states[rnd(6)], states[rnd(6)]);
     } else if (kind < 13) {
-        put(&b, "{\"source\":[\"com.example.svc%u\"],\"detail\":{\"amount\":[{\"numeric\":[\">\",%u,"
-                "\"<=\",%u]}]}}",
+        put(&b,
+            "{\"source\":[\"com.example.svc%u\"],\"detail\":{\"amount\":[{\"numeric\":[\">\",%u,"
+            "\"<=\",%u]}]}}",
             src, rnd(2500), 2500 + rnd(2500));
     } else if (kind < 14) {
         put(&b, "{\"resources\":[{\"prefix\":\"arn:aws:ec2:%s:123456789012:instance/i-%02x\"}]}",
             regions[rnd(8)], rnd(256));
     } else if (kind < 16) {
-        put(&b, "{\"source\":[\"com.example.svc%u\"],\"detail\":{\"customer\":{\"tier\":[\"%s\"],"
-                "\"country\":[\"%s\"]}}}",
+        put(&b,
+            "{\"source\":[\"com.example.svc%u\"],\"detail\":{\"customer\":{\"tier\":[\"%s\"],"
+            "\"country\":[\"%s\"]}}}",
             src, tiers[rnd(5)], countries[rnd(10)]);
     } else if (kind < 17) {
-        put(&b, "{\"detail-type\":[\"Type %u Changed\"],\"detail\":{\"items\":{\"sku\":[{\"prefix\":"
-                "\"SKU-%u\"}],\"qty\":[{\"numeric\":[\">=\",5]}]}}}",
+        put(&b,
+            "{\"detail-type\":[\"Type %u Changed\"],\"detail\":{\"items\":{\"sku\":[{\"prefix\":"
+            "\"SKU-%u\"}],\"qty\":[{\"numeric\":[\">=\",5]}]}}}",
             rnd(NTYPES), rnd(10));
     } else if (kind < 18) {
-        put(&b, "{\"source\":[\"com.example.svc%u\"],\"detail\":{\"ip\":[{\"cidr\":\"10.%u.0.0/16\"}]}}",
+        put(&b,
+            "{\"source\":[\"com.example.svc%u\"],\"detail\":{\"ip\":[{\"cidr\":\"10.%u.0.0/"
+            "16\"}]}}",
             src, rnd(256));
     } else if (kind < 19) {
-        put(&b, "{\"detail-type\":[\"Type %u Changed\"],\"region\":[{\"anything-but\":[\"%s\",\"%s\"]}],"
-                "\"$or\":[{\"detail\":{\"customer\":{\"vip\":[true]}}},{\"detail\":{\"count\":[{"
-                "\"numeric\":[\">\",90]}]}}]}",
+        put(&b,
+            "{\"detail-type\":[\"Type %u "
+            "Changed\"],\"region\":[{\"anything-but\":[\"%s\",\"%s\"]}],"
+            "\"$or\":[{\"detail\":{\"customer\":{\"vip\":[true]}}},{\"detail\":{\"count\":[{"
+            "\"numeric\":[\">\",90]}]}}]}",
             rnd(NTYPES), regions[rnd(8)], regions[rnd(8)]);
     } else if (k % 1000 == 19) {
         /* rare: nothing indexable, evaluated for every event */
-        put(&b, "{\"region\":[{\"equals-ignore-case\":\"%s\"}],\"detail\":{\"state\":[{\"anything-but\":"
-                "{\"prefix\":\"st\"}}]}}",
+        put(&b,
+            "{\"region\":[{\"equals-ignore-case\":\"%s\"}],\"detail\":{\"state\":[{\"anything-"
+            "but\":"
+            "{\"prefix\":\"st\"}}]}}",
             regions[rnd(8)]);
     } else {
-        put(&b, "{\"source\":[{\"prefix\":\"com.example.svc%u\"}],\"detail\":{\"customer\":{\"id\":["
-                "{\"wildcard\":\"c-*%u\"}]}}}",
+        put(&b,
+            "{\"source\":[{\"prefix\":\"com.example.svc%u\"}],\"detail\":{\"customer\":{\"id\":["
+            "{\"wildcard\":\"c-*%u\"}]}}}",
             src, rnd(10));
     }
     *len = b.n;
@@ -176,7 +187,7 @@ struct work {
     char **ev;
     size_t *evlen;
     const filter_set *set; /* NULL: cJSON parse + free only */
-    int validate_only;     /* filter_event_parse + destroy */
+    int validate_only; /* filter_event_parse + destroy */
     size_t matches;
     size_t passes;
 };
@@ -263,9 +274,8 @@ int main(void)
     parse_rate = vbase;
     printf("  %-36s %9.0f events/s  %6.2f us/event\n", "cJSON parse+free (baseline)", vbase,
            1e6 / vbase);
-    printf("  %-36s %9.0f events/s  %6.2f us/event  ratio %.2f\n",
-           "validate+parse+free (no match)", validate_rate, 1e6 / validate_rate,
-           vbase / validate_rate);
+    printf("  %-36s %9.0f events/s  %6.2f us/event  ratio %.2f\n", "validate+parse+free (no match)",
+           validate_rate, 1e6 / validate_rate, vbase / validate_rate);
 
     for (s = 0; s < 3; s++) {
         filter_set *set = filter_set_create();
@@ -324,14 +334,16 @@ int main(void)
     if (outpath != NULL) {
         FILE *f = fopen(outpath, "w");
         if (f != NULL) {
-            fprintf(f, "{\"bench\":\"filter\",\"events\":%u,\"event_bytes_mean\":%zu,"
-                       "\"cjson_parse_events_per_s\":%.0f,\"validate_parse_events_per_s\":%.0f,"
-                       "\"sets\":[",
+            fprintf(f,
+                    "{\"bench\":\"filter\",\"events\":%u,\"event_bytes_mean\":%zu,"
+                    "\"cjson_parse_events_per_s\":%.0f,\"validate_parse_events_per_s\":%.0f,"
+                    "\"sets\":[",
                     NEVENTS, total / NEVENTS, parse_rate, validate_rate);
             for (s = 0; s < 3; s++) {
-                fprintf(f, "%s{\"patterns\":%u,\"events_per_s\":%.0f,"
-                           "\"cjson_parse_events_per_s\":%.0f,\"time_ratio_vs_parse\":%.3f,"
-                           "\"matches_per_event\":%.3f,\"build_ms\":%.2f}",
+                fprintf(f,
+                        "%s{\"patterns\":%u,\"events_per_s\":%.0f,"
+                        "\"cjson_parse_events_per_s\":%.0f,\"time_ratio_vs_parse\":%.3f,"
+                        "\"matches_per_event\":%.3f,\"build_ms\":%.2f}",
                         s ? "," : "", res[s].npat, res[s].rate, res[s].base, res[s].ratio,
                         res[s].matches_per_event, res[s].build_s * 1e3);
             }

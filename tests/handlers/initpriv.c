@@ -12,7 +12,10 @@
 static long ctor_uid = -1, init_uid = -1;
 static int open_errno = -1;
 
-__attribute__((constructor)) static void probe_ctor(void) { ctor_uid = (long)geteuid(); }
+__attribute__((constructor)) static void probe_ctor(void)
+{
+    ctor_uid = (long)geteuid();
+}
 
 static int setup(const lm_env *env)
 {

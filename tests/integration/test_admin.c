@@ -15,8 +15,14 @@
 
 static lt_broker b;
 
-static void up(void) { lt_broker_start(&b, NULL); }
-static void down(void) { lt_broker_stop(&b, false); }
+static void up(void)
+{
+    lt_broker_start(&b, NULL);
+}
+static void down(void)
+{
+    lt_broker_stop(&b, false);
+}
 
 TestSuite(admin, .init = up, .fini = down, .timeout = 60);
 
@@ -89,7 +95,8 @@ Test(admin, list_shows_every_function)
     cr_assert_eq(cJSON_GetArraySize(fns), 2);
     int seen = 0;
     cJSON *f;
-    cJSON_ArrayForEach(f, fns) {
+    cJSON_ArrayForEach(f, fns)
+    {
         const char *n = cJSON_GetObjectItem(f, "FunctionName")->valuestring;
         seen += strcmp(n, "one") == 0 || strcmp(n, "two") == 0;
     }
@@ -129,8 +136,7 @@ Test(admin, invalid_settings_are_400_naming_the_field)
         {"{\"FunctionName\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
          "FunctionName"},
         {"{}", "FunctionName"},
-        {"{\"FunctionName\":\"t\",\"Environment\":{\"Variables\":{\"1X\":\"v\"}}}",
-         "Environment"},
+        {"{\"FunctionName\":\"t\",\"Environment\":{\"Variables\":{\"1X\":\"v\"}}}", "Environment"},
         {"{\"FunctionName\":\"t\",\"Environment\":{\"Variables\":{\"LAMINA_TOKEN\":\"v\"}}}",
          "Environment"},
     };
@@ -157,8 +163,9 @@ Test(admin, delete_removes_the_function_and_its_unreferenced_code)
     lt_create(&b, "gone", "ctx", NULL);
     cJSON *j = call("get", "{\"FunctionName\":\"gone\"}", LM_OK);
     char blob[1200];
-    snprintf(blob, sizeof(blob), "%s/code/%s.so", b.state,
-             cJSON_GetObjectItem(cJSON_GetObjectItem(j, "Configuration"), "CodeSha256")->valuestring);
+    snprintf(
+        blob, sizeof(blob), "%s/code/%s.so", b.state,
+        cJSON_GetObjectItem(cJSON_GetObjectItem(j, "Configuration"), "CodeSha256")->valuestring);
     cJSON_Delete(j);
     lm_invoke_result r;
     lm_error e;
@@ -205,7 +212,8 @@ Test(admin, functions_survive_a_broker_restart)
     lt_broker_stop(&b, true);
     lt_broker_start_in(&b, b.state, NULL);
     cJSON *j = call("get", "{\"FunctionName\":\"keep\"}", LM_OK);
-    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "Configuration"), "Timeout")->valueint, 9);
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "Configuration"), "Timeout")->valueint,
+                 9);
     cJSON_Delete(j);
     lm_invoke_result r;
     lm_error e;

@@ -101,8 +101,8 @@ static double num(const cJSON *o, const char *path)
 
 static double error_count(const cJSON *doc, const char *cls)
 {
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(doc, "errors"), cls);
+    const cJSON *e =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "errors"), cls);
     return cJSON_IsNumber(e) ? e->valuedouble : 0.0;
 }
 
@@ -110,8 +110,8 @@ Test(bench, sleep_handler_percentiles_contain_the_sleep)
 {
     cJSON *d = NULL;
     lt_create(&b, "sleepy", "sleep", NULL);
-    int rc = bench(&d, "invoke", "sleepy", "--payload", "{\"ms\":20}", "-c", "2", "-n", "40",
-                   "-w", "300ms", NULL);
+    int rc = bench(&d, "invoke", "sleepy", "--payload", "{\"ms\":20}", "-c", "2", "-n", "40", "-w",
+                   "300ms", NULL);
     cr_assert_eq(rc, 0);
     cr_assert_eq(num(d, "count"), 40);
     cr_assert_eq(num(d, "requests"), 40);
@@ -141,8 +141,7 @@ Test(bench, open_loop_achieves_the_requested_rate)
 {
     cJSON *d = NULL;
     lt_create(&b, "echo", "echo", NULL);
-    int rc = bench(&d, "invoke", "echo", "-R", "200", "-c", "8", "-d", "2s", "-w", "500ms",
-                   NULL);
+    int rc = bench(&d, "invoke", "echo", "-R", "200", "-c", "8", "-d", "2s", "-w", "500ms", NULL);
     cr_assert_eq(rc, 0);
     cr_assert_eq(num(d, "open_loop.target_rate"), 200);
     cr_assert_geq(num(d, "open_loop.achieved_rate"), 180);
@@ -162,8 +161,8 @@ Test(bench, open_loop_corrects_for_coordinated_omission)
      * falls behind by 25 ms per request, and the corrected latency shows
      * the queueing that the uncorrected one hides. */
     lt_create(&b, "sleepy", "sleep", NULL);
-    int rc = bench(&d, "invoke", "sleepy", "--payload", "{\"ms\":50}", "-R", "40", "-c", "1",
-                   "-d", "2s", "-w", "0", NULL);
+    int rc = bench(&d, "invoke", "sleepy", "--payload", "{\"ms\":50}", "-R", "40", "-c", "1", "-d",
+                   "2s", "-w", "0", NULL);
     cr_assert_eq(rc, 0);
     cr_assert_leq(num(d, "open_loop.achieved_rate"), 30);
     cr_assert_geq(num(d, "open_loop.uncorrected_latency_us.p50"), 50000);
@@ -176,8 +175,7 @@ Test(bench, handled_function_errors_are_classified)
 {
     cJSON *d = NULL;
     lt_create(&b, "failing", "error", NULL);
-    int rc = bench(&d, "invoke", "failing", "-n", "5", "-w", "0", "--fail-if", "errors>0",
-                   NULL);
+    int rc = bench(&d, "invoke", "failing", "-n", "5", "-w", "0", "--fail-if", "errors>0", NULL);
     cr_assert_eq(rc, 3, "--fail-if errors>0 must set exit code 3");
     cr_assert_eq(error_count(d, "function_handled"), 5);
     cr_assert_eq(num(d, "count"), 0);
@@ -190,8 +188,8 @@ Test(bench, timeouts_are_classified)
 {
     cJSON *d = NULL;
     lt_create(&b, "slow", "sleep", "\"Timeout\":1");
-    int rc = bench(&d, "invoke", "slow", "--payload", "{\"ms\":3000}", "-c", "2", "-n", "2",
-                   "-w", "0", NULL);
+    int rc = bench(&d, "invoke", "slow", "--payload", "{\"ms\":3000}", "-c", "2", "-n", "2", "-w",
+                   "0", NULL);
     cr_assert_eq(rc, 0);
     cr_assert_eq(error_count(d, "timeout"), 2);
     cr_assert_eq(num(d, "count"), 0);
@@ -272,9 +270,8 @@ Test(bench, async_mode_accepts_or_classifies_every_request)
         errors += e->valuedouble;
     }
     cr_assert_eq(num(d, "count") + errors, 3);
-    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "shape"), "invocation")
-                         ->valuestring,
-                     "Event");
+    cr_assert_str_eq(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(d, "shape"), "invocation")->valuestring, "Event");
     cJSON_Delete(d);
 }
 

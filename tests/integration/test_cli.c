@@ -12,8 +12,14 @@
 
 static lt_broker b;
 
-static void up(void) { lt_broker_start(&b, NULL); }
-static void down(void) { lt_broker_stop(&b, false); }
+static void up(void)
+{
+    lt_broker_start(&b, NULL);
+}
+static void down(void)
+{
+    lt_broker_stop(&b, false);
+}
 
 TestSuite(cli, .init = up, .fini = down, .timeout = 60);
 
@@ -24,10 +30,10 @@ static const char *cli_bin(void)
 }
 
 /* Run `lamina ARGS...` against the test broker. */
-#define RUN(out, err, ...)                                                        \
-    ({                                                                            \
-        const char *argv_[] = {cli_bin(), __VA_ARGS__, NULL};                      \
-        lt_run(&b, argv_, out, err);                                              \
+#define RUN(out, err, ...)                                    \
+    ({                                                        \
+        const char *argv_[] = {cli_bin(), __VA_ARGS__, NULL}; \
+        lt_run(&b, argv_, out, err);                          \
     })
 
 Test(cli, create_and_invoke_print_the_payload)

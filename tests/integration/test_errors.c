@@ -18,7 +18,10 @@ static void up(void)
     const char *args[] = {"--init-timeout", "1", NULL};
     lt_broker_start(&b, args);
 }
-static void down(void) { lt_broker_stop(&b, false); }
+static void down(void)
+{
+    lt_broker_stop(&b, false);
+}
 
 TestSuite(errors, .init = up, .fini = down, .timeout = 60);
 
@@ -91,7 +94,8 @@ Test(errors, timeout_kills_the_worker_and_the_next_invoke_gets_a_fresh_one)
                           "Task timed out after 1.00 seconds");
     cr_assert_eq(lt_invoke(&b, "slow", "{}", &r, &e), LM_OK);
     j = cJSON_ParseWithLength(r.payload, r.payload_len);
-    cr_assert_neq(cJSON_GetObjectItem(j, "pid")->valueint, pid, "the timed-out worker was replaced");
+    cr_assert_neq(cJSON_GetObjectItem(j, "pid")->valueint, pid,
+                  "the timed-out worker was replaced");
     cr_assert_eq(cJSON_GetObjectItem(j, "count")->valueint, 1, "a fresh environment");
     cJSON_Delete(j);
     lm_invoke_result_finish(&r);
@@ -133,8 +137,9 @@ Test(errors, oversized_response_is_function_response_size_too_large)
 {
     lt_create(&b, "big", "bigout", NULL);
     expect_function_error("big", "{\"bytes\":6292556}", "Unhandled",
-                          "Function.ResponseSizeTooLarge", "(6292556 bytes) exceeded maximum "
-                                                           "allowed payload size (6291556 bytes)");
+                          "Function.ResponseSizeTooLarge",
+                          "(6292556 bytes) exceeded maximum "
+                          "allowed payload size (6291556 bytes)");
 }
 
 Test(errors, a_response_just_under_the_cap_is_returned_whole)
@@ -238,8 +243,8 @@ Test(errors, a_crash_in_one_function_leaves_another_unaffected)
 Test(errors, a_timed_out_invocation_reports_its_real_peak_memory)
 {
     lt_create(&b, "slow", "sleep", "\"Timeout\":1");
-    lm_invoke_params p = {.function = "slow", .payload = "{\"ms\":3000}", .payload_len = 11,
-                          .log_tail = 1};
+    lm_invoke_params p = {
+        .function = "slow", .payload = "{\"ms\":3000}", .payload_len = 11, .log_tail = 1};
     lm_invoke_result r;
     lm_error e;
     cr_assert_eq(lm_invoke(b.client, &p, &r, &e), LM_OK, "%s", e.message);

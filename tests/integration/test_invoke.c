@@ -13,8 +13,14 @@
 
 static lt_broker b;
 
-static void up(void) { lt_broker_start(&b, NULL); }
-static void down(void) { lt_broker_stop(&b, false); }
+static void up(void)
+{
+    lt_broker_start(&b, NULL);
+}
+static void down(void)
+{
+    lt_broker_stop(&b, false);
+}
 
 TestSuite(invoke, .init = up, .fini = down, .timeout = 60);
 
@@ -55,7 +61,9 @@ Test(invoke, an_empty_response_is_null)
 Test(invoke, request_context_and_client_context_reach_the_handler)
 {
     lt_create(&b, "ctx", "ctx", "\"MemorySize\":256,\"Timeout\":7");
-    lm_invoke_params p = {.function = "function:ctx:$LATEST", .payload = "{}", .payload_len = 2,
+    lm_invoke_params p = {.function = "function:ctx:$LATEST",
+                          .payload = "{}",
+                          .payload_len = 2,
                           .client_context = "{\"custom\":{\"k\":\"v\"}}"};
     lm_invoke_result r;
     lm_error e;

@@ -23,7 +23,10 @@ static void up(void)
     lt_broker_start(&b, NULL);
     lt_create(&b, "echo", "echo", NULL);
 }
-static void down(void) { lt_broker_stop(&b, false); }
+static void down(void)
+{
+    lt_broker_stop(&b, false);
+}
 
 TestSuite(robust, .init = up, .fini = down, .timeout = 60);
 
@@ -111,7 +114,8 @@ Test(robust, wrong_field_types_are_invalid_parameters)
     nng_socket s = raw_req("api.sock");
     lm_error e;
     /* {"v":1,"op":"invoke","fn":7} */
-    const char msg[] = "\x83\xa1v\x01\xa2op\xa6invoke\xa2" "fn\x07";
+    const char msg[] = "\x83\xa1v\x01\xa2op\xa6invoke\xa2"
+                       "fn\x07";
     cr_assert_eq(send_raw(s, msg, sizeof(msg) - 1, &e), LM_E_INVALID_PARAMETER);
     cr_assert_not_null(strstr(e.message, "fn"));
     nng_close(s);

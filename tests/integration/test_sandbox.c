@@ -145,8 +145,8 @@ static void expect_violation(const char *handler, const char *payload, const cha
     start(&t, handler, NULL);
     invoke_hostile(&t, payload);
     cr_expect_str_eq(t.r.function_error, "Unhandled", "%s: %s", handler, t.r.payload);
-    cr_expect_str_eq(str_field(t.json, "errorType"), "Runtime.SandboxViolation", "%s: %s",
-                     handler, t.r.payload);
+    cr_expect_str_eq(str_field(t.json, "errorType"), "Runtime.SandboxViolation", "%s: %s", handler,
+                     t.r.payload);
     if (sys != NULL) {
         char want[96];
         snprintf(want, sizeof(want), "forbidden syscall %s)", sys);
@@ -173,10 +173,22 @@ TestSuite(sandbox, .timeout = 60);
 
 /* ---- N1-N25: must fail ---- */
 
-Test(sandbox, n01_execve_is_a_violation) { expect_violation("hostile/execve", NULL, "execve"); }
-Test(sandbox, n01_memfd_exec_is_a_violation) { expect_violation("hostile/memfd_exec", NULL, "memfd_create"); }
-Test(sandbox, n02_fork_gets_eperm) { expect_errno("hostile/fork", NULL, EPERM); }
-Test(sandbox, n02_vfork_gets_eperm) { expect_errno("hostile/vfork", NULL, EPERM); }
+Test(sandbox, n01_execve_is_a_violation)
+{
+    expect_violation("hostile/execve", NULL, "execve");
+}
+Test(sandbox, n01_memfd_exec_is_a_violation)
+{
+    expect_violation("hostile/memfd_exec", NULL, "memfd_create");
+}
+Test(sandbox, n02_fork_gets_eperm)
+{
+    expect_errno("hostile/fork", NULL, EPERM);
+}
+Test(sandbox, n02_vfork_gets_eperm)
+{
+    expect_errno("hostile/vfork", NULL, EPERM);
+}
 Test(sandbox, n02_system_fails)
 {
     /* glibc's system() reports a failed spawn as exit status 127 */
@@ -187,24 +199,78 @@ Test(sandbox, n02_system_fails)
     cr_expect_eq(num_field(t.json, "errno"), EPERM, "%s", t.r.payload);
     finish(&t);
 }
-Test(sandbox, n03_clone_newuser_is_a_violation) { expect_violation("hostile/clone_ns", NULL, "clone"); }
-Test(sandbox, n03_unshare_is_a_violation) { expect_violation("hostile/unshare", NULL, "unshare"); }
-Test(sandbox, n03_setns_is_a_violation) { expect_violation("hostile/setns", NULL, "setns"); }
-Test(sandbox, n04_clone3_gets_enosys) { expect_errno("hostile/clone3", NULL, ENOSYS); }
-Test(sandbox, n05_socket_inet) { expect_violation("hostile/socket", "\"2\"", "socket"); }
-Test(sandbox, n05_socket_inet6) { expect_violation("hostile/socket", "\"10\"", "socket"); }
-Test(sandbox, n05_socket_netlink) { expect_violation("hostile/socket", "\"16\"", "socket"); }
-Test(sandbox, n05_socket_packet) { expect_violation("hostile/socket", "\"17\"", "socket"); }
-Test(sandbox, n05_socket_vsock) { expect_violation("hostile/socket", "\"40\"", "socket"); }
-Test(sandbox, n05_socket_alg) { expect_violation("hostile/socket", "\"38\"", "socket"); }
-Test(sandbox, n05_socket_unix) { expect_violation("hostile/socket", "\"1\"", "socket"); }
-Test(sandbox, n05_socketpair) { expect_violation("hostile/socketpair", NULL, "socketpair"); }
-Test(sandbox, n05_connect) { expect_violation("hostile/connect", "\"/tmp/x.sock\"", "connect"); }
-Test(sandbox, n05_bind) { expect_violation("hostile/bind", NULL, "bind"); }
-Test(sandbox, n05_listen) { expect_violation("hostile/listen", NULL, "listen"); }
-Test(sandbox, n06_open_etc_passwd) { expect_errno("hostile/open", "\"/etc/passwd\"", EACCES); }
-Test(sandbox, n06_openat_etc_shadow) { expect_errno("hostile/openat", "\"/etc/shadow\"", EACCES); }
-Test(sandbox, n06_open_proc_1_environ) { expect_errno("hostile/open", "\"/proc/1/environ\"", EACCES); }
+Test(sandbox, n03_clone_newuser_is_a_violation)
+{
+    expect_violation("hostile/clone_ns", NULL, "clone");
+}
+Test(sandbox, n03_unshare_is_a_violation)
+{
+    expect_violation("hostile/unshare", NULL, "unshare");
+}
+Test(sandbox, n03_setns_is_a_violation)
+{
+    expect_violation("hostile/setns", NULL, "setns");
+}
+Test(sandbox, n04_clone3_gets_enosys)
+{
+    expect_errno("hostile/clone3", NULL, ENOSYS);
+}
+Test(sandbox, n05_socket_inet)
+{
+    expect_violation("hostile/socket", "\"2\"", "socket");
+}
+Test(sandbox, n05_socket_inet6)
+{
+    expect_violation("hostile/socket", "\"10\"", "socket");
+}
+Test(sandbox, n05_socket_netlink)
+{
+    expect_violation("hostile/socket", "\"16\"", "socket");
+}
+Test(sandbox, n05_socket_packet)
+{
+    expect_violation("hostile/socket", "\"17\"", "socket");
+}
+Test(sandbox, n05_socket_vsock)
+{
+    expect_violation("hostile/socket", "\"40\"", "socket");
+}
+Test(sandbox, n05_socket_alg)
+{
+    expect_violation("hostile/socket", "\"38\"", "socket");
+}
+Test(sandbox, n05_socket_unix)
+{
+    expect_violation("hostile/socket", "\"1\"", "socket");
+}
+Test(sandbox, n05_socketpair)
+{
+    expect_violation("hostile/socketpair", NULL, "socketpair");
+}
+Test(sandbox, n05_connect)
+{
+    expect_violation("hostile/connect", "\"/tmp/x.sock\"", "connect");
+}
+Test(sandbox, n05_bind)
+{
+    expect_violation("hostile/bind", NULL, "bind");
+}
+Test(sandbox, n05_listen)
+{
+    expect_violation("hostile/listen", NULL, "listen");
+}
+Test(sandbox, n06_open_etc_passwd)
+{
+    expect_errno("hostile/open", "\"/etc/passwd\"", EACCES);
+}
+Test(sandbox, n06_openat_etc_shadow)
+{
+    expect_errno("hostile/openat", "\"/etc/shadow\"", EACCES);
+}
+Test(sandbox, n06_open_proc_1_environ)
+{
+    expect_errno("hostile/open", "\"/proc/1/environ\"", EACCES);
+}
 Test(sandbox, n06_open_broker_state)
 {
     run t;
@@ -215,20 +281,62 @@ Test(sandbox, n06_open_broker_state)
     cr_expect_eq(num_field(t.json, "errno"), EACCES, "%s", t.r.payload);
     finish(&t);
 }
-Test(sandbox, n07_tmp_dotdot_escape) { expect_errno("hostile/tmp_dotdot", NULL, EACCES); }
-Test(sandbox, n07_tmp_symlink_escape) { expect_errno("hostile/tmp_symlink", NULL, EACCES); }
-Test(sandbox, n07_openat2_gets_enosys) { expect_errno("hostile/openat2", NULL, ENOSYS); }
-Test(sandbox, n07_open_by_handle_at) { expect_violation("hostile/open_by_handle", NULL, "open_by_handle_at"); }
-Test(sandbox, n07_name_to_handle_at) { expect_violation("hostile/name_to_handle", NULL, "name_to_handle_at"); }
-Test(sandbox, n08_ptrace_attach_broker) { expect_violation("hostile/ptrace_attach", NULL, "ptrace"); }
-Test(sandbox, n08_ptrace_traceme) { expect_violation("hostile/ptrace_traceme", NULL, "ptrace"); }
-Test(sandbox, n08_process_vm_readv) { expect_violation("hostile/process_vm", NULL, "process_vm_readv"); }
-Test(sandbox, n08_pidfd_open) { expect_violation("hostile/pidfd", NULL, "pidfd_open"); }
-Test(sandbox, n08_kcmp) { expect_violation("hostile/kcmp", NULL, "kcmp"); }
-Test(sandbox, n09_kill_broker) { expect_violation("hostile/kill_broker", NULL, "kill"); }
-Test(sandbox, n09_kill_minus_one) { expect_violation("hostile/kill_all", NULL, "kill"); }
-Test(sandbox, n09_kill_own_group) { expect_violation("hostile/kill_group", NULL, "kill"); }
-Test(sandbox, n09_rt_sigqueueinfo_broker) { expect_violation("hostile/sigqueue_other", NULL, "rt_sigqueueinfo"); }
+Test(sandbox, n07_tmp_dotdot_escape)
+{
+    expect_errno("hostile/tmp_dotdot", NULL, EACCES);
+}
+Test(sandbox, n07_tmp_symlink_escape)
+{
+    expect_errno("hostile/tmp_symlink", NULL, EACCES);
+}
+Test(sandbox, n07_openat2_gets_enosys)
+{
+    expect_errno("hostile/openat2", NULL, ENOSYS);
+}
+Test(sandbox, n07_open_by_handle_at)
+{
+    expect_violation("hostile/open_by_handle", NULL, "open_by_handle_at");
+}
+Test(sandbox, n07_name_to_handle_at)
+{
+    expect_violation("hostile/name_to_handle", NULL, "name_to_handle_at");
+}
+Test(sandbox, n08_ptrace_attach_broker)
+{
+    expect_violation("hostile/ptrace_attach", NULL, "ptrace");
+}
+Test(sandbox, n08_ptrace_traceme)
+{
+    expect_violation("hostile/ptrace_traceme", NULL, "ptrace");
+}
+Test(sandbox, n08_process_vm_readv)
+{
+    expect_violation("hostile/process_vm", NULL, "process_vm_readv");
+}
+Test(sandbox, n08_pidfd_open)
+{
+    expect_violation("hostile/pidfd", NULL, "pidfd_open");
+}
+Test(sandbox, n08_kcmp)
+{
+    expect_violation("hostile/kcmp", NULL, "kcmp");
+}
+Test(sandbox, n09_kill_broker)
+{
+    expect_violation("hostile/kill_broker", NULL, "kill");
+}
+Test(sandbox, n09_kill_minus_one)
+{
+    expect_violation("hostile/kill_all", NULL, "kill");
+}
+Test(sandbox, n09_kill_own_group)
+{
+    expect_violation("hostile/kill_group", NULL, "kill");
+}
+Test(sandbox, n09_rt_sigqueueinfo_broker)
+{
+    expect_violation("hostile/sigqueue_other", NULL, "rt_sigqueueinfo");
+}
 Test(sandbox, n09_kill_sibling_worker)
 {
     run t;
@@ -264,31 +372,106 @@ Test(sandbox, n09_tgkill_sibling)
     cr_expect_str_eq(str_field(t.json, "errorType"), "Runtime.SandboxViolation", "%s", t.r.payload);
     finish(&t);
 }
-Test(sandbox, n10_mount) { expect_violation("hostile/mount", NULL, "mount"); }
-Test(sandbox, n10_umount2) { expect_violation("hostile/umount", NULL, "umount2"); }
-Test(sandbox, n10_chroot) { expect_violation("hostile/chroot", NULL, "chroot"); }
-Test(sandbox, n10_pivot_root) { expect_violation("hostile/pivot_root", NULL, "pivot_root"); }
-Test(sandbox, n10_fsopen) { expect_violation("hostile/fsopen", NULL, "fsopen"); }
-Test(sandbox, n11_io_uring_setup) { expect_violation("hostile/io_uring", NULL, "io_uring_setup"); }
-Test(sandbox, n12_bpf) { expect_violation("hostile/bpf", NULL, "bpf"); }
-Test(sandbox, n12_perf_event_open) { expect_violation("hostile/perf_event", NULL, "perf_event_open"); }
-Test(sandbox, n12_userfaultfd) { expect_violation("hostile/userfaultfd", NULL, "userfaultfd"); }
-Test(sandbox, n13_keyctl) { expect_violation("hostile/keyctl", NULL, "keyctl"); }
-Test(sandbox, n13_add_key) { expect_violation("hostile/add_key", NULL, "add_key"); }
-Test(sandbox, n14_personality) { expect_violation("hostile/personality", NULL, "personality"); }
-Test(sandbox, n15_init_module) { expect_violation("hostile/init_module", NULL, "init_module"); }
-Test(sandbox, n15_finit_module) { expect_violation("hostile/finit_module", NULL, "finit_module"); }
-Test(sandbox, n15_reboot) { expect_violation("hostile/reboot", NULL, "reboot"); }
-Test(sandbox, n15_settimeofday) { expect_violation("hostile/settimeofday", NULL, "clock_settime"); }
-Test(sandbox, n16_tiocsti) { expect_violation("hostile/tiocsti", NULL, "ioctl"); }
-Test(sandbox, n17_prctl_set_mm) { expect_violation("hostile/prctl_mm", NULL, "prctl"); }
-Test(sandbox, n17_prctl_set_ptracer) { expect_violation("hostile/prctl_ptracer", NULL, "prctl"); }
-Test(sandbox, n17_seccomp_listener) { expect_violation("hostile/seccomp_listener", NULL, "seccomp"); }
-Test(sandbox, n18_setuid) { expect_violation("hostile/setuid", NULL, "setuid"); }
-Test(sandbox, n18_setresuid) { expect_violation("hostile/setresuid", NULL, "setresuid"); }
-Test(sandbox, n18_capset) { expect_violation("hostile/capset", NULL, "capset"); }
-Test(sandbox, n19_raise_rlimit_gets_eperm) { expect_errno("hostile/rlimit_raise", NULL, EPERM); }
-Test(sandbox, n19_prlimit_broker) { expect_violation("hostile/prlimit_other", NULL, "prlimit64"); }
+Test(sandbox, n10_mount)
+{
+    expect_violation("hostile/mount", NULL, "mount");
+}
+Test(sandbox, n10_umount2)
+{
+    expect_violation("hostile/umount", NULL, "umount2");
+}
+Test(sandbox, n10_chroot)
+{
+    expect_violation("hostile/chroot", NULL, "chroot");
+}
+Test(sandbox, n10_pivot_root)
+{
+    expect_violation("hostile/pivot_root", NULL, "pivot_root");
+}
+Test(sandbox, n10_fsopen)
+{
+    expect_violation("hostile/fsopen", NULL, "fsopen");
+}
+Test(sandbox, n11_io_uring_setup)
+{
+    expect_violation("hostile/io_uring", NULL, "io_uring_setup");
+}
+Test(sandbox, n12_bpf)
+{
+    expect_violation("hostile/bpf", NULL, "bpf");
+}
+Test(sandbox, n12_perf_event_open)
+{
+    expect_violation("hostile/perf_event", NULL, "perf_event_open");
+}
+Test(sandbox, n12_userfaultfd)
+{
+    expect_violation("hostile/userfaultfd", NULL, "userfaultfd");
+}
+Test(sandbox, n13_keyctl)
+{
+    expect_violation("hostile/keyctl", NULL, "keyctl");
+}
+Test(sandbox, n13_add_key)
+{
+    expect_violation("hostile/add_key", NULL, "add_key");
+}
+Test(sandbox, n14_personality)
+{
+    expect_violation("hostile/personality", NULL, "personality");
+}
+Test(sandbox, n15_init_module)
+{
+    expect_violation("hostile/init_module", NULL, "init_module");
+}
+Test(sandbox, n15_finit_module)
+{
+    expect_violation("hostile/finit_module", NULL, "finit_module");
+}
+Test(sandbox, n15_reboot)
+{
+    expect_violation("hostile/reboot", NULL, "reboot");
+}
+Test(sandbox, n15_settimeofday)
+{
+    expect_violation("hostile/settimeofday", NULL, "clock_settime");
+}
+Test(sandbox, n16_tiocsti)
+{
+    expect_violation("hostile/tiocsti", NULL, "ioctl");
+}
+Test(sandbox, n17_prctl_set_mm)
+{
+    expect_violation("hostile/prctl_mm", NULL, "prctl");
+}
+Test(sandbox, n17_prctl_set_ptracer)
+{
+    expect_violation("hostile/prctl_ptracer", NULL, "prctl");
+}
+Test(sandbox, n17_seccomp_listener)
+{
+    expect_violation("hostile/seccomp_listener", NULL, "seccomp");
+}
+Test(sandbox, n18_setuid)
+{
+    expect_violation("hostile/setuid", NULL, "setuid");
+}
+Test(sandbox, n18_setresuid)
+{
+    expect_violation("hostile/setresuid", NULL, "setresuid");
+}
+Test(sandbox, n18_capset)
+{
+    expect_violation("hostile/capset", NULL, "capset");
+}
+Test(sandbox, n19_raise_rlimit_gets_eperm)
+{
+    expect_errno("hostile/rlimit_raise", NULL, EPERM);
+}
+Test(sandbox, n19_prlimit_broker)
+{
+    expect_violation("hostile/prlimit_other", NULL, "prlimit64");
+}
 Test(sandbox, n20_int80_is_killed)
 {
     /* killed before the call runs: SIGSYS (bad arch) where IA32 emulation is
@@ -305,17 +488,50 @@ Test(sandbox, n20_int80_is_killed)
               "%s", t.r.payload);
     finish(&t);
 }
-Test(sandbox, n21_x32_is_killed) { expect_violation("hostile/x32", NULL, NULL); }
-Test(sandbox, n22_mmap_wx_gets_eperm) { expect_errno("hostile/mmap_wx", NULL, EPERM); }
-Test(sandbox, n22_mprotect_exec_gets_eperm) { expect_errno("hostile/mprotect_x", NULL, EPERM); }
-Test(sandbox, n22_hugetlb_gets_eperm) { expect_errno("hostile/hugetlb", NULL, EPERM); }
-Test(sandbox, n23_madvise_mergeable) { expect_violation("hostile/madvise", NULL, "madvise"); }
-Test(sandbox, n24_sched_setaffinity_broker) { expect_errno("hostile/sched_other", NULL, EPERM); }
-Test(sandbox, n24_setpriority_broker) { expect_errno("hostile/setpriority", NULL, EPERM); }
-Test(sandbox, n24_sched_fifo) { expect_errno("hostile/sched_fifo", NULL, EPERM); }
-Test(sandbox, n25_shmget) { expect_violation("hostile/shmget", NULL, "shmget"); }
-Test(sandbox, n25_mq_open) { expect_violation("hostile/mq_open", NULL, "mq_open"); }
-Test(sandbox, n25_inotify) { expect_violation("hostile/inotify", NULL, "inotify_init1"); }
+Test(sandbox, n21_x32_is_killed)
+{
+    expect_violation("hostile/x32", NULL, NULL);
+}
+Test(sandbox, n22_mmap_wx_gets_eperm)
+{
+    expect_errno("hostile/mmap_wx", NULL, EPERM);
+}
+Test(sandbox, n22_mprotect_exec_gets_eperm)
+{
+    expect_errno("hostile/mprotect_x", NULL, EPERM);
+}
+Test(sandbox, n22_hugetlb_gets_eperm)
+{
+    expect_errno("hostile/hugetlb", NULL, EPERM);
+}
+Test(sandbox, n23_madvise_mergeable)
+{
+    expect_violation("hostile/madvise", NULL, "madvise");
+}
+Test(sandbox, n24_sched_setaffinity_broker)
+{
+    expect_errno("hostile/sched_other", NULL, EPERM);
+}
+Test(sandbox, n24_setpriority_broker)
+{
+    expect_errno("hostile/setpriority", NULL, EPERM);
+}
+Test(sandbox, n24_sched_fifo)
+{
+    expect_errno("hostile/sched_fifo", NULL, EPERM);
+}
+Test(sandbox, n25_shmget)
+{
+    expect_violation("hostile/shmget", NULL, "shmget");
+}
+Test(sandbox, n25_mq_open)
+{
+    expect_violation("hostile/mq_open", NULL, "mq_open");
+}
+Test(sandbox, n25_inotify)
+{
+    expect_violation("hostile/inotify", NULL, "inotify_init1");
+}
 
 /* ---- must still work ---- */
 
@@ -381,8 +597,8 @@ Test(sandbox, s2_every_thread_filtered)
             continue;
         }
         target[n] = '\0';
-        cr_expect(target[0] != '/' || strcmp(target, "/dev/null") == 0,
-                  "fd %s leads to %s", e->d_name, target);
+        cr_expect(target[0] != '/' || strcmp(target, "/dev/null") == 0, "fd %s leads to %s",
+                  e->d_name, target);
     }
     closedir(d);
     finish(&t);

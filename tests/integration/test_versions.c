@@ -23,8 +23,14 @@
 
 static lt_broker b;
 
-static void up(void) { lt_broker_start(&b, NULL); }
-static void down(void) { lt_broker_stop(&b, false); }
+static void up(void)
+{
+    lt_broker_start(&b, NULL);
+}
+static void down(void)
+{
+    lt_broker_stop(&b, false);
+}
 
 TestSuite(versions, .init = up, .fini = down, .timeout = 120);
 
@@ -57,13 +63,13 @@ static int callc(lm_client *c, cJSON **out, lm_error *e, const char *op, const c
 }
 
 /* The same, asserting success; returns the reply (caller deletes). */
-#define OK_CALL(op, handler, ...)                                                         \
-    ({                                                                                    \
-        cJSON *r_ = NULL;                                                                 \
-        lm_error e_;                                                                      \
-        int rc_ = callc(b.client, &r_, &e_, op, handler, __VA_ARGS__);                   \
-        cr_assert_eq(rc_, LM_OK, "%s failed: %s: %s", op, e_.type, e_.message);           \
-        r_;                                                                               \
+#define OK_CALL(op, handler, ...)                                               \
+    ({                                                                          \
+        cJSON *r_ = NULL;                                                       \
+        lm_error e_;                                                            \
+        int rc_ = callc(b.client, &r_, &e_, op, handler, __VA_ARGS__);          \
+        cr_assert_eq(rc_, LM_OK, "%s failed: %s: %s", op, e_.type, e_.message); \
+        r_;                                                                     \
     })
 
 static const char *sval(const cJSON *o, const char *key)
@@ -464,8 +470,8 @@ Test(versions, invalid_names_qualifiers_weights_and_ranges_name_the_field)
          "{\"FunctionName\":\"bad\",\"Name\":\"x\",\"FunctionVersion\":\"$LATEST\","
          "\"RoutingConfig\":{\"AdditionalVersionWeights\":{\"2\":0.1}}}",
          "FunctionVersion"},
-        {"alias-create",
-         "{\"FunctionName\":\"bad:1\",\"Name\":\"x\",\"FunctionVersion\":\"1\"}", "FunctionName"},
+        {"alias-create", "{\"FunctionName\":\"bad:1\",\"Name\":\"x\",\"FunctionVersion\":\"1\"}",
+         "FunctionName"},
         {"update-config", "{\"FunctionName\":\"bad\",\"Timeout\":0}", "Timeout"},
         {"update-config", "{\"FunctionName\":\"bad\",\"Timeout\":901}", "Timeout"},
         {"update-config", "{\"FunctionName\":\"bad\",\"MemorySize\":64}", "MemorySize"},
@@ -481,8 +487,8 @@ Test(versions, invalid_names_qualifiers_weights_and_ranges_name_the_field)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         lm_error e;
         int rc = callc(b.client, NULL, &e, cases[i].op, NULL, "%s", cases[i].args);
-        cr_assert_eq(rc, LM_E_INVALID_PARAMETER, "%s %s: got %d (%s)", cases[i].op,
-                     cases[i].args, rc, e.message);
+        cr_assert_eq(rc, LM_E_INVALID_PARAMETER, "%s %s: got %d (%s)", cases[i].op, cases[i].args,
+                     rc, e.message);
         cr_assert_eq(e.status, 400);
         cr_assert_str_eq(e.type, "InvalidParameterValueException");
         cr_assert(strstr(e.message, cases[i].field) != NULL, "%s %s: '%s' does not name %s",
@@ -507,8 +513,8 @@ static char *snapshot(const char *const *names, int n)
 {
     cJSON *all = cJSON_CreateObject();
     for (int i = 0; i < n; i++) {
-        cJSON_AddItemToObject(all, names[i], OK_CALL("get", NULL, "{\"FunctionName\":\"%s\"}",
-                                                     names[i]));
+        cJSON_AddItemToObject(all, names[i],
+                              OK_CALL("get", NULL, "{\"FunctionName\":\"%s\"}", names[i]));
     }
     cJSON_AddItemToObject(all, "_list", OK_CALL("list", NULL, "{}"));
     char *s = cJSON_PrintUnformatted(all);
@@ -553,7 +559,7 @@ Test(versions, state_is_identical_after_a_restart)
 
 typedef struct publisher {
     const char *state;
-    int acked;      /* highest version whose publish was acknowledged */
+    int acked; /* highest version whose publish was acknowledged */
     int attempts;
     volatile bool stop;
 } publisher;
@@ -674,13 +680,13 @@ Test(versions, cli_commands_with_json_output)
 
     const char *uc[] = {cli, "update-code", "clif", "--handler", lt_handler("version_b"), NULL};
     cr_assert_eq(lt_run(&b, uc, NULL, NULL), 0);
-    const char *cfg[] = {cli, "update-config", "clif", "--timeout", "8", "--env", "AA=1",
-                         "--dead-letter", "queue:dl", NULL};
+    const char *cfg[] = {cli,     "update-config", "clif",          "--timeout", "8",
+                         "--env", "AA=1",          "--dead-letter", "queue:dl",  NULL};
     cr_assert_eq(lt_run(&b, cfg, NULL, NULL), 0);
     const char *pub2[] = {cli, "publish", "clif", NULL};
     cr_assert_eq(lt_run(&b, pub2, NULL, NULL), 0);
-    const char *ac[] = {cli, "-o", "json", "alias", "create", "clif", "live", "--version", "1",
-                        "--weight", "2=0.1", NULL};
+    const char *ac[] = {cli,    "-o",        "json", "alias",    "create", "clif",
+                        "live", "--version", "1",    "--weight", "2=0.1",  NULL};
     cr_assert_eq(lt_run(&b, ac, &out, &err), 0, "%s", err);
     j = cJSON_Parse(out);
     cr_assert_not_null(j, "%s", out);
@@ -716,8 +722,8 @@ Test(versions, cli_commands_with_json_output)
     /* exit codes: conflict 4, invalid 9, not found 3; --help has an example */
     const char *dv[] = {cli, "delete", "clif:1", NULL};
     cr_assert_eq(lt_run(&b, dv, NULL, NULL), 4);
-    const char *bw[] = {cli, "alias", "create", "clif", "x", "--version", "1", "--weight",
-                        "2=3", NULL};
+    const char *bw[] = {cli,         "alias", "create",   "clif", "x",
+                        "--version", "1",     "--weight", "2=3",  NULL};
     cr_assert_eq(lt_run(&b, bw, NULL, NULL), 9);
     const char *nf[] = {cli, "alias", "get", "clif", "nope", NULL};
     cr_assert_eq(lt_run(&b, nf, NULL, NULL), 3);

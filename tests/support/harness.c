@@ -266,7 +266,8 @@ void lt_create(lt_broker *b, const char *name, const char *handler, const char *
 int lt_invoke(lt_broker *b, const char *function, const char *payload, lm_invoke_result *r,
               lm_error *err)
 {
-    lm_invoke_params p = {.function = function, .payload = payload,
+    lm_invoke_params p = {.function = function,
+                          .payload = payload,
                           .payload_len = payload != NULL ? strlen(payload) : 0};
     return lm_invoke(b->client, &p, r, err);
 }

@@ -16,7 +16,7 @@
 
 typedef struct lt_broker {
     char state[256]; /* temporary state dir (removed by lt_broker_stop) */
-    pid_t pid;       /* broker process, 0 when stopped */
+    pid_t pid; /* broker process, 0 when stopped */
     lm_client *client;
 } lt_broker;
 

@@ -226,8 +226,8 @@ Test(bench_opts, fail_if_counts_throughput_and_ratios)
     failif fi;
     char err[256], msg[512];
     bench_figures f = figures();
-    cr_assert_eq(failif_parse("throughput<6000,errors>=2,ratio.p50>1.25", &fi, err,
-                              sizeof(err)), 0, "%s", err);
+    cr_assert_eq(failif_parse("throughput<6000,errors>=2,ratio.p50>1.25", &fi, err, sizeof(err)), 0,
+                 "%s", err);
     /* Without a baseline, a ratio condition cannot pass silently. */
     cr_assert_eq(failif_eval(&fi, &f, msg, sizeof(msg)), 3);
     f.has_ratio = true;

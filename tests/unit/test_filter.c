@@ -101,8 +101,8 @@ static int cerr(const char *pat)
     return cerr_full(pat, strlen(pat), &e);
 }
 
-#define CERR(p, code)                                                                             \
-    cr_expect_eq(cerr(p), code, "pattern %s: expected %s, got %s", p, filter_error_name(code),    \
+#define CERR(p, code)                                                                          \
+    cr_expect_eq(cerr(p), code, "pattern %s: expected %s, got %s", p, filter_error_name(code), \
                  filter_error_name(cerr(p)))
 
 static int eerr(const char *pat, const char *ev, size_t len)
@@ -227,10 +227,15 @@ Test(filter, equals_ignore_case_folds_ascii)
 Test(filter, equals_ignore_case_folds_non_ascii)
 {
     /* Latin-1: ÉCOLE / école */
-    MATCH("{\"a\":[{\"equals-ignore-case\":\"\xc3\x89" "COLE\"}]}", "{\"a\":\"\xc3\xa9" "cole\"}");
+    MATCH("{\"a\":[{\"equals-ignore-case\":\"\xc3\x89"
+          "COLE\"}]}",
+          "{\"a\":\"\xc3\xa9"
+          "cole\"}");
     /* Latin Extended-A: ŁÓDŹ / łódź */
-    MATCH("{\"a\":[{\"equals-ignore-case\":\"\xc5\x81\xc3\x93" "D\xc5\xb9\"}]}",
-          "{\"a\":\"\xc5\x82\xc3\xb3" "d\xc5\xba\"}");
+    MATCH("{\"a\":[{\"equals-ignore-case\":\"\xc5\x81\xc3\x93"
+          "D\xc5\xb9\"}]}",
+          "{\"a\":\"\xc5\x82\xc3\xb3"
+          "d\xc5\xba\"}");
     /* Greek: ΟΔΟΣ / οδος and final sigma ς folds like σ */
     MATCH("{\"a\":[{\"equals-ignore-case\":\"\xce\x9f\xce\x94\xce\x9f\xce\xa3\"}]}",
           "{\"a\":\"\xce\xbf\xce\xb4\xce\xbf\xcf\x82\"}");
@@ -352,10 +357,8 @@ Test(filter, anything_but_operator_forms)
     NOMATCH("{\"a\":[{\"anything-but\":{\"suffix\":\".tmp\"}}]}", "{\"a\":\"x.tmp\"}");
     MATCH("{\"a\":[{\"anything-but\":{\"suffix\":\".tmp\"}}]}", "{\"a\":\"x.txt\"}");
     NOMATCH("{\"a\":[{\"anything-but\":{\"equals-ignore-case\":\"OK\"}}]}", "{\"a\":\"ok\"}");
-    MATCH("{\"a\":[{\"anything-but\":{\"equals-ignore-case\":[\"A\",\"B\"]}}]}",
-          "{\"a\":\"c\"}");
-    NOMATCH("{\"a\":[{\"anything-but\":{\"equals-ignore-case\":[\"A\",\"B\"]}}]}",
-            "{\"a\":\"b\"}");
+    MATCH("{\"a\":[{\"anything-but\":{\"equals-ignore-case\":[\"A\",\"B\"]}}]}", "{\"a\":\"c\"}");
+    NOMATCH("{\"a\":[{\"anything-but\":{\"equals-ignore-case\":[\"A\",\"B\"]}}]}", "{\"a\":\"b\"}");
     NOMATCH("{\"a\":[{\"anything-but\":{\"wildcard\":\"*.tmp\"}}]}", "{\"a\":\"x.tmp\"}");
     MATCH("{\"a\":[{\"anything-but\":{\"wildcard\":[\"*.tmp\",\"*.bak\"]}}]}", "{\"a\":\"x.c\"}");
     NOMATCH("{\"a\":[{\"anything-but\":{\"prefix\":[\"a\",\"b\"]}}]}", "{\"a\":\"bx\"}");
@@ -576,8 +579,12 @@ Test(filter, array_of_objects_conditions_hold_within_one_element)
 {
     const char *p = "{\"r\":{\"type\":[\"bucket\"],\"name\":[\"logs\"]}}";
     MATCH(p, "{\"r\":[{\"type\":\"bucket\",\"name\":\"logs\"}]}");
-    NOMATCH(p, "{\"r\":[{\"type\":\"bucket\",\"name\":\"data\"},{\"type\":\"queue\",\"name\":\"logs\"}]}");
-    MATCH(p, "{\"r\":[{\"type\":\"queue\",\"name\":\"logs\"},{\"type\":\"bucket\",\"name\":\"logs\"}]}");
+    NOMATCH(
+        p,
+        "{\"r\":[{\"type\":\"bucket\",\"name\":\"data\"},{\"type\":\"queue\",\"name\":\"logs\"}]}");
+    MATCH(
+        p,
+        "{\"r\":[{\"type\":\"queue\",\"name\":\"logs\"},{\"type\":\"bucket\",\"name\":\"logs\"}]}");
     /* $or branches are also judged inside one element */
     NOMATCH("{\"r\":{\"t\":[1],\"$or\":[{\"n\":[1]},{\"m\":[1]}]}}",
             "{\"r\":[{\"t\":1},{\"n\":1}]}");
@@ -817,11 +824,20 @@ static unsigned rnd(unsigned *st)
 
 static void rand_leaf(char *b, unsigned *st)
 {
-    static const char *vals[] = {"\"x\"", "\"y\"", "1", "1.0", "null", "true",
-                                 "{\"prefix\":\"x\"}", "{\"prefix\":\"\"}",
-                                 "{\"anything-but\":\"x\"}", "{\"exists\":false}",
-                                 "{\"exists\":true}", "{\"numeric\":[\">\",0]}",
-                                 "{\"suffix\":\"y\"}", "\"xy\""};
+    static const char *vals[] = {"\"x\"",
+                                 "\"y\"",
+                                 "1",
+                                 "1.0",
+                                 "null",
+                                 "true",
+                                 "{\"prefix\":\"x\"}",
+                                 "{\"prefix\":\"\"}",
+                                 "{\"anything-but\":\"x\"}",
+                                 "{\"exists\":false}",
+                                 "{\"exists\":true}",
+                                 "{\"numeric\":[\">\",0]}",
+                                 "{\"suffix\":\"y\"}",
+                                 "\"xy\""};
     unsigned k = 1 + rnd(st) % 2, i;
     strcat(b, "[");
     for (i = 0; i < k; i++) {
@@ -854,8 +870,8 @@ static void rand_pattern(char *b, unsigned *st, int depth)
 
 static void rand_value(char *b, unsigned *st, int depth)
 {
-    static const char *vals[] = {"\"x\"", "\"y\"", "1", "1.0", "null", "true", "\"xy\"", "[]",
-                                 "-1"};
+    static const char *vals[] = {"\"x\"", "\"y\"",  "1",  "1.0", "null",
+                                 "true",  "\"xy\"", "[]", "-1"};
     static const char *keys[] = {"a", "b", "c"};
     unsigned r = rnd(st) % 10, k, i;
     if (depth < 3 && r < 3) {

@@ -66,19 +66,31 @@ Test(proto, validator_refuses_truncation_trailing_bytes_and_reserved_bytes)
 
 Test(proto, validator_accepts_every_well_formed_type)
 {
-    const char ok[] = "\x8c"                       /* map of 12 */
-                      "\xa1" "a\xc0"               /* nil */
-                      "\xa1" "b\xc3"               /* true */
-                      "\xa1" "c\xcc\xff"           /* uint8 */
-                      "\xa1" "d\xd1\xff\x00"       /* int16 */
-                      "\xa1" "e\xcb\x40\x09\x21\xf9\xf0\x1b\x86\x6e" /* float64 */
-                      "\xa1" "f\xd9\x02hi"         /* str8 */
-                      "\xa1" "g\xc4\x01\x00"       /* bin8 */
-                      "\xa1" "h\x92\x01\xe0"       /* fixarray with negative fixint */
-                      "\xa1" "i\xd4\x01\x02"       /* fixext1 */
-                      "\xa1" "j\xc7\x01\x05\xaa"   /* ext8 */
-                      "\xa1" "k\xde\x00\x00"       /* empty map16 */
-                      "\xa1" "l\xca\x3f\x80\x00\x00"; /* float32 */
+    const char ok[] = "\x8c" /* map of 12 */
+                      "\xa1"
+                      "a\xc0" /* nil */
+                      "\xa1"
+                      "b\xc3" /* true */
+                      "\xa1"
+                      "c\xcc\xff" /* uint8 */
+                      "\xa1"
+                      "d\xd1\xff\x00" /* int16 */
+                      "\xa1"
+                      "e\xcb\x40\x09\x21\xf9\xf0\x1b\x86\x6e" /* float64 */
+                      "\xa1"
+                      "f\xd9\x02hi" /* str8 */
+                      "\xa1"
+                      "g\xc4\x01\x00" /* bin8 */
+                      "\xa1"
+                      "h\x92\x01\xe0" /* fixarray with negative fixint */
+                      "\xa1"
+                      "i\xd4\x01\x02" /* fixext1 */
+                      "\xa1"
+                      "j\xc7\x01\x05\xaa" /* ext8 */
+                      "\xa1"
+                      "k\xde\x00\x00" /* empty map16 */
+                      "\xa1"
+                      "l\xca\x3f\x80\x00\x00"; /* float32 */
     cr_assert_eq(validate(ok, sizeof(ok) - 1), LM_OK);
 }
 
@@ -119,7 +131,8 @@ Test(proto, encode_then_decode_round_trips_with_typed_getters)
     cr_assert_eq(n, 5);
     cr_assert_eq(memcmp(s, "hello", 5), 0);
     cr_assert(s >= (const char *)nng_msg_body(m) &&
-              s < (const char *)nng_msg_body(m) + nng_msg_len(m), "strings point into the input");
+                  s < (const char *)nng_msg_body(m) + nng_msg_len(m),
+              "strings point into the input");
     int64_t v = 0;
     cr_assert_eq(proto_get_int(doc.root, "n", true, &v, &e), LM_OK);
     cr_assert_eq(v, -42);
@@ -166,7 +179,8 @@ Test(proto, error_table_maps_codes_statuses_and_types)
     cr_assert_str_eq(proto_err_name(LM_E_CONFLICT), "LM_E_CONFLICT");
     cr_assert_eq(proto_err_from_type("ResourceConflictException"), LM_E_CONFLICT);
     lm_error e;
-    nng_msg *m = proto_error_reply(&(lm_error){.code = LM_E_NOT_FOUND, .status = 404,
+    nng_msg *m = proto_error_reply(&(lm_error){.code = LM_E_NOT_FOUND,
+                                               .status = 404,
                                                .type = "ResourceNotFoundException",
                                                .message = "Function not found: x"});
     proto_doc doc;

@@ -148,7 +148,7 @@ int baseline_echo_main(int argc, char **argv)
 typedef enum fwd_state { FWD_RECV, FWD_SEND_OUT, FWD_WAIT_OUT, FWD_SEND_BACK } fwd_state;
 
 typedef struct fwd_slot {
-    nng_ctx in;  /* REP context: the client's request */
+    nng_ctx in; /* REP context: the client's request */
     nng_ctx out; /* REQ context: towards the echo */
     nng_aio *aio;
     fwd_state state;
@@ -187,9 +187,7 @@ static void fwd_cb(void *arg)
         s->state = FWD_SEND_BACK;
         nng_ctx_send(s->in, s->aio);
         break;
-    case FWD_SEND_BACK:
-        fwd_restart(s);
-        break;
+    case FWD_SEND_BACK: fwd_restart(s); break;
     }
 }
 
@@ -370,8 +368,8 @@ static int start_helpers(baseline *b, int slots)
     return (b->echo_pid > 0 && b->fwd_pid > 0) ? 0 : -1;
 }
 
-baseline *baseline_start_warm(int slots, const void *payload, size_t len, int timeout_ms,
-                              char *err, size_t errlen)
+baseline *baseline_start_warm(int slots, const void *payload, size_t len, int timeout_ms, char *err,
+                              size_t errlen)
 {
     baseline *b = baseline_alloc(payload, len, timeout_ms, err, errlen);
     if (b == NULL) {

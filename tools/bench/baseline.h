@@ -32,8 +32,8 @@ typedef struct baseline baseline;
  * each, and connect.  payload/len: the bytes each request carries (the
  * caller keeps them alive).  timeout_ms: per-request reply timeout.  NULL
  * with a message in err on failure. */
-baseline *baseline_start_warm(int slots, const void *payload, size_t len, int timeout_ms,
-                              char *err, size_t errlen);
+baseline *baseline_start_warm(int slots, const void *payload, size_t len, int timeout_ms, char *err,
+                              size_t errlen);
 /* Prepare the fork+exec+connect cold baseline (a temp dir only). */
 baseline *baseline_start_cold(const void *payload, size_t len, int timeout_ms, char *err,
                               size_t errlen);
@@ -43,8 +43,8 @@ void baseline_stop(baseline *b);
 load_target baseline_target(baseline *b);
 
 /* Child modes, dispatched from main() on argv[1]; each returns an exit code. */
-int baseline_echo_main(int argc, char **argv);    /* __baseline-echo URL SLOTS */
+int baseline_echo_main(int argc, char **argv); /* __baseline-echo URL SLOTS */
 int baseline_forward_main(int argc, char **argv); /* __baseline-forward IN OUT SLOTS */
-int baseline_cold_main(int argc, char **argv);    /* __baseline-cold URL */
+int baseline_cold_main(int argc, char **argv); /* __baseline-cold URL */
 
 #endif

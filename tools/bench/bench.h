@@ -16,9 +16,9 @@
 #include "opts.h"
 
 typedef enum bench_mode {
-    BENCH_INVOKE,        /* warm sync or async invokes of a function */
-    BENCH_BASELINE,      /* the raw two-hop nng path only */
-    BENCH_COLD,          /* first invokes of fresh environments */
+    BENCH_INVOKE, /* warm sync or async invokes of a function */
+    BENCH_BASELINE, /* the raw two-hop nng path only */
+    BENCH_COLD, /* first invokes of fresh environments */
     BENCH_COLD_BASELINE, /* fork+exec+connect only */
 } bench_mode;
 
@@ -26,25 +26,24 @@ typedef struct bench_spec {
     bench_mode mode;
     const char *state_dir; /* or endpoint; both may be NULL (SDK default) */
     const char *endpoint;
-    const char *function;  /* invoke and cold modes */
-    load_shape shape;      /* the whole run; rounds split it */
-    int rounds;            /* per side, alternating Lamina, baseline, ... */
+    const char *function; /* invoke and cold modes */
+    load_shape shape; /* the whole run; rounds split it */
+    int rounds; /* per side, alternating Lamina, baseline, ... */
     uint64_t first_warmup_ns; /* warm-up of each side's first round (0: shape's);
                                  lets a pool grow to -c workers before measuring */
     bool vs_baseline;
     bool async;
     const void *payload;
     size_t payload_len;
-    int timeout_ms;        /* per request */
-    bool quiet;            /* no human summary */
+    int timeout_ms; /* per request */
+    bool quiet; /* no human summary */
 } bench_spec;
 
 /* Run it.  On 0, *doc holds the JSON document (caller deletes) and *fig the
  * figures for --fail-if.  -1 with a message in err when the run could not
  * be made at all (broker unreachable, helpers failed); request errors are
  * results, not failures. */
-int bench_execute(const bench_spec *s, cJSON **doc, bench_figures *fig, char *err,
-                  size_t errlen);
+int bench_execute(const bench_spec *s, cJSON **doc, bench_figures *fig, char *err, size_t errlen);
 
 const char *bench_mode_name(bench_mode m);
 

@@ -28,19 +28,12 @@ static void classify_error(int rc, const lm_error *err, load_outcome *o)
 {
     const char *cls = NULL;
     switch (rc) {
-    case LM_E_THROTTLED:
-        cls = "throttled";
-        break;
-    case LM_E_TIMEOUT:
-        cls = "client_timeout";
-        break;
+    case LM_E_THROTTLED: cls = "throttled"; break;
+    case LM_E_TIMEOUT: cls = "client_timeout"; break;
     case LM_E_UNREACHABLE:
     case LM_E_IO:
-    case LM_E_STOPPING:
-        cls = "transport";
-        break;
-    default:
-        break;
+    case LM_E_STOPPING: cls = "transport"; break;
+    default: break;
     }
     if (cls != NULL) {
         snprintf(o->err_class, sizeof(o->err_class), "%s", cls);
@@ -65,8 +58,7 @@ void classify_invoke(int rc, const lm_error *err, const lm_invoke_result *r, int
         snprintf(o->err_class, sizeof(o->err_class), "function_handled");
     } else if (r->function_error[0] != '\0') {
         bool t = is_timeout_payload(r->payload, r->payload_len);
-        snprintf(o->err_class, sizeof(o->err_class), "%s",
-                 t ? "timeout" : "function_unhandled");
+        snprintf(o->err_class, sizeof(o->err_class), "%s", t ? "timeout" : "function_unhandled");
     } else if (r->status != expect_status) {
         snprintf(o->err_class, sizeof(o->err_class), "invocation:status%d", r->status);
     } else {

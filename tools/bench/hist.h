@@ -20,10 +20,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HIST_SUB_BITS 11                                     /* 2048 exact values */
-#define HIST_SUB_COUNT (1u << HIST_SUB_BITS)                 /* 2048 */
-#define HIST_HALF_COUNT (HIST_SUB_COUNT / 2)                 /* 1024 */
-#define HIST_TOP_BIT 42                                      /* values < 2^42 */
+#define HIST_SUB_BITS 11 /* 2048 exact values */
+#define HIST_SUB_COUNT (1u << HIST_SUB_BITS) /* 2048 */
+#define HIST_HALF_COUNT (HIST_SUB_COUNT / 2) /* 1024 */
+#define HIST_TOP_BIT 42 /* values < 2^42 */
 #define HIST_MAX_VALUE ((UINT64_C(1) << HIST_TOP_BIT) - 1)
 #define HIST_NBUCKETS (HIST_SUB_COUNT + (HIST_TOP_BIT - HIST_SUB_BITS) * HIST_HALF_COUNT)
 

@@ -11,8 +11,8 @@
 #include "classify.h"
 
 int lamina_target_open(lamina_target *lt, const char *state_dir, const char *endpoint,
-                       const char *function, const void *payload, size_t len, bool async,
-                       bool cold, int timeout_ms, char *err, size_t errlen)
+                       const char *function, const void *payload, size_t len, bool async, bool cold,
+                       int timeout_ms, char *err, size_t errlen)
 {
     lm_error e;
     memset(lt, 0, sizeof(*lt));

@@ -20,7 +20,7 @@ typedef struct lamina_target {
     lm_client *client;
     lm_invoke_params params;
     int expect_status; /* 200 sync, 202 event */
-    bool cold;         /* retire-workers before each invoke */
+    bool cold; /* retire-workers before each invoke */
     char retire_args[320];
 } lamina_target;
 
@@ -28,8 +28,8 @@ typedef struct lamina_target {
  * `function` with the given payload (kept by the caller).  0 or -1 with
  * a message in err. */
 int lamina_target_open(lamina_target *lt, const char *state_dir, const char *endpoint,
-                       const char *function, const void *payload, size_t len, bool async,
-                       bool cold, int timeout_ms, char *err, size_t errlen);
+                       const char *function, const void *payload, size_t len, bool async, bool cold,
+                       int timeout_ms, char *err, size_t errlen);
 void lamina_target_close(lamina_target *lt);
 load_target lamina_target_view(lamina_target *lt);
 

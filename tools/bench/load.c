@@ -27,9 +27,9 @@ typedef struct run {
     pthread_barrier_t go;
     uint64_t t0;
     uint64_t warm_end;
-    uint64_t t_end;       /* UINT64_MAX when bounded by a request count */
-    uint64_t t_limit;     /* hard stop for starting requests (limit_ns) */
-    double interval_ns;   /* open loop */
+    uint64_t t_end; /* UINT64_MAX when bounded by a request count */
+    uint64_t t_limit; /* hard stop for starting requests (limit_ns) */
+    double interval_ns; /* open loop */
     _Atomic uint64_t ticket;
     _Atomic uint64_t measured;
     _Atomic uint64_t last_done;
@@ -152,8 +152,7 @@ static uint64_t open_next(run *r, bool *measured)
     uint64_t i = atomic_fetch_add(&r->ticket, 1);
     uint64_t due = r->t0 + (uint64_t)((double)i * r->interval_ns);
     *measured = due >= r->warm_end;
-    if (*measured && r->s->requests != 0 &&
-        atomic_fetch_add(&r->measured, 1) >= r->s->requests) {
+    if (*measured && r->s->requests != 0 && atomic_fetch_add(&r->measured, 1) >= r->s->requests) {
         return 0;
     }
     if (due >= r->t_end || due >= r->t_limit) {
@@ -239,8 +238,7 @@ static void start_clock(run *r)
     atomic_store(&r->last_done, r->warm_end);
 }
 
-int load_run(const load_target *t, const load_shape *s, load_stats *st, char *errbuf,
-             size_t errlen)
+int load_run(const load_target *t, const load_shape *s, load_stats *st, char *errbuf, size_t errlen)
 {
     int rc = -1;
     int n = s->concurrency;

@@ -37,10 +37,10 @@
 
 /* What one request came to. */
 typedef struct load_outcome {
-    bool ok;                    /* a successful reply */
-    bool cold;                  /* it started a new execution environment */
-    double init_ms;             /* init duration reported for a cold start */
-    uint64_t latency_ns;        /* 0: the generator times the call; else the
+    bool ok; /* a successful reply */
+    bool cold; /* it started a new execution environment */
+    double init_ms; /* init duration reported for a cold start */
+    uint64_t latency_ns; /* 0: the generator times the call; else the
                                    target's own measurement (cold modes time
                                    only part of send_one) */
     char err_class[LOAD_CLASS_LEN]; /* when !ok: "timeout", "throttled", ... */
@@ -58,12 +58,12 @@ typedef struct load_target {
 } load_target;
 
 typedef struct load_shape {
-    int concurrency;      /* callers, 1..LOAD_MAX_CONCURRENCY */
-    uint64_t requests;    /* measured requests; 0: run for duration_ns */
+    int concurrency; /* callers, 1..LOAD_MAX_CONCURRENCY */
+    uint64_t requests; /* measured requests; 0: run for duration_ns */
     uint64_t duration_ns; /* measured time when requests == 0 */
-    double rate;          /* open loop: requests per second; 0: closed loop */
-    uint64_t warmup_ns;   /* unrecorded lead-in */
-    uint64_t limit_ns;    /* 0, or: start no request after t0 + limit_ns
+    double rate; /* open loop: requests per second; 0: closed loop */
+    uint64_t warmup_ns; /* unrecorded lead-in */
+    uint64_t limit_ns; /* 0, or: start no request after t0 + limit_ns
                              (bounds a -n run against a stuck target) */
 } load_shape;
 
@@ -81,17 +81,17 @@ typedef struct load_errors {
 
 /* Everything a run measured.  Histograms hold nanoseconds. */
 typedef struct load_stats {
-    hist ok;          /* successful requests (open loop: from the due time) */
+    hist ok; /* successful requests (open loop: from the due time) */
     hist uncorrected; /* open loop only: successful requests from the actual send */
-    hist warm;        /* the successful requests that were not cold starts */
-    hist cold;        /* the successful requests that were cold starts */
-    hist init;        /* init duration (ns) reported by those cold starts */
+    hist warm; /* the successful requests that were not cold starts */
+    hist cold; /* the successful requests that were cold starts */
+    hist init; /* init duration (ns) reported by those cold starts */
     load_errors errors;
-    uint64_t requests;   /* measured requests completed, ok or not */
-    uint64_t failed;     /* of which errors */
+    uint64_t requests; /* measured requests completed, ok or not */
+    uint64_t failed; /* of which errors */
     uint64_t elapsed_ns; /* measured window (summed over merged rounds) */
-    uint64_t late;       /* open loop: tickets sent after their due time + 1 ms */
-    int rounds;          /* runs merged into this (1 for a single run) */
+    uint64_t late; /* open loop: tickets sent after their due time + 1 ms */
+    int rounds; /* runs merged into this (1 for a single run) */
 } load_stats;
 
 /* Caller-owned stats: 0 or -1 (out of memory; finish is still safe). */

@@ -137,17 +137,15 @@ static int parse_shape_opt(cli *c, int opt, const char *v)
         return opts_count(v, &s->requests) == 0 ? 0 : bad("request count", v);
     case 'd':
         c->d_given = true;
-        return opts_duration_ns(v, &s->duration_ns) == 0 && s->duration_ns > 0
-                   ? 0
-                   : bad("duration", v);
+        return opts_duration_ns(v, &s->duration_ns) == 0 && s->duration_ns > 0 ? 0
+                                                                               : bad("duration", v);
     case 'w':
         c->w_given = true;
         return opts_duration_ns(v, &s->warmup_ns) == 0 ? 0 : bad("warm-up", v);
     case 'R': {
         char *end = NULL;
         s->rate = strtod(v, &end);
-        return (end != v && *end == '\0' && s->rate > 0 && s->rate <= 1e7) ? 0
-                                                                           : bad("rate", v);
+        return (end != v && *end == '\0' && s->rate > 0 && s->rate <= 1e7) ? 0 : bad("rate", v);
     }
     }
     return -1;
@@ -158,23 +156,12 @@ static int parse_other_opt(cli *c, int opt, const char *v)
     char err[256];
     uint64_t ns = 0;
     switch (opt) {
-    case OPT_STATE:
-        c->spec.state_dir = v;
-        return 0;
-    case OPT_ENDPOINT:
-        c->spec.endpoint = v;
-        return 0;
-    case 's':
-        return opts_size(v, &c->size) == 0 && c->size <= MAX_PAYLOAD ? 0 : bad("size", v);
-    case OPT_PAYLOAD:
-        c->payload_text = v;
-        return 0;
-    case OPT_PAYLOAD_FILE:
-        c->payload_file = v;
-        return 0;
-    case OPT_ASYNC:
-        c->spec.async = true;
-        return 0;
+    case OPT_STATE: c->spec.state_dir = v; return 0;
+    case OPT_ENDPOINT: c->spec.endpoint = v; return 0;
+    case 's': return opts_size(v, &c->size) == 0 && c->size <= MAX_PAYLOAD ? 0 : bad("size", v);
+    case OPT_PAYLOAD: c->payload_text = v; return 0;
+    case OPT_PAYLOAD_FILE: c->payload_file = v; return 0;
+    case OPT_ASYNC: c->spec.async = true; return 0;
     case OPT_TIMEOUT:
         if (opts_duration_ns(v, &ns) != 0 || ns < 1000000u || ns > 3600e9) {
             return bad("timeout", v);
@@ -187,15 +174,11 @@ static int parse_other_opt(cli *c, int opt, const char *v)
                    : bad("time limit", v);
     case OPT_FIRST_WARMUP:
         return opts_duration_ns(v, &c->spec.first_warmup_ns) == 0 ? 0 : bad("warm-up", v);
-    case OPT_VS:
-        c->spec.vs_baseline = true;
-        return 0;
+    case OPT_VS: c->spec.vs_baseline = true; return 0;
     case OPT_ROUNDS:
         c->spec.rounds = atoi(v);
         return c->spec.rounds >= 1 && c->spec.rounds <= 100 ? 0 : bad("rounds", v);
-    case OPT_JSON:
-        c->json_path = v;
-        return 0;
+    case OPT_JSON: c->json_path = v; return 0;
     case OPT_FAILIF:
         if (failif_parse(v, &c->fail, err, sizeof(err)) != 0) {
             fprintf(stderr, "lamina-bench: %s\n", err);
@@ -203,12 +186,8 @@ static int parse_other_opt(cli *c, int opt, const char *v)
         }
         c->has_failif = true;
         return 0;
-    case OPT_HANDLERS:
-        c->handler_dir = v;
-        return 0;
-    case 'q':
-        c->spec.quiet = true;
-        return 0;
+    case OPT_HANDLERS: c->handler_dir = v; return 0;
+    case 'q': c->spec.quiet = true; return 0;
     }
     return -1;
 }

@@ -36,8 +36,8 @@ static int scaled(const char *s, const unit *units, double *out)
 }
 
 static const unit duration_units[] = {
-    {"", 1e9},     {"s", 1e9},   {"ms", 1e6}, {"us", 1e3}, {"\xc2\xb5s", 1e3},
-    {"ns", 1},     {"m", 60e9},  {"min", 60e9}, {"h", 3600e9}, {NULL, 0},
+    {"", 1e9}, {"s", 1e9},  {"ms", 1e6},   {"us", 1e3},   {"\xc2\xb5s", 1e3},
+    {"ns", 1}, {"m", 60e9}, {"min", 60e9}, {"h", 3600e9}, {NULL, 0},
 };
 
 int opts_duration_ns(const char *s, uint64_t *out)
@@ -53,7 +53,7 @@ int opts_duration_ns(const char *s, uint64_t *out)
 int opts_size(const char *s, uint64_t *out)
 {
     static const unit units[] = {
-        {"", 1},  {"b", 1},         {"k", 1024},          {"kib", 1024}, {"kb", 1024},
+        {"", 1},          {"b", 1},           {"k", 1024},       {"kib", 1024}, {"kb", 1024},
         {"m", 1048576.0}, {"mib", 1048576.0}, {"mb", 1048576.0}, {NULL, 0},
     };
     double v;
@@ -77,8 +77,7 @@ int opts_count(const char *s, uint64_t *out)
 
 static bool is_latency(const char *m)
 {
-    static const char *const names[] = {"p50", "p90", "p99", "p999", "p9999", "max", "mean",
-                                        NULL};
+    static const char *const names[] = {"p50", "p90", "p99", "p999", "p9999", "max", "mean", NULL};
     for (int i = 0; names[i] != NULL; i++) {
         if (strcmp(m, names[i]) == 0) {
             return true;
@@ -89,7 +88,7 @@ static bool is_latency(const char *m)
 
 static bool known_metric(const char *m)
 {
-    static const char *const names[] = {"count", "requests", "throughput", "errors",
+    static const char *const names[] = {"count",     "requests",  "throughput",       "errors",
                                         "ratio.p50", "ratio.p99", "ratio.throughput", NULL};
     for (int i = 0; names[i] != NULL; i++) {
         if (strcmp(m, names[i]) == 0) {
@@ -203,9 +202,9 @@ static bool figure(const failif_cond *c, const bench_figures *f, double *v)
     const struct {
         const char *name;
         double v;
-    } t[] = {{"p50", f->p50_us},   {"p90", f->p90_us},   {"p99", f->p99_us},
-             {"p999", f->p999_us}, {"p9999", f->p9999_us}, {"max", f->max_us},
-             {"mean", f->mean_us}, {"count", f->count},  {"requests", f->requests},
+    } t[] = {{"p50", f->p50_us},           {"p90", f->p90_us},     {"p99", f->p99_us},
+             {"p999", f->p999_us},         {"p9999", f->p9999_us}, {"max", f->max_us},
+             {"mean", f->mean_us},         {"count", f->count},    {"requests", f->requests},
              {"throughput", f->throughput}};
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         if (strcmp(m, t[i].name) == 0) {
@@ -219,14 +218,10 @@ static bool figure(const failif_cond *c, const bench_figures *f, double *v)
 static bool holds(failif_op op, double a, double b)
 {
     switch (op) {
-    case FAILIF_GT:
-        return a > b;
-    case FAILIF_GE:
-        return a >= b;
-    case FAILIF_LT:
-        return a < b;
-    case FAILIF_LE:
-        return a <= b;
+    case FAILIF_GT: return a > b;
+    case FAILIF_GE: return a >= b;
+    case FAILIF_LT: return a < b;
+    case FAILIF_LE: return a <= b;
     }
     return false;
 }

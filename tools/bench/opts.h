@@ -21,12 +21,12 @@ int opts_count(const char *s, uint64_t *out);
 /* The figures a --fail-if condition can name (latencies in µs). */
 typedef struct bench_figures {
     double p50_us, p90_us, p99_us, p999_us, p9999_us, max_us, mean_us;
-    double count;      /* successful requests */
-    double requests;   /* all measured requests */
+    double count; /* successful requests */
+    double requests; /* all measured requests */
     double throughput; /* successful per second */
-    double errors;     /* failed requests */
+    double errors; /* failed requests */
     double error_rate; /* failed / requests, 0..1 */
-    bool has_ratio;    /* --vs-baseline: Lamina over baseline */
+    bool has_ratio; /* --vs-baseline: Lamina over baseline */
     double ratio_p50, ratio_p99, ratio_throughput;
 } bench_figures;
 
@@ -38,8 +38,8 @@ typedef struct failif_cond {
     char metric[24]; /* p50 p90 p99 p999 p9999 max mean count requests throughput
                         errors ratio.p50 ratio.p99 ratio.throughput */
     failif_op op;
-    double value;  /* µs for latencies; a fraction for "errors>0.1%" */
-    bool percent;  /* errors given as a rate */
+    double value; /* µs for latencies; a fraction for "errors>0.1%" */
+    bool percent; /* errors given as a rate */
     char text[64]; /* the condition as written */
 } failif_cond;
 

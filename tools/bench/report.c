@@ -301,11 +301,10 @@ static const char *fmt_us(double us, char *buf, size_t len)
 static void human_row(FILE *out, const char *label, const bench_figures *f)
 {
     char b[7][24];
-    fprintf(out, "%-9s %9.0f %10.1f %9s %9s %9s %9s %9s %9s %9s\n", label, f->count,
-            f->throughput, fmt_us(f->p50_us, b[0], 24), fmt_us(f->p90_us, b[1], 24),
-            fmt_us(f->p99_us, b[2], 24), fmt_us(f->p999_us, b[3], 24),
-            fmt_us(f->p9999_us, b[4], 24), fmt_us(f->max_us, b[5], 24),
-            fmt_us(f->mean_us, b[6], 24));
+    fprintf(out, "%-9s %9.0f %10.1f %9s %9s %9s %9s %9s %9s %9s\n", label, f->count, f->throughput,
+            fmt_us(f->p50_us, b[0], 24), fmt_us(f->p90_us, b[1], 24), fmt_us(f->p99_us, b[2], 24),
+            fmt_us(f->p999_us, b[3], 24), fmt_us(f->p9999_us, b[4], 24),
+            fmt_us(f->max_us, b[5], 24), fmt_us(f->mean_us, b[6], 24));
 }
 
 static void human_errors(FILE *out, const char *label, const load_stats *st)
@@ -322,8 +321,7 @@ static void human_errors(FILE *out, const char *label, const load_stats *st)
     fprintf(out, "\n");
 }
 
-static void human_extras(FILE *out, const char *label, const load_stats *st,
-                         const load_shape *s)
+static void human_extras(FILE *out, const char *label, const load_stats *st, const load_shape *s)
 {
     char b[3][24];
     human_errors(out, label, st);

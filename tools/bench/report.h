@@ -24,7 +24,7 @@
 #include "opts.h"
 
 typedef struct report_run {
-    const char *mode;     /* "invoke", "baseline", "cold", "cold-baseline" */
+    const char *mode; /* "invoke", "baseline", "cold", "cold-baseline" */
     const char *function; /* NULL for baseline-only modes */
     const load_shape *shape;
     int rounds;
@@ -33,8 +33,8 @@ typedef struct report_run {
     bool async;
     const char *primary_label; /* "lamina" or "baseline" */
     const load_stats *primary;
-    const load_stats *baseline;  /* NULL unless compared */
-    const char *baseline_kind;   /* "nng-ipc-two-hop" or "fork-exec-connect" */
+    const load_stats *baseline; /* NULL unless compared */
+    const char *baseline_kind; /* "nng-ipc-two-hop" or "fork-exec-connect" */
 } report_run;
 
 /* Figures of one side (ratios unset). */

@@ -27,14 +27,10 @@ typedef struct sides {
 const char *bench_mode_name(bench_mode m)
 {
     switch (m) {
-    case BENCH_INVOKE:
-        return "invoke";
-    case BENCH_BASELINE:
-        return "baseline";
-    case BENCH_COLD:
-        return "cold";
-    case BENCH_COLD_BASELINE:
-        return "cold-baseline";
+    case BENCH_INVOKE: return "invoke";
+    case BENCH_BASELINE: return "baseline";
+    case BENCH_COLD: return "cold";
+    case BENCH_COLD_BASELINE: return "cold-baseline";
     }
     return "?";
 }
@@ -65,10 +61,10 @@ static int open_sides(const bench_spec *s, sides *sd, char *err, size_t errlen)
         sd->lt_open = true;
     }
     if (has_baseline(s)) {
-        sd->base = is_cold(s) ? baseline_start_cold(s->payload, s->payload_len, s->timeout_ms,
-                                                    err, errlen)
-                              : baseline_start_warm(s->shape.concurrency, s->payload,
-                                                    s->payload_len, s->timeout_ms, err, errlen);
+        sd->base = is_cold(s)
+                       ? baseline_start_cold(s->payload, s->payload_len, s->timeout_ms, err, errlen)
+                       : baseline_start_warm(s->shape.concurrency, s->payload, s->payload_len,
+                                             s->timeout_ms, err, errlen);
         if (sd->base == NULL) {
             return -1;
         }
@@ -169,8 +165,7 @@ static void describe(const bench_spec *s, sides *sd, report_run *r)
     }
 }
 
-int bench_execute(const bench_spec *s, cJSON **doc, bench_figures *fig, char *err,
-                  size_t errlen)
+int bench_execute(const bench_spec *s, cJSON **doc, bench_figures *fig, char *err, size_t errlen)
 {
     sides sd;
     report_run r;

@@ -123,12 +123,13 @@ static void markdown(const cJSON *summary)
                     " Lamina / baseline ops/s | ratio ops/s | errors |\n"
                     "|---|---|---|---|---|---|---|\n");
     for (const cJSON *it = summary->child; it != NULL; it = it->next) {
-        fprintf(stderr, "| %s | %.0f / %.0f | %.0f / %.0f | %.2f / %.2f | %.0f / %.0f | %.2f | %.0f |\n",
+        fprintf(stderr,
+                "| %s | %.0f / %.0f | %.0f / %.0f | %.2f / %.2f | %.0f / %.0f | %.2f | %.0f |\n",
                 it->string, num(it, "p50_us", NULL), num(it, "p99_us", NULL),
                 num(it, "baseline_p50_us", NULL), num(it, "baseline_p99_us", NULL),
-                num(it, "ratio_p50", NULL), num(it, "ratio_p99", NULL),
-                num(it, "throughput", NULL), num(it, "baseline_throughput", NULL),
-                num(it, "ratio_throughput", NULL), num(it, "errors", NULL));
+                num(it, "ratio_p50", NULL), num(it, "ratio_p99", NULL), num(it, "throughput", NULL),
+                num(it, "baseline_throughput", NULL), num(it, "ratio_throughput", NULL),
+                num(it, "errors", NULL));
     }
 }
 

@@ -21,9 +21,16 @@
 #include "test_pattern.h"
 
 enum {
-    EXIT_OK = 0, EXIT_INTERNAL = 1, EXIT_USAGE = 2, EXIT_NOT_FOUND = 3, EXIT_CONFLICT = 4,
-    EXIT_UNREACHABLE = 5, EXIT_FUNCTION_ERROR = 6, EXIT_FUNCTION_TIMEOUT = 7,
-    EXIT_THROTTLED = 8, EXIT_INVALID = 9
+    EXIT_OK = 0,
+    EXIT_INTERNAL = 1,
+    EXIT_USAGE = 2,
+    EXIT_NOT_FOUND = 3,
+    EXIT_CONFLICT = 4,
+    EXIT_UNREACHABLE = 5,
+    EXIT_FUNCTION_ERROR = 6,
+    EXIT_FUNCTION_TIMEOUT = 7,
+    EXIT_THROTTLED = 8,
+    EXIT_INVALID = 9
 };
 
 typedef struct cli {
@@ -50,10 +57,16 @@ static int exit_for(int code)
     case LM_OK: return EXIT_OK;
     case LM_E_NOT_FOUND: return EXIT_NOT_FOUND;
     case LM_E_CONFLICT: return EXIT_CONFLICT;
-    case LM_E_UNREACHABLE: case LM_E_TIMEOUT: case LM_E_STOPPING: return EXIT_UNREACHABLE;
+    case LM_E_UNREACHABLE:
+    case LM_E_TIMEOUT:
+    case LM_E_STOPPING: return EXIT_UNREACHABLE;
     case LM_E_THROTTLED: return EXIT_THROTTLED;
-    case LM_E_INVALID_PARAMETER: case LM_E_INVALID_CONTENT: case LM_E_TOO_LARGE:
-    case LM_E_MALFORMED: case LM_E_UNKNOWN_OP: case LM_E_PROTO_VERSION: return EXIT_INVALID;
+    case LM_E_INVALID_PARAMETER:
+    case LM_E_INVALID_CONTENT:
+    case LM_E_TOO_LARGE:
+    case LM_E_MALFORMED:
+    case LM_E_UNKNOWN_OP:
+    case LM_E_PROTO_VERSION: return EXIT_INVALID;
     default: return EXIT_INTERNAL;
     }
 }
@@ -140,8 +153,8 @@ static int call_and_print(cli *c, const char *op, cJSON *args, const void *code,
 
 static void print_config(const cJSON *cfg)
 {
-    const char *keys[] = {"FunctionName", "Version", "CodeSha256", "CodeSize", "Timeout",
-                          "MemorySize", "Description", "LastModified", "State"};
+    const char *keys[] = {"FunctionName", "Version",     "CodeSha256",   "CodeSize", "Timeout",
+                          "MemorySize",   "Description", "LastModified", "State"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, keys[i]);
         if (cJSON_IsString(v)) {
@@ -153,8 +166,7 @@ static void print_config(const cJSON *cfg)
     const cJSON *vars = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(cfg, "Environment"), "Variables");
     for (const cJSON *v = vars != NULL ? vars->child : NULL; v != NULL; v = v->next) {
-        printf("%-14s %s=%s\n", "Environment", v->string,
-               cJSON_IsString(v) ? v->valuestring : "");
+        printf("%-14s %s=%s\n", "Environment", v->string, cJSON_IsString(v) ? v->valuestring : "");
     }
     const char *dl = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(cfg, "DeadLetterConfig"), "TargetArn"));
@@ -163,7 +175,10 @@ static void print_config(const cJSON *cfg)
     }
 }
 
-static void text_config(const cJSON *reply) { print_config(reply); }
+static void text_config(const cJSON *reply)
+{
+    print_config(reply);
+}
 
 static void text_get(const cJSON *reply)
 {
@@ -355,9 +370,15 @@ static int name_only(cli *c, int argc, char **argv, const char *op,
     return rc;
 }
 
-static void text_nothing(const cJSON *reply) { (void)reply; }
+static void text_nothing(const cJSON *reply)
+{
+    (void)reply;
+}
 
-static int cmd_get(cli *c, int argc, char **argv) { return name_only(c, argc, argv, "get", text_get); }
+static int cmd_get(cli *c, int argc, char **argv)
+{
+    return name_only(c, argc, argv, "get", text_get);
+}
 static int cmd_delete(cli *c, int argc, char **argv)
 {
     return name_only(c, argc, argv, "delete", text_nothing);
@@ -463,7 +484,8 @@ static int cmd_invoke(cli *c, int argc, char **argv)
         } else if (strcmp(a, "--event") == 0) {
             p.type = LM_INVOKE_EVENT;
         } else if ((strcmp(a, "-f") == 0 || strcmp(a, "--client-context") == 0 ||
-                    strcmp(a, "--qualifier") == 0) && i + 1 >= argc) {
+                    strcmp(a, "--qualifier") == 0) &&
+                   i + 1 >= argc) {
             rc = usage_error(argv[0], "option '%s' needs a value", a);
         } else if (strcmp(a, "--client-context") == 0) {
             p.client_context = argv[++i];
@@ -542,8 +564,8 @@ static int parse_opts(int argc, char **argv, int from, opt *opts, size_t nopts, 
     for (int i = from; i < argc; i += 2) {
         const char *a = argv[i];
         if (i + 1 >= argc) {
-            return usage_error(argv[0], a[0] == '-' ? "option '%s' needs a value"
-                                                    : "unexpected argument '%s'", a);
+            return usage_error(
+                argv[0], a[0] == '-' ? "option '%s' needs a value" : "unexpected argument '%s'", a);
         }
         bool known = false;
         for (size_t k = 0; k < nopts && !known; k++) {
@@ -606,8 +628,8 @@ static int cmd_update_code(cli *c, int argc, char **argv)
 
 static int cmd_update_config(cli *c, int argc, char **argv)
 {
-    opt o[] = {{"--timeout", NULL}, {"--memory", NULL}, {"--description", NULL},
-               {"--dead-letter", NULL}};
+    opt o[] = {
+        {"--timeout", NULL}, {"--memory", NULL}, {"--description", NULL}, {"--dead-letter", NULL}};
     if (argc < 2 || argv[1][0] == '-') {
         return usage_error(argv[0], "%s", "missing NAME");
     }

@@ -34,7 +34,8 @@ static void usage(FILE *f)
           "Exit codes: 0 ok, 2 usage or bad event, 9 pattern error.\n"
           "\n"
           "Example:\n"
-          "  lamina test-pattern '{\"source\":[\"shop\"],\"detail\":{\"total\":[{\"numeric\":[\">\",100]}]}}' \\\n"
+          "  lamina test-pattern "
+          "'{\"source\":[\"shop\"],\"detail\":{\"total\":[{\"numeric\":[\">\",100]}]}}' \\\n"
           "                      '{\"source\":\"shop\",\"detail\":{\"total\":250}}'\n"
           "  true\n",
           f);

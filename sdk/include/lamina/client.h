@@ -50,30 +50,30 @@ LM_EXPORT void lm_client_set_timeout(lm_client *c, int timeout_ms);
 
 typedef enum lm_invocation_type {
     LM_INVOKE_REQUEST_RESPONSE = 0, /* sync: wait for the result */
-    LM_INVOKE_EVENT = 1,            /* async: 202 once queued durably */
-    LM_INVOKE_DRY_RUN = 2           /* validate only: 204, nothing runs */
+    LM_INVOKE_EVENT = 1, /* async: 202 once queued durably */
+    LM_INVOKE_DRY_RUN = 2 /* validate only: 204, nothing runs */
 } lm_invocation_type;
 
 typedef struct lm_invoke_params {
-    const char *function;       /* NAME, NAME:QUALIFIER or function:NAME[:QUALIFIER] */
-    const char *qualifier;      /* optional: "$LATEST", a version or an alias */
+    const char *function; /* NAME, NAME:QUALIFIER or function:NAME[:QUALIFIER] */
+    const char *qualifier; /* optional: "$LATEST", a version or an alias */
     lm_invocation_type type;
-    int log_tail;               /* non-zero: LogType Tail (last 4 KB of the log, base64) */
+    int log_tail; /* non-zero: LogType Tail (last 4 KB of the log, base64) */
     const char *client_context; /* optional JSON text handed to the handler */
-    const void *payload;        /* JSON bytes; NULL/0 means "{}" */
+    const void *payload; /* JSON bytes; NULL/0 means "{}" */
     size_t payload_len;
 } lm_invoke_params;
 
 typedef struct lm_invoke_result {
-    int status;                /* 200 sync, 202 event, 204 dry run */
+    int status; /* 200 sync, 202 event, 204 dry run */
     char executed_version[32]; /* "$LATEST" or a version number */
-    char function_error[16];   /* "" or "Handled" / "Unhandled" */
+    char function_error[16]; /* "" or "Handled" / "Unhandled" */
     char request_id[40];
-    char *log_result;          /* base64 log tail when asked for, else NULL (owned) */
-    char *payload;             /* result bytes, NUL-terminated (owned); "null" if empty */
+    char *log_result; /* base64 log tail when asked for, else NULL (owned) */
+    char *payload; /* result bytes, NUL-terminated (owned); "null" if empty */
     size_t payload_len;
-    double init_duration_ms;   /* > 0 when this invoke started a new environment */
-    double duration_ms;        /* handler duration as measured by the runtime */
+    double init_duration_ms; /* > 0 when this invoke started a new environment */
+    double duration_ms; /* handler duration as measured by the runtime */
 } lm_invoke_result;
 
 /* Invoke a function.  On 0, *out holds the result (release it with

@@ -13,24 +13,24 @@
 extern "C" {
 #endif
 
-#define LM_ERROR_TABLE(X)                                                                  \
-    X(LM_OK, 0, 200, "Success", "ok")                                                      \
-    X(LM_E_INTERNAL, 1, 500, "ServiceException", "internal error")                         \
+#define LM_ERROR_TABLE(X)                                                                    \
+    X(LM_OK, 0, 200, "Success", "ok")                                                        \
+    X(LM_E_INTERNAL, 1, 500, "ServiceException", "internal error")                           \
     X(LM_E_INVALID_PARAMETER, 2, 400, "InvalidParameterValueException", "invalid parameter") \
-    X(LM_E_INVALID_CONTENT, 3, 400, "InvalidRequestContentException",                      \
-      "could not parse request body into json")                                            \
-    X(LM_E_TOO_LARGE, 4, 413, "RequestEntityTooLargeException", "request too large")       \
-    X(LM_E_NOT_FOUND, 5, 404, "ResourceNotFoundException", "resource not found")           \
-    X(LM_E_CONFLICT, 6, 409, "ResourceConflictException", "resource conflict")             \
-    X(LM_E_THROTTLED, 7, 429, "TooManyRequestsException", "rate exceeded")                 \
-    X(LM_E_MALFORMED, 8, 400, "MalformedRequestException", "malformed message")            \
-    X(LM_E_UNREACHABLE, 9, 503, "BrokerUnreachableException", "broker unreachable")       \
-    X(LM_E_TIMEOUT, 10, 504, "ClientTimeoutException", "timed out waiting for the broker") \
-    X(LM_E_NOMEM, 11, 500, "ServiceException", "out of memory")                            \
-    X(LM_E_PROTO_VERSION, 12, 400, "UnsupportedProtocolVersionException",                  \
-      "unsupported protocol version")                                                      \
-    X(LM_E_IO, 13, 500, "ServiceException", "i/o error")                                   \
-    X(LM_E_STOPPING, 14, 503, "ServiceUnavailableException", "broker is stopping")         \
+    X(LM_E_INVALID_CONTENT, 3, 400, "InvalidRequestContentException",                        \
+      "could not parse request body into json")                                              \
+    X(LM_E_TOO_LARGE, 4, 413, "RequestEntityTooLargeException", "request too large")         \
+    X(LM_E_NOT_FOUND, 5, 404, "ResourceNotFoundException", "resource not found")             \
+    X(LM_E_CONFLICT, 6, 409, "ResourceConflictException", "resource conflict")               \
+    X(LM_E_THROTTLED, 7, 429, "TooManyRequestsException", "rate exceeded")                   \
+    X(LM_E_MALFORMED, 8, 400, "MalformedRequestException", "malformed message")              \
+    X(LM_E_UNREACHABLE, 9, 503, "BrokerUnreachableException", "broker unreachable")          \
+    X(LM_E_TIMEOUT, 10, 504, "ClientTimeoutException", "timed out waiting for the broker")   \
+    X(LM_E_NOMEM, 11, 500, "ServiceException", "out of memory")                              \
+    X(LM_E_PROTO_VERSION, 12, 400, "UnsupportedProtocolVersionException",                    \
+      "unsupported protocol version")                                                        \
+    X(LM_E_IO, 13, 500, "ServiceException", "i/o error")                                     \
+    X(LM_E_STOPPING, 14, 503, "ServiceUnavailableException", "broker is stopping")           \
     X(LM_E_UNKNOWN_OP, 15, 400, "UnknownOperationException", "unknown operation")
 
 typedef enum lm_err {
@@ -42,9 +42,9 @@ typedef enum lm_err {
 /* A typed error as the caller sees it: code, HTTP-like status, wire type and
  * a human message naming the problem.  Fixed-size: never allocates. */
 typedef struct lm_error {
-    int code;          /* lm_err */
-    int status;        /* HTTP-like status (400, 404, 413, 429, 500, ...) */
-    char type[64];     /* e.g. "ResourceNotFoundException" */
+    int code; /* lm_err */
+    int status; /* HTTP-like status (400, 404, 413, 429, 500, ...) */
+    char type[64]; /* e.g. "ResourceNotFoundException" */
     char message[512]; /* e.g. "Function not found: hello" */
 } lm_error;
 

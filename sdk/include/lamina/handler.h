@@ -52,9 +52,9 @@ extern "C" {
  * handler stamped with another version (Runtime.InvalidEntrypoint). */
 #define LM_ABI_VERSION 1u
 
-typedef struct lm_request lm_request;   /* opaque, read-only, owned by the runtime */
+typedef struct lm_request lm_request; /* opaque, read-only, owned by the runtime */
 typedef struct lm_response lm_response; /* opaque, owned by the runtime */
-typedef struct lm_env lm_env;           /* opaque, passed to the init function */
+typedef struct lm_env lm_env; /* opaque, passed to the init function */
 
 typedef int (*lm_handler_fn)(const lm_request *req, lm_response *res);
 typedef int (*lm_init_fn)(const lm_env *env);
@@ -66,19 +66,22 @@ typedef int (*lm_init_fn)(const lm_env *env);
 
 /* LM_HANDLER(fn); at file scope: exports fn as the entry point and stamps
  * the SDK ABI version into the .so. */
-#define LM_HANDLER(fn)                                                          \
-    LM_EXPORT const uint32_t lamina_abi_version = LM_ABI_VERSION;               \
+#define LM_HANDLER(fn)                                                            \
+    LM_EXPORT const uint32_t lamina_abi_version = LM_ABI_VERSION;                 \
     LM_EXPORT int lamina_handler(const lm_request *lm_req_, lm_response *lm_res_) \
-    {                                                                           \
-        return fn(lm_req_, lm_res_);                                            \
-    }                                                                           \
+    {                                                                             \
+        return fn(lm_req_, lm_res_);                                              \
+    }                                                                             \
     extern int lamina_handler_defined_once_
 
 /* LM_INIT(fn); at file scope, optional: fn runs once per execution
  * environment, before the first invocation.  A non-zero return fails the
  * environment (the invoke gets Runtime.InitError). */
-#define LM_INIT(fn)                                                             \
-    LM_EXPORT int lamina_init(const lm_env *lm_env_) { return fn(lm_env_); }    \
+#define LM_INIT(fn)                                  \
+    LM_EXPORT int lamina_init(const lm_env *lm_env_) \
+    {                                                \
+        return fn(lm_env_);                          \
+    }                                                \
     extern int lamina_init_defined_once_
 
 /* ---- request (read-only; pointers valid until the handler returns) ---- */

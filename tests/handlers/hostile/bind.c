@@ -2,4 +2,5 @@
 #include "hostile.h"
 #include <sys/socket.h>
 #include <sys/un.h>
-HOSTILE(struct sockaddr_un a = {.sun_family = AF_UNIX}; rc = bind(1, (struct sockaddr *)&a, sizeof(a)));
+HOSTILE(struct sockaddr_un a = {.sun_family = AF_UNIX};
+        rc = bind(1, (struct sockaddr *)&a, sizeof(a)));

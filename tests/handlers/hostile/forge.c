@@ -13,8 +13,13 @@ static void forge(int fd)
                         "00000000-0000-0000-0000-000000000000";
     size_t bl = sizeof(body) - 1, n = 0;
     fake[n++] = 1;
-    for (int i = 7; i >= 0; i--) { fake[n++] = (unsigned char)(((bl + 4) >> (8 * i)) & 0xff); }
-    fake[n++] = 0x80; fake[n++] = 0; fake[n++] = 0; fake[n++] = 7;
+    for (int i = 7; i >= 0; i--) {
+        fake[n++] = (unsigned char)(((bl + 4) >> (8 * i)) & 0xff);
+    }
+    fake[n++] = 0x80;
+    fake[n++] = 0;
+    fake[n++] = 0;
+    fake[n++] = 7;
     memcpy(fake + n, body, bl);
     n += bl;
     (void)!write(fd, fake, n);
@@ -23,5 +28,8 @@ static void forge(int fd)
 }
 HOSTILE(for (int fd = 3; fd < 64; fd++) {
     struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)) { forge(fd); rc++; }
+    if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)) {
+        forge(fd);
+        rc++;
+    }
 });

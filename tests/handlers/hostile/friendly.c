@@ -9,9 +9,18 @@
 #include "hostile.h"
 
 static char failed[1024];
-#define CHECK(name, cond) do { if (!(cond)) { strcat(failed, name " "); } } while (0)
+#define CHECK(name, cond)             \
+    do {                              \
+        if (!(cond)) {                \
+            strcat(failed, name " "); \
+        }                             \
+    } while (0)
 
-static void *thr(void *a) { *(int *)a = 42; return NULL; }
+static void *thr(void *a)
+{
+    *(int *)a = 42;
+    return NULL;
+}
 
 static void memory(void)
 {
@@ -21,13 +30,17 @@ static void memory(void)
     while (total < (100u << 20) && n < 64) {
         blocks[n] = malloc(sz);
         CHECK("malloc", blocks[n] != NULL);
-        if (blocks[n] == NULL) { break; }
+        if (blocks[n] == NULL) {
+            break;
+        }
         memset(blocks[n], 1, sz);
         total += sz;
         n++;
         sz = sz < (16u << 20) ? sz * 2 : sz;
     }
-    for (int i = 0; i < n; i++) { free(blocks[i]); }
+    for (int i = 0; i < n; i++) {
+        free(blocks[i]);
+    }
     char *p = malloc(1 << 20);
     char *q = p != NULL ? realloc(p, 32 << 20) : NULL;
     CHECK("realloc", q != NULL);
@@ -36,8 +49,9 @@ static void memory(void)
 
 static void clocks(void)
 {
-    clockid_t ids[] = {CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME, CLOCK_REALTIME_COARSE,
-                       CLOCK_MONOTONIC_COARSE, CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID};
+    clockid_t ids[] = {CLOCK_REALTIME,         CLOCK_MONOTONIC,        CLOCK_BOOTTIME,
+                       CLOCK_REALTIME_COARSE,  CLOCK_MONOTONIC_COARSE, CLOCK_PROCESS_CPUTIME_ID,
+                       CLOCK_THREAD_CPUTIME_ID};
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
         struct timespec ts;
         CHECK("clock_gettime", clock_gettime(ids[i], &ts) == 0);
@@ -68,7 +82,8 @@ static void process(void)
     CHECK("sched_yield", sched_yield() == 0);
     int v = 0;
     pthread_t t;
-    CHECK("pthread_create", pthread_create(&t, NULL, thr, &v) == 0 && pthread_join(t, NULL) == 0 && v == 42);
+    CHECK("pthread_create",
+          pthread_create(&t, NULL, thr, &v) == 0 && pthread_join(t, NULL) == 0 && v == 42);
 }
 
 static void tmpio(void)
@@ -76,13 +91,17 @@ static void tmpio(void)
     const char *tmp = getenv("TMPDIR");
     char p[600], q[600], d[600];
     CHECK("TMPDIR", tmp != NULL);
-    if (tmp == NULL) { return; }
+    if (tmp == NULL) {
+        return;
+    }
     snprintf(p, sizeof(p), "%s/a", tmp);
     snprintf(q, sizeof(q), "%s/b", tmp);
     snprintf(d, sizeof(d), "%s/dir", tmp);
     int fd = open(p, O_CREAT | O_RDWR | O_TRUNC, 0600);
     CHECK("open_tmp", fd >= 0);
-    if (fd < 0) { return; }
+    if (fd < 0) {
+        return;
+    }
     char buf[16] = "hello";
     CHECK("write", write(fd, buf, 5) == 5);
     CHECK("pwrite", pwrite(fd, "XY", 2, 1) == 2);
@@ -98,8 +117,12 @@ static void tmpio(void)
     CHECK("rename", rename(p, q) == 0);
     DIR *dir = opendir(tmp);
     int n = 0;
-    while (dir != NULL && readdir(dir) != NULL) { n++; }
-    if (dir != NULL) { closedir(dir); }
+    while (dir != NULL && readdir(dir) != NULL) {
+        n++;
+    }
+    if (dir != NULL) {
+        closedir(dir);
+    }
     CHECK("getdents", n >= 4);
     CHECK("unlink", unlink(q) == 0);
     CHECK("rmdir", rmdir(d) == 0);

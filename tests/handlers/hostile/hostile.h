@@ -32,18 +32,18 @@ static inline void hostile_arg(const lm_request *req, char *out, size_t cap)
     snprintf(out, cap, "%.*s", (int)n, p);
 }
 
-#define HOSTILE(...)                                                               \
-    static int hostile(const lm_request *req, lm_response *res)                    \
-    {                                                                              \
-        char arg[512];                                                             \
-        long rc = 0;                                                               \
-        hostile_arg(req, arg, sizeof(arg));                                        \
-        (void)arg;                                                                 \
-        errno = 0;                                                                 \
-        __VA_ARGS__;                                                                 \
-        int e = errno;                                                             \
-        return lm_response_printf(res, "{\"rc\":%ld,\"errno\":%d}", rc, e);        \
-    }                                                                              \
+#define HOSTILE(...)                                                        \
+    static int hostile(const lm_request *req, lm_response *res)             \
+    {                                                                       \
+        char arg[512];                                                      \
+        long rc = 0;                                                        \
+        hostile_arg(req, arg, sizeof(arg));                                 \
+        (void)arg;                                                          \
+        errno = 0;                                                          \
+        __VA_ARGS__;                                                        \
+        int e = errno;                                                      \
+        return lm_response_printf(res, "{\"rc\":%ld,\"errno\":%d}", rc, e); \
+    }                                                                       \
     LM_HANDLER(hostile)
 
 #endif
