@@ -22,6 +22,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "broker.h"
+#include "listen.h"
 
 #define API_RECEIVERS 8
 
@@ -118,6 +119,14 @@ static void dispatch(api_ctx *c, nng_msg *msg)
         api_reply_error(c, &e);
         return;
     }
+    if (op_is(op, oplen, "ping")) {
+        /* clients confirm their connection was taken (sdk/src/client.c) */
+        proto_doc_finish(&doc);
+        nng_msg_free(msg);
+        nng_msg *pong = proto_op_msg("pong");
+        api_reply(c, pong);
+        return;
+    }
     if (op_is(op, oplen, "invoke")) {
         invoke_handle(c, msg, &doc); /* takes msg */
         proto_doc_finish(&doc);
@@ -173,13 +182,13 @@ int api_start(void)
     }
     nng_socket_set_size(B.api_sock, NNG_OPT_RECVMAXSZ, PROTO_API_RECVMAX);
     snprintf(url, sizeof(url), "ipc://%s/api.sock", B.opt.state);
-    rv = nng_listen(B.api_sock, url, NULL, 0);
+    rv = lsn_listen(B.api_sock, url, PROTO_API_RECVMAX, LSN_PEER_REQ, NULL);
     if (rv != 0) {
         blog(LOG_ERROR, "cannot listen on %s: %s", url, nng_strerror(rv));
         return -1;
     }
     if (B.opt.tcp_listen != NULL) {
-        rv = nng_listen(B.api_sock, B.opt.tcp_listen, NULL, 0);
+        rv = lsn_listen(B.api_sock, B.opt.tcp_listen, PROTO_API_RECVMAX, LSN_PEER_REQ, NULL);
         if (rv != 0) {
             blog(LOG_ERROR, "cannot listen on %s: %s", B.opt.tcp_listen, nng_strerror(rv));
             return -1;

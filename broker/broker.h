@@ -188,6 +188,7 @@ typedef struct broker_opts {
     int init_timeout_ms;
     bool unsafe_no_sandbox;
     const char *tcp_listen; /* optional extra api listener */
+    int listener_check_ms; /* listen.c watchdog period */
 } broker_opts;
 
 typedef struct broker {

@@ -30,6 +30,7 @@
 #include <nng/protocol/pipeline0/pull.h>
 
 #include "broker.h"
+#include "listen.h"
 
 #define LOGS_FLUSH_MS 50
 #define LOGS_KICK_BYTES (256 * 1024)
@@ -248,7 +249,7 @@ int logs_start(void)
     }
     nng_socket_set_size(B.logs_sock, NNG_OPT_RECVMAXSZ, PROTO_LOGS_RECVMAX);
     snprintf(url, sizeof(url), "ipc://%s/logs.sock", B.opt.state);
-    if (nng_listen(B.logs_sock, url, NULL, 0) != 0) {
+    if (lsn_listen(B.logs_sock, url, PROTO_LOGS_RECVMAX, LSN_PEER_PUSH, NULL) != 0) {
         blog(LOG_ERROR, "cannot listen on %s", url);
         return -1;
     }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "listen.h"
 
 broker B;
 
@@ -30,7 +31,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: lamina-broker [--state DIR] [--max-concurrency N] [--idle-timeout SECONDS]\n"
             "                     [--init-timeout SECONDS] [--listen tcp://HOST:PORT]\n"
-            "                     [--unsafe-no-sandbox] [--verbose]\n"
+            "                     [--listener-check-ms MS] [--unsafe-no-sandbox] [--verbose]\n"
             "\n"
             "Runs the Lamina broker on a state directory (default $LAMINA_STATE, else ./.lamina):\n"
             "api.sock, work.sock, logs.sock, lamina.db, code/ and logs/ live there.\n"
@@ -38,6 +39,8 @@ static void usage(FILE *f)
             "  --max-concurrency N    execution environments at once (default 1000)\n"
             "  --idle-timeout S       reap environments idle this long (default 300)\n"
             "  --init-timeout S       limit for a handler's init (default 10)\n"
+            "  --listener-check-ms MS probe a listener quiet this long; replace it if it\n"
+            "                         stopped accepting (nng 1.5.2 bug; default 250)\n"
             "  --unsafe-no-sandbox    run workers without the sandbox, for debugging only\n"
             "\n"
             "example: lamina-broker --state /tmp/lamina --max-concurrency 64\n");
@@ -79,6 +82,7 @@ static int parse_args(int argc, char **argv)
         {"init-timeout", required_argument, NULL, 't'},
         {"listen", required_argument, NULL, 'l'},
         {"unsafe-no-sandbox", no_argument, NULL, 'u'},
+        {"listener-check-ms", required_argument, NULL, 'k'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -87,6 +91,7 @@ static int parse_args(int argc, char **argv)
     B.opt.max_concurrency = 1000;
     B.opt.idle_timeout_ms = 300000;
     B.opt.init_timeout_ms = 10000;
+    B.opt.listener_check_ms = 250;
     int c;
     while ((c = getopt_long(argc, argv, "s:hv", opts, NULL)) != -1) {
         switch (c) {
@@ -96,13 +101,14 @@ static int parse_args(int argc, char **argv)
         case 't': B.opt.init_timeout_ms = (int)(atof(optarg) * 1000); break;
         case 'l': B.opt.tcp_listen = optarg; break;
         case 'u': B.opt.unsafe_no_sandbox = true; break;
+        case 'k': B.opt.listener_check_ms = atoi(optarg); break;
         case 'v': log_level = LOG_DEBUG; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return 2;
         }
     }
     if (optind != argc || B.opt.max_concurrency < 1 || B.opt.idle_timeout_ms < 1 ||
-        B.opt.init_timeout_ms < 1) {
+        B.opt.init_timeout_ms < 1 || B.opt.listener_check_ms < 1) {
         usage(stderr);
         return 2;
     }
@@ -147,7 +153,7 @@ static int start(void)
         return -1;
     }
     if (logs_start() != 0 || pool_start() != 0 || admin_start() != 0 || work_start() != 0 ||
-        api_start() != 0) {
+        api_start() != 0 || lsn_watch_start(B.opt.listener_check_ms) != 0) {
         return -1;
     }
     return 0;
@@ -155,11 +161,13 @@ static int start(void)
 
 static void stop(void)
 {
+    lsn_watch_stop();
     pool_stop();
     admin_stop();
     api_stop();
     work_stop();
     logs_stop();
+    lsn_cleanup();
     store_close();
 }
 

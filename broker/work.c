@@ -21,6 +21,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "broker.h"
+#include "listen.h"
 
 #define WORK_RECEIVERS 4
 
@@ -104,15 +105,7 @@ void work_release(work_ctx *c)
 
 nng_msg *work_shutdown_msg(void)
 {
-    nng_msg *m = NULL;
-    if (nng_msg_alloc(&m, 0) != 0) {
-        return NULL;
-    }
-    proto_writer w;
-    proto_writer_init(&w, m);
-    pw_map(&w, 2);
-    pw_header(&w, "shutdown");
-    return m;
+    return proto_op_msg("shutdown");
 }
 
 nng_msg *work_invoke_msg(const invocation *inv)
@@ -181,10 +174,16 @@ static void handle_next(work_ctx *c, nng_msg *msg)
     if (rc == LM_OK) {
         rc = proto_get_str(doc.root, "op", true, &op, &oplen, &e);
     }
+    bool is_hello = rc == LM_OK && oplen == 5 && memcmp(op, "hello", 5) == 0;
+    bool is_next = rc == LM_OK && oplen == 4 && memcmp(op, "next", 4) == 0;
     pthread_mutex_lock(&B.mtx);
-    worker *w =
-        rc == LM_OK && oplen == 4 && memcmp(op, "next", 4) == 0 ? authenticate(msg, &doc) : NULL;
-    if (w == NULL || w->parked != NULL || w->state == W_EXITING) {
+    worker *w = is_hello || is_next ? authenticate(msg, &doc) : NULL;
+    if (w != NULL && is_hello && w->parked == NULL && w->state != W_EXITING) {
+        /* the runtime checks that its connection was taken (see
+         * runtime/main.c hello) */
+        nng_msg *ok = proto_op_msg("ok");
+        work_reply(c, ok);
+    } else if (w == NULL || w->parked != NULL || w->state == W_EXITING) {
         /* Not a worker we know, a forged or garbled message, or a second
          * request while one is parked: drop it and close the pipe. */
         blog(LOG_WARN, "work socket: rejected a message (%s); closing its pipe",
@@ -232,12 +231,9 @@ static void work_cb(void *arg)
     handle_next(c, nng_aio_get_msg(c->aio));
 }
 
-static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+/* Runs after a pipe is added (listen.c's hook; its own probes excluded). */
+static void pipe_added(nng_pipe p)
 {
-    (void)arg;
-    if (ev != NNG_PIPE_EV_ADD_POST) {
-        return;
-    }
     pid_t pid = pipe_pid(p);
     /* The spawner registers a pid right after posix_spawn returns; taking
      * spawn_mtx waits out a spawn in progress so a fast child is not
@@ -266,9 +262,8 @@ int work_start(void)
      * use-after-free in nng 1.5.2 (fixed upstream later), which left the
      * work socket unable to take the next worker.  A message that arrives
      * before the check is still refused by token and peer pid. */
-    nng_pipe_notify(B.work_sock, NNG_PIPE_EV_ADD_POST, pipe_cb, NULL);
     snprintf(url, sizeof(url), "ipc://%s/work.sock", B.opt.state);
-    rv = nng_listen(B.work_sock, url, NULL, 0);
+    rv = lsn_listen(B.work_sock, url, PROTO_WORK_RECVMAX, LSN_PEER_REQ, pipe_added);
     if (rv != 0) {
         blog(LOG_ERROR, "cannot listen on %s: %s", url, nng_strerror(rv));
         return -1;

@@ -273,6 +273,23 @@ void pw_header(proto_writer *w, const char *op)
     pw_str(w, op);
 }
 
+nng_msg *proto_op_msg(const char *op)
+{
+    nng_msg *m = NULL;
+    if (nng_msg_alloc(&m, 0) != 0) {
+        return NULL;
+    }
+    proto_writer w;
+    proto_writer_init(&w, m);
+    pw_map(&w, 2);
+    pw_header(&w, op);
+    if (w.err != 0) {
+        nng_msg_free(m);
+        return NULL;
+    }
+    return m;
+}
+
 nng_msg *proto_error_reply(const lm_error *e)
 {
     nng_msg *m = NULL;

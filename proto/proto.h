@@ -118,6 +118,8 @@ void pw_bool(proto_writer *w, bool v);
 void pw_nil(proto_writer *w);
 /* Header helper: packs "v" and "op" (the caller sized the map with them). */
 void pw_header(proto_writer *w, const char *op);
+/* A message with only the header: {"v":1,"op":op}.  NULL on ENOMEM. */
+nng_msg *proto_op_msg(const char *op);
 /* Allocate a message and write a complete error reply into it:
  * {v, op:"error", code, status, type, message}.  NULL on ENOMEM. */
 nng_msg *proto_error_reply(const lm_error *e);

@@ -78,13 +78,59 @@ static int read_config(rt_config *cfg)
     return 0;
 }
 
+/* Ask the broker to confirm it took the connection.  Under nng 1.5.2 a
+ * listener can stop handing over connections it has already negotiated
+ * (broker/listen.h); the broker replaces such a listener within a few
+ * seconds and closes the stuck connection, and req0 then resends this on a
+ * fresh one.  It has to happen now: once unprivileged, the worker can no
+ * longer reach the broker's 0700 state dir to connect again. */
+static int hello(nng_socket work, const rt_config *cfg)
+{
+    nng_msg *m = NULL;
+    if (nng_msg_alloc(&m, 0) != 0) {
+        return NNG_ENOMEM;
+    }
+    proto_writer w;
+    proto_writer_init(&w, m);
+    pw_map(&w, 4);
+    pw_header(&w, "hello");
+    pw_key(&w, "token");
+    pw_str(&w, cfg->token);
+    pw_key(&w, "pid");
+    pw_int(&w, (int64_t)getpid());
+    int rv = w.err != 0 ? NNG_ENOMEM : nng_sendmsg(work, m, 0);
+    if (rv != 0) {
+        nng_msg_free(m);
+        return rv;
+    }
+    nng_msg *reply = NULL;
+    rv = nng_recvmsg(work, &reply, 0);
+    if (rv == 0) {
+        nng_msg_free(reply);
+    }
+    return rv;
+}
+
 static int dial_sockets(const rt_config *cfg, nng_socket *work, nng_socket *logs)
 {
-    int rv = nng_req0_open(work);
-    if (rv == 0) {
+    int rv = 0;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        rv = nng_req0_open(work);
+        if (rv != 0) {
+            break;
+        }
         nng_socket_set_size(*work, NNG_OPT_RECVMAXSZ, PROTO_WORK_RECVMAX);
         nng_socket_set_ms(*work, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+        nng_socket_set_ms(*work, NNG_OPT_RECVTIMEO, 4000);
         rv = nng_dial(*work, cfg->work_url, NULL, 0);
+        if (rv == 0) {
+            rv = hello(*work, cfg);
+        }
+        if (rv == 0) {
+            nng_socket_set_ms(*work, NNG_OPT_RECVTIMEO, NNG_DURATION_INFINITE);
+            break;
+        }
+        nng_close(*work);
     }
     if (rv != 0) {
         fprintf(stderr, "lamina-runtime: cannot dial %s: %s\n", cfg->work_url, nng_strerror(rv));

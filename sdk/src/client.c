@@ -20,6 +20,8 @@
 #include "proto.h"
 
 #define CLIENT_DEFAULT_TIMEOUT_MS 960000
+#define CLIENT_PING_TIMEOUT_MS 5000
+#define CLIENT_CONNECT_ATTEMPTS 3
 
 struct lm_client {
     nng_socket sock;
@@ -46,6 +48,32 @@ static int endpoint_url(char *url, size_t cap, const char *state_dir, const char
     return snprintf(url, cap, "ipc://%s/api.sock", state_dir) < (int)cap ? 0 : -1;
 }
 
+static int roundtrip(lm_client *c, nng_msg *req, nng_msg **rep, lm_error *err);
+
+/* Confirm the broker took the connection.  Under nng 1.5.2 a broker
+ * listener can stop handing over connections it has negotiated (see
+ * broker/listen.h); the broker replaces it within seconds and closes what it
+ * held, which fails this ping with a reset: the caller dials again.  A ping
+ * is never an invocation, so nothing runs twice.  Any reply will do. */
+static int ping(lm_client *c)
+{
+    nng_msg *m = proto_op_msg("ping");
+    if (m == NULL) {
+        return NNG_ENOMEM;
+    }
+    int saved = c->timeout_ms;
+    c->timeout_ms = CLIENT_PING_TIMEOUT_MS;
+    nng_msg *rep = NULL;
+    lm_error e;
+    int rc = roundtrip(c, m, &rep, &e);
+    c->timeout_ms = saved;
+    if (rc != LM_OK) {
+        return rc == LM_E_TIMEOUT ? NNG_ETIMEDOUT : NNG_ECONNRESET;
+    }
+    nng_msg_free(rep);
+    return 0;
+}
+
 LM_EXPORT int lm_client_open(lm_client **out, const char *state_dir, const char *endpoint,
                              lm_error *err)
 {
@@ -59,14 +87,25 @@ LM_EXPORT int lm_client_open(lm_client **out, const char *state_dir, const char 
         free(c);
         return proto_error(err, LM_E_INVALID_PARAMETER, "broker address is too long");
     }
-    int rv = nng_req0_open(&c->sock);
-    if (rv != 0) {
-        free(c);
-        return proto_error(err, proto_err_from_nng(rv), "nng_req0_open: %s", nng_strerror(rv));
+    int rv = 0;
+    for (int attempt = 0; attempt < CLIENT_CONNECT_ATTEMPTS; attempt++) {
+        rv = nng_req0_open(&c->sock);
+        if (rv != 0) {
+            free(c);
+            return proto_error(err, proto_err_from_nng(rv), "nng_req0_open: %s", nng_strerror(rv));
+        }
+        nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, PROTO_WORK_RECVMAX + 64 * 1024);
+        nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+        rv = nng_dial(c->sock, c->url, NULL, 0);
+        if (rv != 0) {
+            break;
+        }
+        rv = ping(c);
+        if (rv == 0) {
+            break;
+        }
+        nng_close(c->sock);
     }
-    nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, PROTO_WORK_RECVMAX + 64 * 1024);
-    nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-    rv = nng_dial(c->sock, c->url, NULL, 0);
     if (rv != 0) {
         int code = proto_error(err, LM_E_UNREACHABLE, "cannot reach the broker at %s: %s", c->url,
                                nng_strerror(rv));

@@ -7,8 +7,11 @@
 #include <criterion/criterion.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <cjson/cJSON.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -194,4 +197,60 @@ Test(robust, sigterm_stops_cleanly_with_no_orphan_workers)
     cr_assert_eq(lt_invoke(&b, "counter", "{}", &r, &e), LM_OK);
     lm_invoke_result_finish(&r);
     /* lt_broker_stop (the suite's fini) asserts exit status 0 and no children left */
+}
+
+/* Connect to one of the broker's sockets and leave at once, n times. */
+static void hit_and_run(const char *sock_name, int n)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int len = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", b.state, sock_name);
+    cr_assert(len > 0 && (size_t)len < sizeof(sa.sun_path), "socket path fits");
+    for (int i = 0; i < n; i++) {
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "connect %s", sock_name);
+        close(fd);
+    }
+}
+
+static int listeners_replaced(lm_client *c)
+{
+    char *reply = NULL;
+    lm_error e;
+    cr_assert_eq(lm_call(c, "status", NULL, NULL, 0, &reply, &e), LM_OK, "%s", e.message);
+    cJSON *j = cJSON_Parse(reply);
+    cJSON *n = cJSON_GetObjectItem(j, "ListenersReplaced");
+    cr_assert(cJSON_IsNumber(n), "status reports ListenersReplaced: %s", reply);
+    int v = n->valueint;
+    cJSON_Delete(j);
+    free(reply);
+    return v;
+}
+
+/* Under nng 1.5.2 a peer that leaves during the SP handshake stops a
+ * listener for good (nng#1518): without broker/listen.c, the clients and
+ * workers below would hang.  Every socket is hit; a new client, a cold start
+ * (which needs work.sock) and a crash report (logs.sock) must all work. */
+Test(robust, peers_that_leave_during_the_handshake_do_not_deafen_the_broker)
+{
+    lt_create(&b, "ex", "exit3", NULL);
+    hit_and_run("api.sock", 50);
+    hit_and_run("work.sock", 50);
+    hit_and_run("logs.sock", 50);
+    lm_client *c = NULL;
+    lm_error e;
+    cr_assert_eq(lm_client_open(&c, b.state, NULL, &e), LM_OK, "%s", e.message);
+    lm_client_set_timeout(c, 30000);
+    lm_invoke_params p = {.function = "echo", .payload = "{\"n\":1}", .payload_len = 7};
+    lm_invoke_result r;
+    cr_assert_eq(lm_invoke(c, &p, &r, &e), LM_OK, "%s", e.message);
+    cr_assert_str_eq(r.payload, "{\"n\":1}");
+    lm_invoke_result_finish(&r);
+    lm_invoke_params px = {.function = "ex", .log_tail = 1};
+    cr_assert_eq(lm_invoke(c, &px, &r, &e), LM_OK, "%s", e.message);
+    cr_assert_str_eq(r.function_error, "Unhandled", "the crash is reported");
+    lm_invoke_result_finish(&r);
+    cr_assert_geq(listeners_replaced(c), 1, "the watchdog replaced a stopped listener");
+    lm_client_destroy(c);
+    still_serving();
 }

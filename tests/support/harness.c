@@ -194,12 +194,26 @@ static void remove_tree(const char *dir)
     (void)rc;
 }
 
+/* A broker that will not stop is a bug to diagnose, not just a failure:
+ * print every thread's stack to stderr when gdb is at hand. */
+static void dump_stacks(pid_t pid)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd),
+             "command -v gdb >/dev/null && gdb -p %d -batch -nx -q "
+             "-ex 'thread apply all bt' 1>&2 2>/dev/null",
+             (int)pid);
+    int rc = system(cmd);
+    (void)rc;
+}
+
 static int wait_exit(pid_t pid, int timeout_ms)
 {
     double end = mono_ms() + timeout_ms;
     int st = 0;
     while (waitpid(pid, &st, WNOHANG) == 0) {
         if (mono_ms() > end) {
+            dump_stacks(pid);
             kill(pid, SIGKILL);
             waitpid(pid, &st, 0);
             return -1;
@@ -224,7 +238,7 @@ void lt_broker_stop(lt_broker *b, bool keep_state)
         cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "broker exited with status 0x%x", st);
         cr_assert_eq(count_children(pid), 0, "worker processes outlived the broker");
     }
-    if (!keep_state) {
+    if (!keep_state && getenv("LAMINA_TEST_KEEP") == NULL) {
         char parent[300];
         snprintf(parent, sizeof(parent), "%s", b->state);
         char *slash = strrchr(parent, '/');
