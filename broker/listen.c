@@ -85,7 +85,7 @@ static struct {
     int check_ms;
     unsigned replaced;
     sock_rec *socks;
-} L = {.mtx = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+} L = {.mtx = PTHREAD_MUTEX_INITIALIZER};
 
 /* L.mtx held */
 static lsn_rec *find_rec(sock_rec *sr, int id, guard **gout)
@@ -253,8 +253,21 @@ static int open_listener(guard *g)
     return 0;
 }
 
+/* L.cv waits on CLOCK_MONOTONIC; set up once, before any pipe callback can
+ * signal it (found by ThreadSanitizer when it was re-initialised later). */
+static pthread_once_t cv_once = PTHREAD_ONCE_INIT;
+static void cv_init(void)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&L.cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
 int lsn_listen(nng_socket s, const char *url, size_t recvmax, lsn_peer peer, lsn_add_fn on_add)
 {
+    pthread_once(&cv_once, cv_init);
     pthread_mutex_lock(&L.mtx);
     sock_rec *sr = L.socks;
     while (sr != NULL && nng_socket_id(sr->s) != nng_socket_id(s)) {
@@ -502,12 +515,7 @@ static void *watch_main(void *arg)
 
 int lsn_watch_start(int check_ms)
 {
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_destroy(&L.cv);
-    pthread_cond_init(&L.cv, &ca);
-    pthread_condattr_destroy(&ca);
+    pthread_once(&cv_once, cv_init);
     L.check_ms = check_ms > 0 ? check_ms : 250;
     L.stop = false;
     if (pthread_create(&L.thr, NULL, watch_main, NULL) != 0) {
