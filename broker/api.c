@@ -17,8 +17,10 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
+#include <nng/transport/ipc/ipc.h>
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "broker.h"
@@ -172,6 +174,22 @@ static void api_cb(void *arg)
     dispatch(c, nng_aio_get_msg(c->aio));
 }
 
+/* Only the broker's own user (and root) may use the local api socket.  The
+ * 0700 state dir already keeps other users from the path; this closes a pipe
+ * that got through anyway (an fd passed on, a loosened dir).  TCP pipes
+ * carry no uid: --listen is an explicit opt-in. */
+static void api_pipe_added(nng_pipe p)
+{
+    uint64_t uid = 0;
+    if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid) != 0) {
+        return;
+    }
+    if (uid != 0 && uid != (uint64_t)geteuid()) {
+        blog(LOG_WARN, "api socket: refused a connection from uid %llu", (unsigned long long)uid);
+        nng_pipe_close(p);
+    }
+}
+
 int api_start(void)
 {
     char url[PATH_MAX + 16];
@@ -182,13 +200,14 @@ int api_start(void)
     }
     nng_socket_set_size(B.api_sock, NNG_OPT_RECVMAXSZ, PROTO_API_RECVMAX);
     snprintf(url, sizeof(url), "ipc://%s/api.sock", B.opt.state);
-    rv = lsn_listen(B.api_sock, url, PROTO_API_RECVMAX, LSN_PEER_REQ, NULL);
+    rv = lsn_listen(B.api_sock, url, PROTO_API_RECVMAX, LSN_PEER_REQ, api_pipe_added);
     if (rv != 0) {
         blog(LOG_ERROR, "cannot listen on %s: %s", url, nng_strerror(rv));
         return -1;
     }
     if (B.opt.tcp_listen != NULL) {
-        rv = lsn_listen(B.api_sock, B.opt.tcp_listen, PROTO_API_RECVMAX, LSN_PEER_REQ, NULL);
+        rv = lsn_listen(B.api_sock, B.opt.tcp_listen, PROTO_API_RECVMAX, LSN_PEER_REQ,
+                        api_pipe_added);
         if (rv != 0) {
             blog(LOG_ERROR, "cannot listen on %s: %s", B.opt.tcp_listen, nng_strerror(rv));
             return -1;

@@ -214,6 +214,10 @@ static int open_listener(guard *g)
         return rv;
     }
     nng_listener_set_size(r->l, NNG_OPT_RECVMAXSZ, g->sr->recvmax);
+    if (g->ipc) {
+        /* owner only; the 0700 state dir already keeps others from the path */
+        nng_listener_set_int(r->l, NNG_OPT_IPC_PERMISSIONS, 0600);
+    }
     r->id = nng_listener_id(r->l);
     /* Known before it can add a pipe, so the first pipe is counted. */
     pthread_mutex_lock(&L.mtx);

@@ -8,10 +8,13 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -252,5 +255,51 @@ Test(robust, peers_that_leave_during_the_handshake_do_not_deafen_the_broker)
     lm_invoke_result_finish(&r);
     cr_assert_geq(listeners_replaced(c), 1, "the watchdog replaced a stopped listener");
     lm_client_destroy(c);
+    still_serving();
+}
+
+/* Reliability A6: the local api is the broker's user's alone — a 0700
+ * state dir, 0600 sockets, and a process of another uid cannot connect. */
+Test(robust, only_the_brokers_user_can_reach_its_sockets)
+{
+    struct stat st;
+    cr_assert_eq(stat(b.state, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0700, "state dir mode %o", st.st_mode & 0777);
+    const char *names[] = {"api.sock", "work.sock", "logs.sock"};
+    for (size_t i = 0; i < 3; i++) {
+        char path[1200];
+        snprintf(path, sizeof(path), "%s/%s", b.state, names[i]);
+        cr_assert_eq(stat(path, &st), 0, "%s", names[i]);
+        cr_assert(S_ISSOCK(st.st_mode), "%s is a socket", names[i]);
+        cr_assert_eq(st.st_mode & 0777, 0600, "%s mode %o", names[i], st.st_mode & 0777);
+    }
+    if (geteuid() != 0) {
+        return; /* cannot become another user to try */
+    }
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int len = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/api.sock", b.state);
+    cr_assert(len > 0 && (size_t)len < sizeof(sa.sun_path));
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        /* only raw syscalls here: nng's threads do not survive fork */
+        if (setgid(65534) != 0 || setuid(65534) != 0) {
+            _exit(100);
+        }
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (fd < 0) {
+            _exit(101);
+        }
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+            _exit(1);
+        }
+        _exit(errno == EACCES ? 0 : 2);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status), "child status 0x%x", status);
+    cr_assert_eq(WEXITSTATUS(status), 0,
+                 "uid 65534 must get EACCES connecting to api.sock (exit %d: 1 connected)",
+                 WEXITSTATUS(status));
     still_serving();
 }
