@@ -1282,7 +1282,7 @@ static nng_msg *op_status(lm_error *e)
     int total, idle, busy, spawning;
     pthread_mutex_lock(&B.mtx);
     pool_counts(&total, &idle, &busy, &spawning);
-    pw_map(&w, 10);
+    pw_map(&w, 11);
     pw_key(&w, "Version");
     pw_str(&w, BROKER_VERSION);
     pw_key(&w, "UptimeSeconds");
@@ -1309,6 +1309,8 @@ static nng_msg *op_status(lm_error *e)
     pw_int(&w, (int64_t)B.cold_starts);
     pw_key(&w, "ListenersReplaced");
     pw_int(&w, (int64_t)lsn_replacements());
+    pw_key(&w, "ListenerProbes");
+    pw_int(&w, (int64_t)lsn_probes());
     pw_key(&w, "Sandbox");
     sbxhost_write_status(&w, B.opt.unsafe_no_sandbox);
     pthread_mutex_unlock(&B.mtx);

@@ -62,6 +62,7 @@ typedef struct guard {
     nng_socket probe;
     bool probe_open;
     bool probing; /* a probe is out (watchdog thread only) */
+    bool probe_dialed; /* its pipe reached the probe socket (L.mtx) */
     nng_dialer dialer; /* its dialer */
     lsn_rec *probe_rec; /* the listener it tests */
     struct guard *next;
@@ -84,6 +85,7 @@ static struct {
     bool stop;
     int check_ms;
     unsigned replaced;
+    unsigned long probes;
     sock_rec *socks;
 } L = {.mtx = PTHREAD_MUTEX_INITIALIZER};
 
@@ -132,6 +134,20 @@ static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
     if (ev == NNG_PIPE_EV_ADD_POST && hook != NULL && !own_probe(p)) {
         hook(p);
     }
+}
+
+/* The probe's own end is up.  The dialer is closed only after this: nng
+ * 1.5.2 leaks the socket of a dialer closed while its pipe is still in the
+ * handshake. */
+static void probe_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    (void)p;
+    (void)ev;
+    guard *g = arg;
+    pthread_mutex_lock(&L.mtx);
+    g->probe_dialed = true;
+    pthread_cond_broadcast(&L.cv);
+    pthread_mutex_unlock(&L.mtx);
 }
 
 /* Split ipc://DIR/NAME; 0 on success. */
@@ -312,6 +328,9 @@ int lsn_listen(nng_socket s, const char *url, size_t recvmax, lsn_peer peer, lsn
     if (rv == 0) {
         rv = peer == LSN_PEER_REQ ? nng_req0_open(&g->probe) : nng_push0_open(&g->probe);
         g->probe_open = rv == 0;
+        if (g->probe_open) {
+            nng_pipe_notify(g->probe, NNG_PIPE_EV_ADD_POST, probe_pipe_cb, g);
+        }
         rv = 0; /* a missing probe only disables the watchdog for this url */
     }
     if (rv != 0) {
@@ -410,6 +429,10 @@ static void probe_start(guard *g)
     nng_dialer_set_ms(g->dialer, NNG_OPT_RECONNMAXT, 60000);
     g->probe_rec = r;
     g->probing = true;
+    pthread_mutex_lock(&L.mtx);
+    g->probe_dialed = false;
+    L.probes++;
+    pthread_mutex_unlock(&L.mtx);
     nng_dialer_start(g->dialer, NNG_FLAG_NONBLOCK);
 }
 
@@ -418,7 +441,8 @@ static bool probes_answered(void)
 {
     for (sock_rec *sr = L.socks; sr != NULL; sr = sr->next) {
         for (guard *g = sr->guards; g != NULL; g = g->next) {
-            if (g->probing && g->cur == g->probe_rec && g->probe_rec->adds == g->seen_adds) {
+            bool taken = g->cur != g->probe_rec || g->probe_rec->adds != g->seen_adds;
+            if (g->probing && (!g->probe_dialed || !taken)) {
                 return false;
             }
         }
@@ -520,7 +544,7 @@ static void *watch_main(void *arg)
 int lsn_watch_start(int check_ms)
 {
     pthread_once(&cv_once, cv_init);
-    L.check_ms = check_ms > 0 ? check_ms : 250;
+    L.check_ms = check_ms > 0 ? check_ms : 500;
     L.stop = false;
     if (pthread_create(&L.thr, NULL, watch_main, NULL) != 0) {
         return -1;
@@ -581,6 +605,14 @@ unsigned lsn_replacements(void)
 {
     pthread_mutex_lock(&L.mtx);
     unsigned n = L.replaced;
+    pthread_mutex_unlock(&L.mtx);
+    return n;
+}
+
+unsigned long lsn_probes(void)
+{
+    pthread_mutex_lock(&L.mtx);
+    unsigned long n = L.probes;
     pthread_mutex_unlock(&L.mtx);
     return n;
 }

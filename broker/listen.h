@@ -37,14 +37,16 @@ typedef void (*lsn_add_fn)(nng_pipe p);
 int lsn_listen(nng_socket s, const char *url, size_t recvmax, lsn_peer peer, lsn_add_fn on_add);
 
 /* Start / stop the watchdog.  check_ms: how long a listener may go without
- * a connection before it is probed (0: 250 ms). */
+ * a connection before it is probed (0: 500 ms). */
 int lsn_watch_start(int check_ms);
 void lsn_watch_stop(void);
 
 /* After the sockets are closed: free the guards and remove the symlinks. */
 void lsn_cleanup(void);
 
-/* How many listeners the watchdog has replaced (for status and tests). */
+/* How many listeners the watchdog has replaced, and how many probes it has
+ * sent (for status and tests). */
 unsigned lsn_replacements(void);
+unsigned long lsn_probes(void);
 
 #endif

@@ -40,7 +40,7 @@ static void usage(FILE *f)
             "  --idle-timeout S       reap environments idle this long (default 300)\n"
             "  --init-timeout S       limit for a handler's init (default 10)\n"
             "  --listener-check-ms MS probe a listener quiet this long; replace it if it\n"
-            "                         stopped accepting (nng 1.5.2 bug; default 250)\n"
+            "                         stopped accepting (nng 1.5.2 bug; default 500)\n"
             "  --unsafe-no-sandbox    run workers without the sandbox, for debugging only\n"
             "\n"
             "example: lamina-broker --state /tmp/lamina --max-concurrency 64\n");
@@ -91,7 +91,7 @@ static int parse_args(int argc, char **argv)
     B.opt.max_concurrency = 1000;
     B.opt.idle_timeout_ms = 300000;
     B.opt.init_timeout_ms = 10000;
-    B.opt.listener_check_ms = 250;
+    B.opt.listener_check_ms = 500;
     int c;
     while ((c = getopt_long(argc, argv, "s:hv", opts, NULL)) != -1) {
         switch (c) {
