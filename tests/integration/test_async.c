@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
 
 #include "harness.h"
 
@@ -413,4 +416,66 @@ Test(async, cli_invoke_async_prints_the_request_id_and_status_shows_the_queue)
     cr_assert(strstr(out, "MaximumRetryAttempts       1") != NULL, "%s", out);
     free(out);
     free(err);
+}
+
+/* A store written by the schema-2 broker (before async invoke). */
+static const char *schema2 =
+    "PRAGMA journal_mode=WAL;"
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE functions(name TEXT PRIMARY KEY, code_sha256 TEXT NOT NULL,"
+    "  code_size INTEGER NOT NULL, timeout INTEGER NOT NULL, memory INTEGER NOT NULL,"
+    "  env TEXT NOT NULL DEFAULT '{}', description TEXT NOT NULL DEFAULT '',"
+    "  last_modified TEXT NOT NULL, dead_letter TEXT NOT NULL DEFAULT '',"
+    "  last_version INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE versions(name TEXT NOT NULL, version INTEGER NOT NULL,"
+    "  code_sha256 TEXT NOT NULL, code_size INTEGER NOT NULL, timeout INTEGER NOT NULL,"
+    "  memory INTEGER NOT NULL, env TEXT NOT NULL DEFAULT '{}',"
+    "  description TEXT NOT NULL DEFAULT '', dead_letter TEXT NOT NULL DEFAULT '',"
+    "  last_modified TEXT NOT NULL, PRIMARY KEY(name, version));"
+    "CREATE TABLE aliases(name TEXT NOT NULL, alias TEXT NOT NULL, version TEXT NOT NULL,"
+    "  extra_version TEXT NOT NULL DEFAULT '', extra_weight REAL NOT NULL DEFAULT 0,"
+    "  description TEXT NOT NULL DEFAULT '', revision_id TEXT NOT NULL,"
+    "  PRIMARY KEY(name, alias));"
+    "INSERT INTO meta(key, value) VALUES('schema', '2');";
+
+static char *schema_version(const char *db_path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    char *v = NULL;
+    cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema'", -1, &st, NULL),
+                 SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        v = strdup((const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+Test(async, a_schema_2_store_is_migrated_to_schema_3)
+{
+    lt_broker_stop(&b, false);
+    char tmpl[] = "/tmp/lamina-test-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    cr_assert_not_null(dir);
+    char state[300], db_path[400];
+    snprintf(state, sizeof(state), "%s/state", dir);
+    cr_assert_eq(mkdir(state, 0700), 0);
+    snprintf(db_path, sizeof(db_path), "%s/lamina.db", state);
+    sqlite3 *db = NULL;
+    char *err = NULL;
+    cr_assert_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, schema2, NULL, NULL, &err), SQLITE_OK, "%s", err);
+    sqlite3_close(db);
+    memset(&b, 0, sizeof(b));
+    lt_broker_start_in(&b, state, fast_retries);
+    char *v = schema_version(db_path);
+    cr_assert_str_eq(v, "3");
+    free(v);
+    lt_create(&b, "rec", "record", NULL);
+    char rid[40];
+    accept_event("rec", "{\"after\":\"migration\"}", rid);
+    await_log("rec", "EVENT {\"after\":\"migration\"}", 1);
 }
