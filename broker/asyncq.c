@@ -10,6 +10,8 @@
  *   - An event leaves the table only when it is finished: success, retries
  *     exhausted or too old.  A destination record is inserted as a new
  *     event in the same transaction that deletes the one it reports on.
+ *     Outcomes that arrive together are recorded in one transaction (a
+ *     savepoint each), so a busy queue pays one fsync per batch.
  *
  * Threading: one thread, the only user of its own SQLite connection.  The
  * api callback (invoke.c) validates the request and hands it over with
@@ -72,7 +74,8 @@ typedef struct aq_flight {
     char ferr[16];
     char *payload; /* malloc'd copy of the response, NUL-terminated */
     size_t payload_len;
-    struct aq_flight *next;
+    struct aq_flight *next; /* AQ.flying (thread only) */
+    struct aq_flight *done_next; /* AQ.done_head (AQ.mtx) */
 } aq_flight;
 
 static struct {
@@ -377,13 +380,14 @@ static void finish_event(aq_flight *f, const char *dest, const char *condition)
                invoke_parse_name(dest, strlen(dest), NULL, 0, name, qual, &e) == LM_OK) {
         rec = build_record(f, condition);
     }
-    bool ok = exec("BEGIN IMMEDIATE");
+    bool ok = exec("SAVEPOINT finish");
     char rid[37];
     uuid4(rid);
     bool queued = ok && rec != NULL && insert_event(rid, name, qual, rec, strlen(rec), f->hops + 1);
-    ok = ok && (rec == NULL || queued) && delete_event(f->id) && exec("COMMIT");
+    ok = ok && (rec == NULL || queued) && delete_event(f->id) && exec("RELEASE finish");
     if (!ok) {
-        exec("ROLLBACK"); /* stays queued: it runs again (at least once) */
+        exec("ROLLBACK TO finish"); /* stays queued: it runs again (at least once) */
+        exec("RELEASE finish");
         free(rec);
         return;
     }
@@ -470,9 +474,9 @@ static void on_done(void *arg, const invoke_outcome *o)
         f->invokes++;
     }
     pthread_mutex_lock(&AQ.mtx);
-    f->next = NULL;
+    f->done_next = NULL;
     if (AQ.done_tail != NULL) {
-        AQ.done_tail->next = f;
+        AQ.done_tail->done_next = f;
     } else {
         AQ.done_head = f;
     }
@@ -603,17 +607,38 @@ static int64_t dispatch_due(void)
     return next;
 }
 
+/* Reset the depth from the table (after a failed commit). */
+static void recount(void)
+{
+    sqlite3_stmt *st = prepare("SELECT COUNT(*) FROM async_events");
+    if (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
+        pthread_mutex_lock(&AQ.mtx);
+        AQ.depth = sqlite3_column_int64(st, 0);
+        pthread_mutex_unlock(&AQ.mtx);
+    }
+    sqlite3_finalize(st);
+}
+
+/* Record outcomes, all in one transaction (one fsync for the batch). */
 static void handle_done(aq_flight *list)
 {
+    if (list == NULL) {
+        return;
+    }
+    bool tx = exec("BEGIN IMMEDIATE");
     while (list != NULL) {
         aq_flight *f = list;
-        list = f->next;
+        list = f->done_next;
         unlink_flying(f);
         handle_outcome(f);
         pthread_mutex_lock(&AQ.mtx);
         AQ.running--;
         pthread_mutex_unlock(&AQ.mtx);
         flight_free(f);
+    }
+    if (tx && !exec("COMMIT")) {
+        exec("ROLLBACK"); /* the events stay queued and run again */
+        recount();
     }
 }
 
