@@ -259,6 +259,7 @@ Test(async, success_goes_to_on_success_destination)
 
 typedef struct blocker {
     const char *state;
+    const char *payload; /* for sleepy */
 } blocker;
 
 /* Occupies the only execution slot until the broker dies. */
@@ -271,7 +272,8 @@ static void *block_slot(void *arg)
         return NULL;
     }
     lm_client_set_timeout(c, 20000);
-    lm_invoke_params p = {.function = "sleepy", .payload = "{\"ms\":20000}", .payload_len = 12};
+    lm_invoke_params p = {
+        .function = "sleepy", .payload = bl->payload, .payload_len = strlen(bl->payload)};
     lm_invoke_result r;
     if (lm_invoke(c, &p, &r, &e) == LM_OK) {
         lm_invoke_result_finish(&r);
@@ -300,7 +302,7 @@ Test(async, stored_event_runs_after_kill_9)
     lt_broker_start(&b, one_slot);
     lt_create(&b, "sleepy", "sleep", "\"Timeout\":60");
     lt_create(&b, "rec", "record", NULL);
-    blocker bl = {b.state};
+    blocker bl = {b.state, "{\"ms\":20000}"};
     pthread_t thr;
     cr_assert_eq(pthread_create(&thr, NULL, block_slot, &bl), 0);
     cr_assert(lt_wait_until(one_busy, NULL, 15000), "the sync invoke holds the only slot");
@@ -313,6 +315,28 @@ Test(async, stored_event_runs_after_kill_9)
     pthread_join(thr, NULL);
     lt_broker_start_in(&b, b.state, fast_retries);
     await_log("rec", "EVENT {\"k\":\"survivor\"}", 1);
+    cr_assert(lt_wait_until(queue_empty, NULL, 10000));
+}
+
+Test(async, throttled_event_waits_for_a_slot_without_using_its_retries)
+{
+    lt_broker_stop(&b, false);
+    const char *const one_slot[] = {"--max-concurrency", "1", "--async-retry-scale", "0.01", NULL};
+    lt_broker_start(&b, one_slot);
+    lt_create(&b, "sleepy", "sleep", "\"Timeout\":60");
+    lt_create(&b, "rec", "record", NULL);
+    put_config("{\"FunctionName\":\"rec\",\"MaximumRetryAttempts\":0}");
+    blocker bl = {b.state, "{\"ms\":1500}"};
+    pthread_t thr;
+    cr_assert_eq(pthread_create(&thr, NULL, block_slot, &bl), 0);
+    cr_assert(lt_wait_until(one_busy, NULL, 15000), "the sync invoke holds the only slot");
+    char rid[40];
+    accept_event("rec", "{\"k\":\"patient\"}", rid);
+    char *log = read_log("rec");
+    cr_assert_eq(count_in(log, "patient"), 0, "it cannot run while the slot is taken");
+    free(log);
+    pthread_join(thr, NULL);
+    await_log("rec", "EVENT {\"k\":\"patient\"}", 1);
     cr_assert(lt_wait_until(queue_empty, NULL, 10000));
 }
 
