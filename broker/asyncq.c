@@ -10,8 +10,9 @@
  *   - An event leaves the table only when it is finished: success, retries
  *     exhausted or too old.  A destination record is inserted as a new
  *     event in the same transaction that deletes the one it reports on.
- *     Outcomes that arrive together are recorded in one transaction (a
- *     savepoint each), so a busy queue pays one fsync per batch.
+ *     Submissions and outcomes that arrive together are recorded in one
+ *     transaction (savepoints inside), so a busy queue pays one fsync per
+ *     batch, and the 202s are sent after its COMMIT.
  *
  * Threading: one thread, the only user of its own SQLite connection.  The
  * api callback (invoke.c) validates the request and hands it over with
@@ -234,33 +235,38 @@ static void add_depth(int64_t n)
     pthread_mutex_unlock(&AQ.mtx);
 }
 
-/* Store every submission in one transaction, then answer each. */
-static void commit_submits(aq_submit *list)
+/* Insert every submission (inside the caller's transaction; one savepoint
+ * for all, so they are stored together or not at all).  rids gets their
+ * request ids.  True when all were inserted. */
+static bool stage_submits(aq_submit *list, int n, char (*rids)[40])
 {
-    int n = 0;
-    bool ok = exec("BEGIN IMMEDIATE");
-    char(*rids)[40] = NULL;
-    for (aq_submit *s = list; s != NULL; s = s->next) {
-        n++;
+    if (n == 0) {
+        return true;
     }
-    rids = calloc((size_t)n, sizeof(*rids));
-    ok = ok && rids != NULL;
+    if (rids == NULL || !exec("SAVEPOINT submit")) {
+        return false;
+    }
+    bool ok = true;
     int i = 0;
     for (aq_submit *s = list; ok && s != NULL; s = s->next, i++) {
         uuid4(rids[i]);
         ok = insert_event(rids[i], s->name, s->qual, s->payload, s->payload_len, 0);
     }
-    ok = ok && exec("COMMIT");
     if (!ok) {
-        exec("ROLLBACK");
-    } else {
-        add_depth(n);
+        exec("ROLLBACK TO submit");
     }
-    i = 0;
+    exec("RELEASE submit");
+    return ok;
+}
+
+/* Answer every submission: 202 when stored (committed), else an error. */
+static void answer_submits(aq_submit *list, char (*rids)[40], bool stored)
+{
+    int i = 0;
     while (list != NULL) {
         aq_submit *s = list;
         list = s->next;
-        if (ok) {
+        if (stored) {
             api_reply(s->actx, accepted_reply(rids[i]));
         } else {
             reply_error(s->actx, LM_E_IO, "the event could not be stored");
@@ -269,7 +275,6 @@ static void commit_submits(aq_submit *list)
         free(s);
         i++;
     }
-    free(rids);
 }
 
 /* ---- configuration and records ---- */
@@ -619,13 +624,9 @@ static void recount(void)
     sqlite3_finalize(st);
 }
 
-/* Record outcomes, all in one transaction (one fsync for the batch). */
+/* Record outcomes (inside the caller's transaction: a savepoint each). */
 static void handle_done(aq_flight *list)
 {
-    if (list == NULL) {
-        return;
-    }
-    bool tx = exec("BEGIN IMMEDIATE");
     while (list != NULL) {
         aq_flight *f = list;
         list = f->done_next;
@@ -636,10 +637,31 @@ static void handle_done(aq_flight *list)
         pthread_mutex_unlock(&AQ.mtx);
         flight_free(f);
     }
-    if (tx && !exec("COMMIT")) {
-        exec("ROLLBACK"); /* the events stay queued and run again */
-        recount();
+}
+
+/* New submissions and finished runs, in one transaction: one fsync for the
+ * whole batch.  The 202s go out only after the COMMIT. */
+static void process_batch(aq_submit *subs, aq_flight *done)
+{
+    int n = 0;
+    for (aq_submit *s = subs; s != NULL; s = s->next) {
+        n++;
     }
+    char(*rids)[40] = n > 0 ? calloc((size_t)n, sizeof(*rids)) : NULL;
+    bool tx = exec("BEGIN IMMEDIATE");
+    bool stored = tx && stage_submits(subs, n, rids);
+    handle_done(done);
+    if (tx && !exec("COMMIT")) {
+        exec("ROLLBACK"); /* outcomes are lost: those events run again */
+        recount();
+        stored = false;
+    } else if (!tx) {
+        recount();
+    } else if (stored) {
+        add_depth(n);
+    }
+    answer_submits(subs, rids, stored);
+    free(rids);
 }
 
 static void *asyncq_main(void *arg)
@@ -670,10 +692,9 @@ static void *asyncq_main(void *arg)
         bool stop = AQ.stop;
         bool idle = AQ.running == 0;
         pthread_mutex_unlock(&AQ.mtx);
-        if (subs != NULL) {
-            commit_submits(subs);
+        if (subs != NULL || done != NULL) {
+            process_batch(subs, done);
         }
-        handle_done(done);
         if (stop && give_up == 0) {
             give_up = epoch_ms() + 10000;
         }
