@@ -925,9 +925,10 @@ static const command commands[] = {
      "invoke NAME [PAYLOAD | -f FILE | -] [--qualifier Q] [--async | --dry-run] [--tail] "
      "[--client-context JSON]",
      "lamina invoke hello '{\"name\":\"Ada\"}' --tail\n"
-     "  --async (or --event): InvocationType Event; prints the RequestId once the event\n"
-     "  is stored (status 202); it runs in the background, with retries and\n"
-     "  destinations as set by 'lamina event-config'"},
+     "  lamina invoke hello --async '{\"name\":\"Ada\"}'\n"
+     "    --async (or --event): InvocationType Event. Prints the RequestId once the\n"
+     "    event is stored (202); it runs in the background, retried and sent to\n"
+     "    destinations as set with 'lamina event-config'"},
     {"event-config", cmd_event_config,
      "event-config put|get|delete NAME [--max-retries 0-2] [--max-age 60-21600] "
      "[--on-success FN] [--on-failure FN]",
