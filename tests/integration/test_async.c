@@ -257,6 +257,28 @@ Test(async, success_goes_to_on_success_destination)
     cJSON_Delete(rec);
 }
 
+Test(async, a_retry_later_than_the_event_age_limit_sends_event_age_exceeded)
+{
+    /* real delays: the first retry would be 60 s after the first run, which
+     * is past a 60 s MaximumEventAgeInSeconds, so the event ends at once */
+    lt_broker_stop(&b, false);
+    lt_broker_start(&b, NULL);
+    lt_create(&b, "stale", "record", NULL);
+    lt_create(&b, "failures", "record", NULL);
+    put_config("{\"FunctionName\":\"stale\",\"MaximumEventAgeInSeconds\":60,"
+               "\"DestinationConfig\":{\"OnFailure\":{\"Destination\":\"failures\"}}}");
+    char rid[40];
+    accept_event("stale", "{\"fail\":true,\"n\":5}", rid);
+    await_log("failures", "EventAgeExceeded", 1);
+    cJSON *rec = logged_event("failures", 0);
+    cr_assert_str_eq(str_at(rec, "requestContext", "requestId"), rid);
+    const cJSON *rc = cJSON_GetObjectItem(rec, "requestContext");
+    cr_assert_eq(cJSON_GetObjectItem(rc, "approximateInvokeCount")->valueint, 1);
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "requestPayload"), "n")->valueint, 5);
+    cJSON_Delete(rec);
+    cr_assert(lt_wait_until(queue_empty, NULL, 10000));
+}
+
 typedef struct blocker {
     const char *state;
     const char *payload; /* for sleepy */
