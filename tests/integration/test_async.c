@@ -404,6 +404,12 @@ Test(async, event_invoke_config_is_validated_stored_and_deleted)
         "{\"FunctionName\":\"cfg\",\"DestinationConfig\":{\"OnFailure\":{\"Destination\":"
         "\"arn:aws:sqs:us-east-1:123456789012:q\"}}}",
         "{\"FunctionName\":\"cfg:1\"}",
+        "{\"FunctionName\":\"cfg\",\"MaximumRetryAttempts\":\"two\"}",
+        "{\"FunctionName\":\"cfg\",\"DestinationConfig\":\"rec\"}",
+        "{\"FunctionName\":\"cfg\",\"DestinationConfig\":{\"OnSuccess\":7}}",
+        "{\"FunctionName\":\"cfg\",\"DestinationConfig\":{\"OnSuccess\":{\"Destination\":[]}}}",
+        "{\"FunctionName\":\"cfg\",\"DestinationConfig\":{\"OnSuccess\":{\"Destination\":"
+        "\"no spaces allowed\"}}}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cr_assert_eq(lm_call(b.client, "event-config-put", bad[i], NULL, 0, &reply, &e),
