@@ -20,6 +20,11 @@
  * piece, and its last 4 KB, base64, to the caller when LogType is Tail.
  * A worker that dies mid-invocation sends no result: its record holds what
  * the runtime had pushed to the logs socket before it died.
+ *
+ * Event invokes are validated here (1 MiB cap) and handed to asyncq.c,
+ * which stores them and answers 202.  When it runs them, it comes back
+ * through invoke_start_internal(): the same queueing, pool and limits, but
+ * the outcome goes to a callback instead of an api reply.
  */
 #include <math.h>
 #include <stdio.h>
