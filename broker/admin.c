@@ -2,7 +2,7 @@
  * broker/admin.c — the admin thread: every api operation other than invoke
  * (create, get, list, delete, status, retire-workers; update-code,
  * update-config, publish, versions and alias-* for the version lifecycle,
- * see README-versions.md).
+ * see README-versions.md; event-config-put/get/delete for async invokes).
  *
  * Admin calls touch the disk (SQLite commits, handler blobs), so they run
  * here, one at a time, never in an nng callback.  The api callback queues
@@ -1271,6 +1271,140 @@ static nng_msg *op_alias_delete(const msgpack_object *args, lm_error *e)
     return empty_reply();
 }
 
+/* ---- event invoke config (async invokes; see asyncq.c) ---- */
+
+/* DestinationConfig.<key>.Destination: a Lamina function (NAME, NAME:Q,
+ * function:NAME[:Q] or an ARN ending so); "" when absent. */
+static int get_destination(const msgpack_object *dc, const char *key, char out[352], lm_error *e)
+{
+    const msgpack_object *d = NULL;
+    const char *s = NULL;
+    size_t n = 0;
+    char name[NAME_MAX_LEN + 1], qual[130];
+    out[0] = '\0';
+    if (dc == NULL) {
+        return LM_OK;
+    }
+    if (proto_get_map(dc, key, false, &d, e) != LM_OK ||
+        (d != NULL && proto_get_str(d, "Destination", false, &s, &n, e) != LM_OK) || n > 350) {
+        return proto_error(e, LM_E_INVALID_PARAMETER,
+                           "DestinationConfig.%s must be {\"Destination\": \"<at most 350 "
+                           "characters>\"}",
+                           key);
+    }
+    if (s == NULL || n == 0) {
+        return LM_OK;
+    }
+    if (invoke_parse_name(s, n, NULL, 0, name, qual, e) != LM_OK) {
+        return proto_error(e, LM_E_INVALID_PARAMETER,
+                           "DestinationConfig.%s.Destination '%.*s' is not a Lamina function: "
+                           "only functions are supported as destinations (no queues or topics "
+                           "yet)",
+                           key, (int)n, s);
+    }
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return LM_OK;
+}
+
+static int parse_event_config(const msgpack_object *args, event_config *c, lm_error *e)
+{
+    uint32_t retry = 0, age = 0;
+    const msgpack_object *dc = NULL;
+    memset(c, 0, sizeof(*c));
+    if (get_range(args, "MaximumRetryAttempts", 0, 2, EVENT_DEFAULT_RETRIES, &retry, e) != LM_OK ||
+        get_range(args, "MaximumEventAgeInSeconds", 60, 21600, EVENT_DEFAULT_MAX_AGE, &age, e) !=
+            LM_OK) {
+        return e->code;
+    }
+    if (proto_get_map(args, "DestinationConfig", false, &dc, e) != LM_OK) {
+        return bad(e, "%s must be {\"OnSuccess\": {...}, \"OnFailure\": {...}}",
+                   "DestinationConfig");
+    }
+    if (get_destination(dc, "OnSuccess", c->on_success, e) != LM_OK ||
+        get_destination(dc, "OnFailure", c->on_failure, e) != LM_OK) {
+        return e->code;
+    }
+    c->max_retry = (int)retry;
+    c->max_age_s = (int)age;
+    c->last_modified = (double)epoch_ms() / 1000.0;
+    return LM_OK;
+}
+
+static void write_destination(proto_writer *w, const char *key, const char *dest)
+{
+    pw_key(w, key);
+    if (dest[0] == '\0') {
+        pw_map(w, 0);
+        return;
+    }
+    pw_map(w, 1);
+    pw_key(w, "Destination");
+    pw_str(w, dest);
+}
+
+static nng_msg *reply_event_config(const char *name, const event_config *c)
+{
+    proto_writer w;
+    char arn[NAME_MAX_LEN + 32];
+    nng_msg *m = ok_begin(&w);
+    if (m == NULL) {
+        return NULL;
+    }
+    snprintf(arn, sizeof(arn), "function:%s:$LATEST", name);
+    pw_map(&w, 5);
+    pw_key(&w, "FunctionArn");
+    pw_str(&w, arn);
+    pw_key(&w, "MaximumRetryAttempts");
+    pw_int(&w, c->max_retry);
+    pw_key(&w, "MaximumEventAgeInSeconds");
+    pw_int(&w, c->max_age_s);
+    pw_key(&w, "LastModified");
+    pw_double(&w, c->last_modified);
+    pw_key(&w, "DestinationConfig");
+    pw_map(&w, 2);
+    write_destination(&w, "OnSuccess", c->on_success);
+    write_destination(&w, "OnFailure", c->on_failure);
+    return ok_end(&w, m);
+}
+
+/* The function must exist (an unqualified name: configs are per function). */
+static int event_config_target(const msgpack_object *args, char name[NAME_MAX_LEN + 1], lm_error *e)
+{
+    if (get_name(args, name, e) != LM_OK) {
+        return e->code;
+    }
+    pthread_mutex_lock(&B.mtx);
+    bool found = registry_find(name) != NULL;
+    pthread_mutex_unlock(&B.mtx);
+    return found ? LM_OK : not_found(e, name, "");
+}
+
+static nng_msg *op_event_config(const msgpack_object *args, char which, lm_error *e)
+{
+    char name[NAME_MAX_LEN + 1];
+    event_config c;
+    if (event_config_target(args, name, e) != LM_OK) {
+        return NULL;
+    }
+    if (which == 'p') {
+        if (parse_event_config(args, &c, e) != LM_OK ||
+            store_put_event_config(name, &c, e) != LM_OK) {
+            return NULL;
+        }
+        blog(LOG_INFO, "event invoke config of %s: retries %d, max age %d s", name, c.max_retry,
+             c.max_age_s);
+        return reply_event_config(name, &c);
+    }
+    if (store_get_event_config(name, &c, e) != LM_OK) {
+        return NULL;
+    }
+    if (which == 'g') {
+        return reply_event_config(name, &c);
+    }
+    return store_delete_event_config(name, e) == LM_OK ? empty_reply() : NULL;
+}
+
 static nng_msg *op_status(lm_error *e)
 {
     (void)e;
@@ -1282,7 +1416,10 @@ static nng_msg *op_status(lm_error *e)
     int total, idle, busy, spawning;
     pthread_mutex_lock(&B.mtx);
     pool_counts(&total, &idle, &busy, &spawning);
-    pw_map(&w, 11);
+    int64_t aq_queued = 0;
+    int aq_running = 0;
+    asyncq_counts(&aq_queued, &aq_running);
+    pw_map(&w, 12);
     pw_key(&w, "Version");
     pw_str(&w, BROKER_VERSION);
     pw_key(&w, "UptimeSeconds");
@@ -1307,6 +1444,12 @@ static nng_msg *op_status(lm_error *e)
     pw_int(&w, (int64_t)B.invocations);
     pw_key(&w, "ColdStarts");
     pw_int(&w, (int64_t)B.cold_starts);
+    pw_key(&w, "AsyncQueue");
+    pw_map(&w, 2);
+    pw_key(&w, "Depth");
+    pw_int(&w, aq_queued);
+    pw_key(&w, "Running");
+    pw_int(&w, aq_running);
     pw_key(&w, "ListenersReplaced");
     pw_int(&w, (int64_t)lsn_replacements());
     pw_key(&w, "ListenerProbes");
@@ -1363,6 +1506,12 @@ static nng_msg *run_job(nng_msg *msg, lm_error *e)
         rep = op_alias_list(args, e);
     } else if (is(op, n, "alias-delete")) {
         rep = op_alias_delete(args, e);
+    } else if (is(op, n, "event-config-put")) {
+        rep = op_event_config(args, 'p', e);
+    } else if (is(op, n, "event-config-get")) {
+        rep = op_event_config(args, 'g', e);
+    } else if (is(op, n, "event-config-delete")) {
+        rep = op_event_config(args, 'd', e);
     } else {
         proto_error(e, LM_E_UNKNOWN_OP, "unknown operation '%.*s'", (int)(n > 64 ? 64 : n), op);
     }

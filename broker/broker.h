@@ -12,9 +12,12 @@
  *     api request is answered straight from the worker's result callback.
  *   - Slow work has its own threads: admin.c (SQLite, file copies), the
  *     spawner and reaper in pool.c (posix_spawn, waitpid), the clock in
- *     pool.c (deadlines, init timeouts, idle reaping) and logs.c (log files).
+ *     pool.c (deadlines, init timeouts, idle reaping), logs.c (log files)
+ *     and asyncq.c (the durable async-invoke queue: its SQLite commits,
+ *     retries and destinations).
  *   - Lock order: B.mtx may be taken while holding nothing else; B.spawn_mtx
- *     is taken before B.mtx where both are needed.
+ *     is taken before B.mtx where both are needed.  asyncq.c's own mutex is
+ *     a leaf: it may be taken under B.mtx, never the other way round.
  */
 #ifndef BROKER_BROKER_H
 #define BROKER_BROKER_H
@@ -158,10 +161,26 @@ struct worker {
 /* ---- invocations (invoke.c) ---- */
 typedef enum inv_state { INV_QUEUED, INV_RUNNING, INV_DONE } inv_state;
 
+/* How an internal invocation (one started by asyncq.c, not by an api
+ * caller) ended.  Pointers are valid only during the callback. */
+typedef struct invoke_outcome {
+    int code; /* LM_OK when the function ran; else the invocation error */
+    int status; /* 200, or the invocation error's status */
+    const char *version; /* executed version ("" when it did not run) */
+    const char *ferr; /* NULL on success, else "Handled" / "Unhandled" */
+    const void *payload; /* response, or the error's message */
+    size_t payload_len;
+} invoke_outcome;
+
+/* Called once, with B.mtx held: must not block (copy what it needs). */
+typedef void (*invoke_done_fn)(void *arg, const invoke_outcome *o);
+
 struct invocation {
     char rid[40];
     fn_config *cfg;
-    api_ctx *actx; /* where the reply goes */
+    api_ctx *actx; /* where the reply goes; NULL for internal invocations */
+    invoke_done_fn done; /* internal invocations: told the outcome instead */
+    void *done_arg;
     nng_msg *req; /* the api request; payload points into it */
     const char *payload;
     size_t payload_len;
@@ -189,6 +208,7 @@ typedef struct broker_opts {
     bool unsafe_no_sandbox;
     const char *tcp_listen; /* optional extra api listener */
     int listener_check_ms; /* listen.c watchdog period */
+    double async_retry_scale; /* multiplies asyncq.c's retry delays (tests: 0.001) */
 } broker_opts;
 
 typedef struct broker {
@@ -257,6 +277,30 @@ void invoke_fail_error(invocation *inv, const lm_error *e);
 int invoke_parse_name(const char *fn, size_t fnlen, const char *q, size_t qlen,
                       char name[NAME_MAX_LEN + 1], char qual[130], lm_error *e);
 
+/* Start an internal invocation of name[:qual] with request id rid (kept
+ * across retries).  Takes ownership of req (payload points into it) in
+ * every case.  LM_OK: done(arg, …) will be called exactly once, later.
+ * Otherwise (not found, throttled, stopping, no memory) *e says why and
+ * done is never called.  B.mtx not held by the caller. */
+int invoke_start_internal(const char *name, const char *qual, const char *rid, nng_msg *req,
+                          const void *payload, size_t payload_len, invoke_done_fn done, void *arg,
+                          lm_error *e);
+
+/* ---- asyncq.c: InvocationType Event (see the head of asyncq.c) ---- */
+#define ASYNCQ_MAX_PAYLOAD 1048576u /* async payload cap (Lambda: 1 MB since Oct 2025) */
+#define ASYNCQ_MAX_DEPTH 100000 /* events waiting at once; past it: 429 */
+int asyncq_start(const char *db_path);
+/* Commit what was accepted, wait for running async invocations' outcomes
+ * (call after pool_stop), stop the thread.  Pending events stay stored. */
+void asyncq_stop(void);
+/* Queue an accepted Event invoke: the asyncq thread stores it durably and
+ * then replies 202 on actx.  Takes ownership of req (payload points into
+ * it).  Never blocks. */
+void asyncq_submit(api_ctx *actx, nng_msg *req, const char *name, const char *qual,
+                   const void *payload, size_t payload_len);
+/* Events stored and not yet finished, and how many are running now. */
+void asyncq_counts(int64_t *queued, int *running);
+
 /* ---- pool.c ---- */
 int pool_start(void);
 void pool_stop(void); /* kill and reap every worker */
@@ -312,5 +356,20 @@ int store_publish(const fn_config *v, uint32_t n, lm_error *e);
 int store_delete_version(const char *name, uint32_t n, lm_error *e);
 int store_put_alias(const char *name, const fn_alias *a, lm_error *e);
 int store_delete_alias(const char *name, const char *alias, lm_error *e);
+
+/* A function's event invoke config (asyncq.c reads it on its own connection). */
+typedef struct event_config {
+    int max_retry; /* MaximumRetryAttempts 0-2 */
+    int max_age_s; /* MaximumEventAgeInSeconds 60-21600 */
+    char on_success[352]; /* destination, "" when none */
+    char on_failure[352];
+    double last_modified; /* epoch seconds */
+} event_config;
+#define EVENT_DEFAULT_RETRIES 2
+#define EVENT_DEFAULT_MAX_AGE 21600
+int store_put_event_config(const char *name, const event_config *c, lm_error *e);
+/* LM_E_NOT_FOUND when the function has none. */
+int store_get_event_config(const char *name, event_config *c, lm_error *e);
+int store_delete_event_config(const char *name, lm_error *e);
 
 #endif

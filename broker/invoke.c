@@ -20,6 +20,11 @@
  * piece, and its last 4 KB, base64, to the caller when LogType is Tail.
  * A worker that dies mid-invocation sends no result: its record holds what
  * the runtime had pushed to the logs socket before it died.
+ *
+ * Event invokes are validated here (1 MiB cap) and handed to asyncq.c,
+ * which stores them and answers 202.  When it runs them, it comes back
+ * through invoke_start_internal(): the same queueing, pool and limits, but
+ * the outcome goes to a callback instead of an api reply.
  */
 #include <math.h>
 #include <stdio.h>
@@ -169,12 +174,35 @@ static char *build_log(const invocation *inv, const outcome *o, size_t *len)
     return buf;
 }
 
+/* Tell an internal invocation's owner how it ended.  B.mtx held. */
+static void tell_done(invocation *inv, const outcome *o)
+{
+    invoke_outcome io = {.code = LM_OK,
+                         .status = 200,
+                         .version = inv->cfg->version,
+                         .ferr = o->ferr,
+                         .payload = o->payload,
+                         .payload_len = o->payload_len};
+    inv->done(inv->done_arg, &io);
+}
+
 /* Reply to the caller and free the invocation.  B.mtx held. */
 static void finish(invocation *inv, const outcome *o)
 {
     size_t loglen = 0;
     char *log = build_log(inv, o, &loglen);
     char *tail = NULL;
+    if (inv->done != NULL) {
+        if (log != NULL) {
+            logs_write(inv->cfg->name, log, loglen);
+        }
+        free(log);
+        tell_done(inv, o);
+        B.inflight--;
+        inv->state = INV_DONE;
+        inv_free(inv);
+        return;
+    }
     if (log != NULL) {
         logs_write(inv->cfg->name, log, loglen);
         if (inv->tail) {
@@ -290,7 +318,16 @@ void invoke_fail_error(invocation *inv, const lm_error *e)
 {
     B.inflight--;
     inv->state = INV_DONE;
-    api_reply_error(inv->actx, e);
+    if (inv->done != NULL) {
+        invoke_outcome io = {.code = e->code,
+                             .status = e->status,
+                             .version = "",
+                             .payload = e->message,
+                             .payload_len = strlen(e->message)};
+        inv->done(inv->done_arg, &io);
+    } else {
+        api_reply_error(inv->actx, e);
+    }
     inv_free(inv);
 }
 
@@ -310,6 +347,8 @@ static nng_msg *dry_run_reply(const char *version)
     pw_str(&w, version);
     return m;
 }
+
+static void enqueue(invocation *inv, fn_config *target, const char *name, const char *qual);
 
 typedef struct invoke_req {
     const char *fn, *q, *cc;
@@ -360,6 +399,12 @@ static int parse_request(const proto_doc *doc, invoke_req *r, lm_error *e)
 
 static int validate_request(const invoke_req *r, lm_error *e)
 {
+    if (r->type == LM_INVOKE_EVENT && r->payload_len > ASYNCQ_MAX_PAYLOAD) {
+        return proto_error(e, LM_E_TOO_LARGE,
+                           "%zu byte payload is too large for the Event invocation type "
+                           "(limit %u bytes)",
+                           r->payload_len, ASYNCQ_MAX_PAYLOAD);
+    }
     if (r->payload_len > PROTO_MAX_SYNC_PAYLOAD) {
         return proto_error(e, LM_E_TOO_LARGE,
                            "Request must be smaller than %u bytes for the InvokeFunction "
@@ -407,10 +452,6 @@ void invoke_handle(api_ctx *actx, nng_msg *req, const proto_doc *doc)
     if (rc == LM_OK && r.type != LM_INVOKE_DRY_RUN) {
         rc = validate_request(&r, &e);
     }
-    if (rc == LM_OK && r.type == LM_INVOKE_EVENT) {
-        rc = proto_error(&e, LM_E_INVALID_PARAMETER,
-                         "InvocationType Event is not available yet on this broker");
-    }
     invocation *inv = NULL;
     if (rc == LM_OK) {
         inv = calloc(1, sizeof(*inv));
@@ -443,6 +484,13 @@ void invoke_handle(api_ctx *actx, nng_msg *req, const proto_doc *doc)
         nng_msg_free(req);
         api_reply(actx, dry);
         return;
+    } else if (r.type == LM_INVOKE_EVENT) {
+        /* durable enqueue and the 202 happen on the asyncq thread */
+        pthread_mutex_unlock(&B.mtx);
+        free(inv->client_context);
+        free(inv);
+        asyncq_submit(actx, req, name, qual, r.payload, r.payload_len);
+        return;
     } else if (B.inflight >= B.opt.max_concurrency) {
         rc = proto_error(&e, LM_E_THROTTLED,
                          "Rate Exceeded. (Reason: ConcurrentInvocationLimitExceeded, limit %d)",
@@ -457,12 +505,59 @@ void invoke_handle(api_ctx *actx, nng_msg *req, const proto_doc *doc)
         return;
     }
     uuid4(inv->rid);
-    inv->cfg = fncfg_ref(target);
     inv->actx = actx;
     inv->req = req;
     inv->payload = r.payload;
     inv->payload_len = r.payload_len;
     inv->tail = r.tail;
+    enqueue(inv, target, name, qual);
+    pthread_mutex_unlock(&B.mtx);
+}
+
+int invoke_start_internal(const char *name, const char *qual, const char *rid, nng_msg *req,
+                          const void *payload, size_t payload_len, invoke_done_fn done, void *arg,
+                          lm_error *e)
+{
+    invocation *inv = calloc(1, sizeof(*inv));
+    if (inv == NULL) {
+        nng_msg_free(req);
+        return proto_error(e, LM_E_NOMEM, NULL);
+    }
+    int rc = LM_OK;
+    pthread_mutex_lock(&B.mtx);
+    function *f = registry_find(name);
+    fn_config *target = f != NULL ? registry_resolve(f, qual) : NULL;
+    if (target == NULL) {
+        rc = proto_error(e, LM_E_NOT_FOUND, "Function not found: function:%s%s%s", name,
+                         qual[0] != '\0' ? ":" : "", qual);
+    } else if (B.stopping) {
+        rc = proto_error(e, LM_E_STOPPING, "the broker is stopping");
+    } else if (B.inflight >= B.opt.max_concurrency) {
+        rc = proto_error(e, LM_E_THROTTLED,
+                         "Rate Exceeded. (Reason: ConcurrentInvocationLimitExceeded, limit %d)",
+                         B.opt.max_concurrency);
+    }
+    if (rc != LM_OK) {
+        pthread_mutex_unlock(&B.mtx);
+        free(inv);
+        nng_msg_free(req);
+        return rc;
+    }
+    snprintf(inv->rid, sizeof(inv->rid), "%s", rid);
+    inv->req = req;
+    inv->payload = payload;
+    inv->payload_len = payload_len;
+    inv->done = done;
+    inv->done_arg = arg;
+    enqueue(inv, target, name, qual);
+    pthread_mutex_unlock(&B.mtx);
+    return LM_OK;
+}
+
+/* Queue inv (rid and request set) on target and schedule it.  B.mtx held. */
+static void enqueue(invocation *inv, fn_config *target, const char *name, const char *qual)
+{
+    inv->cfg = fncfg_ref(target);
     inv->state = INV_QUEUED;
     inv->enqueued_at = now_ms();
     snprintf(inv->arn, sizeof(inv->arn), "function:%s%s%s", name, qual[0] != '\0' ? ":" : "", qual);
@@ -477,5 +572,4 @@ void invoke_handle(api_ctx *actx, nng_msg *req, const proto_doc *doc)
     cfg->q_tail = inv;
     cfg->queued++;
     pool_schedule(cfg);
-    pthread_mutex_unlock(&B.mtx);
 }

@@ -3,11 +3,12 @@
  * the store, start the subsystems, wait for SIGTERM/SIGINT, stop cleanly.
  *
  * Start order: state dir (0700) → store → registry → logs → pool → admin →
- * work socket → api socket (last: clients only connect once everything can
- * serve them).  Stop order: mark stopping → pool (running invocations
- * finish for up to 5 s, queued ones get 503, every worker exits and is
- * reaped: no orphans) → admin (pending calls answered) → api → work → logs
- * → store.  Signals are blocked in every thread and taken with sigwait()
+ * work socket → async queue (stored events start running) → api socket
+ * (last: clients only connect once everything can serve them).  Stop
+ * order: mark stopping → pool (running invocations finish for up to 5 s,
+ * queued ones get 503, every worker exits and is reaped: no orphans) →
+ * async queue (outcomes recorded, accepted events committed) → admin
+ * (pending calls answered) → api → work → logs → store.  Signals are blocked in every thread and taken with sigwait()
  * in main, so no handler runs in an arbitrary thread.
  */
 #include <errno.h>
@@ -31,7 +32,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: lamina-broker [--state DIR] [--max-concurrency N] [--idle-timeout SECONDS]\n"
             "                     [--init-timeout SECONDS] [--listen tcp://HOST:PORT]\n"
-            "                     [--listener-check-ms MS] [--unsafe-no-sandbox] [--verbose]\n"
+            "                     [--listener-check-ms MS] [--async-retry-scale F]\n"
+            "                     [--unsafe-no-sandbox] [--verbose]\n"
             "\n"
             "Runs the Lamina broker on a state directory (default $LAMINA_STATE, else ./.lamina):\n"
             "api.sock, work.sock, logs.sock, lamina.db, code/ and logs/ live there.\n"
@@ -41,6 +43,8 @@ static void usage(FILE *f)
             "  --init-timeout S       limit for a handler's init (default 10)\n"
             "  --listener-check-ms MS probe a listener quiet this long; replace it if it\n"
             "                         stopped accepting (nng 1.5.2 bug; default 500)\n"
+            "  --async-retry-scale F  multiply async retry delays (1 min, 2 min; 1 s..5 min)\n"
+            "                         by F in (0, 1], e.g. 0.001 in tests (default 1)\n"
             "  --unsafe-no-sandbox    run workers without the sandbox, for debugging only\n"
             "\n"
             "example: lamina-broker --state /tmp/lamina --max-concurrency 64\n");
@@ -83,6 +87,7 @@ static int parse_args(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'},
         {"unsafe-no-sandbox", no_argument, NULL, 'u'},
         {"listener-check-ms", required_argument, NULL, 'k'},
+        {"async-retry-scale", required_argument, NULL, 'a'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -92,6 +97,7 @@ static int parse_args(int argc, char **argv)
     B.opt.idle_timeout_ms = 300000;
     B.opt.init_timeout_ms = 10000;
     B.opt.listener_check_ms = 500;
+    B.opt.async_retry_scale = 1.0;
     int c;
     while ((c = getopt_long(argc, argv, "s:hv", opts, NULL)) != -1) {
         switch (c) {
@@ -102,13 +108,15 @@ static int parse_args(int argc, char **argv)
         case 'l': B.opt.tcp_listen = optarg; break;
         case 'u': B.opt.unsafe_no_sandbox = true; break;
         case 'k': B.opt.listener_check_ms = atoi(optarg); break;
+        case 'a': B.opt.async_retry_scale = atof(optarg); break;
         case 'v': log_level = LOG_DEBUG; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return 2;
         }
     }
     if (optind != argc || B.opt.max_concurrency < 1 || B.opt.idle_timeout_ms < 1 ||
-        B.opt.init_timeout_ms < 1 || B.opt.listener_check_ms < 1) {
+        B.opt.init_timeout_ms < 1 || B.opt.listener_check_ms < 1 ||
+        !(B.opt.async_retry_scale > 0 && B.opt.async_retry_scale <= 1)) {
         usage(stderr);
         return 2;
     }
@@ -153,7 +161,8 @@ static int start(void)
         return -1;
     }
     if (logs_start() != 0 || pool_start() != 0 || admin_start() != 0 || work_start() != 0 ||
-        api_start() != 0 || lsn_watch_start(B.opt.listener_check_ms) != 0) {
+        asyncq_start(path) != 0 || api_start() != 0 ||
+        lsn_watch_start(B.opt.listener_check_ms) != 0) {
         return -1;
     }
     return 0;
@@ -163,6 +172,7 @@ static void stop(void)
 {
     lsn_watch_stop();
     pool_stop();
+    asyncq_stop();
     admin_stop();
     api_stop();
     work_stop();

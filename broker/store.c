@@ -17,8 +17,12 @@
  * to and half-written temporaries are removed.
  *
  * Schema history: 1 = functions only; 2 = + functions.dead_letter,
- * functions.last_version, versions, aliases.  Upgrading adds the columns
- * (checked with pragma table_info) in one transaction.
+ * functions.last_version, versions, aliases; 3 = + async_events (the
+ * durable async-invoke queue, written by asyncq.c on its own connection)
+ * and event_invoke_configs.  Upgrading 1 → 2 adds the columns (checked
+ * with pragma table_info) in one transaction; 2 → 3 only adds tables,
+ * created with IF NOT EXISTS on every open, so the version bump after them
+ * is safe to repeat after a crash.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -64,7 +68,26 @@ static const char *schema =
     "  description TEXT NOT NULL DEFAULT '',"
     "  revision_id TEXT NOT NULL,"
     "  PRIMARY KEY(name, alias));"
-    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '2');";
+    "CREATE TABLE IF NOT EXISTS async_events("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  request_id TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  qualifier TEXT NOT NULL DEFAULT '',"
+    "  payload BLOB NOT NULL,"
+    "  enqueued_at INTEGER NOT NULL," /* epoch ms */
+    "  next_at INTEGER NOT NULL," /* epoch ms: not dispatched before */
+    "  invokes INTEGER NOT NULL DEFAULT 0," /* runs that ended in a function error */
+    "  throttles INTEGER NOT NULL DEFAULT 0," /* runs refused (throttle, system error) */
+    "  hops INTEGER NOT NULL DEFAULT 0);" /* destination chain length */
+    "CREATE INDEX IF NOT EXISTS async_events_due ON async_events(next_at);"
+    "CREATE TABLE IF NOT EXISTS event_invoke_configs("
+    "  name TEXT PRIMARY KEY,"
+    "  max_retry INTEGER NOT NULL,"
+    "  max_age INTEGER NOT NULL,"
+    "  on_success TEXT NOT NULL DEFAULT '',"
+    "  on_failure TEXT NOT NULL DEFAULT '',"
+    "  last_modified REAL NOT NULL);"
+    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '3');";
 
 static int db_error(lm_error *e, const char *what)
 {
@@ -87,17 +110,19 @@ static bool has_column(const char *table, const char *column)
     return found;
 }
 
-/* Bring a schema-1 functions table to schema 2 (one transaction). */
+/* Bring a schema-1 functions table to schema 2 (one transaction), then
+ * record schema 3 (its tables exist by now). */
 static int migrate(char **err)
 {
     if (has_column("functions", "last_version")) {
-        return SQLITE_OK;
+        return sqlite3_exec(db, "UPDATE meta SET value='3' WHERE key='schema' AND value<>'3'", NULL,
+                            NULL, err);
     }
     return sqlite3_exec(db,
                         "BEGIN IMMEDIATE;"
                         "ALTER TABLE functions ADD COLUMN dead_letter TEXT NOT NULL DEFAULT '';"
                         "ALTER TABLE functions ADD COLUMN last_version INTEGER NOT NULL DEFAULT 0;"
-                        "INSERT OR REPLACE INTO meta(key, value) VALUES('schema', '2');"
+                        "INSERT OR REPLACE INTO meta(key, value) VALUES('schema', '3');"
                         "COMMIT;",
                         NULL, NULL, err);
 }
@@ -372,6 +397,9 @@ int store_delete_function(const char *name, lm_error *e)
         rc = delete_rows("versions", name, e);
     }
     if (rc == LM_OK) {
+        rc = delete_rows("event_invoke_configs", name, e);
+    }
+    if (rc == LM_OK) {
         rc = delete_rows("functions", name, e);
     }
     if (rc == LM_OK) {
@@ -492,4 +520,53 @@ int store_delete_alias(const char *name, const char *alias, lm_error *e)
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, alias, -1, SQLITE_STATIC);
     return step_done(st, "delete alias", e);
+}
+
+int store_put_event_config(const char *name, const event_config *c, lm_error *e)
+{
+    sqlite3_stmt *st = NULL;
+    const char *sql = "INSERT OR REPLACE INTO event_invoke_configs(name, max_retry, max_age,"
+                      " on_success, on_failure, last_modified) VALUES(?1, ?2, ?3, ?4, ?5, ?6)";
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        return db_error(e, "prepare");
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, c->max_retry);
+    sqlite3_bind_int(st, 3, c->max_age_s);
+    sqlite3_bind_text(st, 4, c->on_success, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, c->on_failure, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 6, c->last_modified);
+    return step_done(st, "event invoke config", e);
+}
+
+int store_get_event_config(const char *name, event_config *c, lm_error *e)
+{
+    sqlite3_stmt *st = NULL;
+    const char *sql = "SELECT max_retry, max_age, on_success, on_failure, last_modified"
+                      " FROM event_invoke_configs WHERE name=?1";
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        return db_error(e, "prepare");
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int out = LM_OK;
+    if (rc == SQLITE_ROW) {
+        c->max_retry = sqlite3_column_int(st, 0);
+        c->max_age_s = sqlite3_column_int(st, 1);
+        snprintf(c->on_success, sizeof(c->on_success), "%s", col_str(st, 2));
+        snprintf(c->on_failure, sizeof(c->on_failure), "%s", col_str(st, 3));
+        c->last_modified = sqlite3_column_double(st, 4);
+    } else if (rc == SQLITE_DONE) {
+        out = proto_error(e, LM_E_NOT_FOUND, "The function %s doesn't have an EventInvokeConfig",
+                          name);
+    } else {
+        out = db_error(e, "event invoke config");
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
+int store_delete_event_config(const char *name, lm_error *e)
+{
+    return delete_rows("event_invoke_configs", name, e);
 }

@@ -6,8 +6,9 @@
  *   warm_c1     sync invoke of echo, 1 caller   vs two-hop nng   (p50, p99)
  *   warm_c64    sync invoke of echo, 64 callers vs two-hop nng   (p50, p99, throughput)
  *   cold        first invoke of a fresh environment vs fork+exec+connect (p50)
- *   async_c16   Event invokes, 16 callers: acceptance rate and latency
- *               (errors are recorded, not fatal: the async queue may not exist)
+ *   async_c16   Event invokes, 16 callers: time to acceptance (202, the
+ *               event committed to the durable queue), accepted/s and the
+ *               acceptance rate (accepted / sent; errors are recorded, not fatal)
  *
  * It creates the function "bench-echo" from DIR/echo.so if it is missing.
  * The whole set takes about 45 s; results go to one JSON document
@@ -106,6 +107,10 @@ static cJSON *summarise(const std_item *it, const cJSON *doc)
     if (it->mode == BENCH_COLD) {
         cJSON_AddNumberToObject(o, "cold_starts", num(doc, "cold", "count"));
     }
+    if (it->async) {
+        double req = num(doc, "requests", NULL);
+        cJSON_AddNumberToObject(o, "acceptance_rate", req > 0 ? num(doc, "count", NULL) / req : 0);
+    }
     if (base != NULL) {
         cJSON_AddNumberToObject(o, "baseline_p50_us", num(base, "latency_us", "p50"));
         cJSON_AddNumberToObject(o, "baseline_p99_us", num(base, "latency_us", "p99"));
@@ -130,6 +135,11 @@ static void markdown(const cJSON *summary)
                 num(it, "ratio_p50", NULL), num(it, "ratio_p99", NULL), num(it, "throughput", NULL),
                 num(it, "baseline_throughput", NULL), num(it, "ratio_throughput", NULL),
                 num(it, "errors", NULL));
+    }
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(summary, "async_c16");
+    if (a != NULL) {
+        fprintf(stderr, "\nasync acceptance rate: %.2f%% (%.0f accepted/s)\n",
+                100.0 * num(a, "acceptance_rate", NULL), num(a, "throughput", NULL));
     }
 }
 

@@ -419,7 +419,9 @@ static void print_invoke_json(const lm_invoke_result *r)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "StatusCode", r->status);
-    cJSON_AddStringToObject(o, "ExecutedVersion", r->executed_version);
+    if (r->executed_version[0] != '\0') {
+        cJSON_AddStringToObject(o, "ExecutedVersion", r->executed_version);
+    }
     if (r->function_error[0] != '\0') {
         cJSON_AddStringToObject(o, "FunctionError", r->function_error);
     }
@@ -430,7 +432,7 @@ static void print_invoke_json(const lm_invoke_result *r)
     cJSON *p = r->payload != NULL ? cJSON_ParseWithLength(r->payload, r->payload_len) : NULL;
     if (p != NULL) {
         cJSON_AddItemToObject(o, "Payload", p);
-    } else if (r->payload != NULL && r->status != 204) {
+    } else if (r->payload != NULL && r->status != 204 && r->status != 202) {
         cJSON_AddStringToObject(o, "Payload", r->payload);
     }
     char *s = cJSON_PrintUnformatted(o);
@@ -481,7 +483,7 @@ static int cmd_invoke(cli *c, int argc, char **argv)
             p.type = LM_INVOKE_DRY_RUN;
         } else if (strcmp(a, "--tail") == 0) {
             p.log_tail = 1;
-        } else if (strcmp(a, "--event") == 0) {
+        } else if (strcmp(a, "--async") == 0 || strcmp(a, "--event") == 0) {
             p.type = LM_INVOKE_EVENT;
         } else if ((strcmp(a, "-f") == 0 || strcmp(a, "--client-context") == 0 ||
                     strcmp(a, "--qualifier") == 0) &&
@@ -532,6 +534,8 @@ static int cmd_invoke(cli *c, int argc, char **argv)
     }
     if (c->json) {
         print_invoke_json(&r);
+    } else if (r.status == 202) {
+        printf("%s\n", r.request_id); /* accepted: the request id, for the logs */
     } else {
         if (r.log_result != NULL) {
             print_b64(stderr, r.log_result);
@@ -821,6 +825,74 @@ static int cmd_alias(cli *c, int argc, char **argv)
     return rc;
 }
 
+static void text_event_config(const cJSON *reply)
+{
+    const cJSON *dc = cJSON_GetObjectItemCaseSensitive(reply, "DestinationConfig");
+    const char *keys[] = {"MaximumRetryAttempts", "MaximumEventAgeInSeconds"};
+    for (size_t i = 0; i < 2; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(reply, keys[i]);
+        printf("%-26s %g\n", keys[i], cJSON_IsNumber(v) ? v->valuedouble : 0);
+    }
+    const char *dests[] = {"OnSuccess", "OnFailure"};
+    for (size_t i = 0; i < 2; i++) {
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(dc, dests[i]);
+        const char *s = str_of(d, "Destination");
+        printf("%-26s %s\n", dests[i], s[0] != '\0' ? s : "-");
+    }
+}
+
+/* event-config put|get|delete NAME [--max-retries N] [--max-age S]
+ * [--on-success DEST] [--on-failure DEST] */
+static int cmd_event_config(cli *c, int argc, char **argv)
+{
+    static const char *subs[] = {"put", "get", "delete"};
+    const char *sub = argc >= 2 ? argv[1] : "";
+    size_t k = 0;
+    while (k < 3 && strcmp(sub, subs[k]) != 0) {
+        k++;
+    }
+    if (k == 3) {
+        return usage_error(argv[0], "expects put|get|delete, got '%s'", sub);
+    }
+    if (argc < 3 || argv[2][0] == '-') {
+        return usage_error(argv[0], "%s", "missing NAME");
+    }
+    opt o[] = {{"--max-retries", NULL},
+               {"--max-age", NULL},
+               {"--on-success", NULL},
+               {"--on-failure", NULL}};
+    int rc = k == 0     ? parse_opts(argc, argv, 3, o, 4, NULL)
+             : argc > 3 ? usage_error(argv[0], "unexpected argument '%s'", argv[3])
+                        : EXIT_OK;
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    cJSON *args = cJSON_CreateObject();
+    cJSON_AddStringToObject(args, "FunctionName", argv[2]);
+    if (o[0].value != NULL) {
+        rc = add_int_opt(args, "MaximumRetryAttempts", o[0].value, argv[0]);
+    }
+    if (rc == EXIT_OK && o[1].value != NULL) {
+        rc = add_int_opt(args, "MaximumEventAgeInSeconds", o[1].value, argv[0]);
+    }
+    if (o[2].value != NULL || o[3].value != NULL) {
+        cJSON *dc = cJSON_AddObjectToObject(args, "DestinationConfig");
+        for (int i = 2; i < 4; i++) {
+            if (o[i].value != NULL) {
+                cJSON *d = cJSON_AddObjectToObject(dc, i == 2 ? "OnSuccess" : "OnFailure");
+                cJSON_AddStringToObject(d, "Destination", o[i].value);
+            }
+        }
+    }
+    char op[32];
+    snprintf(op, sizeof(op), "event-config-%s", sub);
+    if (rc == EXIT_OK) {
+        rc = call_and_print(c, op, args, NULL, 0, k == 2 ? text_nothing : text_event_config);
+    }
+    cJSON_Delete(args);
+    return rc;
+}
+
 static int cmd_test_pattern(cli *c, int argc, char **argv)
 {
     (void)c;
@@ -850,9 +922,19 @@ static const command commands[] = {
      "[--description T]",
      "lamina alias create hello live --version 1 --weight 2=0.1"},
     {"invoke", cmd_invoke,
-     "invoke NAME [PAYLOAD | -f FILE | -] [--qualifier Q] [--dry-run] [--tail] "
+     "invoke NAME [PAYLOAD | -f FILE | -] [--qualifier Q] [--async | --dry-run] [--tail] "
      "[--client-context JSON]",
-     "lamina invoke hello '{\"name\":\"Ada\"}' --tail"},
+     "lamina invoke hello '{\"name\":\"Ada\"}' --tail\n"
+     "  lamina invoke hello --async '{\"name\":\"Ada\"}'\n"
+     "    --async (or --event): InvocationType Event. Prints the RequestId once the\n"
+     "    event is stored (202); it runs in the background, retried and sent to\n"
+     "    destinations as set with 'lamina event-config'"},
+    {"event-config", cmd_event_config,
+     "event-config put|get|delete NAME [--max-retries 0-2] [--max-age 60-21600] "
+     "[--on-success FN] [--on-failure FN]",
+     "lamina event-config put hello --max-retries 1 --on-failure hello-failures\n"
+     "  async retries and destinations of NAME (put replaces the whole config;\n"
+     "  destinations are Lamina functions: NAME, NAME:Q or function:NAME ARNs)"},
     {"test-pattern", cmd_test_pattern, "test-pattern PATTERN EVENT | test-pattern --jsonl FILE",
      "lamina test-pattern '{\"source\":[\"shop\"]}' '{\"source\":\"shop\"}'"},
 };

@@ -50,7 +50,8 @@ LM_EXPORT void lm_client_set_timeout(lm_client *c, int timeout_ms);
 
 typedef enum lm_invocation_type {
     LM_INVOKE_REQUEST_RESPONSE = 0, /* sync: wait for the result */
-    LM_INVOKE_EVENT = 1, /* async: 202 once queued durably */
+    LM_INVOKE_EVENT = 1, /* async: 202 and a request id once stored durably (payload
+                            <= 1 MiB); it runs later, retried per "event-config" */
     LM_INVOKE_DRY_RUN = 2 /* validate only: 204, nothing runs */
 } lm_invocation_type;
 
@@ -120,6 +121,15 @@ LM_EXPORT void lm_invoke_result_finish(lm_invoke_result *r);
  *   "alias-get"    {FunctionName, Name}            -> alias configuration
  *   "alias-list"   {FunctionName}                  -> {Aliases:[...]}
  *   "alias-delete" {FunctionName, Name}            -> {}
+ *   "event-config-put" {FunctionName, MaximumRetryAttempts? (0-2, default 2),
+ *              MaximumEventAgeInSeconds? (60-21600, default 21600),
+ *              DestinationConfig?{OnSuccess?{Destination}, OnFailure?{Destination}}}
+ *                                                  -> the config (replaces the whole
+ *              config; a destination is a Lamina function: NAME, NAME:Q, function:NAME
+ *              or an ARN ending so)
+ *   "event-config-get"    {FunctionName}           -> {FunctionArn, MaximumRetryAttempts,
+ *              MaximumEventAgeInSeconds, DestinationConfig, LastModified} (404 if none)
+ *   "event-config-delete" {FunctionName}           -> {}
  * FunctionName may be NAME, NAME:QUALIFIER, function:NAME[:QUALIFIER] or an
  * ARN ending so; operations on a whole function refuse a qualifier (400). */
 LM_EXPORT int lm_call(lm_client *c, const char *op, const char *args_json, const void *code,

@@ -1,0 +1,766 @@
+/*
+ * broker/asyncq.c — asynchronous invocation (InvocationType Event): the
+ * durable queue, its dispatcher, retries and destinations.
+ *
+ * Guarantees:
+ *   - An Event invoke is answered 202 only after its row in async_events
+ *     is committed (WAL, synchronous=FULL): a broker killed after the 202
+ *     runs the event after it restarts.  Delivery is at least once: an
+ *     event whose invocation was running when the broker died runs again.
+ *   - An event leaves the table only when it is finished: success, retries
+ *     exhausted or too old.  A destination record is inserted as a new
+ *     event in the same transaction that deletes the one it reports on.
+ *     Submissions and outcomes that arrive together are recorded in one
+ *     transaction (savepoints inside), so a busy queue pays one fsync per
+ *     batch, and the 202s are sent after its COMMIT.
+ *
+ * Threading: one thread, the only user of its own SQLite connection.  The
+ * api callback (invoke.c) validates the request and hands it over with
+ * asyncq_submit() (no I/O in the callback); the thread commits every
+ * submission waiting at that moment in one transaction (group commit) and
+ * then sends the 202s.  It starts due events through invoke.c's internal
+ * path (the same pool and concurrency limit as sync invokes, no socket
+ * round trip); the outcome comes back in a callback under B.mtx, which
+ * only copies it onto this thread's list.  AQ.mtx is a leaf lock: taken
+ * under B.mtx, never held while taking B.mtx.
+ *
+ * Retries (Lambda's): a function error (handled or unhandled) is retried
+ * up to MaximumRetryAttempts times (0-2, default 2), 1 min before the
+ * second run and 2 min before the third.  A refused run (throttled, broker
+ * stopping, no memory) goes back to the queue with a delay growing from
+ * 1 s to 5 min.  An event older than MaximumEventAgeInSeconds (default 6 h)
+ * is not run again.  --async-retry-scale multiplies every delay (not the
+ * event age), so tests can see retries in milliseconds.  Events that end
+ * without success go to the OnFailure destination, successes to
+ * OnSuccess, as invocation records; a record's own chain of destinations
+ * stops after ASYNCQ_MAX_HOPS (Lambda stops loops after 16).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+
+#include <lamina/client.h>
+
+#include "broker.h"
+
+#define ASYNCQ_MAX_HOPS 16
+#define ASYNCQ_MAX_WAIT_MS 1000 /* look at the table at least this often */
+
+typedef struct aq_submit {
+    api_ctx *actx;
+    nng_msg *req;
+    char name[NAME_MAX_LEN + 1];
+    char qual[130];
+    const void *payload; /* points into req */
+    size_t payload_len;
+    struct aq_submit *next;
+} aq_submit;
+
+/* An event being run: created by the thread, finished by the callback. */
+typedef struct aq_flight {
+    int64_t id;
+    char rid[40];
+    char name[NAME_MAX_LEN + 1];
+    char qual[130];
+    int64_t enqueued_at;
+    int invokes, throttles, hops;
+    /* outcome (filled by the callback) */
+    int code;
+    int status;
+    char version[16];
+    char ferr[16];
+    char *payload; /* malloc'd copy of the response, NUL-terminated */
+    size_t payload_len;
+    struct aq_flight *next; /* AQ.flying (thread only) */
+    struct aq_flight *done_next; /* AQ.done_head (AQ.mtx) */
+} aq_flight;
+
+static struct {
+    pthread_mutex_t mtx;
+    pthread_cond_t cv;
+    aq_submit *sub_head, *sub_tail;
+    int n_sub;
+    aq_flight *done_head, *done_tail;
+    aq_flight *flying; /* thread only: events started and not yet done */
+    int running; /* started, outcome not yet handled */
+    int64_t depth; /* rows in async_events */
+    bool stop;
+    bool started;
+    pthread_t thr;
+    sqlite3 *db; /* thread only (and start-up) */
+} AQ = {.mtx = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+/* ---- submission (api callback side) ---- */
+
+static void reply_error(api_ctx *actx, int code, const char *msg)
+{
+    lm_error e;
+    proto_error(&e, code, "%s", msg);
+    api_reply_error(actx, &e);
+}
+
+void asyncq_submit(api_ctx *actx, nng_msg *req, const char *name, const char *qual,
+                   const void *payload, size_t payload_len)
+{
+    aq_submit *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        nng_msg_free(req);
+        reply_error(actx, LM_E_NOMEM, "out of memory");
+        return;
+    }
+    s->actx = actx;
+    s->req = req;
+    snprintf(s->name, sizeof(s->name), "%s", name);
+    snprintf(s->qual, sizeof(s->qual), "%s", qual);
+    s->payload = payload;
+    s->payload_len = payload_len;
+    pthread_mutex_lock(&AQ.mtx);
+    int err = !AQ.started || AQ.stop                    ? LM_E_STOPPING
+              : AQ.depth + AQ.n_sub >= ASYNCQ_MAX_DEPTH ? LM_E_THROTTLED
+                                                        : LM_OK;
+    if (err == LM_OK) {
+        if (AQ.sub_tail != NULL) {
+            AQ.sub_tail->next = s;
+        } else {
+            AQ.sub_head = s;
+        }
+        AQ.sub_tail = s;
+        AQ.n_sub++;
+        pthread_cond_signal(&AQ.cv);
+    }
+    pthread_mutex_unlock(&AQ.mtx);
+    if (err != LM_OK) {
+        nng_msg_free(req);
+        free(s);
+        reply_error(actx, err,
+                    err == LM_E_STOPPING
+                        ? "the broker is stopping"
+                        : "Rate Exceeded. (Reason: the async queue holds its limit of events)");
+    }
+}
+
+static nng_msg *accepted_reply(const char *rid)
+{
+    nng_msg *m = NULL;
+    if (nng_msg_alloc(&m, 0) != 0) {
+        return NULL;
+    }
+    proto_writer w;
+    proto_writer_init(&w, m);
+    pw_map(&w, 5);
+    pw_header(&w, "result");
+    pw_key(&w, "status");
+    pw_int(&w, 202);
+    pw_key(&w, "rid");
+    pw_str(&w, rid);
+    pw_key(&w, "payload");
+    pw_bin(&w, "", 0);
+    if (w.err != 0) {
+        nng_msg_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* ---- SQL helpers (thread only) ---- */
+
+static bool exec(const char *sql)
+{
+    char *err = NULL;
+    if (sqlite3_exec(AQ.db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        blog(LOG_ERROR, "asyncq: %s: %s", sql, err != NULL ? err : "?");
+        sqlite3_free(err);
+        return false;
+    }
+    return true;
+}
+
+static sqlite3_stmt *prepare(const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(AQ.db, sql, -1, &st, NULL) != SQLITE_OK) {
+        blog(LOG_ERROR, "asyncq: prepare: %s", sqlite3_errmsg(AQ.db));
+        return NULL;
+    }
+    return st;
+}
+
+static bool step_done(sqlite3_stmt *st)
+{
+    if (st == NULL) {
+        return false;
+    }
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        blog(LOG_ERROR, "asyncq: write: %s", sqlite3_errmsg(AQ.db));
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE;
+}
+
+static bool insert_event(const char *rid, const char *name, const char *qual, const void *payload,
+                         size_t len, int hops)
+{
+    sqlite3_stmt *st = prepare("INSERT INTO async_events(request_id, name, qualifier, payload,"
+                               " enqueued_at, next_at, hops) VALUES(?1, ?2, ?3, ?4, ?5, ?5, ?6)");
+    if (st == NULL) {
+        return false;
+    }
+    sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, qual, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, len > 0 ? payload : "", (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, epoch_ms());
+    sqlite3_bind_int(st, 6, hops);
+    return step_done(st);
+}
+
+static bool delete_event(int64_t id)
+{
+    sqlite3_stmt *st = prepare("DELETE FROM async_events WHERE id=?1");
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, id);
+    }
+    return step_done(st);
+}
+
+static void add_depth(int64_t n)
+{
+    pthread_mutex_lock(&AQ.mtx);
+    AQ.depth += n;
+    pthread_mutex_unlock(&AQ.mtx);
+}
+
+/* Insert every submission (inside the caller's transaction; one savepoint
+ * for all, so they are stored together or not at all).  rids gets their
+ * request ids.  True when all were inserted. */
+static bool stage_submits(aq_submit *list, int n, char (*rids)[40])
+{
+    if (n == 0) {
+        return true;
+    }
+    if (rids == NULL || !exec("SAVEPOINT submit")) {
+        return false;
+    }
+    bool ok = true;
+    int i = 0;
+    for (aq_submit *s = list; ok && s != NULL; s = s->next, i++) {
+        uuid4(rids[i]);
+        ok = insert_event(rids[i], s->name, s->qual, s->payload, s->payload_len, 0);
+    }
+    if (!ok) {
+        exec("ROLLBACK TO submit");
+    }
+    exec("RELEASE submit");
+    return ok;
+}
+
+/* Answer every submission: 202 when stored (committed), else an error. */
+static void answer_submits(aq_submit *list, char (*rids)[40], bool stored)
+{
+    int i = 0;
+    while (list != NULL) {
+        aq_submit *s = list;
+        list = s->next;
+        if (stored) {
+            api_reply(s->actx, accepted_reply(rids[i]));
+        } else {
+            reply_error(s->actx, LM_E_IO, "the event could not be stored");
+        }
+        nng_msg_free(s->req);
+        free(s);
+        i++;
+    }
+}
+
+/* ---- configuration and records ---- */
+
+static void load_config(const char *name, event_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->max_retry = EVENT_DEFAULT_RETRIES;
+    c->max_age_s = EVENT_DEFAULT_MAX_AGE;
+    sqlite3_stmt *st = prepare("SELECT max_retry, max_age, on_success, on_failure"
+                               " FROM event_invoke_configs WHERE name=?1");
+    if (st == NULL) {
+        return;
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *s;
+        c->max_retry = sqlite3_column_int(st, 0);
+        c->max_age_s = sqlite3_column_int(st, 1);
+        s = sqlite3_column_text(st, 2);
+        snprintf(c->on_success, sizeof(c->on_success), "%s", s != NULL ? (const char *)s : "");
+        s = sqlite3_column_text(st, 3);
+        snprintf(c->on_failure, sizeof(c->on_failure), "%s", s != NULL ? (const char *)s : "");
+    }
+    sqlite3_finalize(st);
+}
+
+/* The event's stored payload as JSON (NULL when gone or not JSON). */
+static cJSON *load_payload(int64_t id)
+{
+    sqlite3_stmt *st = prepare("SELECT payload FROM async_events WHERE id=?1");
+    cJSON *j = NULL;
+    if (st == NULL) {
+        return NULL;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        j = cJSON_ParseWithLength(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+    }
+    sqlite3_finalize(st);
+    return j;
+}
+
+/* Lambda's invocation record (malloc'd JSON text), at most the async cap:
+ * payloads that do not fit are replaced by null, response first. */
+static char *build_record(const aq_flight *f, const char *condition)
+{
+    char ts[40], arn[NAME_MAX_LEN + 40];
+    iso8601_now(ts, sizeof(ts));
+    snprintf(arn, sizeof(arn), "function:%s:%s", f->name,
+             f->version[0] != '\0' ? f->version : "$LATEST");
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "version", "1.0");
+    cJSON_AddStringToObject(r, "timestamp", ts);
+    cJSON *rc = cJSON_AddObjectToObject(r, "requestContext");
+    cJSON_AddStringToObject(rc, "requestId", f->rid);
+    cJSON_AddStringToObject(rc, "functionArn", arn);
+    cJSON_AddStringToObject(rc, "condition", condition);
+    cJSON_AddNumberToObject(rc, "approximateInvokeCount", f->invokes);
+    cJSON *req = load_payload(f->id);
+    cJSON_AddItemToObject(r, "requestPayload", req != NULL ? req : cJSON_CreateNull());
+    cJSON *resp = cJSON_AddObjectToObject(r, "responseContext");
+    cJSON_AddNumberToObject(resp, "statusCode", f->status);
+    cJSON_AddStringToObject(resp, "executedVersion", f->version);
+    if (f->ferr[0] != '\0') {
+        cJSON_AddStringToObject(resp, "functionError", f->ferr);
+    }
+    cJSON *out = NULL;
+    if (f->payload != NULL && f->code == LM_OK) {
+        out = cJSON_ParseWithLength(f->payload, f->payload_len);
+        if (out == NULL) {
+            out = cJSON_CreateString(f->payload);
+        }
+    } else if (f->payload != NULL) { /* never ran: the invocation error */
+        out = cJSON_CreateObject();
+        cJSON_AddStringToObject(out, "errorType", proto_err_type(f->code));
+        cJSON_AddStringToObject(out, "errorMessage", f->payload);
+    }
+    if (out != NULL) {
+        cJSON_AddItemToObject(r, "responsePayload", out);
+    }
+    char *s = cJSON_PrintUnformatted(r);
+    if (s != NULL && strlen(s) > ASYNCQ_MAX_PAYLOAD && out != NULL) {
+        free(s);
+        cJSON_ReplaceItemInObject(r, "responsePayload", cJSON_CreateNull());
+        s = cJSON_PrintUnformatted(r);
+    }
+    if (s != NULL && strlen(s) > ASYNCQ_MAX_PAYLOAD) {
+        free(s);
+        cJSON_ReplaceItemInObject(r, "requestPayload", cJSON_CreateNull());
+        s = cJSON_PrintUnformatted(r);
+    }
+    cJSON_Delete(r);
+    return s;
+}
+
+/* Finish an event: delete it and, when dest is set, queue the record for
+ * the destination function in the same transaction. */
+static void finish_event(aq_flight *f, const char *dest, const char *condition)
+{
+    char name[NAME_MAX_LEN + 1], qual[130];
+    lm_error e;
+    char *rec = NULL;
+    if (dest[0] != '\0' && f->hops >= ASYNCQ_MAX_HOPS) {
+        blog(LOG_WARN, "async %s of %s: destination chain longer than %d, record dropped", f->rid,
+             f->name, ASYNCQ_MAX_HOPS);
+    } else if (dest[0] != '\0' &&
+               invoke_parse_name(dest, strlen(dest), NULL, 0, name, qual, &e) == LM_OK) {
+        rec = build_record(f, condition);
+    }
+    bool ok = exec("SAVEPOINT finish");
+    char rid[37];
+    uuid4(rid);
+    bool queued = ok && rec != NULL && insert_event(rid, name, qual, rec, strlen(rec), f->hops + 1);
+    ok = ok && (rec == NULL || queued) && delete_event(f->id) && exec("RELEASE finish");
+    if (!ok) {
+        exec("ROLLBACK TO finish"); /* stays queued: it runs again (at least once) */
+        exec("RELEASE finish");
+        free(rec);
+        return;
+    }
+    add_depth(queued ? 0 : -1);
+    if (queued) {
+        blog(LOG_DEBUG, "async %s of %s: %s, record %s sent to %s", f->rid, f->name, condition, rid,
+             dest);
+    } else if (strcmp(condition, "Success") != 0) {
+        blog(LOG_WARN, "async %s of %s: %s after %d run(s), event discarded", f->rid, f->name,
+             condition, f->invokes);
+    }
+    free(rec);
+}
+
+static bool set_retry(int64_t id, int64_t next_at, int invokes, int throttles)
+{
+    sqlite3_stmt *st =
+        prepare("UPDATE async_events SET next_at=?2, invokes=?3, throttles=?4 WHERE id=?1");
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, next_at);
+        sqlite3_bind_int(st, 3, invokes);
+        sqlite3_bind_int(st, 4, throttles);
+    }
+    return step_done(st);
+}
+
+static int64_t scaled(double ms)
+{
+    return (int64_t)ceil(ms * B.opt.async_retry_scale);
+}
+
+/* What to do with an event whose run ended (thread, no lock held). */
+static void handle_outcome(aq_flight *f)
+{
+    event_config c;
+    load_config(f->name, &c);
+    int64_t now = epoch_ms();
+    int64_t deadline = f->enqueued_at + (int64_t)c.max_age_s * 1000;
+    if (f->code == LM_OK && f->ferr[0] == '\0') {
+        finish_event(f, c.on_success, "Success");
+        return;
+    }
+    if (f->code == LM_E_NOT_FOUND) {
+        f->status = 404;
+        finish_event(f, c.on_failure, "RetriesExhausted");
+        return;
+    }
+    int64_t delay;
+    if (f->code == LM_OK) { /* a function error */
+        if (f->invokes > c.max_retry) {
+            finish_event(f, c.on_failure, "RetriesExhausted");
+            return;
+        }
+        delay = scaled(f->invokes == 1 ? 60000.0 : 120000.0);
+    } else { /* refused: throttled, stopping, no memory */
+        f->throttles++;
+        delay = scaled(fmin(1000.0 * pow(2.0, f->throttles - 1), 300000.0));
+    }
+    if (now + delay > deadline) {
+        finish_event(f, c.on_failure, "EventAgeExceeded");
+        return;
+    }
+    set_retry(f->id, now + delay, f->invokes, f->throttles);
+}
+
+/* ---- dispatch ---- */
+
+/* Outcome callback: B.mtx held; copy and hand to the thread. */
+static void on_done(void *arg, const invoke_outcome *o)
+{
+    aq_flight *f = arg;
+    f->code = o->code;
+    f->status = o->status;
+    snprintf(f->version, sizeof(f->version), "%s", o->version != NULL ? o->version : "");
+    snprintf(f->ferr, sizeof(f->ferr), "%s", o->ferr != NULL ? o->ferr : "");
+    f->payload = malloc(o->payload_len + 1);
+    if (f->payload != NULL) {
+        memcpy(f->payload, o->payload, o->payload_len);
+        f->payload[o->payload_len] = '\0';
+        f->payload_len = o->payload_len;
+    }
+    if (o->code == LM_OK) {
+        f->invokes++;
+    }
+    pthread_mutex_lock(&AQ.mtx);
+    f->done_next = NULL;
+    if (AQ.done_tail != NULL) {
+        AQ.done_tail->done_next = f;
+    } else {
+        AQ.done_head = f;
+    }
+    AQ.done_tail = f;
+    pthread_cond_signal(&AQ.cv);
+    pthread_mutex_unlock(&AQ.mtx);
+}
+
+static bool is_flying(int64_t id)
+{
+    for (aq_flight *f = AQ.flying; f != NULL; f = f->next) {
+        if (f->id == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void unlink_flying(aq_flight *f)
+{
+    for (aq_flight **pp = &AQ.flying; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == f) {
+            *pp = f->next;
+            return;
+        }
+    }
+}
+
+static void flight_free(aq_flight *f)
+{
+    free(f->payload);
+    free(f);
+}
+
+/* Start one stored event.  Refusals are handled at once like outcomes. */
+static void start_one(sqlite3_stmt *st)
+{
+    aq_flight *f = calloc(1, sizeof(*f));
+    nng_msg *req = NULL;
+    if (f == NULL) {
+        return;
+    }
+    f->id = sqlite3_column_int64(st, 0);
+    snprintf(f->rid, sizeof(f->rid), "%s", (const char *)sqlite3_column_text(st, 1));
+    snprintf(f->name, sizeof(f->name), "%s", (const char *)sqlite3_column_text(st, 2));
+    snprintf(f->qual, sizeof(f->qual), "%s", (const char *)sqlite3_column_text(st, 3));
+    const void *p = sqlite3_column_blob(st, 4);
+    size_t n = (size_t)sqlite3_column_bytes(st, 4);
+    f->enqueued_at = sqlite3_column_int64(st, 5);
+    f->invokes = sqlite3_column_int(st, 6);
+    f->throttles = sqlite3_column_int(st, 7);
+    f->hops = sqlite3_column_int(st, 8);
+    if (nng_msg_alloc(&req, 0) != 0 || (n > 0 && nng_msg_append(req, p, n) != 0)) {
+        nng_msg_free(req);
+        free(f);
+        return;
+    }
+    event_config c;
+    load_config(f->name, &c);
+    if (epoch_ms() > f->enqueued_at + (int64_t)c.max_age_s * 1000) {
+        nng_msg_free(req);
+        f->status = 0;
+        finish_event(f, c.on_failure, "EventAgeExceeded");
+        flight_free(f);
+        return;
+    }
+    f->next = AQ.flying;
+    AQ.flying = f;
+    pthread_mutex_lock(&AQ.mtx);
+    AQ.running++;
+    pthread_mutex_unlock(&AQ.mtx);
+    lm_error e;
+    const void *body = nng_msg_body(req);
+    if (invoke_start_internal(f->name, f->qual, f->rid, req, body, n, on_done, f, &e) != LM_OK) {
+        unlink_flying(f);
+        pthread_mutex_lock(&AQ.mtx);
+        AQ.running--;
+        pthread_mutex_unlock(&AQ.mtx);
+        if (e.code == LM_E_STOPPING) { /* left as it is: it runs after a restart */
+            flight_free(f);
+            return;
+        }
+        f->code = e.code;
+        f->status = e.status;
+        f->payload = strdup(e.message);
+        f->payload_len = f->payload != NULL ? strlen(f->payload) : 0;
+        if (e.code == LM_E_NOT_FOUND) {
+            blog(LOG_WARN, "async %s: %s", f->rid, e.message);
+        }
+        handle_outcome(f);
+        flight_free(f);
+    }
+}
+
+/* Start due events while there is room; returns when to look again (epoch ms). */
+static int64_t dispatch_due(void)
+{
+    int64_t now = epoch_ms();
+    int room = B.opt.max_concurrency - AQ.running;
+    int flying = AQ.running;
+    if (room > 0) {
+        sqlite3_stmt *st = prepare("SELECT id, request_id, name, qualifier, payload, enqueued_at,"
+                                   " invokes, throttles, hops FROM async_events WHERE next_at<=?1"
+                                   " ORDER BY next_at, id LIMIT ?2");
+        if (st != NULL) {
+            sqlite3_bind_int64(st, 1, now);
+            sqlite3_bind_int(st, 2, room + flying);
+            int started = 0;
+            while (started < room && sqlite3_step(st) == SQLITE_ROW) {
+                if (!is_flying(sqlite3_column_int64(st, 0))) {
+                    start_one(st);
+                    started++;
+                }
+            }
+            sqlite3_finalize(st);
+        }
+    }
+    int64_t next = now + ASYNCQ_MAX_WAIT_MS;
+    sqlite3_stmt *st = prepare("SELECT MIN(next_at) FROM async_events WHERE next_at>?1");
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, now);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+            int64_t t = sqlite3_column_int64(st, 0);
+            next = t < next ? t : next;
+        }
+        sqlite3_finalize(st);
+    }
+    return next;
+}
+
+/* Reset the depth from the table (after a failed commit). */
+static void recount(void)
+{
+    sqlite3_stmt *st = prepare("SELECT COUNT(*) FROM async_events");
+    if (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
+        pthread_mutex_lock(&AQ.mtx);
+        AQ.depth = sqlite3_column_int64(st, 0);
+        pthread_mutex_unlock(&AQ.mtx);
+    }
+    sqlite3_finalize(st);
+}
+
+/* Record outcomes (inside the caller's transaction: a savepoint each). */
+static void handle_done(aq_flight *list)
+{
+    while (list != NULL) {
+        aq_flight *f = list;
+        list = f->done_next;
+        unlink_flying(f);
+        handle_outcome(f);
+        pthread_mutex_lock(&AQ.mtx);
+        AQ.running--;
+        pthread_mutex_unlock(&AQ.mtx);
+        flight_free(f);
+    }
+}
+
+/* New submissions and finished runs, in one transaction: one fsync for the
+ * whole batch.  The 202s go out only after the COMMIT. */
+static void process_batch(aq_submit *subs, aq_flight *done)
+{
+    int n = 0;
+    for (aq_submit *s = subs; s != NULL; s = s->next) {
+        n++;
+    }
+    char(*rids)[40] = n > 0 ? calloc((size_t)n, sizeof(*rids)) : NULL;
+    bool tx = exec("BEGIN IMMEDIATE");
+    bool stored = tx && stage_submits(subs, n, rids);
+    handle_done(done);
+    if (tx && !exec("COMMIT")) {
+        exec("ROLLBACK"); /* outcomes are lost: those events run again */
+        recount();
+        stored = false;
+    } else if (!tx) {
+        recount();
+    } else if (stored) {
+        add_depth(n);
+    }
+    answer_submits(subs, rids, stored);
+    free(rids);
+}
+
+static void *asyncq_main(void *arg)
+{
+    (void)arg;
+    int64_t wake = 0;
+    int64_t give_up = 0; /* stopping: outcomes awaited until then */
+    for (;;) {
+        pthread_mutex_lock(&AQ.mtx);
+        while (AQ.sub_head == NULL && AQ.done_head == NULL && !AQ.stop && epoch_ms() < wake) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            int64_t left = wake - epoch_ms();
+            left = left < 1 ? 1 : left;
+            ts.tv_sec += left / 1000;
+            ts.tv_nsec += (left % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&AQ.cv, &AQ.mtx, &ts);
+        }
+        aq_submit *subs = AQ.sub_head;
+        aq_flight *done = AQ.done_head;
+        AQ.sub_head = AQ.sub_tail = NULL;
+        AQ.n_sub = 0;
+        AQ.done_head = AQ.done_tail = NULL;
+        bool stop = AQ.stop;
+        bool idle = AQ.running == 0;
+        pthread_mutex_unlock(&AQ.mtx);
+        if (subs != NULL || done != NULL) {
+            process_batch(subs, done);
+        }
+        if (stop && give_up == 0) {
+            give_up = epoch_ms() + 10000;
+        }
+        if (stop && subs == NULL && done == NULL && (idle || epoch_ms() > give_up)) {
+            return NULL; /* outcomes still missing: those events run again later */
+        }
+        wake = stop ? epoch_ms() + 50 : dispatch_due();
+    }
+}
+
+/* ---- life cycle ---- */
+
+int asyncq_start(const char *db_path)
+{
+    if (sqlite3_open_v2(db_path, &AQ.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        blog(LOG_ERROR, "asyncq: open %s: %s", db_path, sqlite3_errmsg(AQ.db));
+        sqlite3_close(AQ.db);
+        AQ.db = NULL;
+        return -1;
+    }
+    sqlite3_busy_timeout(AQ.db, 5000);
+    if (!exec("PRAGMA synchronous=FULL")) {
+        return -1;
+    }
+    sqlite3_stmt *st = prepare("SELECT COUNT(*) FROM async_events");
+    if (st == NULL || sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return -1;
+    }
+    AQ.depth = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (AQ.depth > 0) {
+        blog(LOG_INFO, "asyncq: %lld stored event(s) to run", (long long)AQ.depth);
+    }
+    if (pthread_create(&AQ.thr, NULL, asyncq_main, NULL) != 0) {
+        return -1;
+    }
+    pthread_mutex_lock(&AQ.mtx);
+    AQ.started = true;
+    pthread_mutex_unlock(&AQ.mtx);
+    return 0;
+}
+
+void asyncq_stop(void)
+{
+    pthread_mutex_lock(&AQ.mtx);
+    bool started = AQ.started;
+    AQ.stop = true;
+    pthread_cond_signal(&AQ.cv);
+    pthread_mutex_unlock(&AQ.mtx);
+    if (started) {
+        pthread_join(AQ.thr, NULL);
+        pthread_mutex_lock(&AQ.mtx);
+        AQ.started = false;
+        pthread_mutex_unlock(&AQ.mtx);
+    }
+    if (AQ.db != NULL) {
+        sqlite3_close(AQ.db);
+        AQ.db = NULL;
+    }
+}
+
+void asyncq_counts(int64_t *queued, int *running)
+{
+    pthread_mutex_lock(&AQ.mtx);
+    *queued = AQ.depth;
+    *running = AQ.running;
+    pthread_mutex_unlock(&AQ.mtx);
+}

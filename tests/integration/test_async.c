@@ -1,0 +1,533 @@
+/*
+ * Integration: asynchronous invoke (InvocationType Event) against a real
+ * broker and real runtimes — the 202, the durable queue, retries, on-success
+ * and on-failure destinations, kill -9, typed errors, event invoke configs.
+ *
+ * Effects are observed in the functions' logs (<state>/logs/NAME.log): the
+ * `record` handler writes "EVENT <json>" for every event it gets, and the
+ * sandbox lets handlers write nowhere else.  The broker runs with
+ * --async-retry-scale 0.001, so Lambda's 1 min / 2 min retry delays take
+ * 60 / 120 ms.
+ */
+#include <criterion/criterion.h>
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "harness.h"
+
+static lt_broker b;
+static const char *const fast_retries[] = {"--async-retry-scale", "0.001", NULL};
+
+static void up(void)
+{
+    lt_broker_start(&b, fast_retries);
+}
+static void down(void)
+{
+    lt_broker_stop(&b, false);
+}
+
+TestSuite(async, .init = up, .fini = down, .timeout = 90);
+
+/* ---- helpers ---- */
+
+static char *read_log(const char *fn)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/logs/%s.log", b.state, fn);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return strdup("");
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    cr_assert_not_null(s);
+    size_t got = fread(s, 1, (size_t)n, f);
+    s[got] = '\0';
+    fclose(f);
+    return s;
+}
+
+static int count_in(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle)) {
+        n++;
+    }
+    return n;
+}
+
+typedef struct log_wait {
+    const char *fn;
+    const char *needle;
+    int times;
+} log_wait;
+
+static bool log_has(void *arg)
+{
+    log_wait *w = arg;
+    char *s = read_log(w->fn);
+    bool ok = count_in(s, w->needle) >= w->times;
+    free(s);
+    return ok;
+}
+
+/* Wait until fn's log holds needle `times` times. */
+static void await_log(const char *fn, const char *needle, int times)
+{
+    log_wait w = {fn, needle, times};
+    cr_assert(lt_wait_until(log_has, &w, 30000), "%s.log never held '%s' %d time(s):\n%s", fn,
+              needle, times, read_log(fn));
+}
+
+static int invoke_event(const char *fn, const char *payload, size_t len, lm_invoke_result *r,
+                        lm_error *e)
+{
+    lm_invoke_params p = {
+        .function = fn, .type = LM_INVOKE_EVENT, .payload = payload, .payload_len = len};
+    return lm_invoke(b.client, &p, r, e);
+}
+
+/* Invoke as an Event, assert the 202, return the request id. */
+static void accept_event(const char *fn, const char *payload, char rid[40])
+{
+    lm_invoke_result r;
+    lm_error e;
+    cr_assert_eq(invoke_event(fn, payload, strlen(payload), &r, &e), LM_OK, "%s: %s", e.type,
+                 e.message);
+    cr_assert_eq(r.status, 202);
+    cr_assert_eq(strlen(r.request_id), 36, "request id is a UUID: %s", r.request_id);
+    cr_assert_eq(r.payload_len, 0, "a 202 has an empty payload");
+    snprintf(rid, 40, "%s", r.request_id);
+    lm_invoke_result_finish(&r);
+}
+
+static void put_config(const char *args)
+{
+    lm_error e;
+    char *reply = NULL;
+    cr_assert_eq(lm_call(b.client, "event-config-put", args, NULL, 0, &reply, &e), LM_OK, "%s",
+                 e.message);
+    free(reply);
+}
+
+/* The JSON of the n-th (0-based) "EVENT " line of fn's log. */
+static cJSON *logged_event(const char *fn, int n)
+{
+    char *s = read_log(fn);
+    const char *p = s;
+    for (int i = 0; i <= n; i++) {
+        p = strstr(p, "EVENT ");
+        cr_assert_not_null(p, "%s.log has fewer than %d events", fn, n + 1);
+        p += 6;
+    }
+    const char *end = strchr(p, '\n');
+    cJSON *j = cJSON_ParseWithLength(p, end != NULL ? (size_t)(end - p) : strlen(p));
+    cr_assert_not_null(j, "logged event is not JSON: %.200s", p);
+    free(s);
+    return j;
+}
+
+static const char *str_at(const cJSON *o, const char *a, const char *k)
+{
+    const cJSON *x = a != NULL ? cJSON_GetObjectItemCaseSensitive(o, a) : o;
+    const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x, k));
+    return s != NULL ? s : "(missing)";
+}
+
+static int64_t status_depth(void)
+{
+    lm_error e;
+    char *reply = NULL;
+    cr_assert_eq(lm_call(b.client, "status", NULL, NULL, 0, &reply, &e), LM_OK);
+    cJSON *j = cJSON_Parse(reply);
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(j, "AsyncQueue");
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(q, "Depth");
+    cr_assert(cJSON_IsNumber(d), "status has AsyncQueue.Depth: %s", reply);
+    int64_t n = (int64_t)d->valuedouble;
+    cJSON_Delete(j);
+    free(reply);
+    return n;
+}
+
+static bool queue_empty(void *arg)
+{
+    (void)arg;
+    return status_depth() == 0;
+}
+
+/* ---- tests ---- */
+
+Test(async, event_is_accepted_with_202_and_a_request_id_then_runs)
+{
+    lt_create(&b, "rec", "record", NULL);
+    char rid[40], start[80];
+    accept_event("rec", "{\"n\":1}", rid);
+    await_log("rec", "EVENT {\"n\":1}", 1);
+    snprintf(start, sizeof(start), "START RequestId: %s", rid);
+    await_log("rec", start, 1);
+    cr_assert(lt_wait_until(queue_empty, NULL, 10000), "the finished event leaves the queue");
+}
+
+Test(async, failing_function_is_retried_max_attempts_then_goes_to_on_failure)
+{
+    lt_create(&b, "flaky", "record", NULL);
+    lt_create(&b, "failures", "record", NULL);
+    put_config("{\"FunctionName\":\"flaky\",\"MaximumRetryAttempts\":1,"
+               "\"DestinationConfig\":{\"OnFailure\":{\"Destination\":"
+               "\"arn:aws:lambda:us-east-1:123456789012:function:failures\"}}}");
+    char rid[40], start[80];
+    accept_event("flaky", "{\"fail\":true,\"order\":\"o-17\"}", rid);
+    await_log("failures", "RetriesExhausted", 1);
+    snprintf(start, sizeof(start), "START RequestId: %s", rid);
+    char *log = read_log("flaky");
+    cr_assert_eq(count_in(log, start), 2, "one run and exactly one retry, same request id:\n%s",
+                 log);
+    free(log);
+    cJSON *rec = logged_event("failures", 0);
+    cr_assert_str_eq(str_at(rec, NULL, "version"), "1.0");
+    cr_assert_str_eq(str_at(rec, "requestContext", "condition"), "RetriesExhausted");
+    cr_assert_str_eq(str_at(rec, "requestContext", "requestId"), rid);
+    cr_assert_str_eq(str_at(rec, "requestContext", "functionArn"), "function:flaky:$LATEST");
+    const cJSON *rc = cJSON_GetObjectItem(rec, "requestContext");
+    cr_assert_eq(cJSON_GetObjectItem(rc, "approximateInvokeCount")->valueint, 2);
+    cr_assert_str_eq(str_at(rec, "requestPayload", "order"), "o-17", "the original event");
+    cr_assert_str_eq(str_at(rec, "responseContext", "functionError"), "Handled");
+    cr_assert_str_eq(str_at(rec, "responseContext", "executedVersion"), "$LATEST");
+    cr_assert_str_eq(str_at(rec, "responsePayload", "errorType"), "AsyncFailure");
+    cJSON_Delete(rec);
+    cr_assert(lt_wait_until(queue_empty, NULL, 10000));
+}
+
+Test(async, default_config_retries_twice)
+{
+    lt_create(&b, "flaky", "record", NULL);
+    lt_create(&b, "failures", "record", NULL);
+    put_config("{\"FunctionName\":\"flaky\","
+               "\"DestinationConfig\":{\"OnFailure\":{\"Destination\":\"failures\"}}}");
+    char rid[40], start[80];
+    accept_event("flaky", "{\"fail\":true}", rid);
+    await_log("failures", "RetriesExhausted", 1);
+    snprintf(start, sizeof(start), "START RequestId: %s", rid);
+    char *log = read_log("flaky");
+    cr_assert_eq(count_in(log, start), 3, "MaximumRetryAttempts defaults to 2:\n%s", log);
+    free(log);
+}
+
+Test(async, zero_retries_runs_once_and_discards_without_destination)
+{
+    lt_create(&b, "once", "record", NULL);
+    put_config("{\"FunctionName\":\"once\",\"MaximumRetryAttempts\":0}");
+    char rid[40], start[80];
+    accept_event("once", "{\"fail\":true}", rid);
+    cr_assert(lt_wait_until(queue_empty, NULL, 10000), "the event is discarded");
+    snprintf(start, sizeof(start), "START RequestId: %s", rid);
+    await_log("once", start, 1);
+    char *log = read_log("once");
+    cr_assert_eq(count_in(log, start), 1, "no retry:\n%s", log);
+    free(log);
+}
+
+Test(async, success_goes_to_on_success_destination)
+{
+    lt_create(&b, "good", "record", NULL);
+    lt_create(&b, "successes", "record", NULL);
+    put_config("{\"FunctionName\":\"good\","
+               "\"DestinationConfig\":{\"OnSuccess\":{\"Destination\":\"function:successes\"}}}");
+    char rid[40];
+    accept_event("good", "{\"item\":\"x9\"}", rid);
+    await_log("successes", "\"condition\":\"Success\"", 1);
+    cJSON *rec = logged_event("successes", 0);
+    cr_assert_str_eq(str_at(rec, "requestContext", "requestId"), rid);
+    const cJSON *rc = cJSON_GetObjectItem(rec, "requestContext");
+    cr_assert_eq(cJSON_GetObjectItem(rc, "approximateInvokeCount")->valueint, 1);
+    cr_assert_str_eq(str_at(rec, "requestPayload", "item"), "x9");
+    const cJSON *resp = cJSON_GetObjectItem(rec, "responseContext");
+    cr_assert_eq(cJSON_GetObjectItem(resp, "statusCode")->valueint, 200);
+    cr_assert_null(cJSON_GetObjectItem(resp, "functionError"), "no functionError on success");
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "responsePayload"), "ok")));
+    cJSON_Delete(rec);
+}
+
+Test(async, a_retry_later_than_the_event_age_limit_sends_event_age_exceeded)
+{
+    /* real delays: the first retry would be 60 s after the first run, which
+     * is past a 60 s MaximumEventAgeInSeconds, so the event ends at once */
+    lt_broker_stop(&b, false);
+    lt_broker_start(&b, NULL);
+    lt_create(&b, "stale", "record", NULL);
+    lt_create(&b, "failures", "record", NULL);
+    put_config("{\"FunctionName\":\"stale\",\"MaximumEventAgeInSeconds\":60,"
+               "\"DestinationConfig\":{\"OnFailure\":{\"Destination\":\"failures\"}}}");
+    char rid[40];
+    accept_event("stale", "{\"fail\":true,\"n\":5}", rid);
+    await_log("failures", "EventAgeExceeded", 1);
+    cJSON *rec = logged_event("failures", 0);
+    cr_assert_str_eq(str_at(rec, "requestContext", "requestId"), rid);
+    const cJSON *rc = cJSON_GetObjectItem(rec, "requestContext");
+    cr_assert_eq(cJSON_GetObjectItem(rc, "approximateInvokeCount")->valueint, 1);
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "requestPayload"), "n")->valueint, 5);
+    cJSON_Delete(rec);
+    cr_assert(lt_wait_until(queue_empty, NULL, 10000));
+}
+
+typedef struct blocker {
+    const char *state;
+    const char *payload; /* for sleepy */
+} blocker;
+
+/* Occupies the only execution slot until the broker dies. */
+static void *block_slot(void *arg)
+{
+    blocker *bl = arg;
+    lm_client *c = NULL;
+    lm_error e;
+    if (lm_client_open(&c, bl->state, NULL, &e) != LM_OK) {
+        return NULL;
+    }
+    lm_client_set_timeout(c, 20000);
+    lm_invoke_params p = {
+        .function = "sleepy", .payload = bl->payload, .payload_len = strlen(bl->payload)};
+    lm_invoke_result r;
+    if (lm_invoke(c, &p, &r, &e) == LM_OK) {
+        lm_invoke_result_finish(&r);
+    }
+    lm_client_destroy(c);
+    return NULL;
+}
+
+static bool one_busy(void *arg)
+{
+    (void)arg;
+    lm_error e;
+    char *reply = NULL;
+    if (lm_call(b.client, "status", NULL, NULL, 0, &reply, &e) != LM_OK) {
+        return false;
+    }
+    bool busy = strstr(reply, "\"Busy\":1") != NULL;
+    free(reply);
+    return busy;
+}
+
+Test(async, stored_event_runs_after_kill_9)
+{
+    lt_broker_stop(&b, false);
+    const char *const one_slot[] = {"--max-concurrency", "1", "--async-retry-scale", "0.01", NULL};
+    lt_broker_start(&b, one_slot);
+    lt_create(&b, "sleepy", "sleep", "\"Timeout\":60");
+    lt_create(&b, "rec", "record", NULL);
+    blocker bl = {b.state, "{\"ms\":20000}"};
+    pthread_t thr;
+    cr_assert_eq(pthread_create(&thr, NULL, block_slot, &bl), 0);
+    cr_assert(lt_wait_until(one_busy, NULL, 15000), "the sync invoke holds the only slot");
+    char rid[40];
+    accept_event("rec", "{\"k\":\"survivor\"}", rid);
+    char *log = read_log("rec");
+    cr_assert_eq(count_in(log, "survivor"), 0, "it cannot have run: the slot is taken");
+    free(log);
+    lt_broker_kill(&b);
+    pthread_join(thr, NULL);
+    lt_broker_start_in(&b, b.state, fast_retries);
+    await_log("rec", "EVENT {\"k\":\"survivor\"}", 1);
+    cr_assert(lt_wait_until(queue_empty, NULL, 10000));
+}
+
+Test(async, throttled_event_waits_for_a_slot_without_using_its_retries)
+{
+    lt_broker_stop(&b, false);
+    const char *const one_slot[] = {"--max-concurrency", "1", "--async-retry-scale", "0.01", NULL};
+    lt_broker_start(&b, one_slot);
+    lt_create(&b, "sleepy", "sleep", "\"Timeout\":60");
+    lt_create(&b, "rec", "record", NULL);
+    put_config("{\"FunctionName\":\"rec\",\"MaximumRetryAttempts\":0}");
+    blocker bl = {b.state, "{\"ms\":1500}"};
+    pthread_t thr;
+    cr_assert_eq(pthread_create(&thr, NULL, block_slot, &bl), 0);
+    cr_assert(lt_wait_until(one_busy, NULL, 15000), "the sync invoke holds the only slot");
+    char rid[40];
+    accept_event("rec", "{\"k\":\"patient\"}", rid);
+    char *log = read_log("rec");
+    cr_assert_eq(count_in(log, "patient"), 0, "it cannot run while the slot is taken");
+    free(log);
+    pthread_join(thr, NULL);
+    await_log("rec", "EVENT {\"k\":\"patient\"}", 1);
+    cr_assert(lt_wait_until(queue_empty, NULL, 10000));
+}
+
+Test(async, bad_requests_get_typed_errors_and_nothing_is_queued)
+{
+    lt_create(&b, "rec", "record", NULL);
+    lm_invoke_result r;
+    lm_error e;
+    cr_assert_eq(invoke_event("nosuch", "{}", 2, &r, &e), LM_E_NOT_FOUND);
+    cr_assert_str_eq(e.type, "ResourceNotFoundException");
+    cr_assert_eq(invoke_event("rec", "{nope", 5, &r, &e), LM_E_INVALID_CONTENT);
+    cr_assert_eq(e.status, 400);
+    size_t big = 1048576 + 100;
+    char *p = malloc(big + 1);
+    memset(p, ' ', big);
+    p[0] = '[';
+    p[big - 1] = ']';
+    p[big] = '\0';
+    cr_assert_eq(invoke_event("rec", p, big, &r, &e), LM_E_TOO_LARGE);
+    cr_assert_eq(e.status, 413);
+    cr_assert_str_eq(e.message,
+                     "1048676 byte payload is too large for the Event invocation type (limit "
+                     "1048576 bytes)");
+    cr_assert_eq(status_depth(), 0, "nothing was queued");
+    /* exactly at the limit is accepted */
+    p[1048576 - 1] = ']';
+    cr_assert_eq(invoke_event("rec", p, 1048576, &r, &e), LM_OK, "%s", e.message);
+    cr_assert_eq(r.status, 202);
+    lm_invoke_result_finish(&r);
+    free(p);
+    cr_assert(lt_wait_until(queue_empty, NULL, 20000));
+}
+
+Test(async, event_invoke_config_is_validated_stored_and_deleted)
+{
+    lt_create(&b, "cfg", "record", NULL);
+    lm_error e;
+    char *reply = NULL;
+    const char *bad[] = {
+        "{\"FunctionName\":\"cfg\",\"MaximumRetryAttempts\":3}",
+        "{\"FunctionName\":\"cfg\",\"MaximumEventAgeInSeconds\":59}",
+        "{\"FunctionName\":\"cfg\",\"MaximumEventAgeInSeconds\":21601}",
+        "{\"FunctionName\":\"cfg\",\"DestinationConfig\":{\"OnFailure\":{\"Destination\":"
+        "\"arn:aws:sqs:us-east-1:123456789012:q\"}}}",
+        "{\"FunctionName\":\"cfg:1\"}",
+        "{\"FunctionName\":\"cfg\",\"MaximumRetryAttempts\":\"two\"}",
+        "{\"FunctionName\":\"cfg\",\"DestinationConfig\":\"rec\"}",
+        "{\"FunctionName\":\"cfg\",\"DestinationConfig\":{\"OnSuccess\":7}}",
+        "{\"FunctionName\":\"cfg\",\"DestinationConfig\":{\"OnSuccess\":{\"Destination\":[]}}}",
+        "{\"FunctionName\":\"cfg\",\"DestinationConfig\":{\"OnSuccess\":{\"Destination\":"
+        "\"no spaces allowed\"}}}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_eq(lm_call(b.client, "event-config-put", bad[i], NULL, 0, &reply, &e),
+                     LM_E_INVALID_PARAMETER, "%s", bad[i]);
+    }
+    cr_assert_eq(
+        lm_call(b.client, "event-config-put", "{\"FunctionName\":\"ghost\"}", NULL, 0, &reply, &e),
+        LM_E_NOT_FOUND);
+    cr_assert_eq(
+        lm_call(b.client, "event-config-get", "{\"FunctionName\":\"cfg\"}", NULL, 0, &reply, &e),
+        LM_E_NOT_FOUND, "no config yet");
+    put_config("{\"FunctionName\":\"cfg\",\"MaximumRetryAttempts\":0,"
+               "\"MaximumEventAgeInSeconds\":60,"
+               "\"DestinationConfig\":{\"OnSuccess\":{\"Destination\":\"rec\"}}}");
+    cr_assert_eq(
+        lm_call(b.client, "event-config-get", "{\"FunctionName\":\"cfg\"}", NULL, 0, &reply, &e),
+        LM_OK);
+    cJSON *j = cJSON_Parse(reply);
+    free(reply);
+    cr_assert_eq(cJSON_GetObjectItem(j, "MaximumRetryAttempts")->valueint, 0);
+    cr_assert_eq(cJSON_GetObjectItem(j, "MaximumEventAgeInSeconds")->valueint, 60);
+    cr_assert_str_eq(
+        str_at(cJSON_GetObjectItem(j, "DestinationConfig"), "OnSuccess", "Destination"), "rec");
+    cr_assert_str_eq(str_at(j, NULL, "FunctionArn"), "function:cfg:$LATEST");
+    cJSON_Delete(j);
+    cr_assert_eq(
+        lm_call(b.client, "event-config-delete", "{\"FunctionName\":\"cfg\"}", NULL, 0, &reply, &e),
+        LM_OK);
+    free(reply);
+    cr_assert_eq(
+        lm_call(b.client, "event-config-get", "{\"FunctionName\":\"cfg\"}", NULL, 0, &reply, &e),
+        LM_E_NOT_FOUND);
+}
+
+Test(async, cli_invoke_async_prints_the_request_id_and_status_shows_the_queue)
+{
+    lt_create(&b, "rec", "record", NULL);
+    const char *cli = getenv("LAMINA_CLI_BIN");
+    const char *inv[] = {cli, "invoke", "rec", "--async", "{\"via\":\"cli\"}", NULL};
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(lt_run(&b, inv, &out, &err), 0, "%s", err);
+    cr_assert_eq(strlen(out), 37, "one request id line: %s", out);
+    char start[80];
+    snprintf(start, sizeof(start), "START RequestId: %.36s", out);
+    free(out);
+    free(err);
+    await_log("rec", start, 1);
+    const char *st[] = {cli, "status", NULL};
+    cr_assert_eq(lt_run(&b, st, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "AsyncQueue") != NULL, "%s", out);
+    free(out);
+    free(err);
+    const char *put[] = {cli, "event-config", "put", "rec", "--max-retries",
+                         "1", "--on-failure", "rec", NULL};
+    cr_assert_eq(lt_run(&b, put, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "MaximumRetryAttempts       1") != NULL, "%s", out);
+    free(out);
+    free(err);
+}
+
+/* A store written by the schema-2 broker (before async invoke). */
+static const char *schema2 =
+    "PRAGMA journal_mode=WAL;"
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE functions(name TEXT PRIMARY KEY, code_sha256 TEXT NOT NULL,"
+    "  code_size INTEGER NOT NULL, timeout INTEGER NOT NULL, memory INTEGER NOT NULL,"
+    "  env TEXT NOT NULL DEFAULT '{}', description TEXT NOT NULL DEFAULT '',"
+    "  last_modified TEXT NOT NULL, dead_letter TEXT NOT NULL DEFAULT '',"
+    "  last_version INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE versions(name TEXT NOT NULL, version INTEGER NOT NULL,"
+    "  code_sha256 TEXT NOT NULL, code_size INTEGER NOT NULL, timeout INTEGER NOT NULL,"
+    "  memory INTEGER NOT NULL, env TEXT NOT NULL DEFAULT '{}',"
+    "  description TEXT NOT NULL DEFAULT '', dead_letter TEXT NOT NULL DEFAULT '',"
+    "  last_modified TEXT NOT NULL, PRIMARY KEY(name, version));"
+    "CREATE TABLE aliases(name TEXT NOT NULL, alias TEXT NOT NULL, version TEXT NOT NULL,"
+    "  extra_version TEXT NOT NULL DEFAULT '', extra_weight REAL NOT NULL DEFAULT 0,"
+    "  description TEXT NOT NULL DEFAULT '', revision_id TEXT NOT NULL,"
+    "  PRIMARY KEY(name, alias));"
+    "INSERT INTO meta(key, value) VALUES('schema', '2');";
+
+static char *schema_version(const char *db_path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    char *v = NULL;
+    cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema'", -1, &st, NULL),
+                 SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        v = strdup((const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+Test(async, a_schema_2_store_is_migrated_to_schema_3)
+{
+    lt_broker_stop(&b, false);
+    char tmpl[] = "/tmp/lamina-test-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    cr_assert_not_null(dir);
+    char state[300], db_path[400];
+    snprintf(state, sizeof(state), "%s/state", dir);
+    cr_assert_eq(mkdir(state, 0700), 0);
+    snprintf(db_path, sizeof(db_path), "%s/lamina.db", state);
+    sqlite3 *db = NULL;
+    char *err = NULL;
+    cr_assert_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, schema2, NULL, NULL, &err), SQLITE_OK, "%s", err);
+    sqlite3_close(db);
+    memset(&b, 0, sizeof(b));
+    lt_broker_start_in(&b, state, fast_retries);
+    char *v = schema_version(db_path);
+    cr_assert_str_eq(v, "3");
+    free(v);
+    lt_create(&b, "rec", "record", NULL);
+    char rid[40];
+    accept_event("rec", "{\"after\":\"migration\"}", rid);
+    await_log("rec", "EVENT {\"after\":\"migration\"}", 1);
+}
