@@ -249,8 +249,10 @@ int logs_start(void)
     }
     nng_socket_set_size(B.logs_sock, NNG_OPT_RECVMAXSZ, PROTO_LOGS_RECVMAX);
     snprintf(url, sizeof(url), "ipc://%s/logs.sock", B.opt.state);
-    if (lsn_listen(B.logs_sock, url, PROTO_LOGS_RECVMAX, LSN_PEER_PUSH, NULL) != 0) {
-        blog(LOG_ERROR, "cannot listen on %s", url);
+    int rv = lsn_listen(B.logs_sock, url, PROTO_LOGS_RECVMAX, LSN_PEER_PUSH, NULL);
+    if (rv != 0) {
+        blog(LOG_ERROR, "cannot listen on %s: %s", url,
+             rv == NNG_EADDRINUSE ? "another broker is serving this state dir" : nng_strerror(rv));
         return -1;
     }
     if (pthread_create(&writer_thr, NULL, writer_main, NULL) != 0) {

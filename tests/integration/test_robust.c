@@ -402,3 +402,24 @@ Test(robust, a_connection_storm_leaves_the_broker_bounded)
               "broker fds within %d (baseline %d, %ld replaced) after the storm: %d", fd_limit,
               baseline, replaced, fds_of(b.pid));
 }
+
+/* A second broker on the same state dir is refused and touches nothing:
+ * the first one's sockets still lead to it. */
+Test(robust, a_second_broker_on_the_same_state_dir_is_refused)
+{
+    const char *bin = getenv("LAMINA_BROKER_BIN");
+    cr_assert_not_null(bin);
+    const char *argv[] = {bin, "--state", b.state, NULL};
+    char *out = NULL, *err = NULL;
+    int st = lt_run(&b, argv, &out, &err);
+    cr_assert_eq(st, 1, "the second broker exits 1 (got %d)", st);
+    cr_assert_not_null(strstr(err, "another broker is serving this state dir"), "%s", err);
+    free(out);
+    free(err);
+    still_serving();
+    lm_client *c = NULL;
+    lm_error e;
+    cr_assert_eq(lm_client_open(&c, b.state, NULL, &e), LM_OK, "a new client reaches it: %s",
+                 e.message);
+    lm_client_destroy(c);
+}
