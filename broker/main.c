@@ -168,17 +168,38 @@ static int start(void)
     return 0;
 }
 
+/* Closing an nng socket waits for its listeners, and under nng 1.5.2 a
+ * listener that stopped accepting (broker/listen.h) may never finish
+ * closing while connections it negotiated are still open.  By the time the
+ * sockets are closed nothing durable is left to do, so a close that hangs
+ * only delays the exit: give it 10 s, then leave. */
+static void *stop_deadline(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {10, 0};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+    blog(LOG_WARN, "sockets did not close within 10 s (nng 1.5.2 keeps a stopped listener's "
+                   "connections); exiting without waiting");
+    _exit(0);
+    return NULL;
+}
+
 static void stop(void)
 {
     lsn_watch_stop();
     pool_stop();
     asyncq_stop();
     admin_stop();
+    store_close();
+    pthread_t t;
+    if (pthread_create(&t, NULL, stop_deadline, NULL) == 0) {
+        pthread_detach(t);
+    }
     api_stop();
     work_stop();
     logs_stop();
     lsn_cleanup();
-    store_close();
 }
 
 static void init_sync(void)

@@ -383,6 +383,15 @@ Test(robust, listener_probes_leak_nothing)
  * over cannot be freed (the listener is closed, nng keeps them), so each
  * replacement may keep its listening socket, its probe and our client. */
 
+/* The bound moves with the replacements the watchdog has made so far (it
+ * may replace the work and logs listeners a round after the api one). */
+static bool storm_settled(void *arg)
+{
+    int baseline = *(int *)arg;
+    fd_limit = baseline + 3 + 3 * (int)status_number(b.client, "ListenersReplaced");
+    return fds_of(b.pid) <= fd_limit;
+}
+
 Test(robust, a_connection_storm_leaves_the_broker_bounded)
 {
     still_serving(); /* the echo worker exists: count with it */
@@ -393,14 +402,13 @@ Test(robust, a_connection_storm_leaves_the_broker_bounded)
     lm_client *c = NULL;
     lm_error e;
     cr_assert_eq(lm_client_open(&c, b.state, NULL, &e), LM_OK, "%s", e.message);
-    long replaced = status_number(c, "ListenersReplaced");
+    cr_assert_geq(status_number(c, "ListenersReplaced"), 1, "the storm stopped a listener");
     lm_client_destroy(c);
     still_serving();
-    fd_limit = baseline + 3 + 3 * (int)replaced;
     fd_limit_pid = b.pid;
-    cr_assert(lt_wait_until(pid_fds_within_limit, NULL, 20000),
-              "broker fds within %d (baseline %d, %ld replaced) after the storm: %d", fd_limit,
-              baseline, replaced, fds_of(b.pid));
+    cr_assert(lt_wait_until(storm_settled, &baseline, 20000),
+              "broker fds within %d (baseline %d) after the storm: %d", fd_limit, baseline,
+              fds_of(b.pid));
 }
 
 /* A second broker on the same state dir is refused and touches nothing:
