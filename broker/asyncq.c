@@ -49,6 +49,8 @@
 
 #define ASYNCQ_MAX_HOPS 16
 #define ASYNCQ_MAX_WAIT_MS 1000 /* look at the table at least this often */
+#define ASYNCQ_SPAWN_PACE 8 /* new environments starting at once for events */
+#define ASYNCQ_PACE_WAIT_MS 20 /* look again this soon while paced */
 
 typedef struct aq_submit {
     api_ctx *actx;
@@ -576,11 +578,30 @@ static void start_one(sqlite3_stmt *st)
     }
 }
 
+/* How many more events to start now.  Queued events are not callers
+ * waiting: rather than a new environment per event at once (a burst of
+ * 2,000 echo events started 189 workers on 2 vCPUs, and accepting new
+ * events slowed to a crawl), scale out gradually, as Lambda's async
+ * pollers do — use every idle environment, and start at most
+ * ASYNCQ_SPAWN_PACE new ones at a time. */
+static int dispatch_room(void)
+{
+    int room = B.opt.max_concurrency - AQ.running;
+    int total, idle, busy, spawning;
+    pthread_mutex_lock(&B.mtx);
+    pool_counts(&total, &idle, &busy, &spawning);
+    pthread_mutex_unlock(&B.mtx);
+    int pace = idle + (spawning < ASYNCQ_SPAWN_PACE ? ASYNCQ_SPAWN_PACE - spawning : 0);
+    return room < pace ? room : pace;
+}
+
 /* Start due events while there is room; returns when to look again (epoch ms). */
 static int64_t dispatch_due(void)
 {
     int64_t now = epoch_ms();
-    int room = B.opt.max_concurrency - AQ.running;
+    int room = dispatch_room();
+    bool paced = room < B.opt.max_concurrency - AQ.running;
+    bool filled = false;
     int flying = AQ.running;
     if (room > 0) {
         sqlite3_stmt *st = prepare("SELECT id, request_id, name, qualifier, payload, enqueued_at,"
@@ -596,10 +617,13 @@ static int64_t dispatch_due(void)
                     started++;
                 }
             }
+            filled = started == room;
             sqlite3_finalize(st);
         }
     }
-    int64_t next = now + ASYNCQ_MAX_WAIT_MS;
+    /* paced with events left over: look again soon, as workers come up */
+    int64_t next =
+        now + (paced && (filled || room <= 0) ? ASYNCQ_PACE_WAIT_MS : ASYNCQ_MAX_WAIT_MS);
     sqlite3_stmt *st = prepare("SELECT MIN(next_at) FROM async_events WHERE next_at>?1");
     if (st != NULL) {
         sqlite3_bind_int64(st, 1, now);

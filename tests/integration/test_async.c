@@ -531,3 +531,46 @@ Test(async, a_schema_2_store_is_migrated_to_schema_3)
     accept_event("rec", "{\"after\":\"migration\"}", rid);
     await_log("rec", "EVENT {\"after\":\"migration\"}", 1);
 }
+
+static int status_workers_total(void)
+{
+    lm_error e;
+    char *reply = NULL;
+    cr_assert_eq(lm_call(b.client, "status", NULL, NULL, 0, &reply, &e), LM_OK);
+    cJSON *j = cJSON_Parse(reply);
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(j, "Workers");
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(w, "Total");
+    cr_assert(cJSON_IsNumber(t), "status has Workers.Total: %s", reply);
+    int n = (int)t->valuedouble;
+    cJSON_Delete(j);
+    free(reply);
+    return n;
+}
+
+/* Queued events are not waiting callers: a backlog scales out gradually
+ * (at most 8 environments starting at once, idle ones reused) instead of
+ * one new environment per event.  300 events of 100 ms pile up behind a
+ * single slot; after a restart with the default 1,000 they would all start
+ * at once without the pacing. */
+Test(async, a_backlog_of_events_scales_out_gradually)
+{
+    lt_broker_stop(&b, false);
+    const char *const one_slot[] = {"--max-concurrency", "1", "--async-retry-scale", "0.01", NULL};
+    lt_broker_start(&b, one_slot);
+    lt_create(&b, "sleepy", "sleep", "\"Timeout\":60");
+    lt_create(&b, "napper", "sleep", "\"Timeout\":60");
+    blocker bl = {b.state, "{\"ms\":30000}"};
+    pthread_t thr;
+    cr_assert_eq(pthread_create(&thr, NULL, block_slot, &bl), 0);
+    cr_assert(lt_wait_until(one_busy, NULL, 15000), "the sync invoke holds the only slot");
+    char rid[40];
+    for (int i = 0; i < 300; i++) {
+        accept_event("napper", "{\"ms\":100}", rid);
+    }
+    lt_broker_kill(&b);
+    pthread_join(thr, NULL);
+    lt_broker_start_in(&b, b.state, fast_retries);
+    cr_assert(lt_wait_until(queue_empty, NULL, 120000), "the backlog drains");
+    int total = status_workers_total();
+    cr_assert_leq(total, 150, "300 queued 100 ms events ran on %d environments", total);
+}
