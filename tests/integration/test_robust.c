@@ -231,6 +231,11 @@ static int listeners_replaced(lm_client *c)
     return v;
 }
 
+static bool replaced_one(void *arg)
+{
+    return listeners_replaced(arg) >= 1;
+}
+
 /* Under nng 1.5.2 a peer that leaves during the SP handshake stops a
  * listener for good (nng#1518): without broker/listen.c, the clients and
  * workers below would hang.  Every socket is hit; a new client, a cold start
@@ -254,7 +259,8 @@ Test(robust, peers_that_leave_during_the_handshake_do_not_deafen_the_broker)
     cr_assert_eq(lm_invoke(c, &px, &r, &e), LM_OK, "%s", e.message);
     cr_assert_str_eq(r.function_error, "Unhandled", "the crash is reported");
     lm_invoke_result_finish(&r);
-    cr_assert_geq(listeners_replaced(c), 1, "the watchdog replaced a stopped listener");
+    cr_assert(lt_wait_until(replaced_one, c, 15000),
+              "the watchdog replaced a stopped listener (150 peers left mid-handshake)");
     lm_client_destroy(c);
     still_serving();
 }
@@ -401,8 +407,9 @@ Test(robust, a_connection_storm_leaves_the_broker_bounded)
     hit_and_run("logs.sock", 500);
     lm_client *c = NULL;
     lm_error e;
+    /* whether the race stopped a listener this time or not, a new client
+     * gets through */
     cr_assert_eq(lm_client_open(&c, b.state, NULL, &e), LM_OK, "%s", e.message);
-    cr_assert_geq(status_number(c, "ListenersReplaced"), 1, "the storm stopped a listener");
     lm_client_destroy(c);
     still_serving();
     fd_limit_pid = b.pid;
