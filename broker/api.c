@@ -14,6 +14,9 @@
  * Every request is validated (bounded msgpack pre-check, version, op) in the
  * callback; invalid ones get a typed error reply and the broker carries on.
  * NNG_OPT_RECVMAXSZ drops oversized frames before nng allocates them.
+ * Listeners go through listen.c (they survive nng 1.5.2's handshake bug);
+ * `ping` is answered here, so a client can confirm its connection was taken.
+ * A local pipe whose peer uid is neither ours nor root's is closed.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -11,6 +11,9 @@
  * NEXT must then carry that worker's per-spawn token and arrive on a pipe
  * whose peer pid is that worker's.  Anything else is dropped and its pipe
  * closed: no other local process can pose as a worker or answer for one.
+ * A runtime's first message is `hello` (same token and pid), answered `ok`
+ * at once: it confirms the connection before the worker drops privileges
+ * (see broker/listen.h for why a dial alone does not).
  */
 #include <stdio.h>
 #include <stdlib.h>

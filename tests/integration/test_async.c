@@ -143,19 +143,25 @@ static const char *str_at(const cJSON *o, const char *a, const char *k)
     return s != NULL ? s : "(missing)";
 }
 
-static int64_t status_depth(void)
+/* A number in status: section.key. */
+static int64_t status_count(const char *section, const char *key)
 {
     lm_error e;
     char *reply = NULL;
     cr_assert_eq(lm_call(b.client, "status", NULL, NULL, 0, &reply, &e), LM_OK);
     cJSON *j = cJSON_Parse(reply);
-    const cJSON *q = cJSON_GetObjectItemCaseSensitive(j, "AsyncQueue");
-    const cJSON *d = cJSON_GetObjectItemCaseSensitive(q, "Depth");
-    cr_assert(cJSON_IsNumber(d), "status has AsyncQueue.Depth: %s", reply);
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(j, section);
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(q, key);
+    cr_assert(cJSON_IsNumber(d), "status has %s.%s: %s", section, key, reply);
     int64_t n = (int64_t)d->valuedouble;
     cJSON_Delete(j);
     free(reply);
     return n;
+}
+
+static int64_t status_depth(void)
+{
+    return status_count("AsyncQueue", "Depth");
 }
 
 static bool queue_empty(void *arg)
@@ -532,21 +538,6 @@ Test(async, a_schema_2_store_is_migrated_to_schema_3)
     await_log("rec", "EVENT {\"after\":\"migration\"}", 1);
 }
 
-static int status_workers_total(void)
-{
-    lm_error e;
-    char *reply = NULL;
-    cr_assert_eq(lm_call(b.client, "status", NULL, NULL, 0, &reply, &e), LM_OK);
-    cJSON *j = cJSON_Parse(reply);
-    const cJSON *w = cJSON_GetObjectItemCaseSensitive(j, "Workers");
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(w, "Total");
-    cr_assert(cJSON_IsNumber(t), "status has Workers.Total: %s", reply);
-    int n = (int)t->valuedouble;
-    cJSON_Delete(j);
-    free(reply);
-    return n;
-}
-
 /* Queued events are not waiting callers: a backlog scales out gradually
  * (at most 8 environments starting at once, idle ones reused) instead of
  * one new environment per event.  300 events of 100 ms pile up behind a
@@ -571,6 +562,6 @@ Test(async, a_backlog_of_events_scales_out_gradually)
     pthread_join(thr, NULL);
     lt_broker_start_in(&b, b.state, fast_retries);
     cr_assert(lt_wait_until(queue_empty, NULL, 120000), "the backlog drains");
-    int total = status_workers_total();
+    int total = (int)status_count("Workers", "Total");
     cr_assert_leq(total, 150, "300 queued 100 ms events ran on %d environments", total);
 }

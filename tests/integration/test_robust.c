@@ -203,12 +203,19 @@ Test(robust, sigterm_stops_cleanly_with_no_orphan_workers)
     /* lt_broker_stop (the suite's fini) asserts exit status 0 and no children left */
 }
 
-/* Connect to one of the broker's sockets and leave at once, n times. */
-static void hit_and_run(const char *sock_name, int n)
+/* The unix address of one of the broker's sockets. */
+static struct sockaddr_un state_sockaddr(const char *sock_name)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     int len = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", b.state, sock_name);
     cr_assert(len > 0 && (size_t)len < sizeof(sa.sun_path), "socket path fits");
+    return sa;
+}
+
+/* Connect to one of the broker's sockets and leave at once, n times. */
+static void hit_and_run(const char *sock_name, int n)
+{
+    struct sockaddr_un sa = state_sockaddr(sock_name);
     for (int i = 0; i < n; i++) {
         int fd = socket(AF_UNIX, SOCK_STREAM, 0);
         cr_assert_geq(fd, 0);
@@ -217,18 +224,23 @@ static void hit_and_run(const char *sock_name, int n)
     }
 }
 
-static int listeners_replaced(lm_client *c)
+static long status_number(lm_client *c, const char *key)
 {
     char *reply = NULL;
     lm_error e;
     cr_assert_eq(lm_call(c, "status", NULL, NULL, 0, &reply, &e), LM_OK, "%s", e.message);
     cJSON *j = cJSON_Parse(reply);
-    cJSON *n = cJSON_GetObjectItem(j, "ListenersReplaced");
-    cr_assert(cJSON_IsNumber(n), "status reports ListenersReplaced: %s", reply);
-    int v = n->valueint;
+    cJSON *n = cJSON_GetObjectItem(j, key);
+    cr_assert(cJSON_IsNumber(n), "status reports %s: %s", key, reply);
+    long v = (long)n->valuedouble;
     cJSON_Delete(j);
     free(reply);
     return v;
+}
+
+static int listeners_replaced(lm_client *c)
+{
+    return (int)status_number(c, "ListenersReplaced");
 }
 
 static bool replaced_one(void *arg)
@@ -283,9 +295,7 @@ Test(robust, only_the_brokers_user_can_reach_its_sockets)
     if (geteuid() != 0) {
         return; /* cannot become another user to try */
     }
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int len = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/api.sock", b.state);
-    cr_assert(len > 0 && (size_t)len < sizeof(sa.sun_path));
+    struct sockaddr_un sa = state_sockaddr("api.sock");
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
@@ -323,20 +333,6 @@ static int fds_of(pid_t pid)
     }
     closedir(d);
     return n - 2;
-}
-
-static long status_number(lm_client *c, const char *key)
-{
-    char *reply = NULL;
-    lm_error e;
-    cr_assert_eq(lm_call(c, "status", NULL, NULL, 0, &reply, &e), LM_OK, "%s", e.message);
-    cJSON *j = cJSON_Parse(reply);
-    cJSON *n = cJSON_GetObjectItem(j, key);
-    cr_assert(cJSON_IsNumber(n), "status reports %s: %s", key, reply);
-    long v = (long)n->valuedouble;
-    cJSON_Delete(j);
-    free(reply);
-    return v;
 }
 
 static pid_t fd_limit_pid;
