@@ -137,6 +137,12 @@ static void dispatch(api_ctx *c, nng_msg *msg)
         proto_doc_finish(&doc);
         return;
     }
+    if (op_is(op, oplen, "event-wait")) { /* waits: never on the admin thread */
+        aw_handle(c, &doc);
+        proto_doc_finish(&doc);
+        nng_msg_free(msg);
+        return;
+    }
     proto_doc_finish(&doc);
     admin_submit(c, msg);
 }

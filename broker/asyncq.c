@@ -92,8 +92,19 @@ static struct {
     int64_t depth; /* rows in async_events */
     bool stop;
     bool started;
+    bool wait_check; /* a new event-wait needs looking up (asyncwait.c) */
     pthread_t thr;
     sqlite3 *db; /* thread only (and start-up) */
+    /* thread only: events finished in the open transaction, told to
+     * asyncwait.c once it has committed */
+    struct aq_note {
+        char rid[40];
+        char record[40];
+        char cond[24];
+        char ferr[16]; /* the last run's FunctionError, "" if none */
+        char etype[64]; /* its errorType, or the invocation error's type */
+    } * notes;
+    int n_notes, cap_notes;
 } AQ = {.mtx = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 /* ---- submission (api callback side) ---- */
@@ -373,6 +384,60 @@ static char *build_record(const aq_flight *f, const char *condition)
     return s;
 }
 
+/* Remember a finish for asyncwait.c until its transaction has committed.
+ * Without memory the note is lost: a waiter then gets Pending. */
+static void note_finished(const aq_flight *f, const char *cond, const char *record)
+{
+    if (AQ.n_notes == AQ.cap_notes) {
+        int cap = AQ.cap_notes > 0 ? AQ.cap_notes * 2 : 64;
+        struct aq_note *n = realloc(AQ.notes, (size_t)cap * sizeof(*n));
+        if (n == NULL) {
+            return;
+        }
+        AQ.notes = n;
+        AQ.cap_notes = cap;
+    }
+    struct aq_note *n = &AQ.notes[AQ.n_notes++];
+    snprintf(n->rid, sizeof(n->rid), "%s", f->rid);
+    snprintf(n->cond, sizeof(n->cond), "%s", cond);
+    snprintf(n->record, sizeof(n->record), "%s", record);
+    snprintf(n->ferr, sizeof(n->ferr), "%s", f->ferr);
+    n->etype[0] = '\0';
+    if (f->code != LM_OK) { /* never ran: refused, not found, too old */
+        snprintf(n->etype, sizeof(n->etype), "%s", f->code != 0 ? proto_err_type(f->code) : "");
+    } else if (f->ferr[0] != '\0' && f->payload != NULL) {
+        cJSON *j = cJSON_ParseWithLength(f->payload, f->payload_len);
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "errorType");
+        if (cJSON_IsString(t)) {
+            snprintf(n->etype, sizeof(n->etype), "%s", t->valuestring);
+        }
+        cJSON_Delete(j);
+    }
+}
+
+/* The notes' transaction committed (tell the waiters) or rolled back. */
+static void notes_flush(bool committed)
+{
+    for (int i = 0; committed && i < AQ.n_notes; i++) {
+        const struct aq_note *n = &AQ.notes[i];
+        aw_finished(n->rid, n->cond, n->record, n->ferr, n->etype);
+    }
+    AQ.n_notes = 0;
+}
+
+/* Is an event with this request id stored (queued or running)? */
+static bool stored_rid(const char *rid)
+{
+    sqlite3_stmt *st = prepare("SELECT 1 FROM async_events WHERE request_id=?1");
+    bool found = false;
+    if (st != NULL) {
+        sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+        found = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+    }
+    return found;
+}
+
 /* Finish an event: delete it and, when dest is set, queue the record for
  * the destination function in the same transaction. */
 static void finish_event(aq_flight *f, const char *dest, const char *condition)
@@ -399,6 +464,7 @@ static void finish_event(aq_flight *f, const char *dest, const char *condition)
         return;
     }
     add_depth(queued ? 0 : -1);
+    note_finished(f, condition, queued ? rid : "");
     if (queued) {
         blog(LOG_DEBUG, "async %s of %s: %s, record %s sent to %s", f->rid, f->name, condition, rid,
              dest);
@@ -620,6 +686,7 @@ static int64_t dispatch_due(void)
             filled = started == room;
             sqlite3_finalize(st);
         }
+        notes_flush(true); /* finishes here were committed one by one */
     }
     /* paced with events left over: look again soon, as workers come up */
     int64_t next =
@@ -675,7 +742,8 @@ static void process_batch(aq_submit *subs, aq_flight *done)
     bool tx = exec("BEGIN IMMEDIATE");
     bool stored = tx && stage_submits(subs, n, rids);
     handle_done(done);
-    if (tx && !exec("COMMIT")) {
+    bool committed = tx && exec("COMMIT");
+    if (tx && !committed) {
         exec("ROLLBACK"); /* outcomes are lost: those events run again */
         recount();
         stored = false;
@@ -684,6 +752,7 @@ static void process_batch(aq_submit *subs, aq_flight *done)
     } else if (stored) {
         add_depth(n);
     }
+    notes_flush(committed);
     answer_submits(subs, rids, stored);
     free(rids);
 }
@@ -695,7 +764,8 @@ static void *asyncq_main(void *arg)
     int64_t give_up = 0; /* stopping: outcomes awaited until then */
     for (;;) {
         pthread_mutex_lock(&AQ.mtx);
-        while (AQ.sub_head == NULL && AQ.done_head == NULL && !AQ.stop && epoch_ms() < wake) {
+        while (AQ.sub_head == NULL && AQ.done_head == NULL && !AQ.stop && !AQ.wait_check &&
+               epoch_ms() < wake) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             int64_t left = wake - epoch_ms();
@@ -713,6 +783,7 @@ static void *asyncq_main(void *arg)
         AQ.sub_head = AQ.sub_tail = NULL;
         AQ.n_sub = 0;
         AQ.done_head = AQ.done_tail = NULL;
+        AQ.wait_check = false;
         bool stop = AQ.stop;
         bool idle = AQ.running == 0;
         pthread_mutex_unlock(&AQ.mtx);
@@ -726,6 +797,8 @@ static void *asyncq_main(void *arg)
             return NULL; /* outcomes still missing: those events run again later */
         }
         wake = stop ? epoch_ms() + 50 : dispatch_due();
+        int64_t waits = aw_service(epoch_ms(), stored_rid);
+        wake = waits < wake ? waits : wake;
     }
 }
 
@@ -775,9 +848,23 @@ void asyncq_stop(void)
         AQ.started = false;
         pthread_mutex_unlock(&AQ.mtx);
     }
+    aw_stop();
     if (AQ.db != NULL) {
         sqlite3_close(AQ.db);
         AQ.db = NULL;
+    }
+    free(AQ.notes);
+    AQ.notes = NULL;
+    AQ.n_notes = AQ.cap_notes = 0;
+}
+
+void asyncq_wait(api_ctx *actx, const char *rid, int64_t timeout_ms)
+{
+    if (aw_add(actx, rid, epoch_ms() + timeout_ms)) {
+        pthread_mutex_lock(&AQ.mtx);
+        AQ.wait_check = true;
+        pthread_cond_signal(&AQ.cv);
+        pthread_mutex_unlock(&AQ.mtx);
     }
 }
 

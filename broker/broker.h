@@ -300,6 +300,26 @@ void asyncq_submit(api_ctx *actx, nng_msg *req, const char *name, const char *qu
                    const void *payload, size_t payload_len);
 /* Events stored and not yet finished, and how many are running now. */
 void asyncq_counts(int64_t *queued, int *running);
+/* event-wait: answer on actx once event rid is done (asyncwait.c), or with
+ * its status after timeout_ms. */
+void asyncq_wait(api_ctx *actx, const char *rid, int64_t timeout_ms);
+
+/* ---- asyncwait.c: the event-wait call (see the head of asyncwait.c) ---- */
+/* The api request {RequestId, TimeoutMs?}: validate, then asyncq_wait. */
+void aw_handle(api_ctx *actx, const proto_doc *doc);
+/* Register a waiter (api side); true when the asyncq thread must look the
+ * id up (aw_service).  Answers at once when the event is known to be done. */
+bool aw_add(api_ctx *actx, const char *rid, int64_t deadline_epoch_ms);
+/* asyncq thread, after the COMMIT that finished event rid with cond; record
+ * is the request id of the invocation record sent to a destination, or "";
+ * ferr/etype the last run's FunctionError and errorType ("" if none). */
+void aw_finished(const char *rid, const char *cond, const char *record, const char *ferr,
+                 const char *etype);
+/* asyncq thread: look up new waiters' ids with stored(), answer those past
+ * their deadline; returns the next deadline (epoch ms, INT64_MAX if none). */
+int64_t aw_service(int64_t now_epoch_ms, bool (*stored)(const char *rid));
+/* Answer every waiter "stopping" and forget everything (broker stop). */
+void aw_stop(void);
 
 /* ---- pool.c ---- */
 int pool_start(void);

@@ -22,7 +22,9 @@
  * and event_invoke_configs.  Upgrading 1 → 2 adds the columns (checked
  * with pragma table_info) in one transaction; 2 → 3 only adds tables,
  * created with IF NOT EXISTS on every open, so the version bump after them
- * is safe to repeat after a crash.
+ * is safe to repeat after a crash.  The index async_events_rid (event-wait
+ * looks events up by request id) is likewise created on every open, so a
+ * store made before it gains it without a version bump.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -80,6 +82,7 @@ static const char *schema =
     "  throttles INTEGER NOT NULL DEFAULT 0," /* runs refused (throttle, system error) */
     "  hops INTEGER NOT NULL DEFAULT 0);" /* destination chain length */
     "CREATE INDEX IF NOT EXISTS async_events_due ON async_events(next_at);"
+    "CREATE INDEX IF NOT EXISTS async_events_rid ON async_events(request_id);"
     "CREATE TABLE IF NOT EXISTS event_invoke_configs("
     "  name TEXT PRIMARY KEY,"
     "  max_retry INTEGER NOT NULL,"

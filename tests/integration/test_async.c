@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -474,6 +475,133 @@ Test(async, cli_invoke_async_prints_the_request_id_and_status_shows_the_queue)
     cr_assert(strstr(out, "MaximumRetryAttempts       1") != NULL, "%s", out);
     free(out);
     free(err);
+}
+
+/* ---- event-wait ---- */
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* event-wait's reply, or NULL with *rc and *e set on an error. */
+static cJSON *event_wait(const char *args, int *rc, lm_error *e)
+{
+    char *reply = NULL;
+    *rc = lm_call(b.client, "event-wait", args, NULL, 0, &reply, e);
+    cJSON *j = *rc == LM_OK ? cJSON_Parse(reply) : NULL;
+    cr_assert(*rc != LM_OK || j != NULL, "reply is JSON: %s", reply);
+    free(reply);
+    return j;
+}
+
+static cJSON *wait_for(const char *rid, int timeout_ms)
+{
+    char args[160];
+    int rc;
+    lm_error e;
+    snprintf(args, sizeof(args), "{\"RequestId\":\"%s\",\"TimeoutMs\":%d}", rid, timeout_ms);
+    cJSON *j = event_wait(args, &rc, &e);
+    cr_assert_eq(rc, LM_OK, "event-wait %s: %s: %s", rid, e.type, e.message);
+    return j;
+}
+
+Test(async, event_wait_answers_once_the_event_and_its_destination_ran)
+{
+    lt_create(&b, "src", "record", NULL);
+    lt_create(&b, "dst", "record", NULL);
+    put_config("{\"FunctionName\":\"src\",\"DestinationConfig\":{\"OnSuccess\":"
+               "{\"Destination\":\"dst\"}}}");
+    char rid[40], line[80];
+    accept_event("src", "{\"n\":7}", rid);
+    cJSON *j = wait_for(rid, 30000);
+    cr_assert_str_eq(str_at(j, NULL, "RequestId"), rid);
+    cr_assert_str_eq(str_at(j, NULL, "Status"), "Done");
+    cr_assert_str_eq(str_at(j, NULL, "Condition"), "Success");
+    cr_assert_null(cJSON_GetObjectItem(j, "FunctionError"));
+    cr_assert_str_eq(str_at(j, "Destination", "Status"), "Done");
+    cr_assert_str_eq(str_at(j, "Destination", "Condition"), "Success");
+    /* The destination's run is the one named: its log has that request id,
+     * and the record it got reports on our event. */
+    char drid[40];
+    snprintf(drid, sizeof(drid), "%s", str_at(j, "Destination", "RequestId"));
+    cr_assert_eq(strlen(drid), 36, "%s", drid);
+    cr_assert_str_neq(drid, rid);
+    snprintf(line, sizeof(line), "END RequestId: %s", drid);
+    await_log("dst", line, 1);
+    cJSON *rec = logged_event("dst", 0);
+    cr_assert_str_eq(str_at(rec, "requestContext", "requestId"), rid);
+    cJSON_Delete(rec);
+    /* Asked again after the fact: the same answer, from memory. */
+    cJSON *again = wait_for(rid, 0);
+    cr_assert_str_eq(str_at(again, NULL, "Status"), "Done");
+    cr_assert_str_eq(str_at(again, "Destination", "RequestId"), drid);
+    cJSON_Delete(again);
+    cJSON_Delete(j);
+    /* The CLI prints the same. */
+    const char *cli = getenv("LAMINA_CLI_BIN");
+    const char *argv[] = {cli, "event-wait", rid, NULL};
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(lt_run(&b, argv, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "Status       Done") != NULL, "%s", out);
+    cr_assert(strstr(out, drid) != NULL, "%s", out);
+    free(out);
+    free(err);
+}
+
+Test(async, event_wait_names_a_failure_and_answers_pending_when_time_runs_out)
+{
+    lt_create(&b, "rec", "record", NULL);
+    put_config("{\"FunctionName\":\"rec\",\"MaximumRetryAttempts\":0}");
+    char rid[40];
+    accept_event("rec", "{\"fail\":true}", rid);
+    cJSON *j = wait_for(rid, 30000);
+    cr_assert_str_eq(str_at(j, NULL, "Status"), "Done");
+    cr_assert_str_eq(str_at(j, NULL, "Condition"), "RetriesExhausted");
+    cr_assert_str_eq(str_at(j, NULL, "FunctionError"), "Handled");
+    cr_assert_str_eq(str_at(j, NULL, "ErrorType"), "AsyncFailure");
+    cr_assert_null(cJSON_GetObjectItem(j, "Destination"), "no destination was configured");
+    cJSON_Delete(j);
+
+    lt_create(&b, "slow", "sleep", "\"Timeout\":30");
+    accept_event("slow", "{\"ms\":4000}", rid);
+    uint64_t t0 = now_ms();
+    j = wait_for(rid, 300);
+    cr_assert_geq(now_ms() - t0, 300, "the wait lasts its TimeoutMs");
+    cr_assert_str_eq(str_at(j, NULL, "Status"), "Pending");
+    cr_assert_null(cJSON_GetObjectItem(j, "Condition"), "not finished yet");
+    cJSON_Delete(j);
+    /* still stored: a longer wait sees it through */
+    j = wait_for(rid, 30000);
+    cr_assert_str_eq(str_at(j, NULL, "Status"), "Done");
+    cr_assert_str_eq(str_at(j, NULL, "Condition"), "Success");
+    cJSON_Delete(j);
+}
+
+Test(async, event_wait_rejects_unknown_ids_and_bad_arguments)
+{
+    int rc;
+    lm_error e;
+    cr_assert_null(event_wait("{\"RequestId\":\"00000000-0000-4000-8000-000000000000\"}", &rc, &e));
+    cr_assert_eq(rc, LM_E_NOT_FOUND, "%s", e.message);
+    cr_assert_str_eq(e.type, "ResourceNotFoundException");
+    cr_assert_null(event_wait("{}", &rc, &e));
+    cr_assert_eq(e.status, 400, "missing RequestId: %d %s", rc, e.message);
+    cr_assert_null(event_wait("{\"RequestId\":\"x\",\"TimeoutMs\":-1}", &rc, &e));
+    cr_assert_eq(rc, LM_E_INVALID_PARAMETER, "%s", e.message);
+    cr_assert_null(event_wait("{\"RequestId\":\"x\",\"TimeoutMs\":\"soon\"}", &rc, &e));
+    cr_assert_eq(e.status, 400, "%s", e.message);
+    cr_assert_null(event_wait("{\"RequestId\":\"\"}", &rc, &e));
+    cr_assert_eq(rc, LM_E_INVALID_PARAMETER, "%s", e.message);
+    /* the broker still serves */
+    lt_create(&b, "rec", "record", NULL);
+    char rid[40];
+    accept_event("rec", "{}", rid);
+    cJSON *j = wait_for(rid, 30000);
+    cr_assert_str_eq(str_at(j, NULL, "Status"), "Done");
+    cJSON_Delete(j);
 }
 
 /* A store written by the schema-2 broker (before async invoke). */

@@ -271,6 +271,83 @@ Test(bench, async_mode_counts_every_accepted_event)
     cJSON_Delete(d);
 }
 
+/* Event config of fn: OnSuccess dest (or none), MaximumRetryAttempts. */
+static void event_config(const char *fn, const char *dest, int retries)
+{
+    char args[256];
+    char *reply = NULL;
+    lm_error e;
+    snprintf(args, sizeof(args), "{\"FunctionName\":\"%s\",\"MaximumRetryAttempts\":%d%s%s%s}", fn,
+             retries,
+             dest != NULL ? ",\"DestinationConfig\":{\"OnSuccess\":{\"Destination\":\"" : "",
+             dest != NULL ? dest : "", dest != NULL ? "\"}}" : "");
+    cr_assert_eq(lm_call(b.client, "event-config-put", args, NULL, 0, &reply, &e), LM_OK, "%s",
+                 e.message);
+    free(reply);
+}
+
+Test(bench, async_end_to_end_contains_the_event_and_its_destination)
+{
+    cJSON *d = NULL;
+    /* Both runs sleep 40 ms (the record quotes the event, so the destination
+     * sees "ms":40 too): every end-to-end sample holds 80 ms, and its
+     * acceptance is part of it. */
+    lt_create(&b, "first", "sleep", NULL);
+    lt_create(&b, "then", "sleep", NULL);
+    event_config("first", "then", 2);
+    int rc = bench(&d, "invoke", "first", "--async", "--end-to-end", "--payload", "{\"ms\":40}",
+                   "-c", "2", "-n", "20", "-w", "0", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(num(d, "count"), 20);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(d, "errors")), 0);
+    cr_assert_geq(num(d, "latency_us.min"), 80000, "both 40 ms runs are inside every sample");
+    cr_assert_gt(num(d, "acceptance_latency_us.p50"), 0);
+    cr_assert_leq(num(d, "acceptance_latency_us.p50"), num(d, "latency_us.p50"));
+    cr_assert_leq(num(d, "acceptance_latency_us.max"), num(d, "latency_us.max"));
+    cr_assert_lt(num(d, "acceptance_latency_us.min"), 40000, "the 202 does not wait for the run");
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "shape"), "timed")->valuestring,
+                     "end-to-end");
+    cJSON_Delete(d);
+}
+
+Test(bench, async_end_to_end_classifies_failed_events_and_destinations)
+{
+    cJSON *d = NULL;
+    lt_create(&b, "echo", "echo", NULL);
+    lt_create(&b, "failing", "error", NULL);
+    /* the event fails (no retries): its function error is the class */
+    event_config("failing", "echo", 0);
+    int rc = bench(&d, "invoke", "failing", "--async", "--end-to-end", "-n", "3", "-w", "0", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(error_count(d, "function_handled"), 3);
+    cr_assert_eq(num(d, "count"), 0);
+    cJSON_Delete(d);
+    /* the event succeeds, its destination fails */
+    event_config("echo", "failing", 0);
+    rc = bench(&d, "invoke", "echo", "--async", "--end-to-end", "-n", "3", "-w", "0", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(error_count(d, "destination:RetriesExhausted"), 3);
+    cJSON_Delete(d);
+    /* not done within --timeout */
+    lt_create(&b, "slow", "sleep", "\"Timeout\":30");
+    event_config("slow", "echo", 0);
+    rc = bench(&d, "invoke", "slow", "--async", "--end-to-end", "--payload", "{\"ms\":3000}",
+               "--timeout", "200ms", "-n", "1", "-w", "0", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(error_count(d, "async_pending"), 1);
+    cJSON_Delete(d);
+}
+
+Test(bench, async_end_to_end_needs_a_success_destination)
+{
+    cJSON *d = NULL;
+    lt_create(&b, "echo", "echo", NULL);
+    cr_assert_eq(bench(&d, "invoke", "echo", "--async", "--end-to-end", "-n", "1", NULL), 1);
+    cr_assert_null(d);
+    cr_assert_eq(bench(&d, "invoke", "echo", "--end-to-end", "-n", "1", NULL), 2,
+                 "--end-to-end without --async is a usage error");
+}
+
 Test(bench, raw_baseline_echoes_every_request)
 {
     cJSON *d = NULL;

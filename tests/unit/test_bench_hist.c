@@ -297,3 +297,52 @@ Test(bench_classify, outcomes_fall_into_their_classes)
     o = classify(LM_E_TIMEOUT, 0, "", NULL, 0);
     cr_assert_str_eq(o.err_class, "client_timeout");
 }
+
+static load_outcome classify_wait(int rc, const char *reply)
+{
+    lm_error e;
+    load_outcome o;
+    memset(&e, 0, sizeof(e));
+    memset(&o, 0, sizeof(o));
+    e.code = rc;
+    classify_event_wait(rc, &e, reply, &o);
+    return o;
+}
+
+Test(bench_classify, end_to_end_outcomes_fall_into_their_classes)
+{
+    const char *done = "{\"RequestId\":\"a\",\"Status\":\"Done\",\"Condition\":\"Success\","
+                       "\"Destination\":{\"RequestId\":\"b\",\"Status\":\"Done\","
+                       "\"Condition\":\"Success\"}}";
+    load_outcome o = classify_wait(0, done);
+    cr_assert(o.ok, "%s", o.err_class);
+    o = classify_wait(0, "{\"Status\":\"Done\",\"Condition\":\"RetriesExhausted\","
+                         "\"FunctionError\":\"Handled\",\"ErrorType\":\"Boom\"}");
+    cr_assert_str_eq(o.err_class, "function_handled");
+    o = classify_wait(0, "{\"Status\":\"Done\",\"Condition\":\"RetriesExhausted\","
+                         "\"FunctionError\":\"Unhandled\",\"ErrorType\":\"Sandbox.Timedout\"}");
+    cr_assert_str_eq(o.err_class, "timeout");
+    o = classify_wait(0, "{\"Status\":\"Done\",\"Condition\":\"RetriesExhausted\","
+                         "\"FunctionError\":\"Unhandled\",\"ErrorType\":\"Runtime.ExitError\"}");
+    cr_assert_str_eq(o.err_class, "function_unhandled");
+    o = classify_wait(0, "{\"Status\":\"Done\",\"Condition\":\"RetriesExhausted\","
+                         "\"ErrorType\":\"ResourceNotFoundException\"}");
+    cr_assert_str_eq(o.err_class, "invocation:ResourceNotFoundException");
+    o = classify_wait(0, "{\"Status\":\"Done\",\"Condition\":\"EventAgeExceeded\"}");
+    cr_assert_str_eq(o.err_class, "async:EventAgeExceeded");
+    o = classify_wait(0, "{\"Status\":\"Pending\",\"Condition\":\"Success\","
+                         "\"Destination\":{\"RequestId\":\"b\",\"Status\":\"Pending\"}}");
+    cr_assert_str_eq(o.err_class, "async_pending");
+    o = classify_wait(0, "{\"Status\":\"Pending\"}");
+    cr_assert_str_eq(o.err_class, "async_pending");
+    o = classify_wait(0, "{\"Status\":\"Done\",\"Condition\":\"Success\"}");
+    cr_assert_str_eq(o.err_class, "async:no-destination");
+    o = classify_wait(0, "{\"Status\":\"Done\",\"Condition\":\"Success\",\"Destination\":"
+                         "{\"Status\":\"Done\",\"Condition\":\"RetriesExhausted\"}}");
+    cr_assert_str_eq(o.err_class, "destination:RetriesExhausted");
+    o = classify_wait(0, "not json");
+    cr_assert_not(o.ok);
+    cr_assert_str_eq(o.err_class, "invocation:bad-reply");
+    o = classify_wait(LM_E_TIMEOUT, NULL);
+    cr_assert_str_eq(o.err_class, "client_timeout");
+}

@@ -33,6 +33,7 @@ typedef struct bench_spec {
                                  lets a pool grow to -c workers before measuring */
     bool vs_baseline;
     bool async;
+    bool end_to_end; /* async: time each event until its destination ran */
     const void *payload;
     size_t payload_len;
     int timeout_ms; /* per request */

@@ -65,3 +65,49 @@ void classify_invoke(int rc, const lm_error *err, const lm_invoke_result *r, int
         o->ok = true;
     }
 }
+
+static const char *jstr(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+void classify_event_wait(int rc, const lm_error *err, const char *reply, load_outcome *o)
+{
+    o->ok = false;
+    if (rc != 0) {
+        classify_error(rc, err, o);
+        return;
+    }
+    cJSON *j = reply != NULL ? cJSON_Parse(reply) : NULL;
+    const char *cond = jstr(j, "Condition");
+    const char *ferr = jstr(j, "FunctionError");
+    const char *etype = jstr(j, "ErrorType");
+    const cJSON *dest = cJSON_GetObjectItemCaseSensitive(j, "Destination");
+    const char *cls = NULL;
+    if (j == NULL) {
+        cls = "invocation:bad-reply";
+    } else if (cond[0] != '\0' && strcmp(cond, "Success") != 0) {
+        if (strcmp(ferr, "Handled") == 0) {
+            cls = "function_handled";
+        } else if (ferr[0] != '\0') {
+            cls = strcmp(etype, "Sandbox.Timedout") == 0 ? "timeout" : "function_unhandled";
+        } else if (etype[0] != '\0') {
+            snprintf(o->err_class, sizeof(o->err_class), "invocation:%s", etype);
+        } else {
+            snprintf(o->err_class, sizeof(o->err_class), "async:%s", cond);
+        }
+    } else if (strcmp(jstr(j, "Status"), "Done") != 0) {
+        cls = "async_pending";
+    } else if (!cJSON_IsObject(dest)) {
+        cls = "async:no-destination";
+    } else if (strcmp(jstr(dest, "Condition"), "Success") != 0) {
+        snprintf(o->err_class, sizeof(o->err_class), "destination:%s", jstr(dest, "Condition"));
+    } else {
+        o->ok = true;
+    }
+    if (cls != NULL) {
+        snprintf(o->err_class, sizeof(o->err_class), "%s", cls);
+    }
+    cJSON_Delete(j);
+}

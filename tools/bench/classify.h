@@ -11,6 +11,13 @@
  *   invocation:<Type>     any other invocation error, by wire type
  *                         (e.g. invocation:ResourceNotFoundException)
  *
+ * and, timing async invokes end to end (--end-to-end), for an event that
+ * did not end in Success, by its last run: the classes above, or
+ *   async:<Condition>     it never ran (e.g. async:EventAgeExceeded)
+ *   destination:<Cond>    the event succeeded, its destination's run of the
+ *                         record did not (destination:RetriesExhausted)
+ *   async_pending         not done within the request timeout
+ *
  * Pure (no I/O), so it is unit-tested without a broker.
  */
 #ifndef TOOLS_BENCH_CLASSIFY_H
@@ -19,6 +26,15 @@
 #include <lamina/client.h>
 
 #include "load.h"
+
+/* End-to-end async: rc is lm_call("event-wait")'s return, reply its JSON
+ * (see <lamina/client.h>).  ok when the event and its destination's run of
+ * the record both ended in Success; otherwise the class of what failed:
+ * the event (by its last run, as for an invoke: function_handled,
+ * function_unhandled, timeout, invocation:<Type>, or async:<Condition>
+ * when it never ran), then destination:<Condition>, and async_pending when
+ * the wait ran out first. */
+void classify_event_wait(int rc, const lm_error *err, const char *reply, load_outcome *o);
 
 /* rc is lm_invoke's return; err and r as it filled them (r only read when
  * rc == 0).  expect_status: 200 for sync, 202 for event invokes.  Sets

@@ -65,6 +65,7 @@ int load_stats_init(load_stats *st)
     rc |= hist_init(&st->warm);
     rc |= hist_init(&st->cold);
     rc |= hist_init(&st->init);
+    rc |= hist_init(&st->accept);
     return rc != 0 ? -1 : 0;
 }
 
@@ -75,6 +76,7 @@ void load_stats_finish(load_stats *st)
     hist_finish(&st->warm);
     hist_finish(&st->cold);
     hist_finish(&st->init);
+    hist_finish(&st->accept);
     pthread_mutex_destroy(&st->errors.mu);
 }
 
@@ -105,6 +107,7 @@ void load_stats_merge(load_stats *dst, const load_stats *src)
     hist_merge(&dst->warm, &src->warm);
     hist_merge(&dst->cold, &src->cold);
     hist_merge(&dst->init, &src->init);
+    hist_merge(&dst->accept, &src->accept);
     for (int i = 0; i < src->errors.n; i++) {
         load_errors_add(&dst->errors, src->errors.e[i].name, src->errors.e[i].count);
     }
@@ -141,6 +144,9 @@ static void record(run *r, const load_outcome *o, uint64_t due, uint64_t start, 
         hist_record(&st->uncorrected, own != 0 ? own : end - start);
     }
     hist_record(o->cold ? &st->cold : &st->warm, lat);
+    if (o->accept_ns != 0) {
+        hist_record(&st->accept, o->accept_ns);
+    }
     if (o->cold && o->init_ms > 0) {
         hist_record(&st->init, (uint64_t)(o->init_ms * 1e6));
     }

@@ -43,6 +43,8 @@ typedef struct load_outcome {
     uint64_t latency_ns; /* 0: the generator times the call; else the
                                    target's own measurement (cold modes time
                                    only part of send_one) */
+    uint64_t accept_ns; /* end-to-end async: time from the send to the 202
+                                   (0: not such a request) */
     char err_class[LOAD_CLASS_LEN]; /* when !ok: "timeout", "throttled", ... */
 } load_outcome;
 
@@ -86,6 +88,7 @@ typedef struct load_stats {
     hist warm; /* the successful requests that were not cold starts */
     hist cold; /* the successful requests that were cold starts */
     hist init; /* init duration (ns) reported by those cold starts */
+    hist accept; /* end-to-end async: send to 202 of the successful requests */
     load_errors errors;
     uint64_t requests; /* measured requests completed, ok or not */
     uint64_t failed; /* of which errors */

@@ -61,6 +61,9 @@ static void usage(FILE *out)
             "  -s, --size BYTES      payload size (a JSON object padded to BYTES; default 64)\n"
             "      --payload JSON    payload text;  --payload-file FILE  payload from a file\n"
             "      --async           Event invokes: time to acceptance (202)\n"
+            "      --end-to-end      with --async: time until the event ran and its OnSuccess\n"
+            "                        destination ran the record (event-wait); the time to\n"
+            "                        the 202 is reported beside it\n"
             "      --timeout DUR     per-request reply timeout (default 60s)\n"
             "      --time-limit DUR  start no request later than DUR into a round\n"
             "comparison and output:\n"
@@ -79,6 +82,7 @@ enum {
     OPT_PAYLOAD,
     OPT_PAYLOAD_FILE,
     OPT_ASYNC,
+    OPT_E2E,
     OPT_TIMEOUT,
     OPT_VS,
     OPT_ROUNDS,
@@ -101,6 +105,7 @@ static const struct option long_opts[] = {
     {"payload", required_argument, NULL, OPT_PAYLOAD},
     {"payload-file", required_argument, NULL, OPT_PAYLOAD_FILE},
     {"async", no_argument, NULL, OPT_ASYNC},
+    {"end-to-end", no_argument, NULL, OPT_E2E},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"vs-baseline", no_argument, NULL, OPT_VS},
     {"rounds", required_argument, NULL, OPT_ROUNDS},
@@ -162,6 +167,7 @@ static int parse_other_opt(cli *c, int opt, const char *v)
     case OPT_PAYLOAD: c->payload_text = v; return 0;
     case OPT_PAYLOAD_FILE: c->payload_file = v; return 0;
     case OPT_ASYNC: c->spec.async = true; return 0;
+    case OPT_E2E: c->spec.end_to_end = true; return 0;
     case OPT_TIMEOUT:
         if (opts_duration_ns(v, &ns) != 0 || ns < 1000000u || ns > 3600e9) {
             return bad("timeout", v);
@@ -275,6 +281,10 @@ static int settle(cli *c)
     }
     if (cold && s->shape.concurrency != 1) {
         fprintf(stderr, "lamina-bench: cold modes run one caller (-c 1)\n");
+        return -1;
+    }
+    if (s->end_to_end && (!s->async || s->mode != BENCH_INVOKE)) {
+        fprintf(stderr, "lamina-bench: --end-to-end applies to invoke --async\n");
         return -1;
     }
     if (s->rounds == 0) {

@@ -151,6 +151,9 @@ static cJSON *side_json(const load_stats *st, const load_shape *shape)
         cJSON_AddNumberToObject(ol, "late", (double)st->late);
         cJSON_AddItemToObject(ol, "uncorrected_latency_us", latency_json(&st->uncorrected));
     }
+    if (hist_count(&st->accept) != 0) {
+        cJSON_AddItemToObject(o, "acceptance_latency_us", latency_json(&st->accept));
+    }
     cJSON_AddItemToObject(o, "histogram", histogram_json(&st->ok));
     return o;
 }
@@ -176,6 +179,9 @@ static cJSON *shape_json(const report_run *r)
     cJSON_AddNumberToObject(o, "rounds", r->rounds);
     cJSON_AddNumberToObject(o, "payload_bytes", (double)r->payload_bytes);
     cJSON_AddStringToObject(o, "invocation", r->async ? "Event" : "RequestResponse");
+    if (r->async) {
+        cJSON_AddStringToObject(o, "timed", r->end_to_end ? "end-to-end" : "acceptance");
+    }
     return o;
 }
 
@@ -334,6 +340,11 @@ static void human_extras(FILE *out, const char *label, const load_stats *st, con
         }
         fprintf(out, "; warm: %llu\n", (unsigned long long)hist_count(&st->warm));
     }
+    if (hist_count(&st->accept) != 0) {
+        fprintf(out, "acceptance (%s, send to 202): p50 %s p99 %s\n", label,
+                fmt_us(US(hist_percentile(&st->accept, 50)), b[0], 24),
+                fmt_us(US(hist_percentile(&st->accept, 99)), b[2], 24));
+    }
     if (s->rate > 0) {
         fprintf(out,
                 "open loop (%s): target %.1f/s, achieved %.1f/s, %llu sent late; "
@@ -359,7 +370,9 @@ static void human_head(FILE *out, const report_run *r)
     }
     fprintf(out, " in %d round%s (+%.1fs warm-up each), payload %zu B%s\n", r->rounds,
             r->rounds == 1 ? "" : "s", (double)s->warmup_ns / 1e9, r->payload_bytes,
-            r->async ? ", async (Event)" : "");
+            !r->async       ? ""
+            : r->end_to_end ? ", async (Event), end to end through the OnSuccess destination"
+                            : ", async (Event), time to acceptance");
     fprintf(out, "%-9s %9s %10s %9s %9s %9s %9s %9s %9s %9s\n", "", "ok", "ok/s", "p50", "p90",
             "p99", "p99.9", "p99.99", "max", "mean");
 }

@@ -7,7 +7,8 @@
  *   error_rate, latency_us{p50,p90,p99,p999,p9999,max,min,mean},
  *   errors{class: count}, warm{count,latency_us}, cold{count,latency_us,
  *   init_us}, open_loop{target_rate,achieved_rate,late,uncorrected_latency_us}
- *   (open loop only), histogram{unit:"us", buckets:[[highest_us,count]...]}.
+ *   (open loop only), acceptance_latency_us (end-to-end async only: send to
+ *   202), histogram{unit:"us", buckets:[[highest_us,count]...]}.
  * The document adds tool, version, mode, function, date, machine, shape,
  * and with a baseline: baseline{...}, baseline_kind and ratio{p50,p99,
  * throughput} (Lamina over baseline).
@@ -31,6 +32,7 @@ typedef struct report_run {
     uint64_t first_warmup_ns; /* 0: as shape->warmup_ns */
     size_t payload_bytes;
     bool async;
+    bool end_to_end; /* async timed until the destination ran */
     const char *primary_label; /* "lamina" or "baseline" */
     const load_stats *primary;
     const load_stats *baseline; /* NULL unless compared */

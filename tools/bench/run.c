@@ -54,8 +54,8 @@ static int open_sides(const bench_spec *s, sides *sd, char *err, size_t errlen)
 {
     if (has_lamina(s)) {
         if (lamina_target_open(&sd->lt, s->state_dir, s->endpoint, s->function, s->payload,
-                               s->payload_len, s->async, is_cold(s), s->timeout_ms, err,
-                               errlen) != 0) {
+                               s->payload_len, s->async, is_cold(s), s->end_to_end, s->timeout_ms,
+                               err, errlen) != 0) {
             return -1;
         }
         sd->lt_open = true;
@@ -154,6 +154,7 @@ static void describe(const bench_spec *s, sides *sd, report_run *r)
     r->first_warmup_ns = s->first_warmup_ns;
     r->payload_bytes = s->payload_len;
     r->async = s->async;
+    r->end_to_end = s->async && s->end_to_end;
     r->baseline_kind = is_cold(s) ? "fork-exec-connect" : "nng-ipc-two-hop";
     if (has_lamina(s)) {
         r->primary_label = "lamina";

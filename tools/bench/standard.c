@@ -6,11 +6,17 @@
  *   warm_c1     sync invoke of echo, 1 caller   vs two-hop nng   (p50, p99)
  *   warm_c64    sync invoke of echo, 64 callers vs two-hop nng   (p50, p99, throughput)
  *   cold        first invoke of a fresh environment vs fork+exec+connect (p50)
+ *   async_e2e_c16  Event invokes, 16 callers, end to end: from the send until
+ *               the event ran and its OnSuccess destination ran the record
+ *               (event-wait), with the time to the 202 beside it
  *   async_c16   Event invokes, 16 callers: time to acceptance (202, the
  *               event committed to the durable queue), accepted/s and the
  *               acceptance rate (accepted / sent; errors are recorded, not fatal)
  *
- * It creates the function "bench-echo" from DIR/echo.so if it is missing.
+ * It creates the functions "bench-echo", "bench-chain" and "bench-sink" from
+ * DIR/echo.so if they are missing, and sets bench-sink as bench-chain's
+ * OnSuccess destination.  The end-to-end run goes before async_c16, whose
+ * accepted events may still be running when it ends.
  * The whole set takes about 45 s; results go to one JSON document
  * (bench-results.json under `meson test --benchmark`) and a Markdown table
  * on stderr.
@@ -26,6 +32,8 @@
 #include "report.h"
 
 #define STD_FUNCTION "bench-echo"
+#define STD_CHAIN "bench-chain" /* async end to end: echo, then ... */
+#define STD_SINK "bench-sink" /* ... its OnSuccess destination, echo too */
 
 typedef struct std_item {
     const char *name;
@@ -35,14 +43,16 @@ typedef struct std_item {
     uint64_t requests;
     uint64_t first_warmup_ms; /* the pool grows to `concurrency` workers */
     bool async;
+    bool e2e; /* async, timed through the OnSuccess destination */
     bool vs;
 } std_item;
 
 static const std_item std_items[] = {
-    {"warm_c1", BENCH_INVOKE, 1, 6000, 0, 1000, false, true},
-    {"warm_c64", BENCH_INVOKE, 64, 6000, 0, 3000, false, true},
-    {"cold", BENCH_COLD, 1, 0, 45, 0, false, true},
-    {"async_c16", BENCH_INVOKE, 16, 2000, 0, 0, true, false},
+    {"warm_c1", BENCH_INVOKE, 1, 6000, 0, 1000, false, false, true},
+    {"warm_c64", BENCH_INVOKE, 64, 6000, 0, 3000, false, false, true},
+    {"cold", BENCH_COLD, 1, 0, 45, 0, false, false, true},
+    {"async_e2e_c16", BENCH_INVOKE, 16, 2000, 0, 0, true, true, false},
+    {"async_c16", BENCH_INVOKE, 16, 2000, 0, 0, true, false, false},
 };
 
 static int ensure_function(const char *state, const char *endpoint, const char *dir)
@@ -55,7 +65,18 @@ static int ensure_function(const char *state, const char *endpoint, const char *
         return -1;
     }
     snprintf(path, sizeof(path), "%s/echo.so", dir);
-    int rc = lamina_ensure_function(c, STD_FUNCTION, path, NULL, err, sizeof(err));
+    const char *names[] = {STD_FUNCTION, STD_CHAIN, STD_SINK};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < 3; i++) {
+        rc = lamina_ensure_function(c, names[i], path, NULL, err, sizeof(err));
+    }
+    if (rc == 0 && lm_call(c, "event-config-put",
+                           "{\"FunctionName\":\"" STD_CHAIN "\",\"DestinationConfig\":"
+                           "{\"OnSuccess\":{\"Destination\":\"" STD_SINK "\"}}}",
+                           NULL, 0, NULL, &e) != 0) {
+        snprintf(err, sizeof(err), "event-config-put " STD_CHAIN ": %.400s", e.message);
+        rc = -1;
+    }
     if (rc != 0) {
         fprintf(stderr, "lamina-bench: %s\n", err);
     }
@@ -70,7 +91,7 @@ static void spec_for(const std_item *it, const char *state, const char *endpoint
     s->mode = it->mode;
     s->state_dir = state;
     s->endpoint = endpoint;
-    s->function = STD_FUNCTION;
+    s->function = it->e2e ? STD_CHAIN : STD_FUNCTION;
     s->shape.concurrency = it->concurrency;
     s->shape.duration_ns = it->duration_ms * UINT64_C(1000000);
     s->shape.requests = it->requests;
@@ -79,6 +100,7 @@ static void spec_for(const std_item *it, const char *state, const char *endpoint
     s->rounds = it->vs ? 3 : 1;
     s->vs_baseline = it->vs;
     s->async = it->async;
+    s->end_to_end = it->e2e;
     s->payload = payload;
     s->payload_len = strlen(payload);
     /* Bounds for a broken broker: the set must still end in minutes. */
@@ -107,7 +129,10 @@ static cJSON *summarise(const std_item *it, const cJSON *doc)
     if (it->mode == BENCH_COLD) {
         cJSON_AddNumberToObject(o, "cold_starts", num(doc, "cold", "count"));
     }
-    if (it->async) {
+    if (it->e2e) {
+        cJSON_AddNumberToObject(o, "acceptance_p50_us", num(doc, "acceptance_latency_us", "p50"));
+        cJSON_AddNumberToObject(o, "acceptance_p99_us", num(doc, "acceptance_latency_us", "p99"));
+    } else if (it->async) {
         double req = num(doc, "requests", NULL);
         cJSON_AddNumberToObject(o, "acceptance_rate", req > 0 ? num(doc, "count", NULL) / req : 0);
     }
@@ -135,6 +160,14 @@ static void markdown(const cJSON *summary)
                 num(it, "ratio_p50", NULL), num(it, "ratio_p99", NULL), num(it, "throughput", NULL),
                 num(it, "baseline_throughput", NULL), num(it, "ratio_throughput", NULL),
                 num(it, "errors", NULL));
+    }
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(summary, "async_e2e_c16");
+    if (e != NULL) {
+        fprintf(stderr,
+                "\nasync end to end (through the OnSuccess destination): p50 %.0f us, p99 %.0f us, "
+                "%.0f events/s; acceptance p50 %.0f us, p99 %.0f us\n",
+                num(e, "p50_us", NULL), num(e, "p99_us", NULL), num(e, "throughput", NULL),
+                num(e, "acceptance_p50_us", NULL), num(e, "acceptance_p99_us", NULL));
     }
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(summary, "async_c16");
     if (a != NULL) {

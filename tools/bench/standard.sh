@@ -2,7 +2,8 @@
 # tools/bench/standard.sh — run lamina-bench's standard set against a broker
 # of its own: start lamina-broker on a fresh temporary state dir, wait for
 # its api socket, run `lamina-bench standard` (which creates the function
-# bench-echo from tests/handlers/echo.so and alternates Lamina and raw-nng
+# bench-echo (and bench-chain → bench-sink for the end-to-end async run)
+# from tests/handlers/echo.so and alternates Lamina and raw-nng
 # baseline rounds), stop the broker, remove the state dir.
 #
 #   tools/bench/standard.sh BUILD_ROOT [OUT.json]      (default BUILD_ROOT/bench-results.json)

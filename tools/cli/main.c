@@ -893,6 +893,44 @@ static int cmd_event_config(cli *c, int argc, char **argv)
     return rc;
 }
 
+static void text_event_wait(const cJSON *reply)
+{
+    printf("%-12s %s\n", "RequestId", str_of(reply, "RequestId"));
+    printf("%-12s %s\n", "Status", str_of(reply, "Status"));
+    const char *cond = str_of(reply, "Condition");
+    printf("%-12s %s\n", "Condition", cond[0] != '\0' ? cond : "-");
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(reply, "Destination");
+    if (cJSON_IsObject(d)) {
+        const char *dc = str_of(d, "Condition");
+        printf("%-12s %s %s %s\n", "Destination", str_of(d, "RequestId"), str_of(d, "Status"),
+               dc[0] != '\0' ? dc : "-");
+    }
+}
+
+/* event-wait REQUEST_ID [--timeout S] */
+static int cmd_event_wait(cli *c, int argc, char **argv)
+{
+    if (argc < 2 || argv[1][0] == '-') {
+        return usage_error(argv[0], "%s", "missing REQUEST_ID");
+    }
+    opt o[] = {{"--timeout", NULL}};
+    int rc = parse_opts(argc, argv, 2, o, 1, NULL);
+    int seconds = 30;
+    if (rc == EXIT_OK && o[0].value != NULL &&
+        (parse_int_arg(o[0].value, &seconds) != 0 || seconds < 0 || seconds > 900)) {
+        rc = usage_error(argv[0], "--timeout takes 0-900 seconds, not '%s'", o[0].value);
+    }
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    cJSON *args = cJSON_CreateObject();
+    cJSON_AddStringToObject(args, "RequestId", argv[1]);
+    cJSON_AddNumberToObject(args, "TimeoutMs", seconds * 1000.0);
+    rc = call_and_print(c, "event-wait", args, NULL, 0, text_event_wait);
+    cJSON_Delete(args);
+    return rc;
+}
+
 static int cmd_test_pattern(cli *c, int argc, char **argv)
 {
     (void)c;
@@ -935,6 +973,11 @@ static const command commands[] = {
      "lamina event-config put hello --max-retries 1 --on-failure hello-failures\n"
      "  async retries and destinations of NAME (put replaces the whole config;\n"
      "  destinations are Lamina functions: NAME, NAME:Q or function:NAME ARNs)"},
+    {"event-wait", cmd_event_wait, "event-wait REQUEST_ID [--timeout 0-900]",
+     "lamina event-wait 3f0c1e9a-... --timeout 60\n"
+     "  waits until the async event is done: finished (Success, RetriesExhausted or\n"
+     "  EventAgeExceeded) and its destination's run of the record finished too;\n"
+     "  prints Status Pending with what is known if --timeout seconds pass first"},
     {"test-pattern", cmd_test_pattern, "test-pattern PATTERN EVENT | test-pattern --jsonl FILE",
      "lamina test-pattern '{\"source\":[\"shop\"]}' '{\"source\":\"shop\"}'"},
 };

@@ -130,6 +130,15 @@ LM_EXPORT void lm_invoke_result_finish(lm_invoke_result *r);
  *   "event-config-get"    {FunctionName}           -> {FunctionArn, MaximumRetryAttempts,
  *              MaximumEventAgeInSeconds, DestinationConfig, LastModified} (404 if none)
  *   "event-config-delete" {FunctionName}           -> {}
+ *   "event-wait" {RequestId, TimeoutMs? (0-900000, default 30000)}
+ *                   -> {RequestId, Status "Done"|"Pending", Condition?,
+ *                       Destination?{RequestId, Status, Condition?}}
+ *                   waits until an async event is done: finished (Condition
+ *                   Success, RetriesExhausted or EventAgeExceeded) and, when
+ *                   a record went to a destination, that run finished too;
+ *                   "Pending" when TimeoutMs passed first.  404 for an id the
+ *                   broker never stored or finished long ago (it remembers
+ *                   the last 16,384 finished events, since it started)
  * FunctionName may be NAME, NAME:QUALIFIER, function:NAME[:QUALIFIER] or an
  * ARN ending so; operations on a whole function refuse a qualifier (400). */
 LM_EXPORT int lm_call(lm_client *c, const char *op, const char *args_json, const void *code,

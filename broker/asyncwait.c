@@ -1,0 +1,482 @@
+/*
+ * broker/asyncwait.c — "event-wait": a caller waits until an async event
+ * it submitted is done, destination included.  lamina-bench times async
+ * invokes end to end with it; a user can use it to see what became of an
+ * event.
+ *
+ * What "done" means: the event finished (Success, RetriesExhausted or
+ * EventAgeExceeded) and, when that sent an invocation record to a
+ * destination function, the destination's run of the record finished too.
+ * The reply names both outcomes.  A wait that runs out first is answered
+ * with Status "Pending" and what is known so far, never an error.
+ *
+ * State (memory only; a restart forgets it, and the waiters' connections
+ * are gone with it anyway):
+ *   - An entry per recently finished event, keyed by request id: its
+ *     condition and, when a record was queued, the record's request id.
+ *     The record gets an entry of its own whose `origin` points back, so
+ *     the record's finish completes the event it reports on.  At most
+ *     AW_MAX_ENTRIES are kept, oldest dropped first, except entries a
+ *     waiter needs.
+ *   - Waiters: at most AW_MAX_WAITERS at once (429 beyond).  A waiter for
+ *     an id that has no entry yet is "unchecked" until the asyncq thread
+ *     has looked for the id in its table (aw_service): a stored event keeps
+ *     the waiter, an unknown id is answered ResourceNotFound.
+ *
+ * Threading: AW.mtx is a leaf lock; replies are sent after it is released.
+ * aw_finished and aw_service run on the asyncq thread (after the COMMIT
+ * that finished the events), aw_add on nng's api callback threads.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+
+#define AW_MAX_ENTRIES 16384
+#define AW_MAX_WAITERS 4096
+#define AW_BUCKETS 4096 /* power of two */
+#define AW_COND_LEN 24
+#define AW_DEFAULT_TIMEOUT_MS 30000
+#define AW_MAX_TIMEOUT_MS 900000 /* Lambda's longest function timeout */
+
+typedef struct aw_entry {
+    char rid[40];
+    char origin[40]; /* a record: the event it reports on ("" otherwise) */
+    char cond[AW_COND_LEN]; /* "" until finished */
+    char dest_rid[40]; /* the record sent to a destination, "" if none */
+    char dest_cond[AW_COND_LEN]; /* the record's condition, "" until it finished */
+    char ferr[16]; /* the last run's FunctionError ("" if none) */
+    char etype[64]; /* its errorType, or the invocation error's type */
+    bool known; /* finished, or a record known to be queued */
+    int nwait;
+    struct aw_entry *hnext; /* hash chain */
+    struct aw_entry *prev, *next; /* age order (oldest first) */
+} aw_entry;
+
+/* A caller waiting, and then (off the waiter list) its reply to send once
+ * AW.mtx is released: msg, or err when msg is NULL and err.code is set. */
+typedef struct aw_waiter {
+    api_ctx *actx;
+    aw_entry *e;
+    int64_t deadline; /* epoch ms */
+    bool checked;
+    nng_msg *msg;
+    lm_error err;
+    struct aw_waiter *next;
+} aw_waiter;
+
+static struct {
+    pthread_mutex_t mtx;
+    aw_entry *bucket[AW_BUCKETS];
+    aw_entry *oldest, *newest;
+    int n_entries;
+    aw_waiter *waiters;
+    int n_waiters;
+    bool stopped;
+} AW = {.mtx = PTHREAD_MUTEX_INITIALIZER};
+
+/* ---- entries (AW.mtx held) ---- */
+
+static unsigned hash(const char *s)
+{
+    unsigned h = 2166136261u; /* FNV-1a */
+    while (*s != '\0') {
+        h = (h ^ (unsigned char)*s++) * 16777619u;
+    }
+    return h & (AW_BUCKETS - 1);
+}
+
+static aw_entry *find(const char *rid)
+{
+    for (aw_entry *e = AW.bucket[hash(rid)]; e != NULL; e = e->hnext) {
+        if (strcmp(e->rid, rid) == 0) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static void age_unlink(aw_entry *e)
+{
+    if (e->prev != NULL) {
+        e->prev->next = e->next;
+    } else {
+        AW.oldest = e->next;
+    }
+    if (e->next != NULL) {
+        e->next->prev = e->prev;
+    } else {
+        AW.newest = e->prev;
+    }
+    e->prev = e->next = NULL;
+}
+
+static void age_append(aw_entry *e)
+{
+    e->prev = AW.newest;
+    e->next = NULL;
+    if (AW.newest != NULL) {
+        AW.newest->next = e;
+    } else {
+        AW.oldest = e;
+    }
+    AW.newest = e;
+}
+
+static void drop(aw_entry *e)
+{
+    for (aw_entry **pp = &AW.bucket[hash(e->rid)]; *pp != NULL; pp = &(*pp)->hnext) {
+        if (*pp == e) {
+            *pp = e->hnext;
+            break;
+        }
+    }
+    age_unlink(e);
+    AW.n_entries--;
+    free(e);
+}
+
+/* Needed by a waiter: its own, or the record that completes a waited one. */
+static bool pinned(const aw_entry *e)
+{
+    if (e->nwait > 0) {
+        return true;
+    }
+    const aw_entry *o = e->origin[0] != '\0' ? find(e->origin) : NULL;
+    return o != NULL && o->nwait > 0;
+}
+
+/* Make room for one more entry: drop the oldest that no waiter needs.
+ * Pinned entries are at most 2 per waiter, so the walk is bounded. */
+static void make_room(void)
+{
+    int tries = AW.n_entries;
+    while (AW.n_entries >= AW_MAX_ENTRIES && AW.oldest != NULL && tries-- > 0) {
+        aw_entry *e = AW.oldest;
+        if (pinned(e)) {
+            age_unlink(e);
+            age_append(e);
+        } else {
+            drop(e);
+        }
+    }
+}
+
+static aw_entry *get(const char *rid)
+{
+    aw_entry *e = find(rid);
+    if (e != NULL) {
+        return e;
+    }
+    make_room();
+    e = calloc(1, sizeof(*e));
+    if (e == NULL) {
+        return NULL;
+    }
+    snprintf(e->rid, sizeof(e->rid), "%s", rid);
+    unsigned h = hash(rid);
+    e->hnext = AW.bucket[h];
+    AW.bucket[h] = e;
+    age_append(e);
+    AW.n_entries++;
+    return e;
+}
+
+static bool is_done(const aw_entry *e)
+{
+    return e->cond[0] != '\0' && (e->dest_rid[0] == '\0' || e->dest_cond[0] != '\0');
+}
+
+/* ---- replies ---- */
+
+static nng_msg *status_reply(const aw_entry *e)
+{
+    nng_msg *m = NULL;
+    if (nng_msg_alloc(&m, 0) != 0) {
+        return NULL;
+    }
+    proto_writer w;
+    proto_writer_init(&w, m);
+    pw_map(&w, 3);
+    pw_header(&w, "ok");
+    pw_key(&w, "body");
+    bool finished = e->cond[0] != '\0';
+    bool dest = e->dest_rid[0] != '\0';
+    bool ferr = finished && e->ferr[0] != '\0';
+    bool etype = finished && e->etype[0] != '\0';
+    pw_map(&w, 2 + (finished ? 1 : 0) + (dest ? 1 : 0) + (ferr ? 1 : 0) + (etype ? 1 : 0));
+    pw_key(&w, "RequestId");
+    pw_str(&w, e->rid);
+    pw_key(&w, "Status");
+    pw_str(&w, is_done(e) ? "Done" : "Pending");
+    if (finished) {
+        pw_key(&w, "Condition");
+        pw_str(&w, e->cond);
+    }
+    if (ferr) {
+        pw_key(&w, "FunctionError");
+        pw_str(&w, e->ferr);
+    }
+    if (etype) {
+        pw_key(&w, "ErrorType");
+        pw_str(&w, e->etype);
+    }
+    if (dest) {
+        bool dest_done = e->dest_cond[0] != '\0';
+        pw_key(&w, "Destination");
+        pw_map(&w, dest_done ? 3 : 2);
+        pw_key(&w, "RequestId");
+        pw_str(&w, e->dest_rid);
+        pw_key(&w, "Status");
+        pw_str(&w, dest_done ? "Done" : "Pending");
+        if (dest_done) {
+            pw_key(&w, "Condition");
+            pw_str(&w, e->dest_cond);
+        }
+    }
+    if (w.err != 0) {
+        nng_msg_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* Move w to the reply list: its status (msg), or an error when code is set. */
+static void reply_later(aw_waiter **outs, aw_waiter *w, int code, const char *text)
+{
+    if (code != LM_OK) {
+        proto_error(&w->err, code, "%s", text);
+    } else {
+        w->msg = status_reply(w->e); /* NULL: api_reply answers out of memory */
+    }
+    w->next = *outs;
+    *outs = w;
+}
+
+static void send_replies(aw_waiter *outs)
+{
+    while (outs != NULL) {
+        aw_waiter *w = outs;
+        outs = w->next;
+        if (w->err.code != LM_OK) {
+            api_reply_error(w->actx, &w->err);
+        } else {
+            api_reply(w->actx, w->msg);
+        }
+        free(w);
+    }
+}
+
+/* Remove waiters for e (all when `all`, else only those past `now`) and
+ * queue their status replies.  AW.mtx held. */
+static void release_waiters(aw_entry *e, bool all, int64_t now, aw_waiter **outs)
+{
+    for (aw_waiter **pp = &AW.waiters; *pp != NULL;) {
+        aw_waiter *w = *pp;
+        if ((e == NULL || w->e == e) && (all || w->deadline <= now)) {
+            *pp = w->next;
+            w->e->nwait--;
+            AW.n_waiters--;
+            reply_later(outs, w, LM_OK, NULL);
+        } else {
+            pp = &w->next;
+        }
+    }
+}
+
+/* ---- the api side ---- */
+
+bool aw_add(api_ctx *actx, const char *rid, int64_t deadline)
+{
+    lm_error err;
+    nng_msg *now = NULL;
+    bool check = false;
+    memset(&err, 0, sizeof(err));
+    pthread_mutex_lock(&AW.mtx);
+    aw_entry *e = NULL;
+    aw_waiter *w = NULL;
+    if (AW.stopped) {
+        proto_error(&err, LM_E_STOPPING, "the broker is stopping");
+    } else if (AW.n_waiters >= AW_MAX_WAITERS) {
+        proto_error(&err, LM_E_THROTTLED,
+                    "Rate Exceeded. (Reason: %d callers are waiting for events already)",
+                    AW_MAX_WAITERS);
+    } else if ((e = get(rid)) != NULL && is_done(e)) {
+        now = status_reply(e);
+        if (now == NULL) {
+            proto_error(&err, LM_E_NOMEM, NULL);
+        }
+    } else if (e == NULL || (w = calloc(1, sizeof(*w))) == NULL) {
+        proto_error(&err, LM_E_NOMEM, NULL);
+    } else {
+        w->actx = actx;
+        w->e = e;
+        w->deadline = deadline;
+        w->checked = e->known;
+        check = !w->checked;
+        w->next = AW.waiters;
+        AW.waiters = w;
+        AW.n_waiters++;
+        e->nwait++;
+    }
+    pthread_mutex_unlock(&AW.mtx);
+    if (now != NULL) {
+        api_reply(actx, now);
+    } else if (err.code != LM_OK) {
+        api_reply_error(actx, &err);
+    }
+    return check;
+}
+
+/* ---- the asyncq thread ---- */
+
+void aw_finished(const char *rid, const char *cond, const char *record_rid, const char *ferr,
+                 const char *etype)
+{
+    aw_waiter *outs = NULL;
+    pthread_mutex_lock(&AW.mtx);
+    aw_entry *e = get(rid);
+    if (e != NULL) {
+        e->known = true;
+        snprintf(e->cond, sizeof(e->cond), "%s", cond);
+        snprintf(e->ferr, sizeof(e->ferr), "%s", ferr);
+        snprintf(e->etype, sizeof(e->etype), "%s", etype);
+        if (record_rid != NULL && record_rid[0] != '\0') {
+            snprintf(e->dest_rid, sizeof(e->dest_rid), "%s", record_rid);
+            aw_entry *r = get(record_rid);
+            if (r != NULL) {
+                r->known = true;
+                snprintf(r->origin, sizeof(r->origin), "%s", rid);
+            }
+        }
+        if (e->origin[0] != '\0') {
+            aw_entry *o = find(e->origin);
+            if (o != NULL) {
+                snprintf(o->dest_cond, sizeof(o->dest_cond), "%s", cond);
+                if (o->nwait > 0 && is_done(o)) {
+                    release_waiters(o, true, 0, &outs);
+                }
+            }
+        }
+        if (e->nwait > 0 && is_done(e)) {
+            release_waiters(e, true, 0, &outs);
+        }
+    }
+    pthread_mutex_unlock(&AW.mtx);
+    send_replies(outs);
+}
+
+int64_t aw_service(int64_t now, bool (*stored)(const char *rid))
+{
+    aw_waiter *outs = NULL;
+    char(*ids)[40] = NULL;
+    int n = 0;
+    /* ids to look up, copied so the lookups run without the lock */
+    pthread_mutex_lock(&AW.mtx);
+    for (aw_waiter *w = AW.waiters; w != NULL; w = w->next) {
+        n += !w->checked;
+    }
+    ids = n > 0 ? calloc((size_t)n, sizeof(*ids)) : NULL;
+    n = 0;
+    for (aw_waiter *w = AW.waiters; ids != NULL && w != NULL; w = w->next) {
+        if (!w->checked) {
+            snprintf(ids[n++], sizeof(ids[0]), "%s", w->e->rid);
+        }
+    }
+    pthread_mutex_unlock(&AW.mtx);
+    bool *found = n > 0 ? calloc((size_t)n, sizeof(*found)) : NULL;
+    for (int i = 0; found != NULL && i < n; i++) {
+        found[i] = stored(ids[i]);
+    }
+    pthread_mutex_lock(&AW.mtx);
+    for (int i = 0; found != NULL && i < n; i++) {
+        aw_entry *e = find(ids[i]);
+        if (e == NULL) {
+            continue;
+        }
+        e->known = e->known || found[i];
+        for (aw_waiter **pp = &AW.waiters; *pp != NULL;) {
+            aw_waiter *w = *pp;
+            if (w->e != e || w->checked) {
+                pp = &w->next;
+            } else if (e->known) {
+                w->checked = true;
+                pp = &w->next;
+            } else {
+                *pp = w->next;
+                e->nwait--;
+                AW.n_waiters--;
+                reply_later(&outs, w, LM_E_NOT_FOUND,
+                            "no such async event (never accepted, or finished too long ago)");
+            }
+        }
+        if (!e->known && e->nwait == 0) {
+            drop(e);
+        }
+    }
+    release_waiters(NULL, false, now, &outs);
+    int64_t next = INT64_MAX;
+    for (aw_waiter *w = AW.waiters; w != NULL; w = w->next) {
+        next = w->deadline < next ? w->deadline : next;
+    }
+    pthread_mutex_unlock(&AW.mtx);
+    free(found);
+    free(ids);
+    send_replies(outs);
+    return next;
+}
+
+void aw_stop(void)
+{
+    aw_waiter *outs = NULL;
+    pthread_mutex_lock(&AW.mtx);
+    while (AW.waiters != NULL) {
+        aw_waiter *w = AW.waiters;
+        AW.waiters = w->next;
+        reply_later(&outs, w, LM_E_STOPPING, "the broker is stopping");
+    }
+    AW.n_waiters = 0;
+    AW.stopped = true;
+    while (AW.oldest != NULL) {
+        drop(AW.oldest);
+    }
+    memset(AW.bucket, 0, sizeof(AW.bucket));
+    pthread_mutex_unlock(&AW.mtx);
+    send_replies(outs);
+}
+
+/* ---- the request ---- */
+
+void aw_handle(api_ctx *actx, const proto_doc *doc)
+{
+    lm_error e;
+    const msgpack_object *args = NULL;
+    const char *rid = NULL;
+    size_t len = 0;
+    int64_t timeout = AW_DEFAULT_TIMEOUT_MS;
+    char id[40];
+    int rc = proto_get_map(doc->root, "args", true, &args, &e);
+    if (rc == LM_OK) {
+        rc = proto_get_str(args, "RequestId", true, &rid, &len, &e);
+    }
+    if (rc == LM_OK) {
+        rc = proto_copy_str(rid, len, id, sizeof(id), "RequestId", &e);
+    }
+    if (rc == LM_OK) {
+        rc = proto_get_int(args, "TimeoutMs", false, &timeout, &e);
+    }
+    if (rc == LM_OK && (timeout < 0 || timeout > AW_MAX_TIMEOUT_MS)) {
+        rc = proto_error(&e, LM_E_INVALID_PARAMETER,
+                         "1 validation error detected: Value %lld at 'timeoutMs' failed to satisfy "
+                         "constraint: Member must have value between 0 and %d",
+                         (long long)timeout, AW_MAX_TIMEOUT_MS);
+    }
+    if (rc == LM_OK && len == 0) {
+        rc = proto_error(&e, LM_E_INVALID_PARAMETER, "RequestId must not be empty");
+    }
+    if (rc != LM_OK) {
+        api_reply_error(actx, &e);
+        return;
+    }
+    asyncq_wait(actx, id, timeout);
+}
