@@ -12,7 +12,10 @@
  *     event in the same transaction that deletes the one it reports on.
  *     Submissions and outcomes that arrive together are recorded in one
  *     transaction (savepoints inside), so a busy queue pays one fsync per
- *     batch, and the 202s are sent after its COMMIT.
+ *     batch, and the 202s are sent after its COMMIT.  Commits without a
+ *     submission (outcomes, retries, records) skip the fsync
+ *     (synchronous=NORMAL): a power loss may undo one, and the event then
+ *     runs again — at least once still holds (see durable()).
  *
  * Threading: one thread, the only user of its own SQLite connection.  The
  * api callback (invoke.c) validates the request and hands it over with
@@ -51,6 +54,7 @@
 #define ASYNCQ_MAX_WAIT_MS 1000 /* look at the table at least this often */
 #define ASYNCQ_SPAWN_PACE 8 /* new environments starting at once for events */
 #define ASYNCQ_PACE_WAIT_MS 20 /* look again this soon while paced */
+#define AQ_STMT_CACHE 24 /* distinct statements this file prepares */
 
 typedef struct aq_submit {
     api_ctx *actx;
@@ -93,6 +97,7 @@ static struct {
     bool stop;
     bool started;
     bool wait_check; /* a new event-wait needs looking up (asyncwait.c) */
+    bool sync_full; /* thread only: the connection's synchronous is FULL */
     pthread_t thr;
     sqlite3 *db; /* thread only (and start-up) */
     /* thread only: events finished in the open transaction, told to
@@ -181,25 +186,84 @@ static nng_msg *accepted_reply(const char *rid)
 
 /* ---- SQL helpers (thread only) ---- */
 
-static bool exec(const char *sql)
-{
-    char *err = NULL;
-    if (sqlite3_exec(AQ.db, sql, NULL, NULL, &err) != SQLITE_OK) {
-        blog(LOG_ERROR, "asyncq: %s: %s", sql, err != NULL ? err : "?");
-        sqlite3_free(err);
-        return false;
-    }
-    return true;
-}
+/* Statements are prepared once and kept (persistent, reset after each
+ * use): preparing them anew for every event cost more than running them.
+ * Keyed by the SQL text's address (every caller passes a literal). */
+static struct {
+    const char *sql;
+    sqlite3_stmt *st;
+} SC[AQ_STMT_CACHE];
 
 static sqlite3_stmt *prepare(const char *sql)
 {
+    int slot = -1;
+    for (int i = 0; i < AQ_STMT_CACHE; i++) {
+        if (SC[i].sql == sql) {
+            return SC[i].st;
+        }
+        slot = slot < 0 && SC[i].sql == NULL ? i : slot;
+    }
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(AQ.db, sql, -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v3(AQ.db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
         blog(LOG_ERROR, "asyncq: prepare: %s", sqlite3_errmsg(AQ.db));
         return NULL;
     }
+    if (slot >= 0) {
+        SC[slot].sql = sql;
+        SC[slot].st = st;
+    }
     return st;
+}
+
+/* Done with a statement from prepare(): reset it for its next use. */
+static void release(sqlite3_stmt *st)
+{
+    if (st == NULL) {
+        return;
+    }
+    for (int i = 0; i < AQ_STMT_CACHE; i++) {
+        if (SC[i].st == st) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            return;
+        }
+    }
+    sqlite3_finalize(st); /* the cache was full */
+}
+
+static void cache_clear(void)
+{
+    for (int i = 0; i < AQ_STMT_CACHE; i++) {
+        sqlite3_finalize(SC[i].st);
+        SC[i].sql = NULL;
+        SC[i].st = NULL;
+    }
+}
+
+static bool exec(const char *sql)
+{
+    sqlite3_stmt *st = prepare(sql);
+    int rc = st != NULL ? sqlite3_step(st) : SQLITE_ERROR;
+    bool ok = rc == SQLITE_DONE || rc == SQLITE_ROW;
+    if (!ok) {
+        blog(LOG_ERROR, "asyncq: %s: %s", sql, sqlite3_errmsg(AQ.db));
+    }
+    release(st);
+    return ok;
+}
+
+/* Submissions are answered 202 only after an fsync (synchronous=FULL).
+ * Everything else (outcomes, retries, records) commits without one
+ * (NORMAL): a crash may undo such a commit, and the event then runs again,
+ * which at-least-once delivery allows; WAL keeps the undo whole, and the
+ * next FULL commit makes it durable too.  This takes two fsyncs out of
+ * every event's path (its outcome, and its record's). */
+static void durable(bool full)
+{
+    if (full != AQ.sync_full) {
+        AQ.sync_full =
+            exec(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") ? full : true;
+    }
 }
 
 static bool step_done(sqlite3_stmt *st)
@@ -211,7 +275,7 @@ static bool step_done(sqlite3_stmt *st)
     if (rc != SQLITE_DONE) {
         blog(LOG_ERROR, "asyncq: write: %s", sqlite3_errmsg(AQ.db));
     }
-    sqlite3_finalize(st);
+    release(st);
     return rc == SQLITE_DONE;
 }
 
@@ -312,7 +376,7 @@ static void load_config(const char *name, event_config *c)
         s = sqlite3_column_text(st, 3);
         snprintf(c->on_failure, sizeof(c->on_failure), "%s", s != NULL ? (const char *)s : "");
     }
-    sqlite3_finalize(st);
+    release(st);
 }
 
 /* The event's stored payload as JSON (NULL when gone or not JSON). */
@@ -327,7 +391,7 @@ static cJSON *load_payload(int64_t id)
     if (sqlite3_step(st) == SQLITE_ROW) {
         j = cJSON_ParseWithLength(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
     }
-    sqlite3_finalize(st);
+    release(st);
     return j;
 }
 
@@ -433,7 +497,7 @@ static bool stored_rid(const char *rid)
     if (st != NULL) {
         sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
         found = sqlite3_step(st) == SQLITE_ROW;
-        sqlite3_finalize(st);
+        release(st);
     }
     return found;
 }
@@ -670,6 +734,7 @@ static int64_t dispatch_due(void)
     bool filled = false;
     int flying = AQ.running;
     if (room > 0) {
+        durable(false); /* finishes here are outcomes, never submissions */
         sqlite3_stmt *st = prepare("SELECT id, request_id, name, qualifier, payload, enqueued_at,"
                                    " invokes, throttles, hops FROM async_events WHERE next_at<=?1"
                                    " ORDER BY next_at, id LIMIT ?2");
@@ -684,7 +749,7 @@ static int64_t dispatch_due(void)
                 }
             }
             filled = started == room;
-            sqlite3_finalize(st);
+            release(st);
         }
         notes_flush(true); /* finishes here were committed one by one */
     }
@@ -698,7 +763,7 @@ static int64_t dispatch_due(void)
             int64_t t = sqlite3_column_int64(st, 0);
             next = t < next ? t : next;
         }
-        sqlite3_finalize(st);
+        release(st);
     }
     return next;
 }
@@ -712,7 +777,7 @@ static void recount(void)
         AQ.depth = sqlite3_column_int64(st, 0);
         pthread_mutex_unlock(&AQ.mtx);
     }
-    sqlite3_finalize(st);
+    release(st);
 }
 
 /* Record outcomes (inside the caller's transaction: a savepoint each). */
@@ -739,6 +804,7 @@ static void process_batch(aq_submit *subs, aq_flight *done)
         n++;
     }
     char(*rids)[40] = n > 0 ? calloc((size_t)n, sizeof(*rids)) : NULL;
+    durable(n > 0);
     bool tx = exec("BEGIN IMMEDIATE");
     bool stored = tx && stage_submits(subs, n, rids);
     handle_done(done);
@@ -813,16 +879,18 @@ int asyncq_start(const char *db_path)
         return -1;
     }
     sqlite3_busy_timeout(AQ.db, 5000);
-    if (!exec("PRAGMA synchronous=FULL")) {
+    AQ.sync_full = false;
+    durable(true);
+    if (!AQ.sync_full) {
         return -1;
     }
     sqlite3_stmt *st = prepare("SELECT COUNT(*) FROM async_events");
     if (st == NULL || sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_finalize(st);
+        release(st);
         return -1;
     }
     AQ.depth = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    release(st);
     if (AQ.depth > 0) {
         blog(LOG_INFO, "asyncq: %lld stored event(s) to run", (long long)AQ.depth);
     }
@@ -849,6 +917,7 @@ void asyncq_stop(void)
         pthread_mutex_unlock(&AQ.mtx);
     }
     aw_stop();
+    cache_clear();
     if (AQ.db != NULL) {
         sqlite3_close(AQ.db);
         AQ.db = NULL;
