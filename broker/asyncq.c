@@ -10,10 +10,11 @@
  *   - An event leaves the table only when it is finished: success, retries
  *     exhausted or too old.  A destination record is inserted as a new
  *     event in the same transaction that deletes the one it reports on.
- *     Submissions and outcomes that arrive together are recorded in one
- *     transaction (savepoints inside), so a busy queue pays one fsync per
- *     batch, and the 202s are sent after its COMMIT.  Commits without a
- *     submission (outcomes, retries, records) skip the fsync
+ *     Submissions waiting at once are stored in one transaction, so a busy
+ *     queue pays one fsync per batch, and the 202s are sent right after its
+ *     COMMIT, before any outcome work.  Outcomes that arrived together are
+ *     recorded in a second transaction, and commits without a submission
+ *     (outcomes, retries, records) skip the fsync
  *     (synchronous=NORMAL): a power loss may undo one, and the event then
  *     runs again — at least once still holds (see durable()).
  *
@@ -795,32 +796,55 @@ static void handle_done(aq_flight *list)
     }
 }
 
-/* New submissions and finished runs, in one transaction: one fsync for the
- * whole batch.  The 202s go out only after the COMMIT. */
-static void process_batch(aq_submit *subs, aq_flight *done)
+/* Store every submission waiting now in one transaction (group commit:
+ * one fsync for all), then answer them: 202 only after the COMMIT. */
+static void commit_submits(aq_submit *subs)
 {
     int n = 0;
     for (aq_submit *s = subs; s != NULL; s = s->next) {
         n++;
     }
-    char(*rids)[40] = n > 0 ? calloc((size_t)n, sizeof(*rids)) : NULL;
-    durable(n > 0);
+    char(*rids)[40] = calloc((size_t)n, sizeof(*rids));
+    durable(true);
     bool tx = exec("BEGIN IMMEDIATE");
     bool stored = tx && stage_submits(subs, n, rids);
+    if (tx && !(stored && exec("COMMIT"))) {
+        exec("ROLLBACK");
+        stored = false;
+    }
+    if (stored) {
+        add_depth(n);
+    }
+    answer_submits(subs, rids, stored);
+    free(rids);
+}
+
+/* Record finished runs in one transaction, without an fsync (durable()). */
+static void commit_outcomes(aq_flight *done)
+{
+    durable(false);
+    bool tx = exec("BEGIN IMMEDIATE");
     handle_done(done);
     bool committed = tx && exec("COMMIT");
     if (tx && !committed) {
         exec("ROLLBACK"); /* outcomes are lost: those events run again */
+    }
+    if (!committed) {
         recount();
-        stored = false;
-    } else if (!tx) {
-        recount();
-    } else if (stored) {
-        add_depth(n);
     }
     notes_flush(committed);
-    answer_submits(subs, rids, stored);
-    free(rids);
+}
+
+/* Submissions first, in a transaction of their own, so their 202s never
+ * wait for outcome work; then the outcomes. */
+static void process_batch(aq_submit *subs, aq_flight *done)
+{
+    if (subs != NULL) {
+        commit_submits(subs);
+    }
+    if (done != NULL) {
+        commit_outcomes(done);
+    }
 }
 
 static void *asyncq_main(void *arg)
