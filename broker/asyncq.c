@@ -55,6 +55,7 @@
 #define ASYNCQ_MAX_WAIT_MS 1000 /* look at the table at least this often */
 #define ASYNCQ_SPAWN_PACE 8 /* new environments starting at once for events */
 #define ASYNCQ_PACE_WAIT_MS 20 /* look again this soon while paced */
+#define ASYNCQ_SCAN_EXTRA 64 /* due rows looked at past those that fit, for warm ones */
 #define AQ_STMT_CACHE 24 /* distinct statements this file prepares */
 
 typedef struct aq_submit {
@@ -709,31 +710,31 @@ static void start_one(sqlite3_stmt *st)
     }
 }
 
-/* How many more events to start now.  Queued events are not callers
- * waiting: rather than a new environment per event at once (a burst of
- * 2,000 echo events started 189 workers on 2 vCPUs, and accepting new
- * events slowed to a crawl), scale out gradually, as Lambda's async
- * pollers do — use every idle environment, and start at most
- * ASYNCQ_SPAWN_PACE new ones at a time. */
-static int dispatch_room(void)
+/* How many new environments may start for events now.  Queued events are
+ * not callers waiting: rather than a new environment per event at once (a
+ * burst of 2,000 echo events started 189 workers on 2 vCPUs, and accepting
+ * new events slowed to a crawl), scale out gradually, as Lambda's async
+ * pollers do — an event whose function has an idle environment starts at
+ * once; others start while fewer than ASYNCQ_SPAWN_PACE environments are
+ * starting.  (Counting idle environments of any function as room, as this
+ * first did, let events of one function start cold beside another's idle
+ * ones: a run through a destination ended with 81 workers.) */
+static int spawn_budget(void)
 {
-    int room = B.opt.max_concurrency - AQ.running;
     int total, idle, busy, spawning;
     pthread_mutex_lock(&B.mtx);
     pool_counts(&total, &idle, &busy, &spawning);
     pthread_mutex_unlock(&B.mtx);
-    int pace = idle + (spawning < ASYNCQ_SPAWN_PACE ? ASYNCQ_SPAWN_PACE - spawning : 0);
-    return room < pace ? room : pace;
+    return spawning < ASYNCQ_SPAWN_PACE ? ASYNCQ_SPAWN_PACE - spawning : 0;
 }
 
 /* Start due events while there is room; returns when to look again (epoch ms). */
 static int64_t dispatch_due(void)
 {
     int64_t now = epoch_ms();
-    int room = dispatch_room();
-    bool paced = room < B.opt.max_concurrency - AQ.running;
-    bool filled = false;
-    int flying = AQ.running;
+    int room = B.opt.max_concurrency - AQ.running;
+    int budget = spawn_budget();
+    bool deferred = false; /* a due event waits for the pace */
     if (room > 0) {
         durable(false); /* finishes here are outcomes, never submissions */
         sqlite3_stmt *st = prepare("SELECT id, request_id, name, qualifier, payload, enqueued_at,"
@@ -741,22 +742,28 @@ static int64_t dispatch_due(void)
                                    " ORDER BY next_at, id LIMIT ?2");
         if (st != NULL) {
             sqlite3_bind_int64(st, 1, now);
-            sqlite3_bind_int(st, 2, room + flying);
+            sqlite3_bind_int(st, 2, room + AQ.running + ASYNCQ_SCAN_EXTRA);
             int started = 0;
             while (started < room && sqlite3_step(st) == SQLITE_ROW) {
-                if (!is_flying(sqlite3_column_int64(st, 0))) {
-                    start_one(st);
-                    started++;
+                if (is_flying(sqlite3_column_int64(st, 0))) {
+                    continue;
                 }
+                bool warm = invoke_has_idle((const char *)sqlite3_column_text(st, 2),
+                                            (const char *)sqlite3_column_text(st, 3));
+                if (!warm && budget <= 0) {
+                    deferred = true;
+                    continue;
+                }
+                budget -= warm ? 0 : 1;
+                start_one(st);
+                started++;
             }
-            filled = started == room;
             release(st);
         }
         notes_flush(true); /* finishes here were committed one by one */
     }
     /* paced with events left over: look again soon, as workers come up */
-    int64_t next =
-        now + (paced && (filled || room <= 0) ? ASYNCQ_PACE_WAIT_MS : ASYNCQ_MAX_WAIT_MS);
+    int64_t next = now + (deferred ? ASYNCQ_PACE_WAIT_MS : ASYNCQ_MAX_WAIT_MS);
     sqlite3_stmt *st = prepare("SELECT MIN(next_at) FROM async_events WHERE next_at>?1");
     if (st != NULL) {
         sqlite3_bind_int64(st, 1, now);

@@ -285,6 +285,9 @@ int invoke_parse_name(const char *fn, size_t fnlen, const char *q, size_t qlen,
 int invoke_start_internal(const char *name, const char *qual, const char *rid, nng_msg *req,
                           const void *payload, size_t payload_len, invoke_done_fn done, void *arg,
                           lm_error *e);
+/* Would an invocation of name[:qual] find an idle worker now (one not
+ * already claimed by queued work)?  B.mtx not held by the caller. */
+bool invoke_has_idle(const char *name, const char *qual);
 
 /* ---- asyncq.c: InvocationType Event (see the head of asyncq.c) ---- */
 #define ASYNCQ_MAX_PAYLOAD 1048576u /* async payload cap (Lambda: 1 MB since Oct 2025) */

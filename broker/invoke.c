@@ -554,6 +554,20 @@ int invoke_start_internal(const char *name, const char *qual, const char *rid, n
     return LM_OK;
 }
 
+bool invoke_has_idle(const char *name, const char *qual)
+{
+    int idle = 0;
+    pthread_mutex_lock(&B.mtx);
+    function *f = registry_find(name);
+    fn_config *target = f != NULL ? registry_resolve(f, qual) : NULL;
+    for (worker *w = target != NULL ? target->idle : NULL; w != NULL; w = w->next_idle) {
+        idle++;
+    }
+    bool yes = target != NULL && idle > target->queued;
+    pthread_mutex_unlock(&B.mtx);
+    return yes;
+}
+
 /* Queue inv (rid and request set) on target and schedule it.  B.mtx held. */
 static void enqueue(invocation *inv, fn_config *target, const char *name, const char *qual)
 {
