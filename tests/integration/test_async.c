@@ -671,6 +671,43 @@ Test(async, a_schema_2_store_is_migrated_to_schema_3)
  * one new environment per event.  300 events of 100 ms pile up behind a
  * single slot; after a restart with the default 1,000 they would all start
  * at once without the pacing. */
+/* A sync invoke of fn that sleeps 300 ms (thread body). */
+static void *sync_nap(void *arg)
+{
+    lm_invoke_result r;
+    lm_error e;
+    if (lt_invoke(&b, arg, "{\"ms\":300}", &r, &e) == LM_OK) {
+        lm_invoke_result_finish(&r);
+    }
+    return NULL;
+}
+
+Test(async, idle_environments_of_another_function_do_not_let_events_start_cold_at_once)
+{
+    lt_create(&b, "warm", "sleep", NULL);
+    lt_create(&b, "cold", "sleep", NULL);
+    pthread_t th[24];
+    for (int i = 0; i < 24; i++) {
+        cr_assert_eq(pthread_create(&th[i], NULL, sync_nap, "warm"), 0);
+    }
+    for (int i = 0; i < 24; i++) {
+        pthread_join(th[i], NULL);
+    }
+    cr_assert_geq(status_count("Workers", "Idle"), 24, "24 environments of warm are idle");
+    char rid[40];
+    for (int i = 0; i < 64; i++) {
+        accept_event("cold", "{\"ms\":200}", rid);
+    }
+    /* cold has no idle environment: its events take the 8 cold-start slots,
+     * however many environments of warm sit idle */
+    int most = 0;
+    while (status_depth() > 0) {
+        int starting = (int)status_count("Workers", "Starting");
+        most = starting > most ? starting : most;
+    }
+    cr_assert_leq(most, 8, "%d environments were starting at once", most);
+}
+
 Test(async, a_backlog_of_events_scales_out_gradually)
 {
     lt_broker_stop(&b, false);
