@@ -16,17 +16,24 @@
  *     recorded in a second transaction, and commits without a submission
  *     (outcomes, retries, records) skip the fsync
  *     (synchronous=NORMAL): a power loss may undo one, and the event then
- *     runs again — at least once still holds (see durable()).
+ *     runs again — at least once still holds (see conn_open()).
  *
- * Threading: one thread, the only user of its own SQLite connection.  The
- * api callback (invoke.c) validates the request and hands it over with
- * asyncq_submit() (no I/O in the callback); the thread commits every
- * submission waiting at that moment in one transaction (group commit) and
- * then sends the 202s.  It starts due events through invoke.c's internal
- * path (the same pool and concurrency limit as sync invokes, no socket
- * round trip); the outcome comes back in a callback under B.mtx, which
- * only copies it onto this thread's list.  AQ.mtx is a leaf lock: taken
- * under B.mtx, never held while taking B.mtx.
+ * Threading: two threads, each the only user of its own SQLite connection.
+ *   - The acceptor: the api callback (invoke.c) validates the request and
+ *     hands it over with asyncq_submit() (no I/O in the callback); the
+ *     acceptor commits every submission waiting at that moment in one
+ *     transaction (group commit, synchronous=FULL) and sends the 202s.  It
+ *     does nothing else, so an acknowledgement never waits for dispatch or
+ *     outcome work.
+ *   - The dispatcher: starts due events through invoke.c's internal path
+ *     (the same pool and concurrency limit as sync invokes, no socket round
+ *     trip) and records their outcomes (synchronous=NORMAL); an outcome
+ *     comes back in a callback under B.mtx, which only copies it onto the
+ *     dispatcher's list.  It also serves event-wait (asyncwait.c).
+ *   Their write transactions take AQ.wlock (SQLite's own busy wait would
+ *   sleep milliseconds); reads need no lock (WAL snapshots).  AQ.mtx is a
+ *   leaf lock: taken under B.mtx, never held while taking B.mtx or
+ *   AQ.wlock.
  *
  * Retries (Lambda's): a function error (handled or unhandled) is retried
  * up to MaximumRetryAttempts times (0-2, default 2), 1 min before the
@@ -55,6 +62,7 @@
 #define ASYNCQ_MAX_WAIT_MS 1000 /* look at the table at least this often */
 #define ASYNCQ_SPAWN_PACE 8 /* new environments starting at once for events */
 #define ASYNCQ_PACE_WAIT_MS 20 /* look again this soon while paced */
+#define ASYNCQ_IDLE_FNS 16 /* functions whose idle environments one pass tracks */
 #define ASYNCQ_SCAN_EXTRA 64 /* due rows looked at past those that fit, for warm ones */
 #define AQ_STMT_CACHE 24 /* distinct statements this file prepares */
 
@@ -83,26 +91,43 @@ typedef struct aq_flight {
     char ferr[16];
     char *payload; /* malloc'd copy of the response, NUL-terminated */
     size_t payload_len;
+    bool expired; /* never started: older than MaximumEventAgeInSeconds */
+    nng_msg *req; /* the request, between the SELECT and the start */
     struct aq_flight *next; /* AQ.flying (thread only) */
     struct aq_flight *done_next; /* AQ.done_head (AQ.mtx) */
 } aq_flight;
 
+/* One SQLite connection and its prepared statements (one per thread). */
+typedef struct aq_conn {
+    sqlite3 *db;
+    struct {
+        const char *sql;
+        sqlite3_stmt *st;
+    } sc[AQ_STMT_CACHE];
+} aq_conn;
+
+/* The connection of the calling thread (acceptor, dispatcher, start-up). */
+static _Thread_local aq_conn *CUR;
+
 static struct {
     pthread_mutex_t mtx;
-    pthread_cond_t cv;
+    pthread_cond_t cv; /* the dispatcher's */
+    pthread_cond_t cv_acc; /* the acceptor's */
+    pthread_mutex_t wlock; /* one write transaction at a time */
     aq_submit *sub_head, *sub_tail;
     int n_sub;
     aq_flight *done_head, *done_tail;
-    aq_flight *flying; /* thread only: events started and not yet done */
+    aq_flight *flying; /* dispatcher only: events started and not yet done */
     int running; /* started, outcome not yet handled */
     int64_t depth; /* rows in async_events */
     bool stop;
     bool started;
     bool wait_check; /* a new event-wait needs looking up (asyncwait.c) */
-    bool sync_full; /* thread only: the connection's synchronous is FULL */
-    pthread_t thr;
-    sqlite3 *db; /* thread only (and start-up) */
-    /* thread only: events finished in the open transaction, told to
+    bool kick; /* new events were stored: the dispatcher looks now */
+    pthread_t acc_thr, disp_thr;
+    bool acc_started, disp_started;
+    aq_conn acc, disp;
+    /* dispatcher only: events finished in the open transaction, told to
      * asyncwait.c once it has committed */
     struct aq_note {
         char rid[40];
@@ -112,7 +137,10 @@ static struct {
         char etype[64]; /* its errorType, or the invocation error's type */
     } * notes;
     int n_notes, cap_notes;
-} AQ = {.mtx = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+} AQ = {.mtx = PTHREAD_MUTEX_INITIALIZER,
+        .cv = PTHREAD_COND_INITIALIZER,
+        .cv_acc = PTHREAD_COND_INITIALIZER,
+        .wlock = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- submission (api callback side) ---- */
 
@@ -150,7 +178,7 @@ void asyncq_submit(api_ctx *actx, nng_msg *req, const char *name, const char *qu
         }
         AQ.sub_tail = s;
         AQ.n_sub++;
-        pthread_cond_signal(&AQ.cv);
+        pthread_cond_signal(&AQ.cv_acc);
     }
     pthread_mutex_unlock(&AQ.mtx);
     if (err != LM_OK) {
@@ -188,31 +216,26 @@ static nng_msg *accepted_reply(const char *rid)
 
 /* ---- SQL helpers (thread only) ---- */
 
-/* Statements are prepared once and kept (persistent, reset after each
- * use): preparing them anew for every event cost more than running them.
- * Keyed by the SQL text's address (every caller passes a literal). */
-static struct {
-    const char *sql;
-    sqlite3_stmt *st;
-} SC[AQ_STMT_CACHE];
-
+/* Statements are prepared once per connection and kept (persistent, reset
+ * after each use): preparing them anew for every event cost more than
+ * running them.  Keyed by the SQL text's address (callers pass literals). */
 static sqlite3_stmt *prepare(const char *sql)
 {
     int slot = -1;
     for (int i = 0; i < AQ_STMT_CACHE; i++) {
-        if (SC[i].sql == sql) {
-            return SC[i].st;
+        if (CUR->sc[i].sql == sql) {
+            return CUR->sc[i].st;
         }
-        slot = slot < 0 && SC[i].sql == NULL ? i : slot;
+        slot = slot < 0 && CUR->sc[i].sql == NULL ? i : slot;
     }
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v3(AQ.db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
-        blog(LOG_ERROR, "asyncq: prepare: %s", sqlite3_errmsg(AQ.db));
+    if (sqlite3_prepare_v3(CUR->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        blog(LOG_ERROR, "asyncq: prepare: %s", sqlite3_errmsg(CUR->db));
         return NULL;
     }
     if (slot >= 0) {
-        SC[slot].sql = sql;
-        SC[slot].st = st;
+        CUR->sc[slot].sql = sql;
+        CUR->sc[slot].st = st;
     }
     return st;
 }
@@ -224,7 +247,7 @@ static void release(sqlite3_stmt *st)
         return;
     }
     for (int i = 0; i < AQ_STMT_CACHE; i++) {
-        if (SC[i].st == st) {
+        if (CUR->sc[i].st == st) {
             sqlite3_reset(st);
             sqlite3_clear_bindings(st);
             return;
@@ -233,13 +256,15 @@ static void release(sqlite3_stmt *st)
     sqlite3_finalize(st); /* the cache was full */
 }
 
-static void cache_clear(void)
+static void conn_close(aq_conn *c)
 {
     for (int i = 0; i < AQ_STMT_CACHE; i++) {
-        sqlite3_finalize(SC[i].st);
-        SC[i].sql = NULL;
-        SC[i].st = NULL;
+        sqlite3_finalize(c->sc[i].st);
+        c->sc[i].sql = NULL;
+        c->sc[i].st = NULL;
     }
+    sqlite3_close(c->db);
+    c->db = NULL;
 }
 
 static bool exec(const char *sql)
@@ -248,24 +273,10 @@ static bool exec(const char *sql)
     int rc = st != NULL ? sqlite3_step(st) : SQLITE_ERROR;
     bool ok = rc == SQLITE_DONE || rc == SQLITE_ROW;
     if (!ok) {
-        blog(LOG_ERROR, "asyncq: %s: %s", sql, sqlite3_errmsg(AQ.db));
+        blog(LOG_ERROR, "asyncq: %s: %s", sql, sqlite3_errmsg(CUR->db));
     }
     release(st);
     return ok;
-}
-
-/* Submissions are answered 202 only after an fsync (synchronous=FULL).
- * Everything else (outcomes, retries, records) commits without one
- * (NORMAL): a crash may undo such a commit, and the event then runs again,
- * which at-least-once delivery allows; WAL keeps the undo whole, and the
- * next FULL commit makes it durable too.  This takes two fsyncs out of
- * every event's path (its outcome, and its record's). */
-static void durable(bool full)
-{
-    if (full != AQ.sync_full) {
-        AQ.sync_full =
-            exec(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") ? full : true;
-    }
 }
 
 static bool step_done(sqlite3_stmt *st)
@@ -275,7 +286,7 @@ static bool step_done(sqlite3_stmt *st)
     }
     int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE) {
-        blog(LOG_ERROR, "asyncq: write: %s", sqlite3_errmsg(AQ.db));
+        blog(LOG_ERROR, "asyncq: write: %s", sqlite3_errmsg(CUR->db));
     }
     release(st);
     return rc == SQLITE_DONE;
@@ -650,13 +661,14 @@ static void flight_free(aq_flight *f)
     free(f);
 }
 
-/* Start one stored event.  Refusals are handled at once like outcomes. */
-static void start_one(sqlite3_stmt *st)
+/* A due row as a flight, with its payload copied into *req; NULL when out
+ * of memory (the row stays, and is looked at again). */
+static aq_flight *flight_from_row(sqlite3_stmt *st, nng_msg **req)
 {
     aq_flight *f = calloc(1, sizeof(*f));
-    nng_msg *req = NULL;
+    *req = NULL;
     if (f == NULL) {
-        return;
+        return NULL;
     }
     f->id = sqlite3_column_int64(st, 0);
     snprintf(f->rid, sizeof(f->rid), "%s", (const char *)sqlite3_column_text(st, 1));
@@ -668,18 +680,26 @@ static void start_one(sqlite3_stmt *st)
     f->invokes = sqlite3_column_int(st, 6);
     f->throttles = sqlite3_column_int(st, 7);
     f->hops = sqlite3_column_int(st, 8);
-    if (nng_msg_alloc(&req, 0) != 0 || (n > 0 && nng_msg_append(req, p, n) != 0)) {
-        nng_msg_free(req);
+    if (nng_msg_alloc(req, 0) != 0 || (n > 0 && nng_msg_append(*req, p, n) != 0)) {
+        nng_msg_free(*req);
+        *req = NULL;
         free(f);
-        return;
+        return NULL;
     }
+    return f;
+}
+
+/* Start one event (takes req).  One that cannot start (too old, refused)
+ * goes onto *later, to be recorded in a transaction with the others. */
+static void start_one(aq_flight *f, nng_msg *req, aq_flight **later)
+{
     event_config c;
     load_config(f->name, &c);
     if (epoch_ms() > f->enqueued_at + (int64_t)c.max_age_s * 1000) {
         nng_msg_free(req);
-        f->status = 0;
-        finish_event(f, c.on_failure, "EventAgeExceeded");
-        flight_free(f);
+        f->expired = true;
+        f->done_next = *later;
+        *later = f;
         return;
     }
     f->next = AQ.flying;
@@ -688,6 +708,7 @@ static void start_one(sqlite3_stmt *st)
     AQ.running++;
     pthread_mutex_unlock(&AQ.mtx);
     lm_error e;
+    size_t n = nng_msg_len(req);
     const void *body = nng_msg_body(req);
     if (invoke_start_internal(f->name, f->qual, f->rid, req, body, n, on_done, f, &e) != LM_OK) {
         unlink_flying(f);
@@ -705,9 +726,50 @@ static void start_one(sqlite3_stmt *st)
         if (e.code == LM_E_NOT_FOUND) {
             blog(LOG_WARN, "async %s: %s", f->rid, e.message);
         }
-        handle_outcome(f);
+        f->done_next = *later;
+        *later = f;
+    }
+}
+
+/* Reset the depth from the table (after a failed commit). */
+static void recount(void)
+{
+    sqlite3_stmt *st = prepare("SELECT COUNT(*) FROM async_events");
+    if (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
+        pthread_mutex_lock(&AQ.mtx);
+        AQ.depth = sqlite3_column_int64(st, 0);
+        pthread_mutex_unlock(&AQ.mtx);
+    }
+    release(st);
+}
+
+/* Record events that never started: expired ones end (EventAgeExceeded),
+ * refused ones are handled like outcomes.  One transaction. */
+static void record_unstarted(aq_flight *list)
+{
+    pthread_mutex_lock(&AQ.wlock);
+    bool tx = exec("BEGIN IMMEDIATE");
+    while (list != NULL) {
+        aq_flight *f = list;
+        list = f->done_next;
+        if (f->expired) {
+            event_config c;
+            load_config(f->name, &c);
+            finish_event(f, c.on_failure, "EventAgeExceeded");
+        } else {
+            handle_outcome(f);
+        }
         flight_free(f);
     }
+    bool committed = tx && exec("COMMIT");
+    if (tx && !committed) {
+        exec("ROLLBACK"); /* they stay queued and are looked at again */
+    }
+    pthread_mutex_unlock(&AQ.wlock);
+    if (!committed) {
+        recount();
+    }
+    notes_flush(committed);
 }
 
 /* How many new environments may start for events now.  Queued events are
@@ -728,6 +790,39 @@ static int spawn_budget(void)
     return spawning < ASYNCQ_SPAWN_PACE ? ASYNCQ_SPAWN_PACE - spawning : 0;
 }
 
+/* Idle environments of one function not yet given an event in this pass
+ * (events are started after the scan, so the pool's count lags). */
+typedef struct idle_left {
+    char name[NAME_MAX_LEN + 1];
+    char qual[130];
+    int left;
+} idle_left;
+
+/* Take one of name[:qual]'s idle environments for an event, if it has one
+ * left.  Past ASYNCQ_IDLE_FNS functions in one pass, events start cold
+ * (paced). */
+static bool claim_idle(idle_left *t, int *n, const char *name, const char *qual)
+{
+    int i = 0;
+    while (i < *n && (strcmp(t[i].name, name) != 0 || strcmp(t[i].qual, qual) != 0)) {
+        i++;
+    }
+    if (i == *n) {
+        if (*n == ASYNCQ_IDLE_FNS) {
+            return false;
+        }
+        snprintf(t[i].name, sizeof(t[i].name), "%s", name);
+        snprintf(t[i].qual, sizeof(t[i].qual), "%s", qual);
+        t[i].left = invoke_idle_count(name, qual);
+        (*n)++;
+    }
+    if (t[i].left <= 0) {
+        return false;
+    }
+    t[i].left--;
+    return true;
+}
+
 /* Start due events while there is room; returns when to look again (epoch ms). */
 static int64_t dispatch_due(void)
 {
@@ -735,8 +830,10 @@ static int64_t dispatch_due(void)
     int room = B.opt.max_concurrency - AQ.running;
     int budget = spawn_budget();
     bool deferred = false; /* a due event waits for the pace */
+    aq_flight *go = NULL, *later = NULL, **go_tail = &go;
+    idle_left idle[ASYNCQ_IDLE_FNS];
+    int n_idle = 0;
     if (room > 0) {
-        durable(false); /* finishes here are outcomes, never submissions */
         sqlite3_stmt *st = prepare("SELECT id, request_id, name, qualifier, payload, enqueued_at,"
                                    " invokes, throttles, hops FROM async_events WHERE next_at<=?1"
                                    " ORDER BY next_at, id LIMIT ?2");
@@ -748,19 +845,36 @@ static int64_t dispatch_due(void)
                 if (is_flying(sqlite3_column_int64(st, 0))) {
                     continue;
                 }
-                bool warm = invoke_has_idle((const char *)sqlite3_column_text(st, 2),
-                                            (const char *)sqlite3_column_text(st, 3));
+                bool warm = claim_idle(idle, &n_idle, (const char *)sqlite3_column_text(st, 2),
+                                       (const char *)sqlite3_column_text(st, 3));
                 if (!warm && budget <= 0) {
                     deferred = true;
                     continue;
                 }
+                nng_msg *req = NULL;
+                aq_flight *f = flight_from_row(st, &req);
+                if (f == NULL) {
+                    break;
+                }
+                f->req = req;
+                *go_tail = f; /* in next_at order */
+                go_tail = &f->done_next;
                 budget -= warm ? 0 : 1;
-                start_one(st);
                 started++;
             }
-            release(st);
+            release(st); /* the snapshot is let go before any event starts */
         }
-        notes_flush(true); /* finishes here were committed one by one */
+    }
+    while (go != NULL) {
+        aq_flight *f = go;
+        go = f->done_next;
+        nng_msg *req = f->req;
+        f->req = NULL;
+        f->done_next = NULL;
+        start_one(f, req, &later);
+    }
+    if (later != NULL) {
+        record_unstarted(later);
     }
     /* paced with events left over: look again soon, as workers come up */
     int64_t next = now + (deferred ? ASYNCQ_PACE_WAIT_MS : ASYNCQ_MAX_WAIT_MS);
@@ -774,18 +888,6 @@ static int64_t dispatch_due(void)
         release(st);
     }
     return next;
-}
-
-/* Reset the depth from the table (after a failed commit). */
-static void recount(void)
-{
-    sqlite3_stmt *st = prepare("SELECT COUNT(*) FROM async_events");
-    if (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
-        pthread_mutex_lock(&AQ.mtx);
-        AQ.depth = sqlite3_column_int64(st, 0);
-        pthread_mutex_unlock(&AQ.mtx);
-    }
-    release(st);
 }
 
 /* Record outcomes (inside the caller's transaction: a savepoint each). */
@@ -812,13 +914,14 @@ static void commit_submits(aq_submit *subs)
         n++;
     }
     char(*rids)[40] = calloc((size_t)n, sizeof(*rids));
-    durable(true);
+    pthread_mutex_lock(&AQ.wlock);
     bool tx = exec("BEGIN IMMEDIATE");
     bool stored = tx && stage_submits(subs, n, rids);
     if (tx && !(stored && exec("COMMIT"))) {
         exec("ROLLBACK");
         stored = false;
     }
+    pthread_mutex_unlock(&AQ.wlock);
     if (stored) {
         add_depth(n);
     }
@@ -826,72 +929,110 @@ static void commit_submits(aq_submit *subs)
     free(rids);
 }
 
-/* Record finished runs in one transaction, without an fsync (durable()). */
+/* Record finished runs in one transaction (no fsync: see conn_open). */
 static void commit_outcomes(aq_flight *done)
 {
-    durable(false);
+    pthread_mutex_lock(&AQ.wlock);
     bool tx = exec("BEGIN IMMEDIATE");
     handle_done(done);
     bool committed = tx && exec("COMMIT");
     if (tx && !committed) {
         exec("ROLLBACK"); /* outcomes are lost: those events run again */
     }
+    pthread_mutex_unlock(&AQ.wlock);
     if (!committed) {
         recount();
     }
     notes_flush(committed);
 }
 
-/* Submissions first, in a transaction of their own, so their 202s never
- * wait for outcome work; then the outcomes. */
-static void process_batch(aq_submit *subs, aq_flight *done)
+/* Wait on cv until pred() (or stop, when stop_wakes), at most until
+ * `until` (epoch ms; INT64_MAX: no limit).  AQ.mtx held. */
+static void wait_until(pthread_cond_t *cv, bool (*pred)(void), int64_t until, bool stop_wakes)
 {
-    if (subs != NULL) {
-        commit_submits(subs);
-    }
-    if (done != NULL) {
-        commit_outcomes(done);
+    while (!pred() && !(stop_wakes && AQ.stop) && epoch_ms() < until) {
+        if (until == INT64_MAX) {
+            pthread_cond_wait(cv, &AQ.mtx);
+            continue;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t left = until - epoch_ms();
+        left = left < 1 ? 1 : left;
+        ts.tv_sec += left / 1000;
+        ts.tv_nsec += (left % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(cv, &AQ.mtx, &ts);
     }
 }
 
-static void *asyncq_main(void *arg)
+static bool has_submits(void)
+{
+    return AQ.sub_head != NULL;
+}
+
+/* The acceptor: store what was submitted, answer 202, tell the dispatcher.
+ * On stop it stores what is still waiting, then ends. */
+static void *acceptor_main(void *arg)
 {
     (void)arg;
+    CUR = &AQ.acc;
+    for (;;) {
+        pthread_mutex_lock(&AQ.mtx);
+        wait_until(&AQ.cv_acc, has_submits, INT64_MAX, true);
+        aq_submit *subs = AQ.sub_head;
+        AQ.sub_head = AQ.sub_tail = NULL;
+        AQ.n_sub = 0;
+        bool stop = AQ.stop;
+        pthread_mutex_unlock(&AQ.mtx);
+        if (subs == NULL && stop) {
+            return NULL;
+        }
+        if (subs != NULL) {
+            commit_submits(subs);
+            pthread_mutex_lock(&AQ.mtx);
+            AQ.kick = true;
+            pthread_cond_signal(&AQ.cv);
+            pthread_mutex_unlock(&AQ.mtx);
+        }
+    }
+}
+
+static bool dispatcher_has_work(void)
+{
+    return AQ.done_head != NULL || AQ.wait_check || AQ.kick;
+}
+
+/* The dispatcher: outcomes, due events, event-wait.  On stop it waits (up
+ * to 10 s) for the outcomes of running events, then ends; events whose
+ * outcome is still missing run again after a restart. */
+static void *dispatcher_main(void *arg)
+{
+    (void)arg;
+    CUR = &AQ.disp;
     int64_t wake = 0;
     int64_t give_up = 0; /* stopping: outcomes awaited until then */
     for (;;) {
         pthread_mutex_lock(&AQ.mtx);
-        while (AQ.sub_head == NULL && AQ.done_head == NULL && !AQ.stop && !AQ.wait_check &&
-               epoch_ms() < wake) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            int64_t left = wake - epoch_ms();
-            left = left < 1 ? 1 : left;
-            ts.tv_sec += left / 1000;
-            ts.tv_nsec += (left % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&AQ.cv, &AQ.mtx, &ts);
-        }
-        aq_submit *subs = AQ.sub_head;
+        wait_until(&AQ.cv, dispatcher_has_work, wake, give_up == 0); /* then: outcomes */
         aq_flight *done = AQ.done_head;
-        AQ.sub_head = AQ.sub_tail = NULL;
-        AQ.n_sub = 0;
         AQ.done_head = AQ.done_tail = NULL;
         AQ.wait_check = false;
+        AQ.kick = false;
         bool stop = AQ.stop;
         bool idle = AQ.running == 0;
         pthread_mutex_unlock(&AQ.mtx);
-        if (subs != NULL || done != NULL) {
-            process_batch(subs, done);
+        if (done != NULL) {
+            commit_outcomes(done);
         }
         if (stop && give_up == 0) {
             give_up = epoch_ms() + 10000;
         }
-        if (stop && subs == NULL && done == NULL && (idle || epoch_ms() > give_up)) {
-            return NULL; /* outcomes still missing: those events run again later */
+        if (stop && done == NULL && (idle || epoch_ms() > give_up)) {
+            return NULL;
         }
         wake = stop ? epoch_ms() + 50 : dispatch_due();
         int64_t waits = aw_service(epoch_ms(), stored_rid);
@@ -901,31 +1042,48 @@ static void *asyncq_main(void *arg)
 
 /* ---- life cycle ---- */
 
+/* Open a connection for one thread.  The acceptor's commits carry 202s and
+ * are fsync'd (synchronous=FULL).  The dispatcher's (outcomes, retries,
+ * records) are not (NORMAL): a power loss may undo one, and the event then
+ * runs again, which at-least-once delivery allows; WAL keeps the undo
+ * whole, and the acceptor's next commit makes it durable too.  This takes
+ * two fsyncs out of every event's path (its outcome, and its record's). */
+static int conn_open(aq_conn *c, const char *db_path, bool full)
+{
+    if (sqlite3_open_v2(db_path, &c->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        blog(LOG_ERROR, "asyncq: open %s: %s", db_path, sqlite3_errmsg(c->db));
+        sqlite3_close(c->db);
+        c->db = NULL;
+        return -1;
+    }
+    sqlite3_busy_timeout(c->db, 5000); /* the admin thread's store writes */
+    aq_conn *was = CUR;
+    CUR = c;
+    bool ok = exec(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+    CUR = was;
+    return ok ? 0 : -1;
+}
+
 int asyncq_start(const char *db_path)
 {
-    if (sqlite3_open_v2(db_path, &AQ.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        blog(LOG_ERROR, "asyncq: open %s: %s", db_path, sqlite3_errmsg(AQ.db));
-        sqlite3_close(AQ.db);
-        AQ.db = NULL;
+    if (conn_open(&AQ.acc, db_path, true) != 0 || conn_open(&AQ.disp, db_path, false) != 0) {
         return -1;
     }
-    sqlite3_busy_timeout(AQ.db, 5000);
-    AQ.sync_full = false;
-    durable(true);
-    if (!AQ.sync_full) {
-        return -1;
-    }
+    CUR = &AQ.disp;
     sqlite3_stmt *st = prepare("SELECT COUNT(*) FROM async_events");
-    if (st == NULL || sqlite3_step(st) != SQLITE_ROW) {
-        release(st);
+    bool counted = st != NULL && sqlite3_step(st) == SQLITE_ROW;
+    AQ.depth = counted ? sqlite3_column_int64(st, 0) : 0;
+    release(st);
+    CUR = NULL;
+    if (!counted) {
         return -1;
     }
-    AQ.depth = sqlite3_column_int64(st, 0);
-    release(st);
     if (AQ.depth > 0) {
         blog(LOG_INFO, "asyncq: %lld stored event(s) to run", (long long)AQ.depth);
     }
-    if (pthread_create(&AQ.thr, NULL, asyncq_main, NULL) != 0) {
+    AQ.disp_started = pthread_create(&AQ.disp_thr, NULL, dispatcher_main, NULL) == 0;
+    AQ.acc_started = AQ.disp_started && pthread_create(&AQ.acc_thr, NULL, acceptor_main, NULL) == 0;
+    if (!AQ.acc_started) {
         return -1;
     }
     pthread_mutex_lock(&AQ.mtx);
@@ -937,22 +1095,22 @@ int asyncq_start(const char *db_path)
 void asyncq_stop(void)
 {
     pthread_mutex_lock(&AQ.mtx);
-    bool started = AQ.started;
     AQ.stop = true;
-    pthread_cond_signal(&AQ.cv);
+    AQ.started = false;
+    pthread_cond_broadcast(&AQ.cv_acc);
+    pthread_cond_broadcast(&AQ.cv);
     pthread_mutex_unlock(&AQ.mtx);
-    if (started) {
-        pthread_join(AQ.thr, NULL);
-        pthread_mutex_lock(&AQ.mtx);
-        AQ.started = false;
-        pthread_mutex_unlock(&AQ.mtx);
+    if (AQ.acc_started) {
+        pthread_join(AQ.acc_thr, NULL); /* stores what was submitted */
+        AQ.acc_started = false;
+    }
+    if (AQ.disp_started) {
+        pthread_join(AQ.disp_thr, NULL);
+        AQ.disp_started = false;
     }
     aw_stop();
-    cache_clear();
-    if (AQ.db != NULL) {
-        sqlite3_close(AQ.db);
-        AQ.db = NULL;
-    }
+    conn_close(&AQ.acc);
+    conn_close(&AQ.disp);
     free(AQ.notes);
     AQ.notes = NULL;
     AQ.n_notes = AQ.cap_notes = 0;

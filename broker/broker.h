@@ -13,8 +13,9 @@
  *   - Slow work has its own threads: admin.c (SQLite, file copies), the
  *     spawner and reaper in pool.c (posix_spawn, waitpid), the clock in
  *     pool.c (deadlines, init timeouts, idle reaping), logs.c (log files)
- *     and asyncq.c (the durable async-invoke queue: its SQLite commits,
- *     retries and destinations).
+ *     and asyncq.c (the durable async-invoke queue: an acceptor thread for
+ *     its durable commits and 202s, a dispatcher for runs, retries,
+ *     destinations and event-wait).
  *   - Lock order: B.mtx may be taken while holding nothing else; B.spawn_mtx
  *     is taken before B.mtx where both are needed.  asyncq.c's own mutex is
  *     a leaf: it may be taken under B.mtx, never the other way round.
@@ -285,9 +286,9 @@ int invoke_parse_name(const char *fn, size_t fnlen, const char *q, size_t qlen,
 int invoke_start_internal(const char *name, const char *qual, const char *rid, nng_msg *req,
                           const void *payload, size_t payload_len, invoke_done_fn done, void *arg,
                           lm_error *e);
-/* Would an invocation of name[:qual] find an idle worker now (one not
- * already claimed by queued work)?  B.mtx not held by the caller. */
-bool invoke_has_idle(const char *name, const char *qual);
+/* How many idle workers name[:qual] has now that queued work has not
+ * claimed.  B.mtx not held by the caller. */
+int invoke_idle_count(const char *name, const char *qual);
 
 /* ---- asyncq.c: InvocationType Event (see the head of asyncq.c) ---- */
 #define ASYNCQ_MAX_PAYLOAD 1048576u /* async payload cap (Lambda: 1 MB since Oct 2025) */

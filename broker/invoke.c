@@ -554,7 +554,7 @@ int invoke_start_internal(const char *name, const char *qual, const char *rid, n
     return LM_OK;
 }
 
-bool invoke_has_idle(const char *name, const char *qual)
+int invoke_idle_count(const char *name, const char *qual)
 {
     int idle = 0;
     pthread_mutex_lock(&B.mtx);
@@ -563,9 +563,9 @@ bool invoke_has_idle(const char *name, const char *qual)
     for (worker *w = target != NULL ? target->idle : NULL; w != NULL; w = w->next_idle) {
         idle++;
     }
-    bool yes = target != NULL && idle > target->queued;
+    int left = target != NULL ? idle - target->queued : 0;
     pthread_mutex_unlock(&B.mtx);
-    return yes;
+    return left > 0 ? left : 0;
 }
 
 /* Queue inv (rid and request set) on target and schedule it.  B.mtx held. */
