@@ -92,6 +92,12 @@ typedef struct aq_flight {
     char *payload; /* malloc'd copy of the response, NUL-terminated */
     size_t payload_len;
     bool expired; /* never started: older than MaximumEventAgeInSeconds */
+    /* what to write (planned outside AQ.wlock, written under it) */
+    bool finish; /* else: retry at next_at */
+    const char *cond; /* finish: Success, RetriesExhausted, EventAgeExceeded */
+    char *rec; /* finish: the record for a destination, or NULL */
+    char rec_rid[40], rec_name[NAME_MAX_LEN + 1], rec_qual[130], rec_dest[300];
+    int64_t next_at; /* retry */
     nng_msg *req; /* the request, between the SELECT and the start */
     struct aq_flight *next; /* AQ.flying (thread only) */
     struct aq_flight *done_next; /* AQ.done_head (AQ.mtx) */
@@ -515,41 +521,67 @@ static bool stored_rid(const char *rid)
     return found;
 }
 
-/* Finish an event: delete it and, when dest is set, queue the record for
- * the destination function in the same transaction. */
-static void finish_event(aq_flight *f, const char *dest, const char *condition)
+/* Plan an event's end: when dest is set, the record for it (built now,
+ * outside the write lock; written with the delete in write_plan). */
+static void plan_finish(aq_flight *f, const char *dest, const char *condition)
 {
-    char name[NAME_MAX_LEN + 1], qual[130];
     lm_error e;
-    char *rec = NULL;
+    f->finish = true;
+    f->cond = condition;
     if (dest[0] != '\0' && f->hops >= ASYNCQ_MAX_HOPS) {
         blog(LOG_WARN, "async %s of %s: destination chain longer than %d, record dropped", f->rid,
              f->name, ASYNCQ_MAX_HOPS);
-    } else if (dest[0] != '\0' &&
-               invoke_parse_name(dest, strlen(dest), NULL, 0, name, qual, &e) == LM_OK) {
-        rec = build_record(f, condition);
+    } else if (dest[0] != '\0' && invoke_parse_name(dest, strlen(dest), NULL, 0, f->rec_name,
+                                                    f->rec_qual, &e) == LM_OK) {
+        f->rec = build_record(f, condition);
+        uuid4(f->rec_rid);
+        snprintf(f->rec_dest, sizeof(f->rec_dest), "%s", dest);
     }
-    bool ok = exec("SAVEPOINT finish");
-    char rid[37];
-    uuid4(rid);
-    bool queued = ok && rec != NULL && insert_event(rid, name, qual, rec, strlen(rec), f->hops + 1);
-    ok = ok && (rec == NULL || queued) && delete_event(f->id) && exec("RELEASE finish");
-    if (!ok) {
-        exec("ROLLBACK TO finish"); /* stays queued: it runs again (at least once) */
-        exec("RELEASE finish");
-        free(rec);
+}
+
+static int64_t scaled(double ms)
+{
+    return (int64_t)ceil(ms * B.opt.async_retry_scale);
+}
+
+/* Decide what becomes of an event whose run ended (or that never started:
+ * refused, or expired), without writing anything. */
+static void plan(aq_flight *f)
+{
+    event_config c;
+    load_config(f->name, &c);
+    if (f->expired) {
+        plan_finish(f, c.on_failure, "EventAgeExceeded");
         return;
     }
-    add_depth(queued ? 0 : -1);
-    note_finished(f, condition, queued ? rid : "");
-    if (queued) {
-        blog(LOG_DEBUG, "async %s of %s: %s, record %s sent to %s", f->rid, f->name, condition, rid,
-             dest);
-    } else if (strcmp(condition, "Success") != 0) {
-        blog(LOG_WARN, "async %s of %s: %s after %d run(s), event discarded", f->rid, f->name,
-             condition, f->invokes);
+    int64_t now = epoch_ms();
+    int64_t deadline = f->enqueued_at + (int64_t)c.max_age_s * 1000;
+    if (f->code == LM_OK && f->ferr[0] == '\0') {
+        plan_finish(f, c.on_success, "Success");
+        return;
     }
-    free(rec);
+    if (f->code == LM_E_NOT_FOUND) {
+        f->status = 404;
+        plan_finish(f, c.on_failure, "RetriesExhausted");
+        return;
+    }
+    int64_t delay;
+    if (f->code == LM_OK) { /* a function error */
+        if (f->invokes > c.max_retry) {
+            plan_finish(f, c.on_failure, "RetriesExhausted");
+            return;
+        }
+        delay = scaled(f->invokes == 1 ? 60000.0 : 120000.0);
+    } else { /* refused: throttled, stopping, no memory */
+        f->throttles++;
+        delay = scaled(fmin(1000.0 * pow(2.0, f->throttles - 1), 300000.0));
+    }
+    if (now + delay > deadline) {
+        plan_finish(f, c.on_failure, "EventAgeExceeded");
+        return;
+    }
+    f->finish = false;
+    f->next_at = now + delay;
 }
 
 static bool set_retry(int64_t id, int64_t next_at, int invokes, int throttles)
@@ -565,46 +597,39 @@ static bool set_retry(int64_t id, int64_t next_at, int invokes, int throttles)
     return step_done(st);
 }
 
-static int64_t scaled(double ms)
+/* Write a plan (inside the caller's transaction, AQ.wlock held).  An end
+ * deletes the event and queues its record in one savepoint: both or
+ * neither (then it stays queued and runs again: at least once). */
+static void write_plan(aq_flight *f)
 {
-    return (int64_t)ceil(ms * B.opt.async_retry_scale);
-}
-
-/* What to do with an event whose run ended (thread, no lock held). */
-static void handle_outcome(aq_flight *f)
-{
-    event_config c;
-    load_config(f->name, &c);
-    int64_t now = epoch_ms();
-    int64_t deadline = f->enqueued_at + (int64_t)c.max_age_s * 1000;
-    if (f->code == LM_OK && f->ferr[0] == '\0') {
-        finish_event(f, c.on_success, "Success");
+    if (!f->finish) {
+        set_retry(f->id, f->next_at, f->invokes, f->throttles);
         return;
     }
-    if (f->code == LM_E_NOT_FOUND) {
-        f->status = 404;
-        finish_event(f, c.on_failure, "RetriesExhausted");
+    bool ok = exec("SAVEPOINT finish");
+    bool queued =
+        ok && f->rec != NULL &&
+        insert_event(f->rec_rid, f->rec_name, f->rec_qual, f->rec, strlen(f->rec), f->hops + 1);
+    ok = ok && (f->rec == NULL || queued) && delete_event(f->id) && exec("RELEASE finish");
+    if (!ok) {
+        exec("ROLLBACK TO finish");
+        exec("RELEASE finish");
         return;
     }
-    int64_t delay;
-    if (f->code == LM_OK) { /* a function error */
-        if (f->invokes > c.max_retry) {
-            finish_event(f, c.on_failure, "RetriesExhausted");
-            return;
-        }
-        delay = scaled(f->invokes == 1 ? 60000.0 : 120000.0);
-    } else { /* refused: throttled, stopping, no memory */
-        f->throttles++;
-        delay = scaled(fmin(1000.0 * pow(2.0, f->throttles - 1), 300000.0));
+    add_depth(queued ? 0 : -1);
+    note_finished(f, f->cond, queued ? f->rec_rid : "");
+    if (queued) {
+        blog(LOG_DEBUG, "async %s of %s: %s, record %s sent to %s", f->rid, f->name, f->cond,
+             f->rec_rid, f->rec_dest);
+    } else if (strcmp(f->cond, "Success") != 0) {
+        blog(LOG_WARN, "async %s of %s: %s after %d run(s), event discarded", f->rid, f->name,
+             f->cond, f->invokes);
     }
-    if (now + delay > deadline) {
-        finish_event(f, c.on_failure, "EventAgeExceeded");
-        return;
-    }
-    set_retry(f->id, now + delay, f->invokes, f->throttles);
 }
 
 /* ---- dispatch ---- */
+
+static void commit_plans(aq_flight *list, bool ran);
 
 /* Outcome callback: B.mtx held; copy and hand to the thread. */
 static void on_done(void *arg, const invoke_outcome *o)
@@ -658,6 +683,7 @@ static void unlink_flying(aq_flight *f)
 static void flight_free(aq_flight *f)
 {
     free(f->payload);
+    free(f->rec);
     free(f);
 }
 
@@ -741,35 +767,6 @@ static void recount(void)
         pthread_mutex_unlock(&AQ.mtx);
     }
     release(st);
-}
-
-/* Record events that never started: expired ones end (EventAgeExceeded),
- * refused ones are handled like outcomes.  One transaction. */
-static void record_unstarted(aq_flight *list)
-{
-    pthread_mutex_lock(&AQ.wlock);
-    bool tx = exec("BEGIN IMMEDIATE");
-    while (list != NULL) {
-        aq_flight *f = list;
-        list = f->done_next;
-        if (f->expired) {
-            event_config c;
-            load_config(f->name, &c);
-            finish_event(f, c.on_failure, "EventAgeExceeded");
-        } else {
-            handle_outcome(f);
-        }
-        flight_free(f);
-    }
-    bool committed = tx && exec("COMMIT");
-    if (tx && !committed) {
-        exec("ROLLBACK"); /* they stay queued and are looked at again */
-    }
-    pthread_mutex_unlock(&AQ.wlock);
-    if (!committed) {
-        recount();
-    }
-    notes_flush(committed);
 }
 
 /* How many new environments may start for events now.  Queued events are
@@ -874,7 +871,7 @@ static int64_t dispatch_due(void)
         start_one(f, req, &later);
     }
     if (later != NULL) {
-        record_unstarted(later);
+        commit_plans(later, false); /* expired or refused: never started */
     }
     /* paced with events left over: look again soon, as workers come up */
     int64_t next = now + (deferred ? ASYNCQ_PACE_WAIT_MS : ASYNCQ_MAX_WAIT_MS);
@@ -888,21 +885,6 @@ static int64_t dispatch_due(void)
         release(st);
     }
     return next;
-}
-
-/* Record outcomes (inside the caller's transaction: a savepoint each). */
-static void handle_done(aq_flight *list)
-{
-    while (list != NULL) {
-        aq_flight *f = list;
-        list = f->done_next;
-        unlink_flying(f);
-        handle_outcome(f);
-        pthread_mutex_lock(&AQ.mtx);
-        AQ.running--;
-        pthread_mutex_unlock(&AQ.mtx);
-        flight_free(f);
-    }
 }
 
 /* Store every submission waiting now in one transaction (group commit:
@@ -929,21 +911,44 @@ static void commit_submits(aq_submit *subs)
     free(rids);
 }
 
-/* Record finished runs in one transaction (no fsync: see conn_open). */
-static void commit_outcomes(aq_flight *done)
+/* Record what became of a list of events (done_next-linked): plan each
+ * without the lock, then write them all in one transaction (no fsync: see
+ * conn_open), so the acceptor waits for SQL only, not for records being
+ * built.  `ran`: they were started (in AQ.flying, counted in AQ.running). */
+static void commit_plans(aq_flight *list, bool ran)
 {
+    for (aq_flight *f = list; f != NULL; f = f->done_next) {
+        if (ran) {
+            unlink_flying(f);
+        }
+        plan(f);
+    }
     pthread_mutex_lock(&AQ.wlock);
     bool tx = exec("BEGIN IMMEDIATE");
-    handle_done(done);
+    for (aq_flight *f = list; tx && f != NULL; f = f->done_next) {
+        write_plan(f);
+    }
     bool committed = tx && exec("COMMIT");
     if (tx && !committed) {
-        exec("ROLLBACK"); /* outcomes are lost: those events run again */
+        exec("ROLLBACK"); /* lost: those events run again */
     }
     pthread_mutex_unlock(&AQ.wlock);
     if (!committed) {
         recount();
     }
     notes_flush(committed);
+    int n = 0;
+    while (list != NULL) {
+        aq_flight *f = list;
+        list = f->done_next;
+        flight_free(f);
+        n++;
+    }
+    if (ran) {
+        pthread_mutex_lock(&AQ.mtx);
+        AQ.running -= n;
+        pthread_mutex_unlock(&AQ.mtx);
+    }
 }
 
 /* Wait on cv until pred() (or stop, when stop_wakes), at most until
@@ -1026,7 +1031,7 @@ static void *dispatcher_main(void *arg)
         bool idle = AQ.running == 0;
         pthread_mutex_unlock(&AQ.mtx);
         if (done != NULL) {
-            commit_outcomes(done);
+            commit_plans(done, true);
         }
         if (stop && give_up == 0) {
             give_up = epoch_ms() + 10000;
