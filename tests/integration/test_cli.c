@@ -157,7 +157,13 @@ Test(cli, get_list_status_and_delete)
     free(out);
     free(err);
     cr_assert_eq(RUN(&out, &err, "status"), 0);
-    cr_assert_not_null(strstr(out, "Functions      1"));
+    /* one value column, after the longest key (ListenersReplaced) */
+    const char *fl = strstr(out, "Functions ");
+    const char *ll = strstr(out, "ListenersReplaced ");
+    cr_assert(fl != NULL && ll != NULL, "%s", out);
+    size_t fcol = strspn(fl + 9, " ") + 9, lcol = strspn(ll + 17, " ") + 17;
+    cr_assert_eq(fcol, lcol, "values start at columns %zu and %zu:\n%s", fcol, lcol, out);
+    cr_assert_eq(fl[fcol], '1', "%s", out);
     free(out);
     free(err);
     cr_assert_eq(RUN(&out, &err, "delete", "alpha"), 0);

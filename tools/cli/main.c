@@ -242,6 +242,11 @@ static void text_list(const cJSON *reply)
 
 static void text_status(const cJSON *reply)
 {
+    int width = 14; /* the value column: after the longest key */
+    for (const cJSON *v = reply->child; v != NULL; v = v->next) {
+        int n = (int)strlen(v->string);
+        width = n > width ? n : width;
+    }
     for (const cJSON *v = reply->child; v != NULL; v = v->next) {
         if (cJSON_IsObject(v)) {
             /* numbers on one line (Workers Total=3 Idle=2 …), text one per line */
@@ -249,7 +254,7 @@ static void text_status(const cJSON *reply)
             for (const cJSON *w = v->child; w != NULL; w = w->next) {
                 text = text || cJSON_IsString(w) || cJSON_IsBool(w);
             }
-            printf("%-14s", v->string);
+            printf("%-*s", width, v->string);
             for (const cJSON *w = v->child; w != NULL; w = w->next) {
                 if (!text) {
                     printf(" %s=%g", w->string, w->valuedouble);
@@ -263,9 +268,9 @@ static void text_status(const cJSON *reply)
             }
             printf("\n");
         } else if (cJSON_IsString(v)) {
-            printf("%-14s %s\n", v->string, v->valuestring);
+            printf("%-*s %s\n", width, v->string, v->valuestring);
         } else if (cJSON_IsNumber(v)) {
-            printf("%-14s %g\n", v->string, v->valuedouble);
+            printf("%-*s %g\n", width, v->string, v->valuedouble);
         }
     }
 }
