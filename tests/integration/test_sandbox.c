@@ -609,7 +609,7 @@ Test(sandbox, s2_every_thread_filtered)
 Test(sandbox, r1_memory_bomb_is_out_of_memory)
 {
     run t;
-    start(&t, "hostile/membomb", "\"MemorySize\":128");
+    start(&t, "hostile/membomb", "\"MemorySize\":128,\"Timeout\":15");
     invoke_hostile(&t, NULL);
     cr_expect_str_eq(t.r.function_error, "Unhandled", "%s", t.r.payload);
     cr_expect_str_eq(str_field(t.json, "errorType"), "Runtime.OutOfMemory", "%s", t.r.payload);
