@@ -604,6 +604,47 @@ Test(async, event_wait_rejects_unknown_ids_and_bad_arguments)
     cJSON_Delete(j);
 }
 
+/* Sends `n` events of 8 KiB to "big" (thread body). */
+static void *send_big(void *arg)
+{
+    int n = *(int *)arg;
+    static char payload[8200];
+    if (payload[0] == '\0') {
+        memset(payload, 'x', sizeof(payload) - 1);
+        memcpy(payload, "{\"pad\":\"", 8);
+        memcpy(payload + sizeof(payload) - 3, "\"}", 3);
+    }
+    for (int i = 0; i < n; i++) {
+        lm_invoke_result r;
+        lm_error e;
+        if (invoke_event("big", payload, strlen(payload), &r, &e) == LM_OK) {
+            lm_invoke_result_finish(&r);
+        }
+    }
+    return NULL;
+}
+
+Test(async, the_wal_starts_over_under_a_steady_stream_of_events)
+{
+    lt_create(&b, "big", "echo", NULL);
+    /* 3,200 events of 8 KiB: 26 MB through the WAL while events are
+     * written, run and deleted all along */
+    int each = 800;
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(pthread_create(&th[i], NULL, send_big, &each), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+    }
+    cr_assert(lt_wait_until(queue_empty, NULL, 60000), "the events ran");
+    char path[600];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/lamina.db-wal", b.state);
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_lt(st.st_size, 16 << 20, "the WAL reached %lld bytes", (long long)st.st_size);
+}
+
 /* A store written by the schema-2 broker (before async invoke). */
 static const char *schema2 =
     "PRAGMA journal_mode=WAL;"
