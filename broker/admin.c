@@ -19,6 +19,14 @@
  * workers).  Because admin requests run one at a time on this thread, a
  * read of the registry, the store commit and the registry change that
  * follows cannot interleave with another admin change.
+ *
+ * RevisionId preconditions (update-code, update-config, publish,
+ * alias-update): the RevisionId given is compared with the snapshot this
+ * thread read (412 PreconditionFailedException on a mismatch, before
+ * anything is written), and the store write is itself a compare-and-swap
+ * on that snapshot's revision, so the check and the write stay one step
+ * even if another writer ever appeared: the registry only changes after
+ * the swap committed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,7 +124,7 @@ static void write_config(proto_writer *w, const fn_config *c, uint32_t extra)
     } else {
         snprintf(arn, sizeof(arn), "function:%s:%s", c->name, c->version);
     }
-    pw_map(w, 12 + (dlq ? 1 : 0) + extra);
+    pw_map(w, 13 + (dlq ? 1 : 0) + extra);
     pw_key(w, "FunctionName");
     pw_str(w, c->name);
     pw_key(w, "FunctionArn");
@@ -139,6 +147,8 @@ static void write_config(proto_writer *w, const fn_config *c, uint32_t extra)
     pw_str(w, c->last_modified);
     pw_key(w, "State");
     pw_str(w, "Active");
+    pw_key(w, "RevisionId");
+    pw_str(w, c->revision);
     if (dlq) {
         pw_key(w, "DeadLetterConfig");
         pw_map(w, 1);
@@ -205,6 +215,35 @@ static int get_text(const msgpack_object *args, const char *key, size_t max, cha
     }
     if (s != NULL && (*out = strndup(s, n)) == NULL) {
         return proto_error(e, LM_E_NOMEM, NULL);
+    }
+    return LM_OK;
+}
+
+/* The optional RevisionId precondition: *want is NULL when absent, else
+ * points to buf (at most 64 characters: a UUID, or anything that then
+ * fails to match). */
+static int get_revision(const msgpack_object *args, char buf[65], const char **want, lm_error *e)
+{
+    const char *s = NULL;
+    size_t n = 0;
+    *want = NULL;
+    if (proto_get_str(args, "RevisionId", false, &s, &n, e) != LM_OK || n > 64 ||
+        (s != NULL && memchr(s, '\0', n) != NULL)) {
+        return bad(e, "%s must be a string of at most 64 characters", "RevisionId");
+    }
+    if (s != NULL) {
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+        *want = buf;
+    }
+    return LM_OK;
+}
+
+/* 412 unless no RevisionId was given or it is the current one. */
+static int check_revision(const char *want, const char *current, lm_error *e)
+{
+    if (want != NULL && strcmp(want, current) != 0) {
+        return proto_error(e, LM_E_PRECONDITION_FAILED, NULL);
     }
     return LM_OK;
 }
@@ -358,6 +397,7 @@ static int parse_create(const proto_doc *doc, const msgpack_object *args, fn_con
     if (rc == LM_OK) {
         c->description = strndup(desc != NULL ? desc : "", dl);
         iso8601_now(c->last_modified, sizeof(c->last_modified));
+        uuid4(c->revision);
     }
     if (rc != LM_OK) {
         fncfg_unref(c);
@@ -403,7 +443,7 @@ static nng_msg *op_create(const proto_doc *doc, const msgpack_object *args, lm_e
         fncfg_unref(c);
         return NULL;
     }
-    if (store_code(c, code, len, e) != LM_OK || store_put_function(c, true, e) != LM_OK) {
+    if (store_code(c, code, len, e) != LM_OK || store_put_function(c, NULL, e) != LM_OK) {
         fncfg_unref(c);
         return NULL;
     }
@@ -775,10 +815,11 @@ static nng_msg *install_latest(fn_config *c)
 
 static nng_msg *op_update_code(const proto_doc *doc, const msgpack_object *args, lm_error *e)
 {
-    char name[NAME_MAX_LEN + 1];
+    char name[NAME_MAX_LEN + 1], rbuf[65];
+    const char *want = NULL;
     const void *code = NULL;
     size_t len = 0;
-    if (get_name(args, name, e) != LM_OK ||
+    if (get_name(args, name, e) != LM_OK || get_revision(args, rbuf, &want, e) != LM_OK ||
         proto_get_bin(doc->root, "code", false, &code, &len, e) != LM_OK ||
         check_code(code, len, e) != LM_OK) {
         return NULL;
@@ -788,13 +829,17 @@ static nng_msg *op_update_code(const proto_doc *doc, const msgpack_object *args,
         return NULL;
     }
     nng_msg *rep = NULL;
-    fn_config *c = fncfg_clone(cur, "$LATEST");
-    if (c == NULL) {
+    fn_config *c = NULL;
+    if (check_revision(want, cur->revision, e) != LM_OK) {
+        goto cleanup;
+    }
+    if ((c = fncfg_clone(cur, "$LATEST")) == NULL) {
         proto_error(e, LM_E_NOMEM, NULL);
         goto cleanup;
     }
     iso8601_now(c->last_modified, sizeof(c->last_modified));
-    if (store_code(c, code, len, e) != LM_OK || store_put_function(c, false, e) != LM_OK) {
+    uuid4(c->revision);
+    if (store_code(c, code, len, e) != LM_OK || store_put_function(c, cur->revision, e) != LM_OK) {
         goto cleanup;
     }
     blog(LOG_INFO, "updated code of %s: %s (%zu bytes)", name, c->sha256, len);
@@ -848,8 +893,9 @@ static int apply_config(const msgpack_object *args, fn_config *c, lm_error *e)
 
 static nng_msg *op_update_config(const msgpack_object *args, lm_error *e)
 {
-    char name[NAME_MAX_LEN + 1];
-    if (get_name(args, name, e) != LM_OK) {
+    char name[NAME_MAX_LEN + 1], rbuf[65];
+    const char *want = NULL;
+    if (get_name(args, name, e) != LM_OK || get_revision(args, rbuf, &want, e) != LM_OK) {
         return NULL;
     }
     fn_config *cur = latest_ref(name, e);
@@ -862,11 +908,12 @@ static nng_msg *op_update_config(const msgpack_object *args, lm_error *e)
         proto_error(e, LM_E_NOMEM, NULL);
         goto cleanup;
     }
-    if (apply_config(args, c, e) != LM_OK) {
+    if (apply_config(args, c, e) != LM_OK || check_revision(want, cur->revision, e) != LM_OK) {
         goto cleanup;
     }
     iso8601_now(c->last_modified, sizeof(c->last_modified));
-    if (store_put_function(c, false, e) != LM_OK) {
+    uuid4(c->revision);
+    if (store_put_function(c, cur->revision, e) != LM_OK) {
         goto cleanup;
     }
     blog(LOG_INFO, "updated configuration of %s", name);
@@ -926,16 +973,18 @@ static int publish_snapshot(const char *name, publish_state *ps, lm_error *e)
 }
 
 /* publish: snapshot $LATEST as the next version, or return the last
- * version when nothing changed since. */
+ * version when nothing changed since.  A RevisionId is $LATEST's. */
 static nng_msg *op_publish(const msgpack_object *args, lm_error *e)
 {
-    char name[NAME_MAX_LEN + 1], *desc = NULL, *sha = NULL;
+    char name[NAME_MAX_LEN + 1], *desc = NULL, *sha = NULL, rbuf[65];
+    const char *want = NULL;
     publish_state ps = {0};
     fn_config *v = NULL;
     nng_msg *rep = NULL;
     if (get_name(args, name, e) != LM_OK || get_text(args, "Description", 256, &desc, e) != LM_OK ||
         get_text(args, "CodeSha256", 64, &sha, e) != LM_OK ||
-        publish_snapshot(name, &ps, e) != LM_OK) {
+        get_revision(args, rbuf, &want, e) != LM_OK || publish_snapshot(name, &ps, e) != LM_OK ||
+        check_revision(want, ps.cur->revision, e) != LM_OK) {
         goto cleanup;
     }
     if (sha != NULL && strcmp(sha, ps.cur->sha256) != 0) {
@@ -959,7 +1008,8 @@ static nng_msg *op_publish(const msgpack_object *args, lm_error *e)
         desc = NULL;
     }
     iso8601_now(v->last_modified, sizeof(v->last_modified));
-    if (store_publish(v, ps.next, e) != LM_OK) {
+    uuid4(v->revision);
+    if (store_publish(v, ps.next, ps.cur->revision, e) != LM_OK) {
         goto cleanup;
     }
     rep = reply_config(v);
@@ -1014,6 +1064,8 @@ typedef struct alias_args {
     char extra[VERSION_MAX_LEN + 1];
     double weight;
     char *description; /* NULL when absent */
+    const char *revision; /* RevisionId precondition (alias-update), or NULL */
+    char revision_buf[65];
 } alias_args;
 
 static int get_alias_name(const msgpack_object *args, char out[ALIAS_MAX_LEN + 1], lm_error *e)
@@ -1096,6 +1148,9 @@ static int parse_alias_args(const msgpack_object *args, alias_args *a, lm_error 
     if (rc == LM_OK) {
         rc = get_text(args, "Description", 256, &a->description, e);
     }
+    if (rc == LM_OK) {
+        rc = get_revision(args, a->revision_buf, &a->revision, e);
+    }
     return rc;
 }
 
@@ -1122,8 +1177,10 @@ static int check_alias_target(function *f, const fn_alias *a, lm_error *e)
     return LM_OK;
 }
 
-/* Build the new alias record from the request and (on update) the old one. */
-static int merge_alias(function *f, const alias_args *aa, bool create, fn_alias *a, lm_error *e)
+/* Build the new alias record from the request and (on update) the old one,
+ * whose RevisionId goes to prev (B.mtx held). */
+static int merge_alias(function *f, const alias_args *aa, bool create, fn_alias *a, char prev[37],
+                       lm_error *e)
 {
     const fn_alias *old = registry_alias(f, aa->name);
     if (create && old != NULL) {
@@ -1132,6 +1189,12 @@ static int merge_alias(function *f, const alias_args *aa, bool create, fn_alias 
     }
     if (!create && old == NULL) {
         return proto_error(e, LM_E_NOT_FOUND, "Alias not found: function:%s:%s", f->name, aa->name);
+    }
+    if (old != NULL && check_revision(aa->revision, old->revision, e) != LM_OK) {
+        return e->code;
+    }
+    if (old != NULL) {
+        memcpy(prev, old->revision, 37);
     }
     if (create && aa->version == NULL) {
         return bad(e, "%s is required", "FunctionVersion");
@@ -1164,9 +1227,13 @@ static nng_msg *op_alias_put(const msgpack_object *args, bool create, lm_error *
     alias_args aa = {0};
     fn_alias *a = NULL;
     nng_msg *rep = NULL;
+    char prev[37] = "";
     int rc = get_name(args, name, e);
     if (rc == LM_OK) {
         rc = parse_alias_args(args, &aa, e);
+    }
+    if (rc == LM_OK && create && aa.revision != NULL) {
+        rc = bad(e, "%s is accepted by alias-update only (a new alias has none yet)", "RevisionId");
     }
     if (rc != LM_OK) {
         free(aa.description);
@@ -1178,10 +1245,10 @@ static nng_msg *op_alias_put(const msgpack_object *args, bool create, lm_error *
     }
     pthread_mutex_lock(&B.mtx);
     function *f = registry_find(name);
-    rc = f != NULL ? merge_alias(f, &aa, create, a, e) : not_found(e, name, "");
+    rc = f != NULL ? merge_alias(f, &aa, create, a, prev, e) : not_found(e, name, "");
     pthread_mutex_unlock(&B.mtx);
     uuid4(a->revision);
-    if (rc != LM_OK || store_put_alias(name, a, e) != LM_OK) {
+    if (rc != LM_OK || store_put_alias(name, a, create ? NULL : prev, e) != LM_OK) {
         goto cleanup;
     }
     proto_writer w;

@@ -59,6 +59,10 @@ typedef struct fn_config {
     char *description;
     char *dead_letter; /* DeadLetterConfig.TargetArn, "" when unset (stored only) */
     char last_modified[40];
+    /* Lambda's RevisionId (uuid4): $LATEST gets a new one on every change
+     * of code or configuration, a version one when published.  Clones keep
+     * it (a retire-workers copy is the same revision). */
+    char revision[37];
     /* pool state (B.mtx) */
     invocation *q_head, *q_tail; /* invocations waiting for a worker */
     int queued;
@@ -369,16 +373,22 @@ void store_close(void);
  * and aliases go straight into the registry (single-threaded startup).
  * Then code blobs no row refers to (left by a crash) are removed. */
 int store_load_all(void (*fn)(fn_config *cfg, void *arg), void *arg, lm_error *e);
-int store_put_function(const fn_config *cfg, bool create, lm_error *e);
+/* Insert $LATEST of a new function (expect NULL: 409 if it exists), or
+ * replace it only while its stored RevisionId is still `expect` (else
+ * LM_E_PRECONDITION_FAILED and nothing is written). */
+int store_put_function(const fn_config *cfg, const char *expect, lm_error *e);
 /* Delete the function with its versions and aliases (one transaction). */
 int store_delete_function(const char *name, lm_error *e);
 /* Is the blob used by any $LATEST or published version? (true on error) */
 bool store_code_referenced(const char *sha256);
 /* Record published version v (number n) and advance the function's
- * counter to n, in one transaction. */
-int store_publish(const fn_config *v, uint32_t n, lm_error *e);
+ * counter to n, in one transaction, only while $LATEST's stored RevisionId
+ * is `expect` (else LM_E_PRECONDITION_FAILED and nothing is written). */
+int store_publish(const fn_config *v, uint32_t n, const char *expect, lm_error *e);
 int store_delete_version(const char *name, uint32_t n, lm_error *e);
-int store_put_alias(const char *name, const fn_alias *a, lm_error *e);
+/* Create (expect NULL) or update alias a; an update is written only while
+ * the stored alias's RevisionId is `expect` (else LM_E_PRECONDITION_FAILED). */
+int store_put_alias(const char *name, const fn_alias *a, const char *expect, lm_error *e);
 int store_delete_alias(const char *name, const char *alias, lm_error *e);
 
 /* A function's event invoke config (asyncq.c reads it on its own connection). */

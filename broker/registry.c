@@ -67,6 +67,7 @@ fn_config *fncfg_clone(const fn_config *c, const char *version)
     n->timeout_s = c->timeout_s;
     n->memory_mb = c->memory_mb;
     memcpy(n->last_modified, c->last_modified, sizeof(n->last_modified));
+    memcpy(n->revision, c->revision, sizeof(n->revision));
     n->env_json = strdup(c->env_json != NULL ? c->env_json : "{}");
     n->description = strdup(c->description != NULL ? c->description : "");
     n->dead_letter = strdup(c->dead_letter != NULL ? c->dead_letter : "");

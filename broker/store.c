@@ -19,12 +19,24 @@
  * Schema history: 1 = functions only; 2 = + functions.dead_letter,
  * functions.last_version, versions, aliases; 3 = + async_events (the
  * durable async-invoke queue, written by asyncq.c on its own connection)
- * and event_invoke_configs.  Upgrading 1 → 2 adds the columns (checked
- * with pragma table_info) in one transaction; 2 → 3 only adds tables,
- * created with IF NOT EXISTS on every open, so the version bump after them
- * is safe to repeat after a crash.  The index async_events_rid (event-wait
- * looks events up by request id) is likewise created on every open, so a
- * store made before it gains it without a version bump.
+ * and event_invoke_configs; 4 = + functions.revision_id and
+ * versions.revision_id (Lambda's RevisionId: a UUID that $LATEST gets anew
+ * on every change and a version once, when published).  Upgrading 1 → 2
+ * adds the columns (checked with pragma table_info); 2 → 3 only adds
+ * tables, created with IF NOT EXISTS on every open; 3 → 4 adds the two
+ * revision_id columns (again checked with pragma table_info) and gives
+ * every row that has none a fresh UUID (lamina_uuid(), our uuid4 as an SQL
+ * function).  All of it is one transaction that records schema 4 last, so a
+ * crash leaves the old schema whole and the next open simply does it again;
+ * columns already there are not added twice and rows that have a revision
+ * keep it.  The index async_events_rid (event-wait looks events up by
+ * request id) is likewise created on every open, so a store made before it
+ * gains it without a version bump.
+ *
+ * Revision preconditions: the writes that replace $LATEST, publish or
+ * update an alias are compare-and-swap statements on the revision the admin
+ * thread read (UPDATE … WHERE revision_id = the old one), so the store
+ * itself refuses a write based on a stale read (412), whoever raced it.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -38,6 +50,8 @@
 
 static sqlite3 *db;
 
+/* The tables as schema 1 (functions) and 2 (the rest) made them; columns
+ * added later come from migrate(), on new and old stores alike. */
 static const char *schema =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS functions("
@@ -90,7 +104,7 @@ static const char *schema =
     "  on_success TEXT NOT NULL DEFAULT '',"
     "  on_failure TEXT NOT NULL DEFAULT '',"
     "  last_modified REAL NOT NULL);"
-    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '3');";
+    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '4');";
 
 static int db_error(lm_error *e, const char *what)
 {
@@ -113,21 +127,59 @@ static bool has_column(const char *table, const char *column)
     return found;
 }
 
-/* Bring a schema-1 functions table to schema 2 (one transaction), then
- * record schema 3 (its tables exist by now). */
+/* lamina_uuid(): a fresh uuid4 per call (not deterministic, so an UPDATE
+ * evaluates it once per row). */
+static void sql_uuid(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    (void)argv;
+    char u[37];
+    uuid4(u);
+    sqlite3_result_text(ctx, u, -1, SQLITE_TRANSIENT);
+}
+
+/* ALTER TABLE table ADD COLUMN, unless the column is there already. */
+static int add_column(const char *table, const char *column, const char *decl, char **err)
+{
+    char sql[160];
+    if (has_column(table, column)) {
+        return SQLITE_OK;
+    }
+    snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", table, column, decl);
+    return sqlite3_exec(db, sql, NULL, NULL, err);
+}
+
+/* Bring any older store to schema 4 in one transaction (see the head of
+ * the file): add the columns it lacks, give rows without a RevisionId one,
+ * record the version last.  Safe to run again on a store already there. */
 static int migrate(char **err)
 {
-    if (has_column("functions", "last_version")) {
-        return sqlite3_exec(db, "UPDATE meta SET value='3' WHERE key='schema' AND value<>'3'", NULL,
-                            NULL, err);
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, err);
+    if (rc == SQLITE_OK) {
+        rc = add_column("functions", "dead_letter", "TEXT NOT NULL DEFAULT ''", err);
     }
-    return sqlite3_exec(db,
-                        "BEGIN IMMEDIATE;"
-                        "ALTER TABLE functions ADD COLUMN dead_letter TEXT NOT NULL DEFAULT '';"
-                        "ALTER TABLE functions ADD COLUMN last_version INTEGER NOT NULL DEFAULT 0;"
-                        "INSERT OR REPLACE INTO meta(key, value) VALUES('schema', '3');"
-                        "COMMIT;",
-                        NULL, NULL, err);
+    if (rc == SQLITE_OK) {
+        rc = add_column("functions", "last_version", "INTEGER NOT NULL DEFAULT 0", err);
+    }
+    if (rc == SQLITE_OK) {
+        rc = add_column("functions", "revision_id", "TEXT NOT NULL DEFAULT ''", err);
+    }
+    if (rc == SQLITE_OK) {
+        rc = add_column("versions", "revision_id", "TEXT NOT NULL DEFAULT ''", err);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(db,
+                          "UPDATE functions SET revision_id=lamina_uuid() WHERE revision_id='';"
+                          "UPDATE versions SET revision_id=lamina_uuid() WHERE revision_id='';"
+                          "UPDATE meta SET value='4' WHERE key='schema'"
+                          " AND CAST(value AS INTEGER) < 4;"
+                          "COMMIT;",
+                          NULL, NULL, err);
+    }
+    if (rc != SQLITE_OK) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    return rc;
 }
 
 int store_open(const char *path, lm_error *e)
@@ -139,6 +191,10 @@ int store_open(const char *path, lm_error *e)
         return rc;
     }
     sqlite3_busy_timeout(db, 5000);
+    if (sqlite3_create_function(db, "lamina_uuid", 0, SQLITE_UTF8, NULL, sql_uuid, NULL, NULL) !=
+        SQLITE_OK) {
+        return db_error(e, "lamina_uuid");
+    }
     char *err = NULL;
     if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, &err) !=
             SQLITE_OK ||
@@ -171,7 +227,7 @@ static const char *col_str(sqlite3_stmt *st, int i)
 }
 
 /* A configuration from a row of (name, version, sha, size, timeout, memory,
- * env, description, dead_letter, last_modified). */
+ * env, description, dead_letter, last_modified, revision_id). */
 static fn_config *row_config(sqlite3_stmt *st)
 {
     fn_config *c = calloc(1, sizeof(*c));
@@ -189,6 +245,7 @@ static fn_config *row_config(sqlite3_stmt *st)
     c->description = col_dup(st, 7);
     c->dead_letter = col_dup(st, 8);
     snprintf(c->last_modified, sizeof(c->last_modified), "%s", col_str(st, 9));
+    snprintf(c->revision, sizeof(c->revision), "%s", col_str(st, 10));
     snprintf(c->code_path, sizeof(c->code_path), "%s/code/%s.so", B.opt.state, c->sha256);
     if (c->env_json == NULL || c->description == NULL || c->dead_letter == NULL) {
         fncfg_unref(c);
@@ -304,12 +361,12 @@ static void sweep_blobs(void)
 int store_load_all(void (*fn)(fn_config *cfg, void *arg), void *arg, lm_error *e)
 {
     int rc = load_configs("SELECT name, '$LATEST', code_sha256, code_size, timeout, memory, env,"
-                          " description, dead_letter, last_modified FROM functions",
+                          " description, dead_letter, last_modified, revision_id FROM functions",
                           fn, arg, e);
     if (rc == LM_OK) {
         rc = load_configs("SELECT name, CAST(version AS TEXT), code_sha256, code_size, timeout,"
-                          " memory, env, description, dead_letter, last_modified FROM versions"
-                          " ORDER BY name, version",
+                          " memory, env, description, dead_letter, last_modified, revision_id"
+                          " FROM versions ORDER BY name, version",
                           fn, arg, e);
     }
     if (rc == LM_OK) {
@@ -333,14 +390,31 @@ static int step_done(sqlite3_stmt *st, const char *what, lm_error *e)
     return out;
 }
 
-int store_put_function(const fn_config *c, bool create, lm_error *e)
+/* Run a compare-and-swap statement (UPDATE … WHERE revision_id = the one
+ * read): it must change exactly one row, else that revision is gone (412). */
+static int step_swap(sqlite3_stmt *st, const char *what, lm_error *e)
 {
+    int rc = sqlite3_step(st);
+    int out = LM_OK;
+    if (rc != SQLITE_DONE) {
+        out = db_error(e, what);
+    } else if (sqlite3_changes(db) != 1) {
+        out = proto_error(e, LM_E_PRECONDITION_FAILED, NULL);
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
+int store_put_function(const fn_config *c, const char *expect, lm_error *e)
+{
+    bool create = expect == NULL;
     const char *sql = create ? "INSERT INTO functions(name, code_sha256, code_size, timeout,"
-                               " memory, env, description, last_modified, dead_letter)"
-                               " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                               " memory, env, description, last_modified, dead_letter,"
+                               " revision_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
                              : "UPDATE functions SET code_sha256=?2, code_size=?3, timeout=?4,"
                                " memory=?5, env=?6, description=?7, last_modified=?8,"
-                               " dead_letter=?9 WHERE name=?1";
+                               " dead_letter=?9, revision_id=?10 WHERE name=?1"
+                               " AND revision_id=?11";
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
         return db_error(e, "prepare");
@@ -354,6 +428,11 @@ int store_put_function(const fn_config *c, bool create, lm_error *e)
     sqlite3_bind_text(st, 7, c->description, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 8, c->last_modified, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 9, c->dead_letter != NULL ? c->dead_letter : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, c->revision, -1, SQLITE_STATIC);
+    if (!create) {
+        sqlite3_bind_text(st, 11, expect, -1, SQLITE_STATIC);
+        return step_swap(st, "write", e);
+    }
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc == SQLITE_CONSTRAINT) {
@@ -433,8 +512,8 @@ static int insert_version(const fn_config *v, uint32_t n, lm_error *e)
 {
     sqlite3_stmt *st = NULL;
     const char *sql = "INSERT INTO versions(name, version, code_sha256, code_size, timeout,"
-                      " memory, env, description, dead_letter, last_modified)"
-                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+                      " memory, env, description, dead_letter, last_modified, revision_id)"
+                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
         return db_error(e, "prepare");
     }
@@ -448,28 +527,33 @@ static int insert_version(const fn_config *v, uint32_t n, lm_error *e)
     sqlite3_bind_text(st, 8, v->description, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 9, v->dead_letter != NULL ? v->dead_letter : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 10, v->last_modified, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 11, v->revision, -1, SQLITE_STATIC);
     return step_done(st, "publish", e);
 }
 
-static int set_counter(const char *name, uint32_t n, lm_error *e)
+/* Advance the counter, only while $LATEST is still revision `expect`. */
+static int set_counter(const char *name, uint32_t n, const char *expect, lm_error *e)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "UPDATE functions SET last_version=?2 WHERE name=?1", -1, &st,
-                           NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db,
+                           "UPDATE functions SET last_version=?2 WHERE name=?1"
+                           " AND revision_id=?3",
+                           -1, &st, NULL) != SQLITE_OK) {
         return db_error(e, "prepare");
     }
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)n);
-    return step_done(st, "publish", e);
+    sqlite3_bind_text(st, 3, expect, -1, SQLITE_STATIC);
+    return step_swap(st, "publish", e);
 }
 
-int store_publish(const fn_config *v, uint32_t n, lm_error *e)
+int store_publish(const fn_config *v, uint32_t n, const char *expect, lm_error *e)
 {
     int rc = exec_sql("BEGIN IMMEDIATE", e);
     if (rc != LM_OK) {
         return rc;
     }
-    rc = set_counter(v->name, n, e);
+    rc = set_counter(v->name, n, expect, e);
     if (rc == LM_OK) {
         rc = insert_version(v, n, e);
     }
@@ -494,12 +578,16 @@ int store_delete_version(const char *name, uint32_t n, lm_error *e)
     return step_done(st, "delete version", e);
 }
 
-int store_put_alias(const char *name, const fn_alias *a, lm_error *e)
+int store_put_alias(const char *name, const fn_alias *a, const char *expect, lm_error *e)
 {
     sqlite3_stmt *st = NULL;
-    const char *sql = "INSERT OR REPLACE INTO aliases(name, alias, version, extra_version,"
-                      " extra_weight, description, revision_id)"
-                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    const char *sql = expect == NULL
+                          ? "INSERT OR REPLACE INTO aliases(name, alias, version, extra_version,"
+                            " extra_weight, description, revision_id)"
+                            " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                          : "UPDATE aliases SET version=?3, extra_version=?4, extra_weight=?5,"
+                            " description=?6, revision_id=?7 WHERE name=?1 AND alias=?2"
+                            " AND revision_id=?8";
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
         return db_error(e, "prepare");
     }
@@ -510,6 +598,10 @@ int store_put_alias(const char *name, const fn_alias *a, lm_error *e)
     sqlite3_bind_double(st, 5, a->extra_weight);
     sqlite3_bind_text(st, 6, a->description != NULL ? a->description : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, a->revision, -1, SQLITE_STATIC);
+    if (expect != NULL) {
+        sqlite3_bind_text(st, 8, expect, -1, SQLITE_STATIC);
+        return step_swap(st, "alias", e);
+    }
     return step_done(st, "alias", e);
 }
 

@@ -681,7 +681,7 @@ static char *schema_version(const char *db_path)
     return v;
 }
 
-Test(async, a_schema_2_store_is_migrated_to_schema_3)
+Test(async, a_schema_2_store_is_migrated_to_the_current_schema)
 {
     lt_broker_stop(&b, false);
     char tmpl[] = "/tmp/lamina-test-XXXXXX";
@@ -699,7 +699,7 @@ Test(async, a_schema_2_store_is_migrated_to_schema_3)
     memset(&b, 0, sizeof(b));
     lt_broker_start_in(&b, state, fast_retries);
     char *v = schema_version(db_path);
-    cr_assert_str_eq(v, "3");
+    cr_assert_str_eq(v, "4");
     free(v);
     lt_create(&b, "rec", "record", NULL);
     char rid[40];

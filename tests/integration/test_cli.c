@@ -188,3 +188,98 @@ Test(cli, every_command_has_help_with_an_example)
         free(err);
     }
 }
+
+/* The value after "RevisionId" in text output (a UUID) into rev. */
+static void text_revision(const char *out, char rev[64])
+{
+    const char *at = out != NULL ? strstr(out, "RevisionId") : NULL;
+    cr_assert_not_null(at, "no RevisionId in:\n%s", out);
+    cr_assert_eq(sscanf(at, "RevisionId %63s", rev), 1);
+    cr_assert_eq(strlen(rev), 36, "RevisionId '%s' is not a UUID", rev);
+}
+
+/* The RevisionId `lamina get NAME` prints. */
+static void get_revision(const char *name, char rev[64])
+{
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(RUN(&out, &err, "get", name), 0, "get: %s", err);
+    text_revision(out, rev);
+    free(out);
+    free(err);
+}
+
+/* Run a command that must be refused as a stale precondition: exit 4 and
+ * PreconditionFailedException on stderr. */
+#define STALE(...)                                                                         \
+    do {                                                                                   \
+        char *o_ = NULL, *e_ = NULL;                                                       \
+        cr_assert_eq(RUN(&o_, &e_, __VA_ARGS__), 4, "expected exit 4: %s", e_);            \
+        cr_assert_not_null(strstr(e_, "PreconditionFailedException"), "stderr: %s", e_);   \
+        cr_assert_not_null(strstr(e_, "does not match the latest Revision Id"), "%s", e_); \
+        free(o_);                                                                          \
+        free(e_);                                                                          \
+    } while (0)
+
+Test(cli, revision_id_guards_update_code_update_config_publish_and_alias_update)
+{
+    char r0[64], r1[64], r2[64], r3[64], now[64];
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(RUN(NULL, NULL, "create", "rv", "--handler", lt_handler("echo")), 0);
+    get_revision("rv", r0);
+
+    STALE("update-config", "rv", "--timeout", "7", "--revision-id",
+          "11111111-1111-4111-8111-111111111111");
+    get_revision("rv", now);
+    cr_assert_str_eq(now, r0, "a refused update-config changed the RevisionId");
+    cr_assert_eq(RUN(&out, &err, "update-config", "rv", "--timeout", "7", "--revision-id", r0), 0,
+                 "%s", err);
+    cr_assert_not_null(strstr(out, "Timeout        7"), "%s", out);
+    text_revision(out, r1);
+    cr_assert_str_neq(r1, r0);
+    free(out);
+    free(err);
+
+    STALE("update-code", "rv", "--handler", lt_handler("echo"), "--revision-id", r0);
+    cr_assert_eq(
+        RUN(&out, &err, "update-code", "rv", "--handler", lt_handler("echo"), "--revision-id", r1),
+        0, "%s", err);
+    text_revision(out, r2);
+    cr_assert_str_neq(r2, r1);
+    free(out);
+    free(err);
+
+    STALE("publish", "rv", "--revision-id", r1);
+    cr_assert_eq(RUN(&out, &err, "get", "rv"), 0);
+    cr_assert_null(strstr(out, "PublishedVersion"), "a refused publish made a version:\n%s", out);
+    free(out);
+    free(err);
+    cr_assert_eq(RUN(&out, &err, "publish", "rv", "--revision-id", r2), 0, "%s", err);
+    cr_assert_not_null(strstr(out, "Version        1"), "%s", out);
+    free(out);
+    free(err);
+
+    cr_assert_eq(RUN(&out, &err, "-o", "json", "alias", "create", "rv", "live", "--version", "1"),
+                 0, "%s", err);
+    cJSON *a = cJSON_Parse(out);
+    snprintf(r3, sizeof(r3), "%s",
+             cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "RevisionId")));
+    cJSON_Delete(a);
+    free(out);
+    free(err);
+    cr_assert_eq(strlen(r3), 36, "alias RevisionId '%s'", r3);
+    STALE("alias", "update", "rv", "live", "--version", "$LATEST", "--revision-id", r2);
+    cr_assert_eq(RUN(&out, &err, "alias", "get", "rv", "live"), 0);
+    cr_assert_not_null(strstr(out, r3), "alias get shows its RevisionId:\n%s", out);
+    cr_assert_not_null(strstr(out, "live                     1 "), "%s", out);
+    free(out);
+    free(err);
+    cr_assert_eq(RUN(&out, &err, "alias", "update", "rv", "live", "--version", "$LATEST",
+                     "--revision-id", r3),
+                 0, "%s", err);
+    cr_assert_not_null(strstr(out, "$LATEST"), "%s", out);
+    free(out);
+    free(err);
+    cr_assert_eq(
+        RUN(NULL, NULL, "alias", "create", "rv", "x", "--version", "1", "--revision-id", r3), 2,
+        "--revision-id is for alias update only");
+}

@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -731,4 +732,452 @@ Test(versions, cli_commands_with_json_output)
     cr_assert_eq(lt_run(&b, help, &out, NULL), 0);
     cr_assert(strstr(out, "example:") != NULL && strstr(out, "--weight") != NULL, "%s", out);
     free(out);
+}
+
+/* ---- RevisionId and its preconditions ---- */
+
+static const char *precondition_msg =
+    "The Revision Id provided does not match the latest Revision Id. Call the "
+    "GetFunction/GetAlias API to retrieve the latest Revision Id";
+
+static bool is_uuid(const char *s)
+{
+    if (strlen(s) != 36) {
+        return false;
+    }
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        bool hex = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f');
+        if (dash ? s[i] != '-' : !hex) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The RevisionId of a configuration or alias (malloc'd); asserts a UUID. */
+static char *rev_of(const cJSON *o)
+{
+    const char *r = sval(o, "RevisionId");
+    cr_assert(is_uuid(r), "RevisionId '%s' is not a UUID", r);
+    return strdup(r);
+}
+
+/* The RevisionId `get FN` shows (FN may be qualified). */
+static char *get_rev(const char *fn)
+{
+    cJSON *g = OK_CALL("get", NULL, "{\"FunctionName\":\"%s\"}", fn);
+    char *r = rev_of(cJSON_GetObjectItemCaseSensitive(g, "Configuration"));
+    cJSON_Delete(g);
+    return r;
+}
+
+static char *alias_rev(const char *fn, const char *alias)
+{
+    cJSON *a = OK_CALL("alias-get", NULL, "{\"FunctionName\":\"%s\",\"Name\":\"%s\"}", fn, alias);
+    char *r = rev_of(a);
+    cJSON_Delete(a);
+    return r;
+}
+
+/* The whole reply of op (as JSON text) for comparing states. */
+static char *reply_text(const char *op, const char *fmt, const char *arg)
+{
+    cJSON *j = OK_CALL(op, NULL, fmt, arg);
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    return s;
+}
+
+/* op with args must fail with 412 PreconditionFailedException and
+ * Lambda's message. */
+static void expect_412(const char *op, const char *handler, const char *fmt, ...)
+{
+    char args[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    lm_error e;
+    int rc = callc(b.client, NULL, &e, op, handler, "%s", args);
+    cr_assert_eq(rc, LM_E_PRECONDITION_FAILED, "%s %s: expected 412, got %d (%s)", op, args, rc,
+                 e.message);
+    cr_assert_eq(e.status, 412);
+    cr_assert_str_eq(e.type, "PreconditionFailedException");
+    cr_assert_str_eq(e.message, precondition_msg);
+}
+
+Test(versions, revision_id_is_a_uuid_in_every_reply_and_changes_only_with_latest)
+{
+    cJSON *cr = OK_CALL("create", "version_a", "{\"FunctionName\":\"rev\"}");
+    char *r0 = rev_of(cr);
+    cJSON_Delete(cr);
+    char *g = get_rev("rev");
+    cr_assert_str_eq(g, r0, "get shows another RevisionId than create replied");
+    free(g);
+    cJSON *l = OK_CALL("list", NULL, "{}");
+    cJSON *f = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(l, "Functions"), 0);
+    cr_assert_str_eq(sval(f, "RevisionId"), r0, "list entry");
+    cJSON_Delete(l);
+    cJSON *vs = OK_CALL("versions", NULL, "{\"FunctionName\":\"rev\"}");
+    cr_assert_str_eq(
+        sval(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(vs, "Versions"), 0), "RevisionId"),
+        r0, "versions list entry of $LATEST");
+    cJSON_Delete(vs);
+
+    /* reading, invoking and recycling environments change nothing */
+    cr_assert_eq(invoke_build(b.client, "rev", NULL), 'a');
+    cJSON_Delete(OK_CALL("retire-workers", NULL, "{\"FunctionName\":\"rev\"}"));
+    g = get_rev("rev");
+    cr_assert_str_eq(g, r0, "RevisionId changed without an update");
+    free(g);
+
+    cJSON *u = OK_CALL("update-code", "version_b", "{\"FunctionName\":\"rev\"}");
+    char *r1 = rev_of(u);
+    cJSON_Delete(u);
+    cr_assert_str_neq(r1, r0, "update-code kept the RevisionId");
+    g = get_rev("rev");
+    cr_assert_str_eq(g, r1);
+    free(g);
+    u = OK_CALL("update-config", NULL, "{\"FunctionName\":\"rev\",\"Timeout\":9}");
+    char *r2 = rev_of(u);
+    cJSON_Delete(u);
+    cr_assert_str_neq(r2, r1, "update-config kept the RevisionId");
+    cr_assert_str_neq(r2, r0);
+    g = get_rev("rev");
+    cr_assert_str_eq(g, r2);
+    free(g);
+    free(r0);
+    free(r1);
+    free(r2);
+}
+
+Test(versions, a_published_version_has_its_own_revision_id_that_never_changes)
+{
+    lt_create(&b, "pv", "version_a", NULL);
+    char *latest = get_rev("pv");
+    cJSON *p = OK_CALL("publish", NULL, "{\"FunctionName\":\"pv\"}");
+    char *v1 = rev_of(p);
+    cJSON_Delete(p);
+    cr_assert_str_neq(v1, latest, "version 1 shares $LATEST's RevisionId");
+    char *g = get_rev("pv");
+    cr_assert_str_eq(g, latest, "publish changed $LATEST's RevisionId");
+    free(g);
+    g = get_rev("pv:1");
+    cr_assert_str_eq(g, v1);
+    free(g);
+
+    /* an idempotent publish returns version 1 as it was */
+    p = OK_CALL("publish", NULL, "{\"FunctionName\":\"pv\"}");
+    cr_assert_str_eq(sval(p, "Version"), "1");
+    cr_assert_str_eq(sval(p, "RevisionId"), v1);
+    cJSON_Delete(p);
+
+    /* $LATEST moves on, version 1 does not */
+    cJSON_Delete(OK_CALL("update-config", NULL, "{\"FunctionName\":\"pv\",\"Timeout\":7}"));
+    cJSON_Delete(OK_CALL("update-code", "version_b", "{\"FunctionName\":\"pv\"}"));
+    g = get_rev("pv:1");
+    cr_assert_str_eq(g, v1, "an update of $LATEST changed version 1's RevisionId");
+    free(g);
+    p = OK_CALL("publish", NULL, "{\"FunctionName\":\"pv\"}");
+    cr_assert_str_eq(sval(p, "Version"), "2");
+    char *v2 = rev_of(p);
+    cJSON_Delete(p);
+    char *latest2 = get_rev("pv");
+    cr_assert_str_neq(v2, v1);
+    cr_assert_str_neq(v2, latest2);
+
+    /* get NAME and versions show the same ids */
+    cJSON *all = OK_CALL("get", NULL, "{\"FunctionName\":\"pv\"}");
+    cJSON *vs = cJSON_GetObjectItemCaseSensitive(all, "Versions");
+    cr_assert_str_eq(sval(cJSON_GetArrayItem(vs, 0), "RevisionId"), v1);
+    cr_assert_str_eq(sval(cJSON_GetArrayItem(vs, 1), "RevisionId"), v2);
+    cJSON_Delete(all);
+    all = OK_CALL("versions", NULL, "{\"FunctionName\":\"pv\"}");
+    vs = cJSON_GetObjectItemCaseSensitive(all, "Versions");
+    cr_assert_str_eq(sval(cJSON_GetArrayItem(vs, 0), "RevisionId"), latest2);
+    cr_assert_str_eq(sval(cJSON_GetArrayItem(vs, 1), "RevisionId"), v1);
+    cr_assert_str_eq(sval(cJSON_GetArrayItem(vs, 2), "RevisionId"), v2);
+    cJSON_Delete(all);
+    free(latest);
+    free(latest2);
+    free(v1);
+    free(v2);
+}
+
+Test(versions, a_stale_revision_id_is_412_on_every_guarded_operation_and_changes_nothing)
+{
+    lt_create(&b, "cas", "version_a", NULL);
+    cJSON_Delete(OK_CALL("publish", NULL, "{\"FunctionName\":\"cas\"}"));
+    cJSON_Delete(OK_CALL("alias-create", NULL,
+                         "{\"FunctionName\":\"cas\",\"Name\":\"live\",\"FunctionVersion\":\"1\"}"));
+    /* stale ids: ones that were current before the last change */
+    char *old = get_rev("cas");
+    cJSON_Delete(OK_CALL("update-config", NULL, "{\"FunctionName\":\"cas\",\"Timeout\":5}"));
+    char *cur = get_rev("cas");
+    char *old_alias = alias_rev("cas", "live");
+    cJSON_Delete(OK_CALL("alias-update", NULL,
+                         "{\"FunctionName\":\"cas\",\"Name\":\"live\",\"Description\":\"x\"}"));
+    char *cur_alias = alias_rev("cas", "live");
+    cr_assert_str_neq(old_alias, cur_alias);
+    char *before = reply_text("get", "{\"FunctionName\":\"%s\"}", "cas");
+    char *alias_before =
+        reply_text("alias-get", "{\"FunctionName\":\"%s\",\"Name\":\"live\"}", "cas");
+
+    expect_412("update-code", "version_b", "{\"FunctionName\":\"cas\",\"RevisionId\":\"%s\"}", old);
+    expect_412("update-config", NULL,
+               "{\"FunctionName\":\"cas\",\"Timeout\":30,\"Description\":\"no\","
+               "\"RevisionId\":\"%s\"}",
+               old);
+    expect_412("publish", NULL, "{\"FunctionName\":\"cas\",\"RevisionId\":\"%s\"}", old);
+    expect_412("publish", NULL, "{\"FunctionName\":\"cas\",\"RevisionId\":\"%s\"}", cur_alias);
+    expect_412("alias-update", NULL,
+               "{\"FunctionName\":\"cas\",\"Name\":\"live\",\"FunctionVersion\":\"$LATEST\","
+               "\"RevisionId\":\"%s\"}",
+               old_alias);
+    expect_412("alias-update", NULL,
+               "{\"FunctionName\":\"cas\",\"Name\":\"live\",\"Description\":\"no\","
+               "\"RevisionId\":\"%s\"}",
+               cur);
+
+    char *after = reply_text("get", "{\"FunctionName\":\"%s\"}", "cas");
+    char *alias_after =
+        reply_text("alias-get", "{\"FunctionName\":\"%s\",\"Name\":\"live\"}", "cas");
+    cr_assert_str_eq(after, before, "a refused operation changed the function");
+    cr_assert_str_eq(alias_after, alias_before, "a refused alias-update changed the alias");
+    cr_assert_eq(invoke_build(b.client, "cas", NULL), 'a', "refused update-code changed the code");
+
+    /* the current ids go through, each giving the next one */
+    cJSON *u = OK_CALL("update-code", "version_b",
+                       "{\"FunctionName\":\"cas\",\"RevisionId\":\"%s\"}", cur);
+    char *r1 = rev_of(u);
+    cJSON_Delete(u);
+    u = OK_CALL("update-config", NULL,
+                "{\"FunctionName\":\"cas\",\"Timeout\":6,\"RevisionId\":\"%s\"}", r1);
+    char *r2 = rev_of(u);
+    cJSON_Delete(u);
+    u = OK_CALL("publish", NULL, "{\"FunctionName\":\"cas\",\"RevisionId\":\"%s\"}", r2);
+    cr_assert_str_eq(sval(u, "Version"), "2");
+    cr_assert_eq(nval(u, "Timeout"), 6);
+    cJSON_Delete(u);
+    u = OK_CALL("alias-update", NULL,
+                "{\"FunctionName\":\"cas\",\"Name\":\"live\",\"FunctionVersion\":\"2\","
+                "\"RevisionId\":\"%s\"}",
+                cur_alias);
+    cr_assert_str_eq(sval(u, "FunctionVersion"), "2");
+    cr_assert_str_neq(sval(u, "RevisionId"), cur_alias);
+    cJSON_Delete(u);
+    cr_assert_eq(invoke_build(b.client, "cas:live", NULL), 'b');
+
+    /* malformed ids are 400, and alias-create takes none */
+    expect_error(LM_E_INVALID_PARAMETER, "RevisionId", "update-config",
+                 "{\"FunctionName\":\"%s\",\"RevisionId\":5}", "cas");
+    expect_error(LM_E_INVALID_PARAMETER, "RevisionId", "alias-create",
+                 "{\"FunctionName\":\"cas\",\"Name\":\"new\",\"FunctionVersion\":\"1\","
+                 "\"RevisionId\":\"%s\"}",
+                 r2);
+    free(old);
+    free(cur);
+    free(old_alias);
+    free(cur_alias);
+    free(before);
+    free(after);
+    free(alias_before);
+    free(alias_after);
+    free(r1);
+    free(r2);
+}
+
+typedef struct racer {
+    int i;
+    const char *rev;
+    int rc;
+} racer;
+
+static void *race_update(void *arg)
+{
+    racer *r = arg;
+    char args[256];
+    lm_error e;
+    snprintf(args, sizeof(args),
+             "{\"FunctionName\":\"race\",\"Description\":\"d%d\",\"RevisionId\":\"%s\"}", r->i,
+             r->rev);
+    r->rc = lm_call(b.client, "update-config", args, NULL, 0, NULL, &e);
+    return NULL;
+}
+
+Test(versions, concurrent_updates_with_one_revision_id_let_exactly_one_through)
+{
+    lt_create(&b, "race", "version_a", NULL);
+    char *rev = get_rev("race");
+    racer rs[8];
+    pthread_t th[8];
+    for (int i = 0; i < 8; i++) {
+        rs[i] = (racer){.i = i, .rev = rev, .rc = -1};
+        cr_assert_eq(pthread_create(&th[i], NULL, race_update, &rs[i]), 0);
+    }
+    int winner = -1;
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert(rs[i].rc == LM_OK || rs[i].rc == LM_E_PRECONDITION_FAILED, "racer %d: %d", i,
+                  rs[i].rc);
+        if (rs[i].rc == LM_OK) {
+            cr_assert_eq(winner, -1, "two updates went through with one RevisionId");
+            winner = i;
+        }
+    }
+    cr_assert_neq(winner, -1, "no update went through");
+    cJSON *g = OK_CALL("get", NULL, "{\"FunctionName\":\"race\"}");
+    char want[16];
+    snprintf(want, sizeof(want), "d%d", winner);
+    cr_assert_str_eq(sval(cJSON_GetObjectItemCaseSensitive(g, "Configuration"), "Description"),
+                     want);
+    cJSON_Delete(g);
+    free(rev);
+}
+
+Test(versions, revision_ids_survive_a_restart_and_a_kill_9)
+{
+    lt_create(&b, "dur", "version_a", NULL);
+    cJSON_Delete(OK_CALL("publish", NULL, "{\"FunctionName\":\"dur\"}"));
+    cJSON_Delete(OK_CALL("update-config", NULL, "{\"FunctionName\":\"dur\",\"Timeout\":4}"));
+    cJSON_Delete(OK_CALL("alias-create", NULL,
+                         "{\"FunctionName\":\"dur\",\"Name\":\"a\",\"FunctionVersion\":\"1\"}"));
+    char *latest = get_rev("dur"), *v1 = get_rev("dur:1"), *al = alias_rev("dur", "a");
+    for (int round = 0; round < 2; round++) {
+        if (round == 0) {
+            lt_broker_stop(&b, true);
+        } else {
+            lt_broker_kill(&b);
+        }
+        lt_broker_start_in(&b, b.state, NULL);
+        char *l2 = get_rev("dur"), *v2 = get_rev("dur:1"), *a2 = alias_rev("dur", "a");
+        cr_assert_str_eq(l2, latest, "$LATEST's RevisionId changed across a restart");
+        cr_assert_str_eq(v2, v1, "version 1's RevisionId changed across a restart");
+        cr_assert_str_eq(a2, al, "the alias's RevisionId changed across a restart");
+        free(l2);
+        free(v2);
+        free(a2);
+    }
+    /* the stored ids are the ones the preconditions check */
+    cJSON_Delete(OK_CALL("update-config", NULL,
+                         "{\"FunctionName\":\"dur\",\"Timeout\":8,\"RevisionId\":\"%s\"}", latest));
+    cJSON_Delete(OK_CALL("alias-update", NULL,
+                         "{\"FunctionName\":\"dur\",\"Name\":\"a\",\"FunctionVersion\":\"$LATEST\","
+                         "\"RevisionId\":\"%s\"}",
+                         al));
+    free(latest);
+    free(v1);
+    free(al);
+}
+
+/* A store as the schema-3 broker left it: two functions, two versions. */
+static const char *schema3 =
+    "PRAGMA journal_mode=WAL;"
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE functions(name TEXT PRIMARY KEY, code_sha256 TEXT NOT NULL,"
+    "  code_size INTEGER NOT NULL, timeout INTEGER NOT NULL, memory INTEGER NOT NULL,"
+    "  env TEXT NOT NULL DEFAULT '{}', description TEXT NOT NULL DEFAULT '',"
+    "  last_modified TEXT NOT NULL, dead_letter TEXT NOT NULL DEFAULT '',"
+    "  last_version INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE versions(name TEXT NOT NULL, version INTEGER NOT NULL,"
+    "  code_sha256 TEXT NOT NULL, code_size INTEGER NOT NULL, timeout INTEGER NOT NULL,"
+    "  memory INTEGER NOT NULL, env TEXT NOT NULL DEFAULT '{}',"
+    "  description TEXT NOT NULL DEFAULT '', dead_letter TEXT NOT NULL DEFAULT '',"
+    "  last_modified TEXT NOT NULL, PRIMARY KEY(name, version));"
+    "CREATE TABLE aliases(name TEXT NOT NULL, alias TEXT NOT NULL, version TEXT NOT NULL,"
+    "  extra_version TEXT NOT NULL DEFAULT '', extra_weight REAL NOT NULL DEFAULT 0,"
+    "  description TEXT NOT NULL DEFAULT '', revision_id TEXT NOT NULL,"
+    "  PRIMARY KEY(name, alias));"
+    "CREATE TABLE event_invoke_configs(name TEXT PRIMARY KEY, max_retry INTEGER NOT NULL,"
+    "  max_age INTEGER NOT NULL, on_success TEXT NOT NULL DEFAULT '',"
+    "  on_failure TEXT NOT NULL DEFAULT '', last_modified REAL NOT NULL);"
+    "INSERT INTO functions VALUES('old1', 'aa', 10, 3, 128, '{}', 'one',"
+    "  '2026-01-01T00:00:00.000+0000', '', 2);"
+    "INSERT INTO functions VALUES('old2', 'bb', 20, 5, 256, '{}', 'two',"
+    "  '2026-01-02T00:00:00.000+0000', '', 0);"
+    "INSERT INTO versions VALUES('old1', 1, 'aa', 10, 3, 128, '{}', 'v1', '',"
+    "  '2026-01-01T00:00:00.000+0000');"
+    "INSERT INTO versions VALUES('old1', 2, 'cc', 30, 3, 128, '{}', 'v2', '',"
+    "  '2026-01-01T00:00:00.000+0000');"
+    "INSERT INTO meta(key, value) VALUES('schema', '3');";
+
+/* Every "name:version revision_id" row of the store, sorted, one per line;
+ * asserts the schema and that every row has a distinct UUID. */
+static char *stored_revisions(const char *db_path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    char *out = calloc(1, 4096);
+    size_t n = 0;
+    cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema'", -1, &st, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_assert_str_eq((const char *)sqlite3_column_text(st, 0), "4");
+    sqlite3_finalize(st);
+    const char *sql = "SELECT name || ':$LATEST', revision_id FROM functions UNION ALL"
+                      " SELECT name || ':' || version, revision_id FROM versions ORDER BY 1";
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *rev = (const char *)sqlite3_column_text(st, 1);
+        cr_assert(is_uuid(rev), "%s has RevisionId '%s'", sqlite3_column_text(st, 0), rev);
+        cr_assert_null(strstr(out, rev), "RevisionId %s used twice", rev);
+        n += (size_t)snprintf(out + n, 4096 - n, "%s %s\n", sqlite3_column_text(st, 0), rev);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+}
+
+static void set_schema_row(const char *db_path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    char *err = NULL;
+    cr_assert_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, &err), SQLITE_OK, "%s", err);
+    sqlite3_close(db);
+}
+
+Test(versions, a_schema_3_store_is_migrated_and_every_function_and_version_gets_a_revision_id)
+{
+    lt_broker_stop(&b, false);
+    char tmpl[] = "/tmp/lamina-test-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    cr_assert_not_null(dir);
+    char state[300], db_path[400];
+    snprintf(state, sizeof(state), "%s/state", dir);
+    cr_assert_eq(mkdir(state, 0700), 0);
+    snprintf(db_path, sizeof(db_path), "%s/lamina.db", state);
+    set_schema_row(db_path, schema3);
+    memset(&b, 0, sizeof(b));
+    lt_broker_start_in(&b, state, NULL);
+    char *first = stored_revisions(db_path);
+    cr_assert_not_null(strstr(first, "old1:$LATEST "), "%s", first);
+    cr_assert_not_null(strstr(first, "old1:2 "), "%s", first);
+    cr_assert_not_null(strstr(first, "old2:$LATEST "), "%s", first);
+
+    /* the api shows the stored ids */
+    const char *fns[] = {"old1", "old1:1", "old1:2", "old2"};
+    for (int i = 0; i < 4; i++) {
+        char *r = get_rev(fns[i]);
+        char line[128];
+        snprintf(line, sizeof(line), "%s%s %s\n", fns[i], strchr(fns[i], ':') ? "" : ":$LATEST", r);
+        cr_assert_not_null(strstr(first, line), "%s not in\n%s", line, first);
+        free(r);
+    }
+
+    /* running the migration again (as after a crash, or a store an older
+     * broker wrote to since) keeps every id and fills in only what lacks one */
+    lt_broker_stop(&b, true);
+    set_schema_row(db_path, "UPDATE meta SET value='3' WHERE key='schema';"
+                            "INSERT INTO functions(name, code_sha256, code_size, timeout, memory,"
+                            " last_modified) VALUES('old3', 'dd', 1, 3, 128, 'x');");
+    lt_broker_start_in(&b, state, NULL);
+    char *second = stored_revisions(db_path);
+    cr_assert_not_null(strstr(second, first), "ids changed on a second migration:\n%s\n%s", first,
+                       second);
+    cr_assert_not_null(strstr(second, "old3:$LATEST "), "%s", second);
+    free(first);
+    free(second);
 }

@@ -178,6 +178,12 @@ Test(proto, error_table_maps_codes_statuses_and_types)
     cr_assert_eq(proto_err_status(LM_E_THROTTLED), 429);
     cr_assert_str_eq(proto_err_name(LM_E_CONFLICT), "LM_E_CONFLICT");
     cr_assert_eq(proto_err_from_type("ResourceConflictException"), LM_E_CONFLICT);
+    cr_assert_eq(proto_err_status(LM_E_PRECONDITION_FAILED), 412);
+    cr_assert_str_eq(proto_err_type(LM_E_PRECONDITION_FAILED), "PreconditionFailedException");
+    cr_assert_eq(proto_err_from_type("PreconditionFailedException"), LM_E_PRECONDITION_FAILED);
+    cr_assert_str_eq(proto_err_message(LM_E_PRECONDITION_FAILED),
+                     "The Revision Id provided does not match the latest Revision Id. Call the "
+                     "GetFunction/GetAlias API to retrieve the latest Revision Id");
     lm_error e;
     nng_msg *m = proto_error_reply(&(lm_error){.code = LM_E_NOT_FOUND,
                                                .status = 404,

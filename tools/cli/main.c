@@ -6,8 +6,9 @@
  *
  * Output: results on stdout (text, or one JSON object with -o json); errors
  * on stderr as one line (JSON with -o json).  Exit codes: 0 ok, 1 internal,
- * 2 usage, 3 not found, 4 conflict, 5 broker unreachable, 6 function error,
- * 7 function timed out, 8 throttled, 9 invalid request.
+ * 2 usage, 3 not found, 4 conflict (409, or 412: a --revision-id that is no
+ * longer current), 5 broker unreachable, 6 function error, 7 function timed
+ * out, 8 throttled, 9 invalid request.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -56,7 +57,8 @@ static int exit_for(int code)
     switch (code) {
     case LM_OK: return EXIT_OK;
     case LM_E_NOT_FOUND: return EXIT_NOT_FOUND;
-    case LM_E_CONFLICT: return EXIT_CONFLICT;
+    case LM_E_CONFLICT:
+    case LM_E_PRECONDITION_FAILED: return EXIT_CONFLICT;
     case LM_E_UNREACHABLE:
     case LM_E_TIMEOUT:
     case LM_E_STOPPING: return EXIT_UNREACHABLE;
@@ -154,7 +156,7 @@ static int call_and_print(cli *c, const char *op, cJSON *args, const void *code,
 static void print_config(const cJSON *cfg)
 {
     const char *keys[] = {"FunctionName", "Version",     "CodeSha256",   "CodeSize", "Timeout",
-                          "MemorySize",   "Description", "LastModified", "State"};
+                          "MemorySize",   "Description", "LastModified", "State",    "RevisionId"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, keys[i]);
         if (cJSON_IsString(v)) {
@@ -609,13 +611,22 @@ static int add_int_opt(cJSON *args, const char *key, const char *v, const char *
     return EXIT_OK;
 }
 
+/* --revision-id ID → RevisionId (the update happens only while the
+ * function or alias is still at that revision). */
+static void add_revision(cJSON *args, const char *id)
+{
+    if (id != NULL) {
+        cJSON_AddStringToObject(args, "RevisionId", id);
+    }
+}
+
 static int cmd_update_code(cli *c, int argc, char **argv)
 {
-    opt o[] = {{"--handler", NULL}};
+    opt o[] = {{"--handler", NULL}, {"--revision-id", NULL}};
     if (argc < 2 || argv[1][0] == '-') {
         return usage_error(argv[0], "%s", "missing NAME");
     }
-    int rc = parse_opts(argc, argv, 2, o, 1, NULL);
+    int rc = parse_opts(argc, argv, 2, o, 2, NULL);
     if (rc == EXIT_OK && o[0].value == NULL) {
         rc = usage_error(argv[0], "%s", "--handler FILE.so is required");
     }
@@ -628,6 +639,7 @@ static int cmd_update_code(cli *c, int argc, char **argv)
     if (rc == EXIT_OK) {
         cJSON *args = cJSON_CreateObject();
         cJSON_AddStringToObject(args, "FunctionName", argv[1]);
+        add_revision(args, o[1].value);
         rc = call_and_print(c, "update-code", args, code, len, text_config);
         cJSON_Delete(args);
     }
@@ -637,15 +649,19 @@ static int cmd_update_code(cli *c, int argc, char **argv)
 
 static int cmd_update_config(cli *c, int argc, char **argv)
 {
-    opt o[] = {
-        {"--timeout", NULL}, {"--memory", NULL}, {"--description", NULL}, {"--dead-letter", NULL}};
+    opt o[] = {{"--timeout", NULL},
+               {"--memory", NULL},
+               {"--description", NULL},
+               {"--dead-letter", NULL},
+               {"--revision-id", NULL}};
     if (argc < 2 || argv[1][0] == '-') {
         return usage_error(argv[0], "%s", "missing NAME");
     }
     cJSON *args = cJSON_CreateObject();
     cJSON *vars = cJSON_CreateObject();
     cJSON_AddStringToObject(args, "FunctionName", argv[1]);
-    int rc = parse_opts(argc, argv, 2, o, 4, vars);
+    int rc = parse_opts(argc, argv, 2, o, 5, vars);
+    add_revision(args, o[4].value);
     if (rc == EXIT_OK) {
         rc = add_int_opt(args, "Timeout", o[0].value, argv[0]);
     }
@@ -674,11 +690,11 @@ static int cmd_update_config(cli *c, int argc, char **argv)
 
 static int cmd_publish(cli *c, int argc, char **argv)
 {
-    opt o[] = {{"--description", NULL}, {"--code-sha256", NULL}};
+    opt o[] = {{"--description", NULL}, {"--code-sha256", NULL}, {"--revision-id", NULL}};
     if (argc < 2 || argv[1][0] == '-') {
         return usage_error(argv[0], "%s", "missing NAME");
     }
-    int rc = parse_opts(argc, argv, 2, o, 2, NULL);
+    int rc = parse_opts(argc, argv, 2, o, 3, NULL);
     if (rc != EXIT_OK) {
         return rc;
     }
@@ -690,6 +706,7 @@ static int cmd_publish(cli *c, int argc, char **argv)
     if (o[1].value != NULL) {
         cJSON_AddStringToObject(args, "CodeSha256", o[1].value);
     }
+    add_revision(args, o[2].value);
     rc = call_and_print(c, "publish", args, NULL, 0, text_config);
     cJSON_Delete(args);
     return rc;
@@ -728,20 +745,22 @@ static void print_alias_line(const cJSON *a)
     if (w != NULL && w->child != NULL) {
         snprintf(routing, sizeof(routing), "%s=%g", w->child->string, w->child->valuedouble);
     }
-    printf("%-24s %-8s %-16s %s\n", str_of(a, "Name"), str_of(a, "FunctionVersion"), routing,
-           str_of(a, "Description"));
+    printf("%-24s %-8s %-16s %-36s %s\n", str_of(a, "Name"), str_of(a, "FunctionVersion"), routing,
+           str_of(a, "RevisionId"), str_of(a, "Description"));
 }
 
 static void text_alias(const cJSON *reply)
 {
-    printf("%-24s %-8s %-16s %s\n", "ALIAS", "VERSION", "WEIGHTED", "DESCRIPTION");
+    printf("%-24s %-8s %-16s %-36s %s\n", "ALIAS", "VERSION", "WEIGHTED", "REVISION ID",
+           "DESCRIPTION");
     print_alias_line(reply);
 }
 
 static void text_aliases(const cJSON *reply)
 {
     const cJSON *as = cJSON_GetObjectItemCaseSensitive(reply, "Aliases");
-    printf("%-24s %-8s %-16s %s\n", "ALIAS", "VERSION", "WEIGHTED", "DESCRIPTION");
+    printf("%-24s %-8s %-16s %-36s %s\n", "ALIAS", "VERSION", "WEIGHTED", "REVISION ID",
+           "DESCRIPTION");
     for (const cJSON *a = as != NULL ? as->child : NULL; a != NULL; a = a->next) {
         print_alias_line(a);
     }
@@ -769,8 +788,12 @@ static int add_weight(cJSON *args, const char *v, const char *cmd)
 
 static int alias_put(cli *c, int argc, char **argv, const char *op)
 {
-    opt o[] = {{"--version", NULL}, {"--weight", NULL}, {"--description", NULL}};
-    int rc = parse_opts(argc, argv, 4, o, 3, NULL);
+    opt o[] = {
+        {"--version", NULL}, {"--weight", NULL}, {"--description", NULL}, {"--revision-id", NULL}};
+    int rc = parse_opts(argc, argv, 4, o, 4, NULL);
+    if (rc == EXIT_OK && o[3].value != NULL && strcmp(op, "alias-update") != 0) {
+        rc = usage_error(argv[0], "%s", "--revision-id is for 'alias update' only");
+    }
     if (rc != EXIT_OK) {
         return rc;
     }
@@ -783,6 +806,7 @@ static int alias_put(cli *c, int argc, char **argv, const char *op)
     if (o[2].value != NULL) {
         cJSON_AddStringToObject(args, "Description", o[2].value);
     }
+    add_revision(args, o[3].value);
     if (o[1].value != NULL) {
         rc = add_weight(args, o[1].value, argv[0]);
     }
@@ -951,19 +975,24 @@ static const command commands[] = {
     {"get", cmd_get, "get NAME[:QUALIFIER]", "lamina -o json get hello:7"},
     {"list", cmd_list, "list", "lamina list"},
     {"delete", cmd_delete, "delete NAME[:VERSION]", "lamina delete hello:3"},
-    {"update-code", cmd_update_code, "update-code NAME --handler FILE.so",
-     "lamina update-code hello --handler ./hello.so"},
+    {"update-code", cmd_update_code, "update-code NAME --handler FILE.so [--revision-id ID]",
+     "lamina update-code hello --handler ./hello.so\n"
+     "  --revision-id ID: only if $LATEST's RevisionId (see 'lamina get') is still ID,\n"
+     "  else 412 PreconditionFailedException (exit 4) and nothing changes"},
     {"update-config", cmd_update_config,
      "update-config NAME [--timeout S] [--memory MB] [--env K=V]... [--description T] "
-     "[--dead-letter TARGET]",
+     "[--dead-letter TARGET] [--revision-id ID]",
      "lamina update-config hello --timeout 10 --env GREETING=hey --dead-letter queue:failed"},
-    {"publish", cmd_publish, "publish NAME [--description T] [--code-sha256 H]",
-     "lamina -o json publish hello --description 'first release'"},
+    {"publish", cmd_publish, "publish NAME [--description T] [--code-sha256 H] [--revision-id ID]",
+     "lamina -o json publish hello --description 'first release'\n"
+     "  --revision-id ID: only if $LATEST's RevisionId is still ID (else 412, exit 4)"},
     {"versions", cmd_versions, "versions NAME", "lamina versions hello"},
     {"alias", cmd_alias,
      "alias create|update|get|list|delete NAME ALIAS --version V [--weight V2=W|none] "
-     "[--description T]",
-     "lamina alias create hello live --version 1 --weight 2=0.1"},
+     "[--description T] [--revision-id ID (update)]",
+     "lamina alias create hello live --version 1 --weight 2=0.1\n"
+     "  lamina alias update hello live --version 2 --revision-id ID\n"
+     "    (only if the alias's RevisionId is still ID, else 412, exit 4)"},
     {"invoke", cmd_invoke,
      "invoke NAME [PAYLOAD | -f FILE | -] [--qualifier Q] [--async | --dry-run] [--tail] "
      "[--client-context JSON]",
@@ -1006,8 +1035,9 @@ static int top_usage(FILE *f, int rc)
     }
     fprintf(f, "\n'lamina COMMAND --help' shows an example.  The broker is found at\n"
                "ipc://<state>/api.sock (state: --state, $LAMINA_STATE, else ./.lamina).\n"
-               "exit codes: 0 ok, 1 internal, 2 usage, 3 not found, 4 conflict, 5 broker\n"
-               "unreachable, 6 function error, 7 function timed out, 8 throttled, 9 invalid\n");
+               "exit codes: 0 ok, 1 internal, 2 usage, 3 not found, 4 conflict (409, or 412\n"
+               "for a stale --revision-id), 5 broker unreachable, 6 function error, 7 function\n"
+               "timed out, 8 throttled, 9 invalid\n");
     return rc;
 }
 

@@ -105,17 +105,19 @@ LM_EXPORT void lm_invoke_result_finish(lm_invoke_result *r);
  *              409 ResourceConflictException while an alias uses it)
  *   "retire-workers" {FunctionName}               -> {Retired: n} (ends warm
  *              environments of the function: the next invoke is a cold start)
- *   "update-code"   {FunctionName} + code          -> $LATEST configuration
+ *   "update-code"   {FunctionName, RevisionId?} + code -> $LATEST configuration
  *   "update-config" {FunctionName, Timeout?, MemorySize?, Environment?{Variables{}},
- *              Description?, DeadLetterConfig?{TargetArn}} -> $LATEST configuration
+ *              Description?, DeadLetterConfig?{TargetArn}, RevisionId?}
+ *                                                  -> $LATEST configuration
  *              (fields left out keep their value; Environment replaces all vars)
- *   "publish" {FunctionName, Description?, CodeSha256?} -> the version's configuration
+ *   "publish" {FunctionName, Description?, CodeSha256?, RevisionId?}
+ *                                                  -> the version's configuration
  *              (Version "N"; unchanged since the last version: that version;
- *              CodeSha256 not $LATEST's: 409)
+ *              CodeSha256 not $LATEST's: 409; RevisionId is $LATEST's)
  *   "versions" {FunctionName}                      -> {Versions:[$LATEST, 1, 2 ...]}
  *   "alias-create" / "alias-update" {FunctionName, Name, FunctionVersion,
- *              Description?, RoutingConfig?{AdditionalVersionWeights{"N": w}}}
- *                                                  -> {AliasArn, Name, FunctionVersion,
+ *              Description?, RoutingConfig?{AdditionalVersionWeights{"N": w}},
+ *              RevisionId? (update only)}      -> {AliasArn, Name, FunctionVersion,
  *              Description, RevisionId, RoutingConfig?} (update: fields left out
  *              keep their value; an empty AdditionalVersionWeights clears routing)
  *   "alias-get"    {FunctionName, Name}            -> alias configuration
@@ -140,7 +142,23 @@ LM_EXPORT void lm_invoke_result_finish(lm_invoke_result *r);
  *                   broker never stored or finished long ago (it remembers
  *                   the last 16,384 finished events, since it started)
  * FunctionName may be NAME, NAME:QUALIFIER, function:NAME[:QUALIFIER] or an
- * ARN ending so; operations on a whole function refuse a qualifier (400). */
+ * ARN ending so; operations on a whole function refuse a qualifier (400).
+ *
+ * A function configuration is Lambda's FunctionConfiguration: FunctionName,
+ * FunctionArn, Runtime, Version, CodeSha256, CodeSize, Description, Timeout,
+ * MemorySize, LastModified, State, RevisionId, DeadLetterConfig?,
+ * Environment.  RevisionId is a UUID: $LATEST gets a new one on create and
+ * on every update-code / update-config (not on publish, invoke or get); a
+ * published version gets its own when published and keeps it; an alias
+ * gets a new one on every create/update.  All survive restarts.
+ * RevisionId? on update-code, update-config, publish and alias-update is a
+ * precondition (optimistic locking): if it is not the current RevisionId of
+ * $LATEST (publish too) or of the alias, the call fails with
+ * LM_E_PRECONDITION_FAILED (412 PreconditionFailedException, "The Revision
+ * Id provided does not match the latest Revision Id. Call the
+ * GetFunction/GetAlias API to retrieve the latest Revision Id") and changes
+ * nothing.  Left out, nothing is checked.  A non-string or one over 64
+ * characters is 400. */
 LM_EXPORT int lm_call(lm_client *c, const char *op, const char *args_json, const void *code,
                       size_t code_len, char **reply_json, lm_error *err);
 

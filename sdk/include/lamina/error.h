@@ -31,7 +31,10 @@ extern "C" {
       "unsupported protocol version")                                                        \
     X(LM_E_IO, 13, 500, "ServiceException", "i/o error")                                     \
     X(LM_E_STOPPING, 14, 503, "ServiceUnavailableException", "broker is stopping")           \
-    X(LM_E_UNKNOWN_OP, 15, 400, "UnknownOperationException", "unknown operation")
+    X(LM_E_UNKNOWN_OP, 15, 400, "UnknownOperationException", "unknown operation")            \
+    X(LM_E_PRECONDITION_FAILED, 16, 412, "PreconditionFailedException",                      \
+      "The Revision Id provided does not match the latest Revision Id. Call the "            \
+      "GetFunction/GetAlias API to retrieve the latest Revision Id")
 
 typedef enum lm_err {
 #define LM_ERR_ENUM_(name, num, status, type, msg) name = num,
