@@ -21,6 +21,7 @@
 
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
+#include <sqlite3.h>
 
 #include "harness.h"
 
@@ -43,12 +44,56 @@
 static uint64_t g_hash;
 static size_t g_root_len;
 
+/* The store is hashed by what it holds, not by its bytes: the broker copies
+ * its WAL into lamina.db whenever it likes (a checkpoint changes the file,
+ * not the data), and reading through SQLite counts what is still in the WAL
+ * too. */
+static uint64_t hash_db(const char *path, uint64_t h)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *tables = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name",
+                           -1, &tables, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return h ^ 0xdeadu; /* unreadable: differs from a readable store */
+    }
+    while (sqlite3_step(tables) == SQLITE_ROW) {
+        char sql[256];
+        sqlite3_stmt *rows = NULL;
+        snprintf(sql, sizeof(sql), "SELECT * FROM \"%s\" ORDER BY rowid",
+                 (const char *)sqlite3_column_text(tables, 0));
+        if (sqlite3_prepare_v2(db, sql, -1, &rows, NULL) != SQLITE_OK) {
+            continue;
+        }
+        while (sqlite3_step(rows) == SQLITE_ROW) {
+            for (int i = 0; i < sqlite3_column_count(rows); i++) {
+                const unsigned char *v = sqlite3_column_blob(rows, i);
+                int n = sqlite3_column_bytes(rows, i);
+                for (int k = 0; k < n; k++) {
+                    h = (h ^ v[k]) * 1099511628211ULL;
+                }
+                h = (h ^ 0xffu) * 1099511628211ULL; /* column separator */
+            }
+        }
+        sqlite3_finalize(rows);
+    }
+    sqlite3_finalize(tables);
+    sqlite3_close(db);
+    return h;
+}
+
 static int hash_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)ftw;
     const char *rel = path + g_root_len;
     if (flag != FTW_F || !S_ISREG(st->st_mode) || strstr(rel, "/logs/") == rel ||
         strstr(rel, "-wal") != NULL || strstr(rel, "-shm") != NULL) {
+        return 0;
+    }
+    if (strcmp(rel, "/lamina.db") == 0) {
+        uint64_t h = g_hash ^ 1469598103934665603ULL;
+        g_hash += hash_db(path, h);
         return 0;
     }
     uint64_t h = g_hash ^ 1469598103934665603ULL;
