@@ -18,22 +18,26 @@
  *     (synchronous=NORMAL): a power loss may undo one, and the event then
  *     runs again — at least once still holds (see conn_open()).
  *
- * Threading: two threads, each the only user of its own SQLite connection.
- *   - The acceptor: the api callback (invoke.c) validates the request and
- *     hands it over with asyncq_submit() (no I/O in the callback); the
- *     acceptor commits every submission waiting at that moment in one
- *     transaction (group commit, synchronous=FULL) and sends the 202s.  It
- *     does nothing else, so an acknowledgement never waits for dispatch or
- *     outcome work.
- *   - The dispatcher: starts due events through invoke.c's internal path
- *     (the same pool and concurrency limit as sync invokes, no socket round
- *     trip) and records their outcomes (synchronous=NORMAL); an outcome
- *     comes back in a callback under B.mtx, which only copies it onto the
- *     dispatcher's list.  It also serves event-wait (asyncwait.c).
- *   Their write transactions take AQ.wlock (SQLite's own busy wait would
- *   sleep milliseconds); reads need no lock (WAL snapshots).  AQ.mtx is a
- *   leaf lock: taken under B.mtx, never held while taking B.mtx or
- *   AQ.wlock.
+ * Threading: one thread, the only user of two SQLite connections of its
+ * own: one with synchronous=FULL for submissions, one with NORMAL for
+ * everything else (see conn_open).  The api callback (invoke.c) validates
+ * the request and hands it over with asyncq_submit() (no I/O in the
+ * callback).  Each turn of the thread first commits every submission
+ * waiting at that moment in one transaction (group commit) and sends the
+ * 202s, then records the outcomes that came back, in a second transaction,
+ * then starts due events through invoke.c's internal path (the same pool
+ * and concurrency limit as sync invokes, no socket round trip).  An outcome
+ * comes back in a callback under B.mtx, which only copies it onto this
+ * thread's list.  AQ.mtx is a leaf lock: taken under B.mtx, never held
+ * while taking B.mtx.
+ *
+ * One thread on purpose: a separate acceptor thread for the 202s (tried,
+ * with a write lock shared with the dispatcher) committed sooner with
+ * smaller batches, so it paid more fsyncs — the slowest thing on this
+ * machine — and the outcomes waited behind them: at 16 callers, acceptance
+ * p99 went from 25-37 ms to 60-75 ms and accepted/s from ~1,500 to
+ * ~1,000.  Here submissions that arrive while the thread records outcomes
+ * or starts events share the next commit.
  *
  * Retries (Lambda's): a function error (handled or unhandled) is retried
  * up to MaximumRetryAttempts times (0-2, default 2), 1 min before the
@@ -64,8 +68,7 @@
 #define ASYNCQ_PACE_WAIT_MS 20 /* look again this soon while paced */
 #define ASYNCQ_IDLE_FNS 16 /* functions whose idle environments one pass tracks */
 #define ASYNCQ_SCAN_EXTRA 64 /* due rows looked at past those that fit, for warm ones */
-#define ASYNCQ_CHECKPOINT_MS 200 /* WAL checkpoint at most this often */
-#define ASYNCQ_WAL_FRAMES 1000 /* WAL pages past which it is made to start over */
+#define ASYNCQ_WAL_MAX_FRAMES 4000 /* WAL pages (16 MB) past which the thread checkpoints */
 #define AQ_STMT_CACHE 24 /* distinct statements this file prepares */
 
 typedef struct aq_submit {
@@ -94,7 +97,7 @@ typedef struct aq_flight {
     char *payload; /* malloc'd copy of the response, NUL-terminated */
     size_t payload_len;
     bool expired; /* never started: older than MaximumEventAgeInSeconds */
-    /* what to write (planned outside AQ.wlock, written under it) */
+    /* what to write (planned first, written in one transaction) */
     bool finish; /* else: retry at next_at */
     const char *cond; /* finish: Success, RetriesExhausted, EventAgeExceeded */
     char *rec; /* finish: the record for a destination, or NULL */
@@ -114,28 +117,25 @@ typedef struct aq_conn {
     } sc[AQ_STMT_CACHE];
 } aq_conn;
 
-/* The connection of the calling thread (acceptor, dispatcher, start-up). */
+/* The connection in use: AQ.acc while storing submissions, else AQ.disp. */
 static _Thread_local aq_conn *CUR;
 
 static struct {
     pthread_mutex_t mtx;
-    pthread_cond_t cv; /* the dispatcher's */
-    pthread_cond_t cv_acc; /* the acceptor's */
-    pthread_mutex_t wlock; /* one write transaction at a time */
+    pthread_cond_t cv;
     aq_submit *sub_head, *sub_tail;
     int n_sub;
     aq_flight *done_head, *done_tail;
-    aq_flight *flying; /* dispatcher only: events started and not yet done */
+    aq_flight *flying; /* thread only: events started and not yet done */
     int running; /* started, outcome not yet handled */
     int64_t depth; /* rows in async_events */
     bool stop;
     bool started;
     bool wait_check; /* a new event-wait needs looking up (asyncwait.c) */
-    bool kick; /* new events were stored: the dispatcher looks now */
-    pthread_t acc_thr, disp_thr;
-    bool acc_started, disp_started;
-    aq_conn acc, disp;
-    /* dispatcher only: events finished in the open transaction, told to
+    pthread_t thr;
+    bool thr_started;
+    aq_conn acc, disp; /* FULL for submissions, NORMAL for the rest */
+    /* thread only: events finished in the open transaction, told to
      * asyncwait.c once it has committed */
     struct aq_note {
         char rid[40];
@@ -145,10 +145,8 @@ static struct {
         char etype[64]; /* its errorType, or the invocation error's type */
     } * notes;
     int n_notes, cap_notes;
-} AQ = {.mtx = PTHREAD_MUTEX_INITIALIZER,
-        .cv = PTHREAD_COND_INITIALIZER,
-        .cv_acc = PTHREAD_COND_INITIALIZER,
-        .wlock = PTHREAD_MUTEX_INITIALIZER};
+    int acc_wal_frames; /* thread only: WAL pages after the last submission commit */
+} AQ = {.mtx = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 /* ---- submission (api callback side) ---- */
 
@@ -186,7 +184,7 @@ void asyncq_submit(api_ctx *actx, nng_msg *req, const char *name, const char *qu
         }
         AQ.sub_tail = s;
         AQ.n_sub++;
-        pthread_cond_signal(&AQ.cv_acc);
+        pthread_cond_signal(&AQ.cv);
     }
     pthread_mutex_unlock(&AQ.mtx);
     if (err != LM_OK) {
@@ -599,7 +597,7 @@ static bool set_retry(int64_t id, int64_t next_at, int invokes, int throttles)
     return step_done(st);
 }
 
-/* Write a plan (inside the caller's transaction, AQ.wlock held).  An end
+/* Write a plan (inside the caller's transaction).  An end
  * deletes the event and queues its record in one savepoint: both or
  * neither (then it stays queued and runs again: at least once). */
 static void write_plan(aq_flight *f)
@@ -898,14 +896,14 @@ static void commit_submits(aq_submit *subs)
         n++;
     }
     char(*rids)[40] = calloc((size_t)n, sizeof(*rids));
-    pthread_mutex_lock(&AQ.wlock);
+    CUR = &AQ.acc; /* synchronous=FULL */
     bool tx = exec("BEGIN IMMEDIATE");
     bool stored = tx && stage_submits(subs, n, rids);
     if (tx && !(stored && exec("COMMIT"))) {
         exec("ROLLBACK");
         stored = false;
     }
-    pthread_mutex_unlock(&AQ.wlock);
+    CUR = &AQ.disp;
     if (stored) {
         add_depth(n);
     }
@@ -914,9 +912,9 @@ static void commit_submits(aq_submit *subs)
 }
 
 /* Record what became of a list of events (done_next-linked): plan each
- * without the lock, then write them all in one transaction (no fsync: see
- * conn_open), so the acceptor waits for SQL only, not for records being
- * built.  `ran`: they were started (in AQ.flying, counted in AQ.running). */
+ * (config, decision, record), then write them all in one transaction (no
+ * fsync: see conn_open).  `ran`: they were started (in AQ.flying, counted
+ * in AQ.running). */
 static void commit_plans(aq_flight *list, bool ran)
 {
     for (aq_flight *f = list; f != NULL; f = f->done_next) {
@@ -925,7 +923,6 @@ static void commit_plans(aq_flight *list, bool ran)
         }
         plan(f);
     }
-    pthread_mutex_lock(&AQ.wlock);
     bool tx = exec("BEGIN IMMEDIATE");
     for (aq_flight *f = list; tx && f != NULL; f = f->done_next) {
         write_plan(f);
@@ -934,7 +931,6 @@ static void commit_plans(aq_flight *list, bool ran)
     if (tx && !committed) {
         exec("ROLLBACK"); /* lost: those events run again */
     }
-    pthread_mutex_unlock(&AQ.wlock);
     if (!committed) {
         recount();
     }
@@ -953,32 +949,35 @@ static void commit_plans(aq_flight *list, bool ran)
     }
 }
 
-/* Copy the WAL back into the database now and then.  SQLite would do it
- * inside whichever commit crossed 1,000 pages — an acknowledgement's, say,
- * with an fsync of the database file added to it.  A PASSIVE checkpoint
- * waits for no one and no one waits for it, but with the acceptor writing
- * all along it never catches up, and the WAL only starts over from its
- * beginning after a checkpoint that copied every frame: the WAL grew to
- * 44 MB in a 5 s run.  So once the WAL is large, a second pass copies the
- * few frames written meanwhile under AQ.wlock (a short wait for the
- * acceptor, once per ASYNCQ_WAL_FRAMES pages). */
-static void checkpoint(void)
+/* Checkpoints (copying the WAL back into the database) run inside
+ * whichever commit crosses SQLite's 1,000 WAL pages, with an fsync of the
+ * database file added to it.  The submission connection never runs one, so
+ * no 202 waits for it: its commits only count the WAL's pages (acc_wal).
+ * The outcome connection keeps SQLite's auto-checkpoint, and as nothing
+ * else writes meanwhile (but the rare admin write), each checkpoint copies
+ * every frame and the WAL starts over from its beginning.  Should the WAL
+ * grow anyway (submissions, but no outcomes to commit), the thread
+ * checkpoints once it passes ASYNCQ_WAL_MAX_FRAMES.  (Checkpoints that
+ * another thread's writes kept from completing let the WAL reach 123 MB:
+ * test the_wal_starts_over_….) */
+static int acc_wal(void *arg, sqlite3 *db, const char *name, int frames)
 {
-    static int64_t last;
-    int64_t now = epoch_ms();
-    if (now - last < ASYNCQ_CHECKPOINT_MS) {
+    (void)arg;
+    (void)db;
+    (void)name;
+    AQ.acc_wal_frames = frames;
+    return SQLITE_OK;
+}
+
+static void checkpoint_if_large(void)
+{
+    if (AQ.acc_wal_frames < ASYNCQ_WAL_MAX_FRAMES) {
         return;
     }
-    last = now;
-    int frames = 0, copied = 0;
-    int rc = sqlite3_wal_checkpoint_v2(CUR->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
-    if (rc == SQLITE_OK && frames >= ASYNCQ_WAL_FRAMES) {
-        pthread_mutex_lock(&AQ.wlock);
-        rc = sqlite3_wal_checkpoint_v2(CUR->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
-        pthread_mutex_unlock(&AQ.wlock);
-    }
+    AQ.acc_wal_frames = 0;
+    int rc = sqlite3_wal_checkpoint_v2(AQ.disp.db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-        blog(LOG_WARN, "asyncq: checkpoint: %s", sqlite3_errmsg(CUR->db));
+        blog(LOG_WARN, "asyncq: checkpoint: %s", sqlite3_errmsg(AQ.disp.db));
     }
 }
 
@@ -1005,47 +1004,16 @@ static void wait_until(pthread_cond_t *cv, bool (*pred)(void), int64_t until, bo
     }
 }
 
-static bool has_submits(void)
+static bool has_work(void)
 {
-    return AQ.sub_head != NULL;
+    return AQ.sub_head != NULL || AQ.done_head != NULL || AQ.wait_check;
 }
 
-/* The acceptor: store what was submitted, answer 202, tell the dispatcher.
- * On stop it stores what is still waiting, then ends. */
-static void *acceptor_main(void *arg)
-{
-    (void)arg;
-    CUR = &AQ.acc;
-    for (;;) {
-        pthread_mutex_lock(&AQ.mtx);
-        wait_until(&AQ.cv_acc, has_submits, INT64_MAX, true);
-        aq_submit *subs = AQ.sub_head;
-        AQ.sub_head = AQ.sub_tail = NULL;
-        AQ.n_sub = 0;
-        bool stop = AQ.stop;
-        pthread_mutex_unlock(&AQ.mtx);
-        if (subs == NULL && stop) {
-            return NULL;
-        }
-        if (subs != NULL) {
-            commit_submits(subs);
-            pthread_mutex_lock(&AQ.mtx);
-            AQ.kick = true;
-            pthread_cond_signal(&AQ.cv);
-            pthread_mutex_unlock(&AQ.mtx);
-        }
-    }
-}
-
-static bool dispatcher_has_work(void)
-{
-    return AQ.done_head != NULL || AQ.wait_check || AQ.kick;
-}
-
-/* The dispatcher: outcomes, due events, event-wait.  On stop it waits (up
- * to 10 s) for the outcomes of running events, then ends; events whose
- * outcome is still missing run again after a restart. */
-static void *dispatcher_main(void *arg)
+/* The thread: submissions, outcomes, due events, event-wait, checkpoints.
+ * On stop it stores what was submitted, waits (up to 10 s) for the
+ * outcomes of running events, then ends; events whose outcome is still
+ * missing run again after a restart. */
+static void *asyncq_main(void *arg)
 {
     (void)arg;
     CUR = &AQ.disp;
@@ -1053,25 +1021,30 @@ static void *dispatcher_main(void *arg)
     int64_t give_up = 0; /* stopping: outcomes awaited until then */
     for (;;) {
         pthread_mutex_lock(&AQ.mtx);
-        wait_until(&AQ.cv, dispatcher_has_work, wake, give_up == 0); /* then: outcomes */
+        wait_until(&AQ.cv, has_work, wake, give_up == 0); /* then: outcomes */
+        aq_submit *subs = AQ.sub_head;
         aq_flight *done = AQ.done_head;
+        AQ.sub_head = AQ.sub_tail = NULL;
+        AQ.n_sub = 0;
         AQ.done_head = AQ.done_tail = NULL;
         AQ.wait_check = false;
-        AQ.kick = false;
         bool stop = AQ.stop;
         bool idle = AQ.running == 0;
         pthread_mutex_unlock(&AQ.mtx);
+        if (subs != NULL) { /* first: their 202s wait for nothing else */
+            commit_submits(subs);
+        }
         if (done != NULL) {
             commit_plans(done, true);
         }
         if (stop && give_up == 0) {
             give_up = epoch_ms() + 10000;
         }
-        if (stop && done == NULL && (idle || epoch_ms() > give_up)) {
+        if (stop && subs == NULL && done == NULL && (idle || epoch_ms() > give_up)) {
             return NULL;
         }
         wake = stop ? epoch_ms() + 50 : dispatch_due();
-        checkpoint();
+        checkpoint_if_large();
         int64_t waits = aw_service(epoch_ms(), stored_rid);
         wake = waits < wake ? waits : wake;
     }
@@ -1079,12 +1052,13 @@ static void *dispatcher_main(void *arg)
 
 /* ---- life cycle ---- */
 
-/* Open a connection for one thread.  The acceptor's commits carry 202s and
- * are fsync'd (synchronous=FULL).  The dispatcher's (outcomes, retries,
- * records) are not (NORMAL): a power loss may undo one, and the event then
- * runs again, which at-least-once delivery allows; WAL keeps the undo
- * whole, and the acceptor's next commit makes it durable too.  This takes
- * two fsyncs out of every event's path (its outcome, and its record's). */
+/* Open one of the thread's two connections.  Submissions are committed on
+ * AQ.acc and fsync'd (synchronous=FULL) before their 202s.  Everything else
+ * (outcomes, retries, records) goes through AQ.disp without an fsync
+ * (NORMAL): a power loss may undo such a commit, and the event then runs
+ * again, which at-least-once delivery allows; WAL keeps the undo whole, and
+ * the next submission's commit makes it durable too.  This takes two
+ * fsyncs out of every event's path (its outcome, and its record's). */
 static int conn_open(aq_conn *c, const char *db_path, bool full)
 {
     if (sqlite3_open_v2(db_path, &c->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
@@ -1097,8 +1071,9 @@ static int conn_open(aq_conn *c, const char *db_path, bool full)
     aq_conn *was = CUR;
     CUR = c;
     bool ok = exec(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
-    /* No checkpoint inside a commit: the dispatcher runs them (checkpoint()) */
-    ok = ok && exec("PRAGMA wal_autocheckpoint=0");
+    if (full) { /* no checkpoint inside a submission's commit: see acc_wal */
+        sqlite3_wal_hook(c->db, acc_wal, NULL);
+    }
     CUR = was;
     return ok ? 0 : -1;
 }
@@ -1120,9 +1095,8 @@ int asyncq_start(const char *db_path)
     if (AQ.depth > 0) {
         blog(LOG_INFO, "asyncq: %lld stored event(s) to run", (long long)AQ.depth);
     }
-    AQ.disp_started = pthread_create(&AQ.disp_thr, NULL, dispatcher_main, NULL) == 0;
-    AQ.acc_started = AQ.disp_started && pthread_create(&AQ.acc_thr, NULL, acceptor_main, NULL) == 0;
-    if (!AQ.acc_started) {
+    AQ.thr_started = pthread_create(&AQ.thr, NULL, asyncq_main, NULL) == 0;
+    if (!AQ.thr_started) {
         return -1;
     }
     pthread_mutex_lock(&AQ.mtx);
@@ -1136,16 +1110,11 @@ void asyncq_stop(void)
     pthread_mutex_lock(&AQ.mtx);
     AQ.stop = true;
     AQ.started = false;
-    pthread_cond_broadcast(&AQ.cv_acc);
     pthread_cond_broadcast(&AQ.cv);
     pthread_mutex_unlock(&AQ.mtx);
-    if (AQ.acc_started) {
-        pthread_join(AQ.acc_thr, NULL); /* stores what was submitted */
-        AQ.acc_started = false;
-    }
-    if (AQ.disp_started) {
-        pthread_join(AQ.disp_thr, NULL);
-        AQ.disp_started = false;
+    if (AQ.thr_started) {
+        pthread_join(AQ.thr, NULL); /* stores what was submitted */
+        AQ.thr_started = false;
     }
     aw_stop();
     conn_close(&AQ.acc);

@@ -13,9 +13,8 @@
  *   - Slow work has its own threads: admin.c (SQLite, file copies), the
  *     spawner and reaper in pool.c (posix_spawn, waitpid), the clock in
  *     pool.c (deadlines, init timeouts, idle reaping), logs.c (log files)
- *     and asyncq.c (the durable async-invoke queue: an acceptor thread for
- *     its durable commits and 202s, a dispatcher for runs, retries,
- *     destinations and event-wait).
+ *     and asyncq.c (the durable async-invoke queue: its SQLite commits,
+ *     retries, destinations and event-wait).
  *   - Lock order: B.mtx may be taken while holding nothing else; B.spawn_mtx
  *     is taken before B.mtx where both are needed.  asyncq.c's own mutex is
  *     a leaf: it may be taken under B.mtx, never the other way round.
