@@ -20,6 +20,9 @@
 
 #define RT_LOG_TAIL 4096 /* bytes of handler output kept for the tail */
 #define RT_LOG_CAP_PER_INVOKE (256 * 1024) /* bytes of log per invocation sent to the broker */
+#define RT_HELLO_TIMEOUT_MS 4000 /* one connection's wait for the broker's "ok" */
+#define RT_DIAL_BUDGET_MS 12000 /* all attempts to connect to the work socket */
+#define RT_DIAL_RETRY_MS 50 /* pause between two attempts */
 
 typedef struct rt_config {
     const char *work_url;
@@ -77,8 +80,10 @@ typedef struct rt_init_report {
     char message[1024];
 } rt_init_report;
 
-/* The NEXT/result loop.  Returns the process exit code. */
-int serve_loop(nng_socket work, const rt_config *cfg, const rt_handler *h,
+/* The NEXT/result loop on the connected work socket (wire.h).  Returns
+ * the process exit code. */
+struct wire;
+int serve_loop(struct wire *work, const rt_config *cfg, const rt_handler *h,
                const rt_init_report *init);
 
 /* ---- sandbox (sandbox_policy.c = data, sandbox_apply.c = code) ---- */
