@@ -61,6 +61,7 @@ static int read_config(rt_config *cfg)
         return -1;
     }
     snprintf(cfg->token, sizeof(cfg->token), "%s", tok);
+    cfg->pid = getpid();
     cfg->memory_mb = mem != NULL ? (uint32_t)strtoul(mem, NULL, 10) : 128;
     cfg->timeout_s = to != NULL ? (uint32_t)strtoul(to, NULL, 10) : 3;
     cfg->unsafe = unsafe != NULL && strcmp(unsafe, "1") == 0;
@@ -98,7 +99,7 @@ static int hello(wire *work, const rt_config *cfg)
     pw_key(&w, "token");
     pw_str(&w, cfg->token);
     pw_key(&w, "pid");
-    pw_int(&w, (int64_t)getpid());
+    pw_int(&w, (int64_t)cfg->pid);
     int rv = w.err != 0 ? NNG_ENOMEM : wire_send(work, nng_msg_body(m), nng_msg_len(m));
     nng_msg_free(m);
     nng_msg *reply = NULL;

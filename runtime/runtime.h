@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <nng/nng.h>
 
@@ -28,6 +29,7 @@ typedef struct rt_config {
     const char *work_url;
     const char *logs_url;
     char token[80];
+    pid_t pid; /* ours, sent with every NEXT */
     const char *code_path;
     const char *cpu_group; /* shared cpu cgroup to join, NULL if none */
     int code_fd; /* the code, opened while root (dlopened via /proc/self/fd) */
