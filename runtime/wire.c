@@ -62,19 +62,23 @@ static double mono_ms(void)
 }
 
 /* Wait until fd is readable or the deadline (ms, monotonic; < 0: none)
- * passes.  0 or an NNG_E* code. */
+ * passes.  0 or an NNG_E* code.
+ *
+ * We always wait in poll(), never in a blocking read(): a reader asleep in
+ * an AF_UNIX stream read() is on the socket's wait queue unfiltered, so it
+ * is also woken each time the broker consumes what we sent (the kernel
+ * signals "writable" on that queue), finds nothing and sleeps again — a
+ * second thread switch per invoke, and a cross-CPU wake-up the broker pays
+ * for.  poll()'s wake-ups are filtered by event (POLLIN only). */
 static int wait_readable(int fd, double deadline)
 {
-    if (deadline < 0) {
-        return 0;
-    }
     for (;;) {
-        double left = deadline - mono_ms();
-        if (left <= 0) {
+        double left = deadline < 0 ? 0 : deadline - mono_ms();
+        if (deadline >= 0 && left <= 0) {
             return NNG_ETIMEDOUT;
         }
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        int n = poll(&p, 1, (int)left + 1);
+        int n = poll(&p, 1, deadline < 0 ? -1 : (int)left + 1);
         if (n > 0) {
             return 0;
         }

@@ -5,9 +5,14 @@
  * receive cap, timeouts).
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nng/nng.h>
@@ -177,4 +182,91 @@ Test(wire, refuses_a_peer_that_is_not_rep0, .timeout = 20)
     cr_assert_eq(w.fd, -1);
     nng_close(s);
     cr_assert_eq(wire_dial(&w, "tcp://127.0.0.1:1", 1024, 100), NNG_EADDRINVAL, "ipc only");
+}
+
+typedef struct waiter {
+    wire *w;
+    long sleeps; /* voluntary context switches while waiting */
+    int rv;
+} waiter;
+
+static void *wait_reply(void *arg)
+{
+    waiter *wt = arg;
+    struct rusage a, b;
+    nng_msg *m = NULL;
+    getrusage(RUSAGE_THREAD, &a);
+    wt->rv = wire_recv(wt->w, &m, -1);
+    getrusage(RUSAGE_THREAD, &b);
+    wt->sleeps = b.ru_nvcsw - a.ru_nvcsw;
+    nng_msg_free(m);
+    return NULL;
+}
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = {0, ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* A bare rep0 end on a plain AF_UNIX socket, so the test decides when the
+ * request is consumed (nng's poller would read it at once). */
+typedef struct bare_peer {
+    int lfd, fd;
+} bare_peer;
+
+static void *bare_accept(void *arg)
+{
+    bare_peer *bp = arg;
+    unsigned char hdr[8] = {0, 'S', 'P', 0, 0, 0x31, 0, 0}, theirs[8];
+    bp->fd = accept(bp->lfd, NULL, NULL);
+    cr_assert(bp->fd >= 0);
+    cr_assert_eq(write(bp->fd, hdr, 8), 8);
+    cr_assert_eq(read(bp->fd, theirs, 8), 8);
+    return NULL;
+}
+
+static void bare_listen(bare_peer *bp)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(url, sizeof(url), "ipc:///tmp/lamina-test-wire-bare-%d.sock", (int)getpid());
+    cr_assert(strlen(url + 6) < sizeof(sa.sun_path));
+    memcpy(sa.sun_path, url + 6, strlen(url + 6) + 1);
+    unlink(sa.sun_path);
+    bp->lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    cr_assert(bp->lfd >= 0);
+    cr_assert_eq(bind(bp->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    cr_assert_eq(listen(bp->lfd, 4), 0);
+}
+
+/* A worker waiting for its next invocation must sleep once, not also be
+ * woken when the broker takes the request it sent (the socket turning
+ * writable): that spurious wake-up was a second thread switch per invoke. */
+Test(wire, a_waiting_receiver_wakes_only_for_its_reply, .timeout = 20)
+{
+    bare_peer bp;
+    pthread_t acc, t;
+    bare_listen(&bp);
+    cr_assert_eq(pthread_create(&acc, NULL, bare_accept, &bp), 0);
+    wire w;
+    cr_assert_eq(wire_dial(&w, url, 1024, 5000), 0);
+    pthread_join(acc, NULL);
+    cr_assert_eq(wire_send(&w, "next", 4), 0);
+    waiter wt = {.w = &w};
+    cr_assert_eq(pthread_create(&t, NULL, wait_reply, &wt), 0);
+    nap_ms(100); /* the waiter is asleep */
+    unsigned char req[13 + 4];
+    cr_assert_eq(read(bp.fd, req, sizeof(req)), (ssize_t)sizeof(req)); /* the request is taken */
+    nap_ms(100);
+    unsigned char rep[13 + 4];
+    memcpy(rep, req, 13); /* type, length 8, the same request id */
+    memcpy(rep + 13, "work", 4);
+    cr_assert_eq(write(bp.fd, rep, sizeof(rep)), (ssize_t)sizeof(rep));
+    pthread_join(t, NULL);
+    cr_assert_eq(wt.rv, 0);
+    cr_assert_eq(wt.sleeps, 1, "the waiter slept %ld times", wt.sleeps);
+    wire_close(&w);
+    close(bp.fd);
+    close(bp.lfd);
+    unlink(url + 6);
 }
