@@ -18,15 +18,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/push.h>
-#include <nng/protocol/reqrep0/req.h>
 
 #include "../sdk/src/sdk_internal.h"
 #include "proto.h"
 #include "runtime.h"
+#include "wire.h"
 
 static const char *env_take(const char *name)
 {
@@ -60,6 +61,7 @@ static int read_config(rt_config *cfg)
         return -1;
     }
     snprintf(cfg->token, sizeof(cfg->token), "%s", tok);
+    cfg->pid = getpid();
     cfg->memory_mb = mem != NULL ? (uint32_t)strtoul(mem, NULL, 10) : 128;
     cfg->timeout_s = to != NULL ? (uint32_t)strtoul(to, NULL, 10) : 3;
     cfg->unsafe = unsafe != NULL && strcmp(unsafe, "1") == 0;
@@ -81,10 +83,10 @@ static int read_config(rt_config *cfg)
 /* Ask the broker to confirm it took the connection.  Under nng 1.5.2 a
  * listener can stop handing over connections it has already negotiated
  * (broker/listen.h); the broker replaces such a listener within a few
- * seconds and closes the stuck connection, and req0 then resends this on a
- * fresh one.  It has to happen now: once unprivileged, the worker can no
- * longer reach the broker's 0700 state dir to connect again. */
-static int hello(nng_socket work, const rt_config *cfg)
+ * seconds and closes the stuck connection, and we then dial again through
+ * the symlink to the new one.  It has to happen now: once unprivileged, the
+ * worker can no longer reach the broker's 0700 state dir to connect again. */
+static int hello(wire *work, const rt_config *cfg)
 {
     nng_msg *m = NULL;
     if (nng_msg_alloc(&m, 0) != 0) {
@@ -97,41 +99,52 @@ static int hello(nng_socket work, const rt_config *cfg)
     pw_key(&w, "token");
     pw_str(&w, cfg->token);
     pw_key(&w, "pid");
-    pw_int(&w, (int64_t)getpid());
-    int rv = w.err != 0 ? NNG_ENOMEM : nng_sendmsg(work, m, 0);
-    if (rv != 0) {
-        nng_msg_free(m);
-        return rv;
-    }
+    pw_int(&w, (int64_t)cfg->pid);
+    int rv = w.err != 0 ? NNG_ENOMEM : wire_send(work, nng_msg_body(m), nng_msg_len(m));
+    nng_msg_free(m);
     nng_msg *reply = NULL;
-    rv = nng_recvmsg(work, &reply, 0);
     if (rv == 0) {
-        nng_msg_free(reply);
+        rv = wire_recv(work, &reply, RT_HELLO_TIMEOUT_MS);
     }
+    nng_msg_free(reply);
     return rv;
 }
 
-static int dial_sockets(const rt_config *cfg, nng_socket *work, nng_socket *logs)
+static double mono_ms(void)
 {
-    int rv = 0;
-    for (int attempt = 0; attempt < 3; attempt++) {
-        rv = nng_req0_open(work);
-        if (rv != 0) {
-            break;
-        }
-        nng_socket_set_size(*work, NNG_OPT_RECVMAXSZ, PROTO_WORK_RECVMAX);
-        nng_socket_set_ms(*work, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-        nng_socket_set_ms(*work, NNG_OPT_RECVTIMEO, 4000);
-        rv = nng_dial(*work, cfg->work_url, NULL, 0);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Connect the work socket and have the connection confirmed, retrying
+ * (a stuck or replaced listener, see hello) for up to RT_DIAL_BUDGET_MS. */
+static int dial_work(const rt_config *cfg, wire *work)
+{
+    double until = mono_ms() + RT_DIAL_BUDGET_MS;
+    int rv;
+    for (;;) {
+        rv = wire_dial(work, cfg->work_url, PROTO_WORK_RECVMAX, RT_HELLO_TIMEOUT_MS);
         if (rv == 0) {
-            rv = hello(*work, cfg);
+            rv = hello(work, cfg);
+            if (rv == 0) {
+                return 0;
+            }
+            wire_close(work);
         }
-        if (rv == 0) {
-            nng_socket_set_ms(*work, NNG_OPT_RECVTIMEO, NNG_DURATION_INFINITE);
-            break;
+        /* give up when out of time, or when the broker that started us is gone */
+        if (mono_ms() + RT_DIAL_RETRY_MS >= until ||
+            (cfg->broker_pid > 0 && getppid() != (pid_t)cfg->broker_pid)) {
+            return rv;
         }
-        nng_close(*work);
+        struct timespec pause = {.tv_nsec = RT_DIAL_RETRY_MS * 1000000L};
+        nanosleep(&pause, NULL);
     }
+}
+
+static int dial_sockets(const rt_config *cfg, wire *work, nng_socket *logs)
+{
+    int rv = dial_work(cfg, work);
     if (rv != 0) {
         fprintf(stderr, "lamina-runtime: cannot dial %s: %s\n", cfg->work_url, nng_strerror(rv));
         return -1;
@@ -177,7 +190,8 @@ int main(int argc, char **argv)
     if (logcap_start() != 0) {
         return 70;
     }
-    nng_socket work, logs;
+    wire work;
+    nng_socket logs;
     if (dial_sockets(&cfg, &work, &logs) != 0) {
         return 69;
     }
@@ -212,5 +226,5 @@ int main(int argc, char **argv)
         init.error_type = "Sandbox.Failure";
         snprintf(init.message, sizeof(init.message), "sandbox setup failed: %s", err);
     }
-    return serve_loop(work, &cfg, &h, &init);
+    return serve_loop(&work, &cfg, &h, &init);
 }

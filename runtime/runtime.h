@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <nng/nng.h>
 
@@ -20,11 +21,15 @@
 
 #define RT_LOG_TAIL 4096 /* bytes of handler output kept for the tail */
 #define RT_LOG_CAP_PER_INVOKE (256 * 1024) /* bytes of log per invocation sent to the broker */
+#define RT_HELLO_TIMEOUT_MS 4000 /* one connection's wait for the broker's "ok" */
+#define RT_DIAL_BUDGET_MS 12000 /* all attempts to connect to the work socket */
+#define RT_DIAL_RETRY_MS 50 /* pause between two attempts */
 
 typedef struct rt_config {
     const char *work_url;
     const char *logs_url;
     char token[80];
+    pid_t pid; /* ours, sent with every NEXT */
     const char *code_path;
     const char *cpu_group; /* shared cpu cgroup to join, NULL if none */
     int code_fd; /* the code, opened while root (dlopened via /proc/self/fd) */
@@ -77,8 +82,10 @@ typedef struct rt_init_report {
     char message[1024];
 } rt_init_report;
 
-/* The NEXT/result loop.  Returns the process exit code. */
-int serve_loop(nng_socket work, const rt_config *cfg, const rt_handler *h,
+/* The NEXT/result loop on the connected work socket (wire.h).  Returns
+ * the process exit code. */
+struct wire;
+int serve_loop(struct wire *work, const rt_config *cfg, const rt_handler *h,
                const rt_init_report *init);
 
 /* ---- sandbox (sandbox_policy.c = data, sandbox_apply.c = code) ---- */

@@ -356,3 +356,28 @@ Test(invoke, the_function_log_file_keeps_each_invocation_in_order)
     lm_invoke_result_finish(&r);
     cr_assert(lt_wait_until(log_has, &lw, 5000), "START and END of a silent invocation");
 }
+
+/* The client keeps a call's context for the next call (sdk/src/client.c);
+ * a call that timed out must not hand its late reply to the call after it. */
+Test(invoke, a_client_call_after_a_timeout_gets_its_own_reply)
+{
+    lt_create(&b, "nap", "sleep", NULL);
+    lt_create(&b, "echo2", "echo", NULL);
+    lm_invoke_result r;
+    lm_error e;
+    cr_assert_eq(lt_invoke(&b, "echo2", "{\"warm\":1}", &r, &e), LM_OK, "%s", e.message);
+    lm_invoke_result_finish(&r);
+    lm_client_set_timeout(b.client, 200);
+    lm_invoke_params p = {.function = "nap", .payload = "{\"ms\":600}", .payload_len = 10};
+    memset(&r, 0, sizeof(r));
+    cr_assert_eq(lm_invoke(b.client, &p, &r, &e), LM_E_TIMEOUT, "%s", e.message);
+    lm_invoke_result_finish(&r);
+    lm_client_set_timeout(b.client, 10000);
+    for (int i = 0; i < 20; i++) {
+        char ev[32];
+        snprintf(ev, sizeof(ev), "{\"i\":%d}", i);
+        cr_assert_eq(lt_invoke(&b, "echo2", ev, &r, &e), LM_OK, "%s", e.message);
+        cr_assert_str_eq(r.payload, ev, "call %d got another call's reply", i);
+        lm_invoke_result_finish(&r);
+    }
+}
