@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "harness.h"
+#include "old_stores.h"
 
 static lt_broker b;
 static const char *const fast_retries[] = {"--async-retry-scale", "0.001", NULL};
@@ -647,23 +648,7 @@ Test(async, the_wal_starts_over_under_a_steady_stream_of_events)
 
 /* A store written by the schema-2 broker (before async invoke). */
 static const char *schema2 =
-    "PRAGMA journal_mode=WAL;"
-    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    "CREATE TABLE functions(name TEXT PRIMARY KEY, code_sha256 TEXT NOT NULL,"
-    "  code_size INTEGER NOT NULL, timeout INTEGER NOT NULL, memory INTEGER NOT NULL,"
-    "  env TEXT NOT NULL DEFAULT '{}', description TEXT NOT NULL DEFAULT '',"
-    "  last_modified TEXT NOT NULL, dead_letter TEXT NOT NULL DEFAULT '',"
-    "  last_version INTEGER NOT NULL DEFAULT 0);"
-    "CREATE TABLE versions(name TEXT NOT NULL, version INTEGER NOT NULL,"
-    "  code_sha256 TEXT NOT NULL, code_size INTEGER NOT NULL, timeout INTEGER NOT NULL,"
-    "  memory INTEGER NOT NULL, env TEXT NOT NULL DEFAULT '{}',"
-    "  description TEXT NOT NULL DEFAULT '', dead_letter TEXT NOT NULL DEFAULT '',"
-    "  last_modified TEXT NOT NULL, PRIMARY KEY(name, version));"
-    "CREATE TABLE aliases(name TEXT NOT NULL, alias TEXT NOT NULL, version TEXT NOT NULL,"
-    "  extra_version TEXT NOT NULL DEFAULT '', extra_weight REAL NOT NULL DEFAULT 0,"
-    "  description TEXT NOT NULL DEFAULT '', revision_id TEXT NOT NULL,"
-    "  PRIMARY KEY(name, alias));"
-    "INSERT INTO meta(key, value) VALUES('schema', '2');";
+    LT_SCHEMA2_TABLES "INSERT INTO meta(key, value) VALUES('schema', '2');";
 
 static char *schema_version(const char *db_path)
 {

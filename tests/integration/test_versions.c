@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "old_stores.h"
 
 static lt_broker b;
 
@@ -1072,23 +1073,7 @@ Test(versions, revision_ids_survive_a_restart_and_a_kill_9)
 }
 
 /* A store as the schema-3 broker left it: two functions, two versions. */
-static const char *schema3 =
-    "PRAGMA journal_mode=WAL;"
-    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    "CREATE TABLE functions(name TEXT PRIMARY KEY, code_sha256 TEXT NOT NULL,"
-    "  code_size INTEGER NOT NULL, timeout INTEGER NOT NULL, memory INTEGER NOT NULL,"
-    "  env TEXT NOT NULL DEFAULT '{}', description TEXT NOT NULL DEFAULT '',"
-    "  last_modified TEXT NOT NULL, dead_letter TEXT NOT NULL DEFAULT '',"
-    "  last_version INTEGER NOT NULL DEFAULT 0);"
-    "CREATE TABLE versions(name TEXT NOT NULL, version INTEGER NOT NULL,"
-    "  code_sha256 TEXT NOT NULL, code_size INTEGER NOT NULL, timeout INTEGER NOT NULL,"
-    "  memory INTEGER NOT NULL, env TEXT NOT NULL DEFAULT '{}',"
-    "  description TEXT NOT NULL DEFAULT '', dead_letter TEXT NOT NULL DEFAULT '',"
-    "  last_modified TEXT NOT NULL, PRIMARY KEY(name, version));"
-    "CREATE TABLE aliases(name TEXT NOT NULL, alias TEXT NOT NULL, version TEXT NOT NULL,"
-    "  extra_version TEXT NOT NULL DEFAULT '', extra_weight REAL NOT NULL DEFAULT 0,"
-    "  description TEXT NOT NULL DEFAULT '', revision_id TEXT NOT NULL,"
-    "  PRIMARY KEY(name, alias));"
+static const char *schema3 = LT_SCHEMA2_TABLES
     "CREATE TABLE event_invoke_configs(name TEXT PRIMARY KEY, max_retry INTEGER NOT NULL,"
     "  max_age INTEGER NOT NULL, on_success TEXT NOT NULL DEFAULT '',"
     "  on_failure TEXT NOT NULL DEFAULT '', last_modified REAL NOT NULL);"
