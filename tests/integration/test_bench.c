@@ -13,7 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
@@ -56,6 +60,11 @@ static cJSON *read_json(const char *path)
     return j;
 }
 
+/* How bench() names the broker: --state <b.state>, unless a test points it
+ * at --endpoint URL instead. */
+static const char *target_flag = "--state";
+static const char *target_url;
+
 /* Run lamina-bench --state <broker> ARGS... --json <file>; returns the exit
  * status and, when it wrote one, the parsed report in *doc. */
 static int bench(cJSON **doc, ...)
@@ -66,8 +75,8 @@ static int bench(cJSON **doc, ...)
     va_list ap;
     snprintf(json, sizeof(json), "%s/bench-%d.json", b.state, rand());
     argv[n++] = bench_bin();
-    argv[n++] = "--state";
-    argv[n++] = b.state;
+    argv[n++] = target_flag;
+    argv[n++] = target_url != NULL ? target_url : b.state;
     va_start(ap, doc);
     for (const char *a = va_arg(ap, const char *); a != NULL; a = va_arg(ap, const char *)) {
         cr_assert_lt(n, 44);
@@ -346,6 +355,77 @@ Test(bench, async_end_to_end_needs_a_success_destination)
     cr_assert_null(d);
     cr_assert_eq(bench(&d, "invoke", "echo", "--end-to-end", "-n", "1", NULL), 2,
                  "--end-to-end without --async is a usage error");
+}
+
+Test(bench, warm_up_requests_are_sent_but_not_recorded)
+{
+    cJSON *d = NULL;
+    /* one caller, 50 ms per request: 1 s of warm-up, then 1 s measured —
+     * about 20 recorded, where recording the warm-up would give about 40 */
+    lt_create(&b, "sleepy", "sleep", NULL);
+    int rc = bench(&d, "invoke", "sleepy", "--payload", "{\"ms\":50}", "-c", "1", "-w", "1s", "-d",
+                   "1s", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_geq(num(d, "count"), 10);
+    cr_assert_leq(num(d, "count"), 25, "warm-up requests were recorded: %g", num(d, "count"));
+    cr_assert_leq(num(d, "elapsed_s"), 1.5, "the measured window starts after the warm-up");
+    cJSON_Delete(d);
+}
+
+Test(bench, payload_file_is_sent_as_read)
+{
+    cJSON *d = NULL;
+    char path[400];
+    snprintf(path, sizeof(path), "%s/event.json", b.state);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    const char *event = "{\"from\":\"a file\",\"n\":[1,2,3]}";
+    fputs(event, f);
+    fclose(f);
+    lt_create(&b, "echo", "echo", NULL);
+    int rc = bench(&d, "invoke", "echo", "--payload-file", path, "-n", "5", "-w", "0", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(num(d, "count"), 5);
+    cr_assert_eq(num(d, "shape.payload_bytes"), (double)strlen(event),
+                 "the file's bytes, not the 64-byte default");
+    cJSON_Delete(d);
+}
+
+/* A TCP port nothing listens on now (the kernel's pick, released). */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+Test(bench, endpoint_reaches_a_broker_over_tcp)
+{
+    char url[64], dead[64];
+    snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", free_port());
+    snprintf(dead, sizeof(dead), "tcp://127.0.0.1:%d", free_port());
+    lt_broker_stop(&b, false);
+    const char *const listen[] = {"--listen", url, NULL};
+    lt_broker_start(&b, listen);
+    lt_create(&b, "echo", "echo", NULL);
+    cJSON *d = NULL;
+    target_flag = "--endpoint";
+    target_url = url;
+    int rc = bench(&d, "invoke", "echo", "-n", "20", "-w", "0", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(num(d, "count"), 20);
+    cJSON_Delete(d);
+    /* the endpoint is what is used: nothing listens there, so no run */
+    target_url = dead;
+    rc = bench(&d, "invoke", "echo", "-n", "1", "-w", "0", NULL);
+    target_flag = "--state";
+    target_url = NULL;
+    cr_assert_eq(rc, 1, "an unreachable --endpoint is exit 1");
+    cr_assert_null(d);
 }
 
 Test(bench, raw_baseline_echoes_every_request)
