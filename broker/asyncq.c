@@ -687,12 +687,11 @@ static void flight_free(aq_flight *f)
     free(f);
 }
 
-/* A due row as a flight, with its payload copied into *req; NULL when out
- * of memory (the row stays, and is looked at again). */
-static aq_flight *flight_from_row(sqlite3_stmt *st, nng_msg **req)
+/* A due row as a flight, with its payload copied into f->req; NULL when
+ * out of memory (the row stays, and is looked at again). */
+static aq_flight *flight_from_row(sqlite3_stmt *st)
 {
     aq_flight *f = calloc(1, sizeof(*f));
-    *req = NULL;
     if (f == NULL) {
         return NULL;
     }
@@ -706,19 +705,22 @@ static aq_flight *flight_from_row(sqlite3_stmt *st, nng_msg **req)
     f->invokes = sqlite3_column_int(st, 6);
     f->throttles = sqlite3_column_int(st, 7);
     f->hops = sqlite3_column_int(st, 8);
-    if (nng_msg_alloc(req, 0) != 0 || (n > 0 && nng_msg_append(*req, p, n) != 0)) {
-        nng_msg_free(*req);
-        *req = NULL;
+    if (nng_msg_alloc(&f->req, 0) != 0 || (n > 0 && nng_msg_append(f->req, p, n) != 0)) {
+        nng_msg_free(f->req);
         free(f);
         return NULL;
     }
     return f;
 }
 
-/* Start one event (takes req).  One that cannot start (too old, refused)
- * goes onto *later, to be recorded in a transaction with the others. */
-static void start_one(aq_flight *f, nng_msg *req, aq_flight **later)
+/* Start one event (its request goes to the pool).  One that cannot start
+ * (too old, refused) goes onto *later, to be recorded in a transaction
+ * with the others. */
+static void start_one(aq_flight *f, aq_flight **later)
 {
+    nng_msg *req = f->req;
+    f->req = NULL;
+    f->done_next = NULL;
     event_config c;
     load_config(f->name, &c);
     if (epoch_ms() > f->enqueued_at + (int64_t)c.max_age_s * 1000) {
@@ -848,12 +850,10 @@ static int64_t dispatch_due(void)
                     deferred = true;
                     continue;
                 }
-                nng_msg *req = NULL;
-                aq_flight *f = flight_from_row(st, &req);
+                aq_flight *f = flight_from_row(st);
                 if (f == NULL) {
                     break;
                 }
-                f->req = req;
                 *go_tail = f; /* in next_at order */
                 go_tail = &f->done_next;
                 budget -= warm ? 0 : 1;
@@ -865,10 +865,7 @@ static int64_t dispatch_due(void)
     while (go != NULL) {
         aq_flight *f = go;
         go = f->done_next;
-        nng_msg *req = f->req;
-        f->req = NULL;
-        f->done_next = NULL;
-        start_one(f, req, &later);
+        start_one(f, &later);
     }
     if (later != NULL) {
         commit_plans(later, false); /* expired or refused: never started */
@@ -981,15 +978,16 @@ static void checkpoint_if_large(void)
     }
 }
 
-/* Wait on cv until pred() (or stop, when stop_wakes), at most until
- * `until` (epoch ms; INT64_MAX: no limit).  AQ.mtx held. */
-static void wait_until(pthread_cond_t *cv, bool (*pred)(void), int64_t until, bool stop_wakes)
+static bool has_work(void)
 {
-    while (!pred() && !(stop_wakes && AQ.stop) && epoch_ms() < until) {
-        if (until == INT64_MAX) {
-            pthread_cond_wait(cv, &AQ.mtx);
-            continue;
-        }
+    return AQ.sub_head != NULL || AQ.done_head != NULL || AQ.wait_check;
+}
+
+/* Wait for work (or stop, when stop_wakes), at most until `until` (epoch
+ * ms).  AQ.mtx held. */
+static void wait_for_work(int64_t until, bool stop_wakes)
+{
+    while (!has_work() && !(stop_wakes && AQ.stop) && epoch_ms() < until) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         int64_t left = until - epoch_ms();
@@ -1000,13 +998,8 @@ static void wait_until(pthread_cond_t *cv, bool (*pred)(void), int64_t until, bo
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        pthread_cond_timedwait(cv, &AQ.mtx, &ts);
+        pthread_cond_timedwait(&AQ.cv, &AQ.mtx, &ts);
     }
-}
-
-static bool has_work(void)
-{
-    return AQ.sub_head != NULL || AQ.done_head != NULL || AQ.wait_check;
 }
 
 /* The thread: submissions, outcomes, due events, event-wait, checkpoints.
@@ -1021,7 +1014,7 @@ static void *asyncq_main(void *arg)
     int64_t give_up = 0; /* stopping: outcomes awaited until then */
     for (;;) {
         pthread_mutex_lock(&AQ.mtx);
-        wait_until(&AQ.cv, has_work, wake, give_up == 0); /* then: outcomes */
+        wait_for_work(wake, give_up == 0); /* once stopping: outcomes only */
         aq_submit *subs = AQ.sub_head;
         aq_flight *done = AQ.done_head;
         AQ.sub_head = AQ.sub_tail = NULL;
