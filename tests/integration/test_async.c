@@ -669,18 +669,8 @@ static char *schema_version(const char *db_path)
 Test(async, a_schema_2_store_is_migrated_to_the_current_schema)
 {
     lt_broker_stop(&b, false);
-    char tmpl[] = "/tmp/lamina-test-XXXXXX";
-    char *dir = mkdtemp(tmpl);
-    cr_assert_not_null(dir);
     char state[300], db_path[400];
-    snprintf(state, sizeof(state), "%s/state", dir);
-    cr_assert_eq(mkdir(state, 0700), 0);
-    snprintf(db_path, sizeof(db_path), "%s/lamina.db", state);
-    sqlite3 *db = NULL;
-    char *err = NULL;
-    cr_assert_eq(sqlite3_open(db_path, &db), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(db, schema2, NULL, NULL, &err), SQLITE_OK, "%s", err);
-    sqlite3_close(db);
+    lt_old_store(schema2, state, sizeof(state), db_path, sizeof(db_path));
     memset(&b, 0, sizeof(b));
     lt_broker_start_in(&b, state, fast_retries);
     char *v = schema_version(db_path);
@@ -692,11 +682,6 @@ Test(async, a_schema_2_store_is_migrated_to_the_current_schema)
     await_log("rec", "EVENT {\"after\":\"migration\"}", 1);
 }
 
-/* Queued events are not waiting callers: a backlog scales out gradually
- * (at most 8 environments starting at once, idle ones reused) instead of
- * one new environment per event.  300 events of 100 ms pile up behind a
- * single slot; after a restart with the default 1,000 they would all start
- * at once without the pacing. */
 /* A sync invoke of fn that sleeps 300 ms (thread body). */
 static void *sync_nap(void *arg)
 {
@@ -734,6 +719,11 @@ Test(async, idle_environments_of_another_function_do_not_let_events_start_cold_a
     cr_assert_leq(most, 8, "%d environments were starting at once", most);
 }
 
+/* Queued events are not waiting callers: a backlog scales out gradually
+ * (at most 8 environments starting at once, idle ones reused) instead of
+ * one new environment per event.  300 events of 100 ms pile up behind a
+ * single slot; after a restart with the default 1,000 they would all start
+ * at once without the pacing. */
 Test(async, a_backlog_of_events_scales_out_gradually)
 {
     lt_broker_stop(&b, false);

@@ -1115,26 +1115,11 @@ static char *stored_revisions(const char *db_path)
     return out;
 }
 
-static void set_schema_row(const char *db_path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    char *err = NULL;
-    cr_assert_eq(sqlite3_open(db_path, &db), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, &err), SQLITE_OK, "%s", err);
-    sqlite3_close(db);
-}
-
 Test(versions, a_schema_3_store_is_migrated_and_every_function_and_version_gets_a_revision_id)
 {
     lt_broker_stop(&b, false);
-    char tmpl[] = "/tmp/lamina-test-XXXXXX";
-    char *dir = mkdtemp(tmpl);
-    cr_assert_not_null(dir);
     char state[300], db_path[400];
-    snprintf(state, sizeof(state), "%s/state", dir);
-    cr_assert_eq(mkdir(state, 0700), 0);
-    snprintf(db_path, sizeof(db_path), "%s/lamina.db", state);
-    set_schema_row(db_path, schema3);
+    lt_old_store(schema3, state, sizeof(state), db_path, sizeof(db_path));
     memset(&b, 0, sizeof(b));
     lt_broker_start_in(&b, state, NULL);
     char *first = stored_revisions(db_path);
@@ -1155,9 +1140,9 @@ Test(versions, a_schema_3_store_is_migrated_and_every_function_and_version_gets_
     /* running the migration again (as after a crash, or a store an older
      * broker wrote to since) keeps every id and fills in only what lacks one */
     lt_broker_stop(&b, true);
-    set_schema_row(db_path, "UPDATE meta SET value='3' WHERE key='schema';"
-                            "INSERT INTO functions(name, code_sha256, code_size, timeout, memory,"
-                            " last_modified) VALUES('old3', 'dd', 1, 3, 128, 'x');");
+    lt_store_exec(db_path, "UPDATE meta SET value='3' WHERE key='schema';"
+                           "INSERT INTO functions(name, code_sha256, code_size, timeout, memory,"
+                           " last_modified) VALUES('old3', 'dd', 1, 3, 128, 'x');");
     lt_broker_start_in(&b, state, NULL);
     char *second = stored_revisions(db_path);
     cr_assert_not_null(strstr(second, first), "ids changed on a second migration:\n%s\n%s", first,
