@@ -28,8 +28,9 @@
  * then starts due events through invoke.c's internal path (the same pool
  * and concurrency limit as sync invokes, no socket round trip).  An outcome
  * comes back in a callback under B.mtx, which only copies it onto this
- * thread's list.  AQ.mtx is a leaf lock: taken under B.mtx, never held
- * while taking B.mtx.
+ * thread's list.  Each turn ends with event-wait's lookups (asyncwait.c)
+ * and, when the WAL has grown large, a checkpoint (acc_wal).  AQ.mtx is a
+ * leaf lock: taken under B.mtx, never held while taking B.mtx.
  *
  * One thread on purpose: a separate acceptor thread for the 202s (tried,
  * with a write lock shared with the dispatcher) committed sooner with
