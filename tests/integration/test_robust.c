@@ -37,6 +37,10 @@ static void down(void)
 
 TestSuite(robust, .init = up, .fini = down, .timeout = 60);
 
+/* A raw req socket on one of the broker's sockets.  It does not dial again
+ * once the broker drops it: nng 1.5.2's nng_close() can wait forever on a
+ * redial caught mid-handshake (seen once in 16 runs of the oversized-frame
+ * test under the TSan broker, the test process stuck in nng_close). */
 static nng_socket raw_req(const char *sock_name)
 {
     nng_socket s;
@@ -44,6 +48,8 @@ static nng_socket raw_req(const char *sock_name)
     cr_assert_eq(nng_req0_open(&s), 0);
     nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 5000);
     nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    nng_socket_set_ms(s, NNG_OPT_RECONNMINT, 3600000);
+    nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, 3600000);
     snprintf(url, sizeof(url), "ipc://%s/%s", b.state, sock_name);
     cr_assert_eq(nng_dial(s, url, NULL, 0), 0);
     return s;
@@ -131,14 +137,9 @@ Test(robust, wrong_field_types_are_invalid_parameters)
 
 Test(robust, an_oversized_frame_drops_the_pipe_and_the_broker_stays_up)
 {
-    nng_socket s;
-    char url[1200];
-    cr_assert_eq(nng_req0_open(&s), 0);
+    nng_socket s = raw_req("api.sock");
     nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 2000);
     nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 5000);
-    nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-    snprintf(url, sizeof(url), "ipc://%s/api.sock", b.state);
-    cr_assert_eq(nng_dial(s, url, NULL, 0), 0);
     size_t n = PROTO_API_RECVMAX + 4096;
     char *big = calloc(1, n);
     nng_send(s, big, n, 0);
