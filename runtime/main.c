@@ -4,9 +4,11 @@
  * Started by the broker only (posix_spawn, with only fds 0-2 inherited and
  * its configuration in LAMINA_* environment variables, which we remove
  * before any handler code runs).  The order is fixed: capture stdio →
- * dial work/logs sockets → sandbox_enter (privileges dropped: no handler
- * code ever runs as the broker's user) → dlopen + ABI check → the
- * handler's init → sandbox_seal (Landlock, seccomp) → serve.  Problems
+ * dial work/logs sockets → open the code (still root) → sandbox_enter
+ * (privileges dropped and the seccomp load layer on: no handler code ever
+ * runs as the broker's user, and none can create a process) → dlopen +
+ * ABI check → the handler's init → sandbox_seal (Landlock, the seccomp
+ * allowlist) → serve.  Problems
  * before serving are reported to the broker in the first NEXT ("init"
  * report) so the invoke that caused the cold start fails with a typed
  * error: Runtime.InvalidEntrypoint (load/ABI), Runtime.InitError (init

@@ -3,9 +3,13 @@
  * process the broker spawns for one execution environment.
  *
  * Order of a worker's life (main.c): read config → capture stdout/stderr →
- * dlopen the handler and check its ABI stamp → run its init → dial the
- * broker's work and logs sockets → apply the sandbox → serve NEXT/result
- * until the broker answers "shutdown" or kills us.
+ * dial the broker's work socket (confirmed by hello) and logs socket →
+ * open the code while still root → sandbox_enter (fds, cgroup, uid drop,
+ * rlimits, no_new_privs, the seccomp load layer) → dlopen the handler and
+ * check its ABI stamp (its constructors run here) → run its init →
+ * sandbox_seal (Landlock, the seccomp allowlist) → serve NEXT/result until
+ * the broker answers "shutdown" or kills us.  No handler code runs as
+ * root or without a seccomp filter (runtime/README.md).
  */
 #ifndef RUNTIME_RUNTIME_H
 #define RUNTIME_RUNTIME_H
@@ -91,8 +95,10 @@ int serve_loop(struct wire *work, const rt_config *cfg, const rt_handler *h,
 /* ---- sandbox (sandbox_policy.c = data, sandbox_apply.c = code) ---- */
 /* The sandbox, in two phases (see sandbox_apply.c), each failing closed:
  * -1 with the failing call named in err.  sandbox_enter runs after the nng
- * dial and before dlopen (drops privileges, rlimits, cgroup, fds, NNP);
- * sandbox_seal after init (Landlock, seccomp with TSYNC). */
+ * dial and before dlopen (fds, cgroup, drops privileges, rlimits, NNP,
+ * then the seccomp load layer with TSYNC: no process creation from here
+ * on); sandbox_seal after init (Landlock, the seccomp allowlist with
+ * TSYNC, stacked on the load layer). */
 int sandbox_enter(const rt_config *cfg, char *err, size_t errlen);
 int sandbox_seal(const rt_config *cfg, char *err, size_t errlen);
 

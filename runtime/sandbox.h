@@ -3,10 +3,11 @@
  * read by the code that applies them (sandbox_apply.c).
  *
  * The policy is data so that it can be reviewed in one place: which system
- * calls a handler may make (and with which arguments), which rlimits it
- * runs under, and which files it may touch (Landlock).  Nothing here does
- * anything; sandbox_enter() and sandbox_seal() (sandbox_apply.c) walk these
- * tables in order and fail closed.
+ * calls a handler may make (and with which arguments) while it is loaded
+ * and initialised (the load layer) and afterwards (the allowlist), which
+ * rlimits it runs under, and which files it may touch (Landlock).  Nothing
+ * here does anything; sandbox_enter() and sandbox_seal() (sandbox_apply.c)
+ * walk these tables in order and fail closed.
  */
 #ifndef RUNTIME_SANDBOX_H
 #define RUNTIME_SANDBOX_H
@@ -45,11 +46,21 @@ typedef struct sbx_rule {
     const char *name; /* syscall name as libseccomp spells it */
     sbx_action action;
     int err; /* errno for SBX_ERRNO */
-    unsigned nargs; /* 0 = unconditional */
+    unsigned nargs; /* 0 = unconditional; several compare as AND */
     sbx_argcmp args[2];
 } sbx_rule;
 
-/* The syscall allowlist; everything not matched is a violation (trap). */
+/* The load layer, installed by sandbox_enter() before dlopen: everything
+ * not matched is allowed; the rules refuse what load-time code (a
+ * constructor, LM_INIT, a thread started there) must never do — above all
+ * create a process.  It stays installed under the allowlist (seccomp
+ * filters stack; the strictest answer wins), so every rule here must be at
+ * least as strict in the allowlist (sandbox_policy.c says why each is in). */
+extern const sbx_rule sbx_load_syscalls[];
+extern const size_t sbx_n_load_syscalls;
+
+/* The syscall allowlist, installed by sandbox_seal() after init;
+ * everything not matched is a violation (trap). */
 extern const sbx_rule sbx_syscalls[];
 extern const size_t sbx_n_syscalls;
 /* Extra rules for sanitizer builds (ASan/UBSan runtime needs), may be 0. */

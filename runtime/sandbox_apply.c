@@ -1,18 +1,22 @@
 /*
  * runtime/sandbox_apply.c — applies the sandbox policy (sandbox_policy.c)
- * to this worker, layer by layer, failing closed (issue #3).
+ * to this worker, layer by layer, failing closed (issues #3 and 10).
  *
  * Two phases, so that no handler code ever runs with the broker's
- * privileges:
+ * privileges, nor without a seccomp filter:
  *   sandbox_enter() — after the nng dial (the sockets live in the broker's
  *     0700 state dir) and BEFORE dlopen, so the handler's constructors and
- *     its LM_INIT run unprivileged: layers 1-7 below.  The handler's code
- *     is opened beforehand and dlopened through /proc/self/fd.
+ *     its LM_INIT run unprivileged and under the load layer: layers 1-7b
+ *     below.  The handler's code is opened beforehand and dlopened through
+ *     /proc/self/fd.
  *   sandbox_seal() — after dlopen and init, before the first NEXT: layers
- *     8-9 (Landlock, seccomp).  These come after init as the design asks
- *     (init may open files and connections the handler keeps); a hostile
- *     init runs in the same address space, so until the seal its only
- *     limits are the uid, capabilities, rlimits, cgroup and no_new_privs.
+ *     8-9 (Landlock, the seccomp allowlist).  These come after init as the
+ *     design asks (init may open files and connections the handler keeps).
+ *     Until the seal, load-time code is held by the uid, capabilities,
+ *     rlimits, cgroup, no_new_privs and the load layer (no process, no
+ *     exec, no namespaces, no other process: sandbox_policy.c); it shares
+ *     our address space, so the seal itself is only as sure as the init
+ *     that ran before it was benign.
  * Every layer that cannot be applied makes the phase return -1 with the
  * failing call named ("setresuid(60003): Operation not permitted"); the
  * worker then reports Sandbox.Failure and serves nothing.
@@ -23,26 +27,33 @@
  *   2. setsid(): no shared process group or terminal with the broker.
  *   3. join the per-worker memory cgroup (needs root, so before the drop).
  *   4. prepare, while still root: the Landlock ruleset (O_PATH fds on the
- *      code file, which lives in the broker's 0700 state dir) and the
- *      seccomp filter plus the syscall-name table used by the reporter.
+ *      code file, which lives in the broker's 0700 state dir), both seccomp
+ *      filters, and the syscall-name table and SIGSYS handler used by the
+ *      reporter (installed now, so a trap in the load layer is named too).
  *   5. drop to the broker-chosen uid/gid (one per worker, so RLIMIT_NPROC
  *      counts only this worker) and all capabilities; then
  *      PR_SET_PDEATHSIG(SIGKILL), which a credential change clears, and a
  *      getppid() check to close the race with a broker that just died.
  *   6. rlimits with hard = soft; SIGXFSZ ignored so a full file is EFBIG.
  *   7. no_new_privs.  It comes before Landlock (the issue lists it after):
- *      landlock_restrict_self needs NNP once the capabilities are gone.
+ *      landlock_restrict_self needs NNP once the capabilities are gone,
+ *      and an unprivileged seccomp load needs it too.
+ *   7b. the seccomp load layer, TSYNC (log capture's and nng's threads
+ *      exist already; every thread the handler starts inherits it).  Last
+ *      in sandbox_enter, so the drop and rlimits above still run unfiltered.
  *   8. Landlock: read the code, read/write the tmp dir, nothing else; no
  *      TCP; no signals or abstract sockets outside the domain.
- *   9. seccomp allowlist, TSYNC so nng's threads are covered too.
+ *   9. seccomp allowlist, TSYNC, stacked on the load layer (the kernel runs
+ *      both and the strictest answer wins; the policy keeps every load-layer
+ *      refusal at least as strict in the allowlist).
  *
  * Reporting a forbidden syscall (a deliberate, documented deviation): the
  * issue asks for kill-process as the default action, but a process killed
  * by seccomp takes the syscall's number with it, and the caller must get
  * the name.  So the default action is SECCOMP_RET_TRAP and the runtime's
  * SIGSYS handler writes "SIGSYS <nr> <name>" to the report pipe (fd from
- * the broker) and to the log, then calls rt_sigaction(SIGSYS), which the
- * filter answers with KILL_PROCESS: the worker always dies by SIGSYS and
+ * the broker) and to the log, then calls rt_sigaction(SIGSYS), which both
+ * filters answer with KILL_PROCESS: the worker always dies by SIGSYS and
  * the offending thread never returns to handler code.  The handler cannot
  * replace the reporter (rt_sigaction(SIGSYS) is itself the kill rule); if
  * it blocks SIGSYS, the kernel resets it to the default and the process
@@ -51,12 +62,13 @@
  * Other threads of the handler may run for the microseconds the reporter
  * takes; the offending one does not.
  *
- * Limits of this design, stated plainly: the filter is built per worker
- * with libseccomp (a few ms; compiling it once in the broker is a later
- * optimisation); Landlock without TSYNC (ABI < 8) restricts the calling
- * thread and every thread it creates afterwards, i.e. the handler, but not
- * the runtime threads started before (nng, log capture), which keep only
- * the uid, rlimits and seccomp layers.
+ * Limits of this design, stated plainly: both filters are built per worker
+ * with libseccomp (a few ms; compiling them once in the broker is a later
+ * optimisation), and every syscall now runs through both; Landlock
+ * without TSYNC (ABI < 8) restricts the calling thread and every thread it
+ * creates afterwards, i.e. the handler, but not the threads started before
+ * the seal (nng, log capture, and any thread the handler's init started),
+ * which keep only the uid, rlimits and both seccomp layers.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -421,7 +433,7 @@ static int landlock_enforce(int rs, char *err, size_t errlen)
     return 0;
 }
 
-/* ---- 9. seccomp ---- */
+/* ---- 7b and 9. seccomp ---- */
 
 static uint32_t scmp_action(const sbx_rule *r)
 {
@@ -434,11 +446,21 @@ static uint32_t scmp_action(const sbx_rule *r)
     return SCMP_ACT_KILL_PROCESS;
 }
 
-static int add_rule(scmp_filter_ctx ctx, const sbx_rule *r, char *err, size_t errlen)
+/* One rule into ctx.  A name libseccomp does not know is skipped where the
+ * rule would allow (nothing to allow on this architecture) but is fatal in
+ * a default-allow layer, where skipping would turn a refusal into an
+ * allowance. */
+static int add_rule(scmp_filter_ctx ctx, const sbx_rule *r, bool default_allow, char *err,
+                    size_t errlen)
 {
     int nr = seccomp_syscall_resolve_name(r->name);
     if (nr == __NR_SCMP_ERROR) {
-        return 0; /* not a syscall on this architecture: nothing to allow */
+        if (default_allow && r->action != SBX_ALLOW) {
+            snprintf(err, errlen, "seccomp_syscall_resolve_name(%s): unknown to libseccomp",
+                     r->name);
+            return -1;
+        }
+        return 0;
     }
     struct scmp_arg_cmp cmp[2];
     uint64_t self = (uint64_t)getpid();
@@ -458,9 +480,24 @@ static int add_rule(scmp_filter_ctx ctx, const sbx_rule *r, char *err, size_t er
     return 0;
 }
 
-static scmp_filter_ctx seccomp_prepare(char *err, size_t errlen)
+static int add_rules(scmp_filter_ctx ctx, const sbx_rule *rules, size_t n, bool default_allow,
+                     char *err, size_t errlen)
 {
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
+    for (size_t i = 0; i < n; i++) {
+        if (add_rule(ctx, &rules[i], default_allow, err, errlen) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A filter for the native architecture (others are killed), loaded with
+ * TSYNC (every thread, nng's too, or the load fails) and NNP. */
+static scmp_filter_ctx seccomp_prepare(uint32_t default_action, const sbx_rule *rules, size_t n,
+                                       char *err, size_t errlen)
+{
+    bool default_allow = default_action == SCMP_ACT_ALLOW;
+    scmp_filter_ctx ctx = seccomp_init(default_action);
     if (ctx == NULL) {
         snprintf(err, errlen, "seccomp_init: out of memory");
         return NULL;
@@ -476,22 +513,35 @@ static scmp_filter_ctx seccomp_prepare(char *err, size_t errlen)
         snprintf(err, errlen, "seccomp_attr_set: %s", strerror(-rc));
         goto fail;
     }
-    for (size_t i = 0; i < sbx_n_syscalls; i++) {
-        if (add_rule(ctx, &sbx_syscalls[i], err, errlen) != 0) {
-            goto fail;
-        }
+    if (add_rules(ctx, rules, n, default_allow, err, errlen) != 0) {
+        goto fail;
     }
 #ifdef RT_SANITIZER
-    for (size_t i = 0; i < sbx_n_syscalls_sanitizer; i++) {
-        if (add_rule(ctx, &sbx_syscalls_sanitizer[i], err, errlen) != 0) {
-            goto fail;
-        }
+    if (!default_allow &&
+        add_rules(ctx, sbx_syscalls_sanitizer, sbx_n_syscalls_sanitizer, false, err, errlen) != 0) {
+        goto fail;
     }
 #endif
     return ctx;
 fail:
     seccomp_release(ctx);
     return NULL;
+}
+
+/* Load a prepared filter (TSYNC) and release it; what names it in errors. */
+static int seccomp_enforce(scmp_filter_ctx ctx, const char *what, char *err, size_t errlen)
+{
+    if (ctx == NULL) {
+        snprintf(err, errlen, "seccomp (%s): no filter prepared (sandbox_enter did not run)", what);
+        return -1;
+    }
+    int rc = seccomp_load(ctx);
+    seccomp_release(ctx);
+    if (rc != 0) {
+        snprintf(err, errlen, "seccomp_load (%s, TSYNC): %s", what, strerror(-rc));
+        return -1;
+    }
+    return 0;
 }
 
 static size_t put_str(char *p, size_t at, size_t cap, const char *s)
@@ -575,6 +625,7 @@ static struct {
 
 int sandbox_enter(const rt_config *cfg, char *err, size_t errlen)
 {
+    scmp_filter_ctx load = NULL;
     if (close_file_fds(cfg->code_fd, err, errlen) != 0) {
         goto fail;
     }
@@ -588,8 +639,12 @@ int sandbox_enter(const rt_config *cfg, char *err, size_t errlen)
     if (pending.ruleset == -1) {
         goto fail;
     }
-    pending.ctx = seccomp_prepare(err, errlen);
-    if (pending.ctx == NULL || install_reporter(cfg, err, errlen) != 0) {
+    pending.ctx = seccomp_prepare(SCMP_ACT_TRAP, sbx_syscalls, sbx_n_syscalls, err, errlen);
+    if (pending.ctx == NULL) {
+        goto fail;
+    }
+    load = seccomp_prepare(SCMP_ACT_ALLOW, sbx_load_syscalls, sbx_n_load_syscalls, err, errlen);
+    if (load == NULL || install_reporter(cfg, err, errlen) != 0) {
         goto fail;
     }
     if (drop_privileges(cfg, err, errlen) != 0 || apply_rlimits(cfg, err, errlen) != 0) {
@@ -598,8 +653,14 @@ int sandbox_enter(const rt_config *cfg, char *err, size_t errlen)
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
         FAIL("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
     }
-    return 0;
+    /* 7b. the load layer: from here on no process can be created */
+    int rc = seccomp_enforce(load, "load layer", err, errlen);
+    load = NULL;
+    return rc;
 fail:
+    if (load != NULL) {
+        seccomp_release(load);
+    }
     return -1;
 }
 
@@ -611,16 +672,7 @@ int sandbox_seal(const rt_config *cfg, char *err, size_t errlen)
     if (landlock_enforce(rs, err, errlen) != 0) {
         return -1;
     }
-    if (pending.ctx == NULL) {
-        snprintf(err, errlen, "seccomp: no filter prepared (sandbox_enter did not run)");
-        return -1;
-    }
-    int rc = seccomp_load(pending.ctx);
-    seccomp_release(pending.ctx);
+    scmp_filter_ctx ctx = pending.ctx;
     pending.ctx = NULL;
-    if (rc != 0) {
-        snprintf(err, errlen, "seccomp_load (TSYNC): %s", strerror(-rc));
-        return -1;
-    }
-    return 0;
+    return seccomp_enforce(ctx, "allowlist", err, errlen);
 }

@@ -1,15 +1,76 @@
 /*
- * runtime/sandbox_policy.c — the sandbox policy as data: the syscall
- * allowlist with its argument rules, the rlimit table and the Landlock rule
- * set.  sandbox_apply.c applies it; nothing in this file runs.
+ * runtime/sandbox_policy.c — the sandbox policy as data: the two seccomp
+ * layers (the load layer and the allowlist) with their argument rules, the
+ * rlimit table and the Landlock rule set.  sandbox_apply.c applies it;
+ * nothing in this file runs.
  *
- * Reading the syscall table: the default for any syscall not listed here is
+ * Two seccomp layers, because handler code runs in two phases:
+ *
+ *   The load layer (sbx_load_syscalls) is installed by sandbox_enter()
+ *   after the uid drop and no_new_privs and BEFORE dlopen, with TSYNC (the
+ *   log-capture and nng threads exist already).  It covers the handler's
+ *   constructors, its LM_INIT and every thread either starts.  It is a
+ *   denylist (anything not matched is allowed) because init is arbitrary
+ *   code that Lambda lets open files and connections; what it refuses is
+ *   what no load-time code may ever do:
+ *     - create a process: fork, vfork and clone without CLONE_THREAD fail
+ *       with EPERM (what an invocation gets too, so a library that tries
+ *       one copes the same way in init); clone3 fails with ENOSYS because
+ *       its flags live in a struct seccomp cannot read, so glibc falls back
+ *       to the filtered clone (pthread_create keeps working).  A process
+ *       made at load time would outlive its worker with none of the later
+ *       layers: the escape of issue 10.
+ *     - run another program (execve, execveat): it would replace the
+ *       runtime and its reporter.
+ *     - leave its namespaces (unshare, setns, clone with a namespace flag):
+ *       a new user namespace grants the capabilities the drop took away.
+ *     - reach into another process: ptrace, process_vm_readv/writev,
+ *       process_madvise, kcmp, pidfd_open/getfd/send_signal, and kill,
+ *       tgkill, tkill and rt_(tg)sigqueueinfo aimed at any pid but our
+ *       own.  With the broker root these only reach processes of the
+ *       slot's uid, of which the worker is the only one; with the broker
+ *       unprivileged the broker itself shares the uid.  Not prlimit64 on
+ *       another pid: allowing pid 0 and our own while refusing the rest
+ *       takes two comparisons on one argument, which libseccomp refuses,
+ *       and it needs the target's uid just as kill does.
+ *     - outlive the broker: prctl(PR_SET_PDEATHSIG), which would clear the
+ *       SIGKILL the worker gets when the broker dies.
+ *     - work around the later filter or widen the kernel's attack surface:
+ *       io_uring_* (runs calls the allowlist would refuse, from kernel
+ *       threads), bpf, perf_event_open, userfaultfd, the key retention
+ *       calls (keyctl, add_key, request_key).
+ *     - change the system: the mount family (mount, umount2, pivot_root,
+ *       chroot, fsopen, fsconfig, fsmount, fspick, move_mount, open_tree,
+ *       mount_setattr), modules, kexec and reboot.  The uid drop already
+ *       took the capabilities these need; the rule makes the attempt a
+ *       named violation.
+ *     - replace the violation reporter: rt_sigaction(SIGSYS) kills the
+ *       process, as in the allowlist; it is also how the reporter dies.
+ *   Everything refused with a trap is a violation: the worker reports the
+ *   syscall's name and dies by SIGSYS, so the invoke that started it fails
+ *   with Runtime.SandboxViolation "… (during init)".  Deliberately allowed
+ *   at load time: files and sockets of every kind (Landlock and the socket
+ *   ban come with the seal), executable mappings (dlopen needs them),
+ *   threads, and seccomp and landlock_* themselves (the seal is installed
+ *   through them; a filter can only take rights away).  A name libseccomp
+ *   does not know is fatal in this layer (a refusal must not silently
+ *   become an allowance); syscalls newer than libseccomp are allowed until
+ *   the seal, the price of a denylist.
+ *
+ *   The allowlist (sbx_syscalls) is installed by sandbox_seal() after init,
+ *   on top of the load layer (filters stack and the strictest answer wins),
+ *   and is what invocations run under.  Every load-layer rule is refused at
+ *   least as strictly here, so the stack answers invocations exactly as the
+ *   allowlist alone would.
+ *
+ * Reading the allowlist: the default for any syscall not listed here is
  * a violation (SBX_TRAP: the runtime reports the syscall's name to the
  * broker and the process dies by SIGSYS).  A listed syscall is allowed
  * unconditionally, or only when its arguments match, or fails with an errno
  * where callers are known to cope (clone3 → ENOSYS makes glibc fall back to
  * the filtered clone; fork → EPERM so a fork bomb just gets errors).  When
- * several rules name one syscall, their argument conditions are disjoint.
+ * several rules name one syscall, their argument conditions are disjoint
+ * (in the load layer, rules with the same action may overlap).
  *
  * What seccomp cannot see (paths, sockaddrs, clone3's struct) is left to
  * the other layers: Landlock confines paths (open/openat/openat2 are
@@ -19,6 +80,7 @@
  *
  * Sanitizer builds (ASan/UBSan) need a few more calls; they are listed
  * separately and only added when the runtime itself is built with ASan.
+ * The load layer needs none: it refuses nothing their runtimes use.
  */
 #include <errno.h>
 #include <linux/sched.h>
@@ -38,6 +100,10 @@
 #define ALLOW_IF(n, i, op, a, b) {n, SBX_ALLOW, 0, 1, {{i, op, a, b}}}
 #define ERRNO_IF(n, e, i, op, a, b) {n, SBX_ERRNO, e, 1, {{i, op, a, b}}}
 #define KILL_IF(n, i, op, a, b) {n, SBX_KILL, 0, 1, {{i, op, a, b}}}
+#define TRAP(n) {n, SBX_TRAP, 0, 0, {{0, 0, 0, 0}}}
+#define TRAP_IF(n, i, op, a, b) {n, SBX_TRAP, 0, 1, {{i, op, a, b}}}
+/* a signal or rlimit call aimed at a pid that is not ours */
+#define TRAP_OTHER_PID(n) TRAP_IF(n, 0, SBX_NE, SBX_SELF_PID, 0)
 
 /* Namespace-creating clone flags: never allowed (a violation). */
 #define NS_FLAGS                                                                   \
@@ -48,6 +114,73 @@
 #define PROT_X ((uint64_t)PROT_EXEC)
 #define HUGE ((uint64_t)MAP_HUGETLB)
 #define MMAP_IF2(act, e, p, f) {"mmap", act, e, 2, {{2, SBX_MASKED, PROT_X, p}, {3, SBX_MASKED, HUGE, f}}}
+
+/* The load layer: default allow; see the head comment for why each rule. */
+const sbx_rule sbx_load_syscalls[] = {
+    /* ---- no new process ---- */
+    ERRNO("fork", EPERM),
+    ERRNO("vfork", EPERM),
+    ERRNO_IF("clone", EPERM, 0, SBX_MASKED, CLONE_THREAD | NS_FLAGS, 0),
+    TRAP_IF("clone", 0, SBX_MASKED, CLONE_NEWNS, CLONE_NEWNS),
+    TRAP_IF("clone", 0, SBX_MASKED, CLONE_NEWCGROUP, CLONE_NEWCGROUP),
+    TRAP_IF("clone", 0, SBX_MASKED, CLONE_NEWUTS, CLONE_NEWUTS),
+    TRAP_IF("clone", 0, SBX_MASKED, CLONE_NEWIPC, CLONE_NEWIPC),
+    TRAP_IF("clone", 0, SBX_MASKED, CLONE_NEWUSER, CLONE_NEWUSER),
+    TRAP_IF("clone", 0, SBX_MASKED, CLONE_NEWPID, CLONE_NEWPID),
+    TRAP_IF("clone", 0, SBX_MASKED, CLONE_NEWNET, CLONE_NEWNET),
+    ERRNO("clone3", ENOSYS),
+    /* ---- no other program, no other namespace ---- */
+    TRAP("execve"),
+    TRAP("execveat"),
+    TRAP("unshare"),
+    TRAP("setns"),
+    /* ---- no other process ---- */
+    TRAP("ptrace"),
+    TRAP("process_vm_readv"),
+    TRAP("process_vm_writev"),
+    TRAP("process_madvise"),
+    TRAP("kcmp"),
+    TRAP("pidfd_open"),
+    TRAP("pidfd_getfd"),
+    TRAP("pidfd_send_signal"),
+    TRAP_OTHER_PID("kill"),
+    TRAP_OTHER_PID("tgkill"),
+    TRAP("tkill"),
+    TRAP_OTHER_PID("rt_sigqueueinfo"),
+    TRAP_OTHER_PID("rt_tgsigqueueinfo"),
+    /* ---- die with the broker; keep the reporter ---- */
+    TRAP_IF("prctl", 0, SBX_EQ, PR_SET_PDEATHSIG, 0),
+    KILL_IF("rt_sigaction", 0, SBX_EQ, SIGSYS, 0),
+    /* ---- around the later filter, kernel attack surface ---- */
+    TRAP("io_uring_setup"),
+    TRAP("io_uring_enter"),
+    TRAP("io_uring_register"),
+    TRAP("bpf"),
+    TRAP("perf_event_open"),
+    TRAP("userfaultfd"),
+    TRAP("keyctl"),
+    TRAP("add_key"),
+    TRAP("request_key"),
+    /* ---- system state (the capabilities are gone already) ---- */
+    TRAP("mount"),
+    TRAP("umount2"),
+    TRAP("pivot_root"),
+    TRAP("chroot"),
+    TRAP("fsopen"),
+    TRAP("fsconfig"),
+    TRAP("fsmount"),
+    TRAP("fspick"),
+    TRAP("move_mount"),
+    TRAP("open_tree"),
+    TRAP("mount_setattr"),
+    TRAP("init_module"),
+    TRAP("finit_module"),
+    TRAP("delete_module"),
+    TRAP("kexec_load"),
+    TRAP("kexec_file_load"),
+    TRAP("reboot"),
+};
+const size_t sbx_n_load_syscalls = sizeof(sbx_load_syscalls) / sizeof(sbx_load_syscalls[0]);
 
 const sbx_rule sbx_syscalls[] = {
     /* ---- memory ---- */
