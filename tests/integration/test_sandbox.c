@@ -8,6 +8,11 @@
  * errno the kernel gave the handler — then that the sibling still answers,
  * the broker is alive and the state dir is unchanged (files hashed before
  * and after, logs/ and SQLite -wal/-shm excluded).
+ *
+ * The sandbox_load tests (issue 10, at the end) attack from load time — a
+ * constructor, LM_INIT, a thread started there — and also look in /proc
+ * for any process the worker made, after the invoke, after its environment
+ * is retired and after the broker stops.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -595,7 +600,8 @@ Test(sandbox, friendly_handler_keeps_working)
     finish(&t);
 }
 
-/* S2: every thread of a running worker is filtered and has NoNewPrivs. */
+/* S2: every thread of a running worker is filtered (by both seccomp
+ * layers) and has NoNewPrivs. */
 Test(sandbox, s2_every_thread_filtered)
 {
     run t;
@@ -616,16 +622,21 @@ Test(sandbox, s2_every_thread_filtered)
         char p[512], line[256];
         snprintf(p, sizeof(p), "%s/%s/status", dir, e->d_name);
         FILE *f = fopen(p, "r");
-        int seccomp = -1, nnp = -1;
+        int seccomp = -1, nnp = -1, filters = -1;
         while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
             sscanf(line, "Seccomp: %d", &seccomp);
             sscanf(line, "NoNewPrivs: %d", &nnp);
+            sscanf(line, "Seccomp_filters: %d", &filters);
         }
         if (f != NULL) {
             fclose(f);
         }
         cr_expect_eq(seccomp, 2, "thread %s: Seccomp %d", e->d_name, seccomp);
         cr_expect_eq(nnp, 1, "thread %s: NoNewPrivs %d", e->d_name, nnp);
+        /* both layers, the load layer and the allowlist (issue 10), on every
+         * thread; -1: a kernel older than 5.9 does not show the count */
+        cr_expect(filters == 2 || filters == -1, "thread %s: %d seccomp filters", e->d_name,
+                  filters);
         threads++;
     }
     closedir(d);
@@ -837,4 +848,272 @@ Test(sandbox_enter, constructors_and_init_run_unprivileged, .timeout = 60)
     cJSON_Delete(j);
     lm_invoke_result_finish(&r);
     lt_broker_stop(&b, false);
+}
+
+/* ---- load-time escapes (issue 10) ----
+ *
+ * A constructor, LM_INIT or a thread started there runs under the load
+ * layer (runtime/sandbox_policy.c): a fork by any route fails (EPERM, or
+ * ENOSYS for clone3) and init goes on; a trapped call kills the worker
+ * during init (Runtime.SandboxViolation naming it).  Each test then looks
+ * in /proc for anything the worker made — a child (ppid = the worker), a
+ * process named with the handler's ESCAPE_TAG, one of the slot's uid whose
+ * parent is not a broker (another broker's worker may share the uid), or
+ * one in the worker's own cgroups — right after the invoke, after the
+ * environment is retired and after the broker stops. */
+
+typedef struct origin {
+    pid_t pid; /* the worker */
+    long uid; /* its slot's uid */
+    char cgroups[2048]; /* /proc/<worker>/cgroup; "" when the same as ours */
+    char tag[16]; /* comm of the hostile handler's children */
+} origin;
+
+static size_t slurp(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    size_t n = f != NULL ? fread(buf, 1, cap - 1, f) : 0;
+    if (f != NULL) {
+        fclose(f);
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+static void proc_read(long pid, const char *what, char *buf, size_t cap)
+{
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/%ld/%s", pid, what);
+    slurp(p, buf, cap);
+}
+
+static long proc_ppid(long pid)
+{
+    char buf[512];
+    proc_read(pid, "stat", buf, sizeof(buf));
+    const char *rp = strrchr(buf, ')');
+    char st;
+    int pp = -1;
+    if (rp == NULL || sscanf(rp + 2, "%c %d", &st, &pp) != 2) {
+        return -1;
+    }
+    return pp;
+}
+
+static long proc_uid(long pid)
+{
+    char buf[2048];
+    proc_read(pid, "status", buf, sizeof(buf));
+    const char *u = strstr(buf, "\nUid:");
+    long uid = -1;
+    if (u != NULL) {
+        sscanf(u + 5, "%ld", &uid);
+    }
+    return uid;
+}
+
+static void proc_comm(long pid, char *buf, size_t cap)
+{
+    proc_read(pid, "comm", buf, cap);
+    buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* Does pid belong to what o's worker made?  (The worker itself does not.) */
+static bool made_by(const origin *o, long pid)
+{
+    char comm[64], cg[2048], pcomm[64];
+    long ppid = proc_ppid(pid);
+    if (pid == o->pid || ppid < 0) {
+        return false; /* the worker, or gone while we looked */
+    }
+    proc_comm(pid, comm, sizeof(comm));
+    if (ppid == o->pid || strcmp(comm, o->tag) == 0) {
+        return true;
+    }
+    if (o->uid != (long)getuid() && proc_uid(pid) == o->uid) {
+        proc_comm(ppid, pcomm, sizeof(pcomm));
+        if (strcmp(pcomm, "lamina-broker") != 0) {
+            return true; /* the slot's uid, and not a broker's worker */
+        }
+    }
+    proc_read(pid, "cgroup", cg, sizeof(cg));
+    return o->cgroups[0] != '\0' && strcmp(cg, o->cgroups) == 0;
+}
+
+/* How many processes o's worker made are alive; `list` names them. */
+static int escapees(const origin *o, char *list, size_t cap)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    int n = 0;
+    list[0] = '\0';
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        long pid = strtol(de->d_name, NULL, 10);
+        if (pid <= 0 || !made_by(o, pid)) {
+            continue;
+        }
+        char comm[64];
+        proc_comm(pid, comm, sizeof(comm));
+        size_t at = strlen(list);
+        snprintf(list + at, cap - at, "%ld (%s, ppid %ld, uid %ld) ", pid, comm, proc_ppid(pid),
+                 proc_uid(pid));
+        n++;
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    return n;
+}
+
+static void expect_no_escapee(const origin *o, const char *when)
+{
+    char list[2048];
+    int n = escapees(o, list, sizeof(list));
+    cr_expect_eq(n, 0, "%s: %d process(es) made by worker %d alive: %s", when, n, (int)o->pid,
+                 list);
+}
+
+/* Start the suite's pair of functions, the hostile one with ESCAPE_TAG. */
+static void escape_start(run *t, const char *handler, origin *o)
+{
+    memset(o, 0, sizeof(*o));
+    snprintf(o->tag, sizeof(o->tag), "esc%d", (int)(getpid() % 10000000));
+    char env[160];
+    snprintf(env, sizeof(env), "\"Environment\":{\"Variables\":{\"ESCAPE_TAG\":\"%s\"}}", o->tag);
+    start(t, handler, env);
+}
+
+/* The worker that answered (its pid and uid are in the payload). */
+static void escape_origin(run *t, origin *o)
+{
+    o->pid = (pid_t)num_field(t->json, "pid");
+    o->uid = num_field(t->json, "uid");
+    cr_assert_gt(o->pid, 0, "no pid in %s", t->r.payload);
+    char mine[2048];
+    slurp("/proc/self/cgroup", mine, sizeof(mine));
+    proc_read(o->pid, "cgroup", o->cgroups, sizeof(o->cgroups));
+    if (strcmp(mine, o->cgroups) == 0) {
+        o->cgroups[0] = '\0'; /* no cgroup of its own: not a marker */
+    }
+}
+
+static bool pid_gone(void *arg)
+{
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/%d", (int)*(pid_t *)arg);
+    return access(p, F_OK) != 0;
+}
+
+/* Retire the hostile function's environment (a config update, or deleting
+ * the function), wait for its worker to be reaped, stop the broker, and
+ * look for escapees after each step. */
+static void escape_finish(run *t, const origin *o, bool by_delete)
+{
+    expect_no_escapee(o, "after the invoke");
+    const char *cli = getenv("LAMINA_CLI_BIN");
+    const char *update[] = {cli, "update-config", "hostile", "--env", "RETIRED=1", NULL};
+    const char *del[] = {cli, "delete", "hostile", NULL};
+    char *out = NULL, *err = NULL;
+    int rc = lt_run(&t->b, by_delete ? del : update, &out, &err);
+    cr_expect_eq(rc, 0, "%s: %s %s", by_delete ? "delete" : "update-config", out, err);
+    free(out);
+    free(err);
+    pid_t w = o->pid;
+    cr_expect(lt_wait_until(pid_gone, &w, 10000), "worker %d outlived its environment", (int)w);
+    expect_no_escapee(o, "after the environment was retired");
+    t->before = state_hash(&t->b); /* the update/delete changed the store, on purpose */
+    finish(t);
+    expect_no_escapee(o, "after the broker stopped");
+}
+
+Test(sandbox_load, constructor_fork_fails_by_every_route)
+{
+    run t;
+    origin o;
+    escape_start(&t, "hostile/ctor_fork", &o);
+    invoke_hostile(&t, NULL);
+    escape_origin(&t, &o);
+    cr_expect_str_eq(t.r.function_error, "", "%s", t.r.payload);
+    /* the constructor already ran under the load layer, and it alone */
+    cr_expect_eq(num_field(t.json, "seccomp"), 2, "constructor not filtered: %s", t.r.payload);
+    long filters = num_field(t.json, "filters");
+    cr_expect(filters == 1 || filters == -1, "constructor saw %ld filters: %s", filters,
+              t.r.payload);
+    cr_expect_eq(num_field(t.json, "fork"), -1, "%s", t.r.payload);
+    cr_expect_eq(num_field(t.json, "fork_errno"), EPERM, "%s", t.r.payload);
+    cr_expect_eq(num_field(t.json, "sys_fork"), -1, "%s", t.r.payload);
+    cr_expect_eq(num_field(t.json, "sys_fork_errno"), EPERM, "%s", t.r.payload);
+    cr_expect_eq(num_field(t.json, "clone3"), -1, "%s", t.r.payload);
+    cr_expect_eq(num_field(t.json, "clone3_errno"), ENOSYS, "%s", t.r.payload);
+    escape_finish(&t, &o, false);
+}
+
+Test(sandbox_load, init_fork_fails_and_init_goes_on)
+{
+    run t;
+    origin o;
+    escape_start(&t, "hostile/init_fork", &o);
+    invoke_hostile(&t, NULL);
+    escape_origin(&t, &o);
+    cr_expect_str_eq(t.r.function_error, "", "%s", t.r.payload);
+    cr_expect_eq(num_field(t.json, "fork"), -1, "%s", t.r.payload);
+    cr_expect_eq(num_field(t.json, "fork_errno"), EPERM, "%s", t.r.payload);
+    escape_finish(&t, &o, false);
+}
+
+Test(sandbox_load, threads_from_init_cannot_fork_during_init_or_later)
+{
+    run t;
+    origin o;
+    escape_start(&t, "hostile/init_thread_fork", &o);
+    invoke_hostile(&t, NULL);
+    escape_origin(&t, &o);
+    cr_expect_str_eq(t.r.function_error, "", "%s", t.r.payload);
+    cr_expect_eq(num_field(t.json, "threads"), 3, "threads not started: %s", t.r.payload);
+    cr_expect_eq(num_field(t.json, "init_fork"), -1, "%s", t.r.payload);
+    cr_expect_eq(num_field(t.json, "init_errno"), EPERM, "%s", t.r.payload);
+    cr_expect_eq(num_field(t.json, "late_fork"), -1, "%s", t.r.payload);
+    cr_expect_eq(num_field(t.json, "late_errno"), EPERM, "%s", t.r.payload);
+    escape_finish(&t, &o, false);
+}
+
+Test(sandbox_load, constructor_daemon_is_never_made)
+{
+    run t;
+    origin o;
+    escape_start(&t, "hostile/ctor_daemon", &o);
+    invoke_hostile(&t, NULL);
+    escape_origin(&t, &o);
+    cr_expect_str_eq(t.r.function_error, "", "%s", t.r.payload);
+    cr_expect_eq(num_field(t.json, "fork"), -1, "%s", t.r.payload);
+    cr_expect_eq(num_field(t.json, "fork_errno"), EPERM, "%s", t.r.payload);
+    cr_expect_eq(num_field(t.json, "daemon"), 0, "a daemon was made: %s", t.r.payload);
+    escape_finish(&t, &o, true);
+}
+
+/* A call the load layer traps kills the worker during init; the reporter
+ * (installed before the load layer) names it and the invoke that started
+ * the environment fails with it. */
+static void expect_init_violation(const char *handler, const char *sys)
+{
+    run t;
+    start(&t, handler, NULL);
+    invoke_hostile(&t, NULL);
+    char want[96];
+    snprintf(want, sizeof(want), "forbidden syscall %s) (during init)", sys);
+    cr_expect_str_eq(t.r.function_error, "Unhandled", "%s", t.r.payload);
+    cr_expect_str_eq(str_field(t.json, "errorType"), "Runtime.SandboxViolation", "%s", t.r.payload);
+    cr_expect(strstr(str_field(t.json, "errorMessage"), want) != NULL, "want \"%s\": %s", want,
+              t.r.payload);
+    finish(&t);
+}
+
+Test(sandbox_load, constructor_execve_is_a_violation_during_init)
+{
+    expect_init_violation("hostile/ctor_execve", "execve");
+}
+
+Test(sandbox_load, init_signalling_the_broker_is_a_violation_during_init)
+{
+    expect_init_violation("hostile/init_kill", "kill");
 }
