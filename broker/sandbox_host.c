@@ -891,6 +891,7 @@ static void free_slot(slot *s)
 static void end_slot(slot *s, int idx)
 {
     bool was_stuck = s->stuck;
+    double t0 = now_ms();
     if (!cleanup(s, idx)) {
         if (!was_stuck) {
             blog(LOG_WARN,
@@ -915,6 +916,8 @@ static void end_slot(slot *s, int idx)
     if (s->uid >= 0) {
         give_back_uid(s->uid);
     }
+    blog(LOG_DEBUG, "sandbox: slot %d (uid %ld) ended and checked clean in %.2f ms", idx, s->uid,
+         now_ms() - t0);
     free_slot(s);
 }
 
@@ -1156,11 +1159,11 @@ void sbxhost_init(const char *state_dir)
     snprintf(P.id, sizeof(P.id), "sd-%.16s", hex);
     snprintf(P.tmp_base, sizeof(P.tmp_base), "/tmp/lamina-%s", P.id);
     reclaimed r = {0};
-    if (P.pids == CG_V1) {
-        reclaim_cgroups(P.pids_parent, &r);
-    }
-    if (P.cgroup != CG_NONE) {
-        reclaim_cgroups(P.cg_parent, &r);
+    /* every place a predecessor may have used, whatever this broker's
+     * probe says (it may run with LAMINA_SANDBOX_NO_CGROUP) */
+    const char *parents[] = {CG_PIDS_V1_ROOT "/lamina", CG_V1_ROOT "/lamina", CG_V2_ROOT "/lamina"};
+    for (size_t i = 0; P.root && i < sizeof(parents) / sizeof(parents[0]); i++) {
+        reclaim_cgroups(parents[i], &r);
     }
     reclaim_tmp(&r);
     reclaim_uids(&r);
