@@ -2,7 +2,9 @@
  * broker/main.c — lamina-broker: parse options, prepare the state dir, load
  * the store, start the subsystems, wait for SIGTERM/SIGINT, stop cleanly.
  *
- * Start order: state dir (0700) → store → registry → logs → pool → admin →
+ * Start order: state dir (0700) and its lock (one broker per state dir) →
+ * sandbox reclaim (what a killed predecessor's workers left, see
+ * sandbox_host.c) → store → registry → logs → pool → admin →
  * work socket → async queue (stored events start running) → api socket
  * (last: clients only connect once everything can serve them).  Stop
  * order: mark stopping → pool (running invocations finish for up to 5 s,
@@ -12,6 +14,7 @@
  * in main, so no handler runs in an arbitrary thread.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -24,6 +27,7 @@
 
 #include "broker.h"
 #include "listen.h"
+#include "sandbox_host.h"
 
 broker B;
 
@@ -146,10 +150,43 @@ static void load_one(fn_config *cfg, void *arg)
     registry_put(cfg);
 }
 
+/* One broker per state dir: an OFD write lock on <state>/broker.lock,
+ * held for the broker's life (the fd stays open) and dropped by the kernel
+ * when it dies, however it dies.  Taken before anything in the state dir
+ * is touched, so a second broker changes nothing — not the store, not the
+ * code blobs, and not the sandbox's reclaim, which must only ever find a
+ * dead predecessor's resources.  (Before, the only guard was the logs
+ * socket's in-use probe, after the store had been opened and swept, and
+ * two brokers starting at once could both pass it.) */
+static int lock_state_dir(void)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/broker.lock", B.opt.state);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        blog(LOG_ERROR, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+        blog(LOG_ERROR, "cannot lock %s: %s", path,
+             errno == EAGAIN || errno == EACCES ? "another broker is serving this state dir"
+                                                : strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return 0; /* fd kept open: the lock lasts as long as this process */
+}
+
 static int start(void)
 {
     char path[PATH_MAX + 16];
     lm_error e;
+    if (lock_state_dir() != 0) {
+        return -1;
+    }
+    /* a killed predecessor's workers' leftovers (mounts, cgroups, processes) */
+    sbxhost_init(B.opt.state);
     snprintf(path, sizeof(path), "%s/code", B.opt.state);
     if (mkdir_p(path, 0700) != 0) {
         blog(LOG_ERROR, "cannot create %s", path);

@@ -17,8 +17,10 @@
  * what is queued for them and then shut down, so no invocation ever runs a
  * mix of old and new.
  *
- * Threads: the spawner (posix_spawn outside B.mtx, under B.spawn_mtx so the
- * work socket's pipe check can wait for the pid), the reaper (waitpid), and
+ * Threads: the spawner (sandbox setup and posix_spawn outside B.mtx, the
+ * spawn under B.spawn_mtx so the work socket's pipe check and a fast
+ * worker's hello can wait for the pid), the reaper (waitpid, then the
+ * sandbox's cleanup of the environment, see sandbox_host.c), and
  * the clock (invocation deadlines → SIGKILL + Sandbox.Timedout, init
  * timeouts, idle reaping).  All state changes happen under B.mtx.
  */
@@ -454,6 +456,9 @@ static int build_env(const worker *w, int slot, char ***envp_out)
         if (sbxhost_cgroup(slot) != NULL) {
             PUT("LAMINA_CGROUP=%s", sbxhost_cgroup(slot));
         }
+        if (sbxhost_pids_cgroup(slot) != NULL) {
+            PUT("LAMINA_PIDS_CGROUP=%s", sbxhost_pids_cgroup(slot));
+        }
         if (sbxhost_cpu_group() != NULL) {
             PUT("LAMINA_CPU_CGROUP=%s", sbxhost_cpu_group());
         }
@@ -535,14 +540,21 @@ static void *spawner_main(void *arg)
         }
         char **envp = NULL;
         int slot = B.opt.unsafe_no_sandbox ? -1 : sbxhost_acquire();
-        int erc = (B.opt.unsafe_no_sandbox || slot >= 0) ? build_env(w, slot, &envp) : -1;
+        int erc = (B.opt.unsafe_no_sandbox || slot >= 0) ? 0 : -1;
         uint32_t memory_mb = w->cfg->memory_mb;
         pthread_mutex_unlock(&B.mtx);
 
+        /* Without B.mtx: the sandbox setup is slow (a uid no process runs
+         * as, mount, cgroups), and the environment needs its results.  w
+         * is ours while it is off the spawn queue with no pid, and
+         * build_env reads only fields fixed at request_spawn. */
         char sbx_err[256] = "";
         if (erc == 0 && slot >= 0 &&
             sbxhost_setup(slot, memory_mb, sbx_err, sizeof(sbx_err)) != 0) {
             erc = -1;
+        }
+        if (erc == 0) {
+            erc = build_env(w, slot, &envp);
         }
         pthread_mutex_lock(&B.spawn_mtx);
         pid_t pid = erc == 0 ? spawn_runtime(envp, sbxhost_report_fd(slot)) : -1;
@@ -889,4 +901,5 @@ void pool_stop(void)
     pthread_join(reaper_thr, NULL);
     pthread_join(clock_thr, NULL);
     threads_started = false;
+    sbxhost_finish();
 }

@@ -13,7 +13,10 @@
  * closed: no other local process can pose as a worker or answer for one.
  * A runtime's first message is `hello` (same token and pid), answered `ok`
  * at once: it confirms the connection before the worker drops privileges
- * (see broker/listen.h for why a dial alone does not).
+ * (see broker/listen.h for why a dial alone does not).  A hello that beats
+ * the spawner to recording the worker's pid waits for the spawn to finish
+ * (B.spawn_mtx) and is checked again, so a legitimate worker is never
+ * turned away for being fast.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +153,19 @@ static pid_t pipe_pid(nng_pipe p)
     return (pid_t)pid;
 }
 
+/* Does the message carry the token of a worker whose spawn is still in
+ * progress (no pid recorded yet)?  B.mtx held. */
+static bool spawn_in_progress(const proto_doc *doc)
+{
+    const char *tok = NULL;
+    size_t toklen = 0;
+    if (proto_get_str(doc->root, "token", true, &tok, &toklen, NULL) != LM_OK) {
+        return false;
+    }
+    worker *w = pool_find_token(tok, toklen);
+    return w != NULL && w->state == W_SPAWNING && w->pid <= 0;
+}
+
 /* Identify and check the sender of a NEXT.  B.mtx held. */
 static worker *authenticate(nng_msg *msg, const proto_doc *doc)
 {
@@ -181,6 +197,18 @@ static void handle_next(work_ctx *c, nng_msg *msg)
     bool is_next = rc == LM_OK && oplen == 4 && memcmp(op, "next", 4) == 0;
     pthread_mutex_lock(&B.mtx);
     worker *w = is_hello || is_next ? authenticate(msg, &doc) : NULL;
+    if (w == NULL && (is_hello || is_next) && spawn_in_progress(&doc)) {
+        /* A fast runtime's hello can come in after posix_spawn returned
+         * but before the spawner, waiting for B.mtx, recorded its pid:
+         * wait the spawn out as pipe_added does (spawn_mtx, then B.mtx,
+         * which the spawner holds until the pid is set) and look again.
+         * Rare, and bounded by one posix_spawn. */
+        pthread_mutex_unlock(&B.mtx);
+        pthread_mutex_lock(&B.spawn_mtx);
+        pthread_mutex_lock(&B.mtx);
+        pthread_mutex_unlock(&B.spawn_mtx);
+        w = authenticate(msg, &doc);
+    }
     if (w != NULL && is_hello && w->parked == NULL && w->state != W_EXITING) {
         /* the runtime checks that its connection was taken (see
          * runtime/main.c hello) */
@@ -192,7 +220,7 @@ static void handle_next(work_ctx *c, nng_msg *msg)
         blog(LOG_WARN, "work socket: rejected a message (%s); closing its pipe",
              rc != LM_OK ? e.message : "unknown or misbehaving sender");
         nng_pipe_close(nng_msg_get_pipe(msg));
-        if (w != NULL && w->state != W_EXITING) {
+        if (w != NULL && w->state != W_EXITING && w->pid > 0) { /* never kill(0) or kill(-1) */
             w->killed = true;
             kill(w->pid, SIGKILL);
         }

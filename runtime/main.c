@@ -48,6 +48,7 @@ static int read_config(rt_config *cfg)
     cfg->version = env_take("LAMINA_VERSION");
     cfg->tmp_dir = env_take("LAMINA_TMP");
     cfg->cgroup_dir = env_take("LAMINA_CGROUP");
+    cfg->pids_cgroup = env_take("LAMINA_PIDS_CGROUP");
     cfg->cpu_group = env_take("LAMINA_CPU_CGROUP");
     cfg->uid = getenv("LAMINA_UID") != NULL ? strtol(getenv("LAMINA_UID"), NULL, 10) : -1;
     cfg->gid = getenv("LAMINA_GID") != NULL ? strtol(getenv("LAMINA_GID"), NULL, 10) : -1;
@@ -71,11 +72,12 @@ static int read_config(rt_config *cfg)
         cfg->version = "$LATEST";
     }
     /* The handler must not see the broker's plumbing (least of all the token). */
-    const char *internal[] = {
-        "LAMINA_WORK_URL",  "LAMINA_LOGS_URL",   "LAMINA_CODE",      "LAMINA_TOKEN",
-        "LAMINA_MEMORY_MB", "LAMINA_TIMEOUT_S",  "LAMINA_UNSAFE",    "LAMINA_FUNCTION",
-        "LAMINA_VERSION",   "LAMINA_TMP",        "LAMINA_CGROUP",    "LAMINA_UID",
-        "LAMINA_GID",       "LAMINA_BROKER_PID", "LAMINA_REPORT_FD", "LAMINA_CPU_CGROUP"};
+    const char *internal[] = {"LAMINA_WORK_URL",   "LAMINA_LOGS_URL",   "LAMINA_CODE",
+                              "LAMINA_TOKEN",      "LAMINA_MEMORY_MB",  "LAMINA_TIMEOUT_S",
+                              "LAMINA_UNSAFE",     "LAMINA_FUNCTION",   "LAMINA_VERSION",
+                              "LAMINA_TMP",        "LAMINA_CGROUP",     "LAMINA_UID",
+                              "LAMINA_GID",        "LAMINA_BROKER_PID", "LAMINA_REPORT_FD",
+                              "LAMINA_CPU_CGROUP", "LAMINA_PIDS_CGROUP"};
     for (size_t i = 0; i < sizeof(internal) / sizeof(internal[0]); i++) {
         unsetenv(internal[i]);
     }

@@ -46,6 +46,7 @@ typedef struct rt_config {
     /* sandbox (issue #3), from the broker's sandbox_host.c */
     long uid, gid; /* unprivileged ids to drop to, -1 = stay (broker not root) */
     const char *cgroup_dir; /* per-worker memory cgroup to join, NULL = none */
+    const char *pids_cgroup; /* per-worker pids cgroup (v1) to join, NULL = none */
     long broker_pid; /* our parent; we die with it */
     int report_fd; /* pipe to the broker for violation reports, -1 = none */
 } rt_config;

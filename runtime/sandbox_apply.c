@@ -25,7 +25,8 @@
  *   1. fds: close every file/dir/device fd but the code's (an fd opened
  *      before Landlock would bypass it); stdin from /dev/null.
  *   2. setsid(): no shared process group or terminal with the broker.
- *   3. join the per-worker memory cgroup (needs root, so before the drop).
+ *   3. join the per-worker memory and pids cgroups (needs root, so before
+ *      the drop).
  *   4. prepare, while still root: the Landlock ruleset (O_PATH fds on the
  *      code file, which lives in the broker's 0700 state dir), both seccomp
  *      filters, and the syscall-name table and SIGSYS handler used by the
@@ -168,18 +169,23 @@ static void join_cpu_group(const rt_config *cfg)
     }
 }
 
+/* The memory cgroup and the pids cgroup (v1; on v2 both are one dir),
+ * which the broker empties when the environment ends. */
 static int join_cgroup(const rt_config *cfg, char *err, size_t errlen)
 {
     join_cpu_group(cfg);
-    if (cfg->cgroup_dir == NULL) {
-        return 0;
-    }
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/cgroup.procs", cfg->cgroup_dir);
-    FILE *f = fopen(path, "we");
-    if (f == NULL || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0) {
-        snprintf(err, errlen, "write(%s): %s", path, strerror(errno));
-        return -1;
+    const char *dirs[] = {cfg->cgroup_dir, cfg->pids_cgroup};
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        if (dirs[i] == NULL) {
+            continue;
+        }
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/cgroup.procs", dirs[i]);
+        FILE *f = fopen(path, "we");
+        if (f == NULL || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0) {
+            snprintf(err, errlen, "write(%s): %s", path, strerror(errno));
+            return -1;
+        }
     }
     return 0;
 }
