@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_filter.c — the event filter engine (broker/filter.c) and
+ * tests/unit/test_filter.c — the event filter engine (filter/) and
  * `lamina test-pattern` (tools/cli/test_pattern.c).
  *
  * Every match assertion goes through four paths and checks they agree:

@@ -1,5 +1,5 @@
 /*
- * broker/filter.h — the event filter engine (EventBridge pattern language).
+ * filter/filter.h — the event filter engine (EventBridge pattern language).
  *
  * One compiled pattern (filter) answers "does this event match?"; a
  * filter_set holds many patterns and answers "which of them match?" with an
@@ -15,8 +15,8 @@
  * from several threads at once; building (filter_set_add) needs exclusive
  * access.
  */
-#ifndef BROKER_FILTER_H
-#define BROKER_FILTER_H
+#ifndef FILTER_FILTER_H
+#define FILTER_FILTER_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /*
- * broker/filter.c — the event filter engine: EventBridge's pattern language,
+ * filter/filter.c — the event filter engine: EventBridge's pattern language,
  * compiled once, matched many times.
  *
  * WHAT IT OWNS.  Turning a pattern (JSON text) into an immutable tree of
