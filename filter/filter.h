@@ -5,10 +5,14 @@
  * filter_set holds many patterns and answers "which of them match?" with an
  * index, so its cost grows far more slowly than the number of patterns.
  * Event source mappings, bus rules and topic subscriptions all use it; the
- * CLI's `lamina test-pattern` links it without a broker.
+ * CLI's `lamina test-pattern` links it without a broker.  This header is the
+ * library's contract; filter/README.md describes the pattern language for
+ * users.
  *
- * The grammar, the semantics chosen where AWS documents little, the limits
- * and the complexity are written at the head of filter.c.  All functions are
+ * The grammar is written at the head of compile.c, the semantics chosen
+ * where AWS documents little at the head of match.c, the index and its
+ * complexity at the head of set.c, and the stages' map in
+ * filter_internal.h; the limits are below.  All functions are
  * pure computation: no I/O, no logging, no global state except a per-thread
  * scratch buffer used by filter_set_match (see filter_thread_release).
  * Compiled filters and sets are immutable after building and may be matched
