@@ -26,8 +26,10 @@
  *     is one key, not a path.
  *   - `{}` as the whole pattern matches every event.  An empty object or an
  *     empty list anywhere else is an error (it could never be meant).
- *   - An anything-but list holds only strings or only numbers; numeric
- *     ranges must be non-empty; a wildcard has no `**`.
+ *   - An anything-but list holds only strings or only numbers; its values
+ *     compile to the same conditions as exact values (numbers by text), so
+ *     anything-but V matches exactly the present values that [V] does not.
+ *   - Numeric ranges must be non-empty; a wildcard has no `**`.
  *   - Every error names the JSON path (`detail.state[0]`) and byte offset.
  *
  * Exact numbers keep the pattern's number text (from the scanner's spans),
@@ -470,15 +472,16 @@ static int c_abut_object(struct cctx *c, const cJSON *j, struct matcher *m)
     return rc;
 }
 
+/* A string or number of an anything-but list excludes exactly what the same
+ * value as an exact condition would match: numbers by their JSON text, so
+ * that an event number is either [35] or anything-but [35], never neither
+ * (35.0 is anything but 35). */
 static int c_abut_scalar(struct cctx *c, const cJSON *e, struct matcher *sub)
 {
     if (cJSON_IsString(e)) {
         return c_string(c, e, sub, MK_STR);
     }
-    sub->kind = MK_NUMERIC;
-    sub->lo = sub->hi = e->valuedouble;
-    sub->flags = NUM_HAS_LO | NUM_LO_INCL | NUM_HAS_HI | NUM_HI_INCL;
-    return 0;
+    return c_number_text(c, e, sub);
 }
 
 static int c_anything_but(struct cctx *c, const cJSON *j, struct matcher *m)

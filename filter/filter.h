@@ -111,8 +111,8 @@ const cJSON *filter_event_json(const filter_event *ev);
 int filter_match_event(const filter *f, const filter_event *ev);
 
 /* Match a cJSON tree the caller parsed (borrowed).  Without the source text,
- * exact number matching compares the shortest round-trip text of the double
- * (so 300.0 in the source is seen as 300).  Returns 1, 0, or -1 when the
+ * number matching by text (exact and anything-but) compares the shortest
+ * round-trip text of the double (so 300.0 in the source is seen as 300).  Returns 1, 0, or -1 when the
  * tree nests deeper than FILTER_MAX_EVENT_DEPTH (err filled). */
 int filter_match_json(const filter *f, const cJSON *event, filter_error *err);
 

@@ -17,9 +17,10 @@
  *     the pattern [null] matches only JSON null (not missing, not "").
  *   - A pattern object under a field that is missing, a scalar or an empty
  *     array is judged against "nothing": only exists:false conditions hold.
- *   - Exact numbers compare the JSON number text (300 != 300.0 != 3e2).
+ *   - Exact numbers compare the JSON number text (300 != 300.0 != 3e2), as
+ *     EventBridge does; so does anything-but with numbers (anything-but 35
+ *     matches 35.0), so that a number is either [35] or anything-but [35].
  *     `numeric` compares IEEE-754 doubles and only matches JSON numbers.
- *     anything-but with numbers excludes by numeric value (double compare).
  *   - A string never equals a number: ["5"] does not match 5, prefix and
  *     suffix and wildcard and cidr only match strings.
  *   - anything-but matches a present leaf value that none of its inner
