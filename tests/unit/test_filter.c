@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_filter.c — the event filter engine (broker/filter.c) and
+ * tests/unit/test_filter.c — the event filter engine (filter/) and
  * `lamina test-pattern` (tools/cli/test_pattern.c).
  *
  * Every match assertion goes through four paths and checks they agree:
@@ -319,8 +319,8 @@ Test(filter, anything_but_single_values)
     NOMATCH("{\"a\":[{\"anything-but\":\"x\"}]}", "{\"a\":\"x\"}");
     MATCH("{\"a\":[{\"anything-but\":100}]}", "{\"a\":101}");
     NOMATCH("{\"a\":[{\"anything-but\":100}]}", "{\"a\":100}");
-    /* numbers are excluded by value */
-    NOMATCH("{\"a\":[{\"anything-but\":100}]}", "{\"a\":100.0}");
+    /* numbers are excluded by their text, as exact matching compares them */
+    MATCH("{\"a\":[{\"anything-but\":100}]}", "{\"a\":100.0}");
 }
 
 Test(filter, anything_but_lists)
@@ -331,6 +331,59 @@ Test(filter, anything_but_lists)
     NOMATCH(s, "{\"a\":\"y\"}");
     MATCH(n, "{\"a\":150}");
     NOMATCH(n, "{\"a\":200}");
+}
+
+/* Exact and anything-but agree on every number: an event number is either
+ * one of the listed numbers (same JSON text) or anything but them, never
+ * neither and never both.  35.0 is neither 35 nor 3.5e1. */
+Test(filter, anything_but_numbers_compare_the_json_text_like_exact)
+{
+    static const char *const pats[] = {"35", "35.0", "3.5e1", "0", "-0", "1e400"};
+    static const char *const evs[] = {"35", "35.0", "35.00", "3.5e1", "350e-1",
+                                      "36", "0",    "-0",    "0.0",   "1e400"};
+    char exact[96], abut[96], list[96], ev[64];
+    size_t i, k;
+    int want;
+
+    for (i = 0; i < sizeof(pats) / sizeof(pats[0]); i++) {
+        snprintf(exact, sizeof(exact), "{\"a\":[%s]}", pats[i]);
+        snprintf(abut, sizeof(abut), "{\"a\":[{\"anything-but\":%s}]}", pats[i]);
+        snprintf(list, sizeof(list), "{\"a\":[{\"anything-but\":[%s,7]}]}", pats[i]);
+        for (k = 0; k < sizeof(evs) / sizeof(evs[0]); k++) {
+            snprintf(ev, sizeof(ev), "{\"a\":%s}", evs[k]);
+            want = strcmp(pats[i], evs[k]) != 0;
+            cr_expect_eq(m(exact, ev), !want, "%s on %s", exact, ev);
+            cr_expect_eq(m(abut, ev), want, "%s on %s", abut, ev);
+            cr_expect_eq(m(list, ev), want, "%s on %s", list, ev);
+        }
+    }
+    /* the case of the issue, spelled out */
+    NOMATCH("{\"a\":[35]}", "{\"a\":35.0}");
+    MATCH("{\"a\":[{\"anything-but\":[35]}]}", "{\"a\":35.0}");
+    /* in an array of numbers, one element that is not 35 is enough */
+    MATCH("{\"a\":[{\"anything-but\":[35]}]}", "{\"a\":[35,35.0]}");
+    NOMATCH("{\"a\":[{\"anything-but\":[35]}]}", "{\"a\":[35,35]}");
+}
+
+/* Without source text (a tree the caller parsed), both compare the
+ * shortest round-trip text of the double, so they still agree. */
+Test(filter, anything_but_numbers_agree_with_exact_on_caller_parsed_json)
+{
+    filter *exact = compile_ok("{\"a\":[35]}");
+    filter *abut = compile_ok("{\"a\":[{\"anything-but\":[35]}]}");
+    static const char *const evs[] = {"{\"a\":35.0}", "{\"a\":3.5e1}", "{\"a\":35.5}"};
+    filter_error e;
+    size_t k;
+
+    for (k = 0; k < sizeof(evs) / sizeof(evs[0]); k++) {
+        cJSON *j = cJSON_Parse(evs[k]);
+        int x = filter_match_json(exact, j, &e), y = filter_match_json(abut, j, &e);
+        cr_expect_eq(x, k < 2 ? 1 : 0, "exact on %s", evs[k]);
+        cr_expect_eq(y, !x, "anything-but disagrees with exact on %s", evs[k]);
+        cJSON_Delete(j);
+    }
+    filter_destroy(exact);
+    filter_destroy(abut);
 }
 
 Test(filter, anything_but_never_matches_a_missing_field)

@@ -1,8 +1,9 @@
 /*
  * tools/cli/test_pattern.c — `lamina test-pattern`: EventBridge's
- * TestEventPattern, offline.  Compiles a pattern with the broker's filter
- * engine (broker/filter.c) and matches one event, or checks a file of
- * {"pattern": …, "event": …} lines.  Needs no running broker.
+ * TestEventPattern, offline.  Compiles a pattern with the filter engine
+ * (the filter/ library, which the broker links too) and matches one event,
+ * or checks a file of {"pattern": …, "event": …} lines.  Needs no running
+ * broker.
  *
  * Exit codes: 0 every result printed; 2 usage error, unreadable file or an
  * invalid event in single mode; 9 a pattern failed to compile (single mode:

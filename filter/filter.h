@@ -1,22 +1,26 @@
 /*
- * broker/filter.h — the event filter engine (EventBridge pattern language).
+ * filter/filter.h — the event filter engine (EventBridge pattern language).
  *
  * One compiled pattern (filter) answers "does this event match?"; a
  * filter_set holds many patterns and answers "which of them match?" with an
  * index, so its cost grows far more slowly than the number of patterns.
  * Event source mappings, bus rules and topic subscriptions all use it; the
- * CLI's `lamina test-pattern` links it without a broker.
+ * CLI's `lamina test-pattern` links it without a broker.  This header is the
+ * library's contract; filter/README.md describes the pattern language for
+ * users.
  *
- * The grammar, the semantics chosen where AWS documents little, the limits
- * and the complexity are written at the head of filter.c.  All functions are
+ * The grammar is written at the head of compile.c, the semantics chosen
+ * where AWS documents little at the head of match.c, the index and its
+ * complexity at the head of set.c, and the stages' map in
+ * filter_internal.h; the limits are below.  All functions are
  * pure computation: no I/O, no logging, no global state except a per-thread
  * scratch buffer used by filter_set_match (see filter_thread_release).
  * Compiled filters and sets are immutable after building and may be matched
  * from several threads at once; building (filter_set_add) needs exclusive
  * access.
  */
-#ifndef BROKER_FILTER_H
-#define BROKER_FILTER_H
+#ifndef FILTER_FILTER_H
+#define FILTER_FILTER_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -107,8 +111,8 @@ const cJSON *filter_event_json(const filter_event *ev);
 int filter_match_event(const filter *f, const filter_event *ev);
 
 /* Match a cJSON tree the caller parsed (borrowed).  Without the source text,
- * exact number matching compares the shortest round-trip text of the double
- * (so 300.0 in the source is seen as 300).  Returns 1, 0, or -1 when the
+ * number matching by text (exact and anything-but) compares the shortest
+ * round-trip text of the double (so 300.0 in the source is seen as 300).  Returns 1, 0, or -1 when the
  * tree nests deeper than FILTER_MAX_EVENT_DEPTH (err filled). */
 int filter_match_json(const filter *f, const cJSON *event, filter_error *err);
 
