@@ -180,18 +180,7 @@ fail:
 
 bool valid_function_name(const char *s, size_t n)
 {
-    if (n == 0 || n > NAME_MAX_LEN) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '-' || c == '_';
-        if (!ok) {
-            return false;
-        }
-    }
-    return true;
+    return proto_valid_function_name(s, n); /* proto/names.c: Lambda's pattern */
 }
 
 bool str_all_digits(const char *s)
