@@ -194,6 +194,9 @@ int proto_parse_function_ref(const char *fn, size_t fnlen, const char *q, size_t
     qual[0] = '\0';
     if (colon != NULL) {
         size_t ql = (size_t)(end - colon - 1);
+        if (memchr(colon + 1, ':', ql) != NULL) {
+            return bad_ref(fn, fnlen, "more than NAME:QUALIFIER after the prefix", e);
+        }
         if (!proto_valid_qualifier(colon + 1, ql)) {
             return bad_qualifier(colon + 1, ql, e);
         }
