@@ -38,7 +38,6 @@
 
 #include "broker.h"
 #include "listen.h"
-#include "jsonconv.h"
 #include "sandbox_host.h"
 
 typedef struct admin_job {
@@ -158,11 +157,14 @@ static void write_config(proto_writer *w, const fn_config *c, uint32_t extra)
     pw_key(w, "Environment");
     pw_map(w, 1);
     pw_key(w, "Variables");
-    cJSON *vars = cJSON_Parse(c->env_json != NULL ? c->env_json : "{}");
-    if (vars == NULL || jsonconv_pack(w, vars, 2) != 0) {
-        pw_map(w, 0);
+    size_t nvars = 0;
+    env_var *vars = env_vars_from_json(c->env_json, &nvars); /* what a worker gets */
+    pw_map(w, (uint32_t)nvars);
+    for (size_t i = 0; i < nvars; i++) {
+        pw_key(w, vars[i].key);
+        pw_str(w, vars[i].value);
     }
-    cJSON_Delete(vars);
+    env_vars_free(vars, nvars);
 }
 
 /* ---- validation ---- */

@@ -208,27 +208,15 @@ static void finish(invocation *inv, const outcome *o)
 void invoke_complete_result(invocation *inv, const msgpack_object *res, worker *w)
 {
     outcome o = {0};
-    const char *ferr = NULL;
-    size_t fl = 0;
-    proto_get_str(res, "ferr", false, &ferr, &fl, NULL);
-    if (ferr != NULL && fl == 7 && memcmp(ferr, "Handled", 7) == 0) {
-        o.ferr = "Handled";
-    } else if (ferr != NULL && fl == 9 && memcmp(ferr, "Unhandled", 9) == 0) {
-        o.ferr = "Unhandled";
-    }
-    if (proto_get_bin(res, "payload", false, &o.payload, &o.payload_len, NULL) != LM_OK ||
-        o.payload == NULL) {
-        o.payload = "null";
-        o.payload_len = 4;
-    }
-    const void *lg = NULL;
-    proto_get_bin(res, "log", false, &lg, &o.handler_log_len, NULL);
-    o.handler_log = lg != NULL ? lg : "";
-    if (lg == NULL) {
-        o.handler_log_len = 0;
-    }
-    proto_get_double(res, "dur_ms", false, &o.dur_ms, NULL);
-    proto_get_int(res, "maxrss_mb", false, &o.maxrss_mb, NULL);
+    proto_result r; /* proto/workmsg.c: a worker's bytes, read with defaults */
+    proto_read_result(res, &r);
+    o.ferr = r.ferr;
+    o.payload = r.payload;
+    o.payload_len = r.payload_len;
+    o.handler_log = r.log;
+    o.handler_log_len = r.log_len;
+    o.dur_ms = r.dur_ms;
+    o.maxrss_mb = r.maxrss_mb;
     w->maxrss_mb = o.maxrss_mb;
     if (!w->init_reported) {
         o.init_ms = w->init_ms;

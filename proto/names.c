@@ -9,6 +9,7 @@
  * The grammar (Lambda's FunctionName pattern, anchored):
  *
  *   [arn:PARTITION:lambda:][REGION:][ACCOUNT:]function:NAME[:QUALIFIER]
+ *   arn:F[:F[:F[:F]]]:function:NAME[:QUALIFIER]    (each F [a-zA-Z0-9-]*)
  *   NAME[:QUALIFIER]
  *
  *   PARTITION  "aws" [a-zA-Z-]*, or empty
@@ -18,6 +19,8 @@
  *   QUALIFIER  $LATEST | a version number (1-10 digits) | an alias name
  *   ALIAS      [a-zA-Z0-9-_]{1,128}, not all digits
  *
+ * The second line keeps README-versions' promise of any "arn:…:function:"
+ * (arn:lamina:local:0:function:NAME) with one to four plain fields.
  * Lambda's regex makes every prefix optional on its own; we read a region
  * or account only in front of "function:", so "eu-west-1:prod" stays the
  * function eu-west-1 at its alias prod rather than the function prod.  The
@@ -134,6 +137,30 @@ static size_t arn_head_len(const char *p, const char *end)
     return has_prefix(s, end, ":lambda:") ? (size_t)(s + 8 - p) : 0;
 }
 
+/* A generic ARN head, "arn:" and one to four fields of [a-zA-Z0-9-]*
+ * each ended by ':' (arn:lamina:local:0:), in front of "function:": its
+ * length, or 0. */
+static size_t arn_generic_len(const char *p, const char *end)
+{
+    const char *s = p + 4;
+    if (!has_prefix(p, end, "arn:")) {
+        return 0;
+    }
+    for (int field = 0; field < 4; field++) {
+        while (s < end && (is_alnum(*s) || *s == '-')) {
+            s++;
+        }
+        if (s >= end || *s != ':') {
+            return 0;
+        }
+        s++;
+        if (has_prefix(s, end, "function:")) {
+            return (size_t)(s - p);
+        }
+    }
+    return 0;
+}
+
 /* Skip [REGION:][ACCOUNT:]function: at p; p itself when it is not there. */
 static const char *skip_function_prefix(const char *p, const char *end)
 {
@@ -173,14 +200,13 @@ int proto_parse_function_ref(const char *fn, size_t fnlen, const char *q, size_t
                            "FunctionName must be 1 to %d characters long", PROTO_FUNCTION_REF_MAX);
     }
     size_t head = arn_head_len(p, end);
-    if (head > 0) {
-        const char *s = skip_function_prefix(p + head, end);
-        if (s == p + head) {
-            return bad_ref(fn, fnlen, "not a function ARN", e);
-        }
-        p = s;
+    const char *s = head > 0 ? skip_function_prefix(p + head, end) : p;
+    if (head > 0 && s != p + head) {
+        p = s; /* Lambda's ARN */
+    } else if ((head = arn_generic_len(p, end)) > 0) {
+        p += head + 9; /* arn:F:…:function: */
     } else if (has_prefix(p, end, "arn:")) {
-        return bad_ref(fn, fnlen, "not a Lambda ARN (arn:aws:lambda:...)", e);
+        return bad_ref(fn, fnlen, "not a function ARN (arn:...:function:NAME)", e);
     } else {
         p = skip_function_prefix(p, end);
     }

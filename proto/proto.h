@@ -149,6 +149,32 @@ int proto_parse_function_ref(const char *fn, size_t fnlen, const char *q, size_t
  * (pattern [a-zA-Z][a-zA-Z0-9_]+; reserved keys and prefixes refused). */
 const char *proto_env_key_problem(const char *k, size_t n);
 
+/* ---- a worker's NEXT (workmsg.c): hostile input, read with defaults ---- */
+typedef struct proto_init_report {
+    bool ok; /* default true */
+    const void *log; /* what init printed (into the message), or NULL */
+    size_t log_len;
+    char type[64]; /* errorType when !ok ("Runtime.Unknown" if absent), cut to fit */
+    char message[1024]; /* errorMessage, cut to fit */
+} proto_init_report;
+/* Read the "init" map (NULL: absent) of a worker's first NEXT. */
+void proto_read_init(const msgpack_object *init, proto_init_report *r);
+
+typedef struct proto_result {
+    const char *rid; /* the request it answers (into the message), or NULL */
+    size_t rid_len;
+    const char *ferr; /* NULL, "Handled" or "Unhandled" (anything else: NULL) */
+    const void *payload; /* into the message, or "null" when absent */
+    size_t payload_len;
+    const char *log; /* handler output (into the message), "" when absent */
+    size_t log_len;
+    double dur_ms; /* 0 when absent */
+    int64_t maxrss_mb; /* 0 when absent */
+} proto_result;
+/* Read the "result" map (NULL: absent) of a NEXT.  Pointers are into the
+ * message: valid while its doc is. */
+void proto_read_result(const msgpack_object *res, proto_result *r);
+
 /* ---- encoding ---- */
 typedef struct proto_writer {
     msgpack_packer pk;

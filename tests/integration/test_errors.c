@@ -537,7 +537,7 @@ Test(errors, function_names_and_arns_follow_lambdas_pattern)
     expect_invocation_error("junk:function:echo", "{}", LM_E_INVALID_PARAMETER, 400,
                             "InvalidParameterValueException", "FunctionName 'junk:function:echo'");
     expect_invocation_error("arn:aws:sqs:us-east-1:123456789012:q", "{}", LM_E_INVALID_PARAMETER,
-                            400, "InvalidParameterValueException", "not a Lambda ARN");
+                            400, "InvalidParameterValueException", "not a function ARN");
     expect_invocation_error("echo\tx", "{}", LM_E_INVALID_PARAMETER, 400,
                             "InvalidParameterValueException", "echo\\x09x");
 }

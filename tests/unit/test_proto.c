@@ -444,6 +444,7 @@ Test(proto, function_references_follow_lambdas_pattern)
         {"arn:aws-us-gov:lambda:us-gov-west-1:123456789012:function:echo:9", NULL, "echo", "9"},
         {"arn:aws:lambda:function:echo", NULL, "echo", ""},
         {"eu-west-1:prod", NULL, "eu-west-1", "prod"},
+        {"arn:lamina:local:0:function:echo:live", NULL, "echo", "live"},
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         char name[65], qual[129];
@@ -458,6 +459,8 @@ Test(proto, function_references_follow_lambdas_pattern)
         {"junk:function:echo", NULL}, /* was read as echo */
         {"arn:aws:s3:::bucket", NULL},
         {"arn:aws:lambda:us-east-1:123456789012:echo", NULL},
+        {"arn:a b:x:y:z:function:echo", NULL},
+        {"arn:a:b:c:d:e:function:echo", NULL},
         {"echo:", NULL},
         {"echo:bad/qualifier", NULL},
         {"echo:a:b", NULL},
