@@ -38,7 +38,6 @@
 
 #include "broker.h"
 #include "listen.h"
-#include "jsonconv.h"
 #include "sandbox_host.h"
 
 typedef struct admin_job {
@@ -158,11 +157,14 @@ static void write_config(proto_writer *w, const fn_config *c, uint32_t extra)
     pw_key(w, "Environment");
     pw_map(w, 1);
     pw_key(w, "Variables");
-    cJSON *vars = cJSON_Parse(c->env_json != NULL ? c->env_json : "{}");
-    if (vars == NULL || jsonconv_pack(w, vars, 2) != 0) {
-        pw_map(w, 0);
+    size_t nvars = 0;
+    env_var *vars = env_vars_from_json(c->env_json, &nvars); /* what a worker gets */
+    pw_map(w, (uint32_t)nvars);
+    for (size_t i = 0; i < nvars; i++) {
+        pw_key(w, vars[i].key);
+        pw_str(w, vars[i].value);
     }
-    cJSON_Delete(vars);
+    env_vars_free(vars, nvars);
 }
 
 /* ---- validation ---- */
@@ -294,21 +296,6 @@ static int check_code(const void *code, size_t len, lm_error *e)
     return LM_OK;
 }
 
-static bool valid_env_key(const char *k, size_t n)
-{
-    if (n < 2 || !((k[0] >= 'a' && k[0] <= 'z') || (k[0] >= 'A' && k[0] <= 'Z'))) {
-        return false;
-    }
-    for (size_t i = 1; i < n; i++) {
-        char c = k[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_')) {
-            return false;
-        }
-    }
-    return !(n >= 7 && memcmp(k, "LAMINA_", 7) == 0);
-}
-
 /* Environment{Variables{K:V}} → JSON text (malloc'd). */
 static int get_env(const msgpack_object *args, char **out, lm_error *e)
 {
@@ -322,13 +309,19 @@ static int get_env(const msgpack_object *args, char **out, lm_error *e)
     size_t total = 0;
     for (uint32_t i = 0; vars != NULL && i < vars->via.map.size; i++) {
         const msgpack_object_kv *kv = &vars->via.map.ptr[i];
-        if (kv->key.type != MSGPACK_OBJECT_STR || kv->val.type != MSGPACK_OBJECT_STR ||
-            !valid_env_key(kv->key.via.str.ptr, kv->key.via.str.size)) {
+        if (kv->key.type != MSGPACK_OBJECT_STR || kv->val.type != MSGPACK_OBJECT_STR) {
             cJSON_Delete(j);
-            return bad(e,
-                       "%s: keys must match [a-zA-Z][a-zA-Z0-9_]+ (not LAMINA_*) and "
-                       "values must be strings",
-                       "Environment.Variables");
+            return bad(e, "%s: keys and values must be strings", "Environment.Variables");
+        }
+        /* keys: Lambda's pattern, reserved keys refused (proto/names.c);
+         * values: any text (no NUL: checked at decode) */
+        const char *why = proto_env_key_problem(kv->key.via.str.ptr, kv->key.via.str.size);
+        if (why != NULL) {
+            char q[160];
+            proto_quote(q, sizeof(q), kv->key.via.str.ptr, kv->key.via.str.size);
+            cJSON_Delete(j);
+            return proto_error(e, LM_E_INVALID_PARAMETER, "Environment.Variables key '%s': %s", q,
+                               why);
         }
         char k[256], *v = strndup(kv->val.via.str.ptr, kv->val.via.str.size);
         snprintf(k, sizeof(k), "%.*s", (int)kv->key.via.str.size, kv->key.via.str.ptr);
@@ -1539,7 +1532,7 @@ static nng_msg *run_job(nng_msg *msg, lm_error *e)
     size_t n = 0;
     const msgpack_object *args = NULL;
     nng_msg *rep = NULL;
-    if (proto_decode(nng_msg_body(msg), nng_msg_len(msg), &doc, e) != LM_OK ||
+    if (proto_decode_request(nng_msg_body(msg), nng_msg_len(msg), &doc, e) != LM_OK ||
         proto_get_str(doc.root, "op", true, &op, &n, e) != LM_OK ||
         proto_get_map(doc.root, "args", false, &args, e) != LM_OK) {
         proto_doc_finish(&doc);

@@ -11,8 +11,10 @@
  * freed while the broker runs (an aio cannot be freed from its own
  * callback); idle ones go to the free list.
  *
- * Every request is validated (bounded msgpack pre-check, version, op) in the
- * callback; invalid ones get a typed error reply and the broker carries on.
+ * Every request is validated (bounded msgpack pre-check, version, op, and
+ * every string in it UTF-8 without NUL: proto_decode_request) in the
+ * callback, before any handler sees it; invalid ones get a typed error
+ * reply and the broker carries on.
  * NNG_OPT_RECVMAXSZ drops oversized frames before nng allocates them.
  * Listeners go through listen.c (they survive nng 1.5.2's handshake bug);
  * `ping` is answered here, so a client can confirm its connection was taken.
@@ -114,7 +116,7 @@ static void dispatch(api_ctx *c, nng_msg *msg)
     lm_error e;
     const char *op = NULL;
     size_t oplen = 0;
-    int rc = proto_decode(nng_msg_body(msg), nng_msg_len(msg), &doc, &e);
+    int rc = proto_decode_request(nng_msg_body(msg), nng_msg_len(msg), &doc, &e);
     if (rc == LM_OK) {
         rc = proto_get_str(doc.root, "op", true, &op, &oplen, &e);
     }

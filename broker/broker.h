@@ -251,6 +251,15 @@ int mkdir_p(const char *path, mode_t mode);
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 bool valid_function_name(const char *s, size_t n);
 bool str_all_digits(const char *s); /* non-empty and only 0-9 */
+/* A stored Environment.Variables JSON object (fn_config.env_json) as
+ * (key, value) pairs, in order: only string values under keys that
+ * proto_env_key_problem() accepts; anything else is skipped.  *n gets the
+ * count; NULL on ENOMEM.  Free with env_vars_free(v, n). */
+typedef struct env_var {
+    char *key, *value;
+} env_var;
+env_var *env_vars_from_json(const char *json, size_t *n);
+void env_vars_free(env_var *v, size_t n);
 
 /* ---- api.c ---- */
 int api_start(void);

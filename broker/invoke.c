@@ -5,7 +5,10 @@
  * error, payload, log tail) when it ends.
  *
  * Invocation errors (bad parameters, payload not JSON or too large, unknown
- * function, throttled) are answered here and never reach a worker.  The
+ * function, throttled) are answered here and never reach a worker.  Names
+ * follow Lambda's patterns (proto/names.c); a payload must be JSON text:
+ * UTF-8, no raw NUL or control character in a string (proto/text.c), then
+ * cJSON's syntax check — for Event invokes as for RequestResponse.  The
  * request message is kept alive for the whole invocation: the payload is
  * used in place (msgpack strings point into it), never copied.
  *
@@ -42,53 +45,7 @@
 int invoke_parse_name(const char *fn, size_t fnlen, const char *q, size_t qlen,
                       char name[NAME_MAX_LEN + 1], char qual[130], lm_error *e)
 {
-    char buf[200];
-    if (fnlen == 0 || fnlen > 170) {
-        return proto_error(e, LM_E_INVALID_PARAMETER,
-                           "FunctionName must be 1 to 170 characters long");
-    }
-    memcpy(buf, fn, fnlen);
-    buf[fnlen] = '\0';
-    /* Strip an ARN-like prefix: [arn:...:]function:NAME[:QUALIFIER] */
-    const char *p = buf;
-    const char *fpos = strstr(buf, "function:");
-    if (fpos != NULL && (fpos == buf || fpos[-1] == ':')) {
-        p = fpos + strlen("function:");
-    } else if (strncmp(buf, "arn:", 4) == 0) {
-        return proto_error(e, LM_E_INVALID_PARAMETER, "FunctionName is not a valid function ARN");
-    }
-    const char *colon = strchr(p, ':');
-    size_t nlen = colon != NULL ? (size_t)(colon - p) : strlen(p);
-    if (!valid_function_name(p, nlen)) {
-        return proto_error(e, LM_E_INVALID_PARAMETER,
-                           "FunctionName '%s' is invalid: use 1-64 letters, digits, '-' or '_'",
-                           buf);
-    }
-    memcpy(name, p, nlen);
-    name[nlen] = '\0';
-    qual[0] = '\0';
-    if (colon != NULL) {
-        snprintf(qual, 130, "%s", colon + 1);
-    }
-    if (q != NULL && qlen > 0) {
-        if (qlen > 128) {
-            return proto_error(e, LM_E_INVALID_PARAMETER,
-                               "Qualifier is longer than 128 characters");
-        }
-        if (qual[0] != '\0' && (strlen(qual) != qlen || memcmp(qual, q, qlen) != 0)) {
-            return proto_error(e, LM_E_INVALID_PARAMETER,
-                               "Qualifier conflicts with the one in FunctionName");
-        }
-        memcpy(qual, q, qlen);
-        qual[qlen] = '\0';
-    }
-    if (qual[0] != '\0' && !valid_qualifier(qual)) {
-        return proto_error(e, LM_E_INVALID_PARAMETER,
-                           "Qualifier '%s' is invalid: use $LATEST, a version number or an "
-                           "alias name",
-                           qual);
-    }
-    return LM_OK;
+    return proto_parse_function_ref(fn, fnlen, q, qlen, name, qual, e); /* proto/names.c */
 }
 
 static void inv_free(invocation *inv)
@@ -251,27 +208,15 @@ static void finish(invocation *inv, const outcome *o)
 void invoke_complete_result(invocation *inv, const msgpack_object *res, worker *w)
 {
     outcome o = {0};
-    const char *ferr = NULL;
-    size_t fl = 0;
-    proto_get_str(res, "ferr", false, &ferr, &fl, NULL);
-    if (ferr != NULL && fl == 7 && memcmp(ferr, "Handled", 7) == 0) {
-        o.ferr = "Handled";
-    } else if (ferr != NULL && fl == 9 && memcmp(ferr, "Unhandled", 9) == 0) {
-        o.ferr = "Unhandled";
-    }
-    if (proto_get_bin(res, "payload", false, &o.payload, &o.payload_len, NULL) != LM_OK ||
-        o.payload == NULL) {
-        o.payload = "null";
-        o.payload_len = 4;
-    }
-    const void *lg = NULL;
-    proto_get_bin(res, "log", false, &lg, &o.handler_log_len, NULL);
-    o.handler_log = lg != NULL ? lg : "";
-    if (lg == NULL) {
-        o.handler_log_len = 0;
-    }
-    proto_get_double(res, "dur_ms", false, &o.dur_ms, NULL);
-    proto_get_int(res, "maxrss_mb", false, &o.maxrss_mb, NULL);
+    proto_result r; /* proto/workmsg.c: a worker's bytes, read with defaults */
+    proto_read_result(res, &r);
+    o.ferr = r.ferr;
+    o.payload = r.payload;
+    o.payload_len = r.payload_len;
+    o.handler_log = r.log;
+    o.handler_log_len = r.log_len;
+    o.dur_ms = r.dur_ms;
+    o.maxrss_mb = r.maxrss_mb;
     w->maxrss_mb = o.maxrss_mb;
     if (!w->init_reported) {
         o.init_ms = w->init_ms;
@@ -414,6 +359,12 @@ static int validate_request(const invoke_req *r, lm_error *e)
     if (r->cclen > PROTO_MAX_CLIENT_CONTEXT) {
         return proto_error(e, LM_E_INVALID_PARAMETER, "ClientContext must be at most %u bytes",
                            PROTO_MAX_CLIENT_CONTEXT);
+    }
+    size_t bad = 0;
+    const char *why = NULL;
+    if (!proto_json_text_ok(r->payload, r->payload_len, &bad, &why)) {
+        return proto_error(e, LM_E_INVALID_CONTENT,
+                           "Could not parse request body into json: %s at byte %zu", why, bad);
     }
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithLengthOpts(r->payload, r->payload_len, &end, 0);

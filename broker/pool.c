@@ -322,24 +322,14 @@ void pool_worker_next(worker *w, work_ctx *ctx, const msgpack_object *root)
         w->ready_at = now_ms();
         w->init_ms = w->ready_at - w->spawned_at;
         B.cold_starts++;
-        const msgpack_object *init = proto_find(root, "init");
-        const void *ilog = NULL;
-        size_t ilen = 0;
-        if (proto_get_bin(init, "log", false, &ilog, &ilen, NULL) == LM_OK && ilen > 0) {
-            logs_write(w->cfg->name, ilog, ilen); /* what the handler's init printed */
+        proto_init_report ir; /* proto/workmsg.c */
+        proto_read_init(proto_find(root, "init"), &ir);
+        if (ir.log_len > 0) {
+            logs_write(w->cfg->name, ir.log, ir.log_len); /* what the handler's init printed */
         }
-        bool ok = true;
-        proto_get_bool(init, "ok", false, &ok, NULL);
-        if (!ok) {
-            const char *type = "Runtime.Unknown", *msg = "";
-            size_t tl = 15, ml = 0;
-            proto_get_str(init, "type", false, &type, &tl, NULL);
-            proto_get_str(init, "message", false, &msg, &ml, NULL);
-            char t[64], m[1024];
-            snprintf(t, sizeof(t), "%.*s", (int)tl, type);
-            snprintf(m, sizeof(m), "%.*s", (int)ml, msg);
+        if (!ir.ok) {
             shutdown_worker(w);
-            init_failed(w, t, m);
+            init_failed(w, ir.type, ir.message);
             return;
         }
     } else if (w->state == W_BUSY && w->inv != NULL) {
@@ -402,7 +392,8 @@ static void worker_exited(worker *w, int st, const sbx_verdict *v);
 static int build_env(const worker *w, int slot, char ***envp_out)
 {
     const fn_config *cfg = w->cfg;
-    size_t cap = 64, n = 0;
+    size_t cap = 64, n = 0, nvars = 0;
+    env_var *vars = NULL;
     char **envp = calloc(cap, sizeof(char *));
     if (envp == NULL) {
         return -1;
@@ -421,13 +412,14 @@ static int build_env(const worker *w, int slot, char ***envp_out)
         }                                                           \
         envp[++n] = NULL;                                           \
     } while (0)
-    cJSON *vars = cJSON_Parse(cfg->env_json != NULL ? cfg->env_json : "{}");
-    for (cJSON *v = vars != NULL ? vars->child : NULL; v != NULL; v = v->next) {
-        if (cJSON_IsString(v)) {
-            PUT("%s=%s", v->string, v->valuestring);
-        }
+    vars = env_vars_from_json(cfg->env_json, &nvars); /* util.c: keys checked again */
+    if (vars == NULL) {
+        goto fail;
     }
-    cJSON_Delete(vars);
+    for (size_t i = 0; i < nvars; i++) {
+        PUT("%s=%s", vars[i].key, vars[i].value);
+    }
+    env_vars_free(vars, nvars);
     vars = NULL;
     PUT("PATH=/usr/local/bin:/usr/bin:/bin");
     PUT("AWS_LAMBDA_FUNCTION_NAME=%s", cfg->name);
@@ -474,6 +466,7 @@ static int build_env(const worker *w, int slot, char ***envp_out)
     *envp_out = envp;
     return 0;
 fail:
+    env_vars_free(vars, nvars);
     for (size_t i = 0; i < n; i++) {
         free(envp[i]);
     }

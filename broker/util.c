@@ -1,7 +1,9 @@
 /*
  * broker/util.c — small helpers: clocks, ids, hashing (mbedtls), base64,
  * durable file writes (write, fsync, rename, fsync the directory — the
- * ALICE-safe pattern) and name validation.
+ * ALICE-safe pattern), name validation, and decoding a stored
+ * Environment.Variables (env_vars_from_json: the store's text is read as
+ * untrusted, like a request; tests/fuzz/fuzz_store.c drives it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <mbedtls/base64.h>
 #include <mbedtls/sha256.h>
 
@@ -180,18 +183,7 @@ fail:
 
 bool valid_function_name(const char *s, size_t n)
 {
-    if (n == 0 || n > NAME_MAX_LEN) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '-' || c == '_';
-        if (!ok) {
-            return false;
-        }
-    }
-    return true;
+    return proto_valid_function_name(s, n); /* proto/names.c: Lambda's pattern */
 }
 
 bool str_all_digits(const char *s)
@@ -205,4 +197,45 @@ bool str_all_digits(const char *s)
         }
     }
     return true;
+}
+
+env_var *env_vars_from_json(const char *json, size_t *n)
+{
+    cJSON *vars = cJSON_Parse(json != NULL ? json : "{}");
+    size_t cap = 0, k = 0;
+    *n = 0;
+    for (const cJSON *v = cJSON_IsObject(vars) ? vars->child : NULL; v != NULL; v = v->next) {
+        cap++;
+    }
+    env_var *out = calloc(cap + 1, sizeof(*out));
+    for (const cJSON *v = cJSON_IsObject(vars) ? vars->child : NULL; out != NULL && v != NULL;
+         v = v->next) {
+        /* what admin.c lets in: string values, keys by Lambda's pattern and
+         * not reserved (a store from before a rule, or edited by hand, must
+         * not put LD_PRELOAD into a worker) */
+        if (!cJSON_IsString(v) || v->string == NULL ||
+            proto_env_key_problem(v->string, strlen(v->string)) != NULL) {
+            continue;
+        }
+        out[k].key = strdup(v->string);
+        out[k].value = strdup(v->valuestring);
+        if (out[k].key == NULL || out[k].value == NULL) {
+            env_vars_free(out, k + 1);
+            out = NULL;
+            break;
+        }
+        k++;
+    }
+    cJSON_Delete(vars);
+    *n = out != NULL ? k : 0;
+    return out;
+}
+
+void env_vars_free(env_var *v, size_t n)
+{
+    for (size_t i = 0; v != NULL && i < n; i++) {
+        free(v[i].key);
+        free(v[i].value);
+    }
+    free(v);
 }

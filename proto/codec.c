@@ -1,6 +1,7 @@
 /*
  * proto/codec.c — strict decoding and direct-to-nng_msg encoding of Lamina's
- * msgpack maps (see proto.h for the contract).
+ * msgpack maps (see proto.h for the contract; the text rules for client
+ * requests are in text.c).
  */
 #include <math.h>
 #include <stdio.h>
@@ -36,6 +37,12 @@ int proto_decode(const void *buf, size_t len, proto_doc *doc, lm_error *e)
                            (long long)v, PROTO_VERSION);
     }
     return LM_OK;
+}
+
+int proto_decode_request(const void *buf, size_t len, proto_doc *doc, lm_error *e)
+{
+    int rc = proto_decode(buf, len, doc, e);
+    return rc == LM_OK ? proto_check_strings(doc->root, e) : rc;
 }
 
 void proto_doc_finish(proto_doc *doc)

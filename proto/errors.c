@@ -1,6 +1,7 @@
 /*
  * proto/errors.c — names, statuses, wire types and messages of the one error
  * table (lamina/error.h), and translation from nng errors at the boundary.
+ * Messages are always valid UTF-8 text (make_text), whatever they quote.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,6 +60,18 @@ int proto_err_from_type(const char *type)
     return LM_E_INTERNAL;
 }
 
+/* Make s valid text in place: a message may quote a client's bytes or be
+ * cut by its buffer in the middle of a character, and an error reply's
+ * strings must pass the same text check as any other (text.c).  Each bad
+ * byte becomes '?'. */
+static void make_text(char *s)
+{
+    size_t n = strlen(s), at = 0;
+    while (!proto_utf8_ok(s, n, false, &at, NULL)) {
+        s[at] = '?';
+    }
+}
+
 int proto_error(lm_error *e, int code, const char *fmt, ...)
 {
     if (e == NULL) {
@@ -75,6 +88,7 @@ int proto_error(lm_error *e, int code, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(e->message, sizeof(e->message), fmt, ap);
         va_end(ap);
+        make_text(e->message);
     }
     return code;
 }

@@ -1,7 +1,14 @@
 /*
  * proto/jsonconv.c — convert between cJSON values and msgpack so that admin
  * calls can be written as JSON by users (CLI, lm_call) while the wire stays
- * msgpack.  Both directions are recursive with a depth bound.
+ * msgpack.  Both directions are recursive with a depth bound, the one the
+ * pre-validator enforces (PROTO_MAX_DEPTH containers deep, counting the
+ * ones the caller's value sits in), so what jsonconv_pack accepts the
+ * broker accepts too.
+ *
+ * cJSON keeps strings NUL-terminated, so a "\u0000" in JSON text would
+ * silently cut a string ("echo\u0000zzz" became "echo" and deleted the
+ * function echo); jsonconv_parse refuses such text before cJSON sees it.
  */
 #include <math.h>
 #include <stdint.h>
@@ -12,7 +19,8 @@
 
 int jsonconv_pack(proto_writer *w, const cJSON *j, int depth)
 {
-    if (depth > PROTO_MAX_DEPTH) {
+    bool container = j != NULL && (cJSON_IsArray(j) || cJSON_IsObject(j));
+    if (depth > PROTO_MAX_DEPTH || (container && depth >= PROTO_MAX_DEPTH)) {
         return -1;
     }
     if (j == NULL || cJSON_IsNull(j)) {
@@ -49,21 +57,37 @@ int jsonconv_pack(proto_writer *w, const cJSON *j, int depth)
     return 0;
 }
 
-static cJSON *from_str(const char *p, size_t n)
+/* Copy p[0..n) into a new NUL-terminated string; msgpack-c gives an
+ * empty str or bin a NULL pointer, which memcpy must not see. */
+static char *dup_bytes(const char *p, size_t n)
 {
     char *tmp = malloc(n + 1);
     if (tmp == NULL) {
         return NULL;
     }
-    memcpy(tmp, p, n);
+    if (n > 0) {
+        memcpy(tmp, p, n);
+    }
     tmp[n] = '\0';
+    return tmp;
+}
+
+static cJSON *from_str(const char *p, size_t n)
+{
+    char *tmp = dup_bytes(p, n);
+    if (tmp == NULL) {
+        return NULL;
+    }
     cJSON *s = cJSON_CreateString(tmp);
     free(tmp);
     return s;
 }
 
-cJSON *jsonconv_from_msgpack(const msgpack_object *o)
+static cJSON *from_msgpack(const msgpack_object *o, int depth)
 {
+    if (depth > PROTO_MAX_DEPTH) {
+        return NULL;
+    }
     switch (o->type) {
     case MSGPACK_OBJECT_NIL: return cJSON_CreateNull();
     case MSGPACK_OBJECT_BOOLEAN: return cJSON_CreateBool(o->via.boolean);
@@ -76,7 +100,7 @@ cJSON *jsonconv_from_msgpack(const msgpack_object *o)
     case MSGPACK_OBJECT_ARRAY: {
         cJSON *a = cJSON_CreateArray();
         for (uint32_t i = 0; a != NULL && i < o->via.array.size; i++) {
-            cJSON *c = jsonconv_from_msgpack(&o->via.array.ptr[i]);
+            cJSON *c = from_msgpack(&o->via.array.ptr[i], depth + 1);
             if (c == NULL) {
                 cJSON_Delete(a);
                 return NULL;
@@ -94,9 +118,11 @@ cJSON *jsonconv_from_msgpack(const msgpack_object *o)
             }
             char key[256];
             size_t kl = kv->key.via.str.size < 255 ? kv->key.via.str.size : 255;
-            memcpy(key, kv->key.via.str.ptr, kl);
+            if (kl > 0) { /* an empty key's pointer is NULL */
+                memcpy(key, kv->key.via.str.ptr, kl);
+            }
             key[kl] = '\0';
-            cJSON *c = jsonconv_from_msgpack(&kv->val);
+            cJSON *c = from_msgpack(&kv->val, depth + 1);
             if (c == NULL) {
                 cJSON_Delete(m);
                 return NULL;
@@ -107,4 +133,46 @@ cJSON *jsonconv_from_msgpack(const msgpack_object *o)
     }
     default: return cJSON_CreateNull();
     }
+}
+
+cJSON *jsonconv_from_msgpack(const msgpack_object *o)
+{
+    return from_msgpack(o, 0);
+}
+
+/* Offset of the first "\u0000" escape inside a string of JSON text
+ * s[0..n), or n. */
+static size_t escaped_nul(const char *s, size_t n)
+{
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!in_str) {
+            in_str = s[i] == '"';
+        } else if (s[i] == '"') {
+            in_str = false;
+        } else if (s[i] == '\\' && i + 1 < n) {
+            if (s[i + 1] == 'u' && n - i >= 6 && memcmp(s + i + 2, "0000", 4) == 0) {
+                return i;
+            }
+            i++; /* skip the escaped character */
+        }
+    }
+    return n;
+}
+
+int jsonconv_parse(const char *text, size_t len, cJSON **out, lm_error *e)
+{
+    size_t at = escaped_nul(text, len);
+    *out = NULL;
+    if (at < len) {
+        return proto_error(e, LM_E_INVALID_PARAMETER,
+                           "arguments: \\u0000 at byte %zu: a NUL is not allowed in any string",
+                           at);
+    }
+    const char *end = NULL;
+    *out = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (*out == NULL) {
+        return proto_error(e, LM_E_INVALID_PARAMETER, "arguments are not valid JSON");
+    }
+    return LM_OK;
 }

@@ -17,6 +17,13 @@
  *   3. Typed getters (proto_get_*) fail with LM_E_MALFORMED and a message
  *      naming the field when a field is missing or has the wrong type.
  *
+ *   4. Requests from clients (the api socket) are decoded with
+ *      proto_decode_request(), which also checks that every string in the
+ *      tree, keys included, is UTF-8 text without U+0000 (text.c), so no
+ *      handler can meet "echo\0zzz" and no C string can cut it short.
+ *      Workers' and the broker's own messages use proto_decode(): their
+ *      strings may carry a handler's bytes.
+ *
  * Encoding goes straight into an nng_msg body through a msgpack_packer whose
  * write callback appends to the message (no intermediate copy).
  */
@@ -74,6 +81,10 @@ typedef struct proto_doc {
 /* Validate and unpack buf (which must outlive the doc; not copied).  The
  * root must be a map with "v" == PROTO_VERSION.  0 or an lm_err code. */
 int proto_decode(const void *buf, size_t len, proto_doc *doc, lm_error *e);
+/* proto_decode, then proto_check_strings on the whole tree: the decoder
+ * for requests from clients.  A bad string is LM_E_INVALID_PARAMETER
+ * naming the field ("FunctionName", "Environment.Variables.KEY"). */
+int proto_decode_request(const void *buf, size_t len, proto_doc *doc, lm_error *e);
 /* Release the doc's zone; accepts a doc that failed to decode. */
 void proto_doc_finish(proto_doc *doc);
 
@@ -96,6 +107,73 @@ int proto_get_map(const msgpack_object *map, const char *key, bool required,
  * or contains a NUL. */
 int proto_copy_str(const char *s, size_t len, char *dst, size_t cap, const char *field,
                    lm_error *e);
+
+/* ---- text (text.c) ---- */
+/* Is p[0..n) valid UTF-8 (RFC 3629: no overlong forms, no surrogates,
+ * nothing above U+10FFFF), with no NUL unless allow_nul?  On false, *at
+ * gets the offset of the first bad byte and *why a short reason (both may
+ * be NULL). */
+bool proto_utf8_ok(const void *p, size_t n, bool allow_nul, size_t *at, const char **why);
+/* Text as every string field must be: UTF-8 without U+0000. */
+bool proto_text_ok(const char *s, size_t n, size_t *at, const char **why);
+/* Could p[0..n) be JSON text as far as bytes go: UTF-8, no raw NUL, no raw
+ * control character inside a string or (but whitespace) outside one?  The
+ * syntax itself is cJSON's to check.  An escaped \u0000 is fine. */
+bool proto_json_text_ok(const void *p, size_t n, size_t *at, const char **why);
+/* Check every str under root (keys too; not the top-level "payload" and
+ * "code", which are bytes): LM_OK or LM_E_INVALID_PARAMETER naming it. */
+int proto_check_strings(const msgpack_object *root, lm_error *e);
+/* Copy s[0..n) into dst (cap > 0 bytes, always NUL-terminated) for an
+ * error message: control characters, quotes, backslashes and bytes that
+ * are not UTF-8 become \xNN; cut at a character boundary.  Returns the
+ * length written. */
+size_t proto_quote(char *dst, size_t cap, const char *s, size_t n);
+
+/* ---- names (names.c): Lambda's patterns ---- */
+#define PROTO_NAME_MAX 64 /* function name */
+#define PROTO_ALIAS_MAX 128
+#define PROTO_QUALIFIER_MAX 128
+#define PROTO_FUNCTION_REF_MAX 170 /* the whole FunctionName field */
+bool proto_valid_function_name(const char *s, size_t n); /* [a-zA-Z0-9-_]{1,64} */
+bool proto_valid_alias_name(const char *s, size_t n); /* same, 1-128, not all digits */
+bool proto_valid_version(const char *s, size_t n); /* $LATEST or 1-10 digits */
+bool proto_valid_qualifier(const char *s, size_t n); /* a version or an alias name */
+/* Parse a FunctionName (NAME, NAME:Q, function:NAME[:Q], a partial or full
+ * ARN) and an optional separate Qualifier (q may be NULL; qlen 0 means
+ * absent) into name and qual ("" when unqualified).  LM_OK or
+ * LM_E_INVALID_PARAMETER saying which part is wrong. */
+int proto_parse_function_ref(const char *fn, size_t fnlen, const char *q, size_t qlen,
+                             char name[PROTO_NAME_MAX + 1], char qual[PROTO_QUALIFIER_MAX + 1],
+                             lm_error *e);
+/* NULL if k[0..n) may be an Environment.Variables key, else why not
+ * (pattern [a-zA-Z][a-zA-Z0-9_]+; reserved keys and prefixes refused). */
+const char *proto_env_key_problem(const char *k, size_t n);
+
+/* ---- a worker's NEXT (workmsg.c): hostile input, read with defaults ---- */
+typedef struct proto_init_report {
+    bool ok; /* default true */
+    const void *log; /* what init printed (into the message), or NULL */
+    size_t log_len;
+    char type[64]; /* errorType when !ok ("Runtime.Unknown" if absent), cut to fit */
+    char message[1024]; /* errorMessage, cut to fit */
+} proto_init_report;
+/* Read the "init" map (NULL: absent) of a worker's first NEXT. */
+void proto_read_init(const msgpack_object *init, proto_init_report *r);
+
+typedef struct proto_result {
+    const char *rid; /* the request it answers (into the message), or NULL */
+    size_t rid_len;
+    const char *ferr; /* NULL, "Handled" or "Unhandled" (anything else: NULL) */
+    const void *payload; /* into the message, or "null" when absent */
+    size_t payload_len;
+    const char *log; /* handler output (into the message), "" when absent */
+    size_t log_len;
+    double dur_ms; /* 0 when absent */
+    int64_t maxrss_mb; /* 0 when absent */
+} proto_result;
+/* Read the "result" map (NULL: absent) of a NEXT.  Pointers are into the
+ * message: valid while its doc is. */
+void proto_read_result(const msgpack_object *res, proto_result *r);
 
 /* ---- encoding ---- */
 typedef struct proto_writer {

@@ -396,8 +396,11 @@ LM_EXPORT int lm_call(lm_client *c, const char *op, const char *args_json, const
     }
     cJSON *args = NULL;
     if (args_json != NULL) {
-        args = cJSON_Parse(args_json);
-        if (args == NULL || !cJSON_IsObject(args)) {
+        int prc = jsonconv_parse(args_json, strlen(args_json), &args, err);
+        if (prc != LM_OK) {
+            return prc; /* e.g. a \u0000, which cJSON would cut a name at */
+        }
+        if (!cJSON_IsObject(args)) {
             cJSON_Delete(args);
             return proto_error(err, LM_E_INVALID_PARAMETER, "arguments are not a JSON object");
         }
