@@ -82,7 +82,7 @@ int cmd_create(cli *c, int argc, char **argv)
     const char *handler = NULL;
     int rc = EXIT_OK;
     cJSON_AddStringToObject(args, "FunctionName", argv[1]);
-    for (int i = 2; i < argc && rc == EXIT_OK; i++) {
+    for (int i = 2; i < argc && rc == EXIT_OK; i += 2) { /* each option takes a value */
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int n = 0;
@@ -103,7 +103,6 @@ int cmd_create(cli *c, int argc, char **argv)
         } else {
             rc = out_usage(argv[0], "unknown option '%s'", a);
         }
-        i++;
     }
     if (rc == EXIT_OK && handler == NULL) {
         rc = out_usage(argv[0], "%s", "--handler FILE.so is required");
