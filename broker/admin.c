@@ -43,13 +43,13 @@
 typedef struct admin_job {
     api_ctx *actx;
     nng_msg *msg;
-    struct admin_job *next;
+    list_node node; /* Q.jobs */
 } admin_job;
 
 static struct {
     pthread_mutex_t mtx;
     pthread_cond_t cv;
-    admin_job *head, *tail;
+    list_head jobs; /* FIFO */
     bool stop;
     pthread_t thr;
     bool running;
@@ -77,12 +77,7 @@ void admin_submit(api_ctx *actx, nng_msg *msg)
         api_reply_error(actx, &e);
         return;
     }
-    if (Q.tail != NULL) {
-        Q.tail->next = j;
-    } else {
-        Q.head = j;
-    }
-    Q.tail = j;
+    list_push_back(&Q.jobs, &j->node);
     pthread_cond_signal(&Q.cv);
     pthread_mutex_unlock(&Q.mtx);
 }
@@ -1584,17 +1579,13 @@ static void *admin_main(void *arg)
     (void)arg;
     for (;;) {
         pthread_mutex_lock(&Q.mtx);
-        while (Q.head == NULL && !Q.stop) {
+        while (list_empty(&Q.jobs) && !Q.stop) {
             pthread_cond_wait(&Q.cv, &Q.mtx);
         }
-        admin_job *j = Q.head;
+        admin_job *j = list_pop_front_entry(&Q.jobs, admin_job, node);
         if (j == NULL) {
             pthread_mutex_unlock(&Q.mtx);
             return NULL;
-        }
-        Q.head = j->next;
-        if (Q.head == NULL) {
-            Q.tail = NULL;
         }
         pthread_mutex_unlock(&Q.mtx);
         lm_error e;

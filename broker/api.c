@@ -2,14 +2,14 @@
  * broker/api.c — the api socket: rep0 on ipc://<state>/api.sock (and an
  * optional tcp:// listener), served by a pool of contexts.
  *
- * Each context is a small state machine: RECV (waiting for a request) →
- * WAIT (the request is being served: an invocation running, an admin call
- * on the admin thread) → SEND (reply in flight) → RECV.  We keep at least
- * API_RECEIVERS contexts in RECV; a context that goes to WAIT is replaced
- * by one from the free list (or a new one), so the number of requests
- * waiting at once is bounded by memory, not by threads.  Contexts are never
- * freed while the broker runs (an aio cannot be freed from its own
- * callback); idle ones go to the free list.
+ * The contexts are lib/reppool's (shared with the work socket): a small
+ * state machine each, RECV (waiting for a request) → WAIT (the request is
+ * being served: an invocation running, an admin call on the admin thread)
+ * → SEND (reply in flight) → RECV.  At least API_RECEIVERS stay in RECV;
+ * one that goes to WAIT is replaced from the free list or by a new one, so
+ * the number of requests waiting at once is bounded by memory, not by
+ * threads.  Contexts are freed only at stop (an
+ * aio cannot be freed from its own callback).
  *
  * Every request is validated (bounded msgpack pre-check, version, op, and
  * every string in it UTF-8 without NUL: proto_decode_request) in the
@@ -29,59 +29,19 @@
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "broker.h"
+#include "lib/reppool.h"
 #include "listen.h"
 
 #define API_RECEIVERS 8
 
-typedef enum { CTX_RECV, CTX_WAIT, CTX_SEND, CTX_FREE } ctx_state;
+static reppool *A;
 
-struct api_ctx {
-    nng_ctx ctx;
-    nng_aio *aio;
-    ctx_state state;
-    api_ctx *next_all;
-    api_ctx *next_free;
-};
-
-static struct {
-    api_ctx *all;
-    api_ctx *free;
-    int receiving;
-    bool closed;
-} A;
-
-static void api_cb(void *arg);
-
-/* B.mtx held. */
-static void start_recv(api_ctx *c)
+/* An api_ctx is a reppool_ctx under the name the rest of the broker uses
+ * (a distinct type, so it is never mixed up with a work_ctx); no storage of
+ * its own. */
+static reppool_ctx *rctx(api_ctx *c)
 {
-    c->state = CTX_RECV;
-    A.receiving++;
-    nng_ctx_recv(c->ctx, c->aio);
-}
-
-/* B.mtx held.  Ensure API_RECEIVERS contexts are receiving. */
-static void top_up(void)
-{
-    while (!A.closed && A.receiving < API_RECEIVERS) {
-        api_ctx *c = A.free;
-        if (c != NULL) {
-            A.free = c->next_free;
-        } else {
-            c = calloc(1, sizeof(*c));
-            if (c == NULL) {
-                return;
-            }
-            if (nng_aio_alloc(&c->aio, api_cb, c) != 0 || nng_ctx_open(&c->ctx, B.api_sock) != 0) {
-                nng_aio_free(c->aio);
-                free(c);
-                return;
-            }
-            c->next_all = A.all;
-            A.all = c;
-        }
-        start_recv(c);
-    }
+    return (reppool_ctx *)(void *)c;
 }
 
 void api_reply(api_ctx *c, nng_msg *msg)
@@ -91,12 +51,11 @@ void api_reply(api_ctx *c, nng_msg *msg)
         proto_error(&e, LM_E_NOMEM, NULL);
         msg = proto_error_reply(&e);
         if (msg == NULL) {
+            reppool_release(rctx(c)); /* no reply possible: free the context */
             return;
         }
     }
-    c->state = CTX_SEND;
-    nng_aio_set_msg(c->aio, msg);
-    nng_ctx_send(c->ctx, c->aio);
+    reppool_reply(rctx(c), msg);
 }
 
 void api_reply_error(api_ctx *c, const lm_error *e)
@@ -149,40 +108,11 @@ static void dispatch(api_ctx *c, nng_msg *msg)
     admin_submit(c, msg);
 }
 
-static void api_cb(void *arg)
+/* reppool_request_fn: a request arrived on c. */
+static void api_request(void *arg, reppool_ctx *c, nng_msg *msg)
 {
-    api_ctx *c = arg;
-    int rv = nng_aio_result(c->aio);
-    pthread_mutex_lock(&B.mtx);
-    if (c->state == CTX_SEND) {
-        if (rv != 0) {
-            nng_msg_free(nng_aio_get_msg(c->aio));
-        }
-        if (!A.closed && A.receiving < API_RECEIVERS) {
-            start_recv(c);
-        } else {
-            c->state = CTX_FREE;
-            c->next_free = A.free;
-            A.free = c;
-        }
-        pthread_mutex_unlock(&B.mtx);
-        return;
-    }
-    /* CTX_RECV completed */
-    A.receiving--;
-    if (rv != 0) {
-        if (rv != NNG_ECLOSED && !A.closed) {
-            start_recv(c); /* transient error: keep receiving */
-        } else {
-            c->state = CTX_FREE;
-        }
-        pthread_mutex_unlock(&B.mtx);
-        return;
-    }
-    c->state = CTX_WAIT;
-    top_up();
-    pthread_mutex_unlock(&B.mtx);
-    dispatch(c, nng_aio_get_msg(c->aio));
+    (void)arg;
+    dispatch((api_ctx *)(void *)c, msg);
 }
 
 /* Only the broker's own user (and root) may use the local api socket.  The
@@ -224,28 +154,24 @@ int api_start(void)
             return -1;
         }
     }
-    pthread_mutex_lock(&B.mtx);
-    top_up();
-    pthread_mutex_unlock(&B.mtx);
+    /* No bound on contexts (as before the pool): what may wait is bounded
+     * by the broker's own caps (max concurrency, event-wait's waiters). */
+    reppool_config pc = {
+        .receivers = API_RECEIVERS, .max = 0, .on_request = api_request, .arg = NULL};
+    rv = reppool_create(&A, B.api_sock, &pc);
+    if (rv != 0) {
+        blog(LOG_ERROR, "api socket: cannot start its contexts: %s", nng_strerror(rv));
+        return -1;
+    }
     return 0;
 }
 
 void api_stop(void)
 {
-    pthread_mutex_lock(&B.mtx);
-    A.closed = true;
-    pthread_mutex_unlock(&B.mtx);
-    nng_close(B.api_sock);
-    for (api_ctx *c = A.all; c != NULL; c = c->next_all) {
-        nng_aio_stop(c->aio);
+    if (A != NULL) {
+        reppool_stop(A); /* closes B.api_sock */
+        A = NULL;
+    } else {
+        nng_close(B.api_sock);
     }
-    api_ctx *c = A.all;
-    while (c != NULL) {
-        api_ctx *n = c->next_all;
-        nng_aio_free(c->aio);
-        free(c);
-        c = n;
-    }
-    A.all = NULL;
-    A.free = NULL;
 }

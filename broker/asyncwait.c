@@ -34,7 +34,7 @@
 
 #define AW_MAX_ENTRIES 16384
 #define AW_MAX_WAITERS 4096
-#define AW_BUCKETS 4096 /* power of two */
+#define AW_BUCKETS 4096 /* the entry table's starting width (lib/hmap grows it) */
 #define AW_COND_LEN 24
 #define AW_DEFAULT_TIMEOUT_MS 30000
 #define AW_MAX_TIMEOUT_MS 900000 /* Lambda's longest function timeout */
@@ -49,8 +49,8 @@ typedef struct aw_entry {
     char etype[64]; /* its errorType, or the invocation error's type */
     bool known; /* finished, or a record known to be queued */
     int nwait;
-    struct aw_entry *hnext; /* hash chain */
-    struct aw_entry *prev, *next; /* age order (oldest first) */
+    hmap_node hnode; /* AW.entries, keyed by rid */
+    list_node age; /* AW.by_age (oldest first) */
 } aw_entry;
 
 /* A caller waiting, and then (off the waiter list) its reply to send once
@@ -62,76 +62,30 @@ typedef struct aw_waiter {
     bool checked;
     nng_msg *msg;
     lm_error err;
-    struct aw_waiter *next;
+    list_node node; /* AW.waiters (newest first), then a reply list */
 } aw_waiter;
 
 static struct {
     pthread_mutex_t mtx;
-    aw_entry *bucket[AW_BUCKETS];
-    aw_entry *oldest, *newest;
+    hmap entries;
+    list_head by_age;
     int n_entries;
-    aw_waiter *waiters;
+    list_head waiters;
     int n_waiters;
     bool stopped;
-} AW = {.mtx = PTHREAD_MUTEX_INITIALIZER};
+} AW = {.mtx = PTHREAD_MUTEX_INITIALIZER, .entries = {.min_buckets = AW_BUCKETS}};
 
 /* ---- entries (AW.mtx held) ---- */
 
-static unsigned hash(const char *s)
-{
-    unsigned h = 2166136261u; /* FNV-1a */
-    while (*s != '\0') {
-        h = (h ^ (unsigned char)*s++) * 16777619u;
-    }
-    return h & (AW_BUCKETS - 1);
-}
-
 static aw_entry *find(const char *rid)
 {
-    for (aw_entry *e = AW.bucket[hash(rid)]; e != NULL; e = e->hnext) {
-        if (strcmp(e->rid, rid) == 0) {
-            return e;
-        }
-    }
-    return NULL;
-}
-
-static void age_unlink(aw_entry *e)
-{
-    if (e->prev != NULL) {
-        e->prev->next = e->next;
-    } else {
-        AW.oldest = e->next;
-    }
-    if (e->next != NULL) {
-        e->next->prev = e->prev;
-    } else {
-        AW.newest = e->prev;
-    }
-    e->prev = e->next = NULL;
-}
-
-static void age_append(aw_entry *e)
-{
-    e->prev = AW.newest;
-    e->next = NULL;
-    if (AW.newest != NULL) {
-        AW.newest->next = e;
-    } else {
-        AW.oldest = e;
-    }
-    AW.newest = e;
+    return hmap_entry(hmap_get(&AW.entries, rid), aw_entry, hnode);
 }
 
 static void drop(aw_entry *e)
 {
-    for (aw_entry **pp = &AW.bucket[hash(e->rid)]; *pp != NULL; pp = &(*pp)->hnext) {
-        if (*pp == e) {
-            *pp = e->hnext;
-            break;
-        }
-    }
-    age_unlink(e);
+    hmap_remove(&AW.entries, &e->hnode);
+    list_remove(&AW.by_age, &e->age);
     AW.n_entries--;
     free(e);
 }
@@ -151,11 +105,11 @@ static bool pinned(const aw_entry *e)
 static void make_room(void)
 {
     int tries = AW.n_entries;
-    while (AW.n_entries >= AW_MAX_ENTRIES && AW.oldest != NULL && tries-- > 0) {
-        aw_entry *e = AW.oldest;
+    while (AW.n_entries >= AW_MAX_ENTRIES && !list_empty(&AW.by_age) && tries-- > 0) {
+        aw_entry *e = list_first_entry(&AW.by_age, aw_entry, age);
         if (pinned(e)) {
-            age_unlink(e);
-            age_append(e);
+            list_remove(&AW.by_age, &e->age);
+            list_push_back(&AW.by_age, &e->age);
         } else {
             drop(e);
         }
@@ -174,10 +128,11 @@ static aw_entry *get(const char *rid)
         return NULL;
     }
     snprintf(e->rid, sizeof(e->rid), "%s", rid);
-    unsigned h = hash(rid);
-    e->hnext = AW.bucket[h];
-    AW.bucket[h] = e;
-    age_append(e);
+    if (hmap_put(&AW.entries, &e->hnode, e->rid) != 0) {
+        free(e);
+        return NULL;
+    }
+    list_push_back(&AW.by_age, &e->age);
     AW.n_entries++;
     return e;
 }
@@ -241,23 +196,22 @@ static nng_msg *status_reply(const aw_entry *e)
     return m;
 }
 
-/* Move w to the reply list: its status (msg), or an error when code is set. */
-static void reply_later(aw_waiter **outs, aw_waiter *w, int code, const char *text)
+/* Move w (already off AW.waiters) to the front of the reply list: its
+ * status (msg), or an error when code is set. */
+static void reply_later(list_head *outs, aw_waiter *w, int code, const char *text)
 {
     if (code != LM_OK) {
         proto_error(&w->err, code, "%s", text);
     } else {
         w->msg = status_reply(w->e); /* NULL: api_reply answers out of memory */
     }
-    w->next = *outs;
-    *outs = w;
+    list_push_front(outs, &w->node);
 }
 
-static void send_replies(aw_waiter *outs)
+static void send_replies(list_head *outs)
 {
-    while (outs != NULL) {
-        aw_waiter *w = outs;
-        outs = w->next;
+    aw_waiter *w;
+    while ((w = list_pop_front_entry(outs, aw_waiter, node)) != NULL) {
         if (w->err.code != LM_OK) {
             api_reply_error(w->actx, &w->err);
         } else {
@@ -269,17 +223,15 @@ static void send_replies(aw_waiter *outs)
 
 /* Remove waiters for e (all when `all`, else only those past `now`) and
  * queue their status replies.  AW.mtx held. */
-static void release_waiters(aw_entry *e, bool all, int64_t now, aw_waiter **outs)
+static void release_waiters(aw_entry *e, bool all, int64_t now, list_head *outs)
 {
-    for (aw_waiter **pp = &AW.waiters; *pp != NULL;) {
-        aw_waiter *w = *pp;
+    LIST_EACH(w, aw_waiter, node, &AW.waiters)
+    {
         if ((e == NULL || w->e == e) && (all || w->deadline <= now)) {
-            *pp = w->next;
+            list_remove(&AW.waiters, &w->node);
             w->e->nwait--;
             AW.n_waiters--;
             reply_later(outs, w, LM_OK, NULL);
-        } else {
-            pp = &w->next;
         }
     }
 }
@@ -314,8 +266,7 @@ bool aw_add(api_ctx *actx, const char *rid, int64_t deadline)
         w->deadline = deadline;
         w->checked = e->known;
         check = !w->checked;
-        w->next = AW.waiters;
-        AW.waiters = w;
+        list_push_front(&AW.waiters, &w->node);
         AW.n_waiters++;
         e->nwait++;
     }
@@ -333,7 +284,7 @@ bool aw_add(api_ctx *actx, const char *rid, int64_t deadline)
 void aw_finished(const char *rid, const char *cond, const char *record_rid, const char *ferr,
                  const char *etype)
 {
-    aw_waiter *outs = NULL;
+    list_head outs = {0};
     pthread_mutex_lock(&AW.mtx);
     aw_entry *e = get(rid);
     if (e != NULL) {
@@ -363,23 +314,25 @@ void aw_finished(const char *rid, const char *cond, const char *record_rid, cons
         }
     }
     pthread_mutex_unlock(&AW.mtx);
-    send_replies(outs);
+    send_replies(&outs);
 }
 
 int64_t aw_service(int64_t now, bool (*stored)(const char *rid))
 {
-    aw_waiter *outs = NULL;
+    list_head outs = {0};
     char(*ids)[40] = NULL;
     int n = 0;
     /* ids to look up, copied so the lookups run without the lock */
     pthread_mutex_lock(&AW.mtx);
-    for (aw_waiter *w = AW.waiters; w != NULL; w = w->next) {
+    LIST_EACH(w, aw_waiter, node, &AW.waiters)
+    {
         n += !w->checked;
     }
     ids = n > 0 ? calloc((size_t)n, sizeof(*ids)) : NULL;
     n = 0;
-    for (aw_waiter *w = AW.waiters; ids != NULL && w != NULL; w = w->next) {
-        if (!w->checked) {
+    LIST_EACH(w, aw_waiter, node, &AW.waiters)
+    {
+        if (ids != NULL && !w->checked) {
             snprintf(ids[n++], sizeof(ids[0]), "%s", w->e->rid);
         }
     }
@@ -395,15 +348,15 @@ int64_t aw_service(int64_t now, bool (*stored)(const char *rid))
             continue;
         }
         e->known = e->known || found[i];
-        for (aw_waiter **pp = &AW.waiters; *pp != NULL;) {
-            aw_waiter *w = *pp;
+        LIST_EACH(w, aw_waiter, node, &AW.waiters)
+        {
             if (w->e != e || w->checked) {
-                pp = &w->next;
-            } else if (e->known) {
+                continue;
+            }
+            if (e->known) {
                 w->checked = true;
-                pp = &w->next;
             } else {
-                *pp = w->next;
+                list_remove(&AW.waiters, &w->node);
                 e->nwait--;
                 AW.n_waiters--;
                 reply_later(&outs, w, LM_E_NOT_FOUND,
@@ -416,33 +369,34 @@ int64_t aw_service(int64_t now, bool (*stored)(const char *rid))
     }
     release_waiters(NULL, false, now, &outs);
     int64_t next = INT64_MAX;
-    for (aw_waiter *w = AW.waiters; w != NULL; w = w->next) {
+    LIST_EACH(w, aw_waiter, node, &AW.waiters)
+    {
         next = w->deadline < next ? w->deadline : next;
     }
     pthread_mutex_unlock(&AW.mtx);
     free(found);
     free(ids);
-    send_replies(outs);
+    send_replies(&outs);
     return next;
 }
 
 void aw_stop(void)
 {
-    aw_waiter *outs = NULL;
+    list_head outs = {0};
     pthread_mutex_lock(&AW.mtx);
-    while (AW.waiters != NULL) {
-        aw_waiter *w = AW.waiters;
-        AW.waiters = w->next;
+    aw_waiter *w;
+    while ((w = list_pop_front_entry(&AW.waiters, aw_waiter, node)) != NULL) {
         reply_later(&outs, w, LM_E_STOPPING, "the broker is stopping");
     }
     AW.n_waiters = 0;
     AW.stopped = true;
-    while (AW.oldest != NULL) {
-        drop(AW.oldest);
+    aw_entry *e;
+    while ((e = list_first_entry(&AW.by_age, aw_entry, age)) != NULL) {
+        drop(e);
     }
-    memset(AW.bucket, 0, sizeof(AW.bucket));
+    hmap_finish(&AW.entries);
     pthread_mutex_unlock(&AW.mtx);
-    send_replies(outs);
+    send_replies(&outs);
 }
 
 /* ---- the request ---- */

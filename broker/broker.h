@@ -31,6 +31,8 @@
 
 #include <nng/nng.h>
 
+#include "lib/hmap.h"
+#include "lib/list.h"
 #include "log.h"
 #include "proto.h"
 
@@ -63,11 +65,11 @@ typedef struct fn_config {
      * it (a retire-workers copy is the same revision). */
     char revision[37];
     /* pool state (B.mtx) */
-    invocation *q_head, *q_tail; /* invocations waiting for a worker */
+    list_head queue; /* invocations waiting for a worker (FIFO, invocation.qnode) */
     int queued;
     int spawning; /* workers started but not yet ready */
     int live; /* workers not yet reaped */
-    worker *idle; /* idle workers of this configuration (LIFO: warmest first) */
+    list_head idle; /* idle workers (LIFO: warmest first, worker.idle_node) */
     bool retired; /* no new work: workers shut down when idle */
 } fn_config;
 
@@ -104,7 +106,7 @@ typedef struct function {
     int n_versions, cap_versions;
     uint32_t last_version; /* highest number ever published: never reused */
     fn_alias *aliases;
-    struct function *next;
+    hmap_node node; /* registry.c's table, keyed by name */
 } function;
 
 function *registry_find(const char *name);
@@ -158,8 +160,8 @@ struct worker {
     int64_t maxrss_mb; /* peak memory last seen (results, or /proc before a kill) */
     bool init_timed_out;
     worker *next; /* B.workers */
-    worker *spawn_next; /* B.spawn_head */
-    worker *next_idle; /* cfg->idle */
+    list_node spawn_node; /* B.spawn_q */
+    list_node idle_node; /* cfg->idle */
 };
 
 /* ---- invocations (invoke.c) ---- */
@@ -199,7 +201,7 @@ struct invocation {
     worker *w;
     char logbuf[4096]; /* handler output seen on the logs socket (crash tails) */
     size_t loglen;
-    invocation *next;
+    list_node qnode; /* cfg->queue while INV_QUEUED */
 };
 
 /* ---- global state ---- */
@@ -232,7 +234,7 @@ typedef struct broker {
     int inflight; /* sync invocations queued or running */
     uint64_t invocations; /* counters for status */
     uint64_t cold_starts;
-    worker *spawn_head, *spawn_tail; /* workers waiting for posix_spawn */
+    list_head spawn_q; /* workers waiting for posix_spawn (FIFO, worker.spawn_node) */
     double clock_next; /* when the clock thread will look next */
 } broker;
 

@@ -509,8 +509,8 @@ int invoke_idle_count(const char *name, const char *qual)
     pthread_mutex_lock(&B.mtx);
     function *f = registry_find(name);
     fn_config *target = f != NULL ? registry_resolve(f, qual) : NULL;
-    for (worker *w = target != NULL ? target->idle : NULL; w != NULL; w = w->next_idle) {
-        idle++;
+    if (target != NULL) {
+        idle = (int)list_count(&target->idle);
     }
     int left = target != NULL ? idle - target->queued : 0;
     pthread_mutex_unlock(&B.mtx);
@@ -527,12 +527,7 @@ static void enqueue(invocation *inv, fn_config *target, const char *name, const 
     B.inflight++;
     B.invocations++;
     fn_config *cfg = inv->cfg;
-    if (cfg->q_tail != NULL) {
-        cfg->q_tail->next = inv;
-    } else {
-        cfg->q_head = inv;
-    }
-    cfg->q_tail = inv;
+    list_push_back(&cfg->queue, &inv->qnode);
     cfg->queued++;
     pool_schedule(cfg);
 }

@@ -97,22 +97,12 @@ void pool_clock_poke(double deadline)
     }
 }
 
-static void idle_remove(worker *w)
-{
-    for (worker **pp = &w->cfg->idle; *pp != NULL; pp = &(*pp)->next_idle) {
-        if (*pp == w) {
-            *pp = w->next_idle;
-            w->next_idle = NULL;
-            return;
-        }
-    }
-}
-
 /* Tell a worker to exit (its parked NEXT gets "shutdown"). */
 static void shutdown_worker(worker *w)
 {
-    if (w->state == W_IDLE) {
-        idle_remove(w);
+    /* an IDLE worker whose dispatch failed is parked but off the list */
+    if (w->state == W_IDLE && list_linked(&w->cfg->idle, &w->idle_node)) {
+        list_remove(&w->cfg->idle, &w->idle_node);
     }
     w->state = W_EXITING;
     if (w->parked != NULL) {
@@ -161,13 +151,8 @@ static void kill_worker(worker *w)
 
 static invocation *queue_pop(fn_config *cfg)
 {
-    invocation *inv = cfg->q_head;
+    invocation *inv = list_pop_front_entry(&cfg->queue, invocation, qnode);
     if (inv != NULL) {
-        cfg->q_head = inv->next;
-        if (cfg->q_head == NULL) {
-            cfg->q_tail = NULL;
-        }
-        inv->next = NULL;
         cfg->queued--;
     }
     return inv;
@@ -262,21 +247,14 @@ static void request_spawn(fn_config *cfg)
     B.n_workers++;
     cfg->spawning++;
     cfg->live++;
-    if (B.spawn_tail != NULL) {
-        B.spawn_tail->spawn_next = w;
-    } else {
-        B.spawn_head = w;
-    }
-    B.spawn_tail = w;
+    list_push_back(&B.spawn_q, &w->spawn_node);
     pthread_cond_signal(&B.spawn_cv);
 }
 
 void pool_schedule(fn_config *cfg)
 {
-    while (cfg->q_head != NULL && cfg->idle != NULL) {
-        worker *w = cfg->idle;
-        cfg->idle = w->next_idle;
-        w->next_idle = NULL;
+    while (!list_empty(&cfg->queue) && !list_empty(&cfg->idle)) {
+        worker *w = list_pop_front_entry(&cfg->idle, worker, idle_node);
         dispatch(w, queue_pop(cfg));
     }
     while (!B.stopping && cfg->queued > cfg->spawning) {
@@ -289,7 +267,7 @@ void pool_schedule(fn_config *cfg)
 static void became_idle(worker *w)
 {
     fn_config *cfg = w->cfg;
-    if (cfg->q_head != NULL) {
+    if (!list_empty(&cfg->queue)) {
         dispatch(w, queue_pop(cfg));
         return;
     }
@@ -299,8 +277,7 @@ static void became_idle(worker *w)
     }
     w->state = W_IDLE;
     w->idle_since = now_ms();
-    w->next_idle = cfg->idle;
-    cfg->idle = w;
+    list_push_front(&cfg->idle, &w->idle_node);
     pool_clock_poke(w->idle_since + B.opt.idle_timeout_ms);
 }
 
@@ -520,17 +497,13 @@ static void *spawner_main(void *arg)
     (void)arg;
     pthread_mutex_lock(&B.mtx);
     for (;;) {
-        while (B.spawn_head == NULL && !B.stopping) {
+        while (list_empty(&B.spawn_q) && !B.stopping) {
             pthread_cond_wait(&B.spawn_cv, &B.mtx);
         }
-        if (B.spawn_head == NULL && B.stopping) {
+        if (list_empty(&B.spawn_q) && B.stopping) {
             break;
         }
-        worker *w = B.spawn_head;
-        B.spawn_head = w->spawn_next;
-        if (B.spawn_head == NULL) {
-            B.spawn_tail = NULL;
-        }
+        worker *w = list_pop_front_entry(&B.spawn_q, worker, spawn_node);
         char **envp = NULL;
         int slot = B.opt.unsafe_no_sandbox ? -1 : sbxhost_acquire();
         int erc = (B.opt.unsafe_no_sandbox || slot >= 0) ? 0 : -1;
@@ -665,8 +638,9 @@ static void worker_exited(worker *w, int st, const sbx_verdict *v)
     const char *type = verdict_type(w, v, why, sizeof(why));
     unlink_worker(w);
     cfg->live--;
-    if (w->state == W_IDLE) {
-        idle_remove(w);
+    /* an IDLE worker whose dispatch failed is parked but off the list */
+    if (w->state == W_IDLE && list_linked(&w->cfg->idle, &w->idle_node)) {
+        list_remove(&w->cfg->idle, &w->idle_node);
     }
     if (w->parked != NULL) {
         work_release(w->parked);
@@ -851,15 +825,13 @@ static void stop_pending_work(void)
             invoke_fail_error(inv, &e);
         }
     }
-    while (B.spawn_head != NULL) {
-        worker *w = B.spawn_head;
-        B.spawn_head = w->spawn_next;
+    worker *w;
+    while ((w = list_pop_front_entry(&B.spawn_q, worker, spawn_node)) != NULL) {
         w->state = W_EXITING;
         w->cfg->spawning--;
         w->pid = -1;
         worker_exited(w, 0, NULL);
     }
-    B.spawn_tail = NULL;
 }
 
 void pool_stop(void)

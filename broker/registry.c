@@ -2,8 +2,10 @@
  * broker/registry.c — the in-memory function registry: name → $LATEST, the
  * published versions and the aliases.  The store (SQLite) is the durable
  * copy; this table is what the invoke path reads, under B.mtx, without
- * touching the disk.  A chained hash table of fixed width: the number of
- * functions on one broker is modest and lookups stay O(1) on average.
+ * touching the disk.  The table is lib/hmap, keyed by name, starting at
+ * REGISTRY_BUCKETS wide (what it was when fixed: up to that many functions
+ * list in the same order as before) and growing past it, so lookups stay
+ * O(1) on average however many functions there are.
  *
  * Every configuration (fn_config) is an immutable, refcounted snapshot: a
  * published version's snapshot never changes, and $LATEST is replaced as a
@@ -20,20 +22,10 @@
 
 #include "broker.h"
 
-#define BUCKETS 1024
+#define REGISTRY_BUCKETS 1024
 
-static function *table[BUCKETS];
-static int count;
+static hmap table = {.min_buckets = REGISTRY_BUCKETS};
 static uint64_t rng_state;
-
-static unsigned hash(const char *s)
-{
-    unsigned h = 2166136261u;
-    for (; *s != '\0'; s++) {
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    }
-    return h % BUCKETS;
-}
 
 fn_config *fncfg_ref(fn_config *c)
 {
@@ -125,12 +117,7 @@ static uint32_t version_number(const char *v)
 
 function *registry_find(const char *name)
 {
-    for (function *f = table[hash(name)]; f != NULL; f = f->next) {
-        if (strcmp(f->name, name) == 0) {
-            return f;
-        }
-    }
-    return NULL;
+    return hmap_entry(hmap_get(&table, name), function, node);
 }
 
 /* Index of version n in f->versions, or where it would be inserted. */
@@ -205,38 +192,35 @@ void registry_put(fn_config *cfg)
         return;
     }
     snprintf(f->name, sizeof(f->name), "%s", cfg->name);
+    if (hmap_put(&table, &f->node, f->name) != 0) {
+        free(f);
+        fncfg_unref(cfg);
+        return;
+    }
     f->latest = cfg;
-    unsigned h = hash(cfg->name);
-    f->next = table[h];
-    table[h] = f;
-    count++;
 }
 
 fn_config *registry_remove(const char *name)
 {
-    function **pp = &table[hash(name)];
-    for (; *pp != NULL; pp = &(*pp)->next) {
-        if (strcmp((*pp)->name, name) == 0) {
-            function *f = *pp;
-            *pp = f->next;
-            fn_config *cfg = f->latest;
-            cfg->retired = true;
-            for (int i = 0; i < f->n_versions; i++) {
-                f->versions[i]->retired = true;
-                fncfg_unref(f->versions[i]);
-            }
-            free(f->versions);
-            while (f->aliases != NULL) {
-                fn_alias *a = f->aliases;
-                f->aliases = a->next;
-                fnalias_free(a);
-            }
-            free(f);
-            count--;
-            return cfg;
-        }
+    function *f = registry_find(name);
+    if (f == NULL) {
+        return NULL;
     }
-    return NULL;
+    hmap_remove(&table, &f->node);
+    fn_config *cfg = f->latest;
+    cfg->retired = true;
+    for (int i = 0; i < f->n_versions; i++) {
+        f->versions[i]->retired = true;
+        fncfg_unref(f->versions[i]);
+    }
+    free(f->versions);
+    while (f->aliases != NULL) {
+        fn_alias *a = f->aliases;
+        f->aliases = a->next;
+        fnalias_free(a);
+    }
+    free(f);
+    return cfg;
 }
 
 fn_config *registry_version(function *f, const char *version)
@@ -348,14 +332,13 @@ fn_config *registry_resolve(function *f, const char *qualifier)
 
 int registry_count(void)
 {
-    return count;
+    return (int)hmap_count(&table);
 }
 
 void registry_each(void (*fn)(function *f, void *arg), void *arg)
 {
-    for (int i = 0; i < BUCKETS; i++) {
-        for (function *f = table[i]; f != NULL; f = f->next) {
-            fn(f, arg);
-        }
+    HMAP_EACH(f, function, node, &table)
+    {
+        fn(f, arg);
     }
 }

@@ -2,9 +2,10 @@
  * broker/work.c — the work socket: rep0 on ipc://<state>/work.sock, where
  * runtimes long-poll with NEXT.
  *
- * Contexts follow api.c's pattern (RECV → WAIT → SEND, a free list, at least
- * WORK_RECEIVERS receiving).  A NEXT parks its context on the worker
- * (WAIT) until the pool has an invocation or a shutdown for it.
+ * Contexts come from lib/reppool, as api.c's do (RECV → WAIT → SEND, a
+ * free list, at least WORK_RECEIVERS receiving).  A NEXT parks its context
+ * on the worker (WAIT) until the pool has an invocation or a shutdown for
+ * it.
  *
  * Who may attach: a pipe is closed in NNG_PIPE_EV_ADD_POST unless its peer
  * pid (NNG_OPT_IPC_PEER_PID) is a process the broker spawned; each
@@ -27,69 +28,18 @@
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "broker.h"
+#include "lib/reppool.h"
 #include "listen.h"
 
 #define WORK_RECEIVERS 4
 
-typedef enum { WC_RECV, WC_WAIT, WC_SEND, WC_FREE } wc_state;
+static reppool *W;
 
-struct work_ctx {
-    nng_ctx ctx;
-    nng_aio *aio;
-    wc_state state;
-    work_ctx *next_all;
-    work_ctx *next_free;
-};
-
-static struct {
-    work_ctx *all;
-    work_ctx *free;
-    int receiving;
-    bool closed;
-} W;
-
-static void work_cb(void *arg);
-
-static void start_recv(work_ctx *c)
+/* A work_ctx is a reppool_ctx under the name pool.c uses (a distinct type,
+ * so it is never mixed up with an api_ctx); no storage of its own. */
+static reppool_ctx *rctx(work_ctx *c)
 {
-    c->state = WC_RECV;
-    W.receiving++;
-    nng_ctx_recv(c->ctx, c->aio);
-}
-
-static void top_up(void)
-{
-    while (!W.closed && W.receiving < WORK_RECEIVERS) {
-        work_ctx *c = W.free;
-        if (c != NULL) {
-            W.free = c->next_free;
-        } else {
-            c = calloc(1, sizeof(*c));
-            if (c == NULL) {
-                return;
-            }
-            if (nng_aio_alloc(&c->aio, work_cb, c) != 0 ||
-                nng_ctx_open(&c->ctx, B.work_sock) != 0) {
-                nng_aio_free(c->aio);
-                free(c);
-                return;
-            }
-            c->next_all = W.all;
-            W.all = c;
-        }
-        start_recv(c);
-    }
-}
-
-static void to_free(work_ctx *c)
-{
-    if (!W.closed && W.receiving < WORK_RECEIVERS) {
-        start_recv(c);
-        return;
-    }
-    c->state = WC_FREE;
-    c->next_free = W.free;
-    W.free = c;
+    return (reppool_ctx *)(void *)c;
 }
 
 void work_reply(work_ctx *c, nng_msg *msg)
@@ -98,15 +48,13 @@ void work_reply(work_ctx *c, nng_msg *msg)
         work_release(c);
         return;
     }
-    c->state = WC_SEND;
-    nng_aio_set_msg(c->aio, msg);
-    nng_ctx_send(c->ctx, c->aio);
+    reppool_reply(rctx(c), msg);
 }
 
 void work_release(work_ctx *c)
 {
     /* Receiving again on a rep context abandons its pending request. */
-    to_free(c);
+    reppool_release(rctx(c));
 }
 
 nng_msg *work_shutdown_msg(void)
@@ -224,7 +172,7 @@ static void handle_next(work_ctx *c, nng_msg *msg)
             w->killed = true;
             kill(w->pid, SIGKILL);
         }
-        to_free(c);
+        work_release(c);
     } else {
         pool_worker_next(w, c, doc.root);
     }
@@ -233,33 +181,11 @@ static void handle_next(work_ctx *c, nng_msg *msg)
     nng_msg_free(msg);
 }
 
-static void work_cb(void *arg)
+/* reppool_request_fn: a runtime's request arrived on c. */
+static void work_request(void *arg, reppool_ctx *c, nng_msg *msg)
 {
-    work_ctx *c = arg;
-    int rv = nng_aio_result(c->aio);
-    pthread_mutex_lock(&B.mtx);
-    if (c->state == WC_SEND) {
-        if (rv != 0) {
-            nng_msg_free(nng_aio_get_msg(c->aio));
-        }
-        to_free(c);
-        pthread_mutex_unlock(&B.mtx);
-        return;
-    }
-    W.receiving--;
-    if (rv != 0) {
-        if (rv != NNG_ECLOSED && !W.closed) {
-            start_recv(c);
-        } else {
-            c->state = WC_FREE;
-        }
-        pthread_mutex_unlock(&B.mtx);
-        return;
-    }
-    c->state = WC_WAIT;
-    top_up();
-    pthread_mutex_unlock(&B.mtx);
-    handle_next(c, nng_aio_get_msg(c->aio));
+    (void)arg;
+    handle_next((work_ctx *)(void *)c, msg);
 }
 
 /* Runs after a pipe is added (listen.c's hook; its own probes excluded). */
@@ -299,28 +225,26 @@ int work_start(void)
         blog(LOG_ERROR, "cannot listen on %s: %s", url, nng_strerror(rv));
         return -1;
     }
-    pthread_mutex_lock(&B.mtx);
-    top_up();
-    pthread_mutex_unlock(&B.mtx);
+    /* No bound on contexts: each one waiting holds a NEXT of a worker the
+     * broker spawned (one per worker; strangers are refused), so the
+     * workers bound them, and a bound below their number would leave
+     * finished results unread. */
+    reppool_config pc = {
+        .receivers = WORK_RECEIVERS, .max = 0, .on_request = work_request, .arg = NULL};
+    rv = reppool_create(&W, B.work_sock, &pc);
+    if (rv != 0) {
+        blog(LOG_ERROR, "work socket: cannot start its contexts: %s", nng_strerror(rv));
+        return -1;
+    }
     return 0;
 }
 
 void work_stop(void)
 {
-    pthread_mutex_lock(&B.mtx);
-    W.closed = true;
-    pthread_mutex_unlock(&B.mtx);
-    nng_close(B.work_sock);
-    for (work_ctx *c = W.all; c != NULL; c = c->next_all) {
-        nng_aio_stop(c->aio);
+    if (W != NULL) {
+        reppool_stop(W); /* closes B.work_sock */
+        W = NULL;
+    } else {
+        nng_close(B.work_sock);
     }
-    work_ctx *c = W.all;
-    while (c != NULL) {
-        work_ctx *n = c->next_all;
-        nng_aio_free(c->aio);
-        free(c);
-        c = n;
-    }
-    W.all = NULL;
-    W.free = NULL;
 }
