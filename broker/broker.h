@@ -3,12 +3,13 @@
  * subsystems.
  *
  * Threading model (one lock, small state machines):
- *   - All broker state below (registry, workers, invocations, context pools)
- *     is guarded by one mutex, B.mtx.  Nothing slow ever runs under it: no
- *     file I/O, no process creation, no waits.
- *   - nng aio callbacks (api.c, work.c) are tiny state machines (RECV → WAIT
- *     → SEND) that decode, take B.mtx briefly, route, and start the next
- *     async operation.  The sync-invoke hot path stays inside callbacks: an
+ *   - All broker state below (registry, workers, invocations) is guarded by
+ *     one mutex, B.mtx.  Nothing slow ever runs under it: no file I/O, no
+ *     process creation, no waits.
+ *   - nng aio callbacks (api.c, work.c, through lib/reppool's contexts: tiny
+ *     state machines RECV → WAIT → SEND under the pool's own leaf mutex)
+ *     decode, take B.mtx briefly, route, and start the next async
+ *     operation.  The sync-invoke hot path stays inside callbacks: an
  *     api request is answered straight from the worker's result callback.
  *   - Slow work has its own threads: admin.c (SQLite, file copies), the
  *     spawner and reaper in pool.c (posix_spawn, waitpid), the clock in
@@ -16,8 +17,9 @@
  *     and asyncq.c (the durable async-invoke queue: its SQLite commits,
  *     retries, destinations and event-wait).
  *   - Lock order: B.mtx may be taken while holding nothing else; B.spawn_mtx
- *     is taken before B.mtx where both are needed.  asyncq.c's own mutex is
- *     a leaf: it may be taken under B.mtx, never the other way round.
+ *     is taken before B.mtx where both are needed.  asyncq.c's own mutex and
+ *     each reppool's are leaves: they may be taken under B.mtx, never the
+ *     other way round.
  */
 #ifndef BROKER_BROKER_H
 #define BROKER_BROKER_H
