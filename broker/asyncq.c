@@ -45,8 +45,11 @@
  * second run and 2 min before the third.  A refused run (throttled, broker
  * stopping, no memory) goes back to the queue with a delay growing from
  * 1 s to 5 min.  An event older than MaximumEventAgeInSeconds (default 6 h)
- * is not run again.  --async-retry-scale multiplies every delay (not the
- * event age), so tests can see retries in milliseconds.  Events that end
+ * is not run again.  Delays and age are counted in broker time
+ * (lib/clock.h): enqueued_at and next_at are broker-time epoch ms, and
+ * under --test-clock a clock-advance wakes the thread (clock_moved), so a
+ * test sees Lambda's real delays pass at once.  The thread's other waits
+ * (event-wait deadlines, the stop budget) are real time.  Events that end
  * without success go to the OnFailure destination, successes to
  * OnSuccess, as invocation records; a record's own chain of destinations
  * stops after ASYNCQ_MAX_HOPS (Lambda stops loops after 16).
@@ -145,6 +148,7 @@ static struct {
     } * notes;
     int n_notes, cap_notes;
     int acc_wal_frames; /* thread only: WAL pages after the last submission commit */
+    clk_watcher clock_w; /* wakes the thread when broker time is advanced */
 } AQ = {.mtx = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 /* ---- submission (api callback side) ---- */
@@ -309,7 +313,7 @@ static bool insert_event(const char *rid, const char *name, const char *qual, co
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, qual, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 4, len > 0 ? payload : "", (int)len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, epoch_ms());
+    sqlite3_bind_int64(st, 5, clk_now_ms());
     sqlite3_bind_int(st, 6, hops);
     return step_done(st);
 }
@@ -538,11 +542,6 @@ static void plan_finish(aq_flight *f, const char *dest, const char *condition)
     }
 }
 
-static int64_t scaled(double ms)
-{
-    return (int64_t)ceil(ms * B.opt.async_retry_scale);
-}
-
 /* Decide what becomes of an event whose run ended (or that never started:
  * refused, or expired), without writing anything. */
 static void plan(aq_flight *f)
@@ -553,7 +552,7 @@ static void plan(aq_flight *f)
         plan_finish(f, c.on_failure, "EventAgeExceeded");
         return;
     }
-    int64_t now = epoch_ms();
+    int64_t now = clk_now_ms();
     int64_t deadline = f->enqueued_at + (int64_t)c.max_age_s * 1000;
     if (f->code == LM_OK && f->ferr[0] == '\0') {
         plan_finish(f, c.on_success, "Success");
@@ -570,10 +569,10 @@ static void plan(aq_flight *f)
             plan_finish(f, c.on_failure, "RetriesExhausted");
             return;
         }
-        delay = scaled(f->invokes == 1 ? 60000.0 : 120000.0);
+        delay = f->invokes == 1 ? 60000 : 120000;
     } else { /* refused: throttled, stopping, no memory */
         f->throttles++;
-        delay = scaled(fmin(1000.0 * pow(2.0, f->throttles - 1), 300000.0));
+        delay = (int64_t)fmin(1000.0 * pow(2.0, f->throttles - 1), 300000.0);
     }
     if (now + delay > deadline) {
         plan_finish(f, c.on_failure, "EventAgeExceeded");
@@ -722,7 +721,7 @@ static void start_one(aq_flight *f, aq_flight **later)
     f->done_next = NULL;
     event_config c;
     load_config(f->name, &c);
-    if (epoch_ms() > f->enqueued_at + (int64_t)c.max_age_s * 1000) {
+    if (clk_now_ms() > f->enqueued_at + (int64_t)c.max_age_s * 1000) {
         nng_msg_free(req);
         f->expired = true;
         f->done_next = *later;
@@ -821,10 +820,11 @@ static bool claim_idle(idle_left *t, int *n, const char *name, const char *qual)
     return true;
 }
 
-/* Start due events while there is room; returns when to look again (epoch ms). */
+/* Start due events while there is room; returns when to look again (broker
+ * time, epoch ms). */
 static int64_t dispatch_due(void)
 {
-    int64_t now = epoch_ms();
+    int64_t now = clk_now_ms();
     int room = B.opt.max_concurrency - AQ.running;
     int budget = spawn_budget();
     bool deferred = false; /* a due event waits for the pace */
@@ -982,15 +982,22 @@ static bool has_work(void)
     return AQ.sub_head != NULL || AQ.done_head != NULL || AQ.wait_check;
 }
 
-/* Wait for work (or stop, when stop_wakes), at most until `until` (epoch
- * ms).  AQ.mtx held. */
-static void wait_for_work(int64_t until, bool stop_wakes)
+/* Wait for work (or stop, when stop_wakes), at most until broker time
+ * reaches `due` or real time reaches `until` (both epoch ms).  A
+ * clock-advance wakes the wait (clock_moved), which then measures `due`
+ * against the new broker time.  AQ.mtx held. */
+static void wait_for_work(int64_t due, int64_t until, bool stop_wakes)
 {
-    while (!has_work() && !(stop_wakes && AQ.stop) && epoch_ms() < until) {
+    for (;;) {
+        int64_t to_due = due - clk_now_ms();
+        int64_t to_until = until - epoch_ms();
+        int64_t left = to_due < to_until ? to_due : to_until;
+        if (has_work() || (stop_wakes && AQ.stop) || left <= 0) {
+            return;
+        }
+        left = left > ASYNCQ_MAX_WAIT_MS ? ASYNCQ_MAX_WAIT_MS : left;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t left = until - epoch_ms();
-        left = left < 1 ? 1 : left;
         ts.tv_sec += left / 1000;
         ts.tv_nsec += (left % 1000) * 1000000L;
         if (ts.tv_nsec >= 1000000000L) {
@@ -1001,6 +1008,17 @@ static void wait_for_work(int64_t until, bool stop_wakes)
     }
 }
 
+/* clk_advance's watcher: broker time jumped, so whatever the thread waits
+ * for may be due now.  Takes AQ.mtx, so the signal cannot fall between the
+ * thread's look at the clock and its wait. */
+static void clock_moved(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&AQ.mtx);
+    pthread_cond_signal(&AQ.cv);
+    pthread_mutex_unlock(&AQ.mtx);
+}
+
 /* The thread: submissions, outcomes, due events, event-wait, checkpoints.
  * On stop it stores what was submitted, waits (up to 10 s) for the
  * outcomes of running events, then ends; events whose outcome is still
@@ -1009,11 +1027,12 @@ static void *asyncq_main(void *arg)
 {
     (void)arg;
     CUR = &AQ.disp;
-    int64_t wake = 0;
-    int64_t give_up = 0; /* stopping: outcomes awaited until then */
+    int64_t due = 0; /* broker time: the next due event */
+    int64_t until = 0; /* real time: the next event-wait deadline, or the stop's pace */
+    int64_t give_up = 0; /* stopping: outcomes awaited until then (real time) */
     for (;;) {
         pthread_mutex_lock(&AQ.mtx);
-        wait_for_work(wake, give_up == 0); /* once stopping: outcomes only */
+        wait_for_work(due, until, give_up == 0); /* once stopping: outcomes only */
         aq_submit *subs = AQ.sub_head;
         aq_flight *done = AQ.done_head;
         AQ.sub_head = AQ.sub_tail = NULL;
@@ -1035,10 +1054,11 @@ static void *asyncq_main(void *arg)
         if (stop && subs == NULL && done == NULL && (idle || epoch_ms() > give_up)) {
             return NULL;
         }
-        wake = stop ? epoch_ms() + 50 : dispatch_due();
+        due = stop ? INT64_MAX : dispatch_due();
+        until = stop ? epoch_ms() + 50 : INT64_MAX;
         checkpoint_if_large();
         int64_t waits = aw_service(epoch_ms(), stored_rid);
-        wake = waits < wake ? waits : wake;
+        until = waits < until ? waits : until;
     }
 }
 
@@ -1087,6 +1107,8 @@ int asyncq_start(const char *db_path)
     if (AQ.depth > 0) {
         blog(LOG_INFO, "asyncq: %lld stored event(s) to run", (long long)AQ.depth);
     }
+    AQ.clock_w = (clk_watcher){.wake = clock_moved};
+    clk_watch(&AQ.clock_w);
     AQ.thr_started = pthread_create(&AQ.thr, NULL, asyncq_main, NULL) == 0;
     if (!AQ.thr_started) {
         return -1;
@@ -1108,6 +1130,7 @@ void asyncq_stop(void)
         pthread_join(AQ.thr, NULL); /* stores what was submitted */
         AQ.thr_started = false;
     }
+    clk_unwatch(&AQ.clock_w);
     aw_stop();
     conn_close(&AQ.acc);
     conn_close(&AQ.disp);

@@ -31,6 +31,7 @@
 
 #include <nng/nng.h>
 
+#include "lib/clock.h"
 #include "log.h"
 #include "proto.h"
 
@@ -212,7 +213,7 @@ typedef struct broker_opts {
     bool unsafe_no_sandbox;
     const char *tcp_listen; /* optional extra api listener */
     int listener_check_ms; /* listen.c watchdog period */
-    double async_retry_scale; /* multiplies asyncq.c's retry delays (tests: 0.001) */
+    bool test_clock; /* --test-clock: clock-advance moves broker time (lib/clock.h) */
 } broker_opts;
 
 typedef struct broker {
@@ -413,5 +414,9 @@ int store_put_event_config(const char *name, const event_config *c, lm_error *e)
 /* LM_E_NOT_FOUND when the function has none. */
 int store_get_event_config(const char *name, event_config *c, lm_error *e);
 int store_delete_event_config(const char *name, lm_error *e);
+/* The test clock's offset (lib/clock.h) as the last run of --test-clock
+ * left it (0 when none), and its record after a clock-advance. */
+int store_get_clock_offset(int64_t *ms, lm_error *e);
+int store_put_clock_offset(int64_t ms, lm_error *e);
 
 #endif

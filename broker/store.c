@@ -33,6 +33,11 @@
  * request id) is likewise created on every open, so a store made before it
  * gains it without a version bump.
  *
+ * meta holds the schema version and, for a broker run with --test-clock,
+ * test_clock_offset_ms: how far clock-advance has moved broker time
+ * (lib/clock.h), so that a test broker restarted on the same state dir
+ * carries on from the broker time its rows were written in.
+ *
  * Revision preconditions: the writes that replace $LATEST, publish or
  * update an alias are compare-and-swap statements on the revision the admin
  * thread read (UPDATE … WHERE revision_id = the old one), so the store
@@ -664,4 +669,37 @@ int store_get_event_config(const char *name, event_config *c, lm_error *e)
 int store_delete_event_config(const char *name, lm_error *e)
 {
     return delete_rows("event_invoke_configs", name, e);
+}
+
+/* ---- the test clock (meta row test_clock_offset_ms) ---- */
+
+int store_get_clock_offset(int64_t *ms, lm_error *e)
+{
+    sqlite3_stmt *st = NULL;
+    *ms = 0;
+    if (sqlite3_prepare_v2(db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key=?1", -1, &st,
+                           NULL) != SQLITE_OK) {
+        return db_error(e, "prepare");
+    }
+    sqlite3_bind_text(st, 1, "test_clock_offset_ms", -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *ms = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? LM_OK : db_error(e, "clock offset");
+}
+
+int store_put_clock_offset(int64_t ms, lm_error *e)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)", -1, &st,
+                           NULL) != SQLITE_OK) {
+        return db_error(e, "prepare");
+    }
+    char v[24];
+    snprintf(v, sizeof(v), "%lld", (long long)ms);
+    sqlite3_bind_text(st, 1, "test_clock_offset_ms", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, v, -1, SQLITE_TRANSIENT);
+    return step_done(st, "clock offset", e);
 }

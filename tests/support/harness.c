@@ -4,6 +4,7 @@
  * client library to its api socket.  Readiness is awaited by connecting,
  * never by sleeping a fixed time.
  */
+#include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -258,6 +259,24 @@ void lt_broker_kill(lt_broker *b)
         waitpid(b->pid, NULL, 0);
         b->pid = 0;
     }
+}
+
+const char *const lt_test_clock[] = {"--test-clock", NULL};
+
+int64_t lt_clock_advance(lt_broker *b, int64_t ms)
+{
+    char args[64], *reply = NULL;
+    lm_error e;
+    snprintf(args, sizeof(args), "{\"Ms\":%lld}", (long long)ms);
+    int rc = lm_call(b->client, "clock-advance", args, NULL, 0, &reply, &e);
+    cr_assert_eq(rc, LM_OK, "clock-advance %lld: %s: %s", (long long)ms, e.type, e.message);
+    cJSON *j = cJSON_Parse(reply);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "BrokerTimeMs");
+    cr_assert(cJSON_IsNumber(t), "clock-advance reply: %s", reply);
+    int64_t now = (int64_t)t->valuedouble;
+    cJSON_Delete(j);
+    free(reply);
+    return now;
 }
 
 void lt_create(lt_broker *b, const char *name, const char *handler, const char *extra_json)

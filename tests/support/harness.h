@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <lamina/client.h>
@@ -32,6 +33,17 @@ void lt_broker_start_in(lt_broker *b, const char *state, const char *const *extr
 void lt_broker_stop(lt_broker *b, bool keep_state);
 /* SIGKILL the broker (crash), wait for it. */
 void lt_broker_kill(lt_broker *b);
+
+/* extra_args for a broker with the test clock: lt_broker_start(&b,
+ * lt_test_clock).  Combined with other options, list "--test-clock" among
+ * them.  The offset is kept in the state dir, so restart with it too. */
+extern const char *const lt_test_clock[];
+/* Move the broker's time forward by ms (clock-advance; the broker must run
+ * with --test-clock) and return the new broker time (epoch ms).  Every
+ * thread waiting on broker time has been woken when it returns; what it
+ * then does (start a due retry, expire a key) is still to be awaited.
+ * Asserts success. */
+int64_t lt_clock_advance(lt_broker *b, int64_t ms);
 
 /* Absolute path of a test handler .so (tests/handlers/NAME.c). */
 const char *lt_handler(const char *name);

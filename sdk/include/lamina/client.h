@@ -141,6 +141,11 @@ LM_EXPORT void lm_invoke_result_finish(lm_invoke_result *r);
  *                   "Pending" when TimeoutMs passed first.  404 for an id the
  *                   broker never stored or finished long ago (it remembers
  *                   the last 16,384 finished events, since it started)
+ *   "clock-advance" {Ms (1-31622400000)}          -> {BrokerTimeMs, OffsetMs}
+ *                   tests only: moves broker time (async retry delays, event
+ *                   age, idempotency-key expiry) forward by Ms and wakes what
+ *                   waits on it; 400 UnknownOperationException unless the
+ *                   broker runs with --test-clock
  * FunctionName may be NAME, NAME:QUALIFIER, function:NAME[:QUALIFIER] or an
  * ARN ending so; operations on a whole function refuse a qualifier (400).
  *
