@@ -40,6 +40,21 @@
  * ~1,000.  Here submissions that arrive while the thread records outcomes
  * or starts events share the next commit.
  *
+ * Idempotency keys (ours; Lambda has none): an Event invoke may carry an
+ * IdempotencyKey, and the SDK always sends one.  In the transaction that
+ * stores a submission, the thread looks (function name, key) up in
+ * async_idempotency: a key stored less than ASYNCQ_KEY_TTL_MS (24 h) of
+ * broker time ago answers the first RequestId with a 202 and stores
+ * nothing when the qualifier and payload are the same (SHA-256 of both),
+ * or 400 IdempotentParameterMismatch when not; otherwise the event and its
+ * key row are inserted together (so a key is acknowledged exactly when
+ * its event is durable).  Only this thread writes the table and a batch is
+ * staged in order inside one transaction, so submissions of one key at
+ * the same moment make exactly one event.  Keys are scoped by function
+ * name: "f", "f:1" and "f:live" share them, and the qualifier is part of
+ * what a key stands for.  Expired keys are skipped by lookups and deleted
+ * by sweep_keys, a bounded batch every minute of broker time.
+ *
  * Retries (Lambda's): a function error (handled or unhandled) is retried
  * up to MaximumRetryAttempts times (0-2, default 2), 1 min before the
  * second run and 2 min before the third.  A refused run (throttled, broker
@@ -60,6 +75,7 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <mbedtls/sha256.h>
 #include <sqlite3.h>
 
 #include "broker.h"
@@ -71,7 +87,17 @@
 #define ASYNCQ_IDLE_FNS 16 /* functions whose idle environments one pass tracks */
 #define ASYNCQ_SCAN_EXTRA 64 /* due rows looked at past those that fit, for warm ones */
 #define ASYNCQ_WAL_MAX_FRAMES 4000 /* WAL pages (16 MB) past which the thread checkpoints */
-#define AQ_STMT_CACHE 24 /* distinct statements this file prepares */
+#define AQ_STMT_CACHE 32 /* distinct statements this file prepares (22 today) */
+
+#define ASYNCQ_SWEEP_EVERY_MS 60000 /* broker time between sweeps of expired keys */
+#define ASYNCQ_SWEEP_ROWS 2000 /* expired keys deleted per sweep at most */
+
+/* What staging made of a submission. */
+typedef enum aq_staged {
+    AQS_STORED, /* a new event (and its key) */
+    AQS_DUPLICATE, /* its key was used for the same request: the first's RequestId */
+    AQS_MISMATCH /* its key was used for another request: 400 */
+} aq_staged;
 
 typedef struct aq_submit {
     api_ctx *actx;
@@ -80,6 +106,10 @@ typedef struct aq_submit {
     char qual[130];
     const void *payload; /* points into req */
     size_t payload_len;
+    char key[PROTO_IDEMPOTENCY_KEY_MAX + 1]; /* IdempotencyKey, "" when none */
+    unsigned char fp[32]; /* keyed: SHA-256 of qualifier, NUL, payload */
+    aq_staged staged;
+    char rid[40]; /* the new event's request id, or the first's */
     struct aq_submit *next;
 } aq_submit;
 
@@ -149,6 +179,7 @@ static struct {
     int n_notes, cap_notes;
     int acc_wal_frames; /* thread only: WAL pages after the last submission commit */
     clk_watcher clock_w; /* wakes the thread when broker time is advanced */
+    int64_t next_sweep; /* thread only: broker time of the next sweep_keys */
 } AQ = {.mtx = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 /* ---- submission (api callback side) ---- */
@@ -161,7 +192,7 @@ static void reply_error(api_ctx *actx, int code, const char *msg)
 }
 
 void asyncq_submit(api_ctx *actx, nng_msg *req, const char *name, const char *qual,
-                   const void *payload, size_t payload_len)
+                   const void *payload, size_t payload_len, const char *key, size_t key_len)
 {
     aq_submit *s = calloc(1, sizeof(*s));
     if (s == NULL) {
@@ -175,6 +206,10 @@ void asyncq_submit(api_ctx *actx, nng_msg *req, const char *name, const char *qu
     snprintf(s->qual, sizeof(s->qual), "%s", qual);
     s->payload = payload;
     s->payload_len = payload_len;
+    if (key != NULL && key_len <= PROTO_IDEMPOTENCY_KEY_MAX) {
+        memcpy(s->key, key, key_len);
+        s->key[key_len] = '\0';
+    }
     pthread_mutex_lock(&AQ.mtx);
     int err = !AQ.started || AQ.stop                    ? LM_E_STOPPING
               : AQ.depth + AQ.n_sub >= ASYNCQ_MAX_DEPTH ? LM_E_THROTTLED
@@ -334,22 +369,114 @@ static void add_depth(int64_t n)
     pthread_mutex_unlock(&AQ.mtx);
 }
 
-/* Insert every submission (inside the caller's transaction; one savepoint
- * for all, so they are stored together or not at all).  rids gets their
- * request ids.  True when all were inserted. */
-static bool stage_submits(aq_submit *list, int n, char (*rids)[40])
+/* ---- idempotency keys (table async_idempotency; see the head) ---- */
+
+/* The request a key stands for: SHA-256 of the qualifier ("$LATEST" is
+ * ""), a NUL, and the payload.  Computed before the write transaction. */
+static void fingerprint(aq_submit *s)
 {
-    if (n == 0) {
-        return true;
+    const char *q = strcmp(s->qual, "$LATEST") == 0 ? "" : s->qual;
+    mbedtls_sha256_context c;
+    mbedtls_sha256_init(&c);
+    if (mbedtls_sha256_starts_ret(&c, 0) != 0 ||
+        mbedtls_sha256_update_ret(&c, (const unsigned char *)q, strlen(q) + 1) != 0 ||
+        mbedtls_sha256_update_ret(&c, s->payload, s->payload_len) != 0 ||
+        mbedtls_sha256_finish_ret(&c, s->fp) != 0) {
+        memset(s->fp, 0, sizeof(s->fp)); /* cannot fail for SHA-256 in memory */
     }
-    if (rids == NULL || !exec("SAVEPOINT submit")) {
+    mbedtls_sha256_free(&c);
+}
+
+/* Is s's key live (stored less than ASYNCQ_KEY_TTL_MS of broker time ago)?
+ * Then s is a duplicate (rid: the first's) or a mismatch; else it is new
+ * (an expired row is replaced by insert_key).  False on an SQL error. */
+static bool check_key(aq_submit *s, int64_t now)
+{
+    sqlite3_stmt *st = prepare("SELECT request_id, fingerprint FROM async_idempotency"
+                               " WHERE name=?1 AND key=?2 AND created_at>?3");
+    if (st == NULL) {
         return false;
     }
+    sqlite3_bind_text(st, 1, s->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, s->key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now - ASYNCQ_KEY_TTL_MS);
+    int rc = sqlite3_step(st);
+    s->staged = AQS_STORED;
+    if (rc == SQLITE_ROW) {
+        const void *fp = sqlite3_column_blob(st, 1);
+        bool same = sqlite3_column_bytes(st, 1) == (int)sizeof(s->fp) && fp != NULL &&
+                    memcmp(fp, s->fp, sizeof(s->fp)) == 0;
+        s->staged = same ? AQS_DUPLICATE : AQS_MISMATCH;
+        snprintf(s->rid, sizeof(s->rid), "%s", (const char *)sqlite3_column_text(st, 0));
+    } else if (rc != SQLITE_DONE) {
+        blog(LOG_ERROR, "asyncq: key lookup: %s", sqlite3_errmsg(CUR->db));
+    }
+    release(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE;
+}
+
+static bool insert_key(const aq_submit *s, int64_t now)
+{
+    sqlite3_stmt *st = prepare("INSERT OR REPLACE INTO async_idempotency(name, key, request_id,"
+                               " fingerprint, created_at) VALUES(?1, ?2, ?3, ?4, ?5)");
+    if (st == NULL) {
+        return false;
+    }
+    sqlite3_bind_text(st, 1, s->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, s->key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, s->rid, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, s->fp, (int)sizeof(s->fp), SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, now);
+    return step_done(st);
+}
+
+/* Delete keys past their time, a bounded batch at a time, every
+ * ASYNCQ_SWEEP_EVERY_MS of broker time (sooner while a batch was full).
+ * Lookups ignore expired rows anyway: this only bounds the table. */
+static void sweep_keys(void)
+{
+    int64_t now = clk_now_ms();
+    if (now < AQ.next_sweep) {
+        return;
+    }
+    sqlite3_stmt *st = prepare("DELETE FROM async_idempotency WHERE (name, key) IN (SELECT name,"
+                               " key FROM async_idempotency WHERE created_at<=?1 LIMIT ?2)");
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, now - ASYNCQ_KEY_TTL_MS);
+        sqlite3_bind_int(st, 2, ASYNCQ_SWEEP_ROWS);
+    }
+    bool ok = step_done(st);
+    bool full = ok && sqlite3_changes(CUR->db) >= ASYNCQ_SWEEP_ROWS;
+    AQ.next_sweep = full ? now : now + ASYNCQ_SWEEP_EVERY_MS;
+}
+
+/* Stage every submission (inside the caller's transaction; one savepoint
+ * for all, so they are stored together or not at all): a new event with
+ * its key, or what its key says (duplicate, mismatch).  Submissions of one
+ * key in one batch see each other: the first is stored, the rest are its
+ * duplicates.  *stored counts the new events.  True when all went in. */
+static bool stage_submits(aq_submit *list, int *stored)
+{
+    *stored = 0;
+    if (list == NULL) {
+        return true;
+    }
+    if (!exec("SAVEPOINT submit")) {
+        return false;
+    }
+    int64_t now = clk_now_ms();
     bool ok = true;
-    int i = 0;
-    for (aq_submit *s = list; ok && s != NULL; s = s->next, i++) {
-        uuid4(rids[i]);
-        ok = insert_event(rids[i], s->name, s->qual, s->payload, s->payload_len, 0);
+    for (aq_submit *s = list; ok && s != NULL; s = s->next) {
+        bool keyed = s->key[0] != '\0';
+        s->staged = AQS_STORED;
+        ok = !keyed || check_key(s, now);
+        if (!ok || s->staged != AQS_STORED) {
+            continue;
+        }
+        uuid4(s->rid);
+        ok = insert_event(s->rid, s->name, s->qual, s->payload, s->payload_len, 0) &&
+             (!keyed || insert_key(s, now));
+        *stored += ok ? 1 : 0;
     }
     if (!ok) {
         exec("ROLLBACK TO submit");
@@ -358,21 +485,30 @@ static bool stage_submits(aq_submit *list, int n, char (*rids)[40])
     return ok;
 }
 
-/* Answer every submission: 202 when stored (committed), else an error. */
-static void answer_submits(aq_submit *list, char (*rids)[40], bool stored)
+/* Answer every submission once its transaction is over: 202 with its
+ * request id when stored (committed) or a duplicate, else an error. */
+static void answer_submits(aq_submit *list, bool committed)
 {
-    int i = 0;
     while (list != NULL) {
         aq_submit *s = list;
         list = s->next;
-        if (stored) {
-            api_reply(s->actx, accepted_reply(rids[i]));
-        } else {
+        if (!committed) {
             reply_error(s->actx, LM_E_IO, "the event could not be stored");
+        } else if (s->staged == AQS_MISMATCH) {
+            lm_error e;
+            proto_error(&e, LM_E_IDEMPOTENT_MISMATCH,
+                        "IdempotencyKey '%s' of function %s was used within the last 24 hours "
+                        "for a different request (another payload or qualifier; RequestId %s)",
+                        s->key, s->name, s->rid);
+            api_reply_error(s->actx, &e);
+        } else {
+            if (s->staged == AQS_DUPLICATE) {
+                blog(LOG_DEBUG, "async %s of %s: repeated key, not queued again", s->rid, s->name);
+            }
+            api_reply(s->actx, accepted_reply(s->rid));
         }
         nng_msg_free(s->req);
         free(s);
-        i++;
     }
 }
 
@@ -887,14 +1023,15 @@ static int64_t dispatch_due(void)
  * one fsync for all), then answer them: 202 only after the COMMIT. */
 static void commit_submits(aq_submit *subs)
 {
-    int n = 0;
     for (aq_submit *s = subs; s != NULL; s = s->next) {
-        n++;
+        if (s->key[0] != '\0') {
+            fingerprint(s); /* outside the write lock */
+        }
     }
-    char(*rids)[40] = calloc((size_t)n, sizeof(*rids));
+    int n = 0;
     CUR = &AQ.acc; /* synchronous=FULL */
     bool tx = exec("BEGIN IMMEDIATE");
-    bool stored = tx && stage_submits(subs, n, rids);
+    bool stored = tx && stage_submits(subs, &n);
     if (tx && !(stored && exec("COMMIT"))) {
         exec("ROLLBACK");
         stored = false;
@@ -903,8 +1040,7 @@ static void commit_submits(aq_submit *subs)
     if (stored) {
         add_depth(n);
     }
-    answer_submits(subs, rids, stored);
-    free(rids);
+    answer_submits(subs, stored);
 }
 
 /* Record what became of a list of events (done_next-linked): plan each
@@ -1055,6 +1191,9 @@ static void *asyncq_main(void *arg)
             return NULL;
         }
         due = stop ? INT64_MAX : dispatch_due();
+        if (!stop) {
+            sweep_keys();
+        }
         until = stop ? epoch_ms() + 50 : INT64_MAX;
         checkpoint_if_large();
         int64_t waits = aw_service(epoch_ms(), stored_rid);

@@ -311,10 +311,14 @@ int asyncq_start(const char *db_path);
  * (call after pool_stop), stop the thread.  Pending events stay stored. */
 void asyncq_stop(void);
 /* Queue an accepted Event invoke: the asyncq thread stores it durably and
- * then replies 202 on actx.  Takes ownership of req (payload points into
- * it).  Never blocks. */
+ * then replies 202 on actx.  key (key_len bytes, already valid: see
+ * proto_idempotency_key_problem) is its IdempotencyKey, or NULL: a repeat
+ * of (name, key) within ASYNCQ_KEY_TTL_MS of broker time gets the first
+ * 202, or 400 IdempotentParameterMismatch for another qualifier or payload.
+ * Takes ownership of req (payload and key point into it).  Never blocks. */
+#define ASYNCQ_KEY_TTL_MS (24LL * 3600 * 1000)
 void asyncq_submit(api_ctx *actx, nng_msg *req, const char *name, const char *qual,
-                   const void *payload, size_t payload_len);
+                   const void *payload, size_t payload_len, const char *key, size_t key_len);
 /* Events stored and not yet finished, and how many are running now. */
 void asyncq_counts(int64_t *queued, int *running);
 /* event-wait: answer on actx once event rid is done (asyncwait.c), or with

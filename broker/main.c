@@ -49,7 +49,8 @@ static void usage(FILE *f)
             "  --listener-check-ms MS probe a listener quiet this long; replace it if it\n"
             "                         stopped accepting (nng 1.5.2 bug; default 500)\n"
             "  --test-clock           for tests: the api op clock-advance moves broker time\n"
-            "                         (async retry delays, event age) forward\n"
+            "                         (async retry delays, event age, idempotency keys)\n"
+            "                         forward\n"
             "  --unsafe-no-sandbox    run workers without the sandbox, for debugging only\n"
             "\n"
             "example: lamina-broker --state /tmp/lamina --max-concurrency 64\n");

@@ -21,13 +21,17 @@
  * durable async-invoke queue, written by asyncq.c on its own connection)
  * and event_invoke_configs; 4 = + functions.revision_id and
  * versions.revision_id (Lambda's RevisionId: a UUID that $LATEST gets anew
- * on every change and a version once, when published).  Upgrading 1 → 2
- * adds the columns (checked with pragma table_info); 2 → 3 only adds
- * tables, created with IF NOT EXISTS on every open; 3 → 4 adds the two
- * revision_id columns (again checked with pragma table_info) and gives
- * every row that has none a fresh UUID (lamina_uuid(), our uuid4 as an SQL
- * function).  All of it is one transaction that records schema 4 last, so a
- * crash leaves the old schema whole and the next open simply does it again;
+ * on every change and a version once, when published); 5 = +
+ * async_idempotency (async invokes' idempotency keys, written by asyncq.c
+ * in the transaction that stores their event: primary key (name, key), the
+ * first RequestId, a SHA-256 of what was sent and the broker time it was
+ * stored).  Upgrading 1 → 2 adds the columns (checked with pragma
+ * table_info); 2 → 3 and 4 → 5 only add tables, created with IF NOT EXISTS
+ * on every open; 3 → 4 adds the two revision_id columns (again checked
+ * with pragma table_info) and gives every row that has none a fresh UUID
+ * (lamina_uuid(), our uuid4 as an SQL function).  All of it is one
+ * transaction that records the schema version last, so a crash leaves the
+ * old schema whole and the next open simply does it again;
  * columns already there are not added twice and rows that have a revision
  * keep it.  The index async_events_rid (event-wait looks events up by
  * request id) is likewise created on every open, so a store made before it
@@ -109,7 +113,16 @@ static const char *schema =
     "  on_success TEXT NOT NULL DEFAULT '',"
     "  on_failure TEXT NOT NULL DEFAULT '',"
     "  last_modified REAL NOT NULL);"
-    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '4');";
+    /* schema 5: async invokes' idempotency keys (asyncq.c, its own connection) */
+    "CREATE TABLE IF NOT EXISTS async_idempotency("
+    "  name TEXT NOT NULL," /* function name: the key's scope */
+    "  key TEXT NOT NULL,"
+    "  request_id TEXT NOT NULL," /* the first 202's */
+    "  fingerprint BLOB NOT NULL," /* SHA-256 of qualifier, NUL, payload */
+    "  created_at INTEGER NOT NULL," /* broker time, epoch ms */
+    "  PRIMARY KEY(name, key)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS async_idempotency_age ON async_idempotency(created_at);"
+    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '5');";
 
 static int db_error(lm_error *e, const char *what)
 {
@@ -154,7 +167,7 @@ static int add_column(const char *table, const char *column, const char *decl, c
     return sqlite3_exec(db, sql, NULL, NULL, err);
 }
 
-/* Bring any older store to schema 4 in one transaction (see the head of
+/* Bring any older store to schema 5 in one transaction (see the head of
  * the file): add the columns it lacks, give rows without a RevisionId one,
  * record the version last.  Safe to run again on a store already there. */
 static int migrate(char **err)
@@ -176,8 +189,8 @@ static int migrate(char **err)
         rc = sqlite3_exec(db,
                           "UPDATE functions SET revision_id=lamina_uuid() WHERE revision_id='';"
                           "UPDATE versions SET revision_id=lamina_uuid() WHERE revision_id='';"
-                          "UPDATE meta SET value='4' WHERE key='schema'"
-                          " AND CAST(value AS INTEGER) < 4;"
+                          "UPDATE meta SET value='5' WHERE key='schema'"
+                          " AND CAST(value AS INTEGER) < 5;"
                           "COMMIT;",
                           NULL, NULL, err);
     }

@@ -13,12 +13,21 @@
  * reply, so the next request never meets a leftover one; one that failed
  * (timeout, closed) is closed.  The pool never holds more contexts than the
  * calls that were ever in flight at once.
+ *
+ * Event invokes always carry an idempotency key (the caller's, or 128
+ * random bits), so this file may send one again when its connection was
+ * reset before the reply (the broker may have stored it): the broker
+ * answers the repeat with the first 202.  Nothing else is ever resent.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -31,6 +40,7 @@
 #define CLIENT_DEFAULT_TIMEOUT_MS 960000
 #define CLIENT_PING_TIMEOUT_MS 5000
 #define CLIENT_CONNECT_ATTEMPTS 3
+#define CLIENT_EVENT_ATTEMPTS 3 /* an Event invoke's sends when the connection resets */
 
 typedef struct call_slot {
     nng_ctx ctx;
@@ -66,6 +76,7 @@ static int endpoint_url(char *url, size_t cap, const char *state_dir, const char
 }
 
 static int roundtrip(lm_client *c, nng_msg *req, nng_msg **rep, lm_error *err);
+static int roundtrip_rv(lm_client *c, nng_msg *req, nng_msg **rep, lm_error *err, int *nng_rv);
 static void slots_free(lm_client *c);
 
 /* Confirm the broker took the connection.  Under nng 1.5.2 a broker
@@ -216,8 +227,16 @@ static void slot_put(lm_client *c, call_slot *sl)
 /* Send req (ownership taken in all cases) and receive the reply into *rep. */
 static int roundtrip(lm_client *c, nng_msg *req, nng_msg **rep, lm_error *err)
 {
+    int rv = 0;
+    return roundtrip_rv(c, req, rep, err, &rv);
+}
+
+/* roundtrip, and *nng_rv gets the nng error behind a failure (0 on success). */
+static int roundtrip_rv(lm_client *c, nng_msg *req, nng_msg **rep, lm_error *err, int *nng_rv)
+{
     call_slot *sl = NULL;
     int rv = slot_take(c, &sl);
+    *nng_rv = rv;
     if (rv != 0) {
         nng_msg_free(req);
         return proto_error(err, proto_err_from_nng(rv), "cannot start a call: %s",
@@ -244,6 +263,7 @@ static int roundtrip(lm_client *c, nng_msg *req, nng_msg **rep, lm_error *err)
     return LM_OK;
 fail:
     slot_close(sl);
+    *nng_rv = rv;
     if (rv == NNG_ETIMEDOUT) {
         return proto_error(err, LM_E_TIMEOUT, "no reply from the broker at %s within %d ms", c->url,
                            c->timeout_ms);
@@ -328,22 +348,45 @@ static int decode_reply(nng_msg *rep, proto_doc *doc, lm_error *err)
     return LM_OK;
 }
 
-LM_EXPORT int lm_invoke(lm_client *c, const lm_invoke_params *p, lm_invoke_result *out,
-                        lm_error *err)
+LM_EXPORT int lm_idempotency_key_new(char out[LM_IDEMPOTENCY_KEY_NEW_LEN])
 {
-    memset(out, 0, sizeof(*out));
-    if (p == NULL || p->function == NULL) {
-        return proto_error(err, LM_E_INVALID_PARAMETER, "FunctionName is required");
+    unsigned char b[16];
+    size_t got = 0;
+    while (got < sizeof(b)) {
+        ssize_t r = getrandom(b + got, sizeof(b) - got, 0);
+        if (r > 0) {
+            got += (size_t)r;
+        } else if (errno != EINTR) {
+            out[0] = '\0';
+            return LM_E_INTERNAL;
+        }
     }
+    for (size_t i = 0; i < sizeof(b); i++) {
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+    }
+    return LM_OK;
+}
+
+/* The caller's key (NULL when it gave none), reading only what o->size
+ * says the caller's struct holds. */
+static const char *option_key(const lm_invoke_options *o)
+{
+    size_t need = offsetof(lm_invoke_options, idempotency_key) + sizeof(o->idempotency_key);
+    return o != NULL && o->size >= need ? o->idempotency_key : NULL;
+}
+
+/* The invoke request; ikey is sent when non-NULL.  NULL on ENOMEM. */
+static nng_msg *invoke_msg(const lm_invoke_params *p, const char *ikey)
+{
     nng_msg *req = NULL;
     if (nng_msg_alloc(&req, 0) != 0) {
-        return proto_error(err, LM_E_NOMEM, NULL);
+        return NULL;
     }
     const void *payload = p->payload != NULL ? p->payload : "{}";
     size_t plen = p->payload != NULL ? p->payload_len : 2;
     proto_writer w;
     proto_writer_init(&w, req);
-    pw_map(&w, 8);
+    pw_map(&w, ikey != NULL ? 9 : 8);
     pw_header(&w, "invoke");
     pw_key(&w, "fn");
     pw_str(&w, p->function);
@@ -357,12 +400,74 @@ LM_EXPORT int lm_invoke(lm_client *c, const lm_invoke_params *p, lm_invoke_resul
     pw_str(&w, p->client_context);
     pw_key(&w, "payload");
     pw_bin(&w, payload, plen);
+    if (ikey != NULL) {
+        pw_key(&w, "ikey");
+        pw_str(&w, ikey);
+    }
     if (w.err != 0) {
         nng_msg_free(req);
+        return NULL;
+    }
+    return req;
+}
+
+/* Send an invoke; an Event invoke (idempotent: it carries its key) is sent
+ * again when the connection was reset before the reply came.  Takes req. */
+static int invoke_roundtrip(lm_client *c, nng_msg *req, bool resend, nng_msg **rep, lm_error *err)
+{
+    static const long backoff_ms[CLIENT_EVENT_ATTEMPTS - 1] = {50, 250};
+    for (int attempt = 0;; attempt++) {
+        nng_msg *again = NULL;
+        if (resend && attempt + 1 < CLIENT_EVENT_ATTEMPTS && nng_msg_dup(&again, req) != 0) {
+            again = NULL; /* no copy: this attempt is the last */
+        }
+        int rv = 0;
+        int rc = roundtrip_rv(c, req, rep, err, &rv);
+        if (rc == LM_OK || again == NULL || (rv != NNG_ECONNRESET && rv != NNG_ECONNSHUT)) {
+            nng_msg_free(again);
+            return rc;
+        }
+        struct timespec ts = {0, backoff_ms[attempt] * 1000000L};
+        nanosleep(&ts, NULL);
+        req = again;
+    }
+}
+
+LM_EXPORT int lm_invoke(lm_client *c, const lm_invoke_params *p, lm_invoke_result *out,
+                        lm_error *err)
+{
+    return lm_invoke_with(c, p, NULL, out, err);
+}
+
+LM_EXPORT int lm_invoke_with(lm_client *c, const lm_invoke_params *p, const lm_invoke_options *o,
+                             lm_invoke_result *out, lm_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (p == NULL || p->function == NULL) {
+        return proto_error(err, LM_E_INVALID_PARAMETER, "FunctionName is required");
+    }
+    const char *key = option_key(o);
+    char fresh[LM_IDEMPOTENCY_KEY_NEW_LEN];
+    const char *why = key != NULL ? proto_idempotency_key_problem(key, strlen(key)) : NULL;
+    if (key != NULL && p->type != LM_INVOKE_EVENT) {
+        return proto_error(err, LM_E_INVALID_PARAMETER,
+                           "IdempotencyKey is only for the Event invocation type");
+    }
+    if (why != NULL) {
+        return proto_error(err, LM_E_INVALID_PARAMETER, "IdempotencyKey: %s", why);
+    }
+    if (key == NULL && p->type == LM_INVOKE_EVENT) {
+        if (lm_idempotency_key_new(fresh) != LM_OK) {
+            return proto_error(err, LM_E_INTERNAL, "no randomness for an idempotency key");
+        }
+        key = fresh;
+    }
+    nng_msg *req = invoke_msg(p, key);
+    if (req == NULL) {
         return proto_error(err, LM_E_NOMEM, NULL);
     }
     nng_msg *rep = NULL;
-    int rc = roundtrip(c, req, &rep, err);
+    int rc = invoke_roundtrip(c, req, p->type == LM_INVOKE_EVENT, &rep, err);
     if (rc != LM_OK) {
         return rc;
     }
