@@ -387,10 +387,10 @@ static void fingerprint(aq_submit *s)
     mbedtls_sha256_free(&c);
 }
 
-/* Is s's key live (stored less than ASYNCQ_KEY_TTL_MS of broker time ago)?
- * Then s is a duplicate (rid: the first's) or a mismatch; else it is new
- * (an expired row is replaced by insert_key).  False on an SQL error. */
-static bool check_key(aq_submit *s, int64_t now)
+/* The live row of s's key (stored less than ASYNCQ_KEY_TTL_MS of broker
+ * time ago): s is its duplicate (rid: the first's) or a mismatch.  False
+ * on an SQL error or when there is none. */
+static bool live_key(aq_submit *s, int64_t now)
 {
     sqlite3_stmt *st = prepare("SELECT request_id, fingerprint FROM async_idempotency"
                                " WHERE name=?1 AND key=?2 AND created_at>?3");
@@ -401,7 +401,6 @@ static bool check_key(aq_submit *s, int64_t now)
     sqlite3_bind_text(st, 2, s->key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, now - ASYNCQ_KEY_TTL_MS);
     int rc = sqlite3_step(st);
-    s->staged = AQS_STORED;
     if (rc == SQLITE_ROW) {
         const void *fp = sqlite3_column_blob(st, 1);
         bool same = sqlite3_column_bytes(st, 1) == (int)sizeof(s->fp) && fp != NULL &&
@@ -412,13 +411,20 @@ static bool check_key(aq_submit *s, int64_t now)
         blog(LOG_ERROR, "asyncq: key lookup: %s", sqlite3_errmsg(CUR->db));
     }
     release(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE;
+    return rc == SQLITE_ROW;
 }
 
-static bool insert_key(const aq_submit *s, int64_t now)
+/* Claim s's key for the new event s->rid: insert it, or take over a row
+ * past its time, in one statement (the common path: a new key).  When a
+ * live row holds the key, nothing is written and s becomes its duplicate
+ * or a mismatch (live_key).  False on an SQL error. */
+static bool claim_key(aq_submit *s, int64_t now)
 {
-    sqlite3_stmt *st = prepare("INSERT OR REPLACE INTO async_idempotency(name, key, request_id,"
-                               " fingerprint, created_at) VALUES(?1, ?2, ?3, ?4, ?5)");
+    sqlite3_stmt *st = prepare("INSERT INTO async_idempotency(name, key, request_id, fingerprint,"
+                               " created_at) VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(name, key)"
+                               " DO UPDATE SET request_id=excluded.request_id,"
+                               " fingerprint=excluded.fingerprint, created_at=excluded.created_at"
+                               " WHERE created_at<=?6");
     if (st == NULL) {
         return false;
     }
@@ -427,7 +433,18 @@ static bool insert_key(const aq_submit *s, int64_t now)
     sqlite3_bind_text(st, 3, s->rid, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 4, s->fp, (int)sizeof(s->fp), SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, now);
-    return step_done(st);
+    sqlite3_bind_int64(st, 6, now - ASYNCQ_KEY_TTL_MS);
+    if (!step_done(st)) {
+        return false;
+    }
+    if (sqlite3_changes(CUR->db) == 1) {
+        return true; /* ours */
+    }
+    if (!live_key(s, now)) { /* held, yet not live: cannot be, but do not store twice */
+        blog(LOG_ERROR, "asyncq: key %s of %s neither claimed nor held", s->key, s->name);
+        return false;
+    }
+    return true;
 }
 
 /* Delete keys past their time, a bounded batch at a time, every
@@ -452,7 +469,7 @@ static void sweep_keys(void)
 
 /* Stage every submission (inside the caller's transaction; one savepoint
  * for all, so they are stored together or not at all): a new event with
- * its key, or what its key says (duplicate, mismatch).  Submissions of one
+ * its key (claimed first), or what its key says (duplicate, mismatch).  Submissions of one
  * key in one batch see each other: the first is stored, the rest are its
  * duplicates.  *stored counts the new events.  True when all went in. */
 static bool stage_submits(aq_submit *list, int *stored)
@@ -467,15 +484,13 @@ static bool stage_submits(aq_submit *list, int *stored)
     int64_t now = clk_now_ms();
     bool ok = true;
     for (aq_submit *s = list; ok && s != NULL; s = s->next) {
-        bool keyed = s->key[0] != '\0';
         s->staged = AQS_STORED;
-        ok = !keyed || check_key(s, now);
+        uuid4(s->rid);
+        ok = s->key[0] == '\0' || claim_key(s, now);
         if (!ok || s->staged != AQS_STORED) {
             continue;
         }
-        uuid4(s->rid);
-        ok = insert_event(s->rid, s->name, s->qual, s->payload, s->payload_len, 0) &&
-             (!keyed || insert_key(s, now));
+        ok = insert_event(s->rid, s->name, s->qual, s->payload, s->payload_len, 0);
         *stored += ok ? 1 : 0;
     }
     if (!ok) {
