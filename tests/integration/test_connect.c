@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -107,4 +109,61 @@ Test(connect, two_thousand_simultaneous_opens_all_succeed_and_can_call)
     cr_expect_eq(all.ping_failed, 0, "%d opened clients could not ping", all.ping_failed);
     cr_expect_eq(all.invoke_failed, 0, "%d of %d invokes failed", all.invoke_failed, STORM_PROCS);
     lt_broker_stop(&b, false);
+}
+
+/* No broker: a missing socket and a dead broker's socket are both told at
+ * once and apart, never retried ("attempts" only appears after retries). */
+Test(connect, open_without_a_broker_fails_at_once_and_says_why)
+{
+    lm_client *c = NULL;
+    lm_error e;
+    char dir[] = "/tmp/lamina-test-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(lm_client_open(&c, dir, NULL, &e), LM_E_UNREACHABLE);
+    cr_assert_null(c);
+    cr_expect_not_null(strstr(e.message, "no socket there"), "%s", e.message);
+    cr_expect_null(strstr(e.message, "attempts"), "not retried: %s", e.message);
+    rmdir(dir);
+
+    lt_broker_start(&b, NULL);
+    lt_broker_kill(&b); /* its api.sock stays behind, with nobody listening */
+    cr_assert_eq(lm_client_open(&c, b.state, NULL, &e), LM_E_UNREACHABLE);
+    cr_expect_not_null(strstr(e.message, "nothing listens on it"), "%s", e.message);
+    cr_expect_null(strstr(e.message, "attempts"), "not retried: %s", e.message);
+    lt_broker_start_in(&b, b.state, NULL); /* a new broker takes the state dir over */
+    lt_broker_stop(&b, false);
+}
+
+/* A listener whose accept queue never drains: open retries, then gives up
+ * after its bound with an error that says so. */
+Test(connect, open_gives_up_when_the_accept_queue_stays_full)
+{
+    char dir[] = "/tmp/lamina-test-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/api.sock", dir);
+    int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert(lfd >= 0 && bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+              listen(lfd, 0) == 0);
+    int held[64], n = 0; /* connect until the queue refuses more */
+    for (; n < 64; n++) {
+        held[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (connect(held[n], (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+            cr_assert_eq(errno, EAGAIN, "connect: %s", strerror(errno));
+            break;
+        }
+    }
+    cr_assert(n < 64, "the accept queue never filled");
+    lm_client *c = NULL;
+    lm_error e;
+    cr_assert_eq(lm_client_open(&c, dir, NULL, &e), LM_E_UNREACHABLE);
+    cr_assert_null(c);
+    cr_expect_not_null(strstr(e.message, "attempts"), "it was retried: %s", e.message);
+    cr_expect_not_null(strstr(e.message, "accept queue stayed full"), "%s", e.message);
+    for (int i = 0; i <= n; i++) {
+        close(held[i]);
+    }
+    close(lfd);
+    unlink(sa.sun_path);
+    rmdir(dir);
 }

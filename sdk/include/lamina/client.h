@@ -39,7 +39,19 @@ typedef struct lm_client lm_client;
 
 /* Connect.  state_dir and endpoint may be NULL (see above).  On success *out
  * owns a client to release with lm_client_destroy().  Fails with
- * LM_E_UNREACHABLE when no broker listens there. */
+ * LM_E_UNREACHABLE when no broker listens there.
+ *
+ * Blocks while the broker is too busy to take the connection: a full accept
+ * backlog (EAGAIN) or a connection reset or aborted while connecting is
+ * tried again after a back-off doubling from 1 ms to 100 ms, each wait a
+ * random 50-100% of that (jitter), and no new attempt starts 5 s after the
+ * first; then the error says how many attempts were made.  "No broker
+ * there" is never retried and returns at once: no socket file at
+ * ipc://<state>/api.sock (message "no socket there"), or a socket nobody
+ * listens on, as a killed broker leaves behind ("nothing listens on it";
+ * nng reports both as connection refused, so a refused tcp:// endpoint
+ * fails at once too).  A connection that was made but does not answer the
+ * open's ping (see broker/listen.h) is dialled again, up to 3 times. */
 LM_EXPORT int lm_client_open(lm_client **out, const char *state_dir, const char *endpoint,
                              lm_error *err);
 /* Release a client; accepts NULL.  No call may be running on it. */
