@@ -17,6 +17,10 @@
  *     (outcomes, retries, records) skip the fsync
  *     (synchronous=NORMAL): a power loss may undo one, and the event then
  *     runs again — at least once still holds (see conn_open()).
+ *   - An outcome is never committed before the log record of the run it
+ *     reports is written to <state>/logs/ (logs_flush() before each
+ *     outcome transaction): a broker killed right after the commit keeps
+ *     both.  Like the outcome itself, the record is not fsync'd.
  *
  * Threading: one thread, the only user of two SQLite connections of its
  * own: one with synchronous=FULL for submissions, one with NORMAL for
@@ -1059,9 +1063,10 @@ static void commit_submits(aq_submit *subs)
 }
 
 /* Record what became of a list of events (done_next-linked): plan each
- * (config, decision, record), then write them all in one transaction (no
- * fsync: see conn_open).  `ran`: they were started (in AQ.flying, counted
- * in AQ.running). */
+ * (config, decision, record), write the log records of those that ran
+ * (logs_flush), then write the outcomes in one transaction (no fsync: see
+ * conn_open).  `ran`: they were started (in AQ.flying, counted in
+ * AQ.running). */
 static void commit_plans(aq_flight *list, bool ran)
 {
     for (aq_flight *f = list; f != NULL; f = f->done_next) {
@@ -1069,6 +1074,12 @@ static void commit_plans(aq_flight *list, bool ran)
             unlink_flying(f);
         }
         plan(f);
+    }
+    if (ran) {
+        /* their log records were appended before their outcome callbacks
+         * ran: written now, they are never missing behind a committed
+         * outcome (broker/logs.c) */
+        logs_flush();
     }
     bool tx = exec("BEGIN IMMEDIATE");
     for (aq_flight *f = list; tx && f != NULL; f = f->done_next) {

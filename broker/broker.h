@@ -375,8 +375,15 @@ nng_msg *work_shutdown_msg(void);
 /* ---- logs.c ---- */
 int logs_start(void);
 void logs_stop(void);
-/* Append text to a function's log file (asynchronous, never blocks). */
+/* Append text to a function's log file (asynchronous, never blocks; text
+ * is copied).  Written within LOGS_FLUSH_MS, or by the next logs_flush(). */
 void logs_write(const char *function, const char *text, size_t len);
+/* Write every record appended so far to its file (write(2): survives a
+ * broker crash, not a power loss) before returning.  Blocks on file I/O and
+ * on a flush running on another thread: never call it under B.mtx or from
+ * an nng callback.  Thread-safe; asyncq.c calls it before committing
+ * outcomes. */
+void logs_flush(void);
 
 /* ---- store.c (admin thread and startup only) ---- */
 int store_open(const char *path, lm_error *e);

@@ -14,8 +14,23 @@
  * (timeout, closed) is closed.  The pool never holds more contexts than the
  * calls that were ever in flight at once.
  *
- * Event invokes always carry an idempotency key (the caller's, or 128
- * random bits), so this file may send one again when its connection was
+ * Opening retries what load makes fail for a moment, and nothing else.
+ * When the broker's accept backlog is full, an ipc connect gets EAGAIN at
+ * once (2,000 opens at the same moment: 700-1,500 failed that way); a
+ * connection reset or aborted during the handshake is the same kind of
+ * moment.  Those are dialled again after a back-off that doubles from
+ * CLIENT_BACKOFF_MIN_MS to CLIENT_BACKOFF_MAX_MS, each wait drawn between
+ * half and all of it (jitter, so a crowd of clients does not come back in
+ * step), and no new attempt starts once CLIENT_OPEN_RETRY_MS have passed.
+ * "Connection refused" is not retried: nng 1.5.2 reports a missing socket
+ * file that way too, and both mean no broker is listening — the caller
+ * hears so at once, in words that say which (open_error()).  A failed ping
+ * after a good dial (a listener that stopped handing over connections,
+ * broker/listen.h) is retried too, CLIENT_CONNECT_ATTEMPTS times even past
+ * the bound, as before.
+ *
+ * Event invokes always carry an idempotency key (the caller's, or a
+ * time-ordered random one), so this file may send one again when its connection was
  * reset before the reply (the broker may have stored it): the broker
  * answers the repeat with the first 202.  Nothing else is ever resent.
  */
@@ -27,7 +42,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -39,7 +56,10 @@
 
 #define CLIENT_DEFAULT_TIMEOUT_MS 960000
 #define CLIENT_PING_TIMEOUT_MS 5000
-#define CLIENT_CONNECT_ATTEMPTS 3
+#define CLIENT_CONNECT_ATTEMPTS 3 /* pings that fail after a good dial */
+#define CLIENT_OPEN_RETRY_MS 5000 /* no new dial starts later than this */
+#define CLIENT_BACKOFF_MIN_MS 1
+#define CLIENT_BACKOFF_MAX_MS 100
 #define CLIENT_EVENT_ATTEMPTS 3 /* an Event invoke's sends when the connection resets */
 
 typedef struct call_slot {
@@ -103,6 +123,97 @@ static int ping(lm_client *c)
     return 0;
 }
 
+/* Errors a broker under load gives for a moment (see the head comment). */
+static bool dial_transient(int rv)
+{
+    return rv == NNG_EAGAIN || rv == NNG_ECONNRESET || rv == NNG_ECONNSHUT ||
+           rv == NNG_ECONNABORTED;
+}
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Sleep between half and all of *delay_ms (xorshift64 on *seed), then
+ * double *delay_ms up to the cap. */
+static void back_off(int *delay_ms, uint64_t *seed)
+{
+    uint64_t x = *seed;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *seed = x;
+    int64_t us = (int64_t)*delay_ms * 1000;
+    us = us / 2 + (int64_t)(x % (uint64_t)(us / 2 + 1));
+    struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    *delay_ms = *delay_ms * 2 > CLIENT_BACKOFF_MAX_MS ? CLIENT_BACKOFF_MAX_MS : *delay_ms * 2;
+}
+
+static uint64_t jitter_seed(const void *p)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t s = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid() << 32 ^
+                 (uint64_t)(uintptr_t)p;
+    return s != 0 ? s : 1;
+}
+
+/* Where an open attempt failed. */
+typedef enum open_stage { STAGE_SOCKET, STAGE_DIAL, STAGE_PING } open_stage;
+
+/* One dial of c->url on a fresh socket, confirmed by a ping.  0, or the nng
+ * error with *stage saying where it failed; on failure the socket is
+ * closed. */
+static int dial_once(lm_client *c, open_stage *stage)
+{
+    *stage = STAGE_SOCKET;
+    int rv = nng_req0_open(&c->sock);
+    if (rv != 0) {
+        return rv;
+    }
+    nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, PROTO_WORK_RECVMAX + 64 * 1024);
+    nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    *stage = STAGE_DIAL;
+    rv = nng_dial(c->sock, c->url, NULL, 0);
+    if (rv == 0) {
+        *stage = STAGE_PING;
+        rv = ping(c);
+    }
+    if (rv != 0) {
+        slots_free(c);
+        nng_close(c->sock);
+    }
+    return rv;
+}
+
+/* The caller's error for a dial that failed for good: which of "no broker
+ * there" and "a broker too busy for too long" it was, and how long it was
+ * tried. */
+static int open_error(const lm_client *c, int rv, int attempts, double ms, lm_error *err)
+{
+    char why[160], tried[96] = "";
+    snprintf(why, sizeof(why), "%s", nng_strerror(rv));
+    if (rv == NNG_ECONNREFUSED && strncmp(c->url, "ipc://", 6) == 0) {
+        struct stat st; /* stat follows the api.sock symlink */
+        snprintf(why, sizeof(why), "%s",
+                 stat(c->url + 6, &st) != 0
+                     ? "no socket there (is a broker running on that state dir?)"
+                     : "nothing listens on it (a broker that was killed leaves its socket "
+                       "behind)");
+    }
+    if (attempts > 1) {
+        snprintf(tried, sizeof(tried), " (still, after %d attempts in %.1f s%s)", attempts,
+                 ms / 1000.0, rv == NNG_EAGAIN ? ": its accept queue stayed full" : "");
+    }
+    return proto_error(err, LM_E_UNREACHABLE, "cannot reach the broker at %s: %s%s", c->url, why,
+                       tried);
+}
+
 LM_EXPORT int lm_client_open(lm_client **out, const char *state_dir, const char *endpoint,
                              lm_error *err)
 {
@@ -118,32 +229,27 @@ LM_EXPORT int lm_client_open(lm_client **out, const char *state_dir, const char 
         free(c);
         return proto_error(err, LM_E_INVALID_PARAMETER, "broker address is too long");
     }
-    int rv = 0;
-    for (int attempt = 0; attempt < CLIENT_CONNECT_ATTEMPTS; attempt++) {
-        rv = nng_req0_open(&c->sock);
-        if (rv != 0) {
-            pthread_mutex_destroy(&c->mtx);
-            free(c);
-            return proto_error(err, proto_err_from_nng(rv), "nng_req0_open: %s", nng_strerror(rv));
-        }
-        nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, PROTO_WORK_RECVMAX + 64 * 1024);
-        nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-        rv = nng_dial(c->sock, c->url, NULL, 0);
-        if (rv != 0) {
+    double start = mono_ms();
+    uint64_t seed = jitter_seed(c);
+    int delay = CLIENT_BACKOFF_MIN_MS, attempts = 0, ping_failures = 0, rv;
+    open_stage stage;
+    for (;;) {
+        attempts++;
+        rv = dial_once(c, &stage);
+        if (rv == 0 || stage == STAGE_SOCKET) {
             break;
         }
-        rv = ping(c);
-        if (rv == 0) {
+        if (stage == STAGE_PING
+                ? ++ping_failures >= CLIENT_CONNECT_ATTEMPTS
+                : !dial_transient(rv) || mono_ms() + delay / 2.0 - start > CLIENT_OPEN_RETRY_MS) {
             break;
         }
-        slots_free(c);
-        nng_close(c->sock);
+        back_off(&delay, &seed);
     }
     if (rv != 0) {
-        int code = proto_error(err, LM_E_UNREACHABLE, "cannot reach the broker at %s: %s", c->url,
-                               nng_strerror(rv));
-        slots_free(c);
-        nng_close(c->sock);
+        int code = stage == STAGE_SOCKET ? proto_error(err, proto_err_from_nng(rv),
+                                                       "nng_req0_open: %s", nng_strerror(rv))
+                                         : open_error(c, rv, attempts, mono_ms() - start, err);
         pthread_mutex_destroy(&c->mtx);
         free(c);
         return code;

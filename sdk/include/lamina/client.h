@@ -42,7 +42,19 @@ typedef struct lm_client lm_client;
 
 /* Connect.  state_dir and endpoint may be NULL (see above).  On success *out
  * owns a client to release with lm_client_destroy().  Fails with
- * LM_E_UNREACHABLE when no broker listens there. */
+ * LM_E_UNREACHABLE when no broker listens there.
+ *
+ * Blocks while the broker is too busy to take the connection: a full accept
+ * backlog (EAGAIN) or a connection reset or aborted while connecting is
+ * tried again after a back-off doubling from 1 ms to 100 ms, each wait a
+ * random 50-100% of that (jitter), and no new attempt starts 5 s after the
+ * first; then the error says how many attempts were made.  "No broker
+ * there" is never retried and returns at once: no socket file at
+ * ipc://<state>/api.sock (message "no socket there"), or a socket nobody
+ * listens on, as a killed broker leaves behind ("nothing listens on it";
+ * nng reports both as connection refused, so a refused tcp:// endpoint
+ * fails at once too).  A connection that was made but does not answer the
+ * open's ping (see broker/listen.h) is dialled again, up to 3 times. */
 LM_EXPORT int lm_client_open(lm_client **out, const char *state_dir, const char *endpoint,
                              lm_error *err);
 /* Release a client; accepts NULL.  No call may be running on it. */
@@ -96,8 +108,8 @@ LM_EXPORT int lm_invoke(lm_client *c, const lm_invoke_params *p, lm_invoke_resul
  * answered with the first 202 and its RequestId and queues nothing; a
  * repeat with another payload or qualifier fails with
  * LM_E_IDEMPOTENT_MISMATCH (400 IdempotentParameterMismatchException).  When
- * idempotency_key is NULL the library makes a random one (128 bits from
- * getrandom, 32 hex digits) for the call.  Either way, an Event invoke
+ * idempotency_key is NULL the library makes one for the call
+ * (lm_idempotency_key_new).  Either way, an Event invoke
  * whose connection is reset before the reply (the broker may have stored
  * the event) is sent again with the same key, up to 3 times in all, so a
  * reset does not run it twice.  A caller that retries on its own passes
@@ -113,8 +125,9 @@ typedef struct lm_invoke_options {
 LM_EXPORT int lm_invoke_with(lm_client *c, const lm_invoke_params *p, const lm_invoke_options *o,
                              lm_invoke_result *out, lm_error *err);
 
-/* A fresh random idempotency key: 32 lowercase hex digits (128 bits from
- * getrandom) and a NUL.  0, or LM_E_INTERNAL when no randomness is to be had. */
+/* A fresh idempotency key: 32 lowercase hex digits and a NUL — 48 bits of
+ * wall-clock milliseconds, then 80 random bits from getrandom (a UUIDv7's
+ * layout: keys made later sort later).  0, or LM_E_INTERNAL when no randomness is to be had. */
 #define LM_IDEMPOTENCY_KEY_NEW_LEN 33
 LM_EXPORT int lm_idempotency_key_new(char out[LM_IDEMPOTENCY_KEY_NEW_LEN]);
 /* Free what a result owns; the struct may be reused.  Accepts a zeroed one. */
