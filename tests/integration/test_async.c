@@ -42,57 +42,6 @@ TestSuite(async, .init = up, .fini = down, .timeout = 90);
 
 /* ---- helpers ---- */
 
-static char *read_log(const char *fn)
-{
-    char path[600];
-    snprintf(path, sizeof(path), "%s/logs/%s.log", b.state, fn);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        return strdup("");
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    cr_assert_not_null(s);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = '\0';
-    fclose(f);
-    return s;
-}
-
-static int count_in(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle)) {
-        n++;
-    }
-    return n;
-}
-
-typedef struct log_wait {
-    const char *fn;
-    const char *needle;
-    int times;
-} log_wait;
-
-static bool log_has(void *arg)
-{
-    log_wait *w = arg;
-    char *s = read_log(w->fn);
-    bool ok = count_in(s, w->needle) >= w->times;
-    free(s);
-    return ok;
-}
-
-/* Wait until fn's log holds needle `times` times. */
-static void await_log(const char *fn, const char *needle, int times)
-{
-    log_wait w = {fn, needle, times};
-    cr_assert(lt_wait_until(log_has, &w, 30000), "%s.log never held '%s' %d time(s):\n%s", fn,
-              needle, times, read_log(fn));
-}
-
 static int invoke_event(const char *fn, const char *payload, size_t len, lm_invoke_result *r,
                         lm_error *e)
 {
@@ -127,7 +76,7 @@ static void put_config(const char *args)
 /* The JSON of the n-th (0-based) "EVENT " line of fn's log. */
 static cJSON *logged_event(const char *fn, int n)
 {
-    char *s = read_log(fn);
+    char *s = lt_function_log(&b, fn);
     const char *p = s;
     for (int i = 0; i <= n; i++) {
         p = strstr(p, "EVENT ");
@@ -338,9 +287,9 @@ Test(async, event_is_accepted_with_202_and_a_request_id_then_runs)
     lt_create(&b, "rec", "record", NULL);
     char rid[40], start[80];
     accept_event("rec", "{\"n\":1}", rid);
-    await_log("rec", "EVENT {\"n\":1}", 1);
+    lt_await_log(&b, "rec", "EVENT {\"n\":1}", 1);
     snprintf(start, sizeof(start), "START RequestId: %s", rid);
-    await_log("rec", start, 1);
+    lt_await_log(&b, "rec", start, 1);
     cr_assert(lt_wait_until(queue_empty, NULL, 10000), "the finished event leaves the queue");
 }
 
@@ -356,10 +305,10 @@ Test(async, failing_function_is_retried_max_attempts_then_goes_to_on_failure)
     stored_event ev;
     await_runs(rid, 1, &ev);
     expect_retry(rid, 1, ev.enqueued_at, 60000); /* the second run: 1 min after the first */
-    await_log("failures", "RetriesExhausted", 1);
+    lt_await_log(&b, "failures", "RetriesExhausted", 1);
     snprintf(start, sizeof(start), "START RequestId: %s", rid);
-    char *log = read_log("flaky");
-    cr_assert_eq(count_in(log, start), 2, "one run and exactly one retry, same request id:\n%s",
+    char *log = lt_function_log(&b, "flaky");
+    cr_assert_eq(lt_count(log, start), 2, "one run and exactly one retry, same request id:\n%s",
                  log);
     free(log);
     cJSON *rec = logged_event("failures", 0);
@@ -389,10 +338,10 @@ Test(async, default_config_retries_twice)
     await_runs(rid, 1, &ev);
     int64_t due = expect_retry(rid, 1, ev.enqueued_at, 60000); /* 1 min, then 2 min */
     expect_retry(rid, 2, due, 120000);
-    await_log("failures", "RetriesExhausted", 1);
+    lt_await_log(&b, "failures", "RetriesExhausted", 1);
     snprintf(start, sizeof(start), "START RequestId: %s", rid);
-    char *log = read_log("flaky");
-    cr_assert_eq(count_in(log, start), 3, "MaximumRetryAttempts defaults to 2:\n%s", log);
+    char *log = lt_function_log(&b, "flaky");
+    cr_assert_eq(lt_count(log, start), 3, "MaximumRetryAttempts defaults to 2:\n%s", log);
     free(log);
 }
 
@@ -404,9 +353,9 @@ Test(async, zero_retries_runs_once_and_discards_without_destination)
     accept_event("once", "{\"fail\":true}", rid);
     cr_assert(lt_wait_until(queue_empty, NULL, 10000), "the event is discarded");
     snprintf(start, sizeof(start), "START RequestId: %s", rid);
-    await_log("once", start, 1);
-    char *log = read_log("once");
-    cr_assert_eq(count_in(log, start), 1, "no retry:\n%s", log);
+    lt_await_log(&b, "once", start, 1);
+    char *log = lt_function_log(&b, "once");
+    cr_assert_eq(lt_count(log, start), 1, "no retry:\n%s", log);
     free(log);
 }
 
@@ -418,7 +367,7 @@ Test(async, success_goes_to_on_success_destination)
                "\"DestinationConfig\":{\"OnSuccess\":{\"Destination\":\"function:successes\"}}}");
     char rid[40];
     accept_event("good", "{\"item\":\"x9\"}", rid);
-    await_log("successes", "\"condition\":\"Success\"", 1);
+    lt_await_log(&b, "successes", "\"condition\":\"Success\"", 1);
     cJSON *rec = logged_event("successes", 0);
     cr_assert_str_eq(str_at(rec, "requestContext", "requestId"), rid);
     const cJSON *rc = cJSON_GetObjectItem(rec, "requestContext");
@@ -441,7 +390,7 @@ Test(async, a_retry_later_than_the_event_age_limit_sends_event_age_exceeded)
                "\"DestinationConfig\":{\"OnFailure\":{\"Destination\":\"failures\"}}}");
     char rid[40];
     accept_event("stale", "{\"fail\":true,\"n\":5}", rid);
-    await_log("failures", "EventAgeExceeded", 1);
+    lt_await_log(&b, "failures", "EventAgeExceeded", 1);
     cJSON *rec = logged_event("failures", 0);
     cr_assert_str_eq(str_at(rec, "requestContext", "requestId"), rid);
     const cJSON *rc = cJSON_GetObjectItem(rec, "requestContext");
@@ -465,15 +414,15 @@ Test(async, event_age_is_counted_in_broker_time)
     await_runs(rid, 1, &ev);
     cr_assert_lt(ev.next_at, ev.enqueued_at + 120000, "the retry is within the age");
     advance_to(ev.enqueued_at + 120001);
-    await_log("failures", "EventAgeExceeded", 1);
+    lt_await_log(&b, "failures", "EventAgeExceeded", 1);
     cJSON *rec = logged_event("failures", 0);
     cr_assert_str_eq(str_at(rec, "requestContext", "requestId"), rid);
     const cJSON *rc = cJSON_GetObjectItem(rec, "requestContext");
     cr_assert_eq(cJSON_GetObjectItem(rc, "approximateInvokeCount")->valueint, 1, "no second run");
     cJSON_Delete(rec);
     snprintf(start, sizeof(start), "START RequestId: %s", rid);
-    char *log = read_log("aging");
-    cr_assert_eq(count_in(log, start), 1, "the old event did not run again:\n%s", log);
+    char *log = lt_function_log(&b, "aging");
+    cr_assert_eq(lt_count(log, start), 1, "the old event did not run again:\n%s", log);
     free(log);
     cr_assert(lt_wait_until(queue_empty, NULL, 10000));
 }
@@ -529,14 +478,14 @@ Test(async, stored_event_runs_after_kill_9)
     cr_assert(lt_wait_until(one_busy, NULL, 15000), "the sync invoke holds the only slot");
     char rid[40];
     accept_event("rec", "{\"k\":\"survivor\"}", rid);
-    char *log = read_log("rec");
-    cr_assert_eq(count_in(log, "survivor"), 0, "it cannot have run: the slot is taken");
+    char *log = lt_function_log(&b, "rec");
+    cr_assert_eq(lt_count(log, "survivor"), 0, "it cannot have run: the slot is taken");
     free(log);
     lt_broker_kill(&b);
     pthread_join(thr, NULL);
     lt_broker_start_in(&b, b.state, lt_test_clock);
     advance(300000); /* past any throttle delay it was given before the kill */
-    await_log("rec", "EVENT {\"k\":\"survivor\"}", 1);
+    lt_await_log(&b, "rec", "EVENT {\"k\":\"survivor\"}", 1);
     cr_assert(lt_wait_until(queue_empty, NULL, 10000));
 }
 
@@ -560,8 +509,8 @@ Test(async, throttled_event_waits_for_a_slot_without_using_its_retries)
     cr_assert(lt_wait_until(one_busy, NULL, 15000), "the sync invoke holds the only slot");
     char rid[40];
     accept_event("rec", "{\"k\":\"patient\"}", rid);
-    char *log = read_log("rec");
-    cr_assert_eq(count_in(log, "patient"), 0, "it cannot run while the slot is taken");
+    char *log = lt_function_log(&b, "rec");
+    cr_assert_eq(lt_count(log, "patient"), 0, "it cannot run while the slot is taken");
     free(log);
     stored_event ev;
     cr_assert(lt_wait_until(refused, rid, 15000), "the event was refused while the slot is taken");
@@ -569,7 +518,7 @@ Test(async, throttled_event_waits_for_a_slot_without_using_its_retries)
     cr_assert_eq(ev.invokes, 0, "a refusal is not a run: no retry used");
     pthread_join(thr, NULL);
     advance(300000); /* the longest throttle delay */
-    await_log("rec", "EVENT {\"k\":\"patient\"}", 1);
+    lt_await_log(&b, "rec", "EVENT {\"k\":\"patient\"}", 1);
     cr_assert(lt_wait_until(queue_empty, NULL, 10000));
 }
 
@@ -667,7 +616,7 @@ Test(async, cli_invoke_async_prints_the_request_id_and_status_shows_the_queue)
     snprintf(start, sizeof(start), "START RequestId: %.36s", out);
     free(out);
     free(err);
-    await_log("rec", start, 1);
+    lt_await_log(&b, "rec", start, 1);
     const char *st[] = {cli, "status", NULL};
     cr_assert_eq(lt_run(&b, st, &out, &err), 0, "%s", err);
     cr_assert(strstr(out, "AsyncQueue") != NULL, "%s", out);
@@ -712,7 +661,7 @@ Test(async, event_wait_answers_once_the_event_and_its_destination_ran)
     cr_assert_eq(strlen(drid), 36, "%s", drid);
     cr_assert_str_neq(drid, rid);
     snprintf(line, sizeof(line), "END RequestId: %s", drid);
-    await_log("dst", line, 1);
+    lt_await_log(&b, "dst", line, 1);
     cJSON *rec = logged_event("dst", 0);
     cr_assert_str_eq(str_at(rec, "requestContext", "requestId"), rid);
     cJSON_Delete(rec);
@@ -860,7 +809,7 @@ Test(async, a_schema_2_store_is_migrated_to_the_current_schema)
     lt_create(&b, "rec", "record", NULL);
     char rid[40];
     accept_event("rec", "{\"after\":\"migration\"}", rid);
-    await_log("rec", "EVENT {\"after\":\"migration\"}", 1);
+    lt_await_log(&b, "rec", "EVENT {\"after\":\"migration\"}", 1);
 }
 
 /* A sync invoke of fn that sleeps 300 ms (thread body). */

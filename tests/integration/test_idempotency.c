@@ -44,55 +44,6 @@ TestSuite(idempotency, .init = up, .fini = down, .timeout = 120);
 
 /* ---- helpers ---- */
 
-static char *read_log(const char *fn)
-{
-    char path[600];
-    snprintf(path, sizeof(path), "%s/logs/%s.log", b.state, fn);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        return strdup("");
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    cr_assert_not_null(s);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = '\0';
-    fclose(f);
-    return s;
-}
-
-static int count_in(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle)) {
-        n++;
-    }
-    return n;
-}
-
-typedef struct log_wait {
-    const char *fn, *needle;
-    int times;
-} log_wait;
-
-static bool log_has(void *arg)
-{
-    log_wait *w = arg;
-    char *s = read_log(w->fn);
-    bool ok = count_in(s, w->needle) >= w->times;
-    free(s);
-    return ok;
-}
-
-static void await_log(const char *fn, const char *needle, int times)
-{
-    log_wait w = {fn, needle, times};
-    cr_assert(lt_wait_until(log_has, &w, 30000), "%s.log never held '%s' %d time(s)", fn, needle,
-              times);
-}
-
 /* An Event invoke of fn[:qual] with key (NULL: the SDK's own); the code,
  * and the request id in rid on 202. */
 static int submit_on(lm_client *c, const char *fn, const char *qual, const char *payload,
@@ -197,8 +148,8 @@ static int starts_of(const char *fn, const char *rid)
 {
     char needle[80];
     snprintf(needle, sizeof(needle), "START RequestId: %s", rid);
-    char *log = read_log(fn);
-    int n = count_in(log, needle);
+    char *log = lt_function_log(&b, fn);
+    int n = lt_count(log, needle);
     free(log);
     return n;
 }
@@ -224,10 +175,10 @@ Test(idempotency, a_repeated_key_answers_the_first_request_id_and_runs_once)
     cr_assert_str_neq(other, first);
     cJSON_Delete(wait_done(other));
     cr_assert(lt_wait_until(queue_empty, NULL, 10000));
-    await_log("rec", "EVENT {\"order\":18}", 1);
-    await_log("rec", "EVENT {\"order\":17}", 1);
-    char *log = read_log("rec");
-    cr_assert_eq(count_in(log, "EVENT {\"order\":17}"), 1, "order 17 ran once:\n%s", log);
+    lt_await_log(&b, "rec", "EVENT {\"order\":18}", 1);
+    lt_await_log(&b, "rec", "EVENT {\"order\":17}", 1);
+    char *log = lt_function_log(&b, "rec");
+    cr_assert_eq(lt_count(log, "EVENT {\"order\":17}"), 1, "order 17 ran once:\n%s", log);
     free(log);
     cr_assert_eq(starts_of("rec", first), 1);
 }
@@ -265,11 +216,11 @@ Test(idempotency, a_key_reused_for_another_payload_or_qualifier_is_a_typed_misma
     cJSON_Delete(wait_done(rid));
     cJSON_Delete(wait_done(got));
     cr_assert(lt_wait_until(queue_empty, NULL, 10000));
-    await_log("rec2", "EVENT {\"n\":1}", 1);
-    await_log("rec", "EVENT {\"n\":1}", 1);
-    char *log = read_log("rec");
-    cr_assert_eq(count_in(log, "EVENT {\"n\":1}"), 1, "%s", log);
-    cr_assert_eq(count_in(log, "\"n\":2"), 0, "%s", log);
+    lt_await_log(&b, "rec2", "EVENT {\"n\":1}", 1);
+    lt_await_log(&b, "rec", "EVENT {\"n\":1}", 1);
+    char *log = lt_function_log(&b, "rec");
+    cr_assert_eq(lt_count(log, "EVENT {\"n\":1}"), 1, "%s", log);
+    cr_assert_eq(lt_count(log, "\"n\":2"), 0, "%s", log);
     free(log);
 }
 
@@ -434,10 +385,10 @@ Test(idempotency, fifty_submissions_of_one_key_at_once_make_one_event)
     lt_broker_start_in(&b, b.state, lt_test_clock);
     lt_clock_advance(&b, 300000); /* past any throttle delay it was given */
     cJSON_Delete(wait_done(u.rid[0]));
-    await_log("rec", "EVENT {\"burst\":1}", 1);
+    lt_await_log(&b, "rec", "EVENT {\"burst\":1}", 1);
     cr_assert(lt_wait_until(queue_empty, NULL, 10000));
-    char *log = read_log("rec");
-    cr_assert_eq(count_in(log, "EVENT {\"burst\":1}"), 1, "%s", log);
+    char *log = lt_function_log(&b, "rec");
+    cr_assert_eq(lt_count(log, "EVENT {\"burst\":1}"), 1, "%s", log);
     free(log);
 }
 
@@ -455,9 +406,9 @@ Test(idempotency, a_key_acknowledged_before_kill_9_still_deduplicates_after_rest
         store_int("SELECT COUNT(*) FROM async_events WHERE name='rec' AND request_id<>?1", first),
         0, "the repeat queued nothing");
     cr_assert(lt_wait_until(queue_empty, NULL, 20000));
-    await_log("rec", "EVENT {\"crash\":1}", 1);
-    char *log = read_log("rec");
-    cr_assert_eq(count_in(log, "EVENT {\"crash\":1}"), 1, "%s", log);
+    lt_await_log(&b, "rec", "EVENT {\"crash\":1}", 1);
+    char *log = lt_function_log(&b, "rec");
+    cr_assert_eq(lt_count(log, "EVENT {\"crash\":1}"), 1, "%s", log);
     free(log);
 }
 
@@ -504,7 +455,7 @@ Test(idempotency, a_key_is_forgotten_after_24_hours_of_broker_time)
     accept_ev("rec", NULL, "{\"day\":1}", "daily", again);
     cr_assert_str_neq(again, first, "24 h + 1 s: a new event");
     cJSON_Delete(wait_done(again));
-    await_log("rec", "EVENT {\"day\":1}", 2);
+    lt_await_log(&b, "rec", "EVENT {\"day\":1}", 2);
     cr_assert_eq(starts_of("rec", first), 1);
     /* the new event's key counts from now: a repeat is its duplicate */
     char third[40];
@@ -555,9 +506,9 @@ Test(idempotency, cli_invoke_async_takes_an_idempotency_key)
     free(out1);
     cJSON_Delete(wait_done(rid));
     cr_assert(lt_wait_until(queue_empty, NULL, 10000));
-    await_log("rec", "EVENT {\"via\":\"cli\"}", 1);
-    char *log = read_log("rec");
-    cr_assert_eq(count_in(log, "EVENT {\"via\":\"cli\"}"), 1, "%s", log);
+    lt_await_log(&b, "rec", "EVENT {\"via\":\"cli\"}", 1);
+    char *log = lt_function_log(&b, "rec");
+    cr_assert_eq(lt_count(log, "EVENT {\"via\":\"cli\"}"), 1, "%s", log);
     free(log);
 }
 

@@ -23,34 +23,6 @@ static lt_broker b;
 
 TestSuite(logs, .timeout = 240);
 
-static char *read_log(const char *fn)
-{
-    char path[600];
-    snprintf(path, sizeof(path), "%s/logs/%s.log", b.state, fn);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        return strdup("");
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    cr_assert_not_null(s);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = '\0';
-    fclose(f);
-    return s;
-}
-
-static int count_in(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle)) {
-        n++;
-    }
-    return n;
-}
-
 /* Submit an Event invoke; returns its request id in rid. */
 static void submit(const char *fn, const char *payload, char rid[40])
 {
@@ -94,10 +66,10 @@ Test(logs, a_finished_events_log_record_survives_kill_9_right_after_its_outcome)
         lt_broker_kill(&b); /* no grace: whatever is only in memory is gone */
         /* Read while no broker runs: the event is done, so nothing may write
          * its record later (a run again would hide the loss). */
-        char *log = read_log("rec");
+        char *log = lt_function_log(&b, "rec");
         char report[80];
         snprintf(report, sizeof(report), "REPORT RequestId: %s", rid);
-        if (count_in(log, token) != 1 || count_in(log, report) != 1) {
+        if (lt_count(log, token) != 1 || lt_count(log, report) != 1) {
             missing++;
             if (first_missing[0] == '\0') {
                 snprintf(first_missing, sizeof(first_missing), "run %d (%s)", i, rid);

@@ -68,6 +68,17 @@ char *lt_unbase64(const char *in, size_t *len);
 /* Poll cond(arg) every few ms until it is true or timeout_ms passes. */
 bool lt_wait_until(bool (*cond)(void *), void *arg, int timeout_ms);
 
+/* fn's function log ($STATE/logs/FN.log) as a malloc'd string, "" when
+ * there is none yet. */
+char *lt_function_log(lt_broker *b, const char *fn);
+
+/* How many times needle occurs in hay (overlaps counted). */
+int lt_count(const char *hay, const char *needle);
+
+/* Wait (30 s at most, else fail the test showing the log) until fn's log
+ * holds needle at least `times` times. */
+void lt_await_log(lt_broker *b, const char *fn, const char *needle, int times);
+
 /* Children of a pid (from /proc), to check for orphans and worker counts. */
 int lt_count_processes_named(const char *comm);
 
