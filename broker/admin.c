@@ -2,7 +2,8 @@
  * broker/admin.c — the admin thread: every api operation other than invoke
  * (create, get, list, delete, status, retire-workers; update-code,
  * update-config, publish, versions and alias-* for the version lifecycle,
- * see README-versions.md; event-config-put/get/delete for async invokes).
+ * see README-versions.md; event-config-put/get/delete for async invokes;
+ * clock-advance for tests, with --test-clock: lib/clock.h).
  *
  * Admin calls touch the disk (SQLite commits, handler blobs), so they run
  * here, one at a time, never in an nng callback.  The api callback queues
@@ -1515,6 +1516,49 @@ static nng_msg *op_status(lm_error *e)
     return ok_end(&w, m);
 }
 
+/* ---- clock-advance (lib/clock.h; only with --test-clock) ---- */
+
+/* {Ms}: move broker time forward by Ms (1 .. a year); the new offset is
+ * stored first, so a restarted test broker carries on from it. */
+static nng_msg *op_clock_advance(const msgpack_object *args, lm_error *e)
+{
+    int64_t ms = 0;
+    if (!clk_test_enabled()) {
+        proto_error(e, LM_E_UNKNOWN_OP,
+                    "clock-advance needs a broker started with --test-clock (this broker's "
+                    "time is real time)");
+        return NULL;
+    }
+    if (proto_get_int(args, "Ms", true, &ms, e) != LM_OK || clk_check_advance(ms) != CLK_OK) {
+        proto_error(e, LM_E_INVALID_PARAMETER,
+                    "Ms must be an integer from 1 to %lld (a year), and broker time at most "
+                    "%lld ms ahead of real time",
+                    (long long)CLK_MAX_ADVANCE_MS, (long long)CLK_MAX_OFFSET_MS);
+        return NULL;
+    }
+    /* only this thread advances: the check above still holds */
+    if (store_put_clock_offset(clk_offset_ms() + ms, e) != LM_OK) {
+        return NULL;
+    }
+    if (clk_advance(ms) != CLK_OK) {
+        proto_error(e, LM_E_INTERNAL, "the clock refused an advance it had accepted");
+        return NULL;
+    }
+    blog(LOG_INFO, "test clock advanced %lld ms (offset %lld ms)", (long long)ms,
+         (long long)clk_offset_ms());
+    proto_writer w;
+    nng_msg *m = ok_begin(&w);
+    if (m == NULL) {
+        return NULL;
+    }
+    pw_map(&w, 2);
+    pw_key(&w, "BrokerTimeMs");
+    pw_int(&w, clk_now_ms());
+    pw_key(&w, "OffsetMs");
+    pw_int(&w, clk_offset_ms());
+    return ok_end(&w, m);
+}
+
 static bool is(const char *op, size_t n, const char *want)
 {
     return strlen(want) == n && memcmp(op, want, n) == 0;
@@ -1567,6 +1611,8 @@ static nng_msg *run_job(nng_msg *msg, lm_error *e)
         rep = op_event_config(args, 'g', e);
     } else if (is(op, n, "event-config-delete")) {
         rep = op_event_config(args, 'd', e);
+    } else if (is(op, n, "clock-advance")) {
+        rep = op_clock_advance(args, e);
     } else {
         proto_error(e, LM_E_UNKNOWN_OP, "unknown operation '%.*s'", (int)(n > 64 ? 64 : n), op);
     }

@@ -17,6 +17,10 @@
  *     (outcomes, retries, records) skip the fsync
  *     (synchronous=NORMAL): a power loss may undo one, and the event then
  *     runs again — at least once still holds (see conn_open()).
+ *   - An outcome is never committed before the log record of the run it
+ *     reports is written to <state>/logs/ (logs_flush() before each
+ *     outcome transaction): a broker killed right after the commit keeps
+ *     both.  Like the outcome itself, the record is not fsync'd.
  *
  * Threading: one thread, the only user of two SQLite connections of its
  * own: one with synchronous=FULL for submissions, one with NORMAL for
@@ -40,13 +44,31 @@
  * ~1,000.  Here submissions that arrive while the thread records outcomes
  * or starts events share the next commit.
  *
+ * Idempotency keys (ours; Lambda has none): an Event invoke may carry an
+ * IdempotencyKey, and the SDK always sends one.  In the transaction that
+ * stores a submission, the thread looks (function name, key) up in
+ * async_idempotency: a key stored less than ASYNCQ_KEY_TTL_MS (24 h) of
+ * broker time ago answers the first RequestId with a 202 and stores
+ * nothing when the qualifier and payload are the same (SHA-256 of both),
+ * or 400 IdempotentParameterMismatch when not; otherwise the event and its
+ * key row are inserted together (so a key is acknowledged exactly when
+ * its event is durable).  Only this thread writes the table and a batch is
+ * staged in order inside one transaction, so submissions of one key at
+ * the same moment make exactly one event.  Keys are scoped by function
+ * name: "f", "f:1" and "f:live" share them, and the qualifier is part of
+ * what a key stands for.  Expired keys are skipped by lookups and deleted
+ * by sweep_keys, a bounded batch every minute of broker time.
+ *
  * Retries (Lambda's): a function error (handled or unhandled) is retried
  * up to MaximumRetryAttempts times (0-2, default 2), 1 min before the
  * second run and 2 min before the third.  A refused run (throttled, broker
  * stopping, no memory) goes back to the queue with a delay growing from
  * 1 s to 5 min.  An event older than MaximumEventAgeInSeconds (default 6 h)
- * is not run again.  --async-retry-scale multiplies every delay (not the
- * event age), so tests can see retries in milliseconds.  Events that end
+ * is not run again.  Delays and age are counted in broker time
+ * (lib/clock.h): enqueued_at and next_at are broker-time epoch ms, and
+ * under --test-clock a clock-advance wakes the thread (clock_moved), so a
+ * test sees Lambda's real delays pass at once.  The thread's other waits
+ * (event-wait deadlines, the stop budget) are real time.  Events that end
  * without success go to the OnFailure destination, successes to
  * OnSuccess, as invocation records; a record's own chain of destinations
  * stops after ASYNCQ_MAX_HOPS (Lambda stops loops after 16).
@@ -57,6 +79,7 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <mbedtls/sha256.h>
 #include <sqlite3.h>
 
 #include "broker.h"
@@ -68,7 +91,17 @@
 #define ASYNCQ_IDLE_FNS 16 /* functions whose idle environments one pass tracks */
 #define ASYNCQ_SCAN_EXTRA 64 /* due rows looked at past those that fit, for warm ones */
 #define ASYNCQ_WAL_MAX_FRAMES 4000 /* WAL pages (16 MB) past which the thread checkpoints */
-#define AQ_STMT_CACHE 24 /* distinct statements this file prepares */
+#define AQ_STMT_CACHE 32 /* distinct statements this file prepares (22 today) */
+
+#define ASYNCQ_SWEEP_EVERY_MS 60000 /* broker time between sweeps of expired keys */
+#define ASYNCQ_SWEEP_ROWS 2000 /* expired keys deleted per sweep at most */
+
+/* What staging made of a submission. */
+typedef enum aq_staged {
+    AQS_STORED, /* a new event (and its key) */
+    AQS_DUPLICATE, /* its key was used for the same request: the first's RequestId */
+    AQS_MISMATCH /* its key was used for another request: 400 */
+} aq_staged;
 
 typedef struct aq_submit {
     api_ctx *actx;
@@ -77,6 +110,10 @@ typedef struct aq_submit {
     char qual[130];
     const void *payload; /* points into req */
     size_t payload_len;
+    char key[PROTO_IDEMPOTENCY_KEY_MAX + 1]; /* IdempotencyKey, "" when none */
+    unsigned char fp[32]; /* keyed: SHA-256 of qualifier, NUL, payload */
+    aq_staged staged;
+    char rid[40]; /* the new event's request id, or the first's */
     struct aq_submit *next;
 } aq_submit;
 
@@ -145,6 +182,8 @@ static struct {
     } * notes;
     int n_notes, cap_notes;
     int acc_wal_frames; /* thread only: WAL pages after the last submission commit */
+    clk_watcher clock_w; /* wakes the thread when broker time is advanced */
+    int64_t next_sweep; /* thread only: broker time of the next sweep_keys */
 } AQ = {.mtx = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 /* ---- submission (api callback side) ---- */
@@ -157,7 +196,7 @@ static void reply_error(api_ctx *actx, int code, const char *msg)
 }
 
 void asyncq_submit(api_ctx *actx, nng_msg *req, const char *name, const char *qual,
-                   const void *payload, size_t payload_len)
+                   const void *payload, size_t payload_len, const char *key, size_t key_len)
 {
     aq_submit *s = calloc(1, sizeof(*s));
     if (s == NULL) {
@@ -171,6 +210,10 @@ void asyncq_submit(api_ctx *actx, nng_msg *req, const char *name, const char *qu
     snprintf(s->qual, sizeof(s->qual), "%s", qual);
     s->payload = payload;
     s->payload_len = payload_len;
+    if (key != NULL && key_len <= PROTO_IDEMPOTENCY_KEY_MAX) {
+        memcpy(s->key, key, key_len);
+        s->key[key_len] = '\0';
+    }
     pthread_mutex_lock(&AQ.mtx);
     int err = !AQ.started || AQ.stop                    ? LM_E_STOPPING
               : AQ.depth + AQ.n_sub >= ASYNCQ_MAX_DEPTH ? LM_E_THROTTLED
@@ -309,7 +352,7 @@ static bool insert_event(const char *rid, const char *name, const char *qual, co
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, qual, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 4, len > 0 ? payload : "", (int)len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, epoch_ms());
+    sqlite3_bind_int64(st, 5, clk_now_ms());
     sqlite3_bind_int(st, 6, hops);
     return step_done(st);
 }
@@ -330,22 +373,129 @@ static void add_depth(int64_t n)
     pthread_mutex_unlock(&AQ.mtx);
 }
 
-/* Insert every submission (inside the caller's transaction; one savepoint
- * for all, so they are stored together or not at all).  rids gets their
- * request ids.  True when all were inserted. */
-static bool stage_submits(aq_submit *list, int n, char (*rids)[40])
+/* ---- idempotency keys (table async_idempotency; see the head) ---- */
+
+/* The request a key stands for: SHA-256 of the qualifier ("$LATEST" is
+ * ""), a NUL, and the payload.  Computed before the write transaction. */
+static void fingerprint(aq_submit *s)
 {
-    if (n == 0) {
-        return true;
+    const char *q = strcmp(s->qual, "$LATEST") == 0 ? "" : s->qual;
+    mbedtls_sha256_context c;
+    mbedtls_sha256_init(&c);
+    if (mbedtls_sha256_starts_ret(&c, 0) != 0 ||
+        mbedtls_sha256_update_ret(&c, (const unsigned char *)q, strlen(q) + 1) != 0 ||
+        mbedtls_sha256_update_ret(&c, s->payload, s->payload_len) != 0 ||
+        mbedtls_sha256_finish_ret(&c, s->fp) != 0) {
+        memset(s->fp, 0, sizeof(s->fp)); /* cannot fail for SHA-256 in memory */
     }
-    if (rids == NULL || !exec("SAVEPOINT submit")) {
+    mbedtls_sha256_free(&c);
+}
+
+/* The live row of s's key (stored less than ASYNCQ_KEY_TTL_MS of broker
+ * time ago): s is its duplicate (rid: the first's) or a mismatch.  False
+ * on an SQL error or when there is none. */
+static bool live_key(aq_submit *s, int64_t now)
+{
+    sqlite3_stmt *st = prepare("SELECT request_id, fingerprint FROM async_idempotency"
+                               " WHERE name=?1 AND key=?2 AND created_at>?3");
+    if (st == NULL) {
         return false;
     }
+    sqlite3_bind_text(st, 1, s->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, s->key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now - ASYNCQ_KEY_TTL_MS);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const void *fp = sqlite3_column_blob(st, 1);
+        bool same = sqlite3_column_bytes(st, 1) == (int)sizeof(s->fp) && fp != NULL &&
+                    memcmp(fp, s->fp, sizeof(s->fp)) == 0;
+        s->staged = same ? AQS_DUPLICATE : AQS_MISMATCH;
+        snprintf(s->rid, sizeof(s->rid), "%s", (const char *)sqlite3_column_text(st, 0));
+    } else if (rc != SQLITE_DONE) {
+        blog(LOG_ERROR, "asyncq: key lookup: %s", sqlite3_errmsg(CUR->db));
+    }
+    release(st);
+    return rc == SQLITE_ROW;
+}
+
+/* Claim s's key for the new event s->rid: insert it, or take over a row
+ * past its time, in one statement (the common path: a new key).  When a
+ * live row holds the key, nothing is written and s becomes its duplicate
+ * or a mismatch (live_key).  False on an SQL error. */
+static bool claim_key(aq_submit *s, int64_t now)
+{
+    sqlite3_stmt *st = prepare("INSERT INTO async_idempotency(name, key, request_id, fingerprint,"
+                               " created_at) VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(name, key)"
+                               " DO UPDATE SET request_id=excluded.request_id,"
+                               " fingerprint=excluded.fingerprint, created_at=excluded.created_at"
+                               " WHERE created_at<=?6");
+    if (st == NULL) {
+        return false;
+    }
+    sqlite3_bind_text(st, 1, s->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, s->key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, s->rid, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, s->fp, (int)sizeof(s->fp), SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, now);
+    sqlite3_bind_int64(st, 6, now - ASYNCQ_KEY_TTL_MS);
+    if (!step_done(st)) {
+        return false;
+    }
+    if (sqlite3_changes(CUR->db) == 1) {
+        return true; /* ours */
+    }
+    if (!live_key(s, now)) { /* held, yet not live: cannot be, but do not store twice */
+        blog(LOG_ERROR, "asyncq: key %s of %s neither claimed nor held", s->key, s->name);
+        return false;
+    }
+    return true;
+}
+
+/* Delete keys past their time, a bounded batch at a time, every
+ * ASYNCQ_SWEEP_EVERY_MS of broker time (sooner while a batch was full).
+ * Lookups ignore expired rows anyway: this only bounds the table. */
+static void sweep_keys(void)
+{
+    int64_t now = clk_now_ms();
+    if (now < AQ.next_sweep) {
+        return;
+    }
+    sqlite3_stmt *st = prepare("DELETE FROM async_idempotency WHERE (name, key) IN (SELECT name,"
+                               " key FROM async_idempotency WHERE created_at<=?1 LIMIT ?2)");
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, now - ASYNCQ_KEY_TTL_MS);
+        sqlite3_bind_int(st, 2, ASYNCQ_SWEEP_ROWS);
+    }
+    bool ok = step_done(st);
+    bool full = ok && sqlite3_changes(CUR->db) >= ASYNCQ_SWEEP_ROWS;
+    AQ.next_sweep = full ? now : now + ASYNCQ_SWEEP_EVERY_MS;
+}
+
+/* Stage every submission (inside the caller's transaction; one savepoint
+ * for all, so they are stored together or not at all): a new event with
+ * its key (claimed first), or what its key says (duplicate, mismatch).  Submissions of one
+ * key in one batch see each other: the first is stored, the rest are its
+ * duplicates.  *stored counts the new events.  True when all went in. */
+static bool stage_submits(aq_submit *list, int *stored)
+{
+    *stored = 0;
+    if (list == NULL) {
+        return true;
+    }
+    if (!exec("SAVEPOINT submit")) {
+        return false;
+    }
+    int64_t now = clk_now_ms();
     bool ok = true;
-    int i = 0;
-    for (aq_submit *s = list; ok && s != NULL; s = s->next, i++) {
-        uuid4(rids[i]);
-        ok = insert_event(rids[i], s->name, s->qual, s->payload, s->payload_len, 0);
+    for (aq_submit *s = list; ok && s != NULL; s = s->next) {
+        s->staged = AQS_STORED;
+        uuid4(s->rid);
+        ok = s->key[0] == '\0' || claim_key(s, now);
+        if (!ok || s->staged != AQS_STORED) {
+            continue;
+        }
+        ok = insert_event(s->rid, s->name, s->qual, s->payload, s->payload_len, 0);
+        *stored += ok ? 1 : 0;
     }
     if (!ok) {
         exec("ROLLBACK TO submit");
@@ -354,21 +504,30 @@ static bool stage_submits(aq_submit *list, int n, char (*rids)[40])
     return ok;
 }
 
-/* Answer every submission: 202 when stored (committed), else an error. */
-static void answer_submits(aq_submit *list, char (*rids)[40], bool stored)
+/* Answer every submission once its transaction is over: 202 with its
+ * request id when stored (committed) or a duplicate, else an error. */
+static void answer_submits(aq_submit *list, bool committed)
 {
-    int i = 0;
     while (list != NULL) {
         aq_submit *s = list;
         list = s->next;
-        if (stored) {
-            api_reply(s->actx, accepted_reply(rids[i]));
-        } else {
+        if (!committed) {
             reply_error(s->actx, LM_E_IO, "the event could not be stored");
+        } else if (s->staged == AQS_MISMATCH) {
+            lm_error e;
+            proto_error(&e, LM_E_IDEMPOTENT_MISMATCH,
+                        "IdempotencyKey '%s' of function %s was used within the last 24 hours "
+                        "for a different request (another payload or qualifier; RequestId %s)",
+                        s->key, s->name, s->rid);
+            api_reply_error(s->actx, &e);
+        } else {
+            if (s->staged == AQS_DUPLICATE) {
+                blog(LOG_DEBUG, "async %s of %s: repeated key, not queued again", s->rid, s->name);
+            }
+            api_reply(s->actx, accepted_reply(s->rid));
         }
         nng_msg_free(s->req);
         free(s);
-        i++;
     }
 }
 
@@ -538,11 +697,6 @@ static void plan_finish(aq_flight *f, const char *dest, const char *condition)
     }
 }
 
-static int64_t scaled(double ms)
-{
-    return (int64_t)ceil(ms * B.opt.async_retry_scale);
-}
-
 /* Decide what becomes of an event whose run ended (or that never started:
  * refused, or expired), without writing anything. */
 static void plan(aq_flight *f)
@@ -553,7 +707,7 @@ static void plan(aq_flight *f)
         plan_finish(f, c.on_failure, "EventAgeExceeded");
         return;
     }
-    int64_t now = epoch_ms();
+    int64_t now = clk_now_ms();
     int64_t deadline = f->enqueued_at + (int64_t)c.max_age_s * 1000;
     if (f->code == LM_OK && f->ferr[0] == '\0') {
         plan_finish(f, c.on_success, "Success");
@@ -570,10 +724,10 @@ static void plan(aq_flight *f)
             plan_finish(f, c.on_failure, "RetriesExhausted");
             return;
         }
-        delay = scaled(f->invokes == 1 ? 60000.0 : 120000.0);
+        delay = f->invokes == 1 ? 60000 : 120000;
     } else { /* refused: throttled, stopping, no memory */
         f->throttles++;
-        delay = scaled(fmin(1000.0 * pow(2.0, f->throttles - 1), 300000.0));
+        delay = (int64_t)fmin(1000.0 * pow(2.0, f->throttles - 1), 300000.0);
     }
     if (now + delay > deadline) {
         plan_finish(f, c.on_failure, "EventAgeExceeded");
@@ -722,7 +876,7 @@ static void start_one(aq_flight *f, aq_flight **later)
     f->done_next = NULL;
     event_config c;
     load_config(f->name, &c);
-    if (epoch_ms() > f->enqueued_at + (int64_t)c.max_age_s * 1000) {
+    if (clk_now_ms() > f->enqueued_at + (int64_t)c.max_age_s * 1000) {
         nng_msg_free(req);
         f->expired = true;
         f->done_next = *later;
@@ -821,10 +975,11 @@ static bool claim_idle(idle_left *t, int *n, const char *name, const char *qual)
     return true;
 }
 
-/* Start due events while there is room; returns when to look again (epoch ms). */
+/* Start due events while there is room; returns when to look again (broker
+ * time, epoch ms). */
 static int64_t dispatch_due(void)
 {
-    int64_t now = epoch_ms();
+    int64_t now = clk_now_ms();
     int room = B.opt.max_concurrency - AQ.running;
     int budget = spawn_budget();
     bool deferred = false; /* a due event waits for the pace */
@@ -887,14 +1042,15 @@ static int64_t dispatch_due(void)
  * one fsync for all), then answer them: 202 only after the COMMIT. */
 static void commit_submits(aq_submit *subs)
 {
-    int n = 0;
     for (aq_submit *s = subs; s != NULL; s = s->next) {
-        n++;
+        if (s->key[0] != '\0') {
+            fingerprint(s); /* outside the write lock */
+        }
     }
-    char(*rids)[40] = calloc((size_t)n, sizeof(*rids));
+    int n = 0;
     CUR = &AQ.acc; /* synchronous=FULL */
     bool tx = exec("BEGIN IMMEDIATE");
-    bool stored = tx && stage_submits(subs, n, rids);
+    bool stored = tx && stage_submits(subs, &n);
     if (tx && !(stored && exec("COMMIT"))) {
         exec("ROLLBACK");
         stored = false;
@@ -903,14 +1059,14 @@ static void commit_submits(aq_submit *subs)
     if (stored) {
         add_depth(n);
     }
-    answer_submits(subs, rids, stored);
-    free(rids);
+    answer_submits(subs, stored);
 }
 
 /* Record what became of a list of events (done_next-linked): plan each
- * (config, decision, record), then write them all in one transaction (no
- * fsync: see conn_open).  `ran`: they were started (in AQ.flying, counted
- * in AQ.running). */
+ * (config, decision, record), write the log records of those that ran
+ * (logs_flush), then write the outcomes in one transaction (no fsync: see
+ * conn_open).  `ran`: they were started (in AQ.flying, counted in
+ * AQ.running). */
 static void commit_plans(aq_flight *list, bool ran)
 {
     for (aq_flight *f = list; f != NULL; f = f->done_next) {
@@ -918,6 +1074,12 @@ static void commit_plans(aq_flight *list, bool ran)
             unlink_flying(f);
         }
         plan(f);
+    }
+    if (ran) {
+        /* their log records were appended before their outcome callbacks
+         * ran: written now, they are never missing behind a committed
+         * outcome (broker/logs.c) */
+        logs_flush();
     }
     bool tx = exec("BEGIN IMMEDIATE");
     for (aq_flight *f = list; tx && f != NULL; f = f->done_next) {
@@ -982,15 +1144,22 @@ static bool has_work(void)
     return AQ.sub_head != NULL || AQ.done_head != NULL || AQ.wait_check;
 }
 
-/* Wait for work (or stop, when stop_wakes), at most until `until` (epoch
- * ms).  AQ.mtx held. */
-static void wait_for_work(int64_t until, bool stop_wakes)
+/* Wait for work (or stop, when stop_wakes), at most until broker time
+ * reaches `due` or real time reaches `until` (both epoch ms).  A
+ * clock-advance wakes the wait (clock_moved), which then measures `due`
+ * against the new broker time.  AQ.mtx held. */
+static void wait_for_work(int64_t due, int64_t until, bool stop_wakes)
 {
-    while (!has_work() && !(stop_wakes && AQ.stop) && epoch_ms() < until) {
+    for (;;) {
+        int64_t to_due = due - clk_now_ms();
+        int64_t to_until = until - epoch_ms();
+        int64_t left = to_due < to_until ? to_due : to_until;
+        if (has_work() || (stop_wakes && AQ.stop) || left <= 0) {
+            return;
+        }
+        left = left > ASYNCQ_MAX_WAIT_MS ? ASYNCQ_MAX_WAIT_MS : left;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t left = until - epoch_ms();
-        left = left < 1 ? 1 : left;
         ts.tv_sec += left / 1000;
         ts.tv_nsec += (left % 1000) * 1000000L;
         if (ts.tv_nsec >= 1000000000L) {
@@ -1001,6 +1170,17 @@ static void wait_for_work(int64_t until, bool stop_wakes)
     }
 }
 
+/* clk_advance's watcher: broker time jumped, so whatever the thread waits
+ * for may be due now.  Takes AQ.mtx, so the signal cannot fall between the
+ * thread's look at the clock and its wait. */
+static void clock_moved(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&AQ.mtx);
+    pthread_cond_signal(&AQ.cv);
+    pthread_mutex_unlock(&AQ.mtx);
+}
+
 /* The thread: submissions, outcomes, due events, event-wait, checkpoints.
  * On stop it stores what was submitted, waits (up to 10 s) for the
  * outcomes of running events, then ends; events whose outcome is still
@@ -1009,11 +1189,12 @@ static void *asyncq_main(void *arg)
 {
     (void)arg;
     CUR = &AQ.disp;
-    int64_t wake = 0;
-    int64_t give_up = 0; /* stopping: outcomes awaited until then */
+    int64_t due = 0; /* broker time: the next due event */
+    int64_t until = 0; /* real time: the next event-wait deadline, or the stop's pace */
+    int64_t give_up = 0; /* stopping: outcomes awaited until then (real time) */
     for (;;) {
         pthread_mutex_lock(&AQ.mtx);
-        wait_for_work(wake, give_up == 0); /* once stopping: outcomes only */
+        wait_for_work(due, until, give_up == 0); /* once stopping: outcomes only */
         aq_submit *subs = AQ.sub_head;
         aq_flight *done = AQ.done_head;
         AQ.sub_head = AQ.sub_tail = NULL;
@@ -1035,10 +1216,14 @@ static void *asyncq_main(void *arg)
         if (stop && subs == NULL && done == NULL && (idle || epoch_ms() > give_up)) {
             return NULL;
         }
-        wake = stop ? epoch_ms() + 50 : dispatch_due();
+        due = stop ? INT64_MAX : dispatch_due();
+        if (!stop) {
+            sweep_keys();
+        }
+        until = stop ? epoch_ms() + 50 : INT64_MAX;
         checkpoint_if_large();
         int64_t waits = aw_service(epoch_ms(), stored_rid);
-        wake = waits < wake ? waits : wake;
+        until = waits < until ? waits : until;
     }
 }
 
@@ -1087,6 +1272,8 @@ int asyncq_start(const char *db_path)
     if (AQ.depth > 0) {
         blog(LOG_INFO, "asyncq: %lld stored event(s) to run", (long long)AQ.depth);
     }
+    AQ.clock_w = (clk_watcher){.wake = clock_moved};
+    clk_watch(&AQ.clock_w);
     AQ.thr_started = pthread_create(&AQ.thr, NULL, asyncq_main, NULL) == 0;
     if (!AQ.thr_started) {
         return -1;
@@ -1108,6 +1295,7 @@ void asyncq_stop(void)
         pthread_join(AQ.thr, NULL); /* stores what was submitted */
         AQ.thr_started = false;
     }
+    clk_unwatch(&AQ.clock_w);
     aw_stop();
     conn_close(&AQ.acc);
     conn_close(&AQ.disp);

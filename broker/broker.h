@@ -33,6 +33,7 @@
 
 #include <nng/nng.h>
 
+#include "lib/clock.h"
 #include "lib/hmap.h"
 #include "lib/list.h"
 #include "log.h"
@@ -216,7 +217,7 @@ typedef struct broker_opts {
     bool unsafe_no_sandbox;
     const char *tcp_listen; /* optional extra api listener */
     int listener_check_ms; /* listen.c watchdog period */
-    double async_retry_scale; /* multiplies asyncq.c's retry delays (tests: 0.001) */
+    bool test_clock; /* --test-clock: clock-advance moves broker time (lib/clock.h) */
 } broker_opts;
 
 typedef struct broker {
@@ -314,10 +315,14 @@ int asyncq_start(const char *db_path);
  * (call after pool_stop), stop the thread.  Pending events stay stored. */
 void asyncq_stop(void);
 /* Queue an accepted Event invoke: the asyncq thread stores it durably and
- * then replies 202 on actx.  Takes ownership of req (payload points into
- * it).  Never blocks. */
+ * then replies 202 on actx.  key (key_len bytes, already valid: see
+ * proto_idempotency_key_problem) is its IdempotencyKey, or NULL: a repeat
+ * of (name, key) within ASYNCQ_KEY_TTL_MS of broker time gets the first
+ * 202, or 400 IdempotentParameterMismatch for another qualifier or payload.
+ * Takes ownership of req (payload and key point into it).  Never blocks. */
+#define ASYNCQ_KEY_TTL_MS (24LL * 3600 * 1000)
 void asyncq_submit(api_ctx *actx, nng_msg *req, const char *name, const char *qual,
-                   const void *payload, size_t payload_len);
+                   const void *payload, size_t payload_len, const char *key, size_t key_len);
 /* Events stored and not yet finished, and how many are running now. */
 void asyncq_counts(int64_t *queued, int *running);
 /* event-wait: answer on actx once event rid is done (asyncwait.c), or with
@@ -374,8 +379,15 @@ nng_msg *work_shutdown_msg(void);
 /* ---- logs.c ---- */
 int logs_start(void);
 void logs_stop(void);
-/* Append text to a function's log file (asynchronous, never blocks). */
+/* Append text to a function's log file (asynchronous, never blocks; text
+ * is copied).  Written within LOGS_FLUSH_MS, or by the next logs_flush(). */
 void logs_write(const char *function, const char *text, size_t len);
+/* Write every record appended so far to its file (write(2): survives a
+ * broker crash, not a power loss) before returning.  Blocks on file I/O and
+ * on a flush running on another thread: never call it under B.mtx or from
+ * an nng callback.  Thread-safe; asyncq.c calls it before committing
+ * outcomes. */
+void logs_flush(void);
 
 /* ---- store.c (admin thread and startup only) ---- */
 int store_open(const char *path, lm_error *e);
@@ -417,5 +429,9 @@ int store_put_event_config(const char *name, const event_config *c, lm_error *e)
 /* LM_E_NOT_FOUND when the function has none. */
 int store_get_event_config(const char *name, event_config *c, lm_error *e);
 int store_delete_event_config(const char *name, lm_error *e);
+/* The test clock's offset (lib/clock.h) as the last run of --test-clock
+ * left it (0 when none), and its record after a clock-advance. */
+int store_get_clock_offset(int64_t *ms, lm_error *e);
+int store_put_clock_offset(int64_t ms, lm_error *e);
 
 #endif

@@ -294,8 +294,8 @@ static nng_msg *dry_run_reply(const char *version)
 static void enqueue(invocation *inv, fn_config *target, const char *name, const char *qual);
 
 typedef struct invoke_req {
-    const char *fn, *q, *cc;
-    size_t fnlen, qlen, cclen;
+    const char *fn, *q, *cc, *ikey;
+    size_t fnlen, qlen, cclen, ikeylen;
     int64_t type;
     bool tail;
     const void *payload;
@@ -322,6 +322,13 @@ static int parse_request(const proto_doc *doc, invoke_req *r, lm_error *e)
     if (rc == LM_OK) {
         rc = proto_get_bin(m, "payload", false, &r->payload, &r->payload_len, e);
     }
+    if (rc == LM_OK) {
+        rc = proto_get_str(m, "ikey", false, &r->ikey, &r->ikeylen, e);
+        const msgpack_object *k = proto_find(m, "ikey");
+        if (rc == LM_OK && r->ikey == NULL && k != NULL && k->type == MSGPACK_OBJECT_STR) {
+            r->ikey = ""; /* present but empty: refused below, not taken for absent */
+        }
+    }
     if (rc != LM_OK) {
         /* a field of the wrong type is a bad parameter, as Lambda reports it */
         e->code = LM_E_INVALID_PARAMETER;
@@ -332,6 +339,14 @@ static int parse_request(const proto_doc *doc, invoke_req *r, lm_error *e)
     if (r->type < PROTO_INVOKE_REQUEST_RESPONSE || r->type > PROTO_INVOKE_DRY_RUN) {
         return proto_error(e, LM_E_INVALID_PARAMETER,
                            "InvocationType must be RequestResponse, Event or DryRun");
+    }
+    const char *why = r->ikey != NULL ? proto_idempotency_key_problem(r->ikey, r->ikeylen) : NULL;
+    if (r->ikey != NULL && r->type != PROTO_INVOKE_EVENT) {
+        return proto_error(e, LM_E_INVALID_PARAMETER,
+                           "IdempotencyKey is only for the Event invocation type");
+    }
+    if (why != NULL) {
+        return proto_error(e, LM_E_INVALID_PARAMETER, "IdempotencyKey: %s", why);
     }
     if (r->payload == NULL || r->payload_len == 0) {
         r->payload = "{}";
@@ -438,7 +453,7 @@ void invoke_handle(api_ctx *actx, nng_msg *req, const proto_doc *doc)
         pthread_mutex_unlock(&B.mtx);
         free(inv->client_context);
         free(inv);
-        asyncq_submit(actx, req, name, qual, r.payload, r.payload_len);
+        asyncq_submit(actx, req, name, qual, r.payload, r.payload_len, r.ikey, r.ikeylen);
         return;
     } else if (B.inflight >= B.opt.max_concurrency) {
         rc = proto_error(&e, LM_E_THROTTLED,

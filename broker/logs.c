@@ -5,12 +5,31 @@
  * result, END, REPORT) is appended by logs_write() to an in-memory batch
  * under a small lock — no message and no thread wake-up per invoke (waking
  * a log thread twice per invoke cost ~120 µs of sync-invoke p50 on a 2-vCPU
- * VM).  The writer thread owns the files and writes the batch every
- * LOGS_FLUSH_MS, or sooner when it grows past LOGS_KICK_BYTES (a condition
- * variable, not an nng timeout: nng 1.5.2 has races between receive
- * timeouts and socket close).  Records are whole, so a function's log
- * reads in order.  Past LOGS_PENDING_MAX bytes records are dropped and
- * counted: nothing here ever blocks a sender.
+ * VM).  logs_flush() takes the batch and writes it to the files; whoever
+ * calls it holds write_mtx from taking the batch to the last write, so
+ * records reach their files whole and in the order they were appended, and
+ * a flush that returns has written every record appended before it was
+ * called (a flush running meanwhile on another thread is waited for).
+ * Records are whole, so a function's log reads in order.  Past
+ * LOGS_PENDING_MAX bytes records are dropped and counted: nothing here ever
+ * blocks a sender.
+ *
+ * Who flushes, and what that promises ("written" = write(2) returned: the
+ * record is in the page cache and survives any death of the broker,
+ * kill -9 included, but not a power loss or a kernel crash — no fsync):
+ *   - asyncq.c flushes before every commit of async outcomes, so an async
+ *     invocation's outcome is never committed before its log record is
+ *     written (records are appended before the outcome callback runs).  The
+ *     flush is one per outcome transaction, not per event, and costs the
+ *     write(2)s the writer thread would have made anyway.
+ *   - Everything else (sync invokes, init output, reaping notes) is written
+ *     by the writer thread every LOGS_FLUSH_MS, or sooner when the batch
+ *     grows past LOGS_KICK_BYTES or an async flush comes first (a condition
+ *     variable, not an nng timeout: nng 1.5.2 has races between receive
+ *     timeouts and socket close).  A sync caller gets its reply (and its
+ *     log tail) before the record is written: a broker killed within
+ *     LOGS_FLUSH_MS of a sync invoke may lose that record.  A clean stop
+ *     (SIGTERM) writes everything.
  *
  * A second thread receives the runtimes' pushes on
  * ipc://<state>/logs.sock: handler output as soon as it is printed, tagged
@@ -38,6 +57,11 @@
 
 static pthread_t writer_thr, pushes_thr;
 static bool logs_running;
+
+/* Held by a flush from taking the batch to its last write (and guards the
+ * fd cache below).  Taken before batch.mtx, never under it. */
+static pthread_mutex_t write_mtx = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t write_errors; /* write_mtx */
 
 /* The batch: records [u8 name length][name][u32 length][text], in order. */
 static struct {
@@ -115,7 +139,7 @@ static void feed_invocation(const char *rid, size_t rl, const char *data, size_t
 }
 
 /* Open log files, kept across records: one open(2) per function, not per
- * record.  Owned by the logs thread only. */
+ * record.  Used under write_mtx only. */
 #define FD_CACHE 64
 static struct {
     char name[NAME_MAX_LEN + 1];
@@ -161,20 +185,43 @@ static void close_fds(void)
     }
 }
 
+/* One failed write is reported, then every 1,000th (a full disk would
+ * otherwise fill the broker's own log).  write_mtx held. */
+static void write_failed(const char *fn, size_t fl, int err)
+{
+    if (write_errors++ % 1000 == 0) {
+        blog(LOG_WARN, "logs: cannot write %s/logs/%.*s.log: %s (%llu failed writes)", B.opt.state,
+             (int)fl, fn, strerror(err), (unsigned long long)write_errors);
+    }
+}
+
+/* Write one record whole (a short write is continued).  write_mtx held. */
 static void append_file(const char *fn, size_t fl, const char *data, size_t n)
 {
     if (!valid_function_name(fn, fl)) {
         return; /* a runtime cannot steer us into another path */
     }
     int fd = log_fd(fn, fl);
-    if (fd >= 0) {
+    if (fd < 0) {
+        write_failed(fn, fl, errno);
+        return;
+    }
+    while (n > 0) {
         ssize_t w = write(fd, data, n);
-        (void)w;
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            write_failed(fn, fl, w < 0 ? errno : EIO);
+            return;
+        }
+        data += w;
+        n -= (size_t)w;
     }
 }
 
-/* Take the batch and write it (writer thread only). */
-static void flush_batch(char *buf, size_t len)
+/* Write a taken batch and free it.  write_mtx held. */
+static void write_batch(char *buf, size_t len)
 {
     for (size_t off = 0; off < len;) {
         size_t fl = (unsigned char)buf[off];
@@ -186,11 +233,24 @@ static void flush_batch(char *buf, size_t len)
     free(buf);
 }
 
+void logs_flush(void)
+{
+    pthread_mutex_lock(&write_mtx);
+    pthread_mutex_lock(&batch.mtx);
+    char *buf = batch.buf;
+    size_t len = batch.len;
+    batch.buf = NULL;
+    batch.len = batch.cap = 0;
+    pthread_mutex_unlock(&batch.mtx);
+    write_batch(buf, len);
+    pthread_mutex_unlock(&write_mtx);
+}
+
 static void *writer_main(void *arg)
 {
     (void)arg;
-    pthread_mutex_lock(&batch.mtx);
     for (;;) {
+        pthread_mutex_lock(&batch.mtx);
         if (batch.len <= LOGS_KICK_BYTES && !batch.stop) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -201,19 +261,16 @@ static void *writer_main(void *arg)
             }
             pthread_cond_timedwait(&batch.cv, &batch.mtx, &ts);
         }
-        char *buf = batch.buf;
-        size_t len = batch.len;
         bool stop = batch.stop;
-        batch.buf = NULL;
-        batch.len = batch.cap = 0;
         pthread_mutex_unlock(&batch.mtx);
-        flush_batch(buf, len);
+        logs_flush();
         if (stop) {
             break;
         }
-        pthread_mutex_lock(&batch.mtx);
     }
+    pthread_mutex_lock(&write_mtx);
     close_fds();
+    pthread_mutex_unlock(&write_mtx);
     return NULL;
 }
 

@@ -4,7 +4,8 @@
  *
  * Start order: state dir (0700) and its lock (one broker per state dir) →
  * sandbox reclaim (what a killed predecessor's workers left, see
- * sandbox_host.c) → store → registry → logs → pool → admin →
+ * sandbox_host.c) → store → registry → test clock (--test-clock: its
+ * stored offset, lib/clock.h) → logs → pool → admin →
  * work socket → async queue (stored events start running) → api socket
  * (last: clients only connect once everything can serve them).  Stop
  * order: mark stopping → pool (running invocations finish for up to 5 s,
@@ -36,7 +37,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: lamina-broker [--state DIR] [--max-concurrency N] [--idle-timeout SECONDS]\n"
             "                     [--init-timeout SECONDS] [--listen tcp://HOST:PORT]\n"
-            "                     [--listener-check-ms MS] [--async-retry-scale F]\n"
+            "                     [--listener-check-ms MS] [--test-clock]\n"
             "                     [--unsafe-no-sandbox] [--verbose]\n"
             "\n"
             "Runs the Lamina broker on a state directory (default $LAMINA_STATE, else ./.lamina):\n"
@@ -47,8 +48,9 @@ static void usage(FILE *f)
             "  --init-timeout S       limit for a handler's init (default 10)\n"
             "  --listener-check-ms MS probe a listener quiet this long; replace it if it\n"
             "                         stopped accepting (nng 1.5.2 bug; default 500)\n"
-            "  --async-retry-scale F  multiply async retry delays (1 min, 2 min; 1 s..5 min)\n"
-            "                         by F in (0, 1], e.g. 0.001 in tests (default 1)\n"
+            "  --test-clock           for tests: the api op clock-advance moves broker time\n"
+            "                         (async retry delays, event age, idempotency keys)\n"
+            "                         forward\n"
             "  --unsafe-no-sandbox    run workers without the sandbox, for debugging only\n"
             "\n"
             "example: lamina-broker --state /tmp/lamina --max-concurrency 64\n");
@@ -91,7 +93,7 @@ static int parse_args(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'},
         {"unsafe-no-sandbox", no_argument, NULL, 'u'},
         {"listener-check-ms", required_argument, NULL, 'k'},
-        {"async-retry-scale", required_argument, NULL, 'a'},
+        {"test-clock", no_argument, NULL, 'T'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -101,7 +103,6 @@ static int parse_args(int argc, char **argv)
     B.opt.idle_timeout_ms = 300000;
     B.opt.init_timeout_ms = 10000;
     B.opt.listener_check_ms = 500;
-    B.opt.async_retry_scale = 1.0;
     int c;
     while ((c = getopt_long(argc, argv, "s:hv", opts, NULL)) != -1) {
         switch (c) {
@@ -112,15 +113,14 @@ static int parse_args(int argc, char **argv)
         case 'l': B.opt.tcp_listen = optarg; break;
         case 'u': B.opt.unsafe_no_sandbox = true; break;
         case 'k': B.opt.listener_check_ms = atoi(optarg); break;
-        case 'a': B.opt.async_retry_scale = atof(optarg); break;
+        case 'T': B.opt.test_clock = true; break;
         case 'v': log_level = LOG_DEBUG; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return 2;
         }
     }
     if (optind != argc || B.opt.max_concurrency < 1 || B.opt.idle_timeout_ms < 1 ||
-        B.opt.init_timeout_ms < 1 || B.opt.listener_check_ms < 1 ||
-        !(B.opt.async_retry_scale > 0 && B.opt.async_retry_scale <= 1)) {
+        B.opt.init_timeout_ms < 1 || B.opt.listener_check_ms < 1) {
         usage(stderr);
         return 2;
     }
@@ -178,6 +178,23 @@ static int lock_state_dir(void)
     return 0; /* fd kept open: the lock lasts as long as this process */
 }
 
+/* --test-clock: broker time carries on from the offset a previous run
+ * stored (before any thread reads the clock). */
+static int start_test_clock(lm_error *e)
+{
+    int64_t offset = 0;
+    if (!B.opt.test_clock) {
+        return LM_OK;
+    }
+    if (store_get_clock_offset(&offset, e) != LM_OK) {
+        return e->code;
+    }
+    clk_enable_test(offset);
+    blog(LOG_WARN, "test clock on: clock-advance may move broker time (offset %lld ms)",
+         (long long)offset);
+    return LM_OK;
+}
+
 static int start(void)
 {
     char path[PATH_MAX + 16];
@@ -193,7 +210,8 @@ static int start(void)
         return -1;
     }
     snprintf(path, sizeof(path), "%s/lamina.db", B.opt.state);
-    if (store_open(path, &e) != LM_OK || store_load_all(load_one, NULL, &e) != LM_OK) {
+    if (store_open(path, &e) != LM_OK || store_load_all(load_one, NULL, &e) != LM_OK ||
+        start_test_clock(&e) != LM_OK) {
         blog(LOG_ERROR, "%s", e.message);
         return -1;
     }

@@ -21,17 +21,26 @@
  * durable async-invoke queue, written by asyncq.c on its own connection)
  * and event_invoke_configs; 4 = + functions.revision_id and
  * versions.revision_id (Lambda's RevisionId: a UUID that $LATEST gets anew
- * on every change and a version once, when published).  Upgrading 1 → 2
- * adds the columns (checked with pragma table_info); 2 → 3 only adds
- * tables, created with IF NOT EXISTS on every open; 3 → 4 adds the two
- * revision_id columns (again checked with pragma table_info) and gives
- * every row that has none a fresh UUID (lamina_uuid(), our uuid4 as an SQL
- * function).  All of it is one transaction that records schema 4 last, so a
- * crash leaves the old schema whole and the next open simply does it again;
+ * on every change and a version once, when published); 5 = +
+ * async_idempotency (async invokes' idempotency keys, written by asyncq.c
+ * in the transaction that stores their event: primary key (name, key), the
+ * first RequestId, a SHA-256 of what was sent and the broker time it was
+ * stored).  Upgrading 1 → 2 adds the columns (checked with pragma
+ * table_info); 2 → 3 and 4 → 5 only add tables, created with IF NOT EXISTS
+ * on every open; 3 → 4 adds the two revision_id columns (again checked
+ * with pragma table_info) and gives every row that has none a fresh UUID
+ * (lamina_uuid(), our uuid4 as an SQL function).  All of it is one
+ * transaction that records the schema version last, so a crash leaves the
+ * old schema whole and the next open simply does it again;
  * columns already there are not added twice and rows that have a revision
  * keep it.  The index async_events_rid (event-wait looks events up by
  * request id) is likewise created on every open, so a store made before it
  * gains it without a version bump.
+ *
+ * meta holds the schema version and, for a broker run with --test-clock,
+ * test_clock_offset_ms: how far clock-advance has moved broker time
+ * (lib/clock.h), so that a test broker restarted on the same state dir
+ * carries on from the broker time its rows were written in.
  *
  * Revision preconditions: the writes that replace $LATEST, publish or
  * update an alias are compare-and-swap statements on the revision the admin
@@ -104,7 +113,16 @@ static const char *schema =
     "  on_success TEXT NOT NULL DEFAULT '',"
     "  on_failure TEXT NOT NULL DEFAULT '',"
     "  last_modified REAL NOT NULL);"
-    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '4');";
+    /* schema 5: async invokes' idempotency keys (asyncq.c, its own connection) */
+    "CREATE TABLE IF NOT EXISTS async_idempotency("
+    "  name TEXT NOT NULL," /* function name: the key's scope */
+    "  key TEXT NOT NULL,"
+    "  request_id TEXT NOT NULL," /* the first 202's */
+    "  fingerprint BLOB NOT NULL," /* SHA-256 of qualifier, NUL, payload */
+    "  created_at INTEGER NOT NULL," /* broker time, epoch ms */
+    "  PRIMARY KEY(name, key)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS async_idempotency_age ON async_idempotency(created_at);"
+    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '5');";
 
 static int db_error(lm_error *e, const char *what)
 {
@@ -149,7 +167,7 @@ static int add_column(const char *table, const char *column, const char *decl, c
     return sqlite3_exec(db, sql, NULL, NULL, err);
 }
 
-/* Bring any older store to schema 4 in one transaction (see the head of
+/* Bring any older store to schema 5 in one transaction (see the head of
  * the file): add the columns it lacks, give rows without a RevisionId one,
  * record the version last.  Safe to run again on a store already there. */
 static int migrate(char **err)
@@ -171,8 +189,8 @@ static int migrate(char **err)
         rc = sqlite3_exec(db,
                           "UPDATE functions SET revision_id=lamina_uuid() WHERE revision_id='';"
                           "UPDATE versions SET revision_id=lamina_uuid() WHERE revision_id='';"
-                          "UPDATE meta SET value='4' WHERE key='schema'"
-                          " AND CAST(value AS INTEGER) < 4;"
+                          "UPDATE meta SET value='5' WHERE key='schema'"
+                          " AND CAST(value AS INTEGER) < 5;"
                           "COMMIT;",
                           NULL, NULL, err);
     }
@@ -664,4 +682,37 @@ int store_get_event_config(const char *name, event_config *c, lm_error *e)
 int store_delete_event_config(const char *name, lm_error *e)
 {
     return delete_rows("event_invoke_configs", name, e);
+}
+
+/* ---- the test clock (meta row test_clock_offset_ms) ---- */
+
+int store_get_clock_offset(int64_t *ms, lm_error *e)
+{
+    sqlite3_stmt *st = NULL;
+    *ms = 0;
+    if (sqlite3_prepare_v2(db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key=?1", -1, &st,
+                           NULL) != SQLITE_OK) {
+        return db_error(e, "prepare");
+    }
+    sqlite3_bind_text(st, 1, "test_clock_offset_ms", -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *ms = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? LM_OK : db_error(e, "clock offset");
+}
+
+int store_put_clock_offset(int64_t ms, lm_error *e)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)", -1, &st,
+                           NULL) != SQLITE_OK) {
+        return db_error(e, "prepare");
+    }
+    char v[24];
+    snprintf(v, sizeof(v), "%lld", (long long)ms);
+    sqlite3_bind_text(st, 1, "test_clock_offset_ms", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, v, -1, SQLITE_TRANSIENT);
+    return step_done(st, "clock offset", e);
 }

@@ -1,10 +1,11 @@
 /*
  * proto/names.c — Lambda's name rules, in one place: function names and
  * the ways to refer to a function (NAME, NAME:QUALIFIER, function:NAME,
- * partial and full ARNs), qualifiers, alias names and environment variable
- * keys.  Pure functions over (pointer, length): nothing here assumes a NUL
- * terminator, so a NUL or any byte outside a pattern is simply a
- * non-match, never a cut.
+ * partial and full ARNs), qualifiers, alias names, environment variable
+ * keys and async invokes' idempotency keys (ours: Lambda has none).  Pure
+ * functions over (pointer, length): nothing here assumes a NUL terminator,
+ * so a NUL or any byte outside a pattern is simply a non-match, never a
+ * cut.
  *
  * The grammar (Lambda's FunctionName pattern, anchored):
  *
@@ -287,6 +288,20 @@ const char *proto_env_key_problem(const char *k, size_t n)
         if (strlen(reserved_keys[i]) == n && memcmp(reserved_keys[i], k, n) == 0) {
             return "the key is reserved: the broker sets it, Lambda reserves it, or libc reads "
                    "it before the sandbox is in place";
+        }
+    }
+    return NULL;
+}
+
+const char *proto_idempotency_key_problem(const char *k, size_t n)
+{
+    if (n == 0 || n > PROTO_IDEMPOTENCY_KEY_MAX) {
+        return "an idempotency key is 1 to 128 characters";
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)k[i] < 0x21 || (unsigned char)k[i] > 0x7e) {
+            return "an idempotency key is visible ASCII only (0x21-0x7e: no spaces or control "
+                   "characters)";
         }
     }
     return NULL;

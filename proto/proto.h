@@ -160,6 +160,11 @@ int proto_parse_function_ref(const char *fn, size_t fnlen, const char *q, size_t
 /* NULL if k[0..n) may be an Environment.Variables key, else why not
  * (pattern [a-zA-Z][a-zA-Z0-9_]+; reserved keys and prefixes refused). */
 const char *proto_env_key_problem(const char *k, size_t n);
+/* NULL if k[0..n) may be an async invoke's IdempotencyKey, else why not:
+ * 1 to PROTO_IDEMPOTENCY_KEY_MAX visible ASCII characters (0x21-0x7e: no
+ * space, no control, nothing outside ASCII). */
+#define PROTO_IDEMPOTENCY_KEY_MAX 128
+const char *proto_idempotency_key_problem(const char *k, size_t n);
 
 /* ---- a worker's NEXT (workmsg.c): hostile input, read with defaults ---- */
 typedef struct proto_init_report {

@@ -165,7 +165,10 @@ static const char *api_name(const char *key, size_t n)
 {
     static const struct {
         const char *wire, *api;
-    } names[] = {{"fn", "FunctionName"}, {"q", "Qualifier"}, {"cc", "ClientContext"}};
+    } names[] = {{"fn", "FunctionName"},
+                 {"q", "Qualifier"},
+                 {"cc", "ClientContext"},
+                 {"ikey", "IdempotencyKey"}};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (strlen(names[i].wire) == n && memcmp(names[i].wire, key, n) == 0) {
             return names[i].api;

@@ -6,8 +6,11 @@
  * Effects are observed in the functions' logs (<state>/logs/NAME.log): the
  * `record` handler writes "EVENT <json>" for every event it gets, and the
  * sandbox lets handlers write nowhere else.  The broker runs with
- * --async-retry-scale 0.001, so Lambda's 1 min / 2 min retry delays take
- * 60 / 120 ms.
+ * --test-clock: Lambda's real retry delays (1 min, 2 min; 1 s .. 5 min when
+ * throttled) and event ages are counted in broker time, which the tests move
+ * forward with clock-advance.  That a retry is not made early is shown from
+ * the store (the event's row: its runs and when it is next due, in broker
+ * time) after settle() has let the queue look at the current broker time.
  */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
@@ -24,11 +27,11 @@
 #include "old_stores.h"
 
 static lt_broker b;
-static const char *const fast_retries[] = {"--async-retry-scale", "0.001", NULL};
+static int64_t offset; /* how far this test moved broker time (the broker keeps it too) */
 
 static void up(void)
 {
-    lt_broker_start(&b, fast_retries);
+    lt_broker_start(&b, lt_test_clock);
 }
 static void down(void)
 {
@@ -38,57 +41,6 @@ static void down(void)
 TestSuite(async, .init = up, .fini = down, .timeout = 90);
 
 /* ---- helpers ---- */
-
-static char *read_log(const char *fn)
-{
-    char path[600];
-    snprintf(path, sizeof(path), "%s/logs/%s.log", b.state, fn);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        return strdup("");
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    cr_assert_not_null(s);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = '\0';
-    fclose(f);
-    return s;
-}
-
-static int count_in(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle)) {
-        n++;
-    }
-    return n;
-}
-
-typedef struct log_wait {
-    const char *fn;
-    const char *needle;
-    int times;
-} log_wait;
-
-static bool log_has(void *arg)
-{
-    log_wait *w = arg;
-    char *s = read_log(w->fn);
-    bool ok = count_in(s, w->needle) >= w->times;
-    free(s);
-    return ok;
-}
-
-/* Wait until fn's log holds needle `times` times. */
-static void await_log(const char *fn, const char *needle, int times)
-{
-    log_wait w = {fn, needle, times};
-    cr_assert(lt_wait_until(log_has, &w, 30000), "%s.log never held '%s' %d time(s):\n%s", fn,
-              needle, times, read_log(fn));
-}
 
 static int invoke_event(const char *fn, const char *payload, size_t len, lm_invoke_result *r,
                         lm_error *e)
@@ -124,7 +76,7 @@ static void put_config(const char *args)
 /* The JSON of the n-th (0-based) "EVENT " line of fn's log. */
 static cJSON *logged_event(const char *fn, int n)
 {
-    char *s = read_log(fn);
+    char *s = lt_function_log(&b, fn);
     const char *p = s;
     for (int i = 0; i <= n; i++) {
         p = strstr(p, "EVENT ");
@@ -172,16 +124,172 @@ static bool queue_empty(void *arg)
     return status_depth() == 0;
 }
 
-/* ---- tests ---- */
+static int64_t real_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The broker's time: real time plus what the test advanced. */
+static int64_t broker_ms(void)
+{
+    return real_ms() + offset;
+}
+
+static void advance(int64_t ms)
+{
+    lt_clock_advance(&b, ms);
+    offset += ms;
+}
+
+/* Advance broker time to t (nothing when it is there already). */
+static void advance_to(int64_t t)
+{
+    int64_t d = t - broker_ms();
+    if (d > 0) {
+        advance(d);
+    }
+}
+
+/* The stored event with request id rid: runs that ended in a function
+ * error (invokes), enqueued_at and next_at (broker time).  False when it
+ * is no longer stored. */
+typedef struct stored_event {
+    int invokes, throttles; /* runs that failed; runs refused (throttled) */
+    int64_t enqueued_at, next_at;
+} stored_event;
+
+static bool load_event(const char *rid, stored_event *ev)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/lamina.db", b.state);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    cr_assert_eq(
+        sqlite3_prepare_v2(db,
+                           "SELECT invokes, enqueued_at, next_at, throttles FROM async_events"
+                           " WHERE request_id=?1",
+                           -1, &st, NULL),
+        SQLITE_OK, "%s", sqlite3_errmsg(db));
+    sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+    bool found = sqlite3_step(st) == SQLITE_ROW;
+    if (found) {
+        ev->invokes = sqlite3_column_int(st, 0);
+        ev->enqueued_at = sqlite3_column_int64(st, 1);
+        ev->next_at = sqlite3_column_int64(st, 2);
+        ev->throttles = sqlite3_column_int(st, 3);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return found;
+}
+
+typedef struct runs_wait {
+    const char *rid;
+    int invokes;
+    stored_event ev;
+} runs_wait;
+
+static bool has_runs(void *arg)
+{
+    runs_wait *w = arg;
+    return load_event(w->rid, &w->ev) && w->ev.invokes >= w->invokes;
+}
+
+/* Wait until event rid is stored with `invokes` failed runs recorded (the
+ * outcome committed, the retry scheduled); its row goes to *ev. */
+static void await_runs(const char *rid, int invokes, stored_event *ev)
+{
+    runs_wait w = {rid, invokes, {0}};
+    cr_assert(lt_wait_until(has_runs, &w, 30000), "event %s never had %d failed run(s)", rid,
+              invokes);
+    *ev = w.ev;
+}
+
+/* event-wait's reply, or NULL with *rc and *e set on an error. */
+static cJSON *event_wait(const char *args, int *rc, lm_error *e)
+{
+    char *reply = NULL;
+    *rc = lm_call(b.client, "event-wait", args, NULL, 0, &reply, e);
+    cJSON *j = *rc == LM_OK ? cJSON_Parse(reply) : NULL;
+    cr_assert(*rc != LM_OK || j != NULL, "reply is JSON: %s", reply);
+    free(reply);
+    return j;
+}
+
+static cJSON *wait_for(const char *rid, int timeout_ms)
+{
+    char args[160];
+    int rc;
+    lm_error e;
+    snprintf(args, sizeof(args), "{\"RequestId\":\"%s\",\"TimeoutMs\":%d}", rid, timeout_ms);
+    cJSON *j = event_wait(args, &rc, &e);
+    cr_assert_eq(rc, LM_OK, "event-wait %s: %s: %s", rid, e.type, e.message);
+    return j;
+}
+
+static bool nothing_running(void *arg)
+{
+    (void)arg;
+    return status_count("AsyncQueue", "Running") == 0;
+}
+
+/* Let the queue look at the current broker time: an event to "probe"
+ * (created on first use) is accepted, has run, and then nothing is
+ * running.  Due events start in next_at order, so one that was due when
+ * the probe was accepted has started no later than the probe, and Running
+ * is 0 only once its run has ended and been recorded: after settle(), the
+ * store shows every retry that was due. */
+static void settle(void)
+{
+    static bool made;
+    if (!made) {
+        lt_create(&b, "probe", "record", NULL);
+        made = true;
+    }
+    char rid[40];
+    accept_event("probe", "{\"probe\":true}", rid);
+    cJSON *j = wait_for(rid, 30000);
+    cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "Status")), "Done");
+    cJSON_Delete(j);
+    cr_assert(lt_wait_until(nothing_running, NULL, 30000), "the queue has nothing running");
+}
+
+/* Event rid has had `runs` failed runs, the last one planned no earlier
+ * than `since` (broker time): its retry is due `delay` ms after that run
+ * (next_at, checked against the window the run could have ended in), it is
+ * not made 10 s before then, and broker time is left where it is due.
+ * Returns when it is due. */
+static int64_t expect_retry(const char *rid, int runs, int64_t since, int64_t delay)
+{
+    stored_event ev, later = {0};
+    await_runs(rid, runs, &ev);
+    int64_t seen = broker_ms();
+    cr_assert_eq(ev.invokes, runs);
+    cr_assert(ev.next_at >= since + delay && ev.next_at <= seen + delay,
+              "after run %d the retry is due %lld ms later: next_at %lld not in [%lld, %lld]", runs,
+              (long long)delay, (long long)ev.next_at, (long long)(since + delay),
+              (long long)(seen + delay));
+    advance_to(ev.next_at - 10000);
+    settle();
+    cr_assert(load_event(rid, &later) && later.invokes == runs,
+              "no retry 10 s before it is due (stored: %d, %d run(s))", load_event(rid, &later),
+              later.invokes);
+    advance_to(ev.next_at);
+    return ev.next_at;
+}
 
 Test(async, event_is_accepted_with_202_and_a_request_id_then_runs)
 {
     lt_create(&b, "rec", "record", NULL);
     char rid[40], start[80];
     accept_event("rec", "{\"n\":1}", rid);
-    await_log("rec", "EVENT {\"n\":1}", 1);
+    lt_await_log(&b, "rec", "EVENT {\"n\":1}", 1);
     snprintf(start, sizeof(start), "START RequestId: %s", rid);
-    await_log("rec", start, 1);
+    lt_await_log(&b, "rec", start, 1);
     cr_assert(lt_wait_until(queue_empty, NULL, 10000), "the finished event leaves the queue");
 }
 
@@ -194,10 +302,13 @@ Test(async, failing_function_is_retried_max_attempts_then_goes_to_on_failure)
                "\"arn:aws:lambda:us-east-1:123456789012:function:failures\"}}}");
     char rid[40], start[80];
     accept_event("flaky", "{\"fail\":true,\"order\":\"o-17\"}", rid);
-    await_log("failures", "RetriesExhausted", 1);
+    stored_event ev;
+    await_runs(rid, 1, &ev);
+    expect_retry(rid, 1, ev.enqueued_at, 60000); /* the second run: 1 min after the first */
+    lt_await_log(&b, "failures", "RetriesExhausted", 1);
     snprintf(start, sizeof(start), "START RequestId: %s", rid);
-    char *log = read_log("flaky");
-    cr_assert_eq(count_in(log, start), 2, "one run and exactly one retry, same request id:\n%s",
+    char *log = lt_function_log(&b, "flaky");
+    cr_assert_eq(lt_count(log, start), 2, "one run and exactly one retry, same request id:\n%s",
                  log);
     free(log);
     cJSON *rec = logged_event("failures", 0);
@@ -223,10 +334,14 @@ Test(async, default_config_retries_twice)
                "\"DestinationConfig\":{\"OnFailure\":{\"Destination\":\"failures\"}}}");
     char rid[40], start[80];
     accept_event("flaky", "{\"fail\":true}", rid);
-    await_log("failures", "RetriesExhausted", 1);
+    stored_event ev;
+    await_runs(rid, 1, &ev);
+    int64_t due = expect_retry(rid, 1, ev.enqueued_at, 60000); /* 1 min, then 2 min */
+    expect_retry(rid, 2, due, 120000);
+    lt_await_log(&b, "failures", "RetriesExhausted", 1);
     snprintf(start, sizeof(start), "START RequestId: %s", rid);
-    char *log = read_log("flaky");
-    cr_assert_eq(count_in(log, start), 3, "MaximumRetryAttempts defaults to 2:\n%s", log);
+    char *log = lt_function_log(&b, "flaky");
+    cr_assert_eq(lt_count(log, start), 3, "MaximumRetryAttempts defaults to 2:\n%s", log);
     free(log);
 }
 
@@ -238,9 +353,9 @@ Test(async, zero_retries_runs_once_and_discards_without_destination)
     accept_event("once", "{\"fail\":true}", rid);
     cr_assert(lt_wait_until(queue_empty, NULL, 10000), "the event is discarded");
     snprintf(start, sizeof(start), "START RequestId: %s", rid);
-    await_log("once", start, 1);
-    char *log = read_log("once");
-    cr_assert_eq(count_in(log, start), 1, "no retry:\n%s", log);
+    lt_await_log(&b, "once", start, 1);
+    char *log = lt_function_log(&b, "once");
+    cr_assert_eq(lt_count(log, start), 1, "no retry:\n%s", log);
     free(log);
 }
 
@@ -252,7 +367,7 @@ Test(async, success_goes_to_on_success_destination)
                "\"DestinationConfig\":{\"OnSuccess\":{\"Destination\":\"function:successes\"}}}");
     char rid[40];
     accept_event("good", "{\"item\":\"x9\"}", rid);
-    await_log("successes", "\"condition\":\"Success\"", 1);
+    lt_await_log(&b, "successes", "\"condition\":\"Success\"", 1);
     cJSON *rec = logged_event("successes", 0);
     cr_assert_str_eq(str_at(rec, "requestContext", "requestId"), rid);
     const cJSON *rc = cJSON_GetObjectItem(rec, "requestContext");
@@ -267,23 +382,48 @@ Test(async, success_goes_to_on_success_destination)
 
 Test(async, a_retry_later_than_the_event_age_limit_sends_event_age_exceeded)
 {
-    /* real delays: the first retry would be 60 s after the first run, which
-     * is past a 60 s MaximumEventAgeInSeconds, so the event ends at once */
-    lt_broker_stop(&b, false);
-    lt_broker_start(&b, NULL);
+    /* the first retry would be 60 s after the first run, which is past a
+     * 60 s MaximumEventAgeInSeconds, so the event ends at once */
     lt_create(&b, "stale", "record", NULL);
     lt_create(&b, "failures", "record", NULL);
     put_config("{\"FunctionName\":\"stale\",\"MaximumEventAgeInSeconds\":60,"
                "\"DestinationConfig\":{\"OnFailure\":{\"Destination\":\"failures\"}}}");
     char rid[40];
     accept_event("stale", "{\"fail\":true,\"n\":5}", rid);
-    await_log("failures", "EventAgeExceeded", 1);
+    lt_await_log(&b, "failures", "EventAgeExceeded", 1);
     cJSON *rec = logged_event("failures", 0);
     cr_assert_str_eq(str_at(rec, "requestContext", "requestId"), rid);
     const cJSON *rc = cJSON_GetObjectItem(rec, "requestContext");
     cr_assert_eq(cJSON_GetObjectItem(rc, "approximateInvokeCount")->valueint, 1);
     cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "requestPayload"), "n")->valueint, 5);
     cJSON_Delete(rec);
+    cr_assert(lt_wait_until(queue_empty, NULL, 10000));
+}
+
+Test(async, event_age_is_counted_in_broker_time)
+{
+    /* a retry due 1 min after the first run, inside a 2 min age; when
+     * broker time is past the age at the retry, it is not run */
+    lt_create(&b, "aging", "record", NULL);
+    lt_create(&b, "failures", "record", NULL);
+    put_config("{\"FunctionName\":\"aging\",\"MaximumEventAgeInSeconds\":120,"
+               "\"DestinationConfig\":{\"OnFailure\":{\"Destination\":\"failures\"}}}");
+    char rid[40], start[80];
+    accept_event("aging", "{\"fail\":true,\"n\":6}", rid);
+    stored_event ev;
+    await_runs(rid, 1, &ev);
+    cr_assert_lt(ev.next_at, ev.enqueued_at + 120000, "the retry is within the age");
+    advance_to(ev.enqueued_at + 120001);
+    lt_await_log(&b, "failures", "EventAgeExceeded", 1);
+    cJSON *rec = logged_event("failures", 0);
+    cr_assert_str_eq(str_at(rec, "requestContext", "requestId"), rid);
+    const cJSON *rc = cJSON_GetObjectItem(rec, "requestContext");
+    cr_assert_eq(cJSON_GetObjectItem(rc, "approximateInvokeCount")->valueint, 1, "no second run");
+    cJSON_Delete(rec);
+    snprintf(start, sizeof(start), "START RequestId: %s", rid);
+    char *log = lt_function_log(&b, "aging");
+    cr_assert_eq(lt_count(log, start), 1, "the old event did not run again:\n%s", log);
+    free(log);
     cr_assert(lt_wait_until(queue_empty, NULL, 10000));
 }
 
@@ -328,7 +468,7 @@ static bool one_busy(void *arg)
 Test(async, stored_event_runs_after_kill_9)
 {
     lt_broker_stop(&b, false);
-    const char *const one_slot[] = {"--max-concurrency", "1", "--async-retry-scale", "0.01", NULL};
+    const char *const one_slot[] = {"--max-concurrency", "1", "--test-clock", NULL};
     lt_broker_start(&b, one_slot);
     lt_create(&b, "sleepy", "sleep", "\"Timeout\":60");
     lt_create(&b, "rec", "record", NULL);
@@ -338,20 +478,27 @@ Test(async, stored_event_runs_after_kill_9)
     cr_assert(lt_wait_until(one_busy, NULL, 15000), "the sync invoke holds the only slot");
     char rid[40];
     accept_event("rec", "{\"k\":\"survivor\"}", rid);
-    char *log = read_log("rec");
-    cr_assert_eq(count_in(log, "survivor"), 0, "it cannot have run: the slot is taken");
+    char *log = lt_function_log(&b, "rec");
+    cr_assert_eq(lt_count(log, "survivor"), 0, "it cannot have run: the slot is taken");
     free(log);
     lt_broker_kill(&b);
     pthread_join(thr, NULL);
-    lt_broker_start_in(&b, b.state, fast_retries);
-    await_log("rec", "EVENT {\"k\":\"survivor\"}", 1);
+    lt_broker_start_in(&b, b.state, lt_test_clock);
+    advance(300000); /* past any throttle delay it was given before the kill */
+    lt_await_log(&b, "rec", "EVENT {\"k\":\"survivor\"}", 1);
     cr_assert(lt_wait_until(queue_empty, NULL, 10000));
+}
+
+static bool refused(void *rid)
+{
+    stored_event ev;
+    return load_event(rid, &ev) && ev.throttles > 0;
 }
 
 Test(async, throttled_event_waits_for_a_slot_without_using_its_retries)
 {
     lt_broker_stop(&b, false);
-    const char *const one_slot[] = {"--max-concurrency", "1", "--async-retry-scale", "0.01", NULL};
+    const char *const one_slot[] = {"--max-concurrency", "1", "--test-clock", NULL};
     lt_broker_start(&b, one_slot);
     lt_create(&b, "sleepy", "sleep", "\"Timeout\":60");
     lt_create(&b, "rec", "record", NULL);
@@ -362,11 +509,16 @@ Test(async, throttled_event_waits_for_a_slot_without_using_its_retries)
     cr_assert(lt_wait_until(one_busy, NULL, 15000), "the sync invoke holds the only slot");
     char rid[40];
     accept_event("rec", "{\"k\":\"patient\"}", rid);
-    char *log = read_log("rec");
-    cr_assert_eq(count_in(log, "patient"), 0, "it cannot run while the slot is taken");
+    char *log = lt_function_log(&b, "rec");
+    cr_assert_eq(lt_count(log, "patient"), 0, "it cannot run while the slot is taken");
     free(log);
+    stored_event ev;
+    cr_assert(lt_wait_until(refused, rid, 15000), "the event was refused while the slot is taken");
+    cr_assert(load_event(rid, &ev));
+    cr_assert_eq(ev.invokes, 0, "a refusal is not a run: no retry used");
     pthread_join(thr, NULL);
-    await_log("rec", "EVENT {\"k\":\"patient\"}", 1);
+    advance(300000); /* the longest throttle delay */
+    lt_await_log(&b, "rec", "EVENT {\"k\":\"patient\"}", 1);
     cr_assert(lt_wait_until(queue_empty, NULL, 10000));
 }
 
@@ -464,7 +616,7 @@ Test(async, cli_invoke_async_prints_the_request_id_and_status_shows_the_queue)
     snprintf(start, sizeof(start), "START RequestId: %.36s", out);
     free(out);
     free(err);
-    await_log("rec", start, 1);
+    lt_await_log(&b, "rec", start, 1);
     const char *st[] = {cli, "status", NULL};
     cr_assert_eq(lt_run(&b, st, &out, &err), 0, "%s", err);
     cr_assert(strstr(out, "AsyncQueue") != NULL, "%s", out);
@@ -485,28 +637,6 @@ static uint64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* event-wait's reply, or NULL with *rc and *e set on an error. */
-static cJSON *event_wait(const char *args, int *rc, lm_error *e)
-{
-    char *reply = NULL;
-    *rc = lm_call(b.client, "event-wait", args, NULL, 0, &reply, e);
-    cJSON *j = *rc == LM_OK ? cJSON_Parse(reply) : NULL;
-    cr_assert(*rc != LM_OK || j != NULL, "reply is JSON: %s", reply);
-    free(reply);
-    return j;
-}
-
-static cJSON *wait_for(const char *rid, int timeout_ms)
-{
-    char args[160];
-    int rc;
-    lm_error e;
-    snprintf(args, sizeof(args), "{\"RequestId\":\"%s\",\"TimeoutMs\":%d}", rid, timeout_ms);
-    cJSON *j = event_wait(args, &rc, &e);
-    cr_assert_eq(rc, LM_OK, "event-wait %s: %s: %s", rid, e.type, e.message);
-    return j;
 }
 
 Test(async, event_wait_answers_once_the_event_and_its_destination_ran)
@@ -531,7 +661,7 @@ Test(async, event_wait_answers_once_the_event_and_its_destination_ran)
     cr_assert_eq(strlen(drid), 36, "%s", drid);
     cr_assert_str_neq(drid, rid);
     snprintf(line, sizeof(line), "END RequestId: %s", drid);
-    await_log("dst", line, 1);
+    lt_await_log(&b, "dst", line, 1);
     cJSON *rec = logged_event("dst", 0);
     cr_assert_str_eq(str_at(rec, "requestContext", "requestId"), rid);
     cJSON_Delete(rec);
@@ -672,14 +802,14 @@ Test(async, a_schema_2_store_is_migrated_to_the_current_schema)
     char state[300], db_path[400];
     lt_old_store(schema2, state, sizeof(state), db_path, sizeof(db_path));
     memset(&b, 0, sizeof(b));
-    lt_broker_start_in(&b, state, fast_retries);
+    lt_broker_start_in(&b, state, lt_test_clock);
     char *v = schema_version(db_path);
-    cr_assert_str_eq(v, "4");
+    cr_assert_str_eq(v, "5");
     free(v);
     lt_create(&b, "rec", "record", NULL);
     char rid[40];
     accept_event("rec", "{\"after\":\"migration\"}", rid);
-    await_log("rec", "EVENT {\"after\":\"migration\"}", 1);
+    lt_await_log(&b, "rec", "EVENT {\"after\":\"migration\"}", 1);
 }
 
 /* A sync invoke of fn that sleeps 300 ms (thread body). */
@@ -727,7 +857,7 @@ Test(async, idle_environments_of_another_function_do_not_let_events_start_cold_a
 Test(async, a_backlog_of_events_scales_out_gradually)
 {
     lt_broker_stop(&b, false);
-    const char *const one_slot[] = {"--max-concurrency", "1", "--async-retry-scale", "0.01", NULL};
+    const char *const one_slot[] = {"--max-concurrency", "1", "--test-clock", NULL};
     lt_broker_start(&b, one_slot);
     lt_create(&b, "sleepy", "sleep", "\"Timeout\":60");
     lt_create(&b, "napper", "sleep", "\"Timeout\":60");
@@ -741,8 +871,68 @@ Test(async, a_backlog_of_events_scales_out_gradually)
     }
     lt_broker_kill(&b);
     pthread_join(thr, NULL);
-    lt_broker_start_in(&b, b.state, fast_retries);
+    lt_broker_start_in(&b, b.state, lt_test_clock);
+    advance(300000); /* every event refused before the kill is due at once */
     cr_assert(lt_wait_until(queue_empty, NULL, 120000), "the backlog drains");
     int total = (int)status_count("Workers", "Total");
     cr_assert_leq(total, 150, "300 queued 100 ms events ran on %d environments", total);
+}
+
+/* ---- the test clock (clock-advance) ---- */
+
+Test(async, clock_advance_is_refused_without_test_clock)
+{
+    lt_broker_stop(&b, false);
+    lt_broker_start(&b, NULL);
+    lm_error e;
+    char *reply = NULL;
+    cr_assert_eq(lm_call(b.client, "clock-advance", "{\"Ms\":60000}", NULL, 0, &reply, &e),
+                 LM_E_UNKNOWN_OP);
+    cr_assert_null(reply);
+    cr_assert_eq(e.status, 400);
+    cr_assert_str_eq(e.type, "UnknownOperationException");
+    cr_assert_not_null(strstr(e.message, "--test-clock"), "%s", e.message);
+    /* the retry of a failed event stays a real minute away */
+    lt_create(&b, "flaky", "record", NULL);
+    char rid[40];
+    accept_event("flaky", "{\"fail\":true}", rid);
+    stored_event ev;
+    await_runs(rid, 1, &ev);
+    cr_assert_geq(ev.next_at, real_ms() + 30000, "the retry is still far off in real time");
+}
+
+Test(async, clock_advance_checks_ms_and_moves_broker_time_forward_across_restarts)
+{
+    lm_error e;
+    char *reply = NULL;
+    const char *bad[] = {
+        "{}",           "{\"Ms\":0}",           "{\"Ms\":-5}",  "{\"Ms\":\"soon\"}",
+        "{\"Ms\":1.5}", "{\"Ms\":31622400001}", "{\"Ms\":null}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_eq(lm_call(b.client, "clock-advance", bad[i], NULL, 0, &reply, &e),
+                     LM_E_INVALID_PARAMETER, "%s: %s", bad[i], e.message);
+        cr_assert_eq(e.status, 400);
+        cr_assert_not_null(strstr(e.message, "Ms must be an integer from 1 to"), "%s", e.message);
+    }
+    int64_t before = real_ms();
+    cr_assert_eq(lm_call(b.client, "clock-advance", "{\"Ms\":3600000}", NULL, 0, &reply, &e), LM_OK,
+                 "%s", e.message);
+    cJSON *j = cJSON_Parse(reply);
+    free(reply);
+    cr_assert_eq((int64_t)cJSON_GetObjectItem(j, "OffsetMs")->valuedouble, 3600000,
+                 "refused calls did not move it");
+    cr_assert_geq((int64_t)cJSON_GetObjectItem(j, "BrokerTimeMs")->valuedouble, before + 3600000);
+    cJSON_Delete(j);
+    /* a whole year in one call is allowed */
+    lt_clock_advance(&b, 31622400000);
+    /* the offset is kept in the state dir: a restarted test broker goes on from it */
+    lt_broker_stop(&b, true);
+    lt_broker_start_in(&b, b.state, lt_test_clock);
+    cr_assert_eq(lm_call(b.client, "clock-advance", "{\"Ms\":1}", NULL, 0, &reply, &e), LM_OK, "%s",
+                 e.message);
+    j = cJSON_Parse(reply);
+    free(reply);
+    cr_assert_eq((int64_t)cJSON_GetObjectItem(j, "OffsetMs")->valuedouble,
+                 3600000 + 31622400000 + 1);
+    cJSON_Delete(j);
 }

@@ -446,6 +446,7 @@ Test(errors, every_string_field_of_every_op_refuses_nul_and_ill_formed_utf8)
         {"event-wait", "{\"args\":{\"RequestId\":\"0000~\"}}", "RequestId"},
         {"invoke", "{\"fn\":\"echo\",\"q\":\"$LATEST~\"}", "Qualifier"},
         {"invoke", "{\"fn\":\"echo\",\"cc\":\"{}~\"}", "ClientContext"},
+        {"invoke", "{\"fn\":\"echo\",\"type\":1,\"ikey\":\"k~\"}", "IdempotencyKey"},
     };
     struct {
         const char *bytes;

@@ -4,6 +4,7 @@
  * client library to its api socket.  Readiness is awaited by connecting,
  * never by sleeping a fixed time.
  */
+#include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -260,6 +261,24 @@ void lt_broker_kill(lt_broker *b)
     }
 }
 
+const char *const lt_test_clock[] = {"--test-clock", NULL};
+
+int64_t lt_clock_advance(lt_broker *b, int64_t ms)
+{
+    char args[64], *reply = NULL;
+    lm_error e;
+    snprintf(args, sizeof(args), "{\"Ms\":%lld}", (long long)ms);
+    int rc = lm_call(b->client, "clock-advance", args, NULL, 0, &reply, &e);
+    cr_assert_eq(rc, LM_OK, "clock-advance %lld: %s: %s", (long long)ms, e.type, e.message);
+    cJSON *j = cJSON_Parse(reply);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "BrokerTimeMs");
+    cr_assert(cJSON_IsNumber(t), "clock-advance reply: %s", reply);
+    int64_t now = (int64_t)t->valuedouble;
+    cJSON_Delete(j);
+    free(reply);
+    return now;
+}
+
 void lt_create(lt_broker *b, const char *name, const char *handler, const char *extra_json)
 {
     char args[2048];
@@ -367,4 +386,55 @@ char *lt_unbase64(const char *in, size_t *len)
         *len = n;
     }
     return out;
+}
+
+char *lt_function_log(lt_broker *b, const char *fn)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/logs/%s.log", b->state, fn);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return strdup("");
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    cr_assert_not_null(s);
+    size_t got = fread(s, 1, (size_t)n, f);
+    s[got] = '\0';
+    fclose(f);
+    return s;
+}
+
+int lt_count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle)) {
+        n++;
+    }
+    return n;
+}
+
+typedef struct log_wait {
+    lt_broker *b;
+    const char *fn;
+    const char *needle;
+    int times;
+} log_wait;
+
+static bool log_has(void *arg)
+{
+    log_wait *w = arg;
+    char *s = lt_function_log(w->b, w->fn);
+    bool ok = lt_count(s, w->needle) >= w->times;
+    free(s);
+    return ok;
+}
+
+void lt_await_log(lt_broker *b, const char *fn, const char *needle, int times)
+{
+    log_wait w = {b, fn, needle, times};
+    cr_assert(lt_wait_until(log_has, &w, 30000), "%s.log never held '%s' %d time(s):\n%s", fn,
+              needle, times, lt_function_log(b, fn));
 }

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <lamina/client.h>
@@ -33,6 +34,17 @@ void lt_broker_stop(lt_broker *b, bool keep_state);
 /* SIGKILL the broker (crash), wait for it. */
 void lt_broker_kill(lt_broker *b);
 
+/* extra_args for a broker with the test clock: lt_broker_start(&b,
+ * lt_test_clock).  Combined with other options, list "--test-clock" among
+ * them.  The offset is kept in the state dir, so restart with it too. */
+extern const char *const lt_test_clock[];
+/* Move the broker's time forward by ms (clock-advance; the broker must run
+ * with --test-clock) and return the new broker time (epoch ms).  Every
+ * thread waiting on broker time has been woken when it returns; what it
+ * then does (start a due retry, expire a key) is still to be awaited.
+ * Asserts success. */
+int64_t lt_clock_advance(lt_broker *b, int64_t ms);
+
 /* Absolute path of a test handler .so (tests/handlers/NAME.c). */
 const char *lt_handler(const char *name);
 
@@ -55,6 +67,17 @@ char *lt_unbase64(const char *in, size_t *len);
 
 /* Poll cond(arg) every few ms until it is true or timeout_ms passes. */
 bool lt_wait_until(bool (*cond)(void *), void *arg, int timeout_ms);
+
+/* fn's function log ($STATE/logs/FN.log) as a malloc'd string, "" when
+ * there is none yet. */
+char *lt_function_log(lt_broker *b, const char *fn);
+
+/* How many times needle occurs in hay (overlaps counted). */
+int lt_count(const char *hay, const char *needle);
+
+/* Wait (30 s at most, else fail the test showing the log) until fn's log
+ * holds needle at least `times` times. */
+void lt_await_log(lt_broker *b, const char *fn, const char *needle, int times);
 
 /* Children of a pid (from /proc), to check for orphans and worker counts. */
 int lt_count_processes_named(const char *comm);

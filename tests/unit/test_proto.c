@@ -186,6 +186,10 @@ Test(proto, error_table_maps_codes_statuses_and_types)
     cr_assert_str_eq(proto_err_message(LM_E_PRECONDITION_FAILED),
                      "The Revision Id provided does not match the latest Revision Id. Call the "
                      "GetFunction/GetAlias API to retrieve the latest Revision Id");
+    cr_assert_eq(proto_err_status(LM_E_IDEMPOTENT_MISMATCH), 400);
+    cr_assert_eq(LM_E_IDEMPOTENT_MISMATCH, 17, "codes are never renumbered");
+    cr_assert_eq(proto_err_from_type("IdempotentParameterMismatchException"),
+                 LM_E_IDEMPOTENT_MISMATCH);
     lm_error e;
     nng_msg *m = proto_error_reply(&(lm_error){.code = LM_E_NOT_FOUND,
                                                .status = 404,
@@ -537,6 +541,22 @@ Test(proto, alias_names_and_environment_keys_follow_lambdas_patterns)
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
         size_t n = i == 3 ? 3 : strlen(refused[i]);
         cr_assert_not_null(proto_env_key_problem(refused[i], n), "%s", refused[i]);
+    }
+}
+
+Test(proto, idempotency_keys_are_1_to_128_visible_ascii_characters)
+{
+    char k[130];
+    memset(k, 'k', sizeof(k));
+    cr_assert_null(proto_idempotency_key_problem("a", 1));
+    cr_assert_null(proto_idempotency_key_problem("order-17/retry:2_!~", 19));
+    cr_assert_null(proto_idempotency_key_problem(k, 128), "128 characters");
+    cr_assert_not_null(proto_idempotency_key_problem(k, 129), "129 characters");
+    cr_assert_not_null(proto_idempotency_key_problem("", 0));
+    const char *refused[] = {"a b", "a\tb", "a\0b", "caf\xc3\xa9", "a\x7f", "\x1b[0m"};
+    size_t lens[] = {3, 3, 3, 5, 2, 4};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        cr_assert_not_null(proto_idempotency_key_problem(refused[i], lens[i]), "case %zu", i);
     }
 }
 

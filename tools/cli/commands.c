@@ -61,13 +61,17 @@ const command cli_commands[] = {
                 "    (only if the alias's RevisionId is still ID, else 412, exit 4)"},
     {.name = "invoke",
      .run = cmd_invoke,
-     .usage = "invoke NAME [PAYLOAD | -f FILE | -] [--qualifier Q] [--async | --dry-run] [--tail] "
-              "[--client-context JSON]",
+     .usage = "invoke NAME [PAYLOAD | -f FILE | -] [--qualifier Q] [--async "
+              "[--idempotency-key KEY] | --dry-run] [--tail] [--client-context JSON]",
      .example = "lamina invoke hello '{\"name\":\"Ada\"}' --tail\n"
                 "  lamina invoke hello --async '{\"name\":\"Ada\"}'\n"
                 "    --async (or --event): InvocationType Event. Prints the RequestId once the\n"
                 "    event is stored (202); it runs in the background, retried and sent to\n"
-                "    destinations as set with 'lamina event-config'"},
+                "    destinations as set with 'lamina event-config'\n"
+                "  lamina invoke hello --async --idempotency-key order-17 '{\"order\":17}'\n"
+                "    KEY (1-128 visible ASCII characters): run again within 24 h, the same\n"
+                "    request prints the first RequestId and queues nothing; another payload\n"
+                "    or qualifier with the key fails (IdempotentParameterMismatch, exit 4)"},
     {.name = "event-config",
      .run = cmd_event_config,
      .usage = "event-config put|get|delete NAME [--max-retries 0-2] [--max-age 60-21600] "

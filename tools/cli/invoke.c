@@ -1,7 +1,8 @@
 /*
  * tools/cli/invoke.c — `lamina invoke`: RequestResponse (the default),
- * Event (--async: prints the RequestId of the stored event, 202) or
- * DryRun, with the payload from the command line, a file (-f) or stdin
+ * Event (--async: prints the RequestId of the stored event, 202; with
+ * --idempotency-key KEY a repeat within 24 h prints the first RequestId
+ * and queues nothing, see lm_invoke_options) or DryRun, with the payload from the command line, a file (-f) or stdin
  * (-).  Text output: the log tail (--tail, decoded) on stderr, the payload
  * on stdout; -o json: Lambda's Invoke response as one JSON line.
  *
@@ -97,6 +98,7 @@ static int invoke_exit(const lm_invoke_result *r)
 int cmd_invoke(cli *c, int argc, char **argv)
 {
     lm_invoke_params p = {0};
+    lm_invoke_options o = {.size = sizeof(o)};
     char *payload = NULL;
     int rc = EXIT_OK;
     for (int i = 1; i < argc && rc == EXIT_OK; i++) {
@@ -108,9 +110,11 @@ int cmd_invoke(cli *c, int argc, char **argv)
         } else if (strcmp(a, "--async") == 0 || strcmp(a, "--event") == 0) {
             p.type = LM_INVOKE_EVENT;
         } else if ((strcmp(a, "-f") == 0 || strcmp(a, "--client-context") == 0 ||
-                    strcmp(a, "--qualifier") == 0) &&
+                    strcmp(a, "--qualifier") == 0 || strcmp(a, "--idempotency-key") == 0) &&
                    i + 1 >= argc) {
             rc = out_usage(argv[0], "option '%s' needs a value", a);
+        } else if (strcmp(a, "--idempotency-key") == 0) {
+            o.idempotency_key = argv[++i];
         } else if (strcmp(a, "--client-context") == 0) {
             p.client_context = argv[++i];
         } else if (strcmp(a, "--qualifier") == 0) {
@@ -141,6 +145,9 @@ int cmd_invoke(cli *c, int argc, char **argv)
     if (rc == EXIT_OK && p.function == NULL) {
         rc = out_usage(argv[0], "%s", "missing NAME");
     }
+    if (rc == EXIT_OK && o.idempotency_key != NULL && p.type != LM_INVOKE_EVENT) {
+        rc = out_usage(argv[0], "%s", "--idempotency-key needs --async");
+    }
     if (rc == EXIT_OK) {
         rc = out_connect(c);
     }
@@ -150,7 +157,7 @@ int cmd_invoke(cli *c, int argc, char **argv)
     }
     lm_invoke_result r;
     lm_error e;
-    if (lm_invoke(c->client, &p, &r, &e) != LM_OK) {
+    if (lm_invoke_with(c->client, &p, &o, &r, &e) != LM_OK) {
         free(payload);
         return out_error(c, &e);
     }

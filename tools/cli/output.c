@@ -18,7 +18,8 @@ static int exit_for(int code)
     case LM_OK: return EXIT_OK;
     case LM_E_NOT_FOUND: return EXIT_NOT_FOUND;
     case LM_E_CONFLICT:
-    case LM_E_PRECONDITION_FAILED: return EXIT_CONFLICT;
+    case LM_E_PRECONDITION_FAILED:
+    case LM_E_IDEMPOTENT_MISMATCH: return EXIT_CONFLICT;
     case LM_E_UNREACHABLE:
     case LM_E_TIMEOUT:
     case LM_E_STOPPING: return EXIT_UNREACHABLE;

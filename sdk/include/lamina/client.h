@@ -20,7 +20,10 @@
  *   argument, else $LAMINA_STATE, else ./.lamina), or any nng URL given as
  *   `endpoint` (e.g. tcp://127.0.0.1:7070).  The broker never gets a request
  *   resent behind the caller's back (req resend is disabled): an invoke
- *   runs at most once per call.
+ *   runs at most once per call.  The one exception is an Event invoke whose
+ *   connection was reset before its 202: it is sent again with the same
+ *   idempotency key, which the broker answers with the first 202 (see
+ *   lm_invoke_options).
  */
 #ifndef LAMINA_CLIENT_H
 #define LAMINA_CLIENT_H
@@ -39,7 +42,19 @@ typedef struct lm_client lm_client;
 
 /* Connect.  state_dir and endpoint may be NULL (see above).  On success *out
  * owns a client to release with lm_client_destroy().  Fails with
- * LM_E_UNREACHABLE when no broker listens there. */
+ * LM_E_UNREACHABLE when no broker listens there.
+ *
+ * Blocks while the broker is too busy to take the connection: a full accept
+ * backlog (EAGAIN) or a connection reset or aborted while connecting is
+ * tried again after a back-off doubling from 1 ms to 100 ms, each wait a
+ * random 50-100% of that (jitter), and no new attempt starts 5 s after the
+ * first; then the error says how many attempts were made.  "No broker
+ * there" is never retried and returns at once: no socket file at
+ * ipc://<state>/api.sock (message "no socket there"), or a socket nobody
+ * listens on, as a killed broker leaves behind ("nothing listens on it";
+ * nng reports both as connection refused, so a refused tcp:// endpoint
+ * fails at once too).  A connection that was made but does not answer the
+ * open's ping (see broker/listen.h) is dialled again, up to 3 times. */
 LM_EXPORT int lm_client_open(lm_client **out, const char *state_dir, const char *endpoint,
                              lm_error *err);
 /* Release a client; accepts NULL.  No call may be running on it. */
@@ -80,9 +95,41 @@ typedef struct lm_invoke_result {
 /* Invoke a function.  On 0, *out holds the result (release it with
  * lm_invoke_result_finish).  A function error is still 0: look at
  * out->function_error.  Invocation errors (bad input, unknown function,
- * throttled ...) return their code. */
+ * throttled ...) return their code.  Same as lm_invoke_with(c, p, NULL, ...). */
 LM_EXPORT int lm_invoke(lm_client *c, const lm_invoke_params *p, lm_invoke_result *out,
                         lm_error *err);
+
+/* Options of lm_invoke_with.  Zero it and set size = sizeof(lm_invoke_options):
+ * the library reads only the fields that size covers, so a program built
+ * with this header keeps working when later versions add fields at the end.
+ *
+ * Idempotency (Event invokes): every Event invoke carries an IdempotencyKey.
+ * Within 24 hours of broker time, a repeat of (function name, key) is
+ * answered with the first 202 and its RequestId and queues nothing; a
+ * repeat with another payload or qualifier fails with
+ * LM_E_IDEMPOTENT_MISMATCH (400 IdempotentParameterMismatchException).  When
+ * idempotency_key is NULL the library makes one for the call
+ * (lm_idempotency_key_new).  Either way, an Event invoke
+ * whose connection is reset before the reply (the broker may have stored
+ * the event) is sent again with the same key, up to 3 times in all, so a
+ * reset does not run it twice.  A caller that retries on its own passes
+ * the same key each time (lm_idempotency_key_new makes one). */
+typedef struct lm_invoke_options {
+    size_t size; /* sizeof(lm_invoke_options) */
+    const char *idempotency_key; /* Event only; 1-128 characters 0x21-0x7e; NULL: random */
+} lm_invoke_options;
+
+/* lm_invoke with options (o may be NULL).  A key on a non-Event invoke, or
+ * one that breaks the rule above, is LM_E_INVALID_PARAMETER before anything
+ * is sent. */
+LM_EXPORT int lm_invoke_with(lm_client *c, const lm_invoke_params *p, const lm_invoke_options *o,
+                             lm_invoke_result *out, lm_error *err);
+
+/* A fresh idempotency key: 32 lowercase hex digits and a NUL — 48 bits of
+ * wall-clock milliseconds, then 80 random bits from getrandom (a UUIDv7's
+ * layout: keys made later sort later).  0, or LM_E_INTERNAL when no randomness is to be had. */
+#define LM_IDEMPOTENCY_KEY_NEW_LEN 33
+LM_EXPORT int lm_idempotency_key_new(char out[LM_IDEMPOTENCY_KEY_NEW_LEN]);
 /* Free what a result owns; the struct may be reused.  Accepts a zeroed one. */
 LM_EXPORT void lm_invoke_result_finish(lm_invoke_result *r);
 
@@ -141,6 +188,11 @@ LM_EXPORT void lm_invoke_result_finish(lm_invoke_result *r);
  *                   "Pending" when TimeoutMs passed first.  404 for an id the
  *                   broker never stored or finished long ago (it remembers
  *                   the last 16,384 finished events, since it started)
+ *   "clock-advance" {Ms (1-31622400000)}          -> {BrokerTimeMs, OffsetMs}
+ *                   tests only: moves broker time (async retry delays, event
+ *                   age, idempotency-key expiry) forward by Ms and wakes what
+ *                   waits on it; 400 UnknownOperationException unless the
+ *                   broker runs with --test-clock
  * FunctionName may be NAME, NAME:QUALIFIER, function:NAME[:QUALIFIER] or an
  * ARN ending so; operations on a whole function refuse a qualifier (400).
  *

@@ -34,7 +34,9 @@ extern "C" {
     X(LM_E_UNKNOWN_OP, 15, 400, "UnknownOperationException", "unknown operation")            \
     X(LM_E_PRECONDITION_FAILED, 16, 412, "PreconditionFailedException",                      \
       "The Revision Id provided does not match the latest Revision Id. Call the "            \
-      "GetFunction/GetAlias API to retrieve the latest Revision Id")
+      "GetFunction/GetAlias API to retrieve the latest Revision Id")                         \
+    X(LM_E_IDEMPOTENT_MISMATCH, 17, 400, "IdempotentParameterMismatchException",             \
+      "The idempotency key was already used with a different request")
 
 typedef enum lm_err {
 #define LM_ERR_ENUM_(name, num, status, type, msg) name = num,
