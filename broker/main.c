@@ -4,7 +4,7 @@
  *
  * Start order: state dir (0700) and its lock (one broker per state dir) →
  * sandbox reclaim (what a killed predecessor's workers left, see
- * sandbox_host.c) → store → registry → test clock (--test-clock: its
+ * sbxhost.c) → store → registry → test clock (--test-clock: its
  * stored offset, lib/clock.h) → logs → pool → admin →
  * work socket → async queue (stored events start running) → api socket
  * (last: clients only connect once everything can serve them).  Stop
@@ -26,9 +26,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "broker.h"
-#include "listen.h"
-#include "sandbox_host.h"
+#include "admin/admin.h"
+#include "async/async.h"
+#include "core/core.h"
+#include "front/front.h"
+#include "store/store.h"
+#include "lib/listen.h"
+#include "core/sbxhost.h"
 
 broker B;
 
@@ -114,7 +118,7 @@ static int parse_args(int argc, char **argv)
         case 'u': B.opt.unsafe_no_sandbox = true; break;
         case 'k': B.opt.listener_check_ms = atoi(optarg); break;
         case 'T': B.opt.test_clock = true; break;
-        case 'v': log_level = LOG_DEBUG; break;
+        case 'v': blog_level = LOG_DEBUG; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return 2;
         }
@@ -128,7 +132,8 @@ static int parse_args(int argc, char **argv)
         state = ".lamina";
     }
     char real[PATH_MAX];
-    if (mkdir_p(state, 0700) != 0 || chmod(state, 0700) != 0 || realpath(state, real) == NULL) {
+    if (util_mkdir_p(state, 0700) != 0 || chmod(state, 0700) != 0 ||
+        realpath(state, real) == NULL) {
         fprintf(stderr, "lamina-broker: cannot use state dir %s: %s\n", state, strerror(errno));
         return 1;
     }
@@ -205,7 +210,7 @@ static int start(void)
     /* a killed predecessor's workers' leftovers (mounts, cgroups, processes) */
     sbxhost_init(B.opt.state);
     snprintf(path, sizeof(path), "%s/code", B.opt.state);
-    if (mkdir_p(path, 0700) != 0) {
+    if (util_mkdir_p(path, 0700) != 0) {
         blog(LOG_ERROR, "cannot create %s", path);
         return -1;
     }
@@ -215,9 +220,9 @@ static int start(void)
         blog(LOG_ERROR, "%s", e.message);
         return -1;
     }
-    if (logs_start() != 0 || pool_start() != 0 || admin_start() != 0 || work_start() != 0 ||
+    if (fnlog_start() != 0 || pool_start() != 0 || admin_start() != 0 || work_start() != 0 ||
         asyncq_start(path) != 0 || api_start() != 0 ||
-        lsn_watch_start(B.opt.listener_check_ms) != 0) {
+        listen_watch_start(B.opt.listener_check_ms) != 0) {
         return -1;
     }
     return 0;
@@ -242,7 +247,7 @@ static void *stop_deadline(void *arg)
 
 static void stop(void)
 {
-    lsn_watch_stop();
+    listen_watch_stop();
     pool_stop();
     asyncq_stop();
     admin_stop();
@@ -253,8 +258,8 @@ static void stop(void)
     }
     api_stop();
     work_stop();
-    logs_stop();
-    lsn_cleanup();
+    fnlog_stop();
+    listen_cleanup();
 }
 
 static void init_sync(void)
@@ -286,7 +291,7 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    B.started_at = now_ms();
+    B.started_at = clk_mono_ms();
     if (start() != 0) {
         blog(LOG_ERROR, "startup failed");
         stop();

@@ -8,7 +8,7 @@
  * none), and strings are kept as (pointer, length) into the message or
  * copied, cut, into fixed buffers.  Kept here, apart from the broker's
  * state, so that tests/fuzz/fuzz_worker.c drives exactly the code the
- * broker runs (broker/pool.c, broker/invoke.c).
+ * broker runs (broker/core/pool.c, broker/core/invoke.c).
  */
 #include <stdio.h>
 #include <string.h>

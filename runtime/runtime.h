@@ -43,7 +43,7 @@ typedef struct rt_config {
     uint32_t timeout_s;
     const char *tmp_dir; /* private writable dir, NULL when none */
     bool unsafe; /* broker runs workers unsandboxed (debugging) */
-    /* sandbox (issue #3), from the broker's sandbox_host.c */
+    /* sandbox (issue #3), from the broker's sbxhost.c */
     long uid, gid; /* unprivileged ids to drop to, -1 = stay (broker not root) */
     const char *cgroup_dir; /* per-worker memory cgroup to join, NULL = none */
     const char *pids_cgroup; /* per-worker pids cgroup (v1) to join, NULL = none */

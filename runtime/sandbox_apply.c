@@ -153,7 +153,7 @@ static int close_file_fds(int keep, char *err, size_t errlen)
 
 /* ---- 3. memory cgroup ---- */
 
-/* The shared cpu cgroup (broker/sandbox_host.c says why).  Scheduling
+/* The shared cpu cgroup (broker/core/sbxhost.c says why).  Scheduling
  * only, not a security layer: a failure is not fatal. */
 static void join_cpu_group(const rt_config *cfg)
 {

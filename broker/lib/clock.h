@@ -2,7 +2,7 @@
  * broker/lib/clock.h — broker time: the one clock that tests can drive.
  *
  * The broker keeps two kinds of time apart:
- *   - Real monotonic time (now_ms() in util.c, CLOCK_MONOTONIC) for what
+ *   - Real monotonic time (clk_mono_ms() , CLOCK_MONOTONIC) for what
  *     physical processes need: invocation deadlines, init timeouts, idle
  *     reaping, listener probes, a caller's wait (event-wait's TimeoutMs).
  *     A test cannot move it, and must not: a handler really runs that long.
@@ -55,6 +55,12 @@ typedef struct clk_watcher {
  * before any thread reads the clock. */
 void clk_enable_test(int64_t offset_ms);
 bool clk_test_enabled(void);
+
+/* Real monotonic time in ms (not movable by tests). */
+double clk_mono_ms(void);
+/* Real wall-clock time, epoch ms (CLOCK_REALTIME, no offset): what the
+ * system says, e.g. for a record's LastModified. */
+int64_t clk_wall_ms(void);
 
 /* Broker time: epoch ms, real time plus the offset.  Never goes backwards
  * because of the offset (real time itself may be stepped by the system). */

@@ -5,7 +5,7 @@
  *
  * Input: up to three fields separated by NUL bytes, as SQLite hands back
  * text columns:
- *   1. functions.env / versions.env — env_vars_from_json (broker/util.c),
+ *   1. functions.env / versions.env — util_env_from_json (broker/lib/util.c),
  *      which gives a worker its environ (pool.c) and the get reply its
  *      Environment.Variables (admin.c), packed here as admin.c packs it;
  *   2. event_invoke_configs.on_success / on_failure — a destination, read
@@ -25,12 +25,15 @@
 
 #include <cjson/cJSON.h>
 
-#include "broker.h"
+#include <nng/nng.h>
+
+#include "lib/util.h"
+#include "proto.h"
 
 static void env_field(const char *json)
 {
     size_t n = 0;
-    env_var *v = env_vars_from_json(json, &n);
+    util_env_var *v = util_env_from_json(json, &n);
     if (v == NULL) {
         return;
     }
@@ -57,7 +60,7 @@ static void env_field(const char *json)
         abort();
     }
     nng_msg_free(m);
-    env_vars_free(v, n);
+    util_env_free(v, n);
 }
 
 static void destination_field(const char *dest)
@@ -70,7 +73,7 @@ static void destination_field(const char *dest)
         }
         return;
     }
-    if (!valid_function_name(name, strlen(name)) ||
+    if (!util_valid_function_name(name, strlen(name)) ||
         (qual[0] != '\0' && !proto_valid_qualifier(qual, strlen(qual)))) {
         abort();
     }

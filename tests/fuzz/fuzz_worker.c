@@ -4,8 +4,8 @@
  * Input: one selector byte, then either
  *   - even: the body of a worker's message (hello, or NEXT with its init
  *     report or result), decoded as the broker decodes it: proto_decode,
- *     op, token and pid (broker/work.c), proto_read_init and
- *     proto_read_result (broker/pool.c, broker/invoke.c);
+ *     op, token and pid (broker/core/work.c), proto_read_init and
+ *     proto_read_result (broker/core/pool.c, broker/core/invoke.c);
  *   - odd: bytes arriving on a runtime's work connection, read by
  *     runtime/wire.c's framing (wire_recv, over a socketpair closed after
  *     the input) until it reports an error; every frame it yields is then

@@ -1,6 +1,6 @@
 /*
  * tests/integration/test_contain.c — the broker's containment of an
- * environment (issue #10, broker side; broker/sandbox_host.c).
+ * environment (issue #10, broker side; broker/core/sbxhost.c).
  *
  * The seccomp layer stops a handler from creating processes at all, so
  * these tests do not ask a handler to fork: running as root, the test

@@ -2,7 +2,7 @@
  * Integration: function logs are as durable as the outcomes they belong to.
  *
  * An async event's outcome is committed only once its log record is in
- * <state>/logs/<function>.log (broker/logs.c, logs_flush(); asyncq.c calls
+ * <state>/logs/<function>.log (broker/core/fnlog.c, fnlog_flush(); asyncq.c calls
  * it before every outcome commit).  The test proves it the way it broke:
  * run an event, wait until event-wait says it is done (answered right after
  * the commit that finished it), kill -9 the broker at once, and look for the

@@ -250,7 +250,7 @@ static bool replaced_one(void *arg)
 }
 
 /* Under nng 1.5.2 a peer that leaves during the SP handshake stops a
- * listener for good (nng#1518): without broker/listen.c, the clients and
+ * listener for good (nng#1518): without broker/lib/listen.c, the clients and
  * workers below would hang.  Every socket is hit; a new client, a cold start
  * (which needs work.sock) and a crash report (logs.sock) must all work. */
 Test(robust, peers_that_leave_during_the_handshake_do_not_deafen_the_broker)

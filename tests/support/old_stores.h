@@ -1,6 +1,6 @@
 /*
  * tests/support/old_stores.h — the stores older brokers left behind, for
- * migration tests: their tables as SQL (history: broker/store.c's head
+ * migration tests: their tables as SQL (history: broker/store/store.c's head
  * comment), and a fresh state dir holding a store made from such SQL.
  */
 #ifndef TESTS_SUPPORT_OLD_STORES_H

@@ -7,7 +7,7 @@
  * Any local process that connects and closes at once — a client killed with
  * Ctrl-C, a port scanner, a test — could leave the broker deaf.
  *
- * lsn_listen() listens through a guard that notices and repairs this: a
+ * listen_listen() listens through a guard that notices and repairs this: a
  * watchdog thread checks every listener that has taken no connection since
  * its last check by dialing it, and replaces a listener that does not take
  * the probe.  IPC listeners bind a numbered socket (api.sock.1, .2, ...)
@@ -24,29 +24,30 @@
 
 #include <nng/nng.h>
 
-typedef enum { LSN_PEER_REQ, LSN_PEER_PUSH } lsn_peer;
+typedef enum { LISTEN_PEER_REQ, LISTEN_PEER_PUSH } listen_peer;
 
 /* Called from nng's pipe-event thread after a pipe is added (ADD_POST), for
  * every pipe except the guard's own probes. */
-typedef void (*lsn_add_fn)(nng_pipe p);
+typedef void (*listen_add_fn)(nng_pipe p);
 
 /* Listen on url (ipc://DIR/NAME or tcp://HOST:PORT) with a guard.  peer is
  * the protocol that dials s (req for rep0, push for pull0).  One on_add per
  * socket; NULL for none.  Returns 0 or an nng error; EADDRINUSE when another
  * process already serves an ipc url. */
-int lsn_listen(nng_socket s, const char *url, size_t recvmax, lsn_peer peer, lsn_add_fn on_add);
+int listen_listen(nng_socket s, const char *url, size_t recvmax, listen_peer peer,
+                  listen_add_fn on_add);
 
 /* Start / stop the watchdog.  check_ms: how long a listener may go without
  * a connection before it is probed (0: 500 ms). */
-int lsn_watch_start(int check_ms);
-void lsn_watch_stop(void);
+int listen_watch_start(int check_ms);
+void listen_watch_stop(void);
 
 /* After the sockets are closed: free the guards and remove the symlinks. */
-void lsn_cleanup(void);
+void listen_cleanup(void);
 
 /* How many listeners the watchdog has replaced, and how many probes it has
  * sent (for status and tests). */
-unsigned lsn_replacements(void);
-unsigned long lsn_probes(void);
+unsigned listen_replacements(void);
+unsigned long listen_probes(void);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * broker/store.c — the durable store: SQLite in WAL mode with
+ * broker/store/store.c — the durable store: SQLite in WAL mode with
  * synchronous=FULL in <state>/lamina.db.  Every change is one transaction,
  * so a broker killed at any moment leaves either the old or the new rows,
  * never half of them: a published version is its `versions` row plus the
@@ -55,7 +55,11 @@
 
 #include <sqlite3.h>
 
-#include "broker.h"
+#include "admin/admin.h"
+#include "async/async.h"
+#include "core/core.h"
+#include "front/front.h"
+#include "store/store.h"
 
 static sqlite3 *db;
 
@@ -152,7 +156,7 @@ static void sql_uuid(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     (void)argc;
     (void)argv;
     char u[37];
-    uuid4(u);
+    util_uuid4(u);
     sqlite3_result_text(ctx, u, -1, SQLITE_TRANSIENT);
 }
 

@@ -1,5 +1,5 @@
 /*
- * broker/asyncwait.c — "event-wait": a caller waits until an async event
+ * broker/async/asyncwait.c — "event-wait": a caller waits until an async event
  * it submitted is done, destination included.  lamina-bench times async
  * invokes end to end with it; a user can use it to see what became of an
  * event.
@@ -20,17 +20,21 @@
  *     waiter needs.
  *   - Waiters: at most AW_MAX_WAITERS at once (429 beyond).  A waiter for
  *     an id that has no entry yet is "unchecked" until the asyncq thread
- *     has looked for the id in its table (aw_service): a stored event keeps
+ *     has looked for the id in its table (asyncwait_service): a stored event keeps
  *     the waiter, an unknown id is answered ResourceNotFound.
  *
  * Threading: AW.mtx is a leaf lock; replies are sent after it is released.
- * aw_finished and aw_service run on the asyncq thread (after the COMMIT
- * that finished the events), aw_add on nng's api callback threads.
+ * asyncwait_finished and asyncwait_service run on the asyncq thread (after the COMMIT
+ * that finished the events), asyncwait_add on nng's api callback threads.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker.h"
+#include "admin/admin.h"
+#include "async/async.h"
+#include "core/core.h"
+#include "front/front.h"
+#include "store/store.h"
 
 #define AW_MAX_ENTRIES 16384
 #define AW_MAX_WAITERS 4096
@@ -39,7 +43,7 @@
 #define AW_DEFAULT_TIMEOUT_MS 30000
 #define AW_MAX_TIMEOUT_MS 900000 /* Lambda's longest function timeout */
 
-typedef struct aw_entry {
+typedef struct asyncwait_entry {
     char rid[40];
     char origin[40]; /* a record: the event it reports on ("" otherwise) */
     char cond[AW_COND_LEN]; /* "" until finished */
@@ -51,19 +55,19 @@ typedef struct aw_entry {
     int nwait;
     hmap_node hnode; /* AW.entries, keyed by rid */
     list_node age; /* AW.by_age (oldest first) */
-} aw_entry;
+} asyncwait_entry;
 
 /* A caller waiting, and then (off the waiter list) its reply to send once
  * AW.mtx is released: msg, or err when msg is NULL and err.code is set. */
-typedef struct aw_waiter {
+typedef struct asyncwait_waiter {
     api_ctx *actx;
-    aw_entry *e;
+    asyncwait_entry *e;
     int64_t deadline; /* epoch ms */
     bool checked;
     nng_msg *msg;
     lm_error err;
     list_node node; /* AW.waiters (newest first), then a reply list */
-} aw_waiter;
+} asyncwait_waiter;
 
 static struct {
     pthread_mutex_t mtx;
@@ -77,12 +81,12 @@ static struct {
 
 /* ---- entries (AW.mtx held) ---- */
 
-static aw_entry *find(const char *rid)
+static asyncwait_entry *find(const char *rid)
 {
-    return hmap_entry(hmap_get(&AW.entries, rid), aw_entry, hnode);
+    return hmap_entry(hmap_get(&AW.entries, rid), asyncwait_entry, hnode);
 }
 
-static void drop(aw_entry *e)
+static void drop(asyncwait_entry *e)
 {
     hmap_remove(&AW.entries, &e->hnode);
     list_remove(&AW.by_age, &e->age);
@@ -91,12 +95,12 @@ static void drop(aw_entry *e)
 }
 
 /* Needed by a waiter: its own, or the record that completes a waited one. */
-static bool pinned(const aw_entry *e)
+static bool pinned(const asyncwait_entry *e)
 {
     if (e->nwait > 0) {
         return true;
     }
-    const aw_entry *o = e->origin[0] != '\0' ? find(e->origin) : NULL;
+    const asyncwait_entry *o = e->origin[0] != '\0' ? find(e->origin) : NULL;
     return o != NULL && o->nwait > 0;
 }
 
@@ -106,7 +110,7 @@ static void make_room(void)
 {
     int tries = AW.n_entries;
     while (AW.n_entries >= AW_MAX_ENTRIES && !list_empty(&AW.by_age) && tries-- > 0) {
-        aw_entry *e = list_first_entry(&AW.by_age, aw_entry, age);
+        asyncwait_entry *e = list_first_entry(&AW.by_age, asyncwait_entry, age);
         if (pinned(e)) {
             list_remove(&AW.by_age, &e->age);
             list_push_back(&AW.by_age, &e->age);
@@ -116,9 +120,9 @@ static void make_room(void)
     }
 }
 
-static aw_entry *get(const char *rid)
+static asyncwait_entry *get(const char *rid)
 {
-    aw_entry *e = find(rid);
+    asyncwait_entry *e = find(rid);
     if (e != NULL) {
         return e;
     }
@@ -137,14 +141,14 @@ static aw_entry *get(const char *rid)
     return e;
 }
 
-static bool is_done(const aw_entry *e)
+static bool is_done(const asyncwait_entry *e)
 {
     return e->cond[0] != '\0' && (e->dest_rid[0] == '\0' || e->dest_cond[0] != '\0');
 }
 
 /* ---- replies ---- */
 
-static nng_msg *status_reply(const aw_entry *e)
+static nng_msg *status_reply(const asyncwait_entry *e)
 {
     nng_msg *m = NULL;
     if (nng_msg_alloc(&m, 0) != 0) {
@@ -198,7 +202,7 @@ static nng_msg *status_reply(const aw_entry *e)
 
 /* Move w (already off AW.waiters) to the front of the reply list: its
  * status (msg), or an error when code is set. */
-static void reply_later(list_head *outs, aw_waiter *w, int code, const char *text)
+static void reply_later(list_head *outs, asyncwait_waiter *w, int code, const char *text)
 {
     if (code != LM_OK) {
         proto_error(&w->err, code, "%s", text);
@@ -210,8 +214,8 @@ static void reply_later(list_head *outs, aw_waiter *w, int code, const char *tex
 
 static void send_replies(list_head *outs)
 {
-    aw_waiter *w;
-    while ((w = list_pop_front_entry(outs, aw_waiter, node)) != NULL) {
+    asyncwait_waiter *w;
+    while ((w = list_pop_front_entry(outs, asyncwait_waiter, node)) != NULL) {
         if (w->err.code != LM_OK) {
             api_reply_error(w->actx, &w->err);
         } else {
@@ -223,9 +227,9 @@ static void send_replies(list_head *outs)
 
 /* Remove waiters for e (all when `all`, else only those past `now`) and
  * queue their status replies.  AW.mtx held. */
-static void release_waiters(aw_entry *e, bool all, int64_t now, list_head *outs)
+static void release_waiters(asyncwait_entry *e, bool all, int64_t now, list_head *outs)
 {
-    LIST_EACH(w, aw_waiter, node, &AW.waiters)
+    LIST_EACH(w, asyncwait_waiter, node, &AW.waiters)
     {
         if ((e == NULL || w->e == e) && (all || w->deadline <= now)) {
             list_remove(&AW.waiters, &w->node);
@@ -238,15 +242,15 @@ static void release_waiters(aw_entry *e, bool all, int64_t now, list_head *outs)
 
 /* ---- the api side ---- */
 
-bool aw_add(api_ctx *actx, const char *rid, int64_t deadline)
+bool asyncwait_add(api_ctx *actx, const char *rid, int64_t deadline)
 {
     lm_error err;
     nng_msg *now = NULL;
     bool check = false;
     memset(&err, 0, sizeof(err));
     pthread_mutex_lock(&AW.mtx);
-    aw_entry *e = NULL;
-    aw_waiter *w = NULL;
+    asyncwait_entry *e = NULL;
+    asyncwait_waiter *w = NULL;
     if (AW.stopped) {
         proto_error(&err, LM_E_STOPPING, "the broker is stopping");
     } else if (AW.n_waiters >= AW_MAX_WAITERS) {
@@ -281,12 +285,12 @@ bool aw_add(api_ctx *actx, const char *rid, int64_t deadline)
 
 /* ---- the asyncq thread ---- */
 
-void aw_finished(const char *rid, const char *cond, const char *record_rid, const char *ferr,
-                 const char *etype)
+void asyncwait_finished(const char *rid, const char *cond, const char *record_rid, const char *ferr,
+                        const char *etype)
 {
     list_head outs = {0};
     pthread_mutex_lock(&AW.mtx);
-    aw_entry *e = get(rid);
+    asyncwait_entry *e = get(rid);
     if (e != NULL) {
         e->known = true;
         snprintf(e->cond, sizeof(e->cond), "%s", cond);
@@ -294,14 +298,14 @@ void aw_finished(const char *rid, const char *cond, const char *record_rid, cons
         snprintf(e->etype, sizeof(e->etype), "%s", etype);
         if (record_rid != NULL && record_rid[0] != '\0') {
             snprintf(e->dest_rid, sizeof(e->dest_rid), "%s", record_rid);
-            aw_entry *r = get(record_rid);
+            asyncwait_entry *r = get(record_rid);
             if (r != NULL) {
                 r->known = true;
                 snprintf(r->origin, sizeof(r->origin), "%s", rid);
             }
         }
         if (e->origin[0] != '\0') {
-            aw_entry *o = find(e->origin);
+            asyncwait_entry *o = find(e->origin);
             if (o != NULL) {
                 snprintf(o->dest_cond, sizeof(o->dest_cond), "%s", cond);
                 if (o->nwait > 0 && is_done(o)) {
@@ -317,20 +321,20 @@ void aw_finished(const char *rid, const char *cond, const char *record_rid, cons
     send_replies(&outs);
 }
 
-int64_t aw_service(int64_t now, bool (*stored)(const char *rid))
+int64_t asyncwait_service(int64_t now, bool (*stored)(const char *rid))
 {
     list_head outs = {0};
     char(*ids)[40] = NULL;
     int n = 0;
     /* ids to look up, copied so the lookups run without the lock */
     pthread_mutex_lock(&AW.mtx);
-    LIST_EACH(w, aw_waiter, node, &AW.waiters)
+    LIST_EACH(w, asyncwait_waiter, node, &AW.waiters)
     {
         n += !w->checked;
     }
     ids = n > 0 ? calloc((size_t)n, sizeof(*ids)) : NULL;
     n = 0;
-    LIST_EACH(w, aw_waiter, node, &AW.waiters)
+    LIST_EACH(w, asyncwait_waiter, node, &AW.waiters)
     {
         if (ids != NULL && !w->checked) {
             snprintf(ids[n++], sizeof(ids[0]), "%s", w->e->rid);
@@ -343,12 +347,12 @@ int64_t aw_service(int64_t now, bool (*stored)(const char *rid))
     }
     pthread_mutex_lock(&AW.mtx);
     for (int i = 0; found != NULL && i < n; i++) {
-        aw_entry *e = find(ids[i]);
+        asyncwait_entry *e = find(ids[i]);
         if (e == NULL) {
             continue;
         }
         e->known = e->known || found[i];
-        LIST_EACH(w, aw_waiter, node, &AW.waiters)
+        LIST_EACH(w, asyncwait_waiter, node, &AW.waiters)
         {
             if (w->e != e || w->checked) {
                 continue;
@@ -369,7 +373,7 @@ int64_t aw_service(int64_t now, bool (*stored)(const char *rid))
     }
     release_waiters(NULL, false, now, &outs);
     int64_t next = INT64_MAX;
-    LIST_EACH(w, aw_waiter, node, &AW.waiters)
+    LIST_EACH(w, asyncwait_waiter, node, &AW.waiters)
     {
         next = w->deadline < next ? w->deadline : next;
     }
@@ -380,18 +384,18 @@ int64_t aw_service(int64_t now, bool (*stored)(const char *rid))
     return next;
 }
 
-void aw_stop(void)
+void asyncwait_stop(void)
 {
     list_head outs = {0};
     pthread_mutex_lock(&AW.mtx);
-    aw_waiter *w;
-    while ((w = list_pop_front_entry(&AW.waiters, aw_waiter, node)) != NULL) {
+    asyncwait_waiter *w;
+    while ((w = list_pop_front_entry(&AW.waiters, asyncwait_waiter, node)) != NULL) {
         reply_later(&outs, w, LM_E_STOPPING, "the broker is stopping");
     }
     AW.n_waiters = 0;
     AW.stopped = true;
-    aw_entry *e;
-    while ((e = list_first_entry(&AW.by_age, aw_entry, age)) != NULL) {
+    asyncwait_entry *e;
+    while ((e = list_first_entry(&AW.by_age, asyncwait_entry, age)) != NULL) {
         drop(e);
     }
     hmap_finish(&AW.entries);
@@ -401,7 +405,7 @@ void aw_stop(void)
 
 /* ---- the request ---- */
 
-void aw_handle(api_ctx *actx, const proto_doc *doc)
+void asyncwait_handle(api_ctx *actx, const proto_doc *doc)
 {
     lm_error e;
     const msgpack_object *args = NULL;

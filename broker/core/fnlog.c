@@ -1,17 +1,17 @@
 /*
- * broker/logs.c — function logs, in <state>/logs/<function>.log.
+ * broker/core/fnlog.c — function logs, in <state>/logs/<function>.log.
  *
  * Each invocation's record (START, the handler's output as sent with the
- * result, END, REPORT) is appended by logs_write() to an in-memory batch
+ * result, END, REPORT) is appended by fnlog_write() to an in-memory batch
  * under a small lock — no message and no thread wake-up per invoke (waking
  * a log thread twice per invoke cost ~120 µs of sync-invoke p50 on a 2-vCPU
- * VM).  logs_flush() takes the batch and writes it to the files; whoever
+ * VM).  fnlog_flush() takes the batch and writes it to the files; whoever
  * calls it holds write_mtx from taking the batch to the last write, so
  * records reach their files whole and in the order they were appended, and
  * a flush that returns has written every record appended before it was
  * called (a flush running meanwhile on another thread is waited for).
  * Records are whole, so a function's log reads in order.  Past
- * LOGS_PENDING_MAX bytes records are dropped and counted: nothing here ever
+ * FNLOG_PENDING_MAX bytes records are dropped and counted: nothing here ever
  * blocks a sender.
  *
  * Who flushes, and what that promises ("written" = write(2) returned: the
@@ -23,12 +23,12 @@
  *     flush is one per outcome transaction, not per event, and costs the
  *     write(2)s the writer thread would have made anyway.
  *   - Everything else (sync invokes, init output, reaping notes) is written
- *     by the writer thread every LOGS_FLUSH_MS, or sooner when the batch
- *     grows past LOGS_KICK_BYTES or an async flush comes first (a condition
+ *     by the writer thread every FNLOG_FLUSH_MS, or sooner when the batch
+ *     grows past FNLOG_KICK_BYTES or an async flush comes first (a condition
  *     variable, not an nng timeout: nng 1.5.2 has races between receive
  *     timeouts and socket close).  A sync caller gets its reply (and its
  *     log tail) before the record is written: a broker killed within
- *     LOGS_FLUSH_MS of a sync invoke may lose that record.  A clean stop
+ *     FNLOG_FLUSH_MS of a sync invoke may lose that record.  A clean stop
  *     (SIGTERM) writes everything.
  *
  * A second thread receives the runtimes' pushes on
@@ -48,15 +48,19 @@
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
 
-#include "broker.h"
-#include "listen.h"
+#include "admin/admin.h"
+#include "async/async.h"
+#include "core/core.h"
+#include "front/front.h"
+#include "store/store.h"
+#include "lib/listen.h"
 
-#define LOGS_FLUSH_MS 50
-#define LOGS_KICK_BYTES (256 * 1024)
-#define LOGS_PENDING_MAX (8 * 1024 * 1024)
+#define FNLOG_FLUSH_MS 50
+#define FNLOG_KICK_BYTES (256 * 1024)
+#define FNLOG_PENDING_MAX (8 * 1024 * 1024)
 
 static pthread_t writer_thr, pushes_thr;
-static bool logs_running;
+static bool fnlog_running;
 
 /* Held by a flush from taking the batch to its last write (and guards the
  * fd cache below).  Taken before batch.mtx, never under it. */
@@ -73,7 +77,7 @@ static struct {
     bool stop;
 } batch = {.mtx = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
-void logs_write(const char *function, const char *text, size_t len)
+void fnlog_write(const char *function, const char *text, size_t len)
 {
     size_t fl = strlen(function);
     size_t need = 1 + fl + 4 + len;
@@ -81,7 +85,7 @@ void logs_write(const char *function, const char *text, size_t len)
         return;
     }
     pthread_mutex_lock(&batch.mtx);
-    if (batch.len + need > LOGS_PENDING_MAX) {
+    if (batch.len + need > FNLOG_PENDING_MAX) {
         batch.dropped++;
         pthread_mutex_unlock(&batch.mtx);
         return;
@@ -105,7 +109,7 @@ void logs_write(const char *function, const char *text, size_t len)
     memcpy(p + 5 + fl, text, len);
     size_t before = batch.len;
     batch.len += need;
-    if (before <= LOGS_KICK_BYTES && batch.len > LOGS_KICK_BYTES) {
+    if (before <= FNLOG_KICK_BYTES && batch.len > FNLOG_KICK_BYTES) {
         pthread_cond_signal(&batch.cv);
     }
     pthread_mutex_unlock(&batch.mtx);
@@ -198,7 +202,7 @@ static void write_failed(const char *fn, size_t fl, int err)
 /* Write one record whole (a short write is continued).  write_mtx held. */
 static void append_file(const char *fn, size_t fl, const char *data, size_t n)
 {
-    if (!valid_function_name(fn, fl)) {
+    if (!util_valid_function_name(fn, fl)) {
         return; /* a runtime cannot steer us into another path */
     }
     int fd = log_fd(fn, fl);
@@ -233,7 +237,7 @@ static void write_batch(char *buf, size_t len)
     free(buf);
 }
 
-void logs_flush(void)
+void fnlog_flush(void)
 {
     pthread_mutex_lock(&write_mtx);
     pthread_mutex_lock(&batch.mtx);
@@ -251,10 +255,10 @@ static void *writer_main(void *arg)
     (void)arg;
     for (;;) {
         pthread_mutex_lock(&batch.mtx);
-        if (batch.len <= LOGS_KICK_BYTES && !batch.stop) {
+        if (batch.len <= FNLOG_KICK_BYTES && !batch.stop) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += LOGS_FLUSH_MS * 1000000L;
+            ts.tv_nsec += FNLOG_FLUSH_MS * 1000000L;
             if (ts.tv_nsec >= 1000000000L) {
                 ts.tv_sec++;
                 ts.tv_nsec -= 1000000000L;
@@ -263,7 +267,7 @@ static void *writer_main(void *arg)
         }
         bool stop = batch.stop;
         pthread_mutex_unlock(&batch.mtx);
-        logs_flush();
+        fnlog_flush();
         if (stop) {
             break;
         }
@@ -297,16 +301,16 @@ static void *pushes_main(void *arg)
     return NULL;
 }
 
-int logs_start(void)
+int fnlog_start(void)
 {
     char url[PATH_MAX + 16], dir[PATH_MAX];
     snprintf(dir, sizeof(dir), "%s/logs", B.opt.state);
-    if (mkdir_p(dir, 0700) != 0 || nng_pull0_open(&B.logs_sock) != 0) {
+    if (util_mkdir_p(dir, 0700) != 0 || nng_pull0_open(&B.logs_sock) != 0) {
         return -1;
     }
     nng_socket_set_size(B.logs_sock, NNG_OPT_RECVMAXSZ, PROTO_LOGS_RECVMAX);
     snprintf(url, sizeof(url), "ipc://%s/logs.sock", B.opt.state);
-    int rv = lsn_listen(B.logs_sock, url, PROTO_LOGS_RECVMAX, LSN_PEER_PUSH, NULL);
+    int rv = listen_listen(B.logs_sock, url, PROTO_LOGS_RECVMAX, LISTEN_PEER_PUSH, NULL);
     if (rv != 0) {
         blog(LOG_ERROR, "cannot listen on %s: %s", url,
              rv == NNG_EADDRINUSE ? "another broker is serving this state dir" : nng_strerror(rv));
@@ -318,14 +322,14 @@ int logs_start(void)
     if (pthread_create(&pushes_thr, NULL, pushes_main, NULL) != 0) {
         return -1;
     }
-    logs_running = true;
+    fnlog_running = true;
     return 0;
 }
 
-void logs_stop(void)
+void fnlog_stop(void)
 {
     nng_close(B.logs_sock);
-    if (!logs_running) {
+    if (!fnlog_running) {
         return;
     }
     pthread_join(pushes_thr, NULL);
@@ -334,5 +338,5 @@ void logs_stop(void)
     pthread_cond_signal(&batch.cv);
     pthread_mutex_unlock(&batch.mtx);
     pthread_join(writer_thr, NULL);
-    logs_running = false;
+    fnlog_running = false;
 }

@@ -1,5 +1,5 @@
 /*
- * broker/work.c — the work socket: rep0 on ipc://<state>/work.sock, where
+ * broker/core/work.c — the work socket: rep0 on ipc://<state>/work.sock, where
  * runtimes long-poll with NEXT.
  *
  * Contexts come from lib/reppool, as api.c's do (RECV → WAIT → SEND, a
@@ -27,9 +27,13 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 
-#include "broker.h"
+#include "admin/admin.h"
+#include "async/async.h"
+#include "core/core.h"
+#include "front/front.h"
+#include "store/store.h"
 #include "lib/reppool.h"
-#include "listen.h"
+#include "lib/listen.h"
 
 #define WORK_RECEIVERS 4
 
@@ -220,7 +224,7 @@ int work_start(void)
      * work socket unable to take the next worker.  A message that arrives
      * before the check is still refused by token and peer pid. */
     snprintf(url, sizeof(url), "ipc://%s/work.sock", B.opt.state);
-    rv = lsn_listen(B.work_sock, url, PROTO_WORK_RECVMAX, LSN_PEER_REQ, pipe_added);
+    rv = listen_listen(B.work_sock, url, PROTO_WORK_RECVMAX, LISTEN_PEER_REQ, pipe_added);
     if (rv != 0) {
         blog(LOG_ERROR, "cannot listen on %s: %s", url, nng_strerror(rv));
         return -1;

@@ -1,5 +1,5 @@
 /*
- * broker/sandbox_host.h — the host side of the worker sandbox (issues #3,
+ * broker/core/sbxhost.h — the host side of the worker sandbox (issues #3,
  * #10): per-worker slots (uid, tmp dir, memory and pids cgroups,
  * violation-report pipe), the verdict on a dead worker, what a killed
  * predecessor left behind, and which layers this machine supports.
@@ -26,7 +26,7 @@
 #include "proto.h"
 
 /* Worker uids/gids (broker as root): one of BASE .. BASE+COUNT-1, shared
- * by every broker on the machine through per-uid locks (sandbox_host.c).
+ * by every broker on the machine through per-uid locks (sbxhost.c).
  * The range lies outside systemd's dynamic-user (61184-65519) and
  * container (524288+) ranges, below the default subuid start (100000). */
 #define SBXHOST_UID_BASE 70000

@@ -1,5 +1,5 @@
 /*
- * broker/invoke.c — the invoke router: validate an invoke request, resolve
+ * broker/core/invoke.c — the invoke router: validate an invoke request, resolve
  * the function, apply limits and throttling, hand the invocation to the
  * pool, and build the caller's reply (status, executed version, function
  * error, payload, log tail) when it ends.
@@ -36,7 +36,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "broker.h"
+#include "admin/admin.h"
+#include "async/async.h"
+#include "core/core.h"
+#include "front/front.h"
+#include "store/store.h"
 
 #define TAIL_BYTES 4096
 
@@ -149,7 +153,7 @@ static void finish(invocation *inv, const outcome *o)
     char *tail = NULL;
     if (inv->done != NULL) {
         if (log != NULL) {
-            logs_write(inv->cfg->name, log, loglen);
+            fnlog_write(inv->cfg->name, log, loglen);
         }
         free(log);
         tell_done(inv, o);
@@ -159,10 +163,10 @@ static void finish(invocation *inv, const outcome *o)
         return;
     }
     if (log != NULL) {
-        logs_write(inv->cfg->name, log, loglen);
+        fnlog_write(inv->cfg->name, log, loglen);
         if (inv->tail) {
             size_t off = loglen > TAIL_BYTES ? loglen - TAIL_BYTES : 0;
-            tail = base64_encode(log + off, loglen - off);
+            tail = util_base64(log + off, loglen - off);
         }
     }
     nng_msg *m = NULL;
@@ -247,7 +251,7 @@ void invoke_fail_unhandled(invocation *inv, const char *type, const char *msg)
     o.handler_log = inv->logbuf;
     o.handler_log_len = inv->loglen;
     o.platform_error = line;
-    o.dur_ms = inv->started_at > 0 ? now_ms() - inv->started_at : 0;
+    o.dur_ms = inv->started_at > 0 ? clk_mono_ms() - inv->started_at : 0;
     o.maxrss_mb = inv->w != NULL ? inv->w->maxrss_mb : 0; /* best known peak */
     if (inv->w != NULL && !inv->w->init_reported && inv->w->init_ms > 0) {
         o.init_ms = inv->w->init_ms;
@@ -468,7 +472,7 @@ void invoke_handle(api_ctx *actx, nng_msg *req, const proto_doc *doc)
         api_reply_error(actx, &e);
         return;
     }
-    uuid4(inv->rid);
+    util_uuid4(inv->rid);
     inv->actx = actx;
     inv->req = req;
     inv->payload = r.payload;
@@ -537,7 +541,7 @@ static void enqueue(invocation *inv, fn_config *target, const char *name, const 
 {
     inv->cfg = fncfg_ref(target);
     inv->state = INV_QUEUED;
-    inv->enqueued_at = now_ms();
+    inv->enqueued_at = clk_mono_ms();
     snprintf(inv->arn, sizeof(inv->arn), "function:%s%s%s", name, qual[0] != '\0' ? ":" : "", qual);
     B.inflight++;
     B.invocations++;

@@ -1,5 +1,5 @@
 /*
- * broker/api.c — the api socket: rep0 on ipc://<state>/api.sock (and an
+ * broker/front/api.c — the api socket: rep0 on ipc://<state>/api.sock (and an
  * optional tcp:// listener), served by a pool of contexts.
  *
  * The contexts are lib/reppool's (shared with the work socket): a small
@@ -28,9 +28,13 @@
 #include <nng/transport/ipc/ipc.h>
 #include <nng/protocol/reqrep0/rep.h>
 
-#include "broker.h"
+#include "admin/admin.h"
+#include "async/async.h"
+#include "core/core.h"
+#include "front/front.h"
+#include "store/store.h"
 #include "lib/reppool.h"
-#include "listen.h"
+#include "lib/listen.h"
 
 #define API_RECEIVERS 8
 
@@ -99,7 +103,7 @@ static void dispatch(api_ctx *c, nng_msg *msg)
         return;
     }
     if (op_is(op, oplen, "event-wait")) { /* waits: never on the admin thread */
-        aw_handle(c, &doc);
+        asyncwait_handle(c, &doc);
         proto_doc_finish(&doc);
         nng_msg_free(msg);
         return;
@@ -141,14 +145,14 @@ int api_start(void)
     }
     nng_socket_set_size(B.api_sock, NNG_OPT_RECVMAXSZ, PROTO_API_RECVMAX);
     snprintf(url, sizeof(url), "ipc://%s/api.sock", B.opt.state);
-    rv = lsn_listen(B.api_sock, url, PROTO_API_RECVMAX, LSN_PEER_REQ, api_pipe_added);
+    rv = listen_listen(B.api_sock, url, PROTO_API_RECVMAX, LISTEN_PEER_REQ, api_pipe_added);
     if (rv != 0) {
         blog(LOG_ERROR, "cannot listen on %s: %s", url, nng_strerror(rv));
         return -1;
     }
     if (B.opt.tcp_listen != NULL) {
-        rv = lsn_listen(B.api_sock, B.opt.tcp_listen, PROTO_API_RECVMAX, LSN_PEER_REQ,
-                        api_pipe_added);
+        rv = listen_listen(B.api_sock, B.opt.tcp_listen, PROTO_API_RECVMAX, LISTEN_PEER_REQ,
+                           api_pipe_added);
         if (rv != 0) {
             blog(LOG_ERROR, "cannot listen on %s: %s", B.opt.tcp_listen, nng_strerror(rv));
             return -1;

@@ -1,17 +1,17 @@
-/* broker/log.c — see log.h.  One line per call, written with one write(2). */
+/* broker/lib/blog.c — see blog.h.  One line per call, written with one write(2). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "blog.h"
 
-int log_level = LOG_INFO;
+int blog_level = LOG_INFO;
 
 static const char *level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
 
-void log_emit(int level, const char *file, int line, const char *fmt, ...)
+void blog_emit(int level, const char *file, int line, const char *fmt, ...)
 {
     char buf[2048];
     struct timespec ts;

@@ -1,5 +1,5 @@
 /*
- * broker/registry.c — the in-memory function registry: name → $LATEST, the
+ * broker/core/registry.c — the in-memory function registry: name → $LATEST, the
  * published versions and the aliases.  The store (SQLite) is the durable
  * copy; this table is what the invoke path reads, under B.mtx, without
  * touching the disk.  The table is lib/hmap, keyed by name, starting at
@@ -20,7 +20,11 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "broker.h"
+#include "admin/admin.h"
+#include "async/async.h"
+#include "core/core.h"
+#include "front/front.h"
+#include "store/store.h"
 
 #define REGISTRY_BUCKETS 1024
 
@@ -81,7 +85,7 @@ void fnalias_free(fn_alias *a)
 bool valid_alias_name(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > ALIAS_MAX_LEN || str_all_digits(s)) {
+    if (n == 0 || n > ALIAS_MAX_LEN || util_all_digits(s)) {
         return false;
     }
     for (; *s != '\0'; s++) {
@@ -99,7 +103,7 @@ bool valid_qualifier(const char *q)
     if (strcmp(q, "$LATEST") == 0) {
         return true;
     }
-    if (str_all_digits(q)) {
+    if (util_all_digits(q)) {
         return strlen(q) <= 10;
     }
     return valid_alias_name(q);
@@ -108,7 +112,7 @@ bool valid_qualifier(const char *q)
 /* Version "N" → N, 0 when not a version number. */
 static uint32_t version_number(const char *v)
 {
-    if (!str_all_digits(v) || strlen(v) > 10) {
+    if (!util_all_digits(v) || strlen(v) > 10) {
         return 0;
     }
     unsigned long long n = strtoull(v, NULL, 10);
@@ -303,7 +307,7 @@ static double draw(void)
     if (rng_state == 0) {
         if (getrandom(&rng_state, sizeof(rng_state), 0) != (ssize_t)sizeof(rng_state) ||
             rng_state == 0) {
-            rng_state = (uint64_t)epoch_ms() * 0x9E3779B97F4A7C15ull | 1;
+            rng_state = (uint64_t)clk_wall_ms() * 0x9E3779B97F4A7C15ull | 1;
         }
     }
     rng_state ^= rng_state >> 12;
@@ -317,7 +321,7 @@ fn_config *registry_resolve(function *f, const char *qualifier)
     if (qualifier[0] == '\0') {
         return f->latest;
     }
-    if (strcmp(qualifier, "$LATEST") == 0 || str_all_digits(qualifier)) {
+    if (strcmp(qualifier, "$LATEST") == 0 || util_all_digits(qualifier)) {
         return registry_version(f, qualifier);
     }
     fn_alias *a = registry_alias(f, qualifier);

@@ -1,5 +1,5 @@
 /*
- * broker/pool.c — the worker pool: one lamina-runtime process per execution
+ * broker/core/pool.c — the worker pool: one lamina-runtime process per execution
  * environment, reused while warm, replaced when it dies, reaped when idle.
  *
  * A worker's life: SPAWNING (queued for the spawner thread, then started
@@ -20,7 +20,7 @@
  * Threads: the spawner (sandbox setup and posix_spawn outside B.mtx, the
  * spawn under B.spawn_mtx so the work socket's pipe check and a fast
  * worker's hello can wait for the pid), the reaper (waitpid, then the
- * sandbox's cleanup of the environment, see sandbox_host.c), and
+ * sandbox's cleanup of the environment, see sbxhost.c), and
  * the clock (invocation deadlines → SIGKILL + Sandbox.Timedout, init
  * timeouts, idle reaping).  All state changes happen under B.mtx.
  */
@@ -38,8 +38,12 @@
 
 #include <cjson/cJSON.h>
 
-#include "broker.h"
-#include "sandbox_host.h"
+#include "admin/admin.h"
+#include "async/async.h"
+#include "core/core.h"
+#include "front/front.h"
+#include "store/store.h"
+#include "core/sbxhost.h"
 
 extern char **environ;
 
@@ -160,12 +164,12 @@ static invocation *queue_pop(fn_config *cfg)
 
 static void dispatch(worker *w, invocation *inv)
 {
-    double now = now_ms();
+    double now = clk_mono_ms();
     inv->state = INV_RUNNING;
     inv->w = w;
     inv->started_at = now;
     inv->deadline = now + (double)w->cfg->timeout_s * 1000.0;
-    inv->deadline_epoch_ms = epoch_ms() + (int64_t)w->cfg->timeout_s * 1000;
+    inv->deadline_epoch_ms = clk_wall_ms() + (int64_t)w->cfg->timeout_s * 1000;
     w->state = W_BUSY;
     w->inv = inv;
     work_ctx *c = w->parked;
@@ -238,10 +242,10 @@ static void request_spawn(fn_config *cfg)
         pool_fail_queued(cfg, false, "Runtime.Unknown", "out of memory starting a worker");
         return;
     }
-    random_hex(w->token, 16);
+    util_random_hex(w->token, 16);
     w->cfg = fncfg_ref(cfg);
     w->state = W_SPAWNING;
-    w->spawned_at = now_ms();
+    w->spawned_at = clk_mono_ms();
     w->next = B.workers;
     B.workers = w;
     B.n_workers++;
@@ -276,7 +280,7 @@ static void became_idle(worker *w)
         return;
     }
     w->state = W_IDLE;
-    w->idle_since = now_ms();
+    w->idle_since = clk_mono_ms();
     list_push_front(&cfg->idle, &w->idle_node);
     pool_clock_poke(w->idle_since + B.opt.idle_timeout_ms);
 }
@@ -296,13 +300,13 @@ void pool_worker_next(worker *w, work_ctx *ctx, const msgpack_object *root)
     w->parked = ctx;
     if (w->state == W_SPAWNING) {
         w->cfg->spawning--;
-        w->ready_at = now_ms();
+        w->ready_at = clk_mono_ms();
         w->init_ms = w->ready_at - w->spawned_at;
         B.cold_starts++;
         proto_init_report ir; /* proto/workmsg.c */
         proto_read_init(proto_find(root, "init"), &ir);
         if (ir.log_len > 0) {
-            logs_write(w->cfg->name, ir.log, ir.log_len); /* what the handler's init printed */
+            fnlog_write(w->cfg->name, ir.log, ir.log_len); /* what the handler's init printed */
         }
         if (!ir.ok) {
             shutdown_worker(w);
@@ -370,7 +374,7 @@ static int build_env(const worker *w, int slot, char ***envp_out)
 {
     const fn_config *cfg = w->cfg;
     size_t cap = 64, n = 0, nvars = 0;
-    env_var *vars = NULL;
+    util_env_var *vars = NULL;
     char **envp = calloc(cap, sizeof(char *));
     if (envp == NULL) {
         return -1;
@@ -389,14 +393,14 @@ static int build_env(const worker *w, int slot, char ***envp_out)
         }                                                           \
         envp[++n] = NULL;                                           \
     } while (0)
-    vars = env_vars_from_json(cfg->env_json, &nvars); /* util.c: keys checked again */
+    vars = util_env_from_json(cfg->env_json, &nvars); /* lib/util.c: keys checked again */
     if (vars == NULL) {
         goto fail;
     }
     for (size_t i = 0; i < nvars; i++) {
         PUT("%s=%s", vars[i].key, vars[i].value);
     }
-    env_vars_free(vars, nvars);
+    util_env_free(vars, nvars);
     vars = NULL;
     PUT("PATH=/usr/local/bin:/usr/bin:/bin");
     PUT("AWS_LAMBDA_FUNCTION_NAME=%s", cfg->name);
@@ -414,7 +418,7 @@ static int build_env(const worker *w, int slot, char ***envp_out)
     if (B.opt.unsafe_no_sandbox) {
         PUT("LAMINA_UNSAFE=1");
     }
-    if (slot >= 0) { /* sandbox_host.c: tmp dir, uid, cgroup, report pipe on fd 3 */
+    if (slot >= 0) { /* sbxhost.c: tmp dir, uid, cgroup, report pipe on fd 3 */
         PUT("TMPDIR=%s", sbxhost_tmp(slot));
         PUT("LAMINA_TMP=%s", sbxhost_tmp(slot));
         PUT("LAMINA_REPORT_FD=3");
@@ -443,7 +447,7 @@ static int build_env(const worker *w, int slot, char ***envp_out)
     *envp_out = envp;
     return 0;
 fail:
-    env_vars_free(vars, nvars);
+    util_env_free(vars, nvars);
     for (size_t i = 0; i < n; i++) {
         free(envp[i]);
     }
@@ -552,7 +556,7 @@ static void *spawner_main(void *arg)
             continue;
         }
         w->pid = pid;
-        w->spawned_at = now_ms();
+        w->spawned_at = clk_mono_ms();
         pool_clock_poke(w->spawned_at + B.opt.init_timeout_ms);
         pthread_cond_signal(&B.reap_cv);
     }
@@ -610,7 +614,7 @@ static void unlink_worker(worker *w)
     B.n_workers--;
 }
 
-/* A sandbox verdict (sandbox_host.c) turns a death into its own error type:
+/* A sandbox verdict (sbxhost.c) turns a death into its own error type:
  * SIGSYS from the filter → Runtime.SandboxViolation naming the syscall; a
  * memory-cgroup OOM kill → Runtime.OutOfMemory.  Also written to the log. */
 static const char *verdict_type(const worker *w, const sbx_verdict *v, char *why, size_t cap)
@@ -626,7 +630,7 @@ static const char *verdict_type(const worker *w, const sbx_verdict *v, char *why
         snprintf(why + n, cap - n, " (out of memory: limit %u MB)", w->cfg->memory_mb);
     }
     int ln = snprintf(line, sizeof(line), "[lamina] worker %d: %s\n", (int)w->pid, why);
-    logs_write(w->cfg->name, line, (size_t)ln < sizeof(line) ? (size_t)ln : sizeof(line) - 1);
+    fnlog_write(w->cfg->name, line, (size_t)ln < sizeof(line) ? (size_t)ln : sizeof(line) - 1);
     return v->kind == SBX_V_VIOLATION ? "Runtime.SandboxViolation" : "Runtime.OutOfMemory";
 }
 
@@ -749,7 +753,7 @@ static void *clock_main(void *arg)
     (void)arg;
     pthread_mutex_lock(&B.mtx);
     while (!B.stopping || B.n_workers > 0) {
-        double now = now_ms();
+        double now = clk_mono_ms();
         B.clock_next = clock_tick(now);
         double wait = B.clock_next - now;
         if (wait < 1) {
@@ -770,7 +774,7 @@ static void *clock_main(void *arg)
 
 int pool_start(void)
 {
-    B.clock_next = now_ms() + 1000.0;
+    B.clock_next = clk_mono_ms() + 1000.0;
     if (pthread_create(&spawner_thr, NULL, spawner_main, NULL) != 0 ||
         pthread_create(&reaper_thr, NULL, reaper_main, NULL) != 0 ||
         pthread_create(&clock_thr, NULL, clock_main, NULL) != 0) {
@@ -782,9 +786,9 @@ int pool_start(void)
 
 static bool wait_until(bool (*cond)(void), double ms)
 {
-    double end = now_ms() + ms;
+    double end = clk_mono_ms() + ms;
     while (!cond()) {
-        if (now_ms() >= end) {
+        if (clk_mono_ms() >= end) {
             return false;
         }
         struct timespec ts;

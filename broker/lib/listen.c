@@ -1,11 +1,11 @@
 /*
- * broker/listen.c — listeners that stay up (see listen.h for why).
+ * broker/lib/listen.c — listeners that stay up (see listen.h for why).
  *
  * Records, all under L.mtx:
  *   sock_rec  one per guarded nng socket: its pipe-event hook and guards;
  *   guard     one per url: the current listener, the retired ones still
  *             draining, a probe socket of the peer protocol;
- *   lsn_rec   one per nng listener: pipes added (ever) and live now.
+ *   listen_rec   one per nng listener: pipes added (ever) and live now.
  *
  * Pipe events (nng threads) only count, under L.mtx, and wake the watchdog.
  * The watchdog (one thread) makes every nng call outside L.mtx: nng may run
@@ -18,6 +18,7 @@
  * spare listener: the old one keeps its pipes and drains like a dead one.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -34,19 +35,19 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/transport/ipc/ipc.h>
 
-#include "broker.h"
+#include "blog.h"
 #include "listen.h"
 
 #define PROBE_TIMEOUT_MS 2000
 
-typedef struct lsn_rec {
+typedef struct listen_rec {
     nng_listener l;
     int id;
     uint64_t adds;
     int live;
     char path[PATH_MAX + 16]; /* ipc: the numbered socket this listener bound */
-    struct lsn_rec *next;
-} lsn_rec;
+    struct listen_rec *next;
+} listen_rec;
 
 typedef struct sock_rec sock_rec;
 
@@ -56,23 +57,23 @@ typedef struct guard {
     bool ipc;
     char path[PATH_MAX]; /* ipc: DIR/NAME, the symlink */
     unsigned gen; /* ipc: number of the newest socket */
-    lsn_rec *cur;
-    lsn_rec *retired;
+    listen_rec *cur;
+    listen_rec *retired;
     uint64_t seen_adds; /* cur->adds at the last check */
     nng_socket probe;
     bool probe_open;
     bool probing; /* a probe is out (watchdog thread only) */
     bool probe_dialed; /* its pipe reached the probe socket (L.mtx) */
     nng_dialer dialer; /* its dialer */
-    lsn_rec *probe_rec; /* the listener it tests */
+    listen_rec *probe_rec; /* the listener it tests */
     struct guard *next;
 } guard;
 
 struct sock_rec {
     nng_socket s;
     size_t recvmax;
-    lsn_peer peer;
-    lsn_add_fn on_add;
+    listen_peer peer;
+    listen_add_fn on_add;
     guard *guards;
     sock_rec *next;
 };
@@ -90,14 +91,14 @@ static struct {
 } L = {.mtx = PTHREAD_MUTEX_INITIALIZER};
 
 /* L.mtx held */
-static lsn_rec *find_rec(sock_rec *sr, int id, guard **gout)
+static listen_rec *find_rec(sock_rec *sr, int id, guard **gout)
 {
     for (guard *g = sr->guards; g != NULL; g = g->next) {
         if (g->cur != NULL && g->cur->id == id) {
             *gout = g;
             return g->cur;
         }
-        for (lsn_rec *r = g->retired; r != NULL; r = r->next) {
+        for (listen_rec *r = g->retired; r != NULL; r = r->next) {
             if (r->id == id) {
                 *gout = g;
                 return r;
@@ -119,7 +120,7 @@ static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
     int id = nng_listener_id(nng_pipe_listener(p));
     pthread_mutex_lock(&L.mtx);
     guard *g = NULL;
-    lsn_rec *r = id > 0 ? find_rec(sr, id, &g) : NULL;
+    listen_rec *r = id > 0 ? find_rec(sr, id, &g) : NULL;
     if (r != NULL) {
         if (ev == NNG_PIPE_EV_ADD_POST) {
             r->adds++;
@@ -129,7 +130,7 @@ static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
         }
         pthread_cond_broadcast(&L.cv);
     }
-    lsn_add_fn hook = sr->on_add;
+    listen_add_fn hook = sr->on_add;
     pthread_mutex_unlock(&L.mtx);
     if (ev == NNG_PIPE_EV_ADD_POST && hook != NULL && !own_probe(p)) {
         hook(p);
@@ -212,7 +213,7 @@ static int ipc_publish(const guard *g)
 static int open_listener(guard *g)
 {
     char url[PATH_MAX + 32];
-    lsn_rec *r = calloc(1, sizeof(*r));
+    listen_rec *r = calloc(1, sizeof(*r));
     if (r == NULL) {
         return NNG_ENOMEM;
     }
@@ -237,7 +238,7 @@ static int open_listener(guard *g)
     r->id = nng_listener_id(r->l);
     /* Known before it can add a pipe, so the first pipe is counted. */
     pthread_mutex_lock(&L.mtx);
-    lsn_rec *old = g->cur;
+    listen_rec *old = g->cur;
     r->next = NULL;
     g->cur = r;
     if (old != NULL) {
@@ -285,7 +286,8 @@ static void cv_init(void)
     pthread_condattr_destroy(&ca);
 }
 
-int lsn_listen(nng_socket s, const char *url, size_t recvmax, lsn_peer peer, lsn_add_fn on_add)
+int listen_listen(nng_socket s, const char *url, size_t recvmax, listen_peer peer,
+                  listen_add_fn on_add)
 {
     pthread_once(&cv_once, cv_init);
     pthread_mutex_lock(&L.mtx);
@@ -326,7 +328,7 @@ int lsn_listen(nng_socket s, const char *url, size_t recvmax, lsn_peer peer, lsn
     }
     int rv = open_listener(g);
     if (rv == 0) {
-        rv = peer == LSN_PEER_REQ ? nng_req0_open(&g->probe) : nng_push0_open(&g->probe);
+        rv = peer == LISTEN_PEER_REQ ? nng_req0_open(&g->probe) : nng_push0_open(&g->probe);
         g->probe_open = rv == 0;
         if (g->probe_open) {
             nng_pipe_notify(g->probe, NNG_PIPE_EV_ADD_POST, probe_pipe_cb, g);
@@ -384,9 +386,9 @@ static void deadline_in(struct timespec *ts, int ms)
 static void drain(guard *g)
 {
     for (;;) {
-        lsn_rec *done = NULL;
+        listen_rec *done = NULL;
         pthread_mutex_lock(&L.mtx);
-        for (lsn_rec **pp = &g->retired; *pp != NULL; pp = &(*pp)->next) {
+        for (listen_rec **pp = &g->retired; *pp != NULL; pp = &(*pp)->next) {
             if ((*pp)->live == 0) {
                 done = *pp;
                 *pp = done->next;
@@ -410,7 +412,7 @@ static void probe_start(guard *g)
 {
     g->probing = false;
     pthread_mutex_lock(&L.mtx);
-    lsn_rec *r = g->cur;
+    listen_rec *r = g->cur;
     bool quiet = r != NULL && r->adds == g->seen_adds;
     if (r != NULL) {
         g->seen_adds = r->adds;
@@ -457,7 +459,7 @@ static void replace(guard *g)
         /* a tcp port cannot be bound twice: close the dead one first */
         nng_listener_close(g->cur->l);
         pthread_mutex_lock(&L.mtx);
-        lsn_rec *dead = g->cur;
+        listen_rec *dead = g->cur;
         g->cur = NULL;
         pthread_mutex_unlock(&L.mtx);
         free(dead);
@@ -541,7 +543,7 @@ static void *watch_main(void *arg)
     return NULL;
 }
 
-int lsn_watch_start(int check_ms)
+int listen_watch_start(int check_ms)
 {
     pthread_once(&cv_once, cv_init);
     L.check_ms = check_ms > 0 ? check_ms : 500;
@@ -553,7 +555,7 @@ int lsn_watch_start(int check_ms)
     return 0;
 }
 
-void lsn_watch_stop(void)
+void listen_watch_stop(void)
 {
     if (!L.running) {
         return;
@@ -566,7 +568,7 @@ void lsn_watch_stop(void)
     L.running = false;
 }
 
-void lsn_cleanup(void)
+void listen_cleanup(void)
 {
     pthread_mutex_lock(&L.mtx);
     sock_rec *sr = L.socks;
@@ -586,9 +588,9 @@ void lsn_cleanup(void)
                     unlink(g->path);
                 }
             }
-            lsn_rec *r = g->retired;
+            listen_rec *r = g->retired;
             while (r != NULL) {
-                lsn_rec *nr = r->next;
+                listen_rec *nr = r->next;
                 free(r);
                 r = nr;
             }
@@ -601,7 +603,7 @@ void lsn_cleanup(void)
     }
 }
 
-unsigned lsn_replacements(void)
+unsigned listen_replacements(void)
 {
     pthread_mutex_lock(&L.mtx);
     unsigned n = L.replaced;
@@ -609,7 +611,7 @@ unsigned lsn_replacements(void)
     return n;
 }
 
-unsigned long lsn_probes(void)
+unsigned long listen_probes(void)
 {
     pthread_mutex_lock(&L.mtx);
     unsigned long n = L.probes;

@@ -1,5 +1,5 @@
 /*
- * broker/admin.c — the admin thread: every api operation other than invoke
+ * broker/admin/admin.c — the admin thread: every api operation other than invoke
  * (create, get, list, delete, status, retire-workers; update-code,
  * update-config, publish, versions and alias-* for the version lifecycle,
  * see README-versions.md; event-config-put/get/delete for async invokes;
@@ -37,9 +37,13 @@
 
 #include <cjson/cJSON.h>
 
-#include "broker.h"
-#include "listen.h"
-#include "sandbox_host.h"
+#include "admin/admin.h"
+#include "async/async.h"
+#include "core/core.h"
+#include "front/front.h"
+#include "store/store.h"
+#include "lib/listen.h"
+#include "core/sbxhost.h"
 
 typedef struct admin_job {
     api_ctx *actx;
@@ -154,13 +158,13 @@ static void write_config(proto_writer *w, const fn_config *c, uint32_t extra)
     pw_map(w, 1);
     pw_key(w, "Variables");
     size_t nvars = 0;
-    env_var *vars = env_vars_from_json(c->env_json, &nvars); /* what a worker gets */
+    util_env_var *vars = util_env_from_json(c->env_json, &nvars); /* what a worker gets */
     pw_map(w, (uint32_t)nvars);
     for (size_t i = 0; i < nvars; i++) {
         pw_key(w, vars[i].key);
         pw_str(w, vars[i].value);
     }
-    env_vars_free(vars, nvars);
+    util_env_free(vars, nvars);
 }
 
 /* ---- validation ---- */
@@ -385,8 +389,8 @@ static int parse_create(const proto_doc *doc, const msgpack_object *args, fn_con
     }
     if (rc == LM_OK) {
         c->description = strndup(desc != NULL ? desc : "", dl);
-        iso8601_now(c->last_modified, sizeof(c->last_modified));
-        uuid4(c->revision);
+        util_iso8601_now(c->last_modified, sizeof(c->last_modified));
+        util_uuid4(c->revision);
     }
     if (rc != LM_OK) {
         fncfg_unref(c);
@@ -399,7 +403,7 @@ static int parse_create(const proto_doc *doc, const msgpack_object *args, fn_con
 /* Store the code blob (content-addressed, durable). */
 static int store_code(fn_config *c, const void *code, size_t len, lm_error *e)
 {
-    if (sha256_hex(code, len, c->sha256) != 0) {
+    if (util_sha256_hex(code, len, c->sha256) != 0) {
         return proto_error(e, LM_E_INTERNAL, "sha256 failed");
     }
     c->code_size = len;
@@ -408,7 +412,7 @@ static int store_code(fn_config *c, const void *code, size_t len, lm_error *e)
     if (stat(c->code_path, &st) == 0 && (size_t)st.st_size == len) {
         return LM_OK;
     }
-    if (write_file_atomic(c->code_path, code, len, 0644) != 0) {
+    if (util_write_file_atomic(c->code_path, code, len, 0644) != 0) {
         return proto_error(e, LM_E_IO, "cannot store the code blob %s", c->code_path);
     }
     return LM_OK;
@@ -474,7 +478,7 @@ static void gc_blob(const char *sha256)
  * version (no random draw).  B.mtx held. */
 static fn_config *resolve_fixed(function *f, const char *qual)
 {
-    if (qual[0] == '\0' || strcmp(qual, "$LATEST") == 0 || str_all_digits(qual)) {
+    if (qual[0] == '\0' || strcmp(qual, "$LATEST") == 0 || util_all_digits(qual)) {
         return qual[0] == '\0' ? f->latest : registry_version(f, qual);
     }
     fn_alias *a = registry_alias(f, qual);
@@ -684,7 +688,7 @@ static nng_msg *op_delete(const msgpack_object *args, lm_error *e)
             "Qualifier");
         return NULL;
     }
-    if (qual[0] != '\0' && !str_all_digits(qual)) {
+    if (qual[0] != '\0' && !util_all_digits(qual)) {
         bad(e, "%s must be a version number: delete an alias with alias-delete", "Qualifier");
         return NULL;
     }
@@ -826,8 +830,8 @@ static nng_msg *op_update_code(const proto_doc *doc, const msgpack_object *args,
         proto_error(e, LM_E_NOMEM, NULL);
         goto cleanup;
     }
-    iso8601_now(c->last_modified, sizeof(c->last_modified));
-    uuid4(c->revision);
+    util_iso8601_now(c->last_modified, sizeof(c->last_modified));
+    util_uuid4(c->revision);
     if (store_code(c, code, len, e) != LM_OK || store_put_function(c, cur->revision, e) != LM_OK) {
         goto cleanup;
     }
@@ -900,8 +904,8 @@ static nng_msg *op_update_config(const msgpack_object *args, lm_error *e)
     if (apply_config(args, c, e) != LM_OK || check_revision(want, cur->revision, e) != LM_OK) {
         goto cleanup;
     }
-    iso8601_now(c->last_modified, sizeof(c->last_modified));
-    uuid4(c->revision);
+    util_iso8601_now(c->last_modified, sizeof(c->last_modified));
+    util_uuid4(c->revision);
     if (store_put_function(c, cur->revision, e) != LM_OK) {
         goto cleanup;
     }
@@ -996,8 +1000,8 @@ static nng_msg *op_publish(const msgpack_object *args, lm_error *e)
         v->description = desc;
         desc = NULL;
     }
-    iso8601_now(v->last_modified, sizeof(v->last_modified));
-    uuid4(v->revision);
+    util_iso8601_now(v->last_modified, sizeof(v->last_modified));
+    util_uuid4(v->revision);
     if (store_publish(v, ps.next, ps.cur->revision, e) != LM_OK) {
         goto cleanup;
     }
@@ -1099,7 +1103,7 @@ static int get_routing(const msgpack_object *args, alias_args *a, lm_error *e)
                    "RoutingConfig.AdditionalVersionWeights");
     }
     snprintf(a->extra, sizeof(a->extra), "%.*s", (int)kv->key.via.str.size, kv->key.via.str.ptr);
-    if (!str_all_digits(a->extra)) {
+    if (!util_all_digits(a->extra)) {
         return bad(e, "%s keys must be published version numbers",
                    "RoutingConfig.AdditionalVersionWeights");
     }
@@ -1127,7 +1131,7 @@ static int parse_alias_args(const msgpack_object *args, alias_args *a, lm_error 
         snprintf(v, sizeof(v), "%.*s", (int)(a->version_len > 15 ? 15 : a->version_len),
                  a->version);
         if (a->version_len > 10 || strlen(v) != a->version_len ||
-            (strcmp(v, "$LATEST") != 0 && !str_all_digits(v))) {
+            (strcmp(v, "$LATEST") != 0 && !util_all_digits(v))) {
             rc = bad(e, "%s must be $LATEST or a published version number", "FunctionVersion");
         }
     }
@@ -1236,7 +1240,7 @@ static nng_msg *op_alias_put(const msgpack_object *args, bool create, lm_error *
     function *f = registry_find(name);
     rc = f != NULL ? merge_alias(f, &aa, create, a, prev, e) : not_found(e, name, "");
     pthread_mutex_unlock(&B.mtx);
-    uuid4(a->revision);
+    util_uuid4(a->revision);
     if (rc != LM_OK || store_put_alias(name, a, create ? NULL : prev, e) != LM_OK) {
         goto cleanup;
     }
@@ -1383,7 +1387,7 @@ static int parse_event_config(const msgpack_object *args, event_config *c, lm_er
     }
     c->max_retry = (int)retry;
     c->max_age_s = (int)age;
-    c->last_modified = (double)epoch_ms() / 1000.0;
+    c->last_modified = (double)clk_wall_ms() / 1000.0;
     return LM_OK;
 }
 
@@ -1479,7 +1483,7 @@ static nng_msg *op_status(lm_error *e)
     pw_key(&w, "Version");
     pw_str(&w, BROKER_VERSION);
     pw_key(&w, "UptimeSeconds");
-    pw_double(&w, (now_ms() - B.started_at) / 1000.0);
+    pw_double(&w, (clk_mono_ms() - B.started_at) / 1000.0);
     pw_key(&w, "StateDir");
     pw_str(&w, B.opt.state);
     pw_key(&w, "Functions");
@@ -1507,9 +1511,9 @@ static nng_msg *op_status(lm_error *e)
     pw_key(&w, "Running");
     pw_int(&w, aq_running);
     pw_key(&w, "ListenersReplaced");
-    pw_int(&w, (int64_t)lsn_replacements());
+    pw_int(&w, (int64_t)listen_replacements());
     pw_key(&w, "ListenerProbes");
-    pw_int(&w, (int64_t)lsn_probes());
+    pw_int(&w, (int64_t)listen_probes());
     pw_key(&w, "Sandbox");
     sbxhost_write_status(&w, B.opt.unsafe_no_sandbox);
     pthread_mutex_unlock(&B.mtx);

@@ -1,8 +1,8 @@
 /*
- * broker/util.c — small helpers: clocks, ids, hashing (mbedtls), base64,
+ * broker/lib/util.c — small helpers with no broker state: ids, hashing (mbedtls), base64,
  * durable file writes (write, fsync, rename, fsync the directory — the
  * ALICE-safe pattern), name validation, and decoding a stored
- * Environment.Variables (env_vars_from_json: the store's text is read as
+ * Environment.Variables (util_env_from_json: the store's text is read as
  * untrusted, like a request; tests/fuzz/fuzz_store.c drives it).
  */
 #include <errno.h>
@@ -20,21 +20,8 @@
 #include <mbedtls/base64.h>
 #include <mbedtls/sha256.h>
 
-#include "broker.h"
-
-double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-int64_t epoch_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "proto.h"
+#include "util.h"
 
 static void fill_random(void *p, size_t n)
 {
@@ -49,7 +36,7 @@ static void fill_random(void *p, size_t n)
     }
 }
 
-void uuid4(char out[37])
+void util_uuid4(char out[37])
 {
     unsigned char b[16];
     fill_random(b, sizeof(b));
@@ -60,7 +47,7 @@ void uuid4(char out[37])
              b[14], b[15]);
 }
 
-void random_hex(char *out, size_t nbytes)
+void util_random_hex(char *out, size_t nbytes)
 {
     unsigned char b[64];
     if (nbytes > sizeof(b)) {
@@ -72,7 +59,7 @@ void random_hex(char *out, size_t nbytes)
     }
 }
 
-void iso8601_now(char *out, size_t cap)
+void util_iso8601_now(char *out, size_t cap)
 {
     struct timespec ts;
     struct tm tm;
@@ -82,7 +69,7 @@ void iso8601_now(char *out, size_t cap)
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
-int sha256_hex(const void *p, size_t n, char out[65])
+int util_sha256_hex(const void *p, size_t n, char out[65])
 {
     unsigned char d[32];
     if (mbedtls_sha256_ret(p, n, d, 0) != 0) {
@@ -94,7 +81,7 @@ int sha256_hex(const void *p, size_t n, char out[65])
     return 0;
 }
 
-char *base64_encode(const void *p, size_t n)
+char *util_base64(const void *p, size_t n)
 {
     size_t cap = 4 * ((n + 2) / 3) + 1, olen = 0;
     char *out = malloc(cap);
@@ -109,7 +96,7 @@ char *base64_encode(const void *p, size_t n)
     return out;
 }
 
-int mkdir_p(const char *path, mode_t mode)
+int util_mkdir_p(const char *path, mode_t mode)
 {
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp)) {
@@ -143,7 +130,7 @@ static int fsync_dir_of(const char *path)
     return rc;
 }
 
-int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+int util_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp)) {
@@ -181,12 +168,12 @@ fail:
     return -1;
 }
 
-bool valid_function_name(const char *s, size_t n)
+bool util_valid_function_name(const char *s, size_t n)
 {
     return proto_valid_function_name(s, n); /* proto/names.c: Lambda's pattern */
 }
 
-bool str_all_digits(const char *s)
+bool util_all_digits(const char *s)
 {
     if (*s == '\0') {
         return false;
@@ -199,7 +186,7 @@ bool str_all_digits(const char *s)
     return true;
 }
 
-env_var *env_vars_from_json(const char *json, size_t *n)
+util_env_var *util_env_from_json(const char *json, size_t *n)
 {
     cJSON *vars = cJSON_Parse(json != NULL ? json : "{}");
     size_t cap = 0, k = 0;
@@ -207,7 +194,7 @@ env_var *env_vars_from_json(const char *json, size_t *n)
     for (const cJSON *v = cJSON_IsObject(vars) ? vars->child : NULL; v != NULL; v = v->next) {
         cap++;
     }
-    env_var *out = calloc(cap + 1, sizeof(*out));
+    util_env_var *out = calloc(cap + 1, sizeof(*out));
     for (const cJSON *v = cJSON_IsObject(vars) ? vars->child : NULL; out != NULL && v != NULL;
          v = v->next) {
         /* what admin.c lets in: string values, keys by Lambda's pattern and
@@ -220,7 +207,7 @@ env_var *env_vars_from_json(const char *json, size_t *n)
         out[k].key = strdup(v->string);
         out[k].value = strdup(v->valuestring);
         if (out[k].key == NULL || out[k].value == NULL) {
-            env_vars_free(out, k + 1);
+            util_env_free(out, k + 1);
             out = NULL;
             break;
         }
@@ -231,7 +218,7 @@ env_var *env_vars_from_json(const char *json, size_t *n)
     return out;
 }
 
-void env_vars_free(env_var *v, size_t n)
+void util_env_free(util_env_var *v, size_t n)
 {
     for (size_t i = 0; v != NULL && i < n; i++) {
         free(v[i].key);

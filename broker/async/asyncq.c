@@ -1,5 +1,5 @@
 /*
- * broker/asyncq.c — asynchronous invocation (InvocationType Event): the
+ * broker/async/asyncq.c — asynchronous invocation (InvocationType Event): the
  * durable queue, its dispatcher, retries and destinations.
  *
  * Guarantees:
@@ -18,7 +18,7 @@
  *     (synchronous=NORMAL): a power loss may undo one, and the event then
  *     runs again — at least once still holds (see conn_open()).
  *   - An outcome is never committed before the log record of the run it
- *     reports is written to <state>/logs/ (logs_flush() before each
+ *     reports is written to <state>/logs/ (fnlog_flush() before each
  *     outcome transaction): a broker killed right after the commit keeps
  *     both.  Like the outcome itself, the record is not fsync'd.
  *
@@ -82,7 +82,11 @@
 #include <mbedtls/sha256.h>
 #include <sqlite3.h>
 
-#include "broker.h"
+#include "admin/admin.h"
+#include "async/async.h"
+#include "core/core.h"
+#include "front/front.h"
+#include "store/store.h"
 
 #define ASYNCQ_MAX_HOPS 16
 #define ASYNCQ_MAX_WAIT_MS 1000 /* look at the table at least this often */
@@ -489,7 +493,7 @@ static bool stage_submits(aq_submit *list, int *stored)
     bool ok = true;
     for (aq_submit *s = list; ok && s != NULL; s = s->next) {
         s->staged = AQS_STORED;
-        uuid4(s->rid);
+        util_uuid4(s->rid);
         ok = s->key[0] == '\0' || claim_key(s, now);
         if (!ok || s->staged != AQS_STORED) {
             continue;
@@ -577,7 +581,7 @@ static cJSON *load_payload(int64_t id)
 static char *build_record(const aq_flight *f, const char *condition)
 {
     char ts[40], arn[NAME_MAX_LEN + 40];
-    iso8601_now(ts, sizeof(ts));
+    util_iso8601_now(ts, sizeof(ts));
     snprintf(arn, sizeof(arn), "function:%s:%s", f->name,
              f->version[0] != '\0' ? f->version : "$LATEST");
     cJSON *r = cJSON_CreateObject();
@@ -661,7 +665,7 @@ static void notes_flush(bool committed)
 {
     for (int i = 0; committed && i < AQ.n_notes; i++) {
         const struct aq_note *n = &AQ.notes[i];
-        aw_finished(n->rid, n->cond, n->record, n->ferr, n->etype);
+        asyncwait_finished(n->rid, n->cond, n->record, n->ferr, n->etype);
     }
     AQ.n_notes = 0;
 }
@@ -692,7 +696,7 @@ static void plan_finish(aq_flight *f, const char *dest, const char *condition)
     } else if (dest[0] != '\0' && invoke_parse_name(dest, strlen(dest), NULL, 0, f->rec_name,
                                                     f->rec_qual, &e) == LM_OK) {
         f->rec = build_record(f, condition);
-        uuid4(f->rec_rid);
+        util_uuid4(f->rec_rid);
         snprintf(f->rec_dest, sizeof(f->rec_dest), "%s", dest);
     }
 }
@@ -1064,7 +1068,7 @@ static void commit_submits(aq_submit *subs)
 
 /* Record what became of a list of events (done_next-linked): plan each
  * (config, decision, record), write the log records of those that ran
- * (logs_flush), then write the outcomes in one transaction (no fsync: see
+ * (fnlog_flush), then write the outcomes in one transaction (no fsync: see
  * conn_open).  `ran`: they were started (in AQ.flying, counted in
  * AQ.running). */
 static void commit_plans(aq_flight *list, bool ran)
@@ -1078,8 +1082,8 @@ static void commit_plans(aq_flight *list, bool ran)
     if (ran) {
         /* their log records were appended before their outcome callbacks
          * ran: written now, they are never missing behind a committed
-         * outcome (broker/logs.c) */
-        logs_flush();
+         * outcome (broker/core/fnlog.c) */
+        fnlog_flush();
     }
     bool tx = exec("BEGIN IMMEDIATE");
     for (aq_flight *f = list; tx && f != NULL; f = f->done_next) {
@@ -1152,7 +1156,7 @@ static void wait_for_work(int64_t due, int64_t until, bool stop_wakes)
 {
     for (;;) {
         int64_t to_due = due - clk_now_ms();
-        int64_t to_until = until - epoch_ms();
+        int64_t to_until = until - clk_wall_ms();
         int64_t left = to_due < to_until ? to_due : to_until;
         if (has_work() || (stop_wakes && AQ.stop) || left <= 0) {
             return;
@@ -1211,18 +1215,18 @@ static void *asyncq_main(void *arg)
             commit_plans(done, true);
         }
         if (stop && give_up == 0) {
-            give_up = epoch_ms() + 10000;
+            give_up = clk_wall_ms() + 10000;
         }
-        if (stop && subs == NULL && done == NULL && (idle || epoch_ms() > give_up)) {
+        if (stop && subs == NULL && done == NULL && (idle || clk_wall_ms() > give_up)) {
             return NULL;
         }
         due = stop ? INT64_MAX : dispatch_due();
         if (!stop) {
             sweep_keys();
         }
-        until = stop ? epoch_ms() + 50 : INT64_MAX;
+        until = stop ? clk_wall_ms() + 50 : INT64_MAX;
         checkpoint_if_large();
-        int64_t waits = aw_service(epoch_ms(), stored_rid);
+        int64_t waits = asyncwait_service(clk_wall_ms(), stored_rid);
         until = waits < until ? waits : until;
     }
 }
@@ -1296,7 +1300,7 @@ void asyncq_stop(void)
         AQ.thr_started = false;
     }
     clk_unwatch(&AQ.clock_w);
-    aw_stop();
+    asyncwait_stop();
     conn_close(&AQ.acc);
     conn_close(&AQ.disp);
     free(AQ.notes);
@@ -1306,7 +1310,7 @@ void asyncq_stop(void)
 
 void asyncq_wait(api_ctx *actx, const char *rid, int64_t timeout_ms)
 {
-    if (aw_add(actx, rid, epoch_ms() + timeout_ms)) {
+    if (asyncwait_add(actx, rid, clk_wall_ms() + timeout_ms)) {
         pthread_mutex_lock(&AQ.mtx);
         AQ.wait_check = true;
         pthread_cond_signal(&AQ.cv);

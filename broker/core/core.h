@@ -1,6 +1,8 @@
 /*
- * broker/broker.h — the broker's shared state and the contracts between its
- * subsystems.
+ * broker/core/core.h — the core's contract: function configurations, the
+ * registry, invocations, the worker pool, the work socket and function
+ * logs, and the broker's shared state B.  The core runs functions; it never
+ * calls a way in (front/), the admin or async layers, or the store.
  *
  * Threading model (one lock, small state machines):
  *   - All broker state below (registry, workers, invocations) is guarded by
@@ -13,7 +15,7 @@
  *     api request is answered straight from the worker's result callback.
  *   - Slow work has its own threads: admin.c (SQLite, file copies), the
  *     spawner and reaper in pool.c (posix_spawn, waitpid), the clock in
- *     pool.c (deadlines, init timeouts, idle reaping), logs.c (log files)
+ *     pool.c (deadlines, init timeouts, idle reaping), fnlog.c (log files)
  *     and asyncq.c (the durable async-invoke queue: its SQLite commits,
  *     retries, destinations and event-wait).
  *   - Lock order: B.mtx may be taken while holding nothing else; B.spawn_mtx
@@ -21,8 +23,8 @@
  *     each reppool's are leaves: they may be taken under B.mtx, never the
  *     other way round.
  */
-#ifndef BROKER_BROKER_H
-#define BROKER_BROKER_H
+#ifndef BROKER_CORE_CORE_H
+#define BROKER_CORE_CORE_H
 
 #include <limits.h>
 #include <pthread.h>
@@ -33,10 +35,11 @@
 
 #include <nng/nng.h>
 
+#include "lib/blog.h"
 #include "lib/clock.h"
 #include "lib/hmap.h"
 #include "lib/list.h"
-#include "log.h"
+#include "lib/util.h"
 #include "proto.h"
 
 #define BROKER_VERSION "0.1.0"
@@ -243,44 +246,7 @@ typedef struct broker {
 
 extern broker B;
 
-/* ---- util.c ---- */
-double now_ms(void); /* monotonic */
-int64_t epoch_ms(void);
-void uuid4(char out[37]);
-void random_hex(char *out, size_t nbytes); /* out gets 2*nbytes+1 */
-void iso8601_now(char *out, size_t cap);
-int sha256_hex(const void *p, size_t n, char out[65]);
-char *base64_encode(const void *p, size_t n); /* malloc'd */
-int mkdir_p(const char *path, mode_t mode);
-/* Write data to path atomically: tmp file, fsync, rename, fsync dir. */
-int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
-bool valid_function_name(const char *s, size_t n);
-bool str_all_digits(const char *s); /* non-empty and only 0-9 */
-/* A stored Environment.Variables JSON object (fn_config.env_json) as
- * (key, value) pairs, in order: only string values under keys that
- * proto_env_key_problem() accepts; anything else is skipped.  *n gets the
- * count; NULL on ENOMEM.  Free with env_vars_free(v, n). */
-typedef struct env_var {
-    char *key, *value;
-} env_var;
-env_var *env_vars_from_json(const char *json, size_t *n);
-void env_vars_free(env_var *v, size_t n);
-
-/* ---- api.c ---- */
-int api_start(void);
-void api_stop(void);
-/* Send msg as the reply on actx (takes ownership of msg; frees it if the
- * send fails).  Callable from any thread, without B.mtx held or with it. */
-void api_reply(api_ctx *actx, nng_msg *msg);
-void api_reply_error(api_ctx *actx, const lm_error *e);
-
-/* ---- admin.c ---- */
-int admin_start(void);
-void admin_stop(void);
-/* Queue an admin request (takes ownership of msg, already decoded once). */
-void admin_submit(api_ctx *actx, nng_msg *msg);
-
-/* ---- invoke.c ---- */
+/* ---- core/invoke.c ---- */
 /* Handle an "invoke" request: validate, route, dispatch or queue.  Takes
  * ownership of req.  Replies on actx (now or when the invocation ends). */
 void invoke_handle(api_ctx *actx, nng_msg *req, const proto_doc *doc);
@@ -307,46 +273,7 @@ int invoke_start_internal(const char *name, const char *qual, const char *rid, n
  * claimed.  B.mtx not held by the caller. */
 int invoke_idle_count(const char *name, const char *qual);
 
-/* ---- asyncq.c: InvocationType Event (see the head of asyncq.c) ---- */
-#define ASYNCQ_MAX_PAYLOAD 1048576u /* async payload cap (Lambda: 1 MB since Oct 2025) */
-#define ASYNCQ_MAX_DEPTH 100000 /* events waiting at once; past it: 429 */
-int asyncq_start(const char *db_path);
-/* Commit what was accepted, wait for running async invocations' outcomes
- * (call after pool_stop), stop the thread.  Pending events stay stored. */
-void asyncq_stop(void);
-/* Queue an accepted Event invoke: the asyncq thread stores it durably and
- * then replies 202 on actx.  key (key_len bytes, already valid: see
- * proto_idempotency_key_problem) is its IdempotencyKey, or NULL: a repeat
- * of (name, key) within ASYNCQ_KEY_TTL_MS of broker time gets the first
- * 202, or 400 IdempotentParameterMismatch for another qualifier or payload.
- * Takes ownership of req (payload and key point into it).  Never blocks. */
-#define ASYNCQ_KEY_TTL_MS (24LL * 3600 * 1000)
-void asyncq_submit(api_ctx *actx, nng_msg *req, const char *name, const char *qual,
-                   const void *payload, size_t payload_len, const char *key, size_t key_len);
-/* Events stored and not yet finished, and how many are running now. */
-void asyncq_counts(int64_t *queued, int *running);
-/* event-wait: answer on actx once event rid is done (asyncwait.c), or with
- * its status after timeout_ms. */
-void asyncq_wait(api_ctx *actx, const char *rid, int64_t timeout_ms);
-
-/* ---- asyncwait.c: the event-wait call (see the head of asyncwait.c) ---- */
-/* The api request {RequestId, TimeoutMs?}: validate, then asyncq_wait. */
-void aw_handle(api_ctx *actx, const proto_doc *doc);
-/* Register a waiter (api side); true when the asyncq thread must look the
- * id up (aw_service).  Answers at once when the event is known to be done. */
-bool aw_add(api_ctx *actx, const char *rid, int64_t deadline_epoch_ms);
-/* asyncq thread, after the COMMIT that finished event rid with cond; record
- * is the request id of the invocation record sent to a destination, or "";
- * ferr/etype the last run's FunctionError and errorType ("" if none). */
-void aw_finished(const char *rid, const char *cond, const char *record, const char *ferr,
-                 const char *etype);
-/* asyncq thread: look up new waiters' ids with stored(), answer those past
- * their deadline; returns the next deadline (epoch ms, INT64_MAX if none). */
-int64_t aw_service(int64_t now_epoch_ms, bool (*stored)(const char *rid));
-/* Answer every waiter "stopping" and forget everything (broker stop). */
-void aw_stop(void);
-
-/* ---- pool.c ---- */
+/* ---- core/pool.c ---- */
 int pool_start(void);
 void pool_stop(void); /* kill and reap every worker */
 /* Give a queued invocation to an idle worker or start one (B.mtx held). */
@@ -376,62 +303,17 @@ void work_release(work_ctx *ctx);
 nng_msg *work_invoke_msg(const invocation *inv);
 nng_msg *work_shutdown_msg(void);
 
-/* ---- logs.c ---- */
-int logs_start(void);
-void logs_stop(void);
+/* ---- core/fnlog.c: function logs ---- */
+int fnlog_start(void);
+void fnlog_stop(void);
 /* Append text to a function's log file (asynchronous, never blocks; text
- * is copied).  Written within LOGS_FLUSH_MS, or by the next logs_flush(). */
-void logs_write(const char *function, const char *text, size_t len);
+ * is copied).  Written within FNLOG_FLUSH_MS, or by the next fnlog_flush(). */
+void fnlog_write(const char *function, const char *text, size_t len);
 /* Write every record appended so far to its file (write(2): survives a
  * broker crash, not a power loss) before returning.  Blocks on file I/O and
  * on a flush running on another thread: never call it under B.mtx or from
  * an nng callback.  Thread-safe; asyncq.c calls it before committing
  * outcomes. */
-void logs_flush(void);
-
-/* ---- store.c (admin thread and startup only) ---- */
-int store_open(const char *path, lm_error *e);
-void store_close(void);
-/* Load everything at startup: fn is called for every $LATEST, then for
- * every published version (registry_put accepts both); version counters
- * and aliases go straight into the registry (single-threaded startup).
- * Then code blobs no row refers to (left by a crash) are removed. */
-int store_load_all(void (*fn)(fn_config *cfg, void *arg), void *arg, lm_error *e);
-/* Insert $LATEST of a new function (expect NULL: 409 if it exists), or
- * replace it only while its stored RevisionId is still `expect` (else
- * LM_E_PRECONDITION_FAILED and nothing is written). */
-int store_put_function(const fn_config *cfg, const char *expect, lm_error *e);
-/* Delete the function with its versions and aliases (one transaction). */
-int store_delete_function(const char *name, lm_error *e);
-/* Is the blob used by any $LATEST or published version? (true on error) */
-bool store_code_referenced(const char *sha256);
-/* Record published version v (number n) and advance the function's
- * counter to n, in one transaction, only while $LATEST's stored RevisionId
- * is `expect` (else LM_E_PRECONDITION_FAILED and nothing is written). */
-int store_publish(const fn_config *v, uint32_t n, const char *expect, lm_error *e);
-int store_delete_version(const char *name, uint32_t n, lm_error *e);
-/* Create (expect NULL) or update alias a; an update is written only while
- * the stored alias's RevisionId is `expect` (else LM_E_PRECONDITION_FAILED). */
-int store_put_alias(const char *name, const fn_alias *a, const char *expect, lm_error *e);
-int store_delete_alias(const char *name, const char *alias, lm_error *e);
-
-/* A function's event invoke config (asyncq.c reads it on its own connection). */
-typedef struct event_config {
-    int max_retry; /* MaximumRetryAttempts 0-2 */
-    int max_age_s; /* MaximumEventAgeInSeconds 60-21600 */
-    char on_success[352]; /* destination, "" when none */
-    char on_failure[352];
-    double last_modified; /* epoch seconds */
-} event_config;
-#define EVENT_DEFAULT_RETRIES 2
-#define EVENT_DEFAULT_MAX_AGE 21600
-int store_put_event_config(const char *name, const event_config *c, lm_error *e);
-/* LM_E_NOT_FOUND when the function has none. */
-int store_get_event_config(const char *name, event_config *c, lm_error *e);
-int store_delete_event_config(const char *name, lm_error *e);
-/* The test clock's offset (lib/clock.h) as the last run of --test-clock
- * left it (0 when none), and its record after a clock-advance. */
-int store_get_clock_offset(int64_t *ms, lm_error *e);
-int store_put_clock_offset(int64_t ms, lm_error *e);
+void fnlog_flush(void);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * broker/sandbox_host.c — what the broker does on the host for each
+ * broker/core/sbxhost.c — what the broker does on the host for each
  * worker's sandbox (issues #3, #10); the worker applies the rest itself
  * (runtime/sandbox_apply.c).
  *
@@ -82,8 +82,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "broker.h"
-#include "sandbox_host.h"
+#include "admin/admin.h"
+#include "async/async.h"
+#include "core/core.h"
+#include "front/front.h"
+#include "store/store.h"
+#include "sbxhost.h"
 
 #define CG_V1_ROOT "/sys/fs/cgroup/memory"
 #define CG_PIDS_V1_ROOT "/sys/fs/cgroup/pids"
@@ -361,7 +365,7 @@ static int empty_cgroup(const char *dir, int *found)
     }
     write_str(dir, "pids.max", "0"); /* absent in a v1 memory cgroup: ignored */
     write_str(dir, "cgroup.kill", "1"); /* v2 (5.14+) only */
-    double end = now_ms() + KILL_BUDGET_MS;
+    double end = clk_mono_ms() + KILL_BUDGET_MS;
     for (int round = 0;; round++) {
         int n = kill_listed(dir);
         if (round == 0 && found != NULL) {
@@ -370,7 +374,7 @@ static int empty_cgroup(const char *dir, int *found)
         if (n == 0) {
             return 0;
         }
-        if (now_ms() >= end) {
+        if (clk_mono_ms() >= end) {
             return -1;
         }
         usleep(1000);
@@ -470,13 +474,13 @@ static int uid_procs(long uid, long *out, int cap)
  * process has it.  true when clean. */
 static bool clean_uid(long uid, double budget_ms)
 {
-    double end = now_ms() + budget_ms;
+    double end = clk_mono_ms() + budget_ms;
     for (;;) {
         sweep_uid(uid);
         if (uid_procs(uid, NULL, 0) == 0) {
             return true;
         }
-        if (now_ms() >= end) {
+        if (clk_mono_ms() >= end) {
             return false;
         }
         usleep(2000);
@@ -891,7 +895,7 @@ static void free_slot(slot *s)
 static void end_slot(slot *s, int idx)
 {
     bool was_stuck = s->stuck;
-    double t0 = now_ms();
+    double t0 = clk_mono_ms();
     if (!cleanup(s, idx)) {
         if (!was_stuck) {
             blog(LOG_WARN,
@@ -917,7 +921,7 @@ static void end_slot(slot *s, int idx)
         give_back_uid(s->uid);
     }
     blog(LOG_DEBUG, "sandbox: slot %d (uid %ld) ended and checked clean in %.2f ms", idx, s->uid,
-         now_ms() - t0);
+         clk_mono_ms() - t0);
     free_slot(s);
 }
 
@@ -945,9 +949,9 @@ static void retry_stuck(void)
 static void retry_due(void)
 {
     pthread_mutex_lock(&T.mtx);
-    bool due = (T.stuck > 0 || T.quarantined > 0) && now_ms() >= T.retry_at;
+    bool due = (T.stuck > 0 || T.quarantined > 0) && clk_mono_ms() >= T.retry_at;
     if (due) {
-        T.retry_at = now_ms() + RETRY_EVERY_MS;
+        T.retry_at = clk_mono_ms() + RETRY_EVERY_MS;
     }
     pthread_mutex_unlock(&T.mtx);
     if (due) {
@@ -1153,7 +1157,7 @@ void sbxhost_init(const char *state_dir)
 {
     char hex[65];
     probe_once();
-    if (sha256_hex(state_dir, strlen(state_dir), hex) != 0) {
+    if (util_sha256_hex(state_dir, strlen(state_dir), hex) != 0) {
         snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)getpid());
     }
     snprintf(P.id, sizeof(P.id), "sd-%.16s", hex);

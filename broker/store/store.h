@@ -1,0 +1,57 @@
+/*
+ * broker/store/store.h — the store: the SQLite database of the state dir,
+ * its whole schema and migrations, and the statements on it.  It persists
+ * the core's records (fn_config, fn_alias) and the event invoke configs;
+ * it calls nothing above it.  Used by the admin thread and at startup.
+ */
+#ifndef BROKER_STORE_STORE_H
+#define BROKER_STORE_STORE_H
+
+#include "core/core.h"
+
+/* ---- store/store.c (admin thread and startup only) ---- */
+int store_open(const char *path, lm_error *e);
+void store_close(void);
+/* Load everything at startup: fn is called for every $LATEST, then for
+ * every published version (registry_put accepts both); version counters
+ * and aliases go straight into the registry (single-threaded startup).
+ * Then code blobs no row refers to (left by a crash) are removed. */
+int store_load_all(void (*fn)(fn_config *cfg, void *arg), void *arg, lm_error *e);
+/* Insert $LATEST of a new function (expect NULL: 409 if it exists), or
+ * replace it only while its stored RevisionId is still `expect` (else
+ * LM_E_PRECONDITION_FAILED and nothing is written). */
+int store_put_function(const fn_config *cfg, const char *expect, lm_error *e);
+/* Delete the function with its versions and aliases (one transaction). */
+int store_delete_function(const char *name, lm_error *e);
+/* Is the blob used by any $LATEST or published version? (true on error) */
+bool store_code_referenced(const char *sha256);
+/* Record published version v (number n) and advance the function's
+ * counter to n, in one transaction, only while $LATEST's stored RevisionId
+ * is `expect` (else LM_E_PRECONDITION_FAILED and nothing is written). */
+int store_publish(const fn_config *v, uint32_t n, const char *expect, lm_error *e);
+int store_delete_version(const char *name, uint32_t n, lm_error *e);
+/* Create (expect NULL) or update alias a; an update is written only while
+ * the stored alias's RevisionId is `expect` (else LM_E_PRECONDITION_FAILED). */
+int store_put_alias(const char *name, const fn_alias *a, const char *expect, lm_error *e);
+int store_delete_alias(const char *name, const char *alias, lm_error *e);
+
+/* A function's event invoke config (asyncq.c reads it on its own connection). */
+typedef struct event_config {
+    int max_retry; /* MaximumRetryAttempts 0-2 */
+    int max_age_s; /* MaximumEventAgeInSeconds 60-21600 */
+    char on_success[352]; /* destination, "" when none */
+    char on_failure[352];
+    double last_modified; /* epoch seconds */
+} event_config;
+#define EVENT_DEFAULT_RETRIES 2
+#define EVENT_DEFAULT_MAX_AGE 21600
+int store_put_event_config(const char *name, const event_config *c, lm_error *e);
+/* LM_E_NOT_FOUND when the function has none. */
+int store_get_event_config(const char *name, event_config *c, lm_error *e);
+int store_delete_event_config(const char *name, lm_error *e);
+/* The test clock's offset (lib/clock.h) as the last run of --test-clock
+ * left it (0 when none), and its record after a clock-advance. */
+int store_get_clock_offset(int64_t *ms, lm_error *e);
+int store_put_clock_offset(int64_t ms, lm_error *e);
+
+#endif
