@@ -297,6 +297,37 @@ nng_msg *proto_op_msg(const char *op)
     return m;
 }
 
+nng_msg *proto_reply_begin(proto_writer *w, const char *op, uint32_t fields, size_t hint)
+{
+    nng_msg *m = NULL;
+    if (nng_msg_alloc(&m, hint) != 0) {
+        return NULL;
+    }
+    nng_msg_clear(m);
+    proto_writer_init(w, m);
+    pw_map(w, 2 + fields);
+    pw_header(w, op);
+    return m;
+}
+
+nng_msg *proto_ok_begin(proto_writer *w)
+{
+    nng_msg *m = proto_reply_begin(w, "ok", 1, 0);
+    if (m != NULL) {
+        pw_key(w, "body");
+    }
+    return m;
+}
+
+nng_msg *proto_reply_end(proto_writer *w, nng_msg *m)
+{
+    if (m != NULL && w->err != 0) {
+        nng_msg_free(m);
+        return NULL;
+    }
+    return m;
+}
+
 nng_msg *proto_error_reply(const lm_error *e)
 {
     nng_msg *m = NULL;

@@ -215,6 +215,17 @@ void pw_nil(proto_writer *w);
 void pw_header(proto_writer *w, const char *op);
 /* A message with only the header: {"v":1,"op":op}.  NULL on ENOMEM. */
 nng_msg *proto_op_msg(const char *op);
+
+/* The one way the broker builds a reply.  proto_reply_begin allocates a
+ * message (room for `hint` bytes), and writes the map header for
+ * {"v":1, "op":op} plus `fields` more key/value pairs, which the caller
+ * then writes.  proto_reply_end returns the message, or frees it and
+ * returns NULL if any write failed (ENOMEM).  An "ok" reply is
+ * proto_reply_begin(w, "ok", 1, 0) then pw_key(w, "body") and the body:
+ * proto_ok_begin does exactly that. */
+nng_msg *proto_reply_begin(proto_writer *w, const char *op, uint32_t fields, size_t hint);
+nng_msg *proto_ok_begin(proto_writer *w);
+nng_msg *proto_reply_end(proto_writer *w, nng_msg *m);
 /* Allocate a message and write a complete error reply into it:
  * {v, op:"error", code, status, type, message}.  NULL on ENOMEM. */
 nng_msg *proto_error_reply(const lm_error *e);

@@ -1,13 +1,15 @@
 /*
- * broker/admin/admin.c — the admin thread: every api operation other than invoke
- * (create, get, list, delete, status, retire-workers; update-code,
- * update-config, publish, versions and alias-* for the version lifecycle,
- * see README-versions.md; event-config-put/get/delete for async invokes;
- * clock-advance for tests, with --test-clock: lib/clock.h).
+ * broker/admin/admin.c — the admin thread and the operations it runs
+ * (create, get, list, delete, retire-workers; update-code, update-config,
+ * publish, versions and alias-* for the version lifecycle, see
+ * README-versions.md; event-config-put/get/delete for async invokes;
+ * clock-advance for tests, with --test-clock: lib/clock.h).  Which api op
+ * runs which function is front/ops.c's table; front/ops.c's status also
+ * runs on this thread.
  *
  * Admin calls touch the disk (SQLite commits, handler blobs), so they run
- * here, one at a time, never in an nng callback.  The api callback queues
- * (context, message); this thread decodes, validates, does the durable part
+ * here, one at a time, never in an nng callback.  A way in queues
+ * (message, op, completion); this thread decodes, validates, does the durable part
  * first (blob written and fsynced, row committed) and only then changes the
  * in-memory registry under B.mtx, so the registry never shows something the
  * store does not have.  Handler code is stored content-addressed at
@@ -38,15 +40,13 @@
 #include <cjson/cJSON.h>
 
 #include "admin/admin.h"
-#include "async/async.h"
-#include "core/core.h"
-#include "front/front.h"
 #include "store/store.h"
 #include "lib/listen.h"
 #include "core/sbxhost.h"
 
 typedef struct admin_job {
-    api_ctx *actx;
+    completion done;
+    admin_op_fn fn;
     nng_msg *msg;
     list_node node; /* Q.jobs */
 } admin_job;
@@ -60,17 +60,18 @@ static struct {
     bool running;
 } Q = {.mtx = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
-void admin_submit(api_ctx *actx, nng_msg *msg)
+void admin_submit(nng_msg *msg, admin_op_fn fn, completion done)
 {
     admin_job *j = calloc(1, sizeof(*j));
     if (j == NULL) {
         lm_error e;
         proto_error(&e, LM_E_NOMEM, NULL);
         nng_msg_free(msg);
-        api_reply_error(actx, &e);
+        complete_error(done, &e);
         return;
     }
-    j->actx = actx;
+    j->done = done;
+    j->fn = fn;
     j->msg = msg;
     pthread_mutex_lock(&Q.mtx);
     if (Q.stop) {
@@ -79,36 +80,12 @@ void admin_submit(api_ctx *actx, nng_msg *msg)
         proto_error(&e, LM_E_STOPPING, "the broker is stopping");
         nng_msg_free(msg);
         free(j);
-        api_reply_error(actx, &e);
+        complete_error(done, &e);
         return;
     }
     list_push_back(&Q.jobs, &j->node);
     pthread_cond_signal(&Q.cv);
     pthread_mutex_unlock(&Q.mtx);
-}
-
-/* ---- replies ---- */
-
-static nng_msg *ok_begin(proto_writer *w)
-{
-    nng_msg *m = NULL;
-    if (nng_msg_alloc(&m, 0) != 0) {
-        return NULL;
-    }
-    proto_writer_init(w, m);
-    pw_map(w, 3);
-    pw_header(w, "ok");
-    pw_key(w, "body");
-    return m;
-}
-
-static nng_msg *ok_end(proto_writer *w, nng_msg *m)
-{
-    if (m != NULL && w->err != 0) {
-        nng_msg_free(m);
-        return NULL;
-    }
-    return m;
 }
 
 /* Lambda's FunctionConfiguration for cfg (B.mtx held or cfg otherwise
@@ -420,7 +397,7 @@ static int store_code(fn_config *c, const void *code, size_t len, lm_error *e)
 
 /* ---- operations ---- */
 
-static nng_msg *op_create(const proto_doc *doc, const msgpack_object *args, lm_error *e)
+nng_msg *admin_create(const proto_doc *doc, const msgpack_object *args, lm_error *e)
 {
     fn_config *c = NULL;
     const void *code = NULL;
@@ -441,7 +418,7 @@ static nng_msg *op_create(const proto_doc *doc, const msgpack_object *args, lm_e
         return NULL;
     }
     proto_writer w;
-    nng_msg *m = ok_begin(&w);
+    nng_msg *m = proto_ok_begin(&w);
     pthread_mutex_lock(&B.mtx);
     if (m != NULL) {
         write_config(&w, c, 0);
@@ -449,7 +426,7 @@ static nng_msg *op_create(const proto_doc *doc, const msgpack_object *args, lm_e
     registry_put(c);
     pthread_mutex_unlock(&B.mtx);
     blog(LOG_INFO, "created function %s (code %s, %zu bytes)", c->name, c->sha256, len);
-    return ok_end(&w, m);
+    return proto_reply_end(&w, m);
 }
 
 /* Will a retired configuration still start a worker (which loads its code
@@ -534,8 +511,9 @@ static void write_versions_and_aliases(proto_writer *w, function *f)
 
 /* get NAME: $LATEST plus Versions and Aliases; get NAME:Q: that version
  * (an alias shows the version it points to). */
-static nng_msg *op_get(const msgpack_object *args, lm_error *e)
+nng_msg *admin_get(const proto_doc *doc, const msgpack_object *args, lm_error *e)
 {
+    (void)doc;
     char name[NAME_MAX_LEN + 1], qual[130];
     if (get_qualified(args, name, qual, e) != LM_OK) {
         return NULL;
@@ -547,7 +525,7 @@ static nng_msg *op_get(const msgpack_object *args, lm_error *e)
     fn_config *c = f != NULL ? resolve_fixed(f, qual) : NULL;
     if (c == NULL) {
         not_found(e, name, qual);
-    } else if ((m = ok_begin(&w)) != NULL) {
+    } else if ((m = proto_ok_begin(&w)) != NULL) {
         pw_map(&w, qual[0] == '\0' ? 4 : 2);
         pw_key(&w, "Configuration");
         write_config(&w, c, 0);
@@ -562,7 +540,7 @@ static nng_msg *op_get(const msgpack_object *args, lm_error *e)
         }
     }
     pthread_mutex_unlock(&B.mtx);
-    return c != NULL ? ok_end(&w, m) : NULL;
+    return c != NULL ? proto_reply_end(&w, m) : NULL;
 }
 
 /* A list entry: $LATEST's configuration plus the version numbers and
@@ -583,11 +561,13 @@ static void list_one(function *f, void *arg)
     }
 }
 
-static nng_msg *op_list(lm_error *e)
+nng_msg *admin_list(const proto_doc *doc, const msgpack_object *args, lm_error *e)
 {
+    (void)doc;
+    (void)args;
     (void)e;
     proto_writer w;
-    nng_msg *m = ok_begin(&w);
+    nng_msg *m = proto_ok_begin(&w);
     if (m == NULL) {
         return NULL;
     }
@@ -597,17 +577,17 @@ static nng_msg *op_list(lm_error *e)
     pw_array(&w, (uint32_t)registry_count());
     registry_each(list_one, &w);
     pthread_mutex_unlock(&B.mtx);
-    return ok_end(&w, m);
+    return proto_reply_end(&w, m);
 }
 
 static nng_msg *empty_reply(void)
 {
     proto_writer w;
-    nng_msg *m = ok_begin(&w);
+    nng_msg *m = proto_ok_begin(&w);
     if (m != NULL) {
         pw_map(&w, 0);
     }
-    return ok_end(&w, m);
+    return proto_reply_end(&w, m);
 }
 
 /* The alias that routes to `version`, or NULL (B.mtx held). */
@@ -677,8 +657,9 @@ static char (*all_hashes(function *f, int *n))[65]
     return h;
 }
 
-static nng_msg *op_delete(const msgpack_object *args, lm_error *e)
+nng_msg *admin_delete(const proto_doc *doc, const msgpack_object *args, lm_error *e)
 {
+    (void)doc;
     char name[NAME_MAX_LEN + 1], qual[130];
     if (get_qualified(args, name, qual, e) != LM_OK) {
         return NULL;
@@ -734,8 +715,9 @@ static int renew_config(fn_config *cfg)
     return n;
 }
 
-static nng_msg *op_retire(const msgpack_object *args, lm_error *e)
+nng_msg *admin_retire(const proto_doc *doc, const msgpack_object *args, lm_error *e)
 {
+    (void)doc;
     char name[NAME_MAX_LEN + 1];
     if (get_name(args, name, e) != LM_OK) {
         return NULL;
@@ -755,13 +737,13 @@ static nng_msg *op_retire(const msgpack_object *args, lm_error *e)
         return NULL;
     }
     proto_writer w;
-    nng_msg *m = ok_begin(&w);
+    nng_msg *m = proto_ok_begin(&w);
     if (m != NULL) {
         pw_map(&w, 1);
         pw_key(&w, "Retired");
         pw_int(&w, n);
     }
-    return ok_end(&w, m);
+    return proto_reply_end(&w, m);
 }
 
 /* ---- $LATEST updates and publishing ---- */
@@ -792,7 +774,7 @@ static void unref_locked(fn_config *c)
 static nng_msg *install_latest(fn_config *c)
 {
     proto_writer w;
-    nng_msg *m = ok_begin(&w);
+    nng_msg *m = proto_ok_begin(&w);
     pthread_mutex_lock(&B.mtx);
     function *f = registry_find(c->name);
     if (f != NULL) {
@@ -803,10 +785,10 @@ static nng_msg *install_latest(fn_config *c)
     }
     registry_put(c);
     pthread_mutex_unlock(&B.mtx);
-    return ok_end(&w, m);
+    return proto_reply_end(&w, m);
 }
 
-static nng_msg *op_update_code(const proto_doc *doc, const msgpack_object *args, lm_error *e)
+nng_msg *admin_update_code(const proto_doc *doc, const msgpack_object *args, lm_error *e)
 {
     char name[NAME_MAX_LEN + 1], rbuf[65];
     const char *want = NULL;
@@ -884,8 +866,9 @@ static int apply_config(const msgpack_object *args, fn_config *c, lm_error *e)
     return rc;
 }
 
-static nng_msg *op_update_config(const msgpack_object *args, lm_error *e)
+nng_msg *admin_update_config(const proto_doc *doc, const msgpack_object *args, lm_error *e)
 {
+    (void)doc;
     char name[NAME_MAX_LEN + 1], rbuf[65];
     const char *want = NULL;
     if (get_name(args, name, e) != LM_OK || get_revision(args, rbuf, &want, e) != LM_OK) {
@@ -932,11 +915,11 @@ static bool same_content(const fn_config *v, const fn_config *c)
 static nng_msg *reply_config(const fn_config *c)
 {
     proto_writer w;
-    nng_msg *m = ok_begin(&w);
+    nng_msg *m = proto_ok_begin(&w);
     if (m != NULL) {
         write_config(&w, c, 0);
     }
-    return ok_end(&w, m);
+    return proto_reply_end(&w, m);
 }
 
 typedef struct publish_state {
@@ -967,8 +950,9 @@ static int publish_snapshot(const char *name, publish_state *ps, lm_error *e)
 
 /* publish: snapshot $LATEST as the next version, or return the last
  * version when nothing changed since.  A RevisionId is $LATEST's. */
-static nng_msg *op_publish(const msgpack_object *args, lm_error *e)
+nng_msg *admin_publish(const proto_doc *doc, const msgpack_object *args, lm_error *e)
 {
+    (void)doc;
     char name[NAME_MAX_LEN + 1], *desc = NULL, *sha = NULL, rbuf[65];
     const char *want = NULL;
     publish_state ps = {0};
@@ -1022,8 +1006,9 @@ cleanup:
 }
 
 /* versions: $LATEST then every published version (ListVersionsByFunction). */
-static nng_msg *op_versions(const msgpack_object *args, lm_error *e)
+nng_msg *admin_versions(const proto_doc *doc, const msgpack_object *args, lm_error *e)
 {
+    (void)doc;
     char name[NAME_MAX_LEN + 1];
     if (get_name(args, name, e) != LM_OK) {
         return NULL;
@@ -1034,7 +1019,7 @@ static nng_msg *op_versions(const msgpack_object *args, lm_error *e)
     function *f = registry_find(name);
     if (f == NULL) {
         not_found(e, name, "");
-    } else if ((m = ok_begin(&w)) != NULL) {
+    } else if ((m = proto_ok_begin(&w)) != NULL) {
         pw_map(&w, 1);
         pw_key(&w, "Versions");
         pw_array(&w, (uint32_t)f->n_versions + 1);
@@ -1044,7 +1029,7 @@ static nng_msg *op_versions(const msgpack_object *args, lm_error *e)
         }
     }
     pthread_mutex_unlock(&B.mtx);
-    return f != NULL ? ok_end(&w, m) : NULL;
+    return f != NULL ? proto_reply_end(&w, m) : NULL;
 }
 
 /* ---- aliases ---- */
@@ -1214,7 +1199,7 @@ static int merge_alias(function *f, const alias_args *aa, bool create, fn_alias 
     return check_alias_target(f, a, e);
 }
 
-static nng_msg *op_alias_put(const msgpack_object *args, bool create, lm_error *e)
+static nng_msg *alias_put(const msgpack_object *args, bool create, lm_error *e)
 {
     char name[NAME_MAX_LEN + 1];
     alias_args aa = {0};
@@ -1245,7 +1230,7 @@ static nng_msg *op_alias_put(const msgpack_object *args, bool create, lm_error *
         goto cleanup;
     }
     proto_writer w;
-    nng_msg *m = ok_begin(&w);
+    nng_msg *m = proto_ok_begin(&w);
     pthread_mutex_lock(&B.mtx);
     if (m != NULL) {
         write_alias(&w, name, a);
@@ -1253,7 +1238,7 @@ static nng_msg *op_alias_put(const msgpack_object *args, bool create, lm_error *
     registry_put_alias(registry_find(name), a);
     a = NULL;
     pthread_mutex_unlock(&B.mtx);
-    rep = ok_end(&w, m);
+    rep = proto_reply_end(&w, m);
     blog(LOG_INFO, "%s alias %s of %s", create ? "created" : "updated", aa.name, name);
 cleanup:
     fnalias_free(a);
@@ -1261,8 +1246,9 @@ cleanup:
     return rep;
 }
 
-static nng_msg *op_alias_get(const msgpack_object *args, lm_error *e)
+nng_msg *admin_alias_get(const proto_doc *doc, const msgpack_object *args, lm_error *e)
 {
+    (void)doc;
     char name[NAME_MAX_LEN + 1], alias[ALIAS_MAX_LEN + 1];
     if (get_name(args, name, e) != LM_OK || get_alias_name(args, alias, e) != LM_OK) {
         return NULL;
@@ -1276,15 +1262,16 @@ static nng_msg *op_alias_get(const msgpack_object *args, lm_error *e)
         not_found(e, name, "");
     } else if (a == NULL) {
         proto_error(e, LM_E_NOT_FOUND, "Alias not found: function:%s:%s", name, alias);
-    } else if ((m = ok_begin(&w)) != NULL) {
+    } else if ((m = proto_ok_begin(&w)) != NULL) {
         write_alias(&w, name, a);
     }
     pthread_mutex_unlock(&B.mtx);
-    return a != NULL ? ok_end(&w, m) : NULL;
+    return a != NULL ? proto_reply_end(&w, m) : NULL;
 }
 
-static nng_msg *op_alias_list(const msgpack_object *args, lm_error *e)
+nng_msg *admin_alias_list(const proto_doc *doc, const msgpack_object *args, lm_error *e)
 {
+    (void)doc;
     char name[NAME_MAX_LEN + 1];
     if (get_name(args, name, e) != LM_OK) {
         return NULL;
@@ -1295,7 +1282,7 @@ static nng_msg *op_alias_list(const msgpack_object *args, lm_error *e)
     function *f = registry_find(name);
     if (f == NULL) {
         not_found(e, name, "");
-    } else if ((m = ok_begin(&w)) != NULL) {
+    } else if ((m = proto_ok_begin(&w)) != NULL) {
         pw_map(&w, 1);
         pw_key(&w, "Aliases");
         pw_array(&w, (uint32_t)registry_alias_count(f));
@@ -1304,11 +1291,12 @@ static nng_msg *op_alias_list(const msgpack_object *args, lm_error *e)
         }
     }
     pthread_mutex_unlock(&B.mtx);
-    return f != NULL ? ok_end(&w, m) : NULL;
+    return f != NULL ? proto_reply_end(&w, m) : NULL;
 }
 
-static nng_msg *op_alias_delete(const msgpack_object *args, lm_error *e)
+nng_msg *admin_alias_delete(const proto_doc *doc, const msgpack_object *args, lm_error *e)
 {
+    (void)doc;
     char name[NAME_MAX_LEN + 1], alias[ALIAS_MAX_LEN + 1];
     if (get_name(args, name, e) != LM_OK || get_alias_name(args, alias, e) != LM_OK) {
         return NULL;
@@ -1407,7 +1395,7 @@ static nng_msg *reply_event_config(const char *name, const event_config *c)
 {
     proto_writer w;
     char arn[NAME_MAX_LEN + 32];
-    nng_msg *m = ok_begin(&w);
+    nng_msg *m = proto_ok_begin(&w);
     if (m == NULL) {
         return NULL;
     }
@@ -1425,7 +1413,7 @@ static nng_msg *reply_event_config(const char *name, const event_config *c)
     pw_map(&w, 2);
     write_destination(&w, "OnSuccess", c->on_success);
     write_destination(&w, "OnFailure", c->on_failure);
-    return ok_end(&w, m);
+    return proto_reply_end(&w, m);
 }
 
 /* The function must exist (an unqualified name: configs are per function). */
@@ -1440,7 +1428,7 @@ static int event_config_target(const msgpack_object *args, char name[NAME_MAX_LE
     return found ? LM_OK : not_found(e, name, "");
 }
 
-static nng_msg *op_event_config(const msgpack_object *args, char which, lm_error *e)
+static nng_msg *event_config_op(const msgpack_object *args, char which, lm_error *e)
 {
     char name[NAME_MAX_LEN + 1];
     event_config c;
@@ -1465,67 +1453,13 @@ static nng_msg *op_event_config(const msgpack_object *args, char which, lm_error
     return store_delete_event_config(name, e) == LM_OK ? empty_reply() : NULL;
 }
 
-static nng_msg *op_status(lm_error *e)
-{
-    (void)e;
-    proto_writer w;
-    nng_msg *m = ok_begin(&w);
-    if (m == NULL) {
-        return NULL;
-    }
-    int total, idle, busy, spawning;
-    pthread_mutex_lock(&B.mtx);
-    pool_counts(&total, &idle, &busy, &spawning);
-    int64_t aq_queued = 0;
-    int aq_running = 0;
-    asyncq_counts(&aq_queued, &aq_running);
-    pw_map(&w, 12);
-    pw_key(&w, "Version");
-    pw_str(&w, BROKER_VERSION);
-    pw_key(&w, "UptimeSeconds");
-    pw_double(&w, (clk_mono_ms() - B.started_at) / 1000.0);
-    pw_key(&w, "StateDir");
-    pw_str(&w, B.opt.state);
-    pw_key(&w, "Functions");
-    pw_int(&w, registry_count());
-    pw_key(&w, "Workers");
-    pw_map(&w, 4);
-    pw_key(&w, "Total");
-    pw_int(&w, total);
-    pw_key(&w, "Idle");
-    pw_int(&w, idle);
-    pw_key(&w, "Busy");
-    pw_int(&w, busy);
-    pw_key(&w, "Starting");
-    pw_int(&w, spawning);
-    pw_key(&w, "MaxConcurrency");
-    pw_int(&w, B.opt.max_concurrency);
-    pw_key(&w, "Invocations");
-    pw_int(&w, (int64_t)B.invocations);
-    pw_key(&w, "ColdStarts");
-    pw_int(&w, (int64_t)B.cold_starts);
-    pw_key(&w, "AsyncQueue");
-    pw_map(&w, 2);
-    pw_key(&w, "Depth");
-    pw_int(&w, aq_queued);
-    pw_key(&w, "Running");
-    pw_int(&w, aq_running);
-    pw_key(&w, "ListenersReplaced");
-    pw_int(&w, (int64_t)listen_replacements());
-    pw_key(&w, "ListenerProbes");
-    pw_int(&w, (int64_t)listen_probes());
-    pw_key(&w, "Sandbox");
-    sbxhost_write_status(&w, B.opt.unsafe_no_sandbox);
-    pthread_mutex_unlock(&B.mtx);
-    return ok_end(&w, m);
-}
-
 /* ---- clock-advance (lib/clock.h; only with --test-clock) ---- */
 
 /* {Ms}: move broker time forward by Ms (1 .. a year); the new offset is
  * stored first, so a restarted test broker carries on from it. */
-static nng_msg *op_clock_advance(const msgpack_object *args, lm_error *e)
+nng_msg *admin_clock_advance(const proto_doc *doc, const msgpack_object *args, lm_error *e)
 {
+    (void)doc;
     int64_t ms = 0;
     if (!clk_test_enabled()) {
         proto_error(e, LM_E_UNKNOWN_OP,
@@ -1551,7 +1485,7 @@ static nng_msg *op_clock_advance(const msgpack_object *args, lm_error *e)
     blog(LOG_INFO, "test clock advanced %lld ms (offset %lld ms)", (long long)ms,
          (long long)clk_offset_ms());
     proto_writer w;
-    nng_msg *m = ok_begin(&w);
+    nng_msg *m = proto_ok_begin(&w);
     if (m == NULL) {
         return NULL;
     }
@@ -1560,65 +1494,51 @@ static nng_msg *op_clock_advance(const msgpack_object *args, lm_error *e)
     pw_int(&w, clk_now_ms());
     pw_key(&w, "OffsetMs");
     pw_int(&w, clk_offset_ms());
-    return ok_end(&w, m);
+    return proto_reply_end(&w, m);
 }
 
-static bool is(const char *op, size_t n, const char *want)
+nng_msg *admin_alias_create(const proto_doc *doc, const msgpack_object *args, lm_error *e)
 {
-    return strlen(want) == n && memcmp(op, want, n) == 0;
+    (void)doc;
+    return alias_put(args, true, e);
 }
 
-static nng_msg *run_job(nng_msg *msg, lm_error *e)
+nng_msg *admin_alias_update(const proto_doc *doc, const msgpack_object *args, lm_error *e)
+{
+    (void)doc;
+    return alias_put(args, false, e);
+}
+
+nng_msg *admin_event_config_put(const proto_doc *doc, const msgpack_object *args, lm_error *e)
+{
+    (void)doc;
+    return event_config_op(args, 'p', e);
+}
+
+nng_msg *admin_event_config_get(const proto_doc *doc, const msgpack_object *args, lm_error *e)
+{
+    (void)doc;
+    return event_config_op(args, 'g', e);
+}
+
+nng_msg *admin_event_config_delete(const proto_doc *doc, const msgpack_object *args, lm_error *e)
+{
+    (void)doc;
+    return event_config_op(args, 'd', e);
+}
+
+/* ---- the admin thread ---- */
+
+/* Decode the request again (the front end's parse is gone with its
+ * callback) and run the job's op on it. */
+static nng_msg *run_job(const admin_job *j, lm_error *e)
 {
     proto_doc doc;
-    const char *op = NULL;
-    size_t n = 0;
     const msgpack_object *args = NULL;
     nng_msg *rep = NULL;
-    if (proto_decode_request(nng_msg_body(msg), nng_msg_len(msg), &doc, e) != LM_OK ||
-        proto_get_str(doc.root, "op", true, &op, &n, e) != LM_OK ||
-        proto_get_map(doc.root, "args", false, &args, e) != LM_OK) {
-        proto_doc_finish(&doc);
-        return NULL;
-    }
-    if (is(op, n, "create")) {
-        rep = op_create(&doc, args, e);
-    } else if (is(op, n, "get")) {
-        rep = op_get(args, e);
-    } else if (is(op, n, "list")) {
-        rep = op_list(e);
-    } else if (is(op, n, "delete")) {
-        rep = op_delete(args, e);
-    } else if (is(op, n, "status")) {
-        rep = op_status(e);
-    } else if (is(op, n, "retire-workers")) {
-        rep = op_retire(args, e);
-    } else if (is(op, n, "update-code")) {
-        rep = op_update_code(&doc, args, e);
-    } else if (is(op, n, "update-config")) {
-        rep = op_update_config(args, e);
-    } else if (is(op, n, "publish")) {
-        rep = op_publish(args, e);
-    } else if (is(op, n, "versions")) {
-        rep = op_versions(args, e);
-    } else if (is(op, n, "alias-create") || is(op, n, "alias-update")) {
-        rep = op_alias_put(args, is(op, n, "alias-create"), e);
-    } else if (is(op, n, "alias-get")) {
-        rep = op_alias_get(args, e);
-    } else if (is(op, n, "alias-list")) {
-        rep = op_alias_list(args, e);
-    } else if (is(op, n, "alias-delete")) {
-        rep = op_alias_delete(args, e);
-    } else if (is(op, n, "event-config-put")) {
-        rep = op_event_config(args, 'p', e);
-    } else if (is(op, n, "event-config-get")) {
-        rep = op_event_config(args, 'g', e);
-    } else if (is(op, n, "event-config-delete")) {
-        rep = op_event_config(args, 'd', e);
-    } else if (is(op, n, "clock-advance")) {
-        rep = op_clock_advance(args, e);
-    } else {
-        proto_error(e, LM_E_UNKNOWN_OP, "unknown operation '%.*s'", (int)(n > 64 ? 64 : n), op);
+    if (proto_decode_request(nng_msg_body(j->msg), nng_msg_len(j->msg), &doc, e) == LM_OK &&
+        proto_get_map(doc.root, "args", false, &args, e) == LM_OK) {
+        rep = j->fn(&doc, args, e);
     }
     proto_doc_finish(&doc);
     return rep;
@@ -1640,12 +1560,12 @@ static void *admin_main(void *arg)
         pthread_mutex_unlock(&Q.mtx);
         lm_error e;
         proto_error(&e, LM_E_INTERNAL, NULL);
-        nng_msg *rep = run_job(j->msg, &e);
+        nng_msg *rep = run_job(j, &e);
         nng_msg_free(j->msg);
         if (rep != NULL) {
-            api_reply(j->actx, rep);
+            complete_reply(j->done, rep);
         } else {
-            api_reply_error(j->actx, &e);
+            complete_error(j->done, &e);
         }
         free(j);
     }

@@ -9,10 +9,40 @@
 
 #include "core/core.h"
 
-/* ---- admin.c ---- */
+#include "lib/completion.h"
+
+/* An admin operation: runs on the admin thread with the request decoded
+ * (doc; args is its "args" map, or NULL when absent).  Returns the whole
+ * reply, or NULL with *e set.  Each is one api op (front/ops.c's table). */
+typedef nng_msg *(*admin_op_fn)(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+
 int admin_start(void);
 void admin_stop(void);
-/* Queue an admin request (takes ownership of msg, already decoded once). */
-void admin_submit(api_ctx *actx, nng_msg *msg);
+/* Run fn on the admin thread, in arrival order, one at a time (takes msg:
+ * the request, decoded again there).  done is called exactly once: with
+ * fn's reply or error, or at once with LM_E_NOMEM / LM_E_STOPPING. */
+void admin_submit(nng_msg *msg, admin_op_fn fn, completion done);
+
+/* The operations (README.md's api table; README-versions.md for the
+ * version lifecycle). */
+nng_msg *admin_create(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+nng_msg *admin_get(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+nng_msg *admin_list(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+nng_msg *admin_delete(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+nng_msg *admin_retire(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+nng_msg *admin_update_code(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+nng_msg *admin_update_config(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+nng_msg *admin_publish(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+nng_msg *admin_versions(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+nng_msg *admin_alias_create(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+nng_msg *admin_alias_update(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+nng_msg *admin_alias_get(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+nng_msg *admin_alias_list(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+nng_msg *admin_alias_delete(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+nng_msg *admin_event_config_put(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+nng_msg *admin_event_config_get(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+nng_msg *admin_event_config_delete(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+/* clock-advance {Ms} (lib/clock.h; only with --test-clock). */
+nng_msg *admin_clock_advance(const proto_doc *doc, const msgpack_object *args, lm_error *e);
 
 #endif

@@ -82,10 +82,7 @@
 #include <mbedtls/sha256.h>
 #include <sqlite3.h>
 
-#include "admin/admin.h"
 #include "async/async.h"
-#include "core/core.h"
-#include "front/front.h"
 #include "store/store.h"
 
 #define ASYNCQ_MAX_HOPS 16
@@ -108,7 +105,7 @@ typedef enum aq_staged {
 } aq_staged;
 
 typedef struct aq_submit {
-    api_ctx *actx;
+    completion done;
     nng_msg *req;
     char name[NAME_MAX_LEN + 1];
     char qual[130];
@@ -190,25 +187,25 @@ static struct {
     int64_t next_sweep; /* thread only: broker time of the next sweep_keys */
 } AQ = {.mtx = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
-/* ---- submission (api callback side) ---- */
+/* ---- submission (a way in's callback side) ---- */
 
-static void reply_error(api_ctx *actx, int code, const char *msg)
+static void reply_error(completion c, int code, const char *msg)
 {
     lm_error e;
     proto_error(&e, code, "%s", msg);
-    api_reply_error(actx, &e);
+    complete_error(c, &e);
 }
 
-void asyncq_submit(api_ctx *actx, nng_msg *req, const char *name, const char *qual,
+void asyncq_submit(completion done, nng_msg *req, const char *name, const char *qual,
                    const void *payload, size_t payload_len, const char *key, size_t key_len)
 {
     aq_submit *s = calloc(1, sizeof(*s));
     if (s == NULL) {
         nng_msg_free(req);
-        reply_error(actx, LM_E_NOMEM, "out of memory");
+        reply_error(done, LM_E_NOMEM, "out of memory");
         return;
     }
-    s->actx = actx;
+    s->done = done;
     s->req = req;
     snprintf(s->name, sizeof(s->name), "%s", name);
     snprintf(s->qual, sizeof(s->qual), "%s", qual);
@@ -236,7 +233,7 @@ void asyncq_submit(api_ctx *actx, nng_msg *req, const char *name, const char *qu
     if (err != LM_OK) {
         nng_msg_free(req);
         free(s);
-        reply_error(actx, err,
+        reply_error(done, err,
                     err == LM_E_STOPPING
                         ? "the broker is stopping"
                         : "Rate Exceeded. (Reason: the async queue holds its limit of events)");
@@ -245,25 +242,18 @@ void asyncq_submit(api_ctx *actx, nng_msg *req, const char *name, const char *qu
 
 static nng_msg *accepted_reply(const char *rid)
 {
-    nng_msg *m = NULL;
-    if (nng_msg_alloc(&m, 0) != 0) {
+    proto_writer w;
+    nng_msg *m = proto_reply_begin(&w, "result", 3, 0);
+    if (m == NULL) {
         return NULL;
     }
-    proto_writer w;
-    proto_writer_init(&w, m);
-    pw_map(&w, 5);
-    pw_header(&w, "result");
     pw_key(&w, "status");
     pw_int(&w, 202);
     pw_key(&w, "rid");
     pw_str(&w, rid);
     pw_key(&w, "payload");
     pw_bin(&w, "", 0);
-    if (w.err != 0) {
-        nng_msg_free(m);
-        return NULL;
-    }
-    return m;
+    return proto_reply_end(&w, m);
 }
 
 /* ---- SQL helpers (thread only) ---- */
@@ -516,19 +506,19 @@ static void answer_submits(aq_submit *list, bool committed)
         aq_submit *s = list;
         list = s->next;
         if (!committed) {
-            reply_error(s->actx, LM_E_IO, "the event could not be stored");
+            reply_error(s->done, LM_E_IO, "the event could not be stored");
         } else if (s->staged == AQS_MISMATCH) {
             lm_error e;
             proto_error(&e, LM_E_IDEMPOTENT_MISMATCH,
                         "IdempotencyKey '%s' of function %s was used within the last 24 hours "
                         "for a different request (another payload or qualifier; RequestId %s)",
                         s->key, s->name, s->rid);
-            api_reply_error(s->actx, &e);
+            complete_error(s->done, &e);
         } else {
             if (s->staged == AQS_DUPLICATE) {
                 blog(LOG_DEBUG, "async %s of %s: repeated key, not queued again", s->rid, s->name);
             }
-            api_reply(s->actx, accepted_reply(s->rid));
+            complete_reply(s->done, accepted_reply(s->rid));
         }
         nng_msg_free(s->req);
         free(s);
@@ -895,7 +885,8 @@ static void start_one(aq_flight *f, aq_flight **later)
     lm_error e;
     size_t n = nng_msg_len(req);
     const void *body = nng_msg_body(req);
-    if (invoke_start_internal(f->name, f->qual, f->rid, req, body, n, on_done, f, &e) != LM_OK) {
+    invoke_opts o = {.rid = f->rid};
+    if (invoke_start(f->name, f->qual, req, body, n, &o, on_done, f, &e) != LM_OK) {
         unlink_flying(f);
         pthread_mutex_lock(&AQ.mtx);
         AQ.running--;
@@ -1308,9 +1299,9 @@ void asyncq_stop(void)
     AQ.n_notes = AQ.cap_notes = 0;
 }
 
-void asyncq_wait(api_ctx *actx, const char *rid, int64_t timeout_ms)
+void asyncq_wait(completion done, const char *rid, int64_t timeout_ms)
 {
-    if (asyncwait_add(actx, rid, clk_wall_ms() + timeout_ms)) {
+    if (asyncwait_add(done, rid, clk_wall_ms() + timeout_ms)) {
         pthread_mutex_lock(&AQ.mtx);
         AQ.wait_check = true;
         pthread_cond_signal(&AQ.cv);

@@ -25,23 +25,17 @@
  *
  * Threading: AW.mtx is a leaf lock; replies are sent after it is released.
  * asyncwait_finished and asyncwait_service run on the asyncq thread (after the COMMIT
- * that finished the events), asyncwait_add on nng's api callback threads.
+ * that finished the events), asyncwait_add on a way in's threads (nng callbacks).
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "admin/admin.h"
 #include "async/async.h"
-#include "core/core.h"
-#include "front/front.h"
-#include "store/store.h"
 
 #define AW_MAX_ENTRIES 16384
 #define AW_MAX_WAITERS 4096
 #define AW_BUCKETS 4096 /* the entry table's starting width (lib/hmap grows it) */
 #define AW_COND_LEN 24
-#define AW_DEFAULT_TIMEOUT_MS 30000
-#define AW_MAX_TIMEOUT_MS 900000 /* Lambda's longest function timeout */
 
 typedef struct asyncwait_entry {
     char rid[40];
@@ -60,7 +54,7 @@ typedef struct asyncwait_entry {
 /* A caller waiting, and then (off the waiter list) its reply to send once
  * AW.mtx is released: msg, or err when msg is NULL and err.code is set. */
 typedef struct asyncwait_waiter {
-    api_ctx *actx;
+    completion done;
     asyncwait_entry *e;
     int64_t deadline; /* epoch ms */
     bool checked;
@@ -150,15 +144,11 @@ static bool is_done(const asyncwait_entry *e)
 
 static nng_msg *status_reply(const asyncwait_entry *e)
 {
-    nng_msg *m = NULL;
-    if (nng_msg_alloc(&m, 0) != 0) {
+    proto_writer w;
+    nng_msg *m = proto_ok_begin(&w);
+    if (m == NULL) {
         return NULL;
     }
-    proto_writer w;
-    proto_writer_init(&w, m);
-    pw_map(&w, 3);
-    pw_header(&w, "ok");
-    pw_key(&w, "body");
     bool finished = e->cond[0] != '\0';
     bool dest = e->dest_rid[0] != '\0';
     bool ferr = finished && e->ferr[0] != '\0';
@@ -193,11 +183,7 @@ static nng_msg *status_reply(const asyncwait_entry *e)
             pw_str(&w, e->dest_cond);
         }
     }
-    if (w.err != 0) {
-        nng_msg_free(m);
-        return NULL;
-    }
-    return m;
+    return proto_reply_end(&w, m);
 }
 
 /* Move w (already off AW.waiters) to the front of the reply list: its
@@ -207,7 +193,7 @@ static void reply_later(list_head *outs, asyncwait_waiter *w, int code, const ch
     if (code != LM_OK) {
         proto_error(&w->err, code, "%s", text);
     } else {
-        w->msg = status_reply(w->e); /* NULL: api_reply answers out of memory */
+        w->msg = status_reply(w->e); /* NULL: complete_reply answers out of memory */
     }
     list_push_front(outs, &w->node);
 }
@@ -217,9 +203,9 @@ static void send_replies(list_head *outs)
     asyncwait_waiter *w;
     while ((w = list_pop_front_entry(outs, asyncwait_waiter, node)) != NULL) {
         if (w->err.code != LM_OK) {
-            api_reply_error(w->actx, &w->err);
+            complete_error(w->done, &w->err);
         } else {
-            api_reply(w->actx, w->msg);
+            complete_reply(w->done, w->msg);
         }
         free(w);
     }
@@ -240,9 +226,9 @@ static void release_waiters(asyncwait_entry *e, bool all, int64_t now, list_head
     }
 }
 
-/* ---- the api side ---- */
+/* ---- the caller's side ---- */
 
-bool asyncwait_add(api_ctx *actx, const char *rid, int64_t deadline)
+bool asyncwait_add(completion done, const char *rid, int64_t deadline)
 {
     lm_error err;
     nng_msg *now = NULL;
@@ -265,7 +251,7 @@ bool asyncwait_add(api_ctx *actx, const char *rid, int64_t deadline)
     } else if (e == NULL || (w = calloc(1, sizeof(*w))) == NULL) {
         proto_error(&err, LM_E_NOMEM, NULL);
     } else {
-        w->actx = actx;
+        w->done = done;
         w->e = e;
         w->deadline = deadline;
         w->checked = e->known;
@@ -276,9 +262,9 @@ bool asyncwait_add(api_ctx *actx, const char *rid, int64_t deadline)
     }
     pthread_mutex_unlock(&AW.mtx);
     if (now != NULL) {
-        api_reply(actx, now);
+        complete_reply(done, now);
     } else if (err.code != LM_OK) {
-        api_reply_error(actx, &err);
+        complete_error(done, &err);
     }
     return check;
 }
@@ -401,40 +387,4 @@ void asyncwait_stop(void)
     hmap_finish(&AW.entries);
     pthread_mutex_unlock(&AW.mtx);
     send_replies(&outs);
-}
-
-/* ---- the request ---- */
-
-void asyncwait_handle(api_ctx *actx, const proto_doc *doc)
-{
-    lm_error e;
-    const msgpack_object *args = NULL;
-    const char *rid = NULL;
-    size_t len = 0;
-    int64_t timeout = AW_DEFAULT_TIMEOUT_MS;
-    char id[40];
-    int rc = proto_get_map(doc->root, "args", true, &args, &e);
-    if (rc == LM_OK) {
-        rc = proto_get_str(args, "RequestId", true, &rid, &len, &e);
-    }
-    if (rc == LM_OK) {
-        rc = proto_copy_str(rid, len, id, sizeof(id), "RequestId", &e);
-    }
-    if (rc == LM_OK) {
-        rc = proto_get_int(args, "TimeoutMs", false, &timeout, &e);
-    }
-    if (rc == LM_OK && (timeout < 0 || timeout > AW_MAX_TIMEOUT_MS)) {
-        rc = proto_error(&e, LM_E_INVALID_PARAMETER,
-                         "1 validation error detected: Value %lld at 'timeoutMs' failed to satisfy "
-                         "constraint: Member must have value between 0 and %d",
-                         (long long)timeout, AW_MAX_TIMEOUT_MS);
-    }
-    if (rc == LM_OK && len == 0) {
-        rc = proto_error(&e, LM_E_INVALID_PARAMETER, "RequestId must not be empty");
-    }
-    if (rc != LM_OK) {
-        api_reply_error(actx, &e);
-        return;
-    }
-    asyncq_wait(actx, id, timeout);
 }

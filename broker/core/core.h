@@ -45,7 +45,6 @@
 #define BROKER_VERSION "0.1.0"
 #define NAME_MAX_LEN 64
 
-typedef struct api_ctx api_ctx;
 typedef struct work_ctx work_ctx;
 typedef struct worker worker;
 typedef struct invocation invocation;
@@ -173,25 +172,36 @@ struct worker {
 /* ---- invocations (invoke.c) ---- */
 typedef enum inv_state { INV_QUEUED, INV_RUNNING, INV_DONE } inv_state;
 
-/* How an internal invocation (one started by asyncq.c, not by an api
- * caller) ended.  Pointers are valid only during the callback. */
+/* How an invocation ended.  Pointers are valid only during the callback. */
 typedef struct invoke_outcome {
-    int code; /* LM_OK when the function ran; else the invocation error */
+    const lm_error *err; /* NULL when the function ran; else the invocation error */
+    int code; /* LM_OK when the function ran; else err->code */
     int status; /* 200, or the invocation error's status */
     const char *version; /* executed version ("" when it did not run) */
     const char *ferr; /* NULL on success, else "Handled" / "Unhandled" */
     const void *payload; /* response, or the error's message */
     size_t payload_len;
+    const char *rid; /* the invocation's request id */
+    double init_ms; /* Init Duration when this run was a cold start, else 0 */
+    double dur_ms;
+    const char *log_tail; /* base64 of the log record's last 4 KB (opts.tail), else NULL */
 } invoke_outcome;
 
 /* Called once, with B.mtx held: must not block (copy what it needs). */
 typedef void (*invoke_done_fn)(void *arg, const invoke_outcome *o);
 
+/* How to run an invocation. */
+typedef struct invoke_opts {
+    const char *rid; /* request id (an async event keeps its own across retries); NULL: new */
+    bool tail; /* LogType Tail: the outcome carries the log tail */
+    const char *client_context; /* ClientContext (base64 JSON), copied; NULL when none */
+    size_t cc_len;
+} invoke_opts;
+
 struct invocation {
     char rid[40];
     fn_config *cfg;
-    api_ctx *actx; /* where the reply goes; NULL for internal invocations */
-    invoke_done_fn done; /* internal invocations: told the outcome instead */
+    invoke_done_fn done; /* told the outcome, exactly once */
     void *done_arg;
     nng_msg *req; /* the api request; payload points into it */
     const char *payload;
@@ -247,9 +257,24 @@ typedef struct broker {
 extern broker B;
 
 /* ---- core/invoke.c ---- */
-/* Handle an "invoke" request: validate, route, dispatch or queue.  Takes
- * ownership of req.  Replies on actx (now or when the invocation ends). */
-void invoke_handle(api_ctx *actx, nng_msg *req, const proto_doc *doc);
+#define INVOKE_MAX_EVENT_PAYLOAD 1048576u /* Event payload cap (Lambda: 1 MB since Oct 2025) */
+/* Start an invocation of name[:qual].  Takes ownership of req (payload,
+ * and o's strings, point into it) in every case.  LM_OK: done(arg, …) will
+ * be called exactly once, later.  Otherwise (not found, throttled,
+ * stopping, no memory) *e says why and done is never called.  B.mtx not
+ * held by the caller. */
+int invoke_start(const char *name, const char *qual, nng_msg *req, const void *payload,
+                 size_t payload_len, const invoke_opts *o, invoke_done_fn done, void *arg,
+                 lm_error *e);
+/* The target exists and the broker is not stopping (what an Event or
+ * DryRun invoke is checked for before it is accepted); version gets the
+ * version it resolves to now, if not NULL.  B.mtx not held. */
+int invoke_check(const char *name, const char *qual, char version[VERSION_MAX_LEN + 1],
+                 lm_error *e);
+/* The payload and ClientContext rules of an invoke of this type
+ * (PROTO_INVOKE_*): sizes, JSON text. */
+int invoke_validate(int64_t type, const void *payload, size_t payload_len, size_t cc_len,
+                    lm_error *e);
 /* Finish an invocation with a worker's result (B.mtx held).  res is the
  * "result" map of the worker's NEXT. */
 void invoke_complete_result(invocation *inv, const msgpack_object *res, worker *w);
@@ -260,15 +285,6 @@ void invoke_fail_error(invocation *inv, const lm_error *e);
 /* Parse NAME / NAME:Q / function:NAME[:Q] / arn:...:function:NAME[:Q]. */
 int invoke_parse_name(const char *fn, size_t fnlen, const char *q, size_t qlen,
                       char name[NAME_MAX_LEN + 1], char qual[130], lm_error *e);
-
-/* Start an internal invocation of name[:qual] with request id rid (kept
- * across retries).  Takes ownership of req (payload points into it) in
- * every case.  LM_OK: done(arg, …) will be called exactly once, later.
- * Otherwise (not found, throttled, stopping, no memory) *e says why and
- * done is never called.  B.mtx not held by the caller. */
-int invoke_start_internal(const char *name, const char *qual, const char *rid, nng_msg *req,
-                          const void *payload, size_t payload_len, invoke_done_fn done, void *arg,
-                          lm_error *e);
 /* How many idle workers name[:qual] has now that queued work has not
  * claimed.  B.mtx not held by the caller. */
 int invoke_idle_count(const char *name, const char *qual);

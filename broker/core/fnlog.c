@@ -48,11 +48,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
 
-#include "admin/admin.h"
-#include "async/async.h"
 #include "core/core.h"
-#include "front/front.h"
-#include "store/store.h"
 #include "lib/listen.h"
 
 #define FNLOG_FLUSH_MS 50

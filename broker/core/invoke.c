@@ -1,13 +1,17 @@
 /*
- * broker/core/invoke.c — the invoke router: validate an invoke request, resolve
+ * broker/core/invoke.c — starting invocations and finishing them: resolve
  * the function, apply limits and throttling, hand the invocation to the
- * pool, and build the caller's reply (status, executed version, function
- * error, payload, log tail) when it ends.
+ * pool, and when it ends write its log record and tell the owner how it
+ * ended (invoke_outcome: status, executed version, function error,
+ * payload, durations, log tail).  Who the owner is — an api caller through
+ * front/ops.c, an async event through async/asyncq.c — is not known here:
+ * every invocation has a completion (invoke_done_fn), and the way in
+ * encodes its own reply from the outcome.
  *
- * Invocation errors (bad parameters, payload not JSON or too large, unknown
- * function, throttled) are answered here and never reach a worker.  Names
- * follow Lambda's patterns (proto/names.c); a payload must be JSON text:
- * UTF-8, no raw NUL or control character in a string (proto/text.c), then
+ * invoke_validate holds the rules a request must meet before anything
+ * runs (bad parameters, payload not JSON or too large).  Names follow
+ * Lambda's patterns (proto/names.c); a payload must be JSON text: UTF-8,
+ * no raw NUL or control character in a string (proto/text.c), then
  * cJSON's syntax check — for Event invokes as for RequestResponse.  The
  * request message is kept alive for the whole invocation: the payload is
  * used in place (msgpack strings point into it), never copied.
@@ -20,14 +24,9 @@
  *          \tMax Memory Used: …\t[Init Duration: …\t]
  * The runtime sends the handler's output (capped at 256 KB) with its
  * result, so the whole record goes to <state>/logs/<function>.log in one
- * piece, and its last 4 KB, base64, to the caller when LogType is Tail.
+ * piece, and its last 4 KB, base64, to the owner when opts.tail asks.
  * A worker that dies mid-invocation sends no result: its record holds what
  * the runtime had pushed to the logs socket before it died.
- *
- * Event invokes are validated here (1 MiB cap) and handed to asyncq.c,
- * which stores them and answers 202.  When it runs them, it comes back
- * through invoke_start_internal(): the same queueing, pool and limits, but
- * the outcome goes to a callback instead of an api reply.
  */
 #include <math.h>
 #include <stdio.h>
@@ -36,11 +35,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "admin/admin.h"
-#include "async/async.h"
 #include "core/core.h"
-#include "front/front.h"
-#include "store/store.h"
 
 #define TAIL_BYTES 4096
 
@@ -133,35 +128,12 @@ static char *build_log(const invocation *inv, const outcome *o, size_t *len)
     return buf;
 }
 
-/* Tell an internal invocation's owner how it ended.  B.mtx held. */
-static void tell_done(invocation *inv, const outcome *o)
-{
-    invoke_outcome io = {.code = LM_OK,
-                         .status = 200,
-                         .version = inv->cfg->version,
-                         .ferr = o->ferr,
-                         .payload = o->payload,
-                         .payload_len = o->payload_len};
-    inv->done(inv->done_arg, &io);
-}
-
-/* Reply to the caller and free the invocation.  B.mtx held. */
+/* Tell the invocation's owner how it ended and free it.  B.mtx held. */
 static void finish(invocation *inv, const outcome *o)
 {
     size_t loglen = 0;
     char *log = build_log(inv, o, &loglen);
     char *tail = NULL;
-    if (inv->done != NULL) {
-        if (log != NULL) {
-            fnlog_write(inv->cfg->name, log, loglen);
-        }
-        free(log);
-        tell_done(inv, o);
-        B.inflight--;
-        inv->state = INV_DONE;
-        inv_free(inv);
-        return;
-    }
     if (log != NULL) {
         fnlog_write(inv->cfg->name, log, loglen);
         if (inv->tail) {
@@ -169,41 +141,21 @@ static void finish(invocation *inv, const outcome *o)
             tail = util_base64(log + off, loglen - off);
         }
     }
-    nng_msg *m = NULL;
-    if (nng_msg_alloc(&m, o->payload_len + 512 + (tail != NULL ? strlen(tail) : 0)) == 0) {
-        nng_msg_clear(m);
-        proto_writer w;
-        proto_writer_init(&w, m);
-        pw_map(&w, 9 + (tail != NULL));
-        pw_header(&w, "result");
-        pw_key(&w, "status");
-        pw_int(&w, 200);
-        pw_key(&w, "version");
-        pw_str(&w, inv->cfg->version);
-        pw_key(&w, "ferr");
-        pw_str(&w, o->ferr);
-        pw_key(&w, "rid");
-        pw_str(&w, inv->rid);
-        pw_key(&w, "payload");
-        pw_bin(&w, o->payload, o->payload_len);
-        pw_key(&w, "init_ms");
-        pw_double(&w, o->init_ms);
-        pw_key(&w, "dur_ms");
-        pw_double(&w, o->dur_ms);
-        if (tail != NULL) {
-            pw_key(&w, "log");
-            pw_str(&w, tail);
-        }
-        if (w.err != 0) {
-            nng_msg_free(m);
-            m = NULL;
-        }
-    }
     free(log);
-    free(tail);
+    invoke_outcome io = {.code = LM_OK,
+                         .status = 200,
+                         .version = inv->cfg->version,
+                         .ferr = o->ferr,
+                         .payload = o->payload,
+                         .payload_len = o->payload_len,
+                         .rid = inv->rid,
+                         .init_ms = o->init_ms,
+                         .dur_ms = o->dur_ms,
+                         .log_tail = tail};
     B.inflight--;
     inv->state = INV_DONE;
-    api_reply(inv->actx, m);
+    inv->done(inv->done_arg, &io);
+    free(tail);
     inv_free(inv);
 }
 
@@ -265,107 +217,38 @@ void invoke_fail_error(invocation *inv, const lm_error *e)
 {
     B.inflight--;
     inv->state = INV_DONE;
-    if (inv->done != NULL) {
-        invoke_outcome io = {.code = e->code,
-                             .status = e->status,
-                             .version = "",
-                             .payload = e->message,
-                             .payload_len = strlen(e->message)};
-        inv->done(inv->done_arg, &io);
-    } else {
-        api_reply_error(inv->actx, e);
-    }
+    invoke_outcome io = {.err = e,
+                         .code = e->code,
+                         .status = e->status,
+                         .version = "",
+                         .payload = e->message,
+                         .payload_len = strlen(e->message),
+                         .rid = inv->rid};
+    inv->done(inv->done_arg, &io);
     inv_free(inv);
-}
-
-static nng_msg *dry_run_reply(const char *version)
-{
-    nng_msg *m = NULL;
-    if (nng_msg_alloc(&m, 0) != 0) {
-        return NULL;
-    }
-    proto_writer w;
-    proto_writer_init(&w, m);
-    pw_map(&w, 4);
-    pw_header(&w, "result");
-    pw_key(&w, "status");
-    pw_int(&w, 204);
-    pw_key(&w, "version");
-    pw_str(&w, version);
-    return m;
 }
 
 static void enqueue(invocation *inv, fn_config *target, const char *name, const char *qual);
 
-typedef struct invoke_req {
-    const char *fn, *q, *cc, *ikey;
-    size_t fnlen, qlen, cclen, ikeylen;
+/* What invoke_validate reads. */
+typedef struct invoke_in {
     int64_t type;
-    bool tail;
     const void *payload;
     size_t payload_len;
-} invoke_req;
+    size_t cclen;
+} invoke_in;
 
-static int parse_request(const proto_doc *doc, invoke_req *r, lm_error *e)
+int invoke_validate(int64_t type, const void *payload, size_t payload_len, size_t cc_len,
+                    lm_error *e)
 {
-    memset(r, 0, sizeof(*r));
-    const msgpack_object *m = doc->root;
-    int rc = proto_get_str(m, "fn", true, &r->fn, &r->fnlen, e);
-    if (rc == LM_OK) {
-        rc = proto_get_str(m, "q", false, &r->q, &r->qlen, e);
-    }
-    if (rc == LM_OK) {
-        rc = proto_get_int(m, "type", false, &r->type, e);
-    }
-    if (rc == LM_OK) {
-        rc = proto_get_bool(m, "tail", false, &r->tail, e);
-    }
-    if (rc == LM_OK) {
-        rc = proto_get_str(m, "cc", false, &r->cc, &r->cclen, e);
-    }
-    if (rc == LM_OK) {
-        rc = proto_get_bin(m, "payload", false, &r->payload, &r->payload_len, e);
-    }
-    if (rc == LM_OK) {
-        rc = proto_get_str(m, "ikey", false, &r->ikey, &r->ikeylen, e);
-        const msgpack_object *k = proto_find(m, "ikey");
-        if (rc == LM_OK && r->ikey == NULL && k != NULL && k->type == MSGPACK_OBJECT_STR) {
-            r->ikey = ""; /* present but empty: refused below, not taken for absent */
-        }
-    }
-    if (rc != LM_OK) {
-        /* a field of the wrong type is a bad parameter, as Lambda reports it */
-        e->code = LM_E_INVALID_PARAMETER;
-        e->status = proto_err_status(LM_E_INVALID_PARAMETER);
-        snprintf(e->type, sizeof(e->type), "%s", proto_err_type(LM_E_INVALID_PARAMETER));
-        return LM_E_INVALID_PARAMETER;
-    }
-    if (r->type < PROTO_INVOKE_REQUEST_RESPONSE || r->type > PROTO_INVOKE_DRY_RUN) {
-        return proto_error(e, LM_E_INVALID_PARAMETER,
-                           "InvocationType must be RequestResponse, Event or DryRun");
-    }
-    const char *why = r->ikey != NULL ? proto_idempotency_key_problem(r->ikey, r->ikeylen) : NULL;
-    if (r->ikey != NULL && r->type != PROTO_INVOKE_EVENT) {
-        return proto_error(e, LM_E_INVALID_PARAMETER,
-                           "IdempotencyKey is only for the Event invocation type");
-    }
-    if (why != NULL) {
-        return proto_error(e, LM_E_INVALID_PARAMETER, "IdempotencyKey: %s", why);
-    }
-    if (r->payload == NULL || r->payload_len == 0) {
-        r->payload = "{}";
-        r->payload_len = 2;
-    }
-    return LM_OK;
-}
-
-static int validate_request(const invoke_req *r, lm_error *e)
-{
-    if (r->type == PROTO_INVOKE_EVENT && r->payload_len > ASYNCQ_MAX_PAYLOAD) {
+    const invoke_in in = {
+        .type = type, .payload = payload, .payload_len = payload_len, .cclen = cc_len};
+    const invoke_in *r = &in;
+    if (r->type == PROTO_INVOKE_EVENT && r->payload_len > INVOKE_MAX_EVENT_PAYLOAD) {
         return proto_error(e, LM_E_TOO_LARGE,
                            "%zu byte payload is too large for the Event invocation type "
                            "(limit %u bytes)",
-                           r->payload_len, ASYNCQ_MAX_PAYLOAD);
+                           r->payload_len, INVOKE_MAX_EVENT_PAYLOAD);
     }
     if (r->payload_len > PROTO_MAX_SYNC_PAYLOAD) {
         return proto_error(e, LM_E_TOO_LARGE,
@@ -408,98 +291,51 @@ static int validate_request(const invoke_req *r, lm_error *e)
     return LM_OK;
 }
 
-void invoke_handle(api_ctx *actx, nng_msg *req, const proto_doc *doc)
+/* The checks every invoke starts with: the target exists, the broker is
+ * not stopping.  B.mtx held. */
+static fn_config *target_of(const char *name, const char *qual, lm_error *e)
 {
-    invoke_req r;
-    lm_error e;
-    char name[NAME_MAX_LEN + 1], qual[130];
-    int rc = parse_request(doc, &r, &e);
-    if (rc == LM_OK) {
-        rc = invoke_parse_name(r.fn, r.fnlen, r.q, r.qlen, name, qual, &e);
-    }
-    if (rc == LM_OK && r.type != PROTO_INVOKE_DRY_RUN) {
-        rc = validate_request(&r, &e);
-    }
-    invocation *inv = NULL;
-    if (rc == LM_OK) {
-        inv = calloc(1, sizeof(*inv));
-        if (inv == NULL ||
-            (r.cc != NULL && (inv->client_context = strndup(r.cc, r.cclen)) == NULL)) {
-            rc = proto_error(&e, LM_E_NOMEM, NULL);
-        }
-    }
-    if (rc != LM_OK) {
-        if (inv != NULL) {
-            free(inv);
-        }
-        nng_msg_free(req);
-        api_reply_error(actx, &e);
-        return;
-    }
-    pthread_mutex_lock(&B.mtx);
     function *f = registry_find(name);
     fn_config *target = f != NULL ? registry_resolve(f, qual) : NULL;
     if (target == NULL) {
-        rc = proto_error(&e, LM_E_NOT_FOUND, "Function not found: function:%s%s%s", name,
-                         qual[0] != '\0' ? ":" : "", qual);
-    } else if (B.stopping) {
-        rc = proto_error(&e, LM_E_STOPPING, "the broker is stopping");
-    } else if (r.type == PROTO_INVOKE_DRY_RUN) {
-        nng_msg *dry = dry_run_reply(target->version); /* target is only safe under B.mtx */
-        pthread_mutex_unlock(&B.mtx);
-        free(inv->client_context);
-        free(inv);
-        nng_msg_free(req);
-        api_reply(actx, dry);
-        return;
-    } else if (r.type == PROTO_INVOKE_EVENT) {
-        /* durable enqueue and the 202 happen on the asyncq thread */
-        pthread_mutex_unlock(&B.mtx);
-        free(inv->client_context);
-        free(inv);
-        asyncq_submit(actx, req, name, qual, r.payload, r.payload_len, r.ikey, r.ikeylen);
-        return;
-    } else if (B.inflight >= B.opt.max_concurrency) {
-        rc = proto_error(&e, LM_E_THROTTLED,
-                         "Rate Exceeded. (Reason: ConcurrentInvocationLimitExceeded, limit %d)",
-                         B.opt.max_concurrency);
+        proto_error(e, LM_E_NOT_FOUND, "Function not found: function:%s%s%s", name,
+                    qual[0] != '\0' ? ":" : "", qual);
+        return NULL;
     }
-    if (rc != LM_OK) {
-        pthread_mutex_unlock(&B.mtx);
-        free(inv->client_context);
-        free(inv);
-        nng_msg_free(req);
-        api_reply_error(actx, &e);
-        return;
+    if (B.stopping) {
+        proto_error(e, LM_E_STOPPING, "the broker is stopping");
+        return NULL;
     }
-    util_uuid4(inv->rid);
-    inv->actx = actx;
-    inv->req = req;
-    inv->payload = r.payload;
-    inv->payload_len = r.payload_len;
-    inv->tail = r.tail;
-    enqueue(inv, target, name, qual);
-    pthread_mutex_unlock(&B.mtx);
+    return target;
 }
 
-int invoke_start_internal(const char *name, const char *qual, const char *rid, nng_msg *req,
-                          const void *payload, size_t payload_len, invoke_done_fn done, void *arg,
-                          lm_error *e)
+int invoke_check(const char *name, const char *qual, char version[VERSION_MAX_LEN + 1], lm_error *e)
+{
+    pthread_mutex_lock(&B.mtx);
+    fn_config *target = target_of(name, qual, e);
+    if (target != NULL && version != NULL) {
+        snprintf(version, VERSION_MAX_LEN + 1, "%s", target->version);
+    }
+    pthread_mutex_unlock(&B.mtx);
+    return target != NULL ? LM_OK : e->code;
+}
+
+int invoke_start(const char *name, const char *qual, nng_msg *req, const void *payload,
+                 size_t payload_len, const invoke_opts *o, invoke_done_fn done, void *arg,
+                 lm_error *e)
 {
     invocation *inv = calloc(1, sizeof(*inv));
-    if (inv == NULL) {
+    if (inv == NULL || (o->client_context != NULL &&
+                        (inv->client_context = strndup(o->client_context, o->cc_len)) == NULL)) {
+        free(inv);
         nng_msg_free(req);
         return proto_error(e, LM_E_NOMEM, NULL);
     }
     int rc = LM_OK;
     pthread_mutex_lock(&B.mtx);
-    function *f = registry_find(name);
-    fn_config *target = f != NULL ? registry_resolve(f, qual) : NULL;
+    fn_config *target = target_of(name, qual, e);
     if (target == NULL) {
-        rc = proto_error(e, LM_E_NOT_FOUND, "Function not found: function:%s%s%s", name,
-                         qual[0] != '\0' ? ":" : "", qual);
-    } else if (B.stopping) {
-        rc = proto_error(e, LM_E_STOPPING, "the broker is stopping");
+        rc = e->code;
     } else if (B.inflight >= B.opt.max_concurrency) {
         rc = proto_error(e, LM_E_THROTTLED,
                          "Rate Exceeded. (Reason: ConcurrentInvocationLimitExceeded, limit %d)",
@@ -507,14 +343,20 @@ int invoke_start_internal(const char *name, const char *qual, const char *rid, n
     }
     if (rc != LM_OK) {
         pthread_mutex_unlock(&B.mtx);
+        free(inv->client_context);
         free(inv);
         nng_msg_free(req);
         return rc;
     }
-    snprintf(inv->rid, sizeof(inv->rid), "%s", rid);
+    if (o->rid != NULL) {
+        snprintf(inv->rid, sizeof(inv->rid), "%s", o->rid);
+    } else {
+        util_uuid4(inv->rid);
+    }
     inv->req = req;
     inv->payload = payload;
     inv->payload_len = payload_len;
+    inv->tail = o->tail;
     inv->done = done;
     inv->done_arg = arg;
     enqueue(inv, target, name, qual);

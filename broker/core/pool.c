@@ -38,11 +38,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "admin/admin.h"
-#include "async/async.h"
 #include "core/core.h"
-#include "front/front.h"
-#include "store/store.h"
 #include "core/sbxhost.h"
 
 extern char **environ;

@@ -20,11 +20,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "admin/admin.h"
-#include "async/async.h"
 #include "core/core.h"
-#include "front/front.h"
-#include "store/store.h"
 
 #define REGISTRY_BUCKETS 1024
 

@@ -82,12 +82,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "admin/admin.h"
-#include "async/async.h"
 #include "core/core.h"
-#include "front/front.h"
-#include "store/store.h"
-#include "sbxhost.h"
+#include "core/sbxhost.h"
 
 #define CG_V1_ROOT "/sys/fs/cgroup/memory"
 #define CG_PIDS_V1_ROOT "/sys/fs/cgroup/pids"

@@ -27,11 +27,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 
-#include "admin/admin.h"
-#include "async/async.h"
 #include "core/core.h"
-#include "front/front.h"
-#include "store/store.h"
 #include "lib/reppool.h"
 #include "lib/listen.h"
 
@@ -40,7 +36,8 @@
 static reppool *W;
 
 /* A work_ctx is a reppool_ctx under the name pool.c uses (a distinct type,
- * so it is never mixed up with an api_ctx); no storage of its own. */
+ * so pool.c cannot hand it to anything but this file); no storage of its
+ * own. */
 static reppool_ctx *rctx(work_ctx *c)
 {
     return (reppool_ctx *)(void *)c;

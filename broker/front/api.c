@@ -16,8 +16,11 @@
  * callback, before any handler sees it; invalid ones get a typed error
  * reply and the broker carries on.
  * NNG_OPT_RECVMAXSZ drops oversized frames before nng allocates them.
- * Listeners go through listen.c (they survive nng 1.5.2's handshake bug);
- * `ping` is answered here, so a client can confirm its connection was taken.
+ * Then the op is looked up in the one op table (ops.c) and run with a
+ * completion (api_done) that sends its reply on the request's context.
+ * Listeners go through lib/listen.c (they survive nng 1.5.2's handshake
+ * bug); `ping` is answered inline, so a client can confirm its connection
+ * was taken.
  * A local pipe whose peer uid is neither ours nor root's is closed.
  */
 #include <stdlib.h>
@@ -28,95 +31,69 @@
 #include <nng/transport/ipc/ipc.h>
 #include <nng/protocol/reqrep0/rep.h>
 
-#include "admin/admin.h"
-#include "async/async.h"
-#include "core/core.h"
 #include "front/front.h"
-#include "store/store.h"
-#include "lib/reppool.h"
 #include "lib/listen.h"
+#include "lib/reppool.h"
 
 #define API_RECEIVERS 8
 
 static reppool *A;
 
-/* An api_ctx is a reppool_ctx under the name the rest of the broker uses
- * (a distinct type, so it is never mixed up with a work_ctx); no storage of
- * its own. */
-static reppool_ctx *rctx(api_ctx *c)
+/* The completion of a request that arrived on context arg (a
+ * reppool_ctx): send the reply, or the error as a reply.  Any thread. */
+static void api_done(void *arg, nng_msg *reply, const lm_error *err)
 {
-    return (reppool_ctx *)(void *)c;
-}
-
-void api_reply(api_ctx *c, nng_msg *msg)
-{
+    reppool_ctx *c = arg;
+    nng_msg *msg = reply != NULL ? reply : proto_error_reply(err);
     if (msg == NULL) {
         lm_error e;
         proto_error(&e, LM_E_NOMEM, NULL);
         msg = proto_error_reply(&e);
         if (msg == NULL) {
-            reppool_release(rctx(c)); /* no reply possible: free the context */
+            reppool_release(c); /* no reply possible: free the context */
             return;
         }
     }
-    reppool_reply(rctx(c), msg);
-}
-
-void api_reply_error(api_ctx *c, const lm_error *e)
-{
-    api_reply(c, proto_error_reply(e));
-}
-
-static bool op_is(const char *op, size_t n, const char *want)
-{
-    return strlen(want) == n && memcmp(op, want, n) == 0;
+    reppool_reply(c, msg);
 }
 
 /* Route one request.  B.mtx not held.  Takes ownership of msg. */
-static void dispatch(api_ctx *c, nng_msg *msg)
+static void dispatch(reppool_ctx *c, nng_msg *msg)
 {
+    completion done = {.done = api_done, .arg = c};
     proto_doc doc;
     lm_error e;
     const char *op = NULL;
     size_t oplen = 0;
+    const msgpack_object *args = NULL;
     int rc = proto_decode_request(nng_msg_body(msg), nng_msg_len(msg), &doc, &e);
     if (rc == LM_OK) {
         rc = proto_get_str(doc.root, "op", true, &op, &oplen, &e);
     }
+    const op_def *d = rc == LM_OK ? ops_find(op, oplen) : NULL;
+    if (rc == LM_OK && d == NULL) {
+        /* as before the table: a malformed args map is reported first */
+        rc = proto_get_map(doc.root, "args", false, &args, &e);
+        if (rc == LM_OK) {
+            rc = proto_error(&e, LM_E_UNKNOWN_OP, "unknown operation '%.*s'",
+                             (int)(oplen > 64 ? 64 : oplen), op);
+        }
+    }
     if (rc != LM_OK) {
         proto_doc_finish(&doc);
         nng_msg_free(msg);
-        api_reply_error(c, &e);
+        complete_error(done, &e);
         return;
     }
-    if (op_is(op, oplen, "ping")) {
-        /* clients confirm their connection was taken (sdk/src/client.c) */
-        proto_doc_finish(&doc);
-        nng_msg_free(msg);
-        nng_msg *pong = proto_op_msg("pong");
-        api_reply(c, pong);
-        return;
-    }
-    if (op_is(op, oplen, "invoke")) {
-        invoke_handle(c, msg, &doc); /* takes msg */
-        proto_doc_finish(&doc);
-        return;
-    }
-    if (op_is(op, oplen, "event-wait")) { /* waits: never on the admin thread */
-        asyncwait_handle(c, &doc);
-        proto_doc_finish(&doc);
-        nng_msg_free(msg);
-        return;
-    }
+    ops_run(d, msg, &doc, done); /* takes msg */
     proto_doc_finish(&doc);
-    admin_submit(c, msg);
 }
 
 /* reppool_request_fn: a request arrived on c. */
 static void api_request(void *arg, reppool_ctx *c, nng_msg *msg)
 {
     (void)arg;
-    dispatch((api_ctx *)(void *)c, msg);
+    dispatch(c, msg);
 }
 
 /* Only the broker's own user (and root) may use the local api socket.  The

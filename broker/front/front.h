@@ -1,19 +1,52 @@
 /*
- * broker/front/front.h — the ways in.  Today one: the api socket (api.c).
- * Front ends decode a request, look its op up and call the layers below;
- * nothing below includes this header.
+ * broker/front/front.h — the ways in.  Today one: the api socket (api.c),
+ * over the one op table (ops.c).  A way in decodes a request, looks its op
+ * up, and calls the layers below with a completion that encodes and sends
+ * the answer; nothing below includes this header or knows who is waiting.
  */
 #ifndef BROKER_FRONT_FRONT_H
 #define BROKER_FRONT_FRONT_H
 
 #include "core/core.h"
 
-/* ---- api.c ---- */
+#include "admin/admin.h"
+#include "lib/completion.h"
+
+/* ---- api.c: the api socket ---- */
 int api_start(void);
 void api_stop(void);
-/* Send msg as the reply on actx (takes ownership of msg; frees it if the
- * send fails).  Callable from any thread, without B.mtx held or with it. */
-void api_reply(api_ctx *actx, nng_msg *msg);
-void api_reply_error(api_ctx *actx, const lm_error *e);
+
+/* ---- ops.c: the one op table ---- */
+typedef enum op_where {
+    OP_INLINE, /* in the way in's callback: must not block */
+    OP_ADMIN /* on the admin thread, one at a time */
+} op_where;
+
+typedef enum op_args {
+    OP_ARGS_NONE, /* the op's fields are at the top level */
+    OP_ARGS_OPTIONAL, /* an "args" map, if present, must be a map */
+    OP_ARGS_REQUIRED
+} op_args;
+
+/* An inline op: takes msg (the request; doc points into it, and args into
+ * doc); done exactly once. */
+typedef void (*op_run_fn)(nng_msg *msg, const proto_doc *doc, const msgpack_object *args,
+                          completion done);
+
+typedef struct op_def {
+    const char *name;
+    op_where where;
+    op_args args;
+    op_run_fn run; /* OP_INLINE */
+    admin_op_fn admin; /* OP_ADMIN */
+} op_def;
+
+/* The op named op (n bytes), or NULL. */
+const op_def *ops_find(const char *op, size_t n);
+/* The whole table (n entries), for listing. */
+const op_def *ops_table(size_t *n);
+/* Run a looked-up op on a decoded request: check args, then run it inline
+ * or queue it to the admin thread.  Takes msg; done exactly once. */
+void ops_run(const op_def *d, nng_msg *msg, const proto_doc *doc, completion done);
 
 #endif

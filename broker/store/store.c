@@ -55,10 +55,6 @@
 
 #include <sqlite3.h>
 
-#include "admin/admin.h"
-#include "async/async.h"
-#include "core/core.h"
-#include "front/front.h"
 #include "store/store.h"
 
 static sqlite3 *db;
