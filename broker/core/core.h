@@ -8,19 +8,21 @@
  *   - All broker state below (registry, workers, invocations) is guarded by
  *     one mutex, B.mtx.  Nothing slow ever runs under it: no file I/O, no
  *     process creation, no waits.
- *   - nng aio callbacks (api.c, work.c, through lib/reppool's contexts: tiny
- *     state machines RECV → WAIT → SEND under the pool's own leaf mutex)
- *     decode, take B.mtx briefly, route, and start the next async
- *     operation.  The sync-invoke hot path stays inside callbacks: an
- *     api request is answered straight from the worker's result callback.
- *   - Slow work has its own threads: admin.c (SQLite, file copies), the
- *     spawner and reaper in pool.c (posix_spawn, waitpid), the clock in
- *     pool.c (deadlines, init timeouts, idle reaping), fnlog.c (log files)
- *     and asyncq.c (the durable async-invoke queue: its SQLite commits,
- *     retries, destinations and event-wait).
+ *   - nng aio callbacks (front/api.c, core/work.c, through lib/reppool's
+ *     contexts: tiny state machines RECV → WAIT → SEND under the pool's
+ *     own leaf mutex) decode, take B.mtx briefly, route, and start the
+ *     next async operation.  The sync-invoke hot path stays inside
+ *     callbacks: an invocation's completion (invoke_done_fn) runs in the
+ *     worker's result callback, and front/ops.c's answers the api there.
+ *   - Slow work has its own threads: admin/admin.c (SQLite, file copies),
+ *     the spawner and reaper in pool.c (posix_spawn, waitpid), the clock
+ *     in pool.c (deadlines, init timeouts, idle reaping), fnlog.c (log
+ *     files) and async/asyncq.c (the durable async-invoke queue: its
+ *     SQLite commits, retries, destinations and event-wait).  The thread
+ *     map is in broker/README.md.
  *   - Lock order: B.mtx may be taken while holding nothing else; B.spawn_mtx
- *     is taken before B.mtx where both are needed.  asyncq.c's own mutex and
- *     each reppool's are leaves: they may be taken under B.mtx, never the
+ *     is taken before B.mtx where both are needed.  async/asyncq.c's own
+ *     mutex and each reppool's are leaves: they may be taken under B.mtx, never the
  *     other way round.
  */
 #ifndef BROKER_CORE_CORE_H
