@@ -176,7 +176,8 @@ Test(cli, get_list_status_and_delete)
 
 Test(cli, every_command_has_help_with_an_example)
 {
-    const char *cmds[] = {"status", "create", "get", "list", "delete", "invoke", "test-pattern"};
+    const char *cmds[] = {"status", "create", "get",   "list",        "delete",
+                          "invoke", "queue",  "topic", "test-pattern"};
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         char *out = NULL, *err = NULL;
         int rc = RUN(&out, &err, cmds[i], "--help");
