@@ -4,12 +4,13 @@
  * helpers every verb uses.
  *
  * One file per resource holds its verbs (functions.c, versions.c, invoke.c,
- * events.c, queues.c, topics.c, misc.c); each verb is a `cmd_<verb>` handler with the signature
- * command_fn and one row in the table in commands.c, which both dispatch
- * and the help text (main.c) read.  Helpers shared between verb files carry
- * their file's prefix: out_ (output.c: calling the broker, printing, errors
- * and exit codes) and args_ (args.c: option parsing).  README.md in this
- * folder says how to add a verb.
+ * events.c, queues.c, topics.c, misc.c); each verb is a `cmd_<verb>`
+ * handler with the signature command_fn and one row in the table in
+ * commands.c, which both dispatch and the help text (main.c) read.
+ * Helpers shared between verb files carry their file's prefix: out_
+ * (output.c: calling the broker, printing, errors and exit codes) and
+ * args_ (args.c: option parsing, message attributes, reading files and
+ * stdin).  README.md in this folder says how to add a verb.
  *
  * Output rule: results on stdout (text, or the broker's JSON with -o json);
  * errors on stderr as one line (JSON with -o json); the exit code says what
