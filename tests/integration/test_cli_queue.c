@@ -158,6 +158,8 @@ Test(cli_queue, send_batch_takes_one_to_ten_json_objects)
     write_batch("{\"Id\":\"a\",\"MessageBody\":\"b\"}\nnot json\n");
     USAGE("line 2 of", "queue", "send-batch", "q", "-f", batch_path);
     USAGE("is not a JSON object", "queue", "send-batch", "q", "-f", batch_path);
+    write_batch("{\"Id\":\"a\",\"MessageBody\":\"b\"} trailing\n");
+    USAGE("line 1 of", "queue", "send-batch", "q", "-f", batch_path);
     write_batch("[1,2]\n");
     USAGE("line 1 of", "queue", "send-batch", "q", "-f", batch_path);
     write_batch("\n  \n");
@@ -175,6 +177,8 @@ Test(cli_queue, subscribe_takes_one_endpoint_and_a_valid_filter)
           "--filter-policy", "[\"a\"]");
     USAGE("--filter-policy takes a JSON object", "topic", "subscribe", "t", "--queue", "q",
           "--filter-policy", "{nope");
+    USAGE("--filter-policy takes a JSON object", "topic", "subscribe", "t", "--queue", "q",
+          "--filter-policy", "{\"a\":[\"b\"]} {}");
     USAGE("--filter-scope takes attributes or body", "topic", "subscribe", "t", "--queue", "q",
           "--filter-scope", "headers");
 }

@@ -379,7 +379,7 @@ static cJSON *batch_entries(char *text, const char *path, const char *cmd)
         if (strspn(s, " \t\r") == strlen(s)) {
             continue;
         }
-        cJSON *e = cJSON_Parse(s);
+        cJSON *e = cJSON_ParseWithOpts(s, NULL, true); /* nothing may follow it */
         if (!cJSON_IsObject(e) || cJSON_GetArraySize(entries) == BATCH_MAX) {
             snprintf(msg, sizeof(msg), "line %d of '%%s' %s", line,
                      cJSON_IsObject(e) ? "is entry 11: a batch holds at most 10 entries"

@@ -141,7 +141,7 @@ static int subscription_attributes(cJSON *args, const args_flag *f, const char *
         cJSON_AddStringToObject(at, "RawMessageDelivery", "true");
     }
     if (f[3].value != NULL) {
-        cJSON *p = cJSON_Parse(f[3].value);
+        cJSON *p = cJSON_ParseWithOpts(f[3].value, NULL, true);
         if (!cJSON_IsObject(p)) {
             rc = out_usage(cmd, "--filter-policy takes a JSON object, got '%s'", f[3].value);
         }
