@@ -4,12 +4,13 @@
  * helpers every verb uses.
  *
  * One file per resource holds its verbs (functions.c, versions.c, invoke.c,
- * events.c, misc.c); each verb is a `cmd_<verb>` handler with the signature
- * command_fn and one row in the table in commands.c, which both dispatch
- * and the help text (main.c) read.  Helpers shared between verb files carry
- * their file's prefix: out_ (output.c: calling the broker, printing, errors
- * and exit codes) and args_ (args.c: option parsing).  README.md in this
- * folder says how to add a verb.
+ * events.c, queues.c, topics.c, misc.c); each verb is a `cmd_<verb>`
+ * handler with the signature command_fn and one row in the table in
+ * commands.c, which both dispatch and the help text (main.c) read.
+ * Helpers shared between verb files carry their file's prefix: out_
+ * (output.c: calling the broker, printing, errors and exit codes) and
+ * args_ (args.c: option parsing, message attributes, reading files and
+ * stdin).  README.md in this folder says how to add a verb.
  *
  * Output rule: results on stdout (text, or the broker's JSON with -o json);
  * errors on stderr as one line (JSON with -o json); the exit code says what
@@ -20,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <cjson/cJSON.h>
 #include <lamina/client.h>
@@ -85,12 +87,27 @@ int out_connect(cli *c);
  * text is NULL, else through text(). */
 int out_call(cli *c, const char *op, cJSON *args, const void *code, size_t len,
              void (*text)(const cJSON *reply));
+/* Connect and call op with args (may be NULL); on success *reply is the
+ * parsed reply (the caller deletes it) and nothing is printed yet.  On
+ * failure the error is printed, *reply is NULL and the exit code returned. */
+int out_request(cli *c, const char *op, const cJSON *args, cJSON **reply);
+/* Print a reply as out_call does: JSON with -o json or when text is NULL,
+ * else through text(). */
+void out_print(const cli *c, const cJSON *reply, void (*text)(const cJSON *reply));
+/* The exit code for an error named by its wire type ("MessageTooLong",
+ * the Code of a failed batch entry); a type not in the error table is
+ * EXIT_INVALID when the sender is at fault, else EXIT_INTERNAL. */
+int out_exit_for_type(const char *type, bool sender_fault);
 /* A verb taking exactly one NAME: op with {"FunctionName": NAME}. */
 int out_call_name(cli *c, int argc, char **argv, const char *op, void (*text)(const cJSON *reply));
 /* A text printer that prints nothing (delete-like verbs). */
 void out_nothing(const cJSON *reply);
 /* The string member key of o, or "" (never NULL; points into o). */
 const char *out_str(const cJSON *o, const char *key);
+/* Every member of object o as a "Key value" line, keys padded to width
+ * (strings as they are, numbers, booleans, objects and arrays as compact
+ * JSON); nothing when o is NULL.  Queue and topic attributes, send's reply. */
+void out_fields(const cJSON *o, int width);
 /* A function configuration as "Key value" lines (create, get, update-*,
  * publish). */
 void out_config(const cJSON *cfg);
@@ -108,6 +125,23 @@ typedef struct args_opt {
  * (into vars when vars is non-NULL).  Returns EXIT_OK or a usage error
  * (printed). */
 int args_parse(int argc, char **argv, int from, args_opt *opts, size_t nopts, cJSON *vars);
+
+/* A richer option row (queue and topic verbs; write it with designated
+ * initializers): value as in args_opt (the last one given wins);
+ * is_switch: the flag takes no value and sets value to "true"; all (a
+ * cJSON array the caller owns, or NULL): every VALUE of a repeatable flag
+ * is appended to it as a string, in order. */
+typedef struct args_flag {
+    const char *flag;
+    const char *value;
+    bool is_switch;
+    cJSON *all;
+} args_flag;
+
+/* Parse argv[from..] into flags (switches and --flag VALUE pairs).
+ * Returns EXIT_OK or a usage error (printed: unknown option, unexpected
+ * argument, a missing value). */
+int args_parse_flags(int argc, char **argv, int from, args_flag *flags, size_t n);
 /* KEY=VALUE into vars (copied); EXIT_OK or a usage error for cmd. */
 int args_env(cJSON *vars, const char *kv, const char *cmd);
 /* A decimal int; 0, or -1 when s is not one. */
@@ -118,6 +152,22 @@ int args_add_int(cJSON *args, const char *key, const char *v, const char *cmd);
 /* --revision-id ID → RevisionId (the update happens only while the
  * function or alias is still at that revision); nothing when id is NULL. */
 void args_add_revision(cJSON *args, const char *id);
+/* Read all of f into a malloc'd, NUL-terminated buffer (*len: its length
+ * without the NUL); NULL when out of memory.  Does not close f. */
+char *args_read_stream(FILE *f, size_t *len);
+/* The whole file at path ("-": stdin) as a malloc'd string the caller
+ * frees, or NULL with *rc set to the usage error printed for cmd. */
+char *args_read_path(const char *path, const char *cmd, int *rc);
+/* --attr NAME=TYPE:VALUE into attrs as SQS/SNS MessageAttributes:
+ * attrs[NAME] = {DataType: TYPE, StringValue: VALUE} (TYPE String or
+ * Number, optionally .LABEL) or {DataType, BinaryValue: VALUE} (Binary[.LABEL];
+ * VALUE must be base64).  Copies; EXIT_OK or a usage error for cmd (no
+ * '=', no ':', another TYPE, VALUE not base64, NAME given twice). */
+int args_msg_attr(cJSON *attrs, const char *kv, const char *cmd);
+/* Every string of all (the --attr values of an args_opt) into
+ * args.MessageAttributes; nothing when all is empty.  EXIT_OK or a usage
+ * error for cmd. */
+int args_add_msg_attrs(cJSON *args, const cJSON *all, const char *cmd);
 
 /* ---- the verbs (one file per resource) ---- */
 
@@ -137,6 +187,12 @@ int cmd_invoke(cli *c, int argc, char **argv);
 /* events.c */
 int cmd_event_config(cli *c, int argc, char **argv);
 int cmd_event_wait(cli *c, int argc, char **argv);
+/* queues.c: queue create|list|get|set|purge|delete|send|send-batch|receive|
+ * delete-message|change-visibility */
+int cmd_queue(cli *c, int argc, char **argv);
+/* topics.c: topic create|list|get|delete|subscribe|unsubscribe|subscriptions|
+ * publish */
+int cmd_topic(cli *c, int argc, char **argv);
 /* misc.c */
 int cmd_status(cli *c, int argc, char **argv);
 int cmd_test_pattern(cli *c, int argc, char **argv);

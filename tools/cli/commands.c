@@ -87,6 +87,41 @@ const command cli_commands[] = {
                 "  EventAgeExceeded) and its destination's run of the record finished too;\n"
                 "  prints Status Pending with what is known if --timeout seconds pass first",
      .operand = "REQUEST_ID"},
+    {.name = "queue",
+     .run = cmd_queue,
+     .usage = "queue create|list|get|set|purge|delete|send|send-batch|receive|delete-message|"
+              "change-visibility NAME ...",
+     .example =
+         "lamina queue create orders --visibility-timeout 60 --redrive orders-dlq:5\n"
+         "  lamina queue send orders '{\"id\":17}' --attr kind=String:new\n"
+         "  lamina queue receive orders --max 10 --wait 20\n"
+         "  lamina queue delete-message orders RECEIPT\n"
+         "sub-verbs (queue attributes: SQS's ranges and defaults, checked by the broker):\n"
+         "  create NAME [--fifo] [--visibility-timeout S] [--retention S] [--delay S]\n"
+         "         [--max-message-size B] [--receive-wait S] [--redrive DLQ:MAXRECEIVES]\n"
+         "         [--content-based-dedup]      (a NAME ending .fifo is a FIFO queue)\n"
+         "  list [--prefix P]    get NAME    purge NAME    delete NAME\n"
+         "  set NAME [the attribute flags of create; --redrive none removes the policy;\n"
+         "         --no-content-based-dedup]\n"
+         "  send NAME BODY|- [--delay 0-900] [--attr K=TYPE:VALUE]... [--group G] [--dedup-id D]\n"
+         "         TYPE: String, Number or Binary (base64 VALUE), each may end in .LABEL\n"
+         "  send-batch NAME -f FILE.jsonl|-  one {\"Id\":...,\"MessageBody\":...} a line, 1-10;\n"
+         "         prints each entry's result, exits with the first failure's class\n"
+         "  receive NAME [--max 1-10] [--wait 0-20] [--visibility 0-43200]\n"
+         "  delete-message NAME RECEIPT    change-visibility NAME RECEIPT 0-43200"},
+    {.name = "topic",
+     .run = cmd_topic,
+     .usage = "topic create|list|get|delete|subscribe|unsubscribe|subscriptions|publish NAME ...",
+     .example = "lamina topic create shop-events\n"
+                "  lamina topic subscribe shop-events --queue orders --raw "
+                "--filter-policy '{\"kind\":[\"new\"]}'\n"
+                "  lamina topic publish shop-events '{\"id\":17}' --attr kind=String:new\n"
+                "sub-verbs:\n"
+                "  create NAME    list    get NAME    delete NAME    subscriptions NAME\n"
+                "  subscribe NAME --function FN | --queue Q [--raw (queues only)]\n"
+                "         [--filter-policy JSON] [--filter-scope attributes|body]\n"
+                "  unsubscribe SUBSCRIPTION_ARN\n"
+                "  publish NAME MESSAGE|- [--subject S] [--attr K=TYPE:VALUE]..."},
     {.name = "test-pattern",
      .run = cmd_test_pattern,
      .usage = "test-pattern PATTERN EVENT | test-pattern --jsonl FILE",

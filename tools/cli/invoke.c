@@ -15,29 +15,6 @@
 
 #include "cli.h"
 
-static char *read_stream(FILE *f, size_t *len)
-{
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap);
-    while (buf != NULL) {
-        n += fread(buf + n, 1, cap - n - 1, f);
-        if (n < cap - 1) {
-            break;
-        }
-        char *nb = realloc(buf, cap * 2);
-        if (nb == NULL) {
-            free(buf);
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    if (buf != NULL) {
-        buf[n] = '\0';
-        *len = n;
-    }
-    return buf;
-}
-
 static void print_invoke_json(const lm_invoke_result *r)
 {
     cJSON *o = cJSON_CreateObject();
@@ -126,7 +103,7 @@ int cmd_invoke(cli *c, int argc, char **argv)
                 break;
             }
             free(payload);
-            payload = read_stream(f, &p.payload_len);
+            payload = args_read_stream(f, &p.payload_len);
             if (f != stdin) {
                 fclose(f);
             }

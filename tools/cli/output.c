@@ -5,10 +5,13 @@
  *
  * Every verb prints through these, so the output rule of cli.h holds in
  * one place: results on stdout, one error line on stderr, and an exit code
- * from exit_for's table (the error code of lamina/client.h → EXIT_*).
+ * from exit_for's table (the error code of lamina/client.h → EXIT_*; the
+ * queue and topic codes 32-52 fall into the same classes: not found,
+ * conflict, invalid).
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -57,6 +60,24 @@ static int exit_for(int code)
     }
 }
 
+int out_exit_for_type(const char *type, bool sender_fault)
+{
+    static const struct {
+        int code;
+        const char *type;
+    } rows[] = {
+#define ROW_(name, num, status, wire_type, msg) {num, wire_type},
+        LM_ERROR_TABLE(ROW_)
+#undef ROW_
+    };
+    for (size_t i = 1; i < sizeof(rows) / sizeof(rows[0]); i++) { /* 0 is Success */
+        if (type != NULL && strcmp(rows[i].type, type) == 0) {
+            return exit_for(rows[i].code);
+        }
+    }
+    return sender_fault ? EXIT_INVALID : EXIT_INTERNAL;
+}
+
 int out_error(const cli *c, const lm_error *e)
 {
     if (c->json) {
@@ -89,6 +110,41 @@ int out_connect(cli *c)
         return out_error(c, &e);
     }
     return EXIT_OK;
+}
+
+int out_request(cli *c, const char *op, const cJSON *args, cJSON **reply)
+{
+    *reply = NULL;
+    int rc = out_connect(c);
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    char *a = args != NULL ? cJSON_PrintUnformatted(args) : NULL;
+    char *r = NULL;
+    lm_error e;
+    int code_rc = lm_call(c->client, op, a, NULL, 0, &r, &e);
+    free(a);
+    if (code_rc != LM_OK) {
+        return out_error(c, &e);
+    }
+    *reply = cJSON_Parse(r);
+    if (*reply == NULL) {
+        fprintf(stderr, "lamina: the broker's reply to %s is not JSON: %.200s\n", op, r);
+        rc = EXIT_INTERNAL;
+    }
+    free(r);
+    return rc;
+}
+
+void out_print(const cli *c, const cJSON *reply, void (*text)(const cJSON *reply))
+{
+    if (c->json || text == NULL) {
+        char *pretty = cJSON_Print(reply);
+        printf("%s\n", pretty != NULL ? pretty : "{}");
+        free(pretty);
+    } else {
+        text(reply);
+    }
 }
 
 /* Call op and print the reply: JSON as is, or through text(). */
@@ -164,5 +220,22 @@ void out_config(const cJSON *cfg)
         cJSON_GetObjectItemCaseSensitive(cfg, "DeadLetterConfig"), "TargetArn"));
     if (dl != NULL) {
         printf("%-14s %s\n", "DeadLetter", dl);
+    }
+}
+
+void out_fields(const cJSON *o, int width)
+{
+    for (const cJSON *v = o != NULL ? o->child : NULL; v != NULL; v = v->next) {
+        if (cJSON_IsString(v)) {
+            printf("%-*s %s\n", width, v->string, v->valuestring);
+        } else if (cJSON_IsNumber(v)) {
+            printf("%-*s %.15g\n", width, v->string, v->valuedouble);
+        } else if (cJSON_IsBool(v)) {
+            printf("%-*s %s\n", width, v->string, cJSON_IsTrue(v) ? "true" : "false");
+        } else if (!cJSON_IsNull(v)) {
+            char *s = cJSON_PrintUnformatted(v);
+            printf("%-*s %s\n", width, v->string, s != NULL ? s : "");
+            free(s);
+        }
     }
 }

@@ -195,6 +195,65 @@ LM_EXPORT void lm_invoke_result_finish(lm_invoke_result *r);
  *                   broker runs with --test-clock
  * FunctionName may be NAME, NAME:QUALIFIER, function:NAME[:QUALIFIER] or an
  * ARN ending so; operations on a whole function refuse a qualifier (400).
+ * Queues (SQS's fields and semantics; QueueName is a name or a queue ARN
+ * arn:lamina:sqs:local:000000000000:NAME; attribute values are strings, as
+ * in SQS; errors are SQS's codes 32-48 of lamina/error.h):
+ *   "queue-create" {QueueName, Attributes?{VisibilityTimeout, MessageRetentionPeriod,
+ *              DelaySeconds, MaximumMessageSize, ReceiveMessageWaitTimeSeconds,
+ *              RedrivePolicy (JSON text {"deadLetterTargetArn":ARN,"maxReceiveCount":N}),
+ *              FifoQueue "true", ContentBasedDeduplication "true"}}
+ *                                                  -> {QueueName, QueueArn}
+ *              (a FIFO queue's name ends in .fifo)
+ *   "queue-list"   {QueueNamePrefix?}              -> {Queues:[{QueueName, QueueArn}]}
+ *   "queue-get"    {QueueName, AttributeNames?:["All"]}
+ *                   -> {QueueName, Attributes:{the attributes above, QueueArn,
+ *                       ApproximateNumberOfMessages, ApproximateNumberOfMessagesNotVisible,
+ *                       ApproximateNumberOfMessagesDelayed, CreatedTimestamp,
+ *                       LastModifiedTimestamp}}
+ *   "queue-set"    {QueueName, Attributes{...}}    -> {} (attributes left out keep
+ *              their value; RedrivePolicy "" removes the policy)
+ *   "queue-purge"  {QueueName}                     -> {} (deletes every message)
+ *   "queue-delete" {QueueName}                     -> {}
+ *   "queue-send"   {QueueName, MessageBody, DelaySeconds?, MessageAttributes?{NAME:
+ *              {DataType, StringValue|BinaryValue}}, MessageGroupId?,
+ *              MessageDeduplicationId?}
+ *                   -> {MessageId, MD5OfMessageBody, MD5OfMessageAttributes?,
+ *                       SequenceNumber? (FIFO)} (answered once the message is on disk)
+ *   "queue-send-batch" {QueueName, Entries:[{Id, MessageBody, DelaySeconds?,
+ *              MessageAttributes?, MessageGroupId?, MessageDeduplicationId?}] (1-10)}
+ *                   -> {Successful:[{Id, MessageId, MD5OfMessageBody,
+ *                       MD5OfMessageAttributes?, SequenceNumber?}],
+ *                       Failed:[{Id, Code, Message, SenderFault}]} (per entry, as SQS)
+ *   "queue-receive" {QueueName, MaxNumberOfMessages? (1-10), WaitTimeSeconds? (0-20;
+ *              default the queue's ReceiveMessageWaitTimeSeconds), VisibilityTimeout?}
+ *                   -> {Messages:[{MessageId, ReceiptHandle, MD5OfBody, Body,
+ *                       Attributes{ApproximateReceiveCount, SentTimestamp,
+ *                       ApproximateFirstReceiveTimestamp, SequenceNumber?,
+ *                       MessageGroupId?, MessageDeduplicationId?},
+ *                       MD5OfMessageAttributes?, MessageAttributes?}]}
+ *                   (long poll: waits up to WaitTimeSeconds for a message)
+ *   "queue-delete-message" {QueueName, ReceiptHandle} -> {} (the handle of the
+ *              message's latest receive)
+ *   "queue-change-visibility" {QueueName, ReceiptHandle, VisibilityTimeout}
+ *                                                  -> {}
+ * Topics (SNS's fields; TopicArn is a topic name or ARN; errors are SNS's
+ * codes 49-52 of lamina/error.h):
+ *   "topic-create" {Name}                          -> {TopicArn}
+ *   "topic-list"   {}                              -> {Topics:[{TopicArn, Name}]}
+ *   "topic-get"    {TopicArn}                      -> {Attributes:{TopicArn, Owner,
+ *              DisplayName, SubscriptionsConfirmed, SubscriptionsPending,
+ *              SubscriptionsDeleted, CreatedTimestamp}}
+ *   "topic-delete" {TopicArn}                      -> {}
+ *   "topic-subscribe" {TopicArn, Protocol "sqs"|"lambda", Endpoint (a queue or a
+ *              function), Attributes?{RawMessageDelivery "true", FilterPolicy (JSON
+ *              text), FilterPolicyScope "MessageAttributes"|"MessageBody"}}
+ *                                                  -> {SubscriptionArn}
+ *   "topic-unsubscribe" {SubscriptionArn}          -> {}
+ *   "topic-subscriptions" {TopicArn}               -> {Subscriptions:[{SubscriptionArn,
+ *              TopicArn, Protocol, Endpoint, Owner, RawMessageDelivery,
+ *              FilterPolicy?, FilterPolicyScope?}]}
+ *   "topic-publish" {TopicArn, Message, Subject?, MessageAttributes?{NAME:{DataType,
+ *              StringValue|BinaryValue}}}          -> {MessageId}
  *
  * A function configuration is Lambda's FunctionConfiguration: FunctionName,
  * FunctionArn, Runtime, Version, CodeSha256, CodeSize, Description, Timeout,
