@@ -56,9 +56,13 @@ static int exit_for(int code)
 {
     switch (code) {
     case LM_OK: return EXIT_OK;
-    case LM_E_NOT_FOUND: return EXIT_NOT_FOUND;
+    case LM_E_NOT_FOUND:
+    case LM_E_QUEUE_DOES_NOT_EXIST:
+    case LM_E_SNS_NOT_FOUND: return EXIT_NOT_FOUND;
     case LM_E_CONFLICT:
-    case LM_E_PRECONDITION_FAILED: return EXIT_CONFLICT;
+    case LM_E_PRECONDITION_FAILED:
+    case LM_E_QUEUE_ALREADY_EXISTS:
+    case LM_E_PURGE_IN_PROGRESS: return EXIT_CONFLICT;
     case LM_E_UNREACHABLE:
     case LM_E_TIMEOUT:
     case LM_E_STOPPING: return EXIT_UNREACHABLE;
@@ -68,7 +72,26 @@ static int exit_for(int code)
     case LM_E_TOO_LARGE:
     case LM_E_MALFORMED:
     case LM_E_UNKNOWN_OP:
-    case LM_E_PROTO_VERSION: return EXIT_INVALID;
+    case LM_E_PROTO_VERSION:
+    /* queues and topics: the request itself is wrong (a stale or bad receipt
+     * handle included) or asks past a limit */
+    case LM_E_RECEIPT_HANDLE_INVALID:
+    case LM_E_MQ_INVALID_PARAMETER:
+    case LM_E_MQ_MISSING_PARAMETER:
+    case LM_E_INVALID_ATTRIBUTE_NAME:
+    case LM_E_INVALID_ATTRIBUTE_VALUE:
+    case LM_E_MESSAGE_TOO_LONG:
+    case LM_E_INVALID_MESSAGE_CONTENTS:
+    case LM_E_MESSAGE_NOT_INFLIGHT:
+    case LM_E_BATCH_IDS_NOT_DISTINCT:
+    case LM_E_TOO_MANY_ENTRIES:
+    case LM_E_EMPTY_BATCH:
+    case LM_E_INVALID_BATCH_ENTRY_ID:
+    case LM_E_BATCH_TOO_LONG:
+    case LM_E_OVER_LIMIT:
+    case LM_E_SNS_INVALID_PARAMETER:
+    case LM_E_SUBSCRIPTION_LIMIT:
+    case LM_E_TOPIC_LIMIT: return EXIT_INVALID;
     default: return EXIT_INTERNAL;
     }
 }
