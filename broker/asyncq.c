@@ -59,8 +59,6 @@
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
 
-#include <lamina/client.h>
-
 #include "broker.h"
 
 #define ASYNCQ_MAX_HOPS 16

@@ -36,8 +36,6 @@
 
 #include <cjson/cJSON.h>
 
-#include <lamina/client.h>
-
 #include "broker.h"
 
 #define TAIL_BYTES 4096
@@ -331,7 +329,7 @@ static int parse_request(const proto_doc *doc, invoke_req *r, lm_error *e)
         snprintf(e->type, sizeof(e->type), "%s", proto_err_type(LM_E_INVALID_PARAMETER));
         return LM_E_INVALID_PARAMETER;
     }
-    if (r->type < LM_INVOKE_REQUEST_RESPONSE || r->type > LM_INVOKE_DRY_RUN) {
+    if (r->type < PROTO_INVOKE_REQUEST_RESPONSE || r->type > PROTO_INVOKE_DRY_RUN) {
         return proto_error(e, LM_E_INVALID_PARAMETER,
                            "InvocationType must be RequestResponse, Event or DryRun");
     }
@@ -344,7 +342,7 @@ static int parse_request(const proto_doc *doc, invoke_req *r, lm_error *e)
 
 static int validate_request(const invoke_req *r, lm_error *e)
 {
-    if (r->type == LM_INVOKE_EVENT && r->payload_len > ASYNCQ_MAX_PAYLOAD) {
+    if (r->type == PROTO_INVOKE_EVENT && r->payload_len > ASYNCQ_MAX_PAYLOAD) {
         return proto_error(e, LM_E_TOO_LARGE,
                            "%zu byte payload is too large for the Event invocation type "
                            "(limit %u bytes)",
@@ -400,7 +398,7 @@ void invoke_handle(api_ctx *actx, nng_msg *req, const proto_doc *doc)
     if (rc == LM_OK) {
         rc = invoke_parse_name(r.fn, r.fnlen, r.q, r.qlen, name, qual, &e);
     }
-    if (rc == LM_OK && r.type != LM_INVOKE_DRY_RUN) {
+    if (rc == LM_OK && r.type != PROTO_INVOKE_DRY_RUN) {
         rc = validate_request(&r, &e);
     }
     invocation *inv = NULL;
@@ -427,7 +425,7 @@ void invoke_handle(api_ctx *actx, nng_msg *req, const proto_doc *doc)
                          qual[0] != '\0' ? ":" : "", qual);
     } else if (B.stopping) {
         rc = proto_error(&e, LM_E_STOPPING, "the broker is stopping");
-    } else if (r.type == LM_INVOKE_DRY_RUN) {
+    } else if (r.type == PROTO_INVOKE_DRY_RUN) {
         nng_msg *dry = dry_run_reply(target->version); /* target is only safe under B.mtx */
         pthread_mutex_unlock(&B.mtx);
         free(inv->client_context);
@@ -435,7 +433,7 @@ void invoke_handle(api_ctx *actx, nng_msg *req, const proto_doc *doc)
         nng_msg_free(req);
         api_reply(actx, dry);
         return;
-    } else if (r.type == LM_INVOKE_EVENT) {
+    } else if (r.type == PROTO_INVOKE_EVENT) {
         /* durable enqueue and the 202 happen on the asyncq thread */
         pthread_mutex_unlock(&B.mtx);
         free(inv->client_context);

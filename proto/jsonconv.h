@@ -1,6 +1,6 @@
 /* proto/jsonconv.h — cJSON <-> msgpack for the generic admin call. */
-#ifndef SDK_SRC_JSONCONV_H
-#define SDK_SRC_JSONCONV_H
+#ifndef PROTO_JSONCONV_H
+#define PROTO_JSONCONV_H
 
 #include <cjson/cJSON.h>
 

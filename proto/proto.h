@@ -54,6 +54,18 @@
 #define PROTO_WORK_RECVMAX (PROTO_MAX_RESPONSE + 1024u * 1024u)
 #define PROTO_LOGS_RECVMAX (256u * 1024u)
 
+/* ---- wire enums ----
+ * Values that travel in a message field.  The public SDK names the same
+ * values for its callers (lamina/client.h); wire_enums.c asserts at
+ * compile time that each pair agrees, so the broker uses these names and
+ * needs no public client header. */
+/* The "type" field of an invoke request (Lambda's InvocationType). */
+typedef enum proto_invoke_type {
+    PROTO_INVOKE_REQUEST_RESPONSE = 0, /* sync: wait for the result */
+    PROTO_INVOKE_EVENT = 1, /* async: 202 once stored durably; runs later */
+    PROTO_INVOKE_DRY_RUN = 2 /* validate only: 204, nothing runs */
+} proto_invoke_type;
+
 /* ---- errors (lamina/error.h table) ---- */
 const char *proto_err_name(int code); /* "LM_E_NOT_FOUND" */
 const char *proto_err_type(int code); /* "ResourceNotFoundException" */

@@ -6,7 +6,9 @@
  * NUL-terminated (strndup, snprintf "%.*s", file names, environ, SQLite
  * text): a name like "echo\0zzz" became "echo".  So every str a client
  * sends, keys included, at any depth, is checked when the request is
- * decoded (proto_decode_request), before any handler sees it:
+ * decoded (proto_decode_request), before any handler sees it.  Requests
+ * are JSON-shaped, so a map key that is not a str (a number, or a map whose
+ * own strings would escape this walk: found by fuzz_api) is refused too.
  *
  *   - valid UTF-8 as RFC 3629 defines it: no overlong forms (C0 80 for
  *     NUL, E0 80 80 …), no UTF-16 surrogates encoded in UTF-8 (ED A0 80 …
@@ -214,6 +216,14 @@ static int bad_string(const char *path, bool key, const msgpack_object *o, size_
 
 static int check_tree(const msgpack_object *o, char *path, size_t cap, int depth, lm_error *e);
 
+/* Requests are JSON-shaped: every map key is a string (a key that is a
+ * map or a number would also hide its own strings from this rule). */
+static int bad_key_type(const char *path, uint32_t index, lm_error *e)
+{
+    return proto_error(e, LM_E_MALFORMED, "key %u of %s is not a string", index,
+                       path[0] != '\0' ? path : "the request");
+}
+
 /* Check a map's keys and values; path names the map. */
 static int check_map(const msgpack_object *o, char *path, size_t cap, int depth, lm_error *e)
 {
@@ -221,8 +231,10 @@ static int check_map(const msgpack_object *o, char *path, size_t cap, int depth,
     const char *why = NULL;
     for (uint32_t i = 0; i < o->via.map.size; i++) {
         const msgpack_object_kv *kv = &o->via.map.ptr[i];
-        if (kv->key.type == MSGPACK_OBJECT_STR &&
-            !proto_text_ok(kv->key.via.str.ptr, kv->key.via.str.size, &at, &why)) {
+        if (kv->key.type != MSGPACK_OBJECT_STR) {
+            return bad_key_type(path, i, e);
+        }
+        if (!proto_text_ok(kv->key.via.str.ptr, kv->key.via.str.size, &at, &why)) {
             return bad_string(path, true, &kv->key, at, why, e);
         }
         path_push(path, cap, &kv->key, i);
@@ -279,8 +291,10 @@ int proto_check_strings(const msgpack_object *root, lm_error *e)
         const msgpack_object_kv *kv = &root->via.map.ptr[i];
         const msgpack_object *k = &kv->key;
         path[0] = '\0';
-        if (k->type == MSGPACK_OBJECT_STR &&
-            !proto_text_ok(k->via.str.ptr, k->via.str.size, &at, &why)) {
+        if (k->type != MSGPACK_OBJECT_STR) {
+            return bad_key_type(path, i, e);
+        }
+        if (!proto_text_ok(k->via.str.ptr, k->via.str.size, &at, &why)) {
             return bad_string(path, true, k, at, why, e);
         }
         if (is_key(k, "payload") || is_key(k, "code")) {

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""tests/fuzz/make_corpus.py — write the seed corpora of the fuzz targets
+(tests/fuzz/corpus_<name>/) from the examples below.  Run it from anywhere;
+it rewrites only the seeds it names (files a fuzzer found are kept).  A
+minimal msgpack packer keeps it free of dependencies."""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Bin(bytes):
+    """packs as msgpack bin (bytes pack as str: they may hold any byte)"""
+
+
+def pack(v):
+    if v is None:
+        return b"\xc0"
+    if v is True:
+        return b"\xc3"
+    if v is False:
+        return b"\xc2"
+    if isinstance(v, int):
+        if 0 <= v < 128:
+            return bytes([v])
+        if -32 <= v < 0:
+            return struct.pack("b", v)
+        return b"\xd3" + struct.pack(">q", v)
+    if isinstance(v, float):
+        return b"\xcb" + struct.pack(">d", v)
+    if isinstance(v, Bin):
+        return b"\xc6" + struct.pack(">I", len(v)) + bytes(v)
+    if isinstance(v, str):
+        v = v.encode("utf-8", "surrogatepass")
+    if isinstance(v, bytes):
+        n = len(v)
+        head = bytes([0xa0 | n]) if n < 32 else b"\xd9" + bytes([n]) if n < 256 else b"\xdb" + struct.pack(">I", n)
+        return head + v
+    if isinstance(v, list):
+        return b"\xdd" + struct.pack(">I", len(v)) + b"".join(pack(x) for x in v)
+    if isinstance(v, dict):
+        return b"\xdf" + struct.pack(">I", len(v)) + b"".join(pack(k) + pack(x) for k, x in v.items())
+    raise TypeError(v)
+
+
+def req(op, **fields):
+    return pack({"v": 1, "op": op, **fields})
+
+
+def frame(body, rid=0x80000001):
+    return b"\x01" + struct.pack(">Q", len(body) + 4) + struct.pack(">I", rid) + body
+
+
+ENV = {"Variables": {"GREETING": "hi", "LD_PRELOAD": "/x.so", "A": "1", "K\x00": "v"}}
+API = {
+    "ping": req("ping"),
+    "invoke": req("invoke", fn="echo", q="$LATEST", type=0, tail=True, cc='{"a":1}',
+                  payload=Bin(b'{"x":[1,2.5,"\\u0000",null]}')),
+    "invoke_event": req("invoke", fn="arn:aws:lambda:us-east-1:123456789012:function:echo:live",
+                        type=1, payload=Bin(b'{"a":"caf\xc3\xa9"}')),
+    "invoke_bad_payload": req("invoke", fn="echo", payload=Bin(b'{"a":"\x00\xff\xc0\x80\xed\xa0\x80"}')),
+    "invoke_str_payload": req("invoke", fn="function:echo:3", payload='{"s":"x\ny"}'),
+    "delete_nul": req("delete", args={"FunctionName": b"echo\x00zzz"}),
+    "get_arn": req("get", args={"FunctionName": "arn:lamina:local:0:function:echo", "Qualifier": "1"}),
+    "create": req("create", args={"FunctionName": "f", "Timeout": 3, "MemorySize": 128,
+                                  "Description": "d\u00e9", "Environment": ENV,
+                                  "DeadLetterConfig": {"TargetArn": "function:dlq"}},
+                  code=Bin(b"\x7fELF\x02\x01\x01")),
+    "update_config": req("update-config", args={"FunctionName": "f", "RevisionId": "r" * 36,
+                                                "Description": b"\xe2\x82"}),
+    "publish": req("publish", args={"FunctionName": "f", "CodeSha256": "ab" * 32}),
+    "alias": req("alias-create", args={"FunctionName": "f", "Name": "live", "FunctionVersion": "1",
+                                       "RoutingConfig": {"AdditionalVersionWeights": {"2": 0.25}}}),
+    "event_config": req("event-config-put", args={"FunctionName": "f", "MaximumRetryAttempts": 1,
+                                                  "DestinationConfig": {"OnSuccess": {"Destination": "g:prod"},
+                                                                        "OnFailure": {}}}),
+    "event_wait": req("event-wait", args={"RequestId": "0" * 36, "TimeoutMs": 10}),
+    "bad_key": pack({"v": 1, "op": "get", b"a\xffb": 1, "args": [b"\xf4\x90\x80\x80"]}),
+    "v2": req("get").replace(b"\xa1v\x01", b"\xa1v\x02"),
+    "deep": b"\x91" * 20 + b"\x01",
+}
+
+NEXT_INIT_OK = req("next", token="t" * 32, pid=1234, init={"log": Bin(b"init\n"), "ok": True,
+                                                           "type": "", "message": ""})
+NEXT_INIT_BAD = req("next", token="t", pid=1, init={"ok": False, "type": "Runtime.InitError",
+                                                    "message": "x" * 2000})
+NEXT_RESULT = req("next", token="t", pid=1, result={"rid": "r1", "ferr": "Handled",
+                                                    "payload": Bin(b'{"ok":1}'), "log": Bin(b"out\n"),
+                                                    "dur_ms": 1.5, "maxrss_mb": 3})
+NEXT_ODD = req("next", token=7, pid="x", result={"rid": 1, "ferr": "Handledx", "payload": None,
+                                                 "log": "l", "dur_ms": "slow", "maxrss_mb": -1})
+WORKER = {
+    "hello": b"\x00" + req("hello", token="t", pid=99),
+    "init_ok": b"\x00" + NEXT_INIT_OK,
+    "init_failed": b"\x00" + NEXT_INIT_BAD,
+    "result": b"\x00" + NEXT_RESULT,
+    "result_odd_types": b"\x00" + NEXT_ODD,
+    "idle": b"\x00" + req("next", token="t", pid=1, idle=True),
+    "stream_two": b"\x01" + frame(NEXT_RESULT) + frame(NEXT_INIT_OK),
+    "stream_stale_id": b"\x01" + frame(NEXT_RESULT, rid=0x80000000) + frame(NEXT_RESULT),
+    "stream_truncated": b"\x01" + frame(NEXT_RESULT)[:20],
+    "stream_huge_len": b"\x01\x01" + struct.pack(">Q", 1 << 40) + b"\x80\x00\x00\x01",
+    "stream_short_len": b"\x01\x01" + struct.pack(">Q", 2) + b"\x80\x00",
+    "stream_bad_type": b"\x01\x02" + frame(b"")[1:],
+}
+
+JSONCONV = {
+    "object": b'\x00{"FunctionName":"echo","Timeout":3,"Environment":{"Variables":{"A":"1"}}}',
+    "numbers": b"\x00[0,-1,1.5,9007199254740993,1e300,-0.0,12345678901234567]",
+    "escapes": b'\x00{"s":"\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00","":""}',
+    "nul_escape": b'\x00{"FunctionName":"echo\\u0000zzz"}',
+    "deep": b"\x00" + b"[" * 16 + b"1" + b"]" * 16,
+    "dupes": b'\x00{"a":1,"a":2,"' + b"k" * 300 + b'":true}',
+    "mp_map": b"\x01" + pack({"": "", "b": Bin(b""), "a": [None, True, 1.25, -3, b"x\x00y"]}),
+    "mp_ext": b"\x01\x92\xd4\x01\x02\xc7\x01\x05\xaa",
+    "mp_intkey": b"\x01\x82\x01\xa1x\xa1k\xca\x3f\x80\x00\x00",
+}
+
+STORE = {
+    "env": b'{"GREETING":"hi there","MODE":"one"}\x00echo:prod\x00{"a":1}',
+    "env_reserved": b'{"LD_PRELOAD":"/tmp/x.so","PATH":"/x","B_2":"two","1X":"v","K":7}\x00'
+                    b"arn:aws:lambda:us-east-1:123456789012:function:dst\x00[]",
+    "env_not_object": b'["A","B"]\x00function:d:$LATEST\x00null',
+    "env_escapes": b'{"A":"x\\u0000y","B":"\\u00e9"}\x00123456789012:function:d:live\x00"s"',
+    "bad_dest": b"{}\x00junk:function:echo\x00{\"a\":\x00",
+    "empty": b"",
+}
+
+
+def write(name, seeds):
+    d = os.path.join(HERE, "corpus_" + name)
+    os.makedirs(d, exist_ok=True)
+    for k, v in seeds.items():
+        with open(os.path.join(d, k), "wb") as f:
+            f.write(v)
+
+
+if __name__ == "__main__":
+    write("api", API)
+    write("worker", WORKER)
+    write("jsonconv", JSONCONV)
+    write("store", STORE)

@@ -1,0 +1,103 @@
+/*
+ * tools/cli/commands.c — the command table: one row per verb, in the
+ * order `lamina --help` lists them.  Dispatch (main.c) finds a verb here,
+ * answers `VERB --help` from its usage and example, checks its required
+ * operand, and calls its handler; `lamina --help` lists every usage line.
+ * Adding a verb is one file with its cmd_ handler and one row here
+ * (README.md).
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include "cli.h"
+
+const command cli_commands[] = {
+    {.name = "status", .run = cmd_status, .usage = "status", .example = "lamina status"},
+    {.name = "create",
+     .run = cmd_create,
+     .usage = "create NAME --handler FILE.so [--timeout S] [--memory MB] [--env K=V]... "
+              "[--description T]",
+     .example = "lamina create hello --handler ./hello.so --timeout 5 --env GREETING=hi",
+     .operand = "NAME"},
+    {.name = "get",
+     .run = cmd_get,
+     .usage = "get NAME[:QUALIFIER]",
+     .example = "lamina -o json get hello:7"},
+    {.name = "list", .run = cmd_list, .usage = "list", .example = "lamina list"},
+    {.name = "delete",
+     .run = cmd_delete,
+     .usage = "delete NAME[:VERSION]",
+     .example = "lamina delete hello:3"},
+    {.name = "update-code",
+     .run = cmd_update_code,
+     .usage = "update-code NAME --handler FILE.so [--revision-id ID]",
+     .example = "lamina update-code hello --handler ./hello.so\n"
+                "  --revision-id ID: only if $LATEST's RevisionId (see 'lamina get') is still ID,\n"
+                "  else 412 PreconditionFailedException (exit 4) and nothing changes",
+     .operand = "NAME"},
+    {.name = "update-config",
+     .run = cmd_update_config,
+     .usage = "update-config NAME [--timeout S] [--memory MB] [--env K=V]... [--description T] "
+              "[--dead-letter TARGET] [--revision-id ID]",
+     .example =
+         "lamina update-config hello --timeout 10 --env GREETING=hey --dead-letter queue:failed",
+     .operand = "NAME"},
+    {.name = "publish",
+     .run = cmd_publish,
+     .usage = "publish NAME [--description T] [--code-sha256 H] [--revision-id ID]",
+     .example = "lamina -o json publish hello --description 'first release'\n"
+                "  --revision-id ID: only if $LATEST's RevisionId is still ID (else 412, exit 4)",
+     .operand = "NAME"},
+    {.name = "versions",
+     .run = cmd_versions,
+     .usage = "versions NAME",
+     .example = "lamina versions hello"},
+    {.name = "alias",
+     .run = cmd_alias,
+     .usage = "alias create|update|get|list|delete NAME ALIAS --version V [--weight V2=W|none] "
+              "[--description T] [--revision-id ID (update)]",
+     .example = "lamina alias create hello live --version 1 --weight 2=0.1\n"
+                "  lamina alias update hello live --version 2 --revision-id ID\n"
+                "    (only if the alias's RevisionId is still ID, else 412, exit 4)"},
+    {.name = "invoke",
+     .run = cmd_invoke,
+     .usage = "invoke NAME [PAYLOAD | -f FILE | -] [--qualifier Q] [--async | --dry-run] [--tail] "
+              "[--client-context JSON]",
+     .example = "lamina invoke hello '{\"name\":\"Ada\"}' --tail\n"
+                "  lamina invoke hello --async '{\"name\":\"Ada\"}'\n"
+                "    --async (or --event): InvocationType Event. Prints the RequestId once the\n"
+                "    event is stored (202); it runs in the background, retried and sent to\n"
+                "    destinations as set with 'lamina event-config'"},
+    {.name = "event-config",
+     .run = cmd_event_config,
+     .usage = "event-config put|get|delete NAME [--max-retries 0-2] [--max-age 60-21600] "
+              "[--on-success FN] [--on-failure FN]",
+     .example = "lamina event-config put hello --max-retries 1 --on-failure hello-failures\n"
+                "  async retries and destinations of NAME (put replaces the whole config;\n"
+                "  destinations are Lamina functions: NAME, NAME:Q or function:NAME ARNs)"},
+    {.name = "event-wait",
+     .run = cmd_event_wait,
+     .usage = "event-wait REQUEST_ID [--timeout 0-900]",
+     .example = "lamina event-wait 3f0c1e9a-... --timeout 60\n"
+                "  waits until the async event is done: finished (Success, RetriesExhausted or\n"
+                "  EventAgeExceeded) and its destination's run of the record finished too;\n"
+                "  prints Status Pending with what is known if --timeout seconds pass first",
+     .operand = "REQUEST_ID"},
+    {.name = "test-pattern",
+     .run = cmd_test_pattern,
+     .usage = "test-pattern PATTERN EVENT | test-pattern --jsonl FILE",
+     .example = "lamina test-pattern '{\"source\":[\"shop\"]}' '{\"source\":\"shop\"}'",
+     .own_help = true /* its help is its usage (test_pattern.c) */},
+};
+
+const size_t cli_ncommands = sizeof(cli_commands) / sizeof(cli_commands[0]);
+
+const command *cli_find_command(const char *name)
+{
+    for (size_t i = 0; i < cli_ncommands; i++) {
+        if (strcmp(cli_commands[i].name, name) == 0) {
+            return &cli_commands[i];
+        }
+    }
+    return NULL;
+}
