@@ -269,6 +269,11 @@ static int send_one(mq *m, mq_queue *q, const mq_send_entry *en, mq_sent *out, l
     return rc;
 }
 
+int mq_send_into(mq *m, mq_queue *q, const mq_send_entry *en, mq_sent *out, lm_error *e)
+{
+    return send_one(m, q, en, out, e);
+}
+
 int mq_send(mq *m, const char *queue, const mq_send_entry *en, int64_t now_ms, mq_sent *out,
             lm_error *e)
 {

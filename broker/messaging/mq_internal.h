@@ -126,6 +126,9 @@ bool mq_valid_group_id(const char *s, size_t n); /* also dedup ids */
  * receives the subscription id when the ARN names one ("" otherwise).
  * LM_E_SNS_INVALID_PARAMETER when it is neither. */
 int mq_topic_ref(const char *ref, char name[MQ_TOPIC_NAME_MAX + 1], char sub[64], lm_error *e);
+/* A function endpoint (NAME, NAME:QUALIFIER or a function ARN) to its
+ * name and qualifier ("" if none).  LM_E_SNS_INVALID_PARAMETER. */
+int mq_function_ref(const char *ref, char name[65], char qualifier[129], lm_error *e);
 /* SQS's allowed characters: #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD
  * #x10000-#x10FFFF, as UTF-8.  *at gets the first bad byte. */
 bool mq_sqs_text_ok(const char *s, size_t n, size_t *at);
@@ -186,6 +189,9 @@ typedef struct mq_new_msg {
     const char *group_id, *dedup_id;
 } mq_new_msg;
 int mq_msg_insert(mq *m, mq_queue *q, const mq_new_msg *nm, char seq_out[24], lm_error *e);
+/* Check and store one message in the open queue q, as mq_send does
+ * (publish's queue deliveries use it); the caller saves q. */
+int mq_send_into(mq *m, mq_queue *q, const mq_send_entry *en, mq_sent *out, lm_error *e);
 /* The bytes a message counts against MaximumMessageSize. */
 size_t mq_msg_size(size_t body_len, size_t attr_bytes);
 

@@ -251,3 +251,70 @@ const char *mq_q(char *buf, size_t cap, const char *s)
     buf[2 + n] = '\0';
     return buf;
 }
+
+static bool fn_name_ok(const char *s, size_t n)
+{
+    if (n < 1 || n > 64) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!name_char(s[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool qualifier_ok(const char *s, size_t n)
+{
+    if (n < 1 || n > 128) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!name_char(s[i]) && s[i] != '$') {
+            return false;
+        }
+    }
+    return true;
+}
+
+int mq_function_ref(const char *ref, char name[65], char qualifier[129], lm_error *e)
+{
+    char qb[96];
+    const char *f[9];
+    size_t fl[9], nf = 0;
+    const char *s = ref != NULL ? ref : "";
+    if (strncmp(s, "arn:", 4) == 0) {
+        if (!arn_split(s, "lambda", f, fl, 8, &nf) || nf < 7 || fl[5] != 8 ||
+            memcmp(f[5], "function", 8) != 0) {
+            return proto_error(e, LM_E_SNS_INVALID_PARAMETER, "not a function ARN: %s",
+                               mq_q(qb, sizeof(qb), s));
+        }
+        f[0] = f[6], fl[0] = fl[6];
+        nf = nf == 8 ? 2 : 1;
+        if (nf == 2) {
+            f[1] = f[7], fl[1] = fl[7];
+        }
+    } else {
+        const char *c = strchr(s, ':');
+        f[0] = s, fl[0] = c != NULL ? (size_t)(c - s) : strlen(s);
+        nf = 1;
+        if (c != NULL) {
+            f[1] = c + 1, fl[1] = strlen(c + 1), nf = 2;
+        }
+    }
+    if (!fn_name_ok(f[0], fl[0]) || (nf == 2 && !qualifier_ok(f[1], fl[1]))) {
+        return proto_error(e, LM_E_SNS_INVALID_PARAMETER,
+                           "invalid function endpoint %s: NAME, NAME:QUALIFIER or a function "
+                           "ARN",
+                           mq_q(qb, sizeof(qb), s));
+    }
+    memcpy(name, f[0], fl[0]);
+    name[fl[0]] = '\0';
+    qualifier[0] = '\0';
+    if (nf == 2) {
+        memcpy(qualifier, f[1], fl[1]);
+        qualifier[fl[1]] = '\0';
+    }
+    return LM_OK;
+}
