@@ -191,8 +191,7 @@ static int check_one(const cJSON *a, bool sns, attr_item *it, lm_error *e)
                                                                      : NULL;
         if (slot == NULL || *slot != NULL || !cJSON_IsString(c)) {
             return proto_error(e, code,
-                               "message attribute %s: unknown, repeated or non-string member",
-                               nm);
+                               "message attribute %s: unknown, repeated or non-string member", nm);
         }
         *slot = c;
     }
@@ -208,8 +207,7 @@ static int check_one(const cJSON *a, bool sns, attr_item *it, lm_error *e)
     if (t == 2) {
         size_t n = 0;
         if (bv == NULL || sv != NULL ||
-            mq_unbase64(bv->valuestring, strlen(bv->valuestring), &it->owned, &n) != 0 ||
-            n == 0) {
+            mq_unbase64(bv->valuestring, strlen(bv->valuestring), &it->owned, &n) != 0 || n == 0) {
             if (n == SIZE_MAX) {
                 return proto_error(e, LM_E_NOMEM, NULL);
             }
@@ -408,8 +406,8 @@ cJSON *mq_attributes_sns_envelope(const cJSON *sns)
         const cJSON *bv = cJSON_GetObjectItemCaseSensitive(a, "BinaryValue");
         cJSON *x = cJSON_AddObjectToObject(o, a->string);
         if (x == NULL || cJSON_AddStringToObject(x, "Type", cJSON_GetStringValue(dt)) == NULL ||
-            cJSON_AddStringToObject(x, "Value",
-                                    cJSON_GetStringValue(sv != NULL ? sv : bv)) == NULL) {
+            cJSON_AddStringToObject(x, "Value", cJSON_GetStringValue(sv != NULL ? sv : bv)) ==
+                NULL) {
             cJSON_Delete(o);
             return NULL;
         }

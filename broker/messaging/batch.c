@@ -72,8 +72,7 @@ static int entry_member(const cJSON *v, mq_send_entry *en, size_t i, lm_error *e
     }
     if (strcmp(k, "MessageAttributes") == 0) {
         if (!cJSON_IsObject(v)) {
-            return proto_error(e, LM_E_MQ_INVALID_PARAMETER,
-                               "MessageAttributes must be an object");
+            return proto_error(e, LM_E_MQ_INVALID_PARAMETER, "MessageAttributes must be an object");
         }
         en->attributes = v;
         return LM_OK;

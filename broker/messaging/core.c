@@ -352,8 +352,8 @@ void mq_iso8601(int64_t ms, char out[32])
     struct tm tm;
     gmtime_r(&s, &tm);
     char t[96]; /* room for any int the compiler imagines; the text is 24 */
-    snprintf(t, sizeof(t), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    snprintf(t, sizeof(t), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
     snprintf(out, 32, "%.31s", t);
 }
 

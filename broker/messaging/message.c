@@ -176,8 +176,8 @@ static int check_entry(const mq_queue *q, const mq_send_entry *en, char md5_attr
     }
     rc = fifo_ids(q, en, dedup, e);
     if (rc == LM_OK && q->n_msgs >= MQ_QUEUE_MESSAGES_MAX) {
-        rc = proto_error(e, LM_E_OVER_LIMIT, "queue %s holds %d messages, Lamina's cap",
-                         q->name, MQ_QUEUE_MESSAGES_MAX);
+        rc = proto_error(e, LM_E_OVER_LIMIT, "queue %s holds %d messages, Lamina's cap", q->name,
+                         MQ_QUEUE_MESSAGES_MAX);
     }
     return rc;
 }
@@ -297,8 +297,9 @@ static int batch_request_check(const mq_send_entry *en, size_t n, lm_error *e)
 {
     char qb[96];
     if (n == 0) {
-        return proto_error(e, LM_E_EMPTY_BATCH, "There should be at least one entry in the "
-                                                "request.");
+        return proto_error(e, LM_E_EMPTY_BATCH,
+                           "There should be at least one entry in the "
+                           "request.");
     }
     if (n > MQ_BATCH_MAX) {
         return proto_error(e, LM_E_TOO_MANY_ENTRIES,
@@ -316,8 +317,8 @@ static int batch_request_check(const mq_send_entry *en, size_t n, lm_error *e)
         }
         for (size_t k = 0; k < i; k++) {
             if (strcmp(en[k].id, id) == 0) {
-                return proto_error(e, LM_E_BATCH_IDS_NOT_DISTINCT,
-                                   "Id %s repeated.", mq_q(qb, sizeof(qb), id));
+                return proto_error(e, LM_E_BATCH_IDS_NOT_DISTINCT, "Id %s repeated.",
+                                   mq_q(qb, sizeof(qb), id));
             }
         }
         size_t abytes = 0;
@@ -405,8 +406,8 @@ typedef struct recv_ctx {
 
 static void receipt_make(const mq_queue *q, int64_t id, const char *token, char out[MQ_RECEIPT_MAX])
 {
-    snprintf(out, MQ_RECEIPT_MAX, "%016" PRIx64 "%016" PRIx64 "%s", (uint64_t)q->qid,
-             (uint64_t)id, token);
+    snprintf(out, MQ_RECEIPT_MAX, "%016" PRIx64 "%016" PRIx64 "%s", (uint64_t)q->qid, (uint64_t)id,
+             token);
 }
 
 static void fill_msg(sqlite3_stmt *st, mq_msg *msg)
@@ -846,18 +847,17 @@ static int delete_in(mq *m, const char *queue, const char *receipt, int64_t now_
     if (r < 0) {
         return LM_E_IO;
     }
-    if (r == 1 && strcmp(rs.receipt, token) != 0) {
-        return superseded(e);
-    }
-    if (r == 1) {
+    /* A stale handle (received again since) or a gone message: success
+     * that deletes nothing, as SQS documents. */
+    if (r == 1 && strcmp(rs.receipt, token) == 0) {
         rc = mq_msg_remove(m, &q, id, rs.vis, rs.rc, rs.gid, e);
         *deleted = rc == LM_OK;
     }
     return rc == LM_OK ? mq_q_save(m, &q, e) : rc;
 }
 
-int mq_delete_message(mq *m, const char *queue, const char *receipt, int64_t now_ms,
-                      bool *deleted, lm_error *e)
+int mq_delete_message(mq *m, const char *queue, const char *receipt, int64_t now_ms, bool *deleted,
+                      lm_error *e)
 {
     bool d = false;
     int rc = mq_op_begin(m, e);

@@ -292,8 +292,8 @@ cJSON *mq_msg_lambda_record(const mq_msg *msg, const char *queue);
  * message's latest (received again since) or whose message is gone
  * succeeds without deleting anything, as SQS does: *deleted (may be NULL)
  * says whether a message was deleted. */
-int mq_delete_message(mq *m, const char *queue, const char *receipt, int64_t now_ms,
-                      bool *deleted, lm_error *e);
+int mq_delete_message(mq *m, const char *queue, const char *receipt, int64_t now_ms, bool *deleted,
+                      lm_error *e);
 /* ChangeMessageVisibility: the message becomes visible timeout_s (0-43200)
  * from now, at most 12 h after its latest receive.  Needs the latest
  * receipt handle (else ReceiptHandleIsInvalid) of a message in flight
@@ -389,7 +389,7 @@ typedef struct mq_published {
  * matched with compiled filter sets cached per topic (no per-publish
  * policy parsing, no scan of other topics).  LM_OK also when some
  * deliveries failed (counted in *out); an error stores nothing. */
-int mq_publish(mq *m, const char *topic, const mq_publish_in *in, int64_t now_ms,
-               mq_published *out, lm_error *e);
+int mq_publish(mq *m, const char *topic, const mq_publish_in *in, int64_t now_ms, mq_published *out,
+               lm_error *e);
 
 #endif

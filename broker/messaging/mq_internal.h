@@ -210,8 +210,8 @@ typedef struct mq_csub {
 mq_topic_cache *mq_topic_cache_get(mq *m, int64_t tid, int64_t gen, lm_error *e);
 /* Which subscriptions match: match[i] for i < *n (the cache's subs, in
  * subscription order); attr_doc / body NULL-able.  LM_OK or LM_E_NOMEM. */
-int mq_topic_cache_match(mq_topic_cache *c, const char *attr_doc, const char *body,
-                         size_t body_len, bool *match, lm_error *e);
+int mq_topic_cache_match(mq_topic_cache *c, const char *attr_doc, const char *body, size_t body_len,
+                         bool *match, lm_error *e);
 size_t mq_topic_cache_count(const mq_topic_cache *c);
 const mq_csub *mq_topic_cache_sub(const mq_topic_cache *c, size_t i);
 void mq_topic_cache_drop(mq *m, int64_t tid);

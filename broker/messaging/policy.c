@@ -134,8 +134,7 @@ int mq_filter_policy_check(const char *policy, size_t len, const char *scope, lm
                            mq_q(qb, sizeof(qb), scope));
     }
     if (policy == NULL || len > FILTER_MAX_PATTERN_BYTES) {
-        return proto_error(e, LM_E_SNS_INVALID_PARAMETER,
-                           "Invalid parameter: FilterPolicy: %s",
+        return proto_error(e, LM_E_SNS_INVALID_PARAMETER, "Invalid parameter: FilterPolicy: %s",
                            policy == NULL ? "missing" : "longer than 4096 bytes");
     }
     cJSON *j = mq_json_parse(policy, len, LM_E_SNS_INVALID_PARAMETER, "FilterPolicy", e);
@@ -365,15 +364,15 @@ static void set_match(filter_set *s, const size_t *map, const char *doc, size_t 
     }
 }
 
-int mq_topic_cache_match(mq_topic_cache *c, const char *attr_doc, const char *body,
-                         size_t body_len, bool *match, lm_error *e)
+int mq_topic_cache_match(mq_topic_cache *c, const char *attr_doc, const char *body, size_t body_len,
+                         bool *match, lm_error *e)
 {
     (void)e;
     for (size_t i = 0; i < c->n; i++) {
         match[i] = c->always[i];
     }
-    set_match(c->attr, c->attr_sub, attr_doc, attr_doc != NULL ? strlen(attr_doc) : 0,
-              c->scratch, match);
+    set_match(c->attr, c->attr_sub, attr_doc, attr_doc != NULL ? strlen(attr_doc) : 0, c->scratch,
+              match);
     set_match(c->body, c->body_sub, body, body_len, c->scratch, match);
     return LM_OK;
 }

@@ -39,8 +39,8 @@
 
 #include "mq_internal.h"
 
-#define Q_COLS                                                                                  \
-    "qid, fifo, visibility_s, retention_s, delay_s, max_size, wait_s, content_dedup, dlq, "     \
+#define Q_COLS                                                                               \
+    "qid, fifo, visibility_s, retention_s, delay_s, max_size, wait_s, content_dedup, dlq, "  \
     "max_receives, created_ms, modified_ms, purged_ms, seq, n_msgs, n_delayed, n_inflight, " \
     "settled_ms"
 
@@ -202,8 +202,7 @@ int mq_group_refresh(mq *m, const mq_queue *q, const char *gid, lm_error *e)
     return mq_done(m, st, e);
 }
 
-int mq_msg_remove(mq *m, mq_queue *q, int64_t id, int64_t vis, int rc, const char *gid,
-                  lm_error *e)
+int mq_msg_remove(mq *m, mq_queue *q, int64_t id, int64_t vis, int rc, const char *gid, lm_error *e)
 {
     sqlite3_stmt *st = mq_stmt(m, "DELETE FROM mq_messages WHERE id=?1", e);
     if (st == NULL) {
@@ -638,8 +637,7 @@ int mq_queue_create(mq *m, const char *name, const cJSON *attributes, int64_t no
     return rc;
 }
 
-static int queue_set(mq *m, const char *queue, const cJSON *attributes, int64_t now_ms,
-                     lm_error *e)
+static int queue_set(mq *m, const char *queue, const cJSON *attributes, int64_t now_ms, lm_error *e)
 {
     mq_queue q;
     int rc = mq_q_open(m, queue, now_ms, &q, e);
@@ -926,13 +924,12 @@ int mq_queue_delete(mq *m, const char *queue, int64_t now_ms, lm_error *e)
 static int first_time(mq *m, const mq_queue *q, int64_t *at, lm_error *e)
 {
     sqlite3_stmt *st =
-        q->fifo ? mq_stmt(m,
-                          "SELECT avail_at FROM mq_groups WHERE qid=?1 ORDER BY avail_at LIMIT 1",
-                          e)
-                : mq_stmt(m,
-                          "SELECT visible_at FROM mq_messages WHERE qid=?1 "
-                          "ORDER BY visible_at LIMIT 1",
-                          e);
+        q->fifo
+            ? mq_stmt(m, "SELECT avail_at FROM mq_groups WHERE qid=?1 ORDER BY avail_at LIMIT 1", e)
+            : mq_stmt(m,
+                      "SELECT visible_at FROM mq_messages WHERE qid=?1 "
+                      "ORDER BY visible_at LIMIT 1",
+                      e);
     if (st == NULL) {
         return LM_E_IO;
     }
@@ -980,8 +977,14 @@ static int sweep_detached(mq *m, int64_t qid, size_t *left, bool *empty, lm_erro
         "DELETE FROM mq_dedup WHERE qid=?1 AND dedup IN (SELECT dedup FROM mq_dedup WHERE "
         "qid=?1 LIMIT ?2)",
     };
-    *empty = true;
-    for (size_t i = 0; i < 3 && *left > 0; i++) {
+    /* A delete that removed fewer rows than its limit took the last of
+     * them: when all three did, the incarnation is gone. */
+    bool complete = true;
+    for (size_t i = 0; i < 3; i++) {
+        if (*left == 0) {
+            complete = false;
+            break;
+        }
         sqlite3_stmt *st = mq_stmt(m, sql[i], e);
         if (st == NULL) {
             return LM_E_IO;
@@ -992,21 +995,21 @@ static int sweep_detached(mq *m, int64_t qid, size_t *left, bool *empty, lm_erro
             return LM_E_IO;
         }
         size_t n = (size_t)sqlite3_changes(m->db);
+        if (n >= *left) {
+            complete = false;
+        }
         *left -= n < *left ? n : *left;
-        if (n > 0) {
-            *empty = false;
-        }
     }
-    if (*empty && *left > 0) {
-        sqlite3_stmt *st = mq_stmt(m, "DELETE FROM mq_detached WHERE qid=?1", e);
-        if (st == NULL) {
-            return LM_E_IO;
-        }
-        sqlite3_bind_int64(st, 1, qid);
-        return mq_done(m, st, e);
+    *empty = complete;
+    if (!complete) {
+        return LM_OK;
     }
-    *empty = false;
-    return LM_OK;
+    sqlite3_stmt *st = mq_stmt(m, "DELETE FROM mq_detached WHERE qid=?1", e);
+    if (st == NULL) {
+        return LM_E_IO;
+    }
+    sqlite3_bind_int64(st, 1, qid);
+    return mq_done(m, st, e);
 }
 
 static int sweep_all_detached(mq *m, size_t *left, bool *more, lm_error *e)
@@ -1063,7 +1066,7 @@ static int sweep_dedup(mq *m, int64_t now, size_t *left, bool *more, lm_error *e
 
 static int sweep_queues(mq *m, int64_t now, size_t *left, bool *more, lm_error *e)
 {
-    char (*names)[MQ_QUEUE_NAME_MAX + 1] = NULL;
+    char(*names)[MQ_QUEUE_NAME_MAX + 1] = NULL;
     size_t n = 0, cap = 0;
     int rc = LM_OK, r;
     sqlite3_stmt *st = mq_stmt(m, "SELECT name FROM mq_queues ORDER BY name", e);
@@ -1085,7 +1088,7 @@ static int sweep_queues(mq *m, int64_t now, size_t *left, bool *more, lm_error *
         n++;
     }
     rc = r < 0 ? LM_E_IO : LM_OK;
-    for (size_t i = 0; rc == LM_OK && i < n && *left > 0; i++) {
+    for (size_t i = 0; rc == LM_OK && i<n && * left> 0; i++) {
         mq_queue q;
         size_t removed = 0, budget = *left < MQ_EXPIRE_STEP ? *left : MQ_EXPIRE_STEP;
         r = mq_q_load(m, names[i], &q, e);

@@ -108,8 +108,8 @@ int mq_topic_create(mq *m, const char *name, int64_t now_ms, char arn[MQ_ARN_MAX
     } else if (r == 0) {
         rc = topic_count(m, &n, e);
         if (rc == LM_OK && n >= MQ_TOPICS_MAX) {
-            rc = proto_error(e, LM_E_TOPIC_LIMIT, "Topic limit exceeded (%d topics)",
-                             MQ_TOPICS_MAX);
+            rc =
+                proto_error(e, LM_E_TOPIC_LIMIT, "Topic limit exceeded (%d topics)", MQ_TOPICS_MAX);
         }
         sqlite3_stmt *st = rc == LM_OK ? mq_stmt(m,
                                                  "INSERT INTO mq_topics(name, created_ms) "
@@ -186,8 +186,7 @@ cJSON *mq_topic_get(mq *m, const char *topic, lm_error *e)
     cJSON *o = cJSON_CreateObject();
     bool ok = o != NULL && add_str(o, "TopicArn", arn) && add_str(o, "Owner", MQ_ARN_ACCOUNT) &&
               add_str(o, "DisplayName", "") && add_i64(o, "SubscriptionsConfirmed", t.n_subs) &&
-              add_str(o, "SubscriptionsPending", "0") &&
-              add_str(o, "SubscriptionsDeleted", "0") &&
+              add_str(o, "SubscriptionsPending", "0") && add_str(o, "SubscriptionsDeleted", "0") &&
               add_i64(o, "CreatedTimestamp", t.created_ms / 1000);
     if (!ok) {
         cJSON_Delete(o);
@@ -255,8 +254,9 @@ static int sub_endpoint(mq *m, const mq_sub_spec *s, char out[MQ_ARN_MAX], lm_er
         if (r == 0 || q.fifo) {
             return proto_error(e, LM_E_SNS_INVALID_PARAMETER,
                                "Invalid parameter: SQS endpoint %s %s", mq_q(qb, sizeof(qb), name),
-                               r == 0 ? "does not exist" : "is a FIFO queue (a standard topic "
-                                                           "delivers to standard queues)");
+                               r == 0 ? "does not exist"
+                                      : "is a FIFO queue (a standard topic "
+                                        "delivers to standard queues)");
         }
         snprintf(out, MQ_ARN_MAX, "%s", name);
         return LM_OK;
@@ -299,8 +299,7 @@ static int sub_check(mq *m, const mq_sub_spec *s, char ep[MQ_ARN_MAX], const cha
 /* An existing subscription of (tid, protocol, ep): 1 (uuid filled; *same
  * says whether its attributes equal s's), 0 none, <0 error. */
 static int sub_find(mq *m, int64_t tid, const char *protocol, const char *ep, bool raw,
-                    const char *policy, const char *scope, char uuid[37], bool *same,
-                    lm_error *e)
+                    const char *policy, const char *scope, char uuid[37], bool *same, lm_error *e)
 {
     sqlite3_stmt *st = mq_stmt(m,
                                "SELECT uuid, raw, coalesce(policy, ''), scope FROM mq_subs "
@@ -328,8 +327,8 @@ static int sub_insert(mq *m, const topic_row *t, const mq_sub_spec *s, const cha
                       lm_error *e)
 {
     if (t->n_subs >= MQ_SUBSCRIPTIONS_MAX) {
-        return proto_error(e, LM_E_SUBSCRIPTION_LIMIT,
-                           "Subscription limit exceeded (%d per topic)", MQ_SUBSCRIPTIONS_MAX);
+        return proto_error(e, LM_E_SUBSCRIPTION_LIMIT, "Subscription limit exceeded (%d per topic)",
+                           MQ_SUBSCRIPTIONS_MAX);
     }
     mq_uuid(uuid);
     sqlite3_stmt *st = mq_stmt(m,
@@ -349,8 +348,7 @@ static int sub_insert(mq *m, const topic_row *t, const mq_sub_spec *s, const cha
     sqlite3_bind_int64(st, 8, now_ms);
     int rc = mq_done(m, st, e);
     if (rc == LM_OK) {
-        rc = exec_tid(m, "UPDATE mq_topics SET n_subs=n_subs+1, gen=gen+1 WHERE tid=?1", t->tid,
-                      e);
+        rc = exec_tid(m, "UPDATE mq_topics SET n_subs=n_subs+1, gen=gen+1 WHERE tid=?1", t->tid, e);
     }
     return rc;
 }
@@ -420,8 +418,7 @@ int mq_unsubscribe(mq *m, const char *subscription_arn, lm_error *e)
         rc = proto_error(e, LM_E_SNS_NOT_FOUND, "Subscription does not exist");
     }
     if (rc == LM_OK) {
-        rc = exec_tid(m, "UPDATE mq_topics SET n_subs=n_subs-1, gen=gen+1 WHERE tid=?1", t.tid,
-                      e);
+        rc = exec_tid(m, "UPDATE mq_topics SET n_subs=n_subs-1, gen=gen+1 WHERE tid=?1", t.tid, e);
     }
     return mq_op_end(m, rc, e);
 }
@@ -508,8 +505,7 @@ static int publish_check(const mq_publish_in *in, size_t *bytes, lm_error *e)
     size_t at = 0;
     const char *why = NULL;
     if (in->message == NULL || in->len == 0) {
-        return proto_error(e, LM_E_SNS_INVALID_PARAMETER,
-                           "Invalid parameter: Empty message");
+        return proto_error(e, LM_E_SNS_INVALID_PARAMETER, "Invalid parameter: Empty message");
     }
     if (!proto_utf8_ok(in->message, in->len, false, &at, &why)) {
         return proto_error(e, LM_E_SNS_INVALID_PARAMETER,
@@ -680,8 +676,8 @@ static int publish_fanout(mq *m, pub_ctx *p, mq_published *out, lm_error *e)
     return rc;
 }
 
-int mq_publish(mq *m, const char *topic, const mq_publish_in *in, int64_t now_ms,
-               mq_published *out, lm_error *e)
+int mq_publish(mq *m, const char *topic, const mq_publish_in *in, int64_t now_ms, mq_published *out,
+               lm_error *e)
 {
     memset(out, 0, sizeof(*out));
     size_t abytes = 0;
