@@ -1,0 +1,395 @@
+/*
+ * broker/messaging/mq.h — the engine of the broker's own queues (SQS
+ * standard and FIFO) and topics (SNS standard): the contract the broker's
+ * layers call.  broker/messaging/README.md describes the behaviour for
+ * users and the wiring plan; the head of each .c file says how its part
+ * works.
+ *
+ * What the engine is: pure state transitions over one SQLite connection.
+ * No threads, no sockets, no clock of its own: every call that depends on
+ * time takes `now_ms`, the broker time (epoch ms; the broker clock may be
+ * a test clock that only moves forward).  The engine never sleeps and never
+ * waits; a long poll is the caller's: it asks mq_next_wake_ms() when a
+ * receive could next succeed and is told by the ready hook when a commit
+ * made messages available.
+ *
+ * Transactions.  Every operation is atomic: it either does all it says or
+ * writes nothing and returns an error (a batch is one operation whose
+ * entries may fail one by one, each entry atomic).  An operation called
+ * outside a transaction runs in its own (BEGIN IMMEDIATE … COMMIT, so it is
+ * durable on return when the connection has synchronous=FULL).  Between
+ * mq_begin() and mq_commit() the caller groups any number of operations into
+ * one commit — group commit: N sends, one fsync — and each operation runs
+ * in a savepoint of its own, so one that fails leaves the others and the
+ * transaction intact.  Answer callers only after mq_commit() returned
+ * LM_OK; if it fails, none of the grouped operations happened.
+ *
+ * Threading.  An mq instance belongs to one connection and is used by one
+ * thread at a time; it holds prepared statements and a cache of compiled
+ * filter policies.  Several instances on several connections to the same
+ * file may run at once (SQLite serialises their writes): every fact is in
+ * the database, and the policy cache is checked against a generation
+ * number stored with each topic.
+ *
+ * Errors are lm_error with SQS's and SNS's error names (lamina/error.h
+ * 32-52: QueueDoesNotExist, ReceiptHandleIsInvalid, InvalidParameterValue,
+ * NotFound, ...), and LM_E_IO for a failing store.
+ *
+ * Ownership.  Strings and cJSON trees passed in are borrowed for the call.
+ * Returned cJSON trees and mq_msg arrays belong to the caller.
+ */
+#ifndef BROKER_MESSAGING_MQ_H
+#define BROKER_MESSAGING_MQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+
+#include <lamina/error.h>
+
+/* ---- limits (SQS's and SNS's; each has its own error) ---- */
+#define MQ_NEVER INT64_MAX /* mq_next_wake_ms: nothing will become available */
+#define MQ_QUEUE_NAME_MAX 80 /* [A-Za-z0-9_-], FIFO: + ".fifo" (counted) */
+#define MQ_TOPIC_NAME_MAX 256 /* [A-Za-z0-9_-] */
+#define MQ_ARN_MAX 384
+#define MQ_RECEIPT_MAX 72 /* a receipt handle's length + NUL */
+#define MQ_BATCH_MAX 10 /* entries in a batch request */
+#define MQ_BATCH_ID_MAX 80 /* a batch entry Id: [A-Za-z0-9_-]{1,80} */
+#define MQ_RECEIVE_MAX 10 /* MaxNumberOfMessages */
+#define MQ_MSG_ATTRS_MAX 10 /* message attributes per message */
+#define MQ_ATTR_NAME_MAX 256
+#define MQ_ATTR_TYPE_MAX 256
+#define MQ_GROUP_ID_MAX 128 /* MessageGroupId, MessageDeduplicationId */
+#define MQ_MSG_SIZE_MIN 1024 /* MaximumMessageSize range */
+#define MQ_MSG_SIZE_MAX 1048576
+#define MQ_MSG_SIZE_DEFAULT 262144
+#define MQ_BATCH_BYTES_MAX MQ_MSG_SIZE_MAX /* all entries of a batch together */
+#define MQ_VISIBILITY_MAX 43200 /* s; default 30 */
+#define MQ_RETENTION_MIN 60 /* s; max 14 days, default 4 days */
+#define MQ_RETENTION_MAX 1209600
+#define MQ_DELAY_MAX 900 /* s */
+#define MQ_WAIT_MAX 20 /* s, ReceiveMessageWaitTimeSeconds */
+#define MQ_MAX_RECEIVES_MAX 1000 /* RedrivePolicy maxReceiveCount 1-1000 */
+#define MQ_DEDUP_WINDOW_MS 300000 /* FIFO deduplication interval: 5 min */
+#define MQ_PURGE_INTERVAL_MS 60000 /* one PurgeQueue per 60 s */
+#define MQ_INFLIGHT_MAX 120000 /* standard queue: received, not deleted */
+#define MQ_INFLIGHT_MAX_FIFO 20000
+#define MQ_QUEUE_MESSAGES_MAX 10000000 /* Lamina's own cap on a queue's depth */
+#define MQ_QUEUES_MAX 10000 /* Lamina's own caps */
+#define MQ_TOPICS_MAX 10000
+#define MQ_SUBSCRIPTIONS_MAX 10000 /* per topic */
+#define MQ_SNS_MESSAGE_MAX 262144 /* Publish: message + attributes */
+#define MQ_SNS_SUBJECT_MAX 100
+#define MQ_POLICY_KEYS_MAX 5 /* SNS: attribute names (leaf keys) in a policy */
+#define MQ_POLICY_COMBINATIONS_MAX 150 /* SNS: value combinations in a policy */
+#define MQ_REDRIVE_MOVES_MAX 100 /* messages moved to a DLQ by one receive */
+
+/* ---- ARNs: one scheme for functions, queues and topics ----
+ *   arn:lamina:lambda:local:000000000000:function:NAME[:QUALIFIER]
+ *   arn:lamina:sqs:local:000000000000:QUEUE
+ *   arn:lamina:sns:local:000000000000:TOPIC
+ *   arn:lamina:sns:local:000000000000:TOPIC:SUBSCRIPTION-UUID
+ * The region also fills events' awsRegion.  ARNs given to the engine may
+ * use any partition, region and account (arn:aws:sqs:us-east-1:123…:q is
+ * the queue q): the broker has one namespace. */
+#define MQ_ARN_PARTITION "lamina"
+#define MQ_ARN_REGION "local"
+#define MQ_ARN_ACCOUNT "000000000000"
+
+typedef struct mq mq;
+
+/* ---- schema and instances ---- */
+
+/* Create or upgrade the engine's tables (mq_*) in db and record their
+ * version in meta('messaging_schema').  Idempotent.  Inside a transaction
+ * of the caller it joins it (the store's migration calls it there); else it
+ * runs in one of its own.  LM_OK or LM_E_IO. */
+int mq_schema_apply(sqlite3 *db, lm_error *e);
+
+/* An engine on db (borrowed: it must outlive the instance; the schema must
+ * be applied).  NULL with *e filled on failure.  Caller owns the result. */
+mq *mq_create(sqlite3 *db, lm_error *e);
+/* Finalize statements, drop caches.  Accepts NULL.  Not inside a
+ * transaction of the caller. */
+void mq_destroy(mq *m);
+
+/* After each successful commit, called once per queue that the committed
+ * operations gave a message that may be received at or after at_ms (a
+ * send, a publish, a change of visibility, a redrive into a DLQ): what a
+ * long-poll waiter or a poller needs to look again.  Runs on the calling
+ * thread, after COMMIT; must not call back into this instance. */
+typedef void (*mq_ready_fn)(void *arg, const char *queue, int64_t at_ms);
+void mq_set_ready_hook(mq *m, mq_ready_fn fn, void *arg);
+
+/* A topic's delivery to a function subscription, built by mq_publish.
+ * All strings borrowed for the call. */
+typedef struct mq_delivery {
+    const char *function; /* the endpoint as parsed: NAME */
+    const char *qualifier; /* "" or the qualifier of the endpoint */
+    const char *function_arn; /* arn:…:function:NAME[:QUALIFIER] */
+    const char *subscription_arn;
+    const char *topic_arn;
+    const char *message_id;
+    const char *event; /* {"Records":[{"EventSource":"aws:sns",…}]} */
+    size_t event_len;
+} mq_delivery;
+/* Called by mq_publish inside its transaction, on this connection, once per
+ * matching function subscription: the async layer stores an async invoke of
+ * d->event there (same commit as the publish).  LM_OK, or an error: that
+ * delivery counts as failed (mq_published.failed), the publish goes on.
+ * Without a hook, function deliveries fail. */
+typedef int (*mq_invoke_fn)(void *arg, const mq_delivery *d, lm_error *e);
+void mq_set_invoke_hook(mq *m, mq_invoke_fn fn, void *arg);
+
+/* ---- caller-managed transactions (group commit) ---- */
+int mq_begin(mq *m, lm_error *e); /* BEGIN IMMEDIATE; not nested */
+int mq_commit(mq *m, lm_error *e); /* COMMIT, then the ready hooks; on error rolled back */
+void mq_rollback(mq *m); /* nothing of the transaction stays; no hooks */
+bool mq_in_transaction(const mq *m);
+
+/* ---- names and ARNs ---- */
+/* Write a queue's / topic's / function's ARN into out (MQ_ARN_MAX). */
+void mq_queue_arn(const char *name, char out[MQ_ARN_MAX]);
+void mq_topic_arn(const char *name, char out[MQ_ARN_MAX]);
+void mq_function_arn(const char *name, const char *qualifier, char out[MQ_ARN_MAX]);
+/* A queue reference (NAME or an sqs ARN) to its name.  LM_OK or
+ * LM_E_MQ_INVALID_PARAMETER. */
+int mq_queue_ref(const char *ref, char name[MQ_QUEUE_NAME_MAX + 1], lm_error *e);
+
+/* ---- queues ---- */
+
+/* Create a queue.  attributes: SQS's Attributes map (NULL or an object of
+ * name → string; integers and booleans are accepted for convenience):
+ * DelaySeconds, MaximumMessageSize, MessageRetentionPeriod,
+ * ReceiveMessageWaitTimeSeconds, VisibilityTimeout, RedrivePolicy (JSON
+ * text {"deadLetterTargetArn":ARN,"maxReceiveCount":N}), FifoQueue,
+ * ContentBasedDeduplication.  A FIFO queue's name ends in ".fifo" and it
+ * has FifoQueue "true"; other names must not.  Creating an existing queue
+ * with the same attributes returns it (as SQS); with others,
+ * QueueAlreadyExists.  arn (may be NULL) gets the queue's ARN. */
+int mq_queue_create(mq *m, const char *name, const cJSON *attributes, int64_t now_ms,
+                    char arn[MQ_ARN_MAX], lm_error *e);
+/* Change attributes (the same names but FifoQueue; RedrivePolicy "" removes
+ * it).  Nothing changes if any is invalid. */
+int mq_queue_set(mq *m, const char *queue, const cJSON *attributes, int64_t now_ms, lm_error *e);
+/* The attributes with SQS's names, as an object of strings: the above plus
+ * ApproximateNumberOfMessages, ApproximateNumberOfMessagesNotVisible,
+ * ApproximateNumberOfMessagesDelayed, CreatedTimestamp,
+ * LastModifiedTimestamp (epoch seconds), QueueArn.  names: NULL or an
+ * array of attribute names ("All" for all; an unknown name is
+ * InvalidAttributeName).  Reads maintained counters: cost independent of
+ * the queue's depth.  Caller owns the result. */
+cJSON *mq_queue_get(mq *m, const char *queue, const cJSON *names, int64_t now_ms, lm_error *e);
+/* [{"QueueName":…,"QueueArn":…}, …] by name, those starting with prefix
+ * (NULL or "" for all).  Caller owns the result. */
+cJSON *mq_queue_list(mq *m, const char *prefix, lm_error *e);
+/* Remove every message (PurgeQueueInProgress if purged < 60 s ago).
+ * Constant time: the messages are detached and removed by mq_sweep. */
+int mq_queue_purge(mq *m, const char *queue, int64_t now_ms, lm_error *e);
+/* Delete the queue; its messages go as for purge. */
+int mq_queue_delete(mq *m, const char *queue, int64_t now_ms, lm_error *e);
+
+typedef struct mq_counts {
+    int64_t visible; /* ApproximateNumberOfMessages */
+    int64_t not_visible; /* in flight: received, visibility not over */
+    int64_t delayed; /* sent, delay not over */
+} mq_counts;
+int mq_queue_counts(mq *m, const char *queue, int64_t now_ms, mq_counts *c, lm_error *e);
+
+/* When could a receive on queue next return a message?  *at_ms = now_ms if
+ * one is available now, the time the earliest delayed or in-flight message
+ * (FIFO: the earliest blocked group) becomes available, or MQ_NEVER when
+ * the queue is empty.  An index lookup; writes only what expiry removes. */
+int mq_next_wake_ms(mq *m, const char *queue, int64_t now_ms, int64_t *at_ms, lm_error *e);
+
+/* Background work, bounded: remove expired messages and deduplication
+ * entries of every queue, and up to `budget` rows of purged or deleted
+ * queues.  *more (may be NULL) says whether detached rows remain.  Call it
+ * now and then (e.g. every few seconds) on the messaging thread. */
+int mq_sweep(mq *m, int64_t now_ms, size_t budget, bool *more, lm_error *e);
+
+/* ---- messages ---- */
+
+typedef struct mq_send_entry {
+    const char *id; /* batch entry Id; NULL for mq_send */
+    const char *body; /* MessageBody: 1+ characters of SQS's allowed set */
+    size_t body_len;
+    int delay_s; /* DelaySeconds 0-900, or -1: the queue's (FIFO: -1 only) */
+    const cJSON *attributes; /* MessageAttributes (see mq_attributes_md5) or NULL */
+    const char *group_id; /* FIFO: MessageGroupId (required); else NULL */
+    const char *dedup_id; /* FIFO: MessageDeduplicationId, or NULL */
+} mq_send_entry;
+
+typedef struct mq_sent {
+    char id[MQ_BATCH_ID_MAX + 1]; /* the entry's Id (batch) */
+    char message_id[37];
+    char md5_body[33];
+    char md5_attributes[33]; /* "" without message attributes */
+    char sequence[24]; /* FIFO SequenceNumber, "" for standard queues */
+    bool duplicate; /* FIFO: deduplicated; the ids are the original's */
+    lm_error err; /* batch: this entry's error (err.code LM_OK if sent) */
+} mq_sent;
+
+/* Send one message.  LM_OK with *out filled, or an error and nothing sent. */
+int mq_send(mq *m, const char *queue, const mq_send_entry *en, int64_t now_ms, mq_sent *out,
+            lm_error *e);
+/* SendMessageBatch: 1-10 entries with distinct valid Ids, bodies together
+ * at most MQ_BATCH_BYTES_MAX.  Request-level errors (EmptyBatchRequest,
+ * TooManyEntriesInBatchRequest, BatchEntryIdsNotDistinct,
+ * InvalidBatchEntryId, BatchRequestTooLong, QueueDoesNotExist) send
+ * nothing; otherwise LM_OK and out[i] (n entries) tells each entry's
+ * result; entries that failed sent nothing, the others are in the queue.
+ * *failed (may be NULL) counts the failed entries. */
+int mq_send_batch(mq *m, const char *queue, const mq_send_entry *en, size_t n, int64_t now_ms,
+                  mq_sent *out, size_t *failed, lm_error *e);
+
+typedef struct mq_receive_opts {
+    int max; /* MaxNumberOfMessages 1-10 (0: 1) */
+    int visibility_s; /* VisibilityTimeout 0-43200, or -1: the queue's */
+} mq_receive_opts;
+
+/* A received message; strings owned by the array (mq_msgs_free). */
+typedef struct mq_msg {
+    char message_id[37];
+    char receipt[MQ_RECEIPT_MAX]; /* ReceiptHandle of this receive */
+    char md5_body[33];
+    char md5_attributes[33]; /* "" without message attributes */
+    char *body;
+    size_t body_len;
+    char *attributes; /* MessageAttributes as JSON text, or NULL */
+    int64_t sent_ms; /* SentTimestamp */
+    int64_t first_receive_ms; /* ApproximateFirstReceiveTimestamp */
+    int receive_count; /* ApproximateReceiveCount, this receive included */
+    char group_id[MQ_GROUP_ID_MAX + 1]; /* FIFO, else "" */
+    char dedup_id[MQ_GROUP_ID_MAX + 1]; /* FIFO: the id used (explicit or SHA-256) */
+    char sequence[24]; /* FIFO, else "" */
+} mq_msg;
+
+/* ReceiveMessage, without waiting: up to max available messages, each made
+ * invisible for the visibility timeout with a new receipt handle.  FIFO:
+ * messages of a group in order, none from a group that has one in flight.
+ * A message already received maxReceiveCount times (RedrivePolicy) moves
+ * to the dead-letter queue instead, in this transaction.  *out is NULL
+ * when *n is 0.  Caller frees with mq_msgs_free. */
+int mq_receive(mq *m, const char *queue, const mq_receive_opts *o, int64_t now_ms, mq_msg **out,
+               size_t *n, lm_error *e);
+void mq_msgs_free(mq_msg *v, size_t n);
+/* SQS's ReceiveMessage Message object: MessageId, ReceiptHandle, MD5OfBody,
+ * Body, Attributes (all strings), MD5OfMessageAttributes and
+ * MessageAttributes when there are any.  Caller owns the result. */
+cJSON *mq_msg_json(const mq_msg *msg);
+/* The record of Lambda's SQS event for this message (messageId,
+ * receiptHandle, body, attributes, messageAttributes, md5OfBody,
+ * eventSource, eventSourceARN, awsRegion): what event source mappings
+ * put in {"Records":[…]}.  Caller owns the result. */
+cJSON *mq_msg_lambda_record(const mq_msg *msg, const char *queue);
+
+/* DeleteMessage.  A receipt handle that is not one this queue could have
+ * issued is ReceiptHandleIsInvalid.  A well-formed one that is not the
+ * message's latest (received again since) or whose message is gone
+ * succeeds without deleting anything, as SQS does: *deleted (may be NULL)
+ * says whether a message was deleted. */
+int mq_delete_message(mq *m, const char *queue, const char *receipt, int64_t now_ms, bool *deleted,
+                      lm_error *e);
+/* ChangeMessageVisibility: the message becomes visible timeout_s (0-43200)
+ * from now, at most 12 h after its latest receive.  Needs the latest
+ * receipt handle (else ReceiptHandleIsInvalid) of a message in flight
+ * (else MessageNotInflight). */
+int mq_change_visibility(mq *m, const char *queue, const char *receipt, int timeout_s,
+                         int64_t now_ms, lm_error *e);
+
+/* ---- decoders (untrusted input; fuzzed by tests/fuzz/fuzz_messaging.c) ---- */
+
+/* Check SQS MessageAttributes ({"NAME":{"DataType":"String|Number|Binary[.label]",
+ * "StringValue":…|"BinaryValue":base64}}, at most 10, SQS's name rules)
+ * and compute MD5OfMessageAttributes as SQS documents it (md5 may be NULL;
+ * "" for NULL or {}).  *bytes (may be NULL) gets the size they add to the
+ * message (names, types, values).  sns: SNS's types instead (String,
+ * String.Array, Number, Binary; no labels).  LM_OK or
+ * InvalidParameterValue (SQS) / InvalidParameter (SNS) naming the problem. */
+int mq_attributes_check(const cJSON *attrs, bool sns, char md5[33], size_t *bytes, lm_error *e);
+
+/* SendMessageBatch's Entries as JSON text: [{"Id":…,"MessageBody":…,
+ * "DelaySeconds":N,"MessageAttributes":{…},"MessageGroupId":…,
+ * "MessageDeduplicationId":…}, …].  Fills b (whose tree the entries point
+ * into) after checking the shape; the values are checked by mq_send_batch.
+ * Request-level errors as mq_send_batch.  Free with mq_batch_finish (also
+ * after a failure). */
+typedef struct mq_batch {
+    cJSON *root;
+    size_t n;
+    mq_send_entry en[MQ_BATCH_MAX];
+} mq_batch;
+int mq_batch_parse(const char *json, size_t len, mq_batch *b, lm_error *e);
+void mq_batch_finish(mq_batch *b);
+
+/* Check an SNS filter policy (JSON text) for a scope ("MessageAttributes",
+ * the default when NULL, or "MessageBody"): the filter engine's grammar,
+ * SNS's limits (5 keys, 150 combinations) and, for attributes, a flat
+ * object.  LM_OK or InvalidParameter naming the problem. */
+int mq_filter_policy_check(const char *policy, size_t len, const char *scope, lm_error *e);
+
+/* ---- topics ---- */
+
+/* CreateTopic: [A-Za-z0-9_-]{1,256}; an existing topic is returned as it
+ * is.  arn (may be NULL) gets its ARN. */
+int mq_topic_create(mq *m, const char *name, int64_t now_ms, char arn[MQ_ARN_MAX], lm_error *e);
+/* DeleteTopic with its subscriptions.  A topic that does not exist is
+ * NotFound (SNS itself succeeds; a CLI user wants to know). */
+int mq_topic_delete(mq *m, const char *topic, lm_error *e);
+/* {"TopicArn","Owner","DisplayName","SubscriptionsConfirmed",
+ * "SubscriptionsPending","SubscriptionsDeleted","CreatedTimestamp"} as
+ * strings.  topic: NAME or ARN.  Caller owns the result. */
+cJSON *mq_topic_get(mq *m, const char *topic, lm_error *e);
+/* [{"TopicArn":…,"Name":…}, …] by name.  Caller owns the result. */
+cJSON *mq_topic_list(mq *m, lm_error *e);
+
+typedef struct mq_sub_spec {
+    const char *protocol; /* "sqs" or "lambda" */
+    const char *endpoint; /* a queue (name or ARN) / a function (name, NAME:Q or ARN) */
+    bool raw; /* RawMessageDelivery (sqs only) */
+    const char *filter_policy; /* JSON text or NULL */
+    const char *filter_scope; /* "MessageAttributes" (default) or "MessageBody" */
+} mq_sub_spec;
+/* Subscribe (confirmed at once: both protocols are the broker's own).  An
+ * sqs endpoint must be an existing standard queue.  The same topic,
+ * protocol and endpoint again returns the existing subscription if its
+ * attributes are the same, else InvalidParameter.  arn gets the
+ * subscription's ARN. */
+int mq_subscribe(mq *m, const char *topic, const mq_sub_spec *s, int64_t now_ms,
+                 char arn[MQ_ARN_MAX], lm_error *e);
+/* Unsubscribe by subscription ARN (NotFound if there is none). */
+int mq_unsubscribe(mq *m, const char *subscription_arn, lm_error *e);
+/* [{"SubscriptionArn","TopicArn","Protocol","Endpoint","Owner",
+ * "RawMessageDelivery","FilterPolicy","FilterPolicyScope"}, …] in order
+ * of subscribing.  Caller owns the result. */
+cJSON *mq_subscriptions(mq *m, const char *topic, lm_error *e);
+
+typedef struct mq_publish_in {
+    const char *message; /* 1+ bytes of UTF-8 */
+    size_t len;
+    const char *subject; /* NULL or 1-100 printable ASCII characters */
+    const cJSON *attributes; /* SNS MessageAttributes or NULL */
+} mq_publish_in;
+
+typedef struct mq_published {
+    char message_id[37];
+    size_t matched; /* subscriptions whose filter policy matched */
+    size_t delivered; /* of those, stored (queue message or invoke) */
+    size_t failed; /* of those, not stored (queue gone or too small, no hook, …) */
+} mq_published;
+
+/* Publish: in one transaction, one delivery per subscription whose filter
+ * policy matches: for sqs, a message in the queue (SNS's notification
+ * envelope as the body, or the raw message with its attributes); for
+ * lambda, the invoke hook with SNS's Lambda event.  Subscriptions are
+ * matched with compiled filter sets cached per topic (no per-publish
+ * policy parsing, no scan of other topics).  LM_OK also when some
+ * deliveries failed (counted in *out); an error stores nothing. */
+int mq_publish(mq *m, const char *topic, const mq_publish_in *in, int64_t now_ms, mq_published *out,
+               lm_error *e);
+
+#endif

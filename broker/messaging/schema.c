@@ -1,0 +1,157 @@
+/*
+ * broker/messaging/schema.c — the engine's tables and indexes, all named
+ * mq_*, and their version in meta('messaging_schema').
+ *
+ * Why each index exists (every hot path is an index range, never a scan):
+ *   mq_messages_vis   (qid, visible_at, rc): a standard queue's receive
+ *                     takes the oldest visible messages from its front;
+ *                     settling the counters counts the entries whose
+ *                     visible_at passed since the last settle (rc says
+ *                     whether each was delayed or in flight); the next
+ *                     wake-up is its first entry.
+ *   mq_messages_enq   (qid, enq_ms): retention expiry takes the oldest.
+ *   mq_messages_group (qid, gid, seq), FIFO rows only: a group's messages
+ *                     in order; its first entry is the group's head.
+ *   mq_groups_avail   (qid, avail_at): FIFO receive takes the groups whose
+ *                     head is available; the next wake-up is the first.
+ *   mq_dedup_exp      (expires_ms): the sweep drops old dedup entries.
+ *   mq_subs_topic     (tid, sid): a topic's subscriptions in order, read
+ *                     only when its compiled cache is stale.
+ * Message ids are AUTOINCREMENT so that a receipt handle never names a
+ * later message that reused a deleted one's row id.  A queue's messages
+ * carry its incarnation (qid), not its name: purge and delete give the
+ * name a new qid (or none) and leave the old rows for mq_sweep, which
+ * finds them through mq_detached.
+ *
+ * Version 1 is the first; an upgrade adds a step here and bumps
+ * MQ_SCHEMA_VERSION.  A store whose version is newer than this engine
+ * is refused rather than misread.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+#include "mq_internal.h"
+
+static const char *const schema_v1 =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS mq_queues("
+    "  name TEXT PRIMARY KEY,"
+    "  qid INTEGER NOT NULL UNIQUE,"
+    "  fifo INTEGER NOT NULL,"
+    "  visibility_s INTEGER NOT NULL,"
+    "  retention_s INTEGER NOT NULL,"
+    "  delay_s INTEGER NOT NULL,"
+    "  max_size INTEGER NOT NULL,"
+    "  wait_s INTEGER NOT NULL,"
+    "  content_dedup INTEGER NOT NULL,"
+    "  dlq TEXT NOT NULL,"
+    "  max_receives INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  modified_ms INTEGER NOT NULL,"
+    "  purged_ms INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  n_msgs INTEGER NOT NULL,"
+    "  n_delayed INTEGER NOT NULL,"
+    "  n_inflight INTEGER NOT NULL,"
+    "  settled_ms INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS mq_messages("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  qid INTEGER NOT NULL,"
+    "  message_id TEXT NOT NULL,"
+    "  body BLOB NOT NULL,"
+    "  attrs TEXT,"
+    "  md5_body TEXT NOT NULL,"
+    "  md5_attrs TEXT NOT NULL,"
+    "  sent_ms INTEGER NOT NULL,"
+    "  enq_ms INTEGER NOT NULL,"
+    "  visible_at INTEGER NOT NULL,"
+    "  rc INTEGER NOT NULL DEFAULT 0,"
+    "  first_recv_ms INTEGER NOT NULL DEFAULT 0,"
+    "  recv_ms INTEGER NOT NULL DEFAULT 0,"
+    "  receipt TEXT NOT NULL DEFAULT '',"
+    "  gid TEXT,"
+    "  dedup TEXT,"
+    "  seq INTEGER);"
+    "CREATE INDEX IF NOT EXISTS mq_messages_vis ON mq_messages(qid, visible_at, rc);"
+    "CREATE INDEX IF NOT EXISTS mq_messages_enq ON mq_messages(qid, enq_ms);"
+    "CREATE INDEX IF NOT EXISTS mq_messages_group ON mq_messages(qid, gid, seq)"
+    "  WHERE gid IS NOT NULL;"
+    "CREATE TABLE IF NOT EXISTS mq_groups("
+    "  qid INTEGER NOT NULL,"
+    "  gid TEXT NOT NULL,"
+    "  avail_at INTEGER NOT NULL,"
+    "  PRIMARY KEY(qid, gid)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS mq_groups_avail ON mq_groups(qid, avail_at);"
+    "CREATE TABLE IF NOT EXISTS mq_dedup("
+    "  qid INTEGER NOT NULL,"
+    "  dedup TEXT NOT NULL,"
+    "  expires_ms INTEGER NOT NULL,"
+    "  message_id TEXT NOT NULL,"
+    "  seq TEXT NOT NULL,"
+    "  PRIMARY KEY(qid, dedup)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS mq_dedup_exp ON mq_dedup(expires_ms);"
+    "CREATE TABLE IF NOT EXISTS mq_detached(qid INTEGER PRIMARY KEY);"
+    "CREATE TABLE IF NOT EXISTS mq_topics("
+    "  tid INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  created_ms INTEGER NOT NULL,"
+    "  gen INTEGER NOT NULL DEFAULT 0,"
+    "  n_subs INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS mq_subs("
+    "  sid INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  tid INTEGER NOT NULL,"
+    "  uuid TEXT NOT NULL UNIQUE,"
+    "  protocol TEXT NOT NULL,"
+    "  endpoint TEXT NOT NULL,"
+    "  raw INTEGER NOT NULL,"
+    "  policy TEXT,"
+    "  scope TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  UNIQUE(tid, protocol, endpoint));"
+    "CREATE INDEX IF NOT EXISTS mq_subs_topic ON mq_subs(tid, sid);"
+    "INSERT OR IGNORE INTO meta(key, value) VALUES('messaging_schema', '1');";
+
+static int stored_version(sqlite3 *db, int *v)
+{
+    sqlite3_stmt *st = NULL;
+    *v = 0;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='messaging_schema'", -1, &st,
+                           NULL) != SQLITE_OK) {
+        return -1;
+    }
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *v = sqlite3_column_int(st, 0);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int mq_schema_apply(sqlite3 *db, lm_error *e)
+{
+    bool own = sqlite3_get_autocommit(db) != 0; /* else join the caller's */
+    if (own && sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        return proto_error(e, LM_E_IO, "messaging schema: begin: %s", sqlite3_errmsg(db));
+    }
+    int rc = LM_OK, v = 0;
+    if (sqlite3_exec(db, schema_v1, NULL, NULL, NULL) != SQLITE_OK) {
+        rc = proto_error(e, LM_E_IO, "messaging schema: %s", sqlite3_errmsg(db));
+    } else if (stored_version(db, &v) != 0) {
+        rc = proto_error(e, LM_E_IO, "messaging schema: version: %s", sqlite3_errmsg(db));
+    } else if (v > MQ_SCHEMA_VERSION) {
+        rc = proto_error(e, LM_E_IO,
+                         "messaging schema %d is newer than this broker's (%d): refusing it", v,
+                         MQ_SCHEMA_VERSION);
+    }
+    if (own) {
+        if (rc == LM_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            rc = proto_error(e, LM_E_IO, "messaging schema: commit: %s", sqlite3_errmsg(db));
+        }
+        if (rc != LM_OK) {
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        }
+    }
+    return rc;
+}
