@@ -6,13 +6,15 @@
  * sandbox reclaim (what a killed predecessor's workers left, see
  * sbxhost.c) → store → registry → test clock (--test-clock: its
  * stored offset, lib/clock.h) → logs → pool → admin →
- * work socket → async queue (stored events start running) → api socket
+ * work socket → async queue (stored events start running) → messaging
+ * (queues and topics: messaging/service.h) → api socket
  * (last: clients only connect once everything can serve them).  Stop
  * order: mark stopping → pool (running invocations finish for up to 5 s,
  * queued ones get 503, every worker exits and is reaped: no orphans) →
  * async queue (outcomes recorded, accepted events committed) → admin
- * (pending calls answered) → api → work → logs → store.  Signals are blocked in every thread and taken with sigwait()
- * in main, so no handler runs in an arbitrary thread.
+ * (pending calls answered) → messaging (waiting receives answered) → store
+ * → api → work → logs.  Signals are blocked in every thread and taken with
+ * sigwait() in main, so no handler runs in an arbitrary thread.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +32,7 @@
 #include "async/async.h"
 #include "core/core.h"
 #include "front/front.h"
+#include "messaging/service.h"
 #include "store/store.h"
 #include "lib/listen.h"
 #include "core/sbxhost.h"
@@ -221,7 +224,7 @@ static int start(void)
         return -1;
     }
     if (fnlog_start() != 0 || pool_start() != 0 || admin_start() != 0 || work_start() != 0 ||
-        asyncq_start(path) != 0 || api_start() != 0 ||
+        asyncq_start(path) != 0 || mqsvc_start(path, NULL, NULL) != 0 || api_start() != 0 ||
         listen_watch_start(B.opt.listener_check_ms) != 0) {
         return -1;
     }
@@ -251,6 +254,7 @@ static void stop(void)
     pool_stop();
     asyncq_stop();
     admin_stop();
+    mqsvc_stop();
     store_close();
     pthread_t t;
     if (pthread_create(&t, NULL, stop_deadline, NULL) == 0) {

@@ -11,6 +11,7 @@
 
 #include "admin/admin.h"
 #include "lib/completion.h"
+#include "messaging/service.h"
 
 /* ---- api.c: the api socket ---- */
 int api_start(void);
@@ -19,7 +20,8 @@ void api_stop(void);
 /* ---- ops.c: the one op table ---- */
 typedef enum op_where {
     OP_INLINE, /* in the way in's callback: must not block */
-    OP_ADMIN /* on the admin thread, one at a time */
+    OP_ADMIN, /* on the admin thread, one at a time */
+    OP_MESSAGING /* on the messaging thread, grouped into one commit */
 } op_where;
 
 typedef enum op_args {
@@ -39,6 +41,7 @@ typedef struct op_def {
     op_args args;
     op_run_fn run; /* OP_INLINE */
     admin_op_fn admin; /* OP_ADMIN */
+    mqsvc_op_fn mq; /* OP_MESSAGING */
 } op_def;
 
 /* The op named op (n bytes), or NULL. */

@@ -11,6 +11,8 @@
  *     event-wait (registering a waiter).
  *   - OP_ADMIN: queued to the admin thread (admin/admin.c), one at a time,
  *     because it touches the disk.
+ *   - OP_MESSAGING: queued to the messaging thread (messaging/service.c):
+ *     the queue-* and topic-* ops, which it groups into one commit.
  * `args` says whether the request's "args" map is required (checked
  * here, with the same error the handler would give), optional, or not
  * read at all (invoke's fields are at the top level).
@@ -268,7 +270,7 @@ static nng_msg *op_status(const proto_doc *doc, const msgpack_object *args, lm_e
     int64_t aq_queued = 0;
     int aq_running = 0;
     asyncq_counts(&aq_queued, &aq_running);
-    pw_map(&w, 12);
+    pw_map(&w, 13);
     pw_key(&w, "Version");
     pw_str(&w, BROKER_VERSION);
     pw_key(&w, "UptimeSeconds");
@@ -299,6 +301,10 @@ static nng_msg *op_status(const proto_doc *doc, const msgpack_object *args, lm_e
     pw_int(&w, aq_queued);
     pw_key(&w, "Running");
     pw_int(&w, aq_running);
+    pw_key(&w, "Messaging");
+    pw_map(&w, 1);
+    pw_key(&w, "WaitingReceives");
+    pw_int(&w, mqsvc_waiting());
     pw_key(&w, "ListenersReplaced");
     pw_int(&w, (int64_t)listen_replacements());
     pw_key(&w, "ListenerProbes");
@@ -313,28 +319,49 @@ static nng_msg *op_status(const proto_doc *doc, const msgpack_object *args, lm_e
 
 static const op_def OPS[] = {
     /* the hot path first: the lookup is a linear scan */
-    {"invoke", OP_INLINE, OP_ARGS_NONE, op_invoke, NULL},
-    {"ping", OP_INLINE, OP_ARGS_NONE, op_ping, NULL},
-    {"event-wait", OP_INLINE, OP_ARGS_REQUIRED, op_event_wait, NULL},
-    {"create", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_create},
-    {"get", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_get},
-    {"list", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_list},
-    {"delete", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_delete},
-    {"status", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, op_status},
-    {"retire-workers", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_retire},
-    {"update-code", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_update_code},
-    {"update-config", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_update_config},
-    {"publish", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_publish},
-    {"versions", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_versions},
-    {"alias-create", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_alias_create},
-    {"alias-update", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_alias_update},
-    {"alias-get", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_alias_get},
-    {"alias-list", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_alias_list},
-    {"alias-delete", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_alias_delete},
-    {"event-config-put", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_event_config_put},
-    {"event-config-get", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_event_config_get},
-    {"event-config-delete", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_event_config_delete},
-    {"clock-advance", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_clock_advance},
+    {"invoke", OP_INLINE, OP_ARGS_NONE, op_invoke, NULL, NULL},
+    {"ping", OP_INLINE, OP_ARGS_NONE, op_ping, NULL, NULL},
+    {"event-wait", OP_INLINE, OP_ARGS_REQUIRED, op_event_wait, NULL, NULL},
+    {"create", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_create, NULL},
+    {"get", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_get, NULL},
+    {"list", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_list, NULL},
+    {"delete", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_delete, NULL},
+    {"status", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, op_status, NULL},
+    {"retire-workers", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_retire, NULL},
+    {"update-code", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_update_code, NULL},
+    {"update-config", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_update_config, NULL},
+    {"publish", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_publish, NULL},
+    {"versions", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_versions, NULL},
+    {"alias-create", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_alias_create, NULL},
+    {"alias-update", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_alias_update, NULL},
+    {"alias-get", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_alias_get, NULL},
+    {"alias-list", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_alias_list, NULL},
+    {"alias-delete", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_alias_delete, NULL},
+    {"event-config-put", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_event_config_put, NULL},
+    {"event-config-get", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_event_config_get, NULL},
+    {"event-config-delete", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_event_config_delete, NULL},
+    {"clock-advance", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_clock_advance, NULL},
+    {"queue-create", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_queue_create},
+    {"queue-list", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_queue_list},
+    {"queue-get", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_queue_get},
+    {"queue-set", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_queue_set},
+    {"queue-purge", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_queue_purge},
+    {"queue-delete", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_queue_delete},
+    {"queue-send", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_queue_send},
+    {"queue-send-batch", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_queue_send_batch},
+    {"queue-receive", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_queue_receive},
+    {"queue-delete-message", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL,
+     mqops_queue_delete_message},
+    {"queue-change-visibility", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL,
+     mqops_queue_change_visibility},
+    {"topic-create", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_topic_create},
+    {"topic-list", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_topic_list},
+    {"topic-get", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_topic_get},
+    {"topic-delete", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_topic_delete},
+    {"topic-subscribe", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_topic_subscribe},
+    {"topic-unsubscribe", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_topic_unsubscribe},
+    {"topic-subscriptions", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_topic_subscriptions},
+    {"topic-publish", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_topic_publish},
 };
 
 const op_def *ops_find(const char *op, size_t n)
@@ -365,6 +392,8 @@ void ops_run(const op_def *d, nng_msg *msg, const proto_doc *doc, completion don
     }
     if (d->where == OP_INLINE) {
         d->run(msg, doc, args, done);
+    } else if (d->where == OP_MESSAGING) {
+        mqsvc_submit(msg, args, d->mq, done); /* args read before it returns */
     } else {
         admin_submit(msg, d->admin, done); /* decoded again on the admin thread */
     }

@@ -1,0 +1,438 @@
+/*
+ * broker/messaging/service.c — the messaging thread (see service.h).
+ *
+ * Jobs: a submitted request becomes a job on S.in.  Each turn the thread
+ * takes every job waiting, runs them all between mq_begin and mq_commit
+ * (each operation is atomic on its own inside: the engine's savepoints),
+ * and answers them after the COMMIT; if the COMMIT fails, every job of the
+ * turn is answered LM_E_IO and nothing of it stays.  The connection has
+ * synchronous=FULL, so a send is durable when it is answered.
+ *
+ * Long poll: a receive that finds nothing and may wait is parked on
+ * S.parked with its deadline (real monotonic time: the caller really
+ * waits) and a recheck time: when broker time reaches the queue's next
+ * wake (mq_next_wake_ms), converted to real time at parking.  It runs
+ * again (1) when a commit's ready hook names its queue (ours, or another
+ * instance's through mqsvc_notify_ready), (2) at its recheck time, (3) after
+ * a test-clock advance (every parked job rechecks), and (4) at its
+ * deadline, with may_wait false, which answers an empty Messages list.
+ *
+ * Housekeeping: every MQSVC_SWEEP_MS the thread calls mq_sweep (expired
+ * messages and dedup entries, purged queues' rows) in a transaction of its
+ * own, bounded by MQSVC_SWEEP_BUDGET rows, and again at once while rows
+ * remain.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "jsonconv.h"
+#include "lib/blog.h"
+#include "lib/clock.h"
+#include "lib/list.h"
+#include "messaging/service.h"
+
+#define MQSVC_SWEEP_MS 5000
+#define MQSVC_SWEEP_BUDGET 2000
+#define MQSVC_MAX_PARKED 4096 /* receives waiting at once; past it: answered at once */
+
+typedef struct job {
+    nng_msg *msg;
+    cJSON *args;
+    mqsvc_op_fn fn;
+    completion done;
+    double deadline; /* parked: real ms when the wait ends; 0 before the first run */
+    double recheck; /* parked: real ms to run again (broker time's next wake), 0: none */
+    char queue[MQ_QUEUE_NAME_MAX + 1];
+    nng_msg *reply;
+    lm_error err;
+    list_node node;
+} job;
+
+typedef struct ready_note {
+    struct ready_note *next;
+    char queue[MQ_QUEUE_NAME_MAX + 1];
+} ready_note;
+
+static struct {
+    pthread_mutex_t mtx;
+    pthread_cond_t cv;
+    list_head in; /* submitted (S.mtx) */
+    ready_note *notes; /* from other instances (S.mtx) */
+    bool clock_moved; /* S.mtx */
+    bool stop; /* S.mtx */
+    bool running;
+    pthread_t thr;
+    /* thread only */
+    sqlite3 *db;
+    mq *m;
+    list_head parked;
+    int n_parked;
+    _Atomic int waiting; /* n_parked, for other threads */
+    list_head ready; /* names our own commits made ready, as ready_note-less jobs */
+    ready_note *own; /* names from our ready hook, this turn */
+    double next_sweep;
+    clk_watcher watcher;
+} S = {.mtx = PTHREAD_MUTEX_INITIALIZER};
+
+static void job_answer(job *j)
+{
+    if (j->reply != NULL) {
+        complete_reply(j->done, j->reply);
+    } else {
+        complete_error(j->done, &j->err);
+    }
+    nng_msg_free(j->msg);
+    cJSON_Delete(j->args);
+    free(j);
+}
+
+static void job_fail(job *j, int code, const char *msg)
+{
+    nng_msg_free(j->reply);
+    j->reply = NULL;
+    proto_error(&j->err, code, "%s", msg);
+    job_answer(j);
+}
+
+/* ---- submission (a way in's thread) ---- */
+
+void mqsvc_submit(nng_msg *msg, const msgpack_object *args, mqsvc_op_fn fn, completion done)
+{
+    job *j = calloc(1, sizeof(*j));
+    cJSON *a = args != NULL ? jsonconv_from_msgpack(args) : cJSON_CreateObject();
+    if (j == NULL || a == NULL) {
+        lm_error e;
+        proto_error(&e, LM_E_NOMEM, NULL);
+        free(j);
+        cJSON_Delete(a);
+        nng_msg_free(msg);
+        complete_error(done, &e);
+        return;
+    }
+    j->msg = msg;
+    j->args = a;
+    j->fn = fn;
+    j->done = done;
+    pthread_mutex_lock(&S.mtx);
+    if (!S.running || S.stop) {
+        pthread_mutex_unlock(&S.mtx);
+        job_fail(j, LM_E_STOPPING, "the broker is stopping");
+        return;
+    }
+    list_push_back(&S.in, &j->node);
+    pthread_cond_signal(&S.cv);
+    pthread_mutex_unlock(&S.mtx);
+}
+
+void mqsvc_notify_ready(const char *queue)
+{
+    ready_note *n = calloc(1, sizeof(*n));
+    if (n == NULL) { /* the parked receive still rechecks at its deadline */
+        return;
+    }
+    snprintf(n->queue, sizeof(n->queue), "%s", queue);
+    pthread_mutex_lock(&S.mtx);
+    n->next = S.notes;
+    S.notes = n;
+    pthread_cond_signal(&S.cv);
+    pthread_mutex_unlock(&S.mtx);
+}
+
+static void clock_moved(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&S.mtx);
+    S.clock_moved = true;
+    pthread_cond_signal(&S.cv);
+    pthread_mutex_unlock(&S.mtx);
+}
+
+/* mq_ready_fn for our own instance: runs on this thread after a COMMIT. */
+static void own_ready(void *arg, const char *queue, int64_t at_ms)
+{
+    (void)arg;
+    (void)at_ms; /* a parked receive asks the engine again when it runs */
+    ready_note *n = calloc(1, sizeof(*n));
+    if (n == NULL) {
+        return;
+    }
+    snprintf(n->queue, sizeof(n->queue), "%s", queue);
+    n->next = S.own;
+    S.own = n;
+}
+
+/* ---- the thread ---- */
+
+/* Move the parked jobs of queue (all when NULL) to run. */
+static void unpark(const char *queue, list_head *run)
+{
+    LIST_EACH(j, job, node, &S.parked)
+    {
+        if (queue == NULL || strcmp(j->queue, queue) == 0) {
+            list_remove(&S.parked, &j->node);
+            S.n_parked--;
+            list_push_back(run, &j->node);
+        }
+    }
+    atomic_store(&S.waiting, S.n_parked);
+}
+
+static void notes_unpark(ready_note *n, list_head *run)
+{
+    while (n != NULL) {
+        ready_note *next = n->next;
+        unpark(n->queue, run);
+        free(n);
+        n = next;
+    }
+}
+
+/* Park j after a run that asked to wait c->wait_s on c->queue. */
+static void park(job *j, const mqsvc_call *c, double now)
+{
+    if (j->deadline == 0) {
+        j->deadline = now + (double)c->wait_s * 1000.0;
+    }
+    snprintf(j->queue, sizeof(j->queue), "%s", c->queue);
+    j->recheck = 0;
+    int64_t at = MQ_NEVER;
+    lm_error e;
+    if (mq_next_wake_ms(S.m, c->queue, c->now_ms, &at, &e) == LM_OK && at != MQ_NEVER) {
+        int64_t in = at - clk_now_ms();
+        j->recheck = now + (double)(in > 0 ? in : 0);
+    }
+    list_push_back(&S.parked, &j->node);
+    S.n_parked++;
+    atomic_store(&S.waiting, S.n_parked);
+}
+
+/* Run the jobs of run in one transaction and answer or park each. */
+static void run_turn(list_head *run)
+{
+    lm_error e;
+    list_head done = {0};
+    bool tx = mq_begin(S.m, &e) == LM_OK;
+    if (!tx) {
+        blog(LOG_ERROR, "messaging: BEGIN failed: %s", e.message);
+    }
+    double now = clk_mono_ms();
+    job *j;
+    while ((j = list_pop_front_entry(run, job, node)) != NULL) {
+        if (!tx) {
+            proto_error(&j->err, LM_E_IO, "the store is not available: %s", e.message);
+            list_push_back(&done, &j->node);
+            continue;
+        }
+        mqsvc_call c = {.args = j->args,
+                        .now_ms = clk_now_ms(),
+                        .may_wait = (j->deadline == 0 || now < j->deadline) &&
+                                    S.n_parked < MQSVC_MAX_PARKED};
+        proto_error(&j->err, LM_E_INTERNAL, NULL);
+        j->reply = j->fn(S.m, &c, &j->err);
+        if (j->reply == NULL && j->err.code == LM_OK && c.wait_s > 0 && c.may_wait) {
+            park(j, &c, now);
+            continue;
+        }
+        if (j->reply == NULL && j->err.code == LM_OK) {
+            proto_error(&j->err, LM_E_INTERNAL, "an operation returned neither reply nor error");
+        }
+        list_push_back(&done, &j->node);
+    }
+    bool committed = tx && mq_commit(S.m, &e) == LM_OK;
+    if (tx && !committed) {
+        blog(LOG_ERROR, "messaging: COMMIT failed: %s", e.message);
+    }
+    while ((j = list_pop_front_entry(&done, job, node)) != NULL) {
+        if (tx && !committed) {
+            job_fail(j, LM_E_IO, "the operation could not be stored");
+        } else {
+            job_answer(j);
+        }
+    }
+    /* parked receives whose queue the commit made ready run next turn */
+    ready_note *own = S.own;
+    S.own = NULL;
+    notes_unpark(own, &S.ready);
+}
+
+static void sweep(void)
+{
+    lm_error e;
+    bool more = false;
+    if (mq_sweep(S.m, clk_now_ms(), MQSVC_SWEEP_BUDGET, &more, &e) != LM_OK) {
+        blog(LOG_WARN, "messaging: sweep: %s", e.message);
+        more = false;
+    }
+    S.next_sweep = clk_mono_ms() + (more ? 0 : MQSVC_SWEEP_MS);
+}
+
+/* The earliest real time something parked or the sweep needs the thread. */
+static double next_timer(void)
+{
+    double t = S.next_sweep;
+    LIST_EACH(j, job, node, &S.parked)
+    {
+        if (j->deadline < t) {
+            t = j->deadline;
+        }
+        if (j->recheck > 0 && j->recheck < t) {
+            t = j->recheck;
+        }
+    }
+    return t;
+}
+
+static void due_unpark(double now, list_head *run)
+{
+    LIST_EACH(j, job, node, &S.parked)
+    {
+        if (j->deadline <= now || (j->recheck > 0 && j->recheck <= now)) {
+            list_remove(&S.parked, &j->node);
+            S.n_parked--;
+            list_push_back(run, &j->node);
+        }
+    }
+    atomic_store(&S.waiting, S.n_parked);
+}
+
+static void *mqsvc_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        list_head run = {0};
+        pthread_mutex_lock(&S.mtx);
+        for (;;) {
+            if (S.stop || !list_empty(&S.in) || S.notes != NULL || S.clock_moved ||
+                !list_empty(&S.ready)) {
+                break;
+            }
+            double wake = next_timer(), now = clk_mono_ms();
+            if (wake <= now) {
+                break;
+            }
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            double ms = wake - now + 1;
+            ts.tv_sec += (time_t)(ms / 1000);
+            ts.tv_nsec += (long)((ms - (double)(time_t)(ms / 1000) * 1000) * 1e6);
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&S.cv, &S.mtx, &ts);
+        }
+        bool stop = S.stop, moved = S.clock_moved;
+        ready_note *notes = S.notes;
+        S.notes = NULL;
+        S.clock_moved = false;
+        job *j;
+        while ((j = list_pop_front_entry(&S.in, job, node)) != NULL) {
+            list_push_back(&run, &j->node);
+        }
+        pthread_mutex_unlock(&S.mtx);
+        while ((j = list_pop_front_entry(&S.ready, job, node)) != NULL) {
+            list_push_back(&run, &j->node);
+        }
+        notes_unpark(notes, &run);
+        if (moved) {
+            unpark(NULL, &run);
+        }
+        if (stop) {
+            unpark(NULL, &run);
+            while ((j = list_pop_front_entry(&run, job, node)) != NULL) {
+                job_fail(j, LM_E_STOPPING, "the broker is stopping");
+            }
+            return NULL;
+        }
+        double now = clk_mono_ms();
+        due_unpark(now, &run);
+        if (!list_empty(&run)) {
+            run_turn(&run);
+        }
+        if (clk_mono_ms() >= S.next_sweep) {
+            sweep();
+        }
+    }
+}
+
+int mqsvc_start(const char *db_path, mq_invoke_fn hook, void *hook_arg)
+{
+    lm_error e;
+    if (sqlite3_open_v2(db_path, &S.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        blog(LOG_ERROR, "messaging: open %s: %s", db_path, sqlite3_errmsg(S.db));
+        sqlite3_close(S.db);
+        S.db = NULL;
+        return -1;
+    }
+    sqlite3_busy_timeout(S.db, 5000); /* the other connections' writes */
+    if (sqlite3_exec(S.db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK ||
+        mq_schema_apply(S.db, &e) != LM_OK || (S.m = mq_create(S.db, &e)) == NULL) {
+        blog(LOG_ERROR, "messaging: cannot start the engine on %s", db_path);
+        sqlite3_close(S.db);
+        S.db = NULL;
+        return -1;
+    }
+    mq_set_ready_hook(S.m, own_ready, NULL);
+    if (hook != NULL) {
+        mq_set_invoke_hook(S.m, hook, hook_arg);
+    }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&S.cv, &ca);
+    pthread_condattr_destroy(&ca);
+    S.next_sweep = clk_mono_ms() + MQSVC_SWEEP_MS;
+    S.watcher.wake = clock_moved;
+    clk_watch(&S.watcher);
+    S.running = true;
+    if (pthread_create(&S.thr, NULL, mqsvc_main, NULL) != 0) {
+        S.running = false;
+        clk_unwatch(&S.watcher);
+        mq_destroy(S.m);
+        sqlite3_close(S.db);
+        return -1;
+    }
+    return 0;
+}
+
+int mqsvc_waiting(void)
+{
+    return atomic_load(&S.waiting);
+}
+
+void mqsvc_stop(void)
+{
+    if (!S.running) {
+        return;
+    }
+    pthread_mutex_lock(&S.mtx);
+    S.stop = true;
+    pthread_cond_signal(&S.cv);
+    pthread_mutex_unlock(&S.mtx);
+    pthread_join(S.thr, NULL);
+    clk_unwatch(&S.watcher);
+    pthread_mutex_lock(&S.mtx);
+    S.running = false;
+    job *j;
+    while ((j = list_pop_front_entry(&S.in, job, node)) != NULL) {
+        job_fail(j, LM_E_STOPPING, "the broker is stopping");
+    }
+    ready_note *n = S.notes;
+    S.notes = NULL;
+    pthread_mutex_unlock(&S.mtx);
+    while (n != NULL) {
+        ready_note *next = n->next;
+        free(n);
+        n = next;
+    }
+    mq_destroy(S.m);
+    S.m = NULL;
+    sqlite3_close(S.db);
+    S.db = NULL;
+}

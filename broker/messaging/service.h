@@ -1,0 +1,88 @@
+/*
+ * broker/messaging/service.h — the messaging layer's service: the thread
+ * that owns the broker's queues and topics (the engine of mq.h on one
+ * SQLite connection of its own) and runs their api operations.
+ *
+ * Rank: beside the core (tests/layers/check_layers.py): it includes only
+ * lib/ and its own folder.  Ways in (front/ops.c) submit operations with a
+ * completion; the async layer delivers destination records and DLQ messages
+ * through its own engine instance on its own connection (mq.h allows
+ * several) and tells this thread with mqsvc_notify_ready().  Topic
+ * deliveries to functions go through an invoke hook that main.c sets (the
+ * async layer stores them), so this folder never includes async/.
+ *
+ * Threads and locks: one thread (the messaging thread) runs every
+ * operation; S.mtx (a leaf) guards only the hand-over lists.  Operations
+ * waiting at one time run in one transaction (group commit: N sends, one
+ * fsync) and are answered after its COMMIT; a receive with a wait
+ * (WaitTimeSeconds, or the queue's ReceiveMessageWaitTimeSeconds) that
+ * finds nothing is parked, not polled: it runs again when a commit makes a
+ * message of its queue available (the engine's ready hook, or
+ * mqsvc_notify_ready), when broker time reaches the queue's next wake
+ * (mq_next_wake_ms: a delay or visibility timeout ending; a test clock
+ * advance wakes it too), and a last time at its deadline (real time).
+ */
+#ifndef BROKER_MESSAGING_SERVICE_H
+#define BROKER_MESSAGING_SERVICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <nng/nng.h>
+
+#include "lib/completion.h"
+#include "messaging/mq.h"
+
+/* One call of an operation on the messaging thread. */
+typedef struct mqsvc_call {
+    const cJSON *args; /* the request's "args" as JSON ({} when absent) */
+    int64_t now_ms; /* broker time of this run */
+    bool may_wait; /* a receive may ask to be parked */
+    int wait_s; /* out: a receive that found nothing asks to wait this long */
+    char queue[MQ_QUEUE_NAME_MAX + 1]; /* out, with wait_s: on which queue */
+} mqsvc_call;
+
+/* An operation: the whole reply, or NULL with *e set; or NULL with
+ * e->code LM_OK and c->wait_s > 0 to be parked (receive only).  Runs in
+ * the service's transaction: what it wrote is undone if the COMMIT fails. */
+typedef nng_msg *(*mqsvc_op_fn)(mq *m, mqsvc_call *c, lm_error *e);
+
+/* Open db_path (the state dir's database), apply the engine's schema and
+ * start the thread.  hook: topic deliveries to functions (NULL: they fail).
+ * 0, or -1 after logging why. */
+int mqsvc_start(const char *db_path, mq_invoke_fn hook, void *hook_arg);
+/* Answer everything queued or parked with LM_E_STOPPING and stop. */
+void mqsvc_stop(void);
+/* Run fn on the messaging thread for request msg (taken; args is its
+ * "args" map or NULL).  done exactly once. */
+void mqsvc_submit(nng_msg *msg, const msgpack_object *args, mqsvc_op_fn fn, completion done);
+/* Another engine instance committed messages that queue can deliver
+ * (any thread, any lock but S.mtx's callers: a leaf). */
+void mqsvc_notify_ready(const char *queue);
+
+/* Receives parked now (status). */
+int mqsvc_waiting(void);
+
+/* The operations (front/ops.c's table; QUEUE-OPS in <lamina/client.h>). */
+nng_msg *mqops_queue_create(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_queue_list(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_queue_get(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_queue_set(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_queue_purge(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_queue_delete(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_queue_send(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_queue_send_batch(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_queue_receive(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_queue_delete_message(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_queue_change_visibility(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_topic_create(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_topic_list(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_topic_get(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_topic_delete(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_topic_subscribe(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_topic_unsubscribe(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_topic_subscriptions(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_topic_publish(mq *m, mqsvc_call *c, lm_error *e);
+
+#endif

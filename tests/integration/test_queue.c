@@ -1,0 +1,436 @@
+/*
+ * Integration: the broker's own queues (issue #12) through the real api
+ * socket: attributes, send / receive / delete, visibility and redelivery,
+ * receipt handles, delay, retention, redrive to a dead-letter queue, FIFO
+ * order, in-flight blocking and deduplication, batches with partial
+ * failure, long poll woken by a send, and kill -9 during a stream of sends.
+ * Scheduled time moves with the test clock (--test-clock), never by sleeping.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "harness.h"
+
+/* Call op with args (JSON text); the reply parsed into *out (may be NULL).
+ * Returns the lm_err code. */
+static int call(lt_broker *b, const char *op, const char *args, cJSON **out, lm_error *e)
+{
+    char *reply = NULL;
+    lm_error local;
+    lm_error *err = e != NULL ? e : &local;
+    int rc = lm_call(b->client, op, args, NULL, 0, &reply, err);
+    if (out != NULL) {
+        *out = rc == LM_OK ? cJSON_Parse(reply) : NULL;
+    }
+    free(reply);
+    return rc;
+}
+
+static cJSON *ok(lt_broker *b, const char *op, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static cJSON *ok(lt_broker *b, const char *op, const char *fmt, ...)
+{
+    char args[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    cJSON *j = NULL;
+    lm_error e;
+    int rc = call(b, op, args, &j, &e);
+    cr_assert_eq(rc, LM_OK, "%s %s: %s %s", op, args, e.type, e.message);
+    cr_assert_not_null(j);
+    return j;
+}
+
+static int fails(lt_broker *b, const char *op, const char *args, lm_error *e)
+{
+    int rc = call(b, op, args, NULL, e);
+    cr_assert_neq(rc, LM_OK, "%s %s should fail", op, args);
+    return rc;
+}
+
+static const char *str(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    cr_assert(cJSON_IsString(v), "no string %s", key);
+    return v->valuestring;
+}
+
+static const char *attr(const cJSON *msg, const char *key)
+{
+    return str(cJSON_GetObjectItemCaseSensitive(msg, "Attributes"), key);
+}
+
+/* Receive up to max messages from q with no wait; the Messages array. */
+static cJSON *receive(lt_broker *b, const char *q, int max, cJSON **reply)
+{
+    *reply = ok(b, "queue-receive",
+                "{\"QueueName\":\"%s\",\"MaxNumberOfMessages\":%d,"
+                "\"WaitTimeSeconds\":0}",
+                q, max);
+    cJSON *m = cJSON_GetObjectItemCaseSensitive(*reply, "Messages");
+    cr_assert(cJSON_IsArray(m));
+    return m;
+}
+
+static int receive_count(lt_broker *b, const char *q, int max)
+{
+    cJSON *r;
+    int n = cJSON_GetArraySize(receive(b, q, max, &r));
+    cJSON_Delete(r);
+    return n;
+}
+
+static void send(lt_broker *b, const char *q, const char *body)
+{
+    cJSON_Delete(ok(b, "queue-send", "{\"QueueName\":\"%s\",\"MessageBody\":\"%s\"}", q, body));
+}
+
+static const char *queue_attr(lt_broker *b, const char *q, const char *key, char *buf, size_t cap)
+{
+    cJSON *g = ok(b, "queue-get", "{\"QueueName\":\"%s\"}", q);
+    snprintf(buf, cap, "%s", str(cJSON_GetObjectItemCaseSensitive(g, "Attributes"), key));
+    cJSON_Delete(g);
+    return buf;
+}
+
+Test(queue, attributes_defaults_and_counts)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    cJSON *c = ok(&b, "queue-create", "{\"QueueName\":\"orders\"}");
+    cr_assert_str_eq(str(c, "QueueArn"), "arn:lamina:sqs:local:000000000000:orders");
+    cJSON_Delete(c);
+    char buf[64];
+    cr_assert_str_eq(queue_attr(&b, "orders", "VisibilityTimeout", buf, sizeof(buf)), "30");
+    cr_assert_str_eq(queue_attr(&b, "orders", "MessageRetentionPeriod", buf, sizeof(buf)),
+                     "345600");
+    cr_assert_str_eq(queue_attr(&b, "orders", "MaximumMessageSize", buf, sizeof(buf)), "262144");
+    cr_assert_str_eq(queue_attr(&b, "orders", "DelaySeconds", buf, sizeof(buf)), "0");
+    send(&b, "orders", "one");
+    send(&b, "orders", "two");
+    cr_assert_str_eq(queue_attr(&b, "orders", "ApproximateNumberOfMessages", buf, sizeof(buf)),
+                     "2");
+    cr_assert_eq(receive_count(&b, "orders", 1), 1);
+    cr_assert_str_eq(queue_attr(&b, "orders", "ApproximateNumberOfMessages", buf, sizeof(buf)),
+                     "1");
+    cr_assert_str_eq(
+        queue_attr(&b, "orders", "ApproximateNumberOfMessagesNotVisible", buf, sizeof(buf)), "1");
+    /* out of range, and an unknown queue, are typed errors */
+    lm_error e;
+    fails(&b, "queue-create",
+          "{\"QueueName\":\"bad\",\"Attributes\":{\"VisibilityTimeout\":\"43201\"}}", &e);
+    cr_assert_eq(e.code, LM_E_INVALID_ATTRIBUTE_VALUE, "%s: %s", e.type, e.message);
+    fails(&b, "queue-send", "{\"QueueName\":\"nope\",\"MessageBody\":\"x\"}", &e);
+    cr_assert_eq(e.code, LM_E_QUEUE_DOES_NOT_EXIST, "%s", e.type);
+    cr_assert_str_eq(e.type, "QueueDoesNotExist");
+    cJSON *l = ok(&b, "queue-list", "{}");
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l, "Queues")), 1);
+    cJSON_Delete(l);
+    lt_broker_stop(&b, false);
+}
+
+Test(queue, visibility_receipts_and_redelivery)
+{
+    lt_broker b;
+    lt_broker_start(&b, lt_test_clock);
+    cJSON_Delete(ok(&b, "queue-create",
+                    "{\"QueueName\":\"jobs\",\"Attributes\":{\"VisibilityTimeout\":\"30\"}}"));
+    send(&b, "jobs", "work");
+    cJSON *r1;
+    cJSON *m1 = cJSON_GetArrayItem(receive(&b, "jobs", 1, &r1), 0);
+    cr_assert_not_null(m1);
+    cr_assert_str_eq(str(m1, "Body"), "work");
+    cr_assert_str_eq(str(m1, "MD5OfBody"), "67e92c8765a9bc7fb2d335c459de9eb5"); /* md5("work") */
+    cr_assert_str_eq(attr(m1, "ApproximateReceiveCount"), "1");
+    char receipt1[256];
+    snprintf(receipt1, sizeof(receipt1), "%s", str(m1, "ReceiptHandle"));
+    /* invisible until the timeout ends */
+    cr_assert_eq(receive_count(&b, "jobs", 10), 0);
+    lt_clock_advance(&b, 29000);
+    cr_assert_eq(receive_count(&b, "jobs", 10), 0, "visible again before 30 s");
+    lt_clock_advance(&b, 2000);
+    cJSON *r2;
+    cJSON *m2 = cJSON_GetArrayItem(receive(&b, "jobs", 1, &r2), 0);
+    cr_assert_not_null(m2, "redelivered after the visibility timeout");
+    cr_assert_str_eq(attr(m2, "ApproximateReceiveCount"), "2");
+    cr_assert_str_eq(str(m2, "MessageId"), str(m1, "MessageId"));
+    /* the first receipt is stale: deleting with it leaves the message (SQS
+     * answers success or ReceiptHandleIsInvalid; either way nothing goes) */
+    char args[512];
+    snprintf(args, sizeof(args), "{\"QueueName\":\"jobs\",\"ReceiptHandle\":\"%s\"}", receipt1);
+    lm_error se;
+    int src = call(&b, "queue-delete-message", args, NULL, &se);
+    cr_assert(src == LM_OK || src == LM_E_RECEIPT_HANDLE_INVALID, "%s", se.message);
+    lt_clock_advance(&b, 31000);
+    cJSON *r3;
+    cJSON *m3 = cJSON_GetArrayItem(receive(&b, "jobs", 1, &r3), 0);
+    cr_assert_not_null(m3, "a stale receipt deleted the message");
+    cJSON_Delete(ok(&b, "queue-delete-message", "{\"QueueName\":\"jobs\",\"ReceiptHandle\":\"%s\"}",
+                    str(m3, "ReceiptHandle")));
+    lt_clock_advance(&b, 31000);
+    cr_assert_eq(receive_count(&b, "jobs", 10), 0, "deleted with its latest receipt");
+    lm_error e;
+    fails(&b, "queue-delete-message", "{\"QueueName\":\"jobs\",\"ReceiptHandle\":\"garbage\"}", &e);
+    cr_assert_eq(e.code, LM_E_RECEIPT_HANDLE_INVALID, "%s", e.type);
+    /* change-visibility makes a received message visible at once */
+    send(&b, "jobs", "again");
+    cJSON *r4;
+    cJSON *m4 = cJSON_GetArrayItem(receive(&b, "jobs", 1, &r4), 0);
+    cr_assert_not_null(m4);
+    cJSON_Delete(ok(&b, "queue-change-visibility",
+                    "{\"QueueName\":\"jobs\",\"ReceiptHandle\":\"%s\",\"VisibilityTimeout\":0}",
+                    str(m4, "ReceiptHandle")));
+    cr_assert_eq(receive_count(&b, "jobs", 1), 1);
+    cJSON_Delete(r1);
+    cJSON_Delete(r2);
+    cJSON_Delete(r3);
+    cJSON_Delete(r4);
+    lt_broker_stop(&b, false);
+}
+
+Test(queue, delay_and_retention)
+{
+    lt_broker b;
+    lt_broker_start(&b, lt_test_clock);
+    cJSON_Delete(
+        ok(&b, "queue-create",
+           "{\"QueueName\":\"later\",\"Attributes\":{\"MessageRetentionPeriod\":\"120\"}}"));
+    cJSON_Delete(ok(&b, "queue-send",
+                    "{\"QueueName\":\"later\",\"MessageBody\":\"d\",\"DelaySeconds\":60}"));
+    char buf[64];
+    cr_assert_str_eq(
+        queue_attr(&b, "later", "ApproximateNumberOfMessagesDelayed", buf, sizeof(buf)), "1");
+    cr_assert_eq(receive_count(&b, "later", 1), 0, "a delayed message was received early");
+    lt_clock_advance(&b, 61000);
+    cr_assert_eq(receive_count(&b, "later", 1), 1, "not received after its delay");
+    /* retention: a message older than the period is gone */
+    send(&b, "later", "old");
+    lt_clock_advance(&b, 121000);
+    cr_assert_eq(receive_count(&b, "later", 10), 0, "kept past the retention period");
+    lt_broker_stop(&b, false);
+}
+
+Test(queue, redrive_after_max_receives)
+{
+    lt_broker b;
+    lt_broker_start(&b, lt_test_clock);
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"dead\"}"));
+    cJSON_Delete(ok(&b, "queue-create",
+                    "{\"QueueName\":\"live\",\"Attributes\":{\"VisibilityTimeout\":\"10\","
+                    "\"RedrivePolicy\":\"{\\\"deadLetterTargetArn\\\":\\\"arn:lamina:sqs:local:"
+                    "000000000000:dead\\\",\\\"maxReceiveCount\\\":2}\"}}"));
+    send(&b, "live", "poison");
+    cr_assert_eq(receive_count(&b, "live", 1), 1);
+    lt_clock_advance(&b, 11000);
+    cr_assert_eq(receive_count(&b, "live", 1), 1);
+    lt_clock_advance(&b, 11000);
+    cr_assert_eq(receive_count(&b, "live", 1), 0, "received a third time past maxReceiveCount 2");
+    cJSON *r;
+    cJSON *m = cJSON_GetArrayItem(receive(&b, "dead", 1, &r), 0);
+    cr_assert_not_null(m, "not moved to the dead-letter queue");
+    cr_assert_str_eq(str(m, "Body"), "poison");
+    cJSON_Delete(r);
+    lt_broker_stop(&b, false);
+}
+
+Test(queue, fifo_order_inflight_and_dedup)
+{
+    lt_broker b;
+    lt_broker_start(&b, lt_test_clock);
+    cJSON_Delete(ok(&b, "queue-create",
+                    "{\"QueueName\":\"f.fifo\",\"Attributes\":{\"FifoQueue\":"
+                    "\"true\",\"ContentBasedDeduplication\":\"true\"}}"));
+    for (int i = 0; i < 3; i++) {
+        cJSON_Delete(
+            ok(&b, "queue-send",
+               "{\"QueueName\":\"f.fifo\",\"MessageBody\":\"a%d\",\"MessageGroupId\":\"A\"}", i));
+    }
+    cJSON_Delete(ok(&b, "queue-send",
+                    "{\"QueueName\":\"f.fifo\",\"MessageBody\":\"b0\",\"MessageGroupId\":\"B\"}"));
+    /* the same body again within 5 minutes: deduplicated */
+    cJSON *dup = ok(&b, "queue-send",
+                    "{\"QueueName\":\"f.fifo\",\"MessageBody\":\"a0\",\"MessageGroupId\":\"A\"}");
+    cJSON_Delete(dup);
+    char buf[64];
+    cr_assert_str_eq(queue_attr(&b, "f.fifo", "ApproximateNumberOfMessages", buf, sizeof(buf)), "4",
+                     "content-based dedup stored a duplicate");
+    cJSON *r;
+    cJSON *ms = receive(&b, "f.fifo", 10, &r);
+    /* group A hands out its messages in order; B's comes too */
+    int n = cJSON_GetArraySize(ms);
+    cr_assert_geq(n, 2);
+    cr_assert_str_eq(str(cJSON_GetArrayItem(ms, 0), "Body"), "a0");
+    int seen_a = 0;
+    for (int i = 0; i < n; i++) {
+        const char *body = str(cJSON_GetArrayItem(ms, i), "Body");
+        if (body[0] == 'a') {
+            char want[16];
+            snprintf(want, sizeof(want), "a%d", seen_a++);
+            cr_assert_str_eq(body, want, "group A out of order");
+        }
+        cr_assert_str_eq(attr(cJSON_GetArrayItem(ms, i), "MessageGroupId"),
+                         body[0] == 'a' ? "A" : "B");
+    }
+    /* while A's are in flight, no more of A are handed out */
+    cr_assert_eq(receive_count(&b, "f.fifo", 10), 0, "a group with messages in flight gave more");
+    cJSON_Delete(r);
+    lt_broker_stop(&b, false);
+}
+
+Test(queue, batch_partial_failure)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"batch\"}"));
+    cJSON *r = ok(&b, "queue-send-batch",
+                  "{\"QueueName\":\"batch\",\"Entries\":[{\"Id\":\"a\",\"MessageBody\":\"1\"},"
+                  "{\"Id\":\"b\",\"MessageBody\":\"2\",\"DelaySeconds\":901},"
+                  "{\"Id\":\"c\",\"MessageBody\":\"3\"}]}");
+    cJSON *good = cJSON_GetObjectItemCaseSensitive(r, "Successful");
+    cJSON *bad = cJSON_GetObjectItemCaseSensitive(r, "Failed");
+    cr_assert_eq(cJSON_GetArraySize(good), 2);
+    cr_assert_eq(cJSON_GetArraySize(bad), 1);
+    cr_assert_str_eq(str(cJSON_GetArrayItem(bad, 0), "Id"), "b");
+    cr_assert(
+        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(bad, 0), "SenderFault")));
+    cJSON_Delete(r);
+    cr_assert_eq(receive_count(&b, "batch", 10), 2,
+                 "the failed entry was sent, or a good one lost");
+    lm_error e;
+    fails(&b, "queue-send-batch",
+          "{\"QueueName\":\"batch\",\"Entries\":[{\"Id\":\"x\",\"MessageBody\":\"1\"},"
+          "{\"Id\":\"x\",\"MessageBody\":\"2\"}]}",
+          &e);
+    cr_assert_eq(e.code, LM_E_BATCH_IDS_NOT_DISTINCT, "%s", e.type);
+    lt_broker_stop(&b, false);
+}
+
+typedef struct waiter {
+    lt_broker *b;
+    int n;
+    struct timespec t0, t1;
+} waiter;
+
+static void *long_poll(void *arg)
+{
+    waiter *w = arg;
+    lm_client *c = NULL;
+    lm_error e;
+    cr_assert_eq(lm_client_open(&c, w->b->state, NULL, &e), LM_OK, "%s", e.message);
+    char *reply = NULL;
+    clock_gettime(CLOCK_MONOTONIC, &w->t0);
+    int rc = lm_call(c, "queue-receive", "{\"QueueName\":\"poll\",\"WaitTimeSeconds\":20}", NULL, 0,
+                     &reply, &e);
+    clock_gettime(CLOCK_MONOTONIC, &w->t1);
+    cr_assert_eq(rc, LM_OK, "%s", e.message);
+    cJSON *j = cJSON_Parse(reply);
+    w->n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "Messages"));
+    cJSON_Delete(j);
+    free(reply);
+    lm_client_destroy(c);
+    return NULL;
+}
+
+static lt_broker *status_of;
+
+/* status shows the receive parked on the messaging thread */
+static bool one_parked(void *arg)
+{
+    (void)arg;
+    cJSON *s = ok(status_of, "status", "{}");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(s, "Messaging");
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(m, "WaitingReceives");
+    bool yes = cJSON_IsNumber(p) && p->valueint == 1;
+    cJSON_Delete(s);
+    return yes;
+}
+
+Test(queue, long_poll_wakes_on_send)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    status_of = &b;
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"poll\"}"));
+    waiter w = {.b = &b};
+    pthread_t t;
+    pthread_create(&t, NULL, long_poll, &w);
+    cr_assert(lt_wait_until(one_parked, NULL, 10000), "the receive never waited");
+    send(&b, "poll", "wake");
+    pthread_join(t, NULL);
+    cr_assert_eq(w.n, 1, "the long poll did not return the message");
+    double s = (double)(w.t1.tv_sec - w.t0.tv_sec) + (double)(w.t1.tv_nsec - w.t0.tv_nsec) / 1e9;
+    cr_assert_lt(s, 15.0, "the receive waited out its 20 s instead of waking on the send");
+    cr_assert(!one_parked(NULL));
+    lt_broker_stop(&b, false);
+}
+
+typedef struct sender {
+    const char *state;
+    atomic_int acked;
+} sender;
+
+/* Send m0, m1, … until a send fails (the broker was killed). */
+static void *send_stream(void *arg)
+{
+    sender *s = arg;
+    lm_client *c = NULL;
+    lm_error e;
+    cr_assert_eq(lm_client_open(&c, s->state, NULL, &e), LM_OK, "%s", e.message);
+    lm_client_set_timeout(c, 3000);
+    for (int i = 0;; i++) {
+        char args[128];
+        snprintf(args, sizeof(args), "{\"QueueName\":\"durable\",\"MessageBody\":\"m%d\"}", i);
+        char *reply = NULL;
+        if (lm_call(c, "queue-send", args, NULL, 0, &reply, &e) != LM_OK) {
+            break;
+        }
+        free(reply);
+        atomic_fetch_add(&s->acked, 1);
+    }
+    lm_client_destroy(c);
+    return NULL;
+}
+
+static bool fifty_acked(void *arg)
+{
+    return atomic_load(&((sender *)arg)->acked) >= 50;
+}
+
+Test(queue, kill9_during_sends_loses_no_acknowledged_message)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"durable\"}"));
+    char state[256];
+    snprintf(state, sizeof(state), "%s", b.state);
+    sender s = {.state = state};
+    pthread_t t;
+    pthread_create(&t, NULL, send_stream, &s);
+    cr_assert(lt_wait_until(fifty_acked, &s, 20000));
+    lt_broker_kill(&b); /* mid-stream */
+    pthread_join(t, NULL);
+    int acked = atomic_load(&s.acked);
+    lt_broker_start_in(&b, state, NULL);
+    int got = 0;
+    for (;;) {
+        int n = receive_count(&b, "durable", 10);
+        if (n == 0) {
+            break;
+        }
+        got += n;
+    }
+    cr_assert_geq(got, acked, "acknowledged %d, found %d after kill -9", acked, got);
+    cr_assert_leq(got, acked + 1, "more messages than sends: %d of %d", got, acked);
+    lt_broker_stop(&b, false);
+}
