@@ -3,7 +3,9 @@
  * socket: attributes, send / receive / delete, visibility and redelivery,
  * receipt handles, delay, retention, redrive to a dead-letter queue, FIFO
  * order, in-flight blocking and deduplication, batches with partial
- * failure, long poll woken by a send, and kill -9 during a stream of sends.
+ * failure, long poll woken by a send, and kill -9 during a stream of sends;
+ * topics (issue #12): fan-out to queues as SNS's envelope or raw, filter
+ * policies on attributes and on the body.
  * Scheduled time moves with the test clock (--test-clock), never by sleeping.
  */
 #include <criterion/criterion.h>
@@ -432,5 +434,104 @@ Test(queue, kill9_during_sends_loses_no_acknowledged_message)
     }
     cr_assert_geq(got, acked, "acknowledged %d, found %d after kill -9", acked, got);
     cr_assert_leq(got, acked + 1, "more messages than sends: %d of %d", got, acked);
+    lt_broker_stop(&b, false);
+}
+
+/* ---- topics ---- */
+
+static void subscribe_queue(lt_broker *b, const char *topic, const char *queue, const char *attrs)
+{
+    cJSON_Delete(ok(b, "topic-subscribe",
+                    "{\"TopicArn\":\"%s\",\"Protocol\":\"sqs\",\"Endpoint\":\"%s\"%s%s}", topic,
+                    queue, attrs != NULL ? ",\"Attributes\":" : "", attrs != NULL ? attrs : ""));
+}
+
+Test(topic, fan_out_to_queues_envelope_and_raw)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    cJSON *t = ok(&b, "topic-create", "{\"Name\":\"news\"}");
+    cr_assert_str_eq(str(t, "TopicArn"), "arn:lamina:sns:local:000000000000:news");
+    cJSON_Delete(t);
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"env\"}"));
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"raw\"}"));
+    subscribe_queue(&b, "news", "env", NULL);
+    subscribe_queue(&b, "arn:lamina:sns:local:000000000000:news", "raw",
+                    "{\"RawMessageDelivery\":\"true\"}");
+    cJSON *subs = ok(&b, "topic-subscriptions", "{\"TopicArn\":\"news\"}");
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(subs, "Subscriptions")), 2);
+    cJSON_Delete(subs);
+    cJSON *p = ok(&b, "topic-publish",
+                  "{\"TopicArn\":\"news\",\"Message\":\"hello\",\"Subject\":\"greeting\","
+                  "\"MessageAttributes\":{\"kind\":{\"DataType\":\"String\","
+                  "\"StringValue\":\"hi\"}}}");
+    char mid[64];
+    snprintf(mid, sizeof(mid), "%s", str(p, "MessageId"));
+    cJSON_Delete(p);
+    cJSON *r1;
+    cJSON *m1 = cJSON_GetArrayItem(receive(&b, "env", 1, &r1), 0);
+    cr_assert_not_null(m1, "the envelope queue got nothing");
+    cJSON *env = cJSON_Parse(str(m1, "Body"));
+    cr_assert_not_null(env, "the body is not SNS's JSON envelope");
+    cr_assert_str_eq(str(env, "Type"), "Notification");
+    cr_assert_str_eq(str(env, "MessageId"), mid);
+    cr_assert_str_eq(str(env, "TopicArn"), "arn:lamina:sns:local:000000000000:news");
+    cr_assert_str_eq(str(env, "Message"), "hello");
+    cr_assert_str_eq(str(env, "Subject"), "greeting");
+    const cJSON *ea = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(env, "MessageAttributes"), "kind");
+    cr_assert_str_eq(str(ea, "Type"), "String");
+    cr_assert_str_eq(str(ea, "Value"), "hi");
+    cJSON_Delete(env);
+    cJSON *r2;
+    cJSON *m2 = cJSON_GetArrayItem(receive(&b, "raw", 1, &r2), 0);
+    cr_assert_not_null(m2, "the raw queue got nothing");
+    cr_assert_str_eq(str(m2, "Body"), "hello", "raw delivery is the message itself");
+    const cJSON *ma = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(m2, "MessageAttributes"), "kind");
+    cr_assert_str_eq(str(ma, "StringValue"), "hi", "raw delivery keeps the attributes");
+    cJSON_Delete(r1);
+    cJSON_Delete(r2);
+    lm_error e;
+    fails(&b, "topic-publish", "{\"TopicArn\":\"nope\",\"Message\":\"x\"}", &e);
+    cr_assert_eq(e.code, LM_E_SNS_NOT_FOUND, "%s", e.type);
+    lt_broker_stop(&b, false);
+}
+
+Test(topic, filter_policies_on_attributes_and_body)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    cJSON_Delete(ok(&b, "topic-create", "{\"Name\":\"orders\"}"));
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"big\"}"));
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"eu\"}"));
+    subscribe_queue(&b, "orders", "big",
+                    "{\"FilterPolicy\":\"{\\\"size\\\":[{\\\"numeric\\\":[\\\">\\\",100]}]}\"}");
+    subscribe_queue(&b, "orders", "eu",
+                    "{\"FilterPolicyScope\":\"MessageBody\",\"FilterPolicy\":"
+                    "\"{\\\"region\\\":[\\\"eu\\\"]}\"}");
+    cJSON_Delete(ok(&b, "topic-publish",
+                    "{\"TopicArn\":\"orders\",\"Message\":\"{\\\"region\\\":\\\"us\\\"}\","
+                    "\"MessageAttributes\":{\"size\":{\"DataType\":\"Number\","
+                    "\"StringValue\":\"500\"}}}"));
+    cJSON_Delete(ok(&b, "topic-publish",
+                    "{\"TopicArn\":\"orders\",\"Message\":\"{\\\"region\\\":\\\"eu\\\"}\","
+                    "\"MessageAttributes\":{\"size\":{\"DataType\":\"Number\","
+                    "\"StringValue\":\"5\"}}}"));
+    cr_assert_eq(receive_count(&b, "big", 10), 1, "the attribute filter let the wrong one through");
+    cJSON *r;
+    cJSON *m = cJSON_GetArrayItem(receive(&b, "eu", 10, &r), 0);
+    cr_assert_not_null(m, "the body filter matched nothing");
+    cJSON *env = cJSON_Parse(str(m, "Body"));
+    cr_assert_str_eq(str(env, "Message"), "{\"region\":\"eu\"}");
+    cJSON_Delete(env);
+    cJSON_Delete(r);
+    cr_assert_eq(receive_count(&b, "eu", 10), 0);
+    lm_error e;
+    fails(&b, "topic-subscribe",
+          "{\"TopicArn\":\"orders\",\"Protocol\":\"sqs\",\"Endpoint\":\"big\","
+          "\"Attributes\":{\"FilterPolicy\":\"not json\"}}",
+          &e);
+    cr_assert_eq(e.code, LM_E_SNS_INVALID_PARAMETER, "%s", e.type);
     lt_broker_stop(&b, false);
 }
