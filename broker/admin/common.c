@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "admin/internal.h"
+#include "messaging/target.h"
 #include "core/sbxhost.h"
 #include "store/store.h"
 
@@ -177,7 +178,12 @@ int adm_get_dead_letter(const msgpack_object *args, char **out, bool *present, l
         }
     }
     *present = dl != NULL;
-    *out = strndup(t != NULL ? t : "", n);
+    mq_target tg;
+    if (n > 0 && (mq_target_parse(t, n, &tg, e) != LM_OK || tg.kind == MQ_TARGET_FUNCTION)) {
+        return adm_bad(e, "%s must be a queue or topic: queue:NAME, topic:NAME or an SQS/SNS ARN",
+                       "DeadLetterConfig.TargetArn");
+    }
+    *out = strndup(t != NULL ? t : "", n); /* kept as given; resolved at delivery */
     return *out != NULL ? LM_OK : proto_error(e, LM_E_NOMEM, NULL);
 }
 

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "admin/internal.h"
+#include "messaging/target.h"
 #include "core/sbxhost.h"
 #include "store/store.h"
 
@@ -39,11 +40,17 @@ static int get_destination(const msgpack_object *dc, const char *key, char out[3
     if (s == NULL || n == 0) {
         return LM_OK;
     }
-    if (invoke_parse_name(s, n, NULL, 0, name, qual, e) != LM_OK) {
+    mq_target t;
+    if (mq_target_parse(s, n, &t, e) != LM_OK) {
+        char why[sizeof(e->message)];
+        snprintf(why, sizeof(why), "%s", e->message);
+        return proto_error(e, LM_E_INVALID_PARAMETER, "DestinationConfig.%s.Destination '%.*s': %s",
+                           key, (int)n, s, why);
+    }
+    if (t.kind == MQ_TARGET_FUNCTION && invoke_parse_name(s, n, NULL, 0, name, qual, e) != LM_OK) {
         return proto_error(e, LM_E_INVALID_PARAMETER,
-                           "DestinationConfig.%s.Destination '%.*s' is not a Lamina function: "
-                           "only functions are supported as destinations (no queues or topics "
-                           "yet)",
+                           "DestinationConfig.%s.Destination '%.*s' is not a function, queue "
+                           "or topic: give NAME[:QUALIFIER], queue:NAME, topic:NAME or an ARN",
                            key, (int)n, s);
     }
     memcpy(out, s, n);

@@ -561,8 +561,11 @@ Test(async, event_invoke_config_is_validated_stored_and_deleted)
         "{\"FunctionName\":\"cfg\",\"MaximumRetryAttempts\":3}",
         "{\"FunctionName\":\"cfg\",\"MaximumEventAgeInSeconds\":59}",
         "{\"FunctionName\":\"cfg\",\"MaximumEventAgeInSeconds\":21601}",
+        /* queues and topics are destinations since issue 12; malformed ones are not */
         "{\"FunctionName\":\"cfg\",\"DestinationConfig\":{\"OnFailure\":{\"Destination\":"
-        "\"arn:aws:sqs:us-east-1:123456789012:q\"}}}",
+        "\"arn:aws:sqs:us-east-1:123456789012:bad name\"}}}",
+        "{\"FunctionName\":\"cfg\",\"DestinationConfig\":{\"OnFailure\":{\"Destination\":"
+        "\"topic:\"}}}",
         "{\"FunctionName\":\"cfg:1\"}",
         "{\"FunctionName\":\"cfg\",\"MaximumRetryAttempts\":\"two\"}",
         "{\"FunctionName\":\"cfg\",\"DestinationConfig\":\"rec\"}",
