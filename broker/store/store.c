@@ -55,6 +55,7 @@
 
 #include <sqlite3.h>
 
+#include "store/sqlconn_int.h"
 #include "store/store.h"
 
 static sqlite3 *db;
@@ -682,6 +683,25 @@ int store_get_event_config(const char *name, event_config *c, lm_error *e)
 int store_delete_event_config(const char *name, lm_error *e)
 {
     return delete_rows("event_invoke_configs", name, e);
+}
+
+bool store_event_config_on(sqlconn *c, const char *name, event_config *cfg)
+{
+    sqlite3_stmt *st = sqlconn_prepare(c, "SELECT max_retry, max_age, on_success, on_failure"
+                                          " FROM event_invoke_configs WHERE name=?1");
+    if (st == NULL) {
+        return false;
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    bool found = sqlite3_step(st) == SQLITE_ROW;
+    if (found) {
+        cfg->max_retry = sqlite3_column_int(st, 0);
+        cfg->max_age_s = sqlite3_column_int(st, 1);
+        snprintf(cfg->on_success, sizeof(cfg->on_success), "%s", col_str(st, 2));
+        snprintf(cfg->on_failure, sizeof(cfg->on_failure), "%s", col_str(st, 3));
+    }
+    sqlconn_done(c, st);
+    return found;
 }
 
 /* ---- the test clock (meta row test_clock_offset_ms) ---- */

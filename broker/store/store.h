@@ -8,6 +8,8 @@
 #define BROKER_STORE_STORE_H
 
 #include "core/core.h"
+#include "store/async_events.h"
+#include "store/sqlconn.h"
 
 /* ---- store/store.c (admin thread and startup only) ---- */
 int store_open(const char *path, lm_error *e);
@@ -35,7 +37,8 @@ int store_delete_version(const char *name, uint32_t n, lm_error *e);
 int store_put_alias(const char *name, const fn_alias *a, const char *expect, lm_error *e);
 int store_delete_alias(const char *name, const char *alias, lm_error *e);
 
-/* A function's event invoke config (asyncq.c reads it on its own connection). */
+/* A function's event invoke config (asyncq.c reads it on its own
+ * connection: store_event_config_on). */
 typedef struct event_config {
     int max_retry; /* MaximumRetryAttempts 0-2 */
     int max_age_s; /* MaximumEventAgeInSeconds 60-21600 */
@@ -49,6 +52,10 @@ int store_put_event_config(const char *name, const event_config *c, lm_error *e)
 /* LM_E_NOT_FOUND when the function has none. */
 int store_get_event_config(const char *name, event_config *c, lm_error *e);
 int store_delete_event_config(const char *name, lm_error *e);
+/* The async queue's read, on its connection c (statement kept): fills
+ * max_retry, max_age_s, on_success and on_failure when the function has a
+ * config; false when it has none or on an SQL error (c left as it was). */
+bool store_event_config_on(sqlconn *c, const char *name, event_config *cfg);
 /* The test clock's offset (lib/clock.h) as the last run of --test-clock
  * left it (0 when none), and its record after a clock-advance. */
 int store_get_clock_offset(int64_t *ms, lm_error *e);
