@@ -16,15 +16,22 @@
  *     recorded in a second transaction, and commits without a submission
  *     (outcomes, retries, records) skip the fsync
  *     (synchronous=NORMAL): a power loss may undo one, and the event then
- *     runs again — at least once still holds (see conn_open()).
+ *     runs again — at least once still holds (see store/sqlconn.c).
  *   - An outcome is never committed before the log record of the run it
  *     reports is written to <state>/logs/ (fnlog_flush() before each
  *     outcome transaction): a broker killed right after the commit keeps
  *     both.  Like the outcome itself, the record is not fsync'd.
  *
- * Threading: one thread, the only user of two SQLite connections of its
- * own: one with synchronous=FULL for submissions, one with NORMAL for
- * everything else (see conn_open).  The api callback (invoke.c) validates
+ * Storage: this file holds the queue's policy (what to store, when, in
+ * which transaction) and no SQL.  The statements on async_events and
+ * async_idempotency are store/async_events.c's, the event invoke config
+ * read is store.c's (store_event_config_on), and the two connections with
+ * their kept statements, transactions, savepoints and WAL checkpoint
+ * policy are store/sqlconn.c's.
+ *
+ * Threading: one thread, the only user of two store connections of its
+ * own (AQ.acc, AQ.disp): one with synchronous=FULL for submissions, one
+ * with NORMAL for everything else (store/sqlconn.c).  The api callback (invoke.c) validates
  * the request and hands it over with asyncq_submit() (no I/O in the
  * callback).  Each turn of the thread first commits every submission
  * waiting at that moment in one transaction (group commit) and sends the
@@ -33,7 +40,8 @@
  * and concurrency limit as sync invokes, no socket round trip).  An outcome
  * comes back in a callback under B.mtx, which only copies it onto this
  * thread's list.  Each turn ends with event-wait's lookups (asyncwait.c)
- * and, when the WAL has grown large, a checkpoint (acc_wal).  AQ.mtx is a
+ * and, when the WAL has grown large, a checkpoint (sqlconn_checkpoint_if_large:
+ * the submission connection never runs one).  AQ.mtx is a
  * leaf lock: taken under B.mtx, never held while taking B.mtx.
  *
  * One thread on purpose: a separate acceptor thread for the 202s (tried,
@@ -845,7 +853,7 @@ static void commit_submits(aq_submit *subs)
 /* Record what became of a list of events (done_next-linked): plan each
  * (config, decision, record), write the log records of those that ran
  * (fnlog_flush), then write the outcomes in one transaction (no fsync: see
- * conn_open).  `ran`: they were started (in AQ.flying, counted in
+ * store/sqlconn.c).  `ran`: they were started (in AQ.flying, counted in
  * AQ.running). */
 static void commit_plans(aq_flight *list, bool ran)
 {

@@ -1,11 +1,19 @@
 /*
  * broker/store/store.c — the durable store: SQLite in WAL mode with
- * synchronous=FULL in <state>/lamina.db.  Every change is one transaction,
+ * synchronous=FULL in <state>/lamina.db, its whole schema and migrations,
+ * and the statements on the tables of functions, versions, aliases, event
+ * invoke configs and meta.  The async queue's tables (async_events,
+ * async_idempotency) are created here with the rest of the schema, but
+ * every statement on them is store/async_events.c's, run on the async
+ * queue's own connections (store/sqlconn.c); that queue's read of an event
+ * invoke config is here too (store_event_config_on, on its connection),
+ * so each table has one owner of its statements.  Every change is one transaction,
  * so a broker killed at any moment leaves either the old or the new rows,
  * never half of them: a published version is its `versions` row plus the
  * function's advanced `last_version` counter, committed together.  Used
  * only from the admin thread (and from main at startup), so one connection
- * and no locking of our own.
+ * and no locking of our own (store_event_config_on excepted: it runs on
+ * the connection its caller passes).
  *
  * Tables: functions ($LATEST, one row per function, with the version
  * counter so numbers are never reused even after versions are deleted),
@@ -18,12 +26,12 @@
  *
  * Schema history: 1 = functions only; 2 = + functions.dead_letter,
  * functions.last_version, versions, aliases; 3 = + async_events (the
- * durable async-invoke queue, written by asyncq.c on its own connection)
+ * durable async-invoke queue: store/async_events.c)
  * and event_invoke_configs; 4 = + functions.revision_id and
  * versions.revision_id (Lambda's RevisionId: a UUID that $LATEST gets anew
  * on every change and a version once, when published); 5 = +
- * async_idempotency (async invokes' idempotency keys, written by asyncq.c
- * in the transaction that stores their event: primary key (name, key), the
+ * async_idempotency (async invokes' idempotency keys, written by
+ * store/async_events.c in the transaction that stores their event: primary key (name, key), the
  * first RequestId, a SHA-256 of what was sent and the broker time it was
  * stored).  Upgrading 1 → 2 adds the columns (checked with pragma
  * table_info); 2 → 3 and 4 → 5 only add tables, created with IF NOT EXISTS
@@ -114,7 +122,7 @@ static const char *schema =
     "  on_success TEXT NOT NULL DEFAULT '',"
     "  on_failure TEXT NOT NULL DEFAULT '',"
     "  last_modified REAL NOT NULL);"
-    /* schema 5: async invokes' idempotency keys (asyncq.c, its own connection) */
+    /* schema 5: async invokes' idempotency keys (store/async_events.c) */
     "CREATE TABLE IF NOT EXISTS async_idempotency("
     "  name TEXT NOT NULL," /* function name: the key's scope */
     "  key TEXT NOT NULL,"

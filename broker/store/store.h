@@ -1,8 +1,12 @@
 /*
  * broker/store/store.h — the store: the SQLite database of the state dir,
- * its whole schema and migrations, and the statements on it.  It persists
- * the core's records (fn_config, fn_alias) and the event invoke configs;
- * it calls nothing above it.  Used by the admin thread and at startup.
+ * its whole schema and migrations, and every statement on it (no SQL lives
+ * outside store/).  It persists the core's records (fn_config, fn_alias),
+ * the event invoke configs and the test clock (store.c: the admin thread
+ * and startup, on the store's own connection), and the async queue's
+ * events and idempotency keys (store/async_events.h, on the connections of
+ * store/sqlconn.h that the async queue's thread opens).  It calls nothing
+ * above it.
  */
 #ifndef BROKER_STORE_STORE_H
 #define BROKER_STORE_STORE_H
