@@ -25,17 +25,17 @@
  * Storage: this file holds the queue's policy (what to store, when, in
  * which transaction) and no SQL.  The statements on async_events and
  * async_idempotency are store/async_events.c's, the event invoke config
- * read is store.c's (store_event_config_on), and the two connections with
- * their kept statements, transactions, savepoints and WAL checkpoint
- * policy are store/sqlconn.c's.
+ * read is store/event_configs.c's (store_event_config_on), and the two
+ * connections with their kept statements, transactions, savepoints and
+ * WAL checkpoint policy are store/sqlconn.c's.
  *
  * Threading: one thread, the only user of two store connections of its
  * own (AQ.acc, AQ.disp): one with synchronous=FULL for submissions, one
- * with NORMAL for everything else (store/sqlconn.c).  The api callback (invoke.c) validates
- * the request and hands it over with asyncq_submit() (no I/O in the
- * callback).  Each turn of the thread first commits every submission
- * waiting at that moment in one transaction (group commit) and sends the
- * 202s, then records the outcomes that came back, in a second transaction,
+ * with NORMAL for everything else (store/sqlconn.c).  The api callback
+ * (invoke.c) validates the request and hands it over with asyncq_submit()
+ * (no I/O in the callback).  Each turn of the thread first commits every
+ * submission waiting at that moment in one transaction (group commit) and
+ * sends the 202s, then records the outcomes that came back, in a second transaction,
  * then starts due events through invoke.c's internal path (the same pool
  * and concurrency limit as sync invokes, no socket round trip).  An outcome
  * comes back in a callback under B.mtx, which only copies it onto this

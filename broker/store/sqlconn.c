@@ -28,7 +28,7 @@
 #include "lib/blog.h"
 #include "store/sqlconn_int.h"
 
-#define SQLCONN_STMT_CACHE 32 /* distinct statements on one connection (24 today) */
+#define SQLCONN_STMT_CACHE 32 /* distinct statements on one connection (21 today) */
 
 struct sqlconn {
     sqlite3 *db;

@@ -4,7 +4,8 @@
  * transactions and savepoints, and the WAL checkpoint policy of a
  * connection that must not checkpoint inside its commits.  The statements
  * on it are typed functions of the file that owns their table
- * (store/async_events.c; the event invoke config read in store/store.c).
+ * (store/async_events.c; the event invoke config read in
+ * store/event_configs.c).
  * A connection is used by one thread at a time; nothing here locks.
  */
 #ifndef BROKER_STORE_SQLCONN_H

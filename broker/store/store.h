@@ -2,11 +2,11 @@
  * broker/store/store.h — the store: the SQLite database of the state dir,
  * its whole schema and migrations, and every statement on it (no SQL lives
  * outside store/).  It persists the core's records (fn_config, fn_alias),
- * the event invoke configs and the test clock (store.c: the admin thread
- * and startup, on the store's own connection), and the async queue's
- * events and idempotency keys (store/async_events.h, on the connections of
- * store/sqlconn.h that the async queue's thread opens).  It calls nothing
- * above it.
+ * the event invoke configs and the test clock (store.c, functions.c,
+ * aliases.c, event_configs.c: the admin thread and startup, on the store's
+ * own connection), and the async queue's events and idempotency keys
+ * (store/async_events.h, on the connections of store/sqlconn.h that the
+ * async queue's thread opens).  It calls nothing above it.
  */
 #ifndef BROKER_STORE_STORE_H
 #define BROKER_STORE_STORE_H
@@ -15,7 +15,7 @@
 #include "store/async_events.h"
 #include "store/sqlconn.h"
 
-/* ---- store/store.c (admin thread and startup only) ---- */
+/* ---- store.c and its table files (admin thread and startup only) ---- */
 int store_open(const char *path, lm_error *e);
 void store_close(void);
 /* Load everything at startup: fn is called for every $LATEST, then for
