@@ -804,12 +804,11 @@ static int64_t dispatch_due(void)
     int64_t now = clk_now_ms();
     due_scan d = {.room = B.opt.max_concurrency - AQ.running, .budget = spawn_budget()};
     d.go_tail = &d.go;
-    aq_flight *go, *later = NULL;
     if (d.room > 0) {
         /* the snapshot is let go before any event starts */
         async_events_each_due(AQ.disp, now, d.room + AQ.running + ASYNCQ_SCAN_EXTRA, take_due, &d);
     }
-    go = d.go;
+    aq_flight *go = d.go, *later = NULL;
     while (go != NULL) {
         aq_flight *f = go;
         go = f->done_next;
