@@ -16,24 +16,32 @@
  *     recorded in a second transaction, and commits without a submission
  *     (outcomes, retries, records) skip the fsync
  *     (synchronous=NORMAL): a power loss may undo one, and the event then
- *     runs again — at least once still holds (see conn_open()).
+ *     runs again — at least once still holds (see store/sqlconn.c).
  *   - An outcome is never committed before the log record of the run it
  *     reports is written to <state>/logs/ (fnlog_flush() before each
  *     outcome transaction): a broker killed right after the commit keeps
  *     both.  Like the outcome itself, the record is not fsync'd.
  *
- * Threading: one thread, the only user of two SQLite connections of its
- * own: one with synchronous=FULL for submissions, one with NORMAL for
- * everything else (see conn_open).  The api callback (invoke.c) validates
- * the request and hands it over with asyncq_submit() (no I/O in the
- * callback).  Each turn of the thread first commits every submission
- * waiting at that moment in one transaction (group commit) and sends the
- * 202s, then records the outcomes that came back, in a second transaction,
+ * Storage: this file holds the queue's policy (what to store, when, in
+ * which transaction) and no SQL.  The statements on async_events and
+ * async_idempotency are store/async_events.c's, the event invoke config
+ * read is store/event_configs.c's (store_event_config_on), and the two
+ * connections with their kept statements, transactions, savepoints and
+ * WAL checkpoint policy are store/sqlconn.c's.
+ *
+ * Threading: one thread, the only user of two store connections of its
+ * own (AQ.acc, AQ.disp): one with synchronous=FULL for submissions, one
+ * with NORMAL for everything else (store/sqlconn.c).  The api callback
+ * (invoke.c) validates the request and hands it over with asyncq_submit()
+ * (no I/O in the callback).  Each turn of the thread first commits every
+ * submission waiting at that moment in one transaction (group commit) and
+ * sends the 202s, then records the outcomes that came back, in a second transaction,
  * then starts due events through invoke.c's internal path (the same pool
  * and concurrency limit as sync invokes, no socket round trip).  An outcome
  * comes back in a callback under B.mtx, which only copies it onto this
  * thread's list.  Each turn ends with event-wait's lookups (asyncwait.c)
- * and, when the WAL has grown large, a checkpoint (acc_wal).  AQ.mtx is a
+ * and, when the WAL has grown large, a checkpoint (sqlconn_checkpoint_if_large:
+ * the submission connection never runs one).  AQ.mtx is a
  * leaf lock: taken under B.mtx, never held while taking B.mtx.
  *
  * One thread on purpose: a separate acceptor thread for the 202s (tried,
@@ -80,7 +88,6 @@
 
 #include <cjson/cJSON.h>
 #include <mbedtls/sha256.h>
-#include <sqlite3.h>
 
 #include "async/async.h"
 #include "store/store.h"
@@ -92,7 +99,6 @@
 #define ASYNCQ_IDLE_FNS 16 /* functions whose idle environments one pass tracks */
 #define ASYNCQ_SCAN_EXTRA 64 /* due rows looked at past those that fit, for warm ones */
 #define ASYNCQ_WAL_MAX_FRAMES 4000 /* WAL pages (16 MB) past which the thread checkpoints */
-#define AQ_STMT_CACHE 32 /* distinct statements this file prepares (22 today) */
 
 #define ASYNCQ_SWEEP_EVERY_MS 60000 /* broker time between sweeps of expired keys */
 #define ASYNCQ_SWEEP_ROWS 2000 /* expired keys deleted per sweep at most */
@@ -145,18 +151,6 @@ typedef struct aq_flight {
     struct aq_flight *done_next; /* AQ.done_head (AQ.mtx) */
 } aq_flight;
 
-/* One SQLite connection and its prepared statements (one per thread). */
-typedef struct aq_conn {
-    sqlite3 *db;
-    struct {
-        const char *sql;
-        sqlite3_stmt *st;
-    } sc[AQ_STMT_CACHE];
-} aq_conn;
-
-/* The connection in use: AQ.acc while storing submissions, else AQ.disp. */
-static _Thread_local aq_conn *CUR;
-
 static struct {
     pthread_mutex_t mtx;
     pthread_cond_t cv;
@@ -171,7 +165,7 @@ static struct {
     bool wait_check; /* a new event-wait needs looking up (asyncwait.c) */
     pthread_t thr;
     bool thr_started;
-    aq_conn acc, disp; /* FULL for submissions, NORMAL for the rest */
+    sqlconn *acc, *disp; /* thread only: FULL for submissions, NORMAL for the rest */
     /* thread only: events finished in the open transaction, told to
      * asyncwait.c once it has committed */
     struct aq_note {
@@ -182,7 +176,6 @@ static struct {
         char etype[64]; /* its errorType, or the invocation error's type */
     } * notes;
     int n_notes, cap_notes;
-    int acc_wal_frames; /* thread only: WAL pages after the last submission commit */
     clk_watcher clock_w; /* wakes the thread when broker time is advanced */
     int64_t next_sweep; /* thread only: broker time of the next sweep_keys */
 } AQ = {.mtx = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -256,110 +249,6 @@ static nng_msg *accepted_reply(const char *rid)
     return proto_reply_end(&w, m);
 }
 
-/* ---- SQL helpers (thread only) ---- */
-
-/* Statements are prepared once per connection and kept (persistent, reset
- * after each use): preparing them anew for every event cost more than
- * running them.  Keyed by the SQL text's address (callers pass literals). */
-static sqlite3_stmt *prepare(const char *sql)
-{
-    int slot = -1;
-    for (int i = 0; i < AQ_STMT_CACHE; i++) {
-        if (CUR->sc[i].sql == sql) {
-            return CUR->sc[i].st;
-        }
-        slot = slot < 0 && CUR->sc[i].sql == NULL ? i : slot;
-    }
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v3(CUR->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
-        blog(LOG_ERROR, "asyncq: prepare: %s", sqlite3_errmsg(CUR->db));
-        return NULL;
-    }
-    if (slot >= 0) {
-        CUR->sc[slot].sql = sql;
-        CUR->sc[slot].st = st;
-    }
-    return st;
-}
-
-/* Done with a statement from prepare(): reset it for its next use. */
-static void release(sqlite3_stmt *st)
-{
-    if (st == NULL) {
-        return;
-    }
-    for (int i = 0; i < AQ_STMT_CACHE; i++) {
-        if (CUR->sc[i].st == st) {
-            sqlite3_reset(st);
-            sqlite3_clear_bindings(st);
-            return;
-        }
-    }
-    sqlite3_finalize(st); /* the cache was full */
-}
-
-static void conn_close(aq_conn *c)
-{
-    for (int i = 0; i < AQ_STMT_CACHE; i++) {
-        sqlite3_finalize(c->sc[i].st);
-        c->sc[i].sql = NULL;
-        c->sc[i].st = NULL;
-    }
-    sqlite3_close(c->db);
-    c->db = NULL;
-}
-
-static bool exec(const char *sql)
-{
-    sqlite3_stmt *st = prepare(sql);
-    int rc = st != NULL ? sqlite3_step(st) : SQLITE_ERROR;
-    bool ok = rc == SQLITE_DONE || rc == SQLITE_ROW;
-    if (!ok) {
-        blog(LOG_ERROR, "asyncq: %s: %s", sql, sqlite3_errmsg(CUR->db));
-    }
-    release(st);
-    return ok;
-}
-
-static bool step_done(sqlite3_stmt *st)
-{
-    if (st == NULL) {
-        return false;
-    }
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE) {
-        blog(LOG_ERROR, "asyncq: write: %s", sqlite3_errmsg(CUR->db));
-    }
-    release(st);
-    return rc == SQLITE_DONE;
-}
-
-static bool insert_event(const char *rid, const char *name, const char *qual, const void *payload,
-                         size_t len, int hops)
-{
-    sqlite3_stmt *st = prepare("INSERT INTO async_events(request_id, name, qualifier, payload,"
-                               " enqueued_at, next_at, hops) VALUES(?1, ?2, ?3, ?4, ?5, ?5, ?6)");
-    if (st == NULL) {
-        return false;
-    }
-    sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, qual, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 4, len > 0 ? payload : "", (int)len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, clk_now_ms());
-    sqlite3_bind_int(st, 6, hops);
-    return step_done(st);
-}
-
-static bool delete_event(int64_t id)
-{
-    sqlite3_stmt *st = prepare("DELETE FROM async_events WHERE id=?1");
-    if (st != NULL) {
-        sqlite3_bind_int64(st, 1, id);
-    }
-    return step_done(st);
-}
-
 static void add_depth(int64_t n)
 {
     pthread_mutex_lock(&AQ.mtx);
@@ -385,63 +274,21 @@ static void fingerprint(aq_submit *s)
     mbedtls_sha256_free(&c);
 }
 
-/* The live row of s's key (stored less than ASYNCQ_KEY_TTL_MS of broker
- * time ago): s is its duplicate (rid: the first's) or a mismatch.  False
- * on an SQL error or when there is none. */
-static bool live_key(aq_submit *s, int64_t now)
+/* Claim s's key for the new event s->rid (store/async_events.c: one
+ * statement on the common path, a new key).  When a live row holds the
+ * key, nothing is written and s becomes its duplicate (s->rid: the
+ * first's) or a mismatch.  False on an SQL error. */
+static bool claim_key(sqlconn *c, aq_submit *s, int64_t now)
 {
-    sqlite3_stmt *st = prepare("SELECT request_id, fingerprint FROM async_idempotency"
-                               " WHERE name=?1 AND key=?2 AND created_at>?3");
-    if (st == NULL) {
-        return false;
+    char held[40];
+    switch (async_events_claim_key(c, s->name, s->key, s->rid, s->fp, now, now - ASYNCQ_KEY_TTL_MS,
+                                   held)) {
+    case ASYNC_KEY_CLAIMED: return true; /* ours */
+    case ASYNC_KEY_SAME: s->staged = AQS_DUPLICATE; break;
+    case ASYNC_KEY_OTHER: s->staged = AQS_MISMATCH; break;
+    default: return false;
     }
-    sqlite3_bind_text(st, 1, s->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, s->key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, now - ASYNCQ_KEY_TTL_MS);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        const void *fp = sqlite3_column_blob(st, 1);
-        bool same = sqlite3_column_bytes(st, 1) == (int)sizeof(s->fp) && fp != NULL &&
-                    memcmp(fp, s->fp, sizeof(s->fp)) == 0;
-        s->staged = same ? AQS_DUPLICATE : AQS_MISMATCH;
-        snprintf(s->rid, sizeof(s->rid), "%s", (const char *)sqlite3_column_text(st, 0));
-    } else if (rc != SQLITE_DONE) {
-        blog(LOG_ERROR, "asyncq: key lookup: %s", sqlite3_errmsg(CUR->db));
-    }
-    release(st);
-    return rc == SQLITE_ROW;
-}
-
-/* Claim s's key for the new event s->rid: insert it, or take over a row
- * past its time, in one statement (the common path: a new key).  When a
- * live row holds the key, nothing is written and s becomes its duplicate
- * or a mismatch (live_key).  False on an SQL error. */
-static bool claim_key(aq_submit *s, int64_t now)
-{
-    sqlite3_stmt *st = prepare("INSERT INTO async_idempotency(name, key, request_id, fingerprint,"
-                               " created_at) VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(name, key)"
-                               " DO UPDATE SET request_id=excluded.request_id,"
-                               " fingerprint=excluded.fingerprint, created_at=excluded.created_at"
-                               " WHERE created_at<=?6");
-    if (st == NULL) {
-        return false;
-    }
-    sqlite3_bind_text(st, 1, s->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, s->key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, s->rid, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 4, s->fp, (int)sizeof(s->fp), SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, now);
-    sqlite3_bind_int64(st, 6, now - ASYNCQ_KEY_TTL_MS);
-    if (!step_done(st)) {
-        return false;
-    }
-    if (sqlite3_changes(CUR->db) == 1) {
-        return true; /* ours */
-    }
-    if (!live_key(s, now)) { /* held, yet not live: cannot be, but do not store twice */
-        blog(LOG_ERROR, "asyncq: key %s of %s neither claimed nor held", s->key, s->name);
-        return false;
-    }
+    snprintf(s->rid, sizeof(s->rid), "%s", held);
     return true;
 }
 
@@ -454,14 +301,8 @@ static void sweep_keys(void)
     if (now < AQ.next_sweep) {
         return;
     }
-    sqlite3_stmt *st = prepare("DELETE FROM async_idempotency WHERE (name, key) IN (SELECT name,"
-                               " key FROM async_idempotency WHERE created_at<=?1 LIMIT ?2)");
-    if (st != NULL) {
-        sqlite3_bind_int64(st, 1, now - ASYNCQ_KEY_TTL_MS);
-        sqlite3_bind_int(st, 2, ASYNCQ_SWEEP_ROWS);
-    }
-    bool ok = step_done(st);
-    bool full = ok && sqlite3_changes(CUR->db) >= ASYNCQ_SWEEP_ROWS;
+    int n = async_events_sweep_keys(AQ.disp, now - ASYNCQ_KEY_TTL_MS, ASYNCQ_SWEEP_ROWS);
+    bool full = n >= ASYNCQ_SWEEP_ROWS;
     AQ.next_sweep = full ? now : now + ASYNCQ_SWEEP_EVERY_MS;
 }
 
@@ -470,13 +311,13 @@ static void sweep_keys(void)
  * its key (claimed first), or what its key says (duplicate, mismatch).  Submissions of one
  * key in one batch see each other: the first is stored, the rest are its
  * duplicates.  *stored counts the new events.  True when all went in. */
-static bool stage_submits(aq_submit *list, int *stored)
+static bool stage_submits(sqlconn *c, aq_submit *list, int *stored)
 {
     *stored = 0;
     if (list == NULL) {
         return true;
     }
-    if (!exec("SAVEPOINT submit")) {
+    if (!sqlconn_savepoint(c)) {
         return false;
     }
     int64_t now = clk_now_ms();
@@ -484,17 +325,18 @@ static bool stage_submits(aq_submit *list, int *stored)
     for (aq_submit *s = list; ok && s != NULL; s = s->next) {
         s->staged = AQS_STORED;
         util_uuid4(s->rid);
-        ok = s->key[0] == '\0' || claim_key(s, now);
+        ok = s->key[0] == '\0' || claim_key(c, s, now);
         if (!ok || s->staged != AQS_STORED) {
             continue;
         }
-        ok = insert_event(s->rid, s->name, s->qual, s->payload, s->payload_len, 0);
+        ok = async_events_insert(c, s->rid, s->name, s->qual, s->payload, s->payload_len,
+                                 clk_now_ms(), 0);
         *stored += ok ? 1 : 0;
     }
     if (!ok) {
-        exec("ROLLBACK TO submit");
+        sqlconn_rollback_to(c);
     }
-    exec("RELEASE submit");
+    sqlconn_release(c);
     return ok;
 }
 
@@ -532,38 +374,7 @@ static void load_config(const char *name, event_config *c)
     memset(c, 0, sizeof(*c));
     c->max_retry = EVENT_DEFAULT_RETRIES;
     c->max_age_s = EVENT_DEFAULT_MAX_AGE;
-    sqlite3_stmt *st = prepare("SELECT max_retry, max_age, on_success, on_failure"
-                               " FROM event_invoke_configs WHERE name=?1");
-    if (st == NULL) {
-        return;
-    }
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        const unsigned char *s;
-        c->max_retry = sqlite3_column_int(st, 0);
-        c->max_age_s = sqlite3_column_int(st, 1);
-        s = sqlite3_column_text(st, 2);
-        snprintf(c->on_success, sizeof(c->on_success), "%s", s != NULL ? (const char *)s : "");
-        s = sqlite3_column_text(st, 3);
-        snprintf(c->on_failure, sizeof(c->on_failure), "%s", s != NULL ? (const char *)s : "");
-    }
-    release(st);
-}
-
-/* The event's stored payload as JSON (NULL when gone or not JSON). */
-static cJSON *load_payload(int64_t id)
-{
-    sqlite3_stmt *st = prepare("SELECT payload FROM async_events WHERE id=?1");
-    cJSON *j = NULL;
-    if (st == NULL) {
-        return NULL;
-    }
-    sqlite3_bind_int64(st, 1, id);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        j = cJSON_ParseWithLength(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
-    }
-    release(st);
-    return j;
+    store_event_config_on(AQ.disp, name, c); /* else the defaults */
 }
 
 /* Lambda's invocation record (malloc'd JSON text), at most the async cap:
@@ -582,7 +393,7 @@ static char *build_record(const aq_flight *f, const char *condition)
     cJSON_AddStringToObject(rc, "functionArn", arn);
     cJSON_AddStringToObject(rc, "condition", condition);
     cJSON_AddNumberToObject(rc, "approximateInvokeCount", f->invokes);
-    cJSON *req = load_payload(f->id);
+    cJSON *req = async_events_payload_json(AQ.disp, f->id); /* NULL: gone or not JSON */
     cJSON_AddItemToObject(r, "requestPayload", req != NULL ? req : cJSON_CreateNull());
     cJSON *resp = cJSON_AddObjectToObject(r, "responseContext");
     cJSON_AddNumberToObject(resp, "statusCode", f->status);
@@ -663,14 +474,7 @@ static void notes_flush(bool committed)
 /* Is an event with this request id stored (queued or running)? */
 static bool stored_rid(const char *rid)
 {
-    sqlite3_stmt *st = prepare("SELECT 1 FROM async_events WHERE request_id=?1");
-    bool found = false;
-    if (st != NULL) {
-        sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
-        found = sqlite3_step(st) == SQLITE_ROW;
-        release(st);
-    }
-    return found;
+    return async_events_stored(AQ.disp, rid);
 }
 
 /* Plan an event's end: when dest is set, the record for it (built now,
@@ -731,36 +535,23 @@ static void plan(aq_flight *f)
     f->next_at = now + delay;
 }
 
-static bool set_retry(int64_t id, int64_t next_at, int invokes, int throttles)
-{
-    sqlite3_stmt *st =
-        prepare("UPDATE async_events SET next_at=?2, invokes=?3, throttles=?4 WHERE id=?1");
-    if (st != NULL) {
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_int64(st, 2, next_at);
-        sqlite3_bind_int(st, 3, invokes);
-        sqlite3_bind_int(st, 4, throttles);
-    }
-    return step_done(st);
-}
-
 /* Write a plan (inside the caller's transaction).  An end
  * deletes the event and queues its record in one savepoint: both or
  * neither (then it stays queued and runs again: at least once). */
-static void write_plan(aq_flight *f)
+static void write_plan(sqlconn *c, aq_flight *f)
 {
     if (!f->finish) {
-        set_retry(f->id, f->next_at, f->invokes, f->throttles);
+        async_events_set_retry(c, f->id, f->next_at, f->invokes, f->throttles);
         return;
     }
-    bool ok = exec("SAVEPOINT finish");
-    bool queued =
-        ok && f->rec != NULL &&
-        insert_event(f->rec_rid, f->rec_name, f->rec_qual, f->rec, strlen(f->rec), f->hops + 1);
-    ok = ok && (f->rec == NULL || queued) && delete_event(f->id) && exec("RELEASE finish");
+    bool ok = sqlconn_savepoint(c);
+    bool queued = ok && f->rec != NULL &&
+                  async_events_insert(c, f->rec_rid, f->rec_name, f->rec_qual, f->rec,
+                                      strlen(f->rec), clk_now_ms(), f->hops + 1);
+    ok = ok && (f->rec == NULL || queued) && async_events_delete(c, f->id) && sqlconn_release(c);
     if (!ok) {
-        exec("ROLLBACK TO finish");
-        exec("RELEASE finish");
+        sqlconn_rollback_to(c);
+        sqlconn_release(c);
         return;
     }
     add_depth(queued ? 0 : -1);
@@ -836,22 +627,22 @@ static void flight_free(aq_flight *f)
 
 /* A due row as a flight, with its payload copied into f->req; NULL when
  * out of memory (the row stays, and is looked at again). */
-static aq_flight *flight_from_row(sqlite3_stmt *st)
+static aq_flight *flight_from_row(const async_event_row *r)
 {
     aq_flight *f = calloc(1, sizeof(*f));
     if (f == NULL) {
         return NULL;
     }
-    f->id = sqlite3_column_int64(st, 0);
-    snprintf(f->rid, sizeof(f->rid), "%s", (const char *)sqlite3_column_text(st, 1));
-    snprintf(f->name, sizeof(f->name), "%s", (const char *)sqlite3_column_text(st, 2));
-    snprintf(f->qual, sizeof(f->qual), "%s", (const char *)sqlite3_column_text(st, 3));
-    const void *p = sqlite3_column_blob(st, 4);
-    size_t n = (size_t)sqlite3_column_bytes(st, 4);
-    f->enqueued_at = sqlite3_column_int64(st, 5);
-    f->invokes = sqlite3_column_int(st, 6);
-    f->throttles = sqlite3_column_int(st, 7);
-    f->hops = sqlite3_column_int(st, 8);
+    f->id = r->id;
+    snprintf(f->rid, sizeof(f->rid), "%s", r->rid);
+    snprintf(f->name, sizeof(f->name), "%s", r->name);
+    snprintf(f->qual, sizeof(f->qual), "%s", r->qual);
+    size_t n;
+    const void *p = async_events_row_payload(r, &n);
+    f->enqueued_at = r->enqueued_at;
+    f->invokes = r->invokes;
+    f->throttles = r->throttles;
+    f->hops = r->hops;
     if (nng_msg_alloc(&f->req, 0) != 0 || (n > 0 && nng_msg_append(f->req, p, n) != 0)) {
         nng_msg_free(f->req);
         free(f);
@@ -910,13 +701,12 @@ static void start_one(aq_flight *f, aq_flight **later)
 /* Reset the depth from the table (after a failed commit). */
 static void recount(void)
 {
-    sqlite3_stmt *st = prepare("SELECT COUNT(*) FROM async_events");
-    if (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
+    int64_t n;
+    if (async_events_count(AQ.disp, &n)) {
         pthread_mutex_lock(&AQ.mtx);
-        AQ.depth = sqlite3_column_int64(st, 0);
+        AQ.depth = n;
         pthread_mutex_unlock(&AQ.mtx);
     }
-    release(st);
 }
 
 /* How many new environments may start for events now.  Queued events are
@@ -970,47 +760,55 @@ static bool claim_idle(idle_left *t, int *n, const char *name, const char *qual)
     return true;
 }
 
+/* One pass over the due rows (dispatch_due): the flights to start, in
+ * next_at order, and what the pace left. */
+typedef struct due_scan {
+    int room; /* events that may start now */
+    int budget; /* cold starts left (spawn_budget) */
+    int started;
+    bool deferred; /* a due event waits for the pace */
+    aq_flight *go, **go_tail;
+    idle_left idle[ASYNCQ_IDLE_FNS];
+    int n_idle;
+} due_scan;
+
+/* async_events_each_due's callback: take the row unless it is running
+ * already or must wait for the pace; false once the room is used (or out
+ * of memory: the row stays, and is looked at again). */
+static bool take_due(void *arg, const async_event_row *r)
+{
+    due_scan *d = arg;
+    if (is_flying(r->id)) {
+        return true;
+    }
+    bool warm = claim_idle(d->idle, &d->n_idle, r->name, r->qual);
+    if (!warm && d->budget <= 0) {
+        d->deferred = true;
+        return true;
+    }
+    aq_flight *f = flight_from_row(r);
+    if (f == NULL) {
+        return false;
+    }
+    *d->go_tail = f; /* in next_at order */
+    d->go_tail = &f->done_next;
+    d->budget -= warm ? 0 : 1;
+    d->started++;
+    return d->started < d->room;
+}
+
 /* Start due events while there is room; returns when to look again (broker
  * time, epoch ms). */
 static int64_t dispatch_due(void)
 {
     int64_t now = clk_now_ms();
-    int room = B.opt.max_concurrency - AQ.running;
-    int budget = spawn_budget();
-    bool deferred = false; /* a due event waits for the pace */
-    aq_flight *go = NULL, *later = NULL, **go_tail = &go;
-    idle_left idle[ASYNCQ_IDLE_FNS];
-    int n_idle = 0;
-    if (room > 0) {
-        sqlite3_stmt *st = prepare("SELECT id, request_id, name, qualifier, payload, enqueued_at,"
-                                   " invokes, throttles, hops FROM async_events WHERE next_at<=?1"
-                                   " ORDER BY next_at, id LIMIT ?2");
-        if (st != NULL) {
-            sqlite3_bind_int64(st, 1, now);
-            sqlite3_bind_int(st, 2, room + AQ.running + ASYNCQ_SCAN_EXTRA);
-            int started = 0;
-            while (started < room && sqlite3_step(st) == SQLITE_ROW) {
-                if (is_flying(sqlite3_column_int64(st, 0))) {
-                    continue;
-                }
-                bool warm = claim_idle(idle, &n_idle, (const char *)sqlite3_column_text(st, 2),
-                                       (const char *)sqlite3_column_text(st, 3));
-                if (!warm && budget <= 0) {
-                    deferred = true;
-                    continue;
-                }
-                aq_flight *f = flight_from_row(st);
-                if (f == NULL) {
-                    break;
-                }
-                *go_tail = f; /* in next_at order */
-                go_tail = &f->done_next;
-                budget -= warm ? 0 : 1;
-                started++;
-            }
-            release(st); /* the snapshot is let go before any event starts */
-        }
+    due_scan d = {.room = B.opt.max_concurrency - AQ.running, .budget = spawn_budget()};
+    d.go_tail = &d.go;
+    if (d.room > 0) {
+        /* the snapshot is let go before any event starts */
+        async_events_each_due(AQ.disp, now, d.room + AQ.running + ASYNCQ_SCAN_EXTRA, take_due, &d);
     }
+    aq_flight *go = d.go, *later = NULL;
     while (go != NULL) {
         aq_flight *f = go;
         go = f->done_next;
@@ -1020,15 +818,10 @@ static int64_t dispatch_due(void)
         commit_plans(later, false); /* expired or refused: never started */
     }
     /* paced with events left over: look again soon, as workers come up */
-    int64_t next = now + (deferred ? ASYNCQ_PACE_WAIT_MS : ASYNCQ_MAX_WAIT_MS);
-    sqlite3_stmt *st = prepare("SELECT MIN(next_at) FROM async_events WHERE next_at>?1");
-    if (st != NULL) {
-        sqlite3_bind_int64(st, 1, now);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-            int64_t t = sqlite3_column_int64(st, 0);
-            next = t < next ? t : next;
-        }
-        release(st);
+    int64_t next = now + (d.deferred ? ASYNCQ_PACE_WAIT_MS : ASYNCQ_MAX_WAIT_MS);
+    int64_t t;
+    if (async_events_next_due(AQ.disp, now, &t)) {
+        next = t < next ? t : next;
     }
     return next;
 }
@@ -1043,14 +836,13 @@ static void commit_submits(aq_submit *subs)
         }
     }
     int n = 0;
-    CUR = &AQ.acc; /* synchronous=FULL */
-    bool tx = exec("BEGIN IMMEDIATE");
-    bool stored = tx && stage_submits(subs, &n);
-    if (tx && !(stored && exec("COMMIT"))) {
-        exec("ROLLBACK");
+    sqlconn *c = AQ.acc; /* synchronous=FULL */
+    bool tx = sqlconn_begin(c);
+    bool stored = tx && stage_submits(c, subs, &n);
+    if (tx && !(stored && sqlconn_commit(c))) {
+        sqlconn_rollback(c);
         stored = false;
     }
-    CUR = &AQ.disp;
     if (stored) {
         add_depth(n);
     }
@@ -1060,7 +852,7 @@ static void commit_submits(aq_submit *subs)
 /* Record what became of a list of events (done_next-linked): plan each
  * (config, decision, record), write the log records of those that ran
  * (fnlog_flush), then write the outcomes in one transaction (no fsync: see
- * conn_open).  `ran`: they were started (in AQ.flying, counted in
+ * store/sqlconn.c).  `ran`: they were started (in AQ.flying, counted in
  * AQ.running). */
 static void commit_plans(aq_flight *list, bool ran)
 {
@@ -1076,13 +868,13 @@ static void commit_plans(aq_flight *list, bool ran)
          * outcome (broker/core/fnlog.c) */
         fnlog_flush();
     }
-    bool tx = exec("BEGIN IMMEDIATE");
+    bool tx = sqlconn_begin(AQ.disp);
     for (aq_flight *f = list; tx && f != NULL; f = f->done_next) {
-        write_plan(f);
+        write_plan(AQ.disp, f);
     }
-    bool committed = tx && exec("COMMIT");
+    bool committed = tx && sqlconn_commit(AQ.disp);
     if (tx && !committed) {
-        exec("ROLLBACK"); /* lost: those events run again */
+        sqlconn_rollback(AQ.disp); /* lost: those events run again */
     }
     if (!committed) {
         recount();
@@ -1099,38 +891,6 @@ static void commit_plans(aq_flight *list, bool ran)
         pthread_mutex_lock(&AQ.mtx);
         AQ.running -= n;
         pthread_mutex_unlock(&AQ.mtx);
-    }
-}
-
-/* Checkpoints (copying the WAL back into the database) run inside
- * whichever commit crosses SQLite's 1,000 WAL pages, with an fsync of the
- * database file added to it.  The submission connection never runs one, so
- * no 202 waits for it: its commits only count the WAL's pages (acc_wal).
- * The outcome connection keeps SQLite's auto-checkpoint, and as nothing
- * else writes meanwhile (but the rare admin write), each checkpoint copies
- * every frame and the WAL starts over from its beginning.  Should the WAL
- * grow anyway (submissions, but no outcomes to commit), the thread
- * checkpoints once it passes ASYNCQ_WAL_MAX_FRAMES.  (Checkpoints that
- * another thread's writes kept from completing let the WAL reach 123 MB:
- * test the_wal_starts_over_….) */
-static int acc_wal(void *arg, sqlite3 *db, const char *name, int frames)
-{
-    (void)arg;
-    (void)db;
-    (void)name;
-    AQ.acc_wal_frames = frames;
-    return SQLITE_OK;
-}
-
-static void checkpoint_if_large(void)
-{
-    if (AQ.acc_wal_frames < ASYNCQ_WAL_MAX_FRAMES) {
-        return;
-    }
-    AQ.acc_wal_frames = 0;
-    int rc = sqlite3_wal_checkpoint_v2(AQ.disp.db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-        blog(LOG_WARN, "asyncq: checkpoint: %s", sqlite3_errmsg(AQ.disp.db));
     }
 }
 
@@ -1183,7 +943,6 @@ static void clock_moved(void *arg)
 static void *asyncq_main(void *arg)
 {
     (void)arg;
-    CUR = &AQ.disp;
     int64_t due = 0; /* broker time: the next due event */
     int64_t until = 0; /* real time: the next event-wait deadline, or the stop's pace */
     int64_t give_up = 0; /* stopping: outcomes awaited until then (real time) */
@@ -1216,7 +975,8 @@ static void *asyncq_main(void *arg)
             sweep_keys();
         }
         until = stop ? clk_wall_ms() + 50 : INT64_MAX;
-        checkpoint_if_large();
+        /* the submission connection never checkpoints (store/sqlconn.c) */
+        sqlconn_checkpoint_if_large(AQ.disp, AQ.acc, ASYNCQ_WAL_MAX_FRAMES);
         int64_t waits = asyncwait_service(clk_wall_ms(), stored_rid);
         until = waits < until ? waits : until;
     }
@@ -1224,44 +984,17 @@ static void *asyncq_main(void *arg)
 
 /* ---- life cycle ---- */
 
-/* Open one of the thread's two connections.  Submissions are committed on
- * AQ.acc and fsync'd (synchronous=FULL) before their 202s.  Everything else
- * (outcomes, retries, records) goes through AQ.disp without an fsync
- * (NORMAL): a power loss may undo such a commit, and the event then runs
- * again, which at-least-once delivery allows; WAL keeps the undo whole, and
- * the next submission's commit makes it durable too.  This takes two
- * fsyncs out of every event's path (its outcome, and its record's). */
-static int conn_open(aq_conn *c, const char *db_path, bool full)
-{
-    if (sqlite3_open_v2(db_path, &c->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        blog(LOG_ERROR, "asyncq: open %s: %s", db_path, sqlite3_errmsg(c->db));
-        sqlite3_close(c->db);
-        c->db = NULL;
-        return -1;
-    }
-    sqlite3_busy_timeout(c->db, 5000); /* the admin thread's store writes */
-    aq_conn *was = CUR;
-    CUR = c;
-    bool ok = exec(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
-    if (full) { /* no checkpoint inside a submission's commit: see acc_wal */
-        sqlite3_wal_hook(c->db, acc_wal, NULL);
-    }
-    CUR = was;
-    return ok ? 0 : -1;
-}
-
 int asyncq_start(const char *db_path)
 {
-    if (conn_open(&AQ.acc, db_path, true) != 0 || conn_open(&AQ.disp, db_path, false) != 0) {
+    /* submissions are fsync'd, the rest not (store/sqlconn.c) */
+    AQ.acc = sqlconn_open(db_path, true);
+    AQ.disp = AQ.acc != NULL ? sqlconn_open(db_path, false) : NULL;
+    if (AQ.disp == NULL) {
         return -1;
     }
-    CUR = &AQ.disp;
-    sqlite3_stmt *st = prepare("SELECT COUNT(*) FROM async_events");
-    bool counted = st != NULL && sqlite3_step(st) == SQLITE_ROW;
-    AQ.depth = counted ? sqlite3_column_int64(st, 0) : 0;
-    release(st);
-    CUR = NULL;
+    bool counted = async_events_count(AQ.disp, &AQ.depth);
     if (!counted) {
+        AQ.depth = 0;
         return -1;
     }
     if (AQ.depth > 0) {
@@ -1292,8 +1025,9 @@ void asyncq_stop(void)
     }
     clk_unwatch(&AQ.clock_w);
     asyncwait_stop();
-    conn_close(&AQ.acc);
-    conn_close(&AQ.disp);
+    sqlconn_close(AQ.acc);
+    sqlconn_close(AQ.disp);
+    AQ.acc = AQ.disp = NULL;
     free(AQ.notes);
     AQ.notes = NULL;
     AQ.n_notes = AQ.cap_notes = 0;

@@ -1,15 +1,21 @@
 /*
  * broker/store/store.h — the store: the SQLite database of the state dir,
- * its whole schema and migrations, and the statements on it.  It persists
- * the core's records (fn_config, fn_alias) and the event invoke configs;
- * it calls nothing above it.  Used by the admin thread and at startup.
+ * its whole schema and migrations, and every statement on it (no SQL lives
+ * outside store/).  It persists the core's records (fn_config, fn_alias),
+ * the event invoke configs and the test clock (store.c, functions.c,
+ * aliases.c, event_configs.c: the admin thread and startup, on the store's
+ * own connection), and the async queue's events and idempotency keys
+ * (store/async_events.h, on the connections of store/sqlconn.h that the
+ * async queue's thread opens).  It calls nothing above it.
  */
 #ifndef BROKER_STORE_STORE_H
 #define BROKER_STORE_STORE_H
 
 #include "core/core.h"
+#include "store/async_events.h"
+#include "store/sqlconn.h"
 
-/* ---- store/store.c (admin thread and startup only) ---- */
+/* ---- store.c and its table files (admin thread and startup only) ---- */
 int store_open(const char *path, lm_error *e);
 void store_close(void);
 /* Load everything at startup: fn is called for every $LATEST, then for
@@ -35,7 +41,8 @@ int store_delete_version(const char *name, uint32_t n, lm_error *e);
 int store_put_alias(const char *name, const fn_alias *a, const char *expect, lm_error *e);
 int store_delete_alias(const char *name, const char *alias, lm_error *e);
 
-/* A function's event invoke config (asyncq.c reads it on its own connection). */
+/* A function's event invoke config (asyncq.c reads it on its own
+ * connection: store_event_config_on). */
 typedef struct event_config {
     int max_retry; /* MaximumRetryAttempts 0-2 */
     int max_age_s; /* MaximumEventAgeInSeconds 60-21600 */
@@ -49,6 +56,10 @@ int store_put_event_config(const char *name, const event_config *c, lm_error *e)
 /* LM_E_NOT_FOUND when the function has none. */
 int store_get_event_config(const char *name, event_config *c, lm_error *e);
 int store_delete_event_config(const char *name, lm_error *e);
+/* The async queue's read, on its connection c (statement kept): fills
+ * max_retry, max_age_s, on_success and on_failure when the function has a
+ * config; false when it has none or on an SQL error (c left as it was). */
+bool store_event_config_on(sqlconn *c, const char *name, event_config *cfg);
 /* The test clock's offset (lib/clock.h) as the last run of --test-clock
  * left it (0 when none), and its record after a clock-advance. */
 int store_get_clock_offset(int64_t *ms, lm_error *e);
