@@ -1261,3 +1261,20 @@ Test(messaging, a_committed_group_survives_closing_and_reopening_the_file)
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     cr_expect_eq(system(cmd), 0);
 }
+
+Test(messaging, a_rolled_back_subscription_never_receives)
+{
+    lm_error e = {0};
+    tcreate("t");
+    qcreate("ghost", NULL);
+    qcreate("real", NULL);
+    cr_assert_eq(mq_begin(m, &e), LM_OK);
+    subscribe_q("t", "ghost", false, NULL, NULL, NULL);
+    cr_expect_eq(publish("t", "in txn", NULL, NULL).matched, 1);
+    mq_rollback(m);
+    subscribe_q("t", "real", false, NULL, NULL, NULL);
+    mq_published p = publish("t", "after", NULL, NULL);
+    cr_expect_eq(p.matched, 1);
+    cr_expect_eq(counts_at("ghost", T0).visible, 0, "the cache must not outlive the rollback");
+    cr_expect_eq(counts_at("real", T0).visible, 1);
+}
