@@ -1278,3 +1278,28 @@ Test(messaging, a_rolled_back_subscription_never_receives)
     cr_expect_eq(counts_at("ghost", T0).visible, 0, "the cache must not outlive the rollback");
     cr_expect_eq(counts_at("real", T0).visible, 1);
 }
+
+Test(messaging, a_long_poll_waiter_learns_when_to_look_again)
+{
+    lm_error e = {0};
+    qcreate("q", NULL);
+    int64_t at = 0;
+    cr_assert_eq(mq_next_wake_ms(m, "q", T0, &at, &e), LM_OK);
+    cr_expect_eq(at, MQ_NEVER, "empty: wait for the ready hook");
+    ready_log l = {0};
+    mq_set_ready_hook(m, ready_rec, &l);
+    send_at("q", "later", 5, NULL, NULL, T0 + 100);
+    cr_expect_eq(l.n, 1);
+    cr_expect_str_eq(l.last, "q");
+    cr_expect_eq(l.at, T0 + 5100, "the hook says when the message becomes receivable");
+    cr_assert_eq(mq_next_wake_ms(m, "q", T0 + 200, &at, &e), LM_OK);
+    cr_expect_eq(at, T0 + 5100);
+    size_t n = 0;
+    recv_at("q", 1, -1, T0 + 5099, &n);
+    cr_expect_eq(n, 0);
+    mq_msgs_free(recv_at("q", 1, -1, at, &n), n);
+    cr_expect_eq(n, 1);
+    send_at("q", "now", -1, NULL, NULL, T0 + 6000);
+    cr_assert_eq(mq_next_wake_ms(m, "q", T0 + 6000, &at, &e), LM_OK);
+    cr_expect_eq(at, T0 + 6000, "available now");
+}
