@@ -1303,3 +1303,47 @@ Test(messaging, a_long_poll_waiter_learns_when_to_look_again)
     cr_assert_eq(mq_next_wake_ms(m, "q", T0 + 6000, &at, &e), LM_OK);
     cr_expect_eq(at, T0 + 6000, "available now");
 }
+
+Test(messaging, a_redrive_is_part_of_the_receives_transaction)
+{
+    lm_error e = {0};
+    qcreate("dlq", NULL);
+    qcreate("src", "{\"VisibilityTimeout\":\"1\",\"RedrivePolicy\":"
+                   "{\"deadLetterTargetArn\":\"dlq\",\"maxReceiveCount\":1}}");
+    send1("src", "p");
+    size_t n = 0;
+    mq_msgs_free(recv_at("src", 1, -1, T0, &n), n);
+    cr_assert_eq(mq_begin(m, &e), LM_OK);
+    recv_at("src", 1, -1, T0 + 1000, &n);
+    cr_expect_eq(n, 0);
+    cr_expect_eq(counts_at("dlq", T0 + 1000).visible, 1, "moved inside the transaction");
+    mq_rollback(m);
+    cr_expect_eq(counts_at("dlq", T0 + 1000).visible, 0, "and undone with it");
+    cr_expect_eq(counts_at("src", T0 + 1000).visible, 1);
+}
+
+Test(messaging, queue_get_reports_the_three_counts)
+{
+    lm_error e = {0};
+    qcreate("q", NULL);
+    send1("q", "visible");
+    send1("q", "in flight");
+    send_at("q", "delayed", 60, NULL, NULL, T0);
+    size_t n = 0;
+    mq_msgs_free(recv_at("q", 1, -1, T0, &n), n);
+    cJSON *g = mq_queue_get(m, "q", NULL, T0 + 1, &e);
+    cr_assert_not_null(g);
+    cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(g, "ApproximateNumberOfMessages")),
+                     "1");
+    cr_expect_str_eq(
+        cJSON_GetStringValue(cJSON_GetObjectItem(g, "ApproximateNumberOfMessagesNotVisible")), "1");
+    cr_expect_str_eq(
+        cJSON_GetStringValue(cJSON_GetObjectItem(g, "ApproximateNumberOfMessagesDelayed")), "1");
+    cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(g, "CreatedTimestamp")),
+                     "1700000000");
+    cJSON_Delete(g);
+    g = mq_queue_get(m, "q", NULL, T0 + 60000, &e);
+    cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(g, "ApproximateNumberOfMessages")),
+                     "3", "the in-flight and the delayed one became visible");
+    cJSON_Delete(g);
+}
