@@ -1347,3 +1347,26 @@ Test(messaging, queue_get_reports_the_three_counts)
                      "3", "the in-flight and the delayed one became visible");
     cJSON_Delete(g);
 }
+
+Test(messaging, function_endpoints_are_checked)
+{
+    lm_error e = {0};
+    tcreate("t");
+    const char *bad[] = {"", "bad name", "fn:", "arn:lamina:lambda:local:000000000000:layer:x",
+                         "arn:lamina:sqs:local:000000000000:q"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        mq_sub_spec s = {.protocol = "lambda", .endpoint = bad[i]};
+        cr_expect_eq(mq_subscribe(m, "t", &s, T0, NULL, &e), LM_E_SNS_INVALID_PARAMETER, "%s",
+                     bad[i]);
+    }
+    mq_sub_spec s = {.protocol = "lambda", .endpoint = "fn", .raw = true};
+    cr_expect_eq(mq_subscribe(m, "t", &s, T0, NULL, &e), LM_E_SNS_INVALID_PARAMETER,
+                 "raw delivery is for sqs");
+    s = (mq_sub_spec){.protocol = "lambda", .endpoint = "fn:$LATEST"};
+    cr_expect_eq(mq_subscribe(m, "t", &s, T0, NULL, &e), LM_OK, "%s", e.message);
+    cJSON *l = mq_subscriptions(m, "t", &e);
+    cr_expect_str_eq(
+        cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(l, 0), "Endpoint")),
+        "arn:lamina:lambda:local:000000000000:function:fn:$LATEST");
+    cJSON_Delete(l);
+}
