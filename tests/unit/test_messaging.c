@@ -1370,3 +1370,37 @@ Test(messaging, function_endpoints_are_checked)
         "arn:lamina:lambda:local:000000000000:function:fn:$LATEST");
     cJSON_Delete(l);
 }
+
+Test(messaging, two_instances_on_one_file_see_each_others_subscriptions)
+{
+    lm_error e = {0};
+    char dir[] = "/tmp/test-messaging-XXXXXX", path[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/s.db", dir);
+    sqlite3 *d1 = NULL, *d2 = NULL;
+    cr_assert_eq(sqlite3_open(path, &d1), SQLITE_OK);
+    sqlite3_exec(d1, "PRAGMA journal_mode=WAL;", NULL, NULL, NULL);
+    cr_assert_eq(mq_schema_apply(d1, &e), LM_OK);
+    cr_assert_eq(sqlite3_open(path, &d2), SQLITE_OK);
+    mq *a = mq_create(d1, &e), *b = mq_create(d2, &e);
+    cr_assert_eq(mq_topic_create(a, "t", T0, NULL, &e), LM_OK);
+    cr_assert_eq(mq_queue_create(a, "q", NULL, T0, NULL, &e), LM_OK);
+    mq_publish_in in = {.message = "m", .len = 1};
+    mq_published p;
+    cr_assert_eq(mq_publish(a, "t", &in, T0, &p, &e), LM_OK);
+    cr_expect_eq(p.matched, 0);
+    mq_sub_spec s = {.protocol = "sqs", .endpoint = "q"};
+    cr_assert_eq(mq_subscribe(b, "t", &s, T0, NULL, &e), LM_OK, "%s", e.message);
+    cr_assert_eq(mq_publish(a, "t", &in, T0, &p, &e), LM_OK);
+    cr_expect_eq(p.matched, 1, "a's cached topic is stale once b subscribed");
+    mq_counts c;
+    cr_assert_eq(mq_queue_counts(b, "q", T0, &c, &e), LM_OK);
+    cr_expect_eq(c.visible, 1);
+    mq_destroy(a);
+    mq_destroy(b);
+    sqlite3_close(d1);
+    sqlite3_close(d2);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}
