@@ -204,8 +204,8 @@ int mq_commit(mq *m, lm_error *e)
     }
     m->txn = false;
     if (mq_exec(m, "COMMIT", e) != LM_OK) {
-        mq_exec(m, "ROLLBACK", NULL);
-        m->npend = 0;
+        m->txn = true;
+        mq_rollback(m);
         return LM_E_IO;
     }
     fire_ready(m);
@@ -219,6 +219,11 @@ void mq_rollback(mq *m)
         mq_exec(m, "ROLLBACK", NULL);
     }
     m->npend = 0;
+    /* a topic cache built inside the transaction may describe
+     * subscriptions that no longer exist */
+    mq_topic_cache_free(m->topics);
+    m->topics = NULL;
+    m->ntopics = 0;
 }
 
 int mq_op_begin(mq *m, lm_error *e)

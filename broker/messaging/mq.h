@@ -120,7 +120,10 @@ void mq_destroy(mq *m);
  * operations gave a message that may be received at or after at_ms (a
  * send, a publish, a change of visibility, a redrive into a DLQ): what a
  * long-poll waiter or a poller needs to look again.  Runs on the calling
- * thread, after COMMIT; must not call back into this instance. */
+ * thread, after COMMIT; must not call back into this instance.  queue ""
+ * means "any queue" (a transaction that touched more than MQ_READY_MAX,
+ * 64, queues); a note may also be for nothing (a rolled-back savepoint's):
+ * a waiter that finds nothing waits again. */
 typedef void (*mq_ready_fn)(void *arg, const char *queue, int64_t at_ms);
 void mq_set_ready_hook(mq *m, mq_ready_fn fn, void *arg);
 

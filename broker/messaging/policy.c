@@ -17,7 +17,10 @@
  * most FILTER_MAX_PATTERN_BYTES (4 KiB; SNS allows 256 KiB).
  *
  * The cache.  Each topic row carries a generation that Subscribe and
- * Unsubscribe bump.  A topic's cache entry holds its subscriptions in
+ * Unsubscribe replace with a random 64-bit value (not an increment: a
+ * rolled-back subscribe followed by another one must not reuse the
+ * generation a cache was built at), and mq_rollback drops every cached
+ * topic.  A topic's cache entry holds its subscriptions in
  * order and two filter_sets (one per scope) built once per generation,
  * so a publish costs one indexed read of the topic row and the filter
  * sets' match, never a parse of a policy or a read of mq_subs.  Several

@@ -348,7 +348,8 @@ static int sub_insert(mq *m, const topic_row *t, const mq_sub_spec *s, const cha
     sqlite3_bind_int64(st, 8, now_ms);
     int rc = mq_done(m, st, e);
     if (rc == LM_OK) {
-        rc = exec_tid(m, "UPDATE mq_topics SET n_subs=n_subs+1, gen=gen+1 WHERE tid=?1", t->tid, e);
+        rc = exec_tid(m, "UPDATE mq_topics SET n_subs=n_subs+1, gen=random() WHERE tid=?1", t->tid,
+                      e);
     }
     return rc;
 }
@@ -418,7 +419,8 @@ int mq_unsubscribe(mq *m, const char *subscription_arn, lm_error *e)
         rc = proto_error(e, LM_E_SNS_NOT_FOUND, "Subscription does not exist");
     }
     if (rc == LM_OK) {
-        rc = exec_tid(m, "UPDATE mq_topics SET n_subs=n_subs-1, gen=gen+1 WHERE tid=?1", t.tid, e);
+        rc = exec_tid(m, "UPDATE mq_topics SET n_subs=n_subs-1, gen=random() WHERE tid=?1", t.tid,
+                      e);
     }
     return mq_op_end(m, rc, e);
 }

@@ -1059,3 +1059,348 @@ Test(messaging, publish_cost_does_not_grow_with_a_thousand_subscriptions, .timeo
                  (long long)cw, (long long)cn);
     cr_expect_eq(counts_at("q7", T0).visible, 4);
 }
+
+/* ---- more queue behaviour ---- */
+
+Test(messaging, queue_set_changes_attributes_and_refuses_invalid_ones_whole)
+{
+    lm_error e = {0};
+    qcreate("q", NULL);
+    cJSON *a = cJSON_Parse("{\"VisibilityTimeout\":\"5\",\"DelaySeconds\":\"2\"}");
+    cr_assert_eq(mq_queue_set(m, "q", a, T0 + 1000, &e), LM_OK, "%s", e.message);
+    cJSON_Delete(a);
+    a = cJSON_Parse("{\"VisibilityTimeout\":\"7\",\"DelaySeconds\":\"9999\"}");
+    cr_expect_eq(mq_queue_set(m, "q", a, T0 + 2000, &e), LM_E_INVALID_ATTRIBUTE_VALUE);
+    cJSON_Delete(a);
+    cJSON *g = mq_queue_get(m, "q", NULL, T0 + 2000, &e);
+    cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(g, "VisibilityTimeout")), "5");
+    cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(g, "DelaySeconds")), "2");
+    cJSON_Delete(g);
+    send_at("q", "m", -1, NULL, NULL, T0 + 3000);
+    cr_expect_eq(counts_at("q", T0 + 3000).delayed, 1, "the new delay applies");
+}
+
+Test(messaging, queue_get_selects_names_and_list_filters_by_prefix)
+{
+    lm_error e = {0};
+    qcreate("alpha", NULL);
+    qcreate("alpine", NULL);
+    qcreate("beta", NULL);
+    cJSON *names = cJSON_Parse("[\"ApproximateNumberOfMessages\",\"QueueArn\"]");
+    cJSON *g = mq_queue_get(m, "alpha", names, T0, &e);
+    cr_assert_not_null(g);
+    cr_expect_eq(cJSON_GetArraySize(g), 2);
+    cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(g, "ApproximateNumberOfMessages")),
+                     "0");
+    cJSON_Delete(g);
+    cJSON_Delete(names);
+    names = cJSON_Parse("[\"Bogus\"]");
+    cr_expect_null(mq_queue_get(m, "alpha", names, T0, &e));
+    cr_expect_eq(e.code, LM_E_INVALID_ATTRIBUTE_NAME);
+    cJSON_Delete(names);
+    cJSON *l = mq_queue_list(m, "alp", &e);
+    cr_assert_eq(cJSON_GetArraySize(l), 2);
+    cr_expect_str_eq(
+        cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(l, 1), "QueueName")), "alpine");
+    cJSON_Delete(l);
+    char name[MQ_QUEUE_NAME_MAX + 1];
+    cr_expect_eq(mq_queue_ref("arn:aws:sqs:us-east-1:123456789012:beta", name, &e), LM_OK);
+    cr_expect_str_eq(name, "beta");
+    cr_expect_eq(mq_queue_ref("arn:aws:sns:us-east-1:123456789012:beta", name, &e),
+                 LM_E_MQ_INVALID_PARAMETER);
+}
+
+Test(messaging, lambda_record_has_the_sqs_event_shape)
+{
+    qcreate("q", NULL);
+    send1("q", "body");
+    size_t n = 0;
+    mq_msg *v = recv_at("q", 1, -1, T0 + 5, &n);
+    cr_assert_eq(n, 1);
+    cJSON *r = mq_msg_lambda_record(&v[0], "q");
+    cr_assert_not_null(r);
+    cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(r, "messageId")), v[0].message_id);
+    cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(r, "receiptHandle")), v[0].receipt);
+    cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(r, "body")), "body");
+    cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(r, "eventSource")), "aws:sqs");
+    cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(r, "eventSourceARN")),
+                     "arn:lamina:sqs:local:000000000000:q");
+    cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(r, "md5OfBody")),
+                     "841a2d689ad86bd1611447453c22c6fc");
+    cJSON *at = cJSON_GetObjectItem(r, "attributes");
+    cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(at, "ApproximateReceiveCount")), "1");
+    cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(at, "SentTimestamp")),
+                     "1700000000000");
+    cr_expect_str_eq(
+        cJSON_GetStringValue(cJSON_GetObjectItem(at, "ApproximateFirstReceiveTimestamp")),
+        "1700000000005");
+    cr_expect(cJSON_IsObject(cJSON_GetObjectItem(r, "messageAttributes")));
+    cJSON_Delete(r);
+    mq_msgs_free(v, n);
+}
+
+Test(messaging, fifo_messages_carry_group_dedup_and_sequence)
+{
+    qcreate("f.fifo", FIFO_ATTRS);
+    mq_sent s = send_at("f.fifo", "x", -1, "G1", "D1", T0);
+    cr_expect_eq(strlen(s.sequence), 20);
+    size_t n = 0;
+    mq_msg *v = recv_at("f.fifo", 1, -1, T0, &n);
+    cr_assert_eq(n, 1);
+    cr_expect_str_eq(v[0].sequence, s.sequence);
+    cr_expect_str_eq(v[0].dedup_id, "D1");
+    cJSON *r = mq_msg_lambda_record(&v[0], "f.fifo");
+    cJSON *at = cJSON_GetObjectItem(r, "attributes");
+    cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(at, "MessageGroupId")), "G1");
+    cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(at, "MessageDeduplicationId")), "D1");
+    cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(at, "SequenceNumber")), s.sequence);
+    cJSON_Delete(r);
+    mq_msgs_free(v, n);
+    lm_error e = {0};
+    mq_send_entry en = {.body = "y", .body_len = 1, .delay_s = 5, .group_id = "G", .dedup_id = "D"};
+    cr_expect_eq(mq_send(m, "f.fifo", &en, T0, &s, &e), LM_E_MQ_INVALID_PARAMETER,
+                 "FIFO: no per-message delay");
+}
+
+Test(messaging, fifo_redrive_keeps_the_group_in_the_dlq)
+{
+    qcreate("d.fifo", FIFO_ATTRS);
+    qcreate("s.fifo", "{\"FifoQueue\":\"true\",\"VisibilityTimeout\":\"1\",\"RedrivePolicy\":"
+                      "{\"deadLetterTargetArn\":\"d.fifo\",\"maxReceiveCount\":1}}");
+    send_at("s.fifo", "p", -1, "G", "d", T0);
+    send_at("s.fifo", "next", -1, "G", "d2", T0);
+    size_t n = 0;
+    mq_msgs_free(recv_at("s.fifo", 1, -1, T0, &n), n);
+    cr_assert_eq(n, 1);
+    mq_msg *v = recv_at("s.fifo", 1, -1, T0 + 1000, &n);
+    cr_assert_eq(n, 1, "the head moved, the next of the group is handed out");
+    cr_expect_str_eq(v[0].body, "next");
+    mq_msgs_free(v, n);
+    v = recv_at("d.fifo", 1, -1, T0 + 1000, &n);
+    cr_assert_eq(n, 1);
+    cr_expect_str_eq(v[0].body, "p");
+    cr_expect_str_eq(v[0].group_id, "G");
+    mq_msgs_free(v, n);
+}
+
+Test(messaging, change_visibility_fires_the_ready_hook)
+{
+    lm_error e = {0};
+    qcreate("q", NULL);
+    send1("q", "m");
+    size_t n = 0;
+    mq_msg *v = recv_at("q", 1, -1, T0, &n);
+    cr_assert_eq(n, 1);
+    ready_log l = {0};
+    mq_set_ready_hook(m, ready_rec, &l);
+    cr_assert_eq(mq_change_visibility(m, "q", v[0].receipt, 3, T0 + 10, &e), LM_OK);
+    cr_expect_eq(l.n, 1);
+    cr_expect_eq(l.at, T0 + 3010);
+    int64_t at = 0;
+    cr_assert_eq(mq_next_wake_ms(m, "q", T0 + 20, &at, &e), LM_OK);
+    cr_expect_eq(at, T0 + 3010);
+    mq_msgs_free(v, n);
+    cr_assert_eq(mq_queue_purge(m, "q", T0 + 30, &e), LM_OK);
+    cr_assert_eq(mq_next_wake_ms(m, "q", T0 + 40, &at, &e), LM_OK);
+    cr_expect_eq(at, MQ_NEVER, "an empty queue never wakes");
+}
+
+Test(messaging, fifo_dedup_history_is_swept_after_the_window)
+{
+    lm_error e = {0};
+    qcreate("f.fifo", FIFO_ATTRS);
+    send_at("f.fifo", "x", -1, "G", "same", T0);
+    int64_t count = -1;
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(db, "SELECT count(*) FROM mq_dedup", -1, &st, NULL);
+    sqlite3_step(st);
+    cr_expect_eq(sqlite3_column_int64(st, 0), 1);
+    sqlite3_reset(st);
+    cr_assert_eq(mq_sweep(m, T0 + MQ_DEDUP_WINDOW_MS, 100, NULL, &e), LM_OK);
+    sqlite3_step(st);
+    count = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    cr_expect_eq(count, 0);
+}
+
+Test(messaging, a_committed_group_survives_closing_and_reopening_the_file)
+{
+    lm_error e = {0};
+    char dir[] = "/tmp/test-messaging-XXXXXX", path[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/s.db", dir);
+    sqlite3 *fdb = NULL;
+    cr_assert_eq(sqlite3_open(path, &fdb), SQLITE_OK);
+    sqlite3_exec(fdb, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, NULL);
+    cr_assert_eq(mq_schema_apply(fdb, &e), LM_OK);
+    mq *fm = mq_create(fdb, &e);
+    cr_assert_eq(mq_queue_create(fm, "q", NULL, T0, NULL, &e), LM_OK);
+    mq_send_entry en = {.body = "durable", .body_len = 7, .delay_s = -1};
+    mq_sent s;
+    cr_assert_eq(mq_begin(fm, &e), LM_OK);
+    for (int i = 0; i < 10; i++) {
+        cr_assert_eq(mq_send(fm, "q", &en, T0, &s, &e), LM_OK);
+    }
+    cr_assert_eq(mq_commit(fm, &e), LM_OK);
+    cr_assert_eq(mq_begin(fm, &e), LM_OK);
+    cr_assert_eq(mq_send(fm, "q", &en, T0, &s, &e), LM_OK);
+    /* closed with the transaction open, as a crash before the commit:
+     * close_v2 defers the close until mq_destroy finalizes its statements,
+     * and the open transaction is rolled back */
+    sqlite3_close_v2(fdb);
+    mq_destroy(fm);
+    cr_assert_eq(sqlite3_open(path, &fdb), SQLITE_OK);
+    cr_assert_eq(mq_schema_apply(fdb, &e), LM_OK, "idempotent");
+    fm = mq_create(fdb, &e);
+    mq_counts c;
+    cr_assert_eq(mq_queue_counts(fm, "q", T0, &c, &e), LM_OK);
+    cr_expect_eq(c.visible, 10);
+    mq_destroy(fm);
+    sqlite3_close(fdb);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+Test(messaging, a_rolled_back_subscription_never_receives)
+{
+    lm_error e = {0};
+    tcreate("t");
+    qcreate("ghost", NULL);
+    qcreate("real", NULL);
+    cr_assert_eq(mq_begin(m, &e), LM_OK);
+    subscribe_q("t", "ghost", false, NULL, NULL, NULL);
+    cr_expect_eq(publish("t", "in txn", NULL, NULL).matched, 1);
+    mq_rollback(m);
+    subscribe_q("t", "real", false, NULL, NULL, NULL);
+    mq_published p = publish("t", "after", NULL, NULL);
+    cr_expect_eq(p.matched, 1);
+    cr_expect_eq(counts_at("ghost", T0).visible, 0, "the cache must not outlive the rollback");
+    cr_expect_eq(counts_at("real", T0).visible, 1);
+}
+
+Test(messaging, a_long_poll_waiter_learns_when_to_look_again)
+{
+    lm_error e = {0};
+    qcreate("q", NULL);
+    int64_t at = 0;
+    cr_assert_eq(mq_next_wake_ms(m, "q", T0, &at, &e), LM_OK);
+    cr_expect_eq(at, MQ_NEVER, "empty: wait for the ready hook");
+    ready_log l = {0};
+    mq_set_ready_hook(m, ready_rec, &l);
+    send_at("q", "later", 5, NULL, NULL, T0 + 100);
+    cr_expect_eq(l.n, 1);
+    cr_expect_str_eq(l.last, "q");
+    cr_expect_eq(l.at, T0 + 5100, "the hook says when the message becomes receivable");
+    cr_assert_eq(mq_next_wake_ms(m, "q", T0 + 200, &at, &e), LM_OK);
+    cr_expect_eq(at, T0 + 5100);
+    size_t n = 0;
+    recv_at("q", 1, -1, T0 + 5099, &n);
+    cr_expect_eq(n, 0);
+    mq_msgs_free(recv_at("q", 1, -1, at, &n), n);
+    cr_expect_eq(n, 1);
+    send_at("q", "now", -1, NULL, NULL, T0 + 6000);
+    cr_assert_eq(mq_next_wake_ms(m, "q", T0 + 6000, &at, &e), LM_OK);
+    cr_expect_eq(at, T0 + 6000, "available now");
+}
+
+Test(messaging, a_redrive_is_part_of_the_receives_transaction)
+{
+    lm_error e = {0};
+    qcreate("dlq", NULL);
+    qcreate("src", "{\"VisibilityTimeout\":\"1\",\"RedrivePolicy\":"
+                   "{\"deadLetterTargetArn\":\"dlq\",\"maxReceiveCount\":1}}");
+    send1("src", "p");
+    size_t n = 0;
+    mq_msgs_free(recv_at("src", 1, -1, T0, &n), n);
+    cr_assert_eq(mq_begin(m, &e), LM_OK);
+    recv_at("src", 1, -1, T0 + 1000, &n);
+    cr_expect_eq(n, 0);
+    cr_expect_eq(counts_at("dlq", T0 + 1000).visible, 1, "moved inside the transaction");
+    mq_rollback(m);
+    cr_expect_eq(counts_at("dlq", T0 + 1000).visible, 0, "and undone with it");
+    cr_expect_eq(counts_at("src", T0 + 1000).visible, 1);
+}
+
+Test(messaging, queue_get_reports_the_three_counts)
+{
+    lm_error e = {0};
+    qcreate("q", NULL);
+    send1("q", "visible");
+    send1("q", "in flight");
+    send_at("q", "delayed", 60, NULL, NULL, T0);
+    size_t n = 0;
+    mq_msgs_free(recv_at("q", 1, -1, T0, &n), n);
+    cJSON *g = mq_queue_get(m, "q", NULL, T0 + 1, &e);
+    cr_assert_not_null(g);
+    cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(g, "ApproximateNumberOfMessages")),
+                     "1");
+    cr_expect_str_eq(
+        cJSON_GetStringValue(cJSON_GetObjectItem(g, "ApproximateNumberOfMessagesNotVisible")), "1");
+    cr_expect_str_eq(
+        cJSON_GetStringValue(cJSON_GetObjectItem(g, "ApproximateNumberOfMessagesDelayed")), "1");
+    cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(g, "CreatedTimestamp")),
+                     "1700000000");
+    cJSON_Delete(g);
+    g = mq_queue_get(m, "q", NULL, T0 + 60000, &e);
+    cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(g, "ApproximateNumberOfMessages")),
+                     "3", "the in-flight and the delayed one became visible");
+    cJSON_Delete(g);
+}
+
+Test(messaging, function_endpoints_are_checked)
+{
+    lm_error e = {0};
+    tcreate("t");
+    const char *bad[] = {"", "bad name", "fn:", "arn:lamina:lambda:local:000000000000:layer:x",
+                         "arn:lamina:sqs:local:000000000000:q"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        mq_sub_spec s = {.protocol = "lambda", .endpoint = bad[i]};
+        cr_expect_eq(mq_subscribe(m, "t", &s, T0, NULL, &e), LM_E_SNS_INVALID_PARAMETER, "%s",
+                     bad[i]);
+    }
+    mq_sub_spec s = {.protocol = "lambda", .endpoint = "fn", .raw = true};
+    cr_expect_eq(mq_subscribe(m, "t", &s, T0, NULL, &e), LM_E_SNS_INVALID_PARAMETER,
+                 "raw delivery is for sqs");
+    s = (mq_sub_spec){.protocol = "lambda", .endpoint = "fn:$LATEST"};
+    cr_expect_eq(mq_subscribe(m, "t", &s, T0, NULL, &e), LM_OK, "%s", e.message);
+    cJSON *l = mq_subscriptions(m, "t", &e);
+    cr_expect_str_eq(
+        cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(l, 0), "Endpoint")),
+        "arn:lamina:lambda:local:000000000000:function:fn:$LATEST");
+    cJSON_Delete(l);
+}
+
+Test(messaging, two_instances_on_one_file_see_each_others_subscriptions)
+{
+    lm_error e = {0};
+    char dir[] = "/tmp/test-messaging-XXXXXX", path[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/s.db", dir);
+    sqlite3 *d1 = NULL, *d2 = NULL;
+    cr_assert_eq(sqlite3_open(path, &d1), SQLITE_OK);
+    sqlite3_exec(d1, "PRAGMA journal_mode=WAL;", NULL, NULL, NULL);
+    cr_assert_eq(mq_schema_apply(d1, &e), LM_OK);
+    cr_assert_eq(sqlite3_open(path, &d2), SQLITE_OK);
+    mq *a = mq_create(d1, &e), *b = mq_create(d2, &e);
+    cr_assert_eq(mq_topic_create(a, "t", T0, NULL, &e), LM_OK);
+    cr_assert_eq(mq_queue_create(a, "q", NULL, T0, NULL, &e), LM_OK);
+    mq_publish_in in = {.message = "m", .len = 1};
+    mq_published p;
+    cr_assert_eq(mq_publish(a, "t", &in, T0, &p, &e), LM_OK);
+    cr_expect_eq(p.matched, 0);
+    mq_sub_spec s = {.protocol = "sqs", .endpoint = "q"};
+    cr_assert_eq(mq_subscribe(b, "t", &s, T0, NULL, &e), LM_OK, "%s", e.message);
+    cr_assert_eq(mq_publish(a, "t", &in, T0, &p, &e), LM_OK);
+    cr_expect_eq(p.matched, 1, "a's cached topic is stale once b subscribed");
+    mq_counts c;
+    cr_assert_eq(mq_queue_counts(b, "q", T0, &c, &e), LM_OK);
+    cr_expect_eq(c.visible, 1);
+    mq_destroy(a);
+    mq_destroy(b);
+    sqlite3_close(d1);
+    sqlite3_close(d2);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}
