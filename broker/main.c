@@ -203,6 +203,10 @@ static int start_test_clock(lm_error *e)
     return LM_OK;
 }
 
+/* Topic deliveries to functions become async events (async/asyncq.c). */
+static const mqsvc_hooks MQ_HOOKS = {
+    .invoke = asyncq_sns_invoke, .after = asyncq_sns_after, .close = asyncq_sns_close};
+
 static int start(void)
 {
     char path[PATH_MAX + 16];
@@ -224,7 +228,7 @@ static int start(void)
         return -1;
     }
     if (fnlog_start() != 0 || pool_start() != 0 || admin_start() != 0 || work_start() != 0 ||
-        asyncq_start(path) != 0 || mqsvc_start(path, NULL, NULL) != 0 || api_start() != 0 ||
+        asyncq_start(path) != 0 || mqsvc_start(path, &MQ_HOOKS) != 0 || api_start() != 0 ||
         listen_watch_start(B.opt.listener_check_ms) != 0) {
         return -1;
     }

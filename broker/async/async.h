@@ -26,6 +26,19 @@ void asyncq_stop(void);
 #define ASYNCQ_KEY_TTL_MS (24LL * 3600 * 1000)
 void asyncq_submit(completion done, nng_msg *req, const char *name, const char *qual,
                    const void *payload, size_t payload_len, const char *key, size_t key_len);
+/* Records and dead-letter messages that could not be delivered to a queue
+ * or topic (gone, too long for it, not a queue or topic): dropped, counted
+ * (status: DestinationDeliveryFailures, DeadLetterErrors). */
+void asyncq_delivery_counts(int64_t *dest_failures, int64_t *dlq_errors);
+/* The messaging thread's hooks (messaging/service.h, wired by main.c): a
+ * topic's delivery to a function becomes an async event stored on db in
+ * the publish's transaction; after it, the committed events are counted
+ * and the asyncq thread woken; close before the service closes db. */
+struct sqlite3;
+struct mq_delivery;
+int asyncq_sns_invoke(struct sqlite3 *db, const struct mq_delivery *d, lm_error *e);
+void asyncq_sns_after(bool committed);
+void asyncq_sns_close(void);
 /* Events stored and not yet finished, and how many are running now. */
 void asyncq_counts(int64_t *queued, int *running);
 /* event-wait: complete done once event rid is done (asyncwait.c), or with

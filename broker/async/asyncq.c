@@ -82,6 +82,7 @@
  * stops after ASYNCQ_MAX_HOPS (Lambda stops loops after 16).
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,9 @@
 #include <mbedtls/sha256.h>
 
 #include "async/async.h"
+#include "messaging/mq.h"
+#include "messaging/service.h"
+#include "messaging/target.h"
 #include "store/store.h"
 
 #define ASYNCQ_MAX_HOPS 16
@@ -145,6 +149,10 @@ typedef struct aq_flight {
     const char *cond; /* finish: Success, RetriesExhausted, EventAgeExceeded */
     char *rec; /* finish: the record for a destination, or NULL */
     char rec_rid[40], rec_name[NAME_MAX_LEN + 1], rec_qual[130], rec_dest[300];
+    mq_target rec_to; /* the destination: a function (rec_name), a queue or a topic */
+    char dead_letter[300]; /* DeadLetterConfig.TargetArn of the version that ran, or "" */
+    bool to_dlq; /* finish without success: the event goes to dlq_to as well */
+    mq_target dlq_to;
     int64_t next_at; /* retry */
     nng_msg *req; /* the request, between the SELECT and the start */
     struct aq_flight *next; /* AQ.flying (thread only) */
@@ -166,6 +174,8 @@ static struct {
     pthread_t thr;
     bool thr_started;
     sqlconn *acc, *disp; /* thread only: FULL for submissions, NORMAL for the rest */
+    mq *mq; /* thread only: the queue/topic engine on disp, for destinations and DLQs */
+    int mq_events; /* thread only: async events a topic delivery stored this transaction */
     /* thread only: events finished in the open transaction, told to
      * asyncwait.c once it has committed */
     struct aq_note {
@@ -179,6 +189,12 @@ static struct {
     clk_watcher clock_w; /* wakes the thread when broker time is advanced */
     int64_t next_sweep; /* thread only: broker time of the next sweep_keys */
 } AQ = {.mtx = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+/* Deliveries to queues and topics that could not be made (status). */
+static struct {
+    _Atomic int64_t dest_failures; /* DestinationDeliveryFailures */
+    _Atomic int64_t dlq_errors; /* DeadLetterErrors */
+} DELIVERY;
 
 /* ---- submission (a way in's callback side) ---- */
 
@@ -484,15 +500,39 @@ static void plan_finish(aq_flight *f, const char *dest, const char *condition)
     lm_error e;
     f->finish = true;
     f->cond = condition;
-    if (dest[0] != '\0' && f->hops >= ASYNCQ_MAX_HOPS) {
+    if (dest[0] != '\0' && mq_target_parse(dest, strlen(dest), &f->rec_to, &e) != LM_OK) {
+        blog(LOG_WARN, "async %s of %s: destination %s: %s; record dropped", f->rid, f->name, dest,
+             e.message);
+        atomic_fetch_add(&DELIVERY.dest_failures, 1);
+    } else if (dest[0] != '\0' && f->hops >= ASYNCQ_MAX_HOPS) {
         blog(LOG_WARN, "async %s of %s: destination chain longer than %d, record dropped", f->rid,
              f->name, ASYNCQ_MAX_HOPS);
-    } else if (dest[0] != '\0' && invoke_parse_name(dest, strlen(dest), NULL, 0, f->rec_name,
-                                                    f->rec_qual, &e) == LM_OK) {
+    } else if (dest[0] != '\0' && (f->rec_to.kind != MQ_TARGET_FUNCTION ||
+                                   invoke_parse_name(dest, strlen(dest), NULL, 0, f->rec_name,
+                                                     f->rec_qual, &e) == LM_OK)) {
         f->rec = build_record(f, condition);
         util_uuid4(f->rec_rid);
         snprintf(f->rec_dest, sizeof(f->rec_dest), "%s", dest);
     }
+    if (strcmp(condition, "Success") == 0) {
+        return;
+    }
+    /* the dead-letter queue of the version that ran (of the one the
+     * qualifier names now, if none ran) gets the event too */
+    if (f->version[0] == '\0') {
+        invoke_dead_letter(f->name, f->qual, f->dead_letter, sizeof(f->dead_letter));
+    }
+    if (f->dead_letter[0] == '\0') {
+        return;
+    }
+    if (mq_target_parse(f->dead_letter, strlen(f->dead_letter), &f->dlq_to, &e) != LM_OK ||
+        f->dlq_to.kind == MQ_TARGET_FUNCTION) {
+        blog(LOG_WARN, "async %s of %s: dead-letter target %s is not a queue or topic; dropped",
+             f->rid, f->name, f->dead_letter);
+        atomic_fetch_add(&DELIVERY.dlq_errors, 1);
+        return;
+    }
+    f->to_dlq = true;
 }
 
 /* Decide what becomes of an event whose run ended (or that never started:
@@ -538,6 +578,83 @@ static void plan(aq_flight *f)
 /* Write a plan (inside the caller's transaction).  An end
  * deletes the event and queues its record in one savepoint: both or
  * neither (then it stays queued and runs again: at least once). */
+/* Send body to a queue, or publish it to a topic, in the open transaction
+ * (AQ.mq joined it); attrs are SQS/SNS MessageAttributes or NULL. */
+static int deliver(const mq_target *t, const char *body, size_t len, const cJSON *attrs,
+                   lm_error *e)
+{
+    int64_t now = clk_now_ms();
+    if (t->kind == MQ_TARGET_QUEUE) {
+        mq_send_entry en = {.body = body, .body_len = len, .delay_s = -1, .attributes = attrs};
+        mq_sent out;
+        return mq_send(AQ.mq, t->name, &en, now, &out, e);
+    }
+    mq_publish_in in = {.message = body, .len = len, .attributes = attrs};
+    mq_published out;
+    return mq_publish(AQ.mq, t->name, &in, now, &out, e);
+}
+
+static void add_attr(cJSON *attrs, const char *name, const char *type, const char *value)
+{
+    cJSON *a = cJSON_AddObjectToObject(attrs, name);
+    cJSON_AddStringToObject(a, "DataType", type);
+    cJSON_AddStringToObject(a, "StringValue", value);
+}
+
+/* What went wrong, for a dead-letter message's ErrorMessage: at most
+ * 1024 bytes, cut before a partial UTF-8 character. */
+static void error_message(const aq_flight *f, char out[1025])
+{
+    cJSON *j = f->payload != NULL && f->code == LM_OK
+                   ? cJSON_ParseWithLength(f->payload, f->payload_len)
+                   : NULL;
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "errorMessage");
+    const char *text = cJSON_IsString(m)    ? m->valuestring
+                       : f->payload != NULL ? f->payload
+                       : strcmp(f->cond, "EventAgeExceeded") == 0
+                           ? "the event is older than MaximumEventAgeInSeconds"
+                           : f->cond;
+    size_t full = strlen(text), n = full > 1024 ? 1024 : full;
+    if (n < full) {
+        while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80) {
+            n--;
+        }
+    }
+    memcpy(out, text, n);
+    out[n] = '\0';
+    cJSON_Delete(j);
+}
+
+/* The original event to the dead-letter target, unchanged, with Lambda's
+ * attributes RequestID, ErrorCode and ErrorMessage. */
+static void send_to_dlq(sqlconn *c, aq_flight *f)
+{
+    lm_error e;
+    size_t len = 0;
+    char *event = async_events_payload_text(c, f->id, &len);
+    cJSON *attrs = cJSON_CreateObject();
+    char code[16], msg[1025];
+    snprintf(code, sizeof(code), "%d", f->status > 0 ? f->status : 200);
+    error_message(f, msg);
+    add_attr(attrs, "RequestID", "String", f->rid);
+    add_attr(attrs, "ErrorCode", "Number", code);
+    add_attr(attrs, "ErrorMessage", "String", msg);
+    if (event == NULL || attrs == NULL) {
+        blog(LOG_WARN, "async %s of %s: the event could not be read for its dead-letter target",
+             f->rid, f->name);
+        atomic_fetch_add(&DELIVERY.dlq_errors, 1);
+    } else if (deliver(&f->dlq_to, event, len, attrs, &e) != LM_OK) {
+        blog(LOG_WARN, "async %s of %s: dead-letter target %s: %s; dropped", f->rid, f->name,
+             f->dlq_to.arn, e.message);
+        atomic_fetch_add(&DELIVERY.dlq_errors, 1);
+    } else {
+        blog(LOG_DEBUG, "async %s of %s: %s, event sent to %s", f->rid, f->name, f->cond,
+             f->dlq_to.arn);
+    }
+    free(event);
+    cJSON_Delete(attrs);
+}
+
 static void write_plan(sqlconn *c, aq_flight *f)
 {
     if (!f->finish) {
@@ -545,10 +662,25 @@ static void write_plan(sqlconn *c, aq_flight *f)
         return;
     }
     bool ok = sqlconn_savepoint(c);
-    bool queued = ok && f->rec != NULL &&
+    bool to_fn = f->rec != NULL && f->rec_to.kind == MQ_TARGET_FUNCTION;
+    bool queued = ok && to_fn &&
                   async_events_insert(c, f->rec_rid, f->rec_name, f->rec_qual, f->rec,
                                       strlen(f->rec), clk_now_ms(), f->hops + 1);
-    ok = ok && (f->rec == NULL || queued) && async_events_delete(c, f->id) && sqlconn_release(c);
+    ok = ok && (!to_fn || queued);
+    bool delivered = false;
+    if (ok && f->rec != NULL && !to_fn) { /* a queue or topic: never retried (Lambda's) */
+        lm_error e;
+        delivered = deliver(&f->rec_to, f->rec, strlen(f->rec), NULL, &e) == LM_OK;
+        if (!delivered) {
+            blog(LOG_WARN, "async %s of %s: destination %s: %s; record dropped", f->rid, f->name,
+                 f->rec_to.arn, e.message);
+            atomic_fetch_add(&DELIVERY.dest_failures, 1);
+        }
+    }
+    if (ok && f->to_dlq) {
+        send_to_dlq(c, f);
+    }
+    ok = ok && async_events_delete(c, f->id) && sqlconn_release(c);
     if (!ok) {
         sqlconn_rollback_to(c);
         sqlconn_release(c);
@@ -559,7 +691,10 @@ static void write_plan(sqlconn *c, aq_flight *f)
     if (queued) {
         blog(LOG_DEBUG, "async %s of %s: %s, record %s sent to %s", f->rid, f->name, f->cond,
              f->rec_rid, f->rec_dest);
-    } else if (strcmp(f->cond, "Success") != 0) {
+    } else if (delivered) {
+        blog(LOG_DEBUG, "async %s of %s: %s, record sent to %s", f->rid, f->name, f->cond,
+             f->rec_to.arn);
+    } else if (strcmp(f->cond, "Success") != 0 && !f->to_dlq) {
         blog(LOG_WARN, "async %s of %s: %s after %d run(s), event discarded", f->rid, f->name,
              f->cond, f->invokes);
     }
@@ -577,6 +712,8 @@ static void on_done(void *arg, const invoke_outcome *o)
     f->status = o->status;
     snprintf(f->version, sizeof(f->version), "%s", o->version != NULL ? o->version : "");
     snprintf(f->ferr, sizeof(f->ferr), "%s", o->ferr != NULL ? o->ferr : "");
+    snprintf(f->dead_letter, sizeof(f->dead_letter), "%s",
+             o->dead_letter != NULL ? o->dead_letter : "");
     f->payload = malloc(o->payload_len + 1);
     if (f->payload != NULL) {
         memcpy(f->payload, o->payload, o->payload_len);
@@ -869,6 +1006,9 @@ static void commit_plans(aq_flight *list, bool ran)
         fnlog_flush();
     }
     bool tx = sqlconn_begin(AQ.disp);
+    if (tx && AQ.mq != NULL) {
+        mq_join(AQ.mq); /* destinations and DLQs write in this transaction */
+    }
     for (aq_flight *f = list; tx && f != NULL; f = f->done_next) {
         write_plan(AQ.disp, f);
     }
@@ -876,6 +1016,13 @@ static void commit_plans(aq_flight *list, bool ran)
     if (tx && !committed) {
         sqlconn_rollback(AQ.disp); /* lost: those events run again */
     }
+    if (tx && AQ.mq != NULL) {
+        mq_leave(AQ.mq, committed); /* ready hooks: mqsvc_notify_ready */
+    }
+    if (committed && AQ.mq_events > 0) {
+        add_depth(AQ.mq_events); /* topic deliveries to functions */
+    }
+    AQ.mq_events = 0;
     if (!committed) {
         recount();
     }
@@ -984,6 +1131,80 @@ static void *asyncq_main(void *arg)
 
 /* ---- life cycle ---- */
 
+/* ---- topic deliveries to functions (messaging/mq.h's invoke hook) ---- */
+
+/* Store d as an async event on c, in the publish's transaction. */
+static int store_delivery(sqlconn *c, const mq_delivery *d, lm_error *e)
+{
+    char rid[37];
+    util_uuid4(rid);
+    if (!async_events_insert(c, rid, d->function, d->qualifier, d->event, d->event_len,
+                             clk_now_ms(), 0)) {
+        return proto_error(e, LM_E_IO, "the async event for %s could not be stored",
+                           d->function_arn);
+    }
+    return LM_OK;
+}
+
+/* AQ.mq's: a destination or DLQ publish on this thread's connection. */
+static int own_delivery(void *arg, const mq_delivery *d, lm_error *e)
+{
+    (void)arg;
+    int rc = store_delivery(AQ.disp, d, e);
+    if (rc == LM_OK) {
+        AQ.mq_events++;
+    }
+    return rc;
+}
+
+static void own_ready(void *arg, const char *queue, int64_t at_ms)
+{
+    (void)arg;
+    (void)at_ms;
+    mqsvc_notify_ready(queue); /* a long poll on it may be waiting */
+}
+
+/* The messaging thread's (mqsvc_hooks): its own connection, adopted. */
+static struct {
+    sqlconn *c;
+    int stored; /* this transaction */
+} SNS;
+
+int asyncq_sns_invoke(sqlite3 *db, const mq_delivery *d, lm_error *e)
+{
+    if (SNS.c == NULL && (SNS.c = sqlconn_adopt(db)) == NULL) {
+        return proto_error(e, LM_E_NOMEM, NULL);
+    }
+    int rc = store_delivery(SNS.c, d, e);
+    if (rc == LM_OK) {
+        SNS.stored++;
+    }
+    return rc;
+}
+
+void asyncq_sns_after(bool committed)
+{
+    if (committed && SNS.stored > 0) {
+        pthread_mutex_lock(&AQ.mtx);
+        AQ.depth += SNS.stored;
+        pthread_cond_signal(&AQ.cv); /* due now */
+        pthread_mutex_unlock(&AQ.mtx);
+    }
+    SNS.stored = 0;
+}
+
+void asyncq_sns_close(void)
+{
+    sqlconn_close(SNS.c); /* statements only: the connection is the service's */
+    SNS.c = NULL;
+}
+
+void asyncq_delivery_counts(int64_t *dest_failures, int64_t *dlq_errors)
+{
+    *dest_failures = atomic_load(&DELIVERY.dest_failures);
+    *dlq_errors = atomic_load(&DELIVERY.dlq_errors);
+}
+
 int asyncq_start(const char *db_path)
 {
     /* submissions are fsync'd, the rest not (store/sqlconn.c) */
@@ -992,6 +1213,14 @@ int asyncq_start(const char *db_path)
     if (AQ.disp == NULL) {
         return -1;
     }
+    lm_error me;
+    if (mq_schema_apply(sqlconn_handle(AQ.disp), &me) != LM_OK ||
+        (AQ.mq = mq_create(sqlconn_handle(AQ.disp), &me)) == NULL) {
+        blog(LOG_ERROR, "asyncq: the queue/topic engine: %s", me.message);
+        return -1;
+    }
+    mq_set_ready_hook(AQ.mq, own_ready, NULL);
+    mq_set_invoke_hook(AQ.mq, own_delivery, NULL);
     bool counted = async_events_count(AQ.disp, &AQ.depth);
     if (!counted) {
         AQ.depth = 0;
@@ -1025,6 +1254,8 @@ void asyncq_stop(void)
     }
     clk_unwatch(&AQ.clock_w);
     asyncwait_stop();
+    mq_destroy(AQ.mq);
+    AQ.mq = NULL;
     sqlconn_close(AQ.acc);
     sqlconn_close(AQ.disp);
     AQ.acc = AQ.disp = NULL;

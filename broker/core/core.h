@@ -187,6 +187,7 @@ typedef struct invoke_outcome {
     double init_ms; /* Init Duration when this run was a cold start, else 0 */
     double dur_ms;
     const char *log_tail; /* base64 of the log record's last 4 KB (opts.tail), else NULL */
+    const char *dead_letter; /* DeadLetterConfig.TargetArn of the version it ran on, or "" */
 } invoke_outcome;
 
 /* Called once, with B.mtx held: must not block (copy what it needs). */
@@ -287,6 +288,9 @@ void invoke_fail_error(invocation *inv, const lm_error *e);
 /* Parse NAME / NAME:Q / function:NAME[:Q] / arn:...:function:NAME[:Q]. */
 int invoke_parse_name(const char *fn, size_t fnlen, const char *q, size_t qlen,
                       char name[NAME_MAX_LEN + 1], char qual[130], lm_error *e);
+/* The DeadLetterConfig.TargetArn of what name[:qual] resolves to now ("" if
+ * none, or if it does not exist) into out.  B.mtx not held by the caller. */
+void invoke_dead_letter(const char *name, const char *qual, char *out, size_t cap);
 /* How many idle workers name[:qual] has now that queued work has not
  * claimed.  B.mtx not held by the caller. */
 int invoke_idle_count(const char *name, const char *qual);

@@ -151,7 +151,8 @@ static void finish(invocation *inv, const outcome *o)
                          .rid = inv->rid,
                          .init_ms = o->init_ms,
                          .dur_ms = o->dur_ms,
-                         .log_tail = tail};
+                         .log_tail = tail,
+                         .dead_letter = inv->cfg->dead_letter != NULL ? inv->cfg->dead_letter : ""};
     B.inflight--;
     inv->state = INV_DONE;
     inv->done(inv->done_arg, &io);
@@ -223,7 +224,10 @@ void invoke_fail_error(invocation *inv, const lm_error *e)
                          .version = "",
                          .payload = e->message,
                          .payload_len = strlen(e->message),
-                         .rid = inv->rid};
+                         .rid = inv->rid,
+                         .dead_letter = inv->cfg != NULL && inv->cfg->dead_letter != NULL
+                                            ? inv->cfg->dead_letter
+                                            : ""};
     inv->done(inv->done_arg, &io);
     inv_free(inv);
 }
@@ -362,6 +366,16 @@ int invoke_start(const char *name, const char *qual, nng_msg *req, const void *p
     enqueue(inv, target, name, qual);
     pthread_mutex_unlock(&B.mtx);
     return LM_OK;
+}
+
+void invoke_dead_letter(const char *name, const char *qual, char *out, size_t cap)
+{
+    pthread_mutex_lock(&B.mtx);
+    function *f = registry_find(name);
+    fn_config *target = f != NULL ? registry_resolve(f, qual) : NULL;
+    snprintf(out, cap, "%s",
+             target != NULL && target->dead_letter != NULL ? target->dead_letter : "");
+    pthread_mutex_unlock(&B.mtx);
 }
 
 int invoke_idle_count(const char *name, const char *qual)

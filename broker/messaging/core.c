@@ -212,6 +212,21 @@ int mq_commit(mq *m, lm_error *e)
     return LM_OK;
 }
 
+void mq_join(mq *m)
+{
+    m->txn = true;
+    m->npend = 0;
+}
+
+void mq_leave(mq *m, bool committed)
+{
+    m->txn = false;
+    if (committed) {
+        fire_ready(m);
+    }
+    m->npend = 0;
+}
+
 void mq_rollback(mq *m)
 {
     if (m->txn) {

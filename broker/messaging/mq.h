@@ -152,6 +152,15 @@ int mq_begin(mq *m, lm_error *e); /* BEGIN IMMEDIATE; not nested */
 int mq_commit(mq *m, lm_error *e); /* COMMIT, then the ready hooks; on error rolled back */
 void mq_rollback(mq *m); /* nothing of the transaction stays; no hooks */
 bool mq_in_transaction(const mq *m);
+/* The caller's own transaction: after the caller ran BEGIN on the
+ * connection itself, mq_join makes the operations that follow run in
+ * savepoints of it, as between mq_begin and mq_commit; after the caller's
+ * COMMIT (committed true) or ROLLBACK, mq_leave ends that and fires the
+ * ready hooks of a commit.  The async layer delivers destination records
+ * and dead-letter messages this way, in the transaction that finishes the
+ * event. */
+void mq_join(mq *m);
+void mq_leave(mq *m, bool committed);
 
 /* ---- names and ARNs ---- */
 /* Write a queue's / topic's / function's ARN into out (MQ_ARN_MAX). */

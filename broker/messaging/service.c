@@ -76,9 +76,12 @@ static struct {
     _Atomic int waiting; /* n_parked, for other threads */
     list_head ready; /* names our own commits made ready, as ready_note-less jobs */
     ready_note *own; /* names from our ready hook, this turn */
+    mqsvc_hooks hooks;
     double next_sweep;
     clk_watcher watcher;
 } S = {.mtx = PTHREAD_MUTEX_INITIALIZER};
+
+static void after_tx(bool committed);
 
 static void job_answer(job *j)
 {
@@ -245,6 +248,7 @@ static void run_turn(list_head *run)
         list_push_back(&done, &j->node);
     }
     bool committed = tx && mq_commit(S.m, &e) == LM_OK;
+    after_tx(committed);
     if (tx && !committed) {
         blog(LOG_ERROR, "messaging: COMMIT failed: %s", e.message);
     }
@@ -361,7 +365,21 @@ static void *mqsvc_main(void *arg)
     }
 }
 
-int mqsvc_start(const char *db_path, mq_invoke_fn hook, void *hook_arg)
+/* mq_invoke_fn: the layer above stores the delivery on our connection. */
+static int svc_invoke(void *arg, const mq_delivery *d, lm_error *e)
+{
+    (void)arg;
+    return S.hooks.invoke(S.db, d, e);
+}
+
+static void after_tx(bool committed)
+{
+    if (S.hooks.after != NULL) {
+        S.hooks.after(committed);
+    }
+}
+
+int mqsvc_start(const char *db_path, const mqsvc_hooks *hooks)
 {
     lm_error e;
     if (sqlite3_open_v2(db_path, &S.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
@@ -379,8 +397,11 @@ int mqsvc_start(const char *db_path, mq_invoke_fn hook, void *hook_arg)
         return -1;
     }
     mq_set_ready_hook(S.m, own_ready, NULL);
-    if (hook != NULL) {
-        mq_set_invoke_hook(S.m, hook, hook_arg);
+    if (hooks != NULL) {
+        S.hooks = *hooks;
+    }
+    if (S.hooks.invoke != NULL) {
+        mq_set_invoke_hook(S.m, svc_invoke, NULL);
     }
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -430,6 +451,9 @@ void mqsvc_stop(void)
         ready_note *next = n->next;
         free(n);
         n = next;
+    }
+    if (S.hooks.close != NULL) {
+        S.hooks.close();
     }
     mq_destroy(S.m);
     S.m = NULL;

@@ -48,10 +48,21 @@ typedef struct mqsvc_call {
  * the service's transaction: what it wrote is undone if the COMMIT fails. */
 typedef nng_msg *(*mqsvc_op_fn)(mq *m, mqsvc_call *c, lm_error *e);
 
+/* What the layer above (async/, wired by main.c) does for topic
+ * deliveries to functions, on the messaging thread: invoke stores one in
+ * the publish's transaction on db; after runs after every transaction
+ * (committed or not); close runs before db is closed.  Any may be NULL
+ * (without invoke, function deliveries fail). */
+struct sqlite3;
+typedef struct mqsvc_hooks {
+    int (*invoke)(struct sqlite3 *db, const mq_delivery *d, lm_error *e);
+    void (*after)(bool committed);
+    void (*close)(void);
+} mqsvc_hooks;
+
 /* Open db_path (the state dir's database), apply the engine's schema and
- * start the thread.  hook: topic deliveries to functions (NULL: they fail).
- * 0, or -1 after logging why. */
-int mqsvc_start(const char *db_path, mq_invoke_fn hook, void *hook_arg);
+ * start the thread.  0, or -1 after logging why. */
+int mqsvc_start(const char *db_path, const mqsvc_hooks *hooks);
 /* Answer everything queued or parked with LM_E_STOPPING and stop. */
 void mqsvc_stop(void);
 /* Run fn on the messaging thread for request msg (taken; args is its

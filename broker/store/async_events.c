@@ -20,6 +20,7 @@
  * long a key lives are the caller's (async/asyncq.c's head).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/blog.h"
@@ -117,6 +118,27 @@ cJSON *async_events_payload_json(sqlconn *c, int64_t id)
     }
     sqlconn_done(c, st);
     return j;
+}
+
+char *async_events_payload_text(sqlconn *c, int64_t id, size_t *len)
+{
+    sqlite3_stmt *st = sqlconn_prepare(c, "SELECT payload FROM async_events WHERE id=?1");
+    char *out = NULL;
+    if (st == NULL) {
+        return NULL;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        size_t n = (size_t)sqlite3_column_bytes(st, 0);
+        out = malloc(n + 1);
+        if (out != NULL) {
+            memcpy(out, sqlite3_column_blob(st, 0), n);
+            out[n] = '\0';
+            *len = n;
+        }
+    }
+    sqlconn_done(c, st);
+    return out;
 }
 
 const void *async_events_row_payload(const async_event_row *r, size_t *len)

@@ -37,6 +37,9 @@ bool async_events_stored(sqlconn *c, const char *rid);
 /* The event's stored payload parsed as JSON (NULL when gone or not JSON);
  * the caller owns it. */
 cJSON *async_events_payload_json(sqlconn *c, int64_t id);
+/* The event's stored payload as it was sent (malloc'd, NUL-terminated,
+ * *len bytes), or NULL when gone. */
+char *async_events_payload_text(sqlconn *c, int64_t id, size_t *len);
 
 /* A due row, valid only during the callback that gets it. */
 typedef struct async_event_row {

@@ -32,6 +32,7 @@
 
 struct sqlconn {
     sqlite3 *db;
+    bool adopted; /* sqlconn_adopt: db is someone else's to close */
     int wal_frames; /* full: WAL pages after its last commit */
     struct {
         const char *sql;
@@ -181,6 +182,21 @@ fail:
     return NULL;
 }
 
+sqlconn *sqlconn_adopt(sqlite3 *db)
+{
+    sqlconn *c = calloc(1, sizeof(*c));
+    if (c != NULL) {
+        c->db = db;
+        c->adopted = true;
+    }
+    return c;
+}
+
+sqlite3 *sqlconn_handle(sqlconn *c)
+{
+    return c->db;
+}
+
 void sqlconn_close(sqlconn *c)
 {
     if (c == NULL) {
@@ -189,6 +205,8 @@ void sqlconn_close(sqlconn *c)
     for (int i = 0; i < SQLCONN_STMT_CACHE; i++) {
         sqlite3_finalize(c->sc[i].st);
     }
-    sqlite3_close(c->db);
+    if (!c->adopted) {
+        sqlite3_close(c->db);
+    }
     free(c);
 }

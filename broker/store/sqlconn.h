@@ -21,6 +21,15 @@ typedef struct sqlconn sqlconn;
  * else synchronous=NORMAL with SQLite's auto-checkpoint.  A busy timeout
  * of 5 s waits out the admin thread's writes.  NULL on failure (logged). */
 sqlconn *sqlconn_open(const char *db_path, bool full);
+/* A sqlconn over a connection someone else owns and keeps open (the
+ * messaging thread's, for the async rows a topic delivery stores in the
+ * publish's own transaction); sqlconn_close then finalizes the statements
+ * and leaves db open.  NULL on ENOMEM. */
+struct sqlite3;
+sqlconn *sqlconn_adopt(struct sqlite3 *db);
+/* The SQLite connection, for an engine that owns tables of its own on it
+ * (messaging/mq.h: queues and topics). */
+struct sqlite3 *sqlconn_handle(sqlconn *c);
 /* Finalize its statements and close it; accepts NULL. */
 void sqlconn_close(sqlconn *c);
 

@@ -627,3 +627,201 @@ Test(topic, cli_publish_reaches_a_subscribed_queue)
     cJSON_Delete(r);
     lt_broker_stop(&b, false);
 }
+
+/* ---- async destinations and dead-letter queues onto queues and topics ---- */
+
+/* Long-poll q (up to 20 s) for one message; the reply holding it.  The
+ * delivery, made by the async thread's own engine instance, must wake the
+ * waiting receive (mqsvc_notify_ready): it returns well before its 20 s. */
+static cJSON *await_one(lt_broker *b, const char *q, cJSON **msg)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cJSON *r = ok(b, "queue-receive", "{\"QueueName\":\"%s\",\"WaitTimeSeconds\":20}", q);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    *msg = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "Messages"), 0);
+    cr_assert_not_null(*msg, "nothing arrived in %s within 20 s", q);
+    cr_assert_lt(t1.tv_sec - t0.tv_sec, 15, "the receive was not woken by the delivery");
+    return r;
+}
+
+static void event(lt_broker *b, const char *fn, const char *payload, char rid[40])
+{
+    lm_invoke_params p = {.function = fn,
+                          .type = LM_INVOKE_EVENT,
+                          .payload = payload,
+                          .payload_len = strlen(payload)};
+    lm_invoke_result r;
+    lm_error e;
+    cr_assert_eq(lm_invoke(b->client, &p, &r, &e), LM_OK, "%s", e.message);
+    cr_assert_eq(r.status, 202);
+    snprintf(rid, 40, "%s", r.request_id);
+    lm_invoke_result_finish(&r);
+}
+
+static int64_t async_stat(lt_broker *b, const char *key)
+{
+    cJSON *s = ok(b, "status", "{}");
+    const cJSON *v =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(s, "AsyncQueue"), key);
+    cr_assert(cJSON_IsNumber(v), "status has no AsyncQueue.%s", key);
+    int64_t n = (int64_t)v->valuedouble;
+    cJSON_Delete(s);
+    return n;
+}
+
+Test(destinations, on_success_to_a_queue_carries_the_invocation_record)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    lt_create(&b, "hello", "echo", NULL);
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"done\"}"));
+    cJSON_Delete(ok(&b, "event-config-put",
+                    "{\"FunctionName\":\"hello\",\"DestinationConfig\":{\"OnSuccess\":"
+                    "{\"Destination\":\"arn:aws:sqs:us-east-1:123456789012:done\"}}}"));
+    char rid[40];
+    event(&b, "hello", "{\"n\":7}", rid);
+    cJSON *m;
+    cJSON *r = await_one(&b, "done", &m);
+    cJSON *rec = cJSON_Parse(str(m, "Body"));
+    cr_assert_not_null(rec, "the body is not the record: %s", str(m, "Body"));
+    cr_assert_str_eq(str(rec, "version"), "1.0");
+    const cJSON *rc = cJSON_GetObjectItemCaseSensitive(rec, "requestContext");
+    cr_assert_str_eq(str(rc, "requestId"), rid);
+    cr_assert_str_eq(str(rc, "condition"), "Success");
+    cr_assert_eq(cJSON_GetObjectItemCaseSensitive(rc, "approximateInvokeCount")->valueint, 1);
+    cr_assert_eq(cJSON_GetObjectItemCaseSensitive(
+                     cJSON_GetObjectItemCaseSensitive(rec, "requestPayload"), "n")
+                     ->valueint,
+                 7);
+    const cJSON *resp = cJSON_GetObjectItemCaseSensitive(rec, "responseContext");
+    cr_assert_eq(cJSON_GetObjectItemCaseSensitive(resp, "statusCode")->valueint, 200);
+    cr_assert_str_eq(str(resp, "executedVersion"), "$LATEST");
+    cr_assert_eq(cJSON_GetObjectItemCaseSensitive(
+                     cJSON_GetObjectItemCaseSensitive(rec, "responsePayload"), "n")
+                     ->valueint,
+                 7, "echo's response");
+    cJSON_Delete(rec);
+    cJSON_Delete(r);
+    lt_broker_stop(&b, false);
+}
+
+Test(destinations, on_failure_to_a_topic_fans_out_the_record)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    lt_create(&b, "bad", "error", NULL);
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"failures\"}"));
+    cJSON_Delete(ok(&b, "topic-create", "{\"Name\":\"oops\"}"));
+    subscribe_queue(&b, "oops", "failures", NULL);
+    cJSON_Delete(ok(&b, "event-config-put",
+                    "{\"FunctionName\":\"bad\",\"MaximumRetryAttempts\":0,\"DestinationConfig\":"
+                    "{\"OnFailure\":{\"Destination\":\"topic:oops\"}}}"));
+    char rid[40];
+    event(&b, "bad", "{\"order\":1}", rid);
+    cJSON *m;
+    cJSON *r = await_one(&b, "failures", &m);
+    cJSON *env = cJSON_Parse(str(m, "Body"));
+    cr_assert_str_eq(str(env, "Type"), "Notification");
+    cJSON *rec = cJSON_Parse(str(env, "Message"));
+    cr_assert_not_null(rec, "the notification's Message is not the record");
+    const cJSON *rc = cJSON_GetObjectItemCaseSensitive(rec, "requestContext");
+    cr_assert_str_eq(str(rc, "requestId"), rid);
+    cr_assert_str_eq(str(rc, "condition"), "RetriesExhausted");
+    cr_assert_str_eq(str(cJSON_GetObjectItemCaseSensitive(rec, "responseContext"), "functionError"),
+                     "Handled");
+    cr_assert_str_eq(str(cJSON_GetObjectItemCaseSensitive(rec, "responsePayload"), "errorType"),
+                     "OrderRejected");
+    cJSON_Delete(rec);
+    cJSON_Delete(env);
+    cJSON_Delete(r);
+    lt_broker_stop(&b, false);
+}
+
+Test(destinations, dead_letter_queue_gets_the_event_unchanged_with_its_attributes)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"dlq\"}"));
+    lt_create(&b, "bad", "error", "\"DeadLetterConfig\":{\"TargetArn\":\"queue:dlq\"}");
+    cJSON_Delete(
+        ok(&b, "event-config-put", "{\"FunctionName\":\"bad\",\"MaximumRetryAttempts\":0}"));
+    const char *payload = "{ \"order\" : 42 }"; /* spacing kept: the event goes unchanged */
+    char rid[40];
+    event(&b, "bad", payload, rid);
+    cJSON *m;
+    cJSON *r = await_one(&b, "dlq", &m);
+    cr_assert_str_eq(str(m, "Body"), payload);
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(m, "MessageAttributes");
+    cr_assert_str_eq(str(cJSON_GetObjectItemCaseSensitive(a, "RequestID"), "StringValue"), rid);
+    cr_assert_str_eq(str(cJSON_GetObjectItemCaseSensitive(a, "ErrorCode"), "DataType"), "Number");
+    const char *msg = str(cJSON_GetObjectItemCaseSensitive(a, "ErrorMessage"), "StringValue");
+    cr_assert_not_null(strstr(msg, "cannot be filled"), "ErrorMessage: %s", msg);
+    cJSON_Delete(r);
+    lt_broker_stop(&b, false);
+}
+
+static lt_broker *stat_of;
+
+static bool counted(void *arg)
+{
+    return async_stat(stat_of, arg) >= 1;
+}
+
+Test(destinations, a_missing_target_is_dropped_and_counted)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    stat_of = &b;
+    lt_create(&b, "bad", "error", "\"DeadLetterConfig\":{\"TargetArn\":\"topic:nowhere\"}");
+    cJSON_Delete(ok(&b, "event-config-put",
+                    "{\"FunctionName\":\"bad\",\"MaximumRetryAttempts\":0,\"DestinationConfig\":"
+                    "{\"OnFailure\":{\"Destination\":\"queue:ghost\"}}}"));
+    cr_assert_eq(async_stat(&b, "DestinationDeliveryFailures"), 0);
+    cr_assert_eq(async_stat(&b, "DeadLetterErrors"), 0);
+    char rid[40];
+    event(&b, "bad", "{}", rid);
+    cr_assert(lt_wait_until(counted, "DestinationDeliveryFailures", 20000),
+              "a record to a missing queue was not counted");
+    cr_assert(lt_wait_until(counted, "DeadLetterErrors", 20000),
+              "a dead letter to a missing topic was not counted");
+    /* and the event is finished, not retried forever */
+    cr_assert(lt_wait_until(counted, "DeadLetterErrors", 1000));
+    cJSON *s = ok(&b, "status", "{}");
+    cr_assert_eq(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(s, "AsyncQueue"), "Depth")
+            ->valueint,
+        0, "the event is still queued");
+    cJSON_Delete(s);
+    lt_broker_stop(&b, false);
+}
+
+Test(topic, a_function_subscription_runs_the_function_with_the_sns_event)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    lt_create(&b, "rec", "record", NULL);
+    cJSON_Delete(ok(&b, "topic-create", "{\"Name\":\"jobs\"}"));
+    cJSON_Delete(ok(&b, "topic-subscribe",
+                    "{\"TopicArn\":\"jobs\",\"Protocol\":\"lambda\",\"Endpoint\":\"rec\"}"));
+    cJSON *p = ok(&b, "topic-publish", "{\"TopicArn\":\"jobs\",\"Message\":\"job-17\"}");
+    char mid[64];
+    snprintf(mid, sizeof(mid), "%s", str(p, "MessageId"));
+    cJSON_Delete(p);
+    lt_await_log(&b, "rec", "\"EventSource\":\"aws:sns\"", 1);
+    char *log = lt_function_log(&b, "rec");
+    const char *ev = strstr(log, "EVENT ");
+    cr_assert_not_null(ev);
+    ev += 6;
+    const char *end = strchr(ev, '\n');
+    cJSON *j = cJSON_ParseWithLength(ev, (size_t)(end - ev));
+    cr_assert_not_null(j, "%.300s", ev);
+    const cJSON *sns = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "Records"), 0), "Sns");
+    cr_assert_str_eq(str(sns, "Message"), "job-17");
+    cr_assert_str_eq(str(sns, "MessageId"), mid);
+    cr_assert_str_eq(str(sns, "TopicArn"), "arn:lamina:sns:local:000000000000:jobs");
+    cJSON_Delete(j);
+    free(log);
+    lt_broker_stop(&b, false);
+}
