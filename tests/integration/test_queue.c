@@ -825,3 +825,40 @@ Test(topic, a_function_subscription_runs_the_function_with_the_sns_event)
     free(log);
     lt_broker_stop(&b, false);
 }
+
+Test(destinations, the_dead_letter_target_is_the_versions_and_works_with_on_failure)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"dlq-v1\"}"));
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"dlq-latest\"}"));
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"failed\"}"));
+    lt_create(&b, "bad", "error", "\"DeadLetterConfig\":{\"TargetArn\":\"queue:dlq-v1\"}");
+    cJSON_Delete(ok(&b, "publish", "{\"FunctionName\":\"bad\"}"));
+    cJSON_Delete(ok(&b, "update-config",
+                    "{\"FunctionName\":\"bad\",\"DeadLetterConfig\":{\"TargetArn\":"
+                    "\"arn:aws:sqs:us-east-1:123456789012:dlq-latest\"}}"));
+    cJSON_Delete(ok(&b, "event-config-put",
+                    "{\"FunctionName\":\"bad\",\"MaximumRetryAttempts\":0,\"DestinationConfig\":"
+                    "{\"OnFailure\":{\"Destination\":\"queue:failed\"}}}"));
+    char rid[40];
+    event(&b, "bad:1", "{\"v\":1}", rid);
+    cJSON *m;
+    cJSON *r = await_one(&b, "dlq-v1", &m);
+    cr_assert_str_eq(str(m, "Body"), "{\"v\":1}", "version 1's DLQ gets version 1's event");
+    cJSON_Delete(r);
+    r = await_one(&b, "failed", &m); /* the OnFailure record as well */
+    cJSON *rec = cJSON_Parse(str(m, "Body"));
+    cr_assert_str_eq(str(cJSON_GetObjectItemCaseSensitive(rec, "requestContext"), "requestId"),
+                     rid);
+    cr_assert_str_eq(
+        str(cJSON_GetObjectItemCaseSensitive(rec, "responseContext"), "executedVersion"), "1");
+    cJSON_Delete(rec);
+    cJSON_Delete(r);
+    event(&b, "bad", "{\"v\":\"latest\"}", rid);
+    r = await_one(&b, "dlq-latest", &m);
+    cr_assert_str_eq(str(m, "Body"), "{\"v\":\"latest\"}");
+    cJSON_Delete(r);
+    cr_assert_eq(receive_count(&b, "dlq-v1", 10), 0, "$LATEST's event went to version 1's DLQ");
+    lt_broker_stop(&b, false);
+}
