@@ -75,10 +75,11 @@ const command cli_commands[] = {
     {.name = "event-config",
      .run = cmd_event_config,
      .usage = "event-config put|get|delete NAME [--max-retries 0-2] [--max-age 60-21600] "
-              "[--on-success FN] [--on-failure FN]",
+              "[--on-success DEST] [--on-failure DEST]",
      .example = "lamina event-config put hello --max-retries 1 --on-failure hello-failures\n"
                 "  async retries and destinations of NAME (put replaces the whole config;\n"
-                "  destinations are Lamina functions: NAME, NAME:Q or function:NAME ARNs)"},
+                "  a destination is a function (NAME, NAME:Q), a queue (queue:NAME) or a\n"
+                "  topic (topic:NAME), or an ARN of one)"},
     {.name = "event-wait",
      .run = cmd_event_wait,
      .usage = "event-wait REQUEST_ID [--timeout 0-900]",

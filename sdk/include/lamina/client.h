@@ -174,8 +174,9 @@ LM_EXPORT void lm_invoke_result_finish(lm_invoke_result *r);
  *              MaximumEventAgeInSeconds? (60-21600, default 21600),
  *              DestinationConfig?{OnSuccess?{Destination}, OnFailure?{Destination}}}
  *                                                  -> the config (replaces the whole
- *              config; a destination is a Lamina function: NAME, NAME:Q, function:NAME
- *              or an ARN ending so)
+ *              config; a destination is a function: NAME, NAME:Q, function:NAME or
+ *              an ARN ending so; a queue: queue:NAME or an SQS ARN; or a topic:
+ *              topic:NAME or an SNS ARN)
  *   "event-config-get"    {FunctionName}           -> {FunctionArn, MaximumRetryAttempts,
  *              MaximumEventAgeInSeconds, DestinationConfig, LastModified} (404 if none)
  *   "event-config-delete" {FunctionName}           -> {}
