@@ -125,7 +125,7 @@ typedef struct aq_submit {
     unsigned char fp[32]; /* keyed: SHA-256 of qualifier, NUL, payload */
     aq_staged staged;
     char rid[40]; /* the new event's request id, or the first's */
-    struct aq_submit *next;
+    list_node node; /* AQ.subs, then the thread's batch */
 } aq_submit;
 
 /* An event being run: created by the thread, finished by the callback. */
@@ -155,17 +155,17 @@ typedef struct aq_flight {
     mq_target dlq_to;
     int64_t next_at; /* retry */
     nng_msg *req; /* the request, between the SELECT and the start */
-    struct aq_flight *next; /* AQ.flying (thread only) */
-    struct aq_flight *done_next; /* AQ.done_head (AQ.mtx) */
+    list_node fly; /* AQ.flying (thread only) */
+    list_node node; /* AQ.done (AQ.mtx), then a batch of the thread's */
 } aq_flight;
 
 static struct {
     pthread_mutex_t mtx;
     pthread_cond_t cv;
-    aq_submit *sub_head, *sub_tail;
+    list_head subs; /* aq_submit.node, FIFO */
     int n_sub;
-    aq_flight *done_head, *done_tail;
-    aq_flight *flying; /* thread only: events started and not yet done */
+    list_head done; /* aq_flight.node: outcomes to record, FIFO */
+    list_head flying; /* aq_flight.fly, thread only: events started and not yet done */
     int running; /* started, outcome not yet handled */
     int64_t depth; /* rows in async_events */
     bool stop;
@@ -229,12 +229,7 @@ void asyncq_submit(completion done, nng_msg *req, const char *name, const char *
               : AQ.depth + AQ.n_sub >= ASYNCQ_MAX_DEPTH ? LM_E_THROTTLED
                                                         : LM_OK;
     if (err == LM_OK) {
-        if (AQ.sub_tail != NULL) {
-            AQ.sub_tail->next = s;
-        } else {
-            AQ.sub_head = s;
-        }
-        AQ.sub_tail = s;
+        list_push_back(&AQ.subs, &s->node);
         AQ.n_sub++;
         pthread_cond_signal(&AQ.cv);
     }
@@ -327,10 +322,10 @@ static void sweep_keys(void)
  * its key (claimed first), or what its key says (duplicate, mismatch).  Submissions of one
  * key in one batch see each other: the first is stored, the rest are its
  * duplicates.  *stored counts the new events.  True when all went in. */
-static bool stage_submits(sqlconn *c, aq_submit *list, int *stored)
+static bool stage_submits(sqlconn *c, list_head *list, int *stored)
 {
     *stored = 0;
-    if (list == NULL) {
+    if (list_empty(list)) {
         return true;
     }
     if (!sqlconn_savepoint(c)) {
@@ -338,7 +333,11 @@ static bool stage_submits(sqlconn *c, aq_submit *list, int *stored)
     }
     int64_t now = clk_now_ms();
     bool ok = true;
-    for (aq_submit *s = list; ok && s != NULL; s = s->next) {
+    LIST_EACH(s, aq_submit, node, list)
+    {
+        if (!ok) {
+            break;
+        }
         s->staged = AQS_STORED;
         util_uuid4(s->rid);
         ok = s->key[0] == '\0' || claim_key(c, s, now);
@@ -358,11 +357,10 @@ static bool stage_submits(sqlconn *c, aq_submit *list, int *stored)
 
 /* Answer every submission once its transaction is over: 202 with its
  * request id when stored (committed) or a duplicate, else an error. */
-static void answer_submits(aq_submit *list, bool committed)
+static void answer_submits(list_head *list, bool committed)
 {
-    while (list != NULL) {
-        aq_submit *s = list;
-        list = s->next;
+    aq_submit *s;
+    while ((s = list_pop_front_entry(list, aq_submit, node)) != NULL) {
         if (!committed) {
             reply_error(s->done, LM_E_IO, "the event could not be stored");
         } else if (s->staged == AQS_MISMATCH) {
@@ -702,7 +700,7 @@ static void write_plan(sqlconn *c, aq_flight *f)
 
 /* ---- dispatch ---- */
 
-static void commit_plans(aq_flight *list, bool ran);
+static void commit_plans(list_head *list, bool ran);
 
 /* Outcome callback: B.mtx held; copy and hand to the thread. */
 static void on_done(void *arg, const invoke_outcome *o)
@@ -724,20 +722,15 @@ static void on_done(void *arg, const invoke_outcome *o)
         f->invokes++;
     }
     pthread_mutex_lock(&AQ.mtx);
-    f->done_next = NULL;
-    if (AQ.done_tail != NULL) {
-        AQ.done_tail->done_next = f;
-    } else {
-        AQ.done_head = f;
-    }
-    AQ.done_tail = f;
+    list_push_back(&AQ.done, &f->node);
     pthread_cond_signal(&AQ.cv);
     pthread_mutex_unlock(&AQ.mtx);
 }
 
 static bool is_flying(int64_t id)
 {
-    for (aq_flight *f = AQ.flying; f != NULL; f = f->next) {
+    LIST_EACH(f, aq_flight, fly, &AQ.flying)
+    {
         if (f->id == id) {
             return true;
         }
@@ -747,12 +740,7 @@ static bool is_flying(int64_t id)
 
 static void unlink_flying(aq_flight *f)
 {
-    for (aq_flight **pp = &AQ.flying; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == f) {
-            *pp = f->next;
-            return;
-        }
-    }
+    list_remove(&AQ.flying, &f->fly);
 }
 
 static void flight_free(aq_flight *f)
@@ -791,22 +779,19 @@ static aq_flight *flight_from_row(const async_event_row *r)
 /* Start one event (its request goes to the pool).  One that cannot start
  * (too old, refused) goes onto *later, to be recorded in a transaction
  * with the others. */
-static void start_one(aq_flight *f, aq_flight **later)
+static void start_one(aq_flight *f, list_head *later)
 {
     nng_msg *req = f->req;
     f->req = NULL;
-    f->done_next = NULL;
     event_config c;
     load_config(f->name, &c);
     if (clk_now_ms() > f->enqueued_at + (int64_t)c.max_age_s * 1000) {
         nng_msg_free(req);
         f->expired = true;
-        f->done_next = *later;
-        *later = f;
+        list_push_back(later, &f->node);
         return;
     }
-    f->next = AQ.flying;
-    AQ.flying = f;
+    list_push_front(&AQ.flying, &f->fly);
     pthread_mutex_lock(&AQ.mtx);
     AQ.running++;
     pthread_mutex_unlock(&AQ.mtx);
@@ -830,8 +815,7 @@ static void start_one(aq_flight *f, aq_flight **later)
         if (e.code == LM_E_NOT_FOUND) {
             blog(LOG_WARN, "async %s: %s", f->rid, e.message);
         }
-        f->done_next = *later;
-        *later = f;
+        list_push_back(later, &f->node);
     }
 }
 
@@ -904,7 +888,7 @@ typedef struct due_scan {
     int budget; /* cold starts left (spawn_budget) */
     int started;
     bool deferred; /* a due event waits for the pace */
-    aq_flight *go, **go_tail;
+    list_head go; /* aq_flight.node, in next_at order */
     idle_left idle[ASYNCQ_IDLE_FNS];
     int n_idle;
 } due_scan;
@@ -927,8 +911,7 @@ static bool take_due(void *arg, const async_event_row *r)
     if (f == NULL) {
         return false;
     }
-    *d->go_tail = f; /* in next_at order */
-    d->go_tail = &f->done_next;
+    list_push_back(&d->go, &f->node); /* in next_at order */
     d->budget -= warm ? 0 : 1;
     d->started++;
     return d->started < d->room;
@@ -940,19 +923,17 @@ static int64_t dispatch_due(void)
 {
     int64_t now = clk_now_ms();
     due_scan d = {.room = B.opt.max_concurrency - AQ.running, .budget = spawn_budget()};
-    d.go_tail = &d.go;
     if (d.room > 0) {
         /* the snapshot is let go before any event starts */
         async_events_each_due(AQ.disp, now, d.room + AQ.running + ASYNCQ_SCAN_EXTRA, take_due, &d);
     }
-    aq_flight *go = d.go, *later = NULL;
-    while (go != NULL) {
-        aq_flight *f = go;
-        go = f->done_next;
+    list_head later = {0};
+    aq_flight *f;
+    while ((f = list_pop_front_entry(&d.go, aq_flight, node)) != NULL) {
         start_one(f, &later);
     }
-    if (later != NULL) {
-        commit_plans(later, false); /* expired or refused: never started */
+    if (!list_empty(&later)) {
+        commit_plans(&later, false); /* expired or refused: never started */
     }
     /* paced with events left over: look again soon, as workers come up */
     int64_t next = now + (d.deferred ? ASYNCQ_PACE_WAIT_MS : ASYNCQ_MAX_WAIT_MS);
@@ -965,9 +946,10 @@ static int64_t dispatch_due(void)
 
 /* Store every submission waiting now in one transaction (group commit:
  * one fsync for all), then answer them: 202 only after the COMMIT. */
-static void commit_submits(aq_submit *subs)
+static void commit_submits(list_head *subs)
 {
-    for (aq_submit *s = subs; s != NULL; s = s->next) {
+    LIST_EACH(s, aq_submit, node, subs)
+    {
         if (s->key[0] != '\0') {
             fingerprint(s); /* outside the write lock */
         }
@@ -986,14 +968,15 @@ static void commit_submits(aq_submit *subs)
     answer_submits(subs, stored);
 }
 
-/* Record what became of a list of events (done_next-linked): plan each
+/* Record what became of a list of events (aq_flight.node): plan each
  * (config, decision, record), write the log records of those that ran
  * (fnlog_flush), then write the outcomes in one transaction (no fsync: see
  * store/sqlconn.c).  `ran`: they were started (in AQ.flying, counted in
  * AQ.running). */
-static void commit_plans(aq_flight *list, bool ran)
+static void commit_plans(list_head *list, bool ran)
 {
-    for (aq_flight *f = list; f != NULL; f = f->done_next) {
+    LIST_EACH(f, aq_flight, node, list)
+    {
         if (ran) {
             unlink_flying(f);
         }
@@ -1009,7 +992,11 @@ static void commit_plans(aq_flight *list, bool ran)
     if (tx && AQ.mq != NULL) {
         mq_join(AQ.mq); /* destinations and DLQs write in this transaction */
     }
-    for (aq_flight *f = list; tx && f != NULL; f = f->done_next) {
+    LIST_EACH(f, aq_flight, node, list)
+    {
+        if (!tx) {
+            break;
+        }
         write_plan(AQ.disp, f);
     }
     bool committed = tx && sqlconn_commit(AQ.disp);
@@ -1028,9 +1015,8 @@ static void commit_plans(aq_flight *list, bool ran)
     }
     notes_flush(committed);
     int n = 0;
-    while (list != NULL) {
-        aq_flight *f = list;
-        list = f->done_next;
+    aq_flight *f;
+    while ((f = list_pop_front_entry(list, aq_flight, node)) != NULL) {
         flight_free(f);
         n++;
     }
@@ -1043,7 +1029,7 @@ static void commit_plans(aq_flight *list, bool ran)
 
 static bool has_work(void)
 {
-    return AQ.sub_head != NULL || AQ.done_head != NULL || AQ.wait_check;
+    return !list_empty(&AQ.subs) || !list_empty(&AQ.done) || AQ.wait_check;
 }
 
 /* Wait for work (or stop, when stop_wakes), at most until broker time
@@ -1096,25 +1082,26 @@ static void *asyncq_main(void *arg)
     for (;;) {
         pthread_mutex_lock(&AQ.mtx);
         wait_for_work(due, until, give_up == 0); /* once stopping: outcomes only */
-        aq_submit *subs = AQ.sub_head;
-        aq_flight *done = AQ.done_head;
-        AQ.sub_head = AQ.sub_tail = NULL;
+        /* take both lists whole (a zeroed head is an empty list) */
+        list_head subs = AQ.subs, done = AQ.done;
+        list_init(&AQ.subs);
         AQ.n_sub = 0;
-        AQ.done_head = AQ.done_tail = NULL;
+        list_init(&AQ.done);
         AQ.wait_check = false;
         bool stop = AQ.stop;
         bool idle = AQ.running == 0;
         pthread_mutex_unlock(&AQ.mtx);
-        if (subs != NULL) { /* first: their 202s wait for nothing else */
-            commit_submits(subs);
+        bool had_subs = !list_empty(&subs), had_done = !list_empty(&done);
+        if (had_subs) { /* first: their 202s wait for nothing else */
+            commit_submits(&subs);
         }
-        if (done != NULL) {
-            commit_plans(done, true);
+        if (had_done) {
+            commit_plans(&done, true);
         }
         if (stop && give_up == 0) {
             give_up = clk_wall_ms() + 10000;
         }
-        if (stop && subs == NULL && done == NULL && (idle || clk_wall_ms() > give_up)) {
+        if (stop && !had_subs && !had_done && (idle || clk_wall_ms() > give_up)) {
             return NULL;
         }
         due = stop ? INT64_MAX : dispatch_due();
