@@ -22,6 +22,8 @@
 
 #include "harness.h"
 
+static void subscribe_queue(lt_broker *b, const char *topic, const char *queue, const char *attrs);
+
 /* Call op with args (JSON text); the reply parsed into *out (may be NULL).
  * Returns the lm_err code. */
 static int call(lt_broker *b, const char *op, const char *args, cJSON **out, lm_error *e)
@@ -380,6 +382,7 @@ Test(queue, long_poll_wakes_on_send)
 typedef struct sender {
     const char *state;
     atomic_int acked;
+    bool publish; /* topic-publish to "stream" instead of queue-send to "durable" */
 } sender;
 
 /* Send m0, m1, … until a send fails (the broker was killed). */
@@ -392,9 +395,14 @@ static void *send_stream(void *arg)
     lm_client_set_timeout(c, 3000);
     for (int i = 0;; i++) {
         char args[128];
-        snprintf(args, sizeof(args), "{\"QueueName\":\"durable\",\"MessageBody\":\"m%d\"}", i);
+        if (s->publish) {
+            snprintf(args, sizeof(args), "{\"TopicArn\":\"stream\",\"Message\":\"p%d\"}", i);
+        } else {
+            snprintf(args, sizeof(args), "{\"QueueName\":\"durable\",\"MessageBody\":\"m%d\"}", i);
+        }
         char *reply = NULL;
-        if (lm_call(c, "queue-send", args, NULL, 0, &reply, &e) != LM_OK) {
+        if (lm_call(c, s->publish ? "topic-publish" : "queue-send", args, NULL, 0, &reply, &e) !=
+            LM_OK) {
             break;
         }
         free(reply);
@@ -409,31 +417,46 @@ static bool fifty_acked(void *arg)
     return atomic_load(&((sender *)arg)->acked) >= 50;
 }
 
-Test(queue, kill9_during_sends_loses_no_acknowledged_message)
+static int drain(lt_broker *b, const char *q)
+{
+    int got = 0;
+    for (;;) {
+        int n = receive_count(b, q, 10);
+        if (n == 0) {
+            return got;
+        }
+        got += n;
+    }
+}
+
+Test(queue, kill9_during_sends_and_publishes_loses_no_acknowledged_message)
 {
     lt_broker b;
     lt_broker_start(&b, NULL);
     cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"durable\"}"));
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"fanned\"}"));
+    cJSON_Delete(ok(&b, "topic-create", "{\"Name\":\"stream\"}"));
+    subscribe_queue(&b, "stream", "fanned", NULL);
     char state[256];
     snprintf(state, sizeof(state), "%s", b.state);
-    sender s = {.state = state};
-    pthread_t t;
+    sender s = {.state = state}, p = {.state = state, .publish = true};
+    pthread_t t, tp;
     pthread_create(&t, NULL, send_stream, &s);
+    pthread_create(&tp, NULL, send_stream, &p);
     cr_assert(lt_wait_until(fifty_acked, &s, 20000));
-    lt_broker_kill(&b); /* mid-stream */
+    cr_assert(lt_wait_until(fifty_acked, &p, 20000));
+    lt_broker_kill(&b); /* mid-stream, both */
     pthread_join(t, NULL);
-    int acked = atomic_load(&s.acked);
+    pthread_join(tp, NULL);
+    int acked = atomic_load(&s.acked), published = atomic_load(&p.acked);
     lt_broker_start_in(&b, state, NULL);
-    int got = 0;
-    for (;;) {
-        int n = receive_count(&b, "durable", 10);
-        if (n == 0) {
-            break;
-        }
-        got += n;
-    }
-    cr_assert_geq(got, acked, "acknowledged %d, found %d after kill -9", acked, got);
+    int got = drain(&b, "durable"), fanned = drain(&b, "fanned");
+    cr_assert_geq(got, acked, "acknowledged %d sends, found %d after kill -9", acked, got);
     cr_assert_leq(got, acked + 1, "more messages than sends: %d of %d", got, acked);
+    cr_assert_geq(fanned, published, "acknowledged %d publishes, %d delivered after kill -9",
+                  published, fanned);
+    cr_assert_leq(fanned, published + 1, "more deliveries than publishes: %d of %d", fanned,
+                  published);
     lt_broker_stop(&b, false);
 }
 
