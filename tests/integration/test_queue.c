@@ -885,3 +885,72 @@ Test(destinations, the_dead_letter_target_is_the_versions_and_works_with_on_fail
     cr_assert_eq(receive_count(&b, "dlq-v1", 10), 0, "$LATEST's event went to version 1's DLQ");
     lt_broker_stop(&b, false);
 }
+
+Test(queue, bad_requests_get_typed_errors_and_change_nothing)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"strict\"}"));
+    cJSON_Delete(ok(&b, "topic-create", "{\"Name\":\"t\"}"));
+    struct {
+        const char *op, *args;
+        int code;
+    } bad[] = {
+        {"queue-send", "{\"QueueName\":\"strict\",\"MessageBody\":7}", LM_E_MQ_INVALID_PARAMETER},
+        {"queue-send", "{\"QueueName\":\"strict\"}", LM_E_MQ_MISSING_PARAMETER},
+        {"queue-send", "{\"MessageBody\":\"x\"}", LM_E_MQ_MISSING_PARAMETER},
+        {"queue-send", "{\"QueueName\":\"strict\",\"MessageBody\":\"x\",\"DelaySeconds\":901}",
+         LM_E_MQ_INVALID_PARAMETER},
+        {"queue-receive", "{\"QueueName\":\"strict\",\"WaitTimeSeconds\":21}",
+         LM_E_MQ_INVALID_PARAMETER},
+        {"queue-receive", "{\"QueueName\":\"strict\",\"MaxNumberOfMessages\":11}",
+         LM_E_MQ_INVALID_PARAMETER},
+        {"queue-receive", "{\"QueueName\":\"strict\",\"MaxNumberOfMessages\":\"ten\"}",
+         LM_E_MQ_INVALID_PARAMETER},
+        {"queue-create", "{\"QueueName\":\"has space\"}", LM_E_MQ_INVALID_PARAMETER},
+        {"queue-get", "{\"QueueName\":\"strict\",\"AttributeNames\":\"All\"}",
+         LM_E_MQ_INVALID_PARAMETER},
+        {"queue-send-batch", "{\"QueueName\":\"strict\",\"Entries\":[]}", LM_E_EMPTY_BATCH},
+        {"queue-send-batch", "{\"QueueName\":\"strict\",\"Entries\":{}}",
+         LM_E_MQ_INVALID_PARAMETER},
+        {"queue-change-visibility", "{\"QueueName\":\"strict\",\"ReceiptHandle\":\"x\"}",
+         LM_E_MQ_MISSING_PARAMETER},
+        {"topic-publish", "{\"TopicArn\":\"t\"}", LM_E_SNS_INVALID_PARAMETER},
+        {"topic-publish", "{\"TopicArn\":\"t\",\"Message\":\"x\",\"MessageAttributes\":[]}",
+         LM_E_SNS_INVALID_PARAMETER},
+        {"topic-subscribe", "{\"TopicArn\":\"t\",\"Protocol\":\"http\",\"Endpoint\":\"x\"}",
+         LM_E_SNS_INVALID_PARAMETER},
+        {"topic-subscribe", "{\"TopicArn\":\"t\",\"Protocol\":\"sqs\",\"Endpoint\":\"nope\"}",
+         0 /* any typed error */},
+        {"topic-unsubscribe", "{\"SubscriptionArn\":\"arn:lamina:sns:local:000000000000:t:x\"}", 0},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        lm_error e;
+        int rc = fails(&b, bad[i].op, bad[i].args, &e);
+        if (bad[i].code != 0) {
+            cr_assert_eq(rc, bad[i].code, "%s %s: got %s (%s)", bad[i].op, bad[i].args, e.type,
+                         e.message);
+        }
+        cr_assert(e.status >= 400 && e.status < 500, "%s %s: status %d", bad[i].op, bad[i].args,
+                  e.status);
+    }
+    /* a body over the queue's MaximumMessageSize (256 KiB) */
+    size_t big = 262145;
+    char *body = malloc(big + 64);
+    memset(body, 'x', big);
+    body[big] = '\0';
+    char *args = malloc(big + 128);
+    snprintf(args, big + 128, "{\"QueueName\":\"strict\",\"MessageBody\":\"%s\"}", body);
+    lm_error e;
+    cr_assert_eq(fails(&b, "queue-send", args, &e), LM_E_MESSAGE_TOO_LONG, "%s", e.message);
+    free(body);
+    free(args);
+    /* nothing was stored by any of them, and the broker still serves */
+    char buf[32];
+    cr_assert_str_eq(queue_attr(&b, "strict", "ApproximateNumberOfMessages", buf, sizeof(buf)),
+                     "0");
+    cJSON *subs = ok(&b, "topic-subscriptions", "{\"TopicArn\":\"t\"}");
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(subs, "Subscriptions")), 0);
+    cJSON_Delete(subs);
+    lt_broker_stop(&b, false);
+}
