@@ -65,7 +65,7 @@ static void env_field(const char *json)
 
 static void destination_field(const char *dest)
 {
-    char name[NAME_MAX_LEN + 1], qual[130];
+    char name[PROTO_NAME_MAX + 1], qual[130];
     lm_error e;
     if (proto_parse_function_ref(dest, strlen(dest), NULL, 0, name, qual, &e) != LM_OK) {
         if (e.code != LM_E_INVALID_PARAMETER || e.message[0] == '\0') {
