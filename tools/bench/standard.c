@@ -1,7 +1,8 @@
 /*
  * tools/bench/standard.c — the standard set: a short, fixed series of runs
  * whose figures the README quotes, each as a ratio to its raw baseline run
- * in the same process, interleaved round by round:
+ * in the same process, interleaved round by round (listed by topic; the
+ * order they run in is std_items[]):
  *
  *   warm_c1     sync invoke of echo, 1 caller   vs two-hop nng   (p50, p99)
  *   warm_c64    sync invoke of echo, 64 callers vs two-hop nng   (p50, p99, throughput)
@@ -29,8 +30,9 @@
  *
  * It creates the functions "bench-echo", "bench-chain" and "bench-sink" from
  * DIR/echo.so if they are missing, and sets bench-sink as bench-chain's
- * OnSuccess destination.  The end-to-end run goes before async_c16, whose
- * accepted events may still be running when it ends.
+ * OnSuccess destination.  The async runs go last, and the end-to-end run
+ * before async_c16, whose accepted events may still be running when it
+ * ends (they would otherwise load the raw and queue runs).
  * The whole set takes about 65 s; results go to one JSON document
  * (bench-results.json under `meson test --benchmark`) and a Markdown table
  * on stderr.
@@ -83,13 +85,13 @@ static const std_item std_items[] = {
     {"warm_c1", BENCH_INVOKE, 1, 6000, 0, 1000, false, false, true, NULL, QUEUE_SEND, 2},
     {"warm_c64", BENCH_INVOKE, 64, 6000, 0, 3000, false, false, true, NULL, QUEUE_SEND, 2},
     {"cold", BENCH_COLD, 1, 0, 45, 0, false, false, true, NULL, QUEUE_SEND, 2},
-    {"async_e2e_c16", BENCH_INVOKE, 16, 2000, 0, 0, true, true, false, NULL, QUEUE_SEND, 2},
-    {"async_c16", BENCH_INVOKE, 16, 2000, 0, 0, true, false, false, NULL, QUEUE_SEND, 2},
     {"raw_reqrep_c64", BENCH_BASELINE, 64, 2000, 0, 0, false, false, false, NULL, QUEUE_SEND, 1},
     {"queue_send_c64", BENCH_QUEUE, 64, 2000, 0, 0, false, false, true, STD_QUEUE, QUEUE_SEND, 2},
     {"queue_get_c1", BENCH_QUEUE, 1, 2000, 0, 0, false, false, false, STD_QUEUE, QUEUE_GET, 2},
     {"queue_latency_c1", BENCH_QUEUE, 1, 2000, 0, 0, false, false, false, STD_LATENCY_QUEUE,
      QUEUE_LATENCY, 2},
+    {"async_e2e_c16", BENCH_INVOKE, 16, 2000, 0, 0, true, true, false, NULL, QUEUE_SEND, 2},
+    {"async_c16", BENCH_INVOKE, 16, 2000, 0, 0, true, false, false, NULL, QUEUE_SEND, 2},
 };
 
 static int ensure_function(const char *state, const char *endpoint, const char *dir)
