@@ -20,7 +20,7 @@
 
 #define QUEUE_LONG_POLL_S 20
 #define QUEUE_FILL_CALLERS 16
-#define QUEUE_HEADER_MAX 64 /* "lamina-bench NONCE SEND_NS " */
+#define QUEUE_HEADER_MAX 96 /* "lamina-bench NONCE SEND_NS ": about 50 bytes */
 
 static const char *const op_names[] = {"send", "receive", "latency", "get"};
 
