@@ -4,7 +4,9 @@
  * arithmetic of its report: percentiles of a handler that sleeps a known
  * time contain that time; the open loop keeps its schedule when it can and
  * shows coordinated omission when it cannot; errors land in their classes;
- * ratios are Lamina over baseline; cold starts are counted apart.
+ * ratios are Lamina over baseline; cold starts are counted apart; the
+ * queue mode's sends land in the queue, its receives and its latency
+ * probes delete what they took.
  *
  * Timing bounds are containment checks with generous margins (the machine
  * is shared), never performance targets.
@@ -437,6 +439,96 @@ Test(bench, raw_baseline_echoes_every_request)
     cr_assert_eq(num(d, "requests"), 500);
     cr_assert_gt(num(d, "latency_us.p50"), 0);
     cr_assert_str_eq(cJSON_GetObjectItem(d, "target")->valuestring, "baseline");
+    cJSON_Delete(d);
+}
+
+/* ApproximateNumberOfMessages (+ NotVisible + Delayed) of queue q. */
+static double queue_messages(const char *q)
+{
+    char args[160];
+    char *reply = NULL;
+    lm_error e;
+    snprintf(args, sizeof(args), "{\"QueueName\":\"%s\"}", q);
+    cr_assert_eq(lm_call(b.client, "queue-get", args, NULL, 0, &reply, &e), LM_OK, "%s", e.message);
+    cJSON *j = cJSON_Parse(reply);
+    free(reply);
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "Attributes");
+    double n = 0;
+    const char *keys[] = {"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                          "ApproximateNumberOfMessagesDelayed"};
+    for (int i = 0; i < 3; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(a, keys[i]);
+        cr_assert(cJSON_IsString(v), "no %s", keys[i]);
+        n += atof(v->valuestring);
+    }
+    cJSON_Delete(j);
+    return n;
+}
+
+static void assert_clean_queue_run(const cJSON *d, const char *op, double count)
+{
+    cr_assert_str_eq(cJSON_GetObjectItem(d, "mode")->valuestring, "queue");
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "shape"), "op")->valuestring, op);
+    cr_assert_eq(num(d, "count"), count);
+    cr_assert_eq(num(d, "requests"), count);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(d, "errors")), 0,
+                 "no error class is counted (%s)", op);
+    cr_assert_gt(num(d, "latency_us.p50"), 0);
+    cr_assert_gt(num(d, "throughput"), 0);
+}
+
+Test(bench, queue_mode_sends_receives_and_times_messages)
+{
+    cJSON *d = NULL;
+    /* send: the queue is created, and every acknowledged send is in it */
+    int rc = bench(&d, "queue", "bq", "-c", "4", "-n", "20", "-w", "0", "-s", "100", NULL);
+    cr_assert_eq(rc, 0);
+    assert_clean_queue_run(d, "send", 20);
+    cr_assert_str_eq(cJSON_GetObjectItem(d, "queue")->valuestring, "bq");
+    cr_assert_eq(num(d, "shape.payload_bytes"), 100);
+    cr_assert_eq(queue_messages("bq"), 20);
+    cJSON_Delete(d);
+    /* latency refuses a queue holding messages (one ahead of ours would be
+     * timed) */
+    rc = bench(&d, "queue", "bq", "--op", "latency", "-n", "1", "-w", "0", NULL);
+    cr_assert_eq(rc, 1);
+    cr_assert_null(d);
+    /* receive: 3 receives of up to 10 after a prefill to 30; what they got
+     * is deleted, the rest stays */
+    rc = bench(&d, "queue", "bq", "--op", "receive", "--prefill", "30", "-n", "3", "-w", "0", NULL);
+    cr_assert_eq(rc, 0);
+    assert_clean_queue_run(d, "receive", 3);
+    double got = num(d, "messages");
+    cr_assert_geq(got, 3);
+    cr_assert_leq(got, 30);
+    cr_assert_gt(num(d, "messages_per_s"), 0);
+    cr_assert_eq(queue_messages("bq"), 30 - got, "received messages are deleted");
+    cJSON_Delete(d);
+    /* on an empty queue, each message is sent, received and deleted */
+    rc = bench(&d, "queue", "bq-latency", "--op", "latency", "-n", "5", "-w", "0", NULL);
+    cr_assert_eq(rc, 0);
+    assert_clean_queue_run(d, "latency", 5);
+    cr_assert_eq(queue_messages("bq-latency"), 0);
+    cJSON_Delete(d);
+    /* get, against the two-hop baseline, with ratios */
+    rc = bench(&d, "queue", "bq", "--op", "get", "-n", "10", "-w", "0", "--vs-baseline", "--rounds",
+               "1", NULL);
+    cr_assert_eq(rc, 0);
+    assert_clean_queue_run(d, "get", 10);
+    cr_assert_eq(num(d, "baseline.count"), 10);
+    cr_assert_gt(num(d, "ratio.p50"), 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(d, "baseline_kind")->valuestring, "nng-ipc-two-hop");
+    cJSON_Delete(d);
+    cr_assert_eq(bench(&d, "queue", "q.fifo", "-n", "1", NULL), 2, "FIFO names are refused");
+}
+
+Test(bench, one_hop_baseline_is_raw_reqrep)
+{
+    cJSON *d = NULL;
+    int rc = bench(&d, "baseline", "--hops", "1", "-c", "4", "-n", "200", "-w", "0", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(num(d, "count"), 200);
+    cr_assert_str_eq(cJSON_GetObjectItem(d, "baseline_kind")->valuestring, "nng-ipc-one-hop");
     cJSON_Delete(d);
 }
 

@@ -355,7 +355,9 @@ static int probe(baseline *b)
     return rv;
 }
 
-static int start_helpers(baseline *b, int slots)
+/* Two hops: echo and forwarder, the bench dials the forwarder; one hop:
+ * the echo alone, dialed directly. */
+static int start_helpers(baseline *b, int slots, int hops)
 {
     char url_out[128], nslots[16];
     snprintf(b->url_in, sizeof(b->url_in), "ipc://%s/fwd.sock", b->dir);
@@ -364,18 +366,22 @@ static int start_helpers(baseline *b, int slots)
     char *echo_argv[] = {"lamina-bench", "__baseline-echo", url_out, nslots, NULL};
     char *fwd_argv[] = {"lamina-bench", "__baseline-forward", b->url_in, url_out, nslots, NULL};
     b->echo_pid = spawn_self(echo_argv);
+    if (hops == 1) {
+        snprintf(b->url_in, sizeof(b->url_in), "%s", url_out);
+        return b->echo_pid > 0 ? 0 : -1;
+    }
     b->fwd_pid = spawn_self(fwd_argv);
     return (b->echo_pid > 0 && b->fwd_pid > 0) ? 0 : -1;
 }
 
-baseline *baseline_start_warm(int slots, const void *payload, size_t len, int timeout_ms, char *err,
-                              size_t errlen)
+baseline *baseline_start_warm(int slots, int hops, const void *payload, size_t len, int timeout_ms,
+                              char *err, size_t errlen)
 {
     baseline *b = baseline_alloc(payload, len, timeout_ms, err, errlen);
     if (b == NULL) {
         return NULL;
     }
-    if (start_helpers(b, slots) != 0) {
+    if (start_helpers(b, slots, hops) != 0) {
         snprintf(err, errlen, "baseline: cannot fork helpers: %s", strerror(errno));
         goto fail;
     }

@@ -10,6 +10,9 @@
  * lamina-bench binary itself (fork + exec of /proc/self/exe), so the
  * comparison needs nothing else installed.
  *
+ * One hop (the A2 denominator of perf-limits.md §4: raw req/rep): the bench
+ * process dials the echo process directly, no forwarder.
+ *
  * Cold baseline: for each request, fork + exec a tiny process (again a mode
  * of this binary) that dials back over nng ipc and answers one request; the
  * latency is from just before fork to the reply.  Set-up of the listening
@@ -28,12 +31,12 @@
 
 typedef struct baseline baseline;
 
-/* Start the echo and forwarding helpers with `slots` concurrent contexts
- * each, and connect.  payload/len: the bytes each request carries (the
+/* Start the echo and (hops == 2) forwarding helpers with `slots`
+ * concurrent contexts each, and connect; hops is 1 or 2.  payload/len: the bytes each request carries (the
  * caller keeps them alive).  timeout_ms: per-request reply timeout.  NULL
  * with a message in err on failure. */
-baseline *baseline_start_warm(int slots, const void *payload, size_t len, int timeout_ms, char *err,
-                              size_t errlen);
+baseline *baseline_start_warm(int slots, int hops, const void *payload, size_t len, int timeout_ms,
+                              char *err, size_t errlen);
 /* Prepare the fork+exec+connect cold baseline (a temp dir only). */
 baseline *baseline_start_cold(const void *payload, size_t len, int timeout_ms, char *err,
                               size_t errlen);

@@ -3,6 +3,8 @@
  * function that executes it: connect, start the baseline helpers if asked,
  * alternate Lamina and baseline rounds, merge, report.  main.c builds a spec
  * from the command line; standard.c builds the standard set's specs.
+ * The queue mode (queue.h) runs through the same rounds, with its queue in
+ * `function`'s place.
  */
 #ifndef TOOLS_BENCH_BENCH_H
 #define TOOLS_BENCH_BENCH_H
@@ -14,19 +16,24 @@
 
 #include "load.h"
 #include "opts.h"
+#include "queue.h"
 
 typedef enum bench_mode {
     BENCH_INVOKE, /* warm sync or async invokes of a function */
     BENCH_BASELINE, /* the raw two-hop nng path only */
     BENCH_COLD, /* first invokes of fresh environments */
     BENCH_COLD_BASELINE, /* fork+exec+connect only */
+    BENCH_QUEUE, /* queue-send / receive+delete / send→receive / get of a queue */
 } bench_mode;
 
 typedef struct bench_spec {
     bench_mode mode;
     const char *state_dir; /* or endpoint; both may be NULL (SDK default) */
     const char *endpoint;
-    const char *function; /* invoke and cold modes */
+    const char *function; /* invoke and cold modes; the queue's name in queue mode */
+    queue_op queue_op; /* queue mode */
+    uint64_t prefill; /* queue receive: visible messages before each round (0: auto) */
+    int baseline_hops; /* warm baseline: 2 (default, 0 means 2) or 1 (raw req/rep) */
     load_shape shape; /* the whole run; rounds split it */
     int rounds; /* per side, alternating Lamina, baseline, ... */
     uint64_t first_warmup_ns; /* warm-up of each side's first round (0: shape's);

@@ -24,9 +24,10 @@ static bool is_timeout_payload(const char *payload, size_t len)
     return yes;
 }
 
-static void classify_error(int rc, const lm_error *err, load_outcome *o)
+void classify_call_error(int rc, const lm_error *err, const char *prefix, load_outcome *o)
 {
     const char *cls = NULL;
+    o->ok = false;
     switch (rc) {
     case LM_E_THROTTLED: cls = "throttled"; break;
     case LM_E_TIMEOUT: cls = "client_timeout"; break;
@@ -38,9 +39,9 @@ static void classify_error(int rc, const lm_error *err, load_outcome *o)
     if (cls != NULL) {
         snprintf(o->err_class, sizeof(o->err_class), "%s", cls);
     } else if (err != NULL && err->type[0] != '\0') {
-        snprintf(o->err_class, sizeof(o->err_class), "invocation:%s", err->type);
+        snprintf(o->err_class, sizeof(o->err_class), "%s:%s", prefix, err->type);
     } else {
-        snprintf(o->err_class, sizeof(o->err_class), "invocation:code%d", rc);
+        snprintf(o->err_class, sizeof(o->err_class), "%s:code%d", prefix, rc);
     }
 }
 
@@ -49,7 +50,7 @@ void classify_invoke(int rc, const lm_error *err, const lm_invoke_result *r, int
 {
     o->ok = false;
     if (rc != 0) {
-        classify_error(rc, err, o);
+        classify_call_error(rc, err, "invocation", o);
         return;
     }
     o->cold = r->init_duration_ms > 0;
@@ -76,7 +77,7 @@ void classify_event_wait(int rc, const lm_error *err, const char *reply, load_ou
 {
     o->ok = false;
     if (rc != 0) {
-        classify_error(rc, err, o);
+        classify_call_error(rc, err, "invocation", o);
         return;
     }
     cJSON *j = reply != NULL ? cJSON_Parse(reply) : NULL;

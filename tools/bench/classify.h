@@ -18,6 +18,9 @@
  *                         record did not (destination:RetriesExhausted)
  *   async_pending         not done within the request timeout
  *
+ * and, for any other api call (the queue mode), the same transport classes
+ * or <prefix>:<Type> (queue:QueueDoesNotExist, queue_delete:...).
+ *
  * Pure (no I/O), so it is unit-tested without a broker.
  */
 #ifndef TOOLS_BENCH_CLASSIFY_H
@@ -41,5 +44,10 @@ void classify_event_wait(int rc, const lm_error *err, const char *reply, load_ou
  * o->ok, o->err_class, o->cold and o->init_ms. */
 void classify_invoke(int rc, const lm_error *err, const lm_invoke_result *r, int expect_status,
                      load_outcome *o);
+
+/* An lm_call that returned rc != 0: client_timeout, throttled, transport,
+ * or "<prefix>:<wire type>" (prefix e.g. "invocation", "queue").  Sets
+ * o->ok = false and o->err_class. */
+void classify_call_error(int rc, const lm_error *err, const char *prefix, load_outcome *o);
 
 #endif

@@ -36,6 +36,7 @@ typedef struct run {
     _Atomic uint64_t requests;
     _Atomic uint64_t failed;
     _Atomic uint64_t late;
+    _Atomic uint64_t items;
     _Atomic int open_failed;
 } run;
 
@@ -118,6 +119,7 @@ void load_stats_merge(load_stats *dst, const load_stats *src)
     dst->failed += src->failed;
     dst->elapsed_ns += src->elapsed_ns;
     dst->late += src->late;
+    dst->items += src->items;
 }
 
 static void note_done(run *r, uint64_t end)
@@ -140,6 +142,7 @@ static void record(run *r, const load_outcome *o, uint64_t due, uint64_t start, 
     uint64_t own = o->latency_ns;
     uint64_t lat = own != 0 ? own : end - due;
     hist_record(&st->ok, lat);
+    atomic_fetch_add_explicit(&r->items, o->items, memory_order_relaxed);
     if (r->s->rate > 0) {
         hist_record(&st->uncorrected, own != 0 ? own : end - start);
     }
@@ -284,6 +287,7 @@ int load_run(const load_target *t, const load_shape *s, load_stats *st, char *er
     st->requests = atomic_load(&r.requests);
     st->failed = atomic_load(&r.failed);
     st->late = atomic_load(&r.late);
+    st->items = atomic_load(&r.items);
     st->elapsed_ns = atomic_load(&r.last_done) - r.warm_end;
     rc = 0;
     goto destroy;

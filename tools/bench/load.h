@@ -45,6 +45,8 @@ typedef struct load_outcome {
                                    only part of send_one) */
     uint64_t accept_ns; /* end-to-end async: time from the send to the 202
                                    (0: not such a request) */
+    uint32_t items; /* a successful request that moved several things (queue
+                                   receive: messages received and deleted) */
     char err_class[LOAD_CLASS_LEN]; /* when !ok: "timeout", "throttled", ... */
 } load_outcome;
 
@@ -94,6 +96,7 @@ typedef struct load_stats {
     uint64_t failed; /* of which errors */
     uint64_t elapsed_ns; /* measured window (summed over merged rounds) */
     uint64_t late; /* open loop: tickets sent after their due time + 1 ms */
+    uint64_t items; /* sum of load_outcome.items of the successful requests */
     int rounds; /* runs merged into this (1 for a single run) */
 } load_stats;
 

@@ -1,7 +1,9 @@
 /*
  * tools/bench/main.c — lamina-bench's command line: parse options into a
  * bench_spec, run it, write the JSON, apply --fail-if.  Also dispatches the
- * hidden helper modes the baselines spawn (__baseline-*).
+ * hidden helper modes the baselines spawn (__baseline-*).  In queue mode,
+ * -s is the message body's length ('x' padding; the baseline carries the
+ * same number of bytes).
  *
  * Exit codes: 0 done; 1 the run could not be made (broker unreachable,
  * helpers failed, file errors); 2 usage; 3 a --fail-if condition held.
@@ -32,6 +34,8 @@ typedef struct cli {
     const char *payload_file;
     const char *json_path;
     const char *handler_dir;
+    const char *op; /* queue mode's --op */
+    bool hops_given;
     bool has_failif;
     failif fail;
     char *payload_buf; /* owned */
@@ -48,6 +52,12 @@ static void usage(FILE *out)
             "                   before each invoke); -n defaults to 20, -c is 1\n"
             "  baseline         the raw nng path only: client -> forwarder -> echo (ipc)\n"
             "  cold-baseline    fork+exec of a process that dials back over nng and answers\n"
+            "  queue NAME       a standard queue (created if missing), by --op:\n"
+            "                   send (default): one queue-send per request, timed to the\n"
+            "                   durable acknowledgement; receive: one queue-receive (10,\n"
+            "                   no wait) + a delete per message, after a prefill;\n"
+            "                   latency: send, then long-poll receive + delete, timed\n"
+            "                   send to receive; get: one queue-get (an api round trip)\n"
             "  standard         the standard set; needs --handlers DIR (echo.so)\n"
             "\n"
             "load shape:\n"
@@ -58,7 +68,8 @@ static void usage(FILE *out)
             "                        send time (coordinated omission corrected)\n"
             "  -w, --warmup DUR      unmeasured lead-in of every round (default 1s; cold 0)\n"
             "      --first-warmup DUR  lead-in of each side's first round (default: -w)\n"
-            "  -s, --size BYTES      payload size (a JSON object padded to BYTES; default 64)\n"
+            "  -s, --size BYTES      payload size (a JSON object padded to BYTES; default 64;\n"
+            "                        queue: the message body, BYTES of 'x')\n"
             "      --payload JSON    payload text;  --payload-file FILE  payload from a file\n"
             "      --async           Event invokes: time to acceptance (202)\n"
             "      --end-to-end      with --async: time until the event ran and its OnSuccess\n"
@@ -66,9 +77,14 @@ static void usage(FILE *out)
             "                        the 202 is reported beside it\n"
             "      --timeout DUR     per-request reply timeout (default 60s)\n"
             "      --time-limit DUR  start no request later than DUR into a round\n"
+            "      --op OP           queue mode: send | receive | latency | get\n"
+            "      --prefill N       queue receive: fill to N visible messages before each\n"
+            "                        round (default: enough for the round)\n"
             "comparison and output:\n"
             "      --vs-baseline     alternate Lamina and baseline rounds; report ratios\n"
             "      --rounds K        rounds per side (default 3 with --vs-baseline, else 1)\n"
+            "      --hops 1|2        warm baseline: 2 (client, forwarder, echo; default) or\n"
+            "                        1 (raw req/rep to the echo)\n"
             "      --json FILE       write the summary and histogram as JSON (- = stdout)\n"
             "      --fail-if EXPR    exit 3 if any holds, e.g. 'p99>50ms,errors>0.1%%'\n"
             "                        (p50 p90 p99 p999 p9999 max mean count requests\n"
@@ -91,6 +107,9 @@ enum {
     OPT_HANDLERS,
     OPT_TIME_LIMIT,
     OPT_FIRST_WARMUP,
+    OPT_OP,
+    OPT_PREFILL,
+    OPT_HOPS,
 };
 
 static const struct option long_opts[] = {
@@ -114,6 +133,9 @@ static const struct option long_opts[] = {
     {"handlers", required_argument, NULL, OPT_HANDLERS},
     {"time-limit", required_argument, NULL, OPT_TIME_LIMIT},
     {"first-warmup", required_argument, NULL, OPT_FIRST_WARMUP},
+    {"op", required_argument, NULL, OPT_OP},
+    {"prefill", required_argument, NULL, OPT_PREFILL},
+    {"hops", required_argument, NULL, OPT_HOPS},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -193,6 +215,14 @@ static int parse_other_opt(cli *c, int opt, const char *v)
         c->has_failif = true;
         return 0;
     case OPT_HANDLERS: c->handler_dir = v; return 0;
+    case OPT_OP:
+        c->op = v;
+        return queue_op_parse(v, &c->spec.queue_op) == 0 ? 0 : bad("queue op", v);
+    case OPT_PREFILL: return opts_count(v, &c->spec.prefill) == 0 ? 0 : bad("prefill", v);
+    case OPT_HOPS:
+        c->hops_given = true;
+        c->spec.baseline_hops = atoi(v);
+        return strcmp(v, "1") == 0 || strcmp(v, "2") == 0 ? 0 : bad("hops", v);
     case 'q': c->spec.quiet = true; return 0;
     }
     return -1;
@@ -237,13 +267,15 @@ static int set_mode(cli *c)
     } modes[] = {{"invoke", BENCH_INVOKE, true},
                  {"cold", BENCH_COLD, true},
                  {"baseline", BENCH_BASELINE, false},
-                 {"cold-baseline", BENCH_COLD_BASELINE, false}};
+                 {"cold-baseline", BENCH_COLD_BASELINE, false},
+                 {"queue", BENCH_QUEUE, true}};
     for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
         if (strcmp(c->mode, modes[i].name) == 0) {
             c->spec.mode = modes[i].mode;
             if (modes[i].needs_function != (c->spec.function != NULL)) {
-                fprintf(stderr, "lamina-bench: %s %s a function name\n", c->mode,
-                        modes[i].needs_function ? "needs" : "takes no");
+                fprintf(stderr, "lamina-bench: %s %s %s name\n", c->mode,
+                        modes[i].needs_function ? "needs" : "takes no",
+                        modes[i].mode == BENCH_QUEUE ? "a queue" : "a function");
                 return -1;
             }
             return 0;
@@ -251,6 +283,43 @@ static int set_mode(cli *c)
     }
     fprintf(stderr, "lamina-bench: unknown mode '%s'\n", c->mode);
     return -1;
+}
+
+/* The queue mode's own checks. */
+static int settle_queue(const cli *c)
+{
+    const bench_spec *s = &c->spec;
+    bool q = s->mode == BENCH_QUEUE;
+    if (!q && (c->op != NULL || s->prefill != 0)) {
+        fprintf(stderr, "lamina-bench: --op and --prefill apply to queue\n");
+        return -1;
+    }
+    if (c->hops_given && s->mode != BENCH_BASELINE && !s->vs_baseline) {
+        fprintf(stderr, "lamina-bench: --hops applies to baseline and --vs-baseline\n");
+        return -1;
+    }
+    if (!q) {
+        return 0;
+    }
+    if (!queue_name_valid(s->function)) {
+        fprintf(stderr,
+                "lamina-bench: '%s' is not a standard queue name (1-80 of A-Z a-z 0-9 _ -)\n",
+                s->function);
+        return -1;
+    }
+    if (s->async || c->payload_text != NULL || c->payload_file != NULL) {
+        fprintf(stderr, "lamina-bench: queue takes -s BYTES, not --async or --payload*\n");
+        return -1;
+    }
+    if (s->prefill != 0 && s->queue_op != QUEUE_RECEIVE) {
+        fprintf(stderr, "lamina-bench: --prefill applies to --op receive\n");
+        return -1;
+    }
+    if (c->size < 1 || c->size > 256u * 1024u) {
+        fprintf(stderr, "lamina-bench: queue -s must be 1..262144 (SQS's largest body)\n");
+        return -1;
+    }
+    return 0;
 }
 
 /* Defaults that depend on the mode, and checks across options. */
@@ -276,7 +345,7 @@ static int settle(cli *c)
         s->shape.warmup_ns = cold ? 0 : UINT64_C(1000000000);
     }
     if (s->vs_baseline && (s->mode == BENCH_BASELINE || s->mode == BENCH_COLD_BASELINE)) {
-        fprintf(stderr, "lamina-bench: --vs-baseline applies to invoke and cold\n");
+        fprintf(stderr, "lamina-bench: --vs-baseline applies to invoke, cold and queue\n");
         return -1;
     }
     if (cold && s->shape.concurrency != 1) {
@@ -289,6 +358,9 @@ static int settle(cli *c)
     }
     if (s->rounds == 0) {
         s->rounds = s->vs_baseline ? 3 : 1;
+    }
+    if (settle_queue(c) != 0) {
+        return -1;
     }
     if (c->payload_text != NULL && c->payload_file != NULL) {
         fprintf(stderr, "lamina-bench: --payload and --payload-file exclude each other\n");
@@ -334,6 +406,18 @@ static int load_payload(cli *c)
         c->payload_buf = data;
         s->payload = data;
         s->payload_len = len;
+        return 0;
+    }
+    if (s->mode == BENCH_QUEUE) {
+        /* the body itself is built by queue.c; the baseline carries as many bytes */
+        c->payload_buf = malloc(c->size + 1);
+        if (c->payload_buf == NULL) {
+            return -1;
+        }
+        memset(c->payload_buf, 'x', c->size);
+        c->payload_buf[c->size] = '\0';
+        s->payload = c->payload_buf;
+        s->payload_len = c->size;
         return 0;
     }
     c->payload_buf = padded_payload(c->size);

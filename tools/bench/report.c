@@ -129,7 +129,7 @@ static cJSON *subset_json(const hist *h, const hist *init)
     return o;
 }
 
-static cJSON *side_json(const load_stats *st, const load_shape *shape)
+static cJSON *side_json(const load_stats *st, const load_shape *shape, bool items)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "count", (double)hist_count(&st->ok));
@@ -138,6 +138,10 @@ static cJSON *side_json(const load_stats *st, const load_shape *shape)
     cJSON_AddNumberToObject(o, "request_rate", round1(per_s(st->requests, st)));
     cJSON_AddNumberToObject(o, "elapsed_s", round3(elapsed_s(st)));
     cJSON_AddNumberToObject(o, "rounds", st->rounds);
+    if (items) {
+        cJSON_AddNumberToObject(o, "messages", (double)st->items);
+        cJSON_AddNumberToObject(o, "messages_per_s", round1(per_s(st->items, st)));
+    }
     cJSON_AddNumberToObject(o, "error_rate",
                             st->requests ? (double)st->failed / (double)st->requests : 0.0);
     cJSON_AddItemToObject(o, "latency_us", latency_json(&st->ok));
@@ -178,7 +182,11 @@ static cJSON *shape_json(const report_run *r)
     }
     cJSON_AddNumberToObject(o, "rounds", r->rounds);
     cJSON_AddNumberToObject(o, "payload_bytes", (double)r->payload_bytes);
-    cJSON_AddStringToObject(o, "invocation", r->async ? "Event" : "RequestResponse");
+    if (r->queue_op != NULL) {
+        cJSON_AddStringToObject(o, "op", r->queue_op);
+    } else {
+        cJSON_AddStringToObject(o, "invocation", r->async ? "Event" : "RequestResponse");
+    }
     if (r->async) {
         cJSON_AddStringToObject(o, "timed", r->end_to_end ? "end-to-end" : "acceptance");
     }
@@ -240,22 +248,29 @@ cJSON *report_json(const report_run *r)
     if (r->function != NULL) {
         cJSON_AddStringToObject(doc, "function", r->function);
     }
+    if (r->queue != NULL) {
+        cJSON_AddStringToObject(doc, "queue", r->queue);
+    }
     cJSON_AddStringToObject(doc, "target", r->primary_label);
     cJSON_AddStringToObject(doc, "date", date);
     cJSON_AddItemToObject(doc, "machine", report_machine());
     cJSON_AddItemToObject(doc, "shape", shape_json(r));
-    cJSON *side = side_json(r->primary, r->shape);
+    cJSON *side = side_json(r->primary, r->shape, r->items);
     for (cJSON *it = side->child; it != NULL;) {
         cJSON *next = it->next;
         cJSON_AddItemToObject(doc, it->string, cJSON_DetachItemViaPointer(side, it));
         it = next;
     }
     cJSON_Delete(side);
+    if (r->baseline == NULL && strcmp(r->primary_label, "baseline") == 0 &&
+        strcmp(r->mode, "baseline") == 0) {
+        cJSON_AddStringToObject(doc, "baseline_kind", r->baseline_kind);
+    }
     if (r->baseline != NULL) {
         bench_figures f;
         report_run_figures(r, &f);
         cJSON_AddStringToObject(doc, "baseline_kind", r->baseline_kind);
-        cJSON_AddItemToObject(doc, "baseline", side_json(r->baseline, r->shape));
+        cJSON_AddItemToObject(doc, "baseline", side_json(r->baseline, r->shape, false));
         cJSON *ra = cJSON_AddObjectToObject(doc, "ratio");
         cJSON_AddNumberToObject(ra, "p50", round3(f.ratio_p50));
         cJSON_AddNumberToObject(ra, "p99", round3(f.ratio_p99));
@@ -327,10 +342,15 @@ static void human_errors(FILE *out, const char *label, const load_stats *st)
     fprintf(out, "\n");
 }
 
-static void human_extras(FILE *out, const char *label, const load_stats *st, const load_shape *s)
+static void human_extras(FILE *out, const char *label, const load_stats *st, const load_shape *s,
+                         bool items)
 {
     char b[3][24];
     human_errors(out, label, st);
+    if (items) {
+        fprintf(out, "messages (%s): %llu received and deleted, %.1f/s\n", label,
+                (unsigned long long)st->items, per_s(st->items, st));
+    }
     if (hist_count(&st->cold) != 0) {
         fprintf(out, "cold starts (%s): %llu, p50 %s", label,
                 (unsigned long long)hist_count(&st->cold),
@@ -358,8 +378,10 @@ static void human_extras(FILE *out, const char *label, const load_stats *st, con
 static void human_head(FILE *out, const report_run *r)
 {
     const load_shape *s = r->shape;
-    fprintf(out, "lamina-bench %s%s%s: %s loop, c=%d", r->mode, r->function ? " " : "",
-            r->function ? r->function : "", s->rate > 0 ? "open" : "closed", s->concurrency);
+    const char *name = r->function != NULL ? r->function : r->queue;
+    fprintf(out, "lamina-bench %s%s%s%s%s: %s loop, c=%d", r->mode, name ? " " : "",
+            name ? name : "", r->queue_op ? " --op " : "", r->queue_op ? r->queue_op : "",
+            s->rate > 0 ? "open" : "closed", s->concurrency);
     if (s->rate > 0) {
         fprintf(out, ", %.1f req/s", s->rate);
     }
@@ -391,7 +413,7 @@ void report_human(FILE *out, const report_run *r)
                 f.ratio_throughput, f.ratio_p50, "", f.ratio_p99, r->primary_label,
                 r->baseline_kind);
     }
-    human_extras(out, r->primary_label, r->primary, r->shape);
+    human_extras(out, r->primary_label, r->primary, r->shape, r->items);
     if (r->baseline != NULL) {
         human_errors(out, "baseline", r->baseline);
     }

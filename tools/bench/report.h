@@ -9,7 +9,10 @@
  *   init_us}, open_loop{target_rate,achieved_rate,late,uncorrected_latency_us}
  *   (open loop only), acceptance_latency_us (end-to-end async only: send to
  *   202), histogram{unit:"us", buckets:[[highest_us,count]...]}.
- * The document adds tool, version, mode, function, date, machine, shape,
+ * Queue receive runs add messages and messages_per_s (messages received
+ * and deleted; throughput counts receive requests).
+ * The document adds tool, version, mode, function (or queue, with shape.op
+ * in place of shape.invocation), date, machine, shape,
  * and with a baseline: baseline{...}, baseline_kind and ratio{p50,p99,
  * throughput} (Lamina over baseline).
  */
@@ -26,7 +29,10 @@
 
 typedef struct report_run {
     const char *mode; /* "invoke", "baseline", "cold", "cold-baseline" */
-    const char *function; /* NULL for baseline-only modes */
+    const char *function; /* NULL for baseline-only and queue modes */
+    const char *queue; /* queue mode: the queue's name */
+    const char *queue_op; /* queue mode: "send", "receive", "latency", "get" */
+    bool items; /* report load_stats.items as messages (queue receive) */
     const load_shape *shape;
     int rounds;
     uint64_t first_warmup_ns; /* 0: as shape->warmup_ns */
@@ -36,7 +42,8 @@ typedef struct report_run {
     const char *primary_label; /* "lamina" or "baseline" */
     const load_stats *primary;
     const load_stats *baseline; /* NULL unless compared */
-    const char *baseline_kind; /* "nng-ipc-two-hop" or "fork-exec-connect" */
+    const char *baseline_kind; /* "nng-ipc-two-hop", "nng-ipc-one-hop" or
+                                  "fork-exec-connect" */
 } report_run;
 
 /* Figures of one side (ratios unset). */

@@ -6,6 +6,12 @@
  * that drift of the machine (placement on vCPUs, other tenants) hits both
  * alike; each round has its own warm-up, and a side's rounds are merged
  * into one histogram before percentiles are taken.
+ *
+ * Queue mode: the Lamina side is the queue target (queue.c); for receive,
+ * each Lamina round starts by topping the queue up (queue_prefill, not
+ * timed) to the spec's prefill depth or, by default, 10 messages per
+ * request of a -n round, or 30,000 per second of a -d round, plus 30,000
+ * per second of warm-up (above what this machine's broker drains).
  */
 #include "bench.h"
 
@@ -19,6 +25,8 @@
 typedef struct sides {
     lamina_target lt;
     bool lt_open;
+    queue_target qt;
+    bool qt_open;
     baseline *base;
     load_stats lamina;
     load_stats baseline;
@@ -31,13 +39,19 @@ const char *bench_mode_name(bench_mode m)
     case BENCH_BASELINE: return "baseline";
     case BENCH_COLD: return "cold";
     case BENCH_COLD_BASELINE: return "cold-baseline";
+    case BENCH_QUEUE: return "queue";
     }
     return "?";
 }
 
 static bool has_lamina(const bench_spec *s)
 {
-    return s->mode == BENCH_INVOKE || s->mode == BENCH_COLD;
+    return s->mode == BENCH_INVOKE || s->mode == BENCH_COLD || s->mode == BENCH_QUEUE;
+}
+
+static int hops(const bench_spec *s)
+{
+    return s->baseline_hops == 1 ? 1 : 2;
 }
 
 static bool has_baseline(const bench_spec *s)
@@ -52,7 +66,13 @@ static bool is_cold(const bench_spec *s)
 
 static int open_sides(const bench_spec *s, sides *sd, char *err, size_t errlen)
 {
-    if (has_lamina(s)) {
+    if (s->mode == BENCH_QUEUE) {
+        if (queue_target_open(&sd->qt, s->state_dir, s->endpoint, s->function, s->queue_op,
+                              s->payload_len, s->timeout_ms, err, errlen) != 0) {
+            return -1;
+        }
+        sd->qt_open = true;
+    } else if (has_lamina(s)) {
         if (lamina_target_open(&sd->lt, s->state_dir, s->endpoint, s->function, s->payload,
                                s->payload_len, s->async, is_cold(s), s->end_to_end, s->timeout_ms,
                                err, errlen) != 0) {
@@ -63,8 +83,8 @@ static int open_sides(const bench_spec *s, sides *sd, char *err, size_t errlen)
     if (has_baseline(s)) {
         sd->base = is_cold(s)
                        ? baseline_start_cold(s->payload, s->payload_len, s->timeout_ms, err, errlen)
-                       : baseline_start_warm(s->shape.concurrency, s->payload, s->payload_len,
-                                             s->timeout_ms, err, errlen);
+                       : baseline_start_warm(s->shape.concurrency, hops(s), s->payload,
+                                             s->payload_len, s->timeout_ms, err, errlen);
         if (sd->base == NULL) {
             return -1;
         }
@@ -76,6 +96,9 @@ static void close_sides(sides *sd)
 {
     if (sd->lt_open) {
         lamina_target_close(&sd->lt);
+    }
+    if (sd->qt_open) {
+        queue_target_close(&sd->qt);
     }
     baseline_stop(sd->base);
     load_stats_finish(&sd->lamina);
@@ -118,11 +141,27 @@ cleanup:
     return rc;
 }
 
+/* Queue receive: the depth to fill to before a round of this shape. */
+static uint64_t prefill_depth(const bench_spec *s, const load_shape *shape)
+{
+    if (s->prefill != 0) {
+        return s->prefill;
+    }
+    double per_s = 30000.0;
+    double d = per_s * (double)shape->warmup_ns / 1e9;
+    d += shape->requests != 0 ? 10.0 * (double)shape->requests
+                              : per_s * (double)shape->duration_ns / 1e9;
+    return (uint64_t)d;
+}
+
 static int run_rounds(const bench_spec *s, sides *sd, char *err, size_t errlen)
 {
     load_target lam = {0}, base = {0};
     if (sd->lt_open) {
         lam = lamina_target_view(&sd->lt);
+    }
+    if (sd->qt_open) {
+        lam = queue_target_view(&sd->qt);
     }
     if (sd->base != NULL) {
         base = baseline_target(sd->base);
@@ -132,7 +171,11 @@ static int run_rounds(const bench_spec *s, sides *sd, char *err, size_t errlen)
         if (i == 0 && s->first_warmup_ns != 0) {
             shape.warmup_ns = s->first_warmup_ns;
         }
-        if (sd->lt_open && one_round(&lam, &shape, &sd->lamina, err, errlen) != 0) {
+        if (sd->qt_open && s->queue_op == QUEUE_RECEIVE &&
+            queue_prefill(&sd->qt, prefill_depth(s, &shape), err, errlen) != 0) {
+            return -1;
+        }
+        if (lam.send_one != NULL && one_round(&lam, &shape, &sd->lamina, err, errlen) != 0) {
             return -1;
         }
         if (sd->base != NULL && one_round(&base, &shape, &sd->baseline, err, errlen) != 0) {
@@ -148,14 +191,19 @@ static void describe(const bench_spec *s, sides *sd, report_run *r)
 {
     memset(r, 0, sizeof(*r));
     r->mode = bench_mode_name(s->mode);
-    r->function = has_lamina(s) ? s->function : NULL;
+    r->function = has_lamina(s) && s->mode != BENCH_QUEUE ? s->function : NULL;
+    r->queue = s->mode == BENCH_QUEUE ? s->function : NULL;
+    r->queue_op = s->mode == BENCH_QUEUE ? queue_op_name(s->queue_op) : NULL;
+    r->items = s->mode == BENCH_QUEUE && s->queue_op == QUEUE_RECEIVE;
     r->shape = &s->shape;
     r->rounds = s->rounds;
     r->first_warmup_ns = s->first_warmup_ns;
     r->payload_bytes = s->payload_len;
     r->async = s->async;
     r->end_to_end = s->async && s->end_to_end;
-    r->baseline_kind = is_cold(s) ? "fork-exec-connect" : "nng-ipc-two-hop";
+    r->baseline_kind = is_cold(s)     ? "fork-exec-connect"
+                       : hops(s) == 1 ? "nng-ipc-one-hop"
+                                      : "nng-ipc-two-hop";
     if (has_lamina(s)) {
         r->primary_label = "lamina";
         r->primary = &sd->lamina;

@@ -3,12 +3,14 @@
 # of its own: start lamina-broker on a fresh temporary state dir, wait for
 # its api socket, run `lamina-bench standard` (which creates the function
 # bench-echo (and bench-chain → bench-sink for the end-to-end async run)
-# from tests/handlers/echo.so and alternates Lamina and raw-nng
-# baseline rounds), stop the broker, remove the state dir.
+# from tests/handlers/echo.so, alternates Lamina and raw-nng baseline
+# rounds, and runs the queue runs on the queues bench-queue and
+# bench-queue-latency, which it creates), stop the broker, remove the
+# state dir.
 #
 #   tools/bench/standard.sh BUILD_ROOT [OUT.json]      (default BUILD_ROOT/bench-results.json)
 #
-# `meson test --benchmark` runs this.  About 40 s on 2 vCPUs.
+# `meson test --benchmark` runs this.  About 60 s on 2 vCPUs.
 set -eu
 
 build=$(cd "${1:?usage: standard.sh BUILD_ROOT [OUT.json]}" && pwd)
