@@ -1253,7 +1253,10 @@ void asyncq_stop(void)
 
 void asyncq_wait(completion done, const char *rid, int64_t timeout_ms)
 {
-    if (asyncwait_add(done, rid, clk_wall_ms() + timeout_ms)) {
+    /* +1: clk_wall_ms() truncates, so "now" may be up to 1 ms in the past
+     * and a deadline of now + timeout_ms could end the wait a fraction of a
+     * millisecond short of what the caller asked for */
+    if (asyncwait_add(done, rid, clk_wall_ms() + timeout_ms + 1)) {
         pthread_mutex_lock(&AQ.mtx);
         AQ.wait_check = true;
         pthread_cond_signal(&AQ.cv);
