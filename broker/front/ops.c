@@ -368,6 +368,14 @@ static const op_def OPS[] = {
     {"topic-unsubscribe", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_topic_unsubscribe},
     {"topic-subscriptions", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_topic_subscriptions},
     {"topic-publish", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_topic_publish},
+    /* buses (messaging/bus_ops.c) */
+    {"bus-create", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_bus_create},
+    {"bus-delete", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_bus_delete},
+    {"bus-list", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_bus_list},
+    {"bus-put-events", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_bus_put_events},
+    {"rule-put", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_put},
+    {"rule-delete", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_delete},
+    {"rule-targets-put", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_targets_put},
 };
 
 const op_def *ops_find(const char *op, size_t n)

@@ -404,4 +404,57 @@ typedef struct mq_published {
 int mq_publish(mq *m, const char *topic, const mq_publish_in *in, int64_t now_ms, mq_published *out,
                lm_error *e);
 
+/* ==== buses: EventBridge-style event buses, rules and targets (bus.c;
+ * README.md "Event buses") ====
+ *
+ * PutEvents builds each entry's envelope, matches it once against every
+ * enabled pattern rule of its bus (one compiled filter_set per bus, cached
+ * and rebuilt when the bus's generation changes) and delivers it to each
+ * matching rule's targets in the same transaction: a function (the invoke
+ * hook, as a topic's) or a queue (a message).  The bus "default" always
+ * exists.  Errors are EventBridge's (lamina/error.h 60-64,
+ * ResourceNotFoundException). */
+#define MQ_BUS_NAME_MAX 256 /* [A-Za-z0-9._-/] */
+#define MQ_BUSES_MAX 100 /* custom buses (EventBridge's quota) */
+#define MQ_RULE_NAME_MAX 64 /* [A-Za-z0-9._-] */
+#define MQ_RULES_MAX 10000 /* per bus (Lamina's cap) */
+#define MQ_TARGETS_MAX 5 /* per rule */
+#define MQ_TARGET_ID_MAX 64 /* [A-Za-z0-9._-] */
+#define MQ_PUT_EVENTS_MAX 10 /* entries per PutEvents */
+#define MQ_PUT_EVENTS_BYTES 262144 /* all entries of a PutEvents */
+#define MQ_INPUT_MAX 8192 /* Input */
+
+void mq_bus_arn(const char *name, char out[MQ_ARN_MAX]);
+/* A rule's ARN: rule/NAME on the default bus, rule/BUS/NAME elsewhere. */
+void mq_rule_arn(const char *bus, const char *rule, char out[MQ_ARN_MAX]);
+/* CreateEventBus (ResourceAlreadyExistsException when it exists). */
+int mq_bus_create(mq *m, const char *name, int64_t now_ms, char arn[MQ_ARN_MAX], lm_error *e);
+/* DeleteEventBus with its rules and targets ("default" cannot go). */
+int mq_bus_delete(mq *m, const char *bus, lm_error *e);
+/* [{"Name","Arn"}, …] by name.  Caller owns the result. */
+cJSON *mq_bus_list(mq *m, lm_error *e);
+/* PutRule with an EventPattern: create or replace (its targets stay).
+ * bus NULL: default. */
+int mq_rule_put(mq *m, const char *bus, const char *name, const char *pattern, bool enabled,
+                int64_t now_ms, char arn[MQ_ARN_MAX], lm_error *e);
+/* DeleteRule with its targets. */
+int mq_rule_delete(mq *m, const char *bus, const char *rule, lm_error *e);
+/* PutTargets: targets (a cJSON array of {"Id","Arn","Input"?}) added or
+ * replaced by Id; more than MQ_TARGETS_MAX on the rule is
+ * LimitExceededException and stores nothing. */
+int mq_targets_put(mq *m, const char *bus, const char *rule, const cJSON *targets, lm_error *e);
+
+typedef struct mq_event_out {
+    char id[37]; /* EventId, "" when the entry failed */
+    lm_error err; /* err.code LM_OK, or the entry's ErrorCode/ErrorMessage */
+    size_t matched, delivered, failed; /* target deliveries */
+} mq_event_out;
+/* PutEvents: entries (a cJSON array of {Source, DetailType, Detail,
+ * Resources?, EventBusName?}, 1-10, at most 256 KiB) each checked,
+ * enveloped and routed in a savepoint of its own.  *failed counts failed
+ * entries. */
+int mq_put_events(mq *m, const cJSON *entries, int64_t now_ms, mq_event_out *out, size_t *n,
+                  size_t *failed, lm_error *e);
+/* ==== end of buses ==== */
+
 #endif

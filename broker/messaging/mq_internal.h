@@ -27,7 +27,7 @@
 
 #include "mq.h"
 
-#define MQ_STMT_CACHE 96 /* distinct statements the engine prepares */
+#define MQ_STMT_CACHE 160 /* distinct statements the engine prepares */
 #define MQ_READY_MAX 64 /* queues remembered for the ready hook per transaction */
 #define MQ_EXPIRE_STEP 256 /* expired messages one operation removes */
 #define MQ_SCHEMA_VERSION 1
@@ -54,7 +54,10 @@ struct mq {
     size_t npend;
     mq_topic_cache *topics; /* compiled filter sets, by topic */
     size_t ntopics;
+    struct mq_bus_cache *buses; /* bus.c: compiled rules, by bus */
 };
+/* bus.c: drop every cached bus (rollback, destroy). */
+void mq_bus_cache_free(mq *m);
 
 /* A queue row, loaded by mq_q_open and written back by mq_q_save. */
 typedef struct mq_queue {

@@ -111,6 +111,28 @@ static const char *const schema_v1 =
     "  created_ms INTEGER NOT NULL,"
     "  UNIQUE(tid, protocol, endpoint));"
     "CREATE INDEX IF NOT EXISTS mq_subs_topic ON mq_subs(tid, sid);"
+    /* event buses (bus.c): gen changes with every rule or target change */
+    "CREATE TABLE IF NOT EXISTS mq_buses("
+    "  bid INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  created_ms INTEGER NOT NULL,"
+    "  gen INTEGER NOT NULL DEFAULT 0,"
+    "  n_rules INTEGER NOT NULL DEFAULT 0);"
+    "INSERT OR IGNORE INTO mq_buses(name, created_ms) VALUES('default', 0);"
+    "CREATE TABLE IF NOT EXISTS mq_rules("
+    "  rid INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  bid INTEGER NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  pattern TEXT,"
+    "  enabled INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  UNIQUE(bid, name));"
+    "CREATE TABLE IF NOT EXISTS mq_targets("
+    "  rid INTEGER NOT NULL,"
+    "  id TEXT NOT NULL,"
+    "  arn TEXT NOT NULL,"
+    "  input TEXT,"
+    "  PRIMARY KEY(rid, id)) WITHOUT ROWID;"
     "INSERT OR IGNORE INTO meta(key, value) VALUES('messaging_schema', '1');";
 
 static int stored_version(sqlite3 *db, int *v)

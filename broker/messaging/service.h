@@ -96,4 +96,23 @@ nng_msg *mqops_topic_unsubscribe(mq *m, mqsvc_call *c, lm_error *e);
 nng_msg *mqops_topic_subscriptions(mq *m, mqsvc_call *c, lm_error *e);
 nng_msg *mqops_topic_publish(mq *m, mqsvc_call *c, lm_error *e);
 
+/* ---- buses (bus_ops.c; EventBridge's field names) ----
+ *   "bus-create" {Name} -> {EventBusArn}      "bus-delete" {Name} -> {}
+ *   "bus-list" {} -> {EventBuses:[{Name, Arn}]}
+ *   "rule-put" {Name, EventBusName?, EventPattern, State?} -> {RuleArn}
+ *   "rule-delete" {Name, EventBusName?} -> {}
+ *   "rule-targets-put" {Rule, EventBusName?, Targets:[{Id, Arn, Input?}]}
+ *        -> {FailedEntryCount, FailedEntries}
+ *   "bus-put-events" {Entries:[{Source, DetailType, Detail, Resources?,
+ *        EventBusName?}]} -> {FailedEntryCount, Entries:[{EventId} |
+ *        {ErrorCode, ErrorMessage}]} */
+nng_msg *mqops_bus_create(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_bus_delete(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_bus_list(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_rule_put(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_rule_delete(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_rule_targets_put(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_bus_put_events(mq *m, mqsvc_call *c, lm_error *e);
+/* ---- end of buses ---- */
+
 #endif

@@ -26,7 +26,9 @@ static int exit_for(int code)
     case LM_E_PRECONDITION_FAILED:
     case LM_E_IDEMPOTENT_MISMATCH:
     case LM_E_QUEUE_ALREADY_EXISTS:
-    case LM_E_PURGE_IN_PROGRESS: return EXIT_CONFLICT;
+    case LM_E_PURGE_IN_PROGRESS:
+    case LM_E_EV_ALREADY_EXISTS:
+    case LM_E_EV_CONCURRENT: return EXIT_CONFLICT;
     case LM_E_UNREACHABLE:
     case LM_E_TIMEOUT:
     case LM_E_STOPPING: return EXIT_UNREACHABLE;
@@ -55,7 +57,10 @@ static int exit_for(int code)
     case LM_E_OVER_LIMIT:
     case LM_E_SNS_INVALID_PARAMETER:
     case LM_E_SUBSCRIPTION_LIMIT:
-    case LM_E_TOPIC_LIMIT: return EXIT_INVALID;
+    case LM_E_TOPIC_LIMIT:
+    case LM_E_EV_INVALID_PATTERN:
+    case LM_E_EV_VALIDATION:
+    case LM_E_EV_LIMIT: return EXIT_INVALID;
     default: return EXIT_INTERNAL;
     }
 }

@@ -85,7 +85,18 @@ extern "C" {
     X(LM_E_SUBSCRIPTION_LIMIT, 51, 403, "SubscriptionLimitExceeded",                         \
       "The topic has the maximum number of subscriptions.")                                  \
     X(LM_E_TOPIC_LIMIT, 52, 403, "TopicLimitExceeded",                                       \
-      "The maximum number of topics exists.")
+      "The maximum number of topics exists.")                                                \
+    /* 60-69: event buses (EventBridge's names; not found is 5) */                           \
+    X(LM_E_EV_ALREADY_EXISTS, 60, 400, "ResourceAlreadyExistsException",                     \
+      "The resource already exists.")                                                        \
+    X(LM_E_EV_INVALID_PATTERN, 61, 400, "InvalidEventPatternException",                      \
+      "The event pattern is not valid.")                                                     \
+    X(LM_E_EV_VALIDATION, 62, 400, "ValidationException",                                    \
+      "The input fails to satisfy the constraints specified.")                               \
+    X(LM_E_EV_LIMIT, 63, 400, "LimitExceededException",                                      \
+      "The request would exceed a limit of event buses.")                                    \
+    X(LM_E_EV_CONCURRENT, 64, 409, "ConcurrentModificationException",                        \
+      "There is concurrent modification on a resource.")
 /* clang-format on */
 
 typedef enum lm_err {

@@ -1,0 +1,910 @@
+/*
+ * broker/messaging/bus.c — EventBridge-style event buses: buses, rules
+ * with event patterns, targets (functions and queues), and PutEvents with
+ * its routing.
+ *
+ * Routing cost.  Each bus row carries a generation that every rule or
+ * target change replaces with a random value (as policy.c does for
+ * topics).  The instance caches, per bus, ONE filter_set holding the
+ * pattern of every enabled rule that has targets, with the rules' targets
+ * resolved; it is rebuilt only when the generation read in the
+ * PutEvents' transaction differs.  So an event costs one indexed read of
+ * its bus row plus one filter_set match, whatever the number of rules,
+ * and is matched once, not once per rule.  mq_rollback drops the cache
+ * (a rolled-back change must not leave a cache of what never was).
+ *
+ * Delivery.  Each PutEvents entry runs in a savepoint; each of its target
+ * deliveries in a nested one, so a failing delivery (queue gone, message
+ * too large, no invoke hook) rolls back only itself and is counted in
+ * mq_event_out.failed; everything else commits with the caller's
+ * transaction (group commit on the messaging thread): PutEvents is
+ * answered after one commit holding every matched target's delivery.
+ *
+ * The envelope is EventBridge's: {"version":"0","id","detail-type",
+ * "source","account","time" (RFC 3339 UTC, seconds),"region",
+ * "resources","detail"}.  A target without Input gets the envelope; with
+ * Input, that JSON text.  A function target's event is the same text.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "filter.h"
+#include "proto.h"
+
+#include "mq_internal.h"
+
+#define MQ_BUS_CACHE_MAX 16
+
+typedef struct bus_target {
+    bool function; /* else a queue */
+    char ref[MQ_ARN_MAX]; /* queue name, or function NAME[:QUALIFIER] */
+    char *input; /* Input text or NULL */
+} bus_target;
+
+typedef struct bus_rule {
+    int64_t rid;
+    char arn[MQ_ARN_MAX];
+    size_t nt;
+    bus_target t[MQ_TARGETS_MAX];
+} bus_rule;
+
+typedef struct mq_bus_cache {
+    struct mq_bus_cache *next;
+    int64_t bid, gen;
+    filter_set *set;
+    bus_rule *rules; /* pattern index -> rule */
+    size_t n, cap;
+    uint32_t *scratch;
+} mq_bus_cache;
+
+/* ---- names and ARNs ---- */
+
+static bool name_ok(const char *s, size_t max, bool slash)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+    if (n == 0 || n > max) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-' || (slash && c == '/');
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void mq_bus_arn(const char *name, char out[MQ_ARN_MAX])
+{
+    snprintf(out, MQ_ARN_MAX, "arn:%s:events:%s:%s:event-bus/%s", MQ_ARN_PARTITION, MQ_ARN_REGION,
+             MQ_ARN_ACCOUNT, name);
+}
+
+void mq_rule_arn(const char *bus, const char *rule, char out[MQ_ARN_MAX])
+{
+    if (bus == NULL || strcmp(bus, "default") == 0) {
+        snprintf(out, MQ_ARN_MAX, "arn:%s:events:%s:%s:rule/%s", MQ_ARN_PARTITION, MQ_ARN_REGION,
+                 MQ_ARN_ACCOUNT, rule);
+    } else {
+        snprintf(out, MQ_ARN_MAX, "arn:%s:events:%s:%s:rule/%s/%s", MQ_ARN_PARTITION, MQ_ARN_REGION,
+                 MQ_ARN_ACCOUNT, bus, rule);
+    }
+}
+
+/* NULL/"" → default; an events ARN → its name.  ValidationException. */
+static int bus_ref(const char *ref, char name[MQ_BUS_NAME_MAX + 1], lm_error *e)
+{
+    if (ref == NULL || ref[0] == '\0') {
+        ref = "default";
+    }
+    if (strncmp(ref, "arn:", 4) == 0) {
+        const char *p = strstr(ref, ":event-bus/");
+        if (p == NULL || strstr(ref, ":events:") == NULL) {
+            char qb[96];
+            return proto_error(e, LM_E_EV_VALIDATION, "EventBusName %s is not an event bus ARN",
+                               mq_q(qb, sizeof(qb), ref));
+        }
+        ref = p + strlen(":event-bus/");
+    }
+    if (!name_ok(ref, MQ_BUS_NAME_MAX, true)) {
+        char qb[96];
+        return proto_error(e, LM_E_EV_VALIDATION,
+                           "EventBusName %s must be 1-256 characters of [A-Za-z0-9._/-]",
+                           mq_q(qb, sizeof(qb), ref));
+    }
+    snprintf(name, MQ_BUS_NAME_MAX + 1, "%s", ref);
+    return LM_OK;
+}
+
+/* 1 found (bid, gen, n_rules), 0 none (ResourceNotFoundException), <0 */
+static int bus_load(mq *m, const char *name, int64_t *bid, int64_t *gen, int64_t *nrules,
+                    lm_error *e)
+{
+    sqlite3_stmt *st = mq_stmt(m, "SELECT bid, gen, n_rules FROM mq_buses WHERE name=?1", e);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int r = mq_step(m, st, e);
+    if (r == 1) {
+        *bid = sqlite3_column_int64(st, 0);
+        *gen = sqlite3_column_int64(st, 1);
+        if (nrules != NULL) {
+            *nrules = sqlite3_column_int64(st, 2);
+        }
+        sqlite3_reset(st);
+    } else if (r == 0) {
+        char qb[96];
+        proto_error(e, LM_E_NOT_FOUND, "Event bus %s does not exist.", mq_q(qb, sizeof(qb), name));
+    }
+    return r;
+}
+
+static int bus_open(mq *m, const char *ref, char name[MQ_BUS_NAME_MAX + 1], int64_t *bid,
+                    int64_t *gen, int64_t *nrules, lm_error *e)
+{
+    int rc = bus_ref(ref, name, e);
+    if (rc != LM_OK) {
+        return rc;
+    }
+    int r = bus_load(m, name, bid, gen, nrules, e);
+    return r == 1 ? LM_OK : r == 0 ? LM_E_NOT_FOUND : LM_E_IO;
+}
+
+static int exec_id(mq *m, const char *sql, int64_t id, lm_error *e)
+{
+    sqlite3_stmt *st = mq_stmt(m, sql, e);
+    if (st == NULL) {
+        return LM_E_IO;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    return mq_done(m, st, e);
+}
+
+static int bus_touch(mq *m, int64_t bid, lm_error *e)
+{
+    return exec_id(m, "UPDATE mq_buses SET gen=random() WHERE bid=?1", bid, e);
+}
+
+/* ---- buses ---- */
+
+int mq_bus_create(mq *m, const char *name, int64_t now_ms, char arn[MQ_ARN_MAX], lm_error *e)
+{
+    if (!name_ok(name, MQ_BUS_NAME_MAX, true)) {
+        char qb[96];
+        return proto_error(e, LM_E_EV_VALIDATION,
+                           "Name %s must be 1-256 characters of [A-Za-z0-9._/-]",
+                           mq_q(qb, sizeof(qb), name));
+    }
+    int rc = mq_op_begin(m, e);
+    if (rc != LM_OK) {
+        return rc;
+    }
+    int64_t bid, gen;
+    int r = bus_load(m, name, &bid, &gen, NULL, NULL);
+    sqlite3_stmt *st = NULL;
+    if (r == 1) {
+        rc = proto_error(e, LM_E_EV_ALREADY_EXISTS, "Event bus %s already exists.", name);
+    } else if (r < 0) {
+        rc = proto_error(e, LM_E_IO, "messaging: cannot read the buses");
+    } else if ((st = mq_stmt(m, "SELECT count(*) FROM mq_buses", e)) == NULL ||
+               mq_step(m, st, e) != 1) {
+        rc = LM_E_IO;
+    } else {
+        int64_t n = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (n > MQ_BUSES_MAX) { /* custom buses besides "default" */
+            rc = proto_error(e, LM_E_EV_LIMIT, "At most %d event buses.", MQ_BUSES_MAX);
+        }
+    }
+    if (rc == LM_OK) {
+        st = mq_stmt(m, "INSERT INTO mq_buses(name, created_ms) VALUES(?1, ?2)", e);
+        rc = st != NULL ? LM_OK : LM_E_IO;
+    }
+    if (rc == LM_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, now_ms);
+        rc = mq_done(m, st, e);
+    }
+    rc = mq_op_end(m, rc, e);
+    if (rc == LM_OK && arn != NULL) {
+        mq_bus_arn(name, arn);
+    }
+    return rc;
+}
+
+int mq_bus_delete(mq *m, const char *bus, lm_error *e)
+{
+    char name[MQ_BUS_NAME_MAX + 1];
+    int64_t bid, gen;
+    int rc = mq_op_begin(m, e);
+    if (rc != LM_OK) {
+        return rc;
+    }
+    rc = bus_open(m, bus, name, &bid, &gen, NULL, e);
+    if (rc == LM_OK && strcmp(name, "default") == 0) {
+        rc = proto_error(e, LM_E_EV_VALIDATION, "Cannot delete event bus default.");
+    }
+    if (rc == LM_OK) {
+        rc = exec_id(m,
+                     "DELETE FROM mq_targets WHERE rid IN (SELECT rid FROM mq_rules WHERE bid=?1)",
+                     bid, e);
+    }
+    if (rc == LM_OK) {
+        rc = exec_id(m, "DELETE FROM mq_rules WHERE bid=?1", bid, e);
+    }
+    if (rc == LM_OK) {
+        rc = exec_id(m, "DELETE FROM mq_buses WHERE bid=?1", bid, e);
+    }
+    return mq_op_end(m, rc, e);
+}
+
+cJSON *mq_bus_list(mq *m, lm_error *e)
+{
+    sqlite3_stmt *st = mq_stmt(m, "SELECT name FROM mq_buses ORDER BY name", e);
+    cJSON *a = st != NULL ? cJSON_CreateArray() : NULL;
+    if (a == NULL) {
+        return NULL;
+    }
+    int r;
+    while ((r = mq_step(m, st, e)) == 1) {
+        char arn[MQ_ARN_MAX];
+        mq_bus_arn(mq_col_text(st, 0), arn);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "Name", mq_col_text(st, 0));
+        cJSON_AddStringToObject(o, "Arn", arn);
+        cJSON_AddItemToArray(a, o);
+    }
+    if (r < 0) {
+        cJSON_Delete(a);
+        return NULL;
+    }
+    return a;
+}
+
+/* ---- rules ---- */
+
+static int rule_name_check(const char *rule, lm_error *e)
+{
+    if (!name_ok(rule, MQ_RULE_NAME_MAX, false)) {
+        char qb[96];
+        return proto_error(e, LM_E_EV_VALIDATION,
+                           "Rule name %s must be 1-64 characters of [A-Za-z0-9._-]",
+                           mq_q(qb, sizeof(qb), rule));
+    }
+    return LM_OK;
+}
+
+/* 1 found (*rid), 0 none (ResourceNotFoundException), <0 */
+static int rule_find(mq *m, int64_t bid, const char *rule, int64_t *rid, lm_error *e)
+{
+    sqlite3_stmt *st = mq_stmt(m, "SELECT rid FROM mq_rules WHERE bid=?1 AND name=?2", e);
+    if (st == NULL) {
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, bid);
+    sqlite3_bind_text(st, 2, rule, -1, SQLITE_STATIC);
+    int r = mq_step(m, st, e);
+    if (r == 1) {
+        *rid = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+    } else if (r == 0) {
+        char qb[96];
+        proto_error(e, LM_E_NOT_FOUND, "Rule %s does not exist.", mq_q(qb, sizeof(qb), rule));
+    }
+    return r;
+}
+
+static int pattern_check(const char *pattern, lm_error *e)
+{
+    if (pattern == NULL) {
+        return proto_error(e, LM_E_EV_VALIDATION, "EventPattern is required.");
+    }
+    filter_error fe;
+    filter *f = filter_compile(pattern, strlen(pattern), &fe);
+    if (f == NULL) {
+        return proto_error(e, LM_E_EV_INVALID_PATTERN, "Event pattern is not valid. Reason: %s",
+                           fe.message);
+    }
+    filter_destroy(f);
+    return LM_OK;
+}
+
+int mq_rule_put(mq *m, const char *bus, const char *name, const char *pattern, bool enabled,
+                int64_t now_ms, char arn[MQ_ARN_MAX], lm_error *e)
+{
+    int rc = rule_name_check(name, e);
+    if (rc == LM_OK) {
+        rc = pattern_check(pattern, e);
+    }
+    if (rc != LM_OK || (rc = mq_op_begin(m, e)) != LM_OK) {
+        return rc;
+    }
+    char bname[MQ_BUS_NAME_MAX + 1];
+    int64_t bid, gen, nrules, rid;
+    rc = bus_open(m, bus, bname, &bid, &gen, &nrules, e);
+    int found = rc == LM_OK ? rule_find(m, bid, name, &rid, NULL) : 0;
+    sqlite3_stmt *st = NULL;
+    if (rc == LM_OK && found < 0) {
+        rc = proto_error(e, LM_E_IO, "messaging: cannot read the rules");
+    } else if (rc == LM_OK && found == 0 && nrules >= MQ_RULES_MAX) {
+        rc = proto_error(e, LM_E_EV_LIMIT, "At most %d rules per event bus.", MQ_RULES_MAX);
+    } else if (rc == LM_OK) {
+        st = mq_stmt(m,
+                     "INSERT INTO mq_rules(bid, name, pattern, enabled, created_ms) "
+                     "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(bid, name) DO UPDATE SET "
+                     "pattern=excluded.pattern, enabled=excluded.enabled",
+                     e);
+        rc = st != NULL ? LM_OK : LM_E_IO;
+    }
+    if (rc == LM_OK) {
+        sqlite3_bind_int64(st, 1, bid);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, pattern, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 4, enabled ? 1 : 0);
+        sqlite3_bind_int64(st, 5, now_ms);
+        rc = mq_done(m, st, e);
+    }
+    if (rc == LM_OK && found == 0) {
+        rc = exec_id(m, "UPDATE mq_buses SET n_rules=n_rules+1 WHERE bid=?1", bid, e);
+    }
+    if (rc == LM_OK) {
+        rc = bus_touch(m, bid, e);
+    }
+    rc = mq_op_end(m, rc, e);
+    if (rc == LM_OK && arn != NULL) {
+        mq_rule_arn(bname, name, arn);
+    }
+    return rc;
+}
+
+int mq_rule_delete(mq *m, const char *bus, const char *rule, lm_error *e)
+{
+    int rc = mq_op_begin(m, e);
+    if (rc != LM_OK) {
+        return rc;
+    }
+    char bname[MQ_BUS_NAME_MAX + 1];
+    int64_t bid, gen, rid;
+    rc = bus_open(m, bus, bname, &bid, &gen, NULL, e);
+    if (rc == LM_OK) {
+        int r = rule_find(m, bid, rule, &rid, e);
+        rc = r == 1 ? LM_OK : r == 0 ? LM_E_NOT_FOUND : LM_E_IO;
+    }
+    if (rc == LM_OK) {
+        rc = exec_id(m, "DELETE FROM mq_targets WHERE rid=?1", rid, e);
+    }
+    if (rc == LM_OK) {
+        rc = exec_id(m, "DELETE FROM mq_rules WHERE rid=?1", rid, e);
+    }
+    if (rc == LM_OK) {
+        rc = exec_id(m, "UPDATE mq_buses SET n_rules=n_rules-1 WHERE bid=?1", bid, e);
+    }
+    if (rc == LM_OK) {
+        rc = bus_touch(m, bid, e);
+    }
+    return mq_op_end(m, rc, e);
+}
+
+/* ---- targets ---- */
+
+/* A target ARN to what delivery needs: a queue (sqs ARN) or a function
+ * (function ARN, or a bare NAME[:QUALIFIER]). */
+static int target_resolve(const char *arn, bus_target *t, lm_error *e)
+{
+    lm_error le;
+    if (strncmp(arn, "arn:", 4) == 0 && strstr(arn, ":sqs:") != NULL) {
+        char q[MQ_QUEUE_NAME_MAX + 1];
+        if (mq_queue_ref(arn, q, &le) != LM_OK) {
+            return proto_error(e, LM_E_EV_VALIDATION, "Target Arn: %s", le.message);
+        }
+        t->function = false;
+        snprintf(t->ref, sizeof(t->ref), "%s", q);
+        return LM_OK;
+    }
+    char fn[65], qual[129];
+    if (mq_function_ref(arn, fn, qual, &le) != LM_OK) {
+        char qb[96];
+        return proto_error(e, LM_E_EV_VALIDATION,
+                           "Target Arn %s is not a function or queue ARN (or a function name)",
+                           mq_q(qb, sizeof(qb), arn));
+    }
+    t->function = true;
+    snprintf(t->ref, sizeof(t->ref), "%s%s%s", fn, qual[0] != '\0' ? ":" : "", qual);
+    return LM_OK;
+}
+
+/* One element of Targets checked: Id, Arn, Input (JSON text). */
+static int target_check(const cJSON *o, const char **id, const char **arn, const char **input,
+                        lm_error *e)
+{
+    const cJSON *i = cJSON_GetObjectItemCaseSensitive(o, "Id");
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "Arn");
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(o, "Input");
+    if (!cJSON_IsObject(o) || !cJSON_IsString(i) || !cJSON_IsString(a)) {
+        return proto_error(e, LM_E_EV_VALIDATION, "Each target needs a string Id and Arn.");
+    }
+    if (!name_ok(i->valuestring, MQ_TARGET_ID_MAX, false)) {
+        return proto_error(e, LM_E_EV_VALIDATION,
+                           "Target Id must be 1-64 characters of [A-Za-z0-9._-]");
+    }
+    *id = i->valuestring;
+    *arn = a->valuestring;
+    *input = NULL;
+    if (in != NULL && !cJSON_IsNull(in)) {
+        if (!cJSON_IsString(in) || strlen(in->valuestring) > MQ_INPUT_MAX) {
+            return proto_error(e, LM_E_EV_VALIDATION,
+                               "Target Input must be JSON text of at most %d bytes", MQ_INPUT_MAX);
+        }
+        cJSON *j =
+            mq_json_parse(in->valuestring, strlen(in->valuestring), LM_E_EV_VALIDATION, "Input", e);
+        if (j == NULL) {
+            return LM_E_EV_VALIDATION;
+        }
+        cJSON_Delete(j);
+        *input = in->valuestring;
+    }
+    bus_target t;
+    return target_resolve(*arn, &t, e);
+}
+
+static int target_store(mq *m, int64_t rid, const char *id, const char *arn, const char *input,
+                        lm_error *e)
+{
+    sqlite3_stmt *st = mq_stmt(m,
+                               "INSERT OR REPLACE INTO mq_targets(rid, id, arn, input) "
+                               "VALUES(?1, ?2, ?3, ?4)",
+                               e);
+    if (st == NULL) {
+        return LM_E_IO;
+    }
+    sqlite3_bind_int64(st, 1, rid);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, arn, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, input, -1, SQLITE_STATIC);
+    return mq_done(m, st, e);
+}
+
+static int targets_count(mq *m, int64_t rid, int64_t *n, lm_error *e)
+{
+    sqlite3_stmt *st = mq_stmt(m, "SELECT count(*) FROM mq_targets WHERE rid=?1", e);
+    if (st == NULL) {
+        return LM_E_IO;
+    }
+    sqlite3_bind_int64(st, 1, rid);
+    if (mq_step(m, st, e) != 1) {
+        return LM_E_IO;
+    }
+    *n = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return LM_OK;
+}
+
+int mq_targets_put(mq *m, const char *bus, const char *rule, const cJSON *targets, lm_error *e)
+{
+    int n = cJSON_IsArray(targets) ? cJSON_GetArraySize(targets) : -1;
+    if (n < 1 || n > MQ_TARGETS_MAX) {
+        return proto_error(e, LM_E_EV_VALIDATION, "Targets must be a list of 1-%d targets.",
+                           MQ_TARGETS_MAX);
+    }
+    int rc = mq_op_begin(m, e);
+    if (rc != LM_OK) {
+        return rc;
+    }
+    char bname[MQ_BUS_NAME_MAX + 1];
+    int64_t bid, gen, rid = 0, have = 0;
+    rc = bus_open(m, bus, bname, &bid, &gen, NULL, e);
+    if (rc == LM_OK) {
+        int r = rule_find(m, bid, rule, &rid, e);
+        rc = r == 1 ? LM_OK : r == 0 ? LM_E_NOT_FOUND : LM_E_IO;
+    }
+    for (const cJSON *o = targets->child; rc == LM_OK && o != NULL; o = o->next) {
+        const char *id = NULL, *arn = NULL, *input = NULL;
+        rc = target_check(o, &id, &arn, &input, e);
+        if (rc == LM_OK) {
+            rc = target_store(m, rid, id, arn, input, e);
+        }
+    }
+    if (rc == LM_OK) {
+        rc = targets_count(m, rid, &have, e);
+    }
+    if (rc == LM_OK && have > MQ_TARGETS_MAX) {
+        rc = proto_error(e, LM_E_EV_LIMIT, "A rule has at most %d targets.", MQ_TARGETS_MAX);
+    }
+    if (rc == LM_OK) {
+        rc = bus_touch(m, bid, e);
+    }
+    return mq_op_end(m, rc, e);
+}
+
+/* ---- the per-bus cache ---- */
+
+static void cache_entry_free(mq_bus_cache *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        for (size_t k = 0; k < c->rules[i].nt; k++) {
+            free(c->rules[i].t[k].input);
+        }
+    }
+    free(c->rules);
+    free(c->scratch);
+    filter_set_destroy(c->set);
+    free(c);
+}
+
+void mq_bus_cache_free(mq *m)
+{
+    while (m->buses != NULL) {
+        mq_bus_cache *n = m->buses->next;
+        cache_entry_free(m->buses);
+        m->buses = n;
+    }
+}
+
+/* Append a rule (its pattern compiled) to c: its index in the set. */
+static bus_rule *cache_rule(mq_bus_cache *c, const char *bname, const char *name,
+                            const char *pattern, int64_t rid)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap != 0 ? c->cap * 2 : 16;
+        bus_rule *r = realloc(c->rules, cap * sizeof(*r));
+        uint32_t *s = realloc(c->scratch, cap * sizeof(*s));
+        if (r != NULL) {
+            c->rules = r;
+        }
+        if (s != NULL) {
+            c->scratch = s;
+        }
+        if (r == NULL || s == NULL) {
+            return NULL;
+        }
+        c->cap = cap;
+    }
+    filter_error fe;
+    if (filter_set_add(c->set, pattern, strlen(pattern), &fe) < 0) {
+        return NULL; /* checked by PutRule; only ENOMEM or an engine change */
+    }
+    bus_rule *r = &c->rules[c->n++];
+    memset(r, 0, sizeof(*r));
+    r->rid = rid;
+    mq_rule_arn(bname, name, r->arn);
+    return r;
+}
+
+static mq_bus_cache *cache_load(mq *m, int64_t bid, int64_t gen, const char *bname, lm_error *e)
+{
+    mq_bus_cache *c = calloc(1, sizeof(*c));
+    if (c == NULL || (c->set = filter_set_create()) == NULL) {
+        cache_entry_free(c);
+        proto_error(e, LM_E_NOMEM, NULL);
+        return NULL;
+    }
+    c->bid = bid;
+    c->gen = gen;
+    sqlite3_stmt *st = mq_stmt(m,
+                               "SELECT r.rid, r.name, r.pattern, t.arn, t.input FROM mq_rules r "
+                               "JOIN mq_targets t ON t.rid=r.rid WHERE r.bid=?1 AND r.enabled=1 "
+                               "AND r.pattern IS NOT NULL ORDER BY r.rid, t.id",
+                               e);
+    if (st == NULL) {
+        cache_entry_free(c);
+        return NULL;
+    }
+    sqlite3_bind_int64(st, 1, bid);
+    int r;
+    bus_rule *cur = NULL;
+    while ((r = mq_step(m, st, e)) == 1) {
+        int64_t rid = sqlite3_column_int64(st, 0);
+        if (cur == NULL || cur->rid != rid) {
+            cur = cache_rule(c, bname, mq_col_text(st, 1), mq_col_text(st, 2), rid);
+            if (cur == NULL) {
+                sqlite3_reset(st);
+                cache_entry_free(c);
+                proto_error(e, LM_E_NOMEM, NULL);
+                return NULL;
+            }
+        }
+        if (cur->nt < MQ_TARGETS_MAX &&
+            target_resolve(mq_col_text(st, 3), &cur->t[cur->nt], NULL) == LM_OK) {
+            bus_target *t = &cur->t[cur->nt++];
+            t->input = sqlite3_column_type(st, 4) == SQLITE_NULL
+                           ? NULL
+                           : mq_strndup(mq_col_text(st, 4), strlen(mq_col_text(st, 4)));
+        }
+    }
+    if (r < 0) {
+        cache_entry_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static mq_bus_cache *cache_get(mq *m, int64_t bid, int64_t gen, const char *bname, lm_error *e)
+{
+    size_t count = 0;
+    for (mq_bus_cache **p = &m->buses; *p != NULL; p = &(*p)->next, count++) {
+        mq_bus_cache *c = *p;
+        if (c->bid == bid) {
+            *p = c->next;
+            if (c->gen == gen) {
+                c->next = m->buses; /* most recently used first */
+                m->buses = c;
+                return c;
+            }
+            cache_entry_free(c);
+            count = 0;
+            break;
+        }
+    }
+    mq_bus_cache *c = cache_load(m, bid, gen, bname, e);
+    if (c == NULL) {
+        return NULL;
+    }
+    c->next = m->buses;
+    m->buses = c;
+    /* keep at most MQ_BUS_CACHE_MAX: drop the least recently used */
+    size_t k = 0;
+    for (mq_bus_cache *p = m->buses; p != NULL; p = p->next, k++) {
+        if (k + 1 == MQ_BUS_CACHE_MAX && p->next != NULL) {
+            mq_bus_cache *rest = p->next;
+            p->next = NULL;
+            while (rest != NULL) {
+                mq_bus_cache *n = rest->next;
+                cache_entry_free(rest);
+                rest = n;
+            }
+            break;
+        }
+    }
+    (void)count;
+    return c;
+}
+
+/* ---- PutEvents ---- */
+
+static void rfc3339(int64_t ms, char out[32])
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* A string member of o, 1..max bytes: *out, or a per-entry error. */
+static int entry_str(const cJSON *o, const char *key, size_t max, bool required, const char **out,
+                     lm_error *e)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    *out = NULL;
+    if (v == NULL || cJSON_IsNull(v)) {
+        return required ? proto_error(e, LM_E_EV_VALIDATION, "Parameter %s is required.", key)
+                        : LM_OK;
+    }
+    if (!cJSON_IsString(v) || strlen(v->valuestring) > max ||
+        (required && v->valuestring[0] == '\0')) {
+        return proto_error(e, LM_E_EV_VALIDATION,
+                           "Parameter %s is not valid: a string of 1-%zu characters.", key, max);
+    }
+    *out = v->valuestring;
+    return LM_OK;
+}
+
+static cJSON *envelope(const char *id, const char *source, const char *dtype,
+                       const cJSON *resources, cJSON *detail, int64_t now_ms)
+{
+    char t[32];
+    rfc3339(now_ms, t);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "version", "0");
+    cJSON_AddStringToObject(o, "id", id);
+    cJSON_AddStringToObject(o, "detail-type", dtype);
+    cJSON_AddStringToObject(o, "source", source);
+    cJSON_AddStringToObject(o, "account", MQ_ARN_ACCOUNT);
+    cJSON_AddStringToObject(o, "time", t);
+    cJSON_AddStringToObject(o, "region", MQ_ARN_REGION);
+    cJSON_AddItemToObject(
+        o, "resources", resources != NULL ? cJSON_Duplicate(resources, true) : cJSON_CreateArray());
+    cJSON_AddItemToObject(o, "detail", detail);
+    return o;
+}
+
+static int deliver(mq *m, const bus_rule *r, const bus_target *t, const char *bus_arn,
+                   const char *id, const char *text, int64_t now_ms, lm_error *e)
+{
+    const char *body = t->input != NULL ? t->input : text;
+    if (!t->function) {
+        mq_queue q;
+        int rc = mq_q_open(m, t->ref, now_ms, &q, e);
+        if (rc != LM_OK) {
+            return rc;
+        }
+        mq_send_entry en = {.body = body, .body_len = strlen(body), .delay_s = -1};
+        mq_sent sent;
+        memset(&sent, 0, sizeof(sent));
+        rc = mq_send_into(m, &q, &en, &sent, e);
+        return rc == LM_OK ? mq_q_save(m, &q, e) : rc;
+    }
+    if (m->invoke == NULL) {
+        return proto_error(e, LM_E_INTERNAL, "no invoke hook: function targets fail");
+    }
+    char fn[65], qual[129], fn_arn[MQ_ARN_MAX];
+    int rc = mq_function_ref(t->ref, fn, qual, e);
+    if (rc != LM_OK) {
+        return rc;
+    }
+    mq_function_arn(fn, qual, fn_arn);
+    mq_delivery d = {.function = fn,
+                     .qualifier = qual,
+                     .function_arn = fn_arn,
+                     .subscription_arn = r->arn,
+                     .topic_arn = bus_arn,
+                     .message_id = id,
+                     .event = body,
+                     .event_len = strlen(body)};
+    return m->invoke(m->invoke_arg, &d, e);
+}
+
+/* Route envelope text on a cached bus: every matching rule's targets. */
+static int route(mq *m, mq_bus_cache *c, const char *bus_arn, const char *id, const char *text,
+                 int64_t now_ms, mq_event_out *out, lm_error *e)
+{
+    if (filter_set_count(c->set) == 0) {
+        return LM_OK;
+    }
+    filter_error fe;
+    int k = filter_set_match(c->set, text, strlen(text), c->scratch, &fe);
+    if (k < 0) {
+        return proto_error(e, LM_E_EV_VALIDATION, "The event cannot be matched: %s", fe.message);
+    }
+    for (int i = 0; i < k; i++) {
+        const bus_rule *r = &c->rules[c->scratch[i]];
+        for (size_t j = 0; j < r->nt; j++) {
+            out->matched++;
+            lm_error de;
+            int rc = mq_sp_begin(m, &de);
+            if (rc == LM_OK) {
+                rc = deliver(m, r, &r->t[j], bus_arn, id, text, now_ms, &de);
+                mq_sp_end(m, rc == LM_OK);
+            }
+            if (rc == LM_OK) {
+                out->delivered++;
+            } else {
+                out->failed++;
+            }
+        }
+    }
+    return LM_OK;
+}
+
+/* One entry: check, envelope, route (inside the operation's frame). */
+static int put_one(mq *m, const cJSON *o, int64_t now_ms, mq_event_out *out, lm_error *e)
+{
+    const char *source, *dtype, *detail, *bus;
+    if (!cJSON_IsObject(o)) {
+        return proto_error(e, LM_E_EV_VALIDATION, "Each entry must be an object.");
+    }
+    int rc = entry_str(o, "Source", 256, true, &source, e);
+    if (rc == LM_OK) {
+        rc = entry_str(o, "DetailType", 128, true, &dtype, e);
+    }
+    if (rc == LM_OK) {
+        rc = entry_str(o, "Detail", MQ_PUT_EVENTS_BYTES, true, &detail, e);
+    }
+    if (rc == LM_OK) {
+        rc = entry_str(o, "EventBusName", 1600, false, &bus, e);
+    }
+    const cJSON *res = cJSON_GetObjectItemCaseSensitive(o, "Resources");
+    if (rc == LM_OK && res != NULL && !cJSON_IsNull(res)) {
+        bool ok = cJSON_IsArray(res);
+        for (const cJSON *x = ok ? res->child : NULL; x != NULL; x = x->next) {
+            ok = ok && cJSON_IsString(x);
+        }
+        if (!ok) {
+            rc = proto_error(e, LM_E_EV_VALIDATION, "Parameter Resources must be strings.");
+        }
+    } else {
+        res = NULL;
+    }
+    if (rc != LM_OK) {
+        return rc;
+    }
+    cJSON *d = mq_json_parse(detail, strlen(detail), LM_E_EV_VALIDATION, "Detail", e);
+    if (d == NULL) {
+        return proto_error(e, LM_E_EV_VALIDATION, "Detail is malformed: %s", e->message);
+    }
+    if (!cJSON_IsObject(d)) {
+        cJSON_Delete(d);
+        return proto_error(e, LM_E_EV_VALIDATION, "Detail is malformed: not a JSON object.");
+    }
+    char bname[MQ_BUS_NAME_MAX + 1], barn[MQ_ARN_MAX];
+    int64_t bid, gen;
+    rc = bus_open(m, bus, bname, &bid, &gen, NULL, e);
+    mq_bus_cache *c = rc == LM_OK ? cache_get(m, bid, gen, bname, e) : NULL;
+    if (rc == LM_OK && c == NULL) {
+        rc = e->code != LM_OK ? e->code : LM_E_IO;
+    }
+    if (rc != LM_OK) {
+        cJSON_Delete(d);
+        return rc;
+    }
+    mq_bus_arn(bname, barn);
+    char id[37];
+    mq_uuid(id);
+    cJSON *env = envelope(id, source, dtype, res, d, now_ms);
+    char *text = env != NULL ? cJSON_PrintUnformatted(env) : NULL;
+    cJSON_Delete(env);
+    if (text == NULL) {
+        return proto_error(e, LM_E_NOMEM, NULL);
+    }
+    rc = route(m, c, barn, id, text, now_ms, out, e);
+    free(text);
+    if (rc == LM_OK) {
+        snprintf(out->id, sizeof(out->id), "%s", id);
+    }
+    return rc;
+}
+
+/* The size EventBridge counts for an entry: its strings' bytes. */
+static size_t entry_size(const cJSON *o)
+{
+    size_t n = 0;
+    for (const cJSON *v = cJSON_IsObject(o) ? o->child : NULL; v != NULL; v = v->next) {
+        if (cJSON_IsString(v)) {
+            n += strlen(v->valuestring);
+        } else if (cJSON_IsArray(v)) {
+            for (const cJSON *x = v->child; x != NULL; x = x->next) {
+                n += cJSON_IsString(x) ? strlen(x->valuestring) : 0;
+            }
+        }
+    }
+    return n;
+}
+
+int mq_put_events(mq *m, const cJSON *entries, int64_t now_ms, mq_event_out *out, size_t *n,
+                  size_t *failed, lm_error *e)
+{
+    int k = cJSON_IsArray(entries) ? cJSON_GetArraySize(entries) : -1;
+    *n = 0;
+    *failed = 0;
+    if (k < 1 || k > MQ_PUT_EVENTS_MAX) {
+        return proto_error(e, LM_E_EV_VALIDATION, "Entries must be a list of 1-%d entries.",
+                           MQ_PUT_EVENTS_MAX);
+    }
+    size_t total = 0;
+    for (const cJSON *o = entries->child; o != NULL; o = o->next) {
+        total += entry_size(o);
+    }
+    if (total > MQ_PUT_EVENTS_BYTES) {
+        return proto_error(e, LM_E_EV_VALIDATION,
+                           "Total size of the entries in the request is over the limit (%zu "
+                           "bytes, at most %d).",
+                           total, MQ_PUT_EVENTS_BYTES);
+    }
+    int rc = mq_op_begin(m, e);
+    if (rc != LM_OK) {
+        return rc;
+    }
+    for (const cJSON *o = entries->child; o != NULL; o = o->next) {
+        mq_event_out *r = &out[(*n)++];
+        memset(r, 0, sizeof(*r));
+        int er = mq_sp_begin(m, &r->err);
+        if (er == LM_OK) {
+            er = put_one(m, o, now_ms, r, &r->err);
+            mq_sp_end(m, er == LM_OK);
+        }
+        if (er != LM_OK) {
+            r->id[0] = '\0';
+            r->matched = r->delivered = r->failed = 0;
+            (*failed)++;
+        } else {
+            r->err.code = LM_OK;
+        }
+    }
+    return mq_op_end(m, LM_OK, e);
+}

@@ -1,0 +1,287 @@
+/*
+ * Integration: EventBridge-style event buses (issue 13) through the real
+ * api socket: the default bus and custom buses, rules with event patterns,
+ * targets (queue and function), PutEvents with per-entry results, the
+ * envelope field by field, Input, and the typed errors.
+ */
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "harness.h"
+
+static int call(lt_broker *b, const char *op, const char *args, cJSON **out, lm_error *e)
+{
+    char *reply = NULL;
+    lm_error local;
+    lm_error *err = e != NULL ? e : &local;
+    int rc = lm_call(b->client, op, args, NULL, 0, &reply, err);
+    if (out != NULL) {
+        *out = rc == LM_OK ? cJSON_Parse(reply) : NULL;
+    }
+    free(reply);
+    return rc;
+}
+
+static cJSON *ok(lt_broker *b, const char *op, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static cJSON *ok(lt_broker *b, const char *op, const char *fmt, ...)
+{
+    char args[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    cJSON *j = NULL;
+    lm_error e;
+    int rc = call(b, op, args, &j, &e);
+    cr_assert_eq(rc, LM_OK, "%s %s: %s %s", op, args, e.type, e.message);
+    cr_assert_not_null(j);
+    return j;
+}
+
+static int fails(lt_broker *b, const char *op, const char *args)
+{
+    lm_error e;
+    int rc = call(b, op, args, NULL, &e);
+    cr_assert_neq(rc, LM_OK, "%s %s should fail", op, args);
+    return rc;
+}
+
+static const char *str(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    cr_assert(cJSON_IsString(v), "no string %s", key);
+    return v->valuestring;
+}
+
+/* The bodies of every message in q (no wait), as a JSON array. */
+static cJSON *drain(lt_broker *b, const char *q)
+{
+    cJSON *r = ok(b, "queue-receive",
+                  "{\"QueueName\":\"%s\",\"MaxNumberOfMessages\":10,\"WaitTimeSeconds\":0}", q);
+    cJSON *bodies = cJSON_CreateArray();
+    const cJSON *m;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(r, "Messages"))
+    {
+        cJSON_AddItemToArray(bodies, cJSON_CreateString(str(m, "Body")));
+    }
+    cJSON_Delete(r);
+    return bodies;
+}
+
+static void rule_to_queue(lt_broker *b, const char *bus, const char *rule, const char *pattern,
+                          const char *queue, const char *extra)
+{
+    cJSON_Delete(ok(b, "rule-put", "{\"Name\":\"%s\",\"EventBusName\":\"%s\",\"EventPattern\":%s}",
+                    rule, bus, pattern));
+    cJSON_Delete(ok(b, "rule-targets-put",
+                    "{\"Rule\":\"%s\",\"EventBusName\":\"%s\",\"Targets\":[{\"Id\":\"t1\","
+                    "\"Arn\":\"arn:aws:sqs:us-east-1:123456789012:%s\"%s}]}",
+                    rule, bus, queue, extra));
+}
+
+Test(bus, default_bus_exists_and_custom_buses_come_and_go, .timeout = 60)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    cJSON *l = ok(&b, "bus-list", "{}");
+    cJSON *buses = cJSON_GetObjectItemCaseSensitive(l, "EventBuses");
+    cr_assert_eq(cJSON_GetArraySize(buses), 1);
+    cr_assert_str_eq(str(cJSON_GetArrayItem(buses, 0), "Name"), "default");
+    cr_assert_str_eq(str(cJSON_GetArrayItem(buses, 0), "Arn"),
+                     "arn:lamina:events:local:000000000000:event-bus/default");
+    cJSON_Delete(l);
+    cJSON *c = ok(&b, "bus-create", "{\"Name\":\"orders\"}");
+    cr_assert_str_eq(str(c, "EventBusArn"),
+                     "arn:lamina:events:local:000000000000:event-bus/orders");
+    cJSON_Delete(c);
+    cr_assert_eq(fails(&b, "bus-create", "{\"Name\":\"orders\"}"), LM_E_EV_ALREADY_EXISTS);
+    cr_assert_eq(fails(&b, "bus-create", "{\"Name\":\"bad name\"}"), LM_E_EV_VALIDATION);
+    cr_assert_eq(fails(&b, "bus-delete", "{\"Name\":\"default\"}"), LM_E_EV_VALIDATION);
+    cJSON_Delete(ok(&b, "bus-delete", "{\"Name\":\"orders\"}"));
+    cr_assert_eq(fails(&b, "bus-delete", "{\"Name\":\"orders\"}"), LM_E_NOT_FOUND);
+    l = ok(&b, "bus-list", "{}");
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l, "EventBuses")), 1);
+    cJSON_Delete(l);
+    lt_broker_stop(&b, false);
+}
+
+Test(bus, a_matching_rule_delivers_the_envelope_to_a_queue, .timeout = 60)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"shop\"}"));
+    rule_to_queue(&b, "default", "shop-orders",
+                  "\"{\\\"source\\\":[\\\"shop\\\"],\\\"detail\\\":{\\\"n\\\":[{\\\"numeric\\\":"
+                  "[\\\">\\\",5]}]}}\"",
+                  "shop", "");
+    cJSON *r =
+        ok(&b, "bus-put-events",
+           "{\"Entries\":["
+           "{\"Source\":\"shop\",\"DetailType\":\"Order Placed\","
+           "\"Detail\":\"{\\\"n\\\":7,\\\"who\\\":\\\"ann\\\"}\",\"Resources\":[\"r:1\"]},"
+           "{\"Source\":\"shop\",\"DetailType\":\"Order Placed\",\"Detail\":\"{\\\"n\\\":3}\"},"
+           "{\"Source\":\"other\",\"DetailType\":\"X\",\"Detail\":\"{\\\"n\\\":9}\"},"
+           "{\"Source\":\"shop\",\"DetailType\":\"X\",\"Detail\":\"[1]\"},"
+           "{\"Source\":\"shop\",\"DetailType\":\"X\",\"Detail\":\"{}\","
+           "\"EventBusName\":\"nowhere\"}]}");
+    cr_assert_eq(cJSON_GetObjectItemCaseSensitive(r, "FailedEntryCount")->valueint, 2);
+    const cJSON *en = cJSON_GetObjectItemCaseSensitive(r, "Entries");
+    cr_assert_eq(cJSON_GetArraySize(en), 5);
+    const char *id = str(cJSON_GetArrayItem(en, 0), "EventId");
+    cr_assert_eq(strlen(id), 36);
+    cr_assert_str_eq(str(cJSON_GetArrayItem(en, 3), "ErrorCode"), "ValidationException");
+    cr_assert_str_eq(str(cJSON_GetArrayItem(en, 4), "ErrorCode"), "ResourceNotFoundException");
+    cr_assert_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(en, 3), "EventId"));
+    cJSON *bodies = drain(&b, "shop");
+    cr_assert_eq(cJSON_GetArraySize(bodies), 1, "only the matching event is delivered");
+    cJSON *ev = cJSON_Parse(cJSON_GetArrayItem(bodies, 0)->valuestring);
+    cr_assert_not_null(ev);
+    cr_assert_str_eq(str(ev, "version"), "0");
+    cr_assert_str_eq(str(ev, "id"), id);
+    cr_assert_str_eq(str(ev, "detail-type"), "Order Placed");
+    cr_assert_str_eq(str(ev, "source"), "shop");
+    cr_assert_str_eq(str(ev, "account"), "000000000000");
+    cr_assert_str_eq(str(ev, "region"), "local");
+    const char *t = str(ev, "time");
+    cr_assert_eq(strlen(t), 20, "RFC 3339 without ms: %s", t);
+    cr_assert(t[4] == '-' && t[10] == 'T' && t[19] == 'Z', "time %s", t);
+    const cJSON *res = cJSON_GetObjectItemCaseSensitive(ev, "resources");
+    cr_assert_eq(cJSON_GetArraySize(res), 1);
+    cr_assert_str_eq(cJSON_GetArrayItem(res, 0)->valuestring, "r:1");
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(ev, "detail");
+    cr_assert_eq(cJSON_GetObjectItemCaseSensitive(d, "n")->valueint, 7);
+    cr_assert_str_eq(str(d, "who"), "ann");
+    cJSON_Delete(ev);
+    cJSON_Delete(bodies);
+    cJSON_Delete(r);
+    /* a deleted rule delivers nothing more (the bus's cache is rebuilt) */
+    cJSON_Delete(ok(&b, "rule-delete", "{\"Name\":\"shop-orders\"}"));
+    cJSON_Delete(ok(&b, "bus-put-events",
+                    "{\"Entries\":[{\"Source\":\"shop\",\"DetailType\":\"X\","
+                    "\"Detail\":\"{\\\"n\\\":70}\"}]}"));
+    bodies = drain(&b, "shop");
+    cr_assert_eq(cJSON_GetArraySize(bodies), 0, "a deleted rule still matched");
+    cJSON_Delete(bodies);
+    lt_broker_stop(&b, false);
+}
+
+Test(bus, custom_bus_input_and_disabled_rules, .timeout = 60)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"q\"}"));
+    cJSON_Delete(ok(&b, "bus-create", "{\"Name\":\"app\"}"));
+    rule_to_queue(&b, "app", "all", "\"{\\\"source\\\":[{\\\"prefix\\\":\\\"a\\\"}]}\"", "q",
+                  ",\"Input\":\"{\\\"fixed\\\":true}\"");
+    const char *put = "{\"Entries\":[{\"Source\":\"abc\",\"DetailType\":\"X\",\"Detail\":\"{}\","
+                      "\"EventBusName\":\"arn:aws:events:us-east-1:1:event-bus/app\"}]}";
+    cJSON_Delete(ok(&b, "bus-put-events", "%s", put));
+    /* the same event on the default bus matches no rule there */
+    cJSON_Delete(ok(&b, "bus-put-events",
+                    "{\"Entries\":[{\"Source\":\"abc\",\"DetailType\":\"X\",\"Detail\":\"{}\"}]}"));
+    cJSON *bodies = drain(&b, "q");
+    cr_assert_eq(cJSON_GetArraySize(bodies), 1);
+    cr_assert_str_eq(cJSON_GetArrayItem(bodies, 0)->valuestring, "{\"fixed\":true}");
+    cJSON_Delete(bodies);
+    cJSON_Delete(ok(&b, "rule-put",
+                    "{\"Name\":\"all\",\"EventBusName\":\"app\",\"State\":\"DISABLED\","
+                    "\"EventPattern\":\"{\\\"source\\\":[{\\\"prefix\\\":\\\"a\\\"}]}\"}"));
+    cJSON_Delete(ok(&b, "bus-put-events", "%s", put));
+    bodies = drain(&b, "q");
+    cr_assert_eq(cJSON_GetArraySize(bodies), 0, "a disabled rule matched");
+    cJSON_Delete(bodies);
+    lt_broker_stop(&b, false);
+}
+
+Test(bus, typed_errors_for_patterns_targets_and_requests, .timeout = 60)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    cr_assert_eq(fails(&b, "rule-put", "{\"Name\":\"r\",\"EventPattern\":\"{\\\"a\\\":1}\"}"),
+                 LM_E_EV_INVALID_PATTERN);
+    cr_assert_eq(fails(&b, "rule-put", "{\"Name\":\"r\",\"EventPattern\":\"nope\"}"),
+                 LM_E_EV_INVALID_PATTERN);
+    cr_assert_eq(fails(&b, "rule-put", "{\"Name\":\"r r\",\"EventPattern\":\"{}\"}"),
+                 LM_E_EV_VALIDATION);
+    cr_assert_eq(fails(&b, "rule-put",
+                       "{\"Name\":\"r\",\"EventBusName\":\"ghost\",\"EventPattern\":"
+                       "\"{\\\"a\\\":[1]}\"}"),
+                 LM_E_NOT_FOUND);
+    cJSON_Delete(ok(&b, "rule-put", "{\"Name\":\"r\",\"EventPattern\":\"{\\\"a\\\":[1]}\"}"));
+    cr_assert_eq(fails(&b, "rule-targets-put",
+                       "{\"Rule\":\"ghost\",\"Targets\":[{\"Id\":\"a\",\"Arn\":\"fn\"}]}"),
+                 LM_E_NOT_FOUND);
+    char six[1024] = "{\"Rule\":\"r\",\"Targets\":[";
+    for (int i = 0; i < 6; i++) {
+        char one[64];
+        snprintf(one, sizeof(one), "%s{\"Id\":\"t%d\",\"Arn\":\"fn\"}", i ? "," : "", i);
+        strcat(six, one);
+    }
+    strcat(six, "]}");
+    cr_assert_eq(fails(&b, "rule-targets-put", six), LM_E_EV_VALIDATION);
+    for (int i = 0; i < 5; i++) {
+        cJSON_Delete(ok(&b, "rule-targets-put",
+                        "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"t%d\",\"Arn\":\"fn\"}]}", i));
+    }
+    cr_assert_eq(fails(&b, "rule-targets-put",
+                       "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"t9\",\"Arn\":\"fn\"}]}"),
+                 LM_E_EV_LIMIT);
+    cr_assert_eq(fails(&b, "rule-targets-put",
+                       "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"t0\",\"Arn\":\"fn\","
+                       "\"Input\":\"not json\"}]}"),
+                 LM_E_EV_VALIDATION);
+    cr_assert_eq(fails(&b, "bus-put-events", "{\"Entries\":[]}"), LM_E_EV_VALIDATION);
+    char eleven[2048] = "{\"Entries\":[";
+    for (int i = 0; i < 11; i++) {
+        strcat(eleven, i ? ",{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":\"{}\"}"
+                         : "{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":\"{}\"}");
+    }
+    strcat(eleven, "]}");
+    cr_assert_eq(fails(&b, "bus-put-events", eleven), LM_E_EV_VALIDATION);
+    lt_broker_stop(&b, false);
+}
+
+/* A function target gets the envelope as its async event: the function's
+ * on-success destination (a queue) shows the request payload it ran. */
+Test(bus, a_function_target_is_invoked_async_with_the_envelope, .timeout = 120)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    lt_create(&b, "hello", "echo", NULL);
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"done\"}"));
+    cJSON_Delete(ok(&b, "event-config-put",
+                    "{\"FunctionName\":\"hello\",\"DestinationConfig\":{\"OnSuccess\":"
+                    "{\"Destination\":\"queue:done\"}}}"));
+    cJSON_Delete(ok(&b, "rule-put",
+                    "{\"Name\":\"fn\",\"EventPattern\":"
+                    "\"{\\\"detail-type\\\":[\\\"Ping\\\"]}\"}"));
+    cJSON_Delete(ok(&b, "rule-targets-put",
+                    "{\"Rule\":\"fn\",\"Targets\":[{\"Id\":\"f\",\"Arn\":"
+                    "\"arn:aws:lambda:us-east-1:123456789012:function:hello\"}]}"));
+    cJSON *r = ok(&b, "bus-put-events",
+                  "{\"Entries\":[{\"Source\":\"t\",\"DetailType\":\"Ping\","
+                  "\"Detail\":\"{\\\"k\\\":42}\"}]}");
+    const char *id =
+        str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "Entries"), 0), "EventId");
+    cJSON *m = ok(&b, "queue-receive", "{\"QueueName\":\"done\",\"WaitTimeSeconds\":20}");
+    cJSON *msg = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "Messages"), 0);
+    cr_assert_not_null(msg, "the function never ran");
+    cJSON *rec = cJSON_Parse(str(msg, "Body"));
+    const cJSON *payload = cJSON_GetObjectItemCaseSensitive(rec, "requestPayload");
+    cr_assert_str_eq(str(payload, "id"), id);
+    cr_assert_str_eq(str(payload, "detail-type"), "Ping");
+    cr_assert_eq(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(payload, "detail"), "k")
+            ->valueint,
+        42);
+    cJSON_Delete(rec);
+    cJSON_Delete(m);
+    cJSON_Delete(r);
+    lt_broker_stop(&b, false);
+}
