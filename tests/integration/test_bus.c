@@ -285,3 +285,69 @@ Test(bus, a_function_target_is_invoked_async_with_the_envelope, .timeout = 120)
     cJSON_Delete(r);
     lt_broker_stop(&b, false);
 }
+
+/* ---- the CLI against a real broker ---- */
+
+static const char *cli_bin(void)
+{
+    const char *p = getenv("LAMINA_CLI_BIN");
+    return p != NULL ? p : "build/tools/lamina";
+}
+
+#define CLI(b, out, err, ...)                                 \
+    ({                                                        \
+        const char *argv_[] = {cli_bin(), __VA_ARGS__, NULL}; \
+        lt_run(b, argv_, out, err);                           \
+    })
+
+static void cli_ok(lt_broker *b, int rc, char *out, char *err)
+{
+    (void)b;
+    cr_assert_eq(rc, 0, "exit %d: %s %s", rc, out, err);
+    free(out);
+    free(err);
+}
+
+Test(bus, cli_tour_bus_rule_target_put_events_and_exit_codes, .timeout = 60)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    char *out = NULL, *err = NULL;
+    cli_ok(&b, CLI(&b, &out, &err, "queue", "create", "orders"), out, err);
+    cli_ok(&b, CLI(&b, &out, &err, "bus", "create", "app"), out, err);
+    cli_ok(&b,
+           CLI(&b, &out, &err, "rule", "put", "o", "--bus", "app", "--pattern",
+               "{\"source\":[\"shop\"]}"),
+           out, err);
+    cli_ok(&b,
+           CLI(&b, &out, &err, "rule", "targets", "put", "o", "--bus", "app", "--target",
+               "q=arn:aws:sqs:x:1:orders"),
+           out, err);
+    int rc = CLI(&b, &out, &err, "bus", "put-events", "--bus", "app", "--entry",
+                 "{\"Source\":\"shop\",\"DetailType\":\"Order\",\"Detail\":{\"n\":1}}");
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert_eq(strlen(out), 37, "one EventId line: %s", out);
+    free(out);
+    free(err);
+    cJSON *bodies = drain(&b, "orders");
+    cr_assert_eq(cJSON_GetArraySize(bodies), 1);
+    cJSON_Delete(bodies);
+    /* exit classes: a failed entry is invalid (9), an existing bus a conflict (4),
+     * a missing rule not found (3) */
+    rc = CLI(&b, &out, &err, "bus", "put-events", "--entry",
+             "{\"Source\":\"shop\",\"DetailType\":\"Order\",\"Detail\":\"[1]\"}");
+    cr_assert_eq(rc, 9, "%s %s", out, err);
+    cr_assert_not_null(strstr(err, "ValidationException"), "%s", err);
+    free(out);
+    free(err);
+    cr_assert_eq(CLI(&b, &out, &err, "bus", "create", "app"), 4, "%s", err);
+    free(out);
+    free(err);
+    cr_assert_eq(CLI(&b, &out, &err, "rule", "delete", "ghost"), 3, "%s", err);
+    free(out);
+    free(err);
+    cr_assert_eq(CLI(&b, &out, &err, "rule", "put", "x"), 2, "%s", err);
+    free(out);
+    free(err);
+    lt_broker_stop(&b, false);
+}

@@ -193,6 +193,9 @@ int cmd_queue(cli *c, int argc, char **argv);
 /* topics.c: topic create|list|get|delete|subscribe|unsubscribe|subscriptions|
  * publish */
 int cmd_topic(cli *c, int argc, char **argv);
+/* buses.c: bus create|list|delete|put-events, rule put|delete|targets put */
+int cmd_bus(cli *c, int argc, char **argv);
+int cmd_rule(cli *c, int argc, char **argv);
 /* misc.c */
 int cmd_status(cli *c, int argc, char **argv);
 int cmd_test_pattern(cli *c, int argc, char **argv);

@@ -123,6 +123,23 @@ const command cli_commands[] = {
                 "         [--filter-policy JSON] [--filter-scope attributes|body]\n"
                 "  unsubscribe SUBSCRIPTION_ARN\n"
                 "  publish NAME MESSAGE|- [--subject S] [--attr K=TYPE:VALUE]..."},
+    {.name = "bus",
+     .run = cmd_bus,
+     .usage = "bus create|list|delete|put-events ...",
+     .example = "lamina bus create app\n"
+                "  lamina bus put-events --bus app --entry "
+                "'{\"Source\":\"shop\",\"DetailType\":\"Order\",\"Detail\":{\"n\":1}}'\n"
+                "sub-verbs:\n"
+                "  create NAME    list    delete NAME\n"
+                "  put-events [--bus B] (-f EVENTS.jsonl|- | --entry JSON)...  (1-10 entries)"},
+    {.name = "rule",
+     .run = cmd_rule,
+     .usage = "rule put|delete|targets NAME ...",
+     .example = "lamina rule put orders --bus app --pattern '{\"source\":[\"shop\"]}'\n"
+                "  lamina rule targets put orders --bus app --target q=arn:aws:sqs:x:1:orders\n"
+                "sub-verbs:\n"
+                "  put NAME --pattern JSON [--bus B] [--disabled]    delete NAME [--bus B]\n"
+                "  targets put RULE [--bus B] --target ID=ARN [--input JSON]"},
     {.name = "test-pattern",
      .run = cmd_test_pattern,
      .usage = "test-pattern PATTERN EVENT | test-pattern --jsonl FILE",

@@ -1,0 +1,235 @@
+/*
+ * tools/cli/buses.c — `lamina bus …` and `lamina rule …`: the broker's
+ * EventBridge-style event buses (api ops bus-*, rule-*; service.h):
+ *
+ *   bus create NAME    bus list    bus delete NAME
+ *   bus put-events [--bus B] (-f EVENTS.jsonl|- | --entry JSON)...
+ *   rule put NAME --pattern JSON [--bus B] [--disabled]
+ *   rule delete NAME [--bus B]
+ *   rule targets put RULE [--bus B] --target ID=ARN [--input JSON]
+ *
+ * put-events reads one PutEvents entry ({"Source","DetailType","Detail"
+ * (JSON text or an object, sent as text),"Resources"?}) per line or per
+ * --entry, and --bus sets EventBusName where an entry has none.  It
+ * prints each entry's EventId or error and exits with the first failed
+ * entry's class.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void text_arn(const cJSON *reply)
+{
+    const cJSON *v = reply->child;
+    printf("%s\n", cJSON_IsString(v) ? v->valuestring : "");
+}
+
+static void text_buses(const cJSON *reply)
+{
+    const cJSON *bs = cJSON_GetObjectItemCaseSensitive(reply, "EventBuses");
+    printf("%-32s %s\n", "BUS", "ARN");
+    for (const cJSON *b = bs != NULL ? bs->child : NULL; b != NULL; b = b->next) {
+        printf("%-32s %s\n", out_str(b, "Name"), out_str(b, "Arn"));
+    }
+}
+
+static int call_json(cli *c, const char *op, cJSON *args, void (*text)(const cJSON *))
+{
+    int rc = out_call(c, op, args, NULL, 0, text);
+    cJSON_Delete(args);
+    return rc;
+}
+
+static cJSON *named(const char *key, const char *v, const char *bus)
+{
+    cJSON *a = cJSON_CreateObject();
+    cJSON_AddStringToObject(a, key, v);
+    if (bus != NULL) {
+        cJSON_AddStringToObject(a, "EventBusName", bus);
+    }
+    return a;
+}
+
+/* One entry from JSON text: Detail given as an object becomes text. */
+static int add_entry(cJSON *entries, const char *text, const char *bus, const char *cmd)
+{
+    cJSON *o = cJSON_Parse(text);
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return out_usage(cmd, "an entry must be a JSON object, got '%s'", text);
+    }
+    cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "Detail");
+    if (cJSON_IsObject(d)) {
+        char *s = cJSON_PrintUnformatted(d);
+        cJSON_ReplaceItemInObjectCaseSensitive(o, "Detail", cJSON_CreateString(s));
+        free(s);
+    }
+    if (bus != NULL && cJSON_GetObjectItemCaseSensitive(o, "EventBusName") == NULL) {
+        cJSON_AddStringToObject(o, "EventBusName", bus);
+    }
+    cJSON_AddItemToArray(entries, o);
+    return EXIT_OK;
+}
+
+static int read_lines(cJSON *entries, const char *path, const char *bus, const char *cmd)
+{
+    int rc = EXIT_OK;
+    char *all = args_read_path(path, cmd, &rc);
+    if (all == NULL) {
+        return rc;
+    }
+    for (char *save = NULL, *line = strtok_r(all, "\n", &save); line != NULL && rc == EXIT_OK;
+         line = strtok_r(NULL, "\n", &save)) {
+        if (line[strspn(line, " \t\r")] != '\0') {
+            rc = add_entry(entries, line, bus, cmd);
+        }
+    }
+    free(all);
+    return rc;
+}
+
+static int put_events(cli *c, int argc, char **argv)
+{
+    cJSON *files = cJSON_CreateArray(), *inline_ = cJSON_CreateArray();
+    args_flag f[] = {
+        {.flag = "--bus"}, {.flag = "-f", .all = files}, {.flag = "--entry", .all = inline_}};
+    int rc = args_parse_flags(argc, argv, 1, f, 3);
+    cJSON *entries = cJSON_CreateArray();
+    const cJSON *v;
+    cJSON_ArrayForEach(v, files)
+    {
+        if (rc == EXIT_OK) {
+            rc = read_lines(entries, v->valuestring, f[0].value, argv[0]);
+        }
+    }
+    cJSON_ArrayForEach(v, inline_)
+    {
+        if (rc == EXIT_OK) {
+            rc = add_entry(entries, v->valuestring, f[0].value, argv[0]);
+        }
+    }
+    if (rc == EXIT_OK && cJSON_GetArraySize(entries) == 0) {
+        rc = out_usage(argv[0], "%s", "give entries with -f FILE.jsonl or --entry JSON");
+    }
+    cJSON *reply = NULL;
+    cJSON *args = cJSON_CreateObject();
+    cJSON_AddItemToObject(args, "Entries", entries);
+    if (rc == EXIT_OK) {
+        rc = out_request(c, "bus-put-events", args, &reply);
+    }
+    if (rc == EXIT_OK) {
+        if (c->json) {
+            out_print(c, reply, NULL);
+        }
+        const cJSON *r;
+        cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(reply, "Entries"))
+        {
+            const char *code = out_str(r, "ErrorCode");
+            if (code[0] != '\0') {
+                fprintf(stderr, "%s: %s\n", code, out_str(r, "ErrorMessage"));
+                if (rc == EXIT_OK) {
+                    rc = out_exit_for_type(code, true);
+                }
+            } else if (!c->json) {
+                printf("%s\n", out_str(r, "EventId"));
+            }
+        }
+    }
+    cJSON_Delete(reply);
+    cJSON_Delete(args);
+    cJSON_Delete(files);
+    cJSON_Delete(inline_);
+    return rc;
+}
+
+int cmd_bus(cli *c, int argc, char **argv)
+{
+    const char *sub = argc >= 2 ? argv[1] : "";
+    if (strcmp(sub, "list") == 0) {
+        return call_json(c, "bus-list", cJSON_CreateObject(), text_buses);
+    }
+    if (strcmp(sub, "put-events") == 0) {
+        argv[1] = "bus put-events";
+        return put_events(c, argc - 1, argv + 1);
+    }
+    bool create = strcmp(sub, "create") == 0;
+    if (!create && strcmp(sub, "delete") != 0) {
+        return out_usage(argv[0], "expects create|list|delete|put-events, got '%s'", sub);
+    }
+    if (argc != 3 || argv[2][0] == '-') {
+        return out_usage(argv[0], "%s", "missing NAME");
+    }
+    return call_json(c, create ? "bus-create" : "bus-delete", named("Name", argv[2], NULL),
+                     create ? text_arn : out_nothing);
+}
+
+static int rule_targets_put(cli *c, int argc, char **argv)
+{
+    if (argc < 3 || strcmp(argv[1], "put") != 0 || argv[2][0] == '-') {
+        return out_usage("rule targets", "%s", "expects put RULE --target ID=ARN");
+    }
+    cJSON *targets = cJSON_CreateArray();
+    args_flag f[] = {{.flag = "--bus"}, {.flag = "--target", .all = targets}, {.flag = "--input"}};
+    int rc = args_parse_flags(argc, argv, 3, f, 3);
+    if (rc == EXIT_OK && cJSON_GetArraySize(targets) != 1) {
+        rc = out_usage("rule targets put", "%s", "takes one --target ID=ARN");
+    }
+    cJSON *list = cJSON_CreateArray();
+    if (rc == EXIT_OK) {
+        const char *kv = cJSON_GetArrayItem(targets, 0)->valuestring;
+        const char *eq = strchr(kv, '=');
+        if (eq == NULL || eq == kv || eq[1] == '\0') {
+            rc = out_usage("rule targets put", "--target takes ID=ARN, got '%s'", kv);
+        } else {
+            cJSON *t = cJSON_CreateObject();
+            char id[128];
+            snprintf(id, sizeof(id), "%.*s", (int)(eq - kv), kv);
+            cJSON_AddStringToObject(t, "Id", id);
+            cJSON_AddStringToObject(t, "Arn", eq + 1);
+            if (f[2].value != NULL) {
+                cJSON_AddStringToObject(t, "Input", f[2].value);
+            }
+            cJSON_AddItemToArray(list, t);
+        }
+    }
+    cJSON *args = named("Rule", argv[2], f[0].value);
+    cJSON_AddItemToObject(args, "Targets", list);
+    if (rc == EXIT_OK) {
+        rc = out_call(c, "rule-targets-put", args, NULL, 0, out_nothing);
+    }
+    cJSON_Delete(args);
+    cJSON_Delete(targets);
+    return rc;
+}
+
+int cmd_rule(cli *c, int argc, char **argv)
+{
+    const char *sub = argc >= 2 ? argv[1] : "";
+    if (strcmp(sub, "targets") == 0) {
+        return rule_targets_put(c, argc - 1, argv + 1);
+    }
+    bool put = strcmp(sub, "put") == 0;
+    if (!put && strcmp(sub, "delete") != 0) {
+        return out_usage(argv[0], "expects put|delete|targets, got '%s'", sub);
+    }
+    if (argc < 3 || argv[2][0] == '-') {
+        return out_usage(argv[0], "%s", "missing NAME");
+    }
+    args_flag f[] = {
+        {.flag = "--bus"}, {.flag = "--pattern"}, {.flag = "--disabled", .is_switch = true}};
+    int rc = args_parse_flags(argc, argv, 3, f, 3);
+    if (rc == EXIT_OK && put && f[1].value == NULL) {
+        rc = out_usage("rule put", "%s", "missing --pattern JSON");
+    }
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    cJSON *args = named("Name", argv[2], f[0].value);
+    if (put) {
+        cJSON_AddStringToObject(args, "EventPattern", f[1].value);
+        cJSON_AddStringToObject(args, "State", f[2].value != NULL ? "DISABLED" : "ENABLED");
+    }
+    return call_json(c, put ? "rule-put" : "rule-delete", args, put ? text_arn : out_nothing);
+}
