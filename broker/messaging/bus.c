@@ -40,10 +40,14 @@ typedef struct bus_target {
     bool function; /* else a queue */
     char ref[MQ_ARN_MAX]; /* queue name, or function NAME[:QUALIFIER] */
     char *input; /* Input text or NULL */
+    char *input_path; /* InputPath or NULL */
+    cJSON *paths; /* InputTransformer.InputPathsMap or NULL */
+    char *tmpl; /* InputTransformer.InputTemplate or NULL */
 } bus_target;
 
 typedef struct bus_rule {
     int64_t rid;
+    char name[MQ_RULE_NAME_MAX + 1];
     char arn[MQ_ARN_MAX];
     size_t nt;
     bus_target t[MQ_TARGETS_MAX];
@@ -417,6 +421,60 @@ static int target_resolve(const char *arn, bus_target *t, lm_error *e)
     return LM_OK;
 }
 
+typedef struct target_in {
+    const char *id, *arn, *input, *input_path, *tmpl;
+    char *paths; /* InputPathsMap as JSON text (malloc'd) or NULL */
+} target_in;
+
+/* InputPath and InputTransformer of o into t (after Input). */
+static int transform_check(const cJSON *o, target_in *t, lm_error *e)
+{
+    const cJSON *ip = cJSON_GetObjectItemCaseSensitive(o, "InputPath");
+    const cJSON *tr = cJSON_GetObjectItemCaseSensitive(o, "InputTransformer");
+    ip = cJSON_IsNull(ip) ? NULL : ip;
+    tr = cJSON_IsNull(tr) ? NULL : tr;
+    if ((t->input != NULL) + (ip != NULL) + (tr != NULL) > 1) {
+        return proto_error(e, LM_E_EV_VALIDATION,
+                           "Only one of Input, InputPath and InputTransformer per target.");
+    }
+    if (ip != NULL) {
+        if (!cJSON_IsString(ip) || !mq_jsonpath_ok(ip->valuestring)) {
+            return proto_error(e, LM_E_EV_VALIDATION,
+                               "InputPath must be $ followed by .KEY or [N] steps.");
+        }
+        t->input_path = ip->valuestring;
+    }
+    if (tr == NULL) {
+        return LM_OK;
+    }
+    const cJSON *tp = cJSON_GetObjectItemCaseSensitive(tr, "InputTemplate");
+    const cJSON *pm = cJSON_GetObjectItemCaseSensitive(tr, "InputPathsMap");
+    if (!cJSON_IsObject(tr) || !cJSON_IsString(tp) || strlen(tp->valuestring) > MQ_INPUT_MAX) {
+        return proto_error(e, LM_E_EV_VALIDATION,
+                           "InputTransformer needs an InputTemplate string of at most %d bytes.",
+                           MQ_INPUT_MAX);
+    }
+    if (pm != NULL && !cJSON_IsNull(pm)) {
+        int n = cJSON_IsObject(pm) ? cJSON_GetArraySize(pm) : -1;
+        bool ok = n >= 0 && n <= MQ_INPUT_PATHS_MAX;
+        for (const cJSON *v = ok ? pm->child : NULL; v != NULL && ok; v = v->next) {
+            ok = cJSON_IsString(v) && mq_jsonpath_ok(v->valuestring) &&
+                 name_ok(v->string, MQ_TARGET_ID_MAX, false) && strncmp(v->string, "aws.", 4) != 0;
+        }
+        if (!ok) {
+            return proto_error(e, LM_E_EV_VALIDATION,
+                               "InputPathsMap must map at most %d names [A-Za-z0-9._-] to paths.",
+                               MQ_INPUT_PATHS_MAX);
+        }
+        t->paths = cJSON_PrintUnformatted(pm);
+        if (t->paths == NULL) {
+            return proto_error(e, LM_E_NOMEM, NULL);
+        }
+    }
+    t->tmpl = tp->valuestring;
+    return LM_OK;
+}
+
 /* One element of Targets checked: Id, Arn, Input (JSON text). */
 static int target_check(const cJSON *o, const char **id, const char **arn, const char **input,
                         lm_error *e)
@@ -451,20 +509,29 @@ static int target_check(const cJSON *o, const char **id, const char **arn, const
     return target_resolve(*arn, &t, e);
 }
 
-static int target_store(mq *m, int64_t rid, const char *id, const char *arn, const char *input,
-                        lm_error *e)
+static int target_in_check(const cJSON *o, target_in *t, lm_error *e)
+{
+    memset(t, 0, sizeof(*t));
+    int rc = target_check(o, &t->id, &t->arn, &t->input, e);
+    return rc == LM_OK ? transform_check(o, t, e) : rc;
+}
+
+static int target_store(mq *m, int64_t rid, const target_in *t, lm_error *e)
 {
     sqlite3_stmt *st = mq_stmt(m,
-                               "INSERT OR REPLACE INTO mq_targets(rid, id, arn, input) "
-                               "VALUES(?1, ?2, ?3, ?4)",
+                               "INSERT OR REPLACE INTO mq_targets(rid, id, arn, input, input_path, "
+                               "paths, template) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                                e);
     if (st == NULL) {
         return LM_E_IO;
     }
     sqlite3_bind_int64(st, 1, rid);
-    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, arn, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, input, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, t->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, t->arn, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, t->input, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, t->input_path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, t->paths, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, t->tmpl, -1, SQLITE_STATIC);
     return mq_done(m, st, e);
 }
 
@@ -502,11 +569,12 @@ int mq_targets_put(mq *m, const char *bus, const char *rule, const cJSON *target
         rc = r == 1 ? LM_OK : r == 0 ? LM_E_NOT_FOUND : LM_E_IO;
     }
     for (const cJSON *o = targets->child; rc == LM_OK && o != NULL; o = o->next) {
-        const char *id = NULL, *arn = NULL, *input = NULL;
-        rc = target_check(o, &id, &arn, &input, e);
+        target_in t;
+        rc = target_in_check(o, &t, e);
         if (rc == LM_OK) {
-            rc = target_store(m, rid, id, arn, input, e);
+            rc = target_store(m, rid, &t, e);
         }
+        free(t.paths);
     }
     if (rc == LM_OK) {
         rc = targets_count(m, rid, &have, e);
@@ -530,6 +598,9 @@ static void cache_entry_free(mq_bus_cache *c)
     for (size_t i = 0; i < c->n; i++) {
         for (size_t k = 0; k < c->rules[i].nt; k++) {
             free(c->rules[i].t[k].input);
+            free(c->rules[i].t[k].input_path);
+            cJSON_Delete(c->rules[i].t[k].paths);
+            free(c->rules[i].t[k].tmpl);
         }
     }
     free(c->rules);
@@ -573,8 +644,18 @@ static bus_rule *cache_rule(mq_bus_cache *c, const char *bname, const char *name
     bus_rule *r = &c->rules[c->n++];
     memset(r, 0, sizeof(*r));
     r->rid = rid;
+    snprintf(r->name, sizeof(r->name), "%s", name);
     mq_rule_arn(bname, name, r->arn);
     return r;
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+        return NULL;
+    }
+    const char *s = mq_col_text(st, i);
+    return mq_strndup(s, strlen(s));
 }
 
 static mq_bus_cache *cache_load(mq *m, int64_t bid, int64_t gen, const char *bname, lm_error *e)
@@ -588,7 +669,8 @@ static mq_bus_cache *cache_load(mq *m, int64_t bid, int64_t gen, const char *bna
     c->bid = bid;
     c->gen = gen;
     sqlite3_stmt *st = mq_stmt(m,
-                               "SELECT r.rid, r.name, r.pattern, t.arn, t.input FROM mq_rules r "
+                               "SELECT r.rid, r.name, r.pattern, t.arn, t.input, t.input_path, "
+                               "t.paths, t.template FROM mq_rules r "
                                "JOIN mq_targets t ON t.rid=r.rid WHERE r.bid=?1 AND r.enabled=1 "
                                "AND r.pattern IS NOT NULL ORDER BY r.rid, t.id",
                                e);
@@ -613,9 +695,11 @@ static mq_bus_cache *cache_load(mq *m, int64_t bid, int64_t gen, const char *bna
         if (cur->nt < MQ_TARGETS_MAX &&
             target_resolve(mq_col_text(st, 3), &cur->t[cur->nt], NULL) == LM_OK) {
             bus_target *t = &cur->t[cur->nt++];
-            t->input = sqlite3_column_type(st, 4) == SQLITE_NULL
-                           ? NULL
-                           : mq_strndup(mq_col_text(st, 4), strlen(mq_col_text(st, 4)));
+            t->input = col_dup(st, 4);
+            t->input_path = col_dup(st, 5);
+            t->paths =
+                sqlite3_column_type(st, 6) == SQLITE_NULL ? NULL : cJSON_Parse(mq_col_text(st, 6));
+            t->tmpl = col_dup(st, 7);
         }
     }
     if (r < 0) {
@@ -714,10 +798,40 @@ static cJSON *envelope(const char *id, const char *source, const char *dtype,
     return o;
 }
 
-static int deliver(mq *m, const bus_rule *r, const bus_target *t, const char *bus_arn,
-                   const char *id, const char *text, int64_t now_ms, lm_error *e)
+/* What target t receives of the event (text, parsed ev): malloc'd. */
+static char *target_input(const bus_rule *r, const bus_target *t, const char *text, const cJSON *ev)
 {
-    const char *body = t->input != NULL ? t->input : text;
+    if (t->input != NULL) {
+        return mq_strndup(t->input, strlen(t->input));
+    }
+    if (t->input_path != NULL) {
+        const cJSON *v = mq_jsonpath_get(ev, t->input_path);
+        return v != NULL ? cJSON_PrintUnformatted(v) : mq_strndup("null", 4);
+    }
+    if (t->tmpl != NULL) {
+        return mq_input_transform(ev, t->paths, t->tmpl, r->name, r->arn);
+    }
+    return mq_strndup(text, strlen(text));
+}
+
+static int deliver_body(mq *m, const bus_rule *r, const bus_target *t, const char *bus_arn,
+                        const char *id, const char *body, int64_t now_ms, lm_error *e);
+
+static int deliver(mq *m, const bus_rule *r, const bus_target *t, const char *bus_arn,
+                   const char *id, const char *text, const cJSON *ev, int64_t now_ms, lm_error *e)
+{
+    char *body = target_input(r, t, text, ev);
+    if (body == NULL) {
+        return proto_error(e, LM_E_NOMEM, NULL);
+    }
+    int rc = deliver_body(m, r, t, bus_arn, id, body, now_ms, e);
+    free(body);
+    return rc;
+}
+
+static int deliver_body(mq *m, const bus_rule *r, const bus_target *t, const char *bus_arn,
+                        const char *id, const char *body, int64_t now_ms, lm_error *e)
+{
     if (!t->function) {
         mq_queue q;
         int rc = mq_q_open(m, t->ref, now_ms, &q, e);
@@ -762,6 +876,7 @@ static int route(mq *m, mq_bus_cache *c, const char *bus_arn, const char *id, co
     if (k < 0) {
         return proto_error(e, LM_E_EV_VALIDATION, "The event cannot be matched: %s", fe.message);
     }
+    cJSON *ev = k > 0 ? cJSON_Parse(text) : NULL; /* for InputPath / InputTransformer */
     for (int i = 0; i < k; i++) {
         const bus_rule *r = &c->rules[c->scratch[i]];
         for (size_t j = 0; j < r->nt; j++) {
@@ -769,7 +884,7 @@ static int route(mq *m, mq_bus_cache *c, const char *bus_arn, const char *id, co
             lm_error de;
             int rc = mq_sp_begin(m, &de);
             if (rc == LM_OK) {
-                rc = deliver(m, r, &r->t[j], bus_arn, id, text, now_ms, &de);
+                rc = deliver(m, r, &r->t[j], bus_arn, id, text, ev, now_ms, &de);
                 mq_sp_end(m, rc == LM_OK);
             }
             if (rc == LM_OK) {
@@ -779,6 +894,7 @@ static int route(mq *m, mq_bus_cache *c, const char *bus_arn, const char *id, co
             }
         }
     }
+    cJSON_Delete(ev);
     return LM_OK;
 }
 

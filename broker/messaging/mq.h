@@ -422,7 +422,9 @@ int mq_publish(mq *m, const char *topic, const mq_publish_in *in, int64_t now_ms
 #define MQ_TARGET_ID_MAX 64 /* [A-Za-z0-9._-] */
 #define MQ_PUT_EVENTS_MAX 10 /* entries per PutEvents */
 #define MQ_PUT_EVENTS_BYTES 262144 /* all entries of a PutEvents */
-#define MQ_INPUT_MAX 8192 /* Input */
+#define MQ_INPUT_MAX 8192 /* Input, InputTemplate */
+#define MQ_INPUT_PATHS_MAX 100 /* InputPathsMap entries */
+#define MQ_JSONPATH_MAX 256 /* InputPath, an InputPathsMap value */
 
 void mq_bus_arn(const char *name, char out[MQ_ARN_MAX]);
 /* A rule's ARN: rule/NAME on the default bus, rule/BUS/NAME elsewhere. */
@@ -439,7 +441,21 @@ int mq_rule_put(mq *m, const char *bus, const char *name, const char *pattern, b
                 int64_t now_ms, char arn[MQ_ARN_MAX], lm_error *e);
 /* DeleteRule with its targets. */
 int mq_rule_delete(mq *m, const char *bus, const char *rule, lm_error *e);
-/* PutTargets: targets (a cJSON array of {"Id","Arn","Input"?}) added or
+/* InputPath / InputPathsMap paths: "$", then .KEY or [N] steps (KEY: any
+ * characters but . [ ] and blanks).  The value at path in ev, or NULL. */
+bool mq_jsonpath_ok(const char *path);
+const cJSON *mq_jsonpath_get(const cJSON *ev, const char *path);
+/* Apply an InputTransformer to the event ev: <name> in tmpl becomes the
+ * value of paths[name] (or aws.events.rule-arn, aws.events.rule-name,
+ * aws.events.event.json).  Inside a JSON string of the template a string
+ * value goes in raw (JSON-escaped, no quotes), other values as their JSON
+ * text escaped; outside, the value's JSON text (strings quoted).  A path
+ * that matches nothing gives null outside a string, nothing inside.
+ * malloc'd text, NULL on ENOMEM. */
+char *mq_input_transform(const cJSON *ev, const cJSON *paths, const char *tmpl,
+                         const char *rule_name, const char *rule_arn);
+/* PutTargets: targets (a cJSON array of {"Id","Arn","Input"? |
+ * "InputPath"? | "InputTransformer"?{InputPathsMap?, InputTemplate}}) added or
  * replaced by Id; more than MQ_TARGETS_MAX on the rule is
  * LimitExceededException and stores nothing. */
 int mq_targets_put(mq *m, const char *bus, const char *rule, const cJSON *targets, lm_error *e);

@@ -132,6 +132,9 @@ static const char *const schema_v1 =
     "  id TEXT NOT NULL,"
     "  arn TEXT NOT NULL,"
     "  input TEXT,"
+    "  input_path TEXT,"
+    "  paths TEXT,"
+    "  template TEXT,"
     "  PRIMARY KEY(rid, id)) WITHOUT ROWID;"
     "INSERT OR IGNORE INTO meta(key, value) VALUES('messaging_schema', '1');";
 

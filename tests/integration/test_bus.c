@@ -346,8 +346,69 @@ Test(bus, cli_tour_bus_rule_target_put_events_and_exit_codes, .timeout = 60)
     cr_assert_eq(CLI(&b, &out, &err, "rule", "delete", "ghost"), 3, "%s", err);
     free(out);
     free(err);
+    cli_ok(&b,
+           CLI(&b, &out, &err, "rule", "targets", "put", "o", "--bus", "app", "--target",
+               "q=arn:aws:sqs:x:1:orders", "--input-transformer", "{\"n\":\"$.detail.n\"}",
+               "{\"count\":<n>}"),
+           out, err);
+    cli_ok(&b,
+           CLI(&b, &out, &err, "bus", "put-events", "--bus", "app", "--entry",
+               "{\"Source\":\"shop\",\"DetailType\":\"Order\",\"Detail\":{\"n\":5}}"),
+           out, err);
+    bodies = drain(&b, "orders");
+    cr_assert_eq(cJSON_GetArraySize(bodies), 1);
+    cr_assert_str_eq(cJSON_GetArrayItem(bodies, 0)->valuestring, "{\"count\":5}");
+    cJSON_Delete(bodies);
     cr_assert_eq(CLI(&b, &out, &err, "rule", "put", "x"), 2, "%s", err);
     free(out);
     free(err);
+    lt_broker_stop(&b, false);
+}
+
+Test(bus, input_path_and_input_transformer_shape_what_a_queue_gets, .timeout = 60)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"p\"}"));
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"t\"}"));
+    rule_to_queue(&b, "default", "path", "\"{\\\"source\\\":[\\\"shop\\\"]}\"", "p",
+                  ",\"InputPath\":\"$.detail.items[1]\"");
+    rule_to_queue(&b, "default", "tr", "\"{\\\"source\\\":[\\\"shop\\\"]}\"", "t",
+                  ",\"InputTransformer\":{\"InputPathsMap\":{\"who\":\"$.detail.who\","
+                  "\"n\":\"$.detail.n\",\"dt\":\"$.detail-type\",\"gone\":\"$.detail.nope\"},"
+                  "\"InputTemplate\":\"{\\\"msg\\\":\\\"<who> ordered <n> (<dt>)\\\","
+                  "\\\"who\\\":<who>,\\\"n\\\":<n>,\\\"gone\\\":<gone>,"
+                  "\\\"rule\\\":\\\"<aws.events.rule-name>\\\"}\"}");
+    cJSON_Delete(ok(&b, "bus-put-events",
+                    "{\"Entries\":[{\"Source\":\"shop\",\"DetailType\":\"Order\","
+                    "\"Detail\":\"{\\\"who\\\":\\\"a \\\\\\\"b\\\\\\\"\\\",\\\"n\\\":3,"
+                    "\\\"items\\\":[{\\\"x\\\":1},{\\\"x\\\":2}]}\"}]}"));
+    cJSON *bodies = drain(&b, "p");
+    cr_assert_eq(cJSON_GetArraySize(bodies), 1);
+    cr_assert_str_eq(cJSON_GetArrayItem(bodies, 0)->valuestring, "{\"x\":2}");
+    cJSON_Delete(bodies);
+    bodies = drain(&b, "t");
+    cr_assert_eq(cJSON_GetArraySize(bodies), 1);
+    const char *body = cJSON_GetArrayItem(bodies, 0)->valuestring;
+    cJSON *o = cJSON_Parse(body);
+    cr_assert_not_null(o, "the transformed input is not JSON: %s", body);
+    cr_assert_str_eq(str(o, "msg"), "a \"b\" ordered 3 (Order)", "%s", body);
+    cr_assert_str_eq(str(o, "who"), "a \"b\"");
+    cr_assert_eq(cJSON_GetObjectItemCaseSensitive(o, "n")->valueint, 3);
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, "gone")), "%s", body);
+    cr_assert_str_eq(str(o, "rule"), "tr");
+    cJSON_Delete(o);
+    cJSON_Delete(bodies);
+    lm_error e;
+    cr_assert_eq(call(&b, "rule-targets-put",
+                      "{\"Rule\":\"tr\",\"Targets\":[{\"Id\":\"x\",\"Arn\":\"fn\","
+                      "\"InputPath\":\"detail\"}]}",
+                      NULL, &e),
+                 LM_E_EV_VALIDATION);
+    cr_assert_eq(call(&b, "rule-targets-put",
+                      "{\"Rule\":\"tr\",\"Targets\":[{\"Id\":\"x\",\"Arn\":\"fn\","
+                      "\"Input\":\"{}\",\"InputPath\":\"$\"}]}",
+                      NULL, &e),
+                 LM_E_EV_VALIDATION);
     lt_broker_stop(&b, false);
 }

@@ -6,7 +6,8 @@
  *   bus put-events [--bus B] (-f EVENTS.jsonl|- | --entry JSON)...
  *   rule put NAME --pattern JSON [--bus B] [--disabled]
  *   rule delete NAME [--bus B]
- *   rule targets put RULE [--bus B] --target ID=ARN [--input JSON]
+ *   rule targets put RULE [--bus B] --target ID=ARN [--input JSON |
+ *                    --input-path PATH | --input-transformer PATHS_MAP TEMPLATE]
  *
  * put-events reads one PutEvents entry ({"Source","DetailType","Detail"
  * (JSON text or an object, sent as text),"Resources"?}) per line or per
@@ -170,9 +171,31 @@ static int rule_targets_put(cli *c, int argc, char **argv)
     if (argc < 3 || strcmp(argv[1], "put") != 0 || argv[2][0] == '-') {
         return out_usage("rule targets", "%s", "expects put RULE --target ID=ARN");
     }
+    /* --input-transformer takes two values: taken out before the flags */
+    const char *tr_map = NULL, *tr_tmpl = NULL;
+    for (int i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "--input-transformer") == 0) {
+            if (i + 2 >= argc) {
+                return out_usage("rule targets put", "%s",
+                                 "--input-transformer takes PATHS_MAP TEMPLATE");
+            }
+            tr_map = argv[i + 1];
+            tr_tmpl = argv[i + 2];
+            memmove(&argv[i], &argv[i + 3], (size_t)(argc - i - 3) * sizeof(*argv));
+            argc -= 3;
+            break;
+        }
+    }
     cJSON *targets = cJSON_CreateArray();
-    args_flag f[] = {{.flag = "--bus"}, {.flag = "--target", .all = targets}, {.flag = "--input"}};
-    int rc = args_parse_flags(argc, argv, 3, f, 3);
+    args_flag f[] = {{.flag = "--bus"},
+                     {.flag = "--target", .all = targets},
+                     {.flag = "--input"},
+                     {.flag = "--input-path"}};
+    int rc = args_parse_flags(argc, argv, 3, f, 4);
+    cJSON *pm = tr_map != NULL ? cJSON_Parse(tr_map) : NULL;
+    if (rc == EXIT_OK && tr_map != NULL && !cJSON_IsObject(pm)) {
+        rc = out_usage("rule targets put", "PATHS_MAP must be a JSON object, got '%s'", tr_map);
+    }
     if (rc == EXIT_OK && cJSON_GetArraySize(targets) != 1) {
         rc = out_usage("rule targets put", "%s", "takes one --target ID=ARN");
     }
@@ -191,6 +214,15 @@ static int rule_targets_put(cli *c, int argc, char **argv)
             if (f[2].value != NULL) {
                 cJSON_AddStringToObject(t, "Input", f[2].value);
             }
+            if (f[3].value != NULL) {
+                cJSON_AddStringToObject(t, "InputPath", f[3].value);
+            }
+            if (pm != NULL) {
+                cJSON *tr = cJSON_AddObjectToObject(t, "InputTransformer");
+                cJSON_AddItemToObject(tr, "InputPathsMap", pm);
+                cJSON_AddStringToObject(tr, "InputTemplate", tr_tmpl);
+                pm = NULL;
+            }
             cJSON_AddItemToArray(list, t);
         }
     }
@@ -199,6 +231,7 @@ static int rule_targets_put(cli *c, int argc, char **argv)
     if (rc == EXIT_OK) {
         rc = out_call(c, "rule-targets-put", args, NULL, 0, out_nothing);
     }
+    cJSON_Delete(pm);
     cJSON_Delete(args);
     cJSON_Delete(targets);
     return rc;

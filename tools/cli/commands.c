@@ -139,7 +139,8 @@ const command cli_commands[] = {
                 "  lamina rule targets put orders --bus app --target q=arn:aws:sqs:x:1:orders\n"
                 "sub-verbs:\n"
                 "  put NAME --pattern JSON [--bus B] [--disabled]    delete NAME [--bus B]\n"
-                "  targets put RULE [--bus B] --target ID=ARN [--input JSON]"},
+                "  targets put RULE [--bus B] --target ID=ARN [--input JSON | --input-path PATH |\n"
+                "         --input-transformer PATHS_MAP TEMPLATE]"},
     {.name = "test-pattern",
      .run = cmd_test_pattern,
      .usage = "test-pattern PATTERN EVENT | test-pattern --jsonl FILE",
