@@ -36,9 +36,11 @@
 
 #define MQ_BUS_CACHE_MAX 16
 
+typedef enum bus_kind { BUS_T_FUNCTION, BUS_T_QUEUE, BUS_T_TOPIC, BUS_T_BUS } bus_kind;
+
 typedef struct bus_target {
-    bool function; /* else a queue */
-    char ref[MQ_ARN_MAX]; /* queue name, or function NAME[:QUALIFIER] */
+    bus_kind kind;
+    char ref[MQ_ARN_MAX]; /* queue, topic or bus name, or function NAME[:QUALIFIER] */
     char *input; /* Input text or NULL */
     char *input_path; /* InputPath or NULL */
     cJSON *paths; /* InputTransformer.InputPathsMap or NULL */
@@ -395,17 +397,37 @@ int mq_rule_delete(mq *m, const char *bus, const char *rule, lm_error *e)
 
 /* ---- targets ---- */
 
-/* A target ARN to what delivery needs: a queue (sqs ARN) or a function
- * (function ARN, or a bare NAME[:QUALIFIER]). */
+/* A target ARN to what delivery needs: a queue (sqs ARN), a topic (sns
+ * ARN), a bus (events ARN …:event-bus/NAME) or a function (function ARN,
+ * or a bare NAME[:QUALIFIER]). */
 static int target_resolve(const char *arn, bus_target *t, lm_error *e)
 {
     lm_error le;
+    bool is_arn = strncmp(arn, "arn:", 4) == 0;
+    if (is_arn && strstr(arn, ":sns:") != NULL) {
+        char name[MQ_TOPIC_NAME_MAX + 1], sub[64];
+        if (mq_topic_ref(arn, name, sub, &le) != LM_OK || sub[0] != '\0') {
+            return proto_error(e, LM_E_EV_VALIDATION, "Target Arn: not a topic ARN");
+        }
+        t->kind = BUS_T_TOPIC;
+        snprintf(t->ref, sizeof(t->ref), "%s", name);
+        return LM_OK;
+    }
+    if (is_arn && strstr(arn, ":events:") != NULL) {
+        char name[MQ_BUS_NAME_MAX + 1];
+        if (strstr(arn, ":event-bus/") == NULL || bus_ref(arn, name, e) != LM_OK) {
+            return proto_error(e, LM_E_EV_VALIDATION, "Target Arn: not an event bus ARN");
+        }
+        t->kind = BUS_T_BUS;
+        snprintf(t->ref, sizeof(t->ref), "%s", name);
+        return LM_OK;
+    }
     if (strncmp(arn, "arn:", 4) == 0 && strstr(arn, ":sqs:") != NULL) {
         char q[MQ_QUEUE_NAME_MAX + 1];
         if (mq_queue_ref(arn, q, &le) != LM_OK) {
             return proto_error(e, LM_E_EV_VALIDATION, "Target Arn: %s", le.message);
         }
-        t->function = false;
+        t->kind = BUS_T_QUEUE;
         snprintf(t->ref, sizeof(t->ref), "%s", q);
         return LM_OK;
     }
@@ -416,7 +438,7 @@ static int target_resolve(const char *arn, bus_target *t, lm_error *e)
                            "Target Arn %s is not a function or queue ARN (or a function name)",
                            mq_q(qb, sizeof(qb), arn));
     }
-    t->function = true;
+    t->kind = BUS_T_FUNCTION;
     snprintf(t->ref, sizeof(t->ref), "%s%s%s", fn, qual[0] != '\0' ? ":" : "", qual);
     return LM_OK;
 }
@@ -505,15 +527,27 @@ static int target_check(const cJSON *o, const char **id, const char **arn, const
         cJSON_Delete(j);
         *input = in->valuestring;
     }
-    bus_target t;
-    return target_resolve(*arn, &t, e);
+    return LM_OK;
 }
 
 static int target_in_check(const cJSON *o, target_in *t, lm_error *e)
 {
     memset(t, 0, sizeof(*t));
+    bus_target bt;
     int rc = target_check(o, &t->id, &t->arn, &t->input, e);
-    return rc == LM_OK ? transform_check(o, t, e) : rc;
+    if (rc == LM_OK) {
+        rc = target_resolve(t->arn, &bt, e);
+    }
+    if (rc == LM_OK) {
+        rc = transform_check(o, t, e);
+    }
+    if (rc == LM_OK && bt.kind == BUS_T_BUS &&
+        (t->input != NULL || t->input_path != NULL || t->tmpl != NULL)) {
+        rc = proto_error(e, LM_E_EV_VALIDATION,
+                         "A bus target gets the event itself: no Input, InputPath or "
+                         "InputTransformer.");
+    }
+    return rc;
 }
 
 static int target_store(mq *m, int64_t rid, const target_in *t, lm_error *e)
@@ -732,9 +766,11 @@ static mq_bus_cache *cache_get(mq *m, int64_t bid, int64_t gen, const char *bnam
     }
     c->next = m->buses;
     m->buses = c;
-    /* keep at most MQ_BUS_CACHE_MAX: drop the least recently used */
+    /* keep at most MQ_BUS_CACHE_MAX: drop the least recently used, but
+     * never while a route is running (bus targets: an outer bus's cache
+     * is in use) */
     size_t k = 0;
-    for (mq_bus_cache *p = m->buses; p != NULL; p = p->next, k++) {
+    for (mq_bus_cache *p = m->bus_depth == 0 ? m->buses : NULL; p != NULL; p = p->next, k++) {
         if (k + 1 == MQ_BUS_CACHE_MAX && p->next != NULL) {
             mq_bus_cache *rest = p->next;
             p->next = NULL;
@@ -816,10 +852,22 @@ static char *target_input(const bus_rule *r, const bus_target *t, const char *te
 
 static int deliver_body(mq *m, const bus_rule *r, const bus_target *t, const char *bus_arn,
                         const char *id, const char *body, int64_t now_ms, lm_error *e);
+static int route_on(mq *m, const char *bname, const char *id, const char *text, int64_t now_ms,
+                    int hops, mq_event_out *out, lm_error *e);
 
 static int deliver(mq *m, const bus_rule *r, const bus_target *t, const char *bus_arn,
-                   const char *id, const char *text, const cJSON *ev, int64_t now_ms, lm_error *e)
+                   const char *id, const char *text, const cJSON *ev, int64_t now_ms, int hops,
+                   lm_error *e)
 {
+    if (t->kind == BUS_T_BUS) {
+        if (hops >= MQ_BUS_HOPS_MAX) {
+            return proto_error(e, LM_E_EV_LIMIT, "The event crossed %d buses: dropped (a loop?)",
+                               MQ_BUS_HOPS_MAX);
+        }
+        mq_event_out inner;
+        memset(&inner, 0, sizeof(inner));
+        return route_on(m, t->ref, id, text, now_ms, hops + 1, &inner, e);
+    }
     char *body = target_input(r, t, text, ev);
     if (body == NULL) {
         return proto_error(e, LM_E_NOMEM, NULL);
@@ -832,7 +880,12 @@ static int deliver(mq *m, const bus_rule *r, const bus_target *t, const char *bu
 static int deliver_body(mq *m, const bus_rule *r, const bus_target *t, const char *bus_arn,
                         const char *id, const char *body, int64_t now_ms, lm_error *e)
 {
-    if (!t->function) {
+    if (t->kind == BUS_T_TOPIC) {
+        mq_publish_in in = {.message = body, .len = strlen(body)};
+        mq_published pub;
+        return mq_publish_within(m, t->ref, &in, now_ms, &pub, e);
+    }
+    if (t->kind == BUS_T_QUEUE) {
         mq_queue q;
         int rc = mq_q_open(m, t->ref, now_ms, &q, e);
         if (rc != LM_OK) {
@@ -864,9 +917,11 @@ static int deliver_body(mq *m, const bus_rule *r, const bus_target *t, const cha
     return m->invoke(m->invoke_arg, &d, e);
 }
 
-/* Route envelope text on a cached bus: every matching rule's targets. */
+/* Route envelope text on a cached bus: every matching rule's targets.
+ * The matched indices are copied out of the cache's scratch: a bus
+ * target routes again, maybe on this very bus. */
 static int route(mq *m, mq_bus_cache *c, const char *bus_arn, const char *id, const char *text,
-                 int64_t now_ms, mq_event_out *out, lm_error *e)
+                 int64_t now_ms, int hops, mq_event_out *out, lm_error *e)
 {
     if (filter_set_count(c->set) == 0) {
         return LM_OK;
@@ -876,15 +931,23 @@ static int route(mq *m, mq_bus_cache *c, const char *bus_arn, const char *id, co
     if (k < 0) {
         return proto_error(e, LM_E_EV_VALIDATION, "The event cannot be matched: %s", fe.message);
     }
+    uint32_t *hit = k > 0 ? malloc((size_t)k * sizeof(*hit)) : NULL;
+    if (k > 0 && hit == NULL) {
+        return proto_error(e, LM_E_NOMEM, NULL);
+    }
+    if (k > 0) {
+        memcpy(hit, c->scratch, (size_t)k * sizeof(*hit));
+    }
+    m->bus_depth++;
     cJSON *ev = k > 0 ? cJSON_Parse(text) : NULL; /* for InputPath / InputTransformer */
     for (int i = 0; i < k; i++) {
-        const bus_rule *r = &c->rules[c->scratch[i]];
+        const bus_rule *r = &c->rules[hit[i]];
         for (size_t j = 0; j < r->nt; j++) {
             out->matched++;
             lm_error de;
             int rc = mq_sp_begin(m, &de);
             if (rc == LM_OK) {
-                rc = deliver(m, r, &r->t[j], bus_arn, id, text, ev, now_ms, &de);
+                rc = deliver(m, r, &r->t[j], bus_arn, id, text, ev, now_ms, hops, &de);
                 mq_sp_end(m, rc == LM_OK);
             }
             if (rc == LM_OK) {
@@ -894,8 +957,28 @@ static int route(mq *m, mq_bus_cache *c, const char *bus_arn, const char *id, co
             }
         }
     }
+    m->bus_depth--;
+    free(hit);
     cJSON_Delete(ev);
     return LM_OK;
+}
+
+/* Route on bus bname (a bus target's): its row, its cache, route. */
+static int route_on(mq *m, const char *bname, const char *id, const char *text, int64_t now_ms,
+                    int hops, mq_event_out *out, lm_error *e)
+{
+    int64_t bid, gen;
+    int r = bus_load(m, bname, &bid, &gen, NULL, e);
+    if (r != 1) {
+        return r == 0 ? LM_E_NOT_FOUND : LM_E_IO;
+    }
+    mq_bus_cache *c = cache_get(m, bid, gen, bname, e);
+    if (c == NULL) {
+        return LM_E_IO;
+    }
+    char barn[MQ_ARN_MAX];
+    mq_bus_arn(bname, barn);
+    return route(m, c, barn, id, text, now_ms, hops, out, e);
 }
 
 /* One entry: check, envelope, route (inside the operation's frame). */
@@ -958,7 +1041,7 @@ static int put_one(mq *m, const cJSON *o, int64_t now_ms, mq_event_out *out, lm_
     if (text == NULL) {
         return proto_error(e, LM_E_NOMEM, NULL);
     }
-    rc = route(m, c, barn, id, text, now_ms, out, e);
+    rc = route(m, c, barn, id, text, now_ms, 0, out, e);
     free(text);
     if (rc == LM_OK) {
         snprintf(out->id, sizeof(out->id), "%s", id);

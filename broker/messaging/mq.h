@@ -411,7 +411,8 @@ int mq_publish(mq *m, const char *topic, const mq_publish_in *in, int64_t now_ms
  * enabled pattern rule of its bus (one compiled filter_set per bus, cached
  * and rebuilt when the bus's generation changes) and delivers it to each
  * matching rule's targets in the same transaction: a function (the invoke
- * hook, as a topic's) or a queue (a message).  The bus "default" always
+ * hook, as a topic's), a queue (a message), a topic (a publish) or another
+ * bus (routed again, at most MQ_BUS_HOPS_MAX hops).  The bus "default" always
  * exists.  Errors are EventBridge's (lamina/error.h 60-64,
  * ResourceNotFoundException). */
 #define MQ_BUS_NAME_MAX 256 /* [A-Za-z0-9._-/] */
@@ -423,6 +424,7 @@ int mq_publish(mq *m, const char *topic, const mq_publish_in *in, int64_t now_ms
 #define MQ_PUT_EVENTS_MAX 10 /* entries per PutEvents */
 #define MQ_PUT_EVENTS_BYTES 262144 /* all entries of a PutEvents */
 #define MQ_INPUT_MAX 8192 /* Input, InputTemplate */
+#define MQ_BUS_HOPS_MAX 4 /* bus -> bus target hops: a loop stops here */
 #define MQ_INPUT_PATHS_MAX 100 /* InputPathsMap entries */
 #define MQ_JSONPATH_MAX 256 /* InputPath, an InputPathsMap value */
 

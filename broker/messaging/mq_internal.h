@@ -55,7 +55,12 @@ struct mq {
     mq_topic_cache *topics; /* compiled filter sets, by topic */
     size_t ntopics;
     struct mq_bus_cache *buses; /* bus.c: compiled rules, by bus */
+    int bus_depth; /* bus.c: routing frames open (no cache eviction inside) */
 };
+/* topic.c: mq_publish inside an operation frame the caller opened (bus
+ * targets); same checks and fan-out, no frame of its own. */
+int mq_publish_within(mq *m, const char *topic, const mq_publish_in *in, int64_t now_ms,
+                      mq_published *out, lm_error *e);
 /* bus.c: drop every cached bus (rollback, destroy). */
 void mq_bus_cache_free(mq *m);
 

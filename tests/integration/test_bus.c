@@ -412,3 +412,75 @@ Test(bus, input_path_and_input_transformer_shape_what_a_queue_gets, .timeout = 6
                  LM_E_EV_VALIDATION);
     lt_broker_stop(&b, false);
 }
+
+static int receive_n(lt_broker *b, const char *q)
+{
+    cJSON *bodies = drain(b, q);
+    int n = cJSON_GetArraySize(bodies);
+    cJSON_Delete(bodies);
+    return n;
+}
+
+Test(bus, topic_and_bus_targets_and_the_hop_limit_on_a_loop, .timeout = 60)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"viatopic\"}"));
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"viabus\"}"));
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"looped\"}"));
+    cJSON_Delete(ok(&b, "topic-create", "{\"Name\":\"news\"}"));
+    cJSON_Delete(ok(&b, "topic-subscribe",
+                    "{\"TopicArn\":\"news\",\"Protocol\":\"sqs\",\"Endpoint\":\"viatopic\"}"));
+    cJSON_Delete(ok(&b, "bus-create", "{\"Name\":\"app\"}"));
+    cJSON_Delete(ok(&b, "bus-create", "{\"Name\":\"loop\"}"));
+    /* default: to the topic and to bus app; app: to a queue */
+    cJSON_Delete(ok(&b, "rule-put",
+                    "{\"Name\":\"fan\",\"EventPattern\":"
+                    "\"{\\\"source\\\":[\\\"x\\\"]}\"}"));
+    cJSON_Delete(ok(&b, "rule-targets-put",
+                    "{\"Rule\":\"fan\",\"Targets\":["
+                    "{\"Id\":\"t\",\"Arn\":\"arn:aws:sns:us-east-1:1:news\"},"
+                    "{\"Id\":\"b\",\"Arn\":\"arn:aws:events:us-east-1:1:event-bus/app\"}]}"));
+    rule_to_queue(&b, "app", "in", "\"{\\\"source\\\":[\\\"x\\\"]}\"", "viabus", "");
+    cJSON *r = ok(&b, "bus-put-events",
+                  "{\"Entries\":[{\"Source\":\"x\",\"DetailType\":\"d\",\"Detail\":\"{}\"}]}");
+    const char *id =
+        str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "Entries"), 0), "EventId");
+    cJSON *bodies = drain(&b, "viatopic");
+    cr_assert_eq(cJSON_GetArraySize(bodies), 1);
+    cJSON *note = cJSON_Parse(cJSON_GetArrayItem(bodies, 0)->valuestring);
+    cr_assert_str_eq(str(note, "Type"), "Notification");
+    cJSON *ev = cJSON_Parse(str(note, "Message"));
+    cr_assert_str_eq(str(ev, "id"), id, "the topic got the envelope");
+    cJSON_Delete(ev);
+    cJSON_Delete(note);
+    cJSON_Delete(bodies);
+    bodies = drain(&b, "viabus");
+    cr_assert_eq(cJSON_GetArraySize(bodies), 1, "the event did not reach bus app's rule");
+    ev = cJSON_Parse(cJSON_GetArrayItem(bodies, 0)->valuestring);
+    cr_assert_str_eq(str(ev, "id"), id, "the bus target keeps the event's id");
+    cJSON_Delete(ev);
+    cJSON_Delete(bodies);
+    cJSON_Delete(r);
+    /* a bus that targets itself: delivered once per hop, then stopped */
+    cJSON_Delete(ok(&b, "rule-put",
+                    "{\"Name\":\"self\",\"EventBusName\":\"loop\","
+                    "\"EventPattern\":\"{\\\"source\\\":[\\\"x\\\"]}\"}"));
+    cJSON_Delete(ok(&b, "rule-targets-put",
+                    "{\"Rule\":\"self\",\"EventBusName\":\"loop\",\"Targets\":["
+                    "{\"Id\":\"again\",\"Arn\":\"arn:lamina:events:local:000000000000:event-bus/"
+                    "loop\"},{\"Id\":\"q\",\"Arn\":\"arn:aws:sqs:x:1:looped\"}]}"));
+    r = ok(&b, "bus-put-events",
+           "{\"Entries\":[{\"Source\":\"x\",\"DetailType\":\"d\",\"Detail\":\"{}\","
+           "\"EventBusName\":\"loop\"}]}");
+    cr_assert_eq(cJSON_GetObjectItemCaseSensitive(r, "FailedEntryCount")->valueint, 0);
+    cJSON_Delete(r);
+    cr_assert_eq(receive_n(&b, "looped"), 5, "hops 0-4 deliver, the 5th bus hop is refused");
+    lm_error e;
+    cr_assert_eq(call(&b, "rule-targets-put",
+                      "{\"Rule\":\"fan\",\"Targets\":[{\"Id\":\"b\",\"Arn\":"
+                      "\"arn:aws:events:x:1:event-bus/app\",\"Input\":\"{}\"}]}",
+                      NULL, &e),
+                 LM_E_EV_VALIDATION);
+    lt_broker_stop(&b, false);
+}
