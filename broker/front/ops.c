@@ -376,6 +376,14 @@ static const op_def OPS[] = {
     {"rule-put", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_put},
     {"rule-delete", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_delete},
     {"rule-targets-put", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_targets_put},
+    {"bus-get", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_bus_get},
+    {"rule-get", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_get},
+    {"rule-list", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_list},
+    {"rule-enable", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_enable},
+    {"rule-disable", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_disable},
+    {"rule-targets-list", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_targets_list},
+    {"rule-targets-remove", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL,
+     mqops_rule_targets_remove},
 };
 
 const op_def *ops_find(const char *op, size_t n)

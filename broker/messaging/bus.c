@@ -1107,3 +1107,195 @@ int mq_put_events(mq *m, const cJSON *entries, int64_t now_ms, mq_event_out *out
     }
     return mq_op_end(m, LM_OK, e);
 }
+
+/* ---- reading and changing rules and targets ---- */
+
+static int rule_open(mq *m, const char *bus, const char *rule, char bname[MQ_BUS_NAME_MAX + 1],
+                     int64_t *bid, int64_t *rid, lm_error *e)
+{
+    int64_t gen;
+    int rc = bus_open(m, bus, bname, bid, &gen, NULL, e);
+    if (rc != LM_OK) {
+        return rc;
+    }
+    int r = rule_find(m, *bid, rule, rid, e);
+    return r == 1 ? LM_OK : r == 0 ? LM_E_NOT_FOUND : LM_E_IO;
+}
+
+cJSON *mq_bus_get(mq *m, const char *bus, lm_error *e)
+{
+    char name[MQ_BUS_NAME_MAX + 1], arn[MQ_ARN_MAX];
+    int64_t bid, gen, nrules;
+    if (bus_open(m, bus, name, &bid, &gen, &nrules, e) != LM_OK) {
+        return NULL;
+    }
+    mq_bus_arn(name, arn);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "Name", name);
+    cJSON_AddStringToObject(o, "Arn", arn);
+    cJSON_AddNumberToObject(o, "Rules", (double)nrules);
+    return o;
+}
+
+static cJSON *rule_json(const char *bname, sqlite3_stmt *st)
+{
+    char arn[MQ_ARN_MAX];
+    mq_rule_arn(bname, mq_col_text(st, 0), arn);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "Name", mq_col_text(st, 0));
+    cJSON_AddStringToObject(o, "Arn", arn);
+    cJSON_AddStringToObject(o, "EventBusName", bname);
+    cJSON_AddStringToObject(o, "EventPattern", mq_col_text(st, 1));
+    cJSON_AddStringToObject(o, "State", sqlite3_column_int(st, 2) ? "ENABLED" : "DISABLED");
+    cJSON_AddNumberToObject(o, "Targets", (double)sqlite3_column_int64(st, 3));
+    return o;
+}
+
+/* rule NULL: every rule of the bus as a list; else that one. */
+static cJSON *rules_read(mq *m, const char *bus, const char *rule, lm_error *e)
+{
+    char bname[MQ_BUS_NAME_MAX + 1];
+    int64_t bid, gen;
+    if (bus_open(m, bus, bname, &bid, &gen, NULL, e) != LM_OK) {
+        return NULL;
+    }
+    sqlite3_stmt *st = mq_stmt(m,
+                               "SELECT name, coalesce(pattern, ''), enabled, (SELECT count(*) "
+                               "FROM mq_targets t WHERE t.rid=r.rid) FROM mq_rules r "
+                               "WHERE bid=?1 AND (?2 IS NULL OR name=?2) ORDER BY name",
+                               e);
+    if (st == NULL) {
+        return NULL;
+    }
+    sqlite3_bind_int64(st, 1, bid);
+    sqlite3_bind_text(st, 2, rule, -1, SQLITE_STATIC);
+    cJSON *a = cJSON_CreateArray();
+    int r;
+    while ((r = mq_step(m, st, e)) == 1) {
+        cJSON_AddItemToArray(a, rule_json(bname, st));
+    }
+    if (r < 0) {
+        cJSON_Delete(a);
+        return NULL;
+    }
+    if (rule == NULL) {
+        return a;
+    }
+    cJSON *one = cJSON_DetachItemFromArray(a, 0);
+    cJSON_Delete(a);
+    if (one == NULL) {
+        char qb[96];
+        proto_error(e, LM_E_NOT_FOUND, "Rule %s does not exist.", mq_q(qb, sizeof(qb), rule));
+    }
+    return one;
+}
+
+cJSON *mq_rule_get(mq *m, const char *bus, const char *rule, lm_error *e)
+{
+    return rules_read(m, bus, rule != NULL ? rule : "", e);
+}
+
+cJSON *mq_rule_list(mq *m, const char *bus, lm_error *e)
+{
+    return rules_read(m, bus, NULL, e);
+}
+
+int mq_rule_set_state(mq *m, const char *bus, const char *rule, bool enabled, lm_error *e)
+{
+    int rc = mq_op_begin(m, e);
+    if (rc != LM_OK) {
+        return rc;
+    }
+    char bname[MQ_BUS_NAME_MAX + 1];
+    int64_t bid, rid;
+    rc = rule_open(m, bus, rule, bname, &bid, &rid, e);
+    if (rc == LM_OK) {
+        rc = exec_id(m,
+                     enabled ? "UPDATE mq_rules SET enabled=1 WHERE rid=?1"
+                             : "UPDATE mq_rules SET enabled=0 WHERE rid=?1",
+                     rid, e);
+    }
+    if (rc == LM_OK) {
+        rc = bus_touch(m, bid, e);
+    }
+    return mq_op_end(m, rc, e);
+}
+
+cJSON *mq_targets_list(mq *m, const char *bus, const char *rule, lm_error *e)
+{
+    char bname[MQ_BUS_NAME_MAX + 1];
+    int64_t bid, rid;
+    if (rule_open(m, bus, rule, bname, &bid, &rid, e) != LM_OK) {
+        return NULL;
+    }
+    sqlite3_stmt *st = mq_stmt(m,
+                               "SELECT id, arn, input, input_path, paths, template FROM "
+                               "mq_targets WHERE rid=?1 ORDER BY id",
+                               e);
+    if (st == NULL) {
+        return NULL;
+    }
+    sqlite3_bind_int64(st, 1, rid);
+    cJSON *a = cJSON_CreateArray();
+    int r;
+    while ((r = mq_step(m, st, e)) == 1) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "Id", mq_col_text(st, 0));
+        cJSON_AddStringToObject(o, "Arn", mq_col_text(st, 1));
+        if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
+            cJSON_AddStringToObject(o, "Input", mq_col_text(st, 2));
+        }
+        if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
+            cJSON_AddStringToObject(o, "InputPath", mq_col_text(st, 3));
+        }
+        if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
+            cJSON *tr = cJSON_AddObjectToObject(o, "InputTransformer");
+            if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
+                cJSON_AddItemToObject(tr, "InputPathsMap", cJSON_Parse(mq_col_text(st, 4)));
+            }
+            cJSON_AddStringToObject(tr, "InputTemplate", mq_col_text(st, 5));
+        }
+        cJSON_AddItemToArray(a, o);
+    }
+    if (r < 0) {
+        cJSON_Delete(a);
+        return NULL;
+    }
+    return a;
+}
+
+int mq_targets_remove(mq *m, const char *bus, const char *rule, const cJSON *ids, size_t *removed,
+                      lm_error *e)
+{
+    int n = cJSON_IsArray(ids) ? cJSON_GetArraySize(ids) : -1;
+    *removed = 0;
+    if (n < 1 || n > 100) {
+        return proto_error(e, LM_E_EV_VALIDATION, "Ids must be a list of 1-100 target ids.");
+    }
+    int rc = mq_op_begin(m, e);
+    if (rc != LM_OK) {
+        return rc;
+    }
+    char bname[MQ_BUS_NAME_MAX + 1];
+    int64_t bid, rid;
+    rc = rule_open(m, bus, rule, bname, &bid, &rid, e);
+    for (const cJSON *v = ids->child; rc == LM_OK && v != NULL; v = v->next) {
+        if (!cJSON_IsString(v)) {
+            rc = proto_error(e, LM_E_EV_VALIDATION, "Ids must be strings.");
+            break;
+        }
+        sqlite3_stmt *st = mq_stmt(m, "DELETE FROM mq_targets WHERE rid=?1 AND id=?2", e);
+        if (st == NULL) {
+            rc = LM_E_IO;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, rid);
+        sqlite3_bind_text(st, 2, v->valuestring, -1, SQLITE_STATIC);
+        rc = mq_done(m, st, e);
+        *removed += rc == LM_OK ? (size_t)sqlite3_changes(m->db) : 0;
+    }
+    if (rc == LM_OK) {
+        rc = bus_touch(m, bid, e);
+    }
+    return mq_op_end(m, rc, e);
+}

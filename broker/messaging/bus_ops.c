@@ -158,3 +158,95 @@ nng_msg *mqops_bus_put_events(mq *m, mqsvc_call *c, lm_error *e)
     }
     return reply(o, e);
 }
+
+nng_msg *mqops_bus_get(mq *m, mqsvc_call *c, lm_error *e)
+{
+    const char *name;
+    if (field(c->args, "Name", false, &name, e) != LM_OK) {
+        return NULL;
+    }
+    cJSON *o = mq_bus_get(m, name, e);
+    return o != NULL ? reply(o, e) : NULL;
+}
+
+/* {Name, EventBusName?} of a rule op. */
+static int rule_args(const cJSON *args, const char *key, const char **name, const char **bus,
+                     lm_error *e)
+{
+    int rc = field(args, key, true, name, e);
+    return rc == LM_OK ? field(args, "EventBusName", false, bus, e) : rc;
+}
+
+nng_msg *mqops_rule_get(mq *m, mqsvc_call *c, lm_error *e)
+{
+    const char *name, *bus;
+    if (rule_args(c->args, "Name", &name, &bus, e) != LM_OK) {
+        return NULL;
+    }
+    cJSON *o = mq_rule_get(m, bus, name, e);
+    return o != NULL ? reply(o, e) : NULL;
+}
+
+nng_msg *mqops_rule_list(mq *m, mqsvc_call *c, lm_error *e)
+{
+    const char *bus;
+    if (field(c->args, "EventBusName", false, &bus, e) != LM_OK) {
+        return NULL;
+    }
+    cJSON *l = mq_rule_list(m, bus, e);
+    if (l == NULL) {
+        return NULL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "Rules", l);
+    return reply(o, e);
+}
+
+static nng_msg *rule_state(mq *m, mqsvc_call *c, bool enabled, lm_error *e)
+{
+    const char *name, *bus;
+    if (rule_args(c->args, "Name", &name, &bus, e) != LM_OK ||
+        mq_rule_set_state(m, bus, name, enabled, e) != LM_OK) {
+        return NULL;
+    }
+    return reply(cJSON_CreateObject(), e);
+}
+
+nng_msg *mqops_rule_enable(mq *m, mqsvc_call *c, lm_error *e)
+{
+    return rule_state(m, c, true, e);
+}
+
+nng_msg *mqops_rule_disable(mq *m, mqsvc_call *c, lm_error *e)
+{
+    return rule_state(m, c, false, e);
+}
+
+nng_msg *mqops_rule_targets_list(mq *m, mqsvc_call *c, lm_error *e)
+{
+    const char *rule, *bus;
+    if (rule_args(c->args, "Rule", &rule, &bus, e) != LM_OK) {
+        return NULL;
+    }
+    cJSON *l = mq_targets_list(m, bus, rule, e);
+    if (l == NULL) {
+        return NULL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "Targets", l);
+    return reply(o, e);
+}
+
+nng_msg *mqops_rule_targets_remove(mq *m, mqsvc_call *c, lm_error *e)
+{
+    const char *rule, *bus;
+    size_t removed = 0;
+    if (rule_args(c->args, "Rule", &rule, &bus, e) != LM_OK ||
+        mq_targets_remove(m, bus, rule, cJSON_GetObjectItemCaseSensitive(c->args, "Ids"), &removed,
+                          e) != LM_OK) {
+        return NULL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "Removed", (double)removed);
+    return reply(o, e);
+}

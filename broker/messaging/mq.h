@@ -462,6 +462,21 @@ char *mq_input_transform(const cJSON *ev, const cJSON *paths, const char *tmpl,
  * LimitExceededException and stores nothing. */
 int mq_targets_put(mq *m, const char *bus, const char *rule, const cJSON *targets, lm_error *e);
 
+/* {"Name","Arn","Rules"(count)}.  Caller owns the result. */
+cJSON *mq_bus_get(mq *m, const char *bus, lm_error *e);
+/* {"Name","Arn","EventBusName","EventPattern","State","Targets"(count)};
+ * list: an array of those by name. */
+cJSON *mq_rule_get(mq *m, const char *bus, const char *rule, lm_error *e);
+cJSON *mq_rule_list(mq *m, const char *bus, lm_error *e);
+/* EnableRule / DisableRule. */
+int mq_rule_set_state(mq *m, const char *bus, const char *rule, bool enabled, lm_error *e);
+/* [{"Id","Arn","Input"?,"InputPath"?,"InputTransformer"?}, …] by Id. */
+cJSON *mq_targets_list(mq *m, const char *bus, const char *rule, lm_error *e);
+/* RemoveTargets by Id (an array of 1-100 strings); unknown ids are
+ * ignored, *removed counts those removed. */
+int mq_targets_remove(mq *m, const char *bus, const char *rule, const cJSON *ids,
+                      size_t *removed, lm_error *e);
+
 typedef struct mq_event_out {
     char id[37]; /* EventId, "" when the entry failed */
     lm_error err; /* err.code LM_OK, or the entry's ErrorCode/ErrorMessage */

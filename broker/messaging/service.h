@@ -113,6 +113,20 @@ nng_msg *mqops_rule_put(mq *m, mqsvc_call *c, lm_error *e);
 nng_msg *mqops_rule_delete(mq *m, mqsvc_call *c, lm_error *e);
 nng_msg *mqops_rule_targets_put(mq *m, mqsvc_call *c, lm_error *e);
 nng_msg *mqops_bus_put_events(mq *m, mqsvc_call *c, lm_error *e);
+/*   "bus-get" {Name?} -> {Name, Arn, Rules}
+ *   "rule-get" {Name, EventBusName?} -> {Name, Arn, EventBusName, EventPattern, State, Targets}
+ *   "rule-list" {EventBusName?} -> {Rules:[…]}
+ *   "rule-enable" / "rule-disable" {Name, EventBusName?} -> {}
+ *   "rule-targets-list" {Rule, EventBusName?} -> {Targets:[{Id, Arn, Input?, InputPath?,
+ *        InputTransformer?}]}
+ *   "rule-targets-remove" {Rule, EventBusName?, Ids:[…]} -> {Removed} */
+nng_msg *mqops_bus_get(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_rule_get(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_rule_list(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_rule_enable(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_rule_disable(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_rule_targets_list(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_rule_targets_remove(mq *m, mqsvc_call *c, lm_error *e);
 /* ---- end of buses ---- */
 
 #endif

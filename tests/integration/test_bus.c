@@ -484,3 +484,45 @@ Test(bus, topic_and_bus_targets_and_the_hop_limit_on_a_loop, .timeout = 60)
                  LM_E_EV_VALIDATION);
     lt_broker_stop(&b, false);
 }
+
+Test(bus, rules_and_targets_are_listed_toggled_and_removed, .timeout = 60)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    char *out = NULL, *err = NULL;
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"q\"}"));
+    rule_to_queue(&b, "default", "r1", "\"{\\\"source\\\":[\\\"s\\\"]}\"", "q",
+                  ",\"InputPath\":\"$.detail\"");
+    cJSON *g = ok(&b, "rule-get", "{\"Name\":\"r1\"}");
+    cr_assert_str_eq(str(g, "Arn"), "arn:lamina:events:local:000000000000:rule/r1");
+    cr_assert_str_eq(str(g, "State"), "ENABLED");
+    cr_assert_str_eq(str(g, "EventPattern"), "{\"source\":[\"s\"]}");
+    cr_assert_eq(cJSON_GetObjectItemCaseSensitive(g, "Targets")->valueint, 1);
+    cJSON_Delete(g);
+    cJSON *l = ok(&b, "rule-targets-list", "{\"Rule\":\"r1\"}");
+    const cJSON *t = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(l, "Targets"), 0);
+    cr_assert_str_eq(str(t, "Id"), "t1");
+    cr_assert_str_eq(str(t, "InputPath"), "$.detail");
+    cJSON_Delete(l);
+    const char *put = "{\"Entries\":[{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":\"{}\"}]}";
+    cli_ok(&b, CLI(&b, &out, &err, "rule", "disable", "r1"), out, err);
+    cJSON_Delete(ok(&b, "bus-put-events", "%s", put));
+    cr_assert_eq(receive_n(&b, "q"), 0, "a disabled rule delivered");
+    cli_ok(&b, CLI(&b, &out, &err, "rule", "enable", "r1"), out, err);
+    cJSON_Delete(ok(&b, "bus-put-events", "%s", put));
+    cr_assert_eq(receive_n(&b, "q"), 1, "an enabled rule did not deliver");
+    cr_assert_eq(CLI(&b, &out, &err, "-o", "json", "rule", "list"), 0, "%s", err);
+    cJSON *rl = cJSON_Parse(out);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(rl, "Rules")), 1, "%s", out);
+    cJSON_Delete(rl);
+    free(out);
+    free(err);
+    cli_ok(&b, CLI(&b, &out, &err, "rule", "targets", "remove", "r1", "--id", "t1"), out, err);
+    cJSON_Delete(ok(&b, "bus-put-events", "%s", put));
+    cr_assert_eq(receive_n(&b, "q"), 0, "a removed target delivered");
+    cJSON *bg = ok(&b, "bus-get", "{\"Name\":\"default\"}");
+    cr_assert_eq(cJSON_GetObjectItemCaseSensitive(bg, "Rules")->valueint, 1);
+    cJSON_Delete(bg);
+    cr_assert_eq(fails(&b, "rule-get", "{\"Name\":\"ghost\"}"), LM_E_NOT_FOUND);
+    lt_broker_stop(&b, false);
+}

@@ -2,10 +2,12 @@
  * tools/cli/buses.c — `lamina bus …` and `lamina rule …`: the broker's
  * EventBridge-style event buses (api ops bus-*, rule-*; service.h):
  *
- *   bus create NAME    bus list    bus delete NAME
+ *   bus create NAME    bus list    bus get NAME    bus delete NAME
  *   bus put-events [--bus B] (-f EVENTS.jsonl|- | --entry JSON)...
  *   rule put NAME --pattern JSON [--bus B] [--disabled]
- *   rule delete NAME [--bus B]
+ *   rule delete|get|enable|disable NAME [--bus B]    rule list [--bus B]
+ *   rule targets list RULE [--bus B]
+ *   rule targets remove RULE --id ID... [--bus B]
  *   rule targets put RULE [--bus B] --target ID=ARN [--input JSON |
  *                    --input-path PATH | --input-transformer PATHS_MAP TEMPLATE]
  *
@@ -33,6 +35,30 @@ static void text_buses(const cJSON *reply)
     printf("%-32s %s\n", "BUS", "ARN");
     for (const cJSON *b = bs != NULL ? bs->child : NULL; b != NULL; b = b->next) {
         printf("%-32s %s\n", out_str(b, "Name"), out_str(b, "Arn"));
+    }
+}
+
+static void text_fields(const cJSON *reply)
+{
+    out_fields(reply, 14);
+}
+
+static void text_rules(const cJSON *reply)
+{
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(reply, "Rules");
+    printf("%-32s %-8s %s\n", "RULE", "STATE", "PATTERN");
+    for (const cJSON *r = rs != NULL ? rs->child : NULL; r != NULL; r = r->next) {
+        printf("%-32s %-8s %s\n", out_str(r, "Name"), out_str(r, "State"),
+               out_str(r, "EventPattern"));
+    }
+}
+
+static void text_targets(const cJSON *reply)
+{
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(reply, "Targets");
+    printf("%-16s %s\n", "ID", "ARN");
+    for (const cJSON *t = ts != NULL ? ts->child : NULL; t != NULL; t = t->next) {
+        printf("%-16s %s\n", out_str(t, "Id"), out_str(t, "Arn"));
     }
 }
 
@@ -155,21 +181,55 @@ int cmd_bus(cli *c, int argc, char **argv)
         argv[1] = "bus put-events";
         return put_events(c, argc - 1, argv + 1);
     }
-    bool create = strcmp(sub, "create") == 0;
-    if (!create && strcmp(sub, "delete") != 0) {
-        return out_usage(argv[0], "expects create|list|delete|put-events, got '%s'", sub);
+    bool create = strcmp(sub, "create") == 0, get = strcmp(sub, "get") == 0;
+    if (!create && !get && strcmp(sub, "delete") != 0) {
+        return out_usage(argv[0], "expects create|list|get|delete|put-events, got '%s'", sub);
     }
     if (argc != 3 || argv[2][0] == '-') {
         return out_usage(argv[0], "%s", "missing NAME");
     }
-    return call_json(c, create ? "bus-create" : "bus-delete", named("Name", argv[2], NULL),
-                     create ? text_arn : out_nothing);
+    return call_json(c,
+                     create ? "bus-create"
+                     : get  ? "bus-get"
+                            : "bus-delete",
+                     named("Name", argv[2], NULL),
+                     create ? text_arn
+                     : get  ? text_fields
+                            : out_nothing);
+}
+
+/* targets list RULE [--bus B] | targets remove RULE --id ID... [--bus B] */
+static int rule_targets_other(cli *c, int argc, char **argv)
+{
+    bool list = strcmp(argv[1], "list") == 0;
+    cJSON *ids = cJSON_CreateArray();
+    args_flag f[] = {{.flag = "--bus"}, {.flag = "--id", .all = ids}};
+    int rc = args_parse_flags(argc, argv, 3, f, list ? 1 : 2);
+    if (rc == EXIT_OK && !list && cJSON_GetArraySize(ids) == 0) {
+        rc = out_usage("rule targets remove", "%s", "missing --id ID");
+    }
+    if (rc != EXIT_OK) {
+        cJSON_Delete(ids);
+        return rc;
+    }
+    cJSON *args = named("Rule", argv[2], f[0].value);
+    if (!list) {
+        cJSON_AddItemToObject(args, "Ids", ids);
+        ids = NULL;
+    }
+    cJSON_Delete(ids);
+    return call_json(c, list ? "rule-targets-list" : "rule-targets-remove", args,
+                     list ? text_targets : out_nothing);
 }
 
 static int rule_targets_put(cli *c, int argc, char **argv)
 {
+    if (argc >= 3 && argv[2][0] != '-' &&
+        (strcmp(argv[1], "list") == 0 || strcmp(argv[1], "remove") == 0)) {
+        return rule_targets_other(c, argc, argv);
+    }
     if (argc < 3 || strcmp(argv[1], "put") != 0 || argv[2][0] == '-') {
-        return out_usage("rule targets", "%s", "expects put RULE --target ID=ARN");
+        return out_usage("rule targets", "%s", "expects put|list|remove RULE");
     }
     /* --input-transformer takes two values: taken out before the flags */
     const char *tr_map = NULL, *tr_tmpl = NULL;
@@ -243,9 +303,34 @@ int cmd_rule(cli *c, int argc, char **argv)
     if (strcmp(sub, "targets") == 0) {
         return rule_targets_put(c, argc - 1, argv + 1);
     }
+    if (strcmp(sub, "list") == 0) {
+        args_flag lf[] = {{.flag = "--bus"}};
+        int lrc = args_parse_flags(argc, argv, 2, lf, 1);
+        if (lrc != EXIT_OK) {
+            return lrc;
+        }
+        cJSON *a = cJSON_CreateObject();
+        if (lf[0].value != NULL) {
+            cJSON_AddStringToObject(a, "EventBusName", lf[0].value);
+        }
+        return call_json(c, "rule-list", a, text_rules);
+    }
+    static const struct {
+        const char *sub, *op;
+    } simple[] = {{"delete", "rule-delete"},
+                  {"get", "rule-get"},
+                  {"enable", "rule-enable"},
+                  {"disable", "rule-disable"}};
+    const char *op = NULL;
+    for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++) {
+        if (strcmp(sub, simple[i].sub) == 0) {
+            op = simple[i].op;
+        }
+    }
     bool put = strcmp(sub, "put") == 0;
-    if (!put && strcmp(sub, "delete") != 0) {
-        return out_usage(argv[0], "expects put|delete|targets, got '%s'", sub);
+    if (!put && op == NULL) {
+        return out_usage(argv[0], "expects put|list|get|delete|enable|disable|targets, got '%s'",
+                         sub);
     }
     if (argc < 3 || argv[2][0] == '-') {
         return out_usage(argv[0], "%s", "missing NAME");
@@ -264,5 +349,9 @@ int cmd_rule(cli *c, int argc, char **argv)
         cJSON_AddStringToObject(args, "EventPattern", f[1].value);
         cJSON_AddStringToObject(args, "State", f[2].value != NULL ? "DISABLED" : "ENABLED");
     }
-    return call_json(c, put ? "rule-put" : "rule-delete", args, put ? text_arn : out_nothing);
+    bool get = op != NULL && strcmp(op, "rule-get") == 0;
+    return call_json(c, put ? "rule-put" : op, args,
+                     put   ? text_arn
+                     : get ? text_fields
+                           : out_nothing);
 }

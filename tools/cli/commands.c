@@ -125,20 +125,22 @@ const command cli_commands[] = {
                 "  publish NAME MESSAGE|- [--subject S] [--attr K=TYPE:VALUE]..."},
     {.name = "bus",
      .run = cmd_bus,
-     .usage = "bus create|list|delete|put-events ...",
+     .usage = "bus create|list|get|delete|put-events ...",
      .example = "lamina bus create app\n"
                 "  lamina bus put-events --bus app --entry "
                 "'{\"Source\":\"shop\",\"DetailType\":\"Order\",\"Detail\":{\"n\":1}}'\n"
                 "sub-verbs:\n"
-                "  create NAME    list    delete NAME\n"
+                "  create NAME    list    get NAME    delete NAME\n"
                 "  put-events [--bus B] (-f EVENTS.jsonl|- | --entry JSON)...  (1-10 entries)"},
     {.name = "rule",
      .run = cmd_rule,
-     .usage = "rule put|delete|targets NAME ...",
+     .usage = "rule put|list|get|delete|enable|disable|targets NAME ...",
      .example = "lamina rule put orders --bus app --pattern '{\"source\":[\"shop\"]}'\n"
                 "  lamina rule targets put orders --bus app --target q=arn:aws:sqs:x:1:orders\n"
                 "sub-verbs:\n"
-                "  put NAME --pattern JSON [--bus B] [--disabled]    delete NAME [--bus B]\n"
+                "  put NAME --pattern JSON [--bus B] [--disabled]    list [--bus B]\n"
+                "  get|delete|enable|disable NAME [--bus B]\n"
+                "  targets list RULE [--bus B]    targets remove RULE --id ID... [--bus B]\n"
                 "  targets put RULE [--bus B] --target ID=ARN [--input JSON | --input-path PATH |\n"
                 "         --input-transformer PATHS_MAP TEMPLATE]"},
     {.name = "test-pattern",
