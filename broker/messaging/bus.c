@@ -45,6 +45,9 @@ typedef struct bus_target {
     char *input_path; /* InputPath or NULL */
     cJSON *paths; /* InputTransformer.InputPathsMap or NULL */
     char *tmpl; /* InputTransformer.InputTemplate or NULL */
+    char arn[MQ_ARN_MAX]; /* as given (DLQ attribute TARGET_ARN) */
+    int max_retries, max_age_s;
+    char dlq[MQ_QUEUE_NAME_MAX + 1]; /* "" without one */
 } bus_target;
 
 typedef struct bus_rule {
@@ -445,6 +448,8 @@ static int target_resolve(const char *arn, bus_target *t, lm_error *e)
 
 typedef struct target_in {
     const char *id, *arn, *input, *input_path, *tmpl;
+    int max_retries, max_age_s;
+    char dlq[MQ_QUEUE_NAME_MAX + 1];
     char *paths; /* InputPathsMap as JSON text (malloc'd) or NULL */
 } target_in;
 
@@ -530,6 +535,44 @@ static int target_check(const cJSON *o, const char **id, const char **arn, const
     return LM_OK;
 }
 
+/* RetryPolicy and DeadLetterConfig of o into t. */
+static int retry_check(const cJSON *o, target_in *t, lm_error *e)
+{
+    t->max_retries = MQ_RETRY_DEFAULT;
+    t->max_age_s = MQ_EVENT_AGE_MAX;
+    const cJSON *rp = cJSON_GetObjectItemCaseSensitive(o, "RetryPolicy");
+    if (cJSON_IsObject(rp)) {
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(rp, "MaximumRetryAttempts");
+        const cJSON *g = cJSON_GetObjectItemCaseSensitive(rp, "MaximumEventAgeInSeconds");
+        if (a != NULL && (!cJSON_IsNumber(a) || a->valuedouble != (int)a->valuedouble ||
+                          a->valueint < 0 || a->valueint > MQ_RETRY_DEFAULT)) {
+            return proto_error(e, LM_E_EV_VALIDATION,
+                               "MaximumRetryAttempts must be an integer from 0 to %d.",
+                               MQ_RETRY_DEFAULT);
+        }
+        if (g != NULL && (!cJSON_IsNumber(g) || g->valuedouble != (int)g->valuedouble ||
+                          g->valueint < MQ_EVENT_AGE_MIN || g->valueint > MQ_EVENT_AGE_MAX)) {
+            return proto_error(e, LM_E_EV_VALIDATION,
+                               "MaximumEventAgeInSeconds must be an integer from %d to %d.",
+                               MQ_EVENT_AGE_MIN, MQ_EVENT_AGE_MAX);
+        }
+        t->max_retries = a != NULL ? a->valueint : t->max_retries;
+        t->max_age_s = g != NULL ? g->valueint : t->max_age_s;
+    } else if (rp != NULL && !cJSON_IsNull(rp)) {
+        return proto_error(e, LM_E_EV_VALIDATION, "RetryPolicy must be an object.");
+    }
+    const cJSON *dl = cJSON_GetObjectItemCaseSensitive(o, "DeadLetterConfig");
+    if (dl != NULL && !cJSON_IsNull(dl)) {
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(dl, "Arn");
+        lm_error le;
+        if (!cJSON_IsString(a) || strstr(a->valuestring, ":sqs:") == NULL ||
+            mq_queue_ref(a->valuestring, t->dlq, &le) != LM_OK) {
+            return proto_error(e, LM_E_EV_VALIDATION, "DeadLetterConfig.Arn must be a queue ARN.");
+        }
+    }
+    return LM_OK;
+}
+
 static int target_in_check(const cJSON *o, target_in *t, lm_error *e)
 {
     memset(t, 0, sizeof(*t));
@@ -540,6 +583,9 @@ static int target_in_check(const cJSON *o, target_in *t, lm_error *e)
     }
     if (rc == LM_OK) {
         rc = transform_check(o, t, e);
+    }
+    if (rc == LM_OK) {
+        rc = retry_check(o, t, e);
     }
     if (rc == LM_OK && bt.kind == BUS_T_BUS &&
         (t->input != NULL || t->input_path != NULL || t->tmpl != NULL)) {
@@ -554,7 +600,8 @@ static int target_store(mq *m, int64_t rid, const target_in *t, lm_error *e)
 {
     sqlite3_stmt *st = mq_stmt(m,
                                "INSERT OR REPLACE INTO mq_targets(rid, id, arn, input, input_path, "
-                               "paths, template) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                               "paths, template, max_retries, max_age_s, dlq) "
+                               "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                                e);
     if (st == NULL) {
         return LM_E_IO;
@@ -566,6 +613,9 @@ static int target_store(mq *m, int64_t rid, const target_in *t, lm_error *e)
     sqlite3_bind_text(st, 5, t->input_path, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, t->paths, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, t->tmpl, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 8, t->max_retries);
+    sqlite3_bind_int(st, 9, t->max_age_s);
+    sqlite3_bind_text(st, 10, t->dlq[0] != '\0' ? t->dlq : NULL, -1, SQLITE_STATIC);
     return mq_done(m, st, e);
 }
 
@@ -704,7 +754,8 @@ static mq_bus_cache *cache_load(mq *m, int64_t bid, int64_t gen, const char *bna
     c->gen = gen;
     sqlite3_stmt *st = mq_stmt(m,
                                "SELECT r.rid, r.name, r.pattern, t.arn, t.input, t.input_path, "
-                               "t.paths, t.template FROM mq_rules r "
+                               "t.paths, t.template, t.max_retries, t.max_age_s, "
+                               "coalesce(t.dlq, '') FROM mq_rules r "
                                "JOIN mq_targets t ON t.rid=r.rid WHERE r.bid=?1 AND r.enabled=1 "
                                "AND r.pattern IS NOT NULL ORDER BY r.rid, t.id",
                                e);
@@ -734,6 +785,10 @@ static mq_bus_cache *cache_load(mq *m, int64_t bid, int64_t gen, const char *bna
             t->paths =
                 sqlite3_column_type(st, 6) == SQLITE_NULL ? NULL : cJSON_Parse(mq_col_text(st, 6));
             t->tmpl = col_dup(st, 7);
+            snprintf(t->arn, sizeof(t->arn), "%s", mq_col_text(st, 3));
+            t->max_retries = sqlite3_column_int(st, 8);
+            t->max_age_s = sqlite3_column_int(st, 9);
+            snprintf(t->dlq, sizeof(t->dlq), "%s", mq_col_text(st, 10));
         }
     }
     if (r < 0) {
@@ -917,6 +972,200 @@ static int deliver_body(mq *m, const bus_rule *r, const bus_target *t, const cha
     return m->invoke(m->invoke_arg, &d, e);
 }
 
+/* ---- retries ---- */
+
+static int64_t backoff_ms(int attempts)
+{
+    int64_t d = MQ_BUS_BACKOFF_FIRST_MS;
+    for (int i = 1; i < attempts && d < MQ_BUS_BACKOFF_MAX_MS; i++) {
+        d *= 2;
+    }
+    return d < MQ_BUS_BACKOFF_MAX_MS ? d : MQ_BUS_BACKOFF_MAX_MS;
+}
+
+typedef struct retry_row {
+    int64_t did;
+    bus_target t; /* kind, ref, arn, dlq */
+    char rule_arn[MQ_ARN_MAX], bus_arn[MQ_ARN_MAX], event_id[37];
+    const char *body;
+    int attempts;
+    int64_t first_ms, max_age_ms;
+} retry_row;
+
+/* The DLQ message of a delivery out of attempts: the input as the body,
+ * EventBridge's four attributes.  Dropped (false) without a DLQ or when
+ * the DLQ refuses it. */
+static bool dead_letter(mq *m, const retry_row *w, const lm_error *why, int64_t now_ms)
+{
+    if (w->t.dlq[0] == '\0') {
+        return false;
+    }
+    cJSON *a = cJSON_CreateObject();
+    const char *k[] = {"ERROR_CODE", "ERROR_MESSAGE", "RULE_ARN", "TARGET_ARN"};
+    const char *v[] = {why->type[0] != '\0' ? why->type : "InternalException",
+                       why->message[0] != '\0' ? why->message : "delivery failed", w->rule_arn,
+                       w->t.arn};
+    for (int i = 0; i < 4; i++) {
+        cJSON *x = cJSON_AddObjectToObject(a, k[i]);
+        cJSON_AddStringToObject(x, "DataType", "String");
+        cJSON_AddStringToObject(x, "StringValue", v[i]);
+    }
+    lm_error e;
+    mq_queue q;
+    bool ok = mq_sp_begin(m, &e) == LM_OK;
+    if (ok) {
+        ok = mq_q_open(m, w->t.dlq, now_ms, &q, &e) == LM_OK;
+        mq_send_entry en = {
+            .body = w->body, .body_len = strlen(w->body), .delay_s = -1, .attributes = a};
+        mq_sent sent;
+        memset(&sent, 0, sizeof(sent));
+        ok = ok && mq_send_into(m, &q, &en, &sent, &e) == LM_OK && mq_q_save(m, &q, &e) == LM_OK;
+        mq_sp_end(m, ok);
+    }
+    cJSON_Delete(a);
+    return ok;
+}
+
+/* A failed first delivery: wait for a retry, or (no retries) dead-letter. */
+static void retry_store(mq *m, const bus_rule *r, const bus_target *t, const char *bus_arn,
+                        const char *id, const char *body, int64_t now_ms, const lm_error *why)
+{
+    if (t->max_retries == 0) {
+        retry_row w = {.t = *t, .body = body};
+        snprintf(w.rule_arn, sizeof(w.rule_arn), "%s", r->arn);
+        (void)dead_letter(m, &w, why, now_ms);
+        return;
+    }
+    lm_error e;
+    sqlite3_stmt *st = mq_stmt(m,
+                               "INSERT INTO mq_bus_retries(kind, ref, rule_arn, target_arn, "
+                               "bus_arn, event_id, body, attempts, next_at, first_ms, "
+                               "max_retries, max_age_ms, dlq) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                               "1, ?8, ?9, ?10, ?11, ?12)",
+                               &e);
+    if (st == NULL) {
+        return;
+    }
+    sqlite3_bind_int(st, 1, (int)t->kind);
+    sqlite3_bind_text(st, 2, t->ref, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->arn, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, t->arn, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, bus_arn, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, body, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, now_ms + backoff_ms(1));
+    sqlite3_bind_int64(st, 9, now_ms);
+    sqlite3_bind_int(st, 10, t->max_retries);
+    sqlite3_bind_int64(st, 11, (int64_t)t->max_age_s * 1000);
+    sqlite3_bind_text(st, 12, t->dlq[0] != '\0' ? t->dlq : NULL, -1, SQLITE_STATIC);
+    (void)mq_done(m, st, &e);
+}
+
+int64_t mq_bus_next_wake_ms(mq *m)
+{
+    lm_error e;
+    sqlite3_stmt *st = mq_stmt(m, "SELECT min(next_at) FROM mq_bus_retries", &e);
+    if (st == NULL || mq_step(m, st, &e) != 1) {
+        return MQ_NEVER;
+    }
+    int64_t at = sqlite3_column_type(st, 0) == SQLITE_NULL ? MQ_NEVER : sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return at;
+}
+
+/* One due retry w: deliver, reschedule, dead-letter or drop. */
+static int retry_one(mq *m, retry_row *w, int max_retries, int64_t now_ms, mq_retry_counts *c,
+                     lm_error *e)
+{
+    bus_rule r;
+    memset(&r, 0, sizeof(r));
+    snprintf(r.arn, sizeof(r.arn), "%s", w->rule_arn);
+    lm_error de;
+    int rc = mq_sp_begin(m, &de);
+    if (rc == LM_OK) {
+        rc = deliver_body(m, &r, &w->t, w->bus_arn, w->event_id, w->body, now_ms, &de);
+        mq_sp_end(m, rc == LM_OK);
+    }
+    bool done = rc == LM_OK;
+    if (done) {
+        c->delivered++;
+    } else if (w->attempts >= max_retries || now_ms - w->first_ms >= w->max_age_ms) {
+        done = true;
+        if (dead_letter(m, w, &de, now_ms)) {
+            c->dead_lettered++;
+        } else {
+            c->dropped++;
+        }
+    }
+    sqlite3_stmt *st =
+        done ? mq_stmt(m, "DELETE FROM mq_bus_retries WHERE did=?1", e)
+             : mq_stmt(m, "UPDATE mq_bus_retries SET attempts=attempts+1, next_at=?2 WHERE did=?1",
+                       e);
+    if (st == NULL) {
+        return LM_E_IO;
+    }
+    sqlite3_bind_int64(st, 1, w->did);
+    if (!done) {
+        sqlite3_bind_int64(st, 2, now_ms + backoff_ms(w->attempts + 1));
+        c->rescheduled++;
+    }
+    return mq_done(m, st, e);
+}
+
+int mq_bus_retry(mq *m, int64_t now_ms, size_t budget, mq_retry_counts *c, lm_error *e)
+{
+    mq_retry_counts local;
+    c = c != NULL ? c : &local;
+    memset(c, 0, sizeof(*c));
+    int rc = mq_op_begin(m, e);
+    if (rc != LM_OK) {
+        return rc;
+    }
+    /* one due row at a time: delivering may use other statements */
+    for (size_t n = 0; rc == LM_OK && n < budget; n++) {
+        sqlite3_stmt *st = mq_stmt(m,
+                                   "SELECT did, kind, ref, rule_arn, target_arn, bus_arn, "
+                                   "event_id, body, attempts, first_ms, max_retries, max_age_ms, "
+                                   "coalesce(dlq, '') FROM mq_bus_retries WHERE next_at<=?1 "
+                                   "ORDER BY next_at LIMIT 1",
+                                   e);
+        if (st == NULL) {
+            rc = LM_E_IO;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, now_ms);
+        int r = mq_step(m, st, e);
+        if (r <= 0) {
+            rc = r < 0 ? LM_E_IO : LM_OK;
+            break;
+        }
+        retry_row w;
+        memset(&w, 0, sizeof(w));
+        w.did = sqlite3_column_int64(st, 0);
+        w.t.kind = (bus_kind)sqlite3_column_int(st, 1);
+        snprintf(w.t.ref, sizeof(w.t.ref), "%s", mq_col_text(st, 2));
+        snprintf(w.rule_arn, sizeof(w.rule_arn), "%s", mq_col_text(st, 3));
+        snprintf(w.t.arn, sizeof(w.t.arn), "%s", mq_col_text(st, 4));
+        snprintf(w.bus_arn, sizeof(w.bus_arn), "%s", mq_col_text(st, 5));
+        snprintf(w.event_id, sizeof(w.event_id), "%s", mq_col_text(st, 6));
+        char *body = mq_strndup(mq_col_text(st, 7), strlen(mq_col_text(st, 7)));
+        w.attempts = sqlite3_column_int(st, 8);
+        w.first_ms = sqlite3_column_int64(st, 9);
+        int max_retries = sqlite3_column_int(st, 10);
+        w.max_age_ms = sqlite3_column_int64(st, 11);
+        snprintf(w.t.dlq, sizeof(w.t.dlq), "%s", mq_col_text(st, 12));
+        sqlite3_reset(st);
+        if (body == NULL) {
+            rc = proto_error(e, LM_E_NOMEM, NULL);
+            break;
+        }
+        w.body = body;
+        rc = retry_one(m, &w, max_retries, now_ms, c, e);
+        free(body);
+    }
+    return mq_op_end(m, rc, e);
+}
+
 /* Route envelope text on a cached bus: every matching rule's targets.
  * The matched indices are copied out of the cache's scratch: a bus
  * target routes again, maybe on this very bus. */
@@ -945,16 +1194,25 @@ static int route(mq *m, mq_bus_cache *c, const char *bus_arn, const char *id, co
         for (size_t j = 0; j < r->nt; j++) {
             out->matched++;
             lm_error de;
+            const bus_target *t = &r->t[j];
+            char *body = t->kind == BUS_T_BUS ? NULL : target_input(r, t, text, ev);
             int rc = mq_sp_begin(m, &de);
             if (rc == LM_OK) {
-                rc = deliver(m, r, &r->t[j], bus_arn, id, text, ev, now_ms, hops, &de);
+                rc = t->kind == BUS_T_BUS
+                         ? deliver(m, r, t, bus_arn, id, text, ev, now_ms, hops, &de)
+                     : body != NULL ? deliver_body(m, r, t, bus_arn, id, body, now_ms, &de)
+                                    : proto_error(&de, LM_E_NOMEM, NULL);
                 mq_sp_end(m, rc == LM_OK);
             }
             if (rc == LM_OK) {
                 out->delivered++;
             } else {
                 out->failed++;
+                if (body != NULL) {
+                    retry_store(m, r, t, bus_arn, id, body, now_ms, &de);
+                }
             }
+            free(body);
         }
     }
     m->bus_depth--;

@@ -477,10 +477,30 @@ cJSON *mq_targets_list(mq *m, const char *bus, const char *rule, lm_error *e);
 int mq_targets_remove(mq *m, const char *bus, const char *rule, const cJSON *ids,
                       size_t *removed, lm_error *e);
 
+/* Retries.  A target delivery that fails waits in mq_bus_retries; its
+ * next attempt is due MQ_BUS_BACKOFF_FIRST_MS after the failure, doubling
+ * to MQ_BUS_BACKOFF_MAX_MS, on the broker clock.  After the target's
+ * MaximumRetryAttempts retries (0-185, default 185) or once the event is
+ * older than MaximumEventAgeInSeconds (60-86400, default 86400), it goes
+ * to the target's DeadLetterConfig queue with EventBridge's attributes
+ * ERROR_CODE, ERROR_MESSAGE, RULE_ARN, TARGET_ARN, or is dropped. */
+#define MQ_RETRY_DEFAULT 185
+#define MQ_EVENT_AGE_MIN 60
+#define MQ_EVENT_AGE_MAX 86400
+#define MQ_BUS_BACKOFF_FIRST_MS 1000
+#define MQ_BUS_BACKOFF_MAX_MS 300000
+typedef struct mq_retry_counts {
+    size_t delivered, rescheduled, dead_lettered, dropped;
+} mq_retry_counts;
+/* Run the retries due at now_ms (at most budget) as one operation. */
+int mq_bus_retry(mq *m, int64_t now_ms, size_t budget, mq_retry_counts *c, lm_error *e);
+/* The broker time the next retry is due, or MQ_NEVER (one index read). */
+int64_t mq_bus_next_wake_ms(mq *m);
+
 typedef struct mq_event_out {
     char id[37]; /* EventId, "" when the entry failed */
     lm_error err; /* err.code LM_OK, or the entry's ErrorCode/ErrorMessage */
-    size_t matched, delivered, failed; /* target deliveries */
+    size_t matched, delivered, failed; /* target deliveries; failed ones wait for a retry */
 } mq_event_out;
 /* PutEvents: entries (a cJSON array of {Source, DetailType, Detail,
  * Resources?, EventBusName?}, 1-10, at most 256 KiB) each checked,

@@ -135,7 +135,27 @@ static const char *const schema_v1 =
     "  input_path TEXT,"
     "  paths TEXT,"
     "  template TEXT,"
+    "  max_retries INTEGER NOT NULL DEFAULT 185,"
+    "  max_age_s INTEGER NOT NULL DEFAULT 86400,"
+    "  dlq TEXT,"
     "  PRIMARY KEY(rid, id)) WITHOUT ROWID;"
+    /* failed target deliveries waiting for their next attempt (bus.c) */
+    "CREATE TABLE IF NOT EXISTS mq_bus_retries("
+    "  did INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  kind INTEGER NOT NULL,"
+    "  ref TEXT NOT NULL,"
+    "  rule_arn TEXT NOT NULL,"
+    "  target_arn TEXT NOT NULL,"
+    "  bus_arn TEXT NOT NULL,"
+    "  event_id TEXT NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL,"
+    "  next_at INTEGER NOT NULL,"
+    "  first_ms INTEGER NOT NULL,"
+    "  max_retries INTEGER NOT NULL,"
+    "  max_age_ms INTEGER NOT NULL,"
+    "  dlq TEXT);"
+    "CREATE INDEX IF NOT EXISTS mq_bus_retries_due ON mq_bus_retries(next_at);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES('messaging_schema', '1');";
 
 static int stored_version(sqlite3 *db, int *v)

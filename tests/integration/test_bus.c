@@ -526,3 +526,64 @@ Test(bus, rules_and_targets_are_listed_toggled_and_removed, .timeout = 60)
     cr_assert_eq(fails(&b, "rule-get", "{\"Name\":\"ghost\"}"), LM_E_NOT_FOUND);
     lt_broker_stop(&b, false);
 }
+
+/* Retries on the broker's test clock: back-off 1 s, 2 s, …; then the DLQ
+ * with EventBridge's attributes. */
+Test(bus, a_failing_target_is_retried_with_back_off_then_dead_lettered, .timeout = 60)
+{
+    lt_broker b;
+    lt_broker_start(&b, lt_test_clock);
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"dlq\"}"));
+    cJSON_Delete(ok(&b, "rule-put",
+                    "{\"Name\":\"r\",\"EventPattern\":"
+                    "\"{\\\"source\\\":[\\\"s\\\"]}\"}"));
+    /* "late" does not exist yet: its delivery fails and waits */
+    cJSON_Delete(
+        ok(&b, "rule-targets-put",
+           "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"late\",\"Arn\":\"arn:aws:sqs:x:1:late\","
+           "\"RetryPolicy\":{\"MaximumRetryAttempts\":5}},"
+           "{\"Id\":\"gone\",\"Arn\":\"arn:aws:sqs:x:1:gone\",\"RetryPolicy\":"
+           "{\"MaximumRetryAttempts\":2},\"DeadLetterConfig\":{\"Arn\":"
+           "\"arn:aws:sqs:x:1:dlq\"}}]}"));
+    const char *put = "{\"Entries\":[{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":\"{}\"}]}";
+    cJSON *r = ok(&b, "bus-put-events", "%s", put);
+    cr_assert_eq(cJSON_GetObjectItemCaseSensitive(r, "FailedEntryCount")->valueint, 0,
+                 "a failing target does not fail the entry");
+    cJSON_Delete(r);
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"late\"}"));
+    cr_assert_eq(receive_n(&b, "late"), 0);
+    lt_clock_advance(&b, 1000); /* the first retry is due */
+    cJSON *m = ok(&b, "queue-receive", "{\"QueueName\":\"late\",\"WaitTimeSeconds\":10}");
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "Messages")), 1,
+                 "the retry did not deliver once the queue existed");
+    cJSON_Delete(m);
+    cr_assert_eq(receive_n(&b, "dlq"), 0, "dead-lettered after one retry of two");
+    lt_clock_advance(&b, 2000); /* the second retry (back-off doubled): out of attempts */
+    m = ok(&b, "queue-receive", "{\"QueueName\":\"dlq\",\"WaitTimeSeconds\":10}");
+    cJSON *msg = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "Messages"), 0);
+    cr_assert_not_null(msg, "nothing in the DLQ");
+    cJSON *ev = cJSON_Parse(str(msg, "Body"));
+    cr_assert_str_eq(str(ev, "source"), "s", "the DLQ holds the event");
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(msg, "MessageAttributes");
+    cr_assert_str_eq(str(cJSON_GetObjectItemCaseSensitive(a, "ERROR_CODE"), "StringValue"),
+                     "QueueDoesNotExist");
+    cr_assert_str_eq(str(cJSON_GetObjectItemCaseSensitive(a, "RULE_ARN"), "StringValue"),
+                     "arn:lamina:events:local:000000000000:rule/r");
+    cr_assert_str_eq(str(cJSON_GetObjectItemCaseSensitive(a, "TARGET_ARN"), "StringValue"),
+                     "arn:aws:sqs:x:1:gone");
+    cr_assert_not_null(cJSON_GetObjectItemCaseSensitive(a, "ERROR_MESSAGE"));
+    cJSON_Delete(ev);
+    cJSON_Delete(m);
+    lm_error e;
+    cr_assert_eq(call(&b, "rule-targets-put",
+                      "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"x\",\"Arn\":\"fn\",\"RetryPolicy\":"
+                      "{\"MaximumRetryAttempts\":186}}]}",
+                      NULL, &e),
+                 LM_E_EV_VALIDATION);
+    cr_assert_eq(call(&b, "rule-targets-put",
+                      "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"x\",\"Arn\":\"fn\",\"RetryPolicy\":"
+                      "{\"MaximumEventAgeInSeconds\":59}}]}",
+                      NULL, &e),
+                 LM_E_EV_VALIDATION);
+    lt_broker_stop(&b, false);
+}
