@@ -300,12 +300,15 @@ static const char *cli_bin(void)
         lt_run(b, argv_, out, err);                           \
     })
 
-static void cli_ok(lt_broker *b, int rc, char *out, char *err)
+/* rc of a CLI run whose output went to *out and *err (read after the run:
+ * pointers, since argument evaluation order is unspecified). */
+static void cli_ok(lt_broker *b, int rc, char **out, char **err)
 {
     (void)b;
-    cr_assert_eq(rc, 0, "exit %d: %s %s", rc, out, err);
-    free(out);
-    free(err);
+    cr_assert_eq(rc, 0, "exit %d: %s %s", rc, *out, *err);
+    free(*out);
+    free(*err);
+    *out = *err = NULL;
 }
 
 Test(bus, cli_tour_bus_rule_target_put_events_and_exit_codes, .timeout = 60)
@@ -313,16 +316,16 @@ Test(bus, cli_tour_bus_rule_target_put_events_and_exit_codes, .timeout = 60)
     lt_broker b;
     lt_broker_start(&b, NULL);
     char *out = NULL, *err = NULL;
-    cli_ok(&b, CLI(&b, &out, &err, "queue", "create", "orders"), out, err);
-    cli_ok(&b, CLI(&b, &out, &err, "bus", "create", "app"), out, err);
+    cli_ok(&b, CLI(&b, &out, &err, "queue", "create", "orders"), &out, &err);
+    cli_ok(&b, CLI(&b, &out, &err, "bus", "create", "app"), &out, &err);
     cli_ok(&b,
            CLI(&b, &out, &err, "rule", "put", "o", "--bus", "app", "--pattern",
                "{\"source\":[\"shop\"]}"),
-           out, err);
+           &out, &err);
     cli_ok(&b,
            CLI(&b, &out, &err, "rule", "targets", "put", "o", "--bus", "app", "--target",
                "q=arn:aws:sqs:x:1:orders"),
-           out, err);
+           &out, &err);
     int rc = CLI(&b, &out, &err, "bus", "put-events", "--bus", "app", "--entry",
                  "{\"Source\":\"shop\",\"DetailType\":\"Order\",\"Detail\":{\"n\":1}}");
     cr_assert_eq(rc, 0, "%s", err);
@@ -350,15 +353,30 @@ Test(bus, cli_tour_bus_rule_target_put_events_and_exit_codes, .timeout = 60)
            CLI(&b, &out, &err, "rule", "targets", "put", "o", "--bus", "app", "--target",
                "q=arn:aws:sqs:x:1:orders", "--input-transformer", "{\"n\":\"$.detail.n\"}",
                "{\"count\":<n>}"),
-           out, err);
+           &out, &err);
     cli_ok(&b,
            CLI(&b, &out, &err, "bus", "put-events", "--bus", "app", "--entry",
                "{\"Source\":\"shop\",\"DetailType\":\"Order\",\"Detail\":{\"n\":5}}"),
-           out, err);
+           &out, &err);
     bodies = drain(&b, "orders");
     cr_assert_eq(cJSON_GetArraySize(bodies), 1);
     cr_assert_str_eq(cJSON_GetArrayItem(bodies, 0)->valuestring, "{\"count\":5}");
     cJSON_Delete(bodies);
+    cli_ok(&b,
+           CLI(&b, &out, &err, "rule", "targets", "put", "o", "--bus", "app", "--target",
+               "d=arn:aws:sqs:x:1:orders", "--max-retries", "0", "--max-age", "60", "--dlq",
+               "arn:aws:sqs:x:1:orders"),
+           &out, &err);
+    cr_assert_eq(CLI(&b, &out, &err, "-o", "json", "rule", "targets", "list", "o", "--bus", "app"),
+                 0, "%s", err);
+    cr_assert_not_null(strstr(out, "\"d\""), "%s", out);
+    free(out);
+    free(err);
+    cr_assert_eq(CLI(&b, &out, &err, "rule", "targets", "put", "o", "--bus", "app", "--target",
+                     "e=arn:aws:sqs:x:1:orders", "--max-retries", "999"),
+                 9, "%s", err);
+    free(out);
+    free(err);
     cr_assert_eq(CLI(&b, &out, &err, "rule", "put", "x"), 2, "%s", err);
     free(out);
     free(err);
@@ -505,10 +523,10 @@ Test(bus, rules_and_targets_are_listed_toggled_and_removed, .timeout = 60)
     cr_assert_str_eq(str(t, "InputPath"), "$.detail");
     cJSON_Delete(l);
     const char *put = "{\"Entries\":[{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":\"{}\"}]}";
-    cli_ok(&b, CLI(&b, &out, &err, "rule", "disable", "r1"), out, err);
+    cli_ok(&b, CLI(&b, &out, &err, "rule", "disable", "r1"), &out, &err);
     cJSON_Delete(ok(&b, "bus-put-events", "%s", put));
     cr_assert_eq(receive_n(&b, "q"), 0, "a disabled rule delivered");
-    cli_ok(&b, CLI(&b, &out, &err, "rule", "enable", "r1"), out, err);
+    cli_ok(&b, CLI(&b, &out, &err, "rule", "enable", "r1"), &out, &err);
     cJSON_Delete(ok(&b, "bus-put-events", "%s", put));
     cr_assert_eq(receive_n(&b, "q"), 1, "an enabled rule did not deliver");
     cr_assert_eq(CLI(&b, &out, &err, "-o", "json", "rule", "list"), 0, "%s", err);
@@ -517,7 +535,7 @@ Test(bus, rules_and_targets_are_listed_toggled_and_removed, .timeout = 60)
     cJSON_Delete(rl);
     free(out);
     free(err);
-    cli_ok(&b, CLI(&b, &out, &err, "rule", "targets", "remove", "r1", "--id", "t1"), out, err);
+    cli_ok(&b, CLI(&b, &out, &err, "rule", "targets", "remove", "r1", "--id", "t1"), &out, &err);
     cJSON_Delete(ok(&b, "bus-put-events", "%s", put));
     cr_assert_eq(receive_n(&b, "q"), 0, "a removed target delivered");
     cJSON *bg = ok(&b, "bus-get", "{\"Name\":\"default\"}");

@@ -10,6 +10,7 @@
  *   rule targets remove RULE --id ID... [--bus B]
  *   rule targets put RULE [--bus B] --target ID=ARN [--input JSON |
  *                    --input-path PATH | --input-transformer PATHS_MAP TEMPLATE]
+ *                    [--max-age S] [--max-retries N] [--dlq QUEUE_ARN]
  *
  * put-events reads one PutEvents entry ({"Source","DetailType","Detail"
  * (JSON text or an object, sent as text),"Resources"?}) per line or per
@@ -247,11 +248,11 @@ static int rule_targets_put(cli *c, int argc, char **argv)
         }
     }
     cJSON *targets = cJSON_CreateArray();
-    args_flag f[] = {{.flag = "--bus"},
-                     {.flag = "--target", .all = targets},
-                     {.flag = "--input"},
-                     {.flag = "--input-path"}};
-    int rc = args_parse_flags(argc, argv, 3, f, 4);
+    args_flag f[] = {{.flag = "--bus"},     {.flag = "--target", .all = targets},
+                     {.flag = "--input"},   {.flag = "--input-path"},
+                     {.flag = "--max-age"}, {.flag = "--max-retries"},
+                     {.flag = "--dlq"}};
+    int rc = args_parse_flags(argc, argv, 3, f, 7);
     cJSON *pm = tr_map != NULL ? cJSON_Parse(tr_map) : NULL;
     if (rc == EXIT_OK && tr_map != NULL && !cJSON_IsObject(pm)) {
         rc = out_usage("rule targets put", "PATHS_MAP must be a JSON object, got '%s'", tr_map);
@@ -276,6 +277,17 @@ static int rule_targets_put(cli *c, int argc, char **argv)
             }
             if (f[3].value != NULL) {
                 cJSON_AddStringToObject(t, "InputPath", f[3].value);
+            }
+            if (f[4].value != NULL || f[5].value != NULL) {
+                cJSON *rp = cJSON_AddObjectToObject(t, "RetryPolicy");
+                rc = args_add_int(rp, "MaximumEventAgeInSeconds", f[4].value, "rule targets put");
+                if (rc == EXIT_OK) {
+                    rc = args_add_int(rp, "MaximumRetryAttempts", f[5].value, "rule targets put");
+                }
+            }
+            if (f[6].value != NULL) {
+                cJSON_AddStringToObject(cJSON_AddObjectToObject(t, "DeadLetterConfig"), "Arn",
+                                        f[6].value);
             }
             if (pm != NULL) {
                 cJSON *tr = cJSON_AddObjectToObject(t, "InputTransformer");

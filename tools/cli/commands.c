@@ -142,7 +142,8 @@ const command cli_commands[] = {
                 "  get|delete|enable|disable NAME [--bus B]\n"
                 "  targets list RULE [--bus B]    targets remove RULE --id ID... [--bus B]\n"
                 "  targets put RULE [--bus B] --target ID=ARN [--input JSON | --input-path PATH |\n"
-                "         --input-transformer PATHS_MAP TEMPLATE]"},
+                "         --input-transformer PATHS_MAP TEMPLATE] [--max-age 60-86400]\n"
+                "         [--max-retries 0-185] [--dlq QUEUE_ARN]"},
     {.name = "test-pattern",
      .run = cmd_test_pattern,
      .usage = "test-pattern PATTERN EVENT | test-pattern --jsonl FILE",
