@@ -126,6 +126,19 @@ STORE = {
     "empty": b"",
 }
 
+SCHED = {
+    "rate": b"rate(5 minutes)",
+    "rate_one": b"rate(1 day)",
+    "cron_noon": b"cron(0 12 * * ? *)",
+    "cron_weekdays": b"cron(0/15 9-17 ? * MON-FRI *)",
+    "cron_last_fri": b"cron(15 10 ? * 6L 2026-2030)",
+    "cron_nth": b"cron(0 9 ? * TUE#2 *)",
+    "cron_lw": b"cron(30 6 LW JAN,JUL ? *)",
+    "cron_near": b"cron(0 0 15W * ? */2)",
+    "cron_feb31": b"cron(0 0 31 2 ? *)",
+    "bad_both": b"cron(0 12 1 * MON *)",
+}
+
 
 def write(name, seeds):
     d = os.path.join(HERE, "corpus_" + name)
@@ -140,3 +153,4 @@ if __name__ == "__main__":
     write("worker", WORKER)
     write("jsonconv", JSONCONV)
     write("store", STORE)
+    write("sched", SCHED)
