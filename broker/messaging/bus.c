@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "filter.h"
+#include "lib/sched.h"
 #include "proto.h"
 
 #include "mq_internal.h"
@@ -88,17 +89,17 @@ static bool name_ok(const char *s, size_t max, bool slash)
 
 void mq_bus_arn(const char *name, char out[MQ_ARN_MAX])
 {
-    snprintf(out, MQ_ARN_MAX, "arn:%s:events:%s:%s:event-bus/%s", MQ_ARN_PARTITION, MQ_ARN_REGION,
+    snprintf(out, MQ_ARN_MAX, "arn:%s:events:%s:%s:event-bus/%.256s", MQ_ARN_PARTITION, MQ_ARN_REGION,
              MQ_ARN_ACCOUNT, name);
 }
 
 void mq_rule_arn(const char *bus, const char *rule, char out[MQ_ARN_MAX])
 {
     if (bus == NULL || strcmp(bus, "default") == 0) {
-        snprintf(out, MQ_ARN_MAX, "arn:%s:events:%s:%s:rule/%s", MQ_ARN_PARTITION, MQ_ARN_REGION,
+        snprintf(out, MQ_ARN_MAX, "arn:%s:events:%s:%s:rule/%.64s", MQ_ARN_PARTITION, MQ_ARN_REGION,
                  MQ_ARN_ACCOUNT, rule);
     } else {
-        snprintf(out, MQ_ARN_MAX, "arn:%s:events:%s:%s:rule/%s/%s", MQ_ARN_PARTITION, MQ_ARN_REGION,
+        snprintf(out, MQ_ARN_MAX, "arn:%s:events:%s:%s:rule/%.256s/%.64s", MQ_ARN_PARTITION, MQ_ARN_REGION,
                  MQ_ARN_ACCOUNT, bus, rule);
     }
 }
@@ -674,6 +675,8 @@ int mq_targets_put(mq *m, const char *bus, const char *rule, const cJSON *target
 
 /* ---- the per-bus cache ---- */
 
+static void target_free(bus_target *t);
+
 static void cache_entry_free(mq_bus_cache *c)
 {
     if (c == NULL) {
@@ -681,10 +684,7 @@ static void cache_entry_free(mq_bus_cache *c)
     }
     for (size_t i = 0; i < c->n; i++) {
         for (size_t k = 0; k < c->rules[i].nt; k++) {
-            free(c->rules[i].t[k].input);
-            free(c->rules[i].t[k].input_path);
-            cJSON_Delete(c->rules[i].t[k].paths);
-            free(c->rules[i].t[k].tmpl);
+            target_free(&c->rules[i].t[k]);
         }
     }
     free(c->rules);
@@ -742,6 +742,34 @@ static char *col_dup(sqlite3_stmt *st, int i)
     return mq_strndup(s, strlen(s));
 }
 
+/* A target from a row whose columns from c are arn, input, input_path,
+ * paths, template, max_retries, max_age_s, dlq. */
+static bool target_load(sqlite3_stmt *st, int c, bus_target *t)
+{
+    memset(t, 0, sizeof(*t));
+    if (target_resolve(mq_col_text(st, c), t, NULL) != LM_OK) {
+        return false;
+    }
+    t->input = col_dup(st, c + 1);
+    t->input_path = col_dup(st, c + 2);
+    t->paths =
+        sqlite3_column_type(st, c + 3) == SQLITE_NULL ? NULL : cJSON_Parse(mq_col_text(st, c + 3));
+    t->tmpl = col_dup(st, c + 4);
+    snprintf(t->arn, sizeof(t->arn), "%s", mq_col_text(st, c));
+    t->max_retries = sqlite3_column_int(st, c + 5);
+    t->max_age_s = sqlite3_column_int(st, c + 6);
+    snprintf(t->dlq, sizeof(t->dlq), "%s", mq_col_text(st, c + 7));
+    return true;
+}
+
+static void target_free(bus_target *t)
+{
+    free(t->input);
+    free(t->input_path);
+    cJSON_Delete(t->paths);
+    free(t->tmpl);
+}
+
 static mq_bus_cache *cache_load(mq *m, int64_t bid, int64_t gen, const char *bname, lm_error *e)
 {
     mq_bus_cache *c = calloc(1, sizeof(*c));
@@ -777,18 +805,8 @@ static mq_bus_cache *cache_load(mq *m, int64_t bid, int64_t gen, const char *bna
                 return NULL;
             }
         }
-        if (cur->nt < MQ_TARGETS_MAX &&
-            target_resolve(mq_col_text(st, 3), &cur->t[cur->nt], NULL) == LM_OK) {
-            bus_target *t = &cur->t[cur->nt++];
-            t->input = col_dup(st, 4);
-            t->input_path = col_dup(st, 5);
-            t->paths =
-                sqlite3_column_type(st, 6) == SQLITE_NULL ? NULL : cJSON_Parse(mq_col_text(st, 6));
-            t->tmpl = col_dup(st, 7);
-            snprintf(t->arn, sizeof(t->arn), "%s", mq_col_text(st, 3));
-            t->max_retries = sqlite3_column_int(st, 8);
-            t->max_age_s = sqlite3_column_int(st, 9);
-            snprintf(t->dlq, sizeof(t->dlq), "%s", mq_col_text(st, 10));
+        if (cur->nt < MQ_TARGETS_MAX && target_load(st, 3, &cur->t[cur->nt])) {
+            cur->nt++;
         }
     }
     if (r < 0) {
@@ -1064,11 +1082,16 @@ static void retry_store(mq *m, const bus_rule *r, const bus_target *t, const cha
 int64_t mq_bus_next_wake_ms(mq *m)
 {
     lm_error e;
-    sqlite3_stmt *st = mq_stmt(m, "SELECT min(next_at) FROM mq_bus_retries", &e);
+    sqlite3_stmt *st = mq_stmt(m,
+                               "SELECT min(coalesce((SELECT min(next_at) FROM mq_bus_retries), "
+                               "9223372036854775807), coalesce((SELECT min(next_fire_ms) FROM "
+                               "mq_rules WHERE next_fire_ms IS NOT NULL AND enabled=1), "
+                               "9223372036854775807))",
+                               &e);
     if (st == NULL || mq_step(m, st, &e) != 1) {
         return MQ_NEVER;
     }
-    int64_t at = sqlite3_column_type(st, 0) == SQLITE_NULL ? MQ_NEVER : sqlite3_column_int64(st, 0);
+    int64_t at = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     return at;
 }
@@ -1166,6 +1189,10 @@ int mq_bus_retry(mq *m, int64_t now_ms, size_t budget, mq_retry_counts *c, lm_er
     return mq_op_end(m, rc, e);
 }
 
+static void deliver_target(mq *m, const bus_rule *r, const bus_target *t, const char *bus_arn,
+                           const char *id, const char *text, const cJSON *ev, int64_t now_ms,
+                           int hops, mq_event_out *out);
+
 /* Route envelope text on a cached bus: every matching rule's targets.
  * The matched indices are copied out of the cache's scratch: a bus
  * target routes again, maybe on this very bus. */
@@ -1192,33 +1219,39 @@ static int route(mq *m, mq_bus_cache *c, const char *bus_arn, const char *id, co
     for (int i = 0; i < k; i++) {
         const bus_rule *r = &c->rules[hit[i]];
         for (size_t j = 0; j < r->nt; j++) {
-            out->matched++;
-            lm_error de;
-            const bus_target *t = &r->t[j];
-            char *body = t->kind == BUS_T_BUS ? NULL : target_input(r, t, text, ev);
-            int rc = mq_sp_begin(m, &de);
-            if (rc == LM_OK) {
-                rc = t->kind == BUS_T_BUS
-                         ? deliver(m, r, t, bus_arn, id, text, ev, now_ms, hops, &de)
-                     : body != NULL ? deliver_body(m, r, t, bus_arn, id, body, now_ms, &de)
-                                    : proto_error(&de, LM_E_NOMEM, NULL);
-                mq_sp_end(m, rc == LM_OK);
-            }
-            if (rc == LM_OK) {
-                out->delivered++;
-            } else {
-                out->failed++;
-                if (body != NULL) {
-                    retry_store(m, r, t, bus_arn, id, body, now_ms, &de);
-                }
-            }
-            free(body);
+            deliver_target(m, r, &r->t[j], bus_arn, id, text, ev, now_ms, hops, out);
         }
     }
     m->bus_depth--;
     free(hit);
     cJSON_Delete(ev);
     return LM_OK;
+}
+
+/* One target's delivery in a savepoint; a failure waits for a retry. */
+static void deliver_target(mq *m, const bus_rule *r, const bus_target *t, const char *bus_arn,
+                           const char *id, const char *text, const cJSON *ev, int64_t now_ms,
+                           int hops, mq_event_out *out)
+{
+    out->matched++;
+    lm_error de;
+    char *body = t->kind == BUS_T_BUS ? NULL : target_input(r, t, text, ev);
+    int rc = mq_sp_begin(m, &de);
+    if (rc == LM_OK) {
+        rc = t->kind == BUS_T_BUS ? deliver(m, r, t, bus_arn, id, text, ev, now_ms, hops, &de)
+             : body != NULL       ? deliver_body(m, r, t, bus_arn, id, body, now_ms, &de)
+                                  : proto_error(&de, LM_E_NOMEM, NULL);
+        mq_sp_end(m, rc == LM_OK);
+    }
+    if (rc == LM_OK) {
+        out->delivered++;
+    } else {
+        out->failed++;
+        if (body != NULL) {
+            retry_store(m, r, t, bus_arn, id, body, now_ms, &de);
+        }
+    }
+    free(body);
 }
 
 /* Route on bus bname (a bus target's): its row, its cache, route. */
@@ -1556,4 +1589,158 @@ int mq_targets_remove(mq *m, const char *bus, const char *rule, const cJSON *ids
         rc = bus_touch(m, bid, e);
     }
     return mq_op_end(m, rc, e);
+}
+
+/* ---- scheduled rules ---- */
+
+int mq_rule_put_schedule(mq *m, const char *name, const char *schedule, bool enabled,
+                         int64_t now_ms, char arn[MQ_ARN_MAX], lm_error *e)
+{
+    sched_expr x;
+    char why[160];
+    int rc = rule_name_check(name, e);
+    if (rc != LM_OK) {
+        return rc;
+    }
+    if (schedule == NULL || !sched_parse(schedule, &x, why, sizeof(why))) {
+        return proto_error(e, LM_E_EV_VALIDATION, "Parameter ScheduleExpression is not valid: %s",
+                           schedule == NULL ? "missing" : why);
+    }
+    int64_t next = sched_next(&x, now_ms, now_ms);
+    if ((rc = mq_op_begin(m, e)) != LM_OK) {
+        return rc;
+    }
+    int64_t bid, gen, nrules, rid;
+    rc = bus_load(m, "default", &bid, &gen, &nrules, e) == 1 ? LM_OK : LM_E_IO;
+    int found = rc == LM_OK ? rule_find(m, bid, name, &rid, NULL) : 0;
+    sqlite3_stmt *st = NULL;
+    if (rc == LM_OK && found == 0 && nrules >= MQ_RULES_MAX) {
+        rc = proto_error(e, LM_E_EV_LIMIT, "At most %d rules per event bus.", MQ_RULES_MAX);
+    } else if (rc == LM_OK) {
+        st = mq_stmt(m,
+                     "INSERT INTO mq_rules(bid, name, pattern, enabled, created_ms, schedule, "
+                     "anchor_ms, next_fire_ms) VALUES(?1, ?2, NULL, ?3, ?4, ?5, ?4, ?6) "
+                     "ON CONFLICT(bid, name) DO UPDATE SET pattern=NULL, "
+                     "enabled=excluded.enabled, schedule=excluded.schedule, "
+                     "anchor_ms=excluded.anchor_ms, next_fire_ms=excluded.next_fire_ms",
+                     e);
+        rc = st != NULL ? LM_OK : LM_E_IO;
+    }
+    if (rc == LM_OK) {
+        sqlite3_bind_int64(st, 1, bid);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, enabled ? 1 : 0);
+        sqlite3_bind_int64(st, 4, now_ms);
+        sqlite3_bind_text(st, 5, schedule, -1, SQLITE_STATIC);
+        if (next >= 0) {
+            sqlite3_bind_int64(st, 6, next);
+        }
+        rc = mq_done(m, st, e);
+    }
+    if (rc == LM_OK && found == 0) {
+        rc = exec_id(m, "UPDATE mq_buses SET n_rules=n_rules+1 WHERE bid=?1", bid, e);
+    }
+    if (rc == LM_OK) {
+        rc = bus_touch(m, bid, e);
+    }
+    rc = mq_op_end(m, rc, e);
+    if (rc == LM_OK && arn != NULL) {
+        mq_rule_arn("default", name, arn);
+    }
+    return rc;
+}
+
+/* Fire rule rid (name) for its firing at `at`: its targets. */
+static int fire_one(mq *m, int64_t rid, const char *name, int64_t at, int64_t now_ms, lm_error *e)
+{
+    bus_rule r;
+    memset(&r, 0, sizeof(r));
+    r.rid = rid;
+    snprintf(r.name, sizeof(r.name), "%s", name);
+    mq_rule_arn("default", name, r.arn);
+    sqlite3_stmt *st = mq_stmt(m,
+                               "SELECT id, arn, input, input_path, paths, template, max_retries, "
+                               "max_age_s, coalesce(dlq, '') FROM mq_targets WHERE rid=?1 "
+                               "ORDER BY id",
+                               e);
+    if (st == NULL) {
+        return LM_E_IO;
+    }
+    sqlite3_bind_int64(st, 1, rid);
+    while (r.nt < MQ_TARGETS_MAX && mq_step(m, st, e) == 1) {
+        if (target_load(st, 1, &r.t[r.nt])) {
+            r.nt++;
+        }
+    }
+    sqlite3_reset(st);
+    char id[37], barn[MQ_ARN_MAX];
+    mq_uuid(id);
+    mq_bus_arn("default", barn);
+    cJSON *res = cJSON_CreateArray();
+    cJSON_AddItemToArray(res, cJSON_CreateString(r.arn));
+    cJSON *ev = envelope(id, "aws.events", "Scheduled Event", res, cJSON_CreateObject(), at);
+    cJSON_Delete(res);
+    char *text = ev != NULL ? cJSON_PrintUnformatted(ev) : NULL;
+    mq_event_out out;
+    memset(&out, 0, sizeof(out));
+    for (size_t i = 0; text != NULL && i < r.nt; i++) {
+        deliver_target(m, &r, &r.t[i], barn, id, text, ev, now_ms, 0, &out);
+    }
+    for (size_t i = 0; i < r.nt; i++) {
+        target_free(&r.t[i]);
+    }
+    int rc = text != NULL ? LM_OK : proto_error(e, LM_E_NOMEM, NULL);
+    free(text);
+    cJSON_Delete(ev);
+    return rc;
+}
+
+int mq_bus_fire(mq *m, int64_t now_ms, size_t budget, size_t *fired, lm_error *e)
+{
+    size_t local = 0;
+    fired = fired != NULL ? fired : &local;
+    *fired = 0;
+    int rc = mq_op_begin(m, e);
+    while (rc == LM_OK && *fired < budget) {
+        sqlite3_stmt *st = mq_stmt(m,
+                                   "SELECT rid, name, schedule, anchor_ms, next_fire_ms FROM "
+                                   "mq_rules WHERE next_fire_ms<=?1 AND enabled=1 ORDER BY "
+                                   "next_fire_ms LIMIT 1",
+                                   e);
+        if (st == NULL) {
+            rc = LM_E_IO;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, now_ms);
+        int r = mq_step(m, st, e);
+        if (r <= 0) {
+            rc = r < 0 ? LM_E_IO : LM_OK;
+            break;
+        }
+        int64_t rid = sqlite3_column_int64(st, 0), anchor = sqlite3_column_int64(st, 3);
+        int64_t at = sqlite3_column_int64(st, 4);
+        char name[MQ_RULE_NAME_MAX + 1], expr[SCHED_EXPR_MAX + 1];
+        snprintf(name, sizeof(name), "%s", mq_col_text(st, 1));
+        snprintf(expr, sizeof(expr), "%s", mq_col_text(st, 2));
+        sqlite3_reset(st);
+        sched_expr x;
+        char why[160];
+        /* from now: a firing missed while the broker was down fires once */
+        int64_t next =
+            sched_parse(expr, &x, why, sizeof(why)) ? sched_next(&x, anchor, now_ms) : -1;
+        rc = fire_one(m, rid, name, at, now_ms, e);
+        st = rc == LM_OK ? mq_stmt(m, "UPDATE mq_rules SET next_fire_ms=?2 WHERE rid=?1", e) : NULL;
+        if (rc == LM_OK && st == NULL) {
+            rc = LM_E_IO;
+        }
+        if (rc == LM_OK) {
+            sqlite3_bind_int64(st, 1, rid);
+            if (next >= 0) {
+                sqlite3_bind_int64(st, 2, next);
+            }
+            rc = mq_done(m, st, e);
+            (*fired)++;
+        }
+    }
+    return rc == LM_OK || m->depth != 0 ? mq_op_end(m, rc, e) : rc;
 }

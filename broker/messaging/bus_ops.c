@@ -92,10 +92,18 @@ nng_msg *mqops_rule_put(mq *m, mqsvc_call *c, lm_error *e)
 {
     const char *name, *bus, *pattern, *state;
     char arn[MQ_ARN_MAX];
+    const char *schedule;
     if (field(c->args, "Name", true, &name, e) != LM_OK ||
         field(c->args, "EventBusName", false, &bus, e) != LM_OK ||
-        field(c->args, "EventPattern", true, &pattern, e) != LM_OK ||
+        field(c->args, "ScheduleExpression", false, &schedule, e) != LM_OK ||
+        field(c->args, "EventPattern", schedule == NULL, &pattern, e) != LM_OK ||
         field(c->args, "State", false, &state, e) != LM_OK) {
+        return NULL;
+    }
+    if (schedule != NULL && (pattern != NULL || (bus != NULL && strcmp(bus, "default") != 0))) {
+        proto_error(e, LM_E_EV_VALIDATION,
+                    "ScheduleExpression is supported only on the default event bus, without "
+                    "an EventPattern.");
         return NULL;
     }
     if (state != NULL && strcmp(state, "ENABLED") != 0 && strcmp(state, "DISABLED") != 0) {
@@ -103,7 +111,9 @@ nng_msg *mqops_rule_put(mq *m, mqsvc_call *c, lm_error *e)
         return NULL;
     }
     bool enabled = state == NULL || strcmp(state, "ENABLED") == 0;
-    if (mq_rule_put(m, bus, name, pattern, enabled, c->now_ms, arn, e) != LM_OK) {
+    if ((schedule != NULL
+             ? mq_rule_put_schedule(m, name, schedule, enabled, c->now_ms, arn, e)
+             : mq_rule_put(m, bus, name, pattern, enabled, c->now_ms, arn, e)) != LM_OK) {
         return NULL;
     }
     return reply_arn("RuleArn", arn, e);

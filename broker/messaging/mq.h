@@ -441,6 +441,18 @@ cJSON *mq_bus_list(mq *m, lm_error *e);
  * bus NULL: default. */
 int mq_rule_put(mq *m, const char *bus, const char *name, const char *pattern, bool enabled,
                 int64_t now_ms, char arn[MQ_ARN_MAX], lm_error *e);
+/* PutRule with a ScheduleExpression (rate(…) or cron(…), lib/sched.h),
+ * on the default bus only, as EventBridge: create or replace (a rate
+ * restarts from now_ms).  The first firing is the schedule's first after
+ * now_ms. */
+int mq_rule_put_schedule(mq *m, const char *name, const char *schedule, bool enabled,
+                         int64_t now_ms, char arn[MQ_ARN_MAX], lm_error *e);
+/* Fire every enabled scheduled rule due at now_ms (at most budget), as one
+ * operation: its targets get {"detail-type":"Scheduled Event","source":
+ * "aws.events","resources":[RULE_ARN],"detail":{}} (time: the firing's).
+ * The next firing is the first after now_ms, so firings missed while the
+ * broker was down fire once, not once per period.  *fired may be NULL. */
+int mq_bus_fire(mq *m, int64_t now_ms, size_t budget, size_t *fired, lm_error *e);
 /* DeleteRule with its targets. */
 int mq_rule_delete(mq *m, const char *bus, const char *rule, lm_error *e);
 /* InputPath / InputPathsMap paths: "$", then .KEY or [N] steps (KEY: any
@@ -494,7 +506,8 @@ typedef struct mq_retry_counts {
 } mq_retry_counts;
 /* Run the retries due at now_ms (at most budget) as one operation. */
 int mq_bus_retry(mq *m, int64_t now_ms, size_t budget, mq_retry_counts *c, lm_error *e);
-/* The broker time the next retry is due, or MQ_NEVER (one index read). */
+/* The broker time the next retry or scheduled firing is due, or MQ_NEVER
+ * (two index reads). */
 int64_t mq_bus_next_wake_ms(mq *m);
 
 typedef struct mq_event_out {

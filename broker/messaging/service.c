@@ -17,8 +17,8 @@
  * a test-clock advance (every parked job rechecks), and (4) at its
  * deadline, with may_wait false, which answers an empty Messages list.
  *
- * Bus retries: S.bus_wake is the broker time the next failed bus-target
- * delivery is due (mq_bus_next_wake_ms, read after every turn); the
+ * Bus retries and schedules: S.bus_wake is the broker time the next
+ * scheduled rule fires or failed bus-target delivery is due (mq_bus_next_wake_ms, read after every turn); the
  * thread's timer includes it (converted to real time), a test-clock
  * advance wakes the thread too, and due retries run in a transaction of
  * their own (bus_retries).  No loop polls the store.
@@ -323,7 +323,11 @@ static void bus_retries(void)
     for (int round = 0; round < 16 && S.bus_wake != MQ_NEVER && S.bus_wake <= clk_now_ms();
          round++) {
         mq_retry_counts c;
-        int rc = mq_bus_retry(S.m, clk_now_ms(), 256, &c, &e);
+        size_t fired = 0;
+        int rc = mq_bus_fire(S.m, clk_now_ms(), 256, &fired, &e);
+        if (rc == LM_OK) {
+            rc = mq_bus_retry(S.m, clk_now_ms(), 256, &c, &e);
+        }
         after_tx(rc == LM_OK);
         if (rc != LM_OK) {
             blog(LOG_WARN, "messaging: bus retries: %s", e.message);

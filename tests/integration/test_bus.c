@@ -605,3 +605,61 @@ Test(bus, a_failing_target_is_retried_with_back_off_then_dead_lettered, .timeout
                  LM_E_EV_VALIDATION);
     lt_broker_stop(&b, false);
 }
+
+/* One message from q within 10 s (the firing runs after the advance). */
+static cJSON *await_body(lt_broker *b, const char *q)
+{
+    cJSON *m = ok(b, "queue-receive", "{\"QueueName\":\"%s\",\"WaitTimeSeconds\":10}", q);
+    cJSON *msg = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "Messages"), 0);
+    cr_assert_not_null(msg, "nothing arrived in %s", q);
+    cJSON *ev = cJSON_Parse(str(msg, "Body"));
+    cJSON_Delete(m);
+    cr_assert_not_null(ev);
+    return ev;
+}
+
+Test(bus, a_scheduled_rule_fires_on_the_broker_clock_and_once_after_a_restart, .timeout = 120)
+{
+    lt_broker b;
+    lt_broker_start(&b, lt_test_clock);
+    /* received messages stay hidden while the clock moves minutes ahead */
+    cJSON_Delete(ok(&b, "queue-create",
+                    "{\"QueueName\":\"tick\",\"Attributes\":{\"VisibilityTimeout\":\"43200\"}}"));
+    lm_error e;
+    cr_assert_eq(call(&b, "rule-put",
+                      "{\"Name\":\"x\",\"EventBusName\":\"other\",\"ScheduleExpression\":"
+                      "\"rate(1 minute)\"}",
+                      NULL, &e),
+                 LM_E_EV_VALIDATION, "schedules are for the default bus");
+    cr_assert_eq(call(&b, "rule-put", "{\"Name\":\"x\",\"ScheduleExpression\":\"rate(0 minutes)\"}",
+                      NULL, &e),
+                 LM_E_EV_VALIDATION);
+    cJSON_Delete(ok(&b, "rule-put",
+                    "{\"Name\":\"every-minute\",\"ScheduleExpression\":\"rate(1 minute)\"}"));
+    cJSON_Delete(ok(&b, "rule-targets-put",
+                    "{\"Rule\":\"every-minute\",\"Targets\":[{\"Id\":\"q\","
+                    "\"Arn\":\"arn:aws:sqs:x:1:tick\"}]}"));
+    cr_assert_eq(receive_n(&b, "tick"), 0, "fired before its time");
+    lt_clock_advance(&b, 60000);
+    cJSON *ev = await_body(&b, "tick");
+    cr_assert_str_eq(str(ev, "detail-type"), "Scheduled Event");
+    cr_assert_str_eq(str(ev, "source"), "aws.events");
+    cr_assert_str_eq(
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(ev, "resources"), 0)->valuestring,
+        "arn:lamina:events:local:000000000000:rule/every-minute");
+    cr_assert(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(ev, "detail")));
+    cJSON_Delete(ev);
+    cr_assert_eq(receive_n(&b, "tick"), 0);
+    /* restart: the schedule is in the store; five missed periods fire once */
+    char state[256];
+    snprintf(state, sizeof(state), "%s", b.state);
+    lt_broker_stop(&b, true);
+    lt_broker_start_in(&b, state, lt_test_clock);
+    lt_clock_advance(&b, 5 * 60000);
+    cJSON_Delete(await_body(&b, "tick"));
+    cr_assert_eq(receive_n(&b, "tick"), 0, "missed firings fired more than once");
+    lt_clock_advance(&b, 60000);
+    cJSON_Delete(await_body(&b, "tick"));
+    cr_assert_eq(receive_n(&b, "tick"), 0);
+    lt_broker_stop(&b, false);
+}

@@ -347,18 +347,21 @@ int cmd_rule(cli *c, int argc, char **argv)
     if (argc < 3 || argv[2][0] == '-') {
         return out_usage(argv[0], "%s", "missing NAME");
     }
-    args_flag f[] = {
-        {.flag = "--bus"}, {.flag = "--pattern"}, {.flag = "--disabled", .is_switch = true}};
-    int rc = args_parse_flags(argc, argv, 3, f, 3);
-    if (rc == EXIT_OK && put && f[1].value == NULL) {
-        rc = out_usage("rule put", "%s", "missing --pattern JSON");
+    args_flag f[] = {{.flag = "--bus"},
+                     {.flag = "--pattern"},
+                     {.flag = "--disabled", .is_switch = true},
+                     {.flag = "--schedule"}};
+    int rc = args_parse_flags(argc, argv, 3, f, 4);
+    if (rc == EXIT_OK && put && (f[1].value == NULL) == (f[3].value == NULL)) {
+        rc = out_usage("rule put", "%s", "takes --pattern JSON or --schedule EXPR");
     }
     if (rc != EXIT_OK) {
         return rc;
     }
     cJSON *args = named("Name", argv[2], f[0].value);
     if (put) {
-        cJSON_AddStringToObject(args, "EventPattern", f[1].value);
+        cJSON_AddStringToObject(args, f[1].value != NULL ? "EventPattern" : "ScheduleExpression",
+                                f[1].value != NULL ? f[1].value : f[3].value);
         cJSON_AddStringToObject(args, "State", f[2].value != NULL ? "DISABLED" : "ENABLED");
     }
     bool get = op != NULL && strcmp(op, "rule-get") == 0;
