@@ -89,8 +89,8 @@ static bool name_ok(const char *s, size_t max, bool slash)
 
 void mq_bus_arn(const char *name, char out[MQ_ARN_MAX])
 {
-    snprintf(out, MQ_ARN_MAX, "arn:%s:events:%s:%s:event-bus/%.256s", MQ_ARN_PARTITION, MQ_ARN_REGION,
-             MQ_ARN_ACCOUNT, name);
+    snprintf(out, MQ_ARN_MAX, "arn:%s:events:%s:%s:event-bus/%.256s", MQ_ARN_PARTITION,
+             MQ_ARN_REGION, MQ_ARN_ACCOUNT, name);
 }
 
 void mq_rule_arn(const char *bus, const char *rule, char out[MQ_ARN_MAX])
@@ -99,8 +99,8 @@ void mq_rule_arn(const char *bus, const char *rule, char out[MQ_ARN_MAX])
         snprintf(out, MQ_ARN_MAX, "arn:%s:events:%s:%s:rule/%.64s", MQ_ARN_PARTITION, MQ_ARN_REGION,
                  MQ_ARN_ACCOUNT, rule);
     } else {
-        snprintf(out, MQ_ARN_MAX, "arn:%s:events:%s:%s:rule/%.256s/%.64s", MQ_ARN_PARTITION, MQ_ARN_REGION,
-                 MQ_ARN_ACCOUNT, bus, rule);
+        snprintf(out, MQ_ARN_MAX, "arn:%s:events:%s:%s:rule/%.256s/%.64s", MQ_ARN_PARTITION,
+                 MQ_ARN_REGION, MQ_ARN_ACCOUNT, bus, rule);
     }
 }
 
@@ -1436,7 +1436,11 @@ static cJSON *rule_json(const char *bname, sqlite3_stmt *st)
     cJSON_AddStringToObject(o, "Name", mq_col_text(st, 0));
     cJSON_AddStringToObject(o, "Arn", arn);
     cJSON_AddStringToObject(o, "EventBusName", bname);
-    cJSON_AddStringToObject(o, "EventPattern", mq_col_text(st, 1));
+    if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
+        cJSON_AddStringToObject(o, "ScheduleExpression", mq_col_text(st, 4));
+    } else {
+        cJSON_AddStringToObject(o, "EventPattern", mq_col_text(st, 1));
+    }
     cJSON_AddStringToObject(o, "State", sqlite3_column_int(st, 2) ? "ENABLED" : "DISABLED");
     cJSON_AddNumberToObject(o, "Targets", (double)sqlite3_column_int64(st, 3));
     return o;
@@ -1452,7 +1456,7 @@ static cJSON *rules_read(mq *m, const char *bus, const char *rule, lm_error *e)
     }
     sqlite3_stmt *st = mq_stmt(m,
                                "SELECT name, coalesce(pattern, ''), enabled, (SELECT count(*) "
-                               "FROM mq_targets t WHERE t.rid=r.rid) FROM mq_rules r "
+                               "FROM mq_targets t WHERE t.rid=r.rid), schedule FROM mq_rules r "
                                "WHERE bid=?1 AND (?2 IS NULL OR name=?2) ORDER BY name",
                                e);
     if (st == NULL) {

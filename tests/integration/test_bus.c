@@ -640,6 +640,9 @@ Test(bus, a_scheduled_rule_fires_on_the_broker_clock_and_once_after_a_restart, .
                     "{\"Rule\":\"every-minute\",\"Targets\":[{\"Id\":\"q\","
                     "\"Arn\":\"arn:aws:sqs:x:1:tick\"}]}"));
     cr_assert_eq(receive_n(&b, "tick"), 0, "fired before its time");
+    cJSON *g = ok(&b, "rule-get", "{\"Name\":\"every-minute\"}");
+    cr_assert_str_eq(str(g, "ScheduleExpression"), "rate(1 minute)");
+    cJSON_Delete(g);
     lt_clock_advance(&b, 60000);
     cJSON *ev = await_body(&b, "tick");
     cr_assert_str_eq(str(ev, "detail-type"), "Scheduled Event");
