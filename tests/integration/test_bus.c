@@ -666,3 +666,45 @@ Test(bus, a_scheduled_rule_fires_on_the_broker_clock_and_once_after_a_restart, .
     cr_assert_eq(receive_n(&b, "tick"), 0);
     lt_broker_stop(&b, false);
 }
+
+/* An async invoke's on-success destination onto a bus: the record is the
+ * detail of a "Lambda Function Invocation Result - Success" event. */
+Test(bus, an_async_destination_onto_a_bus_is_routed_as_lambda_result_event, .timeout = 120)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    lt_create(&b, "hello", "echo", NULL);
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"results\"}"));
+    cJSON_Delete(ok(&b, "bus-create", "{\"Name\":\"ops\"}"));
+    rule_to_queue(&b, "ops", "res", "\"{\\\"source\\\":[\\\"lambda\\\"]}\"", "results", "");
+    cJSON_Delete(ok(&b, "event-config-put",
+                    "{\"FunctionName\":\"hello\",\"DestinationConfig\":{\"OnSuccess\":"
+                    "{\"Destination\":\"arn:aws:events:us-east-1:123456789012:event-bus/ops\"}}}"));
+    lm_invoke_params p = {
+        .function = "hello", .type = LM_INVOKE_EVENT, .payload = "{\"n\":7}", .payload_len = 7};
+    lm_invoke_result r;
+    lm_error e;
+    cr_assert_eq(lm_invoke(b.client, &p, &r, &e), LM_OK, "%s", e.message);
+    lm_invoke_result_finish(&r);
+    cJSON *m = ok(&b, "queue-receive", "{\"QueueName\":\"results\",\"WaitTimeSeconds\":20}");
+    cJSON *msg = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "Messages"), 0);
+    cr_assert_not_null(msg, "no result event reached the bus's rule");
+    cJSON *ev = cJSON_Parse(str(msg, "Body"));
+    cr_assert_str_eq(str(ev, "source"), "lambda");
+    cr_assert_str_eq(str(ev, "detail-type"), "Lambda Function Invocation Result - Success");
+    const cJSON *res = cJSON_GetObjectItemCaseSensitive(ev, "resources");
+    cr_assert_eq(cJSON_GetArraySize(res), 2);
+    cr_assert_not_null(strstr(cJSON_GetArrayItem(res, 0)->valuestring, ":function:hello"));
+    cr_assert_str_eq(cJSON_GetArrayItem(res, 1)->valuestring,
+                     "arn:lamina:events:local:000000000000:event-bus/ops");
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(ev, "detail");
+    cr_assert_str_eq(str(cJSON_GetObjectItemCaseSensitive(d, "requestContext"), "condition"),
+                     "Success");
+    cr_assert_eq(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(d, "requestPayload"), "n")
+            ->valueint,
+        7);
+    cJSON_Delete(ev);
+    cJSON_Delete(m);
+    lt_broker_stop(&b, false);
+}
