@@ -1273,6 +1273,34 @@ static int route_on(mq *m, const char *bname, const char *id, const char *text, 
 }
 
 /* One entry: check, envelope, route (inside the operation's frame). */
+/* An entry's Time: absent (now), epoch seconds, or RFC 3339 UTC
+ * "YYYY-MM-DDTHH:MM:SS[.fff]Z".  -1 when it is none of these. */
+static int64_t entry_time(const cJSON *v, int64_t now_ms)
+{
+    if (v == NULL || cJSON_IsNull(v)) {
+        return now_ms;
+    }
+    if (cJSON_IsNumber(v)) {
+        return v->valuedouble >= 0 && v->valuedouble < 7e12 ? (int64_t)v->valuedouble * 1000 : -1;
+    }
+    int y, mo, d, h, mi, sec, n = 0;
+    if (!cJSON_IsString(v) ||
+        sscanf(v->valuestring, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
+        mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || y < 1970 ||
+        y > 2199) {
+        return -1;
+    }
+    const char *p = v->valuestring + n;
+    if (*p == '.') {
+        p += 1 + strspn(p + 1, "0123456789");
+    }
+    if (strcmp(p, "Z") != 0) {
+        return -1;
+    }
+    int64_t days = sched_days_from_civil(y, mo, d);
+    return ((days * 24 + h) * 60 + mi) * 60000 + (int64_t)sec * 1000;
+}
+
 static int put_one(mq *m, const cJSON *o, int64_t now_ms, mq_event_out *out, lm_error *e)
 {
     const char *source, *dtype, *detail, *bus;
@@ -1304,6 +1332,11 @@ static int put_one(mq *m, const cJSON *o, int64_t now_ms, mq_event_out *out, lm_
     if (rc != LM_OK) {
         return rc;
     }
+    int64_t t_ms = entry_time(cJSON_GetObjectItemCaseSensitive(o, "Time"), now_ms);
+    if (t_ms < 0) {
+        return proto_error(e, LM_E_EV_VALIDATION,
+                           "Parameter Time is not valid: RFC 3339 UTC (…Z) or epoch seconds.");
+    }
     cJSON *d = mq_json_parse(detail, strlen(detail), LM_E_EV_VALIDATION, "Detail", e);
     if (d == NULL) {
         return proto_error(e, LM_E_EV_VALIDATION, "Detail is malformed: %s", e->message);
@@ -1326,7 +1359,7 @@ static int put_one(mq *m, const cJSON *o, int64_t now_ms, mq_event_out *out, lm_
     mq_bus_arn(bname, barn);
     char id[37];
     mq_uuid(id);
-    cJSON *env = envelope(id, source, dtype, res, d, now_ms);
+    cJSON *env = envelope(id, source, dtype, res, d, t_ms);
     char *text = env != NULL ? cJSON_PrintUnformatted(env) : NULL;
     cJSON_Delete(env);
     if (text == NULL) {

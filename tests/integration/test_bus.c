@@ -708,3 +708,34 @@ Test(bus, an_async_destination_onto_a_bus_is_routed_as_lambda_result_event, .tim
     cJSON_Delete(m);
     lt_broker_stop(&b, false);
 }
+
+Test(bus, an_entrys_time_becomes_the_envelopes_time, .timeout = 60)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"q\"}"));
+    rule_to_queue(&b, "default", "r", "\"{\\\"source\\\":[\\\"s\\\"]}\"", "q", "");
+    cJSON *r =
+        ok(&b, "bus-put-events",
+           "{\"Entries\":[{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":\"{}\","
+           "\"Time\":\"2024-02-29T13:14:15.250Z\"},"
+           "{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":\"{}\",\"Time\":1700000000},"
+           "{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":\"{}\",\"Time\":\"yesterday\"}]}");
+    cr_assert_eq(cJSON_GetObjectItemCaseSensitive(r, "FailedEntryCount")->valueint, 1);
+    cJSON_Delete(r);
+    cJSON *bodies = drain(&b, "q");
+    cr_assert_eq(cJSON_GetArraySize(bodies), 2);
+    bool seen_a = false, seen_b = false;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, bodies)
+    {
+        cJSON *ev = cJSON_Parse(x->valuestring);
+        const char *t = str(ev, "time");
+        seen_a = seen_a || strcmp(t, "2024-02-29T13:14:15Z") == 0;
+        seen_b = seen_b || strcmp(t, "2023-11-14T22:13:20Z") == 0;
+        cJSON_Delete(ev);
+    }
+    cr_assert(seen_a && seen_b, "the entries' Time values are not the envelopes' time");
+    cJSON_Delete(bodies);
+    lt_broker_stop(&b, false);
+}
