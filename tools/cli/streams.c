@@ -152,7 +152,8 @@ static void text_records(const cJSON *reply)
     }
     const cJSON *behind = cJSON_GetObjectItemCaseSensitive(reply, "MillisBehindLatest");
     const char *next = out_str(reply, "NextShardIterator");
-    printf("%-19s %s\n", "NextShardIterator", next[0] != '\0' ? next : "(none: the shard is closed)");
+    printf("%-19s %s\n", "NextShardIterator",
+           next[0] != '\0' ? next : "(none: the shard is closed)");
     printf("%-19s %.0f\n", "MillisBehindLatest", cJSON_IsNumber(behind) ? behind->valuedouble : 0);
     const cJSON *ch = cJSON_GetObjectItemCaseSensitive(reply, "ChildShards");
     for (const cJSON *c = ch != NULL ? ch->child : NULL; c != NULL; c = c->next) {
@@ -393,8 +394,8 @@ static int stream_iterator(cli *c, int argc, char **argv)
         return out_usage(argv[0], "%s", "missing SHARD or TYPE");
     }
     const char *type = argv[3];
-    bool needs_seq = strcmp(type, "AT_SEQUENCE_NUMBER") == 0 ||
-                     strcmp(type, "AFTER_SEQUENCE_NUMBER") == 0;
+    bool needs_seq =
+        strcmp(type, "AT_SEQUENCE_NUMBER") == 0 || strcmp(type, "AFTER_SEQUENCE_NUMBER") == 0;
     bool needs_ts = strcmp(type, "AT_TIMESTAMP") == 0;
     if (!needs_seq && !needs_ts && strcmp(type, "TRIM_HORIZON") != 0 &&
         strcmp(type, "LATEST") != 0) {
@@ -405,8 +406,7 @@ static int stream_iterator(cli *c, int argc, char **argv)
     }
     int need = needs_seq || needs_ts ? 5 : 4;
     if (argc < need) {
-        return out_usage(argv[0], "%s needs its value (a sequence number or epoch seconds)",
-                         type);
+        return out_usage(argv[0], "%s needs its value (a sequence number or epoch seconds)", type);
     }
     if (argc > need) {
         return out_usage(argv[0], "unexpected argument '%s'", argv[need]);
@@ -450,8 +450,9 @@ static int stream_reshard(cli *c, int argc, char **argv)
 {
     bool split = argc >= 3 && strcmp(argv[2], "split") == 0;
     if (argc < 3 || (!split && strcmp(argv[2], "merge") != 0)) {
-        return out_usage(argv[0], "expects NAME split SHARD KEY or NAME merge SHARD ADJACENT, "
-                                  "got '%s'",
+        return out_usage(argv[0],
+                         "expects NAME split SHARD KEY or NAME merge SHARD ADJACENT, "
+                         "got '%s'",
                          argc >= 3 ? argv[2] : "");
     }
     if (argc != 5) {
@@ -474,14 +475,10 @@ static const struct {
     command_fn run;
     const char *operand; /* NULL: none */
 } stream_subs[] = {
-    {"create", stream_create, "NAME"},
-    {"list", stream_list, NULL},
-    {"get", stream_get, "NAME"},
-    {"delete", stream_delete, "NAME"},
-    {"put", stream_put, "NAME"},
-    {"put-batch", stream_put_batch, "NAME"},
-    {"iterator", stream_iterator, "NAME"},
-    {"get-records", stream_get_records, "ITERATOR"},
+    {"create", stream_create, "NAME"},     {"list", stream_list, NULL},
+    {"get", stream_get, "NAME"},           {"delete", stream_delete, "NAME"},
+    {"put", stream_put, "NAME"},           {"put-batch", stream_put_batch, "NAME"},
+    {"iterator", stream_iterator, "NAME"}, {"get-records", stream_get_records, "ITERATOR"},
     {"reshard", stream_reshard, "NAME"},
 };
 
