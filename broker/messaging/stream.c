@@ -37,6 +37,7 @@
  * No hot path scans: put, iterator and get-records are index probes and
  * one range read.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -884,10 +885,14 @@ static bool parse_i64(const char **p, char stop, int64_t *out)
 {
     const char *s = *p;
     size_t n = strspn(s, "0123456789");
-    if (n == 0 || n > 18 || s[n] != stop) {
+    if (n == 0 || n > 19 || s[n] != stop) { /* 19: any int64 position */
         return false;
     }
+    errno = 0;
     *out = strtoll(s, NULL, 10);
+    if (errno == ERANGE) {
+        return false;
+    }
     *p = s + n + 1;
     return true;
 }

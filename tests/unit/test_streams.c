@@ -596,6 +596,13 @@ Test(streams, bad_inputs_get_kinesis_typed_errors_and_change_nothing)
     cr_assert_eq(mq_stream_iterator(m, "s", "0", MQ_ITER_AT_SEQUENCE, "99999999999999999999999", 0,
                                     T0, it, &e),
                  LM_E_STREAM_INVALID_ARGUMENT);
+    /* found by fuzz_stream: a 19-digit sequence number gives an iterator
+     * that reads (it used to come back as not an iterator) */
+    iterator("s", "0", MQ_ITER_AT_SEQUENCE, "6213023705161794535", 0, T0, it);
+    mq_records r19;
+    cr_assert_eq(mq_stream_get_records(m, it, 1, T0, &r19, &e), LM_OK, "%s", e.message);
+    cr_assert_eq(r19.n, 0);
+    mq_records_finish(&r19);
     cr_assert_eq(mq_iter_type_parse("OLDEST"), -1);
     cr_assert_eq(mq_iter_type_parse("AT_TIMESTAMP"), MQ_ITER_AT_TIMESTAMP);
     iterator("s", "0", MQ_ITER_TRIM_HORIZON, NULL, 0, T0, it);
