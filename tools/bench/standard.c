@@ -19,6 +19,11 @@
  *               perf-limits.md goal A2, interleaved as its §4 asks): time
  *               to the durable acknowledgement (group commit)
  *   queue_get_c1    queue-get, 1 caller, 2 s: one api round trip, no commit
+ *   stream_put_c64  stream-put to "bench-stream" (4 shards), 64 callers, 2 s per
+ *               side, vs ONE-hop nng req/rep: time to the durable
+ *               acknowledgement (group commit)
+ *   stream_latency_c1  put to shard 0, then get-records until it is read,
+ *               1 caller, 2 s: put→get-records time of one record
  *   queue_latency_c1  send, then long-poll receive + delete, 1 caller, 2 s,
  *               on "bench-queue-latency": send→receive time of one message
  *
@@ -80,18 +85,29 @@ typedef struct std_item {
     const char *queue; /* BENCH_QUEUE: the queue */
     queue_op op;
     int hops; /* warm baseline: 1 or 2 */
+    stream_op sop; /* BENCH_STREAM (queue is then the stream's name) */
 } std_item;
 
 static const std_item std_items[] = {
-    {"warm_c1", BENCH_INVOKE, 1, 6000, 0, 1000, false, false, true, NULL, QUEUE_SEND, 2},
-    {"warm_c64", BENCH_INVOKE, 64, 6000, 0, 3000, false, false, true, NULL, QUEUE_SEND, 2},
-    {"cold", BENCH_COLD, 1, 0, 45, 0, false, false, true, NULL, QUEUE_SEND, 2},
-    {"queue_send_c64", BENCH_QUEUE, 64, 2000, 0, 0, false, false, true, STD_QUEUE, QUEUE_SEND, 1},
-    {"queue_get_c1", BENCH_QUEUE, 1, 2000, 0, 0, false, false, false, STD_QUEUE, QUEUE_GET, 2},
+    {"warm_c1", BENCH_INVOKE, 1, 6000, 0, 1000, false, false, true, NULL, QUEUE_SEND, 2,
+     STREAM_PUT},
+    {"warm_c64", BENCH_INVOKE, 64, 6000, 0, 3000, false, false, true, NULL, QUEUE_SEND, 2,
+     STREAM_PUT},
+    {"cold", BENCH_COLD, 1, 0, 45, 0, false, false, true, NULL, QUEUE_SEND, 2, STREAM_PUT},
+    {"queue_send_c64", BENCH_QUEUE, 64, 2000, 0, 0, false, false, true, STD_QUEUE, QUEUE_SEND, 1,
+     STREAM_PUT},
+    {"queue_get_c1", BENCH_QUEUE, 1, 2000, 0, 0, false, false, false, STD_QUEUE, QUEUE_GET, 2,
+     STREAM_PUT},
     {"queue_latency_c1", BENCH_QUEUE, 1, 2000, 0, 0, false, false, false, STD_LATENCY_QUEUE,
-     QUEUE_LATENCY, 2},
-    {"async_e2e_c16", BENCH_INVOKE, 16, 2000, 0, 0, true, true, false, NULL, QUEUE_SEND, 2},
-    {"async_c16", BENCH_INVOKE, 16, 2000, 0, 0, true, false, false, NULL, QUEUE_SEND, 2},
+     QUEUE_LATENCY, 2, STREAM_PUT},
+    {"stream_put_c64", BENCH_STREAM, 64, 2000, 0, 0, false, false, true, "bench-stream", QUEUE_SEND,
+     1, STREAM_PUT},
+    {"stream_latency_c1", BENCH_STREAM, 1, 2000, 0, 0, false, false, false, "bench-stream",
+     QUEUE_SEND, 2, STREAM_LATENCY},
+    {"async_e2e_c16", BENCH_INVOKE, 16, 2000, 0, 0, true, true, false, NULL, QUEUE_SEND, 2,
+     STREAM_PUT},
+    {"async_c16", BENCH_INVOKE, 16, 2000, 0, 0, true, false, false, NULL, QUEUE_SEND, 2,
+     STREAM_PUT},
 };
 
 static int ensure_function(const char *state, const char *endpoint, const char *dir)
@@ -130,7 +146,10 @@ static void spec_for(const std_item *it, const char *state, const char *endpoint
     s->mode = it->mode;
     s->state_dir = state;
     s->endpoint = endpoint;
-    s->function = it->mode == BENCH_QUEUE ? it->queue : it->e2e ? STD_CHAIN : STD_FUNCTION;
+    s->function = it->mode == BENCH_QUEUE || it->mode == BENCH_STREAM ? it->queue
+                  : it->e2e                                           ? STD_CHAIN
+                                                                      : STD_FUNCTION;
+    s->stream_op = it->sop;
     s->function = it->mode == BENCH_BASELINE ? NULL : s->function;
     s->queue_op = it->op;
     s->baseline_hops = it->hops;
