@@ -217,7 +217,7 @@ static void markdown(const cJSON *summary)
                     "|---|---|---|---|---|---|---|\n");
     for (const cJSON *it = summary->child; it != NULL; it = it->next) {
         if (cJSON_GetObjectItemCaseSensitive(it, "p50_us") == NULL) {
-            continue; /* derived figures (queue_goals), printed below */
+            continue; /* derived figures (queue_goals, stream_goals), printed below */
         }
         fprintf(stderr,
                 "| %s | %.0f / %.0f | %.0f / %.0f | %.2f / %.2f | %.0f / %.0f | %.2f | %.0f |\n",
@@ -276,6 +276,46 @@ static cJSON *queue_goals(const cJSON *summary)
     cJSON_AddNumberToObject(o, "latency_c1_over_round_trip_plus_fsync",
                             floor > 0 ? e2e / floor : 0);
     return o;
+}
+
+/* Issue 13's stream figures as ratios to the durable-enqueue limit
+ * (perf-limits §2.5: SQLite WAL FULL, 100 rows per commit; its one-row
+ * commit p50 for the latency). */
+#define PERF_SQLITE_FULL_COMMIT_P50_US 170.0
+static cJSON *stream_goals(const cJSON *summary)
+{
+    const cJSON *put = cJSON_GetObjectItemCaseSensitive(summary, "stream_put_c64");
+    const cJSON *lat = cJSON_GetObjectItemCaseSensitive(summary, "stream_latency_c1");
+    cJSON *o = cJSON_CreateObject();
+    double thr = num(put, "throughput", NULL), p50 = num(lat, "p50_us", NULL);
+    cJSON_AddNumberToObject(o, "put_c64_throughput", thr);
+    cJSON_AddNumberToObject(o, "put_c64_over_durable_enqueue_limit",
+                            thr / PERF_SQLITE_FULL_BATCH100_ROWS_S);
+    cJSON_AddNumberToObject(o, "put_c64_over_raw_reqrep_c64",
+                            num(put, "baseline_throughput", NULL) > 0
+                                ? thr / num(put, "baseline_throughput", NULL)
+                                : 0);
+    cJSON_AddNumberToObject(o, "put_get_c1_p50_us", p50);
+    cJSON_AddNumberToObject(o, "put_get_c1_p99_us", num(lat, "p99_us", NULL));
+    cJSON_AddNumberToObject(o, "put_get_c1_over_durable_commit_p50",
+                            p50 / PERF_SQLITE_FULL_COMMIT_P50_US);
+    return o;
+}
+
+static void markdown_stream(const cJSON *summary)
+{
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(summary, "stream_goals");
+    if (g == NULL) {
+        return;
+    }
+    fprintf(stderr,
+            "stream put, 64 callers: %.0f puts/s = %.3fx the durable-enqueue limit (SQLite FULL "
+            "batch %.0f/s), %.2fx the one-hop raw req/rep of the same run\n"
+            "stream put->get-records, 1 caller: p50 %.0f us = %.1fx a durable commit (%.0f us)\n",
+            num(g, "put_c64_throughput", NULL), num(g, "put_c64_over_durable_enqueue_limit", NULL),
+            PERF_SQLITE_FULL_BATCH100_ROWS_S, num(g, "put_c64_over_raw_reqrep_c64", NULL),
+            num(g, "put_get_c1_p50_us", NULL), num(g, "put_get_c1_over_durable_commit_p50", NULL),
+            PERF_SQLITE_FULL_COMMIT_P50_US);
 }
 
 static void markdown_queue(const cJSON *summary)
@@ -342,10 +382,12 @@ int standard_run(const char *state, const char *endpoint, const char *handler_di
         cJSON_AddItemToObject(runs, std_items[i].name, one);
     }
     cJSON_AddItemToObject(summary, "queue_goals", queue_goals(summary));
+    cJSON_AddItemToObject(summary, "stream_goals", stream_goals(summary));
     cJSON_AddNumberToObject(doc, "elapsed_s", (double)(load_now_ns() - t0) / 1e9);
     if (!quiet) {
         markdown(summary);
         markdown_queue(summary);
+        markdown_stream(summary);
     }
     if (json_path != NULL && report_write(json_path, doc, err, sizeof(err)) != 0) {
         fprintf(stderr, "lamina-bench: %s\n", err);
