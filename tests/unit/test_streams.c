@@ -714,3 +714,47 @@ Test(streams, delete_is_constant_time_and_the_sweep_removes_the_records)
     cr_assert_eq(r.n, 1, "only the new stream's record");
     mq_records_finish(&r);
 }
+
+/* ---- schema ---- */
+
+static const char *meta_version(void)
+{
+    static char v[16];
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='messaging_schema'", -1, &st, NULL);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    snprintf(v, sizeof(v), "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return v;
+}
+
+Test(streams, a_version_1_store_is_upgraded_to_2_and_a_newer_one_refused)
+{
+    lm_error e = {0};
+    cr_assert_str_eq(meta_version(), "2");
+    /* make it a version-1 store: no stream tables, version 1 */
+    mq_destroy(m);
+    cr_assert_eq(sqlite3_exec(db,
+                              "DROP TABLE mq_records; DROP TABLE mq_shards; DROP TABLE mq_streams;"
+                              "DROP TABLE mq_stream_detached;"
+                              "DELETE FROM meta WHERE key='stream_iterator_key';"
+                              "UPDATE meta SET value='1' WHERE key='messaging_schema'",
+                              NULL, NULL, NULL),
+                 SQLITE_OK, "%s", sqlite3_errmsg(db));
+    cr_assert_eq(mq_schema_apply(db, &e), LM_OK, "%s", e.message);
+    cr_assert_str_eq(meta_version(), "2");
+    m = mq_create(db, &e);
+    screate("after-upgrade", 1, 24);
+    put_at("after-upgrade", "k", "v", T0);
+    char it[MQ_STREAM_ITERATOR_MAX];
+    mq_records r;
+    iterator("after-upgrade", "0", MQ_ITER_TRIM_HORIZON, NULL, 0, T0, it);
+    get(it, 10, T0, &r);
+    cr_assert_eq(r.n, 1);
+    mq_records_finish(&r);
+    /* a store from a newer broker is refused, not misread */
+    cr_assert_eq(sqlite3_exec(db, "UPDATE meta SET value='3' WHERE key='messaging_schema'", NULL,
+                              NULL, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(mq_schema_apply(db, &e), LM_E_IO);
+}
