@@ -427,7 +427,11 @@ int mq_publish(mq *m, const char *topic, const mq_publish_in *in, int64_t now_ms
 #define MQ_STREAM_BATCH_MAX 500 /* PutRecords */
 #define MQ_STREAM_BATCH_BYTES_MAX 5242880
 #define MQ_STREAM_GET_MAX 10000 /* GetRecords Limit; the default */
-#define MQ_STREAM_GET_BYTES_MAX 10485760
+/* Data one GetRecords returns: Kinesis allows 10 MiB, but the reply (data
+ * in base64 JSON, 4/3 as large) must fit the SDK client's reply limit
+ * (PROTO_WORK_RECVMAX + 64 KiB, about 7 MiB), so 4 MiB; a reader follows
+ * NextShardIterator for the rest.  A single record (1 MiB) always fits. */
+#define MQ_STREAM_GET_BYTES_MAX 4194304
 #define MQ_STREAM_ITERATOR_TTL_MS 300000 /* 5 minutes of broker time */
 #define MQ_STREAM_SEQ_LEN 20 /* digits of a sequence number */
 #define MQ_STREAM_ITERATOR_MAX 256 /* a shard iterator's length + NUL */
@@ -510,7 +514,7 @@ typedef struct mq_records {
     int64_t behind_ms; /* MillisBehindLatest */
     cJSON *children; /* ChildShards when a closed shard was read to its end, else NULL */
 } mq_records;
-/* GetRecords: up to limit (1-10,000) records, at most 10 MiB, from the
+/* GetRecords: up to limit (1-10,000) records, at most MQ_STREAM_GET_BYTES_MAX, from the
  * iterator's position, in sequence order.  Malformed iterators are
  * InvalidArgumentException, old ones ExpiredIteratorException.  Free *out
  * with mq_records_finish (also after an error). */

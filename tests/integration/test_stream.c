@@ -457,3 +457,36 @@ Test(stream, cli_put_iterate_read_and_exit_codes, .timeout = 60)
     free(err);
     lt_broker_stop(&b, false);
 }
+
+/* 6 records of 1 MiB - 1 byte (349,525 x "xxx"): one get-records returns
+ * the 4 that fit in its 4 MiB, and the reply reaches the client. */
+Test(stream, large_records_come_back_in_replies_the_client_accepts, .timeout = 60)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    cJSON_Delete(ok(&b, "stream-create", "{\"StreamName\":\"big\",\"ShardCount\":1}"));
+    size_t n64 = 349525 * 4;
+    char *args = malloc(n64 + 128);
+    int k = sprintf(args, "{\"StreamName\":\"big\",\"PartitionKey\":\"k\",\"Data\":\"");
+    for (size_t i = 0; i < n64; i += 4) {
+        memcpy(args + k + i, "eHh4", 4);
+    }
+    strcpy(args + k + n64, "\"}");
+    for (int i = 0; i < 6; i++) {
+        lm_error e;
+        cr_assert_eq(call(&b, "stream-put", args, NULL, &e), LM_OK, "%s", e.message);
+    }
+    free(args);
+    char *it = iterator(&b, "big", "shardId-000000000000", "\"TRIM_HORIZON\"");
+    cJSON *r = ok(&b, "stream-get-records", "{\"ShardIterator\":\"%s\"}", it);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "Records")), 4);
+    cr_assert_eq(
+        strlen(str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "Records"), 0), "Data")),
+        n64);
+    cJSON_Delete(r);
+    free(it);
+    cJSON *all = read_all(&b, "big", "shardId-000000000000");
+    cr_assert_eq(cJSON_GetArraySize(all), 6);
+    cJSON_Delete(all);
+    lt_broker_stop(&b, false);
+}

@@ -758,3 +758,27 @@ Test(streams, a_version_1_store_is_upgraded_to_2_and_a_newer_one_refused)
                  SQLITE_OK);
     cr_assert_eq(mq_schema_apply(db, &e), LM_E_IO);
 }
+
+Test(streams, get_records_stops_at_the_reply_byte_cap_and_goes_on_from_there)
+{
+    screate("big", 1, 24);
+    unsigned char *blob = calloc(1, MQ_STREAM_RECORD_MAX);
+    lm_error e = {0};
+    mq_record_out o;
+    mq_record_in r = {.pkey = "k", .data = blob, .len = MQ_STREAM_RECORD_MAX - 1};
+    for (int i = 0; i < 6; i++) {
+        cr_assert_eq(mq_stream_put(m, "big", &r, T0, &o, &e), LM_OK, "%s", e.message);
+    }
+    free(blob);
+    char it[MQ_STREAM_ITERATOR_MAX];
+    mq_records rr;
+    iterator("big", "0", MQ_ITER_TRIM_HORIZON, NULL, 0, T0, it);
+    get(it, 10000, T0, &rr);
+    cr_assert_eq(rr.n, 4, "4 x (1 MiB - 1) fit in 4 MiB, a 5th does not: %zu", rr.n);
+    cr_assert_gt(rr.behind_ms, -1);
+    memcpy(it, rr.next, sizeof(it));
+    mq_records_finish(&rr);
+    get(it, 10000, T0, &rr);
+    cr_assert_eq(rr.n, 2);
+    mq_records_finish(&rr);
+}
