@@ -18,7 +18,8 @@
  * deadline, with may_wait false, which answers an empty Messages list.
  *
  * Housekeeping: every MQSVC_SWEEP_MS the thread calls mq_sweep (expired
- * messages and dedup entries, purged queues' rows) in a transaction of its
+ * messages and dedup entries, purged queues' rows; then mq_stream_sweep:
+ * expired stream records, deleted streams' rows) in a transaction of its
  * own, bounded by MQSVC_SWEEP_BUDGET rows, and again at once while rows
  * remain.
  */
@@ -273,6 +274,12 @@ static void sweep(void)
         blog(LOG_WARN, "messaging: sweep: %s", e.message);
         more = false;
     }
+    bool smore = false; /* streams: expired records, deleted streams */
+    if (mq_stream_sweep(S.m, clk_now_ms(), MQSVC_SWEEP_BUDGET, &smore, &e) != LM_OK) {
+        blog(LOG_WARN, "messaging: stream sweep: %s", e.message);
+        smore = false;
+    }
+    more = more || smore;
     S.next_sweep = clk_mono_ms() + (more ? 0 : MQSVC_SWEEP_MS);
 }
 
