@@ -12,7 +12,7 @@
  *   - OP_ADMIN: queued to the admin thread (admin/admin.c), one at a time,
  *     because it touches the disk.
  *   - OP_MESSAGING: queued to the messaging thread (messaging/service.c):
- *     the queue-* and topic-* ops, which it groups into one commit.
+ *     the queue-*, topic-* and stream-* ops, which it groups into one commit.
  * `args` says whether the request's "args" map is required (checked
  * here, with the same error the handler would give), optional, or not
  * read at all (invoke's fields are at the top level).
@@ -368,6 +368,17 @@ static const op_def OPS[] = {
     {"topic-unsubscribe", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_topic_unsubscribe},
     {"topic-subscriptions", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_topic_subscriptions},
     {"topic-publish", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_topic_publish},
+    /* streams (Kinesis Data Streams; messaging/stream_ops.c) */
+    {"stream-create", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_stream_create},
+    {"stream-list", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_stream_list},
+    {"stream-get", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_stream_get},
+    {"stream-delete", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_stream_delete},
+    {"stream-put", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_stream_put},
+    {"stream-put-batch", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_stream_put_batch},
+    {"stream-iterator", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_stream_iterator},
+    {"stream-get-records", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_stream_get_records},
+    {"stream-split", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_stream_split},
+    {"stream-merge", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_stream_merge},
     /* buses (messaging/bus_ops.c) */
     {"bus-create", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_bus_create},
     {"bus-delete", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_bus_delete},

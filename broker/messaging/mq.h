@@ -404,6 +404,152 @@ typedef struct mq_published {
 int mq_publish(mq *m, const char *topic, const mq_publish_in *in, int64_t now_ms, mq_published *out,
                lm_error *e);
 
+/* ==== streams (Kinesis Data Streams; stream.c, README.md "## Streams") ====
+ *
+ * A stream is a set of shards, each an ordered, retained log of records.
+ * A record's partition key's MD5, read as a 128-bit big-endian unsigned
+ * integer (or an explicit hash key), picks the open shard whose hash-key
+ * range holds it.  Sequence numbers are decimal text, MQ_STREAM_SEQ_LEN
+ * digits zero-padded (text order is numeric order), taken from one counter
+ * of the store: they increase within a shard, and every child of a reshard
+ * starts above all of its parents' records.  A record whose arrival is older
+ * than the stream's retention is never returned and the sweep removes it.
+ * Errors use Kinesis's names: ResourceNotFoundException (LM_E_NOT_FOUND),
+ * ResourceInUseException, InvalidArgumentException, ExpiredIteratorException,
+ * LimitExceededException. */
+#define MQ_STREAM_NAME_MAX 128 /* [A-Za-z0-9_.-]{1,128} */
+#define MQ_STREAMS_MAX 10000 /* Lamina's own cap */
+#define MQ_STREAM_SHARDS_MAX 500 /* open shards of one stream (create, split) */
+#define MQ_STREAM_RETENTION_MIN_H 24
+#define MQ_STREAM_RETENTION_MAX_H 8760
+#define MQ_STREAM_PKEY_MAX 256 /* partition key: 1-256 Unicode characters */
+#define MQ_STREAM_RECORD_MAX 1048576 /* data + partition key bytes */
+#define MQ_STREAM_BATCH_MAX 500 /* PutRecords */
+#define MQ_STREAM_BATCH_BYTES_MAX 5242880
+#define MQ_STREAM_GET_MAX 10000 /* GetRecords Limit; the default */
+/* Data one GetRecords returns: Kinesis allows 10 MiB, but the reply (data
+ * in base64 JSON, 4/3 as large) must fit the SDK client's reply limit
+ * (PROTO_WORK_RECVMAX + 64 KiB, about 7 MiB), so 4 MiB; a reader follows
+ * NextShardIterator for the rest.  A single record (1 MiB) always fits. */
+#define MQ_STREAM_GET_BYTES_MAX 4194304
+#define MQ_STREAM_ITERATOR_TTL_MS 300000 /* 5 minutes of broker time */
+#define MQ_STREAM_SEQ_LEN 20 /* digits of a sequence number */
+#define MQ_STREAM_ITERATOR_MAX 256 /* a shard iterator's length + NUL */
+#define MQ_STREAM_SHARD_ID_LEN 20 /* "shardId-000000000000" */
+#define MQ_HASH_KEY_MAX 40 /* a 128-bit decimal + NUL */
+
+/* Create a stream of `shards` shards (1-MQ_STREAM_SHARDS_MAX) splitting
+ * 0..2^128-1 evenly, retention 24-8760 hours.  An existing name is
+ * ResourceInUseException.  arn (may be NULL) gets
+ * arn:aws:kinesis:REGION:ACCOUNT:stream/NAME. */
+int mq_stream_create(mq *m, const char *name, int shards, int retention_h, int64_t now_ms,
+                     char arn[MQ_ARN_MAX], lm_error *e);
+/* Delete a stream (NAME or ARN): constant in its records, which the sweep
+ * removes. */
+int mq_stream_delete(mq *m, const char *stream, lm_error *e);
+/* ListStreams: {"StreamNames":[…],"HasMoreStreams":false,"StreamSummaries":
+ * [{StreamName,StreamARN,StreamStatus,StreamCreationTimestamp}]} by name.
+ * Caller owns the result. */
+cJSON *mq_stream_list(mq *m, lm_error *e);
+/* DescribeStream's StreamDescription: StreamName, StreamARN, StreamStatus
+ * ("ACTIVE"), RetentionPeriodHours, StreamCreationTimestamp (epoch s),
+ * HasMoreShards, EncryptionType, Shards[{ShardId, ParentShardId?,
+ * AdjacentParentShardId?, HashKeyRange{StartingHashKey,EndingHashKey},
+ * SequenceNumberRange{StartingSequenceNumber, EndingSequenceNumber?}}] (closed
+ * shards until their records expired).  Caller owns the result. */
+cJSON *mq_stream_describe(mq *m, const char *stream, int64_t now_ms, lm_error *e);
+
+typedef struct mq_record_in {
+    const char *pkey; /* PartitionKey, NUL-terminated */
+    const unsigned char *data; /* borrowed */
+    size_t len;
+    const char *explicit_hash; /* ExplicitHashKey (decimal 0..2^128-1) or NULL */
+} mq_record_in;
+
+typedef struct mq_record_out {
+    char shard_id[MQ_STREAM_SHARD_ID_LEN + 1];
+    char seq[MQ_STREAM_SEQ_LEN + 1];
+    lm_error err; /* put-batch: this record's error (LM_OK if stored) */
+} mq_record_out;
+
+/* PutRecord: LM_OK with *out filled, or an error and nothing stored. */
+int mq_stream_put(mq *m, const char *stream, const mq_record_in *r, int64_t now_ms,
+                  mq_record_out *out, lm_error *e);
+/* PutRecords: 1-500 records of at most 5 MiB together (data and keys), else
+ * InvalidArgumentException and nothing stored; otherwise LM_OK and out[i]
+ * tells each record's result (a record that fails its own checks fails
+ * alone).  Records of one call keep their order within each shard.
+ * *failed (may be NULL) counts the failed records. */
+int mq_stream_put_batch(mq *m, const char *stream, const mq_record_in *r, size_t n,
+                        int64_t now_ms, mq_record_out *out, size_t *failed, lm_error *e);
+
+typedef enum mq_iter_type {
+    MQ_ITER_TRIM_HORIZON,
+    MQ_ITER_LATEST,
+    MQ_ITER_AT_SEQUENCE,
+    MQ_ITER_AFTER_SEQUENCE,
+    MQ_ITER_AT_TIMESTAMP
+} mq_iter_type;
+/* "TRIM_HORIZON", … to the type; -1 when it is none of them. */
+int mq_iter_type_parse(const char *s);
+/* GetShardIterator: shard "shardId-NNNNNNNNNNNN" (or its number); seq for
+ * AT_/AFTER_SEQUENCE_NUMBER; ts_ms for AT_TIMESTAMP.  out gets an opaque
+ * iterator valid MQ_STREAM_ITERATOR_TTL_MS of broker time. */
+int mq_stream_iterator(mq *m, const char *stream, const char *shard, mq_iter_type type,
+                       const char *seq, int64_t ts_ms, int64_t now_ms,
+                       char out[MQ_STREAM_ITERATOR_MAX], lm_error *e);
+
+typedef struct mq_record {
+    char seq[MQ_STREAM_SEQ_LEN + 1];
+    int64_t arrival_ms;
+    char *pkey;
+    unsigned char *data;
+    size_t len;
+} mq_record;
+
+typedef struct mq_records {
+    mq_record *v;
+    size_t n;
+    char next[MQ_STREAM_ITERATOR_MAX]; /* NextShardIterator, "" past a closed shard's end */
+    int64_t behind_ms; /* MillisBehindLatest */
+    cJSON *children; /* ChildShards when a closed shard was read to its end, else NULL */
+} mq_records;
+/* GetRecords: up to limit (1-10,000) records, at most MQ_STREAM_GET_BYTES_MAX, from the
+ * iterator's position, in sequence order.  Malformed iterators are
+ * InvalidArgumentException, old ones ExpiredIteratorException.  Free *out
+ * with mq_records_finish (also after an error). */
+int mq_stream_get_records(mq *m, const char *iterator, int limit, int64_t now_ms, mq_records *out,
+                          lm_error *e);
+void mq_records_finish(mq_records *r);
+
+/* SplitShard: the open shard closes and two children share its range at
+ * new_start (decimal, start < new_start <= end).  MergeShards: two open
+ * adjacent shards close and one child covers both.  Parents stay readable
+ * until their records expire. */
+int mq_stream_split(mq *m, const char *stream, const char *shard, const char *new_start,
+                    int64_t now_ms, lm_error *e);
+int mq_stream_merge(mq *m, const char *stream, const char *shard, const char *adjacent,
+                    int64_t now_ms, lm_error *e);
+/* Remove expired records, closed shards whose records all expired, and up
+ * to budget rows of deleted streams.  *more (may be NULL): rows remain. */
+int mq_stream_sweep(mq *m, int64_t now_ms, size_t budget, bool *more, lm_error *e);
+
+/* The hash key of a partition key: MD5 as a 128-bit big-endian decimal. */
+void mq_stream_hash_key(const char *pkey, size_t n, char out[MQ_HASH_KEY_MAX]);
+
+/* The decoder of PutRecords' Records JSON: [{"Data":BASE64,"PartitionKey":…,
+ * "ExplicitHashKey":…?}, …].  Shape and base64 are checked here (1-500
+ * entries, InvalidArgumentException); the rest by mq_stream_put_batch.
+ * Free with mq_stream_batch_finish (also after a failure). */
+typedef struct mq_stream_batch {
+    cJSON *root;
+    size_t n;
+    mq_record_in r[MQ_STREAM_BATCH_MAX];
+    unsigned char *bytes[MQ_STREAM_BATCH_MAX]; /* decoded Data, owned */
+} mq_stream_batch;
+int mq_stream_batch_parse(const char *json, size_t len, mq_stream_batch *b, lm_error *e);
+void mq_stream_batch_finish(mq_stream_batch *b);
+/* ==== end of streams ==== */
 /* ==== buses: EventBridge-style event buses, rules and targets (bus.c;
  * README.md "Event buses") ====
  *

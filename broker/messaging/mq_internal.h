@@ -19,6 +19,7 @@
  *   batch.c   the batch JSON decoder
  *   policy.c  filter policies: the check and the compiled per-topic cache
  *   topic.c   topics, subscriptions, publish, SNS's shapes
+ *   stream.c  streams (Kinesis): shards, records, iterators, reshard, sweep
  */
 #ifndef BROKER_MESSAGING_MQ_INTERNAL_H
 #define BROKER_MESSAGING_MQ_INTERNAL_H
@@ -30,7 +31,7 @@
 #define MQ_STMT_CACHE 160 /* distinct statements the engine prepares */
 #define MQ_READY_MAX 64 /* queues remembered for the ready hook per transaction */
 #define MQ_EXPIRE_STEP 256 /* expired messages one operation removes */
-#define MQ_SCHEMA_VERSION 1
+#define MQ_SCHEMA_VERSION 2 /* 2: streams (schema.c) */
 
 typedef struct mq_topic_cache mq_topic_cache; /* policy.c */
 

@@ -24,7 +24,9 @@
  * finds them through mq_detached.
  *
  * Version 1 is the first; an upgrade adds a step here and bumps
- * MQ_SCHEMA_VERSION.  A store whose version is newer than this engine
+ * MQ_SCHEMA_VERSION.  Version 2 adds the streams (stream.c): its tables
+ * are created by schema_v2_streams on every start (IF NOT EXISTS), after
+ * the version check, and the stored version is raised to 2.  A store whose version is newer than this engine
  * is refused rather than misread.
  */
 #include <stdlib.h>
@@ -163,6 +165,58 @@ static const char *const schema_v1 =
     "CREATE INDEX IF NOT EXISTS mq_bus_retries_due ON mq_bus_retries(next_at);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES('messaging_schema', '1');";
 
+/* Version 2: streams (stream.c).
+ *   mq_streams          one row per stream; sid never reused (AUTOINCREMENT):
+ *                       records and iterators carry it.
+ *   mq_shards           (sid, shard) with its hash range as 32 hex digits
+ *                       (text order is numeric order), parents, sequence
+ *                       range; end_seq NULL while open.
+ *   mq_shards_open      (sid, start_hash) of open shards: a put finds its
+ *                       shard with one probe (the greatest start <= hash).
+ *   mq_records          seq is the rowid (AUTOINCREMENT: one counter for the
+ *                       whole store, never reused, so a shard's and its
+ *                       children's numbers only grow).
+ *   mq_records_shard    (sid, shard[, seq]): GetRecords reads a range.
+ *   mq_records_arrival  (sid, shard, arrival_ms[, seq]): AT_TIMESTAMP,
+ *                       retention's first live record, and the sweep.
+ *   mq_stream_detached  deleted streams whose records the sweep removes.
+ * meta('stream_iterator_key') keys the MAC of shard iterators. */
+static const char *const schema_v2_streams =
+    "CREATE TABLE IF NOT EXISTS mq_streams("
+    "  sid INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  retention_h INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  next_shard INTEGER NOT NULL,"
+    "  n_open INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS mq_shards("
+    "  sid INTEGER NOT NULL,"
+    "  shard INTEGER NOT NULL,"
+    "  start_hash TEXT NOT NULL,"
+    "  end_hash TEXT NOT NULL,"
+    "  parent INTEGER NOT NULL,"
+    "  adjacent INTEGER NOT NULL,"
+    "  start_seq INTEGER NOT NULL,"
+    "  end_seq INTEGER,"
+    "  closed_ms INTEGER,"
+    "  PRIMARY KEY(sid, shard)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS mq_shards_open ON mq_shards(sid, start_hash)"
+    "  WHERE end_seq IS NULL;"
+    "CREATE TABLE IF NOT EXISTS mq_records("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  sid INTEGER NOT NULL,"
+    "  shard INTEGER NOT NULL,"
+    "  arrival_ms INTEGER NOT NULL,"
+    "  pkey TEXT NOT NULL,"
+    "  data BLOB NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS mq_records_shard ON mq_records(sid, shard);"
+    "CREATE INDEX IF NOT EXISTS mq_records_arrival ON mq_records(sid, shard, arrival_ms);"
+    "CREATE TABLE IF NOT EXISTS mq_stream_detached(sid INTEGER PRIMARY KEY);"
+    "INSERT OR IGNORE INTO meta(key, value)"
+    "  VALUES('stream_iterator_key', lower(hex(randomblob(16))));"
+    "UPDATE meta SET value = '2' WHERE key = 'messaging_schema'"
+    "  AND CAST(value AS INTEGER) < 2;";
+
 static int stored_version(sqlite3 *db, int *v)
 {
     sqlite3_stmt *st = NULL;
@@ -194,6 +248,8 @@ int mq_schema_apply(sqlite3 *db, lm_error *e)
         rc = proto_error(e, LM_E_IO,
                          "messaging schema %d is newer than this broker's (%d): refusing it", v,
                          MQ_SCHEMA_VERSION);
+    } else if (sqlite3_exec(db, schema_v2_streams, NULL, NULL, NULL) != SQLITE_OK) {
+        rc = proto_error(e, LM_E_IO, "messaging schema (streams): %s", sqlite3_errmsg(db));
     }
     if (own) {
         if (rc == LM_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {

@@ -24,7 +24,8 @@
  * their own (bus_retries).  No loop polls the store.
  *
  * Housekeeping: every MQSVC_SWEEP_MS the thread calls mq_sweep (expired
- * messages and dedup entries, purged queues' rows) in a transaction of its
+ * messages and dedup entries, purged queues' rows; then mq_stream_sweep:
+ * expired stream records, deleted streams' rows) in a transaction of its
  * own, bounded by MQSVC_SWEEP_BUDGET rows, and again at once while rows
  * remain.
  */
@@ -280,6 +281,12 @@ static void sweep(void)
         blog(LOG_WARN, "messaging: sweep: %s", e.message);
         more = false;
     }
+    bool smore = false; /* streams: expired records, deleted streams */
+    if (mq_stream_sweep(S.m, clk_now_ms(), MQSVC_SWEEP_BUDGET, &smore, &e) != LM_OK) {
+        blog(LOG_WARN, "messaging: stream sweep: %s", e.message);
+        smore = false;
+    }
+    more = more || smore;
     S.next_sweep = clk_mono_ms() + (more ? 0 : MQSVC_SWEEP_MS);
 }
 

@@ -96,6 +96,18 @@ nng_msg *mqops_topic_unsubscribe(mq *m, mqsvc_call *c, lm_error *e);
 nng_msg *mqops_topic_subscriptions(mq *m, mqsvc_call *c, lm_error *e);
 nng_msg *mqops_topic_publish(mq *m, mqsvc_call *c, lm_error *e);
 
+/* ==== streams (stream_ops.c; STREAM-OPS in <lamina/client.h>) ==== */
+nng_msg *mqops_stream_create(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_stream_list(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_stream_get(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_stream_delete(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_stream_put(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_stream_put_batch(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_stream_iterator(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_stream_get_records(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_stream_split(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_stream_merge(mq *m, mqsvc_call *c, lm_error *e);
+/* ==== end of streams ==== */
 /* ---- buses (bus_ops.c; EventBridge's field names) ----
  *   "bus-create" {Name} -> {EventBusArn}      "bus-delete" {Name} -> {}
  *   "bus-list" {} -> {EventBuses:[{Name, Arn}]}

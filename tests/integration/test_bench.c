@@ -522,6 +522,62 @@ Test(bench, queue_mode_sends_receives_and_times_messages)
     cr_assert_eq(bench(&d, "queue", "q.fifo", "-n", "1", NULL), 2, "FIFO names are refused");
 }
 
+/* Records in stream s, all shards (4, as the bench creates it). */
+static int stream_records(const char *s)
+{
+    int total = 0;
+    for (int sh = 0; sh < 4; sh++) {
+        char args[256];
+        char *reply = NULL;
+        lm_error e;
+        snprintf(args, sizeof(args),
+                 "{\"StreamName\":\"%s\",\"ShardId\":\"%d\",\"ShardIteratorType\":"
+                 "\"TRIM_HORIZON\"}",
+                 s, sh);
+        cr_assert_eq(lm_call(b.client, "stream-iterator", args, NULL, 0, &reply, &e), LM_OK, "%s",
+                     e.message);
+        cJSON *j = cJSON_Parse(reply);
+        free(reply);
+        char *it_args = NULL;
+        cr_assert(asprintf(&it_args, "{\"ShardIterator\":\"%s\"}",
+                           cJSON_GetObjectItem(j, "ShardIterator")->valuestring) > 0);
+        cJSON_Delete(j);
+        cr_assert_eq(lm_call(b.client, "stream-get-records", it_args, NULL, 0, &reply, &e), LM_OK,
+                     "%s", e.message);
+        free(it_args);
+        j = cJSON_Parse(reply);
+        free(reply);
+        total += cJSON_GetArraySize(cJSON_GetObjectItem(j, "Records"));
+        cJSON_Delete(j);
+    }
+    return total;
+}
+
+Test(bench, stream_mode_puts_and_times_records)
+{
+    cJSON *d = NULL;
+    /* put: the stream is created, and every acknowledged put is in it */
+    int rc = bench(&d, "stream", "bs", "-c", "4", "-n", "20", "-w", "0", "-s", "100", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(d, "mode")->valuestring, "stream");
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "shape"), "op")->valuestring,
+                     "put");
+    cr_assert_eq(num(d, "count"), 20);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(d, "errors")), 0);
+    cr_assert_gt(num(d, "latency_us.p50"), 0);
+    cr_assert_eq(stream_records("bs"), 20);
+    cJSON_Delete(d);
+    /* latency: each record is put and read back */
+    rc = bench(&d, "stream", "bs", "--op", "latency", "-n", "5", "-w", "0", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "shape"), "op")->valuestring,
+                     "latency");
+    cr_assert_eq(num(d, "count"), 5);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(d, "errors")), 0);
+    cr_assert_eq(stream_records("bs"), 25);
+    cJSON_Delete(d);
+}
+
 Test(bench, one_hop_baseline_is_raw_reqrep)
 {
     cJSON *d = NULL;

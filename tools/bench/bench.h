@@ -17,6 +17,7 @@
 #include "load.h"
 #include "opts.h"
 #include "queue.h"
+#include "stream.h"
 
 typedef enum bench_mode {
     BENCH_INVOKE, /* warm sync or async invokes of a function */
@@ -24,6 +25,7 @@ typedef enum bench_mode {
     BENCH_COLD, /* first invokes of fresh environments */
     BENCH_COLD_BASELINE, /* fork+exec+connect only */
     BENCH_QUEUE, /* queue-send / receive+delete / send→receive / get of a queue */
+    BENCH_STREAM, /* stream-put / put→get-records of a stream */
 } bench_mode;
 
 typedef struct bench_spec {
@@ -32,6 +34,7 @@ typedef struct bench_spec {
     const char *endpoint;
     const char *function; /* invoke and cold modes; the queue's name in queue mode */
     queue_op queue_op; /* queue mode */
+    stream_op stream_op; /* stream mode (the stream's name in function) */
     uint64_t prefill; /* queue receive: visible messages before each round (0: auto) */
     int baseline_hops; /* warm baseline: 2 (default, 0 means 2) or 1 (raw req/rep) */
     load_shape shape; /* the whole run; rounds split it */

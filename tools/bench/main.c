@@ -52,6 +52,10 @@ static void usage(FILE *out)
             "                   before each invoke); -n defaults to 20, -c is 1\n"
             "  baseline         the raw nng path only: client -> forwarder -> echo (ipc)\n"
             "  cold-baseline    fork+exec of a process that dials back over nng and answers\n"
+            "  stream NAME      a stream (4 shards, created if missing), by --op: put\n"
+            "                   (default): one stream-put of -s BYTES, timed to the durable\n"
+            "                   acknowledgement; latency: put, then get-records until it\n"
+            "                   comes back\n"
             "  queue NAME       a standard queue (created if missing), by --op:\n"
             "                   send (default): one queue-send per request, timed to the\n"
             "                   durable acknowledgement; receive: one queue-receive (10,\n"
@@ -216,8 +220,8 @@ static int parse_other_opt(cli *c, int opt, const char *v)
         return 0;
     case OPT_HANDLERS: c->handler_dir = v; return 0;
     case OPT_OP:
-        c->op = v;
-        return queue_op_parse(v, &c->spec.queue_op) == 0 ? 0 : bad("queue op", v);
+        c->op = v; /* checked by settle_queue, which knows the mode */
+        return 0;
     case OPT_PREFILL: return opts_count(v, &c->spec.prefill) == 0 ? 0 : bad("prefill", v);
     case OPT_HOPS:
         c->hops_given = true;
@@ -264,18 +268,18 @@ static int set_mode(cli *c)
         const char *name;
         bench_mode mode;
         bool needs_function;
-    } modes[] = {{"invoke", BENCH_INVOKE, true},
-                 {"cold", BENCH_COLD, true},
-                 {"baseline", BENCH_BASELINE, false},
-                 {"cold-baseline", BENCH_COLD_BASELINE, false},
-                 {"queue", BENCH_QUEUE, true}};
+    } modes[] = {{"invoke", BENCH_INVOKE, true},      {"cold", BENCH_COLD, true},
+                 {"baseline", BENCH_BASELINE, false}, {"cold-baseline", BENCH_COLD_BASELINE, false},
+                 {"queue", BENCH_QUEUE, true},        {"stream", BENCH_STREAM, true}};
     for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
         if (strcmp(c->mode, modes[i].name) == 0) {
             c->spec.mode = modes[i].mode;
             if (modes[i].needs_function != (c->spec.function != NULL)) {
                 fprintf(stderr, "lamina-bench: %s %s %s name\n", c->mode,
                         modes[i].needs_function ? "needs" : "takes no",
-                        modes[i].mode == BENCH_QUEUE ? "a queue" : "a function");
+                        modes[i].mode == BENCH_QUEUE    ? "a queue"
+                        : modes[i].mode == BENCH_STREAM ? "a stream"
+                                                        : "a function");
                 return -1;
             }
             return 0;
@@ -286,12 +290,28 @@ static int set_mode(cli *c)
 }
 
 /* The queue mode's own checks. */
-static int settle_queue(const cli *c)
+static int settle_queue(cli *c)
 {
     const bench_spec *s = &c->spec;
     bool q = s->mode == BENCH_QUEUE;
+    if (s->mode == BENCH_STREAM) {
+        if (c->op != NULL && stream_op_parse(c->op, &c->spec.stream_op) != 0) {
+            fprintf(stderr, "lamina-bench: stream --op is put or latency, not '%s'\n", c->op);
+            return -1;
+        }
+        if (s->prefill != 0 || s->async || c->payload_text != NULL || c->payload_file != NULL ||
+            c->size < 1 || c->size > 1024u * 1024u - 64u) {
+            fprintf(stderr, "lamina-bench: stream takes --op and -s BYTES (1..1048512)\n");
+            return -1;
+        }
+        return 0;
+    }
     if (!q && (c->op != NULL || s->prefill != 0)) {
-        fprintf(stderr, "lamina-bench: --op and --prefill apply to queue\n");
+        fprintf(stderr, "lamina-bench: --op and --prefill apply to queue and stream\n");
+        return -1;
+    }
+    if (q && c->op != NULL && queue_op_parse(c->op, &c->spec.queue_op) != 0) {
+        fprintf(stderr, "lamina-bench: bad queue op '%s'\n", c->op);
         return -1;
     }
     if (c->hops_given && s->mode != BENCH_BASELINE && !s->vs_baseline) {
@@ -408,8 +428,8 @@ static int load_payload(cli *c)
         s->payload_len = len;
         return 0;
     }
-    if (s->mode == BENCH_QUEUE) {
-        /* the body itself is built by queue.c; the baseline carries as many bytes */
+    if (s->mode == BENCH_QUEUE || s->mode == BENCH_STREAM) {
+        /* the body itself is built by queue.c / stream.c; the baseline carries as many bytes */
         c->payload_buf = malloc(c->size + 1);
         if (c->payload_buf == NULL) {
             return -1;

@@ -27,6 +27,8 @@ typedef struct sides {
     bool lt_open;
     queue_target qt;
     bool qt_open;
+    stream_target stt;
+    bool stt_open;
     baseline *base;
     load_stats lamina;
     load_stats baseline;
@@ -40,13 +42,15 @@ const char *bench_mode_name(bench_mode m)
     case BENCH_COLD: return "cold";
     case BENCH_COLD_BASELINE: return "cold-baseline";
     case BENCH_QUEUE: return "queue";
+    case BENCH_STREAM: return "stream";
     }
     return "?";
 }
 
 static bool has_lamina(const bench_spec *s)
 {
-    return s->mode == BENCH_INVOKE || s->mode == BENCH_COLD || s->mode == BENCH_QUEUE;
+    return s->mode == BENCH_INVOKE || s->mode == BENCH_COLD || s->mode == BENCH_QUEUE ||
+           s->mode == BENCH_STREAM;
 }
 
 static int hops(const bench_spec *s)
@@ -72,6 +76,12 @@ static int open_sides(const bench_spec *s, sides *sd, char *err, size_t errlen)
             return -1;
         }
         sd->qt_open = true;
+    } else if (s->mode == BENCH_STREAM) {
+        if (stream_target_open(&sd->stt, s->state_dir, s->endpoint, s->function, s->stream_op,
+                               s->payload_len, s->timeout_ms, err, errlen) != 0) {
+            return -1;
+        }
+        sd->stt_open = true;
     } else if (has_lamina(s)) {
         if (lamina_target_open(&sd->lt, s->state_dir, s->endpoint, s->function, s->payload,
                                s->payload_len, s->async, is_cold(s), s->end_to_end, s->timeout_ms,
@@ -99,6 +109,9 @@ static void close_sides(sides *sd)
     }
     if (sd->qt_open) {
         queue_target_close(&sd->qt);
+    }
+    if (sd->stt_open) {
+        stream_target_close(&sd->stt);
     }
     baseline_stop(sd->base);
     load_stats_finish(&sd->lamina);
@@ -163,6 +176,9 @@ static int run_rounds(const bench_spec *s, sides *sd, char *err, size_t errlen)
     if (sd->qt_open) {
         lam = queue_target_view(&sd->qt);
     }
+    if (sd->stt_open) {
+        lam = stream_target_view(&sd->stt);
+    }
     if (sd->base != NULL) {
         base = baseline_target(sd->base);
     }
@@ -191,9 +207,12 @@ static void describe(const bench_spec *s, sides *sd, report_run *r)
 {
     memset(r, 0, sizeof(*r));
     r->mode = bench_mode_name(s->mode);
-    r->function = has_lamina(s) && s->mode != BENCH_QUEUE ? s->function : NULL;
-    r->queue = s->mode == BENCH_QUEUE ? s->function : NULL;
-    r->queue_op = s->mode == BENCH_QUEUE ? queue_op_name(s->queue_op) : NULL;
+    bool named = s->mode == BENCH_QUEUE || s->mode == BENCH_STREAM;
+    r->function = has_lamina(s) && !named ? s->function : NULL;
+    r->queue = named ? s->function : NULL; /* the queue's or the stream's name */
+    r->queue_op = s->mode == BENCH_QUEUE    ? queue_op_name(s->queue_op)
+                  : s->mode == BENCH_STREAM ? stream_op_name(s->stream_op)
+                                            : NULL;
     r->items = s->mode == BENCH_QUEUE && s->queue_op == QUEUE_RECEIVE;
     r->shape = &s->shape;
     r->rounds = s->rounds;

@@ -19,6 +19,11 @@
  *               perf-limits.md goal A2, interleaved as its §4 asks): time
  *               to the durable acknowledgement (group commit)
  *   queue_get_c1    queue-get, 1 caller, 2 s: one api round trip, no commit
+ *   stream_put_c64  stream-put to "bench-stream" (4 shards), 64 callers, 2 s per
+ *               side, vs ONE-hop nng req/rep: time to the durable
+ *               acknowledgement (group commit)
+ *   stream_latency_c1  put to shard 0, then get-records until it is read,
+ *               1 caller, 2 s: put→get-records time of one record
  *   queue_latency_c1  send, then long-poll receive + delete, 1 caller, 2 s,
  *               on "bench-queue-latency": send→receive time of one message
  *
@@ -80,18 +85,29 @@ typedef struct std_item {
     const char *queue; /* BENCH_QUEUE: the queue */
     queue_op op;
     int hops; /* warm baseline: 1 or 2 */
+    stream_op sop; /* BENCH_STREAM (queue is then the stream's name) */
 } std_item;
 
 static const std_item std_items[] = {
-    {"warm_c1", BENCH_INVOKE, 1, 6000, 0, 1000, false, false, true, NULL, QUEUE_SEND, 2},
-    {"warm_c64", BENCH_INVOKE, 64, 6000, 0, 3000, false, false, true, NULL, QUEUE_SEND, 2},
-    {"cold", BENCH_COLD, 1, 0, 45, 0, false, false, true, NULL, QUEUE_SEND, 2},
-    {"queue_send_c64", BENCH_QUEUE, 64, 2000, 0, 0, false, false, true, STD_QUEUE, QUEUE_SEND, 1},
-    {"queue_get_c1", BENCH_QUEUE, 1, 2000, 0, 0, false, false, false, STD_QUEUE, QUEUE_GET, 2},
+    {"warm_c1", BENCH_INVOKE, 1, 6000, 0, 1000, false, false, true, NULL, QUEUE_SEND, 2,
+     STREAM_PUT},
+    {"warm_c64", BENCH_INVOKE, 64, 6000, 0, 3000, false, false, true, NULL, QUEUE_SEND, 2,
+     STREAM_PUT},
+    {"cold", BENCH_COLD, 1, 0, 45, 0, false, false, true, NULL, QUEUE_SEND, 2, STREAM_PUT},
+    {"queue_send_c64", BENCH_QUEUE, 64, 2000, 0, 0, false, false, true, STD_QUEUE, QUEUE_SEND, 1,
+     STREAM_PUT},
+    {"queue_get_c1", BENCH_QUEUE, 1, 2000, 0, 0, false, false, false, STD_QUEUE, QUEUE_GET, 2,
+     STREAM_PUT},
     {"queue_latency_c1", BENCH_QUEUE, 1, 2000, 0, 0, false, false, false, STD_LATENCY_QUEUE,
-     QUEUE_LATENCY, 2},
-    {"async_e2e_c16", BENCH_INVOKE, 16, 2000, 0, 0, true, true, false, NULL, QUEUE_SEND, 2},
-    {"async_c16", BENCH_INVOKE, 16, 2000, 0, 0, true, false, false, NULL, QUEUE_SEND, 2},
+     QUEUE_LATENCY, 2, STREAM_PUT},
+    {"stream_put_c64", BENCH_STREAM, 64, 2000, 0, 0, false, false, true, "bench-stream", QUEUE_SEND,
+     1, STREAM_PUT},
+    {"stream_latency_c1", BENCH_STREAM, 1, 2000, 0, 0, false, false, false, "bench-stream",
+     QUEUE_SEND, 2, STREAM_LATENCY},
+    {"async_e2e_c16", BENCH_INVOKE, 16, 2000, 0, 0, true, true, false, NULL, QUEUE_SEND, 2,
+     STREAM_PUT},
+    {"async_c16", BENCH_INVOKE, 16, 2000, 0, 0, true, false, false, NULL, QUEUE_SEND, 2,
+     STREAM_PUT},
 };
 
 static int ensure_function(const char *state, const char *endpoint, const char *dir)
@@ -130,7 +146,10 @@ static void spec_for(const std_item *it, const char *state, const char *endpoint
     s->mode = it->mode;
     s->state_dir = state;
     s->endpoint = endpoint;
-    s->function = it->mode == BENCH_QUEUE ? it->queue : it->e2e ? STD_CHAIN : STD_FUNCTION;
+    s->function = it->mode == BENCH_QUEUE || it->mode == BENCH_STREAM ? it->queue
+                  : it->e2e                                           ? STD_CHAIN
+                                                                      : STD_FUNCTION;
+    s->stream_op = it->sop;
     s->function = it->mode == BENCH_BASELINE ? NULL : s->function;
     s->queue_op = it->op;
     s->baseline_hops = it->hops;
@@ -198,7 +217,7 @@ static void markdown(const cJSON *summary)
                     "|---|---|---|---|---|---|---|\n");
     for (const cJSON *it = summary->child; it != NULL; it = it->next) {
         if (cJSON_GetObjectItemCaseSensitive(it, "p50_us") == NULL) {
-            continue; /* derived figures (queue_goals), printed below */
+            continue; /* derived figures (queue_goals, stream_goals), printed below */
         }
         fprintf(stderr,
                 "| %s | %.0f / %.0f | %.0f / %.0f | %.2f / %.2f | %.0f / %.0f | %.2f | %.0f |\n",
@@ -257,6 +276,46 @@ static cJSON *queue_goals(const cJSON *summary)
     cJSON_AddNumberToObject(o, "latency_c1_over_round_trip_plus_fsync",
                             floor > 0 ? e2e / floor : 0);
     return o;
+}
+
+/* Issue 13's stream figures as ratios to the durable-enqueue limit
+ * (perf-limits §2.5: SQLite WAL FULL, 100 rows per commit; its one-row
+ * commit p50 for the latency). */
+#define PERF_SQLITE_FULL_COMMIT_P50_US 170.0
+static cJSON *stream_goals(const cJSON *summary)
+{
+    const cJSON *put = cJSON_GetObjectItemCaseSensitive(summary, "stream_put_c64");
+    const cJSON *lat = cJSON_GetObjectItemCaseSensitive(summary, "stream_latency_c1");
+    cJSON *o = cJSON_CreateObject();
+    double thr = num(put, "throughput", NULL), p50 = num(lat, "p50_us", NULL);
+    cJSON_AddNumberToObject(o, "put_c64_throughput", thr);
+    cJSON_AddNumberToObject(o, "put_c64_over_durable_enqueue_limit",
+                            thr / PERF_SQLITE_FULL_BATCH100_ROWS_S);
+    cJSON_AddNumberToObject(o, "put_c64_over_raw_reqrep_c64",
+                            num(put, "baseline_throughput", NULL) > 0
+                                ? thr / num(put, "baseline_throughput", NULL)
+                                : 0);
+    cJSON_AddNumberToObject(o, "put_get_c1_p50_us", p50);
+    cJSON_AddNumberToObject(o, "put_get_c1_p99_us", num(lat, "p99_us", NULL));
+    cJSON_AddNumberToObject(o, "put_get_c1_over_durable_commit_p50",
+                            p50 / PERF_SQLITE_FULL_COMMIT_P50_US);
+    return o;
+}
+
+static void markdown_stream(const cJSON *summary)
+{
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(summary, "stream_goals");
+    if (g == NULL) {
+        return;
+    }
+    fprintf(stderr,
+            "stream put, 64 callers: %.0f puts/s = %.3fx the durable-enqueue limit (SQLite FULL "
+            "batch %.0f/s), %.2fx the one-hop raw req/rep of the same run\n"
+            "stream put->get-records, 1 caller: p50 %.0f us = %.1fx a durable commit (%.0f us)\n",
+            num(g, "put_c64_throughput", NULL), num(g, "put_c64_over_durable_enqueue_limit", NULL),
+            PERF_SQLITE_FULL_BATCH100_ROWS_S, num(g, "put_c64_over_raw_reqrep_c64", NULL),
+            num(g, "put_get_c1_p50_us", NULL), num(g, "put_get_c1_over_durable_commit_p50", NULL),
+            PERF_SQLITE_FULL_COMMIT_P50_US);
 }
 
 static void markdown_queue(const cJSON *summary)
@@ -323,10 +382,12 @@ int standard_run(const char *state, const char *endpoint, const char *handler_di
         cJSON_AddItemToObject(runs, std_items[i].name, one);
     }
     cJSON_AddItemToObject(summary, "queue_goals", queue_goals(summary));
+    cJSON_AddItemToObject(summary, "stream_goals", stream_goals(summary));
     cJSON_AddNumberToObject(doc, "elapsed_s", (double)(load_now_ns() - t0) / 1e9);
     if (!quiet) {
         markdown(summary);
         markdown_queue(summary);
+        markdown_stream(summary);
     }
     if (json_path != NULL && report_write(json_path, doc, err, sizeof(err)) != 0) {
         fprintf(stderr, "lamina-bench: %s\n", err);

@@ -256,6 +256,36 @@ LM_EXPORT void lm_invoke_result_finish(lm_invoke_result *r);
  *   "topic-publish" {TopicArn, Message, Subject?, MessageAttributes?{NAME:{DataType,
  *              StringValue|BinaryValue}}}          -> {MessageId}
  *
+ * Streams (Kinesis Data Streams' fields; StreamName is a name or a kinesis
+ * ARN; errors: ResourceNotFoundException (5), codes 53-56 of lamina/error.h;
+ * Data is base64 text; times are epoch seconds):
+ *   "stream-create" {StreamName, ShardCount (1-500), RetentionPeriodHours?
+ *              (24-8760, default 24)}              -> {StreamName, StreamARN}
+ *   "stream-list"  {}                              -> {StreamNames:[…], HasMoreStreams,
+ *              StreamSummaries:[{StreamName, StreamARN, StreamStatus,
+ *              StreamCreationTimestamp}]}
+ *   "stream-get"   {StreamName}                    -> {StreamDescription:{StreamName,
+ *              StreamARN, StreamStatus, RetentionPeriodHours, StreamCreationTimestamp,
+ *              EncryptionType, HasMoreShards, Shards:[{ShardId, ParentShardId?,
+ *              AdjacentParentShardId?, HashKeyRange{StartingHashKey, EndingHashKey},
+ *              SequenceNumberRange{StartingSequenceNumber, EndingSequenceNumber?}}]}}
+ *   "stream-delete" {StreamName}                   -> {}
+ *   "stream-put"   {StreamName, PartitionKey, Data, ExplicitHashKey?}
+ *                                                  -> {ShardId, SequenceNumber, EncryptionType}
+ *              (answered once the record's commit is on disk)
+ *   "stream-put-batch" {StreamName, Records:[{PartitionKey, Data, ExplicitHashKey?}]
+ *              (1-500, 5 MiB)}                     -> {FailedRecordCount, Records:
+ *              [{SequenceNumber, ShardId} | {ErrorCode, ErrorMessage}], EncryptionType}
+ *   "stream-iterator" {StreamName, ShardId, ShardIteratorType TRIM_HORIZON|LATEST|
+ *              AT_SEQUENCE_NUMBER|AFTER_SEQUENCE_NUMBER|AT_TIMESTAMP,
+ *              StartingSequenceNumber?, Timestamp?} -> {ShardIterator} (valid 5 min)
+ *   "stream-get-records" {ShardIterator, Limit? (1-10000)}
+ *                                                  -> {Records:[{SequenceNumber,
+ *              ApproximateArrivalTimestamp, Data, PartitionKey}], NextShardIterator
+ *              (null past a closed shard's end), MillisBehindLatest, ChildShards?}
+ *   "stream-split" {StreamName, ShardToSplit, NewStartingHashKey} -> {}
+ *   "stream-merge" {StreamName, ShardToMerge, AdjacentShardToMerge} -> {}
+ *
  * A function configuration is Lambda's FunctionConfiguration: FunctionName,
  * FunctionArn, Runtime, Version, CodeSha256, CodeSize, Description, Timeout,
  * MemorySize, LastModified, State, RevisionId, DeadLetterConfig?,

@@ -86,6 +86,16 @@ extern "C" {
       "The topic has the maximum number of subscriptions.")                                  \
     X(LM_E_TOPIC_LIMIT, 52, 403, "TopicLimitExceeded",                                       \
       "The maximum number of topics exists.")                                                \
+    /* 53-59: the broker's streams (Kinesis's names; a missing stream or shard */           \
+    /* is LM_E_NOT_FOUND, ResourceNotFoundException, as in Kinesis) */                      \
+    X(LM_E_RESOURCE_IN_USE, 53, 400, "ResourceInUseException",                               \
+      "The resource is in use (a stream of that name exists).")                              \
+    X(LM_E_STREAM_INVALID_ARGUMENT, 54, 400, "InvalidArgumentException",                     \
+      "A parameter is not valid.")                                                           \
+    X(LM_E_EXPIRED_ITERATOR, 55, 400, "ExpiredIteratorException",                            \
+      "The shard iterator has expired.")                                                     \
+    X(LM_E_STREAM_LIMIT, 56, 400, "LimitExceededException",                                  \
+      "A limit on streams or shards was reached.")                                          \
     /* 60-69: event buses (EventBridge's names; not found is 5) */                           \
     X(LM_E_EV_ALREADY_EXISTS, 60, 400, "ResourceAlreadyExistsException",                     \
       "The resource already exists.")                                                        \
