@@ -576,6 +576,58 @@ static void plan(aq_flight *f)
 /* Write a plan (inside the caller's transaction).  An end
  * deletes the event and queues its record in one savepoint: both or
  * neither (then it stays queued and runs again: at least once). */
+/* A destination record onto an event bus, as Lambda sends one: the record
+ * is the detail, source "lambda", detail-type "Lambda Function Invocation
+ * Result - Success" or "… - Failure" (from requestContext.condition),
+ * resources [function ARN, destination ARN]. */
+static int deliver_bus(const mq_target *t, const char *body, size_t len, lm_error *e)
+{
+    cJSON *rec = cJSON_ParseWithLength(body, len);
+    const cJSON *rc = cJSON_GetObjectItemCaseSensitive(rec, "requestContext");
+    const cJSON *cond = cJSON_GetObjectItemCaseSensitive(rc, "condition");
+    const cJSON *fn = cJSON_GetObjectItemCaseSensitive(rc, "functionArn");
+    bool ok = cJSON_IsString(cond) && strcmp(cond->valuestring, "Success") == 0;
+    cJSON *entries = cJSON_CreateArray(), *en = cJSON_CreateObject();
+    cJSON_AddItemToArray(entries, en);
+    cJSON_AddStringToObject(en, "Source", "lambda");
+    cJSON_AddStringToObject(en, "DetailType",
+                            ok ? "Lambda Function Invocation Result - Success"
+                               : "Lambda Function Invocation Result - Failure");
+    char *detail = malloc(len + 1);
+    if (detail != NULL) {
+        memcpy(detail, body, len);
+        detail[len] = '\0';
+    }
+    cJSON_AddStringToObject(en, "Detail", detail != NULL ? detail : "{}");
+    free(detail);
+    cJSON *res = cJSON_AddArrayToObject(en, "Resources");
+    /* the record's functionArn is "function:NAME:VERSION": the full ARN */
+    char name[65] = "", fn_arn[MQ_ARN_MAX] = "";
+    const char *q = "";
+    if (cJSON_IsString(fn) && strncmp(fn->valuestring, "function:", 9) == 0) {
+        snprintf(name, sizeof(name), "%s", fn->valuestring + 9);
+        char *colon = strchr(name, ':');
+        if (colon != NULL) {
+            *colon = '\0';
+            q = fn->valuestring + 9 + (colon - name) + 1;
+        }
+        mq_function_arn(name, q, fn_arn);
+    }
+    cJSON_AddItemToArray(res, cJSON_CreateString(fn_arn));
+    cJSON_AddItemToArray(res, cJSON_CreateString(t->arn));
+    cJSON_AddStringToObject(en, "EventBusName", t->name);
+    mq_event_out out[MQ_PUT_EVENTS_MAX];
+    size_t n = 0, failed = 0;
+    int r = mq_put_events(AQ.mq, entries, clk_now_ms(), out, &n, &failed, e);
+    if (r == LM_OK && failed > 0) {
+        *e = out[0].err;
+        r = out[0].err.code;
+    }
+    cJSON_Delete(entries);
+    cJSON_Delete(rec);
+    return r;
+}
+
 /* Send body to a queue, or publish it to a topic, in the open transaction
  * (AQ.mq joined it); attrs are SQS/SNS MessageAttributes or NULL. */
 static int deliver(const mq_target *t, const char *body, size_t len, const cJSON *attrs,
@@ -586,6 +638,9 @@ static int deliver(const mq_target *t, const char *body, size_t len, const cJSON
         mq_send_entry en = {.body = body, .body_len = len, .delay_s = -1, .attributes = attrs};
         mq_sent out;
         return mq_send(AQ.mq, t->name, &en, now, &out, e);
+    }
+    if (t->kind == MQ_TARGET_BUS) {
+        return deliver_bus(t, body, len, e);
     }
     mq_publish_in in = {.message = body, .len = len, .attributes = attrs};
     mq_published out;

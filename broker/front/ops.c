@@ -379,6 +379,22 @@ static const op_def OPS[] = {
     {"stream-get-records", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_stream_get_records},
     {"stream-split", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_stream_split},
     {"stream-merge", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_stream_merge},
+    /* buses (messaging/bus_ops.c) */
+    {"bus-create", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_bus_create},
+    {"bus-delete", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_bus_delete},
+    {"bus-list", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_bus_list},
+    {"bus-put-events", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_bus_put_events},
+    {"rule-put", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_put},
+    {"rule-delete", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_delete},
+    {"rule-targets-put", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_targets_put},
+    {"bus-get", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_bus_get},
+    {"rule-get", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_get},
+    {"rule-list", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_list},
+    {"rule-enable", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_enable},
+    {"rule-disable", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_disable},
+    {"rule-targets-list", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_targets_list},
+    {"rule-targets-remove", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL,
+     mqops_rule_targets_remove},
 };
 
 const op_def *ops_find(const char *op, size_t n)

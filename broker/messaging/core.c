@@ -60,6 +60,7 @@ void mq_destroy(mq *m)
         sqlite3_finalize(m->sc[i].st);
     }
     mq_topic_cache_free(m->topics);
+    mq_bus_cache_free(m);
     free(m);
 }
 
@@ -239,6 +240,7 @@ void mq_rollback(mq *m)
     mq_topic_cache_free(m->topics);
     m->topics = NULL;
     m->ntopics = 0;
+    mq_bus_cache_free(m);
 }
 
 int mq_op_begin(mq *m, lm_error *e)

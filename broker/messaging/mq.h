@@ -550,5 +550,123 @@ typedef struct mq_stream_batch {
 int mq_stream_batch_parse(const char *json, size_t len, mq_stream_batch *b, lm_error *e);
 void mq_stream_batch_finish(mq_stream_batch *b);
 /* ==== end of streams ==== */
+/* ==== buses: EventBridge-style event buses, rules and targets (bus.c;
+ * README.md "Event buses") ====
+ *
+ * PutEvents builds each entry's envelope, matches it once against every
+ * enabled pattern rule of its bus (one compiled filter_set per bus, cached
+ * and rebuilt when the bus's generation changes) and delivers it to each
+ * matching rule's targets in the same transaction: a function (the invoke
+ * hook, as a topic's), a queue (a message), a topic (a publish) or another
+ * bus (routed again, at most MQ_BUS_HOPS_MAX hops).  The bus "default" always
+ * exists.  Errors are EventBridge's (lamina/error.h 60-64,
+ * ResourceNotFoundException). */
+#define MQ_BUS_NAME_MAX 256 /* [A-Za-z0-9._-/] */
+#define MQ_BUSES_MAX 100 /* custom buses (EventBridge's quota) */
+#define MQ_RULE_NAME_MAX 64 /* [A-Za-z0-9._-] */
+#define MQ_RULES_MAX 10000 /* per bus (Lamina's cap) */
+#define MQ_TARGETS_MAX 5 /* per rule */
+#define MQ_TARGET_ID_MAX 64 /* [A-Za-z0-9._-] */
+#define MQ_PUT_EVENTS_MAX 10 /* entries per PutEvents */
+#define MQ_PUT_EVENTS_BYTES 262144 /* all entries of a PutEvents */
+#define MQ_INPUT_MAX 8192 /* Input, InputTemplate */
+#define MQ_BUS_HOPS_MAX 4 /* bus -> bus target hops: a loop stops here */
+#define MQ_INPUT_PATHS_MAX 100 /* InputPathsMap entries */
+#define MQ_JSONPATH_MAX 256 /* InputPath, an InputPathsMap value */
+
+void mq_bus_arn(const char *name, char out[MQ_ARN_MAX]);
+/* A rule's ARN: rule/NAME on the default bus, rule/BUS/NAME elsewhere. */
+void mq_rule_arn(const char *bus, const char *rule, char out[MQ_ARN_MAX]);
+/* CreateEventBus (ResourceAlreadyExistsException when it exists). */
+int mq_bus_create(mq *m, const char *name, int64_t now_ms, char arn[MQ_ARN_MAX], lm_error *e);
+/* DeleteEventBus with its rules and targets ("default" cannot go). */
+int mq_bus_delete(mq *m, const char *bus, lm_error *e);
+/* [{"Name","Arn"}, …] by name.  Caller owns the result. */
+cJSON *mq_bus_list(mq *m, lm_error *e);
+/* PutRule with an EventPattern: create or replace (its targets stay).
+ * bus NULL: default. */
+int mq_rule_put(mq *m, const char *bus, const char *name, const char *pattern, bool enabled,
+                int64_t now_ms, char arn[MQ_ARN_MAX], lm_error *e);
+/* PutRule with a ScheduleExpression (rate(…) or cron(…), lib/sched.h),
+ * on the default bus only, as EventBridge: create or replace (a rate
+ * restarts from now_ms).  The first firing is the schedule's first after
+ * now_ms. */
+int mq_rule_put_schedule(mq *m, const char *name, const char *schedule, bool enabled,
+                         int64_t now_ms, char arn[MQ_ARN_MAX], lm_error *e);
+/* Fire every enabled scheduled rule due at now_ms (at most budget), as one
+ * operation: its targets get {"detail-type":"Scheduled Event","source":
+ * "aws.events","resources":[RULE_ARN],"detail":{}} (time: the firing's).
+ * The next firing is the first after now_ms, so firings missed while the
+ * broker was down fire once, not once per period.  *fired may be NULL. */
+int mq_bus_fire(mq *m, int64_t now_ms, size_t budget, size_t *fired, lm_error *e);
+/* DeleteRule with its targets. */
+int mq_rule_delete(mq *m, const char *bus, const char *rule, lm_error *e);
+/* InputPath / InputPathsMap paths: "$", then .KEY or [N] steps (KEY: any
+ * characters but . [ ] and blanks).  The value at path in ev, or NULL. */
+bool mq_jsonpath_ok(const char *path);
+const cJSON *mq_jsonpath_get(const cJSON *ev, const char *path);
+/* Apply an InputTransformer to the event ev: <name> in tmpl becomes the
+ * value of paths[name] (or aws.events.rule-arn, aws.events.rule-name,
+ * aws.events.event.json).  Inside a JSON string of the template a string
+ * value goes in raw (JSON-escaped, no quotes), other values as their JSON
+ * text escaped; outside, the value's JSON text (strings quoted).  A path
+ * that matches nothing gives null outside a string, nothing inside.
+ * malloc'd text, NULL on ENOMEM. */
+char *mq_input_transform(const cJSON *ev, const cJSON *paths, const char *tmpl,
+                         const char *rule_name, const char *rule_arn);
+/* PutTargets: targets (a cJSON array of {"Id","Arn","Input"? |
+ * "InputPath"? | "InputTransformer"?{InputPathsMap?, InputTemplate}}) added or
+ * replaced by Id; more than MQ_TARGETS_MAX on the rule is
+ * LimitExceededException and stores nothing. */
+int mq_targets_put(mq *m, const char *bus, const char *rule, const cJSON *targets, lm_error *e);
+
+/* {"Name","Arn","Rules"(count)}.  Caller owns the result. */
+cJSON *mq_bus_get(mq *m, const char *bus, lm_error *e);
+/* {"Name","Arn","EventBusName","EventPattern","State","Targets"(count)};
+ * list: an array of those by name. */
+cJSON *mq_rule_get(mq *m, const char *bus, const char *rule, lm_error *e);
+cJSON *mq_rule_list(mq *m, const char *bus, lm_error *e);
+/* EnableRule / DisableRule. */
+int mq_rule_set_state(mq *m, const char *bus, const char *rule, bool enabled, lm_error *e);
+/* [{"Id","Arn","Input"?,"InputPath"?,"InputTransformer"?}, …] by Id. */
+cJSON *mq_targets_list(mq *m, const char *bus, const char *rule, lm_error *e);
+/* RemoveTargets by Id (an array of 1-100 strings); unknown ids are
+ * ignored, *removed counts those removed. */
+int mq_targets_remove(mq *m, const char *bus, const char *rule, const cJSON *ids,
+                      size_t *removed, lm_error *e);
+
+/* Retries.  A target delivery that fails waits in mq_bus_retries; its
+ * next attempt is due MQ_BUS_BACKOFF_FIRST_MS after the failure, doubling
+ * to MQ_BUS_BACKOFF_MAX_MS, on the broker clock.  After the target's
+ * MaximumRetryAttempts retries (0-185, default 185) or once the event is
+ * older than MaximumEventAgeInSeconds (60-86400, default 86400), it goes
+ * to the target's DeadLetterConfig queue with EventBridge's attributes
+ * ERROR_CODE, ERROR_MESSAGE, RULE_ARN, TARGET_ARN, or is dropped. */
+#define MQ_RETRY_DEFAULT 185
+#define MQ_EVENT_AGE_MIN 60
+#define MQ_EVENT_AGE_MAX 86400
+#define MQ_BUS_BACKOFF_FIRST_MS 1000
+#define MQ_BUS_BACKOFF_MAX_MS 300000
+typedef struct mq_retry_counts {
+    size_t delivered, rescheduled, dead_lettered, dropped;
+} mq_retry_counts;
+/* Run the retries due at now_ms (at most budget) as one operation. */
+int mq_bus_retry(mq *m, int64_t now_ms, size_t budget, mq_retry_counts *c, lm_error *e);
+/* The broker time the next retry or scheduled firing is due, or MQ_NEVER
+ * (two index reads). */
+int64_t mq_bus_next_wake_ms(mq *m);
+
+typedef struct mq_event_out {
+    char id[37]; /* EventId, "" when the entry failed */
+    lm_error err; /* err.code LM_OK, or the entry's ErrorCode/ErrorMessage */
+    size_t matched, delivered, failed; /* target deliveries; failed ones wait for a retry */
+} mq_event_out;
+/* PutEvents: entries (a cJSON array of {Source, DetailType, Detail,
+ * Resources?, EventBusName?}, 1-10, at most 256 KiB) each checked,
+ * enveloped and routed in a savepoint of its own.  *failed counts failed
+ * entries. */
+int mq_put_events(mq *m, const cJSON *entries, int64_t now_ms, mq_event_out *out, size_t *n,
+                  size_t *failed, lm_error *e);
+/* ==== end of buses ==== */
 
 #endif

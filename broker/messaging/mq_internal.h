@@ -28,7 +28,7 @@
 
 #include "mq.h"
 
-#define MQ_STMT_CACHE 96 /* distinct statements the engine prepares */
+#define MQ_STMT_CACHE 160 /* distinct statements the engine prepares */
 #define MQ_READY_MAX 64 /* queues remembered for the ready hook per transaction */
 #define MQ_EXPIRE_STEP 256 /* expired messages one operation removes */
 #define MQ_SCHEMA_VERSION 2 /* 2: streams (schema.c) */
@@ -55,7 +55,15 @@ struct mq {
     size_t npend;
     mq_topic_cache *topics; /* compiled filter sets, by topic */
     size_t ntopics;
+    struct mq_bus_cache *buses; /* bus.c: compiled rules, by bus */
+    int bus_depth; /* bus.c: routing frames open (no cache eviction inside) */
 };
+/* topic.c: mq_publish inside an operation frame the caller opened (bus
+ * targets); same checks and fan-out, no frame of its own. */
+int mq_publish_within(mq *m, const char *topic, const mq_publish_in *in, int64_t now_ms,
+                      mq_published *out, lm_error *e);
+/* bus.c: drop every cached bus (rollback, destroy). */
+void mq_bus_cache_free(mq *m);
 
 /* A queue row, loaded by mq_q_open and written back by mq_q_save. */
 typedef struct mq_queue {

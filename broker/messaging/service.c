@@ -17,6 +17,12 @@
  * a test-clock advance (every parked job rechecks), and (4) at its
  * deadline, with may_wait false, which answers an empty Messages list.
  *
+ * Bus retries and schedules: S.bus_wake is the broker time the next
+ * scheduled rule fires or failed bus-target delivery is due (mq_bus_next_wake_ms, read after every turn); the
+ * thread's timer includes it (converted to real time), a test-clock
+ * advance wakes the thread too, and due retries run in a transaction of
+ * their own (bus_retries).  No loop polls the store.
+ *
  * Housekeeping: every MQSVC_SWEEP_MS the thread calls mq_sweep (expired
  * messages and dedup entries, purged queues' rows; then mq_stream_sweep:
  * expired stream records, deleted streams' rows) in a transaction of its
@@ -79,6 +85,7 @@ static struct {
     ready_note *own; /* names from our ready hook, this turn */
     mqsvc_hooks hooks;
     double next_sweep;
+    int64_t bus_wake; /* broker ms of the next due bus retry, MQ_NEVER: none */
     clk_watcher watcher;
 } S = {.mtx = PTHREAD_MUTEX_INITIALIZER};
 
@@ -287,6 +294,10 @@ static void sweep(void)
 static double next_timer(void)
 {
     double t = S.next_sweep;
+    if (S.bus_wake != MQ_NEVER) {
+        double b = clk_mono_ms() + (double)(S.bus_wake - clk_now_ms());
+        t = b < t ? b : t;
+    }
     LIST_EACH(j, job, node, &S.parked)
     {
         if (j->deadline < t) {
@@ -310,6 +321,36 @@ static void due_unpark(double now, list_head *run)
         }
     }
     atomic_store(&S.waiting, S.n_parked);
+}
+
+/* Run the bus retries due now (broker time), then note the next one. */
+static void bus_retries(void)
+{
+    lm_error e;
+    for (int round = 0; round < 16 && S.bus_wake != MQ_NEVER && S.bus_wake <= clk_now_ms();
+         round++) {
+        mq_retry_counts c;
+        size_t fired = 0;
+        int rc = mq_bus_fire(S.m, clk_now_ms(), 256, &fired, &e);
+        if (rc == LM_OK) {
+            rc = mq_bus_retry(S.m, clk_now_ms(), 256, &c, &e);
+        }
+        after_tx(rc == LM_OK);
+        if (rc != LM_OK) {
+            blog(LOG_WARN, "messaging: bus retries: %s", e.message);
+        } else if (c.dropped > 0) {
+            blog(LOG_WARN, "messaging: %zu bus deliveries dropped (out of retries, no DLQ)",
+                 c.dropped);
+        }
+        ready_note *own = S.own;
+        S.own = NULL;
+        notes_unpark(own, &S.ready);
+        S.bus_wake = mq_bus_next_wake_ms(S.m);
+        if (rc != LM_OK) { /* the store failed: try again in a second, not in a loop */
+            S.bus_wake = clk_now_ms() + 1000;
+            break;
+        }
+    }
 }
 
 static void *mqsvc_main(void *arg)
@@ -365,7 +406,9 @@ static void *mqsvc_main(void *arg)
         due_unpark(now, &run);
         if (!list_empty(&run)) {
             run_turn(&run);
+            S.bus_wake = mq_bus_next_wake_ms(S.m);
         }
+        bus_retries();
         if (clk_mono_ms() >= S.next_sweep) {
             sweep();
         }
@@ -416,6 +459,7 @@ int mqsvc_start(const char *db_path, const mqsvc_hooks *hooks)
     pthread_cond_init(&S.cv, &ca);
     pthread_condattr_destroy(&ca);
     S.next_sweep = clk_mono_ms() + MQSVC_SWEEP_MS;
+    S.bus_wake = mq_bus_next_wake_ms(S.m); /* retries left by the last run */
     S.watcher.wake = clock_moved;
     clk_watch(&S.watcher);
     S.running = true;

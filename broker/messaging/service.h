@@ -108,5 +108,37 @@ nng_msg *mqops_stream_get_records(mq *m, mqsvc_call *c, lm_error *e);
 nng_msg *mqops_stream_split(mq *m, mqsvc_call *c, lm_error *e);
 nng_msg *mqops_stream_merge(mq *m, mqsvc_call *c, lm_error *e);
 /* ==== end of streams ==== */
+/* ---- buses (bus_ops.c; EventBridge's field names) ----
+ *   "bus-create" {Name} -> {EventBusArn}      "bus-delete" {Name} -> {}
+ *   "bus-list" {} -> {EventBuses:[{Name, Arn}]}
+ *   "rule-put" {Name, EventBusName?, EventPattern, State?} -> {RuleArn}
+ *   "rule-delete" {Name, EventBusName?} -> {}
+ *   "rule-targets-put" {Rule, EventBusName?, Targets:[{Id, Arn, Input?}]}
+ *        -> {FailedEntryCount, FailedEntries}
+ *   "bus-put-events" {Entries:[{Source, DetailType, Detail, Resources?,
+ *        EventBusName?}]} -> {FailedEntryCount, Entries:[{EventId} |
+ *        {ErrorCode, ErrorMessage}]} */
+nng_msg *mqops_bus_create(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_bus_delete(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_bus_list(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_rule_put(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_rule_delete(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_rule_targets_put(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_bus_put_events(mq *m, mqsvc_call *c, lm_error *e);
+/*   "bus-get" {Name?} -> {Name, Arn, Rules}
+ *   "rule-get" {Name, EventBusName?} -> {Name, Arn, EventBusName, EventPattern, State, Targets}
+ *   "rule-list" {EventBusName?} -> {Rules:[…]}
+ *   "rule-enable" / "rule-disable" {Name, EventBusName?} -> {}
+ *   "rule-targets-list" {Rule, EventBusName?} -> {Targets:[{Id, Arn, Input?, InputPath?,
+ *        InputTransformer?}]}
+ *   "rule-targets-remove" {Rule, EventBusName?, Ids:[…]} -> {Removed} */
+nng_msg *mqops_bus_get(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_rule_get(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_rule_list(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_rule_enable(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_rule_disable(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_rule_targets_list(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_rule_targets_remove(mq *m, mqsvc_call *c, lm_error *e);
+/* ---- end of buses ---- */
 
 #endif

@@ -41,6 +41,17 @@ int mq_target_parse(const char *ref, size_t n, mq_target *t, lm_error *e)
         mq_queue_arn(q, t->arn);
         return LM_OK;
     }
+    if (strncmp(buf, "bus:", 4) == 0 || (arn_of(buf, "events") && strstr(buf, ":event-bus/"))) {
+        const char *r = strncmp(buf, "bus:", 4) == 0 ? buf + 4 : strstr(buf, ":event-bus/") + 11;
+        size_t k = strlen(r);
+        if (k == 0 || k > MQ_BUS_NAME_MAX || strpbrk(r, ": ") != NULL) {
+            return proto_error(e, LM_E_INVALID_PARAMETER, "%s is not an event bus", buf);
+        }
+        t->kind = MQ_TARGET_BUS;
+        snprintf(t->name, sizeof(t->name), "%s", r);
+        mq_bus_arn(t->name, t->arn);
+        return LM_OK;
+    }
     if (strncmp(buf, "topic:", 6) == 0 || arn_of(buf, "sns")) {
         const char *r = strncmp(buf, "topic:", 6) == 0 ? buf + 6 : buf;
         char sub[64];

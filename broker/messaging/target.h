@@ -6,6 +6,7 @@
  * before queues existed):
  *   queue:NAME, arn:<any>:sqs:<region>:<account>:NAME        → a queue
  *   topic:NAME, arn:<any>:sns:<region>:<account>:NAME        → a topic
+ *   bus:NAME, arn:<any>:events:…:event-bus/NAME             → an event bus
  *   NAME, NAME:Q, function:NAME[:Q], arn:…:function:NAME[:Q] → a function
  * A queue or topic is stored and shown as its canonical ARN (mq.h's
  * scheme), so "queue:q", "arn:aws:sqs:us-east-1:1:q" and the lamina ARN are
@@ -19,11 +20,16 @@
 
 #include "messaging/mq.h"
 
-typedef enum mq_target_kind { MQ_TARGET_FUNCTION, MQ_TARGET_QUEUE, MQ_TARGET_TOPIC } mq_target_kind;
+typedef enum mq_target_kind {
+    MQ_TARGET_FUNCTION,
+    MQ_TARGET_QUEUE,
+    MQ_TARGET_TOPIC,
+    MQ_TARGET_BUS /* bus:NAME, arn:<any>:events:<region>:<account>:event-bus/NAME */
+} mq_target_kind;
 
 typedef struct mq_target {
     mq_target_kind kind;
-    char name[MQ_TOPIC_NAME_MAX + 1]; /* the queue's or topic's name (not for functions) */
+    char name[MQ_TOPIC_NAME_MAX + 1]; /* the queue's, topic's or bus's name (not functions) */
     char arn[MQ_ARN_MAX]; /* canonical ARN of a queue or topic; "" for a function */
 } mq_target;
 

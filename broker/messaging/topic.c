@@ -678,16 +678,12 @@ static int publish_fanout(mq *m, pub_ctx *p, mq_published *out, lm_error *e)
     return rc;
 }
 
-int mq_publish(mq *m, const char *topic, const mq_publish_in *in, int64_t now_ms, mq_published *out,
-               lm_error *e)
+int mq_publish_within(mq *m, const char *topic, const mq_publish_in *in, int64_t now_ms,
+                      mq_published *out, lm_error *e)
 {
     memset(out, 0, sizeof(*out));
     size_t abytes = 0;
     int rc = publish_check(in, &abytes, e);
-    if (rc != LM_OK) {
-        return rc;
-    }
-    rc = mq_op_begin(m, e);
     if (rc != LM_OK) {
         return rc;
     }
@@ -700,10 +696,26 @@ int mq_publish(mq *m, const char *topic, const mq_publish_in *in, int64_t now_ms
         mq_iso8601(now_ms, p.timestamp);
         rc = publish_fanout(m, &p, out, e);
     }
-    rc = mq_op_end(m, rc, e);
     if (rc == LM_OK) {
         mq_fmt(out->message_id, "%s", p.message_id);
     } else {
+        out->matched = out->delivered = out->failed = 0;
+    }
+    return rc;
+}
+
+int mq_publish(mq *m, const char *topic, const mq_publish_in *in, int64_t now_ms, mq_published *out,
+               lm_error *e)
+{
+    memset(out, 0, sizeof(*out));
+    int rc = mq_op_begin(m, e);
+    if (rc != LM_OK) {
+        return rc;
+    }
+    rc = mq_publish_within(m, topic, in, now_ms, out, e);
+    rc = mq_op_end(m, rc, e);
+    if (rc != LM_OK) {
+        out->message_id[0] = '\0';
         out->matched = out->delivered = out->failed = 0;
     }
     return rc;

@@ -196,6 +196,9 @@ int cmd_topic(cli *c, int argc, char **argv);
 /* streams.c: stream create|list|get|delete|put|put-batch|iterator|
  * get-records|reshard */
 int cmd_stream(cli *c, int argc, char **argv);
+/* buses.c: bus create|list|delete|put-events, rule put|delete|targets put */
+int cmd_bus(cli *c, int argc, char **argv);
+int cmd_rule(cli *c, int argc, char **argv);
 /* misc.c */
 int cmd_status(cli *c, int argc, char **argv);
 int cmd_test_pattern(cli *c, int argc, char **argv);

@@ -141,6 +141,27 @@ const command cli_commands[] = {
          "         AFTER_SEQUENCE_NUMBER S|AT_TIMESTAMP EPOCH_SECONDS  (valid 5 minutes)\n"
          "  get-records ITERATOR [--limit 1-10000]\n"
          "  reshard NAME split SHARD NEW_STARTING_HASH_KEY | merge SHARD ADJACENT_SHARD"},
+    {.name = "bus",
+     .run = cmd_bus,
+     .usage = "bus create|list|get|delete|put-events ...",
+     .example = "lamina bus create app\n"
+                "  lamina bus put-events --bus app --entry "
+                "'{\"Source\":\"shop\",\"DetailType\":\"Order\",\"Detail\":{\"n\":1}}'\n"
+                "sub-verbs:\n"
+                "  create NAME    list    get NAME    delete NAME\n"
+                "  put-events [--bus B] (-f EVENTS.jsonl|- | --entry JSON)...  (1-10 entries)"},
+    {.name = "rule",
+     .run = cmd_rule,
+     .usage = "rule put|list|get|delete|enable|disable|targets NAME ...",
+     .example = "lamina rule put orders --bus app --pattern '{\"source\":[\"shop\"]}'\n"
+                "  lamina rule targets put orders --bus app --target q=arn:aws:sqs:x:1:orders\n"
+                "sub-verbs:\n"
+                "  put NAME --pattern JSON [--bus B] [--disabled]    list [--bus B]\n"
+                "  get|delete|enable|disable NAME [--bus B]\n"
+                "  targets list RULE [--bus B]    targets remove RULE --id ID... [--bus B]\n"
+                "  targets put RULE [--bus B] --target ID=ARN [--input JSON | --input-path PATH |\n"
+                "         --input-transformer PATHS_MAP TEMPLATE] [--max-age 60-86400]\n"
+                "         [--max-retries 0-185] [--dlq QUEUE_ARN]"},
     {.name = "test-pattern",
      .run = cmd_test_pattern,
      .usage = "test-pattern PATTERN EVENT | test-pattern --jsonl FILE",

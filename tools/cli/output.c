@@ -27,7 +27,9 @@ static int exit_for(int code)
     case LM_E_IDEMPOTENT_MISMATCH:
     case LM_E_QUEUE_ALREADY_EXISTS:
     case LM_E_PURGE_IN_PROGRESS:
-    case LM_E_RESOURCE_IN_USE: return EXIT_CONFLICT; /* streams: the name exists */
+    case LM_E_RESOURCE_IN_USE:
+    case LM_E_EV_ALREADY_EXISTS:
+    case LM_E_EV_CONCURRENT: return EXIT_CONFLICT;
     case LM_E_UNREACHABLE:
     case LM_E_TIMEOUT:
     case LM_E_STOPPING: return EXIT_UNREACHABLE;
@@ -60,7 +62,10 @@ static int exit_for(int code)
     /* streams: a bad argument, an iterator past its 5 minutes, a limit */
     case LM_E_STREAM_INVALID_ARGUMENT:
     case LM_E_EXPIRED_ITERATOR:
-    case LM_E_STREAM_LIMIT: return EXIT_INVALID;
+    case LM_E_STREAM_LIMIT:
+    case LM_E_EV_INVALID_PATTERN:
+    case LM_E_EV_VALIDATION:
+    case LM_E_EV_LIMIT: return EXIT_INVALID;
     default: return EXIT_INTERNAL;
     }
 }

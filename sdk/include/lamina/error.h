@@ -95,7 +95,18 @@ extern "C" {
     X(LM_E_EXPIRED_ITERATOR, 55, 400, "ExpiredIteratorException",                            \
       "The shard iterator has expired.")                                                     \
     X(LM_E_STREAM_LIMIT, 56, 400, "LimitExceededException",                                  \
-      "A limit on streams or shards was reached.")
+      "A limit on streams or shards was reached.")                                          \
+    /* 60-69: event buses (EventBridge's names; not found is 5) */                           \
+    X(LM_E_EV_ALREADY_EXISTS, 60, 400, "ResourceAlreadyExistsException",                     \
+      "The resource already exists.")                                                        \
+    X(LM_E_EV_INVALID_PATTERN, 61, 400, "InvalidEventPatternException",                      \
+      "The event pattern is not valid.")                                                     \
+    X(LM_E_EV_VALIDATION, 62, 400, "ValidationException",                                    \
+      "The input fails to satisfy the constraints specified.")                               \
+    X(LM_E_EV_LIMIT, 63, 400, "LimitExceededException",                                      \
+      "The request would exceed a limit of event buses.")                                    \
+    X(LM_E_EV_CONCURRENT, 64, 409, "ConcurrentModificationException",                        \
+      "There is concurrent modification on a resource.")
 /* clang-format on */
 
 typedef enum lm_err {

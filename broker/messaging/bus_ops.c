@@ -1,0 +1,262 @@
+/*
+ * broker/messaging/bus_ops.c — the event-bus api operations (bus-*,
+ * rule-*, bus-put-events), run on the messaging thread (service.c) with
+ * the request's args as JSON, EventBridge's field names: read them, call
+ * the engine (mq.h's buses block), write the reply.  The engine checks
+ * values; here only presence and JSON types (ValidationException).
+ * PutEvents is answered after the turn's COMMIT (service.c), so its
+ * reply comes after one commit holding every matched target's delivery.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonconv.h"
+#include "messaging/service.h"
+
+static int field(const cJSON *args, const char *key, bool required, const char **out, lm_error *e)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, key);
+    *out = NULL;
+    if (v == NULL || cJSON_IsNull(v)) {
+        return required ? proto_error(e, LM_E_EV_VALIDATION, "Parameter %s is required.", key)
+                        : LM_OK;
+    }
+    if (!cJSON_IsString(v)) {
+        return proto_error(e, LM_E_EV_VALIDATION, "Parameter %s must be a string.", key);
+    }
+    *out = v->valuestring;
+    return LM_OK;
+}
+
+static nng_msg *reply(cJSON *j, lm_error *e)
+{
+    if (j == NULL) {
+        proto_error(e, LM_E_NOMEM, NULL);
+        return NULL;
+    }
+    proto_writer w;
+    nng_msg *m = proto_ok_begin(&w);
+    if (m != NULL && jsonconv_pack(&w, j, 1) != 0) {
+        nng_msg_free(m);
+        m = NULL;
+    }
+    cJSON_Delete(j);
+    m = proto_reply_end(&w, m);
+    if (m == NULL) {
+        proto_error(e, LM_E_NOMEM, NULL);
+    }
+    return m;
+}
+
+static nng_msg *reply_arn(const char *key, const char *arn, lm_error *e)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, key, arn);
+    return reply(o, e);
+}
+
+nng_msg *mqops_bus_create(mq *m, mqsvc_call *c, lm_error *e)
+{
+    const char *name;
+    char arn[MQ_ARN_MAX];
+    if (field(c->args, "Name", true, &name, e) != LM_OK ||
+        mq_bus_create(m, name, c->now_ms, arn, e) != LM_OK) {
+        return NULL;
+    }
+    return reply_arn("EventBusArn", arn, e);
+}
+
+nng_msg *mqops_bus_delete(mq *m, mqsvc_call *c, lm_error *e)
+{
+    const char *name;
+    if (field(c->args, "Name", true, &name, e) != LM_OK || mq_bus_delete(m, name, e) != LM_OK) {
+        return NULL;
+    }
+    return reply(cJSON_CreateObject(), e);
+}
+
+nng_msg *mqops_bus_list(mq *m, mqsvc_call *c, lm_error *e)
+{
+    (void)c;
+    cJSON *l = mq_bus_list(m, e);
+    if (l == NULL) {
+        return NULL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "EventBuses", l);
+    return reply(o, e);
+}
+
+nng_msg *mqops_rule_put(mq *m, mqsvc_call *c, lm_error *e)
+{
+    const char *name, *bus, *pattern, *state;
+    char arn[MQ_ARN_MAX];
+    const char *schedule;
+    if (field(c->args, "Name", true, &name, e) != LM_OK ||
+        field(c->args, "EventBusName", false, &bus, e) != LM_OK ||
+        field(c->args, "ScheduleExpression", false, &schedule, e) != LM_OK ||
+        field(c->args, "EventPattern", schedule == NULL, &pattern, e) != LM_OK ||
+        field(c->args, "State", false, &state, e) != LM_OK) {
+        return NULL;
+    }
+    if (schedule != NULL && (pattern != NULL || (bus != NULL && strcmp(bus, "default") != 0))) {
+        proto_error(e, LM_E_EV_VALIDATION,
+                    "ScheduleExpression is supported only on the default event bus, without "
+                    "an EventPattern.");
+        return NULL;
+    }
+    if (state != NULL && strcmp(state, "ENABLED") != 0 && strcmp(state, "DISABLED") != 0) {
+        proto_error(e, LM_E_EV_VALIDATION, "State must be ENABLED or DISABLED.");
+        return NULL;
+    }
+    bool enabled = state == NULL || strcmp(state, "ENABLED") == 0;
+    if ((schedule != NULL
+             ? mq_rule_put_schedule(m, name, schedule, enabled, c->now_ms, arn, e)
+             : mq_rule_put(m, bus, name, pattern, enabled, c->now_ms, arn, e)) != LM_OK) {
+        return NULL;
+    }
+    return reply_arn("RuleArn", arn, e);
+}
+
+nng_msg *mqops_rule_delete(mq *m, mqsvc_call *c, lm_error *e)
+{
+    const char *name, *bus;
+    if (field(c->args, "Name", true, &name, e) != LM_OK ||
+        field(c->args, "EventBusName", false, &bus, e) != LM_OK ||
+        mq_rule_delete(m, bus, name, e) != LM_OK) {
+        return NULL;
+    }
+    return reply(cJSON_CreateObject(), e);
+}
+
+nng_msg *mqops_rule_targets_put(mq *m, mqsvc_call *c, lm_error *e)
+{
+    const char *rule, *bus;
+    if (field(c->args, "Rule", true, &rule, e) != LM_OK ||
+        field(c->args, "EventBusName", false, &bus, e) != LM_OK ||
+        mq_targets_put(m, bus, rule, cJSON_GetObjectItemCaseSensitive(c->args, "Targets"), e) !=
+            LM_OK) {
+        return NULL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "FailedEntryCount", 0);
+    cJSON_AddItemToObject(o, "FailedEntries", cJSON_CreateArray());
+    return reply(o, e);
+}
+
+nng_msg *mqops_bus_put_events(mq *m, mqsvc_call *c, lm_error *e)
+{
+    mq_event_out out[MQ_PUT_EVENTS_MAX];
+    size_t n = 0, failed = 0;
+    if (mq_put_events(m, cJSON_GetObjectItemCaseSensitive(c->args, "Entries"), c->now_ms, out, &n,
+                      &failed, e) != LM_OK) {
+        return NULL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "FailedEntryCount", (double)failed);
+    cJSON *a = cJSON_AddArrayToObject(o, "Entries");
+    for (size_t i = 0; i < n; i++) {
+        cJSON *r = cJSON_CreateObject();
+        if (out[i].err.code == LM_OK) {
+            cJSON_AddStringToObject(r, "EventId", out[i].id);
+        } else {
+            cJSON_AddStringToObject(r, "ErrorCode", out[i].err.type);
+            cJSON_AddStringToObject(r, "ErrorMessage", out[i].err.message);
+        }
+        cJSON_AddItemToArray(a, r);
+    }
+    return reply(o, e);
+}
+
+nng_msg *mqops_bus_get(mq *m, mqsvc_call *c, lm_error *e)
+{
+    const char *name;
+    if (field(c->args, "Name", false, &name, e) != LM_OK) {
+        return NULL;
+    }
+    cJSON *o = mq_bus_get(m, name, e);
+    return o != NULL ? reply(o, e) : NULL;
+}
+
+/* {Name, EventBusName?} of a rule op. */
+static int rule_args(const cJSON *args, const char *key, const char **name, const char **bus,
+                     lm_error *e)
+{
+    int rc = field(args, key, true, name, e);
+    return rc == LM_OK ? field(args, "EventBusName", false, bus, e) : rc;
+}
+
+nng_msg *mqops_rule_get(mq *m, mqsvc_call *c, lm_error *e)
+{
+    const char *name, *bus;
+    if (rule_args(c->args, "Name", &name, &bus, e) != LM_OK) {
+        return NULL;
+    }
+    cJSON *o = mq_rule_get(m, bus, name, e);
+    return o != NULL ? reply(o, e) : NULL;
+}
+
+nng_msg *mqops_rule_list(mq *m, mqsvc_call *c, lm_error *e)
+{
+    const char *bus;
+    if (field(c->args, "EventBusName", false, &bus, e) != LM_OK) {
+        return NULL;
+    }
+    cJSON *l = mq_rule_list(m, bus, e);
+    if (l == NULL) {
+        return NULL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "Rules", l);
+    return reply(o, e);
+}
+
+static nng_msg *rule_state(mq *m, mqsvc_call *c, bool enabled, lm_error *e)
+{
+    const char *name, *bus;
+    if (rule_args(c->args, "Name", &name, &bus, e) != LM_OK ||
+        mq_rule_set_state(m, bus, name, enabled, e) != LM_OK) {
+        return NULL;
+    }
+    return reply(cJSON_CreateObject(), e);
+}
+
+nng_msg *mqops_rule_enable(mq *m, mqsvc_call *c, lm_error *e)
+{
+    return rule_state(m, c, true, e);
+}
+
+nng_msg *mqops_rule_disable(mq *m, mqsvc_call *c, lm_error *e)
+{
+    return rule_state(m, c, false, e);
+}
+
+nng_msg *mqops_rule_targets_list(mq *m, mqsvc_call *c, lm_error *e)
+{
+    const char *rule, *bus;
+    if (rule_args(c->args, "Rule", &rule, &bus, e) != LM_OK) {
+        return NULL;
+    }
+    cJSON *l = mq_targets_list(m, bus, rule, e);
+    if (l == NULL) {
+        return NULL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "Targets", l);
+    return reply(o, e);
+}
+
+nng_msg *mqops_rule_targets_remove(mq *m, mqsvc_call *c, lm_error *e)
+{
+    const char *rule, *bus;
+    size_t removed = 0;
+    if (rule_args(c->args, "Rule", &rule, &bus, e) != LM_OK ||
+        mq_targets_remove(m, bus, rule, cJSON_GetObjectItemCaseSensitive(c->args, "Ids"), &removed,
+                          e) != LM_OK) {
+        return NULL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "Removed", (double)removed);
+    return reply(o, e);
+}

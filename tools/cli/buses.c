@@ -1,0 +1,372 @@
+/*
+ * tools/cli/buses.c — `lamina bus …` and `lamina rule …`: the broker's
+ * EventBridge-style event buses (api ops bus-*, rule-*; service.h):
+ *
+ *   bus create NAME    bus list    bus get NAME    bus delete NAME
+ *   bus put-events [--bus B] (-f EVENTS.jsonl|- | --entry JSON)...
+ *   rule put NAME --pattern JSON [--bus B] [--disabled]
+ *   rule delete|get|enable|disable NAME [--bus B]    rule list [--bus B]
+ *   rule targets list RULE [--bus B]
+ *   rule targets remove RULE --id ID... [--bus B]
+ *   rule targets put RULE [--bus B] --target ID=ARN [--input JSON |
+ *                    --input-path PATH | --input-transformer PATHS_MAP TEMPLATE]
+ *                    [--max-age S] [--max-retries N] [--dlq QUEUE_ARN]
+ *
+ * put-events reads one PutEvents entry ({"Source","DetailType","Detail"
+ * (JSON text or an object, sent as text),"Resources"?}) per line or per
+ * --entry, and --bus sets EventBusName where an entry has none.  It
+ * prints each entry's EventId or error and exits with the first failed
+ * entry's class.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void text_arn(const cJSON *reply)
+{
+    const cJSON *v = reply->child;
+    printf("%s\n", cJSON_IsString(v) ? v->valuestring : "");
+}
+
+static void text_buses(const cJSON *reply)
+{
+    const cJSON *bs = cJSON_GetObjectItemCaseSensitive(reply, "EventBuses");
+    printf("%-32s %s\n", "BUS", "ARN");
+    for (const cJSON *b = bs != NULL ? bs->child : NULL; b != NULL; b = b->next) {
+        printf("%-32s %s\n", out_str(b, "Name"), out_str(b, "Arn"));
+    }
+}
+
+static void text_fields(const cJSON *reply)
+{
+    out_fields(reply, 14);
+}
+
+static void text_rules(const cJSON *reply)
+{
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(reply, "Rules");
+    printf("%-32s %-8s %s\n", "RULE", "STATE", "PATTERN");
+    for (const cJSON *r = rs != NULL ? rs->child : NULL; r != NULL; r = r->next) {
+        printf("%-32s %-8s %s\n", out_str(r, "Name"), out_str(r, "State"),
+               out_str(r, "EventPattern"));
+    }
+}
+
+static void text_targets(const cJSON *reply)
+{
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(reply, "Targets");
+    printf("%-16s %s\n", "ID", "ARN");
+    for (const cJSON *t = ts != NULL ? ts->child : NULL; t != NULL; t = t->next) {
+        printf("%-16s %s\n", out_str(t, "Id"), out_str(t, "Arn"));
+    }
+}
+
+static int call_json(cli *c, const char *op, cJSON *args, void (*text)(const cJSON *))
+{
+    int rc = out_call(c, op, args, NULL, 0, text);
+    cJSON_Delete(args);
+    return rc;
+}
+
+static cJSON *named(const char *key, const char *v, const char *bus)
+{
+    cJSON *a = cJSON_CreateObject();
+    cJSON_AddStringToObject(a, key, v);
+    if (bus != NULL) {
+        cJSON_AddStringToObject(a, "EventBusName", bus);
+    }
+    return a;
+}
+
+/* One entry from JSON text: Detail given as an object becomes text. */
+static int add_entry(cJSON *entries, const char *text, const char *bus, const char *cmd)
+{
+    cJSON *o = cJSON_Parse(text);
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return out_usage(cmd, "an entry must be a JSON object, got '%s'", text);
+    }
+    cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "Detail");
+    if (cJSON_IsObject(d)) {
+        char *s = cJSON_PrintUnformatted(d);
+        cJSON_ReplaceItemInObjectCaseSensitive(o, "Detail", cJSON_CreateString(s));
+        free(s);
+    }
+    if (bus != NULL && cJSON_GetObjectItemCaseSensitive(o, "EventBusName") == NULL) {
+        cJSON_AddStringToObject(o, "EventBusName", bus);
+    }
+    cJSON_AddItemToArray(entries, o);
+    return EXIT_OK;
+}
+
+static int read_lines(cJSON *entries, const char *path, const char *bus, const char *cmd)
+{
+    int rc = EXIT_OK;
+    char *all = args_read_path(path, cmd, &rc);
+    if (all == NULL) {
+        return rc;
+    }
+    for (char *save = NULL, *line = strtok_r(all, "\n", &save); line != NULL && rc == EXIT_OK;
+         line = strtok_r(NULL, "\n", &save)) {
+        if (line[strspn(line, " \t\r")] != '\0') {
+            rc = add_entry(entries, line, bus, cmd);
+        }
+    }
+    free(all);
+    return rc;
+}
+
+static int put_events(cli *c, int argc, char **argv)
+{
+    cJSON *files = cJSON_CreateArray(), *inline_ = cJSON_CreateArray();
+    args_flag f[] = {
+        {.flag = "--bus"}, {.flag = "-f", .all = files}, {.flag = "--entry", .all = inline_}};
+    int rc = args_parse_flags(argc, argv, 1, f, 3);
+    cJSON *entries = cJSON_CreateArray();
+    const cJSON *v;
+    cJSON_ArrayForEach(v, files)
+    {
+        if (rc == EXIT_OK) {
+            rc = read_lines(entries, v->valuestring, f[0].value, argv[0]);
+        }
+    }
+    cJSON_ArrayForEach(v, inline_)
+    {
+        if (rc == EXIT_OK) {
+            rc = add_entry(entries, v->valuestring, f[0].value, argv[0]);
+        }
+    }
+    if (rc == EXIT_OK && cJSON_GetArraySize(entries) == 0) {
+        rc = out_usage(argv[0], "%s", "give entries with -f FILE.jsonl or --entry JSON");
+    }
+    cJSON *reply = NULL;
+    cJSON *args = cJSON_CreateObject();
+    cJSON_AddItemToObject(args, "Entries", entries);
+    if (rc == EXIT_OK) {
+        rc = out_request(c, "bus-put-events", args, &reply);
+    }
+    if (rc == EXIT_OK) {
+        if (c->json) {
+            out_print(c, reply, NULL);
+        }
+        const cJSON *r;
+        cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(reply, "Entries"))
+        {
+            const char *code = out_str(r, "ErrorCode");
+            if (code[0] != '\0') {
+                fprintf(stderr, "%s: %s\n", code, out_str(r, "ErrorMessage"));
+                if (rc == EXIT_OK) {
+                    rc = out_exit_for_type(code, true);
+                }
+            } else if (!c->json) {
+                printf("%s\n", out_str(r, "EventId"));
+            }
+        }
+    }
+    cJSON_Delete(reply);
+    cJSON_Delete(args);
+    cJSON_Delete(files);
+    cJSON_Delete(inline_);
+    return rc;
+}
+
+int cmd_bus(cli *c, int argc, char **argv)
+{
+    const char *sub = argc >= 2 ? argv[1] : "";
+    if (strcmp(sub, "list") == 0) {
+        return call_json(c, "bus-list", cJSON_CreateObject(), text_buses);
+    }
+    if (strcmp(sub, "put-events") == 0) {
+        argv[1] = "bus put-events";
+        return put_events(c, argc - 1, argv + 1);
+    }
+    bool create = strcmp(sub, "create") == 0, get = strcmp(sub, "get") == 0;
+    if (!create && !get && strcmp(sub, "delete") != 0) {
+        return out_usage(argv[0], "expects create|list|get|delete|put-events, got '%s'", sub);
+    }
+    if (argc != 3 || argv[2][0] == '-') {
+        return out_usage(argv[0], "%s", "missing NAME");
+    }
+    return call_json(c,
+                     create ? "bus-create"
+                     : get  ? "bus-get"
+                            : "bus-delete",
+                     named("Name", argv[2], NULL),
+                     create ? text_arn
+                     : get  ? text_fields
+                            : out_nothing);
+}
+
+/* targets list RULE [--bus B] | targets remove RULE --id ID... [--bus B] */
+static int rule_targets_other(cli *c, int argc, char **argv)
+{
+    bool list = strcmp(argv[1], "list") == 0;
+    cJSON *ids = cJSON_CreateArray();
+    args_flag f[] = {{.flag = "--bus"}, {.flag = "--id", .all = ids}};
+    int rc = args_parse_flags(argc, argv, 3, f, list ? 1 : 2);
+    if (rc == EXIT_OK && !list && cJSON_GetArraySize(ids) == 0) {
+        rc = out_usage("rule targets remove", "%s", "missing --id ID");
+    }
+    if (rc != EXIT_OK) {
+        cJSON_Delete(ids);
+        return rc;
+    }
+    cJSON *args = named("Rule", argv[2], f[0].value);
+    if (!list) {
+        cJSON_AddItemToObject(args, "Ids", ids);
+        ids = NULL;
+    }
+    cJSON_Delete(ids);
+    return call_json(c, list ? "rule-targets-list" : "rule-targets-remove", args,
+                     list ? text_targets : out_nothing);
+}
+
+static int rule_targets_put(cli *c, int argc, char **argv)
+{
+    if (argc >= 3 && argv[2][0] != '-' &&
+        (strcmp(argv[1], "list") == 0 || strcmp(argv[1], "remove") == 0)) {
+        return rule_targets_other(c, argc, argv);
+    }
+    if (argc < 3 || strcmp(argv[1], "put") != 0 || argv[2][0] == '-') {
+        return out_usage("rule targets", "%s", "expects put|list|remove RULE");
+    }
+    /* --input-transformer takes two values: taken out before the flags */
+    const char *tr_map = NULL, *tr_tmpl = NULL;
+    for (int i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "--input-transformer") == 0) {
+            if (i + 2 >= argc) {
+                return out_usage("rule targets put", "%s",
+                                 "--input-transformer takes PATHS_MAP TEMPLATE");
+            }
+            tr_map = argv[i + 1];
+            tr_tmpl = argv[i + 2];
+            memmove(&argv[i], &argv[i + 3], (size_t)(argc - i - 3) * sizeof(*argv));
+            argc -= 3;
+            break;
+        }
+    }
+    cJSON *targets = cJSON_CreateArray();
+    args_flag f[] = {{.flag = "--bus"},     {.flag = "--target", .all = targets},
+                     {.flag = "--input"},   {.flag = "--input-path"},
+                     {.flag = "--max-age"}, {.flag = "--max-retries"},
+                     {.flag = "--dlq"}};
+    int rc = args_parse_flags(argc, argv, 3, f, 7);
+    cJSON *pm = tr_map != NULL ? cJSON_Parse(tr_map) : NULL;
+    if (rc == EXIT_OK && tr_map != NULL && !cJSON_IsObject(pm)) {
+        rc = out_usage("rule targets put", "PATHS_MAP must be a JSON object, got '%s'", tr_map);
+    }
+    if (rc == EXIT_OK && cJSON_GetArraySize(targets) != 1) {
+        rc = out_usage("rule targets put", "%s", "takes one --target ID=ARN");
+    }
+    cJSON *list = cJSON_CreateArray();
+    if (rc == EXIT_OK) {
+        const char *kv = cJSON_GetArrayItem(targets, 0)->valuestring;
+        const char *eq = strchr(kv, '=');
+        if (eq == NULL || eq == kv || eq[1] == '\0') {
+            rc = out_usage("rule targets put", "--target takes ID=ARN, got '%s'", kv);
+        } else {
+            cJSON *t = cJSON_CreateObject();
+            char id[128];
+            snprintf(id, sizeof(id), "%.*s", (int)(eq - kv), kv);
+            cJSON_AddStringToObject(t, "Id", id);
+            cJSON_AddStringToObject(t, "Arn", eq + 1);
+            if (f[2].value != NULL) {
+                cJSON_AddStringToObject(t, "Input", f[2].value);
+            }
+            if (f[3].value != NULL) {
+                cJSON_AddStringToObject(t, "InputPath", f[3].value);
+            }
+            if (f[4].value != NULL || f[5].value != NULL) {
+                cJSON *rp = cJSON_AddObjectToObject(t, "RetryPolicy");
+                rc = args_add_int(rp, "MaximumEventAgeInSeconds", f[4].value, "rule targets put");
+                if (rc == EXIT_OK) {
+                    rc = args_add_int(rp, "MaximumRetryAttempts", f[5].value, "rule targets put");
+                }
+            }
+            if (f[6].value != NULL) {
+                cJSON_AddStringToObject(cJSON_AddObjectToObject(t, "DeadLetterConfig"), "Arn",
+                                        f[6].value);
+            }
+            if (pm != NULL) {
+                cJSON *tr = cJSON_AddObjectToObject(t, "InputTransformer");
+                cJSON_AddItemToObject(tr, "InputPathsMap", pm);
+                cJSON_AddStringToObject(tr, "InputTemplate", tr_tmpl);
+                pm = NULL;
+            }
+            cJSON_AddItemToArray(list, t);
+        }
+    }
+    cJSON *args = named("Rule", argv[2], f[0].value);
+    cJSON_AddItemToObject(args, "Targets", list);
+    if (rc == EXIT_OK) {
+        rc = out_call(c, "rule-targets-put", args, NULL, 0, out_nothing);
+    }
+    cJSON_Delete(pm);
+    cJSON_Delete(args);
+    cJSON_Delete(targets);
+    return rc;
+}
+
+int cmd_rule(cli *c, int argc, char **argv)
+{
+    const char *sub = argc >= 2 ? argv[1] : "";
+    if (strcmp(sub, "targets") == 0) {
+        return rule_targets_put(c, argc - 1, argv + 1);
+    }
+    if (strcmp(sub, "list") == 0) {
+        args_flag lf[] = {{.flag = "--bus"}};
+        int lrc = args_parse_flags(argc, argv, 2, lf, 1);
+        if (lrc != EXIT_OK) {
+            return lrc;
+        }
+        cJSON *a = cJSON_CreateObject();
+        if (lf[0].value != NULL) {
+            cJSON_AddStringToObject(a, "EventBusName", lf[0].value);
+        }
+        return call_json(c, "rule-list", a, text_rules);
+    }
+    static const struct {
+        const char *sub, *op;
+    } simple[] = {{"delete", "rule-delete"},
+                  {"get", "rule-get"},
+                  {"enable", "rule-enable"},
+                  {"disable", "rule-disable"}};
+    const char *op = NULL;
+    for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++) {
+        if (strcmp(sub, simple[i].sub) == 0) {
+            op = simple[i].op;
+        }
+    }
+    bool put = strcmp(sub, "put") == 0;
+    if (!put && op == NULL) {
+        return out_usage(argv[0], "expects put|list|get|delete|enable|disable|targets, got '%s'",
+                         sub);
+    }
+    if (argc < 3 || argv[2][0] == '-') {
+        return out_usage(argv[0], "%s", "missing NAME");
+    }
+    args_flag f[] = {{.flag = "--bus"},
+                     {.flag = "--pattern"},
+                     {.flag = "--disabled", .is_switch = true},
+                     {.flag = "--schedule"}};
+    int rc = args_parse_flags(argc, argv, 3, f, 4);
+    if (rc == EXIT_OK && put && (f[1].value == NULL) == (f[3].value == NULL)) {
+        rc = out_usage("rule put", "%s", "takes --pattern JSON or --schedule EXPR");
+    }
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    cJSON *args = named("Name", argv[2], f[0].value);
+    if (put) {
+        cJSON_AddStringToObject(args, f[1].value != NULL ? "EventPattern" : "ScheduleExpression",
+                                f[1].value != NULL ? f[1].value : f[3].value);
+        cJSON_AddStringToObject(args, "State", f[2].value != NULL ? "DISABLED" : "ENABLED");
+    }
+    bool get = op != NULL && strcmp(op, "rule-get") == 0;
+    return call_json(c, put ? "rule-put" : op, args,
+                     put   ? text_arn
+                     : get ? text_fields
+                           : out_nothing);
+}
