@@ -207,7 +207,7 @@ int mq_bus_create(mq *m, const char *name, int64_t now_ms, char arn[MQ_ARN_MAX],
         int64_t n = sqlite3_column_int64(st, 0);
         sqlite3_reset(st);
         if (n > MQ_BUSES_MAX) { /* custom buses besides "default" */
-            rc = proto_error(e, LM_E_EV_LIMIT, "At most %d event buses.", MQ_BUSES_MAX);
+            rc = proto_error(e, LM_E_LIMIT_EXCEEDED, "At most %d event buses.", MQ_BUSES_MAX);
         }
     }
     if (rc == LM_OK) {
@@ -341,7 +341,7 @@ int mq_rule_put(mq *m, const char *bus, const char *name, const char *pattern, b
     if (rc == LM_OK && found < 0) {
         rc = proto_error(e, LM_E_IO, "messaging: cannot read the rules");
     } else if (rc == LM_OK && found == 0 && nrules >= MQ_RULES_MAX) {
-        rc = proto_error(e, LM_E_EV_LIMIT, "At most %d rules per event bus.", MQ_RULES_MAX);
+        rc = proto_error(e, LM_E_LIMIT_EXCEEDED, "At most %d rules per event bus.", MQ_RULES_MAX);
     } else if (rc == LM_OK) {
         st = mq_stmt(m,
                      "INSERT INTO mq_rules(bid, name, pattern, enabled, created_ms) "
@@ -665,7 +665,7 @@ int mq_targets_put(mq *m, const char *bus, const char *rule, const cJSON *target
         rc = targets_count(m, rid, &have, e);
     }
     if (rc == LM_OK && have > MQ_TARGETS_MAX) {
-        rc = proto_error(e, LM_E_EV_LIMIT, "A rule has at most %d targets.", MQ_TARGETS_MAX);
+        rc = proto_error(e, LM_E_LIMIT_EXCEEDED, "A rule has at most %d targets.", MQ_TARGETS_MAX);
     }
     if (rc == LM_OK) {
         rc = bus_touch(m, bid, e);
@@ -934,7 +934,7 @@ static int deliver(mq *m, const bus_rule *r, const bus_target *t, const char *bu
 {
     if (t->kind == BUS_T_BUS) {
         if (hops >= MQ_BUS_HOPS_MAX) {
-            return proto_error(e, LM_E_EV_LIMIT, "The event crossed %d buses: dropped (a loop?)",
+            return proto_error(e, LM_E_LIMIT_EXCEEDED, "The event crossed %d buses: dropped (a loop?)",
                                MQ_BUS_HOPS_MAX);
         }
         mq_event_out inner;
@@ -1652,7 +1652,7 @@ int mq_rule_put_schedule(mq *m, const char *name, const char *schedule, bool ena
     int found = rc == LM_OK ? rule_find(m, bid, name, &rid, NULL) : 0;
     sqlite3_stmt *st = NULL;
     if (rc == LM_OK && found == 0 && nrules >= MQ_RULES_MAX) {
-        rc = proto_error(e, LM_E_EV_LIMIT, "At most %d rules per event bus.", MQ_RULES_MAX);
+        rc = proto_error(e, LM_E_LIMIT_EXCEEDED, "At most %d rules per event bus.", MQ_RULES_MAX);
     } else if (rc == LM_OK) {
         st = mq_stmt(m,
                      "INSERT INTO mq_rules(bid, name, pattern, enabled, created_ms, schedule, "

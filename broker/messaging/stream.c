@@ -453,7 +453,7 @@ static int create_in(mq *m, const char *name, int shards, int retention_h, int64
         return LM_E_IO;
     }
     if (n >= MQ_STREAMS_MAX) {
-        return proto_error(e, LM_E_STREAM_LIMIT, "The broker already has %d streams",
+        return proto_error(e, LM_E_LIMIT_EXCEEDED, "The broker already has %d streams",
                            MQ_STREAMS_MAX);
     }
     sqlite3_stmt *st = mq_stmt(m,
@@ -497,7 +497,7 @@ int mq_stream_create(mq *m, const char *name, int shards, int retention_h, int64
                            shards);
     }
     if (shards > MQ_STREAM_SHARDS_MAX) {
-        return proto_error(e, LM_E_STREAM_LIMIT,
+        return proto_error(e, LM_E_LIMIT_EXCEEDED,
                            "ShardCount %d is above the limit of %d shards per stream", shards,
                            MQ_STREAM_SHARDS_MAX);
     }
@@ -1286,7 +1286,7 @@ static int split_in(mq *m, const char *stream, const char *shard, const char *ne
                    new_start != NULL ? new_start : "(none)");
     }
     if (s.n_open + 1 > MQ_STREAM_SHARDS_MAX) {
-        return proto_error(e, LM_E_STREAM_LIMIT, "Stream %s would have more than %d open shards",
+        return proto_error(e, LM_E_LIMIT_EXCEEDED, "Stream %s would have more than %d open shards",
                            s.name, MQ_STREAM_SHARDS_MAX);
     }
     if (last_seq(m, &last, e) != LM_OK ||

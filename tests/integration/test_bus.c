@@ -231,7 +231,7 @@ Test(bus, typed_errors_for_patterns_targets_and_requests, .timeout = 60)
     }
     cr_assert_eq(fails(&b, "rule-targets-put",
                        "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"t9\",\"Arn\":\"fn\"}]}"),
-                 LM_E_EV_LIMIT);
+                 LM_E_LIMIT_EXCEEDED);
     cr_assert_eq(fails(&b, "rule-targets-put",
                        "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"t0\",\"Arn\":\"fn\","
                        "\"Input\":\"not json\"}]}"),

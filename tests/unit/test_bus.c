@@ -103,7 +103,7 @@ Test(bus, route_cost_does_not_grow_with_ten_thousand_rules, .timeout = 300)
         }
     }
     cr_assert_eq(mq_commit(m, &e), LM_OK, "%s", e.message);
-    cr_assert_eq(mq_rule_put(m, "wide", "r10000", "{}", true, T0, NULL, &e), LM_E_EV_LIMIT,
+    cr_assert_eq(mq_rule_put(m, "wide", "r10000", "{}", true, T0, NULL, &e), LM_E_LIMIT_EXCEEDED,
                  "the 10,001st rule");
     put("wide", "7"); /* compiles the caches */
     put("narrow", "7");

@@ -544,7 +544,7 @@ Test(streams, bad_inputs_get_kinesis_typed_errors_and_change_nothing)
                  LM_E_STREAM_INVALID_ARGUMENT);
     cr_assert_eq(mq_stream_create(m, "", 1, 24, T0, NULL, &e), LM_E_STREAM_INVALID_ARGUMENT);
     cr_assert_eq(mq_stream_create(m, "s", 0, 24, T0, NULL, &e), LM_E_STREAM_INVALID_ARGUMENT);
-    cr_assert_eq(mq_stream_create(m, "s", 501, 24, T0, NULL, &e), LM_E_STREAM_LIMIT);
+    cr_assert_eq(mq_stream_create(m, "s", 501, 24, T0, NULL, &e), LM_E_LIMIT_EXCEEDED);
     cr_assert_str_eq(e.type, "LimitExceededException");
     cr_assert_eq(mq_stream_create(m, "s", 1, 23, T0, NULL, &e), LM_E_STREAM_INVALID_ARGUMENT);
     cr_assert_eq(mq_stream_create(m, "s", 1, 8761, T0, NULL, &e), LM_E_STREAM_INVALID_ARGUMENT);

@@ -62,10 +62,9 @@ static int exit_for(int code)
     /* streams: a bad argument, an iterator past its 5 minutes, a limit */
     case LM_E_STREAM_INVALID_ARGUMENT:
     case LM_E_EXPIRED_ITERATOR:
-    case LM_E_STREAM_LIMIT:
+    case LM_E_LIMIT_EXCEEDED:
     case LM_E_EV_INVALID_PATTERN:
-    case LM_E_EV_VALIDATION:
-    case LM_E_EV_LIMIT: return EXIT_INVALID;
+    case LM_E_EV_VALIDATION: return EXIT_INVALID;
     default: return EXIT_INTERNAL;
     }
 }

@@ -94,8 +94,9 @@ extern "C" {
       "A parameter is not valid.")                                                           \
     X(LM_E_EXPIRED_ITERATOR, 55, 400, "ExpiredIteratorException",                            \
       "The shard iterator has expired.")                                                     \
-    X(LM_E_STREAM_LIMIT, 56, 400, "LimitExceededException",                                  \
-      "A limit on streams or shards was reached.")                                          \
+    /* one code for Kinesis's and EventBridge's LimitExceededException (63 unused) */       \
+    X(LM_E_LIMIT_EXCEEDED, 56, 400, "LimitExceededException",                                \
+      "A limit on streams, shards, buses, rules or targets was reached.")                   \
     /* 60-69: event buses (EventBridge's names; not found is 5) */                           \
     X(LM_E_EV_ALREADY_EXISTS, 60, 400, "ResourceAlreadyExistsException",                     \
       "The resource already exists.")                                                        \
@@ -103,8 +104,6 @@ extern "C" {
       "The event pattern is not valid.")                                                     \
     X(LM_E_EV_VALIDATION, 62, 400, "ValidationException",                                    \
       "The input fails to satisfy the constraints specified.")                               \
-    X(LM_E_EV_LIMIT, 63, 400, "LimitExceededException",                                      \
-      "The request would exceed a limit of event buses.")                                    \
     X(LM_E_EV_CONCURRENT, 64, 409, "ConcurrentModificationException",                        \
       "There is concurrent modification on a resource.")
 /* clang-format on */
