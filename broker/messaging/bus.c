@@ -934,8 +934,8 @@ static int deliver(mq *m, const bus_rule *r, const bus_target *t, const char *bu
 {
     if (t->kind == BUS_T_BUS) {
         if (hops >= MQ_BUS_HOPS_MAX) {
-            return proto_error(e, LM_E_LIMIT_EXCEEDED, "The event crossed %d buses: dropped (a loop?)",
-                               MQ_BUS_HOPS_MAX);
+            return proto_error(e, LM_E_LIMIT_EXCEEDED,
+                               "The event crossed %d buses: dropped (a loop?)", MQ_BUS_HOPS_MAX);
         }
         mq_event_out inner;
         memset(&inner, 0, sizeof(inner));
@@ -1339,7 +1339,8 @@ static int put_one(mq *m, const cJSON *o, int64_t now_ms, mq_event_out *out, lm_
     }
     cJSON *d = mq_json_parse(detail, strlen(detail), LM_E_EV_VALIDATION, "Detail", e);
     if (d == NULL) {
-        return proto_error(e, LM_E_EV_VALIDATION, "Detail is malformed: %s", e->message);
+        return e->code; /* mq_json_parse said why, naming Detail (formatting e->message
+                         * into e itself would read the buffer it writes) */
     }
     if (!cJSON_IsObject(d)) {
         cJSON_Delete(d);

@@ -441,7 +441,7 @@ int mq_publish(mq *m, const char *topic, const mq_publish_in *in, int64_t now_ms
 /* Create a stream of `shards` shards (1-MQ_STREAM_SHARDS_MAX) splitting
  * 0..2^128-1 evenly, retention 24-8760 hours.  An existing name is
  * ResourceInUseException.  arn (may be NULL) gets
- * arn:aws:kinesis:REGION:ACCOUNT:stream/NAME. */
+ * arn:lamina:kinesis:REGION:ACCOUNT:stream/NAME. */
 int mq_stream_create(mq *m, const char *name, int shards, int retention_h, int64_t now_ms,
                      char arn[MQ_ARN_MAX], lm_error *e);
 /* Delete a stream (NAME or ARN): constant in its records, which the sweep

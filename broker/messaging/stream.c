@@ -177,8 +177,8 @@ static int stream_ref(const char *ref, char name[MQ_STREAM_NAME_MAX + 1], lm_err
 
 static void stream_arn(const char *name, char out[MQ_ARN_MAX])
 {
-    snprintf(out, MQ_ARN_MAX, "arn:aws:kinesis:%s:%s:stream/%s", MQ_ARN_REGION, MQ_ARN_ACCOUNT,
-             name);
+    snprintf(out, MQ_ARN_MAX, "arn:%s:kinesis:%s:%s:stream/%s", MQ_ARN_PARTITION, MQ_ARN_REGION,
+             MQ_ARN_ACCOUNT, name);
 }
 
 static void shard_id(int64_t shard, char out[MQ_STREAM_SHARD_ID_LEN + 1])

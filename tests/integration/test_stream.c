@@ -141,7 +141,7 @@ Test(stream, puts_hash_to_the_shard_whose_range_holds_the_python_md5, .timeout =
     lt_broker b;
     lt_broker_start(&b, NULL);
     cJSON *c = ok(&b, "stream-create", "{\"StreamName\":\"clicks\",\"ShardCount\":5}");
-    cr_assert_str_eq(str(c, "StreamARN"), "arn:aws:kinesis:local:000000000000:stream/clicks");
+    cr_assert_str_eq(str(c, "StreamARN"), "arn:lamina:kinesis:local:000000000000:stream/clicks");
     cJSON_Delete(c);
     cJSON *d = ok(&b, "stream-get", "{\"StreamName\":\"clicks\"}");
     cJSON *shards = cJSON_GetObjectItemCaseSensitive(

@@ -181,7 +181,7 @@ Test(streams, create_splits_the_hash_space_evenly_and_describes_kinesis_shapes)
     char arn[MQ_ARN_MAX];
     lm_error e = {0};
     cr_assert_eq(mq_stream_create(m, "two", 2, 48, T0, arn, &e), LM_OK, "%s", e.message);
-    cr_assert_str_eq(arn, "arn:aws:kinesis:local:000000000000:stream/two");
+    cr_assert_str_eq(arn, "arn:lamina:kinesis:local:000000000000:stream/two");
     screate("three", 3, 24);
     cJSON *d = describe("two");
     cr_assert_str_eq(field(d, "StreamName", NULL), "two");
