@@ -14,40 +14,10 @@
 
 #include "harness.h"
 
-static int call(lt_broker *b, const char *op, const char *args, cJSON **out, lm_error *e)
-{
-    char *reply = NULL;
-    lm_error local;
-    lm_error *err = e != NULL ? e : &local;
-    int rc = lm_call(b->client, op, args, NULL, 0, &reply, err);
-    if (out != NULL) {
-        *out = rc == LM_OK ? cJSON_Parse(reply) : NULL;
-    }
-    free(reply);
-    return rc;
-}
-
-static cJSON *ok(lt_broker *b, const char *op, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static cJSON *ok(lt_broker *b, const char *op, const char *fmt, ...)
-{
-    char args[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof(args), fmt, ap);
-    va_end(ap);
-    cJSON *j = NULL;
-    lm_error e;
-    int rc = call(b, op, args, &j, &e);
-    cr_assert_eq(rc, LM_OK, "%s %s: %s %s", op, args, e.type, e.message);
-    cr_assert_not_null(j);
-    return j;
-}
-
 static int fails(lt_broker *b, const char *op, const char *args)
 {
     lm_error e;
-    int rc = call(b, op, args, NULL, &e);
+    int rc = lt_call(b, op, args, NULL, &e);
     cr_assert_neq(rc, LM_OK, "%s %s should fail", op, args);
     return rc;
 }
@@ -62,8 +32,8 @@ static const char *str(const cJSON *o, const char *key)
 /* The bodies of every message in q (no wait), as a JSON array. */
 static cJSON *drain(lt_broker *b, const char *q)
 {
-    cJSON *r = ok(b, "queue-receive",
-                  "{\"QueueName\":\"%s\",\"MaxNumberOfMessages\":10,\"WaitTimeSeconds\":0}", q);
+    cJSON *r = lt_ok(b, "queue-receive",
+                     "{\"QueueName\":\"%s\",\"MaxNumberOfMessages\":10,\"WaitTimeSeconds\":0}", q);
     cJSON *bodies = cJSON_CreateArray();
     const cJSON *m;
     cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(r, "Messages"))
@@ -77,35 +47,36 @@ static cJSON *drain(lt_broker *b, const char *q)
 static void rule_to_queue(lt_broker *b, const char *bus, const char *rule, const char *pattern,
                           const char *queue, const char *extra)
 {
-    cJSON_Delete(ok(b, "rule-put", "{\"Name\":\"%s\",\"EventBusName\":\"%s\",\"EventPattern\":%s}",
-                    rule, bus, pattern));
-    cJSON_Delete(ok(b, "rule-targets-put",
-                    "{\"Rule\":\"%s\",\"EventBusName\":\"%s\",\"Targets\":[{\"Id\":\"t1\","
-                    "\"Arn\":\"arn:aws:sqs:us-east-1:123456789012:%s\"%s}]}",
-                    rule, bus, queue, extra));
+    cJSON_Delete(lt_ok(b, "rule-put",
+                       "{\"Name\":\"%s\",\"EventBusName\":\"%s\",\"EventPattern\":%s}", rule, bus,
+                       pattern));
+    cJSON_Delete(lt_ok(b, "rule-targets-put",
+                       "{\"Rule\":\"%s\",\"EventBusName\":\"%s\",\"Targets\":[{\"Id\":\"t1\","
+                       "\"Arn\":\"arn:aws:sqs:us-east-1:123456789012:%s\"%s}]}",
+                       rule, bus, queue, extra));
 }
 
 Test(bus, default_bus_exists_and_custom_buses_come_and_go, .timeout = 60)
 {
     lt_broker b;
     lt_broker_start(&b, NULL);
-    cJSON *l = ok(&b, "bus-list", "{}");
+    cJSON *l = lt_ok(&b, "bus-list", "{}");
     cJSON *buses = cJSON_GetObjectItemCaseSensitive(l, "EventBuses");
     cr_assert_eq(cJSON_GetArraySize(buses), 1);
     cr_assert_str_eq(str(cJSON_GetArrayItem(buses, 0), "Name"), "default");
     cr_assert_str_eq(str(cJSON_GetArrayItem(buses, 0), "Arn"),
                      "arn:lamina:events:local:000000000000:event-bus/default");
     cJSON_Delete(l);
-    cJSON *c = ok(&b, "bus-create", "{\"Name\":\"orders\"}");
+    cJSON *c = lt_ok(&b, "bus-create", "{\"Name\":\"orders\"}");
     cr_assert_str_eq(str(c, "EventBusArn"),
                      "arn:lamina:events:local:000000000000:event-bus/orders");
     cJSON_Delete(c);
     cr_assert_eq(fails(&b, "bus-create", "{\"Name\":\"orders\"}"), LM_E_EV_ALREADY_EXISTS);
     cr_assert_eq(fails(&b, "bus-create", "{\"Name\":\"bad name\"}"), LM_E_EV_VALIDATION);
     cr_assert_eq(fails(&b, "bus-delete", "{\"Name\":\"default\"}"), LM_E_EV_VALIDATION);
-    cJSON_Delete(ok(&b, "bus-delete", "{\"Name\":\"orders\"}"));
+    cJSON_Delete(lt_ok(&b, "bus-delete", "{\"Name\":\"orders\"}"));
     cr_assert_eq(fails(&b, "bus-delete", "{\"Name\":\"orders\"}"), LM_E_NOT_FOUND);
-    l = ok(&b, "bus-list", "{}");
+    l = lt_ok(&b, "bus-list", "{}");
     cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l, "EventBuses")), 1);
     cJSON_Delete(l);
     lt_broker_stop(&b, false);
@@ -115,28 +86,29 @@ Test(bus, a_matching_rule_delivers_the_envelope_to_a_queue, .timeout = 60)
 {
     lt_broker b;
     lt_broker_start(&b, NULL);
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"shop\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"shop\"}"));
     rule_to_queue(&b, "default", "shop-orders",
                   "\"{\\\"source\\\":[\\\"shop\\\"],\\\"detail\\\":{\\\"n\\\":[{\\\"numeric\\\":"
                   "[\\\">\\\",5]}]}}\"",
                   "shop", "");
     cJSON *r =
-        ok(&b, "bus-put-events",
-           "{\"Entries\":["
-           "{\"Source\":\"shop\",\"DetailType\":\"Order Placed\","
-           "\"Detail\":\"{\\\"n\\\":7,\\\"who\\\":\\\"ann\\\"}\",\"Resources\":[\"r:1\"]},"
-           "{\"Source\":\"shop\",\"DetailType\":\"Order Placed\",\"Detail\":\"{\\\"n\\\":3}\"},"
-           "{\"Source\":\"other\",\"DetailType\":\"X\",\"Detail\":\"{\\\"n\\\":9}\"},"
-           "{\"Source\":\"shop\",\"DetailType\":\"X\",\"Detail\":\"[1]\"},"
-           "{\"Source\":\"shop\",\"DetailType\":\"X\",\"Detail\":\"{}\","
-           "\"EventBusName\":\"nowhere\"},"
-           "{\"Source\":\"shop\",\"DetailType\":\"X\",\"Detail\":\"{\\\"n\\\":\"}]}");
+        lt_ok(&b, "bus-put-events",
+              "{\"Entries\":["
+              "{\"Source\":\"shop\",\"DetailType\":\"Order Placed\","
+              "\"Detail\":\"{\\\"n\\\":7,\\\"who\\\":\\\"ann\\\"}\",\"Resources\":[\"r:1\"]},"
+              "{\"Source\":\"shop\",\"DetailType\":\"Order Placed\",\"Detail\":\"{\\\"n\\\":3}\"},"
+              "{\"Source\":\"other\",\"DetailType\":\"X\",\"Detail\":\"{\\\"n\\\":9}\"},"
+              "{\"Source\":\"shop\",\"DetailType\":\"X\",\"Detail\":\"[1]\"},"
+              "{\"Source\":\"shop\",\"DetailType\":\"X\",\"Detail\":\"{}\","
+              "\"EventBusName\":\"nowhere\"},"
+              "{\"Source\":\"shop\",\"DetailType\":\"X\",\"Detail\":\"{\\\"n\\\":\"}]}");
     cr_assert_eq(cJSON_GetObjectItemCaseSensitive(r, "FailedEntryCount")->valueint, 3);
     const cJSON *en = cJSON_GetObjectItemCaseSensitive(r, "Entries");
     cr_assert_eq(cJSON_GetArraySize(en), 6);
     /* the parser's own reason, said once (it was once formatted into itself) */
     const char *why = str(cJSON_GetArrayItem(en, 5), "ErrorMessage");
-    cr_assert(strncmp(why, "Detail is not valid JSON", 24) == 0 && strstr(why + 1, "Detail") == NULL,
+    cr_assert(strncmp(why, "Detail is not valid JSON", 24) == 0 &&
+                  strstr(why + 1, "Detail") == NULL,
               "%s", why);
     const char *id = str(cJSON_GetArrayItem(en, 0), "EventId");
     cr_assert_eq(strlen(id), 36);
@@ -166,10 +138,10 @@ Test(bus, a_matching_rule_delivers_the_envelope_to_a_queue, .timeout = 60)
     cJSON_Delete(bodies);
     cJSON_Delete(r);
     /* a deleted rule delivers nothing more (the bus's cache is rebuilt) */
-    cJSON_Delete(ok(&b, "rule-delete", "{\"Name\":\"shop-orders\"}"));
-    cJSON_Delete(ok(&b, "bus-put-events",
-                    "{\"Entries\":[{\"Source\":\"shop\",\"DetailType\":\"X\","
-                    "\"Detail\":\"{\\\"n\\\":70}\"}]}"));
+    cJSON_Delete(lt_ok(&b, "rule-delete", "{\"Name\":\"shop-orders\"}"));
+    cJSON_Delete(lt_ok(&b, "bus-put-events",
+                       "{\"Entries\":[{\"Source\":\"shop\",\"DetailType\":\"X\","
+                       "\"Detail\":\"{\\\"n\\\":70}\"}]}"));
     bodies = drain(&b, "shop");
     cr_assert_eq(cJSON_GetArraySize(bodies), 0, "a deleted rule still matched");
     cJSON_Delete(bodies);
@@ -180,24 +152,25 @@ Test(bus, custom_bus_input_and_disabled_rules, .timeout = 60)
 {
     lt_broker b;
     lt_broker_start(&b, NULL);
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"q\"}"));
-    cJSON_Delete(ok(&b, "bus-create", "{\"Name\":\"app\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"q\"}"));
+    cJSON_Delete(lt_ok(&b, "bus-create", "{\"Name\":\"app\"}"));
     rule_to_queue(&b, "app", "all", "\"{\\\"source\\\":[{\\\"prefix\\\":\\\"a\\\"}]}\"", "q",
                   ",\"Input\":\"{\\\"fixed\\\":true}\"");
     const char *put = "{\"Entries\":[{\"Source\":\"abc\",\"DetailType\":\"X\",\"Detail\":\"{}\","
                       "\"EventBusName\":\"arn:aws:events:us-east-1:1:event-bus/app\"}]}";
-    cJSON_Delete(ok(&b, "bus-put-events", "%s", put));
+    cJSON_Delete(lt_ok(&b, "bus-put-events", "%s", put));
     /* the same event on the default bus matches no rule there */
-    cJSON_Delete(ok(&b, "bus-put-events",
-                    "{\"Entries\":[{\"Source\":\"abc\",\"DetailType\":\"X\",\"Detail\":\"{}\"}]}"));
+    cJSON_Delete(
+        lt_ok(&b, "bus-put-events",
+              "{\"Entries\":[{\"Source\":\"abc\",\"DetailType\":\"X\",\"Detail\":\"{}\"}]}"));
     cJSON *bodies = drain(&b, "q");
     cr_assert_eq(cJSON_GetArraySize(bodies), 1);
     cr_assert_str_eq(cJSON_GetArrayItem(bodies, 0)->valuestring, "{\"fixed\":true}");
     cJSON_Delete(bodies);
-    cJSON_Delete(ok(&b, "rule-put",
-                    "{\"Name\":\"all\",\"EventBusName\":\"app\",\"State\":\"DISABLED\","
-                    "\"EventPattern\":\"{\\\"source\\\":[{\\\"prefix\\\":\\\"a\\\"}]}\"}"));
-    cJSON_Delete(ok(&b, "bus-put-events", "%s", put));
+    cJSON_Delete(lt_ok(&b, "rule-put",
+                       "{\"Name\":\"all\",\"EventBusName\":\"app\",\"State\":\"DISABLED\","
+                       "\"EventPattern\":\"{\\\"source\\\":[{\\\"prefix\\\":\\\"a\\\"}]}\"}"));
+    cJSON_Delete(lt_ok(&b, "bus-put-events", "%s", put));
     bodies = drain(&b, "q");
     cr_assert_eq(cJSON_GetArraySize(bodies), 0, "a disabled rule matched");
     cJSON_Delete(bodies);
@@ -218,7 +191,7 @@ Test(bus, typed_errors_for_patterns_targets_and_requests, .timeout = 60)
                        "{\"Name\":\"r\",\"EventBusName\":\"ghost\",\"EventPattern\":"
                        "\"{\\\"a\\\":[1]}\"}"),
                  LM_E_NOT_FOUND);
-    cJSON_Delete(ok(&b, "rule-put", "{\"Name\":\"r\",\"EventPattern\":\"{\\\"a\\\":[1]}\"}"));
+    cJSON_Delete(lt_ok(&b, "rule-put", "{\"Name\":\"r\",\"EventPattern\":\"{\\\"a\\\":[1]}\"}"));
     cr_assert_eq(fails(&b, "rule-targets-put",
                        "{\"Rule\":\"ghost\",\"Targets\":[{\"Id\":\"a\",\"Arn\":\"fn\"}]}"),
                  LM_E_NOT_FOUND);
@@ -231,8 +204,8 @@ Test(bus, typed_errors_for_patterns_targets_and_requests, .timeout = 60)
     strcat(six, "]}");
     cr_assert_eq(fails(&b, "rule-targets-put", six), LM_E_EV_VALIDATION);
     for (int i = 0; i < 5; i++) {
-        cJSON_Delete(ok(&b, "rule-targets-put",
-                        "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"t%d\",\"Arn\":\"fn\"}]}", i));
+        cJSON_Delete(lt_ok(&b, "rule-targets-put",
+                           "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"t%d\",\"Arn\":\"fn\"}]}", i));
     }
     cr_assert_eq(fails(&b, "rule-targets-put",
                        "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"t9\",\"Arn\":\"fn\"}]}"),
@@ -259,22 +232,22 @@ Test(bus, a_function_target_is_invoked_async_with_the_envelope, .timeout = 120)
     lt_broker b;
     lt_broker_start(&b, NULL);
     lt_create(&b, "hello", "echo", NULL);
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"done\"}"));
-    cJSON_Delete(ok(&b, "event-config-put",
-                    "{\"FunctionName\":\"hello\",\"DestinationConfig\":{\"OnSuccess\":"
-                    "{\"Destination\":\"queue:done\"}}}"));
-    cJSON_Delete(ok(&b, "rule-put",
-                    "{\"Name\":\"fn\",\"EventPattern\":"
-                    "\"{\\\"detail-type\\\":[\\\"Ping\\\"]}\"}"));
-    cJSON_Delete(ok(&b, "rule-targets-put",
-                    "{\"Rule\":\"fn\",\"Targets\":[{\"Id\":\"f\",\"Arn\":"
-                    "\"arn:aws:lambda:us-east-1:123456789012:function:hello\"}]}"));
-    cJSON *r = ok(&b, "bus-put-events",
-                  "{\"Entries\":[{\"Source\":\"t\",\"DetailType\":\"Ping\","
-                  "\"Detail\":\"{\\\"k\\\":42}\"}]}");
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"done\"}"));
+    cJSON_Delete(lt_ok(&b, "event-config-put",
+                       "{\"FunctionName\":\"hello\",\"DestinationConfig\":{\"OnSuccess\":"
+                       "{\"Destination\":\"queue:done\"}}}"));
+    cJSON_Delete(lt_ok(&b, "rule-put",
+                       "{\"Name\":\"fn\",\"EventPattern\":"
+                       "\"{\\\"detail-type\\\":[\\\"Ping\\\"]}\"}"));
+    cJSON_Delete(lt_ok(&b, "rule-targets-put",
+                       "{\"Rule\":\"fn\",\"Targets\":[{\"Id\":\"f\",\"Arn\":"
+                       "\"arn:aws:lambda:us-east-1:123456789012:function:hello\"}]}"));
+    cJSON *r = lt_ok(&b, "bus-put-events",
+                     "{\"Entries\":[{\"Source\":\"t\",\"DetailType\":\"Ping\","
+                     "\"Detail\":\"{\\\"k\\\":42}\"}]}");
     const char *id =
         str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "Entries"), 0), "EventId");
-    cJSON *m = ok(&b, "queue-receive", "{\"QueueName\":\"done\",\"WaitTimeSeconds\":20}");
+    cJSON *m = lt_ok(&b, "queue-receive", "{\"QueueName\":\"done\",\"WaitTimeSeconds\":20}");
     cJSON *msg = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "Messages"), 0);
     cr_assert_not_null(msg, "the function never ran");
     cJSON *rec = cJSON_Parse(str(msg, "Body"));
@@ -392,8 +365,8 @@ Test(bus, input_path_and_input_transformer_shape_what_a_queue_gets, .timeout = 6
 {
     lt_broker b;
     lt_broker_start(&b, NULL);
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"p\"}"));
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"t\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"p\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"t\"}"));
     rule_to_queue(&b, "default", "path", "\"{\\\"source\\\":[\\\"shop\\\"]}\"", "p",
                   ",\"InputPath\":\"$.detail.items[1]\"");
     rule_to_queue(&b, "default", "tr", "\"{\\\"source\\\":[\\\"shop\\\"]}\"", "t",
@@ -402,10 +375,10 @@ Test(bus, input_path_and_input_transformer_shape_what_a_queue_gets, .timeout = 6
                   "\"InputTemplate\":\"{\\\"msg\\\":\\\"<who> ordered <n> (<dt>)\\\","
                   "\\\"who\\\":<who>,\\\"n\\\":<n>,\\\"gone\\\":<gone>,"
                   "\\\"rule\\\":\\\"<aws.events.rule-name>\\\"}\"}");
-    cJSON_Delete(ok(&b, "bus-put-events",
-                    "{\"Entries\":[{\"Source\":\"shop\",\"DetailType\":\"Order\","
-                    "\"Detail\":\"{\\\"who\\\":\\\"a \\\\\\\"b\\\\\\\"\\\",\\\"n\\\":3,"
-                    "\\\"items\\\":[{\\\"x\\\":1},{\\\"x\\\":2}]}\"}]}"));
+    cJSON_Delete(lt_ok(&b, "bus-put-events",
+                       "{\"Entries\":[{\"Source\":\"shop\",\"DetailType\":\"Order\","
+                       "\"Detail\":\"{\\\"who\\\":\\\"a \\\\\\\"b\\\\\\\"\\\",\\\"n\\\":3,"
+                       "\\\"items\\\":[{\\\"x\\\":1},{\\\"x\\\":2}]}\"}]}"));
     cJSON *bodies = drain(&b, "p");
     cr_assert_eq(cJSON_GetArraySize(bodies), 1);
     cr_assert_str_eq(cJSON_GetArrayItem(bodies, 0)->valuestring, "{\"x\":2}");
@@ -423,15 +396,15 @@ Test(bus, input_path_and_input_transformer_shape_what_a_queue_gets, .timeout = 6
     cJSON_Delete(o);
     cJSON_Delete(bodies);
     lm_error e;
-    cr_assert_eq(call(&b, "rule-targets-put",
-                      "{\"Rule\":\"tr\",\"Targets\":[{\"Id\":\"x\",\"Arn\":\"fn\","
-                      "\"InputPath\":\"detail\"}]}",
-                      NULL, &e),
+    cr_assert_eq(lt_call(&b, "rule-targets-put",
+                         "{\"Rule\":\"tr\",\"Targets\":[{\"Id\":\"x\",\"Arn\":\"fn\","
+                         "\"InputPath\":\"detail\"}]}",
+                         NULL, &e),
                  LM_E_EV_VALIDATION);
-    cr_assert_eq(call(&b, "rule-targets-put",
-                      "{\"Rule\":\"tr\",\"Targets\":[{\"Id\":\"x\",\"Arn\":\"fn\","
-                      "\"Input\":\"{}\",\"InputPath\":\"$\"}]}",
-                      NULL, &e),
+    cr_assert_eq(lt_call(&b, "rule-targets-put",
+                         "{\"Rule\":\"tr\",\"Targets\":[{\"Id\":\"x\",\"Arn\":\"fn\","
+                         "\"Input\":\"{}\",\"InputPath\":\"$\"}]}",
+                         NULL, &e),
                  LM_E_EV_VALIDATION);
     lt_broker_stop(&b, false);
 }
@@ -448,25 +421,25 @@ Test(bus, topic_and_bus_targets_and_the_hop_limit_on_a_loop, .timeout = 60)
 {
     lt_broker b;
     lt_broker_start(&b, NULL);
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"viatopic\"}"));
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"viabus\"}"));
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"looped\"}"));
-    cJSON_Delete(ok(&b, "topic-create", "{\"Name\":\"news\"}"));
-    cJSON_Delete(ok(&b, "topic-subscribe",
-                    "{\"TopicArn\":\"news\",\"Protocol\":\"sqs\",\"Endpoint\":\"viatopic\"}"));
-    cJSON_Delete(ok(&b, "bus-create", "{\"Name\":\"app\"}"));
-    cJSON_Delete(ok(&b, "bus-create", "{\"Name\":\"loop\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"viatopic\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"viabus\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"looped\"}"));
+    cJSON_Delete(lt_ok(&b, "topic-create", "{\"Name\":\"news\"}"));
+    cJSON_Delete(lt_ok(&b, "topic-subscribe",
+                       "{\"TopicArn\":\"news\",\"Protocol\":\"sqs\",\"Endpoint\":\"viatopic\"}"));
+    cJSON_Delete(lt_ok(&b, "bus-create", "{\"Name\":\"app\"}"));
+    cJSON_Delete(lt_ok(&b, "bus-create", "{\"Name\":\"loop\"}"));
     /* default: to the topic and to bus app; app: to a queue */
-    cJSON_Delete(ok(&b, "rule-put",
-                    "{\"Name\":\"fan\",\"EventPattern\":"
-                    "\"{\\\"source\\\":[\\\"x\\\"]}\"}"));
-    cJSON_Delete(ok(&b, "rule-targets-put",
-                    "{\"Rule\":\"fan\",\"Targets\":["
-                    "{\"Id\":\"t\",\"Arn\":\"arn:aws:sns:us-east-1:1:news\"},"
-                    "{\"Id\":\"b\",\"Arn\":\"arn:aws:events:us-east-1:1:event-bus/app\"}]}"));
+    cJSON_Delete(lt_ok(&b, "rule-put",
+                       "{\"Name\":\"fan\",\"EventPattern\":"
+                       "\"{\\\"source\\\":[\\\"x\\\"]}\"}"));
+    cJSON_Delete(lt_ok(&b, "rule-targets-put",
+                       "{\"Rule\":\"fan\",\"Targets\":["
+                       "{\"Id\":\"t\",\"Arn\":\"arn:aws:sns:us-east-1:1:news\"},"
+                       "{\"Id\":\"b\",\"Arn\":\"arn:aws:events:us-east-1:1:event-bus/app\"}]}"));
     rule_to_queue(&b, "app", "in", "\"{\\\"source\\\":[\\\"x\\\"]}\"", "viabus", "");
-    cJSON *r = ok(&b, "bus-put-events",
-                  "{\"Entries\":[{\"Source\":\"x\",\"DetailType\":\"d\",\"Detail\":\"{}\"}]}");
+    cJSON *r = lt_ok(&b, "bus-put-events",
+                     "{\"Entries\":[{\"Source\":\"x\",\"DetailType\":\"d\",\"Detail\":\"{}\"}]}");
     const char *id =
         str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "Entries"), 0), "EventId");
     cJSON *bodies = drain(&b, "viatopic");
@@ -486,24 +459,24 @@ Test(bus, topic_and_bus_targets_and_the_hop_limit_on_a_loop, .timeout = 60)
     cJSON_Delete(bodies);
     cJSON_Delete(r);
     /* a bus that targets itself: delivered once per hop, then stopped */
-    cJSON_Delete(ok(&b, "rule-put",
-                    "{\"Name\":\"self\",\"EventBusName\":\"loop\","
-                    "\"EventPattern\":\"{\\\"source\\\":[\\\"x\\\"]}\"}"));
-    cJSON_Delete(ok(&b, "rule-targets-put",
-                    "{\"Rule\":\"self\",\"EventBusName\":\"loop\",\"Targets\":["
-                    "{\"Id\":\"again\",\"Arn\":\"arn:lamina:events:local:000000000000:event-bus/"
-                    "loop\"},{\"Id\":\"q\",\"Arn\":\"arn:aws:sqs:x:1:looped\"}]}"));
-    r = ok(&b, "bus-put-events",
-           "{\"Entries\":[{\"Source\":\"x\",\"DetailType\":\"d\",\"Detail\":\"{}\","
-           "\"EventBusName\":\"loop\"}]}");
+    cJSON_Delete(lt_ok(&b, "rule-put",
+                       "{\"Name\":\"self\",\"EventBusName\":\"loop\","
+                       "\"EventPattern\":\"{\\\"source\\\":[\\\"x\\\"]}\"}"));
+    cJSON_Delete(lt_ok(&b, "rule-targets-put",
+                       "{\"Rule\":\"self\",\"EventBusName\":\"loop\",\"Targets\":["
+                       "{\"Id\":\"again\",\"Arn\":\"arn:lamina:events:local:000000000000:event-bus/"
+                       "loop\"},{\"Id\":\"q\",\"Arn\":\"arn:aws:sqs:x:1:looped\"}]}"));
+    r = lt_ok(&b, "bus-put-events",
+              "{\"Entries\":[{\"Source\":\"x\",\"DetailType\":\"d\",\"Detail\":\"{}\","
+              "\"EventBusName\":\"loop\"}]}");
     cr_assert_eq(cJSON_GetObjectItemCaseSensitive(r, "FailedEntryCount")->valueint, 0);
     cJSON_Delete(r);
     cr_assert_eq(receive_n(&b, "looped"), 5, "hops 0-4 deliver, the 5th bus hop is refused");
     lm_error e;
-    cr_assert_eq(call(&b, "rule-targets-put",
-                      "{\"Rule\":\"fan\",\"Targets\":[{\"Id\":\"b\",\"Arn\":"
-                      "\"arn:aws:events:x:1:event-bus/app\",\"Input\":\"{}\"}]}",
-                      NULL, &e),
+    cr_assert_eq(lt_call(&b, "rule-targets-put",
+                         "{\"Rule\":\"fan\",\"Targets\":[{\"Id\":\"b\",\"Arn\":"
+                         "\"arn:aws:events:x:1:event-bus/app\",\"Input\":\"{}\"}]}",
+                         NULL, &e),
                  LM_E_EV_VALIDATION);
     lt_broker_stop(&b, false);
 }
@@ -513,26 +486,26 @@ Test(bus, rules_and_targets_are_listed_toggled_and_removed, .timeout = 60)
     lt_broker b;
     lt_broker_start(&b, NULL);
     char *out = NULL, *err = NULL;
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"q\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"q\"}"));
     rule_to_queue(&b, "default", "r1", "\"{\\\"source\\\":[\\\"s\\\"]}\"", "q",
                   ",\"InputPath\":\"$.detail\"");
-    cJSON *g = ok(&b, "rule-get", "{\"Name\":\"r1\"}");
+    cJSON *g = lt_ok(&b, "rule-get", "{\"Name\":\"r1\"}");
     cr_assert_str_eq(str(g, "Arn"), "arn:lamina:events:local:000000000000:rule/r1");
     cr_assert_str_eq(str(g, "State"), "ENABLED");
     cr_assert_str_eq(str(g, "EventPattern"), "{\"source\":[\"s\"]}");
     cr_assert_eq(cJSON_GetObjectItemCaseSensitive(g, "Targets")->valueint, 1);
     cJSON_Delete(g);
-    cJSON *l = ok(&b, "rule-targets-list", "{\"Rule\":\"r1\"}");
+    cJSON *l = lt_ok(&b, "rule-targets-list", "{\"Rule\":\"r1\"}");
     const cJSON *t = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(l, "Targets"), 0);
     cr_assert_str_eq(str(t, "Id"), "t1");
     cr_assert_str_eq(str(t, "InputPath"), "$.detail");
     cJSON_Delete(l);
     const char *put = "{\"Entries\":[{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":\"{}\"}]}";
     cli_ok(&b, CLI(&b, &out, &err, "rule", "disable", "r1"), &out, &err);
-    cJSON_Delete(ok(&b, "bus-put-events", "%s", put));
+    cJSON_Delete(lt_ok(&b, "bus-put-events", "%s", put));
     cr_assert_eq(receive_n(&b, "q"), 0, "a disabled rule delivered");
     cli_ok(&b, CLI(&b, &out, &err, "rule", "enable", "r1"), &out, &err);
-    cJSON_Delete(ok(&b, "bus-put-events", "%s", put));
+    cJSON_Delete(lt_ok(&b, "bus-put-events", "%s", put));
     cr_assert_eq(receive_n(&b, "q"), 1, "an enabled rule did not deliver");
     cr_assert_eq(CLI(&b, &out, &err, "-o", "json", "rule", "list"), 0, "%s", err);
     cJSON *rl = cJSON_Parse(out);
@@ -541,9 +514,9 @@ Test(bus, rules_and_targets_are_listed_toggled_and_removed, .timeout = 60)
     free(out);
     free(err);
     cli_ok(&b, CLI(&b, &out, &err, "rule", "targets", "remove", "r1", "--id", "t1"), &out, &err);
-    cJSON_Delete(ok(&b, "bus-put-events", "%s", put));
+    cJSON_Delete(lt_ok(&b, "bus-put-events", "%s", put));
     cr_assert_eq(receive_n(&b, "q"), 0, "a removed target delivered");
-    cJSON *bg = ok(&b, "bus-get", "{\"Name\":\"default\"}");
+    cJSON *bg = lt_ok(&b, "bus-get", "{\"Name\":\"default\"}");
     cr_assert_eq(cJSON_GetObjectItemCaseSensitive(bg, "Rules")->valueint, 1);
     cJSON_Delete(bg);
     cr_assert_eq(fails(&b, "rule-get", "{\"Name\":\"ghost\"}"), LM_E_NOT_FOUND);
@@ -556,33 +529,33 @@ Test(bus, a_failing_target_is_retried_with_back_off_then_dead_lettered, .timeout
 {
     lt_broker b;
     lt_broker_start(&b, lt_test_clock);
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"dlq\"}"));
-    cJSON_Delete(ok(&b, "rule-put",
-                    "{\"Name\":\"r\",\"EventPattern\":"
-                    "\"{\\\"source\\\":[\\\"s\\\"]}\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"dlq\"}"));
+    cJSON_Delete(lt_ok(&b, "rule-put",
+                       "{\"Name\":\"r\",\"EventPattern\":"
+                       "\"{\\\"source\\\":[\\\"s\\\"]}\"}"));
     /* "late" does not exist yet: its delivery fails and waits */
     cJSON_Delete(
-        ok(&b, "rule-targets-put",
-           "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"late\",\"Arn\":\"arn:aws:sqs:x:1:late\","
-           "\"RetryPolicy\":{\"MaximumRetryAttempts\":5}},"
-           "{\"Id\":\"gone\",\"Arn\":\"arn:aws:sqs:x:1:gone\",\"RetryPolicy\":"
-           "{\"MaximumRetryAttempts\":2},\"DeadLetterConfig\":{\"Arn\":"
-           "\"arn:aws:sqs:x:1:dlq\"}}]}"));
+        lt_ok(&b, "rule-targets-put",
+              "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"late\",\"Arn\":\"arn:aws:sqs:x:1:late\","
+              "\"RetryPolicy\":{\"MaximumRetryAttempts\":5}},"
+              "{\"Id\":\"gone\",\"Arn\":\"arn:aws:sqs:x:1:gone\",\"RetryPolicy\":"
+              "{\"MaximumRetryAttempts\":2},\"DeadLetterConfig\":{\"Arn\":"
+              "\"arn:aws:sqs:x:1:dlq\"}}]}"));
     const char *put = "{\"Entries\":[{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":\"{}\"}]}";
-    cJSON *r = ok(&b, "bus-put-events", "%s", put);
+    cJSON *r = lt_ok(&b, "bus-put-events", "%s", put);
     cr_assert_eq(cJSON_GetObjectItemCaseSensitive(r, "FailedEntryCount")->valueint, 0,
                  "a failing target does not fail the entry");
     cJSON_Delete(r);
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"late\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"late\"}"));
     cr_assert_eq(receive_n(&b, "late"), 0);
     lt_clock_advance(&b, 1000); /* the first retry is due */
-    cJSON *m = ok(&b, "queue-receive", "{\"QueueName\":\"late\",\"WaitTimeSeconds\":10}");
+    cJSON *m = lt_ok(&b, "queue-receive", "{\"QueueName\":\"late\",\"WaitTimeSeconds\":10}");
     cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "Messages")), 1,
                  "the retry did not deliver once the queue existed");
     cJSON_Delete(m);
     cr_assert_eq(receive_n(&b, "dlq"), 0, "dead-lettered after one retry of two");
     lt_clock_advance(&b, 2000); /* the second retry (back-off doubled): out of attempts */
-    m = ok(&b, "queue-receive", "{\"QueueName\":\"dlq\",\"WaitTimeSeconds\":10}");
+    m = lt_ok(&b, "queue-receive", "{\"QueueName\":\"dlq\",\"WaitTimeSeconds\":10}");
     cJSON *msg = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "Messages"), 0);
     cr_assert_not_null(msg, "nothing in the DLQ");
     cJSON *ev = cJSON_Parse(str(msg, "Body"));
@@ -598,23 +571,25 @@ Test(bus, a_failing_target_is_retried_with_back_off_then_dead_lettered, .timeout
     cJSON_Delete(ev);
     cJSON_Delete(m);
     lm_error e;
-    cr_assert_eq(call(&b, "rule-targets-put",
-                      "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"x\",\"Arn\":\"fn\",\"RetryPolicy\":"
-                      "{\"MaximumRetryAttempts\":186}}]}",
-                      NULL, &e),
-                 LM_E_EV_VALIDATION);
-    cr_assert_eq(call(&b, "rule-targets-put",
-                      "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"x\",\"Arn\":\"fn\",\"RetryPolicy\":"
-                      "{\"MaximumEventAgeInSeconds\":59}}]}",
-                      NULL, &e),
-                 LM_E_EV_VALIDATION);
+    cr_assert_eq(
+        lt_call(&b, "rule-targets-put",
+                "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"x\",\"Arn\":\"fn\",\"RetryPolicy\":"
+                "{\"MaximumRetryAttempts\":186}}]}",
+                NULL, &e),
+        LM_E_EV_VALIDATION);
+    cr_assert_eq(
+        lt_call(&b, "rule-targets-put",
+                "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"x\",\"Arn\":\"fn\",\"RetryPolicy\":"
+                "{\"MaximumEventAgeInSeconds\":59}}]}",
+                NULL, &e),
+        LM_E_EV_VALIDATION);
     lt_broker_stop(&b, false);
 }
 
 /* One message from q within 10 s (the firing runs after the advance). */
 static cJSON *await_body(lt_broker *b, const char *q)
 {
-    cJSON *m = ok(b, "queue-receive", "{\"QueueName\":\"%s\",\"WaitTimeSeconds\":10}", q);
+    cJSON *m = lt_ok(b, "queue-receive", "{\"QueueName\":\"%s\",\"WaitTimeSeconds\":10}", q);
     cJSON *msg = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "Messages"), 0);
     cr_assert_not_null(msg, "nothing arrived in %s", q);
     cJSON *ev = cJSON_Parse(str(msg, "Body"));
@@ -628,24 +603,25 @@ Test(bus, a_scheduled_rule_fires_on_the_broker_clock_and_once_after_a_restart, .
     lt_broker b;
     lt_broker_start(&b, lt_test_clock);
     /* received messages stay hidden while the clock moves minutes ahead */
-    cJSON_Delete(ok(&b, "queue-create",
-                    "{\"QueueName\":\"tick\",\"Attributes\":{\"VisibilityTimeout\":\"43200\"}}"));
+    cJSON_Delete(
+        lt_ok(&b, "queue-create",
+              "{\"QueueName\":\"tick\",\"Attributes\":{\"VisibilityTimeout\":\"43200\"}}"));
     lm_error e;
-    cr_assert_eq(call(&b, "rule-put",
-                      "{\"Name\":\"x\",\"EventBusName\":\"other\",\"ScheduleExpression\":"
-                      "\"rate(1 minute)\"}",
-                      NULL, &e),
+    cr_assert_eq(lt_call(&b, "rule-put",
+                         "{\"Name\":\"x\",\"EventBusName\":\"other\",\"ScheduleExpression\":"
+                         "\"rate(1 minute)\"}",
+                         NULL, &e),
                  LM_E_EV_VALIDATION, "schedules are for the default bus");
-    cr_assert_eq(call(&b, "rule-put", "{\"Name\":\"x\",\"ScheduleExpression\":\"rate(0 minutes)\"}",
-                      NULL, &e),
+    cr_assert_eq(lt_call(&b, "rule-put",
+                         "{\"Name\":\"x\",\"ScheduleExpression\":\"rate(0 minutes)\"}", NULL, &e),
                  LM_E_EV_VALIDATION);
-    cJSON_Delete(ok(&b, "rule-put",
-                    "{\"Name\":\"every-minute\",\"ScheduleExpression\":\"rate(1 minute)\"}"));
-    cJSON_Delete(ok(&b, "rule-targets-put",
-                    "{\"Rule\":\"every-minute\",\"Targets\":[{\"Id\":\"q\","
-                    "\"Arn\":\"arn:aws:sqs:x:1:tick\"}]}"));
+    cJSON_Delete(lt_ok(&b, "rule-put",
+                       "{\"Name\":\"every-minute\",\"ScheduleExpression\":\"rate(1 minute)\"}"));
+    cJSON_Delete(lt_ok(&b, "rule-targets-put",
+                       "{\"Rule\":\"every-minute\",\"Targets\":[{\"Id\":\"q\","
+                       "\"Arn\":\"arn:aws:sqs:x:1:tick\"}]}"));
     cr_assert_eq(receive_n(&b, "tick"), 0, "fired before its time");
-    cJSON *g = ok(&b, "rule-get", "{\"Name\":\"every-minute\"}");
+    cJSON *g = lt_ok(&b, "rule-get", "{\"Name\":\"every-minute\"}");
     cr_assert_str_eq(str(g, "ScheduleExpression"), "rate(1 minute)");
     cJSON_Delete(g);
     lt_clock_advance(&b, 60000);
@@ -679,19 +655,20 @@ Test(bus, an_async_destination_onto_a_bus_is_routed_as_lambda_result_event, .tim
     lt_broker b;
     lt_broker_start(&b, NULL);
     lt_create(&b, "hello", "echo", NULL);
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"results\"}"));
-    cJSON_Delete(ok(&b, "bus-create", "{\"Name\":\"ops\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"results\"}"));
+    cJSON_Delete(lt_ok(&b, "bus-create", "{\"Name\":\"ops\"}"));
     rule_to_queue(&b, "ops", "res", "\"{\\\"source\\\":[\\\"lambda\\\"]}\"", "results", "");
-    cJSON_Delete(ok(&b, "event-config-put",
-                    "{\"FunctionName\":\"hello\",\"DestinationConfig\":{\"OnSuccess\":"
-                    "{\"Destination\":\"arn:aws:events:us-east-1:123456789012:event-bus/ops\"}}}"));
+    cJSON_Delete(
+        lt_ok(&b, "event-config-put",
+              "{\"FunctionName\":\"hello\",\"DestinationConfig\":{\"OnSuccess\":"
+              "{\"Destination\":\"arn:aws:events:us-east-1:123456789012:event-bus/ops\"}}}"));
     lm_invoke_params p = {
         .function = "hello", .type = LM_INVOKE_EVENT, .payload = "{\"n\":7}", .payload_len = 7};
     lm_invoke_result r;
     lm_error e;
     cr_assert_eq(lm_invoke(b.client, &p, &r, &e), LM_OK, "%s", e.message);
     lm_invoke_result_finish(&r);
-    cJSON *m = ok(&b, "queue-receive", "{\"QueueName\":\"results\",\"WaitTimeSeconds\":20}");
+    cJSON *m = lt_ok(&b, "queue-receive", "{\"QueueName\":\"results\",\"WaitTimeSeconds\":20}");
     cJSON *msg = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "Messages"), 0);
     cr_assert_not_null(msg, "no result event reached the bus's rule");
     cJSON *ev = cJSON_Parse(str(msg, "Body"));
@@ -718,14 +695,14 @@ Test(bus, an_entrys_time_becomes_the_envelopes_time, .timeout = 60)
 {
     lt_broker b;
     lt_broker_start(&b, NULL);
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"q\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"q\"}"));
     rule_to_queue(&b, "default", "r", "\"{\\\"source\\\":[\\\"s\\\"]}\"", "q", "");
     cJSON *r =
-        ok(&b, "bus-put-events",
-           "{\"Entries\":[{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":\"{}\","
-           "\"Time\":\"2024-02-29T13:14:15.250Z\"},"
-           "{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":\"{}\",\"Time\":1700000000},"
-           "{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":\"{}\",\"Time\":\"yesterday\"}]}");
+        lt_ok(&b, "bus-put-events",
+              "{\"Entries\":[{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":\"{}\","
+              "\"Time\":\"2024-02-29T13:14:15.250Z\"},"
+              "{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":\"{}\",\"Time\":1700000000},"
+              "{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":\"{}\",\"Time\":\"yesterday\"}]}");
     cr_assert_eq(cJSON_GetObjectItemCaseSensitive(r, "FailedEntryCount")->valueint, 1);
     cJSON_Delete(r);
     cJSON *bodies = drain(&b, "q");

@@ -24,41 +24,9 @@
 
 static void subscribe_queue(lt_broker *b, const char *topic, const char *queue, const char *attrs);
 
-/* Call op with args (JSON text); the reply parsed into *out (may be NULL).
- * Returns the lm_err code. */
-static int call(lt_broker *b, const char *op, const char *args, cJSON **out, lm_error *e)
-{
-    char *reply = NULL;
-    lm_error local;
-    lm_error *err = e != NULL ? e : &local;
-    int rc = lm_call(b->client, op, args, NULL, 0, &reply, err);
-    if (out != NULL) {
-        *out = rc == LM_OK ? cJSON_Parse(reply) : NULL;
-    }
-    free(reply);
-    return rc;
-}
-
-static cJSON *ok(lt_broker *b, const char *op, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static cJSON *ok(lt_broker *b, const char *op, const char *fmt, ...)
-{
-    char args[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof(args), fmt, ap);
-    va_end(ap);
-    cJSON *j = NULL;
-    lm_error e;
-    int rc = call(b, op, args, &j, &e);
-    cr_assert_eq(rc, LM_OK, "%s %s: %s %s", op, args, e.type, e.message);
-    cr_assert_not_null(j);
-    return j;
-}
-
 static int fails(lt_broker *b, const char *op, const char *args, lm_error *e)
 {
-    int rc = call(b, op, args, NULL, e);
+    int rc = lt_call(b, op, args, NULL, e);
     cr_assert_neq(rc, LM_OK, "%s %s should fail", op, args);
     return rc;
 }
@@ -78,10 +46,10 @@ static const char *attr(const cJSON *msg, const char *key)
 /* Receive up to max messages from q with no wait; the Messages array. */
 static cJSON *receive(lt_broker *b, const char *q, int max, cJSON **reply)
 {
-    *reply = ok(b, "queue-receive",
-                "{\"QueueName\":\"%s\",\"MaxNumberOfMessages\":%d,"
-                "\"WaitTimeSeconds\":0}",
-                q, max);
+    *reply = lt_ok(b, "queue-receive",
+                   "{\"QueueName\":\"%s\",\"MaxNumberOfMessages\":%d,"
+                   "\"WaitTimeSeconds\":0}",
+                   q, max);
     cJSON *m = cJSON_GetObjectItemCaseSensitive(*reply, "Messages");
     cr_assert(cJSON_IsArray(m));
     return m;
@@ -97,12 +65,12 @@ static int receive_count(lt_broker *b, const char *q, int max)
 
 static void send(lt_broker *b, const char *q, const char *body)
 {
-    cJSON_Delete(ok(b, "queue-send", "{\"QueueName\":\"%s\",\"MessageBody\":\"%s\"}", q, body));
+    cJSON_Delete(lt_ok(b, "queue-send", "{\"QueueName\":\"%s\",\"MessageBody\":\"%s\"}", q, body));
 }
 
 static const char *queue_attr(lt_broker *b, const char *q, const char *key, char *buf, size_t cap)
 {
-    cJSON *g = ok(b, "queue-get", "{\"QueueName\":\"%s\"}", q);
+    cJSON *g = lt_ok(b, "queue-get", "{\"QueueName\":\"%s\"}", q);
     snprintf(buf, cap, "%s", str(cJSON_GetObjectItemCaseSensitive(g, "Attributes"), key));
     cJSON_Delete(g);
     return buf;
@@ -112,7 +80,7 @@ Test(queue, attributes_defaults_and_counts)
 {
     lt_broker b;
     lt_broker_start(&b, NULL);
-    cJSON *c = ok(&b, "queue-create", "{\"QueueName\":\"orders\"}");
+    cJSON *c = lt_ok(&b, "queue-create", "{\"QueueName\":\"orders\"}");
     cr_assert_str_eq(str(c, "QueueArn"), "arn:lamina:sqs:local:000000000000:orders");
     cJSON_Delete(c);
     char buf[64];
@@ -138,7 +106,7 @@ Test(queue, attributes_defaults_and_counts)
     fails(&b, "queue-send", "{\"QueueName\":\"nope\",\"MessageBody\":\"x\"}", &e);
     cr_assert_eq(e.code, LM_E_QUEUE_DOES_NOT_EXIST, "%s", e.type);
     cr_assert_str_eq(e.type, "QueueDoesNotExist");
-    cJSON *l = ok(&b, "queue-list", "{}");
+    cJSON *l = lt_ok(&b, "queue-list", "{}");
     cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l, "Queues")), 1);
     cJSON_Delete(l);
     lt_broker_stop(&b, false);
@@ -148,8 +116,8 @@ Test(queue, visibility_receipts_and_redelivery)
 {
     lt_broker b;
     lt_broker_start(&b, lt_test_clock);
-    cJSON_Delete(ok(&b, "queue-create",
-                    "{\"QueueName\":\"jobs\",\"Attributes\":{\"VisibilityTimeout\":\"30\"}}"));
+    cJSON_Delete(lt_ok(&b, "queue-create",
+                       "{\"QueueName\":\"jobs\",\"Attributes\":{\"VisibilityTimeout\":\"30\"}}"));
     send(&b, "jobs", "work");
     cJSON *r1;
     cJSON *m1 = cJSON_GetArrayItem(receive(&b, "jobs", 1, &r1), 0);
@@ -174,14 +142,15 @@ Test(queue, visibility_receipts_and_redelivery)
     char args[512];
     snprintf(args, sizeof(args), "{\"QueueName\":\"jobs\",\"ReceiptHandle\":\"%s\"}", receipt1);
     lm_error se;
-    int src = call(&b, "queue-delete-message", args, NULL, &se);
+    int src = lt_call(&b, "queue-delete-message", args, NULL, &se);
     cr_assert(src == LM_OK || src == LM_E_RECEIPT_HANDLE_INVALID, "%s", se.message);
     lt_clock_advance(&b, 31000);
     cJSON *r3;
     cJSON *m3 = cJSON_GetArrayItem(receive(&b, "jobs", 1, &r3), 0);
     cr_assert_not_null(m3, "a stale receipt deleted the message");
-    cJSON_Delete(ok(&b, "queue-delete-message", "{\"QueueName\":\"jobs\",\"ReceiptHandle\":\"%s\"}",
-                    str(m3, "ReceiptHandle")));
+    cJSON_Delete(lt_ok(&b, "queue-delete-message",
+                       "{\"QueueName\":\"jobs\",\"ReceiptHandle\":\"%s\"}",
+                       str(m3, "ReceiptHandle")));
     lt_clock_advance(&b, 31000);
     cr_assert_eq(receive_count(&b, "jobs", 10), 0, "deleted with its latest receipt");
     lm_error e;
@@ -192,9 +161,9 @@ Test(queue, visibility_receipts_and_redelivery)
     cJSON *r4;
     cJSON *m4 = cJSON_GetArrayItem(receive(&b, "jobs", 1, &r4), 0);
     cr_assert_not_null(m4);
-    cJSON_Delete(ok(&b, "queue-change-visibility",
-                    "{\"QueueName\":\"jobs\",\"ReceiptHandle\":\"%s\",\"VisibilityTimeout\":0}",
-                    str(m4, "ReceiptHandle")));
+    cJSON_Delete(lt_ok(&b, "queue-change-visibility",
+                       "{\"QueueName\":\"jobs\",\"ReceiptHandle\":\"%s\",\"VisibilityTimeout\":0}",
+                       str(m4, "ReceiptHandle")));
     cr_assert_eq(receive_count(&b, "jobs", 1), 1);
     cJSON_Delete(r1);
     cJSON_Delete(r2);
@@ -208,10 +177,10 @@ Test(queue, delay_and_retention)
     lt_broker b;
     lt_broker_start(&b, lt_test_clock);
     cJSON_Delete(
-        ok(&b, "queue-create",
-           "{\"QueueName\":\"later\",\"Attributes\":{\"MessageRetentionPeriod\":\"120\"}}"));
-    cJSON_Delete(ok(&b, "queue-send",
-                    "{\"QueueName\":\"later\",\"MessageBody\":\"d\",\"DelaySeconds\":60}"));
+        lt_ok(&b, "queue-create",
+              "{\"QueueName\":\"later\",\"Attributes\":{\"MessageRetentionPeriod\":\"120\"}}"));
+    cJSON_Delete(lt_ok(&b, "queue-send",
+                       "{\"QueueName\":\"later\",\"MessageBody\":\"d\",\"DelaySeconds\":60}"));
     char buf[64];
     cr_assert_str_eq(
         queue_attr(&b, "later", "ApproximateNumberOfMessagesDelayed", buf, sizeof(buf)), "1");
@@ -229,11 +198,11 @@ Test(queue, redrive_after_max_receives)
 {
     lt_broker b;
     lt_broker_start(&b, lt_test_clock);
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"dead\"}"));
-    cJSON_Delete(ok(&b, "queue-create",
-                    "{\"QueueName\":\"live\",\"Attributes\":{\"VisibilityTimeout\":\"10\","
-                    "\"RedrivePolicy\":\"{\\\"deadLetterTargetArn\\\":\\\"arn:lamina:sqs:local:"
-                    "000000000000:dead\\\",\\\"maxReceiveCount\\\":2}\"}}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"dead\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create",
+                       "{\"QueueName\":\"live\",\"Attributes\":{\"VisibilityTimeout\":\"10\","
+                       "\"RedrivePolicy\":\"{\\\"deadLetterTargetArn\\\":\\\"arn:lamina:sqs:local:"
+                       "000000000000:dead\\\",\\\"maxReceiveCount\\\":2}\"}}"));
     send(&b, "live", "poison");
     cr_assert_eq(receive_count(&b, "live", 1), 1);
     lt_clock_advance(&b, 11000);
@@ -252,19 +221,21 @@ Test(queue, fifo_order_inflight_and_dedup)
 {
     lt_broker b;
     lt_broker_start(&b, lt_test_clock);
-    cJSON_Delete(ok(&b, "queue-create",
-                    "{\"QueueName\":\"f.fifo\",\"Attributes\":{\"FifoQueue\":"
-                    "\"true\",\"ContentBasedDeduplication\":\"true\"}}"));
+    cJSON_Delete(lt_ok(&b, "queue-create",
+                       "{\"QueueName\":\"f.fifo\",\"Attributes\":{\"FifoQueue\":"
+                       "\"true\",\"ContentBasedDeduplication\":\"true\"}}"));
     for (int i = 0; i < 3; i++) {
-        cJSON_Delete(
-            ok(&b, "queue-send",
-               "{\"QueueName\":\"f.fifo\",\"MessageBody\":\"a%d\",\"MessageGroupId\":\"A\"}", i));
+        cJSON_Delete(lt_ok(
+            &b, "queue-send",
+            "{\"QueueName\":\"f.fifo\",\"MessageBody\":\"a%d\",\"MessageGroupId\":\"A\"}", i));
     }
-    cJSON_Delete(ok(&b, "queue-send",
-                    "{\"QueueName\":\"f.fifo\",\"MessageBody\":\"b0\",\"MessageGroupId\":\"B\"}"));
+    cJSON_Delete(
+        lt_ok(&b, "queue-send",
+              "{\"QueueName\":\"f.fifo\",\"MessageBody\":\"b0\",\"MessageGroupId\":\"B\"}"));
     /* the same body again within 5 minutes: deduplicated */
-    cJSON *dup = ok(&b, "queue-send",
-                    "{\"QueueName\":\"f.fifo\",\"MessageBody\":\"a0\",\"MessageGroupId\":\"A\"}");
+    cJSON *dup =
+        lt_ok(&b, "queue-send",
+              "{\"QueueName\":\"f.fifo\",\"MessageBody\":\"a0\",\"MessageGroupId\":\"A\"}");
     cJSON_Delete(dup);
     char buf[64];
     cr_assert_str_eq(queue_attr(&b, "f.fifo", "ApproximateNumberOfMessages", buf, sizeof(buf)), "4",
@@ -296,11 +267,11 @@ Test(queue, batch_partial_failure)
 {
     lt_broker b;
     lt_broker_start(&b, NULL);
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"batch\"}"));
-    cJSON *r = ok(&b, "queue-send-batch",
-                  "{\"QueueName\":\"batch\",\"Entries\":[{\"Id\":\"a\",\"MessageBody\":\"1\"},"
-                  "{\"Id\":\"b\",\"MessageBody\":\"2\",\"DelaySeconds\":901},"
-                  "{\"Id\":\"c\",\"MessageBody\":\"3\"}]}");
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"batch\"}"));
+    cJSON *r = lt_ok(&b, "queue-send-batch",
+                     "{\"QueueName\":\"batch\",\"Entries\":[{\"Id\":\"a\",\"MessageBody\":\"1\"},"
+                     "{\"Id\":\"b\",\"MessageBody\":\"2\",\"DelaySeconds\":901},"
+                     "{\"Id\":\"c\",\"MessageBody\":\"3\"}]}");
     cJSON *good = cJSON_GetObjectItemCaseSensitive(r, "Successful");
     cJSON *bad = cJSON_GetObjectItemCaseSensitive(r, "Failed");
     cr_assert_eq(cJSON_GetArraySize(good), 2);
@@ -352,7 +323,7 @@ static lt_broker *status_of;
 static bool one_parked(void *arg)
 {
     (void)arg;
-    cJSON *s = ok(status_of, "status", "{}");
+    cJSON *s = lt_ok(status_of, "status", "{}");
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(s, "Messaging");
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(m, "WaitingReceives");
     bool yes = cJSON_IsNumber(p) && p->valueint == 1;
@@ -365,7 +336,7 @@ Test(queue, long_poll_wakes_on_send)
     lt_broker b;
     lt_broker_start(&b, NULL);
     status_of = &b;
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"poll\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"poll\"}"));
     waiter w = {.b = &b};
     pthread_t t;
     pthread_create(&t, NULL, long_poll, &w);
@@ -433,9 +404,9 @@ Test(queue, kill9_during_sends_and_publishes_loses_no_acknowledged_message)
 {
     lt_broker b;
     lt_broker_start(&b, NULL);
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"durable\"}"));
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"fanned\"}"));
-    cJSON_Delete(ok(&b, "topic-create", "{\"Name\":\"stream\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"durable\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"fanned\"}"));
+    cJSON_Delete(lt_ok(&b, "topic-create", "{\"Name\":\"stream\"}"));
     subscribe_queue(&b, "stream", "fanned", NULL);
     char state[256];
     snprintf(state, sizeof(state), "%s", b.state);
@@ -464,30 +435,30 @@ Test(queue, kill9_during_sends_and_publishes_loses_no_acknowledged_message)
 
 static void subscribe_queue(lt_broker *b, const char *topic, const char *queue, const char *attrs)
 {
-    cJSON_Delete(ok(b, "topic-subscribe",
-                    "{\"TopicArn\":\"%s\",\"Protocol\":\"sqs\",\"Endpoint\":\"%s\"%s%s}", topic,
-                    queue, attrs != NULL ? ",\"Attributes\":" : "", attrs != NULL ? attrs : ""));
+    cJSON_Delete(lt_ok(b, "topic-subscribe",
+                       "{\"TopicArn\":\"%s\",\"Protocol\":\"sqs\",\"Endpoint\":\"%s\"%s%s}", topic,
+                       queue, attrs != NULL ? ",\"Attributes\":" : "", attrs != NULL ? attrs : ""));
 }
 
 Test(topic, fan_out_to_queues_envelope_and_raw)
 {
     lt_broker b;
     lt_broker_start(&b, NULL);
-    cJSON *t = ok(&b, "topic-create", "{\"Name\":\"news\"}");
+    cJSON *t = lt_ok(&b, "topic-create", "{\"Name\":\"news\"}");
     cr_assert_str_eq(str(t, "TopicArn"), "arn:lamina:sns:local:000000000000:news");
     cJSON_Delete(t);
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"env\"}"));
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"raw\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"env\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"raw\"}"));
     subscribe_queue(&b, "news", "env", NULL);
     subscribe_queue(&b, "arn:lamina:sns:local:000000000000:news", "raw",
                     "{\"RawMessageDelivery\":\"true\"}");
-    cJSON *subs = ok(&b, "topic-subscriptions", "{\"TopicArn\":\"news\"}");
+    cJSON *subs = lt_ok(&b, "topic-subscriptions", "{\"TopicArn\":\"news\"}");
     cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(subs, "Subscriptions")), 2);
     cJSON_Delete(subs);
-    cJSON *p = ok(&b, "topic-publish",
-                  "{\"TopicArn\":\"news\",\"Message\":\"hello\",\"Subject\":\"greeting\","
-                  "\"MessageAttributes\":{\"kind\":{\"DataType\":\"String\","
-                  "\"StringValue\":\"hi\"}}}");
+    cJSON *p = lt_ok(&b, "topic-publish",
+                     "{\"TopicArn\":\"news\",\"Message\":\"hello\",\"Subject\":\"greeting\","
+                     "\"MessageAttributes\":{\"kind\":{\"DataType\":\"String\","
+                     "\"StringValue\":\"hi\"}}}");
     char mid[64];
     snprintf(mid, sizeof(mid), "%s", str(p, "MessageId"));
     cJSON_Delete(p);
@@ -525,22 +496,22 @@ Test(topic, filter_policies_on_attributes_and_body)
 {
     lt_broker b;
     lt_broker_start(&b, NULL);
-    cJSON_Delete(ok(&b, "topic-create", "{\"Name\":\"orders\"}"));
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"big\"}"));
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"eu\"}"));
+    cJSON_Delete(lt_ok(&b, "topic-create", "{\"Name\":\"orders\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"big\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"eu\"}"));
     subscribe_queue(&b, "orders", "big",
                     "{\"FilterPolicy\":\"{\\\"size\\\":[{\\\"numeric\\\":[\\\">\\\",100]}]}\"}");
     subscribe_queue(&b, "orders", "eu",
                     "{\"FilterPolicyScope\":\"MessageBody\",\"FilterPolicy\":"
                     "\"{\\\"region\\\":[\\\"eu\\\"]}\"}");
-    cJSON_Delete(ok(&b, "topic-publish",
-                    "{\"TopicArn\":\"orders\",\"Message\":\"{\\\"region\\\":\\\"us\\\"}\","
-                    "\"MessageAttributes\":{\"size\":{\"DataType\":\"Number\","
-                    "\"StringValue\":\"500\"}}}"));
-    cJSON_Delete(ok(&b, "topic-publish",
-                    "{\"TopicArn\":\"orders\",\"Message\":\"{\\\"region\\\":\\\"eu\\\"}\","
-                    "\"MessageAttributes\":{\"size\":{\"DataType\":\"Number\","
-                    "\"StringValue\":\"5\"}}}"));
+    cJSON_Delete(lt_ok(&b, "topic-publish",
+                       "{\"TopicArn\":\"orders\",\"Message\":\"{\\\"region\\\":\\\"us\\\"}\","
+                       "\"MessageAttributes\":{\"size\":{\"DataType\":\"Number\","
+                       "\"StringValue\":\"500\"}}}"));
+    cJSON_Delete(lt_ok(&b, "topic-publish",
+                       "{\"TopicArn\":\"orders\",\"Message\":\"{\\\"region\\\":\\\"eu\\\"}\","
+                       "\"MessageAttributes\":{\"size\":{\"DataType\":\"Number\","
+                       "\"StringValue\":\"5\"}}}"));
     cr_assert_eq(receive_count(&b, "big", 10), 1, "the attribute filter let the wrong one through");
     cJSON *r;
     cJSON *m = cJSON_GetArrayItem(receive(&b, "eu", 10, &r), 0);
@@ -660,7 +631,7 @@ static cJSON *await_one(lt_broker *b, const char *q, cJSON **msg)
 {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    cJSON *r = ok(b, "queue-receive", "{\"QueueName\":\"%s\",\"WaitTimeSeconds\":20}", q);
+    cJSON *r = lt_ok(b, "queue-receive", "{\"QueueName\":\"%s\",\"WaitTimeSeconds\":20}", q);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     *msg = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "Messages"), 0);
     cr_assert_not_null(*msg, "nothing arrived in %s within 20 s", q);
@@ -684,7 +655,7 @@ static void event(lt_broker *b, const char *fn, const char *payload, char rid[40
 
 static int64_t async_stat(lt_broker *b, const char *key)
 {
-    cJSON *s = ok(b, "status", "{}");
+    cJSON *s = lt_ok(b, "status", "{}");
     const cJSON *v =
         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(s, "AsyncQueue"), key);
     cr_assert(cJSON_IsNumber(v), "status has no AsyncQueue.%s", key);
@@ -698,10 +669,10 @@ Test(destinations, on_success_to_a_queue_carries_the_invocation_record)
     lt_broker b;
     lt_broker_start(&b, NULL);
     lt_create(&b, "hello", "echo", NULL);
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"done\"}"));
-    cJSON_Delete(ok(&b, "event-config-put",
-                    "{\"FunctionName\":\"hello\",\"DestinationConfig\":{\"OnSuccess\":"
-                    "{\"Destination\":\"arn:aws:sqs:us-east-1:123456789012:done\"}}}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"done\"}"));
+    cJSON_Delete(lt_ok(&b, "event-config-put",
+                       "{\"FunctionName\":\"hello\",\"DestinationConfig\":{\"OnSuccess\":"
+                       "{\"Destination\":\"arn:aws:sqs:us-east-1:123456789012:done\"}}}"));
     char rid[40];
     event(&b, "hello", "{\"n\":7}", rid);
     cJSON *m;
@@ -734,12 +705,12 @@ Test(destinations, on_failure_to_a_topic_fans_out_the_record)
     lt_broker b;
     lt_broker_start(&b, NULL);
     lt_create(&b, "bad", "error", NULL);
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"failures\"}"));
-    cJSON_Delete(ok(&b, "topic-create", "{\"Name\":\"oops\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"failures\"}"));
+    cJSON_Delete(lt_ok(&b, "topic-create", "{\"Name\":\"oops\"}"));
     subscribe_queue(&b, "oops", "failures", NULL);
-    cJSON_Delete(ok(&b, "event-config-put",
-                    "{\"FunctionName\":\"bad\",\"MaximumRetryAttempts\":0,\"DestinationConfig\":"
-                    "{\"OnFailure\":{\"Destination\":\"topic:oops\"}}}"));
+    cJSON_Delete(lt_ok(&b, "event-config-put",
+                       "{\"FunctionName\":\"bad\",\"MaximumRetryAttempts\":0,\"DestinationConfig\":"
+                       "{\"OnFailure\":{\"Destination\":\"topic:oops\"}}}"));
     char rid[40];
     event(&b, "bad", "{\"order\":1}", rid);
     cJSON *m;
@@ -765,10 +736,10 @@ Test(destinations, dead_letter_queue_gets_the_event_unchanged_with_its_attribute
 {
     lt_broker b;
     lt_broker_start(&b, NULL);
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"dlq\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"dlq\"}"));
     lt_create(&b, "bad", "error", "\"DeadLetterConfig\":{\"TargetArn\":\"queue:dlq\"}");
     cJSON_Delete(
-        ok(&b, "event-config-put", "{\"FunctionName\":\"bad\",\"MaximumRetryAttempts\":0}"));
+        lt_ok(&b, "event-config-put", "{\"FunctionName\":\"bad\",\"MaximumRetryAttempts\":0}"));
     const char *payload = "{ \"order\" : 42 }"; /* spacing kept: the event goes unchanged */
     char rid[40];
     event(&b, "bad", payload, rid);
@@ -797,9 +768,9 @@ Test(destinations, a_missing_target_is_dropped_and_counted)
     lt_broker_start(&b, NULL);
     stat_of = &b;
     lt_create(&b, "bad", "error", "\"DeadLetterConfig\":{\"TargetArn\":\"topic:nowhere\"}");
-    cJSON_Delete(ok(&b, "event-config-put",
-                    "{\"FunctionName\":\"bad\",\"MaximumRetryAttempts\":0,\"DestinationConfig\":"
-                    "{\"OnFailure\":{\"Destination\":\"queue:ghost\"}}}"));
+    cJSON_Delete(lt_ok(&b, "event-config-put",
+                       "{\"FunctionName\":\"bad\",\"MaximumRetryAttempts\":0,\"DestinationConfig\":"
+                       "{\"OnFailure\":{\"Destination\":\"queue:ghost\"}}}"));
     cr_assert_eq(async_stat(&b, "DestinationDeliveryFailures"), 0);
     cr_assert_eq(async_stat(&b, "DeadLetterErrors"), 0);
     char rid[40];
@@ -810,7 +781,7 @@ Test(destinations, a_missing_target_is_dropped_and_counted)
               "a dead letter to a missing topic was not counted");
     /* and the event is finished, not retried forever */
     cr_assert(lt_wait_until(counted, "DeadLetterErrors", 1000));
-    cJSON *s = ok(&b, "status", "{}");
+    cJSON *s = lt_ok(&b, "status", "{}");
     cr_assert_eq(
         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(s, "AsyncQueue"), "Depth")
             ->valueint,
@@ -824,10 +795,10 @@ Test(topic, a_function_subscription_runs_the_function_with_the_sns_event)
     lt_broker b;
     lt_broker_start(&b, NULL);
     lt_create(&b, "rec", "record", NULL);
-    cJSON_Delete(ok(&b, "topic-create", "{\"Name\":\"jobs\"}"));
-    cJSON_Delete(ok(&b, "topic-subscribe",
-                    "{\"TopicArn\":\"jobs\",\"Protocol\":\"lambda\",\"Endpoint\":\"rec\"}"));
-    cJSON *p = ok(&b, "topic-publish", "{\"TopicArn\":\"jobs\",\"Message\":\"job-17\"}");
+    cJSON_Delete(lt_ok(&b, "topic-create", "{\"Name\":\"jobs\"}"));
+    cJSON_Delete(lt_ok(&b, "topic-subscribe",
+                       "{\"TopicArn\":\"jobs\",\"Protocol\":\"lambda\",\"Endpoint\":\"rec\"}"));
+    cJSON *p = lt_ok(&b, "topic-publish", "{\"TopicArn\":\"jobs\",\"Message\":\"job-17\"}");
     char mid[64];
     snprintf(mid, sizeof(mid), "%s", str(p, "MessageId"));
     cJSON_Delete(p);
@@ -853,17 +824,17 @@ Test(destinations, the_dead_letter_target_is_the_versions_and_works_with_on_fail
 {
     lt_broker b;
     lt_broker_start(&b, NULL);
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"dlq-v1\"}"));
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"dlq-latest\"}"));
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"failed\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"dlq-v1\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"dlq-latest\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"failed\"}"));
     lt_create(&b, "bad", "error", "\"DeadLetterConfig\":{\"TargetArn\":\"queue:dlq-v1\"}");
-    cJSON_Delete(ok(&b, "publish", "{\"FunctionName\":\"bad\"}"));
-    cJSON_Delete(ok(&b, "update-config",
-                    "{\"FunctionName\":\"bad\",\"DeadLetterConfig\":{\"TargetArn\":"
-                    "\"arn:aws:sqs:us-east-1:123456789012:dlq-latest\"}}"));
-    cJSON_Delete(ok(&b, "event-config-put",
-                    "{\"FunctionName\":\"bad\",\"MaximumRetryAttempts\":0,\"DestinationConfig\":"
-                    "{\"OnFailure\":{\"Destination\":\"queue:failed\"}}}"));
+    cJSON_Delete(lt_ok(&b, "publish", "{\"FunctionName\":\"bad\"}"));
+    cJSON_Delete(lt_ok(&b, "update-config",
+                       "{\"FunctionName\":\"bad\",\"DeadLetterConfig\":{\"TargetArn\":"
+                       "\"arn:aws:sqs:us-east-1:123456789012:dlq-latest\"}}"));
+    cJSON_Delete(lt_ok(&b, "event-config-put",
+                       "{\"FunctionName\":\"bad\",\"MaximumRetryAttempts\":0,\"DestinationConfig\":"
+                       "{\"OnFailure\":{\"Destination\":\"queue:failed\"}}}"));
     char rid[40];
     event(&b, "bad:1", "{\"v\":1}", rid);
     cJSON *m;
@@ -890,8 +861,8 @@ Test(queue, bad_requests_get_typed_errors_and_change_nothing)
 {
     lt_broker b;
     lt_broker_start(&b, NULL);
-    cJSON_Delete(ok(&b, "queue-create", "{\"QueueName\":\"strict\"}"));
-    cJSON_Delete(ok(&b, "topic-create", "{\"Name\":\"t\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"strict\"}"));
+    cJSON_Delete(lt_ok(&b, "topic-create", "{\"Name\":\"t\"}"));
     struct {
         const char *op, *args;
         int code;
@@ -949,7 +920,7 @@ Test(queue, bad_requests_get_typed_errors_and_change_nothing)
     char buf[32];
     cr_assert_str_eq(queue_attr(&b, "strict", "ApproximateNumberOfMessages", buf, sizeof(buf)),
                      "0");
-    cJSON *subs = ok(&b, "topic-subscriptions", "{\"TopicArn\":\"t\"}");
+    cJSON *subs = lt_ok(&b, "topic-subscriptions", "{\"TopicArn\":\"t\"}");
     cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(subs, "Subscriptions")), 0);
     cJSON_Delete(subs);
     lt_broker_stop(&b, false);

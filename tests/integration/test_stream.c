@@ -17,36 +17,6 @@
 
 #include "harness.h"
 
-static int call(lt_broker *b, const char *op, const char *args, cJSON **out, lm_error *e)
-{
-    char *reply = NULL;
-    lm_error local;
-    lm_error *err = e != NULL ? e : &local;
-    int rc = lm_call(b->client, op, args, NULL, 0, &reply, err);
-    if (out != NULL) {
-        *out = rc == LM_OK ? cJSON_Parse(reply) : NULL;
-    }
-    free(reply);
-    return rc;
-}
-
-static cJSON *ok(lt_broker *b, const char *op, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static cJSON *ok(lt_broker *b, const char *op, const char *fmt, ...)
-{
-    char args[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof(args), fmt, ap);
-    va_end(ap);
-    cJSON *j = NULL;
-    lm_error e;
-    int rc = call(b, op, args, &j, &e);
-    cr_assert_eq(rc, LM_OK, "%s %s: %s %s", op, args, e.type, e.message);
-    cr_assert_not_null(j);
-    return j;
-}
-
 static const char *str(const cJSON *o, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -56,9 +26,9 @@ static const char *str(const cJSON *o, const char *key)
 
 static char *iterator(lt_broker *b, const char *s, const char *shard, const char *type_and_more)
 {
-    cJSON *r = ok(b, "stream-iterator",
-                  "{\"StreamName\":\"%s\",\"ShardId\":\"%s\",\"ShardIteratorType\":%s}", s, shard,
-                  type_and_more);
+    cJSON *r = lt_ok(b, "stream-iterator",
+                     "{\"StreamName\":\"%s\",\"ShardId\":\"%s\",\"ShardIteratorType\":%s}", s,
+                     shard, type_and_more);
     char *it = strdup(str(r, "ShardIterator"));
     cJSON_Delete(r);
     return it;
@@ -71,7 +41,7 @@ static cJSON *read_all(lt_broker *b, const char *s, const char *shard)
     char *it = iterator(b, s, shard, "\"TRIM_HORIZON\"");
     cJSON *all = cJSON_CreateArray();
     for (;;) {
-        cJSON *r = ok(b, "stream-get-records", "{\"ShardIterator\":\"%s\",\"Limit\":1000}", it);
+        cJSON *r = lt_ok(b, "stream-get-records", "{\"ShardIterator\":\"%s\",\"Limit\":1000}", it);
         cJSON *recs = cJSON_GetObjectItemCaseSensitive(r, "Records");
         int n = cJSON_GetArraySize(recs);
         cJSON *x;
@@ -110,8 +80,8 @@ static cJSON *put(lt_broker *b, const char *s, const char *key, const char *data
 {
     char d[512];
     b64(data, d);
-    return ok(b, "stream-put", "{\"StreamName\":\"%s\",\"PartitionKey\":\"%s\",\"Data\":\"%s\"}", s,
-              key, d);
+    return lt_ok(b, "stream-put", "{\"StreamName\":\"%s\",\"PartitionKey\":\"%s\",\"Data\":\"%s\"}",
+                 s, key, d);
 }
 
 /* MD5 of key as a 128-bit big-endian integer, by python3's hashlib. */
@@ -140,10 +110,10 @@ Test(stream, puts_hash_to_the_shard_whose_range_holds_the_python_md5, .timeout =
 {
     lt_broker b;
     lt_broker_start(&b, NULL);
-    cJSON *c = ok(&b, "stream-create", "{\"StreamName\":\"clicks\",\"ShardCount\":5}");
+    cJSON *c = lt_ok(&b, "stream-create", "{\"StreamName\":\"clicks\",\"ShardCount\":5}");
     cr_assert_str_eq(str(c, "StreamARN"), "arn:lamina:kinesis:local:000000000000:stream/clicks");
     cJSON_Delete(c);
-    cJSON *d = ok(&b, "stream-get", "{\"StreamName\":\"clicks\"}");
+    cJSON *d = lt_ok(&b, "stream-get", "{\"StreamName\":\"clicks\"}");
     cJSON *shards = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(d, "StreamDescription"), "Shards");
     cr_assert_eq(cJSON_GetArraySize(shards), 5);
@@ -176,7 +146,7 @@ Test(stream, iterators_retention_and_expiry_follow_the_broker_clock, .timeout = 
 {
     lt_broker b;
     lt_broker_start(&b, lt_test_clock);
-    cJSON_Delete(ok(&b, "stream-create", "{\"StreamName\":\"s\",\"ShardCount\":1}"));
+    cJSON_Delete(lt_ok(&b, "stream-create", "{\"StreamName\":\"s\",\"ShardCount\":1}"));
     cJSON *p0 = put(&b, "s", "k", "first");
     char seq0[32];
     snprintf(seq0, sizeof(seq0), "%s", str(p0, "SequenceNumber"));
@@ -190,12 +160,12 @@ Test(stream, iterators_retention_and_expiry_follow_the_broker_clock, .timeout = 
     snprintf(more, sizeof(more), "\"AFTER_SEQUENCE_NUMBER\",\"StartingSequenceNumber\":\"%s\"",
              seq0);
     char *after = iterator(&b, "s", "shardId-000000000000", more);
-    cJSON *r = ok(&b, "stream-get-records", "{\"ShardIterator\":\"%s\"}", after);
+    cJSON *r = lt_ok(&b, "stream-get-records", "{\"ShardIterator\":\"%s\"}", after);
     cJSON *recs = cJSON_GetObjectItemCaseSensitive(r, "Records");
     cr_assert_eq(cJSON_GetArraySize(recs), 2);
     cr_assert_str_eq(str(cJSON_GetArrayItem(recs, 0), "Data"), "c2Vjb25k"); /* second */
     cJSON_Delete(r);
-    r = ok(&b, "stream-get-records", "{\"ShardIterator\":\"%s\"}", latest);
+    r = lt_ok(&b, "stream-get-records", "{\"ShardIterator\":\"%s\"}", latest);
     recs = cJSON_GetObjectItemCaseSensitive(r, "Records");
     cr_assert_eq(cJSON_GetArraySize(recs), 1, "LATEST: only what came after it");
     cr_assert_str_eq(str(cJSON_GetArrayItem(recs, 0), "Data"), "dGhpcmQ="); /* third */
@@ -205,7 +175,7 @@ Test(stream, iterators_retention_and_expiry_follow_the_broker_clock, .timeout = 
     lm_error e;
     char args[512];
     snprintf(args, sizeof(args), "{\"ShardIterator\":\"%s\"}", latest);
-    cr_assert_eq(call(&b, "stream-get-records", args, NULL, &e), LM_E_EXPIRED_ITERATOR);
+    cr_assert_eq(lt_call(&b, "stream-get-records", args, NULL, &e), LM_E_EXPIRED_ITERATOR);
     cr_assert_str_eq(e.type, "ExpiredIteratorException");
     free(latest);
     free(after);
@@ -216,18 +186,20 @@ Test(stream, iterators_retention_and_expiry_follow_the_broker_clock, .timeout = 
     cr_assert_str_eq(str(cJSON_GetArrayItem(all, 0), "Data"), "c2Vjb25k");
     cJSON_Delete(all);
     /* bad requests are typed */
-    cr_assert_eq(call(&b, "stream-put", "{\"StreamName\":\"s\",\"PartitionKey\":\"k\"}", NULL, &e),
+    cr_assert_eq(
+        lt_call(&b, "stream-put", "{\"StreamName\":\"s\",\"PartitionKey\":\"k\"}", NULL, &e),
+        LM_E_STREAM_INVALID_ARGUMENT);
+    cr_assert_eq(lt_call(&b, "stream-put",
+                         "{\"StreamName\":\"s\",\"PartitionKey\":\"k\",\"Data\":\"***\"}", NULL,
+                         &e),
                  LM_E_STREAM_INVALID_ARGUMENT);
-    cr_assert_eq(call(&b, "stream-put",
-                      "{\"StreamName\":\"s\",\"PartitionKey\":\"k\",\"Data\":\"***\"}", NULL, &e),
-                 LM_E_STREAM_INVALID_ARGUMENT);
-    cr_assert_eq(call(&b, "stream-create", "{\"StreamName\":\"s\",\"ShardCount\":1}", NULL, &e),
+    cr_assert_eq(lt_call(&b, "stream-create", "{\"StreamName\":\"s\",\"ShardCount\":1}", NULL, &e),
                  LM_E_RESOURCE_IN_USE);
-    cr_assert_eq(call(&b, "stream-get", "{\"StreamName\":\"nope\"}", NULL, &e), LM_E_NOT_FOUND);
-    cr_assert_eq(call(&b, "stream-iterator",
-                      "{\"StreamName\":\"s\",\"ShardId\":\"shardId-000000000000\","
-                      "\"ShardIteratorType\":\"OLDEST\"}",
-                      NULL, &e),
+    cr_assert_eq(lt_call(&b, "stream-get", "{\"StreamName\":\"nope\"}", NULL, &e), LM_E_NOT_FOUND);
+    cr_assert_eq(lt_call(&b, "stream-iterator",
+                         "{\"StreamName\":\"s\",\"ShardId\":\"shardId-000000000000\","
+                         "\"ShardIteratorType\":\"OLDEST\"}",
+                         NULL, &e),
                  LM_E_STREAM_INVALID_ARGUMENT);
     lt_broker_stop(&b, false);
 }
@@ -236,7 +208,7 @@ Test(stream, split_then_merge_keeps_per_key_order_across_the_lineage, .timeout =
 {
     lt_broker b;
     lt_broker_start(&b, NULL);
-    cJSON_Delete(ok(&b, "stream-create", "{\"StreamName\":\"s\",\"ShardCount\":1}"));
+    cJSON_Delete(lt_ok(&b, "stream-create", "{\"StreamName\":\"s\",\"ShardCount\":1}"));
     for (int round = 0; round < 3; round++) {
         for (int k = 0; k < 10; k++) {
             char key[16], d[32];
@@ -245,13 +217,14 @@ Test(stream, split_then_merge_keeps_per_key_order_across_the_lineage, .timeout =
             cJSON_Delete(put(&b, "s", key, d));
         }
         if (round == 0) {
-            cJSON_Delete(ok(&b, "stream-split",
-                            "{\"StreamName\":\"s\",\"ShardToSplit\":\"shardId-000000000000\","
-                            "\"NewStartingHashKey\":\"170141183460469231731687303715884105728\"}"));
+            cJSON_Delete(
+                lt_ok(&b, "stream-split",
+                      "{\"StreamName\":\"s\",\"ShardToSplit\":\"shardId-000000000000\","
+                      "\"NewStartingHashKey\":\"170141183460469231731687303715884105728\"}"));
         } else if (round == 1) {
-            cJSON_Delete(ok(&b, "stream-merge",
-                            "{\"StreamName\":\"s\",\"ShardToMerge\":\"shardId-000000000001\","
-                            "\"AdjacentShardToMerge\":\"shardId-000000000002\"}"));
+            cJSON_Delete(lt_ok(&b, "stream-merge",
+                               "{\"StreamName\":\"s\",\"ShardToMerge\":\"shardId-000000000001\","
+                               "\"AdjacentShardToMerge\":\"shardId-000000000002\"}"));
         }
     }
     int next[10] = {0};
@@ -326,7 +299,7 @@ Test(stream, kill9_during_puts_loses_no_acknowledged_record_and_keeps_shard_orde
 {
     lt_broker b;
     lt_broker_start(&b, NULL);
-    cJSON_Delete(ok(&b, "stream-create", "{\"StreamName\":\"durable\",\"ShardCount\":3}"));
+    cJSON_Delete(lt_ok(&b, "stream-create", "{\"StreamName\":\"durable\",\"ShardCount\":3}"));
     char state[256];
     snprintf(state, sizeof(state), "%s", b.state);
     putter p[PUTTERS];
@@ -464,7 +437,7 @@ Test(stream, large_records_come_back_in_replies_the_client_accepts, .timeout = 6
 {
     lt_broker b;
     lt_broker_start(&b, NULL);
-    cJSON_Delete(ok(&b, "stream-create", "{\"StreamName\":\"big\",\"ShardCount\":1}"));
+    cJSON_Delete(lt_ok(&b, "stream-create", "{\"StreamName\":\"big\",\"ShardCount\":1}"));
     size_t n64 = 349525 * 4;
     char *args = malloc(n64 + 128);
     int k = sprintf(args, "{\"StreamName\":\"big\",\"PartitionKey\":\"k\",\"Data\":\"");
@@ -474,11 +447,11 @@ Test(stream, large_records_come_back_in_replies_the_client_accepts, .timeout = 6
     strcpy(args + k + n64, "\"}");
     for (int i = 0; i < 6; i++) {
         lm_error e;
-        cr_assert_eq(call(&b, "stream-put", args, NULL, &e), LM_OK, "%s", e.message);
+        cr_assert_eq(lt_call(&b, "stream-put", args, NULL, &e), LM_OK, "%s", e.message);
     }
     free(args);
     char *it = iterator(&b, "big", "shardId-000000000000", "\"TRIM_HORIZON\"");
-    cJSON *r = ok(&b, "stream-get-records", "{\"ShardIterator\":\"%s\"}", it);
+    cJSON *r = lt_ok(&b, "stream-get-records", "{\"ShardIterator\":\"%s\"}", it);
     cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "Records")), 4);
     cr_assert_eq(
         strlen(str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "Records"), 0), "Data")),

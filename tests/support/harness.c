@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -437,4 +438,32 @@ void lt_await_log(lt_broker *b, const char *fn, const char *needle, int times)
     log_wait w = {b, fn, needle, times};
     cr_assert(lt_wait_until(log_has, &w, 30000), "%s.log never held '%s' %d time(s):\n%s", fn,
               needle, times, lt_function_log(b, fn));
+}
+
+int lt_call(lt_broker *b, const char *op, const char *args, cJSON **out, lm_error *e)
+{
+    char *reply = NULL;
+    lm_error local;
+    lm_error *err = e != NULL ? e : &local;
+    int rc = lm_call(b->client, op, args, NULL, 0, &reply, err);
+    if (out != NULL) {
+        *out = rc == LM_OK ? cJSON_Parse(reply) : NULL;
+    }
+    free(reply);
+    return rc;
+}
+
+cJSON *lt_ok(lt_broker *b, const char *op, const char *fmt, ...)
+{
+    char args[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    cJSON *j = NULL;
+    lm_error e;
+    int rc = lt_call(b, op, args, &j, &e);
+    cr_assert_eq(rc, LM_OK, "%s %s: %s %s", op, args, e.type, e.message);
+    cr_assert_not_null(j);
+    return j;
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <cjson/cJSON.h>
 #include <lamina/client.h>
 
 typedef struct lt_broker {
@@ -60,6 +61,15 @@ int lt_invoke(lt_broker *b, const char *function, const char *payload, lm_invoke
 /* Run a command (argv, NULL-terminated) with LAMINA_STATE=b->state, capture
  * stdout and stderr (malloc'd, NUL-terminated) and return the exit status. */
 int lt_run(lt_broker *b, const char *const *argv, char **out, char **err);
+
+/* Call api op with args (JSON text); the reply parsed into *out (may be
+ * NULL; NULL on an error).  e may be NULL.  Returns the lm_err code. */
+int lt_call(lt_broker *b, const char *op, const char *args, cJSON **out, lm_error *e);
+
+/* lt_call with printf-formatted args (at most 8 KiB); asserts LM_OK and a
+ * JSON reply, which the caller deletes. */
+cJSON *lt_ok(lt_broker *b, const char *op, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Decode base64 (a LogResult) into a malloc'd, NUL-terminated string;
  * *len (if non-NULL) gets its length.  Asserts the input is base64. */
