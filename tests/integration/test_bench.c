@@ -578,6 +578,48 @@ Test(bench, stream_mode_puts_and_times_records)
     cJSON_Delete(d);
 }
 
+/* ApproximateNumberOfMessages of queue q. */
+static int queue_depth(const char *q)
+{
+    char args[256];
+    snprintf(args, sizeof(args), "{\"QueueName\":\"%s\",\"AttributeNames\":[\"All\"]}", q);
+    cJSON *j = lt_ok(&b, "queue-get", "%s", args);
+    const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "Attributes"),
+                                         "ApproximateNumberOfMessages");
+    cr_assert(cJSON_IsString(v));
+    int n = atoi(v->valuestring);
+    cJSON_Delete(j);
+    return n;
+}
+
+Test(bench, bus_mode_routes_events_through_its_rules_to_a_queue)
+{
+    cJSON *d = NULL;
+    /* put: the bus gets 5 rules, one of which routes each event to bb-q */
+    int rc = bench(&d, "bus", "bb", "--rules", "5", "-c", "4", "-n", "20", "-w", "0", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(d, "mode")->valuestring, "bus");
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "shape"), "op")->valuestring,
+                     "put");
+    cr_assert_eq(num(d, "count"), 20);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(d, "errors")), 0);
+    cr_assert_eq(queue_depth("bb-q"), 20, "every acknowledged event reached the target");
+    cJSON *r = lt_ok(&b, "rule-list", "{\"EventBusName\":\"bb\"}");
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(r, "Rules")), 5);
+    cJSON_Delete(r);
+    cJSON_Delete(d);
+    /* latency: the queue is purged, then each event is received and deleted */
+    rc = bench(&d, "bus", "bb", "--op", "latency", "-n", "5", "-w", "0", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(num(d, "count"), 5);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(d, "errors")), 0);
+    cr_assert_eq(queue_depth("bb-q"), 0);
+    cJSON_Delete(d);
+    /* --rules belongs to bus mode, and has a range */
+    cr_assert_eq(bench(&d, "bus", "bb", "--rules", "0", NULL), 2);
+    cr_assert_eq(bench(&d, "stream", "bs2", "--rules", "3", NULL), 2);
+}
+
 Test(bench, one_hop_baseline_is_raw_reqrep)
 {
     cJSON *d = NULL;

@@ -17,6 +17,7 @@
 #include "load.h"
 #include "opts.h"
 #include "queue.h"
+#include "bus.h"
 #include "stream.h"
 
 typedef enum bench_mode {
@@ -26,6 +27,7 @@ typedef enum bench_mode {
     BENCH_COLD_BASELINE, /* fork+exec+connect only */
     BENCH_QUEUE, /* queue-send / receive+delete / send→receive / get of a queue */
     BENCH_STREAM, /* stream-put / put→get-records of a stream */
+    BENCH_BUS, /* bus-put-events / put→receive through a rule to a queue */
 } bench_mode;
 
 typedef struct bench_spec {
@@ -35,6 +37,8 @@ typedef struct bench_spec {
     const char *function; /* invoke and cold modes; the queue's name in queue mode */
     queue_op queue_op; /* queue mode */
     stream_op stream_op; /* stream mode (the stream's name in function) */
+    bus_op bus_op; /* bus mode (the bus's name in function) */
+    int bus_rules; /* bus mode: rules on the bus (0 means 1) */
     uint64_t prefill; /* queue receive: visible messages before each round (0: auto) */
     int baseline_hops; /* warm baseline: 2 (default, 0 means 2) or 1 (raw req/rep) */
     load_shape shape; /* the whole run; rounds split it */

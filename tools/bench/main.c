@@ -35,6 +35,7 @@ typedef struct cli {
     const char *json_path;
     const char *handler_dir;
     const char *op; /* queue mode's --op */
+    bool rules_given; /* --rules (bus mode) */
     bool hops_given;
     bool has_failif;
     failif fail;
@@ -56,6 +57,11 @@ static void usage(FILE *out)
             "                   (default): one stream-put of -s BYTES, timed to the durable\n"
             "                   acknowledgement; latency: put, then get-records until it\n"
             "                   comes back\n"
+            "  bus NAME         a bus (with queue NAME-q, rule bench-match -> it, and\n"
+            "                   --rules N in all, 1-10000; made if missing), by --op: put\n"
+            "                   (default): one bus-put-events of a -s BYTES Detail, timed\n"
+            "                   to the commit that stored its delivery; latency: put, then\n"
+            "                   long-poll receive on NAME-q until it comes (use -c 1)\n"
             "  queue NAME       a standard queue (created if missing), by --op:\n"
             "                   send (default): one queue-send per request, timed to the\n"
             "                   durable acknowledgement; receive: one queue-receive (10,\n"
@@ -84,6 +90,7 @@ static void usage(FILE *out)
             "      --op OP           queue mode: send | receive | latency | get\n"
             "      --prefill N       queue receive: fill to N visible messages before each\n"
             "                        round (default: enough for the round)\n"
+            "      --rules N         bus mode: rules on the bus, 1 matching (default 1)\n"
             "comparison and output:\n"
             "      --vs-baseline     alternate Lamina and baseline rounds; report ratios\n"
             "      --rounds K        rounds per side (default 3 with --vs-baseline, else 1)\n"
@@ -113,6 +120,7 @@ enum {
     OPT_FIRST_WARMUP,
     OPT_OP,
     OPT_PREFILL,
+    OPT_RULES,
     OPT_HOPS,
 };
 
@@ -139,6 +147,7 @@ static const struct option long_opts[] = {
     {"first-warmup", required_argument, NULL, OPT_FIRST_WARMUP},
     {"op", required_argument, NULL, OPT_OP},
     {"prefill", required_argument, NULL, OPT_PREFILL},
+    {"rules", required_argument, NULL, OPT_RULES},
     {"hops", required_argument, NULL, OPT_HOPS},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -223,6 +232,15 @@ static int parse_other_opt(cli *c, int opt, const char *v)
         c->op = v; /* checked by settle_queue, which knows the mode */
         return 0;
     case OPT_PREFILL: return opts_count(v, &c->spec.prefill) == 0 ? 0 : bad("prefill", v);
+    case OPT_RULES: {
+        uint64_t n = 0;
+        c->rules_given = true;
+        if (opts_count(v, &n) != 0 || n < 1 || n > BUS_RULES_MAX) {
+            return bad("rule count (1-10000)", v);
+        }
+        c->spec.bus_rules = (int)n;
+        return 0;
+    }
     case OPT_HOPS:
         c->hops_given = true;
         c->spec.baseline_hops = atoi(v);
@@ -268,9 +286,13 @@ static int set_mode(cli *c)
         const char *name;
         bench_mode mode;
         bool needs_function;
-    } modes[] = {{"invoke", BENCH_INVOKE, true},      {"cold", BENCH_COLD, true},
-                 {"baseline", BENCH_BASELINE, false}, {"cold-baseline", BENCH_COLD_BASELINE, false},
-                 {"queue", BENCH_QUEUE, true},        {"stream", BENCH_STREAM, true}};
+    } modes[] = {{"invoke", BENCH_INVOKE, true},
+                 {"cold", BENCH_COLD, true},
+                 {"baseline", BENCH_BASELINE, false},
+                 {"cold-baseline", BENCH_COLD_BASELINE, false},
+                 {"queue", BENCH_QUEUE, true},
+                 {"stream", BENCH_STREAM, true},
+                 {"bus", BENCH_BUS, true}};
     for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
         if (strcmp(c->mode, modes[i].name) == 0) {
             c->spec.mode = modes[i].mode;
@@ -279,6 +301,7 @@ static int set_mode(cli *c)
                         modes[i].needs_function ? "needs" : "takes no",
                         modes[i].mode == BENCH_QUEUE    ? "a queue"
                         : modes[i].mode == BENCH_STREAM ? "a stream"
+                        : modes[i].mode == BENCH_BUS    ? "a bus"
                                                         : "a function");
                 return -1;
             }
@@ -294,6 +317,22 @@ static int settle_queue(cli *c)
 {
     const bench_spec *s = &c->spec;
     bool q = s->mode == BENCH_QUEUE;
+    if (s->mode == BENCH_BUS) {
+        if (c->op != NULL && bus_op_parse(c->op, &c->spec.bus_op) != 0) {
+            fprintf(stderr, "lamina-bench: bus --op is put or latency, not '%s'\n", c->op);
+            return -1;
+        }
+        if (s->prefill != 0 || s->async || c->payload_text != NULL || c->payload_file != NULL ||
+            c->size < 1 || c->size > 200u * 1024u) {
+            fprintf(stderr, "lamina-bench: bus takes --op, --rules and -s BYTES (1..204800)\n");
+            return -1;
+        }
+        return 0;
+    }
+    if (c->rules_given) {
+        fprintf(stderr, "lamina-bench: --rules applies to bus\n");
+        return -1;
+    }
     if (s->mode == BENCH_STREAM) {
         if (c->op != NULL && stream_op_parse(c->op, &c->spec.stream_op) != 0) {
             fprintf(stderr, "lamina-bench: stream --op is put or latency, not '%s'\n", c->op);
@@ -428,8 +467,8 @@ static int load_payload(cli *c)
         s->payload_len = len;
         return 0;
     }
-    if (s->mode == BENCH_QUEUE || s->mode == BENCH_STREAM) {
-        /* the body itself is built by queue.c / stream.c; the baseline carries as many bytes */
+    if (s->mode == BENCH_QUEUE || s->mode == BENCH_STREAM || s->mode == BENCH_BUS) {
+        /* the body itself is built by queue.c / stream.c / bus.c; the baseline carries as many bytes */
         c->payload_buf = malloc(c->size + 1);
         if (c->payload_buf == NULL) {
             return -1;

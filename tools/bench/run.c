@@ -29,6 +29,8 @@ typedef struct sides {
     bool qt_open;
     stream_target stt;
     bool stt_open;
+    bus_target bt;
+    bool bt_open;
     baseline *base;
     load_stats lamina;
     load_stats baseline;
@@ -43,6 +45,7 @@ const char *bench_mode_name(bench_mode m)
     case BENCH_COLD_BASELINE: return "cold-baseline";
     case BENCH_QUEUE: return "queue";
     case BENCH_STREAM: return "stream";
+    case BENCH_BUS: return "bus";
     }
     return "?";
 }
@@ -50,7 +53,7 @@ const char *bench_mode_name(bench_mode m)
 static bool has_lamina(const bench_spec *s)
 {
     return s->mode == BENCH_INVOKE || s->mode == BENCH_COLD || s->mode == BENCH_QUEUE ||
-           s->mode == BENCH_STREAM;
+           s->mode == BENCH_STREAM || s->mode == BENCH_BUS;
 }
 
 static int hops(const bench_spec *s)
@@ -82,6 +85,13 @@ static int open_sides(const bench_spec *s, sides *sd, char *err, size_t errlen)
             return -1;
         }
         sd->stt_open = true;
+    } else if (s->mode == BENCH_BUS) {
+        if (bus_target_open(&sd->bt, s->state_dir, s->endpoint, s->function, s->bus_op,
+                            s->bus_rules > 0 ? s->bus_rules : 1, s->payload_len, s->timeout_ms, err,
+                            errlen) != 0) {
+            return -1;
+        }
+        sd->bt_open = true;
     } else if (has_lamina(s)) {
         if (lamina_target_open(&sd->lt, s->state_dir, s->endpoint, s->function, s->payload,
                                s->payload_len, s->async, is_cold(s), s->end_to_end, s->timeout_ms,
@@ -112,6 +122,9 @@ static void close_sides(sides *sd)
     }
     if (sd->stt_open) {
         stream_target_close(&sd->stt);
+    }
+    if (sd->bt_open) {
+        bus_target_close(&sd->bt);
     }
     baseline_stop(sd->base);
     load_stats_finish(&sd->lamina);
@@ -179,6 +192,9 @@ static int run_rounds(const bench_spec *s, sides *sd, char *err, size_t errlen)
     if (sd->stt_open) {
         lam = stream_target_view(&sd->stt);
     }
+    if (sd->bt_open) {
+        lam = bus_target_view(&sd->bt);
+    }
     if (sd->base != NULL) {
         base = baseline_target(sd->base);
     }
@@ -207,11 +223,12 @@ static void describe(const bench_spec *s, sides *sd, report_run *r)
 {
     memset(r, 0, sizeof(*r));
     r->mode = bench_mode_name(s->mode);
-    bool named = s->mode == BENCH_QUEUE || s->mode == BENCH_STREAM;
+    bool named = s->mode == BENCH_QUEUE || s->mode == BENCH_STREAM || s->mode == BENCH_BUS;
     r->function = has_lamina(s) && !named ? s->function : NULL;
-    r->queue = named ? s->function : NULL; /* the queue's or the stream's name */
+    r->queue = named ? s->function : NULL; /* the queue's, stream's or bus's name */
     r->queue_op = s->mode == BENCH_QUEUE    ? queue_op_name(s->queue_op)
                   : s->mode == BENCH_STREAM ? stream_op_name(s->stream_op)
+                  : s->mode == BENCH_BUS    ? bus_op_name(s->bus_op)
                                             : NULL;
     r->items = s->mode == BENCH_QUEUE && s->queue_op == QUEUE_RECEIVE;
     r->shape = &s->shape;

@@ -24,6 +24,11 @@
  *               acknowledgement (group commit)
  *   stream_latency_c1  put to shard 0, then get-records until it is read,
  *               1 caller, 2 s: put→get-records time of one record
+ *   bus_put_c64_r1, _r100, _r10000  bus-put-events to "bench-bus-N" (N rules,
+ *               one matching, its target a queue), 64 callers, 2 s: time to
+ *               the commit that stored the delivery (group commit)
+ *   bus_latency_c1  put-events, then long-poll receive on the rule's queue,
+ *               1 caller, 2 s: put→receive time through a rule
  *   queue_latency_c1  send, then long-poll receive + delete, 1 caller, 2 s,
  *               on "bench-queue-latency": send→receive time of one message
  *
@@ -86,28 +91,39 @@ typedef struct std_item {
     queue_op op;
     int hops; /* warm baseline: 1 or 2 */
     stream_op sop; /* BENCH_STREAM (queue is then the stream's name) */
+    bus_op bop; /* BENCH_BUS (queue is then the bus's name) */
+    int rules; /* BENCH_BUS: rules on the bus */
 } std_item;
 
 static const std_item std_items[] = {
-    {"warm_c1", BENCH_INVOKE, 1, 6000, 0, 1000, false, false, true, NULL, QUEUE_SEND, 2,
-     STREAM_PUT},
+    {"warm_c1", BENCH_INVOKE, 1, 6000, 0, 1000, false, false, true, NULL, QUEUE_SEND, 2, STREAM_PUT,
+     BUS_PUT, 0},
     {"warm_c64", BENCH_INVOKE, 64, 6000, 0, 3000, false, false, true, NULL, QUEUE_SEND, 2,
-     STREAM_PUT},
-    {"cold", BENCH_COLD, 1, 0, 45, 0, false, false, true, NULL, QUEUE_SEND, 2, STREAM_PUT},
+     STREAM_PUT, BUS_PUT, 0},
+    {"cold", BENCH_COLD, 1, 0, 45, 0, false, false, true, NULL, QUEUE_SEND, 2, STREAM_PUT, BUS_PUT,
+     0},
     {"queue_send_c64", BENCH_QUEUE, 64, 2000, 0, 0, false, false, true, STD_QUEUE, QUEUE_SEND, 1,
-     STREAM_PUT},
+     STREAM_PUT, BUS_PUT, 0},
     {"queue_get_c1", BENCH_QUEUE, 1, 2000, 0, 0, false, false, false, STD_QUEUE, QUEUE_GET, 2,
-     STREAM_PUT},
+     STREAM_PUT, BUS_PUT, 0},
     {"queue_latency_c1", BENCH_QUEUE, 1, 2000, 0, 0, false, false, false, STD_LATENCY_QUEUE,
-     QUEUE_LATENCY, 2, STREAM_PUT},
+     QUEUE_LATENCY, 2, STREAM_PUT, BUS_PUT, 0},
     {"stream_put_c64", BENCH_STREAM, 64, 2000, 0, 0, false, false, true, "bench-stream", QUEUE_SEND,
-     1, STREAM_PUT},
+     1, STREAM_PUT, BUS_PUT, 0},
     {"stream_latency_c1", BENCH_STREAM, 1, 2000, 0, 0, false, false, false, "bench-stream",
-     QUEUE_SEND, 2, STREAM_LATENCY},
+     QUEUE_SEND, 2, STREAM_LATENCY, BUS_PUT, 0},
+    {"bus_put_c64_r1", BENCH_BUS, 64, 2000, 0, 0, false, false, false, "bench-bus-1", QUEUE_SEND, 2,
+     STREAM_PUT, BUS_PUT, 1},
+    {"bus_put_c64_r100", BENCH_BUS, 64, 2000, 0, 0, false, false, false, "bench-bus-100",
+     QUEUE_SEND, 2, STREAM_PUT, BUS_PUT, 100},
+    {"bus_put_c64_r10000", BENCH_BUS, 64, 2000, 0, 0, false, false, false, "bench-bus-10000",
+     QUEUE_SEND, 2, STREAM_PUT, BUS_PUT, 10000},
+    {"bus_latency_c1", BENCH_BUS, 1, 2000, 0, 0, false, false, false, "bench-bus-latency",
+     QUEUE_SEND, 2, STREAM_PUT, BUS_LATENCY, 1},
     {"async_e2e_c16", BENCH_INVOKE, 16, 2000, 0, 0, true, true, false, NULL, QUEUE_SEND, 2,
-     STREAM_PUT},
-    {"async_c16", BENCH_INVOKE, 16, 2000, 0, 0, true, false, false, NULL, QUEUE_SEND, 2,
-     STREAM_PUT},
+     STREAM_PUT, BUS_PUT, 0},
+    {"async_c16", BENCH_INVOKE, 16, 2000, 0, 0, true, false, false, NULL, QUEUE_SEND, 2, STREAM_PUT,
+     BUS_PUT, 0},
 };
 
 static int ensure_function(const char *state, const char *endpoint, const char *dir)
@@ -146,10 +162,13 @@ static void spec_for(const std_item *it, const char *state, const char *endpoint
     s->mode = it->mode;
     s->state_dir = state;
     s->endpoint = endpoint;
-    s->function = it->mode == BENCH_QUEUE || it->mode == BENCH_STREAM ? it->queue
-                  : it->e2e                                           ? STD_CHAIN
-                                                                      : STD_FUNCTION;
+    s->function = it->mode == BENCH_QUEUE || it->mode == BENCH_STREAM || it->mode == BENCH_BUS
+                      ? it->queue
+                  : it->e2e ? STD_CHAIN
+                            : STD_FUNCTION;
     s->stream_op = it->sop;
+    s->bus_op = it->bop;
+    s->bus_rules = it->rules;
     s->function = it->mode == BENCH_BASELINE ? NULL : s->function;
     s->queue_op = it->op;
     s->baseline_hops = it->hops;
@@ -302,6 +321,51 @@ static cJSON *stream_goals(const cJSON *summary)
     return o;
 }
 
+/* Issue 13's bus figures: put-events (each stored with its delivery to a
+ * queue, group-committed) at 64 callers as a ratio to the durable-enqueue
+ * limit, for 1, 100 and 10,000 rules on the bus, the 10,000-rule / 1-rule
+ * ratio of their throughput, and put->receive p50 over a durable commit. */
+static cJSON *bus_goals(const cJSON *summary)
+{
+    static const char *const runs[] = {"bus_put_c64_r1", "bus_put_c64_r100", "bus_put_c64_r10000"};
+    cJSON *o = cJSON_CreateObject();
+    double thr[3];
+    for (int i = 0; i < 3; i++) {
+        char key[64];
+        thr[i] = num(cJSON_GetObjectItemCaseSensitive(summary, runs[i]), "throughput", NULL);
+        snprintf(key, sizeof(key), "%s_over_durable_enqueue_limit", runs[i]);
+        cJSON_AddNumberToObject(o, key, thr[i] / PERF_SQLITE_FULL_BATCH100_ROWS_S);
+    }
+    cJSON_AddNumberToObject(o, "put_c64_throughput_r1", thr[0]);
+    cJSON_AddNumberToObject(o, "put_c64_throughput_r10000", thr[2]);
+    /* time per event with 10,000 rules over time per event with 1 */
+    cJSON_AddNumberToObject(o, "time_r10000_over_r1", thr[2] > 0 ? thr[0] / thr[2] : 0);
+    double p50 = num(cJSON_GetObjectItemCaseSensitive(summary, "bus_latency_c1"), "p50_us", NULL);
+    cJSON_AddNumberToObject(o, "put_receive_c1_p50_us", p50);
+    cJSON_AddNumberToObject(o, "put_receive_c1_over_durable_commit_p50",
+                            p50 / PERF_SQLITE_FULL_COMMIT_P50_US);
+    return o;
+}
+
+static void markdown_bus(const cJSON *summary)
+{
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(summary, "bus_goals");
+    if (g == NULL) {
+        return;
+    }
+    fprintf(stderr,
+            "bus put-events, 64 callers: %.0f/s with 1 rule = %.3fx the durable-enqueue limit, "
+            "%.0f/s with 10,000 rules = %.3fx; time per event 10,000 rules / 1 rule: %.2fx\n"
+            "bus put->receive through a rule to a queue, 1 caller: p50 %.0f us = %.1fx a durable "
+            "commit\n",
+            num(g, "put_c64_throughput_r1", NULL),
+            num(g, "bus_put_c64_r1_over_durable_enqueue_limit", NULL),
+            num(g, "put_c64_throughput_r10000", NULL),
+            num(g, "bus_put_c64_r10000_over_durable_enqueue_limit", NULL),
+            num(g, "time_r10000_over_r1", NULL), num(g, "put_receive_c1_p50_us", NULL),
+            num(g, "put_receive_c1_over_durable_commit_p50", NULL));
+}
+
 static void markdown_stream(const cJSON *summary)
 {
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(summary, "stream_goals");
@@ -383,11 +447,13 @@ int standard_run(const char *state, const char *endpoint, const char *handler_di
     }
     cJSON_AddItemToObject(summary, "queue_goals", queue_goals(summary));
     cJSON_AddItemToObject(summary, "stream_goals", stream_goals(summary));
+    cJSON_AddItemToObject(summary, "bus_goals", bus_goals(summary));
     cJSON_AddNumberToObject(doc, "elapsed_s", (double)(load_now_ns() - t0) / 1e9);
     if (!quiet) {
         markdown(summary);
         markdown_queue(summary);
         markdown_stream(summary);
+        markdown_bus(summary);
     }
     if (json_path != NULL && report_write(json_path, doc, err, sizeof(err)) != 0) {
         fprintf(stderr, "lamina-bench: %s\n", err);

@@ -286,6 +286,31 @@ LM_EXPORT void lm_invoke_result_finish(lm_invoke_result *r);
  *   "stream-split" {StreamName, ShardToSplit, NewStartingHashKey} -> {}
  *   "stream-merge" {StreamName, ShardToMerge, AdjacentShardToMerge} -> {}
  *
+ * Event buses (EventBridge's fields; EventBusName defaults to "default";
+ * errors: ResourceNotFoundException (5), codes 56 and 60-64 of
+ * lamina/error.h; broker/messaging/README.md "Event buses" has the rules):
+ *   "bus-create"   {Name}                          -> {EventBusArn}
+ *   "bus-delete"   {Name} (not "default")          -> {}
+ *   "bus-list"     {}                              -> {EventBuses:[{Name, Arn}]}
+ *   "bus-get"      {Name}                          -> {Name, Arn, Rules (count)}
+ *   "bus-put-events" {Entries:[{Source, DetailType, Detail (JSON object text),
+ *              Resources?, Time?, EventBusName?}] (1-10, 256 KiB)}
+ *                                                  -> {FailedEntryCount, Entries:
+ *              [{EventId} | {ErrorCode, ErrorMessage}]} (answered after the commit
+ *              that stored every matched target's delivery)
+ *   "rule-put"     {Name, EventBusName?, EventPattern (JSON text) |
+ *              ScheduleExpression (rate(...)/cron(...), default bus only),
+ *              State? ENABLED|DISABLED}             -> {RuleArn} (an upsert)
+ *   "rule-get" / "rule-delete" / "rule-enable" / "rule-disable" {Name, EventBusName?}
+ *   "rule-list"    {EventBusName?}                 -> {Rules:[…]}
+ *   "rule-targets-put" {Rule, EventBusName?, Targets:[{Id, Arn, Input? |
+ *              InputPath? | InputTransformer?{InputPathsMap, InputTemplate},
+ *              RetryPolicy?{MaximumRetryAttempts, MaximumEventAgeInSeconds},
+ *              DeadLetterConfig?{Arn}}] (at most 5 per rule)}
+ *                                                  -> {FailedEntryCount, FailedEntries}
+ *   "rule-targets-list" {Rule, EventBusName?}      -> {Targets:[…]}
+ *   "rule-targets-remove" {Rule, EventBusName?, Ids:[…]} -> {Removed, …}
+ *
  * A function configuration is Lambda's FunctionConfiguration: FunctionName,
  * FunctionArn, Runtime, Version, CodeSha256, CodeSize, Description, Timeout,
  * MemorySize, LastModified, State, RevisionId, DeadLetterConfig?,
