@@ -29,31 +29,11 @@ static int field(const cJSON *args, const char *key, bool required, const char *
     return LM_OK;
 }
 
-static nng_msg *reply(cJSON *j, lm_error *e)
-{
-    if (j == NULL) {
-        proto_error(e, LM_E_NOMEM, NULL);
-        return NULL;
-    }
-    proto_writer w;
-    nng_msg *m = proto_ok_begin(&w);
-    if (m != NULL && jsonconv_pack(&w, j, 1) != 0) {
-        nng_msg_free(m);
-        m = NULL;
-    }
-    cJSON_Delete(j);
-    m = proto_reply_end(&w, m);
-    if (m == NULL) {
-        proto_error(e, LM_E_NOMEM, NULL);
-    }
-    return m;
-}
-
 static nng_msg *reply_arn(const char *key, const char *arn, lm_error *e)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, key, arn);
-    return reply(o, e);
+    return mqops_reply_json(o, e);
 }
 
 nng_msg *mqops_bus_create(mq *m, mqsvc_call *c, lm_error *e)
@@ -73,7 +53,7 @@ nng_msg *mqops_bus_delete(mq *m, mqsvc_call *c, lm_error *e)
     if (field(c->args, "Name", true, &name, e) != LM_OK || mq_bus_delete(m, name, e) != LM_OK) {
         return NULL;
     }
-    return reply(cJSON_CreateObject(), e);
+    return mqops_reply_json(cJSON_CreateObject(), e);
 }
 
 nng_msg *mqops_bus_list(mq *m, mqsvc_call *c, lm_error *e)
@@ -85,7 +65,7 @@ nng_msg *mqops_bus_list(mq *m, mqsvc_call *c, lm_error *e)
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "EventBuses", l);
-    return reply(o, e);
+    return mqops_reply_json(o, e);
 }
 
 nng_msg *mqops_rule_put(mq *m, mqsvc_call *c, lm_error *e)
@@ -127,7 +107,7 @@ nng_msg *mqops_rule_delete(mq *m, mqsvc_call *c, lm_error *e)
         mq_rule_delete(m, bus, name, e) != LM_OK) {
         return NULL;
     }
-    return reply(cJSON_CreateObject(), e);
+    return mqops_reply_json(cJSON_CreateObject(), e);
 }
 
 nng_msg *mqops_rule_targets_put(mq *m, mqsvc_call *c, lm_error *e)
@@ -142,7 +122,7 @@ nng_msg *mqops_rule_targets_put(mq *m, mqsvc_call *c, lm_error *e)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "FailedEntryCount", 0);
     cJSON_AddItemToObject(o, "FailedEntries", cJSON_CreateArray());
-    return reply(o, e);
+    return mqops_reply_json(o, e);
 }
 
 nng_msg *mqops_bus_put_events(mq *m, mqsvc_call *c, lm_error *e)
@@ -166,7 +146,7 @@ nng_msg *mqops_bus_put_events(mq *m, mqsvc_call *c, lm_error *e)
         }
         cJSON_AddItemToArray(a, r);
     }
-    return reply(o, e);
+    return mqops_reply_json(o, e);
 }
 
 nng_msg *mqops_bus_get(mq *m, mqsvc_call *c, lm_error *e)
@@ -176,7 +156,7 @@ nng_msg *mqops_bus_get(mq *m, mqsvc_call *c, lm_error *e)
         return NULL;
     }
     cJSON *o = mq_bus_get(m, name, e);
-    return o != NULL ? reply(o, e) : NULL;
+    return o != NULL ? mqops_reply_json(o, e) : NULL;
 }
 
 /* {Name, EventBusName?} of a rule op. */
@@ -194,7 +174,7 @@ nng_msg *mqops_rule_get(mq *m, mqsvc_call *c, lm_error *e)
         return NULL;
     }
     cJSON *o = mq_rule_get(m, bus, name, e);
-    return o != NULL ? reply(o, e) : NULL;
+    return o != NULL ? mqops_reply_json(o, e) : NULL;
 }
 
 nng_msg *mqops_rule_list(mq *m, mqsvc_call *c, lm_error *e)
@@ -209,7 +189,7 @@ nng_msg *mqops_rule_list(mq *m, mqsvc_call *c, lm_error *e)
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "Rules", l);
-    return reply(o, e);
+    return mqops_reply_json(o, e);
 }
 
 static nng_msg *rule_state(mq *m, mqsvc_call *c, bool enabled, lm_error *e)
@@ -219,7 +199,7 @@ static nng_msg *rule_state(mq *m, mqsvc_call *c, bool enabled, lm_error *e)
         mq_rule_set_state(m, bus, name, enabled, e) != LM_OK) {
         return NULL;
     }
-    return reply(cJSON_CreateObject(), e);
+    return mqops_reply_json(cJSON_CreateObject(), e);
 }
 
 nng_msg *mqops_rule_enable(mq *m, mqsvc_call *c, lm_error *e)
@@ -244,7 +224,7 @@ nng_msg *mqops_rule_targets_list(mq *m, mqsvc_call *c, lm_error *e)
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "Targets", l);
-    return reply(o, e);
+    return mqops_reply_json(o, e);
 }
 
 nng_msg *mqops_rule_targets_remove(mq *m, mqsvc_call *c, lm_error *e)
@@ -258,5 +238,5 @@ nng_msg *mqops_rule_targets_remove(mq *m, mqsvc_call *c, lm_error *e)
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "Removed", (double)removed);
-    return reply(o, e);
+    return mqops_reply_json(o, e);
 }

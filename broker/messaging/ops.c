@@ -131,7 +131,7 @@ static int topic_arg(const cJSON *args, const char **topic, lm_error *e)
 /* ---- writing replies ---- */
 
 /* An "ok" reply whose body is j (taken; NULL: out of memory). */
-static nng_msg *reply_json(cJSON *j, lm_error *e)
+nng_msg *mqops_reply_json(cJSON *j, lm_error *e)
 {
     if (j == NULL) {
         proto_error(e, LM_E_NOMEM, NULL);
@@ -153,7 +153,7 @@ static nng_msg *reply_json(cJSON *j, lm_error *e)
 
 static nng_msg *reply_empty(lm_error *e)
 {
-    return reply_json(cJSON_CreateObject(), e);
+    return mqops_reply_json(cJSON_CreateObject(), e);
 }
 
 /* {key: value-of-j} with j taken. */
@@ -167,7 +167,7 @@ static nng_msg *reply_wrapped(const char *key, cJSON *j, lm_error *e)
         return NULL;
     }
     cJSON_AddItemToObject(o, key, j);
-    return reply_json(o, e);
+    return mqops_reply_json(o, e);
 }
 
 /* ---- queues ---- */
@@ -185,7 +185,7 @@ nng_msg *mqops_queue_create(mq *m, mqsvc_call *c, lm_error *e)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "QueueName", name);
     cJSON_AddStringToObject(o, "QueueArn", arn);
-    return reply_json(o, e);
+    return mqops_reply_json(o, e);
 }
 
 nng_msg *mqops_queue_list(mq *m, mqsvc_call *c, lm_error *e)
@@ -216,7 +216,7 @@ nng_msg *mqops_queue_get(mq *m, mqsvc_call *c, lm_error *e)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "QueueName", q);
     cJSON_AddItemToObject(o, "Attributes", attrs);
-    return reply_json(o, e);
+    return mqops_reply_json(o, e);
 }
 
 nng_msg *mqops_queue_set(mq *m, mqsvc_call *c, lm_error *e)
@@ -302,7 +302,7 @@ nng_msg *mqops_queue_send(mq *m, mqsvc_call *c, lm_error *e)
         mq_send(m, q, &en, c->now_ms, &out, e) != LM_OK) {
         return NULL;
     }
-    return reply_json(sent_json(&out, false), e);
+    return mqops_reply_json(sent_json(&out, false), e);
 }
 
 nng_msg *mqops_queue_send_batch(mq *m, mqsvc_call *c, lm_error *e)
@@ -351,7 +351,7 @@ nng_msg *mqops_queue_send_batch(mq *m, mqsvc_call *c, lm_error *e)
             cJSON_AddBoolToObject(f, "SenderFault", out[i].err.status < 500);
             cJSON_AddItemToArray(bad, f);
         }
-        rep = reply_json(o, e);
+        rep = mqops_reply_json(o, e);
     }
     mq_batch_finish(&b);
     return rep;
@@ -444,7 +444,7 @@ nng_msg *mqops_topic_create(mq *m, mqsvc_call *c, lm_error *e)
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "TopicArn", arn);
-    return reply_json(o, e);
+    return mqops_reply_json(o, e);
 }
 
 nng_msg *mqops_topic_list(mq *m, mqsvc_call *c, lm_error *e)
@@ -499,7 +499,7 @@ nng_msg *mqops_topic_subscribe(mq *m, mqsvc_call *c, lm_error *e)
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "SubscriptionArn", arn);
-    return reply_json(o, e);
+    return mqops_reply_json(o, e);
 }
 
 nng_msg *mqops_topic_unsubscribe(mq *m, mqsvc_call *c, lm_error *e)
@@ -539,5 +539,5 @@ nng_msg *mqops_topic_publish(mq *m, mqsvc_call *c, lm_error *e)
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "MessageId", out.message_id);
-    return reply_json(o, e);
+    return mqops_reply_json(o, e);
 }

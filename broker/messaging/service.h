@@ -75,6 +75,10 @@ void mqsvc_notify_ready(const char *queue);
 /* Receives parked now (status). */
 int mqsvc_waiting(void);
 
+/* An "ok" reply whose body is j (taken; NULL: out of memory, *e set), for
+ * the ops of ops.c, stream_ops.c and bus_ops.c. */
+nng_msg *mqops_reply_json(cJSON *j, lm_error *e);
+
 /* The operations (front/ops.c's table; QUEUE-OPS in <lamina/client.h>). */
 nng_msg *mqops_queue_create(mq *m, mqsvc_call *c, lm_error *e);
 nng_msg *mqops_queue_list(mq *m, mqsvc_call *c, lm_error *e);

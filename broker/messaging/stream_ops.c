@@ -63,26 +63,6 @@ static int int_arg(const cJSON *args, const char *key, long lo, long hi, int *ou
     return LM_OK;
 }
 
-static nng_msg *reply_json(cJSON *j, lm_error *e)
-{
-    if (j == NULL) {
-        proto_error(e, LM_E_NOMEM, NULL);
-        return NULL;
-    }
-    proto_writer w;
-    nng_msg *m = proto_ok_begin(&w);
-    if (m != NULL && jsonconv_pack(&w, j, 1) != 0) {
-        nng_msg_free(m);
-        m = NULL;
-    }
-    cJSON_Delete(j);
-    m = proto_reply_end(&w, m);
-    if (m == NULL) {
-        proto_error(e, LM_E_NOMEM, NULL);
-    }
-    return m;
-}
-
 nng_msg *mqops_stream_create(mq *m, mqsvc_call *c, lm_error *e)
 {
     const char *name = NULL;
@@ -103,14 +83,14 @@ nng_msg *mqops_stream_create(mq *m, mqsvc_call *c, lm_error *e)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "StreamName", name);
     cJSON_AddStringToObject(o, "StreamARN", arn);
-    return reply_json(o, e);
+    return mqops_reply_json(o, e);
 }
 
 nng_msg *mqops_stream_list(mq *m, mqsvc_call *c, lm_error *e)
 {
     (void)c;
     cJSON *o = mq_stream_list(m, e);
-    return o != NULL ? reply_json(o, e) : NULL;
+    return o != NULL ? mqops_reply_json(o, e) : NULL;
 }
 
 nng_msg *mqops_stream_get(mq *m, mqsvc_call *c, lm_error *e)
@@ -125,7 +105,7 @@ nng_msg *mqops_stream_get(mq *m, mqsvc_call *c, lm_error *e)
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "StreamDescription", d);
-    return reply_json(o, e);
+    return mqops_reply_json(o, e);
 }
 
 nng_msg *mqops_stream_delete(mq *m, mqsvc_call *c, lm_error *e)
@@ -135,7 +115,7 @@ nng_msg *mqops_stream_delete(mq *m, mqsvc_call *c, lm_error *e)
         mq_stream_delete(m, name, e) != LM_OK) {
         return NULL;
     }
-    return reply_json(cJSON_CreateObject(), e);
+    return mqops_reply_json(cJSON_CreateObject(), e);
 }
 
 nng_msg *mqops_stream_put(mq *m, mqsvc_call *c, lm_error *e)
@@ -167,7 +147,7 @@ nng_msg *mqops_stream_put(mq *m, mqsvc_call *c, lm_error *e)
     cJSON_AddStringToObject(o, "ShardId", out.shard_id);
     cJSON_AddStringToObject(o, "SequenceNumber", out.seq);
     cJSON_AddStringToObject(o, "EncryptionType", "NONE");
-    return reply_json(o, e);
+    return mqops_reply_json(o, e);
 }
 
 static cJSON *batch_reply(const mq_record_out *out, size_t n, size_t failed)
@@ -211,7 +191,7 @@ nng_msg *mqops_stream_put_batch(mq *m, mqsvc_call *c, lm_error *e)
         proto_error(e, LM_E_NOMEM, NULL);
     } else if (mq_stream_batch_parse(text, strlen(text), b, e) == LM_OK &&
                mq_stream_put_batch(m, name, b->r, b->n, c->now_ms, out, &failed, e) == LM_OK) {
-        rep = reply_json(batch_reply(out, b->n, failed), e);
+        rep = mqops_reply_json(batch_reply(out, b->n, failed), e);
     }
     mq_stream_batch_finish(b);
     free(b);
@@ -277,7 +257,7 @@ nng_msg *mqops_stream_iterator(mq *m, mqsvc_call *c, lm_error *e)
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "ShardIterator", it);
-    return reply_json(o, e);
+    return mqops_reply_json(o, e);
 }
 
 static cJSON *records_json(mq_records *r)
@@ -329,7 +309,7 @@ nng_msg *mqops_stream_get_records(mq *m, mqsvc_call *c, lm_error *e)
     }
     cJSON *o = records_json(&r);
     mq_records_finish(&r);
-    return reply_json(o, e);
+    return mqops_reply_json(o, e);
 }
 
 nng_msg *mqops_stream_split(mq *m, mqsvc_call *c, lm_error *e)
@@ -341,7 +321,7 @@ nng_msg *mqops_stream_split(mq *m, mqsvc_call *c, lm_error *e)
         mq_stream_split(m, name, shard, key, c->now_ms, e) != LM_OK) {
         return NULL;
     }
-    return reply_json(cJSON_CreateObject(), e);
+    return mqops_reply_json(cJSON_CreateObject(), e);
 }
 
 nng_msg *mqops_stream_merge(mq *m, mqsvc_call *c, lm_error *e)
@@ -353,5 +333,5 @@ nng_msg *mqops_stream_merge(mq *m, mqsvc_call *c, lm_error *e)
         mq_stream_merge(m, name, a, b, c->now_ms, e) != LM_OK) {
         return NULL;
     }
-    return reply_json(cJSON_CreateObject(), e);
+    return mqops_reply_json(cJSON_CreateObject(), e);
 }
