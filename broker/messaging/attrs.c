@@ -373,7 +373,7 @@ char *mq_attributes_store(const cJSON *attrs, bool *oom)
         cJSON *a = cJSON_AddObjectToObject(o, it[i].name);
         ok = a != NULL && cJSON_AddStringToObject(a, "DataType", it[i].type) != NULL;
         if (ok && it[i].binary) {
-            char *b64 = mq_base64(it[i].value, it[i].value_len);
+            char *b64 = util_base64(it[i].value, it[i].value_len);
             ok = b64 != NULL && cJSON_AddStringToObject(a, "BinaryValue", b64) != NULL;
             free(b64);
         } else if (ok) {

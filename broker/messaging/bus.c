@@ -1359,7 +1359,7 @@ static int put_one(mq *m, const cJSON *o, int64_t now_ms, mq_event_out *out, lm_
     }
     mq_bus_arn(bname, barn);
     char id[37];
-    mq_uuid(id);
+    util_uuid4(id);
     cJSON *env = envelope(id, source, dtype, res, d, t_ms);
     char *text = env != NULL ? cJSON_PrintUnformatted(env) : NULL;
     cJSON_Delete(env);
@@ -1712,7 +1712,7 @@ static int fire_one(mq *m, int64_t rid, const char *name, int64_t at, int64_t no
     }
     sqlite3_reset(st);
     char id[37], barn[MQ_ARN_MAX];
-    mq_uuid(id);
+    util_uuid4(id);
     mq_bus_arn("default", barn);
     cJSON *res = cJSON_CreateArray();
     cJSON_AddItemToArray(res, cJSON_CreateString(r.arn));

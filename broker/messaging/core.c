@@ -1,8 +1,8 @@
 /*
  * broker/messaging/core.c — the engine instance: prepared statements,
  * operation frames, caller-managed transactions, ready hooks, and the small
- * helpers (ids, hashes, base64, time text, strict JSON) the other files
- * use.
+ * helpers (MD5/SHA-256 hex, base64 decoding, time text, strict JSON) the
+ * other files use; ids, random hex and base64 encoding are lib/util.c's.
  *
  * Operation frames.  Every public operation runs between mq_op_begin and
  * mq_op_end.  Outside mq_begin the frame is a transaction of its own
@@ -17,10 +17,8 @@
  * that rolls back may leave a stale note: the hook then wakes a waiter for
  * nothing, which is harmless, where a missed wake-up would not be).
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include <mbedtls/base64.h>
@@ -303,37 +301,6 @@ void mq_sp_end(mq *m, bool keep)
 
 /* ---- helpers ---- */
 
-static void fill_random(void *p, size_t n)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = getrandom((char *)p + got, n - got, 0);
-        if (r > 0) {
-            got += (size_t)r;
-        } else if (errno != EINTR) {
-            abort(); /* no entropy: nothing safe to do */
-        }
-    }
-}
-
-void mq_uuid(char out[37])
-{
-    unsigned char b[16];
-    fill_random(b, sizeof(b));
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    static const char hx[] = "0123456789abcdef";
-    size_t o = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) {
-            out[o++] = '-';
-        }
-        out[o++] = hx[b[i] >> 4];
-        out[o++] = hx[b[i] & 15];
-    }
-    out[o] = '\0';
-}
-
 static void hex(const unsigned char *b, size_t n, char *out)
 {
     static const char hx[] = "0123456789abcdef";
@@ -342,16 +309,6 @@ static void hex(const unsigned char *b, size_t n, char *out)
         out[2 * i + 1] = hx[b[i] & 15];
     }
     out[2 * n] = '\0';
-}
-
-void mq_random_hex(char *out, size_t nbytes)
-{
-    unsigned char b[32];
-    if (nbytes > sizeof(b)) {
-        nbytes = sizeof(b);
-    }
-    fill_random(b, nbytes);
-    hex(b, nbytes, out);
 }
 
 void mq_md5_hex(const void *p, size_t n, char out[33])
@@ -377,21 +334,6 @@ void mq_iso8601(int64_t ms, char out[32])
     snprintf(t, sizeof(t), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
     snprintf(out, 32, "%.31s", t);
-}
-
-char *mq_base64(const void *p, size_t n)
-{
-    size_t cap = 4 * ((n + 2) / 3) + 1, olen = 0;
-    char *out = malloc(cap);
-    if (out == NULL) {
-        return NULL;
-    }
-    if (mbedtls_base64_encode((unsigned char *)out, cap, &olen, p, n) != 0) {
-        free(out);
-        return NULL;
-    }
-    out[olen] = '\0';
-    return out;
 }
 
 int mq_unbase64(const char *s, size_t len, unsigned char **out, size_t *n)

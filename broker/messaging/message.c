@@ -245,7 +245,7 @@ static int send_one(mq *m, mq_queue *q, const mq_send_entry *en, mq_sent *out, l
     if (oom) {
         return proto_error(e, LM_E_NOMEM, NULL);
     }
-    mq_uuid(out->message_id);
+    util_uuid4(out->message_id);
     int delay = en->delay_s >= 0 ? en->delay_s : q->delay_s;
     mq_new_msg nm = {.message_id = out->message_id,
                      .body = en->body,
@@ -436,7 +436,7 @@ static void fill_msg(sqlite3_stmt *st, mq_msg *msg)
 static int take(recv_ctx *rx, const cand *c, lm_error *e)
 {
     char token[33];
-    mq_random_hex(token, 16);
+    util_random_hex(token, 16);
     int64_t vis = rx->q->now + rx->vis_ms;
     sqlite3_stmt *st =
         mq_stmt(rx->m,

@@ -26,6 +26,7 @@
 
 #include <stdio.h>
 
+#include "lib/util.h" /* ids (util_uuid4, util_random_hex) and util_base64 */
 #include "mq.h"
 
 #define MQ_STMT_CACHE 160 /* distinct statements the engine prepares */
@@ -103,14 +104,12 @@ void mq_sp_end(mq *m, bool keep);
 /* Note that queue may have a message available at `at` (ready hook). */
 void mq_note_ready(mq *m, const char *queue, int64_t at);
 
-void mq_uuid(char out[37]);
-void mq_random_hex(char *out, size_t nbytes); /* 2*nbytes hex chars + NUL */
+/* Ids, random hex and base64 are lib/util.h's (util_uuid4, util_random_hex,
+ * util_base64). */
 void mq_md5_hex(const void *p, size_t n, char out[33]);
 void mq_sha256_hex(const void *p, size_t n, char out[65]);
 /* ISO 8601 UTC with milliseconds, "2019-01-02T12:45:07.000Z". */
 void mq_iso8601(int64_t ms, char out[32]);
-/* base64 of p[0..n) (malloc'd, NUL-terminated) or NULL on ENOMEM. */
-char *mq_base64(const void *p, size_t n);
 /* Decode base64 text; malloc'd bytes into *out, length *n.  -1 if s is
  * not valid base64 (or ENOMEM: *out NULL with *n == SIZE_MAX). */
 int mq_unbase64(const char *s, size_t len, unsigned char **out, size_t *n);

@@ -862,7 +862,7 @@ static int make_iterator(mq *m, int64_t sid, int64_t shard, int64_t pos, int64_t
     mq_fmt(fields, "%" PRId64 ".%" PRId64 ".%" PRId64 ".%" PRId64, sid, shard, pos, now_ms);
     iterator_mac(key, fields, mac);
     int n = mq_fmt(text, "%s.%s", fields, mac);
-    char *b = mq_base64(text, (size_t)n);
+    char *b = util_base64(text, (size_t)n);
     if (b == NULL) {
         return proto_error(e, LM_E_NOMEM, NULL);
     }

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "jsonconv.h"
-#include "messaging/mq_internal.h" /* mq_base64, mq_unbase64 */
+#include "messaging/mq_internal.h" /* mq_unbase64; util_base64 */
 #include "messaging/service.h"
 
 static int missing(lm_error *e, const char *field)
@@ -265,7 +265,7 @@ static cJSON *records_json(mq_records *r)
     cJSON *o = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(o, "Records");
     for (size_t i = 0; i < r->n; i++) {
         cJSON *x = cJSON_CreateObject();
-        char *b64 = mq_base64(r->v[i].data, r->v[i].len);
+        char *b64 = util_base64(r->v[i].data, r->v[i].len);
         if (b64 == NULL) {
             cJSON_Delete(x);
             cJSON_Delete(o);

@@ -330,7 +330,7 @@ static int sub_insert(mq *m, const topic_row *t, const mq_sub_spec *s, const cha
         return proto_error(e, LM_E_SUBSCRIPTION_LIMIT, "Subscription limit exceeded (%d per topic)",
                            MQ_SUBSCRIPTIONS_MAX);
     }
-    mq_uuid(uuid);
+    util_uuid4(uuid);
     sqlite3_stmt *st = mq_stmt(m,
                                "INSERT INTO mq_subs(tid, uuid, protocol, endpoint, raw, policy, "
                                "scope, created_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -692,7 +692,7 @@ int mq_publish_within(mq *m, const char *topic, const mq_publish_in *in, int64_t
     rc = topic_open(m, topic, &t, e);
     if (rc == LM_OK) {
         mq_topic_arn(t.name, p.topic_arn);
-        mq_uuid(p.message_id);
+        util_uuid4(p.message_id);
         mq_iso8601(now_ms, p.timestamp);
         rc = publish_fanout(m, &p, out, e);
     }

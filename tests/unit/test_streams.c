@@ -329,7 +329,7 @@ Test(streams, iterators_expire_after_five_minutes_and_cannot_be_forged)
     char *dot = strrchr(text, '.'); /* issued.mac: bump the last digit of issued */
     cr_assert_not_null(dot);
     dot[-1] = dot[-1] == '9' ? '8' : (char)(dot[-1] + 1);
-    char *forged = mq_base64(text, strlen(text));
+    char *forged = util_base64(text, strlen(text));
     cr_assert_eq(mq_stream_get_records(m, forged, 1, T0, &r, &e), LM_E_STREAM_INVALID_ARGUMENT);
     free(forged);
     cr_assert_eq(mq_stream_get_records(m, "bm90IGFuIGl0ZXJhdG9y", 1, T0, &r, &e),
