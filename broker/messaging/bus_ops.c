@@ -99,12 +99,25 @@ nng_msg *mqops_rule_put(mq *m, mqsvc_call *c, lm_error *e)
     return reply_arn("RuleArn", arn, e);
 }
 
+/* An optional boolean member: *out (false when absent). */
+static int flag(const cJSON *args, const char *key, bool *out, lm_error *e)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, key);
+    *out = cJSON_IsTrue(v);
+    if (v != NULL && !cJSON_IsNull(v) && !cJSON_IsBool(v)) {
+        return proto_error(e, LM_E_EV_VALIDATION, "Parameter %s must be a boolean.", key);
+    }
+    return LM_OK;
+}
+
 nng_msg *mqops_rule_delete(mq *m, mqsvc_call *c, lm_error *e)
 {
     const char *name, *bus;
+    bool force;
     if (field(c->args, "Name", true, &name, e) != LM_OK ||
         field(c->args, "EventBusName", false, &bus, e) != LM_OK ||
-        mq_rule_delete(m, bus, name, e) != LM_OK) {
+        flag(c->args, "Force", &force, e) != LM_OK ||
+        mq_rule_delete(m, bus, name, force, e) != LM_OK) {
         return NULL;
     }
     return mqops_reply_json(cJSON_CreateObject(), e);
@@ -113,15 +126,24 @@ nng_msg *mqops_rule_delete(mq *m, mqsvc_call *c, lm_error *e)
 nng_msg *mqops_rule_targets_put(mq *m, mqsvc_call *c, lm_error *e)
 {
     const char *rule, *bus;
+    mq_target_fail f[MQ_TARGETS_MAX];
+    size_t nf = 0;
     if (field(c->args, "Rule", true, &rule, e) != LM_OK ||
         field(c->args, "EventBusName", false, &bus, e) != LM_OK ||
-        mq_targets_put(m, bus, rule, cJSON_GetObjectItemCaseSensitive(c->args, "Targets"), e) !=
-            LM_OK) {
+        mq_targets_put(m, bus, rule, cJSON_GetObjectItemCaseSensitive(c->args, "Targets"), f, &nf,
+                       e) != LM_OK) {
         return NULL;
     }
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "FailedEntryCount", 0);
-    cJSON_AddItemToObject(o, "FailedEntries", cJSON_CreateArray());
+    cJSON_AddNumberToObject(o, "FailedEntryCount", (double)nf);
+    cJSON *a = cJSON_AddArrayToObject(o, "FailedEntries");
+    for (size_t i = 0; i < nf; i++) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "TargetId", f[i].id);
+        cJSON_AddStringToObject(x, "ErrorCode", f[i].err.type);
+        cJSON_AddStringToObject(x, "ErrorMessage", f[i].err.message);
+        cJSON_AddItemToArray(a, x);
+    }
     return mqops_reply_json(o, e);
 }
 

@@ -480,8 +480,8 @@ int mq_stream_put(mq *m, const char *stream, const mq_record_in *r, int64_t now_
  * tells each record's result (a record that fails its own checks fails
  * alone).  Records of one call keep their order within each shard.
  * *failed (may be NULL) counts the failed records. */
-int mq_stream_put_batch(mq *m, const char *stream, const mq_record_in *r, size_t n,
-                        int64_t now_ms, mq_record_out *out, size_t *failed, lm_error *e);
+int mq_stream_put_batch(mq *m, const char *stream, const mq_record_in *r, size_t n, int64_t now_ms,
+                        mq_record_out *out, size_t *failed, lm_error *e);
 
 typedef enum mq_iter_type {
     MQ_ITER_TRIM_HORIZON,
@@ -599,8 +599,10 @@ int mq_rule_put_schedule(mq *m, const char *name, const char *schedule, bool ena
  * The next firing is the first after now_ms, so firings missed while the
  * broker was down fire once, not once per period.  *fired may be NULL. */
 int mq_bus_fire(mq *m, int64_t now_ms, size_t budget, size_t *fired, lm_error *e);
-/* DeleteRule with its targets. */
-int mq_rule_delete(mq *m, const char *bus, const char *rule, lm_error *e);
+/* DeleteRule.  A rule that still has targets is refused as EventBridge
+ * does (ValidationException "Rule can't be deleted since it has
+ * targets.") unless force, which removes them with it. */
+int mq_rule_delete(mq *m, const char *bus, const char *rule, bool force, lm_error *e);
 /* InputPath / InputPathsMap paths: "$", then .KEY or [N] steps (KEY: any
  * characters but . [ ] and blanks).  The value at path in ev, or NULL. */
 bool mq_jsonpath_ok(const char *path);
@@ -614,11 +616,22 @@ const cJSON *mq_jsonpath_get(const cJSON *ev, const char *path);
  * malloc'd text, NULL on ENOMEM. */
 char *mq_input_transform(const cJSON *ev, const cJSON *paths, const char *tmpl,
                          const char *rule_name, const char *rule_arn);
-/* PutTargets: targets (a cJSON array of {"Id","Arn","Input"? |
- * "InputPath"? | "InputTransformer"?{InputPathsMap?, InputTemplate}}) added or
- * replaced by Id; more than MQ_TARGETS_MAX on the rule is
- * LimitExceededException and stores nothing. */
-int mq_targets_put(mq *m, const char *bus, const char *rule, const cJSON *targets, lm_error *e);
+/* PutTargets: targets (a cJSON array of 1-MQ_TARGETS_MAX {"Id","Arn",
+ * "Input"? | "InputPath"? | "InputTransformer"?{InputPathsMap?,
+ * InputTemplate}, "RetryPolicy"?, "DeadLetterConfig"?, "SqsParameters"?
+ * {MessageGroupId}}) added or replaced by Id, each on its own, as
+ * EventBridge: a target that fails its checks is left out and described in
+ * failed[*nfailed] (the array has room for MQ_TARGETS_MAX), the others are
+ * stored.  A FIFO queue target needs SqsParameters.MessageGroupId; it is
+ * refused on any other target.  Request-level errors (not a list, no such
+ * bus or rule) store nothing, and so does going over MQ_TARGETS_MAX on the
+ * rule (LimitExceededException). */
+typedef struct mq_target_fail {
+    char id[MQ_TARGET_ID_MAX + 1]; /* the target's Id as given ("" if none) */
+    lm_error err; /* its ErrorCode (err.type) and ErrorMessage */
+} mq_target_fail;
+int mq_targets_put(mq *m, const char *bus, const char *rule, const cJSON *targets,
+                   mq_target_fail *failed, size_t *nfailed, lm_error *e);
 
 /* {"Name","Arn","Rules"(count)}.  Caller owns the result. */
 cJSON *mq_bus_get(mq *m, const char *bus, lm_error *e);
@@ -632,8 +645,8 @@ int mq_rule_set_state(mq *m, const char *bus, const char *rule, bool enabled, lm
 cJSON *mq_targets_list(mq *m, const char *bus, const char *rule, lm_error *e);
 /* RemoveTargets by Id (an array of 1-100 strings); unknown ids are
  * ignored, *removed counts those removed. */
-int mq_targets_remove(mq *m, const char *bus, const char *rule, const cJSON *ids,
-                      size_t *removed, lm_error *e);
+int mq_targets_remove(mq *m, const char *bus, const char *rule, const cJSON *ids, size_t *removed,
+                      lm_error *e);
 
 /* Retries.  A target delivery that fails waits in mq_bus_retries; its
  * next attempt is due MQ_BUS_BACKOFF_FIRST_MS after the failure, doubling

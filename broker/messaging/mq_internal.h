@@ -29,10 +29,10 @@
 #include "lib/util.h" /* ids (util_uuid4, util_random_hex) and util_base64 */
 #include "mq.h"
 
-#define MQ_STMT_CACHE 160 /* distinct statements the engine prepares */
+#define MQ_STMT_CACHE 224 /* distinct statements the engine prepares */
 #define MQ_READY_MAX 64 /* queues remembered for the ready hook per transaction */
 #define MQ_EXPIRE_STEP 256 /* expired messages one operation removes */
-#define MQ_SCHEMA_VERSION 2 /* 2: streams (schema.c) */
+#define MQ_SCHEMA_VERSION 3 /* 2: streams; 3: bus archives, replays, FIFO targets (schema.c) */
 
 typedef struct mq_topic_cache mq_topic_cache; /* policy.c */
 

@@ -19,6 +19,9 @@
 #include "filter.h"
 #include "mq_internal.h"
 
+static mq_target_fail tf[MQ_TARGETS_MAX]; /* PutTargets' failed entries */
+static size_t ntf;
+
 static sqlite3 *db;
 static mq *m;
 
@@ -32,7 +35,7 @@ static void init_once(void)
     if (sqlite3_open(":memory:", &db) != SQLITE_OK || mq_schema_apply(db, &e) != LM_OK ||
         (m = mq_create(db, &e)) == NULL || mq_queue_create(m, "fz", NULL, 0, NULL, &e) != LM_OK ||
         mq_rule_put(m, NULL, "r", "{\"source\":[\"s\"]}", true, 0, NULL, &e) != LM_OK ||
-        mq_targets_put(m, NULL, "r", t, &e) != LM_OK) {
+        mq_targets_put(m, NULL, "r", t, tf, &ntf, &e) != LM_OK) {
         abort();
     }
     cJSON_Delete(t);
@@ -61,7 +64,7 @@ static void put_events(const cJSON *j)
 static void put_targets(const cJSON *j)
 {
     lm_error e;
-    (void)mq_targets_put(m, NULL, "r", j, &e);
+    (void)mq_targets_put(m, NULL, "r", j, tf, &ntf, &e);
     sqlite3_stmt *st = NULL;
     sqlite3_prepare_v2(db, "SELECT count(*) FROM mq_targets", -1, &st, NULL);
     if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int(st, 0) > MQ_TARGETS_MAX) {

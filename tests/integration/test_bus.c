@@ -44,6 +44,18 @@ static cJSON *drain(lt_broker *b, const char *q)
     return bodies;
 }
 
+/* PutTargets answers OK and leaves out just target id, with code. */
+static void target_refused(lt_broker *b, const char *id, const char *code, const char *args)
+{
+    cJSON *r = lt_ok(b, "rule-targets-put", "%s", args);
+    cr_assert_eq(cJSON_GetObjectItemCaseSensitive(r, "FailedEntryCount")->valueint, 1, "%s", args);
+    const cJSON *f = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "FailedEntries"), 0);
+    cr_assert_str_eq(str(f, "TargetId"), id);
+    cr_assert_str_eq(str(f, "ErrorCode"), code);
+    cr_assert(str(f, "ErrorMessage")[0] != '\0');
+    cJSON_Delete(r);
+}
+
 static void rule_to_queue(lt_broker *b, const char *bus, const char *rule, const char *pattern,
                           const char *queue, const char *extra)
 {
@@ -138,7 +150,14 @@ Test(bus, a_matching_rule_delivers_the_envelope_to_a_queue, .timeout = 60)
     cJSON_Delete(bodies);
     cJSON_Delete(r);
     /* a deleted rule delivers nothing more (the bus's cache is rebuilt) */
-    cJSON_Delete(lt_ok(&b, "rule-delete", "{\"Name\":\"shop-orders\"}"));
+    /* EventBridge refuses to delete a rule that has targets, unless forced */
+    lm_error de;
+    cr_assert_eq(lt_call(&b, "rule-delete", "{\"Name\":\"shop-orders\"}", NULL, &de),
+                 LM_E_EV_VALIDATION);
+    cr_assert_str_eq(de.message, "Rule can't be deleted since it has targets.");
+    cr_assert_eq(fails(&b, "rule-delete", "{\"Name\":\"shop-orders\",\"Force\":\"yes\"}"),
+                 LM_E_EV_VALIDATION);
+    cJSON_Delete(lt_ok(&b, "rule-delete", "{\"Name\":\"shop-orders\",\"Force\":true}"));
     cJSON_Delete(lt_ok(&b, "bus-put-events",
                        "{\"Entries\":[{\"Source\":\"shop\",\"DetailType\":\"X\","
                        "\"Detail\":\"{\\\"n\\\":70}\"}]}"));
@@ -210,10 +229,9 @@ Test(bus, typed_errors_for_patterns_targets_and_requests, .timeout = 60)
     cr_assert_eq(fails(&b, "rule-targets-put",
                        "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"t9\",\"Arn\":\"fn\"}]}"),
                  LM_E_LIMIT_EXCEEDED);
-    cr_assert_eq(fails(&b, "rule-targets-put",
-                       "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"t0\",\"Arn\":\"fn\","
-                       "\"Input\":\"not json\"}]}"),
-                 LM_E_EV_VALIDATION);
+    target_refused(&b, "t0", "ValidationException",
+                   "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"t0\",\"Arn\":\"fn\","
+                   "\"Input\":\"not json\"}]}");
     cr_assert_eq(fails(&b, "bus-put-events", "{\"Entries\":[]}"), LM_E_EV_VALIDATION);
     char eleven[2048] = "{\"Entries\":[";
     for (int i = 0; i < 11; i++) {
@@ -395,17 +413,12 @@ Test(bus, input_path_and_input_transformer_shape_what_a_queue_gets, .timeout = 6
     cr_assert_str_eq(str(o, "rule"), "tr");
     cJSON_Delete(o);
     cJSON_Delete(bodies);
-    lm_error e;
-    cr_assert_eq(lt_call(&b, "rule-targets-put",
-                         "{\"Rule\":\"tr\",\"Targets\":[{\"Id\":\"x\",\"Arn\":\"fn\","
-                         "\"InputPath\":\"detail\"}]}",
-                         NULL, &e),
-                 LM_E_EV_VALIDATION);
-    cr_assert_eq(lt_call(&b, "rule-targets-put",
-                         "{\"Rule\":\"tr\",\"Targets\":[{\"Id\":\"x\",\"Arn\":\"fn\","
-                         "\"Input\":\"{}\",\"InputPath\":\"$\"}]}",
-                         NULL, &e),
-                 LM_E_EV_VALIDATION);
+    target_refused(&b, "x", "ValidationException",
+                   "{\"Rule\":\"tr\",\"Targets\":[{\"Id\":\"x\",\"Arn\":\"fn\","
+                   "\"InputPath\":\"detail\"}]}");
+    target_refused(&b, "x", "ValidationException",
+                   "{\"Rule\":\"tr\",\"Targets\":[{\"Id\":\"x\",\"Arn\":\"fn\","
+                   "\"Input\":\"{}\",\"InputPath\":\"$\"}]}");
     lt_broker_stop(&b, false);
 }
 
@@ -472,12 +485,9 @@ Test(bus, topic_and_bus_targets_and_the_hop_limit_on_a_loop, .timeout = 60)
     cr_assert_eq(cJSON_GetObjectItemCaseSensitive(r, "FailedEntryCount")->valueint, 0);
     cJSON_Delete(r);
     cr_assert_eq(receive_n(&b, "looped"), 5, "hops 0-4 deliver, the 5th bus hop is refused");
-    lm_error e;
-    cr_assert_eq(lt_call(&b, "rule-targets-put",
-                         "{\"Rule\":\"fan\",\"Targets\":[{\"Id\":\"b\",\"Arn\":"
-                         "\"arn:aws:events:x:1:event-bus/app\",\"Input\":\"{}\"}]}",
-                         NULL, &e),
-                 LM_E_EV_VALIDATION);
+    target_refused(&b, "b", "ValidationException",
+                   "{\"Rule\":\"fan\",\"Targets\":[{\"Id\":\"b\",\"Arn\":"
+                   "\"arn:aws:events:x:1:event-bus/app\",\"Input\":\"{}\"}]}");
     lt_broker_stop(&b, false);
 }
 
@@ -570,19 +580,12 @@ Test(bus, a_failing_target_is_retried_with_back_off_then_dead_lettered, .timeout
     cr_assert_not_null(cJSON_GetObjectItemCaseSensitive(a, "ERROR_MESSAGE"));
     cJSON_Delete(ev);
     cJSON_Delete(m);
-    lm_error e;
-    cr_assert_eq(
-        lt_call(&b, "rule-targets-put",
-                "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"x\",\"Arn\":\"fn\",\"RetryPolicy\":"
-                "{\"MaximumRetryAttempts\":186}}]}",
-                NULL, &e),
-        LM_E_EV_VALIDATION);
-    cr_assert_eq(
-        lt_call(&b, "rule-targets-put",
-                "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"x\",\"Arn\":\"fn\",\"RetryPolicy\":"
-                "{\"MaximumEventAgeInSeconds\":59}}]}",
-                NULL, &e),
-        LM_E_EV_VALIDATION);
+    target_refused(&b, "x", "ValidationException",
+                   "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"x\",\"Arn\":\"fn\",\"RetryPolicy\":"
+                   "{\"MaximumRetryAttempts\":186}}]}");
+    target_refused(&b, "x", "ValidationException",
+                   "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"x\",\"Arn\":\"fn\",\"RetryPolicy\":"
+                   "{\"MaximumEventAgeInSeconds\":59}}]}");
     lt_broker_stop(&b, false);
 }
 
@@ -719,5 +722,141 @@ Test(bus, an_entrys_time_becomes_the_envelopes_time, .timeout = 60)
     }
     cr_assert(seen_a && seen_b, "the entries' Time values are not the envelopes' time");
     cJSON_Delete(bodies);
+    lt_broker_stop(&b, false);
+}
+
+/* PutTargets is per target, as EventBridge: the valid ones are stored,
+ * each invalid one comes back in FailedEntries; request-level errors and
+ * the 5-target limit still refuse the whole request. */
+Test(bus, put_targets_stores_the_valid_ones_and_reports_each_failure, .timeout = 60)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"q\"}"));
+    cJSON_Delete(lt_ok(&b, "rule-put",
+                       "{\"Name\":\"r\",\"EventPattern\":\"{\\\"source\\\":[\\\"s\\\"]}\"}"));
+    cJSON *r = lt_ok(&b, "rule-targets-put",
+                     "{\"Rule\":\"r\",\"Targets\":["
+                     "{\"Id\":\"good\",\"Arn\":\"arn:aws:sqs:x:1:q\"},"
+                     "{\"Id\":\"badarn\",\"Arn\":\"arn:aws:s3:::bucket\"},"
+                     "{\"Id\":\"badinput\",\"Arn\":\"arn:aws:sqs:x:1:q\",\"Input\":\"{\"},"
+                     "{\"Id\":\"bad id\",\"Arn\":\"arn:aws:sqs:x:1:q\"}]}");
+    cr_assert_eq(cJSON_GetObjectItemCaseSensitive(r, "FailedEntryCount")->valueint, 3);
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(r, "FailedEntries");
+    cr_assert_eq(cJSON_GetArraySize(f), 3);
+    const char *ids[] = {"badarn", "badinput", "bad id"};
+    for (int i = 0; i < 3; i++) {
+        const cJSON *x = cJSON_GetArrayItem(f, i);
+        cr_assert_str_eq(str(x, "TargetId"), ids[i]);
+        cr_assert_str_eq(str(x, "ErrorCode"), "ValidationException");
+        cr_assert(str(x, "ErrorMessage")[0] != '\0');
+    }
+    cJSON_Delete(r);
+    cJSON *l = lt_ok(&b, "rule-targets-list", "{\"Rule\":\"r\"}");
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(l, "Targets");
+    cr_assert_eq(cJSON_GetArraySize(ts), 1, "only the valid target is stored");
+    cr_assert_str_eq(str(cJSON_GetArrayItem(ts, 0), "Id"), "good");
+    cJSON_Delete(l);
+    cJSON_Delete(
+        lt_ok(&b, "bus-put-events",
+              "{\"Entries\":[{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":\"{}\"}]}"));
+    cr_assert_eq(receive_n(&b, "q"), 1);
+    /* going over 5 on the rule stores nothing of the request */
+    cJSON_Delete(
+        lt_ok(&b, "rule-targets-put",
+              "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"a\",\"Arn\":\"fn\"},{\"Id\":\"b\","
+              "\"Arn\":\"fn\"},{\"Id\":\"c\",\"Arn\":\"fn\"},{\"Id\":\"d\",\"Arn\":\"fn\"}]}"));
+    cr_assert_eq(fails(&b, "rule-targets-put",
+                       "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"e\",\"Arn\":\"fn\"},{\"Id\":\"x\","
+                       "\"Arn\":\"nope nope\"}]}"),
+                 LM_E_LIMIT_EXCEEDED);
+    cr_assert_eq(fails(&b, "rule-targets-put", "{\"Rule\":\"r\",\"Targets\":{}}"),
+                 LM_E_EV_VALIDATION);
+    l = lt_ok(&b, "rule-targets-list", "{\"Rule\":\"r\"}");
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l, "Targets")), 5);
+    cJSON_Delete(l);
+    /* the CLI prints the left-out target and exits with its class (9) */
+    char *out = NULL, *err = NULL;
+    int rc = CLI(&b, &out, &err, "rule", "targets", "put", "r", "--target", "a=arn:aws:sqs:x:1:q",
+                 "--input", "{bad");
+    cr_assert_eq(rc, 9, "%s %s", out, err);
+    cr_assert_not_null(strstr(err, "a: ValidationException"), "%s", err);
+    free(out);
+    free(err);
+    /* rule delete: refused while targets remain, --force takes them along */
+    rc = CLI(&b, &out, &err, "rule", "delete", "r");
+    cr_assert_eq(rc, 9, "%s %s", out, err);
+    cr_assert_not_null(strstr(err, "Rule can't be deleted since it has targets."), "%s", err);
+    free(out);
+    free(err);
+    cli_ok(&b, CLI(&b, &out, &err, "rule", "delete", "r", "--force"), &out, &err);
+    cr_assert_eq(fails(&b, "rule-get", "{\"Name\":\"r\"}"), LM_E_NOT_FOUND);
+    /* without targets, a plain delete works */
+    cJSON_Delete(lt_ok(&b, "rule-put", "{\"Name\":\"bare\",\"EventPattern\":\"{\\\"a\\\":[1]}\"}"));
+    cli_ok(&b, CLI(&b, &out, &err, "rule", "delete", "bare"), &out, &err);
+    lt_broker_stop(&b, false);
+}
+
+/* A FIFO queue target needs SqsParameters.MessageGroupId (EventBridge
+ * refuses it without); deliveries carry that group and the event id as
+ * the deduplication id. */
+Test(bus, a_fifo_queue_target_uses_its_group_and_the_event_id_for_dedup, .timeout = 60)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    cJSON_Delete(lt_ok(&b, "queue-create",
+                       "{\"QueueName\":\"o.fifo\",\"Attributes\":{\"FifoQueue\":\"true\"}}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"std\"}"));
+    cJSON_Delete(lt_ok(&b, "rule-put",
+                       "{\"Name\":\"f\",\"EventPattern\":\"{\\\"source\\\":[\\\"s\\\"]}\"}"));
+    target_refused(
+        &b, "x", "ValidationException",
+        "{\"Rule\":\"f\",\"Targets\":[{\"Id\":\"x\",\"Arn\":\"arn:aws:sqs:x:1:o.fifo\"}]}");
+    target_refused(&b, "x", "ValidationException",
+                   "{\"Rule\":\"f\",\"Targets\":[{\"Id\":\"x\",\"Arn\":\"arn:aws:sqs:x:1:std\","
+                   "\"SqsParameters\":{\"MessageGroupId\":\"g\"}}]}");
+    target_refused(&b, "x", "ValidationException",
+                   "{\"Rule\":\"f\",\"Targets\":[{\"Id\":\"x\",\"Arn\":\"arn:aws:sqs:x:1:o.fifo\","
+                   "\"SqsParameters\":{\"MessageGroupId\":\"\"}}]}");
+    target_refused(&b, "x", "ValidationException",
+                   "{\"Rule\":\"f\",\"Targets\":[{\"Id\":\"x\",\"Arn\":\"fn\",\"DeadLetterConfig\":"
+                   "{\"Arn\":\"arn:aws:sqs:x:1:o.fifo\"}}]}");
+    char *out = NULL, *err = NULL;
+    cli_ok(&b,
+           CLI(&b, &out, &err, "rule", "targets", "put", "f", "--target",
+               "o=arn:aws:sqs:x:1:o.fifo", "--message-group-id", "orders"),
+           &out, &err);
+    cJSON *l = lt_ok(&b, "rule-targets-list", "{\"Rule\":\"f\"}");
+    const cJSON *t = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(l, "Targets"), 0);
+    cr_assert_str_eq(str(cJSON_GetObjectItemCaseSensitive(t, "SqsParameters"), "MessageGroupId"),
+                     "orders");
+    cJSON_Delete(l);
+    cJSON *r =
+        lt_ok(&b, "bus-put-events",
+              "{\"Entries\":[{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":\"{\\\"n\\\":1}\"},"
+              "{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":\"{\\\"n\\\":2}\"}]}");
+    cr_assert_eq(cJSON_GetObjectItemCaseSensitive(r, "FailedEntryCount")->valueint, 0);
+    const cJSON *en = cJSON_GetObjectItemCaseSensitive(r, "Entries");
+    cJSON *m = lt_ok(&b, "queue-receive",
+                     "{\"QueueName\":\"o.fifo\",\"MaxNumberOfMessages\":10,\"WaitTimeSeconds\":0,"
+                     "\"AttributeNames\":[\"All\"]}");
+    const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(m, "Messages");
+    cr_assert_eq(cJSON_GetArraySize(msgs), 2, "both events in the group, in order");
+    for (int i = 0; i < 2; i++) {
+        const cJSON *msg = cJSON_GetArrayItem(msgs, i);
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(msg, "Attributes");
+        cr_assert_str_eq(str(a, "MessageGroupId"), "orders");
+        const char *id = str(cJSON_GetArrayItem(en, i), "EventId");
+        cr_assert_str_eq(str(a, "MessageDeduplicationId"), id);
+        cJSON *ev = cJSON_Parse(str(msg, "Body"));
+        cr_assert_str_eq(str(ev, "id"), id);
+        cr_assert_eq(
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ev, "detail"), "n")
+                ->valueint,
+            i + 1);
+        cJSON_Delete(ev);
+    }
+    cJSON_Delete(m);
+    cJSON_Delete(r);
     lt_broker_stop(&b, false);
 }

@@ -13,6 +13,9 @@
 
 #include "mq_internal.h"
 
+static mq_target_fail tf[MQ_TARGETS_MAX]; /* PutTargets' failed entries */
+static size_t ntf;
+
 #define T0 1700000000000LL
 
 static sqlite3 *db;
@@ -49,7 +52,8 @@ static void rule(const char *bus, const char *name, const char *pattern, const c
     char t[256];
     snprintf(t, sizeof(t), "[{\"Id\":\"t\",\"Arn\":\"arn:aws:sqs:x:1:%s\"}]", queue);
     cJSON *j = cJSON_Parse(t);
-    cr_assert_eq(mq_targets_put(m, bus, name, j, &e), LM_OK, "%s", e.message);
+    cr_assert_eq(mq_targets_put(m, bus, name, j, tf, &ntf, &e), LM_OK, "%s", e.message);
+    cr_assert_eq(ntf, 0, "%s", tf[0].err.message);
     cJSON_Delete(j);
 }
 
@@ -155,14 +159,14 @@ Test(bus, the_cache_follows_rule_and_target_changes)
     cr_expect_eq(put("default", "2"), 1);
     /* replacing the target by Id moves deliveries */
     cJSON *j = cJSON_Parse("[{\"Id\":\"t\",\"Arn\":\"arn:aws:sqs:x:1:b\"}]");
-    cr_assert_eq(mq_targets_put(m, NULL, "r", j, &e), LM_OK);
+    cr_assert_eq(mq_targets_put(m, NULL, "r", j, tf, &ntf, &e), LM_OK);
     cJSON_Delete(j);
     cr_expect_eq(put("default", "2"), 1);
     cr_expect_eq(depth("a"), 2);
     cr_expect_eq(depth("b"), 1);
     /* a rolled-back change leaves no trace in the cache */
     cr_assert_eq(mq_begin(m, &e), LM_OK);
-    cr_assert_eq(mq_rule_delete(m, NULL, "r", &e), LM_OK);
+    cr_assert_eq(mq_rule_delete(m, NULL, "r", true, &e), LM_OK);
     cr_expect_eq(put("default", "2"), 0);
     mq_rollback(m);
     cr_expect_eq(put("default", "2"), 1);

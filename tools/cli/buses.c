@@ -5,12 +5,20 @@
  *   bus create NAME    bus list    bus get NAME    bus delete NAME
  *   bus put-events [--bus B] (-f EVENTS.jsonl|- | --entry JSON)...
  *   rule put NAME --pattern JSON [--bus B] [--disabled]
- *   rule delete|get|enable|disable NAME [--bus B]    rule list [--bus B]
+ *   rule delete NAME [--bus B] [--force]
+ *   rule get|enable|disable NAME [--bus B]    rule list [--bus B]
  *   rule targets list RULE [--bus B]
  *   rule targets remove RULE --id ID... [--bus B]
  *   rule targets put RULE [--bus B] --target ID=ARN [--input JSON |
  *                    --input-path PATH | --input-transformer PATHS_MAP TEMPLATE]
  *                    [--max-age S] [--max-retries N] [--dlq QUEUE_ARN]
+ *                    [--message-group-id G]   (a FIFO queue target: required)
+ *
+ * rule delete refuses a rule that still has targets, as EventBridge does;
+ * --force removes them with it (Lamina's convenience: AWS needs
+ * remove-targets first).  rule targets put prints each target the broker
+ * left out (FailedEntries: "ID: ErrorCode: ErrorMessage" on stderr) and
+ * exits with the first one's class.
  *
  * put-events reads one PutEvents entry ({"Source","DetailType","Detail"
  * (JSON text or an object, sent as text),"Resources"?}) per line or per
@@ -61,6 +69,30 @@ static void text_targets(const cJSON *reply)
     for (const cJSON *t = ts != NULL ? ts->child : NULL; t != NULL; t = t->next) {
         printf("%-16s %s\n", out_str(t, "Id"), out_str(t, "Arn"));
     }
+}
+
+/* PutTargets: the reply's FailedEntries on stderr, the first one's class. */
+static int targets_put_call(cli *c, const cJSON *args)
+{
+    cJSON *reply = NULL;
+    int rc = out_request(c, "rule-targets-put", args, &reply);
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    if (c->json) {
+        out_print(c, reply, NULL);
+    }
+    const cJSON *f;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(reply, "FailedEntries"))
+    {
+        fprintf(stderr, "%s: %s: %s\n", out_str(f, "TargetId"), out_str(f, "ErrorCode"),
+                out_str(f, "ErrorMessage"));
+        if (rc == EXIT_OK) {
+            rc = out_exit_for_type(out_str(f, "ErrorCode"), true);
+        }
+    }
+    cJSON_Delete(reply);
+    return rc;
 }
 
 static int call_json(cli *c, const char *op, cJSON *args, void (*text)(const cJSON *))
@@ -251,8 +283,8 @@ static int rule_targets_put(cli *c, int argc, char **argv)
     args_flag f[] = {{.flag = "--bus"},     {.flag = "--target", .all = targets},
                      {.flag = "--input"},   {.flag = "--input-path"},
                      {.flag = "--max-age"}, {.flag = "--max-retries"},
-                     {.flag = "--dlq"}};
-    int rc = args_parse_flags(argc, argv, 3, f, 7);
+                     {.flag = "--dlq"},     {.flag = "--message-group-id"}};
+    int rc = args_parse_flags(argc, argv, 3, f, 8);
     cJSON *pm = tr_map != NULL ? cJSON_Parse(tr_map) : NULL;
     if (rc == EXIT_OK && tr_map != NULL && !cJSON_IsObject(pm)) {
         rc = out_usage("rule targets put", "PATHS_MAP must be a JSON object, got '%s'", tr_map);
@@ -289,6 +321,10 @@ static int rule_targets_put(cli *c, int argc, char **argv)
                 cJSON_AddStringToObject(cJSON_AddObjectToObject(t, "DeadLetterConfig"), "Arn",
                                         f[6].value);
             }
+            if (f[7].value != NULL) {
+                cJSON_AddStringToObject(cJSON_AddObjectToObject(t, "SqsParameters"),
+                                        "MessageGroupId", f[7].value);
+            }
             if (pm != NULL) {
                 cJSON *tr = cJSON_AddObjectToObject(t, "InputTransformer");
                 cJSON_AddItemToObject(tr, "InputPathsMap", pm);
@@ -301,7 +337,7 @@ static int rule_targets_put(cli *c, int argc, char **argv)
     cJSON *args = named("Rule", argv[2], f[0].value);
     cJSON_AddItemToObject(args, "Targets", list);
     if (rc == EXIT_OK) {
-        rc = out_call(c, "rule-targets-put", args, NULL, 0, out_nothing);
+        rc = targets_put_call(c, args);
     }
     cJSON_Delete(pm);
     cJSON_Delete(args);
@@ -351,7 +387,12 @@ int cmd_rule(cli *c, int argc, char **argv)
                      {.flag = "--pattern"},
                      {.flag = "--disabled", .is_switch = true},
                      {.flag = "--schedule"}};
-    int rc = args_parse_flags(argc, argv, 3, f, 4);
+    args_flag df[] = {{.flag = "--bus"}, {.flag = "--force", .is_switch = true}};
+    bool del = op != NULL && strcmp(op, "rule-delete") == 0;
+    /* --pattern, --disabled, --schedule: put only; --force: delete only */
+    int rc = del ? args_parse_flags(argc, argv, 3, df, 2)
+                 : args_parse_flags(argc, argv, 3, f, put ? 4 : 1);
+    f[0].value = del ? df[0].value : f[0].value;
     if (rc == EXIT_OK && put && (f[1].value == NULL) == (f[3].value == NULL)) {
         rc = out_usage("rule put", "%s", "takes --pattern JSON or --schedule EXPR");
     }
@@ -359,6 +400,9 @@ int cmd_rule(cli *c, int argc, char **argv)
         return rc;
     }
     cJSON *args = named("Name", argv[2], f[0].value);
+    if (del && df[1].value != NULL) {
+        cJSON_AddBoolToObject(args, "Force", true);
+    }
     if (put) {
         cJSON_AddStringToObject(args, f[1].value != NULL ? "EventPattern" : "ScheduleExpression",
                                 f[1].value != NULL ? f[1].value : f[3].value);
