@@ -308,9 +308,7 @@ static nng_msg *op_status(const proto_doc *doc, const msgpack_object *args, lm_e
     pw_key(&w, "DeadLetterErrors");
     pw_int(&w, dlq_errors);
     pw_key(&w, "Messaging");
-    pw_map(&w, 1);
-    pw_key(&w, "WaitingReceives");
-    pw_int(&w, mqsvc_waiting());
+    mqsvc_write_status(&w);
     pw_key(&w, "ListenersReplaced");
     pw_int(&w, (int64_t)listen_replacements());
     pw_key(&w, "ListenerProbes");
@@ -395,6 +393,7 @@ static const op_def OPS[] = {
     {"rule-targets-list", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_targets_list},
     {"rule-targets-remove", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL,
      mqops_rule_targets_remove},
+    {"bus-tail", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_bus_tail},
 };
 
 const op_def *ops_find(const char *op, size_t n)

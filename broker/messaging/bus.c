@@ -165,6 +165,12 @@ static int bus_open(mq *m, const char *ref, char name[MQ_BUS_NAME_MAX + 1], int6
     return r == 1 ? LM_OK : r == 0 ? LM_E_NOT_FOUND : LM_E_IO;
 }
 
+int mq_bus_name(mq *m, const char *ref, char name[MQ_BUS_NAME_MAX + 1], lm_error *e)
+{
+    int64_t bid, gen;
+    return bus_open(m, ref, name, &bid, &gen, NULL, e);
+}
+
 static int exec_id(mq *m, const char *sql, int64_t id, lm_error *e)
 {
     sqlite3_stmt *st = mq_stmt(m, sql, e);
@@ -1128,7 +1134,11 @@ static void retry_store(mq *m, const bus_rule *r, const bus_target *t, const cha
     if (t->max_retries == 0) {
         retry_row w = {.t = *t, .body = body};
         snprintf(w.rule_arn, sizeof(w.rule_arn), "%s", r->arn);
-        (void)dead_letter(m, &w, why, now_ms);
+        if (dead_letter(m, &w, why, now_ms)) {
+            m->bs.dead_lettered++;
+        } else {
+            m->bs.dropped++;
+        }
         return;
     }
     lm_error e;
@@ -1188,14 +1198,18 @@ static int retry_one(mq *m, retry_row *w, int max_retries, int64_t now_ms, mq_re
         mq_sp_end(m, rc == LM_OK);
     }
     bool done = rc == LM_OK;
+    m->bs.retries++;
     if (done) {
         c->delivered++;
+        m->bs.deliveries++;
     } else if (w->attempts >= max_retries || now_ms - w->first_ms >= w->max_age_ms) {
         done = true;
         if (dead_letter(m, w, &de, now_ms)) {
             c->dead_lettered++;
+            m->bs.dead_lettered++;
         } else {
             c->dropped++;
+            m->bs.dropped++;
         }
     }
     sqlite3_stmt *st =
@@ -1324,8 +1338,10 @@ static void deliver_target(mq *m, const bus_rule *r, const bus_target *t, const 
     }
     if (rc == LM_OK) {
         out->delivered++;
+        m->bs.deliveries += t->kind != BUS_T_BUS; /* a bus target counts its own targets */
     } else {
         out->failed++;
+        m->bs.failed++;
         if (body != NULL) {
             retry_store(m, r, t, bus_arn, id, body, now_ms, &de);
         }
@@ -1348,6 +1364,7 @@ static int route_on(mq *m, const char *bname, const char *id, const char *text, 
     }
     char barn[MQ_ARN_MAX];
     mq_bus_arn(bname, barn);
+    mq_tail_note(m, bname, text);
     return route(m, c, barn, id, text, now_ms, hops, out, e);
 }
 
@@ -1445,6 +1462,7 @@ static int put_one(mq *m, const cJSON *o, int64_t now_ms, mq_event_out *out, lm_
     if (text == NULL) {
         return proto_error(e, LM_E_NOMEM, NULL);
     }
+    mq_tail_note(m, bname, text);
     rc = route(m, c, barn, id, text, now_ms, 0, out, e);
     free(text);
     if (rc == LM_OK) {
@@ -1496,17 +1514,22 @@ int mq_put_events(mq *m, const cJSON *entries, int64_t now_ms, mq_event_out *out
     for (const cJSON *o = entries->child; o != NULL; o = o->next) {
         mq_event_out *r = &out[(*n)++];
         memset(r, 0, sizeof(*r));
+        size_t mark = mq_tail_mark(m);
+        mq_bus_stats bs = m->bs;
         int er = mq_sp_begin(m, &r->err);
         if (er == LM_OK) {
             er = put_one(m, o, now_ms, r, &r->err);
             mq_sp_end(m, er == LM_OK);
         }
         if (er != LM_OK) {
+            mq_tail_truncate(m, mark);
+            m->bs = bs;
             r->id[0] = '\0';
             r->matched = r->delivered = r->failed = 0;
             (*failed)++;
         } else {
             r->err.code = LM_OK;
+            m->bs.events_put++;
         }
     }
     return mq_op_end(m, LM_OK, e);

@@ -262,3 +262,58 @@ nng_msg *mqops_rule_targets_remove(mq *m, mqsvc_call *c, lm_error *e)
     cJSON_AddNumberToObject(o, "Removed", (double)removed);
     return mqops_reply_json(o, e);
 }
+
+/* An optional integer member in [lo, hi]: *out (dflt when absent). */
+static int int_arg(const cJSON *args, const char *key, int lo, int hi, int dflt, int *out,
+                   lm_error *e)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, key);
+    *out = dflt;
+    if (v == NULL || cJSON_IsNull(v)) {
+        return LM_OK;
+    }
+    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble || v->valueint < lo ||
+        v->valueint > hi) {
+        return proto_error(e, LM_E_EV_VALIDATION, "Parameter %s must be an integer from %d to %d.",
+                           key, lo, hi);
+    }
+    *out = v->valueint;
+    return LM_OK;
+}
+
+nng_msg *mqops_bus_tail(mq *m, mqsvc_call *c, lm_error *e)
+{
+    const char *bus, *cursor;
+    int wait, limit;
+    if (field(c->args, "EventBusName", false, &bus, e) != LM_OK ||
+        field(c->args, "Cursor", false, &cursor, e) != LM_OK ||
+        int_arg(c->args, "WaitTimeSeconds", 0, MQ_WAIT_MAX, 0, &wait, e) != LM_OK ||
+        int_arg(c->args, "Limit", 1, MQ_TAIL_LIMIT_MAX, MQ_TAIL_LIMIT_MAX, &limit, e) != LM_OK) {
+        return NULL;
+    }
+    mq_tail_out t;
+    if (mq_bus_tail(m, bus, cursor, (size_t)limit, &t, e) != LM_OK) {
+        return NULL;
+    }
+    if (t.n == 0 && cursor != NULL && wait > 0 && c->may_wait && !t.reset) {
+        cJSON_Delete(t.events);
+        char name[MQ_BUS_NAME_MAX + 1];
+        if (mq_bus_name(m, bus, name, e) != LM_OK) {
+            return NULL;
+        }
+        c->wait_s = wait;
+        snprintf(c->bus, sizeof(c->bus), "%s", name);
+        e->code = LM_OK; /* park me (service.h) */
+        return NULL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "Events", t.events);
+    cJSON_AddStringToObject(o, "NextCursor", t.cursor);
+    if (t.missed > 0) {
+        cJSON_AddNumberToObject(o, "Missed", (double)t.missed);
+    }
+    if (t.reset) {
+        cJSON_AddBoolToObject(o, "Reset", true);
+    }
+    return mqops_reply_json(o, e);
+}

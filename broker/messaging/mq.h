@@ -633,6 +633,9 @@ typedef struct mq_target_fail {
 int mq_targets_put(mq *m, const char *bus, const char *rule, const cJSON *targets,
                    mq_target_fail *failed, size_t *nfailed, lm_error *e);
 
+/* A bus reference (NULL/"" default, a name, an events ARN) to the name of
+ * a bus that exists: ValidationException, ResourceNotFoundException. */
+int mq_bus_name(mq *m, const char *ref, char name[MQ_BUS_NAME_MAX + 1], lm_error *e);
 /* {"Name","Arn","Rules"(count)}.  Caller owns the result. */
 cJSON *mq_bus_get(mq *m, const char *bus, lm_error *e);
 /* {"Name","Arn","EventBusName","EventPattern","State","Targets"(count)};
@@ -680,6 +683,45 @@ typedef struct mq_event_out {
  * entries. */
 int mq_put_events(mq *m, const cJSON *entries, int64_t now_ms, mq_event_out *out, size_t *n,
                   size_t *failed, lm_error *e);
+
+/* Counters of what this instance did with buses, committed work only
+ * (bus_tail.c).  The messaging thread's instance is the broker's status. */
+typedef struct mq_bus_stats {
+    uint64_t events_put; /* PutEvents entries accepted */
+    uint64_t deliveries; /* target deliveries stored (first attempts, retries, replays) */
+    uint64_t failed; /* first attempts that failed (each then waits for a retry) */
+    uint64_t retries; /* retry attempts run */
+    uint64_t dead_lettered; /* deliveries out of attempts, sent to their DLQ */
+    uint64_t dropped; /* out of attempts without a DLQ (or the DLQ refused) */
+    uint64_t archived; /* events stored in archives */
+    uint64_t replayed; /* archived events sent again by replays */
+} mq_bus_stats;
+void mq_bus_stats_get(const mq *m, mq_bus_stats *out);
+
+/* Tail (bus_tail.c): an instance that calls this keeps, in memory, the
+ * recent events of each bus (at most MQ_TAIL_EVENTS and MQ_TAIL_BYTES per
+ * bus; best-effort: not durable, lost on restart, and only events this
+ * instance routed).  fn(arg, bus) runs after each COMMIT that put events
+ * on bus (may be NULL). */
+#define MQ_TAIL_EVENTS 1024
+#define MQ_TAIL_BYTES (4 << 20)
+#define MQ_TAIL_LIMIT_MAX 100 /* events per mq_bus_tail */
+#define MQ_TAIL_REPLY_BYTES (1 << 20) /* envelopes' text per mq_bus_tail (at least one) */
+#define MQ_TAIL_CURSOR_MAX 40
+typedef void (*mq_tail_fn)(void *arg, const char *bus);
+int mq_set_tail_hook(mq *m, mq_tail_fn fn, void *arg, lm_error *e);
+typedef struct mq_tail_out {
+    cJSON *events; /* the envelopes, oldest first (caller owns) */
+    size_t n;
+    char cursor[MQ_TAIL_CURSOR_MAX]; /* NextCursor: where the next call goes on */
+    uint64_t missed; /* events that fell out of the ring since the cursor */
+    bool reset; /* the cursor was of an earlier run: read from the oldest kept */
+} mq_tail_out;
+/* The events put on bus since cursor (NULL: none, and the cursor of "now"),
+ * at most limit.  ResourceNotFoundException for a bus that does not
+ * exist, ValidationException for a cursor this instance never gave. */
+int mq_bus_tail(mq *m, const char *bus, const char *cursor, size_t limit, mq_tail_out *out,
+                lm_error *e);
 /* ==== end of buses ==== */
 
 #endif

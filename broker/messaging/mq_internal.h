@@ -35,6 +35,7 @@
 #define MQ_SCHEMA_VERSION 3 /* 2: streams; 3: bus archives, replays, FIFO targets (schema.c) */
 
 typedef struct mq_topic_cache mq_topic_cache; /* policy.c */
+typedef struct mq_tail mq_tail; /* bus_tail.c */
 
 struct mq {
     sqlite3 *db;
@@ -58,6 +59,9 @@ struct mq {
     size_t ntopics;
     struct mq_bus_cache *buses; /* bus.c: compiled rules, by bus */
     int bus_depth; /* bus.c: routing frames open (no cache eviction inside) */
+    mq_tail *tail; /* bus_tail.c: rings and this transaction's events, or NULL */
+    size_t tail_op_mark; /* pending tail events when the operation frame opened */
+    mq_bus_stats bs, bs_tx, bs_op; /* counters; copies at transaction / frame start */
 };
 /* topic.c: mq_publish inside an operation frame the caller opened (bus
  * targets); same checks and fan-out, no frame of its own. */
@@ -65,6 +69,13 @@ int mq_publish_within(mq *m, const char *topic, const mq_publish_in *in, int64_t
                       mq_published *out, lm_error *e);
 /* bus.c: drop every cached bus (rollback, destroy). */
 void mq_bus_cache_free(mq *m);
+/* bus_tail.c: note an event routed on bus (pending until the COMMIT);
+ * the pending count, drop back to a count, deliver after COMMIT, free. */
+void mq_tail_note(mq *m, const char *bus, const char *text);
+size_t mq_tail_mark(const mq *m);
+void mq_tail_truncate(mq *m, size_t mark);
+void mq_tail_commit(mq *m);
+void mq_tail_free(mq *m);
 
 /* A queue row, loaded by mq_q_open and written back by mq_q_save. */
 typedef struct mq_queue {

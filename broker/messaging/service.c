@@ -55,15 +55,18 @@ typedef struct job {
     completion done;
     double deadline; /* parked: real ms when the wait ends; 0 before the first run */
     double recheck; /* parked: real ms to run again (broker time's next wake), 0: none */
-    char queue[MQ_QUEUE_NAME_MAX + 1];
+    char queue[MQ_QUEUE_NAME_MAX + 1]; /* a parked receive's queue, or "" */
+    char bus[MQ_BUS_NAME_MAX + 1]; /* a parked bus-tail's bus, or "" */
     nng_msg *reply;
     lm_error err;
     list_node node;
 } job;
 
+/* A queue that can deliver, or (bus) a bus that got events. */
 typedef struct ready_note {
     struct ready_note *next;
-    char queue[MQ_QUEUE_NAME_MAX + 1];
+    bool bus;
+    char name[MQ_BUS_NAME_MAX + 1];
 } ready_note;
 
 static struct {
@@ -87,6 +90,8 @@ static struct {
     double next_sweep;
     int64_t bus_wake; /* broker ms of the next due bus retry, MQ_NEVER: none */
     clk_watcher watcher;
+    mq_bus_stats stats; /* S.mtx: the engine's bus counters after the last transaction */
+    _Atomic int tails; /* parked bus-tails, for other threads */
 } S = {.mtx = PTHREAD_MUTEX_INITIALIZER};
 
 static void after_tx(bool committed);
@@ -147,7 +152,7 @@ void mqsvc_notify_ready(const char *queue)
     if (n == NULL) { /* the parked receive still rechecks at its deadline */
         return;
     }
-    snprintf(n->queue, sizeof(n->queue), "%s", queue);
+    snprintf(n->name, sizeof(n->name), "%s", queue);
     pthread_mutex_lock(&S.mtx);
     n->next = S.notes;
     S.notes = n;
@@ -173,54 +178,96 @@ static void own_ready(void *arg, const char *queue, int64_t at_ms)
     if (n == NULL) {
         return;
     }
-    snprintf(n->queue, sizeof(n->queue), "%s", queue);
+    snprintf(n->name, sizeof(n->name), "%s", queue);
     n->next = S.own;
     S.own = n;
 }
 
+/* mq_tail_fn: a COMMIT put events on bus; its parked tails run next turn. */
+static void own_tail(void *arg, const char *bus)
+{
+    (void)arg;
+    ready_note *n = calloc(1, sizeof(*n));
+    if (n == NULL) { /* the parked tail still answers at its deadline */
+        return;
+    }
+    n->bus = true;
+    snprintf(n->name, sizeof(n->name), "%s", bus);
+    n->next = S.own;
+    S.own = n;
+}
+
+static void count_parked(void)
+{
+    int tails = 0;
+    LIST_EACH(j, job, node, &S.parked)
+    {
+        tails += j->bus[0] != '\0';
+    }
+    atomic_store(&S.waiting, S.n_parked - tails);
+    atomic_store(&S.tails, tails);
+}
+
 /* ---- the thread ---- */
 
-/* Move the parked jobs of queue (all when NULL) to run. */
-static void unpark(const char *queue, list_head *run)
+/* Move the parked jobs of queue (or of bus, when bus; all when name is
+ * NULL) to run.  A parked job waits on exactly one of the two. */
+static void unpark(const char *name, bool bus, list_head *run)
 {
     LIST_EACH(j, job, node, &S.parked)
     {
-        if (queue == NULL || strcmp(j->queue, queue) == 0) {
+        const char *on = bus ? j->bus : j->queue;
+        if (name == NULL || (on[0] != '\0' && strcmp(on, name) == 0) ||
+            (!bus && name[0] == '\0' && j->queue[0] != '\0')) { /* "": any queue */
             list_remove(&S.parked, &j->node);
             S.n_parked--;
             list_push_back(run, &j->node);
         }
     }
-    atomic_store(&S.waiting, S.n_parked);
+    count_parked();
 }
 
 static void notes_unpark(ready_note *n, list_head *run)
 {
     while (n != NULL) {
         ready_note *next = n->next;
-        unpark(n->queue, run);
+        unpark(n->name, n->bus, run);
         free(n);
         n = next;
     }
 }
 
-/* Park j after a run that asked to wait c->wait_s on c->queue. */
+/* Park j after a run that asked to wait c->wait_s on c->queue (or, for a
+ * bus-tail, on c->bus: no recheck, only its events or its deadline). */
 static void park(job *j, const mqsvc_call *c, double now)
 {
     if (j->deadline == 0) {
         j->deadline = now + (double)c->wait_s * 1000.0;
     }
-    snprintf(j->queue, sizeof(j->queue), "%s", c->queue);
+    snprintf(j->queue, sizeof(j->queue), "%s", c->bus[0] != '\0' ? "" : c->queue);
+    snprintf(j->bus, sizeof(j->bus), "%s", c->bus);
     j->recheck = 0;
     int64_t at = MQ_NEVER;
     lm_error e;
-    if (mq_next_wake_ms(S.m, c->queue, c->now_ms, &at, &e) == LM_OK && at != MQ_NEVER) {
+    if (c->bus[0] == '\0' && mq_next_wake_ms(S.m, c->queue, c->now_ms, &at, &e) == LM_OK &&
+        at != MQ_NEVER) {
         int64_t in = at - clk_now_ms();
         j->recheck = now + (double)(in > 0 ? in : 0);
     }
     list_push_back(&S.parked, &j->node);
     S.n_parked++;
-    atomic_store(&S.waiting, S.n_parked);
+    count_parked();
+}
+
+/* Publish the engine's bus counters for status (after every transaction:
+ * the engine restored them itself if it rolled back). */
+static void stats_publish(void)
+{
+    mq_bus_stats s;
+    mq_bus_stats_get(S.m, &s);
+    pthread_mutex_lock(&S.mtx);
+    S.stats = s;
+    pthread_mutex_unlock(&S.mtx);
 }
 
 /* Run the jobs of run in one transaction and answer or park each. */
@@ -271,6 +318,7 @@ static void run_turn(list_head *run)
     ready_note *own = S.own;
     S.own = NULL;
     notes_unpark(own, &S.ready);
+    stats_publish();
 }
 
 static void sweep(void)
@@ -320,7 +368,7 @@ static void due_unpark(double now, list_head *run)
             list_push_back(run, &j->node);
         }
     }
-    atomic_store(&S.waiting, S.n_parked);
+    count_parked();
 }
 
 /* Run the bus retries due now (broker time), then note the next one. */
@@ -345,6 +393,7 @@ static void bus_retries(void)
         ready_note *own = S.own;
         S.own = NULL;
         notes_unpark(own, &S.ready);
+        stats_publish();
         S.bus_wake = mq_bus_next_wake_ms(S.m);
         if (rc != LM_OK) { /* the store failed: try again in a second, not in a loop */
             S.bus_wake = clk_now_ms() + 1000;
@@ -393,10 +442,10 @@ static void *mqsvc_main(void *arg)
         }
         notes_unpark(notes, &run);
         if (moved) {
-            unpark(NULL, &run);
+            unpark(NULL, false, &run);
         }
         if (stop) {
-            unpark(NULL, &run);
+            unpark(NULL, false, &run);
             while ((j = list_pop_front_entry(&run, job, node)) != NULL) {
                 job_fail(j, LM_E_STOPPING, "the broker is stopping");
             }
@@ -447,6 +496,9 @@ int mqsvc_start(const char *db_path, const mqsvc_hooks *hooks)
         return -1;
     }
     mq_set_ready_hook(S.m, own_ready, NULL);
+    if (mq_set_tail_hook(S.m, own_tail, NULL, &e) != LM_OK) {
+        blog(LOG_WARN, "messaging: no bus tail: %s", e.message);
+    }
     if (hooks != NULL) {
         S.hooks = *hooks;
     }
@@ -476,6 +528,29 @@ int mqsvc_start(const char *db_path, const mqsvc_hooks *hooks)
 int mqsvc_waiting(void)
 {
     return atomic_load(&S.waiting);
+}
+
+void mqsvc_write_status(proto_writer *w)
+{
+    mq_bus_stats s;
+    pthread_mutex_lock(&S.mtx);
+    s = S.stats;
+    pthread_mutex_unlock(&S.mtx);
+    pw_map(w, 3);
+    pw_key(w, "WaitingReceives");
+    pw_int(w, mqsvc_waiting());
+    pw_key(w, "WaitingTails");
+    pw_int(w, atomic_load(&S.tails));
+    pw_key(w, "Buses");
+    pw_map(w, 8);
+    const char *k[] = {"EventsPut",    "Deliveries", "FailedDeliveries", "Retries",
+                       "DeadLettered", "Dropped",    "Archived",         "Replayed"};
+    const uint64_t v[] = {s.events_put,    s.deliveries, s.failed,   s.retries,
+                          s.dead_lettered, s.dropped,    s.archived, s.replayed};
+    for (int i = 0; i < 8; i++) {
+        pw_key(w, k[i]);
+        pw_int(w, (int64_t)v[i]);
+    }
 }
 
 void mqsvc_stop(void)

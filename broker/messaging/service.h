@@ -33,18 +33,20 @@
 
 #include "lib/completion.h"
 #include "messaging/mq.h"
+#include "proto.h"
 
 /* One call of an operation on the messaging thread. */
 typedef struct mqsvc_call {
     const cJSON *args; /* the request's "args" as JSON ({} when absent) */
     int64_t now_ms; /* broker time of this run */
-    bool may_wait; /* a receive may ask to be parked */
+    bool may_wait; /* a receive or a bus-tail may ask to be parked */
     int wait_s; /* out: a receive that found nothing asks to wait this long */
     char queue[MQ_QUEUE_NAME_MAX + 1]; /* out, with wait_s: on which queue */
+    char bus[MQ_BUS_NAME_MAX + 1]; /* out, with wait_s: a bus-tail waits on this bus */
 } mqsvc_call;
 
 /* An operation: the whole reply, or NULL with *e set; or NULL with
- * e->code LM_OK and c->wait_s > 0 to be parked (receive only).  Runs in
+ * e->code LM_OK and c->wait_s > 0 to be parked (receive and bus-tail).  Runs in
  * the service's transaction: what it wrote is undone if the COMMIT fails. */
 typedef nng_msg *(*mqsvc_op_fn)(mq *m, mqsvc_call *c, lm_error *e);
 
@@ -74,6 +76,11 @@ void mqsvc_notify_ready(const char *queue);
 
 /* Receives parked now (status). */
 int mqsvc_waiting(void);
+/* status's "Messaging" value: {WaitingReceives, WaitingTails, Buses:
+ * {EventsPut, Deliveries, FailedDeliveries, Retries, DeadLettered,
+ * Dropped, Archived, Replayed}} (the messaging thread's engine counters,
+ * committed work since the broker started).  Any thread. */
+void mqsvc_write_status(proto_writer *w);
 
 /* An "ok" reply whose body is j (taken; NULL: out of memory, *e set), for
  * the ops of ops.c, stream_ops.c and bus_ops.c. */
@@ -143,6 +150,14 @@ nng_msg *mqops_rule_enable(mq *m, mqsvc_call *c, lm_error *e);
 nng_msg *mqops_rule_disable(mq *m, mqsvc_call *c, lm_error *e);
 nng_msg *mqops_rule_targets_list(mq *m, mqsvc_call *c, lm_error *e);
 nng_msg *mqops_rule_targets_remove(mq *m, mqsvc_call *c, lm_error *e);
+/*   "bus-tail" {EventBusName?, Cursor?, WaitTimeSeconds? (0-20, default 0),
+ *        Limit? (1-100, default 100)} -> {Events:[envelope, …], NextCursor,
+ *        Missed?, Reset?}.  Without Cursor: no events and the cursor of
+ *        "now"; with one, the events put on the bus since, or, when there
+ *        are none and WaitTimeSeconds > 0, parked until an event is put on
+ *        the bus (its COMMIT) or the wait ends.  Best-effort: an in-memory
+ *        ring per bus (mq.h MQ_TAIL_*), not durable. */
+nng_msg *mqops_bus_tail(mq *m, mqsvc_call *c, lm_error *e);
 /* ---- end of buses ---- */
 
 #endif

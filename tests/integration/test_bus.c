@@ -5,10 +5,12 @@
  * envelope field by field, Input, and the typed errors.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -858,5 +860,246 @@ Test(bus, a_fifo_queue_target_uses_its_group_and_the_event_id_for_dedup, .timeou
     }
     cJSON_Delete(m);
     cJSON_Delete(r);
+    lt_broker_stop(&b, false);
+}
+
+/* status's Messaging.Buses counters, read through the api. */
+static int64_t bus_stat(lt_broker *b, const char *key)
+{
+    cJSON *s = lt_ok(b, "status", "{}");
+    const cJSON *bs =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(s, "Messaging"), "Buses");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(bs, key);
+    cr_assert(cJSON_IsNumber(v), "no Messaging.Buses.%s in status", key);
+    int64_t n = (int64_t)v->valuedouble;
+    cJSON_Delete(s);
+    return n;
+}
+
+typedef struct stat_wait {
+    lt_broker *b;
+    const char *key;
+    int64_t want;
+} stat_wait;
+
+static bool stat_reached(void *arg)
+{
+    stat_wait *w = arg;
+    return bus_stat(w->b, w->key) >= w->want;
+}
+
+Test(bus, status_counts_events_deliveries_retries_and_dead_letters, .timeout = 60)
+{
+    lt_broker b;
+    lt_broker_start(&b, lt_test_clock);
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"ok\"}"));
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"dlq\"}"));
+    cJSON_Delete(lt_ok(&b, "rule-put",
+                       "{\"Name\":\"r\",\"EventPattern\":\"{\\\"source\\\":[\\\"s\\\"]}\"}"));
+    cJSON_Delete(
+        lt_ok(&b, "rule-targets-put",
+              "{\"Rule\":\"r\",\"Targets\":[{\"Id\":\"ok\",\"Arn\":\"arn:aws:sqs:x:1:ok\"},"
+              "{\"Id\":\"gone\",\"Arn\":\"arn:aws:sqs:x:1:gone\",\"RetryPolicy\":"
+              "{\"MaximumRetryAttempts\":1}},"
+              "{\"Id\":\"dl\",\"Arn\":\"arn:aws:sqs:x:1:gone2\",\"RetryPolicy\":{"
+              "\"MaximumRetryAttempts\":"
+              "0},\"DeadLetterConfig\":{\"Arn\":\"arn:aws:sqs:x:1:dlq\"}}]}"));
+    const char *keys[] = {"EventsPut", "Deliveries",   "FailedDeliveries",
+                          "Retries",   "DeadLettered", "Dropped"};
+    for (int i = 0; i < 6; i++) {
+        cr_assert_eq(bus_stat(&b, keys[i]), 0, "%s", keys[i]);
+    }
+    cJSON_Delete(lt_ok(&b, "bus-put-events",
+                       "{\"Entries\":[{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":\"{}\"},"
+                       "{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":\"nope\"}]}"));
+    cr_assert_eq(bus_stat(&b, "EventsPut"), 1, "a failed entry is not counted");
+    cr_assert_eq(bus_stat(&b, "Deliveries"), 1);
+    cr_assert_eq(bus_stat(&b, "FailedDeliveries"), 2);
+    cr_assert_eq(bus_stat(&b, "DeadLettered"), 1, "no retries: to the DLQ at once");
+    cr_assert_eq(bus_stat(&b, "Retries"), 0);
+    cr_assert_eq(receive_n(&b, "dlq"), 1);
+    lt_clock_advance(&b, 1000); /* the one retry of "gone": out of attempts, no DLQ */
+    stat_wait w = {&b, "Dropped", 1};
+    cr_assert(lt_wait_until(stat_reached, &w, 10000), "the retry never dropped the delivery");
+    cr_assert_eq(bus_stat(&b, "Retries"), 1);
+    cr_assert_eq(bus_stat(&b, "Deliveries"), 1);
+    lt_broker_stop(&b, false);
+}
+
+typedef struct tail_call {
+    lt_broker *b;
+    char args[256];
+    cJSON *reply;
+    int rc;
+    double ms; /* how long it took */
+} tail_call;
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static void *tail_thread(void *arg)
+{
+    tail_call *t = arg;
+    lm_error e;
+    double t0 = mono_ms();
+    t->rc = lt_call(t->b, "bus-tail", t->args, &t->reply, &e);
+    t->ms = mono_ms() - t0;
+    return NULL;
+}
+
+static bool tail_parked(void *arg)
+{
+    cJSON *s = lt_ok(arg, "status", "{}");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(s, "Messaging"), "WaitingTails");
+    bool parked = cJSON_IsNumber(v) && v->valueint >= 1;
+    cJSON_Delete(s);
+    return parked;
+}
+
+static char *tail_cursor(lt_broker *b, const char *bus)
+{
+    cJSON *r = lt_ok(b, "bus-tail", "{\"EventBusName\":\"%s\"}", bus);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "Events")), 0);
+    char *c = strdup(str(r, "NextCursor"));
+    cJSON_Delete(r);
+    return c;
+}
+
+/* bus-tail long-polls: a tail parked before the put gets the event as soon
+ * as the put commits (no polling, well inside its 15 s wait); cursors chain
+ * without loss; bad cursors and buses are typed errors. */
+Test(bus, a_tail_started_before_a_put_sees_the_event, .timeout = 60)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    cJSON_Delete(lt_ok(&b, "bus-create", "{\"Name\":\"app\"}"));
+    char *cur = tail_cursor(&b, "app");
+    tail_call t = {.b = &b};
+    snprintf(t.args, sizeof(t.args),
+             "{\"EventBusName\":\"app\",\"Cursor\":\"%s\",\"WaitTimeSeconds\":15}", cur);
+    pthread_t th;
+    pthread_create(&th, NULL, tail_thread, &t);
+    cr_assert(lt_wait_until(tail_parked, &b, 10000), "the tail never parked");
+    /* an event on another bus does not answer it */
+    cJSON_Delete(
+        lt_ok(&b, "bus-put-events",
+              "{\"Entries\":[{\"Source\":\"other\",\"DetailType\":\"d\",\"Detail\":\"{}\"}]}"));
+    cJSON *r = lt_ok(&b, "bus-put-events",
+                     "{\"Entries\":[{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":"
+                     "\"{\\\"n\\\":1}\",\"EventBusName\":\"app\"}]}");
+    char *id = strdup(
+        str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "Entries"), 0), "EventId"));
+    cJSON_Delete(r);
+    pthread_join(th, NULL);
+    cr_assert_eq(t.rc, LM_OK);
+    cr_assert_lt(t.ms, 10000.0, "the tail answered only at its deadline (%.0f ms)", t.ms);
+    const cJSON *evs = cJSON_GetObjectItemCaseSensitive(t.reply, "Events");
+    cr_assert_eq(cJSON_GetArraySize(evs), 1);
+    const cJSON *ev = cJSON_GetArrayItem(evs, 0);
+    cr_assert_str_eq(str(ev, "id"), id);
+    cr_assert_str_eq(str(ev, "source"), "s");
+    cr_assert_eq(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ev, "detail"), "n")
+            ->valueint,
+        1);
+    char *next = strdup(str(t.reply, "NextCursor"));
+    cJSON_Delete(t.reply);
+    /* two puts between calls: the next call gets both, in order, once */
+    for (int i = 2; i <= 3; i++) {
+        cJSON_Delete(lt_ok(&b, "bus-put-events",
+                           "{\"Entries\":[{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":"
+                           "\"{\\\"n\\\":%d}\",\"EventBusName\":\"app\"}]}",
+                           i));
+    }
+    r = lt_ok(&b, "bus-tail", "{\"EventBusName\":\"app\",\"Cursor\":\"%s\"}", next);
+    evs = cJSON_GetObjectItemCaseSensitive(r, "Events");
+    cr_assert_eq(cJSON_GetArraySize(evs), 2);
+    for (int i = 0; i < 2; i++) {
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(evs, i), "detail");
+        cr_assert_eq(cJSON_GetObjectItemCaseSensitive(d, "n")->valueint, i + 2);
+    }
+    cJSON *again =
+        lt_ok(&b, "bus-tail", "{\"EventBusName\":\"app\",\"Cursor\":\"%s\"}", str(r, "NextCursor"));
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(again, "Events")), 0);
+    cJSON_Delete(again);
+    cJSON_Delete(r);
+    cr_assert_eq(fails(&b, "bus-tail", "{\"EventBusName\":\"app\",\"Cursor\":\"zz\"}"),
+                 LM_E_EV_VALIDATION);
+    cr_assert_eq(fails(&b, "bus-tail", "{\"EventBusName\":\"ghost\"}"), LM_E_NOT_FOUND);
+    cr_assert_eq(fails(&b, "bus-tail", "{\"EventBusName\":\"app\",\"WaitTimeSeconds\":21}"),
+                 LM_E_EV_VALIDATION);
+    free(next);
+    free(id);
+    free(cur);
+    lt_broker_stop(&b, false);
+}
+
+/* A ring holds 1,024 events per bus: a reader that fell further behind is
+ * told how many it missed and goes on from the oldest kept. */
+Test(bus, a_tail_that_fell_behind_the_ring_is_told_what_it_missed, .timeout = 120)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    char *cur = tail_cursor(&b, "default");
+    char put[1024] = "{\"Entries\":[";
+    for (int i = 0; i < 10; i++) {
+        strcat(put, i ? ",{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":\"{}\"}"
+                      : "{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":\"{}\"}");
+    }
+    strcat(put, "]}");
+    for (int i = 0; i < 103; i++) {
+        cJSON_Delete(lt_ok(&b, "bus-put-events", "%s", put));
+    }
+    cJSON *r = lt_ok(&b, "bus-tail", "{\"Cursor\":\"%s\",\"Limit\":5}", cur);
+    cr_assert_eq(cJSON_GetObjectItemCaseSensitive(r, "Missed")->valueint, 1030 - 1024);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "Events")), 5);
+    cJSON_Delete(r);
+    free(cur);
+    lt_broker_stop(&b, false);
+}
+
+typedef struct cli_run {
+    lt_broker *b;
+    int rc;
+    char *out, *err;
+} cli_run;
+
+static void *tail_cli_thread(void *arg)
+{
+    cli_run *c = arg;
+    c->rc = CLI(c->b, &c->out, &c->err, "bus", "tail", "app", "--count", "2");
+    return NULL;
+}
+
+Test(bus, cli_bus_tail_prints_one_envelope_a_line, .timeout = 60)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    cJSON_Delete(lt_ok(&b, "bus-create", "{\"Name\":\"app\"}"));
+    cli_run c = {.b = &b};
+    pthread_t th;
+    pthread_create(&th, NULL, tail_cli_thread, &c);
+    cr_assert(lt_wait_until(tail_parked, &b, 10000), "lamina bus tail never parked");
+    cJSON_Delete(lt_ok(&b, "bus-put-events",
+                       "{\"Entries\":[{\"Source\":\"a\",\"DetailType\":\"d\",\"Detail\":\"{}\","
+                       "\"EventBusName\":\"app\"},{\"Source\":\"b\",\"DetailType\":\"d\","
+                       "\"Detail\":\"{}\",\"EventBusName\":\"app\"}]}"));
+    pthread_join(th, NULL);
+    cr_assert_eq(c.rc, 0, "%s %s", c.out, c.err);
+    char *save = NULL, *l1 = strtok_r(c.out, "\n", &save), *l2 = strtok_r(NULL, "\n", &save);
+    cr_assert_not_null(l2, "%s", c.out);
+    cJSON *e1 = cJSON_Parse(l1), *e2 = cJSON_Parse(l2);
+    cr_assert_str_eq(str(e1, "source"), "a");
+    cr_assert_str_eq(str(e2, "source"), "b");
+    cr_assert_str_eq(str(e1, "version"), "0");
+    cJSON_Delete(e1);
+    cJSON_Delete(e2);
+    free(c.out);
+    free(c.err);
     lt_broker_stop(&b, false);
 }
