@@ -394,6 +394,13 @@ static const op_def OPS[] = {
     {"rule-targets-remove", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL,
      mqops_rule_targets_remove},
     {"bus-tail", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_bus_tail},
+    {"archive-create", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_archive_create},
+    {"archive-delete", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_archive_delete},
+    {"archive-get", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_archive_get},
+    {"archive-list", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_archive_list},
+    {"replay-start", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_replay_start},
+    {"replay-get", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_replay_get},
+    {"replay-list", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_replay_list},
 };
 
 const op_def *ops_find(const char *op, size_t n)

@@ -63,6 +63,7 @@ typedef struct bus_rule {
 typedef struct mq_bus_cache {
     struct mq_bus_cache *next;
     int64_t bid, gen;
+    mq_bus_archives *arch; /* bus_archive.c: the bus's archives, compiled (NULL: none) */
     filter_set *set;
     bus_rule *rules; /* pattern index -> rule */
     size_t n, cap;
@@ -254,6 +255,9 @@ int mq_bus_delete(mq *m, const char *bus, lm_error *e)
     }
     if (rc == LM_OK) {
         rc = exec_id(m, "DELETE FROM mq_rules WHERE bid=?1", bid, e);
+    }
+    if (rc == LM_OK) {
+        rc = mq_archives_detach_bus(m, name, e);
     }
     if (rc == LM_OK) {
         rc = exec_id(m, "DELETE FROM mq_buses WHERE bid=?1", bid, e);
@@ -766,6 +770,7 @@ static void cache_entry_free(mq_bus_cache *c)
     free(c->rules);
     free(c->scratch);
     filter_set_destroy(c->set);
+    mq_archives_free(c->arch);
     free(c);
 }
 
@@ -887,6 +892,10 @@ static mq_bus_cache *cache_load(mq *m, int64_t bid, int64_t gen, const char *bna
         }
     }
     if (r < 0) {
+        cache_entry_free(c);
+        return NULL;
+    }
+    if (mq_archives_load(m, bname, &c->arch, e) != LM_OK) {
         cache_entry_free(c);
         return NULL;
     }
@@ -1289,8 +1298,21 @@ static void deliver_target(mq *m, const bus_rule *r, const bus_target *t, const 
 /* Route envelope text on a cached bus: every matching rule's targets.
  * The matched indices are copied out of the cache's scratch: a bus
  * target routes again, maybe on this very bus. */
+static bool rule_listed(const cJSON *only, const char *name)
+{
+    const cJSON *v;
+    cJSON_ArrayForEach(v, only)
+    {
+        if (cJSON_IsString(v) && strcmp(v->valuestring, name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* only: NULL, or the names of the rules that may deliver (a replay's). */
 static int route(mq *m, mq_bus_cache *c, const char *bus_arn, const char *id, const char *text,
-                 int64_t now_ms, int hops, mq_event_out *out, lm_error *e)
+                 int64_t now_ms, int hops, const cJSON *only, mq_event_out *out, lm_error *e)
 {
     if (filter_set_count(c->set) == 0) {
         return LM_OK;
@@ -1311,6 +1333,9 @@ static int route(mq *m, mq_bus_cache *c, const char *bus_arn, const char *id, co
     cJSON *ev = k > 0 ? cJSON_Parse(text) : NULL; /* for InputPath / InputTransformer */
     for (int i = 0; i < k; i++) {
         const bus_rule *r = &c->rules[hit[i]];
+        if (only != NULL && !rule_listed(only, r->name)) {
+            continue;
+        }
         for (size_t j = 0; j < r->nt; j++) {
             deliver_target(m, r, &r->t[j], bus_arn, id, text, ev, now_ms, hops, out);
         }
@@ -1349,6 +1374,42 @@ static void deliver_target(mq *m, const bus_rule *r, const bus_target *t, const 
     free(body);
 }
 
+/* An event arrives on bus bname (cached as c): tail and archives (not a
+ * replayed one: EventBridge does not archive replays again).  t_ms is the
+ * envelope's time, -1 to read it from text. */
+static void arrive(mq *m, mq_bus_cache *c, const char *bname, const char *text, int64_t t_ms,
+                   int64_t now_ms)
+{
+    mq_tail_note(m, bname, text);
+    if (c->arch == NULL || m->replaying) {
+        return;
+    }
+    if (t_ms < 0) {
+        cJSON *ev = cJSON_Parse(text);
+        t_ms = mq_event_time(cJSON_GetObjectItemCaseSensitive(ev, "time"), now_ms);
+        cJSON_Delete(ev);
+    }
+    mq_archives_store(m, c->arch, text, t_ms < 0 ? now_ms : t_ms, now_ms);
+}
+
+int mq_bus_route_text(mq *m, const char *bname, const char *id, const char *text, const cJSON *only,
+                      int64_t now_ms, mq_event_out *out, lm_error *e)
+{
+    int64_t bid, gen;
+    int r = bus_load(m, bname, &bid, &gen, NULL, e);
+    if (r != 1) {
+        return r == 0 ? LM_E_NOT_FOUND : LM_E_IO;
+    }
+    mq_bus_cache *c = cache_get(m, bid, gen, bname, e);
+    if (c == NULL) {
+        return LM_E_IO;
+    }
+    char barn[MQ_ARN_MAX];
+    mq_bus_arn(bname, barn);
+    mq_tail_note(m, bname, text);
+    return route(m, c, barn, id, text, now_ms, 0, only, out, e);
+}
+
 /* Route on bus bname (a bus target's): its row, its cache, route. */
 static int route_on(mq *m, const char *bname, const char *id, const char *text, int64_t now_ms,
                     int hops, mq_event_out *out, lm_error *e)
@@ -1364,14 +1425,14 @@ static int route_on(mq *m, const char *bname, const char *id, const char *text, 
     }
     char barn[MQ_ARN_MAX];
     mq_bus_arn(bname, barn);
-    mq_tail_note(m, bname, text);
-    return route(m, c, barn, id, text, now_ms, hops, out, e);
+    arrive(m, c, bname, text, -1, now_ms);
+    return route(m, c, barn, id, text, now_ms, hops, NULL, out, e);
 }
 
 /* One entry: check, envelope, route (inside the operation's frame). */
 /* An entry's Time: absent (now), epoch seconds, or RFC 3339 UTC
  * "YYYY-MM-DDTHH:MM:SS[.fff]Z".  -1 when it is none of these. */
-static int64_t entry_time(const cJSON *v, int64_t now_ms)
+int64_t mq_event_time(const cJSON *v, int64_t now_ms)
 {
     if (v == NULL || cJSON_IsNull(v)) {
         return now_ms;
@@ -1428,7 +1489,7 @@ static int put_one(mq *m, const cJSON *o, int64_t now_ms, mq_event_out *out, lm_
     if (rc != LM_OK) {
         return rc;
     }
-    int64_t t_ms = entry_time(cJSON_GetObjectItemCaseSensitive(o, "Time"), now_ms);
+    int64_t t_ms = mq_event_time(cJSON_GetObjectItemCaseSensitive(o, "Time"), now_ms);
     if (t_ms < 0) {
         return proto_error(e, LM_E_EV_VALIDATION,
                            "Parameter Time is not valid: RFC 3339 UTC (…Z) or epoch seconds.");
@@ -1462,8 +1523,8 @@ static int put_one(mq *m, const cJSON *o, int64_t now_ms, mq_event_out *out, lm_
     if (text == NULL) {
         return proto_error(e, LM_E_NOMEM, NULL);
     }
-    mq_tail_note(m, bname, text);
-    rc = route(m, c, barn, id, text, now_ms, 0, out, e);
+    arrive(m, c, bname, text, t_ms, now_ms);
+    rc = route(m, c, barn, id, text, now_ms, 0, NULL, out, e);
     free(text);
     if (rc == LM_OK) {
         snprintf(out->id, sizeof(out->id), "%s", id);

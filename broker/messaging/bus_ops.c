@@ -317,3 +317,151 @@ nng_msg *mqops_bus_tail(mq *m, mqsvc_call *c, lm_error *e)
     }
     return mqops_reply_json(o, e);
 }
+
+/* ---- archives and replays ---- */
+
+nng_msg *mqops_archive_create(mq *m, mqsvc_call *c, lm_error *e)
+{
+    mq_archive_in in = {0};
+    int days;
+    char arn[MQ_ARN_MAX];
+    if (field(c->args, "ArchiveName", true, &in.name, e) != LM_OK ||
+        field(c->args, "EventSourceArn", true, &in.bus, e) != LM_OK ||
+        field(c->args, "EventPattern", false, &in.pattern, e) != LM_OK ||
+        field(c->args, "Description", false, &in.description, e) != LM_OK ||
+        int_arg(c->args, "RetentionDays", 0, MQ_RETENTION_DAYS_MAX, 0, &days, e) != LM_OK) {
+        return NULL;
+    }
+    in.retention_days = days;
+    if (mq_archive_create(m, &in, c->now_ms, arn, e) != LM_OK) {
+        return NULL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "ArchiveArn", arn);
+    cJSON_AddStringToObject(o, "State", "ENABLED");
+    return mqops_reply_json(o, e);
+}
+
+nng_msg *mqops_archive_delete(mq *m, mqsvc_call *c, lm_error *e)
+{
+    const char *name;
+    if (field(c->args, "ArchiveName", true, &name, e) != LM_OK ||
+        mq_archive_delete(m, name, e) != LM_OK) {
+        return NULL;
+    }
+    return mqops_reply_json(cJSON_CreateObject(), e);
+}
+
+nng_msg *mqops_archive_get(mq *m, mqsvc_call *c, lm_error *e)
+{
+    const char *name;
+    if (field(c->args, "ArchiveName", true, &name, e) != LM_OK) {
+        return NULL;
+    }
+    cJSON *o = mq_archive_get(m, name, e);
+    return o != NULL ? mqops_reply_json(o, e) : NULL;
+}
+
+nng_msg *mqops_archive_list(mq *m, mqsvc_call *c, lm_error *e)
+{
+    const char *bus;
+    if (field(c->args, "EventSourceArn", false, &bus, e) != LM_OK) {
+        return NULL;
+    }
+    cJSON *l = mq_archive_list(m, bus, e);
+    if (l == NULL) {
+        return NULL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "Archives", l);
+    return mqops_reply_json(o, e);
+}
+
+/* A required time: RFC 3339 UTC text or epoch seconds. */
+static int time_arg(const cJSON *args, const char *key, int64_t *out, lm_error *e)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, key);
+    if (v == NULL || cJSON_IsNull(v)) {
+        return proto_error(e, LM_E_EV_VALIDATION, "Parameter %s is required.", key);
+    }
+    *out = mq_event_time(v, 0);
+    return *out >= 0
+               ? LM_OK
+               : proto_error(e, LM_E_EV_VALIDATION,
+                             "Parameter %s is not valid: RFC 3339 UTC (…Z) or epoch seconds.", key);
+}
+
+/* Destination {Arn: the archive's bus, FilterArns?}: FilterArns, or an
+ * error when Arn names another bus (EventBridge replays onto the source). */
+static int replay_destination(mq *m, const cJSON *args, const char *archive, const cJSON **rules,
+                              lm_error *e)
+{
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(args, "Destination");
+    *rules = NULL;
+    if (d == NULL || cJSON_IsNull(d)) {
+        return LM_OK;
+    }
+    const char *arn;
+    if (!cJSON_IsObject(d) || field(d, "Arn", true, &arn, e) != LM_OK) {
+        return e->code != LM_OK
+                   ? e->code
+                   : proto_error(e, LM_E_EV_VALIDATION, "Destination must be an object.");
+    }
+    *rules = cJSON_GetObjectItemCaseSensitive(d, "FilterArns");
+    cJSON *a = mq_archive_get(m, archive, e);
+    if (a == NULL) {
+        return e->code;
+    }
+    char want[MQ_BUS_NAME_MAX + 1], got[MQ_BUS_NAME_MAX + 1];
+    int rc =
+        mq_bus_name(m, cJSON_GetObjectItemCaseSensitive(a, "EventSourceArn")->valuestring, want, e);
+    if (rc == LM_OK) {
+        rc = mq_bus_name(m, arn, got, e);
+    }
+    if (rc == LM_OK && strcmp(want, got) != 0) {
+        rc = proto_error(e, LM_E_EV_VALIDATION,
+                         "Destination.Arn must be the archive's event bus (%s).", want);
+    }
+    cJSON_Delete(a);
+    return rc;
+}
+
+nng_msg *mqops_replay_start(mq *m, mqsvc_call *c, lm_error *e)
+{
+    mq_replay_in in = {0};
+    char arn[MQ_ARN_MAX];
+    if (field(c->args, "ReplayName", true, &in.name, e) != LM_OK ||
+        field(c->args, "EventSourceArn", true, &in.archive, e) != LM_OK ||
+        time_arg(c->args, "EventStartTime", &in.from_ms, e) != LM_OK ||
+        time_arg(c->args, "EventEndTime", &in.to_ms, e) != LM_OK ||
+        replay_destination(m, c->args, in.archive, &in.rules, e) != LM_OK ||
+        mq_replay_start(m, &in, c->now_ms, arn, e) != LM_OK) {
+        return NULL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "ReplayArn", arn);
+    cJSON_AddStringToObject(o, "State", "STARTING");
+    return mqops_reply_json(o, e);
+}
+
+nng_msg *mqops_replay_get(mq *m, mqsvc_call *c, lm_error *e)
+{
+    const char *name;
+    if (field(c->args, "ReplayName", true, &name, e) != LM_OK) {
+        return NULL;
+    }
+    cJSON *o = mq_replay_get(m, name, e);
+    return o != NULL ? mqops_reply_json(o, e) : NULL;
+}
+
+nng_msg *mqops_replay_list(mq *m, mqsvc_call *c, lm_error *e)
+{
+    (void)c;
+    cJSON *l = mq_replay_list(m, e);
+    if (l == NULL) {
+        return NULL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "Replays", l);
+    return mqops_reply_json(o, e);
+}

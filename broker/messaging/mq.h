@@ -684,6 +684,66 @@ typedef struct mq_event_out {
 int mq_put_events(mq *m, const cJSON *entries, int64_t now_ms, mq_event_out *out, size_t *n,
                   size_t *failed, lm_error *e);
 
+/* Archives and replays (bus_archive.c; README.md "Event buses").  An
+ * archive stores every event that arrives on its bus and matches its
+ * pattern (none: all) in the put's own transaction; events older than
+ * RetentionDays (0: forever, counted from when they were archived, broker
+ * time) are never replayed and are swept.  A replay re-sends the archived
+ * events whose envelope time is in [from, to] through the bus's rules (or
+ * only FilterArns), with "replay-name" added to each envelope, in the
+ * background of the caller (mq_replay_run); replayed events are not
+ * archived again. */
+#define MQ_ARCHIVE_NAME_MAX 48 /* [A-Za-z0-9._-] */
+#define MQ_ARCHIVES_MAX 100 /* in the store (Lamina's cap) */
+#define MQ_REPLAY_NAME_MAX 64 /* [A-Za-z0-9._-] */
+#define MQ_REPLAYS_ACTIVE_MAX 10 /* STARTING or RUNNING at once */
+#define MQ_RETENTION_DAYS_MAX 36500
+typedef struct mq_archive_in {
+    const char *name, *bus; /* bus: a name or ARN (NULL: default) */
+    const char *pattern; /* JSON text or NULL */
+    const char *description; /* or NULL */
+    int retention_days; /* 0: forever */
+} mq_archive_in;
+/* CreateArchive: ValidationException, InvalidEventPatternException,
+ * ResourceAlreadyExistsException, ResourceNotFoundException (the bus),
+ * LimitExceededException. */
+int mq_archive_create(mq *m, const mq_archive_in *in, int64_t now_ms, char arn[MQ_ARN_MAX],
+                      lm_error *e);
+/* DeleteArchive (name or ARN): the archive goes now, its events with the sweep. */
+int mq_archive_delete(mq *m, const char *archive, lm_error *e);
+/* {ArchiveName, ArchiveArn, EventSourceArn, EventPattern?, Description,
+ * State, RetentionDays, CreationTime, EventCount, SizeBytes}; list: an
+ * array of those by name, of bus (NULL: every bus).  Caller owns them. */
+cJSON *mq_archive_get(mq *m, const char *archive, lm_error *e);
+cJSON *mq_archive_list(mq *m, const char *bus, lm_error *e);
+/* Remove up to budget archived events past their retention or of deleted
+ * archives, and replays finished over 90 days ago; *more: rows remain. */
+int mq_archive_sweep(mq *m, int64_t now_ms, size_t budget, bool *more, lm_error *e);
+typedef struct mq_replay_in {
+    const char *name, *archive; /* archive: a name or ARN */
+    int64_t from_ms, to_ms; /* envelope times, from < to <= now */
+    const cJSON *rules; /* FilterArns: rule ARNs or names of the archive's bus, or NULL */
+} mq_replay_in;
+/* StartReplay, in state STARTING: ValidationException,
+ * ResourceAlreadyExistsException, ResourceNotFoundException (archive or a
+ * rule), LimitExceededException (MQ_REPLAYS_ACTIVE_MAX). */
+int mq_replay_start(mq *m, const mq_replay_in *in, int64_t now_ms, char arn[MQ_ARN_MAX],
+                    lm_error *e);
+/* {ReplayName, ReplayArn, EventSourceArn, Destination{Arn, FilterArns?},
+ * State (STARTING, RUNNING, COMPLETED, FAILED), StateReason?,
+ * EventStartTime, EventEndTime, EventLastReplayedTime?, ReplayStartTime,
+ * ReplayEndTime?, EventsReplayed, Deliveries}; list: by start time. */
+cJSON *mq_replay_get(mq *m, const char *replay, lm_error *e);
+cJSON *mq_replay_list(mq *m, lm_error *e);
+/* An entry's or envelope's time (absent: now_ms; epoch seconds; RFC 3339
+ * UTC "…Z") in epoch ms, -1 when it is none of these. */
+int64_t mq_event_time(const cJSON *v, int64_t now_ms);
+/* Whether a replay is STARTING or RUNNING (one index probe). */
+bool mq_replay_active(mq *m);
+/* Send up to budget events of the oldest active replay, with its new
+ * position, as one operation.  *sent may be NULL. */
+int mq_replay_run(mq *m, int64_t now_ms, size_t budget, size_t *sent, lm_error *e);
+
 /* Counters of what this instance did with buses, committed work only
  * (bus_tail.c).  The messaging thread's instance is the broker's status. */
 typedef struct mq_bus_stats {

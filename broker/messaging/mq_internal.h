@@ -36,6 +36,7 @@
 
 typedef struct mq_topic_cache mq_topic_cache; /* policy.c */
 typedef struct mq_tail mq_tail; /* bus_tail.c */
+typedef struct mq_bus_archives mq_bus_archives; /* bus_archive.c */
 
 struct mq {
     sqlite3 *db;
@@ -62,6 +63,7 @@ struct mq {
     mq_tail *tail; /* bus_tail.c: rings and this transaction's events, or NULL */
     size_t tail_op_mark; /* pending tail events when the operation frame opened */
     mq_bus_stats bs, bs_tx, bs_op; /* counters; copies at transaction / frame start */
+    bool replaying; /* bus_archive.c: routing a replayed event (not archived again) */
 };
 /* topic.c: mq_publish inside an operation frame the caller opened (bus
  * targets); same checks and fan-out, no frame of its own. */
@@ -76,6 +78,19 @@ size_t mq_tail_mark(const mq *m);
 void mq_tail_truncate(mq *m, size_t mark);
 void mq_tail_commit(mq *m);
 void mq_tail_free(mq *m);
+/* bus.c: route envelope text on bus bname (by name) as PutEvents does,
+ * only through the rules named in only (NULL: all); the tail sees it. */
+int mq_bus_route_text(mq *m, const char *bname, const char *id, const char *text, const cJSON *only,
+                      int64_t now_ms, mq_event_out *out, lm_error *e);
+/* bus_archive.c: the archives of bus bname, compiled (*out NULL when it
+ * has none); free; store an event in each whose pattern matches (in the
+ * caller's savepoint: a failure is counted away, never fails the put);
+ * detach every archive of a bus that is being deleted. */
+int mq_archives_load(mq *m, const char *bname, mq_bus_archives **out, lm_error *e);
+void mq_archives_free(mq_bus_archives *a);
+void mq_archives_store(mq *m, const mq_bus_archives *a, const char *text, int64_t t_ms,
+                       int64_t now_ms);
+int mq_archives_detach_bus(mq *m, const char *bname, lm_error *e);
 
 /* A queue row, loaded by mq_q_open and written back by mq_q_save. */
 typedef struct mq_queue {

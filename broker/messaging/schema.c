@@ -236,10 +236,13 @@ static const char *const schema_v2_streams =
  *                            (what retention counts from).
  *   mq_archive_events_time   (aid, time_ms[, seq]): a replay reads its range.
  *   mq_archive_events_age    (aid, arrival_ms): retention's oldest first.
+ *   mq_archive_detached      deleted archives whose events the sweep
+ *                            removes (delete runs in constant time).
  *   mq_replays               one row per replay: its range, rules (JSON
  *                            array of names, NULL: all), state, the
- *                            position reached (cur_time, cur_seq) and
- *                            counts.  mq_replays_active (state) finds the
+ *                            position reached (cur_time, cur_seq), the
+ *                            last event it may send (end_seq: the
+ *                            archive's newest when it started) and counts.  mq_replays_active (state) finds the
  *                            ones to run with one probe. */
 static const char *const schema_v3_archives =
     "CREATE TABLE IF NOT EXISTS mq_archives("
@@ -261,6 +264,7 @@ static const char *const schema_v3_archives =
     "  event TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS mq_archive_events_time ON mq_archive_events(aid, time_ms);"
     "CREATE INDEX IF NOT EXISTS mq_archive_events_age ON mq_archive_events(aid, arrival_ms);"
+    "CREATE TABLE IF NOT EXISTS mq_archive_detached(aid INTEGER PRIMARY KEY);"
     "CREATE TABLE IF NOT EXISTS mq_replays("
     "  name TEXT PRIMARY KEY,"
     "  archive TEXT NOT NULL,"
@@ -272,6 +276,8 @@ static const char *const schema_v3_archives =
     "  state TEXT NOT NULL,"
     "  cur_time INTEGER NOT NULL,"
     "  cur_seq INTEGER NOT NULL,"
+    "  end_seq INTEGER NOT NULL,"
+    "  reason TEXT,"
     "  n_replayed INTEGER NOT NULL DEFAULT 0,"
     "  n_delivered INTEGER NOT NULL DEFAULT 0,"
     "  started_ms INTEGER NOT NULL,"

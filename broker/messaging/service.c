@@ -47,6 +47,7 @@
 #define MQSVC_SWEEP_MS 5000
 #define MQSVC_SWEEP_BUDGET 2000
 #define MQSVC_MAX_PARKED 4096 /* receives waiting at once; past it: answered at once */
+#define MQSVC_REPLAY_BATCH 256 /* replayed events per transaction */
 
 typedef struct job {
     nng_msg *msg;
@@ -91,6 +92,7 @@ static struct {
     int64_t bus_wake; /* broker ms of the next due bus retry, MQ_NEVER: none */
     clk_watcher watcher;
     mq_bus_stats stats; /* S.mtx: the engine's bus counters after the last transaction */
+    bool replaying; /* a replay is active: run a batch each loop */
     _Atomic int tails; /* parked bus-tails, for other threads */
 } S = {.mtx = PTHREAD_MUTEX_INITIALIZER};
 
@@ -334,14 +336,19 @@ static void sweep(void)
         blog(LOG_WARN, "messaging: stream sweep: %s", e.message);
         smore = false;
     }
-    more = more || smore;
+    bool amore = false; /* bus archives: retention, deleted archives, old replays */
+    if (mq_archive_sweep(S.m, clk_now_ms(), MQSVC_SWEEP_BUDGET, &amore, &e) != LM_OK) {
+        blog(LOG_WARN, "messaging: archive sweep: %s", e.message);
+        amore = false;
+    }
+    more = more || smore || amore;
     S.next_sweep = clk_mono_ms() + (more ? 0 : MQSVC_SWEEP_MS);
 }
 
 /* The earliest real time something parked or the sweep needs the thread. */
 static double next_timer(void)
 {
-    double t = S.next_sweep;
+    double t = S.replaying ? clk_mono_ms() : S.next_sweep;
     if (S.bus_wake != MQ_NEVER) {
         double b = clk_mono_ms() + (double)(S.bus_wake - clk_now_ms());
         t = b < t ? b : t;
@@ -402,6 +409,31 @@ static void bus_retries(void)
     }
 }
 
+/* One batch of the oldest active replay (its own transaction), then note
+ * whether more remain: the loop runs it again before sleeping, between
+ * turns, so a long replay never holds up the api ops. */
+static void replays(void)
+{
+    if (!S.replaying) {
+        return;
+    }
+    lm_error e;
+    int rc = mq_replay_run(S.m, clk_now_ms(), MQSVC_REPLAY_BATCH, NULL, &e);
+    after_tx(rc == LM_OK);
+    if (rc != LM_OK) {
+        blog(LOG_WARN, "messaging: replay: %s", e.message);
+    }
+    ready_note *own = S.own;
+    S.own = NULL;
+    notes_unpark(own, &S.ready);
+    stats_publish();
+    S.bus_wake = mq_bus_next_wake_ms(S.m);
+    S.replaying = rc == LM_OK && mq_replay_active(S.m);
+    if (rc != LM_OK) { /* the store failed: the next sweep's turn tries again */
+        S.next_sweep = clk_mono_ms() + 1000;
+    }
+}
+
 static void *mqsvc_main(void *arg)
 {
     (void)arg;
@@ -456,9 +488,11 @@ static void *mqsvc_main(void *arg)
         if (!list_empty(&run)) {
             run_turn(&run);
             S.bus_wake = mq_bus_next_wake_ms(S.m);
+            S.replaying = mq_replay_active(S.m); /* a replay-start of this turn */
         }
         bus_retries();
-        if (clk_mono_ms() >= S.next_sweep) {
+        replays();
+        if (moved || clk_mono_ms() >= S.next_sweep) { /* retention on the broker's clock */
             sweep();
         }
     }
@@ -512,6 +546,7 @@ int mqsvc_start(const char *db_path, const mqsvc_hooks *hooks)
     pthread_condattr_destroy(&ca);
     S.next_sweep = clk_mono_ms() + MQSVC_SWEEP_MS;
     S.bus_wake = mq_bus_next_wake_ms(S.m); /* retries left by the last run */
+    S.replaying = mq_replay_active(S.m); /* replays a restart interrupted go on */
     S.watcher.wake = clock_moved;
     clk_watch(&S.watcher);
     S.running = true;

@@ -158,6 +158,27 @@ nng_msg *mqops_rule_targets_remove(mq *m, mqsvc_call *c, lm_error *e);
  *        the bus (its COMMIT) or the wait ends.  Best-effort: an in-memory
  *        ring per bus (mq.h MQ_TAIL_*), not durable. */
 nng_msg *mqops_bus_tail(mq *m, mqsvc_call *c, lm_error *e);
+/*   "archive-create" {ArchiveName, EventSourceArn (bus name or ARN),
+ *        EventPattern?, Description?, RetentionDays? (0 forever, default)}
+ *        -> {ArchiveArn, State}
+ *   "archive-delete" / "archive-get" {ArchiveName}    -> {} / {ArchiveName,
+ *        ArchiveArn, EventSourceArn, EventPattern?, Description, State,
+ *        RetentionDays, CreationTime, EventCount, SizeBytes}
+ *   "archive-list" {EventSourceArn?} -> {Archives:[…]}
+ *   "replay-start" {ReplayName, EventSourceArn (archive name or ARN),
+ *        EventStartTime, EventEndTime (RFC 3339 UTC or epoch seconds),
+ *        Destination?{Arn (the archive's bus), FilterArns?}} -> {ReplayArn, State}
+ *   "replay-get" {ReplayName} -> {ReplayName, …, State, EventsReplayed, …}
+ *   "replay-list" {} -> {Replays:[…]}
+ * A replay runs on the messaging thread after its start is committed, in
+ * batches between other work (mqsvc: replays). */
+nng_msg *mqops_archive_create(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_archive_delete(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_archive_get(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_archive_list(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_replay_start(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_replay_get(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_replay_list(mq *m, mqsvc_call *c, lm_error *e);
 /* ---- end of buses ---- */
 
 #endif

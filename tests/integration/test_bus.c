@@ -1103,3 +1103,289 @@ Test(bus, cli_bus_tail_prints_one_envelope_a_line, .timeout = 60)
     free(c.err);
     lt_broker_stop(&b, false);
 }
+
+typedef struct replay_wait {
+    lt_broker *b;
+    const char *name;
+} replay_wait;
+
+static bool replay_done(void *arg)
+{
+    replay_wait *w = arg;
+    cJSON *r = lt_ok(w->b, "replay-get", "{\"ReplayName\":\"%s\"}", w->name);
+    bool done = strcmp(str(r, "State"), "COMPLETED") == 0;
+    cJSON_Delete(r);
+    return done;
+}
+
+static cJSON *replay_finished(lt_broker *b, const char *name)
+{
+    replay_wait w = {b, name};
+    cr_assert(lt_wait_until(replay_done, &w, 10000), "replay %s never completed", name);
+    return lt_ok(b, "replay-get", "{\"ReplayName\":\"%s\"}", name);
+}
+
+static int64_t archive_count(lt_broker *b, const char *name)
+{
+    cJSON *a = lt_ok(b, "archive-get", "{\"ArchiveName\":\"%s\"}", name);
+    int64_t n = (int64_t)cJSON_GetObjectItemCaseSensitive(a, "EventCount")->valuedouble;
+    cJSON_Delete(a);
+    return n;
+}
+
+typedef struct count_wait {
+    lt_broker *b;
+    const char *archive;
+    int64_t want;
+} count_wait;
+
+static bool archive_count_is(void *arg)
+{
+    count_wait *w = arg;
+    return archive_count(w->b, w->archive) == w->want;
+}
+
+/* An archive keeps, in the put's commit, the events of its bus that match
+ * its pattern; a replay sends those in its time range again through the
+ * bus's rules (or only FilterArns), each with replay-name, and shows its
+ * state and count; retention runs on the broker clock. */
+Test(bus, an_archive_keeps_matching_events_and_a_replay_resends_them, .timeout = 120)
+{
+    lt_broker b;
+    lt_broker_start(&b, lt_test_clock);
+    cJSON_Delete(lt_ok(&b, "bus-create", "{\"Name\":\"app\"}"));
+    const char *qs[] = {"all", "live", "only"};
+    for (int i = 0; i < 3; i++) {
+        cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"%s\"}", qs[i]));
+    }
+    rule_to_queue(&b, "app", "all", "\"{\\\"source\\\":[\\\"s\\\"]}\"", "all", "");
+    /* EventBridge's advice: a rule that must not see replays says so */
+    rule_to_queue(&b, "app", "live",
+                  "\"{\\\"source\\\":[\\\"s\\\"],\\\"replay-name\\\":[{\\\"exists\\\":false}]}\"",
+                  "live", "");
+    rule_to_queue(&b, "app", "only", "\"{\\\"source\\\":[\\\"s\\\"]}\"", "only", "");
+    cJSON *c = lt_ok(&b, "archive-create",
+                     "{\"ArchiveName\":\"keep\",\"EventSourceArn\":"
+                     "\"arn:aws:events:x:1:event-bus/app\",\"EventPattern\":"
+                     "\"{\\\"detail-type\\\":[\\\"keep\\\"]}\",\"RetentionDays\":1}");
+    cr_assert_str_eq(str(c, "ArchiveArn"), "arn:lamina:events:local:000000000000:archive/keep");
+    cJSON_Delete(c);
+    cr_assert_eq(
+        fails(&b, "archive-create", "{\"ArchiveName\":\"keep\",\"EventSourceArn\":\"app\"}"),
+        LM_E_EV_ALREADY_EXISTS);
+    cr_assert_eq(
+        fails(&b, "archive-create", "{\"ArchiveName\":\"x\",\"EventSourceArn\":\"ghost\"}"),
+        LM_E_NOT_FOUND);
+    cr_assert_eq(fails(&b, "archive-create",
+                       "{\"ArchiveName\":\"x\",\"EventSourceArn\":\"app\",\"EventPattern\":\"{"
+                       "\\\"a\\\":1}\"}"),
+                 LM_E_EV_INVALID_PATTERN);
+    cr_assert_eq(fails(&b, "archive-create",
+                       "{\"ArchiveName\":\"x\",\"EventSourceArn\":\"app\",\"RetentionDays\":-1}"),
+                 LM_E_EV_VALIDATION);
+    cr_assert_eq(
+        fails(&b, "archive-create", "{\"ArchiveName\":\"bad name\",\"EventSourceArn\":\"app\"}"),
+        LM_E_EV_VALIDATION);
+    /* two kept events, one of another type, one kept but too old for the range */
+    cJSON *r = lt_ok(&b, "bus-put-events",
+                     "{\"Entries\":["
+                     "{\"Source\":\"s\",\"DetailType\":\"keep\",\"Detail\":\"{\\\"n\\\":1}\","
+                     "\"EventBusName\":\"app\"},"
+                     "{\"Source\":\"s\",\"DetailType\":\"skip\",\"Detail\":\"{\\\"n\\\":2}\","
+                     "\"EventBusName\":\"app\"},"
+                     "{\"Source\":\"s\",\"DetailType\":\"keep\",\"Detail\":\"{\\\"n\\\":3}\","
+                     "\"EventBusName\":\"app\"},"
+                     "{\"Source\":\"s\",\"DetailType\":\"keep\",\"Detail\":\"{\\\"n\\\":0}\","
+                     "\"EventBusName\":\"app\",\"Time\":1000000000}]}");
+    cr_assert_eq(cJSON_GetObjectItemCaseSensitive(r, "FailedEntryCount")->valueint, 0);
+    const char *id1 =
+        str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "Entries"), 0), "EventId");
+    char first_id[40];
+    snprintf(first_id, sizeof(first_id), "%s", id1);
+    cJSON_Delete(r);
+    cr_assert_eq(archive_count(&b, "keep"), 3, "stored with the put's commit");
+    cr_assert_eq(bus_stat(&b, "Archived"), 3);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(receive_n(&b, qs[i]), 4);
+    }
+    int64_t now = lt_clock_advance(&b, 2000);
+    char range[160];
+    snprintf(range, sizeof(range), "\"EventStartTime\":1500000000,\"EventEndTime\":%lld",
+             (long long)(now / 1000));
+    cJSON *s =
+        lt_ok(&b, "replay-start", "{\"ReplayName\":\"rp\",\"EventSourceArn\":\"keep\",%s}", range);
+    cr_assert_str_eq(str(s, "State"), "STARTING");
+    cr_assert_str_eq(str(s, "ReplayArn"), "arn:lamina:events:local:000000000000:replay/rp");
+    cJSON_Delete(s);
+    cJSON *g = replay_finished(&b, "rp");
+    cr_assert_eq(cJSON_GetObjectItemCaseSensitive(g, "EventsReplayed")->valueint, 2,
+                 "the two kept events in the range");
+    cr_assert_str_eq(str(g, "EventSourceArn"), "arn:lamina:events:local:000000000000:archive/keep");
+    cr_assert_not_null(cJSON_GetObjectItemCaseSensitive(g, "ReplayEndTime"));
+    cJSON_Delete(g);
+    cJSON *bodies = drain(&b, "all");
+    cr_assert_eq(cJSON_GetArraySize(bodies), 2);
+    for (int i = 0; i < 2; i++) {
+        cJSON *ev = cJSON_Parse(cJSON_GetArrayItem(bodies, i)->valuestring);
+        cr_assert_str_eq(str(ev, "replay-name"), "rp");
+        cr_assert_str_eq(str(ev, "detail-type"), "keep");
+        int n =
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ev, "detail"), "n")
+                ->valueint;
+        cr_assert_eq(n, 2 * i + 1, "in event-time order");
+        if (i == 0) {
+            cr_assert_str_eq(str(ev, "id"), first_id, "a replayed event keeps its id");
+        }
+        cJSON_Delete(ev);
+    }
+    cJSON_Delete(bodies);
+    cr_assert_eq(receive_n(&b, "live"), 0, "replay-name exists:false excludes replays");
+    cr_assert_eq(receive_n(&b, "only"), 2);
+    cr_assert_eq(archive_count(&b, "keep"), 3, "replays are not archived again");
+    cr_assert_eq(bus_stat(&b, "Replayed"), 2);
+    /* only the rules of FilterArns */
+    cJSON_Delete(lt_ok(&b, "replay-start",
+                       "{\"ReplayName\":\"rp2\",\"EventSourceArn\":"
+                       "\"arn:lamina:events:local:000000000000:archive/keep\",%s,\"Destination\":"
+                       "{\"Arn\":\"arn:aws:events:x:1:event-bus/app\",\"FilterArns\":"
+                       "[\"arn:lamina:events:local:000000000000:rule/app/only\"]}}",
+                       range));
+    cJSON_Delete(replay_finished(&b, "rp2"));
+    cr_assert_eq(receive_n(&b, "only"), 2);
+    cr_assert_eq(receive_n(&b, "all"), 0, "a rule not in FilterArns got a replay");
+    /* typed errors */
+    cr_assert_eq(fails(&b, "replay-start",
+                       "{\"ReplayName\":\"rp\",\"EventSourceArn\":\"keep\",\"EventStartTime\":1,"
+                       "\"EventEndTime\":2}"),
+                 LM_E_EV_ALREADY_EXISTS);
+    cr_assert_eq(fails(&b, "replay-start",
+                       "{\"ReplayName\":\"x\",\"EventSourceArn\":\"keep\",\"EventStartTime\":2,"
+                       "\"EventEndTime\":1}"),
+                 LM_E_EV_VALIDATION);
+    cr_assert_eq(fails(&b, "replay-start",
+                       "{\"ReplayName\":\"x\",\"EventSourceArn\":\"keep\",\"EventStartTime\":"
+                       "\"yesterday\",\"EventEndTime\":1}"),
+                 LM_E_EV_VALIDATION);
+    cr_assert_eq(fails(&b, "replay-start",
+                       "{\"ReplayName\":\"x\",\"EventSourceArn\":\"ghost\",\"EventStartTime\":1,"
+                       "\"EventEndTime\":2}"),
+                 LM_E_NOT_FOUND);
+    cr_assert_eq(fails(&b, "replay-start",
+                       "{\"ReplayName\":\"x\",\"EventSourceArn\":\"keep\",\"EventStartTime\":1,"
+                       "\"EventEndTime\":2,\"Destination\":{\"Arn\":\"default\"}}"),
+                 LM_E_EV_VALIDATION);
+    cr_assert_eq(fails(&b, "replay-start",
+                       "{\"ReplayName\":\"x\",\"EventSourceArn\":\"keep\",\"EventStartTime\":1,"
+                       "\"EventEndTime\":2,\"Destination\":{\"Arn\":\"app\",\"FilterArns\":"
+                       "[\"ghost\"]}}"),
+                 LM_E_NOT_FOUND);
+    cr_assert_eq(fails(&b, "replay-get", "{\"ReplayName\":\"ghost\"}"), LM_E_NOT_FOUND);
+    cJSON *l = lt_ok(&b, "replay-list", "{}");
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l, "Replays")), 2);
+    cJSON_Delete(l);
+    /* retention: a day and a bit later (broker clock), the archive is empty */
+    lt_clock_advance(&b, 86400000 + 5000);
+    count_wait w = {&b, "keep", 0};
+    cr_assert(lt_wait_until(archive_count_is, &w, 10000), "retention never swept the archive");
+    cJSON_Delete(lt_ok(&b, "replay-start",
+                       "{\"ReplayName\":\"rp3\",\"EventSourceArn\":\"keep\",\"EventStartTime\":1,"
+                       "\"EventEndTime\":%lld}",
+                       (long long)(now / 1000)));
+    g = replay_finished(&b, "rp3");
+    cr_assert_eq(cJSON_GetObjectItemCaseSensitive(g, "EventsReplayed")->valueint, 0);
+    cJSON_Delete(g);
+    /* delete: the archive goes; deleting its bus takes the others along */
+    cJSON_Delete(lt_ok(&b, "archive-delete", "{\"ArchiveName\":\"keep\"}"));
+    cr_assert_eq(fails(&b, "archive-get", "{\"ArchiveName\":\"keep\"}"), LM_E_NOT_FOUND);
+    cJSON_Delete(
+        lt_ok(&b, "archive-create", "{\"ArchiveName\":\"k2\",\"EventSourceArn\":\"app\"}"));
+    for (int i = 0; i < 3; i++) {
+        char rn[8];
+        snprintf(rn, sizeof(rn), "%s", qs[i]);
+        cJSON_Delete(lt_ok(&b, "rule-delete",
+                           "{\"Name\":\"%s\",\"EventBusName\":\"app\",\"Force\":true}", rn));
+    }
+    cJSON_Delete(lt_ok(&b, "bus-delete", "{\"Name\":\"app\"}"));
+    l = lt_ok(&b, "archive-list", "{}");
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l, "Archives")), 0);
+    cJSON_Delete(l);
+    lt_broker_stop(&b, false);
+}
+
+/* Archives and replays are in the store: they survive a restart, and so
+ * does an archive's content; the CLI drives them. */
+Test(bus, cli_archive_and_replay_survive_a_restart, .timeout = 120)
+{
+    lt_broker b;
+    lt_broker_start(&b, lt_test_clock);
+    char *out = NULL, *err = NULL;
+    cli_ok(&b, CLI(&b, &out, &err, "queue", "create", "q"), &out, &err);
+    cli_ok(&b, CLI(&b, &out, &err, "rule", "put", "r", "--pattern", "{\"source\":[\"s\"]}"), &out,
+           &err);
+    cli_ok(&b,
+           CLI(&b, &out, &err, "rule", "targets", "put", "r", "--target", "q=arn:aws:sqs:x:1:q"),
+           &out, &err);
+    cli_ok(&b,
+           CLI(&b, &out, &err, "bus", "archive", "create", "all", "--bus", "default",
+               "--retention-days", "0"),
+           &out, &err);
+    cr_assert_eq(CLI(&b, &out, &err, "bus", "archive", "create", "neg", "--bus", "default",
+                     "--retention-days", "-3"),
+                 9, "%s", err);
+    free(out);
+    free(err);
+    cr_assert_eq(CLI(&b, &out, &err, "bus", "archive", "create", "nobus"), 2, "%s", err);
+    free(out);
+    free(err);
+    cli_ok(&b,
+           CLI(&b, &out, &err, "bus", "put-events", "--entry",
+               "{\"Source\":\"s\",\"DetailType\":\"d\",\"Detail\":{\"n\":1}}"),
+           &out, &err);
+    cr_assert_eq(receive_n(&b, "q"), 1);
+    char state[256];
+    snprintf(state, sizeof(state), "%s", b.state);
+    lt_broker_stop(&b, true);
+    lt_broker_start_in(&b, state, lt_test_clock);
+    int64_t now = lt_clock_advance(&b, 2000);
+    char to[32];
+    snprintf(to, sizeof(to), "%lld", (long long)(now / 1000));
+    cr_assert_eq(CLI(&b, &out, &err, "-o", "json", "bus", "archive", "list"), 0, "%s", err);
+    cJSON *l = cJSON_Parse(out);
+    const cJSON *a = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(l, "Archives"), 0);
+    cr_assert_not_null(a, "%s", out);
+    cr_assert_eq(cJSON_GetObjectItemCaseSensitive(a, "EventCount")->valueint, 1);
+    cJSON_Delete(l);
+    free(out);
+    free(err);
+    cr_assert_eq(CLI(&b, &out, &err, "bus", "replay", "all", "--from", "2020-01-01T00:00:00Z",
+                     "--to", to, "--name", "again", "--rules", "r"),
+                 0, "%s", err);
+    cr_assert_str_eq(out, "again\n");
+    free(out);
+    free(err);
+    cJSON_Delete(replay_finished(&b, "again"));
+    cJSON *m = lt_ok(&b, "queue-receive", "{\"QueueName\":\"q\",\"WaitTimeSeconds\":10}");
+    const cJSON *msg = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "Messages"), 0);
+    cr_assert_not_null(msg);
+    cJSON *ev = cJSON_Parse(str(msg, "Body"));
+    cr_assert_str_eq(str(ev, "replay-name"), "again");
+    cJSON_Delete(ev);
+    cJSON_Delete(m);
+    cr_assert_eq(CLI(&b, &out, &err, "bus", "replay", "get", "again"), 0, "%s", err);
+    cr_assert_not_null(strstr(out, "COMPLETED"), "%s", out);
+    free(out);
+    free(err);
+    cr_assert_eq(CLI(&b, &out, &err, "bus", "replay", "list"), 0, "%s", err);
+    cr_assert_not_null(strstr(out, "again"), "%s", out);
+    free(out);
+    free(err);
+    cr_assert_eq(CLI(&b, &out, &err, "bus", "replay", "all", "--from", "x", "--to", to), 9, "%s",
+                 err);
+    free(out);
+    free(err);
+    cli_ok(&b, CLI(&b, &out, &err, "bus", "archive", "delete", "all"), &out, &err);
+    cr_assert_eq(CLI(&b, &out, &err, "bus", "archive", "get", "all"), 3, "%s", err);
+    free(out);
+    free(err);
+    lt_broker_stop(&b, false);
+}
