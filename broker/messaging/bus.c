@@ -24,6 +24,18 @@
  * "source","account","time" (RFC 3339 UTC, seconds),"region",
  * "resources","detail"}.  A target without Input gets the envelope; with
  * Input, that JSON text.  A function target's event is the same text.
+ * A FIFO queue target carries its SqsParameters.MessageGroupId
+ * (mq_targets.group_id); its messages use that group and the event id as
+ * the deduplication id.
+ *
+ * Arrival.  Every event that arrives on a bus (PutEvents, a bus target;
+ * arrive()) is noted for the tail (bus_tail.c) and stored in the bus's
+ * archives (bus_archive.c, from the same cache entry) inside the put's
+ * savepoint, before its rules route it.
+ *
+ * PutTargets checks and stores each target on its own (a savepoint each)
+ * and reports the ones it left out, as EventBridge; DeleteRule refuses a
+ * rule that has targets unless forced.
  */
 #include <stdlib.h>
 #include <string.h>

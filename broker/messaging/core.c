@@ -16,6 +16,10 @@
  * true, never before and never for a rolled-back transaction (a savepoint
  * that rolls back may leave a stale note: the hook then wakes a waiter for
  * nothing, which is harmless, where a missed wake-up would not be).
+ * The same points drive the bus tail (bus_tail.c): events noted during a
+ * transaction reach the rings after its COMMIT and are dropped when the
+ * operation or the transaction rolls back; and the bus counters (mq->bs),
+ * copied at each transaction and frame start and restored on rollback.
  */
 #include <stdlib.h>
 #include <string.h>

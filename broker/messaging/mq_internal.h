@@ -20,6 +20,11 @@
  *   policy.c  filter policies: the check and the compiled per-topic cache
  *   topic.c   topics, subscriptions, publish, SNS's shapes
  *   stream.c  streams (Kinesis): shards, records, iterators, reshard, sweep
+ *   bus.c     event buses, rules, targets, PutEvents routing, retries,
+ *             schedules
+ *   bus_input.c  InputPath and InputTransformer
+ *   bus_tail.c   the in-memory tail rings, the bus counters
+ *   bus_archive.c  archives, their sweep, replays
  */
 #ifndef BROKER_MESSAGING_MQ_INTERNAL_H
 #define BROKER_MESSAGING_MQ_INTERNAL_H

@@ -16,6 +16,9 @@
  * instance's through mqsvc_notify_ready), (2) at its recheck time, (3) after
  * a test-clock advance (every parked job rechecks), and (4) at its
  * deadline, with may_wait false, which answers an empty Messages list.
+ * A bus-tail with a wait parks the same way on its bus (job.bus): the
+ * engine's tail hook, run after the COMMIT that put events on a bus,
+ * names the bus and its parked tails run next turn; no recheck time.
  *
  * Bus retries and schedules: S.bus_wake is the broker time the next
  * scheduled rule fires or failed bus-target delivery is due (mq_bus_next_wake_ms, read after every turn); the
@@ -23,11 +26,21 @@
  * advance wakes the thread too, and due retries run in a transaction of
  * their own (bus_retries).  No loop polls the store.
  *
+ * Replays: while a bus replay is active (mq_replay_active, checked after
+ * every turn and at start, so a replay a restart interrupted goes on) the
+ * thread runs one batch of MQSVC_REPLAY_BATCH events per loop, in its own
+ * transaction, between turns, and does not sleep until none is left.
+ *
  * Housekeeping: every MQSVC_SWEEP_MS the thread calls mq_sweep (expired
  * messages and dedup entries, purged queues' rows; then mq_stream_sweep:
- * expired stream records, deleted streams' rows) in a transaction of its
- * own, bounded by MQSVC_SWEEP_BUDGET rows, and again at once while rows
- * remain.
+ * expired stream records, deleted streams' rows; then mq_archive_sweep:
+ * archived events past retention, deleted archives' events, old replays)
+ * in a transaction of its own, bounded by MQSVC_SWEEP_BUDGET rows, and
+ * again at once while rows remain; also after a test-clock advance, so
+ * retention follows the broker's clock.
+ *
+ * Counters: after every transaction the engine's bus counters are copied
+ * under S.mtx for status (mqsvc_write_status).
  */
 #include <pthread.h>
 #include <stdatomic.h>

@@ -122,10 +122,14 @@ nng_msg *mqops_stream_merge(mq *m, mqsvc_call *c, lm_error *e);
 /* ---- buses (bus_ops.c; EventBridge's field names) ----
  *   "bus-create" {Name} -> {EventBusArn}      "bus-delete" {Name} -> {}
  *   "bus-list" {} -> {EventBuses:[{Name, Arn}]}
- *   "rule-put" {Name, EventBusName?, EventPattern, State?} -> {RuleArn}
- *   "rule-delete" {Name, EventBusName?} -> {}
- *   "rule-targets-put" {Rule, EventBusName?, Targets:[{Id, Arn, Input?}]}
- *        -> {FailedEntryCount, FailedEntries}
+ *   "rule-put" {Name, EventBusName?, EventPattern | ScheduleExpression, State?}
+ *        -> {RuleArn}
+ *   "rule-delete" {Name, EventBusName?, Force?} -> {} (refused while the rule
+ *        has targets, unless Force)
+ *   "rule-targets-put" {Rule, EventBusName?, Targets:[{Id, Arn, Input? |
+ *        InputPath? | InputTransformer?, RetryPolicy?, DeadLetterConfig?,
+ *        SqsParameters?{MessageGroupId}}]} -> {FailedEntryCount,
+ *        FailedEntries:[{TargetId, ErrorCode, ErrorMessage}]} (per target)
  *   "bus-put-events" {Entries:[{Source, DetailType, Detail, Resources?,
  *        EventBusName?}]} -> {FailedEntryCount, Entries:[{EventId} |
  *        {ErrorCode, ErrorMessage}]} */
