@@ -20,7 +20,10 @@
  * message of its queue available (the engine's ready hook, or
  * mqsvc_notify_ready), when broker time reaches the queue's next wake
  * (mq_next_wake_ms: a delay or visibility timeout ending; a test clock
- * advance wakes it too), and a last time at its deadline (real time).
+ * advance wakes it too), and a last time at its deadline (real time).  A
+ * bus-tail with a wait is parked the same way, on its bus, until a COMMIT
+ * puts an event there.  S.mtx also guards the copy of the bus counters
+ * that status reads.
  */
 #ifndef BROKER_MESSAGING_SERVICE_H
 #define BROKER_MESSAGING_SERVICE_H
