@@ -543,6 +543,37 @@ int mq_archive_sweep(mq *m, int64_t now_ms, size_t budget, bool *more, lm_error 
 
 /* ---- replays ---- */
 
+/* A FilterArns entry (a rule name, or a rule ARN: …:rule/NAME on the
+ * default bus, …:rule/BUS/NAME on another) to the name of a rule of bus. */
+static int rule_ref(const char *ref, const char *bus, char name[MQ_RULE_NAME_MAX + 1], lm_error *e)
+{
+    char qb[96];
+    const char *p = ref;
+    if (strncmp(ref, "arn:", 4) == 0) {
+        p = strstr(ref, ":rule/");
+        if (p == NULL) {
+            return proto_error(e, LM_E_EV_VALIDATION, "FilterArns: %s is not a rule ARN.",
+                               mq_q(qb, sizeof(qb), ref));
+        }
+        p += strlen(":rule/");
+        const char *slash = strrchr(p, '/');
+        size_t blen = slash != NULL ? (size_t)(slash - p) : strlen("default");
+        const char *b = slash != NULL ? p : "default";
+        if (blen != strlen(bus) || strncmp(b, bus, blen) != 0) {
+            return proto_error(e, LM_E_EV_VALIDATION,
+                               "FilterArns: %s is not a rule of the archive's event bus.",
+                               mq_q(qb, sizeof(qb), ref));
+        }
+        p = slash != NULL ? slash + 1 : p;
+    }
+    if (strlen(p) == 0 || strlen(p) > MQ_RULE_NAME_MAX) {
+        return proto_error(e, LM_E_EV_VALIDATION, "FilterArns: %s is not a rule name.",
+                           mq_q(qb, sizeof(qb), ref));
+    }
+    snprintf(name, MQ_RULE_NAME_MAX + 1, "%s", p);
+    return LM_OK;
+}
+
 /* The rule names of FilterArns (rule ARNs of bus, or names) as a JSON
  * array text in *out (NULL when rules is NULL); each must exist on bus. */
 static int replay_rules(mq *m, const char *bus, const cJSON *rules, char **out, lm_error *e)
@@ -563,17 +594,10 @@ static int replay_rules(mq *m, const char *bus, const cJSON *rules, char **out, 
             cJSON_Delete(names);
             return proto_error(e, LM_E_EV_VALIDATION, "FilterArns must be rule ARNs or names.");
         }
-        const char *name = v->valuestring, *slash = strrchr(name, '/');
-        if (strncmp(name, "arn:", 4) == 0) {
-            char want[MQ_ARN_MAX];
-            mq_rule_arn(bus, slash != NULL ? slash + 1 : "", want);
-            if (slash == NULL || strcmp(want + strlen(want) - strlen(slash), slash) != 0 ||
-                strstr(name, ":rule/") == NULL) {
-                cJSON_Delete(names);
-                return proto_error(e, LM_E_EV_VALIDATION, "FilterArns: %s is not a rule ARN.",
-                                   name);
-            }
-            name = slash + 1;
+        char name[MQ_RULE_NAME_MAX + 1];
+        if (rule_ref(v->valuestring, bus, name, e) != LM_OK) {
+            cJSON_Delete(names);
+            return e->code;
         }
         cJSON *g = mq_rule_get(m, bus, name, e);
         if (g == NULL) {

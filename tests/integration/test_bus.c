@@ -1279,6 +1279,11 @@ Test(bus, an_archive_keeps_matching_events_and_a_replay_resends_them, .timeout =
                        "\"EventEndTime\":2,\"Destination\":{\"Arn\":\"app\",\"FilterArns\":"
                        "[\"ghost\"]}}"),
                  LM_E_NOT_FOUND);
+    cr_assert_eq(fails(&b, "replay-start",
+                       "{\"ReplayName\":\"x\",\"EventSourceArn\":\"keep\",\"EventStartTime\":1,"
+                       "\"EventEndTime\":2,\"Destination\":{\"Arn\":\"app\",\"FilterArns\":"
+                       "[\"arn:lamina:events:local:000000000000:rule/only\"]}}"),
+                 LM_E_EV_VALIDATION); /* a rule ARN of the default bus */
     cr_assert_eq(fails(&b, "replay-get", "{\"ReplayName\":\"ghost\"}"), LM_E_NOT_FOUND);
     cJSON *l = lt_ok(&b, "replay-list", "{}");
     cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l, "Replays")), 2);
