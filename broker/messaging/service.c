@@ -319,6 +319,7 @@ static void run_turn(list_head *run)
     }
     bool committed = tx && mq_commit(S.m, &e) == LM_OK;
     after_tx(committed);
+    stats_publish(); /* before the answers: a caller's next status sees its work */
     if (tx && !committed) {
         blog(LOG_ERROR, "messaging: COMMIT failed: %s", e.message);
     }
@@ -333,7 +334,6 @@ static void run_turn(list_head *run)
     ready_note *own = S.own;
     S.own = NULL;
     notes_unpark(own, &S.ready);
-    stats_publish();
 }
 
 static void sweep(void)
