@@ -7,9 +7,11 @@
  * Only an instance that asked for it (mq_set_tail_hook: the messaging
  * thread's) keeps rings; events that another instance puts (the async
  * thread's destinations onto a bus) are not seen.  Each bus has a ring of
- * at most MQ_TAIL_EVENTS envelopes and MQ_TAIL_BYTES of text; the oldest
- * fall out, and a reader whose cursor fell behind is told how many it
- * missed.  A restart empties every ring.
+ * at most MQ_TAIL_EVENTS envelopes and MQ_TAIL_BYTES of text, and all
+ * rings together hold at most MQ_TAIL_TOTAL_BYTES (the least recently
+ * written rings lose their oldest first); the oldest fall out, and a
+ * reader whose cursor fell behind is told how many it missed.  A restart
+ * empties every ring.
  *
  * Commit order.  Routing notes each envelope it puts on a bus
  * (mq_tail_note) in a pending list of the open transaction; core.c moves
@@ -62,7 +64,20 @@ struct mq_tail {
     size_t n, cap;
     tail_ring *rings; /* most recently written first */
     size_t nrings;
+    size_t bytes; /* all rings' text: at most MQ_TAIL_TOTAL_BYTES */
 };
+
+/* Drop ring r's oldest event. */
+static void ring_drop(mq_tail *t, tail_ring *r)
+{
+    char **slot = &r->ev[r->first % MQ_TAIL_EVENTS];
+    size_t len = strlen(*slot);
+    r->bytes -= len;
+    t->bytes -= len;
+    free(*slot);
+    *slot = NULL;
+    r->first++;
+}
 
 static void ring_free(tail_ring *r)
 {
@@ -173,6 +188,7 @@ static tail_ring *ring_get(mq_tail *t, const char *bus, bool want)
         while ((*last)->next != NULL) {
             last = &(*last)->next;
         }
+        t->bytes -= (*last)->bytes;
         ring_free(*last);
         *last = NULL;
         t->nrings--;
@@ -183,20 +199,31 @@ static tail_ring *ring_get(mq_tail *t, const char *bus, bool want)
     return r;
 }
 
-static void ring_push(tail_ring *r, char *text)
+/* Append text to r (taken), dropping r's oldest past its own bounds, then
+ * the oldest of the least recently written rings past the total bound. */
+static void ring_push(mq_tail *t, tail_ring *r, char *text)
 {
     size_t len = strlen(text);
     while (r->first < r->next_seq &&
            (r->next_seq - r->first >= MQ_TAIL_EVENTS || r->bytes + len > MQ_TAIL_BYTES)) {
-        char **slot = &r->ev[r->first % MQ_TAIL_EVENTS];
-        r->bytes -= strlen(*slot);
-        free(*slot);
-        *slot = NULL;
-        r->first++;
+        ring_drop(t, r);
     }
     r->ev[r->next_seq % MQ_TAIL_EVENTS] = text;
     r->next_seq++;
     r->bytes += len;
+    t->bytes += len;
+    while (t->bytes > MQ_TAIL_TOTAL_BYTES) {
+        tail_ring *old = NULL;
+        for (tail_ring *x = t->rings; x != NULL; x = x->next) {
+            if (x->first < x->next_seq && (x != r || old == NULL)) {
+                old = x; /* the last non-empty one, r only when alone */
+            }
+        }
+        if (old == NULL || (old == r && r->next_seq - r->first == 1)) {
+            break; /* only this event is left */
+        }
+        ring_drop(t, old);
+    }
 }
 
 void mq_tail_commit(mq *m)
@@ -209,7 +236,7 @@ void mq_tail_commit(mq *m)
     for (size_t i = 0; i < n; i++) {
         tail_ring *r = ring_get(t, t->p[i].bus, true);
         if (r != NULL) {
-            ring_push(r, t->p[i].text);
+            ring_push(t, r, t->p[i].text);
             t->p[i].text = NULL;
         }
     }

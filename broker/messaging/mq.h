@@ -765,6 +765,7 @@ void mq_bus_stats_get(const mq *m, mq_bus_stats *out);
  * on bus (may be NULL). */
 #define MQ_TAIL_EVENTS 1024
 #define MQ_TAIL_BYTES (4 << 20)
+#define MQ_TAIL_TOTAL_BYTES (32 << 20) /* all buses' rings together */
 #define MQ_TAIL_LIMIT_MAX 100 /* events per mq_bus_tail */
 #define MQ_TAIL_REPLY_BYTES (1 << 20) /* envelopes' text per mq_bus_tail (at least one) */
 #define MQ_TAIL_CURSOR_MAX 40
