@@ -275,3 +275,72 @@ Test(bus, tail_and_counters_follow_commits_not_rollbacks)
     cJSON_Delete(t.events);
     cr_assert_eq(mq_bus_tail(m, NULL, "nope", 10, &t, &e), LM_E_EV_VALIDATION);
 }
+
+/* One event of about 250 KB on bus. */
+static void put_big(const char *bus)
+{
+    static char *detail;
+    if (detail == NULL) {
+        detail = malloc(250000);
+        memset(detail, 'x', 249990);
+        memcpy(detail, "{\"b\":\"", 6);
+        strcpy(detail + 249990 - 2, "\"}");
+    }
+    cJSON *j = cJSON_CreateArray(), *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "Source", "s");
+    cJSON_AddStringToObject(o, "DetailType", "d");
+    cJSON_AddStringToObject(o, "Detail", detail);
+    cJSON_AddStringToObject(o, "EventBusName", bus);
+    cJSON_AddItemToArray(j, o);
+    mq_event_out out[MQ_PUT_EVENTS_MAX];
+    size_t n = 0, failed = 0;
+    lm_error e = {0};
+    cr_assert_eq(mq_put_events(m, j, T0, out, &n, &failed, &e), LM_OK, "%s", e.message);
+    cr_assert_eq(failed, 0, "%s", out[0].err.message);
+    cJSON_Delete(j);
+}
+
+static char *cursor_now(const char *bus)
+{
+    mq_tail_out t;
+    lm_error e = {0};
+    cr_assert_eq(mq_bus_tail(m, bus, NULL, 1, &t, &e), LM_OK, "%s", e.message);
+    cJSON_Delete(t.events);
+    return strdup(t.cursor);
+}
+
+/* The rings are bounded per bus (4 MiB) and together (32 MiB): the least
+ * recently written bus loses its oldest events first, and its reader is
+ * told how many it missed. */
+Test(bus, tail_rings_are_bounded_per_bus_and_in_total, .timeout = 120)
+{
+    lm_error e = {0};
+    cr_assert_eq(mq_set_tail_hook(m, NULL, NULL, &e), LM_OK);
+    char name[16];
+    for (int i = 0; i < 11; i++) {
+        snprintf(name, sizeof(name), "b%d", i);
+        cr_assert_eq(mq_bus_create(m, name, T0, NULL, &e), LM_OK);
+    }
+    char *first = cursor_now("b0"), *last = cursor_now("b10");
+    for (int i = 0; i < 4; i++) {
+        put_big("b0");
+    }
+    /* 10 more buses of ~4 MiB each: 41 MB in all, over the total */
+    for (int b = 1; b < 11; b++) {
+        snprintf(name, sizeof(name), "b%d", b);
+        for (int i = 0; i < 17; i++) {
+            put_big(name);
+        }
+    }
+    mq_tail_out t;
+    cr_assert_eq(mq_bus_tail(m, "b0", first, 100, &t, &e), LM_OK);
+    cr_assert_gt(t.missed, 0, "the least recently written bus kept everything");
+    cJSON_Delete(t.events);
+    /* b10, written last, lost only what its own 4 MiB bound drops */
+    cr_assert_eq(mq_bus_tail(m, "b10", last, 100, &t, &e), LM_OK);
+    cr_assert_eq(t.missed, 17 - (4 << 20) / 250200, "%llu", (unsigned long long)t.missed);
+    cr_assert_leq(t.n, (MQ_TAIL_REPLY_BYTES / 250000) + 1, "one reply holds about 1 MiB");
+    cJSON_Delete(t.events);
+    free(last);
+    free(first);
+}
