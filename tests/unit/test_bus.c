@@ -344,3 +344,71 @@ Test(bus, tail_rings_are_bounded_per_bus_and_in_total, .timeout = 120)
     free(last);
     free(first);
 }
+
+static cJSON *replay_state(const char *name)
+{
+    lm_error e = {0};
+    cJSON *r = mq_replay_get(m, name, &e);
+    cr_assert_not_null(r, "%s", e.message);
+    return r;
+}
+
+/* A replay runs in batches, each committed with its position: a new
+ * instance (a restart) goes on where the last batch ended, so every event
+ * is sent once; a replay whose archive goes away fails with a reason. */
+Test(bus, a_replay_goes_on_after_a_restart_without_loss_or_repeats)
+{
+    lm_error e = {0};
+    cr_assert_eq(mq_queue_create(m, "q", NULL, T0, NULL, &e), LM_OK);
+    rule(NULL, "r", "{\"source\":[\"s\"]}", "q");
+    mq_archive_in a = {.name = "all", .bus = "default"};
+    cr_assert_eq(mq_archive_create(m, &a, T0, NULL, &e), LM_OK, "%s", e.message);
+    cr_assert_eq(mq_begin(m, &e), LM_OK);
+    for (int i = 0; i < 300; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "%d", i);
+        put("default", id);
+    }
+    cr_assert_eq(mq_commit(m, &e), LM_OK);
+    cr_assert_eq(depth("q"), 300);
+    mq_replay_in in = {.name = "rp", .archive = "all", .from_ms = T0 - 1000, .to_ms = T0 + 1000};
+    cr_assert_eq(mq_replay_start(m, &in, T0 + 5000, NULL, &e), LM_OK, "%s", e.message);
+    cr_assert(mq_replay_active(m));
+    size_t sent = 0;
+    cr_assert_eq(mq_replay_run(m, T0 + 5000, 256, &sent, &e), LM_OK, "%s", e.message);
+    cr_assert_eq(sent, 256);
+    cJSON *r = replay_state("rp");
+    cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(r, "State")->valuestring, "RUNNING");
+    cJSON_Delete(r);
+    mq_destroy(m); /* the restart */
+    m = mq_create(db, &e);
+    cr_assert(mq_replay_active(m));
+    cr_assert_eq(mq_replay_run(m, T0 + 6000, 256, &sent, &e), LM_OK);
+    cr_assert_eq(sent, 44);
+    r = replay_state("rp");
+    cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(r, "State")->valuestring, "COMPLETED");
+    cr_assert_eq(cJSON_GetObjectItemCaseSensitive(r, "EventsReplayed")->valueint, 300);
+    cr_assert_eq(cJSON_GetObjectItemCaseSensitive(r, "Deliveries")->valueint, 300);
+    cJSON_Delete(r);
+    cr_assert(!mq_replay_active(m));
+    cr_assert_eq(depth("q"), 600, "each archived event sent once more");
+    /* the archive deleted under a running replay: FAILED, with a reason */
+    in.name = "gone";
+    cr_assert_eq(mq_replay_start(m, &in, T0 + 7000, NULL, &e), LM_OK);
+    cr_assert_eq(mq_archive_delete(m, "all", &e), LM_OK);
+    cr_assert_eq(mq_replay_run(m, T0 + 7000, 256, &sent, &e), LM_OK);
+    r = replay_state("gone");
+    cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(r, "State")->valuestring, "FAILED");
+    cr_assert_not_null(cJSON_GetObjectItemCaseSensitive(r, "StateReason"));
+    cJSON_Delete(r);
+    /* the deleted archive's events go with the sweep */
+    bool more = true;
+    while (more) {
+        cr_assert_eq(mq_archive_sweep(m, T0 + 8000, 100, &more, &e), LM_OK, "%s", e.message);
+    }
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db, "SELECT count(*) FROM mq_archive_events", -1, &st, NULL);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_assert_eq(sqlite3_column_int(st, 0), 0);
+    sqlite3_finalize(st);
+}
