@@ -402,10 +402,12 @@ static int replay_destination(mq *m, const cJSON *args, const char *archive, con
         return LM_OK;
     }
     const char *arn;
-    if (!cJSON_IsObject(d) || field(d, "Arn", true, &arn, e) != LM_OK) {
-        return e->code != LM_OK
-                   ? e->code
-                   : proto_error(e, LM_E_EV_VALIDATION, "Destination must be an object.");
+    if (!cJSON_IsObject(d)) {
+        return proto_error(e, LM_E_EV_VALIDATION,
+                           "Destination must be an object {Arn, FilterArns?}.");
+    }
+    if (field(d, "Arn", true, &arn, e) != LM_OK) {
+        return e->code;
     }
     *rules = cJSON_GetObjectItemCaseSensitive(d, "FilterArns");
     cJSON *a = mq_archive_get(m, archive, e);

@@ -1394,3 +1394,68 @@ Test(bus, cli_archive_and_replay_survive_a_restart, .timeout = 120)
     free(err);
     lt_broker_stop(&b, false);
 }
+
+/* The new ops answer bad input with typed errors and keep serving. */
+Test(bus, tail_archive_and_replay_ops_refuse_bad_input_with_typed_errors, .timeout = 60)
+{
+    lt_broker b;
+    lt_broker_start(&b, NULL);
+    cJSON_Delete(
+        lt_ok(&b, "archive-create", "{\"ArchiveName\":\"a\",\"EventSourceArn\":\"default\"}"));
+    static const struct {
+        const char *op, *args;
+        int code;
+    } bad[] = {
+        {"bus-tail", "{\"Cursor\":5}", LM_E_EV_VALIDATION},
+        {"bus-tail", "{\"Limit\":0}", LM_E_EV_VALIDATION},
+        {"bus-tail", "{\"Limit\":1.5}", LM_E_EV_VALIDATION},
+        {"bus-tail", "{\"WaitTimeSeconds\":\"5\"}", LM_E_EV_VALIDATION},
+        {"bus-tail", "{\"EventBusName\":\"bad name\"}", LM_E_EV_VALIDATION},
+        {"archive-create", "{\"ArchiveName\":\"b\"}", LM_E_EV_VALIDATION},
+        {"archive-create",
+         "{\"ArchiveName\":\"b\",\"EventSourceArn\":\"default\",\"RetentionDays\":\"x\"}",
+         LM_E_EV_VALIDATION},
+        {"archive-create",
+         "{\"ArchiveName\":\"b\",\"EventSourceArn\":\"default\",\"RetentionDays\":36501}",
+         LM_E_EV_VALIDATION},
+        {"archive-create", "{\"ArchiveName\":\"b\",\"EventSourceArn\":7}", LM_E_EV_VALIDATION},
+        {"archive-create",
+         "{\"ArchiveName\":\"0123456789012345678901234567890123456789012345678\","
+         "\"EventSourceArn\":\"default\"}",
+         LM_E_EV_VALIDATION},
+        {"archive-get", "{}", LM_E_EV_VALIDATION},
+        {"archive-get", "{\"ArchiveName\":\"ghost\"}", LM_E_NOT_FOUND},
+        {"archive-delete", "{\"ArchiveName\":\"ghost\"}", LM_E_NOT_FOUND},
+        {"archive-list", "{\"EventSourceArn\":\"ghost\"}", LM_E_NOT_FOUND},
+        {"replay-start", "{\"ReplayName\":\"r\",\"EventSourceArn\":\"a\"}", LM_E_EV_VALIDATION},
+        {"replay-start",
+         "{\"ReplayName\":\"r\",\"EventSourceArn\":\"a\",\"EventStartTime\":1,\"EventEndTime\":2,"
+         "\"Destination\":\"default\"}",
+         LM_E_EV_VALIDATION},
+        {"replay-start",
+         "{\"ReplayName\":\"r\",\"EventSourceArn\":\"a\",\"EventStartTime\":1,\"EventEndTime\":2,"
+         "\"Destination\":{\"Arn\":\"default\",\"FilterArns\":\"x\"}}",
+         LM_E_EV_VALIDATION},
+        {"replay-start",
+         "{\"ReplayName\":\"r\",\"EventSourceArn\":\"a\",\"EventStartTime\":1,\"EventEndTime\":2,"
+         "\"Destination\":{\"Arn\":\"default\",\"FilterArns\":[3]}}",
+         LM_E_EV_VALIDATION},
+        {"replay-start",
+         "{\"ReplayName\":\"r\",\"EventSourceArn\":\"a\",\"EventStartTime\":1,"
+         "\"EventEndTime\":99999999999}",
+         LM_E_EV_VALIDATION},
+        {"replay-start",
+         "{\"ReplayName\":\"r "
+         "r\",\"EventSourceArn\":\"a\",\"EventStartTime\":1,\"EventEndTime\":2}",
+         LM_E_EV_VALIDATION},
+        {"replay-get", "{\"ReplayName\":5}", LM_E_EV_VALIDATION},
+        {"rule-targets-put", "{\"Rule\":\"ghost\",\"Targets\":[]}", LM_E_EV_VALIDATION},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        lm_error e;
+        int rc = lt_call(&b, bad[i].op, bad[i].args, NULL, &e);
+        cr_assert_eq(rc, bad[i].code, "%s %s: %d %s", bad[i].op, bad[i].args, rc, e.message);
+    }
+    cJSON_Delete(lt_ok(&b, "archive-get", "{\"ArchiveName\":\"a\"}"));
+    lt_broker_stop(&b, false);
+}
