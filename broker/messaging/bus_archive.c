@@ -144,8 +144,8 @@ static int archive_find(mq *m, const char *name, int64_t *aid, char bus[MQ_BUS_N
 
 /* ---- archives ---- */
 
-int mq_archive_create(mq *m, const mq_archive_in *in, int64_t now_ms, char arn[MQ_ARN_MAX],
-                      lm_error *e)
+/* CreateArchive's values, before the store is touched. */
+static int archive_in_check(const mq_archive_in *in, lm_error *e)
 {
     char qb[96];
     if (!name_ok(in->name, MQ_ARCHIVE_NAME_MAX)) {
@@ -170,30 +170,44 @@ int mq_archive_create(mq *m, const mq_archive_in *in, int64_t now_ms, char arn[M
         }
         filter_destroy(f);
     }
-    int rc = mq_op_begin(m, e);
-    if (rc != LM_OK) {
-        return rc;
-    }
-    char bus[MQ_BUS_NAME_MAX + 1], other[MQ_BUS_NAME_MAX + 1];
+    return LM_OK;
+}
+
+/* The name is free and the store has room: LM_OK, or why not. */
+static int archive_room(mq *m, const char *name, lm_error *e)
+{
+    char bus[MQ_BUS_NAME_MAX + 1];
     int64_t aid;
     int days;
+    int r = archive_find(m, name, &aid, bus, &days, NULL);
+    if (r != 0) {
+        return r > 0 ? proto_error(e, LM_E_EV_ALREADY_EXISTS, "Archive %s already exists.", name)
+                     : proto_error(e, LM_E_IO, "messaging: cannot read the archives");
+    }
+    sqlite3_stmt *st = mq_stmt(m, "SELECT count(*) FROM mq_archives", e);
+    if (st == NULL || mq_step(m, st, e) != 1) {
+        return LM_E_IO;
+    }
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return n < MQ_ARCHIVES_MAX
+               ? LM_OK
+               : proto_error(e, LM_E_LIMIT_EXCEEDED, "At most %d archives.", MQ_ARCHIVES_MAX);
+}
+
+int mq_archive_create(mq *m, const mq_archive_in *in, int64_t now_ms, char arn[MQ_ARN_MAX],
+                      lm_error *e)
+{
+    int rc = archive_in_check(in, e);
+    if (rc != LM_OK || (rc = mq_op_begin(m, e)) != LM_OK) {
+        return rc;
+    }
+    char bus[MQ_BUS_NAME_MAX + 1];
     rc = mq_bus_name(m, in->bus, bus, e);
-    int r = rc == LM_OK ? archive_find(m, in->name, &aid, other, &days, NULL) : 0;
+    if (rc == LM_OK) {
+        rc = archive_room(m, in->name, e);
+    }
     sqlite3_stmt *st = NULL;
-    if (rc == LM_OK && r != 0) {
-        rc = r > 0 ? proto_error(e, LM_E_EV_ALREADY_EXISTS, "Archive %s already exists.", in->name)
-                   : proto_error(e, LM_E_IO, "messaging: cannot read the archives");
-    }
-    if (rc == LM_OK && ((st = mq_stmt(m, "SELECT count(*) FROM mq_archives", e)) == NULL ||
-                        mq_step(m, st, e) != 1)) {
-        rc = LM_E_IO;
-    } else if (rc == LM_OK) {
-        int64_t n = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
-        if (n >= MQ_ARCHIVES_MAX) {
-            rc = proto_error(e, LM_E_LIMIT_EXCEEDED, "At most %d archives.", MQ_ARCHIVES_MAX);
-        }
-    }
     if (rc == LM_OK) {
         st = mq_stmt(m,
                      "INSERT INTO mq_archives(name, bus, pattern, description, retention_days, "
@@ -211,7 +225,7 @@ int mq_archive_create(mq *m, const mq_archive_in *in, int64_t now_ms, char arn[M
         rc = mq_done(m, st, e);
     }
     if (rc == LM_OK) {
-        rc = touch_bus(m, bus, e);
+        rc = touch_bus(m, bus, e); /* the bus cache holds its archives */
     }
     rc = mq_op_end(m, rc, e);
     if (rc == LM_OK && arn != NULL) {
@@ -439,8 +453,79 @@ void mq_archives_store(mq *m, const mq_bus_archives *a, const char *text, int64_
 
 /* ---- the sweep ---- */
 
+/* Bind aid, cut, limit to ?1, ?2, ?3 of st and run it: LM_OK or LM_E_IO.
+ * A parameter st does not have is left out (SQLITE_RANGE, harmless). */
+static int run_aid(mq *m, sqlite3_stmt *st, int64_t aid, int64_t cut, size_t limit, lm_error *e)
+{
+    if (st == NULL) {
+        return LM_E_IO;
+    }
+    sqlite3_bind_int64(st, 1, aid);
+    sqlite3_bind_int64(st, 2, cut);
+    sqlite3_bind_int64(st, 3, (int64_t)limit);
+    return mq_done(m, st, e);
+}
+
+/* Up to *left expired events of archive aid: counters first, from the rows
+ * about to go, then the rows. */
+static int sweep_expired(mq *m, int64_t aid, int64_t cut, size_t *left, lm_error *e)
+{
+    int rc = run_aid(m,
+                     mq_stmt(m,
+                             "UPDATE mq_archives SET (n_events, n_bytes) = (SELECT n_events - "
+                             "count(*), n_bytes - coalesce(sum(length(event)), 0) FROM (SELECT "
+                             "event FROM mq_archive_events WHERE aid=?1 AND arrival_ms<?2 ORDER "
+                             "BY arrival_ms LIMIT ?3)) WHERE aid=?1",
+                             e),
+                     aid, cut, *left, e);
+    if (rc == LM_OK) {
+        rc = run_aid(m,
+                     mq_stmt(m,
+                             "DELETE FROM mq_archive_events WHERE seq IN (SELECT seq FROM "
+                             "mq_archive_events WHERE aid=?1 AND arrival_ms<?2 ORDER BY "
+                             "arrival_ms LIMIT ?3)",
+                             e),
+                     aid, cut, *left, e);
+    }
+    if (rc == LM_OK) {
+        size_t k = (size_t)sqlite3_changes(m->db);
+        *left -= k < *left ? k : *left;
+    }
+    return rc;
+}
+
+/* Events of detached archives, up to *left; an archive whose rows are all
+ * gone leaves mq_archive_detached. */
+static int sweep_detached(mq *m, size_t *left, lm_error *e)
+{
+    int rc = LM_OK;
+    while (rc == LM_OK && *left > 0) { /* one archive at a time */
+        sqlite3_stmt *st = mq_stmt(m, "SELECT aid FROM mq_archive_detached LIMIT 1", e);
+        int r = st != NULL ? mq_step(m, st, e) : -1;
+        if (r <= 0) {
+            return r < 0 ? LM_E_IO : LM_OK;
+        }
+        int64_t aid = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        rc = run_aid(m,
+                     mq_stmt(m,
+                             "DELETE FROM mq_archive_events WHERE seq IN (SELECT seq FROM "
+                             "mq_archive_events WHERE aid=?1 LIMIT ?3)",
+                             e),
+                     aid, 0, *left, e);
+        size_t k = rc == LM_OK ? (size_t)sqlite3_changes(m->db) : 0;
+        if (rc == LM_OK && k < *left) { /* all gone */
+            rc = run_aid(m, mq_stmt(m, "DELETE FROM mq_archive_detached WHERE aid=?1", e), aid, 0,
+                         0, e);
+        }
+        *left -= k < *left ? k : *left;
+    }
+    return rc;
+}
+
 /* Remove up to budget rows: expired events of archives with a retention,
- * then the events of detached archives.  *more: rows may remain. */
+ * then the events of detached archives; and replays finished 90 days ago.
+ * *more: rows may remain. */
 int mq_archive_sweep(mq *m, int64_t now_ms, size_t budget, bool *more, lm_error *e)
 {
     *more = false;
@@ -448,10 +533,8 @@ int mq_archive_sweep(mq *m, int64_t now_ms, size_t budget, bool *more, lm_error 
     if (rc != LM_OK) {
         return rc;
     }
-    sqlite3_stmt *st = mq_stmt(m,
-                               "SELECT aid, retention_days FROM mq_archives WHERE "
-                               "retention_days > 0",
-                               e);
+    sqlite3_stmt *st =
+        mq_stmt(m, "SELECT aid, retention_days FROM mq_archives WHERE retention_days > 0", e);
     rc = st != NULL ? LM_OK : LM_E_IO;
     int64_t aids[MQ_ARCHIVES_MAX];
     int days[MQ_ARCHIVES_MAX];
@@ -465,77 +548,14 @@ int mq_archive_sweep(mq *m, int64_t now_ms, size_t budget, bool *more, lm_error 
     }
     size_t left = budget;
     for (size_t i = 0; rc == LM_OK && i < n && left > 0; i++) {
-        int64_t cut = retention_cutoff(days[i], now_ms);
-        /* the counters first, from the rows about to go */
-        st = mq_stmt(m,
-                     "UPDATE mq_archives SET (n_events, n_bytes) = (SELECT n_events - count(*), "
-                     "n_bytes - coalesce(sum(length(event)), 0) FROM (SELECT event FROM "
-                     "mq_archive_events WHERE aid=?1 AND arrival_ms<?2 ORDER BY arrival_ms "
-                     "LIMIT ?3)) WHERE aid=?1",
-                     e);
-        rc = st != NULL ? LM_OK : LM_E_IO;
-        if (rc == LM_OK) {
-            sqlite3_bind_int64(st, 1, aids[i]);
-            sqlite3_bind_int64(st, 2, cut);
-            sqlite3_bind_int64(st, 3, (int64_t)left);
-            rc = mq_done(m, st, e);
-        }
-        st = rc == LM_OK ? mq_stmt(m,
-                                   "DELETE FROM mq_archive_events WHERE seq IN (SELECT seq FROM "
-                                   "mq_archive_events WHERE aid=?1 AND arrival_ms<?2 ORDER BY "
-                                   "arrival_ms LIMIT ?3)",
-                                   e)
-                         : NULL;
-        if (rc == LM_OK && st == NULL) {
-            rc = LM_E_IO;
-        }
-        if (rc == LM_OK) {
-            sqlite3_bind_int64(st, 1, aids[i]);
-            sqlite3_bind_int64(st, 2, cut);
-            sqlite3_bind_int64(st, 3, (int64_t)left);
-            rc = mq_done(m, st, e);
-            size_t k = (size_t)sqlite3_changes(m->db);
-            left -= k < left ? k : left;
-        }
+        rc = sweep_expired(m, aids[i], retention_cutoff(days[i], now_ms), &left, e);
     }
-    while (rc == LM_OK && left > 0) { /* detached archives, one at a time */
-        st = mq_stmt(m, "SELECT aid FROM mq_archive_detached LIMIT 1", e);
-        int r = st != NULL ? mq_step(m, st, e) : -1;
-        if (r <= 0) {
-            rc = r < 0 ? LM_E_IO : LM_OK;
-            break;
-        }
-        int64_t aid = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
-        st = mq_stmt(m,
-                     "DELETE FROM mq_archive_events WHERE seq IN (SELECT seq FROM "
-                     "mq_archive_events WHERE aid=?1 LIMIT ?2)",
-                     e);
-        if (st == NULL) {
-            rc = LM_E_IO;
-            break;
-        }
-        sqlite3_bind_int64(st, 1, aid);
-        sqlite3_bind_int64(st, 2, (int64_t)left);
-        rc = mq_done(m, st, e);
-        size_t k = rc == LM_OK ? (size_t)sqlite3_changes(m->db) : 0;
-        if (rc == LM_OK && k < left) { /* all gone */
-            st = mq_stmt(m, "DELETE FROM mq_archive_detached WHERE aid=?1", e);
-            rc = st != NULL ? LM_OK : LM_E_IO;
-            if (rc == LM_OK) {
-                sqlite3_bind_int64(st, 1, aid);
-                rc = mq_done(m, st, e);
-            }
-        }
-        left -= k < left ? k : left;
+    if (rc == LM_OK) {
+        rc = sweep_detached(m, &left, e);
     }
     if (rc == LM_OK) { /* finished replays are kept 90 days */
-        st = mq_stmt(m, "DELETE FROM mq_replays WHERE ended_ms < ?1", e);
-        rc = st != NULL ? LM_OK : LM_E_IO;
-        if (rc == LM_OK) {
-            sqlite3_bind_int64(st, 1, now_ms - MQ_REPLAY_KEEP_MS);
-            rc = mq_done(m, st, e);
-        }
+        rc = run_aid(m, mq_stmt(m, "DELETE FROM mq_replays WHERE ended_ms < ?2", e), 0,
+                     now_ms - MQ_REPLAY_KEEP_MS, 0, e);
     }
     *more = rc == LM_OK && left == 0;
     return mq_op_end(m, rc, e);
