@@ -5,8 +5,10 @@
  *
  * Tail is best-effort by design: it is not durable and not complete.
  * Only an instance that asked for it (mq_set_tail_hook: the messaging
- * thread's) keeps rings; events that another instance puts (the async
- * thread's destinations onto a bus) are not seen.  Each bus has a ring of
+ * thread's) keeps rings.  Another instance (the async thread's, which
+ * puts destination records on buses) forwards each event it committed
+ * (mq_set_event_hook), and the owner of the rings adds it with
+ * mq_tail_push, in the order it gets them.  Each bus has a ring of
  * at most MQ_TAIL_EVENTS envelopes and MQ_TAIL_BYTES of text, and all
  * rings together hold at most MQ_TAIL_TOTAL_BYTES (the least recently
  * written rings lose their oldest first); the oldest fall out, and a
@@ -57,8 +59,11 @@ typedef struct tail_pend {
 } tail_pend;
 
 struct mq_tail {
+    bool keep; /* rings kept (mq_set_tail_hook); else only forwarded */
     mq_tail_fn fn;
     void *arg;
+    mq_event_fn efn; /* mq_set_event_hook: each committed event, or NULL */
+    void *earg;
     char epoch[17];
     tail_pend *p;
     size_t n, cap;
@@ -105,7 +110,7 @@ void mq_tail_free(mq *m)
     m->tail = NULL;
 }
 
-int mq_set_tail_hook(mq *m, mq_tail_fn fn, void *arg, lm_error *e)
+static int tail_make(mq *m, lm_error *e)
 {
     if (m->tail == NULL) {
         m->tail = calloc(1, sizeof(*m->tail));
@@ -114,9 +119,28 @@ int mq_set_tail_hook(mq *m, mq_tail_fn fn, void *arg, lm_error *e)
         }
         util_random_hex(m->tail->epoch, 8);
     }
-    m->tail->fn = fn;
-    m->tail->arg = arg;
     return LM_OK;
+}
+
+int mq_set_tail_hook(mq *m, mq_tail_fn fn, void *arg, lm_error *e)
+{
+    int rc = tail_make(m, e);
+    if (rc == LM_OK) {
+        m->tail->keep = true;
+        m->tail->fn = fn;
+        m->tail->arg = arg;
+    }
+    return rc;
+}
+
+int mq_set_event_hook(mq *m, mq_event_fn fn, void *arg, lm_error *e)
+{
+    int rc = tail_make(m, e);
+    if (rc == LM_OK) {
+        m->tail->efn = fn;
+        m->tail->earg = arg;
+    }
+    return rc;
 }
 
 void mq_tail_note(mq *m, const char *bus, const char *text)
@@ -234,7 +258,10 @@ void mq_tail_commit(mq *m)
     }
     size_t n = t->n;
     for (size_t i = 0; i < n; i++) {
-        tail_ring *r = ring_get(t, t->p[i].bus, true);
+        if (t->efn != NULL) {
+            t->efn(t->earg, t->p[i].bus, t->p[i].text);
+        }
+        tail_ring *r = t->keep ? ring_get(t, t->p[i].bus, true) : NULL;
         if (r != NULL) {
             ring_push(t, r, t->p[i].text);
             t->p[i].text = NULL;
@@ -246,11 +273,25 @@ void mq_tail_commit(mq *m)
         for (size_t k = 0; k < i && !seen; k++) {
             seen = strcmp(t->p[k].bus, t->p[i].bus) == 0;
         }
-        if (!seen && t->fn != NULL) {
+        if (!seen && t->keep && t->fn != NULL) {
             t->fn(t->arg, t->p[i].bus);
         }
     }
     mq_tail_truncate(m, 0);
+}
+
+void mq_tail_push(mq *m, const char *bus, const char *text)
+{
+    mq_tail *t = m->tail;
+    tail_ring *r = t != NULL && t->keep ? ring_get(t, bus, true) : NULL;
+    char *x = r != NULL ? mq_strndup(text, strlen(text)) : NULL;
+    if (x == NULL) {
+        return;
+    }
+    ring_push(t, r, x);
+    if (t->fn != NULL) {
+        t->fn(t->arg, bus);
+    }
 }
 
 /* "EPOCH-SEQ" to its parts; false when it is not one. */
@@ -274,7 +315,7 @@ int mq_bus_tail(mq *m, const char *bus, const char *cursor, size_t limit, mq_tai
 {
     memset(out, 0, sizeof(*out));
     mq_tail *t = m->tail;
-    if (t == NULL) {
+    if (t == NULL || !t->keep) {
         return proto_error(e, LM_E_INTERNAL, "messaging: tail is not kept by this instance");
     }
     char name[MQ_BUS_NAME_MAX + 1];

@@ -771,6 +771,13 @@ void mq_bus_stats_get(const mq *m, mq_bus_stats *out);
 #define MQ_TAIL_CURSOR_MAX 40
 typedef void (*mq_tail_fn)(void *arg, const char *bus);
 int mq_set_tail_hook(mq *m, mq_tail_fn fn, void *arg, lm_error *e);
+/* An instance that keeps no rings can forward: fn(arg, bus, envelope)
+ * runs after each COMMIT, once per event it put on a bus (text borrowed
+ * for the call).  The rings' owner adds such an event with mq_tail_push
+ * (its own thread; the tail hook then runs for the bus). */
+typedef void (*mq_event_fn)(void *arg, const char *bus, const char *text);
+int mq_set_event_hook(mq *m, mq_event_fn fn, void *arg, lm_error *e);
+void mq_tail_push(mq *m, const char *bus, const char *text);
 typedef struct mq_tail_out {
     cJSON *events; /* the envelopes, oldest first (caller owns) */
     size_t n;

@@ -61,6 +61,7 @@
 #define MQSVC_SWEEP_BUDGET 2000
 #define MQSVC_MAX_PARKED 4096 /* receives waiting at once; past it: answered at once */
 #define MQSVC_REPLAY_BATCH 256 /* replayed events per transaction */
+#define MQSVC_MAX_EVENT_NOTES 4096 /* other instances' events waiting for the tail */
 
 typedef struct job {
     nng_msg *msg;
@@ -82,6 +83,12 @@ typedef struct ready_note {
     bool bus;
     char name[MQ_BUS_NAME_MAX + 1];
 } ready_note;
+
+/* An event another instance committed on a bus, for our tail rings. */
+typedef struct event_note {
+    struct event_note *next;
+    char *bus, *text;
+} event_note;
 
 static struct {
     pthread_mutex_t mtx;
@@ -105,6 +112,9 @@ static struct {
     int64_t bus_wake; /* broker ms of the next due bus retry, MQ_NEVER: none */
     clk_watcher watcher;
     mq_bus_stats stats; /* S.mtx: the engine's bus counters after the last transaction */
+    mq_bus_stats others; /* S.mtx: what other instances counted (mqsvc_count_bus) */
+    event_note *events, **events_end; /* S.mtx: mqsvc_notify_event's, oldest first */
+    int n_events; /* S.mtx */
     bool replaying; /* a replay is active: run a batch each loop */
     _Atomic int tails; /* parked bus-tails, for other threads */
 } S = {.mtx = PTHREAD_MUTEX_INITIALIZER};
@@ -173,6 +183,65 @@ void mqsvc_notify_ready(const char *queue)
     S.notes = n;
     pthread_cond_signal(&S.cv);
     pthread_mutex_unlock(&S.mtx);
+}
+
+void mqsvc_notify_event(const char *bus, const char *text)
+{
+    event_note *n = calloc(1, sizeof(*n));
+    char *b = strdup(bus), *x = strdup(text);
+    if (n == NULL || b == NULL || x == NULL) { /* best-effort: not tailed */
+        free(n);
+        free(b);
+        free(x);
+        return;
+    }
+    n->bus = b;
+    n->text = x;
+    pthread_mutex_lock(&S.mtx);
+    if (!S.running || S.stop || S.n_events >= MQSVC_MAX_EVENT_NOTES) {
+        pthread_mutex_unlock(&S.mtx);
+        free(b);
+        free(x);
+        free(n);
+        return;
+    }
+    *(S.events_end != NULL ? S.events_end : &S.events) = n;
+    S.events_end = &n->next;
+    S.n_events++;
+    pthread_cond_signal(&S.cv);
+    pthread_mutex_unlock(&S.mtx);
+}
+
+void mqsvc_count_bus(const mq_bus_stats *before, const mq_bus_stats *after)
+{
+    pthread_mutex_lock(&S.mtx);
+    S.others.events_put += after->events_put - before->events_put;
+    S.others.deliveries += after->deliveries - before->deliveries;
+    S.others.failed += after->failed - before->failed;
+    S.others.retries += after->retries - before->retries;
+    S.others.dead_lettered += after->dead_lettered - before->dead_lettered;
+    S.others.dropped += after->dropped - before->dropped;
+    S.others.archived += after->archived - before->archived;
+    S.others.replayed += after->replayed - before->replayed;
+    pthread_mutex_unlock(&S.mtx);
+}
+
+static void notes_unpark(ready_note *n, list_head *run);
+
+/* Into our rings, in order; their parked tails run next (thread only). */
+static void events_push(event_note *n, list_head *run)
+{
+    while (n != NULL) {
+        event_note *next = n->next;
+        mq_tail_push(S.m, n->bus, n->text);
+        free(n->bus);
+        free(n->text);
+        free(n);
+        n = next;
+    }
+    ready_note *own = S.own;
+    S.own = NULL;
+    notes_unpark(own, run);
 }
 
 static void clock_moved(void *arg)
@@ -455,7 +524,7 @@ static void *mqsvc_main(void *arg)
         pthread_mutex_lock(&S.mtx);
         for (;;) {
             if (S.stop || !list_empty(&S.in) || S.notes != NULL || S.clock_moved ||
-                !list_empty(&S.ready)) {
+                !list_empty(&S.ready) || S.events != NULL) {
                 break;
             }
             double wake = next_timer(), now = clk_mono_ms();
@@ -477,6 +546,10 @@ static void *mqsvc_main(void *arg)
         ready_note *notes = S.notes;
         S.notes = NULL;
         S.clock_moved = false;
+        event_note *events = S.events;
+        S.events = NULL;
+        S.events_end = NULL;
+        S.n_events = 0;
         job *j;
         while ((j = list_pop_front_entry(&S.in, job, node)) != NULL) {
             list_push_back(&run, &j->node);
@@ -486,6 +559,7 @@ static void *mqsvc_main(void *arg)
             list_push_back(&run, &j->node);
         }
         notes_unpark(notes, &run);
+        events_push(events, &run);
         if (moved) {
             unpark(NULL, false, &run);
         }
@@ -580,9 +654,10 @@ int mqsvc_waiting(void)
 
 void mqsvc_write_status(proto_writer *w)
 {
-    mq_bus_stats s;
+    mq_bus_stats s, o;
     pthread_mutex_lock(&S.mtx);
     s = S.stats;
+    o = S.others;
     pthread_mutex_unlock(&S.mtx);
     pw_map(w, 3);
     pw_key(w, "WaitingReceives");
@@ -593,8 +668,14 @@ void mqsvc_write_status(proto_writer *w)
     pw_map(w, 8);
     const char *k[] = {"EventsPut",    "Deliveries", "FailedDeliveries", "Retries",
                        "DeadLettered", "Dropped",    "Archived",         "Replayed"};
-    const uint64_t v[] = {s.events_put,    s.deliveries, s.failed,   s.retries,
-                          s.dead_lettered, s.dropped,    s.archived, s.replayed};
+    const uint64_t v[] = {s.events_put + o.events_put,
+                          s.deliveries + o.deliveries,
+                          s.failed + o.failed,
+                          s.retries + o.retries,
+                          s.dead_lettered + o.dead_lettered,
+                          s.dropped + o.dropped,
+                          s.archived + o.archived,
+                          s.replayed + o.replayed};
     for (int i = 0; i < 8; i++) {
         pw_key(w, k[i]);
         pw_int(w, (int64_t)v[i]);
@@ -620,11 +701,22 @@ void mqsvc_stop(void)
     }
     ready_note *n = S.notes;
     S.notes = NULL;
+    event_note *ev = S.events;
+    S.events = NULL;
+    S.events_end = NULL;
+    S.n_events = 0;
     pthread_mutex_unlock(&S.mtx);
     while (n != NULL) {
         ready_note *next = n->next;
         free(n);
         n = next;
+    }
+    while (ev != NULL) {
+        event_note *next = ev->next;
+        free(ev->bus);
+        free(ev->text);
+        free(ev);
+        ev = next;
     }
     if (S.hooks.close != NULL) {
         S.hooks.close();

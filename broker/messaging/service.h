@@ -79,6 +79,14 @@ void mqsvc_notify_ready(const char *queue);
 
 /* Receives parked now (status). */
 int mqsvc_waiting(void);
+/* Another engine instance (async/'s) committed an event on bus (an
+ * mq_event_fn for mq_set_event_hook): copied, it joins the bus's tail ring
+ * on this thread and wakes its parked tails.  Best-effort: dropped when
+ * MQSVC_MAX_EVENT_NOTES wait.  Any thread. */
+void mqsvc_notify_event(const char *bus, const char *text);
+/* Add what another instance's bus counters moved by (after - before) to
+ * status's Messaging.Buses.  Any thread. */
+void mqsvc_count_bus(const mq_bus_stats *before, const mq_bus_stats *after);
 /* status's "Messaging" value: {WaitingReceives, WaitingTails, Buses:
  * {EventsPut, Deliveries, FailedDeliveries, Retries, DeadLettered,
  * Dropped, Archived, Replayed}} (the messaging thread's engine counters,

@@ -46,6 +46,9 @@ static cJSON *drain(lt_broker *b, const char *q)
     return bodies;
 }
 
+static int64_t bus_stat(lt_broker *b, const char *key);
+static char *tail_cursor(lt_broker *b, const char *bus);
+
 /* PutTargets answers OK and leaves out just target id, with code. */
 static void target_refused(lt_broker *b, const char *id, const char *code, const char *args)
 {
@@ -667,12 +670,23 @@ Test(bus, an_async_destination_onto_a_bus_is_routed_as_lambda_result_event, .tim
         lt_ok(&b, "event-config-put",
               "{\"FunctionName\":\"hello\",\"DestinationConfig\":{\"OnSuccess\":"
               "{\"Destination\":\"arn:aws:events:us-east-1:123456789012:event-bus/ops\"}}}"));
+    char *cur = tail_cursor(&b, "ops");
     lm_invoke_params p = {
         .function = "hello", .type = LM_INVOKE_EVENT, .payload = "{\"n\":7}", .payload_len = 7};
     lm_invoke_result r;
     lm_error e;
     cr_assert_eq(lm_invoke(b.client, &p, &r, &e), LM_OK, "%s", e.message);
     lm_invoke_result_finish(&r);
+    /* the async thread put it on the bus: the tail and the counters see it */
+    cJSON *t = lt_ok(&b, "bus-tail",
+                     "{\"EventBusName\":\"ops\",\"Cursor\":\"%s\",\"WaitTimeSeconds\":20}", cur);
+    const cJSON *tev = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(t, "Events"), 0);
+    cr_assert_not_null(tev, "the tail never saw the destination's event");
+    cr_assert_str_eq(str(tev, "detail-type"), "Lambda Function Invocation Result - Success");
+    cJSON_Delete(t);
+    free(cur);
+    cr_assert_eq(bus_stat(&b, "EventsPut"), 1);
+    cr_assert_eq(bus_stat(&b, "Deliveries"), 1);
     cJSON *m = lt_ok(&b, "queue-receive", "{\"QueueName\":\"results\",\"WaitTimeSeconds\":20}");
     cJSON *msg = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "Messages"), 0);
     cr_assert_not_null(msg, "no result event reached the bus's rule");
