@@ -760,9 +760,9 @@ void mq_bus_stats_get(const mq *m, mq_bus_stats *out);
 
 /* Tail (bus_tail.c): an instance that calls this keeps, in memory, the
  * recent events of each bus (at most MQ_TAIL_EVENTS and MQ_TAIL_BYTES per
- * bus; best-effort: not durable, lost on restart, and only events this
- * instance routed).  fn(arg, bus) runs after each COMMIT that put events
- * on bus (may be NULL). */
+ * bus; best-effort: not durable, lost on restart; events this instance
+ * routed, and those other instances forward, mq_tail_push).  fn(arg, bus)
+ * runs after each COMMIT that put events on bus (may be NULL). */
 #define MQ_TAIL_EVENTS 1024
 #define MQ_TAIL_BYTES (4 << 20)
 #define MQ_TAIL_TOTAL_BYTES (32 << 20) /* all buses' rings together */

@@ -89,8 +89,9 @@ void mqsvc_notify_event(const char *bus, const char *text);
 void mqsvc_count_bus(const mq_bus_stats *before, const mq_bus_stats *after);
 /* status's "Messaging" value: {WaitingReceives, WaitingTails, Buses:
  * {EventsPut, Deliveries, FailedDeliveries, Retries, DeadLettered,
- * Dropped, Archived, Replayed}} (the messaging thread's engine counters,
- * committed work since the broker started).  Any thread. */
+ * Dropped, Archived, Replayed}} (the messaging thread's engine counters
+ * plus mqsvc_count_bus's, committed work since the broker started).  Any
+ * thread. */
 void mqsvc_write_status(proto_writer *w);
 
 /* An "ok" reply whose body is j (taken; NULL: out of memory, *e set), for
