@@ -711,10 +711,13 @@ static int target_put_one(mq *m, int64_t rid, const cJSON *o, mq_target_fail *f,
     target_in t;
     lm_error te;
     int rc = target_in_check(o, &t, &te);
-    if (rc == LM_OK && (rc = mq_sp_begin(m, &te)) == LM_OK) {
-        rc = target_store(m, rid, &t, &te);
-        mq_sp_end(m, rc == LM_OK);
-        if (rc == LM_E_IO) { /* the store failed, not the target: fail the request */
+    if (rc == LM_OK) {
+        rc = mq_sp_begin(m, &te);
+        if (rc == LM_OK) {
+            rc = target_store(m, rid, &t, &te);
+            mq_sp_end(m, rc == LM_OK);
+        }
+        if (rc != LM_OK) { /* the store failed, not the target: fail the request */
             free(t.paths);
             *e = te;
             return rc;
