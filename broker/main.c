@@ -45,6 +45,7 @@ static void usage(FILE *f)
             "usage: lamina-broker [--state DIR] [--max-concurrency N] [--idle-timeout SECONDS]\n"
             "                     [--init-timeout SECONDS] [--listen tcp://HOST:PORT]\n"
             "                     [--listener-check-ms MS] [--test-clock]\n"
+            "                     [--http HOST:PORT [--http-timeouts H,B]]\n"
             "                     [--unsafe-no-sandbox] [--verbose]\n"
             "\n"
             "Runs the Lamina broker on a state directory (default $LAMINA_STATE, else ./.lamina):\n"
@@ -59,6 +60,10 @@ static void usage(FILE *f)
             "                         (async retry delays, event age, idempotency keys)\n"
             "                         forward\n"
             "  --unsafe-no-sandbox    run workers without the sandbox, for debugging only\n"
+            "  --http HOST:PORT       serve function URLs and /healthz over HTTP (off unless\n"
+            "                         given; port 0 picks one, written to STATE/http.url)\n"
+            "  --http-timeouts H,B    seconds a request's headers and its body may take\n"
+            "                         (default 10,30)\n"
             "\n"
             "example: lamina-broker --state /tmp/lamina --max-concurrency 64\n");
 }
@@ -90,6 +95,10 @@ static int find_runtime(char *out, size_t cap)
     return -1;
 }
 
+/* --http HOST:PORT and its request deadlines (front/http.c) */
+static const char *http_addr;
+static double http_header_s = 10, http_body_s = 30;
+
 static int parse_args(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -101,6 +110,8 @@ static int parse_args(int argc, char **argv)
         {"unsafe-no-sandbox", no_argument, NULL, 'u'},
         {"listener-check-ms", required_argument, NULL, 'k'},
         {"test-clock", no_argument, NULL, 'T'},
+        {"http", required_argument, NULL, 'H'},
+        {"http-timeouts", required_argument, NULL, 'O'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -121,6 +132,14 @@ static int parse_args(int argc, char **argv)
         case 'u': B.opt.unsafe_no_sandbox = true; break;
         case 'k': B.opt.listener_check_ms = atoi(optarg); break;
         case 'T': B.opt.test_clock = true; break;
+        case 'H': http_addr = optarg; break;
+        case 'O':
+            if (sscanf(optarg, "%lf,%lf", &http_header_s, &http_body_s) != 2 ||
+                http_header_s <= 0 || http_body_s <= 0) {
+                usage(stderr);
+                return 2;
+            }
+            break;
         case 'v': blog_level = LOG_DEBUG; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return 2;
@@ -232,6 +251,13 @@ static int start(void)
         listen_watch_start(B.opt.listener_check_ms) != 0) {
         return -1;
     }
+    if (admin_urls_load(&e) != LM_OK) {
+        blog(LOG_ERROR, "%s", e.message);
+        return -1;
+    }
+    if (http_addr != NULL && http_start(http_addr, http_header_s, http_body_s) != 0) {
+        return -1;
+    }
     return 0;
 }
 
@@ -256,6 +282,7 @@ static void stop(void)
 {
     listen_watch_stop();
     pool_stop();
+    http_stop();
     asyncq_stop();
     admin_stop();
     mqsvc_stop();

@@ -1,6 +1,6 @@
 /*
- * broker/front/front.h — the ways in.  Today one: the api socket (api.c),
- * over the one op table (ops.c).  A way in decodes a request, looks its op
+ * broker/front/front.h — the ways in: the api socket (api.c), over the one
+ * op table (ops.c), and HTTP (http.c: function URLs).  A way in decodes a request, looks its op
  * up, and calls the layers below with a completion that encodes and sends
  * the answer; nothing below includes this header or knows who is waiting.
  */
@@ -16,6 +16,16 @@
 /* ---- api.c: the api socket ---- */
 int api_start(void);
 void api_stop(void);
+
+/* ---- http.c: the HTTP front end (function URLs, /healthz) ----
+ * Serve on addr ("HOST:PORT", port 0: any) with the request deadlines
+ * header_s (headers, from the connection's start or its last response)
+ * and body_s (body, from the headers).  Writes <state>/http.url.  0, or
+ * -1 after logging why.  http_stop waits up to 5 s for running
+ * invocations (call it after pool_stop). */
+int http_start(const char *addr, double header_s, double body_s);
+void http_stop(void);
+const char *http_base(void); /* "http://127.0.0.1:9001" */
 
 /* ---- ops.c: the one op table ---- */
 typedef enum op_where {
