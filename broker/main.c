@@ -247,15 +247,17 @@ static int start(void)
         return -1;
     }
     if (fnlog_start() != 0 || pool_start() != 0 || admin_start() != 0 || work_start() != 0 ||
-        asyncq_start(path) != 0 || mqsvc_start(path, &MQ_HOOKS) != 0 || api_start() != 0 ||
-        listen_watch_start(B.opt.listener_check_ms) != 0) {
+        asyncq_start(path) != 0 || mqsvc_start(path, &MQ_HOOKS) != 0) {
         return -1;
     }
+    /* function URLs, then HTTP before the api socket: once a client can
+     * connect, <state>/http.url is there */
     if (admin_urls_load(&e) != LM_OK) {
         blog(LOG_ERROR, "%s", e.message);
         return -1;
     }
-    if (http_addr != NULL && http_start(http_addr, http_header_s, http_body_s) != 0) {
+    if ((http_addr != NULL && http_start(http_addr, http_header_s, http_body_s) != 0) ||
+        api_start() != 0 || listen_watch_start(B.opt.listener_check_ms) != 0) {
         return -1;
     }
     return 0;
