@@ -252,7 +252,7 @@ static int start(void)
     }
     /* function URLs, then HTTP before the api socket: once a client can
      * connect, <state>/http.url is there */
-    if (admin_urls_load(&e) != LM_OK) {
+    if (admin_urls_load(&e) != LM_OK || admin_keys_load(&e) != LM_OK) {
         blog(LOG_ERROR, "%s", e.message);
         return -1;
     }

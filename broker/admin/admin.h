@@ -13,6 +13,7 @@
 
 #include "lib/completion.h"
 #include "lib/hmap.h"
+#include "lib/sigv4.h"
 #include "store/store.h"
 
 /* An admin operation: runs on the admin thread with the request decoded
@@ -76,5 +77,18 @@ void admin_url_release(const admin_url *u);
 int admin_urls_load(lm_error *e);
 /* The HTTP server's base ("http://127.0.0.1:9001") for FunctionUrl. */
 void admin_urls_set_base(const char *base);
+
+/* ---- access keys (keys.c): SigV4 for AWS_IAM function URLs ----
+ * keys-create {Description?} -> {AccessKey:{AccessKeyId, SecretAccessKey,
+ *   Description, CreateDate}} (the only time the secret is shown);
+ * keys-list -> {AccessKeys:[{AccessKeyId, Description, CreateDate}]};
+ * keys-delete {AccessKeyId} -> {}. */
+nng_msg *admin_keys_create(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+nng_msg *admin_keys_list(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+nng_msg *admin_keys_delete(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+/* Open <state>/master.key (made on first start) and load every key. */
+int admin_keys_load(lm_error *e);
+/* A key's secret (a sigv4_secret_fn; any thread): false when unknown. */
+bool admin_key_secret(void *arg, const char *id, char secret[SIGV4_SECRET_MAX + 1]);
 
 #endif

@@ -17,9 +17,11 @@
  *   FunctionUrl is http://HOST:PORT/url/<id>/ when the broker serves
  *   HTTP (--http), else http://<id>.lambda-url.localhost/ (the Host form
  *   the server also answers).
- * - AuthType AWS_IAM and InvokeMode RESPONSE_STREAM are refused for now
- *   (InvalidParameterValueException saying so): the broker has no access
- *   keys to verify SigV4 against, and the runtime cannot stream yet.
+ * - AuthType AWS_IAM: requests must be SigV4-signed (service lambda) by
+ *   one of the broker's access keys (admin/keys.c); any key may invoke any
+ *   AWS_IAM URL (there are no policies).
+ * - InvokeMode RESPONSE_STREAM is refused for now
+ *   (InvalidParameterValueException saying so): the runtime cannot stream.
  * - Deleting a function deletes its URLs; deleting an alias deletes the
  *   alias's URL (in the same transaction as the alias row).
  */
@@ -213,9 +215,7 @@ static int url_fields(const msgpack_object *args, bool create, url_config *c, ch
         if (n == 4 && memcmp(s, "NONE", 4) == 0) {
             snprintf(c->auth, sizeof(c->auth), "NONE");
         } else if (n == 7 && memcmp(s, "AWS_IAM", 7) == 0) {
-            return proto_error(e, LM_E_INVALID_PARAMETER,
-                               "AuthType AWS_IAM is not available yet: the broker has no access "
-                               "keys to verify SigV4 signatures against; use NONE");
+            snprintf(c->auth, sizeof(c->auth), "AWS_IAM");
         } else {
             return adm_bad(e, "%s must be NONE or AWS_IAM", "AuthType");
         }

@@ -59,12 +59,16 @@
 #include "front/front.h"
 #include "lib/clock.h"
 #include "lib/list.h"
+#include "lib/sigv4.h"
 #include "lib/urlmap.h"
 #include "lib/util.h"
 
 #define HTTP_MAX_CONNECTIONS 1024
 #define HTTP_MAX_PER_IP 256
 #define HTTP_CONN_MEMORY (64 * 1024)
+#define FORBIDDEN                                                                                  \
+    "{\"Message\":\"Forbidden. For troubleshooting Function URL authorization issues, see: "       \
+    "https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html\"}"
 
 /* One connection, as the keeper sees it. */
 typedef enum conn_phase {
@@ -86,6 +90,7 @@ typedef struct http_req {
     struct MHD_Connection *conn;
     http_conn *hc;
     char *uri; /* as sent: path?query */
+    const char *sigpath; /* the path as signed: the whole raw path (points into uri) */
     char *body;
     size_t len, cap;
     bool started; /* handed to invoke_start */
@@ -304,6 +309,29 @@ static enum MHD_Result start_invoke(http_req *r, const char *method, const char 
                         .domain = domain,
                         .request_id = r->rid,
                         .time_ms = clk_wall_ms()};
+    sigv4_result sv;
+    if (strcmp(r->url->c.auth, "AWS_IAM") == 0) {
+        sigv4_request sr = {.method = method,
+                            .path = r->sigpath,
+                            .query = query,
+                            .headers = hl.h,
+                            .n_headers = hl.n,
+                            .body = r->body,
+                            .body_len = r->len,
+                            .service = "lambda",
+                            .now_ms = clk_now_ms()};
+        if (!sigv4_verify(&sr, admin_key_secret, NULL, &sv)) {
+            blog(LOG_INFO, "url %s: request refused: %s", r->url->c.id, sv.why);
+            if (blog_level >= LOG_DEBUG) {
+                char *cr = sigv4_canonical_request(&sr, sv.signed_headers, sv.payload_hash);
+                blog(LOG_DEBUG, "url %s: canonical request:\n%s", r->url->c.id, cr ? cr : "?");
+                free(cr);
+            }
+            free(hl.h);
+            return send_json(r->conn, 403, FORBIDDEN, r);
+        }
+        q.iam_key = sv.key_id;
+    }
     lm_error e;
     size_t len = 0;
     char *ev = urlmap_event(&q, &len, &e);
@@ -377,6 +405,7 @@ static bool route_url(struct MHD_Connection *c, const char *rawpath, char id[URL
 static enum MHD_Result dispatch(http_req *r, const char *method, const char *version)
 {
     char *raw = r->uri != NULL ? r->uri : "/";
+    r->sigpath = raw;
     char *qm = strchr(raw, '?');
     const char *query = "";
     if (qm != NULL) {

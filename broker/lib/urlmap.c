@@ -13,8 +13,10 @@
  *   text/ *, or names json, xml, javascript, yaml, csv or
  *   x-www-form-urlencoded; anything else goes base64.  No body: no "body"
  *   key.
- * - requestContext.accountId is "anonymous" (AuthType NONE, as Lambda
- *   sends it), authorizer is absent.
+ * - requestContext.accountId is "anonymous" for AuthType NONE (as Lambda
+ *   sends it; authorizer absent), "000000000000" for AWS_IAM, whose
+ *   authorizer.iam names the access key (accessKey, callerId, userId) and
+ *   userArn arn:lamina:iam::000000000000:user/<key id>.
  * - The full response form needs statusCode to be an integer 100-599;
  *   header values may be strings, numbers or booleans (sent as their JSON
  *   text); a body that is not a string, or base64 that does not decode,
@@ -291,7 +293,22 @@ char *urlmap_event(const urlmap_request *r, size_t *len, lm_error *e)
     struct tm tm;
     gmtime_r(&secs, &tm);
     strftime(tbuf, sizeof(tbuf), "%d/%b/%Y:%H:%M:%S +0000", &tm);
-    ok = ok && cJSON_AddStringToObject(rc, "accountId", "anonymous") != NULL &&
+    if (ok && r->iam_key != NULL) {
+        char arn[200];
+        snprintf(arn, sizeof(arn), "arn:lamina:iam::000000000000:user/%s", r->iam_key);
+        cJSON *az = cJSON_AddObjectToObject(rc, "authorizer");
+        cJSON *iam = az != NULL ? cJSON_AddObjectToObject(az, "iam") : NULL;
+        ok = iam != NULL && cJSON_AddStringToObject(iam, "accessKey", r->iam_key) != NULL &&
+             cJSON_AddStringToObject(iam, "accountId", "000000000000") != NULL &&
+             cJSON_AddStringToObject(iam, "callerId", r->iam_key) != NULL &&
+             cJSON_AddNullToObject(iam, "cognitoIdentity") != NULL &&
+             cJSON_AddNullToObject(iam, "principalOrgId") != NULL &&
+             cJSON_AddStringToObject(iam, "userArn", arn) != NULL &&
+             cJSON_AddStringToObject(iam, "userId", r->iam_key) != NULL;
+    }
+    ok = ok &&
+         cJSON_AddStringToObject(rc, "accountId", r->iam_key != NULL ? "000000000000" : "anonymous") !=
+             NULL &&
          cJSON_AddStringToObject(rc, "apiId", r->url_id) != NULL &&
          cJSON_AddStringToObject(rc, "domainName", r->domain) != NULL &&
          cJSON_AddStringToObject(rc, "domainPrefix", r->url_id) != NULL;

@@ -43,6 +43,7 @@ typedef struct urlmap_request {
     const char *domain; /* requestContext.domainName */
     const char *request_id;
     int64_t time_ms; /* wall clock, epoch ms */
+    const char *iam_key; /* AWS_IAM: the access key that signed it; NULL for NONE */
 } urlmap_request;
 
 /* The event's JSON text (malloc'd, NUL-terminated) and its length in *len,
@@ -51,7 +52,8 @@ typedef struct urlmap_request {
  * (split at ';'); the query string is split at '&' into
  * queryStringParameters (%-decoded, repeated keys comma-joined); a body
  * that is valid UTF-8 with a textual (or no) content-type is sent as text,
- * any other body base64 with isBase64Encoded true. */
+ * any other body base64 with isBase64Encoded true.  With iam_key,
+ * requestContext.authorizer.iam names the caller. */
 char *urlmap_event(const urlmap_request *r, size_t *len, lm_error *e);
 
 /* The HTTP response a function's result maps to. */

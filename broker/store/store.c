@@ -32,7 +32,8 @@
  * store/async_events.c in the transaction that stores their event:
  * primary key (name, key), the first RequestId, a SHA-256 of what was sent and the broker time it was
  * stored); 6 = + the event source mappings' tables (store/esm.c); 7 = +
- * function_urls (store/urls.c: one row per function URL).  Upgrading 1 → 2
+ * function_urls (store/urls.c: one row per function URL) and access_keys
+ * (store/keys.c: SigV4 keys, their secrets sealed).  Upgrading 1 → 2
  * adds the columns (checked with pragma table_info); 2 → 3, 4 → 5, 5 → 6
  * and 6 → 7 only add tables, created with IF NOT EXISTS
  * on every open; 3 → 4 adds the two revision_id columns (again checked
@@ -140,6 +141,12 @@ static const char *schema =
     "  created TEXT NOT NULL,"
     "  modified TEXT NOT NULL,"
     "  UNIQUE(name, qualifier));"
+    /* schema 7 too: the broker's access keys for SigV4 (store/keys.c) */
+    "CREATE TABLE IF NOT EXISTS access_keys("
+    "  key_id TEXT PRIMARY KEY,"
+    "  sealed BLOB NOT NULL," /* nonce, AES-256-GCM ciphertext, tag (admin/keys.c) */
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  created TEXT NOT NULL);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '7');";
 
 int store_db_error(lm_error *e, const char *what)

@@ -85,4 +85,13 @@ int store_delete_alias_url(const char *name, const char *alias, lm_error *e);
 /* Every row, in (name, qualifier) order; u (and its cors) lives for the call. */
 int store_load_urls(void (*fn)(const url_config *u, void *arg), void *arg, lm_error *e);
 
+/* The broker's access keys (store/keys.c): the secret only sealed. */
+int store_put_key(const char *id, const void *sealed, size_t len, const char *description,
+                  const char *created, lm_error *e);
+/* *found: whether a row went. */
+int store_delete_key(const char *id, bool *found, lm_error *e);
+int store_load_keys(void (*fn)(const char *id, const void *sealed, size_t len,
+                               const char *description, const char *created, void *arg),
+                    void *arg, lm_error *e);
+
 #endif

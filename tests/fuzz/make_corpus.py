@@ -155,6 +155,15 @@ URLMAP = {
     "cors_star": b'c{"AllowOrigins":["*"]}\x00https://b.example',
 }
 
+SIGV4 = {
+    "signed_get": b"GET\n/url/x/a%20b\nb=2&a=1\nHost: h\nX-Amz-Date: 20261207T080030Z\n"
+                  b"Authorization: AWS4-HMAC-SHA256 Credential=LMAKTESTTESTTESTTEST/20261207/local/"
+                  b"lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature=" + b"0" * 64 + b"\n\n",
+    "post_body": b"POST\n/\n\nContent-Type: application/json\nX-Multi:  a   b \nx-multi: c\n\n{\"n\":1}",
+    "bad_auth": b"GET\n/\n\nAuthorization: AWS4-HMAC-SHA256 Credential=a/b, Credential=c\n\n",
+    "unsigned_payload": b"PUT\n/p\nx\nX-Amz-Content-Sha256: UNSIGNED-PAYLOAD\n\nbody",
+}
+
 
 def write(name, seeds):
     d = os.path.join(HERE, "corpus_" + name)
@@ -171,3 +180,4 @@ if __name__ == "__main__":
     write("store", STORE)
     write("sched", SCHED)
     write("urlmap", URLMAP)
+    write("sigv4", SIGV4)

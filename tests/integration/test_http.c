@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,18 +62,23 @@ static const char *str(const cJSON *o, const char *key)
 }
 
 /* Create function fn (handler) with a NONE URL; its url id into id. */
-static void url_for(web *w, const char *fn, const char *handler, const char *extra,
-                    char id[33])
+static void url_for_auth(web *w, const char *fn, const char *handler, const char *auth,
+                         const char *extra, char id[33])
 {
     lt_create(&w->b, fn, handler, "\"Timeout\":2");
-    cJSON *r = lt_ok(&w->b, "url-create", "{\"FunctionName\":\"%s\",\"AuthType\":\"NONE\"%s}", fn,
-                     extra != NULL ? extra : "");
+    cJSON *r = lt_ok(&w->b, "url-create", "{\"FunctionName\":\"%s\",\"AuthType\":\"%s\"%s}", fn,
+                     auth, extra != NULL ? extra : "");
     const char *u = str(r, "FunctionUrl");
     const char *p = strstr(u, "/url/");
     cr_assert_not_null(p, "FunctionUrl %s", u);
     snprintf(id, 33, "%.32s", p + 5);
     cr_assert_eq(strlen(id), 32);
     cJSON_Delete(r);
+}
+
+static void url_for(web *w, const char *fn, const char *handler, const char *extra, char id[33])
+{
+    url_for_auth(w, fn, handler, "NONE", extra, id);
 }
 
 /* One response as curl -i printed it. */
@@ -349,7 +355,6 @@ Test(http, url_ops_refuse_bad_input_with_typed_errors, .timeout = 60)
     } cases[] = {
         {"{\"FunctionName\":\"fn\"}", LM_E_INVALID_PARAMETER, "AuthType"},
         {"{\"FunctionName\":\"fn\",\"AuthType\":\"OPEN\"}", LM_E_INVALID_PARAMETER, "AuthType"},
-        {"{\"FunctionName\":\"fn\",\"AuthType\":\"AWS_IAM\"}", LM_E_INVALID_PARAMETER, "SigV4"},
         {"{\"FunctionName\":\"fn\",\"AuthType\":\"NONE\",\"InvokeMode\":\"RESPONSE_STREAM\"}",
          LM_E_INVALID_PARAMETER, "RESPONSE_STREAM"},
         {"{\"FunctionName\":\"fn\",\"AuthType\":\"NONE\",\"InvokeMode\":\"FAST\"}",
@@ -818,5 +823,184 @@ Test(http, thousands_of_keepalive_requests_on_one_connection_leave_memory_flat, 
     close(fd);
     cr_assert_gt(rss0, 0);
     cr_assert_lt(rss1 - rss0, 4096, "RSS grew %ld kB over 2,500 keep-alive requests", rss1 - rss0);
+    lt_broker_stop(&w.b, false);
+}
+
+/* ---- AWS_IAM: SigV4 ---- */
+
+/* A new access key: id and secret. */
+static void new_key(web *w, char id[32], char secret[64])
+{
+    cJSON *k = lt_ok(&w->b, "keys-create", "{\"Description\":\"test\"}");
+    const cJSON *ak = cJSON_GetObjectItemCaseSensitive(k, "AccessKey");
+    snprintf(id, 32, "%s", str(ak, "AccessKeyId"));
+    snprintf(secret, 64, "%s", str(ak, "SecretAccessKey"));
+    cJSON_Delete(k);
+    cr_assert_eq(strlen(id), 20);
+    cr_assert_eq(strlen(secret), 40);
+}
+
+/* sigv4_send.py METHOD URL KEY SECRET BODY [extra…]: status, body in *out. */
+static int signed_send(web *w, const char *url, const char *key, const char *secret,
+                       const char *body, const char *o1, const char *v1, char **out)
+{
+    const char *script = getenv("LAMINA_SIGV4_SEND");
+    cr_assert_not_null(script, "LAMINA_SIGV4_SEND is not set");
+    const char *argv[] = {"/usr/bin/python3", script, "POST", url, key, secret, body, o1, v1, NULL};
+    char *o = NULL, *err = NULL;
+    int rc = lt_run(&w->b, argv, &o, &err);
+    cr_assert_eq(rc, 0, "sigv4_send.py: exit %d: %s", rc, err);
+    free(err);
+    int status = atoi(o);
+    char *nl = strchr(o, '\n');
+    *out = strdup(nl != NULL ? nl + 1 : "");
+    free(o);
+    return status;
+}
+
+Test(http, aws_iam_urls_take_sigv4_by_the_brokers_keys_and_refuse_the_rest, .timeout = 120)
+{
+    web w;
+    memset(&w, 0, sizeof(w));
+    web_start_in(&w, NULL, NULL);
+    /* a test clock, for the replay window: restart with it */
+    char state[256];
+    snprintf(state, sizeof(state), "%s", w.b.state);
+    lt_broker_stop(&w.b, true);
+    const char *args[] = {"--http", "127.0.0.1:0", "--test-clock", NULL};
+    lt_broker_start_in(&w.b, state, args);
+    char path[400];
+    snprintf(path, sizeof(path), "%s/http.url", w.b.state);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(fgets(w.base, sizeof(w.base), f));
+    fclose(f);
+    w.base[strcspn(w.base, "\n")] = '\0';
+    w.port = atoi(strrchr(w.base, ':') + 1);
+
+    char id[33], url[300], kid[32], sec[64], kid2[32], sec2[64];
+    url_for_auth(&w, "iam", "echo", "AWS_IAM", NULL, id);
+    cJSON *g = lt_ok(&w.b, "url-get", "{\"FunctionName\":\"iam\"}");
+    cr_assert_str_eq(str(g, "AuthType"), "AWS_IAM");
+    cJSON_Delete(g);
+    new_key(&w, kid, sec);
+    new_key(&w, kid2, sec2);
+    snprintf(url, sizeof(url), "%s/url/%s/orders/7?b=2&a=1", w.base, id);
+
+    /* botocore's signature, with an unsorted query: accepted, authorizer.iam filled */
+    char *body = NULL;
+    int st = signed_send(&w, url, kid, sec, "{\"n\":1}", NULL, NULL, &body);
+    cr_assert_eq(st, 200, "%d %s", st, body);
+    cJSON *ev = cJSON_Parse(body);
+    const cJSON *rc = cJSON_GetObjectItemCaseSensitive(ev, "requestContext");
+    const cJSON *iam = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(rc, "authorizer"), "iam");
+    cr_assert_str_eq(str(iam, "accessKey"), kid);
+    cr_assert_str_eq(str(iam, "accountId"), "000000000000");
+    cr_assert(strstr(str(iam, "userArn"), kid) != NULL);
+    cr_assert_str_eq(str(rc, "accountId"), "000000000000");
+    cJSON_Delete(ev);
+    free(body);
+
+    /* curl --aws-sigv4 (Debian 12's curl signs the query unsorted: keep it sorted) */
+    char sorted[300], user[100];
+    snprintf(sorted, sizeof(sorted), "/url/%s/orders/7?a=1&b=2", id);
+    snprintf(user, sizeof(user), "%s:%s", kid2, sec2);
+    resp r = curl(&w, sorted, "--aws-sigv4", "aws:amz:us-east-1:lambda", "--user", user,
+                  "--data-binary", "\"by curl\"", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.raw);
+    resp_free(&r);
+
+    int before = invocations(&w);
+    /* unsigned, wrong secret, unknown key, tampered body, tampered signed header */
+    r = curl(&w, sorted, "--data-binary", "{}", NULL);
+    cr_assert_eq(r.status, 403);
+    cr_assert(strstr(r.body, "Forbidden") != NULL, "%s", r.body);
+    resp_free(&r);
+    char badsec[80];
+    snprintf(badsec, sizeof(badsec), "%.39sX", sec);
+    st = signed_send(&w, url, kid, badsec, "{}", NULL, NULL, &body);
+    cr_assert_eq(st, 403, "wrong secret: %d", st);
+    free(body);
+    st = signed_send(&w, url, "LMAKAAAAAAAAAAAAAAAA", sec, "{}", NULL, NULL, &body);
+    cr_assert_eq(st, 403, "unknown key: %d", st);
+    free(body);
+    st = signed_send(&w, url, kid, sec, "{\"amount\":1}", "--tamper-body", "{\"amount\":1000}",
+                     &body);
+    cr_assert_eq(st, 403, "tampered body: %d", st);
+    free(body);
+    st = signed_send(&w, url, kid, sec, "{}", "--tamper-header", "Content-Type:text/plain",
+                     &body);
+    cr_assert_eq(st, 403, "tampered signed header: %d", st);
+    free(body);
+
+    /* a captured request replays within 5 minutes, not after */
+    char saved[400];
+    snprintf(saved, sizeof(saved), "%s/signed.json", w.b.state);
+    st = signed_send(&w, url, kid, sec, "{\"once\":true}", "--save", saved, &body);
+    cr_assert_eq(st, 200, "%d", st);
+    free(body);
+    const char *argv[] = {"/usr/bin/python3", getenv("LAMINA_SIGV4_SEND"), "--replay", saved, NULL};
+    char *o = NULL, *err = NULL;
+    lt_clock_advance(&w.b, 4 * 60 * 1000);
+    cr_assert_eq(lt_run(&w.b, argv, &o, &err), 0);
+    cr_assert_eq(atoi(o), 200, "a replay inside the window is still signed: %s", o);
+    free(o);
+    free(err);
+    lt_clock_advance(&w.b, 2 * 60 * 1000);
+    cr_assert_eq(lt_run(&w.b, argv, &o, &err), 0);
+    cr_assert_eq(atoi(o), 403, "a replay 6 minutes on is stale: %s", o);
+    free(o);
+    free(err);
+    /* the three 200s above ran; none of the refusals did */
+    cr_assert_eq(invocations(&w), before + 2, "refused requests never reached a worker");
+
+    /* a deleted key signs nothing */
+    cJSON_Delete(lt_ok(&w.b, "keys-delete", "{\"AccessKeyId\":\"%s\"}", kid));
+    st = signed_send(&w, url, kid, sec, "{}", NULL, NULL, &body);
+    cr_assert_eq(st, 403, "deleted key: %d", st);
+    free(body);
+    cJSON *l = lt_ok(&w.b, "keys-list", "{}");
+    const cJSON *ks = cJSON_GetObjectItemCaseSensitive(l, "AccessKeys");
+    cr_assert_eq(cJSON_GetArraySize(ks), 1);
+    cr_assert_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(ks, 0), "SecretAccessKey"),
+                   "list never shows a secret");
+    cJSON_Delete(l);
+    lt_broker_stop(&w.b, false);
+}
+
+Test(http, key_secrets_are_sealed_at_rest_and_survive_a_restart, .timeout = 90)
+{
+    web w;
+    web_start(&w, NULL);
+    char id[33], kid[32], sec[64], url[300];
+    url_for_auth(&w, "iam", "echo", "AWS_IAM", NULL, id);
+    new_key(&w, kid, sec);
+    char state[256];
+    snprintf(state, sizeof(state), "%s", w.b.state);
+    lt_broker_stop(&w.b, true);
+    /* the secret is nowhere in the database's bytes */
+    char db[400];
+    snprintf(db, sizeof(db), "%s/lamina.db", state);
+    FILE *f = fopen(db, "rb");
+    cr_assert_not_null(f);
+    static char bytes[8 << 20];
+    size_t n = fread(bytes, 1, sizeof(bytes), f);
+    fclose(f);
+    cr_assert_gt(n, 0);
+    cr_assert_null(memmem(bytes, n, sec, strlen(sec)), "the secret is stored in clear");
+    cr_assert_not_null(memmem(bytes, n, kid, strlen(kid)), "the key id is stored");
+    struct stat stt;
+    char mk[400];
+    snprintf(mk, sizeof(mk), "%s/master.key", state);
+    cr_assert_eq(stat(mk, &stt), 0);
+    cr_assert_eq(stt.st_mode & 0777, 0600);
+    cr_assert_eq(stt.st_size, 32);
+
+    web_start_in(&w, state, NULL);
+    snprintf(url, sizeof(url), "%s/url/%s/", w.base, id);
+    char *body = NULL;
+    int st = signed_send(&w, url, kid, sec, "\"after restart\"", NULL, NULL, &body);
+    cr_assert_eq(st, 200, "%d %s", st, body);
+    free(body);
     lt_broker_stop(&w.b, false);
 }
