@@ -136,8 +136,7 @@ static void load_one(const char *id, const void *sealed, size_t len, const char 
     }
     snprintf(k->id, sizeof(k->id), "%s", id);
     if (strlen(id) != KEY_ID_LEN || unseal(k->id, sealed, len, k->secret) != 0) {
-        blog(LOG_ERROR, "access key %.40s: its secret does not open under master.key; skipped",
-             id);
+        blog(LOG_ERROR, "access key %.40s: its secret does not open under master.key; skipped", id);
         free(k);
         return;
     }

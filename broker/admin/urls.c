@@ -332,9 +332,11 @@ nng_msg *admin_url_create(const proto_doc *doc, const msgpack_object *args, lm_e
     pthread_mutex_unlock(&U.mtx);
     if (exists) {
         free(cors);
-        proto_error(e, LM_E_CONFLICT, "Failed to create function url config for "
+        proto_error(e, LM_E_CONFLICT,
+                    "Failed to create function url config for "
                     "[functionArn = function:%s:%s]. Error message:  FunctionUrlConfig exists "
-                    "for this Lambda function", c.name, c.qual);
+                    "for this Lambda function",
+                    c.name, c.qual);
         return NULL;
     }
     util_random_hex(c.id, URL_ID_LEN / 2);

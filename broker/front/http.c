@@ -32,7 +32,11 @@
  * closed (MHD cannot send a response in the middle of a request body).  Nothing reaches a worker before the request is
  * whole, its URL found and its event built.
  *
- * Routing: GET /healthz; /url/<id>/<path> and, for a Host of
+ * Routing: GET /healthz; GET /metrics (Prometheus text: per function
+ * invocations, errors by kind, timeouts, throttles, cold starts, a
+ * duration histogram and concurrent executions; the broker's workers by
+ * state, async queue depth and running events, listener replacements);
+ * /url/<id>/<path> and, for a Host of
  * <id>.lambda-url.localhost[:port], /<path>, go to the function URL <id>.
  * What the URL answers (lambda-semantics.md §7.5): the function's mapped
  * response (lib/urlmap.c); a CORS preflight answered from the URL's Cors
@@ -47,6 +51,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +61,9 @@
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 
+#include "async/async.h"
 #include "front/front.h"
+#include "lib/listen.h"
 #include "lib/clock.h"
 #include "lib/list.h"
 #include "lib/sigv4.h"
@@ -66,8 +73,8 @@
 #define HTTP_MAX_CONNECTIONS 1024
 #define HTTP_MAX_PER_IP 256
 #define HTTP_CONN_MEMORY (64 * 1024)
-#define FORBIDDEN                                                                                  \
-    "{\"Message\":\"Forbidden. For troubleshooting Function URL authorization issues, see: "       \
+#define FORBIDDEN                                                                            \
+    "{\"Message\":\"Forbidden. For troubleshooting Function URL authorization issues, see: " \
     "https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html\"}"
 
 /* One connection, as the keeper sees it. */
@@ -204,6 +211,168 @@ static enum MHD_Result send_outcome(http_req *r)
     MHD_destroy_response(resp);
     urlmap_response_finish(&m);
     return ok;
+}
+
+/* ---- /metrics ---- */
+
+typedef struct fn_snap {
+    char name[NAME_MAX_LEN + 1];
+    fn_stats s;
+} fn_snap;
+
+typedef struct snaps {
+    fn_snap *v;
+    size_t n, cap;
+} snaps;
+
+static void snap_one(function *f, void *arg)
+{
+    snaps *sn = arg;
+    if (sn->n == sn->cap) {
+        size_t cap = sn->cap == 0 ? 64 : 2 * sn->cap;
+        fn_snap *v = realloc(sn->v, cap * sizeof(*v));
+        if (v == NULL) {
+            return;
+        }
+        sn->v = v;
+        sn->cap = cap;
+    }
+    snprintf(sn->v[sn->n].name, sizeof(sn->v[sn->n].name), "%s", f->name);
+    sn->v[sn->n].s = f->stats;
+    sn->n++;
+}
+
+static int snap_cmp(const void *a, const void *b)
+{
+    return strcmp(((const fn_snap *)a)->name, ((const fn_snap *)b)->name);
+}
+
+typedef struct tbuf {
+    char *p;
+    size_t n, cap;
+} tbuf;
+
+static void tb_printf(tbuf *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tb_printf(tbuf *t, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = t->p != NULL ? vsnprintf(t->p + t->n, t->cap - t->n, fmt, ap) : -1;
+        va_end(ap);
+        if (k >= 0 && t->n + (size_t)k < t->cap) {
+            t->n += (size_t)k;
+            return;
+        }
+        size_t cap = t->cap == 0 ? 8192 : 2 * t->cap;
+        while (k >= 0 && cap < t->n + (size_t)k + 1) {
+            cap *= 2;
+        }
+        char *p = realloc(t->p, cap);
+        if (p == NULL) {
+            return;
+        }
+        t->p = p;
+        t->cap = cap;
+    }
+}
+
+/* Prometheus text format 0.0.4: per function counters, a duration
+ * histogram and concurrent executions; the broker's workers by state, its
+ * async queue and listener replacements. */
+static char *metrics_text(size_t *len)
+{
+    snaps sn = {0};
+    int total, idle, busy, spawning;
+    pthread_mutex_lock(&B.mtx);
+    registry_each(snap_one, &sn);
+    pool_counts(&total, &idle, &busy, &spawning);
+    uint64_t inv = B.invocations, cold = B.cold_starts;
+    pthread_mutex_unlock(&B.mtx);
+    int64_t aq = 0;
+    int aq_running = 0;
+    asyncq_counts(&aq, &aq_running);
+    if (sn.n > 1) {
+        qsort(sn.v, sn.n, sizeof(*sn.v), snap_cmp);
+    }
+    tbuf t = {0};
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } counters[] = {
+        {"lamina_function_invocations_total", "Invocations that ran (success or function error).",
+         offsetof(fn_stats, invocations)},
+        {"lamina_function_errors_handled_total", "Invocations that ended in FunctionError Handled.",
+         offsetof(fn_stats, errors_handled)},
+        {"lamina_function_errors_unhandled_total",
+         "Invocations that ended in FunctionError Unhandled (crash, timeout, bad response).",
+         offsetof(fn_stats, errors_unhandled)},
+        {"lamina_function_timeouts_total", "Invocations ended by their timeout (Sandbox.Timedout).",
+         offsetof(fn_stats, timeouts)},
+        {"lamina_function_throttles_total", "Invocations refused with TooManyRequestsException.",
+         offsetof(fn_stats, throttles)},
+        {"lamina_function_cold_starts_total", "Invocations that started a new environment.",
+         offsetof(fn_stats, cold_starts)},
+    };
+    for (size_t c = 0; c < sizeof(counters) / sizeof(counters[0]); c++) {
+        tb_printf(&t, "# HELP %s %s\n# TYPE %s counter\n", counters[c].name, counters[c].help,
+                  counters[c].name);
+        for (size_t i = 0; i < sn.n; i++) {
+            uint64_t v =
+                *(const uint64_t *)(const void *)((const char *)&sn.v[i].s + counters[c].off);
+            tb_printf(&t, "%s{function=\"%s\"} %llu\n", counters[c].name, sn.v[i].name,
+                      (unsigned long long)v);
+        }
+    }
+    tb_printf(&t, "# HELP lamina_function_concurrent_executions Invocations running now.\n"
+                  "# TYPE lamina_function_concurrent_executions gauge\n");
+    for (size_t i = 0; i < sn.n; i++) {
+        tb_printf(&t, "lamina_function_concurrent_executions{function=\"%s\"} %d\n", sn.v[i].name,
+                  sn.v[i].s.running);
+    }
+    tb_printf(&t, "# HELP lamina_function_duration_seconds How long invocations ran.\n"
+                  "# TYPE lamina_function_duration_seconds histogram\n");
+    for (size_t i = 0; i < sn.n; i++) {
+        uint64_t cum = 0;
+        for (int b = 0; b < FN_DURATION_BUCKETS; b++) {
+            cum += sn.v[i].s.dur_buckets[b];
+            if (b < FN_DURATION_BUCKETS - 1) {
+                tb_printf(
+                    &t, "lamina_function_duration_seconds_bucket{function=\"%s\",le=\"%g\"} %llu\n",
+                    sn.v[i].name, fn_duration_bounds[b], (unsigned long long)cum);
+            } else {
+                tb_printf(
+                    &t,
+                    "lamina_function_duration_seconds_bucket{function=\"%s\",le=\"+Inf\"} %llu\n",
+                    sn.v[i].name, (unsigned long long)cum);
+            }
+        }
+        tb_printf(&t, "lamina_function_duration_seconds_sum{function=\"%s\"} %.6f\n", sn.v[i].name,
+                  sn.v[i].s.dur_sum_s);
+        tb_printf(&t, "lamina_function_duration_seconds_count{function=\"%s\"} %llu\n",
+                  sn.v[i].name, (unsigned long long)cum);
+    }
+    tb_printf(&t,
+              "# HELP lamina_workers Execution environments by state.\n"
+              "# TYPE lamina_workers gauge\n"
+              "lamina_workers{state=\"idle\"} %d\nlamina_workers{state=\"busy\"} %d\n"
+              "lamina_workers{state=\"starting\"} %d\n"
+              "# HELP lamina_invocations_total Invocations started, every function.\n"
+              "# TYPE lamina_invocations_total counter\nlamina_invocations_total %llu\n"
+              "# HELP lamina_cold_starts_total Environments started, every function.\n"
+              "# TYPE lamina_cold_starts_total counter\nlamina_cold_starts_total %llu\n"
+              "# HELP lamina_async_queue_depth Async events stored and not finished.\n"
+              "# TYPE lamina_async_queue_depth gauge\nlamina_async_queue_depth %lld\n"
+              "# HELP lamina_async_running Async events running now.\n"
+              "# TYPE lamina_async_running gauge\nlamina_async_running %d\n"
+              "# HELP lamina_listener_replacements_total Listeners the watchdog replaced.\n"
+              "# TYPE lamina_listener_replacements_total counter\n"
+              "lamina_listener_replacements_total %u\n",
+              idle, busy, spawning, (unsigned long long)inv, (unsigned long long)cold,
+              (long long)aq, aq_running, listen_replacements());
+    free(sn.v);
+    *len = t.n;
+    return t.p;
 }
 
 /* ---- the invocation ---- */
@@ -412,9 +581,26 @@ static enum MHD_Result dispatch(http_req *r, const char *method, const char *ver
         *qm = '\0';
         query = qm + 1;
     }
-    if (strcmp(raw, "/healthz") == 0 &&
-        (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)) {
+    bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    if (strcmp(raw, "/healthz") == 0 && get) {
         return send_json(r->conn, 200, "{\"status\":\"ok\"}", NULL);
+    }
+    if (strcmp(raw, "/metrics") == 0 && get) {
+        size_t len = 0;
+        char *text = metrics_text(&len);
+        if (text == NULL) {
+            return MHD_NO;
+        }
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+        if (resp == NULL) {
+            free(text);
+            return MHD_NO;
+        }
+        MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4");
+        enum MHD_Result ok = MHD_queue_response(r->conn, 200, resp);
+        MHD_destroy_response(resp);
+        return ok;
     }
     char id[URL_ID_LEN + 1], domain[256];
     const char *sub = NULL;
@@ -465,9 +651,8 @@ static bool method_ok(const char *m)
 }
 
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const char *url,
-                                   const char *method, const char *version,
-                                   const char *upload_data, size_t *upload_data_size,
-                                   void **con_cls)
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_data_size, void **con_cls)
 {
     (void)cls;
     (void)url; /* MHD's decoded path: the raw one is r->uri */
@@ -693,15 +878,14 @@ int http_start(const char *addr, double header_s, double body_s)
     pthread_condattr_init(&ca);
     pthread_cond_init(&H.cv, &ca);
     H.d = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
-        NULL, http_access, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        http_access, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_IP,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(header_s + body_s + 1),
-        MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL, MHD_OPTION_NOTIFY_COMPLETED, request_done,
-        NULL, MHD_OPTION_NOTIFY_CONNECTION, conn_notify, NULL, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, NULL, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(header_s + body_s + 1), MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL, MHD_OPTION_NOTIFY_CONNECTION, conn_notify,
+        NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (H.d == NULL) {
         blog(LOG_ERROR, "--http %s: cannot listen (%s)", addr, strerror(errno));
         return -1;

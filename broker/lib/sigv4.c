@@ -269,8 +269,8 @@ static int add_header_values(sbuf *b, const sigv4_request *r, const char *name, 
     return found;
 }
 
-static char *canonical(const sigv4_request *r, const char *signed_headers,
-                       const char *payload_hash, bool *missing)
+static char *canonical(const sigv4_request *r, const char *signed_headers, const char *payload_hash,
+                       bool *missing)
 {
     sbuf b = {0};
     *missing = false;
@@ -452,8 +452,7 @@ static bool listed(const char *list, const char *name)
     return false;
 }
 
-bool sigv4_verify(const sigv4_request *r, sigv4_secret_fn secret_of, void *arg,
-                  sigv4_result *out)
+bool sigv4_verify(const sigv4_request *r, sigv4_secret_fn secret_of, void *arg, sigv4_result *out)
 {
     memset(out, 0, sizeof(*out));
     const char *auth = header1(r, "Authorization");

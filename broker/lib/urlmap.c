@@ -184,8 +184,8 @@ static bool textual(const char *ct)
         t[i] = (char)tolower((unsigned char)ct[i]);
     }
     t[n] = '\0';
-    static const char *const words[] = {"json", "xml", "javascript", "yaml", "csv",
-                                        "x-www-form-urlencoded"};
+    static const char *const words[] = {"json", "xml", "javascript",
+                                        "yaml", "csv", "x-www-form-urlencoded"};
     if (strncmp(t, "text/", 5) == 0) {
         return true;
     }
@@ -307,8 +307,8 @@ char *urlmap_event(const urlmap_request *r, size_t *len, lm_error *e)
              cJSON_AddStringToObject(iam, "userId", r->iam_key) != NULL;
     }
     ok = ok &&
-         cJSON_AddStringToObject(rc, "accountId", r->iam_key != NULL ? "000000000000" : "anonymous") !=
-             NULL &&
+         cJSON_AddStringToObject(rc, "accountId",
+                                 r->iam_key != NULL ? "000000000000" : "anonymous") != NULL &&
          cJSON_AddStringToObject(rc, "apiId", r->url_id) != NULL &&
          cJSON_AddStringToObject(rc, "domainName", r->domain) != NULL &&
          cJSON_AddStringToObject(rc, "domainPrefix", r->url_id) != NULL;
@@ -564,7 +564,7 @@ int urlmap_cors_check(const cJSON *cors, lm_error *e)
     if (!cJSON_IsObject(cors)) {
         return proto_error(e, LM_E_INVALID_PARAMETER, "Cors must be an object");
     }
-    static const char *const known[] = {"AllowCredentials", "AllowHeaders", "AllowMethods",
+    static const char *const known[] = {"AllowCredentials", "AllowHeaders",  "AllowMethods",
                                         "AllowOrigins",     "ExposeHeaders", "MaxAge"};
     const cJSON *it;
     cJSON_ArrayForEach(it, cors)
@@ -574,8 +574,7 @@ int urlmap_cors_check(const cJSON *cors, lm_error *e)
             found = found || strcmp(it->string, known[i]) == 0;
         }
         if (!found) {
-            return proto_error(e, LM_E_INVALID_PARAMETER, "Cors: unknown field %.64s",
-                               it->string);
+            return proto_error(e, LM_E_INVALID_PARAMETER, "Cors: unknown field %.64s", it->string);
         }
     }
     const cJSON *cred = cJSON_GetObjectItemCaseSensitive(cors, "AllowCredentials");
@@ -583,8 +582,7 @@ int urlmap_cors_check(const cJSON *cors, lm_error *e)
         return proto_error(e, LM_E_INVALID_PARAMETER, "Cors.AllowCredentials must be a boolean");
     }
     const cJSON *age = cJSON_GetObjectItemCaseSensitive(cors, "MaxAge");
-    if (age != NULL && (!cJSON_IsNumber(age) || age->valuedouble < 0 ||
-                        age->valuedouble > 86400 ||
+    if (age != NULL && (!cJSON_IsNumber(age) || age->valuedouble < 0 || age->valuedouble > 86400 ||
                         age->valuedouble != (double)(int)age->valuedouble)) {
         return proto_error(e, LM_E_INVALID_PARAMETER,
                            "Cors.MaxAge must be an integer from 0 to 86400");
@@ -669,8 +667,8 @@ bool urlmap_cors_headers(const cJSON *cors, const char *origin, bool preflight, 
         return true;
     }
     bool cred = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cors, "AllowCredentials"));
-    bool ok = set_header(headers, "access-control-allow-origin",
-                         star && !listed && !cred ? "*" : origin);
+    bool ok =
+        set_header(headers, "access-control-allow-origin", star && !listed && !cred ? "*" : origin);
     if (ok && cred) {
         ok = set_header(headers, "access-control-allow-credentials", "true");
     }

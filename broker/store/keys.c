@@ -45,7 +45,8 @@ int store_load_keys(void (*fn)(const char *id, const void *sealed, size_t len,
                     void *arg, lm_error *e)
 {
     sqlite3_stmt *st = NULL;
-    const char *sql = "SELECT key_id, sealed, description, created FROM access_keys ORDER BY created";
+    const char *sql =
+        "SELECT key_id, sealed, description, created FROM access_keys ORDER BY created";
     if (sqlite3_prepare_v2(store_db, sql, -1, &st, NULL) != SQLITE_OK) {
         return store_db_error(e, "prepare");
     }

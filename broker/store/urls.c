@@ -14,8 +14,9 @@
 int store_put_url(const url_config *u, lm_error *e)
 {
     sqlite3_stmt *st = NULL;
-    const char *sql = "INSERT OR REPLACE INTO function_urls(url_id, name, qualifier, auth_type,"
-                      " invoke_mode, cors, created, modified) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    const char *sql =
+        "INSERT OR REPLACE INTO function_urls(url_id, name, qualifier, auth_type,"
+        " invoke_mode, cors, created, modified) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
     if (sqlite3_prepare_v2(store_db, sql, -1, &st, NULL) != SQLITE_OK) {
         return store_db_error(e, "prepare");
     }
@@ -44,8 +45,8 @@ int store_delete_url(const char *id, lm_error *e)
 int store_delete_alias_url(const char *name, const char *alias, lm_error *e)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(store_db, "DELETE FROM function_urls WHERE name=?1 AND qualifier=?2",
-                           -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(store_db, "DELETE FROM function_urls WHERE name=?1 AND qualifier=?2", -1,
+                           &st, NULL) != SQLITE_OK) {
         return store_db_error(e, "prepare");
     }
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);

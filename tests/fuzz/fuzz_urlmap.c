@@ -82,8 +82,8 @@ static void request(const char *t, size_t n)
     }
     cJSON *j = cJSON_ParseWithLength(ev, len);
     const cJSON *rc = cJSON_GetObjectItemCaseSensitive(j, "requestContext");
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rc, "http"),
-                                                      "method");
+    const cJSON *m =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rc, "http"), "method");
     if (j == NULL || !cJSON_IsString(m) || strcmp(m->valuestring, lines[0]) != 0) {
         abort(); /* the event is JSON and carries the method (the server checked it) */
     }
@@ -133,8 +133,7 @@ static void cors(const char *t, size_t n)
         for (int pre = 0; pre < 2; pre++) {
             cJSON *h = cJSON_CreateObject();
             cJSON_AddStringToObject(h, "Access-Control-Allow-Origin", "*");
-            if (urlmap_cors_headers(c, strpbrk(origin, "\r\n") == NULL ? origin : NULL, pre,
-                                    h)) {
+            if (urlmap_cors_headers(c, strpbrk(origin, "\r\n") == NULL ? origin : NULL, pre, h)) {
                 const cJSON *it;
                 cJSON_ArrayForEach(it, h)
                 {

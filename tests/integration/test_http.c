@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -333,9 +334,9 @@ Test(http, url_ops_create_get_update_list_delete_with_lambdas_fields, .timeout =
 
     cJSON_Delete(lt_ok(&w.b, "url-delete", "{\"FunctionName\":\"fn\",\"Qualifier\":\"live\"}"));
     lm_error e;
-    cr_assert_eq(lt_call(&w.b, "url-get", "{\"FunctionName\":\"fn\",\"Qualifier\":\"live\"}", NULL,
-                         &e),
-                 LM_E_NOT_FOUND);
+    cr_assert_eq(
+        lt_call(&w.b, "url-get", "{\"FunctionName\":\"fn\",\"Qualifier\":\"live\"}", NULL, &e),
+        LM_E_NOT_FOUND);
     l = lt_ok(&w.b, "url-list", "{\"FunctionName\":\"fn\"}");
     cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l, "FunctionUrlConfigs")), 1);
     cJSON_Delete(l);
@@ -387,12 +388,12 @@ Test(http, url_ops_refuse_bad_input_with_typed_errors, .timeout = 60)
     }
     cJSON_Delete(lt_ok(&w.b, "url-create", "{\"FunctionName\":\"fn\",\"AuthType\":\"NONE\"}"));
     lm_error e;
-    cr_assert_eq(lt_call(&w.b, "url-create", "{\"FunctionName\":\"fn\",\"AuthType\":\"NONE\"}",
-                         NULL, &e),
-                 LM_E_CONFLICT, "a second URL for the same qualifier: %s", e.message);
-    cr_assert_eq(lt_call(&w.b, "url-get", "{\"FunctionName\":\"fn\",\"Qualifier\":\"$LATEST\"}",
-                         NULL, &e),
-                 LM_OK, "$LATEST is the unqualified URL");
+    cr_assert_eq(
+        lt_call(&w.b, "url-create", "{\"FunctionName\":\"fn\",\"AuthType\":\"NONE\"}", NULL, &e),
+        LM_E_CONFLICT, "a second URL for the same qualifier: %s", e.message);
+    cr_assert_eq(
+        lt_call(&w.b, "url-get", "{\"FunctionName\":\"fn\",\"Qualifier\":\"$LATEST\"}", NULL, &e),
+        LM_OK, "$LATEST is the unqualified URL");
     lt_broker_stop(&w.b, false);
 }
 
@@ -579,8 +580,11 @@ Test(http, results_map_to_responses_in_the_full_and_the_inferred_form, .timeout 
     resp_free(&r);
 
     static const char *const malformed[] = {
-        "{\"statusCode\":99}",   "{\"statusCode\":\"200\"}",         "{\"statusCode\":200,\"body\":5}",
-        "{\"statusCode\":200,\"headers\":[1]}", "{\"statusCode\":200,\"body\":\"%%\",\"isBase64Encoded\":true}",
+        "{\"statusCode\":99}",
+        "{\"statusCode\":\"200\"}",
+        "{\"statusCode\":200,\"body\":5}",
+        "{\"statusCode\":200,\"headers\":[1]}",
+        "{\"statusCode\":200,\"body\":\"%%\",\"isBase64Encoded\":true}",
         "{\"statusCode\":200,\"headers\":{\"x\":\"a\\r\\nInjected: 1\"}}",
     };
     for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
@@ -621,10 +625,11 @@ Test(http, cors_preflight_is_answered_without_invoking_and_origins_are_checked, 
     web w;
     web_start(&w, NULL);
     char id[33], path[80];
-    url_for(&w, "guarded", "urlresp", ",\"Cors\":{\"AllowOrigins\":[\"https://a.example\"],"
-                                      "\"AllowMethods\":[\"GET\",\"POST\"],\"AllowHeaders\":["
-                                      "\"x-custom\"],\"ExposeHeaders\":[\"x-out\"],\"MaxAge\":"
-                                      "600,\"AllowCredentials\":true}",
+    url_for(&w, "guarded", "urlresp",
+            ",\"Cors\":{\"AllowOrigins\":[\"https://a.example\"],"
+            "\"AllowMethods\":[\"GET\",\"POST\"],\"AllowHeaders\":["
+            "\"x-custom\"],\"ExposeHeaders\":[\"x-out\"],\"MaxAge\":"
+            "600,\"AllowCredentials\":true}",
             id);
     snprintf(path, sizeof(path), "/url/%s/", id);
     resp r = curl(&w, path, "-X", "OPTIONS", "-H", "Origin: https://a.example", "-H",
@@ -892,8 +897,8 @@ Test(http, aws_iam_urls_take_sigv4_by_the_brokers_keys_and_refuse_the_rest, .tim
     cr_assert_eq(st, 200, "%d %s", st, body);
     cJSON *ev = cJSON_Parse(body);
     const cJSON *rc = cJSON_GetObjectItemCaseSensitive(ev, "requestContext");
-    const cJSON *iam = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(rc, "authorizer"), "iam");
+    const cJSON *iam =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rc, "authorizer"), "iam");
     cr_assert_str_eq(str(iam, "accessKey"), kid);
     cr_assert_str_eq(str(iam, "accountId"), "000000000000");
     cr_assert(strstr(str(iam, "userArn"), kid) != NULL);
@@ -928,8 +933,7 @@ Test(http, aws_iam_urls_take_sigv4_by_the_brokers_keys_and_refuse_the_rest, .tim
                      &body);
     cr_assert_eq(st, 403, "tampered body: %d", st);
     free(body);
-    st = signed_send(&w, url, kid, sec, "{}", "--tamper-header", "Content-Type:text/plain",
-                     &body);
+    st = signed_send(&w, url, kid, sec, "{}", "--tamper-header", "Content-Type:text/plain", &body);
     cr_assert_eq(st, 403, "tampered signed header: %d", st);
     free(body);
 
@@ -1002,5 +1006,110 @@ Test(http, key_secrets_are_sealed_at_rest_and_survive_a_restart, .timeout = 90)
     int st = signed_send(&w, url, kid, sec, "\"after restart\"", NULL, NULL, &body);
     cr_assert_eq(st, 200, "%d %s", st, body);
     free(body);
+    lt_broker_stop(&w.b, false);
+}
+
+/* ---- /metrics ---- */
+
+/* The value of the sample whose line starts with `series ` in text, or -1. */
+static double sample(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = text; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p ? p + 1 : p) {
+        if (strncmp(p, series, n) == 0 && p[n] == ' ') {
+            return atof(p + n + 1);
+        }
+    }
+    return -1;
+}
+
+typedef struct slow_call {
+    web *w;
+    char path[80];
+    int status;
+} slow_call;
+
+static void *slow_thread(void *arg)
+{
+    slow_call *c = arg;
+    resp r = curl(c->w, c->path, "--data-binary", "sleep:1500", NULL);
+    c->status = r.status;
+    resp_free(&r);
+    return NULL;
+}
+
+static bool one_running(void *arg)
+{
+    web *w = arg;
+    resp r = curl(w, "/metrics", NULL);
+    bool yes = sample(r.body, "lamina_function_concurrent_executions{function=\"ur\"}") == 1;
+    resp_free(&r);
+    return yes;
+}
+
+Test(http, metrics_count_invocations_errors_timeouts_throttles_and_durations, .timeout = 120)
+{
+    web w;
+    memset(&w, 0, sizeof(w));
+    const char *args[] = {"--http", "127.0.0.1:0", "--max-concurrency", "1", NULL};
+    lt_broker_start(&w.b, args);
+    char p[400];
+    snprintf(p, sizeof(p), "%s/http.url", w.b.state);
+    FILE *f = fopen(p, "r");
+    cr_assert_not_null(fgets(w.base, sizeof(w.base), f));
+    fclose(f);
+    w.base[strcspn(w.base, "\n")] = '\0';
+    w.port = atoi(strrchr(w.base, ':') + 1);
+
+    char id[33], path[80];
+    url_for(&w, "ur", "urlresp", NULL, id);
+    snprintf(path, sizeof(path), "/url/%s/", id);
+    const char *bodies[] = {"\"a\"", "\"b\"", "fail", "sleep:3000"};
+    int want[] = {200, 200, 502, 504};
+    for (int i = 0; i < 4; i++) {
+        resp r = curl(&w, path, "--data-binary", bodies[i], NULL);
+        cr_assert_eq(r.status, want[i], "%s -> %d", bodies[i], r.status);
+        resp_free(&r);
+    }
+    /* one running, a second refused: a throttle */
+    slow_call sc = {.w = &w};
+    snprintf(sc.path, sizeof(sc.path), "%s", path);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, slow_thread, &sc), 0);
+    cr_assert(lt_wait_until(one_running, &w, 20000), "the slow call never showed as running");
+    lm_invoke_result ir;
+    lm_error e;
+    cr_assert_eq(lt_invoke(&w.b, "ur", "{}", &ir, &e), LM_E_THROTTLED, "%s", e.message);
+    pthread_join(t, NULL);
+    cr_assert_eq(sc.status, 200);
+
+    resp r = curl(&w, "/metrics", NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert(strncmp(header(&r, "content-type"), "text/plain", 10) == 0);
+    const char *m = r.body;
+#define S(series) sample(m, series)
+    cr_assert_eq(S("lamina_function_invocations_total{function=\"ur\"}"), 5, "%s", m);
+    cr_assert_eq(S("lamina_function_errors_handled_total{function=\"ur\"}"), 1);
+    cr_assert_eq(S("lamina_function_errors_unhandled_total{function=\"ur\"}"), 1);
+    cr_assert_eq(S("lamina_function_timeouts_total{function=\"ur\"}"), 1);
+    cr_assert_eq(S("lamina_function_throttles_total{function=\"ur\"}"), 1);
+    cr_assert_eq(S("lamina_function_cold_starts_total{function=\"ur\"}"), 2,
+                 "the first call and the one after the timeout's kill");
+    cr_assert_eq(S("lamina_function_concurrent_executions{function=\"ur\"}"), 0);
+    cr_assert_eq(S("lamina_function_duration_seconds_count{function=\"ur\"}"), 5);
+    cr_assert_eq(S("lamina_function_duration_seconds_bucket{function=\"ur\",le=\"+Inf\"}"), 5);
+    cr_assert_eq(S("lamina_function_duration_seconds_bucket{function=\"ur\",le=\"0.5\"}"), 3,
+                 "two fast answers and the error under 0.5 s");
+    cr_assert_eq(S("lamina_function_duration_seconds_bucket{function=\"ur\",le=\"1\"}"), 3);
+    cr_assert_eq(S("lamina_function_duration_seconds_bucket{function=\"ur\",le=\"2.5\"}"), 5,
+                 "the 1.5 s sleep and the 2 s timeout");
+    double sum = S("lamina_function_duration_seconds_sum{function=\"ur\"}");
+    cr_assert(sum > 3.0 && sum < 10.0, "sum %f: the 2 s timeout and the 1.5 s sleep", sum);
+    cr_assert_geq(S("lamina_workers{state=\"idle\"}"), 0);
+    cr_assert_eq(S("lamina_async_queue_depth"), 0);
+    cr_assert_geq(S("lamina_listener_replacements_total"), 0);
+    cr_assert(strstr(m, "# TYPE lamina_function_duration_seconds histogram") != NULL);
+#undef S
+    resp_free(&r);
     lt_broker_stop(&w.b, false);
 }

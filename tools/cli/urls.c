@@ -11,8 +11,8 @@
 
 static void text_url(const cJSON *u)
 {
-    const char *keys[] = {"FunctionUrl", "FunctionArn", "AuthType", "InvokeMode", "CreationTime",
-                          "LastModifiedTime"};
+    const char *keys[] = {"FunctionUrl", "FunctionArn",  "AuthType",
+                          "InvokeMode",  "CreationTime", "LastModifiedTime"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         const char *v = out_str(u, keys[i]);
         if (v[0] != '\0') {
@@ -130,7 +130,9 @@ int cmd_url(cli *c, int argc, char **argv)
     snprintf(op, sizeof(op), "url-%s", sub);
     if (rc == EXIT_OK) {
         rc = out_call(c, op, args, NULL, 0,
-                      k == 3 ? out_nothing : k == 4 ? text_url_list : text_url);
+                      k == 3   ? out_nothing
+                      : k == 4 ? text_url_list
+                               : text_url);
     }
     cJSON_Delete(args);
     return rc;
