@@ -32,7 +32,9 @@
  * closed (MHD cannot send a response in the middle of a request body).  Nothing reaches a worker before the request is
  * whole, its URL found and its event built.
  *
- * Routing: GET /healthz; GET /metrics (Prometheus text: per function
+ * Routing: Lambda's REST API (/2015-03-31/…, /2019-09-25/…,
+ * /2021-10-31/…; front/lambda_api.c), SigV4-verified unless --http-auth
+ * none; GET /healthz; GET /metrics (Prometheus text: per function
  * invocations, errors by kind, timeouts, throttles, cold starts, a
  * duration histogram and concurrent executions; the broker's workers by
  * state, async queue depth and running events, listener replacements);
@@ -114,6 +116,8 @@ typedef struct http_req {
     char *payload;
     size_t payload_len;
     char version[VERSION_MAX_LEN + 1];
+    bool api; /* a Lambda REST API request: the answer is in ans */
+    lapi_answer ans;
 } http_req;
 
 static struct {
@@ -128,6 +132,7 @@ static struct {
     pthread_t keeper;
     double header_ms, body_ms;
     double stop_deadline; /* monotonic ms */
+    bool api_auth; /* the REST API needs SigV4 (--http-auth sigv4) */
     char base[160];
 } H = {.mtx = PTHREAD_MUTEX_INITIALIZER};
 
@@ -158,9 +163,44 @@ static enum MHD_Result send_json(struct MHD_Connection *c, int status, const cha
     return send_buf(c, status, "application/json", json, strlen(json), r);
 }
 
+/* A REST API answer (lambda_api.c). */
+static enum MHD_Result send_api(http_req *r)
+{
+    lapi_answer *a = &r->ans;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        a->len, a->body != NULL ? a->body : (void *)"", MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL) {
+        return MHD_NO;
+    }
+    if (a->len > 0) {
+        MHD_add_response_header(resp, "Content-Type",
+                                a->ctype != NULL ? a->ctype : "application/json");
+    }
+    if (a->error_type[0] != '\0') {
+        MHD_add_response_header(resp, "x-amzn-ErrorType", a->error_type);
+    }
+    if (a->function_error[0] != '\0') {
+        MHD_add_response_header(resp, "X-Amz-Function-Error", a->function_error);
+    }
+    if (a->executed_version[0] != '\0') {
+        MHD_add_response_header(resp, "X-Amz-Executed-Version", a->executed_version);
+    }
+    if (a->log_result != NULL) {
+        MHD_add_response_header(resp, "X-Amz-Log-Result", a->log_result);
+    }
+    MHD_add_response_header(resp, "x-amzn-RequestId",
+                            a->request_id[0] != '\0' ? a->request_id : r->rid);
+    enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)a->status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
 /* The mapped response (or its failure) of a finished invocation. */
 static enum MHD_Result send_outcome(http_req *r)
 {
+    if (r->api) {
+        return send_api(r);
+    }
     if (r->code != LM_OK) {
         if (r->code == LM_E_THROTTLED) {
             return send_json(r->conn, 429, "{\"Message\":\"Rate Exceeded.\"}", r);
@@ -535,6 +575,65 @@ static enum MHD_Result start_invoke(http_req *r, const char *method, const char 
     return MHD_YES;
 }
 
+/* lapi_start's completion (any thread, maybe before lapi_start returns). */
+static void api_done(void *arg, lapi_answer *a)
+{
+    http_req *r = arg;
+    r->ans = *a;
+    queue_resume(r);
+}
+
+/* A Lambda REST API request: SigV4 unless --http-auth none, then the op. */
+static enum MHD_Result start_api(http_req *r, const char *method, const char *path,
+                                 const char *query)
+{
+    hdr_list hl = {0};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_header, &hl);
+    util_uuid4(r->rid);
+    if (H.api_auth) {
+        sigv4_request sr = {.method = method,
+                            .path = r->sigpath,
+                            .query = query,
+                            .headers = hl.h,
+                            .n_headers = hl.n,
+                            .body = r->body,
+                            .body_len = r->len,
+                            .service = "lambda",
+                            .now_ms = clk_now_ms()};
+        sigv4_result sv;
+        if (!sigv4_verify(&sr, admin_key_secret, NULL, &sv)) {
+            free(hl.h);
+            blog(LOG_INFO, "lambda api %s %s: refused: %s", method, path, sv.why);
+            bool unknown = strcmp(sv.why, "unknown access key") == 0;
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddStringToObject(j, "Type", "User");
+            cJSON_AddStringToObject(j, "message",
+                                    unknown ? "The security token included in the request is "
+                                              "invalid."
+                                            : sv.why);
+            char *body = cJSON_PrintUnformatted(j);
+            cJSON_Delete(j);
+            r->api = true;
+            r->ans = (lapi_answer){.status = 403, .body = body, .len = body ? strlen(body) : 0};
+            snprintf(r->ans.error_type, sizeof(r->ans.error_type), "%s",
+                     unknown ? "UnrecognizedClientException" : "InvalidSignatureException");
+            return send_api(r);
+        }
+    }
+    r->api = true;
+    r->started = true;
+    pthread_mutex_lock(&H.mtx);
+    H.inflight++;
+    if (r->hc != NULL) {
+        r->hc->phase = PH_RUNNING;
+    }
+    pthread_mutex_unlock(&H.mtx);
+    MHD_suspend_connection(r->conn);
+    lapi_start(method, path, query, hl.h, hl.n, r->body, r->len, api_done, r);
+    free(hl.h);
+    return MHD_YES;
+}
+
 /* Which URL a request is for: its id and the path below it, from the Host
  * (<id>.lambda-url.localhost) or the /url/<id> prefix.  false: neither. */
 static bool route_url(struct MHD_Connection *c, const char *rawpath, char id[URL_ID_LEN + 1],
@@ -601,6 +700,9 @@ static enum MHD_Result dispatch(http_req *r, const char *method, const char *ver
         enum MHD_Result ok = MHD_queue_response(r->conn, 200, resp);
         MHD_destroy_response(resp);
         return ok;
+    }
+    if (lapi_match(raw)) {
+        return start_api(r, method, raw, query);
     }
     char id[URL_ID_LEN + 1], domain[256];
     const char *sub = NULL;
@@ -758,6 +860,8 @@ static void request_done(void *cls, struct MHD_Connection *c, void **con_cls,
     free(r->uri);
     free(r->body);
     free(r->payload);
+    free(r->ans.body);
+    free(r->ans.log_result);
     free(r);
     *con_cls = NULL;
 }
@@ -865,8 +969,9 @@ static int parse_addr(const char *s, struct sockaddr_in *sa)
     return 0;
 }
 
-int http_start(const char *addr, double header_s, double body_s)
+int http_start(const char *addr, double header_s, double body_s, bool api_auth)
 {
+    H.api_auth = api_auth;
     struct sockaddr_in sa;
     if (parse_addr(addr, &sa) != 0) {
         blog(LOG_ERROR, "--http %s: give HOST:PORT with an IPv4 address (port 0: any)", addr);

@@ -1113,3 +1113,206 @@ Test(http, metrics_count_invocations_errors_timeouts_throttles_and_durations, .t
     resp_free(&r);
     lt_broker_stop(&w.b, false);
 }
+
+/* ---- Lambda's REST API ---- */
+
+static void web_start_args(web *w, const char *const *args)
+{
+    memset(w, 0, sizeof(*w));
+    lt_broker_start(&w->b, args);
+    char p[400];
+    snprintf(p, sizeof(p), "%s/http.url", w->b.state);
+    FILE *f = fopen(p, "r");
+    cr_assert_not_null(f);
+    cr_assert_not_null(fgets(w->base, sizeof(w->base), f));
+    fclose(f);
+    w->base[strcspn(w->base, "\n")] = '\0';
+    w->port = atoi(strrchr(w->base, ':') + 1);
+}
+
+Test(http, boto3_drives_the_lambda_api_signed_with_the_brokers_keys, .timeout = 180)
+{
+    web w;
+    const char *args[] = {"--http", "127.0.0.1:0", NULL}; /* --http-auth sigv4 is the default */
+    web_start_args(&w, args);
+    char kid[32], sec[64];
+    new_key(&w, kid, sec);
+    const char *script = getenv("LAMINA_LAMBDA_API_CLIENT");
+    cr_assert_not_null(script);
+    char echo[600], error[600];
+    snprintf(echo, sizeof(echo), "%s", lt_handler("echo"));
+    snprintf(error, sizeof(error), "%s", lt_handler("error"));
+    const char *argv[] = {"/usr/bin/python3", script, w.base, kid, sec, echo, error, NULL};
+    char *out = NULL, *err = NULL;
+    int rc = lt_run(&w.b, argv, &out, &err);
+    cr_assert_eq(rc, 0, "lambda_api_client.py: exit %d\n%s\n%s", rc, out, err);
+    cr_assert(strstr(out, "ALL OK") != NULL, "%s %s", out, err);
+    free(out);
+    free(err);
+    lt_broker_stop(&w.b, false);
+}
+
+/* aws lambda ARGS… --endpoint-url BASE: exit status, stdout and stderr. */
+static int aws(web *w, char **out, char **err, ...)
+{
+    const char *argv[40] = {"/usr/bin/aws", "--endpoint-url", w->base,
+                            "--output",     "json",           "lambda"};
+    int n = 6;
+    va_list ap;
+    va_start(ap, err);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL && n < 39) {
+        argv[n++] = a;
+    }
+    va_end(ap);
+    argv[n] = NULL;
+    return lt_run(&w->b, argv, out, err);
+}
+
+Test(http, the_aws_cli_creates_invokes_publishes_and_reads_errors, .timeout = 180)
+{
+    web w;
+    const char *args[] = {"--http", "127.0.0.1:0", "--http-auth", "none", NULL};
+    web_start_args(&w, args);
+    setenv("AWS_ACCESS_KEY_ID", "anything", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "anything", 1);
+    setenv("AWS_DEFAULT_REGION", "us-east-1", 1);
+    setenv("AWS_PAGER", "", 1);
+    char zip[400], zarg[420], outf[400];
+    snprintf(zip, sizeof(zip), "%s/fn.zip", w.b.state);
+    snprintf(zarg, sizeof(zarg), "fileb://%s", zip);
+    snprintf(outf, sizeof(outf), "%s/out.json", w.b.state);
+    char py[1200];
+    snprintf(py, sizeof(py),
+             "import zipfile; z = zipfile.ZipFile('%s', 'w'); z.write('%s', 'echo.so'); z.close()",
+             zip, lt_handler("echo"));
+    const char *mk[] = {"/usr/bin/python3", "-c", py, NULL};
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(lt_run(&w.b, mk, &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+
+    int rc = aws(&w, &out, &err, "create-function", "--function-name", "cli-echo", "--runtime",
+                 "provided.al2", "--role", "arn:aws:iam::123456789012:role/x", "--handler",
+                 "echo.so", "--zip-file", zarg, NULL);
+    cr_assert_eq(rc, 0, "create-function: %s", err);
+    cJSON *j = cJSON_Parse(out);
+    cr_assert_str_eq(str(j, "FunctionName"), "cli-echo");
+    cJSON_Delete(j);
+    free(out);
+    free(err);
+
+    rc = aws(&w, &out, &err, "invoke", "--function-name", "cli-echo", "--payload",
+             "{\"from\":\"aws\"}", "--cli-binary-format", "raw-in-base64-out", "--log-type", "Tail",
+             outf, NULL);
+    cr_assert_eq(rc, 0, "invoke: %s", err);
+    j = cJSON_Parse(out);
+    cr_assert_eq(cJSON_GetObjectItemCaseSensitive(j, "StatusCode")->valueint, 200);
+    cr_assert_str_eq(str(j, "ExecutedVersion"), "$LATEST");
+    char *log = lt_unbase64(str(j, "LogResult"), NULL);
+    cr_assert(strstr(log, "REPORT RequestId") != NULL, "%s", log);
+    free(log);
+    cJSON_Delete(j);
+    free(out);
+    free(err);
+    FILE *f = fopen(outf, "r");
+    char got[256] = "";
+    cr_assert_not_null(fgets(got, sizeof(got), f));
+    fclose(f);
+    cr_assert_str_eq(got, "{\"from\":\"aws\"}");
+
+    rc = aws(&w, &out, &err, "invoke", "--function-name", "cli-echo", "--invocation-type", "Event",
+             "--payload", "{}", "--cli-binary-format", "raw-in-base64-out", outf, NULL);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert(strstr(out, "202") != NULL, "%s", out);
+    free(out);
+    free(err);
+
+    rc = aws(&w, &out, &err, "publish-version", "--function-name", "cli-echo", NULL);
+    cr_assert_eq(rc, 0, "%s", err);
+    j = cJSON_Parse(out);
+    cr_assert_str_eq(str(j, "Version"), "1");
+    cJSON_Delete(j);
+    free(out);
+    free(err);
+    rc = aws(&w, &out, &err, "create-alias", "--function-name", "cli-echo", "--name", "prod",
+             "--function-version", "1", NULL);
+    cr_assert_eq(rc, 0, "%s", err);
+    free(out);
+    free(err);
+    rc = aws(&w, &out, &err, "put-function-event-invoke-config", "--function-name", "cli-echo",
+             "--maximum-retry-attempts", "2", NULL);
+    cr_assert_eq(rc, 0, "%s", err);
+    free(out);
+    free(err);
+
+    /* errors read as from AWS: the code and the message */
+    rc = aws(&w, &out, &err, "get-function", "--function-name", "ghost", NULL);
+    cr_assert_neq(rc, 0);
+    cr_assert(strstr(err, "ResourceNotFoundException") != NULL &&
+                  strstr(err, "Function not found") != NULL,
+              "%s", err);
+    free(out);
+    free(err);
+    rc = aws(&w, &out, &err, "update-function-configuration", "--function-name", "cli-echo",
+             "--timeout", "901", NULL);
+    cr_assert_neq(rc, 0);
+    cr_assert(strstr(err, "InvalidParameterValueException") != NULL, "%s", err);
+    free(out);
+    free(err);
+
+    rc = aws(&w, &out, &err, "delete-function", "--function-name", "cli-echo", NULL);
+    cr_assert_eq(rc, 0, "%s", err);
+    free(out);
+    free(err);
+    rc = aws(&w, &out, &err, "list-functions", NULL);
+    cr_assert_eq(rc, 0, "%s", err);
+    j = cJSON_Parse(out);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "Functions")), 0);
+    cJSON_Delete(j);
+    free(out);
+    free(err);
+    lt_broker_stop(&w.b, false);
+}
+
+Test(http, lambda_api_refuses_bad_paths_and_bodies_with_typed_errors, .timeout = 60)
+{
+    web w;
+    const char *args[] = {"--http", "127.0.0.1:0", "--http-auth", "none", NULL};
+    web_start_args(&w, args);
+    lt_create(&w.b, "fn", "echo", NULL);
+    resp r = curl(&w, "/2015-03-31/nothing", NULL);
+    cr_assert_eq(r.status, 400);
+    cr_assert_str_eq(header(&r, "x-amzn-ErrorType"), "UnknownOperationException");
+    cr_assert(strstr(r.body, "\"Type\":\"User\"") != NULL, "%s", r.body);
+    resp_free(&r);
+    r = curl(&w, "/2015-03-31/functions/fn/configuration", "-X", "PUT", "--data-binary", "[1]",
+             NULL);
+    cr_assert_eq(r.status, 400);
+    cr_assert_str_eq(header(&r, "x-amzn-ErrorType"), "InvalidRequestContentException");
+    resp_free(&r);
+    r = curl(&w, "/2015-03-31/functions/f%00n", NULL);
+    cr_assert_eq(r.status, 400, "a NUL in a name: %s", r.raw);
+    resp_free(&r);
+    r = curl(&w, "/2015-03-31/functions", "-X", "POST", "--data-binary",
+             "{\"FunctionName\":\"z\",\"Code\":{\"ZipFile\":\"UEsDBAo=\"}}", NULL);
+    cr_assert_eq(r.status, 400, "a broken zip: %s", r.raw);
+    cr_assert(strstr(r.body, "unzip") != NULL, "%s", r.body);
+    resp_free(&r);
+    r = curl(&w, "/2015-03-31/functions/fn/invocations", "-X", "POST", "-H",
+             "X-Amz-Invocation-Type: Sometimes", "--data-binary", "{}", NULL);
+    cr_assert_eq(r.status, 400);
+    resp_free(&r);
+    r = curl(&w, "/2015-03-31/functions/fn/invocations", "-X", "POST", "--data-binary", "not json",
+             NULL);
+    cr_assert_eq(r.status, 400);
+    cr_assert_str_eq(header(&r, "x-amzn-ErrorType"), "InvalidRequestContentException");
+    resp_free(&r);
+    r = curl(&w, "/2015-03-31/functions/fn/invocations?Qualifier=%24LATEST", "-X", "POST",
+             "--data-binary", "{\"ok\":1}", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.raw);
+    cr_assert_str_eq(r.body, "{\"ok\":1}");
+    cr_assert_str_eq(header(&r, "X-Amz-Executed-Version"), "$LATEST");
+    resp_free(&r);
+    lt_broker_stop(&w.b, false);
+}
