@@ -827,7 +827,10 @@ Test(http, thousands_of_keepalive_requests_on_one_connection_leave_memory_flat, 
     long rss1 = rss_kb(w.b.pid);
     close(fd);
     cr_assert_gt(rss0, 0);
-    cr_assert_lt(rss1 - rss0, 2048, "RSS grew %ld kB over 6,000 keep-alive requests", rss1 - rss0);
+    /* TSan's shadow and history grow with what the broker touches: a wider bound there */
+    const char *tsan = getenv("LAMINA_BROKER_TSAN");
+    long bound = tsan != NULL && strcmp(tsan, "1") == 0 ? 8192 : 2048;
+    cr_assert_lt(rss1 - rss0, bound, "RSS grew %ld kB over 6,000 keep-alive requests", rss1 - rss0);
     lt_broker_stop(&w.b, false);
 }
 
