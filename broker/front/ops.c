@@ -344,6 +344,16 @@ static const op_def OPS[] = {
     {"event-config-put", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_event_config_put, NULL},
     {"event-config-get", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_event_config_get, NULL},
     {"event-config-delete", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_event_config_delete, NULL},
+    /* function URLs (admin/urls.c; served by front/http.c) */
+    {"url-create", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_url_create, NULL},
+    {"url-get", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_url_get, NULL},
+    {"url-update", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_url_update, NULL},
+    {"url-delete", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_url_delete, NULL},
+    {"url-list", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_url_list, NULL},
+    /* access keys for SigV4 (admin/keys.c) */
+    {"keys-create", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_keys_create, NULL},
+    {"keys-list", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_keys_list, NULL},
+    {"keys-delete", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_keys_delete, NULL},
     {"clock-advance", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_clock_advance, NULL},
     {"queue-create", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_queue_create},
     {"queue-list", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_queue_list},

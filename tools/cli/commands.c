@@ -169,6 +169,23 @@ const command cli_commands[] = {
                 "  targets put RULE [--bus B] --target ID=ARN [--input JSON | --input-path PATH |\n"
                 "         --input-transformer PATHS_MAP TEMPLATE] [--max-age 60-86400]\n"
                 "         [--max-retries 0-185] [--dlq QUEUE_ARN] [--message-group-id G]"},
+    {.name = "url",
+     .run = cmd_url,
+     .usage = "url create|get|update|delete|list NAME[:ALIAS] ...",
+     .example = "lamina url create hello --auth-type NONE --cors-allow-origins '*'\n"
+                "  curl \"$(lamina -o json url get hello | jq -r .FunctionUrl)\"\n"
+                "sub-verbs (served when the broker runs with --http HOST:PORT):\n"
+                "  create NAME --auth-type NONE|AWS_IAM [--qualifier $LATEST|ALIAS] [--invoke-mode BUFFERED]\n"
+                "         [--cors-allow-origins L] [--cors-allow-methods L] [--cors-allow-headers L]\n"
+                "         [--cors-expose-headers L] [--cors-max-age 0-86400] [--cors-allow-credentials]\n"
+                "  update NAME (the same options; --no-cors drops Cors)    get|delete NAME    list NAME\n"
+                "  (L is a comma-separated list; AWS_IAM URLs take SigV4 by 'lamina keys')"},
+    {.name = "keys",
+     .run = cmd_keys,
+     .usage = "keys create [--description T] | list | delete ACCESS_KEY_ID",
+     .example = "lamina keys create --description ci\n"
+                "  curl --aws-sigv4 aws:amz:local:lambda --user ID:SECRET \"$URL\"   "
+                "(an AWS_IAM function URL)"},
     {.name = "test-pattern",
      .run = cmd_test_pattern,
      .usage = "test-pattern PATTERN EVENT | test-pattern --jsonl FILE",
