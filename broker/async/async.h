@@ -41,6 +41,9 @@ void asyncq_sns_after(bool committed);
 void asyncq_sns_close(void);
 /* Events stored and not yet finished, and how many are running now. */
 void asyncq_counts(int64_t *queued, int *running);
+/* When (broker time, ms) the oldest stored event was enqueued; 0 if none.
+ * Kept after each of the thread's commits. */
+int64_t asyncq_oldest_ms(void);
 /* event-wait: complete done once event rid is done (asyncwait.c), or with
  * its status after timeout_ms. */
 #define ASYNCWAIT_DEFAULT_TIMEOUT_MS 30000

@@ -168,6 +168,7 @@ static struct {
     list_head flying; /* aq_flight.fly, thread only: events started and not yet done */
     int running; /* started, outcome not yet handled */
     int64_t depth; /* rows in async_events */
+    int64_t oldest_ms; /* enqueued_at of the oldest row (broker time), 0: none */
     bool stop;
     bool started;
     bool wait_check; /* a new event-wait needs looking up (asyncwait.c) */
@@ -1160,6 +1161,14 @@ static void *asyncq_main(void *arg)
         if (had_done) {
             commit_plans(&done, true);
         }
+        if (had_subs || had_done) { /* /metrics' oldest event age */
+            int64_t oldest = 0;
+            if (async_events_oldest(AQ.disp, &oldest)) {
+                pthread_mutex_lock(&AQ.mtx);
+                AQ.oldest_ms = oldest;
+                pthread_mutex_unlock(&AQ.mtx);
+            }
+        }
         if (stop && give_up == 0) {
             give_up = clk_wall_ms() + 10000;
         }
@@ -1281,6 +1290,9 @@ int asyncq_start(const char *db_path)
         blog(LOG_WARN, "asyncq: destinations onto buses are not tailed: %s", me.message);
     }
     bool counted = async_events_count(AQ.disp, &AQ.depth);
+    if (!async_events_oldest(AQ.disp, &AQ.oldest_ms)) {
+        AQ.oldest_ms = 0;
+    }
     if (!counted) {
         AQ.depth = 0;
         return -1;
@@ -1334,6 +1346,14 @@ void asyncq_wait(completion done, const char *rid, int64_t timeout_ms)
         pthread_cond_signal(&AQ.cv);
         pthread_mutex_unlock(&AQ.mtx);
     }
+}
+
+int64_t asyncq_oldest_ms(void)
+{
+    pthread_mutex_lock(&AQ.mtx);
+    int64_t v = AQ.oldest_ms;
+    pthread_mutex_unlock(&AQ.mtx);
+    return v;
 }
 
 void asyncq_counts(int64_t *queued, int *running)

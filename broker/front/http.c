@@ -332,6 +332,9 @@ static char *metrics_text(size_t *len)
     int64_t aq = 0;
     int aq_running = 0;
     asyncq_counts(&aq, &aq_running);
+    int64_t oldest = asyncq_oldest_ms();
+    double age_s =
+        oldest > 0 && clk_now_ms() > oldest ? (double)(clk_now_ms() - oldest) / 1000.0 : 0;
     if (sn.n > 1) {
         qsort(sn.v, sn.n, sizeof(*sn.v), snap_cmp);
     }
@@ -403,13 +406,17 @@ static char *metrics_text(size_t *len)
               "# TYPE lamina_cold_starts_total counter\nlamina_cold_starts_total %llu\n"
               "# HELP lamina_async_queue_depth Async events stored and not finished.\n"
               "# TYPE lamina_async_queue_depth gauge\nlamina_async_queue_depth %lld\n"
+              "# HELP lamina_async_oldest_event_age_seconds Broker time since the oldest "
+              "stored async event was accepted.\n"
+              "# TYPE lamina_async_oldest_event_age_seconds gauge\n"
+              "lamina_async_oldest_event_age_seconds %.3f\n"
               "# HELP lamina_async_running Async events running now.\n"
               "# TYPE lamina_async_running gauge\nlamina_async_running %d\n"
               "# HELP lamina_listener_replacements_total Listeners the watchdog replaced.\n"
               "# TYPE lamina_listener_replacements_total counter\n"
               "lamina_listener_replacements_total %u\n",
               idle, busy, spawning, (unsigned long long)inv, (unsigned long long)cold,
-              (long long)aq, aq_running, listen_replacements());
+              (long long)aq, age_s, aq_running, listen_replacements());
     free(sn.v);
     *len = t.n;
     return t.p;

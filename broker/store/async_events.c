@@ -78,6 +78,25 @@ bool async_events_count(sqlconn *c, int64_t *n)
     return ok;
 }
 
+bool async_events_oldest(sqlconn *c, int64_t *enqueued_at)
+{
+    /* ids grow with time and an event keeps its row across retries, so the
+     * lowest id is the oldest: one probe of the primary key */
+    sqlite3_stmt *st =
+        sqlconn_prepare(c, "SELECT enqueued_at FROM async_events ORDER BY id LIMIT 1");
+    bool ok = st != NULL;
+    *enqueued_at = 0;
+    if (ok) {
+        int rc = sqlite3_step(st);
+        ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
+        if (rc == SQLITE_ROW) {
+            *enqueued_at = sqlite3_column_int64(st, 0);
+        }
+    }
+    sqlconn_done(c, st);
+    return ok;
+}
+
 bool async_events_next_due(sqlconn *c, int64_t after, int64_t *at)
 {
     sqlite3_stmt *st = sqlconn_prepare(c, "SELECT MIN(next_at) FROM async_events WHERE next_at>?1");

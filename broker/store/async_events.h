@@ -30,6 +30,8 @@ bool async_events_delete(sqlconn *c, int64_t id);
 bool async_events_set_retry(sqlconn *c, int64_t id, int64_t next_at, int invokes, int throttles);
 /* Rows in async_events; false on an SQL error. */
 bool async_events_count(sqlconn *c, int64_t *n);
+/* The enqueued_at (broker time, ms) of the oldest stored event, 0 if none. */
+bool async_events_oldest(sqlconn *c, int64_t *enqueued_at);
 /* The earliest next_at later than `after`; false when there is none. */
 bool async_events_next_due(sqlconn *c, int64_t after, int64_t *at);
 /* Is an event with this request id stored (queued or running)? */

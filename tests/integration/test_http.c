@@ -1319,3 +1319,37 @@ Test(http, lambda_api_refuses_bad_paths_and_bodies_with_typed_errors, .timeout =
     resp_free(&r);
     lt_broker_stop(&w.b, false);
 }
+
+static bool one_queued(void *arg)
+{
+    web *w = arg;
+    resp r = curl(w, "/metrics", NULL);
+    bool yes = sample(r.body, "lamina_async_queue_depth") == 1 &&
+               sample(r.body, "lamina_async_oldest_event_age_seconds") >= 0;
+    resp_free(&r);
+    return yes;
+}
+
+Test(http, metrics_give_the_oldest_async_events_age_in_broker_time, .timeout = 90)
+{
+    web w;
+    const char *args[] = {"--http", "127.0.0.1:0", "--test-clock", NULL};
+    web_start_args(&w, args);
+    resp r = curl(&w, "/metrics", NULL);
+    cr_assert_eq(sample(r.body, "lamina_async_oldest_event_age_seconds"), 0, "none stored");
+    resp_free(&r);
+    lt_create(&w.b, "nap", "sleep", "\"Timeout\":30");
+    lm_invoke_params p = {
+        .function = "nap", .payload = "{\"ms\":8000}", .payload_len = 11, .type = LM_INVOKE_EVENT};
+    lm_invoke_result ir;
+    lm_error e;
+    cr_assert_eq(lm_invoke(w.b.client, &p, &ir, &e), LM_OK, "%s", e.message);
+    lm_invoke_result_finish(&ir);
+    cr_assert(lt_wait_until(one_queued, &w, 10000), "the event never showed as stored");
+    lt_clock_advance(&w.b, 90 * 1000);
+    r = curl(&w, "/metrics", NULL);
+    double age = sample(r.body, "lamina_async_oldest_event_age_seconds");
+    cr_assert(age >= 90 && age < 120, "age %f after a 90 s clock advance", age);
+    resp_free(&r);
+    lt_broker_stop(&w.b, false);
+}
