@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -54,19 +53,6 @@ static struct {
     bool ready;
 } K = {.mtx = PTHREAD_MUTEX_INITIALIZER};
 
-static void fill_random(void *p, size_t n)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = getrandom((char *)p + got, n - got, 0);
-        if (r > 0) {
-            got += (size_t)r;
-        } else if (errno != EINTR) {
-            abort(); /* no entropy: nothing safe to do */
-        }
-    }
-}
-
 /* <state>/master.key: read it, or make it. */
 static int load_master(lm_error *e)
 {
@@ -84,7 +70,7 @@ static int load_master(lm_error *e)
     if (errno != ENOENT) {
         return proto_error(e, LM_E_IO, "%s: %s", path, strerror(errno));
     }
-    fill_random(K.master, sizeof(K.master));
+    util_random_bytes(K.master, sizeof(K.master));
     if (util_write_file_atomic(path, K.master, sizeof(K.master), 0600) != 0) {
         return proto_error(e, LM_E_IO, "%s: cannot write it: %s", path, strerror(errno));
     }
@@ -96,7 +82,7 @@ static int seal(const char *id, const char *secret, unsigned char *out)
 {
     mbedtls_gcm_context g;
     mbedtls_gcm_init(&g);
-    fill_random(out, NONCE_LEN);
+    util_random_bytes(out, NONCE_LEN);
     int rc = mbedtls_gcm_setkey(&g, MBEDTLS_CIPHER_ID_AES, K.master, 256);
     if (rc == 0) {
         rc = mbedtls_gcm_crypt_and_tag(&g, MBEDTLS_GCM_ENCRYPT, SECRET_LEN, out, NONCE_LEN,
@@ -178,7 +164,7 @@ static void random_text(char *out, size_t n, const char *alphabet)
 {
     size_t an = strlen(alphabet);
     unsigned char b[64];
-    fill_random(b, n);
+    util_random_bytes(b, n);
     for (size_t i = 0; i < n; i++) {
         out[i] = alphabet[b[i] % an]; /* 256 % 36 and % 64 bias: negligible for ids */
     }

@@ -503,6 +503,33 @@ static void client_ip(struct MHD_Connection *c, char *out, size_t cap)
     }
 }
 
+/* SigV4 (service lambda) over the whole request by one of the broker's
+ * keys; on a refusal the reason goes to the log (and, at debug level, the
+ * canonical request the broker computed). */
+static bool verify_signature(const http_req *r, const char *method, const char *query,
+                             const hdr_list *hl, sigv4_result *sv)
+{
+    sigv4_request sr = {.method = method,
+                        .path = r->sigpath,
+                        .query = query,
+                        .headers = hl->h,
+                        .n_headers = hl->n,
+                        .body = r->body,
+                        .body_len = r->len,
+                        .service = "lambda",
+                        .now_ms = clk_now_ms()};
+    if (sigv4_verify(&sr, admin_key_secret, NULL, sv)) {
+        return true;
+    }
+    blog(LOG_INFO, "http %s %s: signature refused: %s", method, r->sigpath, sv->why);
+    if (blog_level >= LOG_DEBUG) {
+        char *cr = sigv4_canonical_request(&sr, sv->signed_headers, sv->payload_hash);
+        blog(LOG_DEBUG, "canonical request:\n%s", cr != NULL ? cr : "?");
+        free(cr);
+    }
+    return false;
+}
+
 /* Build the event and start the invocation (the connection is suspended
  * first; on a refusal the request is finished with the error). */
 static enum MHD_Result start_invoke(http_req *r, const char *method, const char *version,
@@ -527,22 +554,7 @@ static enum MHD_Result start_invoke(http_req *r, const char *method, const char 
                         .time_ms = clk_wall_ms()};
     sigv4_result sv;
     if (strcmp(r->url->c.auth, "AWS_IAM") == 0) {
-        sigv4_request sr = {.method = method,
-                            .path = r->sigpath,
-                            .query = query,
-                            .headers = hl.h,
-                            .n_headers = hl.n,
-                            .body = r->body,
-                            .body_len = r->len,
-                            .service = "lambda",
-                            .now_ms = clk_now_ms()};
-        if (!sigv4_verify(&sr, admin_key_secret, NULL, &sv)) {
-            blog(LOG_INFO, "url %s: request refused: %s", r->url->c.id, sv.why);
-            if (blog_level >= LOG_DEBUG) {
-                char *cr = sigv4_canonical_request(&sr, sv.signed_headers, sv.payload_hash);
-                blog(LOG_DEBUG, "url %s: canonical request:\n%s", r->url->c.id, cr ? cr : "?");
-                free(cr);
-            }
+        if (!verify_signature(r, method, query, &hl, &sv)) {
             free(hl.h);
             return send_json(r->conn, 403, FORBIDDEN, r);
         }
@@ -598,19 +610,9 @@ static enum MHD_Result start_api(http_req *r, const char *method, const char *pa
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_header, &hl);
     util_uuid4(r->rid);
     if (H.api_auth) {
-        sigv4_request sr = {.method = method,
-                            .path = r->sigpath,
-                            .query = query,
-                            .headers = hl.h,
-                            .n_headers = hl.n,
-                            .body = r->body,
-                            .body_len = r->len,
-                            .service = "lambda",
-                            .now_ms = clk_now_ms()};
         sigv4_result sv;
-        if (!sigv4_verify(&sr, admin_key_secret, NULL, &sv)) {
+        if (!verify_signature(r, method, query, &hl, &sv)) {
             free(hl.h);
-            blog(LOG_INFO, "lambda api %s %s: refused: %s", method, path, sv.why);
             bool unknown = strcmp(sv.why, "unknown access key") == 0;
             cJSON *j = cJSON_CreateObject();
             cJSON_AddStringToObject(j, "Type", "User");

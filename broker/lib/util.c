@@ -23,7 +23,7 @@
 #include "proto.h"
 #include "util.h"
 
-static void fill_random(void *p, size_t n)
+void util_random_bytes(void *p, size_t n)
 {
     size_t got = 0;
     while (got < n) {
@@ -39,7 +39,7 @@ static void fill_random(void *p, size_t n)
 void util_uuid4(char out[37])
 {
     unsigned char b[16];
-    fill_random(b, sizeof(b));
+    util_random_bytes(b, sizeof(b));
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
@@ -53,7 +53,7 @@ void util_random_hex(char *out, size_t nbytes)
     if (nbytes > sizeof(b)) {
         nbytes = sizeof(b);
     }
-    fill_random(b, nbytes);
+    util_random_bytes(b, nbytes);
     for (size_t i = 0; i < nbytes; i++) {
         snprintf(out + 2 * i, 3, "%02x", b[i]);
     }

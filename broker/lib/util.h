@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* n random bytes from getrandom (aborts when there is no entropy). */
+void util_random_bytes(void *p, size_t n);
 void util_uuid4(char out[37]);
 void util_random_hex(char *out, size_t nbytes); /* out gets 2*nbytes+1 */
 void util_iso8601_now(char *out, size_t cap);

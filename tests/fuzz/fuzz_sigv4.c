@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "lib/sigv4.h"
+#include "reqtext.h"
 
 static bool secret_of(void *arg, const char *id, char secret[SIGV4_SECRET_MAX + 1])
 {
@@ -33,32 +34,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *buf = malloc(size + 1);
     memcpy(buf, data, size);
     buf[size] = '\0';
-    char *lines[3] = {"GET", "/", ""};
-    char *p = buf;
-    for (int i = 0; i < 3 && p != NULL; i++) {
-        char *nl = strchr(p, '\n');
-        if (nl != NULL) {
-            *nl = '\0';
-        }
-        lines[i] = p;
-        p = nl != NULL ? nl + 1 : NULL;
-    }
-    urlmap_header h[40];
-    size_t nh = 0;
-    while (p != NULL && nh < 32) {
-        char *nl = strchr(p, '\n');
-        if (nl == NULL || nl == p) {
-            p = nl != NULL ? nl + 1 : NULL;
-            break;
-        }
-        *nl = '\0';
-        char *colon = strchr(p, ':');
-        if (colon != NULL) {
-            *colon = '\0';
-            h[nh++] = (urlmap_header){.name = p, .value = colon + 1};
-        }
-        p = nl + 1;
-    }
+    reqtext q;
+    reqtext_parse(buf, size, &q);
+    char **lines = q.lines;
+    char *p = q.body;
+    urlmap_header *h = q.h;
+    size_t nh = q.nh;
     size_t blen = p != NULL ? strlen(p) : 0; /* the body stops at a NUL here */
     int64_t now = 1796630430000; /* 2026-12-07T08:00:30Z */
     sigv4_request r = {.method = lines[0],

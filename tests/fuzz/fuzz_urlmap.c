@@ -21,6 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "lib/urlmap.h"
+#include "reqtext.h"
 
 static void no_crlf(const char *s)
 {
@@ -34,33 +35,12 @@ static void request(const char *t, size_t n)
     char *buf = malloc(n + 1);
     memcpy(buf, t, n);
     buf[n] = '\0';
-    char *lines[3] = {"GET", "/", ""};
-    char *p = buf;
-    for (int i = 0; i < 3 && p != NULL; i++) {
-        char *nl = memchr(p, '\n', (size_t)(buf + n - p));
-        if (nl != NULL) {
-            *nl = '\0';
-        }
-        lines[i] = p;
-        p = nl != NULL ? nl + 1 : NULL;
-    }
-    urlmap_header h[32];
-    size_t nh = 0;
-    while (p != NULL && nh < 32) {
-        char *nl = memchr(p, '\n', (size_t)(buf + n - p));
-        if (nl == NULL || nl == p) {
-            p = nl != NULL ? nl + 1 : NULL;
-            break;
-        }
-        *nl = '\0';
-        char *colon = strchr(p, ':');
-        if (colon != NULL) {
-            *colon = '\0';
-            h[nh++] = (urlmap_header){.name = p, .value = colon + 1};
-        }
-        p = nl + 1;
-    }
-    size_t blen = p != NULL ? (size_t)(buf + n - p) : 0;
+    reqtext q;
+    reqtext_parse(buf, n, &q);
+    char **lines = q.lines;
+    char *p = q.body;
+    size_t blen = q.body_len, nh = q.nh;
+    urlmap_header *h = q.h;
     urlmap_request r = {.method = lines[0],
                         .path = lines[1],
                         .query = lines[2],

@@ -29,15 +29,9 @@ typedef struct web {
     int port;
 } web;
 
-static void web_start_in(web *w, const char *state, const char *timeouts)
+/* The broker's HTTP base URL, from <state>/http.url. */
+static void read_base(web *w)
 {
-    const char *args[] = {"--http", "127.0.0.1:0", timeouts != NULL ? "--http-timeouts" : NULL,
-                          timeouts, NULL};
-    if (state != NULL) {
-        lt_broker_start_in(&w->b, state, args);
-    } else {
-        lt_broker_start(&w->b, args);
-    }
     char path[400];
     snprintf(path, sizeof(path), "%s/http.url", w->b.state);
     FILE *f = fopen(path, "r");
@@ -49,10 +43,29 @@ static void web_start_in(web *w, const char *state, const char *timeouts)
     cr_assert_gt(w->port, 0, "http.url: %s", w->base);
 }
 
+static void web_start_in(web *w, const char *state, const char *timeouts)
+{
+    const char *args[] = {"--http", "127.0.0.1:0", timeouts != NULL ? "--http-timeouts" : NULL,
+                          timeouts, NULL};
+    if (state != NULL) {
+        lt_broker_start_in(&w->b, state, args);
+    } else {
+        lt_broker_start(&w->b, args);
+    }
+    read_base(w);
+}
+
 static void web_start(web *w, const char *timeouts)
 {
     memset(w, 0, sizeof(*w));
     web_start_in(w, NULL, timeouts);
+}
+
+static void web_start_args(web *w, const char *const *args)
+{
+    memset(w, 0, sizeof(*w));
+    lt_broker_start(&w->b, args);
+    read_base(w);
 }
 
 static const char *str(const cJSON *o, const char *key)
@@ -869,21 +882,8 @@ static int signed_send(web *w, const char *url, const char *key, const char *sec
 Test(http, aws_iam_urls_take_sigv4_by_the_brokers_keys_and_refuse_the_rest, .timeout = 120)
 {
     web w;
-    memset(&w, 0, sizeof(w));
-    web_start_in(&w, NULL, NULL);
-    /* a test clock, for the replay window: restart with it */
-    char state[256];
-    snprintf(state, sizeof(state), "%s", w.b.state);
-    lt_broker_stop(&w.b, true);
-    const char *args[] = {"--http", "127.0.0.1:0", "--test-clock", NULL};
-    lt_broker_start_in(&w.b, state, args);
-    char path[400];
-    snprintf(path, sizeof(path), "%s/http.url", w.b.state);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(fgets(w.base, sizeof(w.base), f));
-    fclose(f);
-    w.base[strcspn(w.base, "\n")] = '\0';
-    w.port = atoi(strrchr(w.base, ':') + 1);
+    const char *args[] = {"--http", "127.0.0.1:0", "--test-clock", NULL}; /* the replay window */
+    web_start_args(&w, args);
 
     char id[33], url[300], kid[32], sec[64], kid2[32], sec2[64];
     url_for_auth(&w, "iam", "echo", "AWS_IAM", NULL, id);
@@ -1053,16 +1053,8 @@ static bool one_running(void *arg)
 Test(http, metrics_count_invocations_errors_timeouts_throttles_and_durations, .timeout = 120)
 {
     web w;
-    memset(&w, 0, sizeof(w));
     const char *args[] = {"--http", "127.0.0.1:0", "--max-concurrency", "1", NULL};
-    lt_broker_start(&w.b, args);
-    char p[400];
-    snprintf(p, sizeof(p), "%s/http.url", w.b.state);
-    FILE *f = fopen(p, "r");
-    cr_assert_not_null(fgets(w.base, sizeof(w.base), f));
-    fclose(f);
-    w.base[strcspn(w.base, "\n")] = '\0';
-    w.port = atoi(strrchr(w.base, ':') + 1);
+    web_start_args(&w, args);
 
     char id[33], path[80];
     url_for(&w, "ur", "urlresp", NULL, id);
@@ -1118,20 +1110,6 @@ Test(http, metrics_count_invocations_errors_timeouts_throttles_and_durations, .t
 }
 
 /* ---- Lambda's REST API ---- */
-
-static void web_start_args(web *w, const char *const *args)
-{
-    memset(w, 0, sizeof(*w));
-    lt_broker_start(&w->b, args);
-    char p[400];
-    snprintf(p, sizeof(p), "%s/http.url", w->b.state);
-    FILE *f = fopen(p, "r");
-    cr_assert_not_null(f);
-    cr_assert_not_null(fgets(w->base, sizeof(w->base), f));
-    fclose(f);
-    w->base[strcspn(w->base, "\n")] = '\0';
-    w->port = atoi(strrchr(w->base, ':') + 1);
-}
 
 Test(http, boto3_drives_the_lambda_api_signed_with_the_brokers_keys, .timeout = 180)
 {
