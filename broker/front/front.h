@@ -10,6 +10,7 @@
 #include "core/core.h"
 
 #include "admin/admin.h"
+#include "esm/esm.h"
 #include "lib/completion.h"
 #include "messaging/service.h"
 
@@ -21,7 +22,8 @@ void api_stop(void);
 typedef enum op_where {
     OP_INLINE, /* in the way in's callback: must not block */
     OP_ADMIN, /* on the admin thread, one at a time */
-    OP_MESSAGING /* on the messaging thread, grouped into one commit */
+    OP_MESSAGING, /* on the messaging thread, grouped into one commit */
+    OP_ESM /* on the esm thread (event source mappings: it owns them) */
 } op_where;
 
 typedef enum op_args {
@@ -41,7 +43,7 @@ typedef struct op_def {
     op_args args;
     op_run_fn run; /* OP_INLINE */
     admin_op_fn admin; /* OP_ADMIN */
-    mqsvc_op_fn mq; /* OP_MESSAGING */
+    mqsvc_op_fn mq; /* OP_MESSAGING, and OP_ESM (run on the esm thread's own engine) */
 } op_def;
 
 /* The op named op (n bytes), or NULL. */

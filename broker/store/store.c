@@ -31,8 +31,11 @@
  * async_idempotency (async invokes' idempotency keys, written by
  * store/async_events.c in the transaction that stores their event:
  * primary key (name, key), the first RequestId, a SHA-256 of what was sent and the broker time it was
- * stored).  Upgrading 1 → 2 adds the columns (checked with pragma
- * table_info); 2 → 3 and 4 → 5 only add tables, created with IF NOT EXISTS
+ * stored); 6 = + esm_mappings (event source mappings, their whole
+ * configuration as JSON) and esm_checkpoints (per mapping and shard, the
+ * last stream sequence number a batch finished), both owned by
+ * store/esm.c.  Upgrading 1 → 2 adds the columns (checked with pragma
+ * table_info); 2 → 3, 4 → 5 and 5 → 6 only add tables, created with IF NOT EXISTS
  * on every open; 3 → 4 adds the two revision_id columns (again checked
  * with pragma table_info) and gives every row that has none a fresh UUID
  * (lamina_uuid(), our uuid4 as an SQL function).  All of it is one
@@ -127,7 +130,19 @@ static const char *schema =
     "  created_at INTEGER NOT NULL," /* broker time, epoch ms */
     "  PRIMARY KEY(name, key)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS async_idempotency_age ON async_idempotency(created_at);"
-    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '5');";
+    /* schema 6: event source mappings and their stream checkpoints
+     * (store/esm.c, on the esm thread's connection) */
+    "CREATE TABLE IF NOT EXISTS esm_mappings("
+    "  uuid TEXT PRIMARY KEY,"
+    "  config TEXT NOT NULL," /* the mapping as JSON (esm/config.c) */
+    "  created_ms INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS esm_checkpoints("
+    "  uuid TEXT NOT NULL,"
+    "  shard TEXT NOT NULL,"
+    "  seq TEXT NOT NULL," /* last sequence number processed or skipped, '' none */
+    "  finished INTEGER NOT NULL DEFAULT 0," /* a closed shard read to its end */
+    "  PRIMARY KEY(uuid, shard)) WITHOUT ROWID;"
+    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '6');";
 
 int store_db_error(lm_error *e, const char *what)
 {
@@ -172,7 +187,7 @@ static int add_column(const char *table, const char *column, const char *decl, c
     return sqlite3_exec(store_db, sql, NULL, NULL, err);
 }
 
-/* Bring any older store to schema 5 in one transaction (see the head of
+/* Bring any older store to schema 6 in one transaction (see the head of
  * the file): add the columns it lacks, give rows without a RevisionId one,
  * record the version last.  Safe to run again on a store already there. */
 static int migrate(char **err)
@@ -194,8 +209,8 @@ static int migrate(char **err)
         rc = sqlite3_exec(store_db,
                           "UPDATE functions SET revision_id=lamina_uuid() WHERE revision_id='';"
                           "UPDATE versions SET revision_id=lamina_uuid() WHERE revision_id='';"
-                          "UPDATE meta SET value='5' WHERE key='schema'"
-                          " AND CAST(value AS INTEGER) < 5;"
+                          "UPDATE meta SET value='6' WHERE key='schema'"
+                          " AND CAST(value AS INTEGER) < 6;"
                           "COMMIT;",
                           NULL, NULL, err);
     }
