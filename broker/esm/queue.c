@@ -29,9 +29,10 @@
  * (records.c reads the response).
  *
  * Scaling (§5.2).  A mapping runs at most `scale` batches at once:
- * ESM_SCALE_START (5) at first, growing by ESM_SCALE_PER_MIN (300) per
- * minute of broker time during which every slot was busy and messages were
- * waiting, up to ScalingConfig.MaximumConcurrency (or 1,250) and the
+ * ESM_SCALE_START (5) at first, growing by ESM_SCALE_PER_MIN (300) after
+ * each whole minute of broker time during which every slot was busy and
+ * messages were waiting (in steps, so a test sees the start and, with
+ * lt_clock_advance, the growth), up to ScalingConfig.MaximumConcurrency (or 1,250) and the
  * broker's --max-concurrency.
  */
 #include <stdlib.h>
@@ -166,10 +167,11 @@ static void scale_up(esm_map *mp, int64_t now, bool more)
         mp->scale_at = now; /* growth counts busy time only */
         return;
     }
-    int64_t add = (now - mp->scale_at) * ESM_SCALE_PER_MIN / 60000;
-    if (add > 0) {
+    int64_t minutes = (now - mp->scale_at) / 60000;
+    if (minutes > 0) {
+        int64_t add = minutes * ESM_SCALE_PER_MIN;
         mp->scale = (int)(mp->scale + add > ESM_SCALE_CAP ? ESM_SCALE_CAP : mp->scale + add);
-        mp->scale_at = now;
+        mp->scale_at += minutes * 60000;
     }
 }
 
@@ -199,6 +201,11 @@ void esm_queue_poll(esm_map *mp, mq *m, int64_t now, list_head *run)
         if (!more) {
             break;
         }
+    }
+    if (mp->inflight >= queue_limit(mp)) { /* every slot busy: are messages waiting? */
+        int64_t at;
+        lm_error e;
+        more = mq_next_wake_ms(m, mp->cfg.source, now, &at, &e) == LM_OK && at <= now;
     }
     scale_up(mp, now, more);
     if (mp->fill != NULL && mp->fill->n > 0 &&

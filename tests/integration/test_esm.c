@@ -493,3 +493,282 @@ Test(esm, the_event_is_lambdas_sqs_shape)
     cJSON_Delete(ev);
     free(l);
 }
+
+Test(esm, a_window_holds_a_batch_until_it_ends_on_the_broker_clock)
+{
+    fn("f", NULL);
+    queue("q", "\"VisibilityTimeout\":\"600\"");
+    char u[37];
+    cJSON_Delete(esm_create(u, "{\"FunctionName\":\"f\",\"EventSourceArn\":\"queue:q\","
+                               "\"BatchSize\":100,\"MaximumBatchingWindowInSeconds\":60}"));
+    send("q", "w1");
+    send("q", "w2");
+    send("q", "w3");
+    await_queue("q", 0, 3); /* received into the batch being gathered */
+    cr_assert_eq(log_count("f", "BATCH"), 0, "flushed before the window ended");
+    lt_clock_advance(&b, 59000);
+    send("q", "w4");
+    await_queue("q", 0, 4);
+    cr_assert_eq(log_count("f", "BATCH"), 0, "flushed before the window ended");
+    lt_clock_advance(&b, 1500);
+    lt_await_log(&b, "f", "BATCH n=4", 1);
+    await_queue("q", 0, 0);
+}
+
+Test(esm, a_batch_is_cut_before_the_record_that_would_pass_6_mb, .timeout = 180)
+{
+    fn("f", NULL);
+    queue("q", "\"MaximumMessageSize\":\"1048576\"");
+    char u[37];
+    cJSON_Delete(esm_create(u, "{\"FunctionName\":\"f\",\"EventSourceArn\":\"queue:q\","
+                               "\"BatchSize\":10,\"Enabled\":false}"));
+    size_t n = 1000000;
+    char *body = malloc(n + 16);
+    for (int i = 0; i < 7; i++) {
+        memset(body, 'a' + i, n);
+        body[n] = '\0';
+        send_json("q", body);
+    }
+    free(body);
+    cJSON_Delete(lt_ok(&b, "esm-enable", "{\"UUID\":\"%s\"}", u));
+    await_batches(u, 2);
+    await_queue("q", 0, 0);
+    /* six records of 1,000,000 bytes and their metadata fit in 6 MB, seven do not */
+    cr_assert_eq(log_count("f", "BATCH n=6"), 1);
+    cr_assert_eq(log_count("f", "BATCH n=1"), 1);
+}
+
+Test(esm, filters_follow_the_body_rules_and_drop_what_matches_none)
+{
+    fn("f", NULL);
+    queue("q", NULL);
+    char u[37];
+    /* JSON pattern on body; plain pattern on body; metadata-only pattern */
+    cJSON_Delete(esm_create(
+        u, "{\"FunctionName\":\"f\",\"EventSourceArn\":\"queue:q\",\"Enabled\":false,"
+           "\"FilterCriteria\":{\"Filters\":["
+           "{\"Pattern\":\"{\\\"body\\\":{\\\"kind\\\":[\\\"a\\\"]}}\"},"
+           "{\"Pattern\":\"{\\\"body\\\":[\\\"plain-yes\\\"]}\"},"
+           "{\"Pattern\":\"{\\\"messageAttributes\\\":{\\\"tag\\\":{\\\"stringValue\\\":["
+           "\\\"keep\\\"]}}}\"}]}}"));
+    send_json("q", "{\"kind\":\"a\",\"n\":1}"); /* JSON, matches filter 1 */
+    send_json("q", "{\"kind\":\"b\",\"n\":2}"); /* JSON, no match */
+    send_json("q", "plain-yes"); /* plain, matches filter 2 */
+    send_json("q", "plain-no"); /* plain, no match */
+    send_json("q", "{\"kind\":[\"plain-yes\"]}"); /* JSON vs plain pattern: dropped */
+    send_json("q", "kind a"); /* plain vs JSON pattern: dropped */
+    cJSON_Delete(lt_ok(&b, "queue-send", /* metadata only: any body */
+                       "{\"QueueName\":\"q\",\"MessageBody\":\"meta\",\"MessageAttributes\":{"
+                       "\"tag\":{\"DataType\":\"String\",\"StringValue\":\"keep\"}}}"));
+    cJSON_Delete(lt_ok(&b, "esm-enable", "{\"UUID\":\"%s\"}", u));
+    await_batches(u, 1);
+    await_queue("q", 0, 0); /* the dropped ones are deleted too */
+    cr_assert_eq(log_count("f", "REC {\\\"kind\\\":\\\"a\\\",\\\"n\\\":1}"), 1);
+    cr_assert_eq(log_count("f", "REC plain-yes\n"), 1);
+    cr_assert_eq(log_count("f", "REC meta\n"), 1);
+    cr_assert_eq(log_count("f", "REC "), 3, "only three records match");
+    cJSON *s = lt_ok(&b, "status", "{}");
+    cr_assert_eq(num(cJSON_GetObjectItem(s, "EventSourceMappings"), "FilteredOut"), 4);
+    cJSON_Delete(s);
+}
+
+Test(esm, a_failed_batch_comes_back_after_the_visibility_timeout_and_the_redrive_applies)
+{
+    fn("f", "fail");
+    queue("dlq", NULL);
+    queue("q", "\"VisibilityTimeout\":\"30\",\"RedrivePolicy\":\"{\\\"deadLetterTargetArn\\\":"
+               "\\\"arn:lamina:sqs:local:000000000000:dlq\\\",\\\"maxReceiveCount\\\":2}\"");
+    char u[37];
+    send("q", "x1");
+    cJSON_Delete(esm_create(u, "{\"FunctionName\":\"f\",\"EventSourceArn\":\"queue:q\"}"));
+    await_batches(u, 1);
+    await_queue("q", 0, 1); /* still there, invisible */
+    cJSON *j = esm_get(u);
+    cr_assert_str_eq(str(j, "LastProcessingResult"), "PROBLEM: Function call failed");
+    cr_assert(strstr(str(j, "LastError"), "failing as MODE says") != NULL, "%s",
+              str(j, "LastError"));
+    cJSON_Delete(j);
+    cr_assert_eq(log_count("f", "REC x1"), 1);
+    lt_clock_advance(&b, 31000);
+    await_batches(u, 2);
+    cr_assert_eq(log_count("f", "REC x1"), 2);
+    /* received twice: the third receive moves it to the dead-letter queue */
+    lt_clock_advance(&b, 31000);
+    await_queue("dlq", 1, 0);
+    await_queue("q", 0, 0);
+    cr_assert_eq(log_count("f", "REC x1"), 2);
+    cJSON *s = lt_ok(&b, "status", "{}");
+    cr_assert_geq(num(cJSON_GetObjectItem(s, "EventSourceMappings"), "FailedBatches"), 2);
+    cJSON_Delete(s);
+}
+
+Test(esm, report_batch_item_failures_returns_only_the_listed_messages)
+{
+    fn("f", "bif");
+    queue("q", "\"VisibilityTimeout\":\"30\"");
+    char u[37];
+    cJSON_Delete(esm_create(u, "{\"FunctionName\":\"f\",\"EventSourceArn\":\"queue:q\","
+                               "\"FunctionResponseTypes\":[\"ReportBatchItemFailures\"],"
+                               "\"Enabled\":false}"));
+    cJSON_Delete(lt_ok(&b, "queue-send-batch",
+                       "{\"QueueName\":\"q\",\"Entries\":[{\"Id\":\"a\",\"MessageBody\":\"ok1\"},"
+                       "{\"Id\":\"b\",\"MessageBody\":\"bad1\"},{\"Id\":\"c\",\"MessageBody\":"
+                       "\"ok2\"}]}"));
+    cJSON_Delete(lt_ok(&b, "esm-enable", "{\"UUID\":\"%s\"}", u));
+    await_batches(u, 1);
+    await_queue("q", 0, 1);
+    lt_clock_advance(&b, 31000);
+    await_batches(u, 2);
+    cr_assert_eq(log_count("f", "REC bad1"), 2);
+    cr_assert_eq(log_count("f", "REC ok1"), 1);
+    cr_assert_eq(log_count("f", "BATCH n=1"), 1);
+}
+
+/* Each malformed or empty response of §5.4, on a batch of two. */
+Test(esm, partial_batch_responses_full_success_and_full_failure_cases, .timeout = 240)
+{
+    struct {
+        const char *resp;
+        bool success;
+    } cases[] = {
+        {"", true},
+        {"null", true},
+        {"{}", true},
+        {"{\\\"batchItemFailures\\\":[]}", true},
+        {"{\\\"batchItemFailures\\\":null}", true},
+        {"not json", false},
+        {"{\\\"batchItemFailures\\\":[{\\\"itemIdentifier\\\":\\\"\\\"}]}", false},
+        {"{\\\"batchItemFailures\\\":[{\\\"itemIdentifier\\\":null}]}", false},
+        {"{\\\"batchItemFailures\\\":[{\\\"wrongKey\\\":\\\"x\\\"}]}", false},
+        {"{\\\"batchItemFailures\\\":[{\\\"itemIdentifier\\\":\\\"not-in-batch\\\"}]}", false},
+        {"{\\\"batchItemFailures\\\":\\\"x\\\"}", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char f[16], q[16], mode[256], u[37];
+        snprintf(f, sizeof(f), "f%zu", i);
+        snprintf(q, sizeof(q), "q%zu", i);
+        snprintf(mode, sizeof(mode), "raw:%s", cases[i].resp);
+        fn(f, mode);
+        queue(q, "\"VisibilityTimeout\":\"600\"");
+        cJSON_Delete(lt_ok(&b, "queue-send-batch",
+                           "{\"QueueName\":\"%s\",\"Entries\":[{\"Id\":\"a\",\"MessageBody\":"
+                           "\"one\"},{\"Id\":\"b\",\"MessageBody\":\"two\"}]}",
+                           q));
+        cJSON_Delete(esm_create(u,
+                                "{\"FunctionName\":\"%s\",\"EventSourceArn\":\"queue:%s\","
+                                "\"FunctionResponseTypes\":[\"ReportBatchItemFailures\"]}",
+                                f, q));
+        await_batches(u, 1);
+        cJSON *j = esm_get(u);
+        const char *want = cases[i].success ? "OK" : "PROBLEM: Function call failed";
+        cr_assert_str_eq(str(j, "LastProcessingResult"), want, "response \"%s\"", cases[i].resp);
+        cJSON_Delete(j);
+        await_queue(q, 0, cases[i].success ? 0 : 2);
+        cJSON_Delete(lt_ok(&b, "esm-delete", "{\"UUID\":\"%s\"}", u));
+    }
+}
+
+Test(esm, fifo_keeps_group_order_through_failures_and_other_groups_go_on)
+{
+    fn("f", "failbad");
+    queue("dlq.fifo", "\"FifoQueue\":\"true\"");
+    queue("q.fifo", "\"FifoQueue\":\"true\",\"VisibilityTimeout\":\"30\",\"RedrivePolicy\":"
+                    "\"{\\\"deadLetterTargetArn\\\":\\\"arn:lamina:sqs:local:000000000000:dlq."
+                    "fifo\\\",\\\"maxReceiveCount\\\":2}\"");
+    send_fifo("q.fifo", "g1", "g1-1");
+    send_fifo("q.fifo", "g1", "g1-bad2");
+    send_fifo("q.fifo", "g1", "g1-3");
+    send_fifo("q.fifo", "g2", "g2-1");
+    send_fifo("q.fifo", "g2", "g2-2");
+    char u[37];
+    cJSON_Delete(esm_create(u, "{\"FunctionName\":\"f\",\"EventSourceArn\":\"queue:q.fifo\","
+                               "\"BatchSize\":1}"));
+    /* g2 runs to its end while g1 waits behind its failed message */
+    lt_await_log(&b, "f", "REC g2-2", 1);
+    lt_await_log(&b, "f", "REC g1-bad2", 1);
+    await_queue("q.fifo", 1, 1); /* g1-3 visible, but behind g1-bad2 */
+    cr_assert_eq(log_count("f", "REC g1-3"), 0, "g1-3 ran before g1-bad2 was done");
+    lt_clock_advance(&b, 31000);
+    lt_await_log(&b, "f", "REC g1-bad2", 2);
+    cr_assert_eq(log_count("f", "REC g1-3"), 0, "g1-3 ran before g1-bad2 was done");
+    lt_clock_advance(&b, 31000); /* received twice: to the DLQ, and g1 goes on */
+    lt_await_log(&b, "f", "REC g1-3", 1);
+    await_queue("dlq.fifo", 1, 0);
+    cr_assert_lt(log_pos("f", "REC g1-1"), log_pos("f", "REC g1-bad2"));
+    cr_assert_lt(log_pos("f", "REC g2-1"), log_pos("f", "REC g2-2"));
+}
+
+/* The most batches running at once, from the handler's START/END lines. */
+static int max_overlap(const char *f)
+{
+    char *l = lt_function_log(&b, f);
+    long ev[4096];
+    int n = 0;
+    for (char *p = l; (p = strstr(p, "START ")) != NULL && n < 4096; p += 6) {
+        ev[n++] = strtol(p + 6, NULL, 10) * 2 + 1; /* starts after ends at the same ms */
+    }
+    for (char *p = l; (p = strstr(p, "END ")) != NULL && n < 4096; p += 4) {
+        ev[n++] = strtol(p + 4, NULL, 10) * 2;
+    }
+    free(l);
+    for (int i = 1; i < n; i++) { /* insertion sort: a few hundred events */
+        long v = ev[i];
+        int j = i - 1;
+        for (; j >= 0 && ev[j] > v; j--) {
+            ev[j + 1] = ev[j];
+        }
+        ev[j + 1] = v;
+    }
+    int cur = 0, most = 0;
+    for (int i = 0; i < n; i++) {
+        cur += (ev[i] & 1) ? 1 : -1;
+        most = cur > most ? cur : most;
+    }
+    return most;
+}
+
+Test(esm, a_queue_mapping_starts_at_five_batches_and_maximum_concurrency_caps_it, .timeout = 180)
+{
+    fn("f", "sleep:300");
+    fn("g", "sleep:300");
+    queue("q", NULL);
+    queue("q2", NULL);
+    char u[37], u2[37];
+    cJSON_Delete(esm_create(u, "{\"FunctionName\":\"f\",\"EventSourceArn\":\"queue:q\","
+                               "\"BatchSize\":1,\"Enabled\":false}"));
+    cJSON_Delete(esm_create(u2, "{\"FunctionName\":\"g\",\"EventSourceArn\":\"queue:q2\","
+                                "\"BatchSize\":1,\"Enabled\":false,\"ScalingConfig\":{"
+                                "\"MaximumConcurrency\":2}}"));
+    for (int i = 0; i < 20; i++) {
+        char m[16];
+        snprintf(m, sizeof(m), "m%d", i);
+        send("q", m);
+        send("q2", m);
+    }
+    cJSON_Delete(lt_ok(&b, "esm-enable", "{\"UUID\":\"%s\"}", u));
+    cJSON_Delete(lt_ok(&b, "esm-enable", "{\"UUID\":\"%s\"}", u2));
+    await_batches(u, 20);
+    await_batches(u2, 20);
+    int most = max_overlap("f"), most2 = max_overlap("g");
+    cr_assert_leq(most, 5, "%d batches at once (start: 5)", most);
+    cr_assert_geq(most, 3, "only %d batches at once", most);
+    cr_assert_leq(most2, 2, "%d batches at once (MaximumConcurrency 2)", most2);
+    cr_assert_eq(most2, 2, "%d batches at once", most2);
+    /* a minute busy with messages waiting: it grows past five */
+    fn("h", "sleep:500");
+    queue("q3", NULL);
+    char u3[37];
+    cJSON_Delete(esm_create(u3, "{\"FunctionName\":\"h\",\"EventSourceArn\":\"queue:q3\","
+                                "\"BatchSize\":1,\"Enabled\":false}"));
+    for (int i = 0; i < 40; i++) {
+        char m[16];
+        snprintf(m, sizeof(m), "m%d", i);
+        send("q3", m);
+    }
+    cJSON_Delete(lt_ok(&b, "esm-enable", "{\"UUID\":\"%s\"}", u3));
+    lt_await_log(&b, "h", "START", 5);
+    lt_clock_advance(&b, 61000);
+    await_batches(u3, 40);
+    int most3 = max_overlap("h");
+    cr_assert_gt(most3, 5, "still %d batches at once after a busy minute", most3);
+}
