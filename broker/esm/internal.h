@@ -124,6 +124,7 @@ struct esm_batch {
     int shard;
     char first_seq[MQ_STREAM_SEQ_LEN + 1], last_seq[MQ_STREAM_SEQ_LEN + 1];
     char ckpt_seq[MQ_STREAM_SEQ_LEN + 1]; /* the checkpoint after success (filtered included) */
+    int n_read; /* records of the shard it covers, filtered ones included */
     char (*seqs)[MQ_STREAM_SEQ_LEN + 1]; /* each record's, in order */
     int64_t first_arrival, last_arrival;
     /* the event */

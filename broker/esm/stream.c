@@ -28,7 +28,8 @@
  * checkpointed too).
  *
  * Failures.  A function error (or a refused invoke) retries the batch:
- * after 1 s of broker time, doubling to 60 s, the shard waiting meanwhile.
+ * after 1 s of broker time, doubling to 60 s, the shard waiting meanwhile;
+ * the retry reads the same records (no more: records put meanwhile wait).
  * With BisectBatchOnFunctionError a failed batch of n > 1 records is
  * retried as its first n/2 without counting a retry.  A batch is discarded
  * when its retries (MaximumRetryAttempts) are spent or its first record is
@@ -257,6 +258,7 @@ static esm_batch *gather(esm_map *mp, int si, const mq_records *rs, bool *cut)
             cJSON_Delete(rec);
             dropped++;
             snprintf(b->ckpt_seq, sizeof(b->ckpt_seq), "%s", rs->v[i].seq);
+            b->n_read++;
             continue;
         }
         char *t = cJSON_PrintUnformatted(rec);
@@ -269,6 +271,7 @@ static esm_batch *gather(esm_map *mp, int si, const mq_records *rs, bool *cut)
             break;
         }
         snprintf(b->ckpt_seq, sizeof(b->ckpt_seq), "%s", rs->v[i].seq);
+        b->n_read++;
     }
     esm_count_filtered(dropped);
     return b;
@@ -497,9 +500,12 @@ bool esm_stream_done(esm_batch *b, mq *m, sqlconn *c, int64_t now)
     }
     if (r < 0 && mp->cfg.bisect && b->n > 1) {
         b->plan = ESM_PLAN_BISECT;
-        b->plan_limit = (int)(b->n / 2);
+        b->plan_limit = b->n_read / 2 > 0 ? b->n_read / 2 : 1;
         return false;
     }
+    /* a retry of a full failure reads the same records again; one after
+     * a partial failure starts at the lowest failed and reads on */
+    b->plan_limit = r < 0 ? b->n_read : 0;
     int attempts = s->attempts + 1;
     b->plan_attempts = attempts;
     bool age = mp->cfg.max_age_s >= 0 && now - b->first_arrival > (int64_t)mp->cfg.max_age_s * 1000;
@@ -537,6 +543,7 @@ void esm_stream_apply(esm_batch *b, bool committed, int64_t now)
         s->retry_at = 0;
     } else {
         s->attempts = b->plan_attempts;
+        s->limit = b->plan_limit;
         int64_t d = ESM_BACKOFF_FIRST_MS;
         for (int i = 1; i < s->attempts && d < ESM_BACKOFF_MAX_MS; i++) {
             d *= 2;

@@ -772,3 +772,347 @@ Test(esm, a_queue_mapping_starts_at_five_batches_and_maximum_concurrency_caps_it
     int most3 = max_overlap("h");
     cr_assert_gt(most3, 5, "still %d batches at once after a busy minute", most3);
 }
+
+/* ---- streams ---- */
+
+static void b64(const char *s, char *out)
+{
+    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(s), o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned char)s[i] << 16;
+        v |= i + 1 < n ? (unsigned char)s[i + 1] << 8 : 0;
+        v |= i + 2 < n ? (unsigned char)s[i + 2] : 0;
+        out[o++] = t[(v >> 18) & 63];
+        out[o++] = t[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? t[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? t[v & 63] : '=';
+    }
+    out[o] = '\0';
+}
+
+/* Put data (text) with key into stream s; its sequence number into seq
+ * (may be NULL). */
+static void put(const char *s, const char *key, const char *data, char seq[32])
+{
+    char d[1024];
+    b64(data, d);
+    cJSON *r = lt_ok(&b, "stream-put",
+                     "{\"StreamName\":\"%s\",\"PartitionKey\":\"%s\",\"Data\":\"%s\"}", s, key, d);
+    if (seq != NULL) {
+        snprintf(seq, 32, "%s", str(r, "SequenceNumber"));
+    }
+    cJSON_Delete(r);
+}
+
+static void stream(const char *name, int shards)
+{
+    cJSON_Delete(
+        lt_ok(&b, "stream-create", "{\"StreamName\":\"%s\",\"ShardCount\":%d}", name, shards));
+}
+
+/* The first message of queue q (its body parsed), waiting for it. */
+static cJSON *first_message(const char *q)
+{
+    await_queue(q, 1, 0);
+    cJSON *r = lt_ok(&b, "queue-receive",
+                     "{\"QueueName\":\"%s\",\"MaxNumberOfMessages\":1,\"WaitTimeSeconds\":0}", q);
+    cJSON *m = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "Messages"), 0);
+    cr_assert_not_null(m);
+    cJSON *body = cJSON_Parse(str(m, "Body"));
+    cr_assert_not_null(body);
+    cJSON_Delete(r);
+    return body;
+}
+
+Test(esm, stream_records_arrive_in_order_as_kinesis_records_and_resume_after_a_restart)
+{
+    fn("f", NULL);
+    lt_create(&b, "rec", "record", NULL);
+    stream("s", 1);
+    char u[37], u2[37], seq0[32];
+    cJSON_Delete(esm_create(u, "{\"FunctionName\":\"f\",\"EventSourceArn\":\"stream:s\","
+                               "\"StartingPosition\":\"TRIM_HORIZON\",\"BatchSize\":10}"));
+    for (int i = 0; i < 25; i++) {
+        char d[16];
+        snprintf(d, sizeof(d), "r%02d", i);
+        put("s", "k", d, i == 0 ? seq0 : NULL);
+    }
+    lt_await_log(&b, "f", "REC r24", 1);
+    long last = -1;
+    for (int i = 0; i < 25; i++) {
+        char d[16];
+        snprintf(d, sizeof(d), "REC r%02d\n", i);
+        cr_assert_eq(log_count("f", d), 1, "%s", d);
+        long p = log_pos("f", d);
+        cr_assert_gt(p, last, "%s out of order", d);
+        last = p;
+    }
+    /* the event's shape */
+    cJSON_Delete(esm_create(u2, "{\"FunctionName\":\"rec\",\"EventSourceArn\":"
+                                "\"arn:aws:kinesis:us-east-1:123456789012:stream/s\","
+                                "\"StartingPosition\":\"TRIM_HORIZON\",\"BatchSize\":1}"));
+    lt_await_log(&b, "rec", "EVENT {\"Records\":[", 1);
+    char *l = lt_function_log(&b, "rec");
+    char *p = strstr(l, "EVENT ");
+    *strchr(p, '\n') = '\0';
+    cJSON *ev = cJSON_Parse(p + 6);
+    cr_assert_not_null(ev);
+    cJSON *r = cJSON_GetArrayItem(cJSON_GetObjectItem(ev, "Records"), 0);
+    cJSON *k = cJSON_GetObjectItem(r, "kinesis");
+    cr_assert_str_eq(str(k, "kinesisSchemaVersion"), "1.0");
+    cr_assert_str_eq(str(k, "partitionKey"), "k");
+    cr_assert_str_eq(str(k, "sequenceNumber"), seq0);
+    cr_assert_str_eq(str(k, "data"), "cjAw"); /* base64 of r00 */
+    cr_assert_gt(num(k, "approximateArrivalTimestamp"), 1e9);
+    cr_assert_str_eq(str(r, "eventSource"), "aws:kinesis");
+    cr_assert_str_eq(str(r, "eventVersion"), "1.0");
+    cr_assert_str_eq(str(r, "eventName"), "aws:kinesis:record");
+    char eid[64];
+    snprintf(eid, sizeof(eid), "shardId-000000000000:%s", seq0);
+    cr_assert_str_eq(str(r, "eventID"), eid);
+    cr_assert_str_eq(str(r, "eventSourceARN"), "arn:lamina:kinesis:local:000000000000:stream/s");
+    cr_assert_str_eq(str(r, "awsRegion"), "local");
+    str(r, "invokeIdentityArn");
+    cJSON_Delete(ev);
+    free(l);
+    cJSON_Delete(lt_ok(&b, "esm-delete", "{\"UUID\":\"%s\"}", u2));
+    await_batches(u, 3);
+    cJSON *g = esm_get(u);
+    cr_assert_eq(num(cJSON_GetObjectItem(g, "Lag"), "MillisBehindLatest"), 0);
+    cr_assert_str_eq(str(g, "LastProcessingResult"), "OK");
+    cJSON_Delete(g);
+    /* restart: on from the checkpoint */
+    char state[256];
+    snprintf(state, sizeof(state), "%s", b.state);
+    lt_broker_stop(&b, true);
+    lt_broker_start_in(&b, state, clock_args);
+    put("s", "k", "r25", NULL);
+    lt_await_log(&b, "f", "REC r25", 1);
+    cr_assert_eq(log_count("f", "REC r00\n"), 1, "read again after the restart");
+    cr_assert_eq(log_count("f", "REC r24\n"), 1, "read again after the restart");
+}
+
+Test(esm, a_failing_stream_batch_blocks_its_shard_and_is_retried_then_reported)
+{
+    fn("f", "failbad");
+    queue("of", NULL);
+    stream("s", 1);
+    char u[37], s1[32], s3[32];
+    cJSON_Delete(
+        esm_create(u, "{\"FunctionName\":\"f\",\"EventSourceArn\":\"stream:s\","
+                      "\"StartingPosition\":\"TRIM_HORIZON\",\"BatchSize\":10,"
+                      "\"MaximumRetryAttempts\":2,\"Enabled\":false,"
+                      "\"DestinationConfig\":{\"OnFailure\":{\"Destination\":\"queue:of\"}}}"));
+    put("s", "k", "a1", s1);
+    put("s", "k", "bad2", NULL);
+    put("s", "k", "a3", s3);
+    cJSON_Delete(lt_ok(&b, "esm-enable", "{\"UUID\":\"%s\"}", u));
+    await_batches(u, 1);
+    put("s", "k", "a4", NULL); /* waits behind the failing batch */
+    lt_clock_advance(&b, 1500);
+    await_batches(u, 2);
+    lt_clock_advance(&b, 2500);
+    await_batches(u, 3); /* the third run: retries spent */
+    lt_await_log(&b, "f", "REC a4", 1);
+    cr_assert_eq(log_count("f", "BATCH n=3"), 3, "the same three records each time");
+    cr_assert_eq(log_count("f", "REC a4"), 1);
+    cr_assert_gt(log_pos("f", "REC a4"), 0);
+    cJSON *r = first_message("of");
+    cJSON *rq = cJSON_GetObjectItem(r, "requestContext");
+    cr_assert_str_eq(str(rq, "condition"), "RetryAttemptsExhausted");
+    cr_assert_eq(num(rq, "approximateInvokeCount"), 3);
+    cr_assert_str_eq(str(rq, "functionArn"), "arn:lamina:lambda:local:000000000000:function:f");
+    cr_assert_eq(strlen(str(rq, "requestId")), 36);
+    cJSON *rs = cJSON_GetObjectItem(r, "responseContext");
+    cr_assert_eq(num(rs, "statusCode"), 200);
+    cr_assert_str_eq(str(rs, "executedVersion"), "$LATEST");
+    cr_assert_str_eq(str(rs, "functionError"), "Handled");
+    cr_assert_str_eq(str(r, "version"), "1.0");
+    cr_assert(strchr(str(r, "timestamp"), 'T') != NULL);
+    cr_assert_null(cJSON_GetObjectItem(r, "Records"), "records are not included");
+    cJSON *kb = cJSON_GetObjectItem(r, "KinesisBatchInfo");
+    cr_assert_str_eq(str(kb, "shardId"), "shardId-000000000000");
+    cr_assert_str_eq(str(kb, "startSequenceNumber"), s1);
+    cr_assert_str_eq(str(kb, "endSequenceNumber"), s3);
+    cr_assert_eq(num(kb, "batchSize"), 3);
+    cr_assert_str_eq(str(kb, "streamArn"), "arn:lamina:kinesis:local:000000000000:stream/s");
+    cr_assert(strchr(str(kb, "approximateArrivalOfFirstRecord"), 'Z') != NULL);
+    cr_assert(strchr(str(kb, "approximateArrivalOfLastRecord"), 'Z') != NULL);
+    cJSON_Delete(r);
+}
+
+Test(esm, bisect_splits_a_failed_batch_without_spending_retries)
+{
+    fn("f", "failbad");
+    stream("s", 1);
+    char u[37];
+    cJSON_Delete(esm_create(u, "{\"FunctionName\":\"f\",\"EventSourceArn\":\"stream:s\","
+                               "\"StartingPosition\":\"TRIM_HORIZON\",\"BatchSize\":10,"
+                               "\"MaximumRetryAttempts\":0,\"BisectBatchOnFunctionError\":true,"
+                               "\"Enabled\":false}"));
+    put("s", "k", "a", NULL);
+    put("s", "k", "b", NULL);
+    put("s", "k", "bad", NULL);
+    put("s", "k", "d", NULL);
+    cJSON_Delete(lt_ok(&b, "esm-enable", "{\"UUID\":\"%s\"}", u));
+    await_batches(u, 5);
+    lt_await_log(&b, "f", "BATCH", 5);
+    /* [a b bad d] fails, [a b] passes, [bad d] fails, [bad] fails and is
+     * discarded (no retries), [d] passes */
+    char *l = lt_function_log(&b, "f");
+    const char *want[] = {"BATCH n=4", "BATCH n=2", "BATCH n=2", "BATCH n=1", "BATCH n=1"};
+    const char *p = l;
+    for (int i = 0; i < 5; i++) {
+        p = strstr(p, want[i]);
+        cr_assert_not_null(p, "%s missing in order: %s", want[i], l);
+        p += 6;
+    }
+    cr_assert_eq(lt_count(l, "REC bad"), 3);
+    cr_assert_eq(lt_count(l, "REC d\n"), 3); /* in [a b bad d], [bad d] and [d] */
+    free(l);
+}
+
+Test(esm, a_partial_stream_failure_checkpoints_before_the_lowest_reported_record)
+{
+    fn("f", "bif");
+    stream("s", 1);
+    char u[37];
+    cJSON_Delete(esm_create(u, "{\"FunctionName\":\"f\",\"EventSourceArn\":\"stream:s\","
+                               "\"StartingPosition\":\"TRIM_HORIZON\",\"BatchSize\":10,"
+                               "\"MaximumRetryAttempts\":1,\"FunctionResponseTypes\":["
+                               "\"ReportBatchItemFailures\"],\"Enabled\":false}"));
+    put("s", "k", "a", NULL);
+    put("s", "k", "bad", NULL);
+    put("s", "k", "c", NULL);
+    cJSON_Delete(lt_ok(&b, "esm-enable", "{\"UUID\":\"%s\"}", u));
+    await_batches(u, 1);
+    lt_clock_advance(&b, 1500);
+    await_batches(u, 2); /* [bad c]: its first record failed again, retries spent */
+    put("s", "k", "e", NULL);
+    lt_await_log(&b, "f", "REC e", 1);
+    cr_assert_eq(log_count("f", "REC a\n"), 1, "a was done: not read again");
+    cr_assert_eq(log_count("f", "REC bad\n"), 2);
+    cr_assert_eq(log_count("f", "REC c\n"), 2);
+    cr_assert_eq(log_count("f", "BATCH n=3"), 1);
+    cr_assert_eq(log_count("f", "BATCH n=2"), 1);
+}
+
+Test(esm, a_record_older_than_the_maximum_age_is_reported_and_passed)
+{
+    fn("f", "fail");
+    queue("of", NULL);
+    stream("s", 1);
+    char u[37];
+    cJSON_Delete(esm_create(u, "{\"FunctionName\":\"f\",\"EventSourceArn\":\"stream:s\","
+                               "\"StartingPosition\":\"TRIM_HORIZON\",\"BatchSize\":10,"
+                               "\"MaximumRecordAgeInSeconds\":60,\"DestinationConfig\":{"
+                               "\"OnFailure\":{\"Destination\":\"queue:of\"}}}"));
+    put("s", "k", "old", NULL);
+    await_batches(u, 1);
+    lt_clock_advance(&b, 61000);
+    await_batches(u, 2);
+    cJSON *r = first_message("of");
+    cr_assert_str_eq(str(cJSON_GetObjectItem(r, "requestContext"), "condition"),
+                     "RecordAgeExceeded");
+    cr_assert_eq(num(cJSON_GetObjectItem(r, "KinesisBatchInfo"), "batchSize"), 1);
+    cJSON_Delete(r);
+    cJSON *g = esm_get(u);
+    cr_assert_str_eq(str(g, "LastProcessingResult"), "PROBLEM: Function call failed");
+    cJSON_Delete(g);
+}
+
+Test(esm, starting_positions_trim_horizon_latest_and_at_timestamp)
+{
+    fn("th", NULL);
+    fn("la", NULL);
+    fn("at", NULL);
+    stream("s", 1);
+    put("s", "k", "before1", NULL);
+    int64_t t = lt_clock_advance(&b, 10000);
+    put("s", "k", "before2", NULL);
+    lt_clock_advance(&b, 10000);
+    char u[37];
+    cJSON_Delete(esm_create(u, "{\"FunctionName\":\"th\",\"EventSourceArn\":\"stream:s\","
+                               "\"StartingPosition\":\"TRIM_HORIZON\"}"));
+    cJSON_Delete(esm_create(u, "{\"FunctionName\":\"la\",\"EventSourceArn\":\"stream:s\","
+                               "\"StartingPosition\":\"LATEST\"}"));
+    cJSON_Delete(esm_create(u,
+                            "{\"FunctionName\":\"at\",\"EventSourceArn\":\"stream:s\","
+                            "\"StartingPosition\":\"AT_TIMESTAMP\","
+                            "\"StartingPositionTimestamp\":%.3f}",
+                            (double)t / 1000.0));
+    put("s", "k", "after", NULL);
+    lt_await_log(&b, "th", "REC after", 1);
+    lt_await_log(&b, "la", "REC after", 1);
+    lt_await_log(&b, "at", "REC after", 1);
+    cr_assert_eq(log_count("th", "REC before1"), 1);
+    cr_assert_eq(log_count("th", "REC before2"), 1);
+    cr_assert_eq(log_count("la", "REC before"), 0);
+    cr_assert_eq(log_count("at", "REC before1"), 0);
+    cr_assert_eq(log_count("at", "REC before2"), 1);
+}
+
+Test(esm, a_resharded_stream_is_read_parent_before_children)
+{
+    fn("f", NULL);
+    stream("s", 1);
+    char u[37];
+    cJSON_Delete(esm_create(u, "{\"FunctionName\":\"f\",\"EventSourceArn\":\"stream:s\","
+                               "\"StartingPosition\":\"TRIM_HORIZON\",\"BatchSize\":2,"
+                               "\"Enabled\":false}"));
+    for (int i = 0; i < 6; i++) {
+        char k[16], d[16];
+        snprintf(k, sizeof(k), "key-%d", i);
+        snprintf(d, sizeof(d), "p%d", i);
+        put("s", k, d, NULL);
+    }
+    cJSON_Delete(lt_ok(&b, "stream-split",
+                       "{\"StreamName\":\"s\",\"ShardToSplit\":\"shardId-000000000000\","
+                       "\"NewStartingHashKey\":\"170141183460469231731687303715884105728\"}"));
+    for (int i = 0; i < 6; i++) {
+        char k[16], d[16];
+        snprintf(k, sizeof(k), "key-%d", i);
+        snprintf(d, sizeof(d), "c%d", i);
+        put("s", k, d, NULL);
+    }
+    cJSON_Delete(lt_ok(&b, "esm-enable", "{\"UUID\":\"%s\"}", u));
+    for (int i = 0; i < 6; i++) {
+        char d[16];
+        snprintf(d, sizeof(d), "REC c%d", i);
+        lt_await_log(&b, "f", d, 1);
+    }
+    long last_parent = log_pos("f", "REC p5");
+    cr_assert_geq(last_parent, 0);
+    for (int i = 0; i < 6; i++) {
+        char d[16];
+        snprintf(d, sizeof(d), "REC c%d", i);
+        cr_assert_gt(log_pos("f", d), last_parent, "%s before the parent's end", d);
+    }
+}
+
+Test(esm, stream_filters_pass_over_records_and_a_disabled_mapping_resumes_at_its_checkpoint)
+{
+    fn("f", NULL);
+    stream("s", 1);
+    char u[37];
+    cJSON_Delete(
+        esm_create(u, "{\"FunctionName\":\"f\",\"EventSourceArn\":\"stream:s\","
+                      "\"StartingPosition\":\"TRIM_HORIZON\",\"FilterCriteria\":{\"Filters\":["
+                      "{\"Pattern\":\"{\\\"data\\\":{\\\"t\\\":[\\\"x\\\"]}}\"},"
+                      "{\"Pattern\":\"{\\\"partitionKey\\\":[\\\"vip\\\"]}\"}]}}"));
+    put("s", "k", "{\"t\":\"x\",\"n\":1}", NULL);
+    put("s", "k", "{\"t\":\"y\",\"n\":2}", NULL);
+    put("s", "k", "not json x", NULL);
+    put("s", "vip", "plain vip", NULL);
+    lt_await_log(&b, "f", "REC plain vip", 1);
+    cr_assert_eq(log_count("f", "REC "), 2, "only two records match");
+    cJSON_Delete(lt_ok(&b, "esm-disable", "{\"UUID\":\"%s\"}", u));
+    put("s", "vip", "while disabled", NULL);
+    cJSON *g = esm_get(u);
+    cr_assert_str_eq(str(g, "State"), "Disabled");
+    cJSON_Delete(g);
+    cJSON_Delete(lt_ok(&b, "esm-enable", "{\"UUID\":\"%s\"}", u));
+    lt_await_log(&b, "f", "REC while disabled", 1);
+    cr_assert_eq(log_count("f", "REC plain vip"), 1, "read again after enabling");
+}
