@@ -1116,3 +1116,116 @@ Test(esm, stream_filters_pass_over_records_and_a_disabled_mapping_resumes_at_its
     lt_await_log(&b, "f", "REC while disabled", 1);
     cr_assert_eq(log_count("f", "REC plain vip"), 1, "read again after enabling");
 }
+
+/* ---- kill -9 ---- */
+
+#define KILL_QUEUE_N 5000
+#define KILL_STREAM_N 3000
+
+/* Count each "REC <prefix>NNNNN" of f's log into seen[NNNNN]; the order of
+ * first appearances into first (when not NULL). */
+static void scan(const char *f, const char *prefix, int *seen, int n, int *first, int *n_first)
+{
+    char *l = lt_function_log(&b, f);
+    char pat[16];
+    snprintf(pat, sizeof(pat), "REC %s", prefix);
+    size_t pl = strlen(pat);
+    for (char *p = l; (p = strstr(p, pat)) != NULL; p += pl) {
+        char *end;
+        long id = strtol(p + pl, &end, 10);
+        cr_assert(*end == '\n' && id >= 0 && id < n, "a record nobody sent: %.20s", p);
+        if (seen[id]++ == 0 && first != NULL) {
+            first[(*n_first)++] = (int)id;
+        }
+    }
+    free(l);
+}
+
+static bool enough_batches(void *arg)
+{
+    return log_count(arg, "BATCH") >= 40;
+}
+
+Test(esm, kill9_during_a_run_loses_and_skips_no_record, .timeout = 300)
+{
+    fn("fq", NULL);
+    fn("fs", NULL);
+    queue("q", NULL);
+    stream("s", 1);
+    /* the queue gets its ids in an order only this test knows */
+    static int order[KILL_QUEUE_N];
+    for (int i = 0; i < KILL_QUEUE_N; i++) {
+        order[i] = i;
+    }
+    srand(14);
+    for (int i = KILL_QUEUE_N - 1; i > 0; i--) {
+        int j = rand() % (i + 1), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    for (int i = 0; i < KILL_QUEUE_N; i += 10) {
+        char args[2048];
+        size_t o = (size_t)snprintf(args, sizeof(args), "{\"QueueName\":\"q\",\"Entries\":[");
+        for (int k = 0; k < 10; k++) {
+            o += (size_t)snprintf(args + o, sizeof(args) - o,
+                                  "%s{\"Id\":\"e%d\",\"MessageBody\":\"q%05d\"}", k ? "," : "", k,
+                                  order[i + k]);
+        }
+        snprintf(args + o, sizeof(args) - o, "]}");
+        cJSON_Delete(lt_ok(&b, "queue-send-batch", "%s", args));
+    }
+    for (int i = 0; i < KILL_STREAM_N; i += 500) {
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddStringToObject(a, "StreamName", "s");
+        cJSON *rs = cJSON_AddArrayToObject(a, "Records");
+        for (int k = 0; k < 500; k++) {
+            char d[16], e64[32];
+            snprintf(d, sizeof(d), "s%05d", i + k);
+            b64(d, e64);
+            cJSON *r = cJSON_CreateObject();
+            cJSON_AddStringToObject(r, "Data", e64);
+            cJSON_AddStringToObject(r, "PartitionKey", "k");
+            cJSON_AddItemToArray(rs, r);
+        }
+        char *t = cJSON_PrintUnformatted(a);
+        cJSON_Delete(a);
+        lm_error e;
+        cr_assert_eq(lt_call(&b, "stream-put-batch", t, NULL, &e), LM_OK, "%s", e.message);
+        free(t);
+    }
+    char u[37];
+    cJSON_Delete(esm_create(u, "{\"FunctionName\":\"fq\",\"EventSourceArn\":\"queue:q\"}"));
+    cJSON_Delete(esm_create(u, "{\"FunctionName\":\"fs\",\"EventSourceArn\":\"stream:s\","
+                               "\"StartingPosition\":\"TRIM_HORIZON\",\"BatchSize\":20}"));
+    cr_assert(lt_wait_until(enough_batches, "fq", 60000));
+    cr_assert(lt_wait_until(enough_batches, "fs", 60000));
+    char state[256];
+    snprintf(state, sizeof(state), "%s", b.state);
+    lt_broker_kill(&b);
+    int before = log_count("fq", "BATCH");
+    cr_assert_lt(before * 10, KILL_QUEUE_N, "the run ended before the kill");
+    lt_broker_start_in(&b, state, clock_args);
+    /* messages received before the kill come back after their timeout */
+    lt_clock_advance(&b, 120000);
+    await_queue("q", 0, 0);
+    static int seen_q[KILL_QUEUE_N], seen_s[KILL_STREAM_N], first[KILL_STREAM_N];
+    char last[16];
+    snprintf(last, sizeof(last), "REC s%05d", KILL_STREAM_N - 1);
+    lt_await_log(&b, "fs", last, 1);
+    lt_await_log(&b, "fq", "BATCH", 1); /* the log is readable */
+    await_queue("q", 0, 0);
+    cr_assert_eq(qtotal("q"), 0);
+    memset(seen_q, 0, sizeof(seen_q));
+    scan("fq", "q", seen_q, KILL_QUEUE_N, NULL, NULL);
+    for (int i = 0; i < KILL_QUEUE_N; i++) {
+        cr_assert_geq(seen_q[i], 1, "queue message q%05d was never processed", i);
+    }
+    int n_first = 0;
+    memset(seen_s, 0, sizeof(seen_s));
+    scan("fs", "s", seen_s, KILL_STREAM_N, first, &n_first);
+    cr_assert_eq(n_first, KILL_STREAM_N, "only %d of the stream's records were processed", n_first);
+    for (int i = 0; i < KILL_STREAM_N; i++) {
+        cr_assert_eq(first[i], i, "record s%05d processed first at place %d: one was skipped",
+                     first[i], i);
+    }
+}
