@@ -12,7 +12,9 @@
  * answers {"batchItemFailures":[{"itemIdentifier":ID}…]} with the
  * messageId / sequenceNumber of each record whose data holds "bad";
  * "raw:TEXT" answers TEXT itself (malformed responses); "sleep:MS" logs
- * "START <ms>" and "END <ms>" (CLOCK_MONOTONIC) around a sleep of MS. */
+ * "START <ms>" and "END <ms>" (CLOCK_MONOTONIC) around a sleep of MS;
+ * "slow:MS" sleeps MS before it logs anything, so a run cut short (the
+ * broker killed) leaves no line: what is logged was processed. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +91,12 @@ static int batch(const lm_request *req, lm_response *res)
     const char *mode = getenv("MODE");
     mode = mode != NULL ? mode : "ok";
     bool kinesis = strstr(ev, "\"aws:kinesis\"") != NULL;
+    if (strncmp(mode, "slow:", 5) == 0) {
+        long ms = strtol(mode + 5, NULL, 10);
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0) {
+        }
+    }
     static char data[1100000], dec[1100000], id[128];
     static char fails[65536];
     size_t fl = (size_t)snprintf(fails, sizeof(fails), "{\"batchItemFailures\":[");
