@@ -1230,3 +1230,87 @@ Test(esm, kill9_during_a_run_loses_and_skips_no_record, .timeout = 300)
                      first[i], i);
     }
 }
+
+/* ---- the CLI ---- */
+
+/* `lamina esm ARGS…`: its exit status; stdout into *out (freed by the caller). */
+static int cli(char **out, const char *const *args)
+{
+    const char *argv[32] = {getenv("LAMINA_CLI_BIN")};
+    int n = 1;
+    for (; args[n - 1] != NULL && n < 31; n++) {
+        argv[n] = args[n - 1];
+    }
+    argv[n] = NULL;
+    char *err = NULL;
+    int rc = lt_run(&b, argv, out, &err);
+    free(err);
+    return rc;
+}
+
+Test(esm, the_cli_creates_lists_updates_and_deletes_mappings_with_typed_exit_codes)
+{
+    fn("f", NULL);
+    queue("q", NULL);
+    queue("of", NULL);
+    stream("s", 1);
+    char *out = NULL;
+    int rc = cli(&out, (const char *const[]){
+                           "-o", "json", "esm", "create", "--function", "f", "--source", "queue:q",
+                           "--batch-size", "5", "--filter", "{\"body\":{\"k\":[1]}}",
+                           "--report-batch-item-failures", "--max-concurrency", "4", NULL});
+    cr_assert_eq(rc, 0, "%s", out);
+    cJSON *j = cJSON_Parse(out);
+    free(out);
+    cr_assert_not_null(j);
+    char u[37];
+    snprintf(u, sizeof(u), "%s", str(j, "UUID"));
+    cr_assert_eq(num(j, "BatchSize"), 5);
+    cr_assert_eq(num(cJSON_GetObjectItem(j, "ScalingConfig"), "MaximumConcurrency"), 4);
+    cJSON_Delete(j);
+    rc = cli(&out, (const char *const[]){"esm", "create", "--function", "f", "--source", "stream:s",
+                                         "--starting-position", "LATEST", "--max-retries", "3",
+                                         "--bisect", "--on-failure", "queue:of", "--max-record-age",
+                                         "3600", NULL});
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "BisectBatchOnFunctionError") != NULL, "%s", out);
+    free(out);
+    rc = cli(&out, (const char *const[]){"esm", "list", "--function", "f", NULL});
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(lt_count(out, "\n"), 3, "a header and two mappings: %s", out);
+    free(out);
+    rc = cli(&out, (const char *const[]){"esm", "update", u, "--batch-size", "7", "--no-filters",
+                                         "--disabled", NULL});
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    j = esm_get(u);
+    cr_assert_eq(num(j, "BatchSize"), 7);
+    cr_assert_str_eq(str(j, "State"), "Disabled");
+    cr_assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "FilterCriteria"), "Filters"));
+    cJSON_Delete(j);
+    rc = cli(&out, (const char *const[]){"esm", "enable", u, NULL});
+    cr_assert_eq(rc, 0);
+    cr_assert(strstr(out, "Enabled") != NULL, "%s", out);
+    free(out);
+    /* usage errors (2), the broker's checks (9), unknown mappings (3) */
+    cr_assert_eq(cli(&out, (const char *const[]){"esm", "create", "--function", "f", NULL}), 2);
+    free(out);
+    cr_assert_eq(cli(&out, (const char *const[]){"esm", "get", NULL}), 2);
+    free(out);
+    cr_assert_eq(cli(&out, (const char *const[]){"esm", "frob", NULL}), 2);
+    free(out);
+    cr_assert_eq(cli(&out, (const char *const[]){"esm", "update", u, "--batch-size", "x", NULL}),
+                 2);
+    free(out);
+    cr_assert_eq(
+        cli(&out, (const char *const[]){"esm", "update", u, "--batch-size", "20000", NULL}), 9);
+    free(out);
+    cr_assert_eq(cli(&out, (const char *const[]){"esm", "get",
+                                                 "00000000-0000-4000-8000-000000000000", NULL}),
+                 3);
+    free(out);
+    cr_assert_eq(cli(&out, (const char *const[]){"esm", "delete", u, NULL}), 0);
+    free(out);
+    cr_assert_eq(cli(&out, (const char *const[]){"esm", "get", u, NULL}), 3);
+    free(out);
+}
