@@ -126,20 +126,21 @@ const command cli_commands[] = {
     {.name = "stream",
      .run = cmd_stream,
      .usage = "stream create|list|get|delete|put|put-batch|iterator|get-records|reshard NAME ...",
-     .example = "lamina stream create clicks --shards 4 --retention-hours 48\n"
-                "  lamina stream put clicks --partition-key user-17 '{\"page\":\"/\"}'\n"
-                "  lamina stream iterator clicks shardId-000000000000 TRIM_HORIZON\n"
-                "  lamina stream get-records ITERATOR --limit 100\n"
-                "sub-verbs (Kinesis Data Streams' semantics, checked by the broker):\n"
-                "  create NAME --shards N [--retention-hours 24-8760 (default 24)]\n"
-                "  list    get NAME    delete NAME\n"
-                "  put NAME --partition-key K DATA|- [--explicit-hash-key H]\n"
-                "  put-batch NAME -f FILE.jsonl|-  one {\"PartitionKey\":...,\"Data\":BASE64} (or\n"
-                "         \"Text\":STRING) a line, 1-500; prints each record's result\n"
-                "  iterator NAME SHARD TRIM_HORIZON|LATEST|AT_SEQUENCE_NUMBER S|\n"
-                "         AFTER_SEQUENCE_NUMBER S|AT_TIMESTAMP EPOCH_SECONDS  (valid 5 minutes)\n"
-                "  get-records ITERATOR [--limit 1-10000]\n"
-                "  reshard NAME split SHARD NEW_STARTING_HASH_KEY | merge SHARD ADJACENT_SHARD"},
+     .example =
+         "lamina stream create clicks --shards 4 --retention-hours 48\n"
+         "  lamina stream put clicks --partition-key user-17 '{\"page\":\"/\"}'\n"
+         "  lamina stream iterator clicks shardId-000000000000 TRIM_HORIZON\n"
+         "  lamina stream get-records ITERATOR --limit 100\n"
+         "sub-verbs (Kinesis Data Streams' semantics, checked by the broker):\n"
+         "  create NAME --shards N [--retention-hours 24-8760 (default 24)]\n"
+         "  list    get NAME    delete NAME\n"
+         "  put NAME --partition-key K DATA|- [--explicit-hash-key H]\n"
+         "  put-batch NAME -f FILE.jsonl|-  one {\"PartitionKey\":...,\"Data\":BASE64} (or\n"
+         "         \"Text\":STRING) a line, 1-500; prints each record's result\n"
+         "  iterator NAME SHARD TRIM_HORIZON|LATEST|AT_SEQUENCE_NUMBER S|\n"
+         "         AFTER_SEQUENCE_NUMBER S|AT_TIMESTAMP EPOCH_SECONDS  (valid 5 minutes)\n"
+         "  get-records ITERATOR [--limit 1-10000]\n"
+         "  reshard NAME split SHARD NEW_STARTING_HASH_KEY | merge SHARD ADJACENT_SHARD"},
     {.name = "esm",
      .run = cmd_esm,
      .usage = "esm create|list|get|update|delete|enable|disable ...",
