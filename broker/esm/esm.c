@@ -269,13 +269,15 @@ nng_msg *esm_op_list(mq *m, mqsvc_call *c, lm_error *e)
     const cJSON *src = cJSON_GetObjectItemCaseSensitive(args, "EventSourceArn");
     char name[NAME_MAX_LEN + 1] = "", qual[130] = "";
     esm_cfg want = {0};
-    if (fn != NULL &&
-        (!cJSON_IsString(fn) || invoke_parse_name(fn->valuestring, strlen(fn->valuestring), "", 0,
-                                                  name, qual, e) != LM_OK)) {
+    if ((fn != NULL && !cJSON_IsString(fn)) || (src != NULL && !cJSON_IsString(src))) {
+        proto_error(e, LM_E_INVALID_PARAMETER, "FunctionName and EventSourceArn are strings");
         return NULL;
     }
-    if (src != NULL &&
-        (!cJSON_IsString(src) || esm_source_parse(src->valuestring, &want, e) != LM_OK)) {
+    if (fn != NULL && invoke_parse_name(fn->valuestring, strlen(fn->valuestring), "", 0, name, qual,
+                                        e) != LM_OK) {
+        return NULL;
+    }
+    if (src != NULL && esm_source_parse(src->valuestring, &want, e) != LM_OK) {
         return NULL;
     }
     cJSON *j = cJSON_CreateObject();
@@ -756,7 +758,7 @@ static void load_one(void *arg, const char *uuid, const char *config)
 {
     (void)arg;
     lm_error e;
-    esm_cfg cfg;
+    esm_cfg cfg = {0};
     cJSON *j = cJSON_Parse(config);
     esm_map *mp = NULL;
     if (j == NULL) {

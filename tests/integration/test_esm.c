@@ -1314,3 +1314,58 @@ Test(esm, the_cli_creates_lists_updates_and_deletes_mappings_with_typed_exit_cod
     cr_assert_eq(cli(&out, (const char *const[]){"esm", "get", u, NULL}), 3);
     free(out);
 }
+
+Test(esm, malformed_arguments_get_typed_errors_and_the_broker_goes_on)
+{
+    fn("f", NULL);
+    queue("q", NULL);
+    stream("s", 1);
+    const char *bad[] = {
+        "{\"FunctionName\":5,\"EventSourceArn\":\"queue:q\"}",
+        "{\"FunctionName\":\"\",\"EventSourceArn\":\"queue:q\"}",
+        "{\"FunctionName\":\"f\",\"EventSourceArn\":7}",
+        "{\"FunctionName\":\"f\",\"EventSourceArn\":\"queue:\"}",
+        "{\"FunctionName\":\"f\",\"EventSourceArn\":\"stream:\",\"StartingPosition\":\"LATEST\"}",
+        "{\"FunctionName\":\"f\",\"EventSourceArn\":\"arn:aws:kinesis:x:1:nostream\"}",
+        "{\"FunctionName\":\"f\",\"EventSourceArn\":\"queue:q\",\"FilterCriteria\":\"x\"}",
+        "{\"FunctionName\":\"f\",\"EventSourceArn\":\"queue:q\",\"FilterCriteria\":{\"Filters\":5}"
+        "}",
+        "{\"FunctionName\":\"f\",\"EventSourceArn\":\"queue:q\",\"FilterCriteria\":{\"Filters\":[5]"
+        "}}",
+        "{\"FunctionName\":\"f\",\"EventSourceArn\":\"queue:q\",\"FilterCriteria\":{\"Filters\":[{"
+        "\"Pattern\":5}]}}",
+        "{\"FunctionName\":\"f\",\"EventSourceArn\":\"queue:q\",\"FilterCriteria\":{\"Filters\":[{"
+        "\"Pattern\":\"[1,2]\"}]}}",
+        "{\"FunctionName\":\"f\",\"EventSourceArn\":\"queue:q\",\"FunctionResponseTypes\":\"x\"}",
+        "{\"FunctionName\":\"f\",\"EventSourceArn\":\"queue:q\",\"FunctionResponseTypes\":[1]}",
+        "{\"FunctionName\":\"f\",\"EventSourceArn\":\"queue:q\",\"ScalingConfig\":[]}",
+        "{\"FunctionName\":\"f\",\"EventSourceArn\":\"queue:q\",\"ScalingConfig\":{"
+        "\"MaximumConcurrency\":\"5\"}}",
+        "{\"FunctionName\":\"f\",\"EventSourceArn\":\"queue:q\",\"BatchSize\":1e300}",
+        "{\"FunctionName\":\"f\",\"EventSourceArn\":\"queue:q\",\"BatchSize\":null}",
+        "{\"FunctionName\":\"f\",\"EventSourceArn\":\"stream:s\",\"StartingPosition\":5}",
+        "{\"FunctionName\":\"f\",\"EventSourceArn\":\"stream:s\",\"StartingPosition\":"
+        "\"AT_TIMESTAMP\",\"StartingPositionTimestamp\":\"now\"}",
+        "{\"FunctionName\":\"f\",\"EventSourceArn\":\"stream:s\",\"StartingPosition\":\"LATEST\","
+        "\"DestinationConfig\":5}",
+        "{\"FunctionName\":\"f\",\"EventSourceArn\":\"stream:s\",\"StartingPosition\":\"LATEST\","
+        "\"DestinationConfig\":{\"OnFailure\":{\"Destination\":5}}}",
+        "{\"FunctionName\":\"f\",\"EventSourceArn\":\"stream:s\",\"StartingPosition\":\"LATEST\","
+        "\"DestinationConfig\":{\"OnFailure\":{\"Destination\":\"queue:\"}}}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        expect_error(bad[i], "InvalidParameterValueException", NULL);
+    }
+    lm_error e;
+    cr_assert_neq(lt_call(&b, "esm-create", NULL, NULL, &e), LM_OK);
+    cr_assert_neq(lt_call(&b, "esm-update", "{\"UUID\":5}", NULL, &e), LM_OK);
+    cr_assert_str_eq(e.type, "InvalidParameterValueException");
+    cr_assert_eq(lt_call(&b, "esm-list", "{\"FunctionName\":7}", NULL, &e), LM_E_INVALID_PARAMETER);
+    cr_assert_eq(lt_call(&b, "esm-list", "{\"EventSourceArn\":\"bucket:x\"}", NULL, &e),
+                 LM_E_INVALID_PARAMETER);
+    /* still serving */
+    char u[37];
+    cJSON_Delete(esm_create(u, "{\"FunctionName\":\"f\",\"EventSourceArn\":\"queue:q\"}"));
+    send("q", "alive");
+    lt_await_log(&b, "f", "REC alive", 1);
+}
