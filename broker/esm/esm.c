@@ -105,7 +105,6 @@ static esm_map *map_new(esm_cfg *cfg, lm_error *e)
         return NULL;
     }
     mp->scale = ESM_SCALE_START;
-    mp->scale_at = clk_now_ms();
     snprintf(mp->last_result, sizeof(mp->last_result), "No records processed");
     return mp;
 }

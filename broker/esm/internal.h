@@ -37,6 +37,7 @@
 #define ESM_SCALE_START 5 /* concurrent batches a queue mapping starts with */
 #define ESM_SCALE_PER_MIN 300 /* added per minute of broker time while busy */
 #define ESM_SCALE_CAP 1250 /* per standard-queue mapping (Lambda's) */
+#define ESM_RECEIVES_PER_POLL 32 /* receives of one mapping in one poll's transaction */
 
 typedef enum esm_kind { ESM_QUEUE, ESM_STREAM } esm_kind;
 
@@ -99,7 +100,8 @@ typedef struct esm_map {
     int n_flt;
     int inflight; /* batches running */
     int scale; /* queues: batches allowed at once now */
-    int64_t scale_at; /* broker ms of the last growth */
+    int64_t scale_at; /* broker ms since when it has been busy (0: it is not) */
+    bool again; /* the last poll stopped at ESM_RECEIVES_PER_POLL */
     esm_batch *fill; /* queues: the batch being gathered (window) */
     int64_t fill_from; /* broker ms its first record arrived */
     int64_t wake_at; /* broker ms: look again then (INT64_MAX: on a notice) */

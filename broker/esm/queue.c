@@ -4,7 +4,8 @@
  *
  * Receiving.  The esm thread receives on its own engine instance, ten
  * messages at a time (ReceiveMessage's most), inside the poll's one
- * transaction, into the mapping's batch being gathered.  A received
+ * transaction (at most ESM_RECEIVES_PER_POLL receives per mapping, so the
+ * write lock is never held long; the next turn goes on at once), into the mapping's batch being gathered.  A received
  * message is invisible for the queue's visibility timeout (or window +
  * function timeout + 30 s when that is longer, Lambda's rule), so while its
  * batch gathers or runs no other receiver sees it; if the broker dies, it
@@ -160,11 +161,17 @@ static void take(esm_map *mp, mq *m, mq_msg *msg, int64_t now, list_head *run)
     }
 }
 
-/* Every slot busy with messages still waiting: let the mapping grow. */
+/* Every slot busy with messages still waiting: let the mapping grow, one
+ * step per whole minute it has stayed so (busy_since: when it was first
+ * seen so; a test clock jump over an idle time grows nothing). */
 static void scale_up(esm_map *mp, int64_t now, bool more)
 {
     if (!more || mp->inflight < mp->scale) {
-        mp->scale_at = now; /* growth counts busy time only */
+        mp->scale_at = 0; /* growth counts busy time only */
+        return;
+    }
+    if (mp->scale_at == 0) {
+        mp->scale_at = now;
         return;
     }
     int64_t minutes = (now - mp->scale_at) / 60000;
@@ -179,7 +186,13 @@ void esm_queue_poll(esm_map *mp, mq *m, int64_t now, list_head *run)
 {
     int vis = -1;
     bool more = false;
+    int receives = 0;
+    mp->again = false;
     while (mp->inflight < queue_limit(mp)) {
+        if (receives++ == ESM_RECEIVES_PER_POLL) { /* keep the transaction short: next turn */
+            mp->again = true;
+            break;
+        }
         int want = mp->cfg.batch_size - (mp->fill != NULL ? (int)mp->fill->n : 0);
         want = want > MQ_RECEIVE_MAX ? MQ_RECEIVE_MAX : want;
         if (vis < 0) {
@@ -221,7 +234,7 @@ int64_t esm_queue_wake(esm_map *mp, mq *m, int64_t now)
     if (mq_queue_counts(m, mp->cfg.source, now, &cnt, &e) == LM_OK) {
         mp->lag = cnt.visible;
     }
-    int64_t wake = INT64_MAX;
+    int64_t wake = mp->again ? now : INT64_MAX;
     if (mp->fill != NULL && mp->fill->n > 0) {
         wake = mp->fill_from + (int64_t)mp->cfg.window_s * 1000;
     }
