@@ -3,22 +3,29 @@
  * pollers' turns, the batches' outcomes, and the life cycle.
  *
  * One thread owns everything: the mappings (E.maps, loaded from the store
- * at start), a store connection of its own (synchronous=FULL: a mapping
- * and a checkpoint are durable when committed) and an mq engine instance on
- * it (messaging/mq.h allows several; the async layer has its own too).
+ * at start), two store connections of its own and an mq engine instance on
+ * the first.  E.cfg (synchronous=FULL) writes the mappings' rows, so a
+ * create or update is on disk when answered.  E.c (synchronous=NORMAL, as
+ * the async queue's outcome connection) runs the receives, deletes and
+ * checkpoints: each commit survives a broker crash, and a power loss may
+ * undo the last few, which only makes messages visible again and streams
+ * re-read (at least once holds); an fsync per batch would halve the
+ * throughput for nothing a crash could lose.  (messaging/mq.h allows
+ * several engine instances; the async layer has its own too.)
  * Other threads hand over only through E.mtx, a leaf lock: api ops
  * (esm_submit), finished invocations (on_done runs under B.mtx and only
  * copies the outcome) and wake-ups (esm_notify from the messaging thread's
  * ready hook: a queue got messages, or a stream got records; and a test
  * clock advance).
  *
- * A turn: run the ops waiting; record the batches that came back (one
- * transaction for all of them: queue deletes, stream checkpoints and
+ * A turn: run the ops waiting; then one transaction holds the outcomes of
+ * the batches that came back (queue deletes, stream checkpoints and
  * on-failure records, after fnlog_flush() so the log of a run is on disk
- * before its outcome is); then poll every enabled mapping that is due — the
- * queues' receives in one transaction (mq_begin … mq_commit), and only
- * after its COMMIT are the gathered batches invoked; then start the
- * batches through invoke_start (the same pool and --max-concurrency as any
+ * before its outcome is) and the receives of every due queue mapping
+ * (mq_join: the engine's operations run in savepoints of it); only after
+ * its COMMIT are the gathered batches invoked, and do the streams'
+ * checkpoints move in memory.  Then the streams are read and the batches
+ * started through invoke_start (the same pool and --max-concurrency as any
  * invoke).  The thread then sleeps until the earliest time something is
  * due: a window's end, a message becoming visible (mq_next_wake_ms), a
  * stream retry (all broker time, so lt_clock_advance moves them), or a
@@ -66,7 +73,8 @@ static struct {
     int max_filters;
     clk_watcher watcher;
     /* thread only */
-    sqlconn *c;
+    sqlconn *c; /* synchronous=NORMAL: receives, deletes, checkpoints */
+    sqlconn *cfg; /* synchronous=FULL: the mappings' rows */
     mq *m;
     list_head maps;
     int running_batches;
@@ -138,7 +146,7 @@ static int map_store(const esm_map *mp, lm_error *e)
     if (t == NULL) {
         return proto_error(e, LM_E_NOMEM, NULL);
     }
-    bool ok = esm_store_put(E.c, mp->cfg.uuid, t, mp->cfg.created_ms);
+    bool ok = esm_store_put(E.cfg, mp->cfg.uuid, t, mp->cfg.created_ms);
     free(t);
     return ok ? LM_OK : proto_error(e, LM_E_IO, "the mapping could not be stored");
 }
@@ -382,7 +390,12 @@ nng_msg *esm_op_delete(mq *m, mqsvc_call *c, lm_error *e)
     if (mp == NULL) {
         return NULL;
     }
-    if (!esm_store_delete(E.c, mp->cfg.uuid)) {
+    /* the row and its checkpoints together: never a mapping re-read from its start */
+    bool tx = sqlconn_begin(E.cfg);
+    if (!tx || !esm_store_delete(E.cfg, mp->cfg.uuid) || !sqlconn_commit(E.cfg)) {
+        if (tx) {
+            sqlconn_rollback(E.cfg);
+        }
         proto_error(e, LM_E_IO, "the mapping could not be deleted");
         return NULL;
     }
@@ -534,49 +547,6 @@ static void account(esm_batch *b, bool committed)
     }
 }
 
-/* Record the batches that came back, in one transaction. */
-static void finish_batches(list_head *done)
-{
-    fnlog_flush(); /* the runs' logs before their outcomes */
-    int64_t now = clk_now_ms();
-    bool tx = sqlconn_begin(E.c);
-    if (tx) {
-        mq_join(E.m);
-    }
-    LIST_EACH(b, esm_batch, node, done)
-    {
-        if (!tx || b->map->deleted) {
-            continue;
-        }
-        b->ok = b->map->cfg.kind == ESM_QUEUE ? esm_queue_done(b, E.m, now)
-                                              : esm_stream_done(b, E.m, E.c, now);
-    }
-    bool committed = tx && sqlconn_commit(E.c);
-    if (tx && !committed) {
-        sqlconn_rollback(E.c);
-    }
-    if (tx) {
-        mq_leave(E.m, committed);
-    }
-    esm_batch *b;
-    while ((b = list_pop_front_entry(done, esm_batch, node)) != NULL) {
-        esm_map *mp = b->map;
-        mp->inflight--;
-        E.running_batches--;
-        if (!mp->deleted) {
-            if (mp->cfg.kind == ESM_STREAM) {
-                esm_stream_apply(b, committed, now);
-            }
-            account(b, committed);
-            mp->wake_at = 0;
-        } else if (mp->inflight == 0) {
-            list_remove(&E.maps, &mp->node);
-            map_free(mp);
-        }
-        esm_batch_free(b);
-    }
-}
-
 static bool queue_due(esm_map *mp, const esm_note *notes, int64_t now)
 {
     if (mp->wake_at <= now || mp->fill != NULL) {
@@ -600,31 +570,88 @@ static bool streams_noted(const esm_note *notes)
     return false;
 }
 
-/* Poll the due mappings; the batches to start onto run. */
-static void poll_all(const esm_note *notes, bool moved, list_head *run)
+/* The outcomes of the batches that came back, written in the turn's
+ * transaction (tx: it is open); their slots are free again at once. */
+static void write_outcomes(list_head *done, bool tx, int64_t now)
 {
+    LIST_EACH(b, esm_batch, node, done)
+    {
+        esm_map *mp = b->map;
+        if (tx && !mp->deleted) {
+            b->ok = mp->cfg.kind == ESM_QUEUE ? esm_queue_done(b, E.m, now)
+                                              : esm_stream_done(b, E.m, E.c, now);
+        }
+        mp->inflight--;
+        E.running_batches--;
+    }
+}
+
+/* After the turn's COMMIT (or its failure): memory follows the store. */
+static void apply_outcomes(list_head *done, bool committed, int64_t now)
+{
+    esm_batch *b;
+    while ((b = list_pop_front_entry(done, esm_batch, node)) != NULL) {
+        esm_map *mp = b->map;
+        if (!mp->deleted) {
+            if (mp->cfg.kind == ESM_STREAM) {
+                esm_stream_apply(b, committed, now);
+            }
+            account(b, committed);
+            mp->wake_at = 0;
+        } else if (mp->inflight == 0) {
+            list_remove(&E.maps, &mp->node);
+            map_free(mp);
+        }
+        esm_batch_free(b);
+    }
+}
+
+/* One turn's writes in one transaction: the outcomes of the batches that
+ * came back (queue deletes, stream checkpoints, on-failure records, after
+ * fnlog_flush() so a run's log is on disk before its outcome) and the due
+ * queues' receives.  The batches gathered start only after its COMMIT (a
+ * failed COMMIT undoes the receives: those batches, and the ones still
+ * gathering, are dropped; their messages come back after their visibility
+ * timeout).  Then the streams are read (their filtered-only checkpoints
+ * commit alone) and each mapping's next wake is noted. */
+static void turn(list_head *done, const esm_note *notes, bool moved, bool poll, list_head *run)
+{
+    if (!list_empty(done)) {
+        fnlog_flush();
+    }
     int64_t now = clk_now_ms();
-    lm_error e;
+    bool tx = sqlconn_begin(E.c);
+    if (tx) {
+        mq_join(E.m);
+    }
+    write_outcomes(done, tx, now);
     list_head got = {0};
-    bool tx = mq_begin(E.m, &e) == LM_OK;
     LIST_EACH(mp, esm_map, node, &E.maps)
     {
-        if (tx && !mp->deleted && mp->cfg.enabled && mp->cfg.kind == ESM_QUEUE &&
-            (moved || queue_due(mp, notes, now))) {
+        if (poll && tx && !mp->deleted && mp->cfg.enabled && mp->cfg.kind == ESM_QUEUE &&
+            (moved || !list_empty(done) || queue_due(mp, notes, now))) {
             esm_queue_poll(mp, E.m, now, &got);
         }
     }
-    if (tx && mq_commit(E.m, &e) != LM_OK) { /* the receives are undone: so are the batches */
-        blog(LOG_WARN, "esm: COMMIT of receives failed: %s", e.message);
-        esm_batch *b;
-        while ((b = list_pop_front_entry(&got, esm_batch, node)) != NULL) {
-            b->map->inflight--;
-            esm_batch_free(b);
-        }
+    bool committed = tx && sqlconn_commit(E.c);
+    if (tx && !committed) {
+        sqlconn_rollback(E.c);
     }
+    if (tx) {
+        mq_leave(E.m, committed);
+    }
+    apply_outcomes(done, committed, now);
     esm_batch *gb;
     while ((gb = list_pop_front_entry(&got, esm_batch, node)) != NULL) {
-        list_push_back(run, &gb->node);
+        if (committed) {
+            list_push_back(run, &gb->node);
+        } else {
+            gb->map->inflight--;
+            esm_batch_free(gb);
+        }
+    }
+    if (!poll) {
+        return;
     }
     bool streams = streams_noted(notes);
     double mono = clk_mono_ms();
@@ -634,6 +661,9 @@ static void poll_all(const esm_note *notes, bool moved, list_head *run)
             continue;
         }
         if (mp->cfg.kind == ESM_QUEUE) {
+            if (tx && !committed) {
+                drop_fill(mp);
+            }
             mp->wake_at = esm_queue_wake(mp, E.m, now);
         } else if (streams || moved || mono >= mp->next_poll || mp->wake_at <= now) {
             mp->wake_at = INT64_MAX;
@@ -728,11 +758,10 @@ static void *esm_main(void *arg)
         E.moved = false;
         pthread_mutex_unlock(&E.mtx);
         run_jobs(&jobs);
-        if (!list_empty(&done)) {
-            finish_batches(&done);
-        }
+        list_head run = {0}, failed = {0};
+        turn(&done, notes, moved, !stop, &run);
+        free_notes(notes);
         if (stop) {
-            free_notes(notes);
             give_up = give_up == 0 ? clk_wall_ms() + 10000 : give_up;
             if (E.running_batches == 0 || clk_wall_ms() > give_up) {
                 filter_thread_release();
@@ -740,14 +769,11 @@ static void *esm_main(void *arg)
             }
             continue;
         }
-        list_head run = {0}, failed = {0};
-        poll_all(notes, moved, &run);
-        free_notes(notes);
         start_batches(&run, &failed);
-        if (!list_empty(&failed)) {
-            finish_batches(&failed);
+        if (!list_empty(&failed)) { /* refused at once: recorded in a turn of their own */
+            turn(&failed, NULL, false, false, &run);
         }
-        sqlconn_checkpoint_if_large(E.c, E.c, ESM_WAL_MAX_FRAMES);
+        sqlconn_checkpoint_if_large(E.c, E.cfg, ESM_WAL_MAX_FRAMES);
     }
 }
 
@@ -788,9 +814,10 @@ static void own_ready(void *arg, const char *queue, int64_t at_ms)
 int esm_start(const char *db_path, int max_filters)
 {
     E.max_filters = max_filters;
-    E.c = sqlconn_open(db_path, true);
+    E.c = sqlconn_open(db_path, false);
+    E.cfg = E.c != NULL ? sqlconn_open(db_path, true) : NULL;
     lm_error e;
-    if (E.c == NULL) {
+    if (E.cfg == NULL) {
         return -1;
     }
     if (mq_schema_apply(sqlconn_handle(E.c), &e) != LM_OK ||
@@ -849,5 +876,6 @@ void esm_stop(void)
     mq_destroy(E.m);
     E.m = NULL;
     sqlconn_close(E.c);
-    E.c = NULL;
+    sqlconn_close(E.cfg);
+    E.c = E.cfg = NULL;
 }
