@@ -584,8 +584,8 @@ static int queue_depth(const char *q)
     char args[256];
     snprintf(args, sizeof(args), "{\"QueueName\":\"%s\",\"AttributeNames\":[\"All\"]}", q);
     cJSON *j = lt_ok(&b, "queue-get", "%s", args);
-    const cJSON *v =
-        cJSON_GetObjectItem(cJSON_GetObjectItem(j, "Attributes"), "ApproximateNumberOfMessages");
+    const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "Attributes"),
+                                         "ApproximateNumberOfMessages");
     cr_assert(cJSON_IsString(v));
     int n = atoi(v->valuestring);
     cJSON_Delete(j);
