@@ -78,8 +78,8 @@ static int drain(esm_ctx *x, const char *q)
             snprintf(x->err, x->errlen, "queue %s still holds %lld messages", q, n);
             return -1;
         }
-        struct timespec ts = {
-            0, 1000000}; /* 1 ms: each look is a queue-get, which takes the store's write lock */
+        /* 1 ms: each look is a queue-get, which takes the store's write lock */
+        struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
     return 0;
