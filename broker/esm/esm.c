@@ -151,6 +151,28 @@ static int map_store(const esm_map *mp, lm_error *e)
     return ok ? LM_OK : proto_error(e, LM_E_IO, "the mapping could not be stored");
 }
 
+/* A new ParallelizationFactor: the lanes' checkpoints and the mapping's
+ * row in one transaction (on E.c, the checkpoints' connection), so a crash
+ * leaves either the old factor with its rows or the new one with its. */
+static int store_relaned(esm_map *mp, int old_factor, lm_error *e)
+{
+    cJSON *j = esm_cfg_json(&mp->cfg, true);
+    char *t = j != NULL ? cJSON_PrintUnformatted(j) : NULL;
+    cJSON_Delete(j);
+    int factor = mp->cfg.parallel;
+    mp->cfg.parallel = old_factor; /* the lanes as they are */
+    bool tx = t != NULL && sqlconn_begin(E.c);
+    bool ok = tx && esm_stream_relane(mp, E.c, factor) &&
+              esm_store_put(E.c, mp->cfg.uuid, t, mp->cfg.created_ms) && sqlconn_commit(E.c);
+    mp->cfg.parallel = factor;
+    if (tx && !ok) {
+        sqlconn_rollback(E.c);
+    }
+    free(t);
+    return ok ? LM_OK
+              : proto_error(e, LM_E_IO, "the new ParallelizationFactor could not be stored");
+}
+
 /* The mapping as get shows it: Lambda's fields, then Lamina's. */
 static cJSON *map_json(esm_map *mp, const char *state)
 {
@@ -329,13 +351,27 @@ nng_msg *esm_op_update(mq *m, mqsvc_call *c, lm_error *e)
         return NULL;
     }
     cfg.modified_ms = clk_now_ms();
+    bool relane = cfg.kind == ESM_STREAM && cfg.parallel != mp->cfg.parallel;
+    if (relane && mp->inflight > 0) {
+        proto_error(e, LM_E_RESOURCE_IN_USE,
+                    "ParallelizationFactor cannot change while %d batch(es) of the mapping run; "
+                    "try again, or disable it first",
+                    mp->inflight);
+        esm_filters_free(flt, n_flt);
+        esm_cfg_finish(&cfg);
+        return NULL;
+    }
     esm_cfg old = mp->cfg;
     mp->cfg = cfg;
-    if (map_store(mp, e) != LM_OK) {
+    int rc = relane ? store_relaned(mp, old.parallel, e) : map_store(mp, e);
+    if (rc != LM_OK) {
         mp->cfg = old;
         esm_filters_free(flt, n_flt);
         esm_cfg_finish(&cfg);
         return NULL;
+    }
+    if (relane) {
+        esm_stream_relane_apply(mp);
     }
     esm_cfg_finish(&old);
     esm_filters_free(mp->flt, mp->n_flt);

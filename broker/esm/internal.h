@@ -76,9 +76,14 @@ typedef struct esm_filter {
     esm_key_rule rule;
 } esm_filter;
 
-/* A stream shard as a mapping reads it. */
+/* A stream shard's lane as a mapping reads it: with ParallelizationFactor
+ * N each shard has N lanes, a record going to the lane of its partition
+ * key's hash, each lane with its own checkpoint (stored as "ID#LANE"; a
+ * factor of 1 stores just "ID"). */
 typedef struct esm_shard {
     char id[MQ_STREAM_SHARD_ID_LEN + 1];
+    int lane;
+    char key[MQ_STREAM_SHARD_ID_LEN + 8]; /* its checkpoint row's shard column */
     char parent[MQ_STREAM_SHARD_ID_LEN + 1]; /* "" when none */
     char adjacent[MQ_STREAM_SHARD_ID_LEN + 1];
     char seq[MQ_STREAM_SEQ_LEN + 1]; /* checkpoint: the last record done, "" none */
@@ -209,6 +214,13 @@ bool esm_stream_done(esm_batch *b, mq *m, sqlconn *c, int64_t now);
 void esm_stream_apply(esm_batch *b, bool committed, int64_t now);
 /* Load the mapping's checkpoints from the store. */
 void esm_stream_load(esm_map *mp, sqlconn *c);
+/* The factor changes from the mapping's current one to `factor` (no batch
+ * of it running): every shard's lanes restart at the lowest checkpoint of
+ * its old lanes (records after it may run again: at least once), stored
+ * in c's open transaction; memory follows with esm_stream_relane_apply
+ * once committed. */
+bool esm_stream_relane(esm_map *mp, sqlconn *c, int factor);
+void esm_stream_relane_apply(esm_map *mp);
 
 /* ---- esm.c: counters ---- */
 void esm_count_filtered(int64_t n);

@@ -1,6 +1,7 @@
 /*
  * broker/esm/stream.c — mappings of streams (Kinesis's semantics, §5.3):
- * one reader per shard, in order, a durable checkpoint per shard, retries,
+ * one reader per shard (per lane of it with ParallelizationFactor), in
+ * order, a durable checkpoint per shard lane, retries,
  * bisection, partial failures and on-failure records.
  *
  * Reading.  A shard is read from its checkpoint (AFTER_SEQUENCE_NUMBER the
@@ -10,9 +11,17 @@
  * a fact of the store and a restart before the first batch neither skips
  * records put after the creation nor re-reads older ones.  Reads are
  * stateless (no iterator kept): every look asks for a fresh iterator at the
- * checkpoint, so there is nothing to lose in a crash.  One batch runs per
- * shard at a time (ParallelizationFactor is stored but batches of a shard
- * run one after another: order holds per shard, so per partition key).
+ * checkpoint, so there is nothing to lose in a crash.
+ *
+ * Lanes (ParallelizationFactor N).  Each shard has N lanes; a record belongs
+ * to the lane of its partition key (FNV-1a of the key, modulo N), so each
+ * key's records stay in one lane, in order.  Every lane reads the shard
+ * from its own checkpoint (stored as "ID#LANE"), passes over the records of
+ * other lanes and runs one batch at a time: up to N batches of a shard run
+ * at once, order kept per partition key.  A change of the factor (only
+ * while no batch of the mapping runs: ResourceInUseException otherwise)
+ * restarts every lane at the lowest checkpoint of the old lanes, in one
+ * transaction with the mapping's row.
  *
  * Checkpoints commit only after a batch finished (success, partial
  * failure up to the lowest failed record, or discarded after its retries),
@@ -23,8 +32,8 @@
  * matches are passed over: a read whose records all fail the filters
  * checkpoints past them at once.
  *
- * Resharding.  A child shard is read only when every parent still
- * described is finished (closed and read to its end, which is
+ * Resharding.  A child shard is read only when every lane of every parent
+ * still described is finished (closed and read to its end, which is
  * checkpointed too).
  *
  * Failures.  A function error (or a refused invoke) retries the batch:
@@ -60,19 +69,19 @@ static void iso(int64_t ms, char out[40])
     snprintf(out, 40, "%s.%03dZ", d, (int)(ms % 1000));
 }
 
-static esm_shard *find(esm_map *mp, const char *id)
+static esm_shard *find(esm_map *mp, const char *id, int lane)
 {
     for (int i = 0; i < mp->n_shards; i++) {
-        if (strcmp(mp->shards[i].id, id) == 0) {
+        if (strcmp(mp->shards[i].id, id) == 0 && mp->shards[i].lane == lane) {
             return &mp->shards[i];
         }
     }
     return NULL;
 }
 
-static esm_shard *add(esm_map *mp, const char *id)
+static esm_shard *add(esm_map *mp, const char *id, int lane)
 {
-    esm_shard *s = find(mp, id);
+    esm_shard *s = find(mp, id, lane);
     if (s != NULL) {
         return s;
     }
@@ -84,12 +93,30 @@ static esm_shard *add(esm_map *mp, const char *id)
     s = &v[mp->n_shards++];
     memset(s, 0, sizeof(*s));
     snprintf(s->id, sizeof(s->id), "%s", id);
+    s->lane = lane;
+    if (mp->cfg.parallel > 1) {
+        snprintf(s->key, sizeof(s->key), "%s#%d", id, lane);
+    } else {
+        snprintf(s->key, sizeof(s->key), "%s", id);
+    }
     return s;
 }
 
+/* A row's shard column: "ID" (lane 0 of a factor of 1) or "ID#LANE". */
 static void load_one(void *arg, const char *shard, const char *seq, bool finished)
 {
-    esm_shard *s = add(arg, shard);
+    esm_map *mp = arg;
+    char id[MQ_STREAM_SHARD_ID_LEN + 1];
+    const char *hash = strchr(shard, '#');
+    size_t n = hash != NULL ? (size_t)(hash - shard) : strlen(shard);
+    int lane = hash != NULL ? atoi(hash + 1) : 0;
+    if (n >= sizeof(id) || lane < 0 || lane >= mp->cfg.parallel ||
+        (hash != NULL) != (mp->cfg.parallel > 1)) {
+        return; /* a row of another factor: not written by a finished relane */
+    }
+    memcpy(id, shard, n);
+    id[n] = '\0';
+    esm_shard *s = add(mp, id, lane);
     if (s != NULL) {
         snprintf(s->seq, sizeof(s->seq), "%s", seq);
         s->finished = finished;
@@ -101,6 +128,74 @@ void esm_stream_load(esm_map *mp, sqlconn *c)
     if (!esm_store_checkpoints(c, mp->cfg.uuid, load_one, mp)) {
         blog(LOG_WARN, "esm %s: its checkpoints could not be read", mp->cfg.uuid);
     }
+}
+
+/* A partition key's lane: FNV-1a of the key, modulo the factor. */
+static int lane_of(const char *pkey, int factor)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)pkey; *p != '\0'; p++) {
+        h = (h ^ *p) * 16777619u;
+    }
+    return factor > 1 ? (int)(h % (uint32_t)factor) : 0;
+}
+
+static struct {
+    esm_shard *v;
+    int n;
+} RELANE;
+
+bool esm_stream_relane(esm_map *mp, sqlconn *c, int factor)
+{
+    free(RELANE.v);
+    RELANE.v = NULL;
+    RELANE.n = 0;
+    esm_map tmp = {.cfg = mp->cfg};
+    tmp.cfg.parallel = factor;
+    for (int i = 0; i < mp->n_shards; i++) {
+        const esm_shard *o = &mp->shards[i];
+        const char *low = o->seq;
+        bool done = true;
+        for (int j = 0; j < mp->n_shards; j++) {
+            const esm_shard *x = &mp->shards[j];
+            if (strcmp(x->id, o->id) == 0) {
+                low = strcmp(x->seq, low) < 0 ? x->seq : low;
+                done = done && x->finished;
+            }
+        }
+        for (int l = 0; l < factor; l++) {
+            esm_shard *s = add(&tmp, o->id, l);
+            if (s == NULL) {
+                free(tmp.shards);
+                return false;
+            }
+            snprintf(s->seq, sizeof(s->seq), "%s", low);
+            s->finished = done;
+        }
+    }
+    if (!esm_store_checkpoints_clear(c, mp->cfg.uuid)) {
+        free(tmp.shards);
+        return false;
+    }
+    for (int i = 0; i < tmp.n_shards; i++) {
+        if (!esm_store_checkpoint_put(c, mp->cfg.uuid, tmp.shards[i].key, tmp.shards[i].seq,
+                                      tmp.shards[i].finished)) {
+            free(tmp.shards);
+            return false;
+        }
+    }
+    RELANE.v = tmp.shards;
+    RELANE.n = tmp.n_shards;
+    return true;
+}
+
+void esm_stream_relane_apply(esm_map *mp)
+{
+    free(mp->shards);
+    mp->shards = RELANE.v;
+    mp->n_shards = RELANE.n;
+    RELANE.v = NULL;
+    RELANE.n = 0;
 }
 
 /* The shards as described now; false when the stream cannot be read. */
@@ -121,26 +216,31 @@ static bool describe(esm_map *mp, mq *m, int64_t now)
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "ShardId");
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(it, "ParentShardId");
         const cJSON *a = cJSON_GetObjectItemCaseSensitive(it, "AdjacentParentShardId");
-        esm_shard *s = cJSON_IsString(id) ? add(mp, id->valuestring) : NULL;
-        if (s != NULL) {
-            s->seen = true;
-            snprintf(s->parent, sizeof(s->parent), "%s", cJSON_IsString(p) ? p->valuestring : "");
-            snprintf(s->adjacent, sizeof(s->adjacent), "%s",
-                     cJSON_IsString(a) ? a->valuestring : "");
+        for (int l = 0; cJSON_IsString(id) && l < mp->cfg.parallel; l++) {
+            esm_shard *s = add(mp, id->valuestring, l);
+            if (s != NULL) {
+                s->seen = true;
+                snprintf(s->parent, sizeof(s->parent), "%s",
+                         cJSON_IsString(p) ? p->valuestring : "");
+                snprintf(s->adjacent, sizeof(s->adjacent), "%s",
+                         cJSON_IsString(a) ? a->valuestring : "");
+            }
         }
     }
     cJSON_Delete(d);
     return true;
 }
 
-/* A parent still described and not finished holds its child back. */
+/* A parent still described with a lane not finished holds its child back. */
 static bool parents_done(esm_map *mp, const esm_shard *s)
 {
     const char *ps[2] = {s->parent, s->adjacent};
     for (int i = 0; i < 2; i++) {
-        esm_shard *p = ps[i][0] != '\0' ? find(mp, ps[i]) : NULL;
-        if (p != NULL && p->seen && !p->finished) {
-            return false;
+        for (int j = 0; ps[i][0] != '\0' && j < mp->n_shards; j++) {
+            const esm_shard *p = &mp->shards[j];
+            if (strcmp(p->id, ps[i]) == 0 && p->seen && !p->finished) {
+                return false;
+            }
         }
     }
     return true;
@@ -250,6 +350,11 @@ static esm_batch *gather(esm_map *mp, int si, const mq_records *rs, bool *cut)
     *cut = false;
     int64_t dropped = 0;
     for (size_t i = 0; i < rs->n; i++) {
+        if (lane_of(rs->v[i].pkey, mp->cfg.parallel) != mp->shards[si].lane) {
+            snprintf(b->ckpt_seq, sizeof(b->ckpt_seq), "%s", rs->v[i].seq); /* another lane's */
+            b->n_read++;
+            continue;
+        }
         cJSON *rec = kinesis_record(mp, &mp->shards[si], &rs->v[i]);
         if (rec == NULL) {
             break; /* out of memory: the rest is read again */
@@ -293,7 +398,7 @@ static void poll_shard(esm_map *mp, int si, mq *m, sqlconn *c, int64_t now, list
     }
     s->behind_ms = rs.behind_ms;
     if (rs.n == 0) {
-        if (rs.next[0] == '\0' && esm_store_checkpoint_put(c, mp->cfg.uuid, s->id, s->seq, true)) {
+        if (rs.next[0] == '\0' && esm_store_checkpoint_put(c, mp->cfg.uuid, s->key, s->seq, true)) {
             s->finished = true; /* closed and read: its children may start */
             mp->wake_at = now;
         }
@@ -309,7 +414,7 @@ static void poll_shard(esm_map *mp, int si, mq *m, sqlconn *c, int64_t now, list
     }
     if (b->n == 0) { /* all filtered out: pass over them */
         if (b->ckpt_seq[0] != '\0' &&
-            esm_store_checkpoint_put(c, mp->cfg.uuid, s->id, b->ckpt_seq, false)) {
+            esm_store_checkpoint_put(c, mp->cfg.uuid, s->key, b->ckpt_seq, false)) {
             snprintf(s->seq, sizeof(s->seq), "%s", b->ckpt_seq);
             mp->wake_at = now;
         }
@@ -489,7 +594,7 @@ bool esm_stream_done(esm_batch *b, mq *m, sqlconn *c, int64_t now)
     if (r == 0) {
         b->plan = ESM_PLAN_ADVANCE;
         snprintf(b->plan_seq, sizeof(b->plan_seq), "%s", b->ckpt_seq);
-        esm_store_checkpoint_put(c, mp->cfg.uuid, s->id, b->plan_seq, false);
+        esm_store_checkpoint_put(c, mp->cfg.uuid, s->key, b->plan_seq, false);
         return true;
     }
     if (r > 0) { /* partial: done up to the lowest failure */
@@ -514,12 +619,12 @@ bool esm_stream_done(esm_batch *b, mq *m, sqlconn *c, int64_t now)
         b->plan = ESM_PLAN_ADVANCE;
         snprintf(b->plan_seq, sizeof(b->plan_seq), "%s", b->ckpt_seq);
         send_failure(b, m, age ? "RecordAgeExceeded" : "RetryAttemptsExhausted", attempts, now);
-        esm_store_checkpoint_put(c, mp->cfg.uuid, s->id, b->plan_seq, false);
+        esm_store_checkpoint_put(c, mp->cfg.uuid, s->key, b->plan_seq, false);
         return false;
     }
     b->plan = ESM_PLAN_RETRY;
     if (strcmp(b->plan_seq, s->seq) != 0) {
-        esm_store_checkpoint_put(c, mp->cfg.uuid, s->id, b->plan_seq, false);
+        esm_store_checkpoint_put(c, mp->cfg.uuid, s->key, b->plan_seq, false);
     }
     return false;
 }

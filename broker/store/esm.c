@@ -44,6 +44,16 @@ bool esm_store_delete(sqlconn *c, const char *uuid)
     return sqlconn_step_done(c, st);
 }
 
+bool esm_store_checkpoints_clear(sqlconn *c, const char *uuid)
+{
+    sqlite3_stmt *st = sqlconn_prepare(c, "DELETE FROM esm_checkpoints WHERE uuid=?1");
+    if (st == NULL) {
+        return false;
+    }
+    sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+    return sqlconn_step_done(c, st);
+}
+
 bool esm_store_each(sqlconn *c, void (*fn)(void *arg, const char *uuid, const char *config),
                     void *arg)
 {

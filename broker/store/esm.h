@@ -27,6 +27,8 @@ bool esm_store_each(sqlconn *c, void (*fn)(void *arg, const char *uuid, const ch
  * none) and whether the closed shard was read to its end. */
 bool esm_store_checkpoint_put(sqlconn *c, const char *uuid, const char *shard, const char *seq,
                               bool finished);
+/* Delete every checkpoint of a mapping (its ParallelizationFactor changed). */
+bool esm_store_checkpoints_clear(sqlconn *c, const char *uuid);
 /* Call fn for every checkpoint of a mapping; false on an SQL error. */
 bool esm_store_checkpoints(sqlconn *c, const char *uuid,
                            void (*fn)(void *arg, const char *shard, const char *seq, bool finished),

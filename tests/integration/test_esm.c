@@ -1369,3 +1369,78 @@ Test(esm, malformed_arguments_get_typed_errors_and_the_broker_goes_on)
     send("q", "alive");
     lt_await_log(&b, "f", "REC alive", 1);
 }
+
+static bool in_flight(void *uuid)
+{
+    cJSON *g = esm_get(uuid);
+    bool r = num(g, "BatchesInFlight") > 0;
+    cJSON_Delete(g);
+    return r;
+}
+
+Test(esm, parallelization_runs_lanes_of_a_shard_at_once_and_keeps_each_keys_order, .timeout = 180)
+{
+    fn("f", "sleep:300");
+    stream("s", 1);
+    char u[37];
+    cJSON_Delete(esm_create(u, "{\"FunctionName\":\"f\",\"EventSourceArn\":\"stream:s\","
+                               "\"StartingPosition\":\"TRIM_HORIZON\",\"BatchSize\":1,"
+                               "\"ParallelizationFactor\":4,\"Enabled\":false}"));
+    for (int j = 0; j < 3; j++) {
+        for (int k = 0; k < 8; k++) {
+            char key[8], d[16];
+            snprintf(key, sizeof(key), "k%d", k);
+            snprintf(d, sizeof(d), "k%d-%d", k, j);
+            put("s", key, d, NULL);
+        }
+    }
+    cJSON_Delete(lt_ok(&b, "esm-enable", "{\"UUID\":\"%s\"}", u));
+    await_batches(u, 24);
+    int most = max_overlap("f");
+    cr_assert_geq(most, 2, "the shard's lanes never ran at once");
+    cr_assert_leq(most, 4, "%d batches of one shard at once (ParallelizationFactor 4)", most);
+    for (int k = 0; k < 8; k++) {
+        long last = -1;
+        for (int j = 0; j < 3; j++) {
+            char d[24];
+            snprintf(d, sizeof(d), "REC k%d-%d\n", k, j);
+            cr_assert_eq(log_count("f", d), 1, "%s", d);
+            long p = log_pos("f", d);
+            cr_assert_gt(p, last, "key k%d out of order at %d", k, j);
+            last = p;
+        }
+    }
+    /* a batch running: the factor cannot change */
+    fn("g", "sleep:3000");
+    stream("s2", 1);
+    char u2[37], args2[128];
+    cJSON_Delete(esm_create(u2, "{\"FunctionName\":\"g\",\"EventSourceArn\":\"stream:s2\","
+                                "\"StartingPosition\":\"TRIM_HORIZON\",\"BatchSize\":1,"
+                                "\"ParallelizationFactor\":2}"));
+    put("s2", "k0", "slow", NULL);
+    cr_assert(lt_wait_until(in_flight, u2, 30000), "the batch never ran");
+    snprintf(args2, sizeof(args2), "{\"UUID\":\"%s\",\"ParallelizationFactor\":1}", u2);
+    lm_error e;
+    cr_assert_eq(lt_call(&b, "esm-update", args2, NULL, &e), LM_E_RESOURCE_IN_USE);
+    cr_assert_str_eq(e.type, "ResourceInUseException");
+    await_batches(u2, 1);
+    cJSON_Delete(lt_ok(&b, "esm-update", "%s", args2));
+    char args[128];
+    snprintf(args, sizeof(args), "{\"UUID\":\"%s\",\"ParallelizationFactor\":1}", u);
+    /* back to one lane: on from where the lanes were, nothing again */
+    cJSON *j = lt_ok(&b, "esm-update", "%s", args);
+    cr_assert_eq(num(j, "ParallelizationFactor"), 1);
+    cJSON_Delete(j);
+    put("s", "k5", "after", NULL);
+    lt_await_log(&b, "f", "REC after", 1);
+    cr_assert_eq(log_count("f", "REC k0-0\n"), 1, "read again after the factor changed");
+    cr_assert_eq(log_count("f", "REC k7-2\n"), 1, "read again after the factor changed");
+    /* and after a restart */
+    char state[256];
+    snprintf(state, sizeof(state), "%s", b.state);
+    lt_broker_stop(&b, true);
+    lt_broker_start_in(&b, state, clock_args);
+    put("s", "k6", "restarted", NULL);
+    lt_await_log(&b, "f", "REC restarted", 1);
+    cr_assert_eq(log_count("f", "REC after\n"), 1, "read again after the restart");
+}
