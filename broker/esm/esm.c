@@ -634,11 +634,17 @@ static void apply_outcomes(list_head *done, bool committed, int64_t now)
             }
             account(b, committed);
             mp->wake_at = 0;
-        } else if (mp->inflight == 0) {
+        }
+        esm_batch_free(b);
+    }
+    /* deleted mappings whose last batch is back (after the loop: several
+     * batches of one may have come back together) */
+    LIST_EACH(mp, esm_map, node, &E.maps)
+    {
+        if (mp->deleted && mp->inflight == 0) {
             list_remove(&E.maps, &mp->node);
             map_free(mp);
         }
-        esm_batch_free(b);
     }
 }
 
@@ -656,7 +662,15 @@ static void turn(list_head *done, const esm_note *notes, bool moved, bool poll, 
         fnlog_flush();
     }
     int64_t now = clk_now_ms();
-    bool tx = sqlconn_begin(E.c);
+    int due = 0;
+    LIST_EACH(mp, esm_map, node, &E.maps)
+    {
+        mp->due = poll && !mp->deleted && mp->cfg.enabled && mp->cfg.kind == ESM_QUEUE &&
+                  (moved || !list_empty(done) || queue_due(mp, notes, now));
+        due += mp->due;
+    }
+    /* nothing to write: no transaction (the thread wakes at least once a second) */
+    bool tx = (due > 0 || !list_empty(done)) && sqlconn_begin(E.c);
     if (tx) {
         mq_join(E.m);
     }
@@ -664,8 +678,7 @@ static void turn(list_head *done, const esm_note *notes, bool moved, bool poll, 
     list_head got = {0};
     LIST_EACH(mp, esm_map, node, &E.maps)
     {
-        if (poll && tx && !mp->deleted && mp->cfg.enabled && mp->cfg.kind == ESM_QUEUE &&
-            (moved || !list_empty(done) || queue_due(mp, notes, now))) {
+        if (tx && mp->due) {
             esm_queue_poll(mp, E.m, now, &got);
         }
     }

@@ -111,7 +111,7 @@ typedef struct esm_map {
     int64_t fill_from; /* broker ms its first record arrived */
     int64_t wake_at; /* broker ms: look again then (INT64_MAX: on a notice) */
     double next_poll; /* streams: real ms of the next look */
-    bool ready; /* a notice named its queue */
+    bool due; /* queues: polled in this turn */
     esm_shard *shards;
     int n_shards;
     int64_t lag; /* queues: messages waiting; streams: MillisBehindLatest */

@@ -1444,3 +1444,35 @@ Test(esm, parallelization_runs_lanes_of_a_shard_at_once_and_keeps_each_keys_orde
     lt_await_log(&b, "f", "REC restarted", 1);
     cr_assert_eq(log_count("f", "REC after\n"), 1, "read again after the restart");
 }
+
+Test(esm, a_mapping_deleted_with_batches_running_leaves_their_messages_to_the_queue)
+{
+    fn("f", "sleep:1000");
+    fn("g", NULL);
+    queue("q", "\"VisibilityTimeout\":\"60\"");
+    char u[37];
+    cJSON_Delete(esm_create(u, "{\"FunctionName\":\"f\",\"EventSourceArn\":\"queue:q\","
+                               "\"BatchSize\":1,\"Enabled\":false}"));
+    for (int i = 0; i < 5; i++) {
+        char m[8];
+        snprintf(m, sizeof(m), "d%d", i);
+        send("q", m);
+    }
+    cJSON_Delete(lt_ok(&b, "esm-enable", "{\"UUID\":\"%s\"}", u));
+    cr_assert(lt_wait_until(in_flight, u, 30000));
+    cJSON_Delete(lt_ok(&b, "esm-delete", "{\"UUID\":\"%s\"}", u));
+    lt_await_log(&b, "f", "END", 5); /* the five batches ran to their end */
+    cJSON *l = lt_ok(&b, "esm-list", "{}");
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(l, "EventSourceMappings")), 0);
+    cJSON_Delete(l);
+    /* nothing was deleted for a mapping that is gone: a new one gets them */
+    char u2[37];
+    cJSON_Delete(esm_create(u2, "{\"FunctionName\":\"g\",\"EventSourceArn\":\"queue:q\"}"));
+    lt_clock_advance(&b, 61000);
+    await_queue("q", 0, 0);
+    for (int i = 0; i < 5; i++) {
+        char m[16];
+        snprintf(m, sizeof(m), "REC d%d\n", i);
+        cr_assert_eq(log_count("g", m), 1, "%s", m);
+    }
+}
