@@ -20,7 +20,10 @@
 
 #include <cjson/cJSON.h>
 
+#include <sqlite3.h>
+
 #include "harness.h"
+#include "old_stores.h"
 
 static lt_broker b;
 
@@ -1475,4 +1478,37 @@ Test(esm, a_mapping_deleted_with_batches_running_leaves_their_messages_to_the_qu
         snprintf(m, sizeof(m), "REC d%d\n", i);
         cr_assert_eq(log_count("g", m), 1, "%s", m);
     }
+}
+
+/* A store as an older broker left it (schema 2, before mappings): migrated in
+ * place, and mappings work on it. */
+Test(esm, an_older_store_gains_the_mapping_tables_on_start)
+{
+    lt_broker_stop(&b, false);
+    char state[300], db_path[400];
+    lt_old_store(LT_SCHEMA2_TABLES "INSERT INTO meta(key, value) VALUES('schema', '2');", state,
+                 sizeof(state), db_path, sizeof(db_path));
+    memset(&b, 0, sizeof(b));
+    lt_broker_start_in(&b, state, clock_args);
+    fn("f", NULL);
+    queue("q", NULL);
+    char u[37];
+    cJSON_Delete(esm_create(u, "{\"FunctionName\":\"f\",\"EventSourceArn\":\"queue:q\"}"));
+    lt_broker_stop(&b, true);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db,
+                                    "SELECT (SELECT value FROM meta WHERE key='schema'),"
+                                    " (SELECT count(*) FROM esm_mappings WHERE uuid=?1)",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    sqlite3_bind_text(st, 1, u, -1, SQLITE_STATIC);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_assert_str_eq((const char *)sqlite3_column_text(st, 0), "6");
+    cr_assert_eq(sqlite3_column_int(st, 1), 1);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    lt_broker_start_in(&b, state, clock_args);
+    cJSON_Delete(esm_get(u));
 }
