@@ -45,28 +45,36 @@ static int esm_max_filters = ESM_FILTERS_DEFAULT;
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: lamina-broker [--state DIR] [--max-concurrency N] [--idle-timeout SECONDS]\n"
-            "                     [--init-timeout SECONDS] [--listen tcp://HOST:PORT]\n"
-            "                     [--listener-check-ms MS] [--esm-max-filters N] [--test-clock]\n"
-            "                     [--unsafe-no-sandbox] [--verbose]\n"
-            "\n"
-            "Runs the Lamina broker on a state directory (default $LAMINA_STATE, else ./.lamina):\n"
-            "api.sock, work.sock, logs.sock, lamina.db, code/ and logs/ live there.\n"
-            "\n"
-            "  --max-concurrency N    execution environments at once (default 1000)\n"
-            "  --idle-timeout S       reap environments idle this long (default 300)\n"
-            "  --init-timeout S       limit for a handler's init (default 10)\n"
-            "  --listener-check-ms MS probe a listener quiet this long; replace it if it\n"
-            "                         stopped accepting (nng 1.5.2 bug; default 500)\n"
-            "  --esm-max-filters N    filters per event source mapping, 5-10 (default 5:\n"
-            "                         Lambda's quota, which AWS raises to 10 on request)\n"
-            "  --test-clock           for tests: the api op clock-advance moves broker time\n"
-            "                         (async retry delays, event age, idempotency keys)\n"
-            "                         forward\n"
-            "  --unsafe-no-sandbox    run workers without the sandbox, for debugging only\n"
-            "\n"
-            "example: lamina-broker --state /tmp/lamina --max-concurrency 64\n");
+    fprintf(
+        f,
+        "usage: lamina-broker [--state DIR] [--max-concurrency N] [--idle-timeout SECONDS]\n"
+        "                     [--init-timeout SECONDS] [--listen tcp://HOST:PORT]\n"
+        "                     [--listener-check-ms MS] [--esm-max-filters N] [--test-clock]\n"
+        "                     [--http HOST:PORT [--http-timeouts H,B] [--http-auth sigv4|none]]\n"
+        "                     [--unsafe-no-sandbox] [--verbose]\n"
+        "\n"
+        "Runs the Lamina broker on a state directory (default $LAMINA_STATE, else ./.lamina):\n"
+        "api.sock, work.sock, logs.sock, lamina.db, code/ and logs/ live there.\n"
+        "\n"
+        "  --max-concurrency N    execution environments at once (default 1000)\n"
+        "  --idle-timeout S       reap environments idle this long (default 300)\n"
+        "  --init-timeout S       limit for a handler's init (default 10)\n"
+        "  --listener-check-ms MS probe a listener quiet this long; replace it if it\n"
+        "                         stopped accepting (nng 1.5.2 bug; default 500)\n"
+        "  --esm-max-filters N    filters per event source mapping, 5-10 (default 5:\n"
+        "                         Lambda's quota, which AWS raises to 10 on request)\n"
+        "  --test-clock           for tests: the api op clock-advance moves broker time\n"
+        "                         (async retry delays, event age, idempotency keys)\n"
+        "                         forward\n"
+        "  --unsafe-no-sandbox    run workers without the sandbox, for debugging only\n"
+        "  --http HOST:PORT       serve function URLs and /healthz over HTTP (off unless\n"
+        "                         given; port 0 picks one, written to STATE/http.url)\n"
+        "  --http-timeouts H,B    seconds a request's headers and its body may take\n"
+        "                         (default 10,30)\n"
+        "  --http-auth sigv4|none whether Lambda's REST API needs SigV4 by the broker's\n"
+        "                         keys (default sigv4; none only for development)\n"
+        "\n"
+        "example: lamina-broker --state /tmp/lamina --max-concurrency 64\n");
 }
 
 static int find_runtime(char *out, size_t cap)
@@ -96,6 +104,11 @@ static int find_runtime(char *out, size_t cap)
     return -1;
 }
 
+/* --http HOST:PORT and its request deadlines (front/http.c) */
+static const char *http_addr;
+static double http_header_s = 10, http_body_s = 30;
+static bool http_api_auth = true; /* --http-auth sigv4|none: the REST API's */
+
 static int parse_args(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -108,6 +121,9 @@ static int parse_args(int argc, char **argv)
         {"listener-check-ms", required_argument, NULL, 'k'},
         {"test-clock", no_argument, NULL, 'T'},
         {"esm-max-filters", required_argument, NULL, 'F'},
+        {"http", required_argument, NULL, 'H'},
+        {"http-timeouts", required_argument, NULL, 'O'},
+        {"http-auth", required_argument, NULL, 'A'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -129,6 +145,21 @@ static int parse_args(int argc, char **argv)
         case 'k': B.opt.listener_check_ms = atoi(optarg); break;
         case 'T': B.opt.test_clock = true; break;
         case 'F': esm_max_filters = atoi(optarg); break;
+        case 'H': http_addr = optarg; break;
+        case 'A':
+            if (strcmp(optarg, "none") != 0 && strcmp(optarg, "sigv4") != 0) {
+                usage(stderr);
+                return 2;
+            }
+            http_api_auth = strcmp(optarg, "sigv4") == 0;
+            break;
+        case 'O':
+            if (sscanf(optarg, "%lf,%lf", &http_header_s, &http_body_s) != 2 ||
+                http_header_s <= 0 || http_body_s <= 0) {
+                usage(stderr);
+                return 2;
+            }
+            break;
         case 'v': blog_level = LOG_DEBUG; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return 2;
@@ -240,8 +271,18 @@ static int start(void)
     }
     if (fnlog_start() != 0 || pool_start() != 0 || admin_start() != 0 || work_start() != 0 ||
         asyncq_start(path) != 0 || mqsvc_start(path, &MQ_HOOKS) != 0 ||
-        esm_start(path, esm_max_filters) != 0 || api_start() != 0 ||
-        listen_watch_start(B.opt.listener_check_ms) != 0) {
+        esm_start(path, esm_max_filters) != 0) {
+        return -1;
+    }
+    /* function URLs, then HTTP before the api socket: once a client can
+     * connect, <state>/http.url is there */
+    if (admin_urls_load(&e) != LM_OK || admin_keys_load(&e) != LM_OK) {
+        blog(LOG_ERROR, "%s", e.message);
+        return -1;
+    }
+    if ((http_addr != NULL &&
+         http_start(http_addr, http_header_s, http_body_s, http_api_auth) != 0) ||
+        api_start() != 0 || listen_watch_start(B.opt.listener_check_ms) != 0) {
         return -1;
     }
     return 0;
@@ -268,6 +309,7 @@ static void stop(void)
 {
     listen_watch_stop();
     pool_stop();
+    http_stop();
     esm_stop();
     asyncq_stop();
     admin_stop();

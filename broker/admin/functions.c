@@ -272,6 +272,7 @@ nng_msg *admin_delete(const proto_doc *doc, const msgpack_object *args, lm_error
     pool_retire(name);
     fncfg_unref(c);
     pthread_mutex_unlock(&B.mtx);
+    adm_urls_forget(name, NULL);
     for (int i = 0; i < nh; i++) {
         gc_blob(hashes[i]);
     }

@@ -28,5 +28,8 @@ int adm_store_code(fn_config *c, const void *code, size_t len, lm_error *e);
 int adm_not_found(lm_error *e, const char *name, const char *qual);
 void adm_write_alias(proto_writer *w, const char *fname, const fn_alias *a);
 nng_msg *adm_empty_reply(void);
+/* Drop name's URLs (qual NULL: all of them) from the table after their
+ * rows went (function or alias deleted; urls.c). */
+void adm_urls_forget(const char *name, const char *qual);
 
 #endif

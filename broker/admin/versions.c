@@ -430,6 +430,7 @@ nng_msg *admin_alias_delete(const proto_doc *doc, const msgpack_object *args, lm
     pthread_mutex_lock(&B.mtx);
     registry_remove_alias(f, alias);
     pthread_mutex_unlock(&B.mtx);
+    adm_urls_forget(name, alias);
     blog(LOG_INFO, "deleted alias %s of %s", alias, name);
     return adm_empty_reply();
 }

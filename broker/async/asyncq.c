@@ -1044,7 +1044,9 @@ static void commit_plans(list_head *list, bool ran)
         fnlog_flush();
     }
     bool tx = sqlconn_begin(AQ.disp);
+    mq_bus_stats bus_before;
     if (tx && AQ.mq != NULL) {
+        mq_bus_stats_get(AQ.mq, &bus_before);
         mq_join(AQ.mq); /* destinations and DLQs write in this transaction */
     }
     LIST_EACH(f, aq_flight, node, list)
@@ -1059,6 +1061,11 @@ static void commit_plans(list_head *list, bool ran)
         sqlconn_rollback(AQ.disp); /* lost: those events run again */
     }
     if (tx && AQ.mq != NULL) {
+        if (committed) { /* destinations onto a bus: counted before any hook tells */
+            mq_bus_stats bus_after;
+            mq_bus_stats_get(AQ.mq, &bus_after);
+            mqsvc_count_bus(&bus_before, &bus_after);
+        }
         mq_leave(AQ.mq, committed); /* ready hooks: mqsvc_notify_ready */
     }
     if (committed && AQ.mq_events > 0) {
@@ -1199,6 +1206,13 @@ static int own_delivery(void *arg, const mq_delivery *d, lm_error *e)
     return rc;
 }
 
+/* A destination record put on a bus: the messaging thread's tail sees it. */
+static void own_bus_event(void *arg, const char *bus, const char *text)
+{
+    (void)arg;
+    mqsvc_notify_event(bus, text);
+}
+
 static void own_ready(void *arg, const char *queue, int64_t at_ms)
 {
     (void)arg;
@@ -1263,6 +1277,9 @@ int asyncq_start(const char *db_path)
     }
     mq_set_ready_hook(AQ.mq, own_ready, NULL);
     mq_set_invoke_hook(AQ.mq, own_delivery, NULL);
+    if (mq_set_event_hook(AQ.mq, own_bus_event, NULL, &me) != LM_OK) {
+        blog(LOG_WARN, "asyncq: destinations onto buses are not tailed: %s", me.message);
+    }
     bool counted = async_events_count(AQ.disp, &AQ.depth);
     if (!counted) {
         AQ.depth = 0;

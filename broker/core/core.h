@@ -106,8 +106,26 @@ typedef struct fn_alias {
 void fnalias_free(fn_alias *a);
 
 /* ---- registry.c: name → $LATEST, published versions, aliases (B.mtx) ---- */
+/* Per-function counters for /metrics (front/http.c), kept under B.mtx by
+ * invoke.c and pool.c.  Durations are observed into fixed buckets (upper
+ * bounds in seconds, FN_DURATION_BOUNDS; the last is +Inf). */
+#define FN_DURATION_BUCKETS 15
+extern const double fn_duration_bounds[FN_DURATION_BUCKETS - 1];
+typedef struct fn_stats {
+    uint64_t invocations; /* finished runs (success or function error) */
+    uint64_t errors_handled; /* FunctionError Handled */
+    uint64_t errors_unhandled; /* FunctionError Unhandled (crash, timeout, bad response) */
+    uint64_t timeouts; /* Sandbox.Timedout among the unhandled */
+    uint64_t throttles; /* refused with TooManyRequestsException */
+    uint64_t cold_starts; /* runs that paid an Init Duration */
+    uint64_t dur_buckets[FN_DURATION_BUCKETS]; /* not cumulative */
+    double dur_sum_s;
+    int running; /* invocations on a worker now */
+} fn_stats;
+
 typedef struct function {
     char name[NAME_MAX_LEN + 1];
+    fn_stats stats;
     fn_config *latest;
     fn_config **versions; /* published versions, ascending by number */
     int n_versions, cap_versions;

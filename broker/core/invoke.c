@@ -128,9 +128,51 @@ static char *build_log(const invocation *inv, const outcome *o, size_t *len)
     return buf;
 }
 
+const double fn_duration_bounds[FN_DURATION_BUCKETS - 1] = {
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 300};
+
+/* The counters of the invocation's function (B.mtx held), or NULL when it
+ * is gone. */
+static fn_stats *stats_of(const invocation *inv)
+{
+    function *f = inv->cfg != NULL ? registry_find(inv->cfg->name) : NULL;
+    return f != NULL ? &f->stats : NULL;
+}
+
+static void count_finish(invocation *inv, const outcome *o)
+{
+    fn_stats *s = stats_of(inv);
+    if (s == NULL) {
+        return;
+    }
+    if (inv->state == INV_RUNNING && s->running > 0) {
+        s->running--;
+    }
+    s->invocations++;
+    if (o->ferr != NULL && strcmp(o->ferr, "Handled") == 0) {
+        s->errors_handled++;
+    } else if (o->ferr != NULL) {
+        s->errors_unhandled++;
+        if (o->platform_error != NULL && strstr(o->platform_error, "Sandbox.Timedout") != NULL) {
+            s->timeouts++;
+        }
+    }
+    if (o->init_ms > 0) {
+        s->cold_starts++;
+    }
+    double d = o->dur_ms / 1000.0;
+    int b = 0;
+    while (b < FN_DURATION_BUCKETS - 1 && d > fn_duration_bounds[b]) {
+        b++;
+    }
+    s->dur_buckets[b]++;
+    s->dur_sum_s += d;
+}
+
 /* Tell the invocation's owner how it ended and free it.  B.mtx held. */
 static void finish(invocation *inv, const outcome *o)
 {
+    count_finish(inv, o);
     size_t loglen = 0;
     char *log = build_log(inv, o, &loglen);
     char *tail = NULL;
@@ -216,6 +258,13 @@ void invoke_fail_unhandled(invocation *inv, const char *type, const char *msg)
 
 void invoke_fail_error(invocation *inv, const lm_error *e)
 {
+    fn_stats *s = stats_of(inv);
+    if (s != NULL && inv->state == INV_RUNNING && s->running > 0) {
+        s->running--;
+    }
+    if (s != NULL && e->code == LM_E_THROTTLED) {
+        s->throttles++;
+    }
     B.inflight--;
     inv->state = INV_DONE;
     invoke_outcome io = {.err = e,
@@ -344,6 +393,12 @@ int invoke_start(const char *name, const char *qual, nng_msg *req, const void *p
         rc = proto_error(e, LM_E_THROTTLED,
                          "Rate Exceeded. (Reason: ConcurrentInvocationLimitExceeded, limit %d)",
                          B.opt.max_concurrency);
+    }
+    if (rc == LM_E_THROTTLED) {
+        function *f = registry_find(target->name);
+        if (f != NULL) {
+            f->stats.throttles++;
+        }
     }
     if (rc != LM_OK) {
         pthread_mutex_unlock(&B.mtx);

@@ -161,6 +161,10 @@ static invocation *queue_pop(fn_config *cfg)
 static void dispatch(worker *w, invocation *inv)
 {
     double now = clk_mono_ms();
+    function *f = registry_find(w->cfg->name);
+    if (f != NULL) {
+        f->stats.running++; /* /metrics' concurrent executions */
+    }
     inv->state = INV_RUNNING;
     inv->w = w;
     inv->started_at = now;

@@ -1,6 +1,6 @@
 /*
- * broker/front/front.h — the ways in.  Today one: the api socket (api.c),
- * over the one op table (ops.c).  A way in decodes a request, looks its op
+ * broker/front/front.h — the ways in: the api socket (api.c), over the one
+ * op table (ops.c), and HTTP (http.c: function URLs).  A way in decodes a request, looks its op
  * up, and calls the layers below with a completion that encodes and sends
  * the answer; nothing below includes this header or knows who is waiting.
  */
@@ -17,6 +17,43 @@
 /* ---- api.c: the api socket ---- */
 int api_start(void);
 void api_stop(void);
+
+/* ---- http.c: the HTTP front end (function URLs, /healthz) ----
+ * Serve on addr ("HOST:PORT", port 0: any) with the request deadlines
+ * header_s (headers, from the connection's start or its last response)
+ * and body_s (body, from the headers).  Writes <state>/http.url.  0, or
+ * -1 after logging why.  api_auth: the Lambda REST API requires SigV4
+ * (false: --http-auth none, for loopback development).  http_stop waits up to 5 s for running
+ * invocations (call it after pool_stop). */
+int http_start(const char *addr, double header_s, double body_s, bool api_auth);
+void http_stop(void);
+const char *http_base(void); /* "http://127.0.0.1:9001" */
+
+/* ---- lambda_api.c: Lambda's REST API (http.c routes to it) ---- */
+#include "lib/urlmap.h"
+
+/* What the REST API answers (the callee owns body and log_result). */
+typedef struct lapi_answer {
+    int status;
+    const char *ctype; /* NULL: application/json */
+    char *body;
+    size_t len;
+    char error_type[64]; /* x-amzn-ErrorType, "" on success */
+    char function_error[16]; /* X-Amz-Function-Error (invoke) */
+    char executed_version[16]; /* X-Amz-Executed-Version (invoke) */
+    char request_id[40];
+    char *log_result; /* X-Amz-Log-Result (invoke with Tail) */
+} lapi_answer;
+typedef void (*lapi_done_fn)(void *arg, lapi_answer *a);
+
+/* Is this one of the Lambda API's paths (/2015-03-31/…, /2019-09-25/…,
+ * /2021-10-31/…)? */
+bool lapi_match(const char *path);
+/* Run a whole, authorised request; done(arg, answer) exactly once, maybe
+ * before this returns, else from another thread.  Everything is borrowed
+ * for the call. */
+void lapi_start(const char *method, const char *path, const char *query, const urlmap_header *h,
+                size_t nh, const void *body, size_t len, lapi_done_fn done, void *arg);
 
 /* ---- ops.c: the one op table ---- */
 typedef enum op_where {

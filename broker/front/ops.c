@@ -310,9 +310,7 @@ static nng_msg *op_status(const proto_doc *doc, const msgpack_object *args, lm_e
     pw_key(&w, "DeadLetterErrors");
     pw_int(&w, dlq_errors);
     pw_key(&w, "Messaging");
-    pw_map(&w, 1);
-    pw_key(&w, "WaitingReceives");
-    pw_int(&w, mqsvc_waiting());
+    mqsvc_write_status(&w);
     esm_counters ec;
     esm_counts(&ec);
     pw_key(&w, "EventSourceMappings");
@@ -362,6 +360,16 @@ static const op_def OPS[] = {
     {"event-config-put", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_event_config_put, NULL},
     {"event-config-get", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_event_config_get, NULL},
     {"event-config-delete", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_event_config_delete, NULL},
+    /* function URLs (admin/urls.c; served by front/http.c) */
+    {"url-create", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_url_create, NULL},
+    {"url-get", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_url_get, NULL},
+    {"url-update", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_url_update, NULL},
+    {"url-delete", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_url_delete, NULL},
+    {"url-list", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_url_list, NULL},
+    /* access keys for SigV4 (admin/keys.c) */
+    {"keys-create", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_keys_create, NULL},
+    {"keys-list", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_keys_list, NULL},
+    {"keys-delete", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_keys_delete, NULL},
     {"clock-advance", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_clock_advance, NULL},
     {"queue-create", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_queue_create},
     {"queue-list", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_queue_list},
@@ -409,7 +417,16 @@ static const op_def OPS[] = {
     {"rule-enable", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_enable},
     {"rule-disable", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_disable},
     {"rule-targets-list", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_targets_list},
-    {"rule-targets-remove", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_targets_remove},
+    {"rule-targets-remove", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL,
+     mqops_rule_targets_remove},
+    {"bus-tail", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_bus_tail},
+    {"archive-create", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_archive_create},
+    {"archive-delete", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_archive_delete},
+    {"archive-get", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_archive_get},
+    {"archive-list", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_archive_list},
+    {"replay-start", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_replay_start},
+    {"replay-get", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_replay_get},
+    {"replay-list", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_replay_list},
     /* event source mappings (esm/esm.c; Lambda's field names) */
     {"esm-create", OP_ESM, OP_ARGS_REQUIRED, NULL, NULL, esm_op_create},
     {"esm-list", OP_ESM, OP_ARGS_OPTIONAL, NULL, NULL, esm_op_list},

@@ -24,6 +24,18 @@
  * "source","account","time" (RFC 3339 UTC, seconds),"region",
  * "resources","detail"}.  A target without Input gets the envelope; with
  * Input, that JSON text.  A function target's event is the same text.
+ * A FIFO queue target carries its SqsParameters.MessageGroupId
+ * (mq_targets.group_id); its messages use that group and the event id as
+ * the deduplication id.
+ *
+ * Arrival.  Every event that arrives on a bus (PutEvents, a bus target;
+ * arrive()) is noted for the tail (bus_tail.c) and stored in the bus's
+ * archives (bus_archive.c, from the same cache entry) inside the put's
+ * savepoint, before its rules route it.
+ *
+ * PutTargets checks and stores each target on its own (a savepoint each)
+ * and reports the ones it left out, as EventBridge; DeleteRule refuses a
+ * rule that has targets unless forced.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +61,7 @@ typedef struct bus_target {
     char arn[MQ_ARN_MAX]; /* as given (DLQ attribute TARGET_ARN) */
     int max_retries, max_age_s;
     char dlq[MQ_QUEUE_NAME_MAX + 1]; /* "" without one */
+    char group[MQ_GROUP_ID_MAX + 1]; /* FIFO queue: SqsParameters.MessageGroupId, else "" */
 } bus_target;
 
 typedef struct bus_rule {
@@ -62,6 +75,7 @@ typedef struct bus_rule {
 typedef struct mq_bus_cache {
     struct mq_bus_cache *next;
     int64_t bid, gen;
+    mq_bus_archives *arch; /* bus_archive.c: the bus's archives, compiled (NULL: none) */
     filter_set *set;
     bus_rule *rules; /* pattern index -> rule */
     size_t n, cap;
@@ -164,6 +178,12 @@ static int bus_open(mq *m, const char *ref, char name[MQ_BUS_NAME_MAX + 1], int6
     return r == 1 ? LM_OK : r == 0 ? LM_E_NOT_FOUND : LM_E_IO;
 }
 
+int mq_bus_name(mq *m, const char *ref, char name[MQ_BUS_NAME_MAX + 1], lm_error *e)
+{
+    int64_t bid, gen;
+    return bus_open(m, ref, name, &bid, &gen, NULL, e);
+}
+
 static int exec_id(mq *m, const char *sql, int64_t id, lm_error *e)
 {
     sqlite3_stmt *st = mq_stmt(m, sql, e);
@@ -178,6 +198,8 @@ static int bus_touch(mq *m, int64_t bid, lm_error *e)
 {
     return exec_id(m, "UPDATE mq_buses SET gen=random() WHERE bid=?1", bid, e);
 }
+
+static int targets_count(mq *m, int64_t rid, int64_t *n, lm_error *e);
 
 /* ---- buses ---- */
 
@@ -245,6 +267,9 @@ int mq_bus_delete(mq *m, const char *bus, lm_error *e)
     }
     if (rc == LM_OK) {
         rc = exec_id(m, "DELETE FROM mq_rules WHERE bid=?1", bid, e);
+    }
+    if (rc == LM_OK) {
+        rc = mq_archives_detach_bus(m, name, e);
     }
     if (rc == LM_OK) {
         rc = exec_id(m, "DELETE FROM mq_buses WHERE bid=?1", bid, e);
@@ -371,7 +396,7 @@ int mq_rule_put(mq *m, const char *bus, const char *name, const char *pattern, b
     return rc;
 }
 
-int mq_rule_delete(mq *m, const char *bus, const char *rule, lm_error *e)
+int mq_rule_delete(mq *m, const char *bus, const char *rule, bool force, lm_error *e)
 {
     int rc = mq_op_begin(m, e);
     if (rc != LM_OK) {
@@ -383,6 +408,10 @@ int mq_rule_delete(mq *m, const char *bus, const char *rule, lm_error *e)
     if (rc == LM_OK) {
         int r = rule_find(m, bid, rule, &rid, e);
         rc = r == 1 ? LM_OK : r == 0 ? LM_E_NOT_FOUND : LM_E_IO;
+    }
+    int64_t have = 0;
+    if (rc == LM_OK && !force && (rc = targets_count(m, rid, &have, e)) == LM_OK && have > 0) {
+        rc = proto_error(e, LM_E_EV_VALIDATION, "Rule can't be deleted since it has targets.");
     }
     if (rc == LM_OK) {
         rc = exec_id(m, "DELETE FROM mq_targets WHERE rid=?1", rid, e);
@@ -449,6 +478,7 @@ static int target_resolve(const char *arn, bus_target *t, lm_error *e)
 
 typedef struct target_in {
     const char *id, *arn, *input, *input_path, *tmpl;
+    const char *group; /* SqsParameters.MessageGroupId or NULL */
     int max_retries, max_age_s;
     char dlq[MQ_QUEUE_NAME_MAX + 1];
     char *paths; /* InputPathsMap as JSON text (malloc'd) or NULL */
@@ -570,7 +600,41 @@ static int retry_check(const cJSON *o, target_in *t, lm_error *e)
             mq_queue_ref(a->valuestring, t->dlq, &le) != LM_OK) {
             return proto_error(e, LM_E_EV_VALIDATION, "DeadLetterConfig.Arn must be a queue ARN.");
         }
+        size_t n = strlen(t->dlq);
+        if (n > 5 && strcmp(t->dlq + n - 5, ".fifo") == 0) {
+            return proto_error(e, LM_E_EV_VALIDATION,
+                               "DeadLetterConfig.Arn must be a standard queue, not a FIFO queue.");
+        }
     }
+    return LM_OK;
+}
+
+/* SqsParameters: required of a FIFO queue target (as EventBridge), refused
+ * on any other target. */
+static int sqs_check(const cJSON *o, const bus_target *bt, target_in *t, lm_error *e)
+{
+    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(o, "SqsParameters");
+    sp = cJSON_IsNull(sp) ? NULL : sp;
+    size_t n = strlen(bt->ref);
+    bool fifo = bt->kind == BUS_T_QUEUE && n > 5 && strcmp(bt->ref + n - 5, ".fifo") == 0;
+    if (sp == NULL) {
+        return fifo ? proto_error(e, LM_E_EV_VALIDATION,
+                                  "Parameter(s) SqsParameters must be specified for target: %s.",
+                                  t->id)
+                    : LM_OK;
+    }
+    if (!fifo) {
+        return proto_error(e, LM_E_EV_VALIDATION,
+                           "SqsParameters apply only to a FIFO queue target (target %s).", t->id);
+    }
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(sp, "MessageGroupId");
+    if (!cJSON_IsObject(sp) || !cJSON_IsString(g) ||
+        !mq_valid_group_id(g->valuestring, strlen(g->valuestring))) {
+        return proto_error(e, LM_E_EV_VALIDATION,
+                           "SqsParameters.MessageGroupId must be 1-%d printable ASCII characters.",
+                           MQ_GROUP_ID_MAX);
+    }
+    t->group = g->valuestring;
     return LM_OK;
 }
 
@@ -581,6 +645,9 @@ static int target_in_check(const cJSON *o, target_in *t, lm_error *e)
     int rc = target_check(o, &t->id, &t->arn, &t->input, e);
     if (rc == LM_OK) {
         rc = target_resolve(t->arn, &bt, e);
+    }
+    if (rc == LM_OK) {
+        rc = sqs_check(o, &bt, t, e);
     }
     if (rc == LM_OK) {
         rc = transform_check(o, t, e);
@@ -601,8 +668,8 @@ static int target_store(mq *m, int64_t rid, const target_in *t, lm_error *e)
 {
     sqlite3_stmt *st = mq_stmt(m,
                                "INSERT OR REPLACE INTO mq_targets(rid, id, arn, input, input_path, "
-                               "paths, template, max_retries, max_age_s, dlq) "
-                               "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                               "paths, template, max_retries, max_age_s, dlq, group_id) "
+                               "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                                e);
     if (st == NULL) {
         return LM_E_IO;
@@ -617,6 +684,7 @@ static int target_store(mq *m, int64_t rid, const target_in *t, lm_error *e)
     sqlite3_bind_int(st, 8, t->max_retries);
     sqlite3_bind_int(st, 9, t->max_age_s);
     sqlite3_bind_text(st, 10, t->dlq[0] != '\0' ? t->dlq : NULL, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 11, t->group, -1, SQLITE_STATIC);
     return mq_done(m, st, e);
 }
 
@@ -635,9 +703,41 @@ static int targets_count(mq *m, int64_t rid, int64_t *n, lm_error *e)
     return LM_OK;
 }
 
-int mq_targets_put(mq *m, const char *bus, const char *rule, const cJSON *targets, lm_error *e)
+/* One target of a PutTargets request in a savepoint of its own: stored, or
+ * its failure recorded in f[*nf]. */
+static int target_put_one(mq *m, int64_t rid, const cJSON *o, mq_target_fail *f, size_t *nf,
+                          lm_error *e)
+{
+    target_in t;
+    lm_error te;
+    int rc = target_in_check(o, &t, &te);
+    if (rc == LM_OK) {
+        rc = mq_sp_begin(m, &te);
+        if (rc == LM_OK) {
+            rc = target_store(m, rid, &t, &te);
+            mq_sp_end(m, rc == LM_OK);
+        }
+        if (rc != LM_OK) { /* the store failed, not the target: fail the request */
+            free(t.paths);
+            *e = te;
+            return rc;
+        }
+    }
+    free(t.paths);
+    if (rc != LM_OK) {
+        mq_target_fail *x = &f[(*nf)++];
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "Id");
+        snprintf(x->id, sizeof(x->id), "%s", cJSON_IsString(id) ? id->valuestring : "");
+        x->err = te;
+    }
+    return LM_OK;
+}
+
+int mq_targets_put(mq *m, const char *bus, const char *rule, const cJSON *targets,
+                   mq_target_fail *failed, size_t *nfailed, lm_error *e)
 {
     int n = cJSON_IsArray(targets) ? cJSON_GetArraySize(targets) : -1;
+    *nfailed = 0;
     if (n < 1 || n > MQ_TARGETS_MAX) {
         return proto_error(e, LM_E_EV_VALIDATION, "Targets must be a list of 1-%d targets.",
                            MQ_TARGETS_MAX);
@@ -654,12 +754,7 @@ int mq_targets_put(mq *m, const char *bus, const char *rule, const cJSON *target
         rc = r == 1 ? LM_OK : r == 0 ? LM_E_NOT_FOUND : LM_E_IO;
     }
     for (const cJSON *o = targets->child; rc == LM_OK && o != NULL; o = o->next) {
-        target_in t;
-        rc = target_in_check(o, &t, e);
-        if (rc == LM_OK) {
-            rc = target_store(m, rid, &t, e);
-        }
-        free(t.paths);
+        rc = target_put_one(m, rid, o, failed, nfailed, e);
     }
     if (rc == LM_OK) {
         rc = targets_count(m, rid, &have, e);
@@ -690,6 +785,7 @@ static void cache_entry_free(mq_bus_cache *c)
     free(c->rules);
     free(c->scratch);
     filter_set_destroy(c->set);
+    mq_archives_free(c->arch);
     free(c);
 }
 
@@ -743,7 +839,7 @@ static char *col_dup(sqlite3_stmt *st, int i)
 }
 
 /* A target from a row whose columns from c are arn, input, input_path,
- * paths, template, max_retries, max_age_s, dlq. */
+ * paths, template, max_retries, max_age_s, dlq, group_id. */
 static bool target_load(sqlite3_stmt *st, int c, bus_target *t)
 {
     memset(t, 0, sizeof(*t));
@@ -759,6 +855,7 @@ static bool target_load(sqlite3_stmt *st, int c, bus_target *t)
     t->max_retries = sqlite3_column_int(st, c + 5);
     t->max_age_s = sqlite3_column_int(st, c + 6);
     snprintf(t->dlq, sizeof(t->dlq), "%s", mq_col_text(st, c + 7));
+    snprintf(t->group, sizeof(t->group), "%s", mq_col_text(st, c + 8));
     return true;
 }
 
@@ -783,7 +880,7 @@ static mq_bus_cache *cache_load(mq *m, int64_t bid, int64_t gen, const char *bna
     sqlite3_stmt *st = mq_stmt(m,
                                "SELECT r.rid, r.name, r.pattern, t.arn, t.input, t.input_path, "
                                "t.paths, t.template, t.max_retries, t.max_age_s, "
-                               "coalesce(t.dlq, '') FROM mq_rules r "
+                               "coalesce(t.dlq, ''), coalesce(t.group_id, '') FROM mq_rules r "
                                "JOIN mq_targets t ON t.rid=r.rid WHERE r.bid=?1 AND r.enabled=1 "
                                "AND r.pattern IS NOT NULL ORDER BY r.rid, t.id",
                                e);
@@ -810,6 +907,10 @@ static mq_bus_cache *cache_load(mq *m, int64_t bid, int64_t gen, const char *bna
         }
     }
     if (r < 0) {
+        cache_entry_free(c);
+        return NULL;
+    }
+    if (mq_archives_load(m, bname, &c->arch, e) != LM_OK) {
         cache_entry_free(c);
         return NULL;
     }
@@ -964,7 +1065,13 @@ static int deliver_body(mq *m, const bus_rule *r, const bus_target *t, const cha
         if (rc != LM_OK) {
             return rc;
         }
-        mq_send_entry en = {.body = body, .body_len = strlen(body), .delay_s = -1};
+        /* a FIFO target: the target's group, the event id as the
+         * deduplication id (a retry or a replay of one event is one message) */
+        mq_send_entry en = {.body = body,
+                            .body_len = strlen(body),
+                            .delay_s = -1,
+                            .group_id = q.fifo ? t->group : NULL,
+                            .dedup_id = q.fifo ? id : NULL};
         mq_sent sent;
         memset(&sent, 0, sizeof(sent));
         rc = mq_send_into(m, &q, &en, &sent, e);
@@ -1051,15 +1158,19 @@ static void retry_store(mq *m, const bus_rule *r, const bus_target *t, const cha
     if (t->max_retries == 0) {
         retry_row w = {.t = *t, .body = body};
         snprintf(w.rule_arn, sizeof(w.rule_arn), "%s", r->arn);
-        (void)dead_letter(m, &w, why, now_ms);
+        if (dead_letter(m, &w, why, now_ms)) {
+            m->bs.dead_lettered++;
+        } else {
+            m->bs.dropped++;
+        }
         return;
     }
     lm_error e;
     sqlite3_stmt *st = mq_stmt(m,
                                "INSERT INTO mq_bus_retries(kind, ref, rule_arn, target_arn, "
                                "bus_arn, event_id, body, attempts, next_at, first_ms, "
-                               "max_retries, max_age_ms, dlq) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                               "1, ?8, ?9, ?10, ?11, ?12)",
+                               "max_retries, max_age_ms, dlq, group_id) VALUES(?1, ?2, ?3, ?4, "
+                               "?5, ?6, ?7, 1, ?8, ?9, ?10, ?11, ?12, ?13)",
                                &e);
     if (st == NULL) {
         return;
@@ -1076,6 +1187,7 @@ static void retry_store(mq *m, const bus_rule *r, const bus_target *t, const cha
     sqlite3_bind_int(st, 10, t->max_retries);
     sqlite3_bind_int64(st, 11, (int64_t)t->max_age_s * 1000);
     sqlite3_bind_text(st, 12, t->dlq[0] != '\0' ? t->dlq : NULL, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 13, t->group[0] != '\0' ? t->group : NULL, -1, SQLITE_STATIC);
     (void)mq_done(m, st, &e);
 }
 
@@ -1110,14 +1222,18 @@ static int retry_one(mq *m, retry_row *w, int max_retries, int64_t now_ms, mq_re
         mq_sp_end(m, rc == LM_OK);
     }
     bool done = rc == LM_OK;
+    m->bs.retries++;
     if (done) {
         c->delivered++;
+        m->bs.deliveries++;
     } else if (w->attempts >= max_retries || now_ms - w->first_ms >= w->max_age_ms) {
         done = true;
         if (dead_letter(m, w, &de, now_ms)) {
             c->dead_lettered++;
+            m->bs.dead_lettered++;
         } else {
             c->dropped++;
+            m->bs.dropped++;
         }
     }
     sqlite3_stmt *st =
@@ -1149,8 +1265,8 @@ int mq_bus_retry(mq *m, int64_t now_ms, size_t budget, mq_retry_counts *c, lm_er
         sqlite3_stmt *st = mq_stmt(m,
                                    "SELECT did, kind, ref, rule_arn, target_arn, bus_arn, "
                                    "event_id, body, attempts, first_ms, max_retries, max_age_ms, "
-                                   "coalesce(dlq, '') FROM mq_bus_retries WHERE next_at<=?1 "
-                                   "ORDER BY next_at LIMIT 1",
+                                   "coalesce(dlq, ''), coalesce(group_id, '') FROM "
+                                   "mq_bus_retries WHERE next_at<=?1 ORDER BY next_at LIMIT 1",
                                    e);
         if (st == NULL) {
             rc = LM_E_IO;
@@ -1177,6 +1293,7 @@ int mq_bus_retry(mq *m, int64_t now_ms, size_t budget, mq_retry_counts *c, lm_er
         int max_retries = sqlite3_column_int(st, 10);
         w.max_age_ms = sqlite3_column_int64(st, 11);
         snprintf(w.t.dlq, sizeof(w.t.dlq), "%s", mq_col_text(st, 12));
+        snprintf(w.t.group, sizeof(w.t.group), "%s", mq_col_text(st, 13));
         sqlite3_reset(st);
         if (body == NULL) {
             rc = proto_error(e, LM_E_NOMEM, NULL);
@@ -1196,8 +1313,21 @@ static void deliver_target(mq *m, const bus_rule *r, const bus_target *t, const 
 /* Route envelope text on a cached bus: every matching rule's targets.
  * The matched indices are copied out of the cache's scratch: a bus
  * target routes again, maybe on this very bus. */
+static bool rule_listed(const cJSON *only, const char *name)
+{
+    const cJSON *v;
+    cJSON_ArrayForEach(v, only)
+    {
+        if (cJSON_IsString(v) && strcmp(v->valuestring, name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* only: NULL, or the names of the rules that may deliver (a replay's). */
 static int route(mq *m, mq_bus_cache *c, const char *bus_arn, const char *id, const char *text,
-                 int64_t now_ms, int hops, mq_event_out *out, lm_error *e)
+                 int64_t now_ms, int hops, const cJSON *only, mq_event_out *out, lm_error *e)
 {
     if (filter_set_count(c->set) == 0) {
         return LM_OK;
@@ -1218,6 +1348,9 @@ static int route(mq *m, mq_bus_cache *c, const char *bus_arn, const char *id, co
     cJSON *ev = k > 0 ? cJSON_Parse(text) : NULL; /* for InputPath / InputTransformer */
     for (int i = 0; i < k; i++) {
         const bus_rule *r = &c->rules[hit[i]];
+        if (only != NULL && !rule_listed(only, r->name)) {
+            continue;
+        }
         for (size_t j = 0; j < r->nt; j++) {
             deliver_target(m, r, &r->t[j], bus_arn, id, text, ev, now_ms, hops, out);
         }
@@ -1245,13 +1378,51 @@ static void deliver_target(mq *m, const bus_rule *r, const bus_target *t, const 
     }
     if (rc == LM_OK) {
         out->delivered++;
+        m->bs.deliveries += t->kind != BUS_T_BUS; /* a bus target counts its own targets */
     } else {
         out->failed++;
+        m->bs.failed++;
         if (body != NULL) {
             retry_store(m, r, t, bus_arn, id, body, now_ms, &de);
         }
     }
     free(body);
+}
+
+/* An event arrives on bus bname (cached as c): tail and archives (not a
+ * replayed one: EventBridge does not archive replays again).  t_ms is the
+ * envelope's time, -1 to read it from text. */
+static void arrive(mq *m, mq_bus_cache *c, const char *bname, const char *text, int64_t t_ms,
+                   int64_t now_ms)
+{
+    mq_tail_note(m, bname, text);
+    if (c->arch == NULL || m->replaying) {
+        return;
+    }
+    if (t_ms < 0) {
+        cJSON *ev = cJSON_Parse(text);
+        t_ms = mq_event_time(cJSON_GetObjectItemCaseSensitive(ev, "time"), now_ms);
+        cJSON_Delete(ev);
+    }
+    mq_archives_store(m, c->arch, text, t_ms < 0 ? now_ms : t_ms, now_ms);
+}
+
+int mq_bus_route_text(mq *m, const char *bname, const char *id, const char *text, const cJSON *only,
+                      int64_t now_ms, mq_event_out *out, lm_error *e)
+{
+    int64_t bid, gen;
+    int r = bus_load(m, bname, &bid, &gen, NULL, e);
+    if (r != 1) {
+        return r == 0 ? LM_E_NOT_FOUND : LM_E_IO;
+    }
+    mq_bus_cache *c = cache_get(m, bid, gen, bname, e);
+    if (c == NULL) {
+        return LM_E_IO;
+    }
+    char barn[MQ_ARN_MAX];
+    mq_bus_arn(bname, barn);
+    mq_tail_note(m, bname, text);
+    return route(m, c, barn, id, text, now_ms, 0, only, out, e);
 }
 
 /* Route on bus bname (a bus target's): its row, its cache, route. */
@@ -1269,13 +1440,14 @@ static int route_on(mq *m, const char *bname, const char *id, const char *text, 
     }
     char barn[MQ_ARN_MAX];
     mq_bus_arn(bname, barn);
-    return route(m, c, barn, id, text, now_ms, hops, out, e);
+    arrive(m, c, bname, text, -1, now_ms);
+    return route(m, c, barn, id, text, now_ms, hops, NULL, out, e);
 }
 
 /* One entry: check, envelope, route (inside the operation's frame). */
 /* An entry's Time: absent (now), epoch seconds, or RFC 3339 UTC
  * "YYYY-MM-DDTHH:MM:SS[.fff]Z".  -1 when it is none of these. */
-static int64_t entry_time(const cJSON *v, int64_t now_ms)
+int64_t mq_event_time(const cJSON *v, int64_t now_ms)
 {
     if (v == NULL || cJSON_IsNull(v)) {
         return now_ms;
@@ -1332,7 +1504,7 @@ static int put_one(mq *m, const cJSON *o, int64_t now_ms, mq_event_out *out, lm_
     if (rc != LM_OK) {
         return rc;
     }
-    int64_t t_ms = entry_time(cJSON_GetObjectItemCaseSensitive(o, "Time"), now_ms);
+    int64_t t_ms = mq_event_time(cJSON_GetObjectItemCaseSensitive(o, "Time"), now_ms);
     if (t_ms < 0) {
         return proto_error(e, LM_E_EV_VALIDATION,
                            "Parameter Time is not valid: RFC 3339 UTC (…Z) or epoch seconds.");
@@ -1366,7 +1538,8 @@ static int put_one(mq *m, const cJSON *o, int64_t now_ms, mq_event_out *out, lm_
     if (text == NULL) {
         return proto_error(e, LM_E_NOMEM, NULL);
     }
-    rc = route(m, c, barn, id, text, now_ms, 0, out, e);
+    arrive(m, c, bname, text, t_ms, now_ms);
+    rc = route(m, c, barn, id, text, now_ms, 0, NULL, out, e);
     free(text);
     if (rc == LM_OK) {
         snprintf(out->id, sizeof(out->id), "%s", id);
@@ -1417,17 +1590,22 @@ int mq_put_events(mq *m, const cJSON *entries, int64_t now_ms, mq_event_out *out
     for (const cJSON *o = entries->child; o != NULL; o = o->next) {
         mq_event_out *r = &out[(*n)++];
         memset(r, 0, sizeof(*r));
+        size_t mark = mq_tail_mark(m);
+        mq_bus_stats bs = m->bs;
         int er = mq_sp_begin(m, &r->err);
         if (er == LM_OK) {
             er = put_one(m, o, now_ms, r, &r->err);
             mq_sp_end(m, er == LM_OK);
         }
         if (er != LM_OK) {
+            mq_tail_truncate(m, mark);
+            m->bs = bs;
             r->id[0] = '\0';
             r->matched = r->delivered = r->failed = 0;
             (*failed)++;
         } else {
             r->err.code = LM_OK;
+            m->bs.events_put++;
         }
     }
     return mq_op_end(m, LM_OK, e);
@@ -1558,8 +1736,8 @@ cJSON *mq_targets_list(mq *m, const char *bus, const char *rule, lm_error *e)
         return NULL;
     }
     sqlite3_stmt *st = mq_stmt(m,
-                               "SELECT id, arn, input, input_path, paths, template FROM "
-                               "mq_targets WHERE rid=?1 ORDER BY id",
+                               "SELECT id, arn, input, input_path, paths, template, group_id "
+                               "FROM mq_targets WHERE rid=?1 ORDER BY id",
                                e);
     if (st == NULL) {
         return NULL;
@@ -1583,6 +1761,10 @@ cJSON *mq_targets_list(mq *m, const char *bus, const char *rule, lm_error *e)
                 cJSON_AddItemToObject(tr, "InputPathsMap", cJSON_Parse(mq_col_text(st, 4)));
             }
             cJSON_AddStringToObject(tr, "InputTemplate", mq_col_text(st, 5));
+        }
+        if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
+            cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "SqsParameters"), "MessageGroupId",
+                                    mq_col_text(st, 6));
         }
         cJSON_AddItemToArray(a, o);
     }
@@ -1698,8 +1880,8 @@ static int fire_one(mq *m, int64_t rid, const char *name, int64_t at, int64_t no
     mq_rule_arn("default", name, r.arn);
     sqlite3_stmt *st = mq_stmt(m,
                                "SELECT id, arn, input, input_path, paths, template, max_retries, "
-                               "max_age_s, coalesce(dlq, '') FROM mq_targets WHERE rid=?1 "
-                               "ORDER BY id",
+                               "max_age_s, coalesce(dlq, ''), coalesce(group_id, '') FROM "
+                               "mq_targets WHERE rid=?1 ORDER BY id",
                                e);
     if (st == NULL) {
         return LM_E_IO;

@@ -16,6 +16,10 @@
  * true, never before and never for a rolled-back transaction (a savepoint
  * that rolls back may leave a stale note: the hook then wakes a waiter for
  * nothing, which is harmless, where a missed wake-up would not be).
+ * The same points drive the bus tail (bus_tail.c): events noted during a
+ * transaction reach the rings after its COMMIT and are dropped when the
+ * operation or the transaction rolls back; and the bus counters (mq->bs),
+ * copied at each transaction and frame start and restored on rollback.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +63,7 @@ void mq_destroy(mq *m)
     }
     mq_topic_cache_free(m->topics);
     mq_bus_cache_free(m);
+    mq_tail_free(m);
     free(m);
 }
 
@@ -143,6 +148,7 @@ int mq_exec(mq *m, const char *sql, lm_error *e)
 
 static void fire_ready(mq *m)
 {
+    mq_tail_commit(m);
     size_t n = m->npend;
     m->npend = 0;
     if (m->ready == NULL) {
@@ -193,6 +199,8 @@ int mq_begin(mq *m, lm_error *e)
     }
     m->txn = true;
     m->npend = 0;
+    mq_tail_truncate(m, 0);
+    m->bs_tx = m->bs;
     return LM_OK;
 }
 
@@ -215,6 +223,8 @@ void mq_join(mq *m)
 {
     m->txn = true;
     m->npend = 0;
+    mq_tail_truncate(m, 0);
+    m->bs_tx = m->bs;
 }
 
 void mq_leave(mq *m, bool committed)
@@ -222,8 +232,11 @@ void mq_leave(mq *m, bool committed)
     m->txn = false;
     if (committed) {
         fire_ready(m);
+    } else {
+        m->bs = m->bs_tx;
     }
     m->npend = 0;
+    mq_tail_truncate(m, 0);
 }
 
 void mq_rollback(mq *m)
@@ -231,8 +244,10 @@ void mq_rollback(mq *m)
     if (m->txn) {
         m->txn = false;
         mq_exec(m, "ROLLBACK", NULL);
+        m->bs = m->bs_tx;
     }
     m->npend = 0;
+    mq_tail_truncate(m, 0);
     /* a topic cache built inside the transaction may describe
      * subscriptions that no longer exist */
     mq_topic_cache_free(m->topics);
@@ -255,14 +270,21 @@ int mq_op_begin(mq *m, lm_error *e)
             return LM_E_IO;
         }
         m->npend = 0;
+        mq_tail_truncate(m, 0);
     }
     m->depth = 1;
+    m->tail_op_mark = mq_tail_mark(m);
+    m->bs_op = m->bs;
     return LM_OK;
 }
 
 int mq_op_end(mq *m, int rc, lm_error *e)
 {
     m->depth = 0;
+    if (rc != LM_OK) { /* what the operation noted or counted never was */
+        mq_tail_truncate(m, m->tail_op_mark);
+        m->bs = m->bs_op;
+    }
     if (m->txn) {
         if (rc != LM_OK) {
             mq_exec(m, "ROLLBACK TO mq_op", NULL);
@@ -280,6 +302,8 @@ int mq_op_end(mq *m, int rc, lm_error *e)
     if (mq_exec(m, "COMMIT", e) != LM_OK) {
         mq_exec(m, "ROLLBACK", NULL);
         m->npend = 0;
+        mq_tail_truncate(m, 0);
+        m->bs = m->bs_op;
         return LM_E_IO;
     }
     fire_ready(m);

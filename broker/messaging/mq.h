@@ -480,8 +480,8 @@ int mq_stream_put(mq *m, const char *stream, const mq_record_in *r, int64_t now_
  * tells each record's result (a record that fails its own checks fails
  * alone).  Records of one call keep their order within each shard.
  * *failed (may be NULL) counts the failed records. */
-int mq_stream_put_batch(mq *m, const char *stream, const mq_record_in *r, size_t n,
-                        int64_t now_ms, mq_record_out *out, size_t *failed, lm_error *e);
+int mq_stream_put_batch(mq *m, const char *stream, const mq_record_in *r, size_t n, int64_t now_ms,
+                        mq_record_out *out, size_t *failed, lm_error *e);
 
 typedef enum mq_iter_type {
     MQ_ITER_TRIM_HORIZON,
@@ -599,8 +599,10 @@ int mq_rule_put_schedule(mq *m, const char *name, const char *schedule, bool ena
  * The next firing is the first after now_ms, so firings missed while the
  * broker was down fire once, not once per period.  *fired may be NULL. */
 int mq_bus_fire(mq *m, int64_t now_ms, size_t budget, size_t *fired, lm_error *e);
-/* DeleteRule with its targets. */
-int mq_rule_delete(mq *m, const char *bus, const char *rule, lm_error *e);
+/* DeleteRule.  A rule that still has targets is refused as EventBridge
+ * does (ValidationException "Rule can't be deleted since it has
+ * targets.") unless force, which removes them with it. */
+int mq_rule_delete(mq *m, const char *bus, const char *rule, bool force, lm_error *e);
 /* InputPath / InputPathsMap paths: "$", then .KEY or [N] steps (KEY: any
  * characters but . [ ] and blanks).  The value at path in ev, or NULL. */
 bool mq_jsonpath_ok(const char *path);
@@ -614,12 +616,26 @@ const cJSON *mq_jsonpath_get(const cJSON *ev, const char *path);
  * malloc'd text, NULL on ENOMEM. */
 char *mq_input_transform(const cJSON *ev, const cJSON *paths, const char *tmpl,
                          const char *rule_name, const char *rule_arn);
-/* PutTargets: targets (a cJSON array of {"Id","Arn","Input"? |
- * "InputPath"? | "InputTransformer"?{InputPathsMap?, InputTemplate}}) added or
- * replaced by Id; more than MQ_TARGETS_MAX on the rule is
- * LimitExceededException and stores nothing. */
-int mq_targets_put(mq *m, const char *bus, const char *rule, const cJSON *targets, lm_error *e);
+/* PutTargets: targets (a cJSON array of 1-MQ_TARGETS_MAX {"Id","Arn",
+ * "Input"? | "InputPath"? | "InputTransformer"?{InputPathsMap?,
+ * InputTemplate}, "RetryPolicy"?, "DeadLetterConfig"?, "SqsParameters"?
+ * {MessageGroupId}}) added or replaced by Id, each on its own, as
+ * EventBridge: a target that fails its checks is left out and described in
+ * failed[*nfailed] (the array has room for MQ_TARGETS_MAX), the others are
+ * stored.  A FIFO queue target needs SqsParameters.MessageGroupId; it is
+ * refused on any other target.  Request-level errors (not a list, no such
+ * bus or rule) store nothing, and so does going over MQ_TARGETS_MAX on the
+ * rule (LimitExceededException). */
+typedef struct mq_target_fail {
+    char id[MQ_TARGET_ID_MAX + 1]; /* the target's Id as given ("" if none) */
+    lm_error err; /* its ErrorCode (err.type) and ErrorMessage */
+} mq_target_fail;
+int mq_targets_put(mq *m, const char *bus, const char *rule, const cJSON *targets,
+                   mq_target_fail *failed, size_t *nfailed, lm_error *e);
 
+/* A bus reference (NULL/"" default, a name, an events ARN) to the name of
+ * a bus that exists: ValidationException, ResourceNotFoundException. */
+int mq_bus_name(mq *m, const char *ref, char name[MQ_BUS_NAME_MAX + 1], lm_error *e);
 /* {"Name","Arn","Rules"(count)}.  Caller owns the result. */
 cJSON *mq_bus_get(mq *m, const char *bus, lm_error *e);
 /* {"Name","Arn","EventBusName","EventPattern","State","Targets"(count)};
@@ -632,8 +648,8 @@ int mq_rule_set_state(mq *m, const char *bus, const char *rule, bool enabled, lm
 cJSON *mq_targets_list(mq *m, const char *bus, const char *rule, lm_error *e);
 /* RemoveTargets by Id (an array of 1-100 strings); unknown ids are
  * ignored, *removed counts those removed. */
-int mq_targets_remove(mq *m, const char *bus, const char *rule, const cJSON *ids,
-                      size_t *removed, lm_error *e);
+int mq_targets_remove(mq *m, const char *bus, const char *rule, const cJSON *ids, size_t *removed,
+                      lm_error *e);
 
 /* Retries.  A target delivery that fails waits in mq_bus_retries; its
  * next attempt is due MQ_BUS_BACKOFF_FIRST_MS after the failure, doubling
@@ -667,6 +683,113 @@ typedef struct mq_event_out {
  * entries. */
 int mq_put_events(mq *m, const cJSON *entries, int64_t now_ms, mq_event_out *out, size_t *n,
                   size_t *failed, lm_error *e);
+
+/* Archives and replays (bus_archive.c; README.md "Event buses").  An
+ * archive stores every event that arrives on its bus and matches its
+ * pattern (none: all) in the put's own transaction; events older than
+ * RetentionDays (0: forever, counted from when they were archived, broker
+ * time) are never replayed and are swept.  A replay re-sends the archived
+ * events whose envelope time is in [from, to] through the bus's rules (or
+ * only FilterArns), with "replay-name" added to each envelope, in the
+ * background of the caller (mq_replay_run); replayed events are not
+ * archived again. */
+#define MQ_ARCHIVE_NAME_MAX 48 /* [A-Za-z0-9._-] */
+#define MQ_ARCHIVES_MAX 100 /* in the store (Lamina's cap) */
+#define MQ_REPLAY_NAME_MAX 64 /* [A-Za-z0-9._-] */
+#define MQ_REPLAYS_ACTIVE_MAX 10 /* STARTING or RUNNING at once */
+#define MQ_RETENTION_DAYS_MAX 36500
+typedef struct mq_archive_in {
+    const char *name, *bus; /* bus: a name or ARN (NULL: default) */
+    const char *pattern; /* JSON text or NULL */
+    const char *description; /* or NULL */
+    int retention_days; /* 0: forever */
+} mq_archive_in;
+/* CreateArchive: ValidationException, InvalidEventPatternException,
+ * ResourceAlreadyExistsException, ResourceNotFoundException (the bus),
+ * LimitExceededException. */
+int mq_archive_create(mq *m, const mq_archive_in *in, int64_t now_ms, char arn[MQ_ARN_MAX],
+                      lm_error *e);
+/* DeleteArchive (name or ARN): the archive goes now, its events with the sweep. */
+int mq_archive_delete(mq *m, const char *archive, lm_error *e);
+/* {ArchiveName, ArchiveArn, EventSourceArn, EventPattern?, Description,
+ * State, RetentionDays, CreationTime, EventCount, SizeBytes}; list: an
+ * array of those by name, of bus (NULL: every bus).  Caller owns them. */
+cJSON *mq_archive_get(mq *m, const char *archive, lm_error *e);
+cJSON *mq_archive_list(mq *m, const char *bus, lm_error *e);
+/* Remove up to budget archived events past their retention or of deleted
+ * archives, and replays finished over 90 days ago; *more: rows remain. */
+int mq_archive_sweep(mq *m, int64_t now_ms, size_t budget, bool *more, lm_error *e);
+typedef struct mq_replay_in {
+    const char *name, *archive; /* archive: a name or ARN */
+    int64_t from_ms, to_ms; /* envelope times, from < to <= now */
+    const cJSON *rules; /* FilterArns: rule ARNs or names of the archive's bus, or NULL */
+} mq_replay_in;
+/* StartReplay, in state STARTING: ValidationException,
+ * ResourceAlreadyExistsException, ResourceNotFoundException (archive or a
+ * rule), LimitExceededException (MQ_REPLAYS_ACTIVE_MAX). */
+int mq_replay_start(mq *m, const mq_replay_in *in, int64_t now_ms, char arn[MQ_ARN_MAX],
+                    lm_error *e);
+/* {ReplayName, ReplayArn, EventSourceArn, Destination{Arn, FilterArns?},
+ * State (STARTING, RUNNING, COMPLETED, FAILED), StateReason?,
+ * EventStartTime, EventEndTime, EventLastReplayedTime?, ReplayStartTime,
+ * ReplayEndTime?, EventsReplayed, Deliveries}; list: by start time. */
+cJSON *mq_replay_get(mq *m, const char *replay, lm_error *e);
+cJSON *mq_replay_list(mq *m, lm_error *e);
+/* An entry's or envelope's time (absent: now_ms; epoch seconds; RFC 3339
+ * UTC "…Z") in epoch ms, -1 when it is none of these. */
+int64_t mq_event_time(const cJSON *v, int64_t now_ms);
+/* Whether a replay is STARTING or RUNNING (one index probe). */
+bool mq_replay_active(mq *m);
+/* Send up to budget events of the oldest active replay, with its new
+ * position, as one operation.  *sent may be NULL. */
+int mq_replay_run(mq *m, int64_t now_ms, size_t budget, size_t *sent, lm_error *e);
+
+/* Counters of what this instance did with buses, committed work only
+ * (bus_tail.c).  The messaging thread's instance is the broker's status. */
+typedef struct mq_bus_stats {
+    uint64_t events_put; /* PutEvents entries accepted */
+    uint64_t deliveries; /* target deliveries stored (first attempts, retries, replays) */
+    uint64_t failed; /* first attempts that failed (each then waits for a retry) */
+    uint64_t retries; /* retry attempts run */
+    uint64_t dead_lettered; /* deliveries out of attempts, sent to their DLQ */
+    uint64_t dropped; /* out of attempts without a DLQ (or the DLQ refused) */
+    uint64_t archived; /* events stored in archives */
+    uint64_t replayed; /* archived events sent again by replays */
+} mq_bus_stats;
+void mq_bus_stats_get(const mq *m, mq_bus_stats *out);
+
+/* Tail (bus_tail.c): an instance that calls this keeps, in memory, the
+ * recent events of each bus (at most MQ_TAIL_EVENTS and MQ_TAIL_BYTES per
+ * bus; best-effort: not durable, lost on restart; events this instance
+ * routed, and those other instances forward, mq_tail_push).  fn(arg, bus)
+ * runs after each COMMIT that put events on bus (may be NULL). */
+#define MQ_TAIL_EVENTS 1024
+#define MQ_TAIL_BYTES (4 << 20)
+#define MQ_TAIL_TOTAL_BYTES (32 << 20) /* all buses' rings together */
+#define MQ_TAIL_LIMIT_MAX 100 /* events per mq_bus_tail */
+#define MQ_TAIL_REPLY_BYTES (1 << 20) /* envelopes' text per mq_bus_tail (at least one) */
+#define MQ_TAIL_CURSOR_MAX 40
+typedef void (*mq_tail_fn)(void *arg, const char *bus);
+int mq_set_tail_hook(mq *m, mq_tail_fn fn, void *arg, lm_error *e);
+/* An instance that keeps no rings can forward: fn(arg, bus, envelope)
+ * runs after each COMMIT, once per event it put on a bus (text borrowed
+ * for the call).  The rings' owner adds such an event with mq_tail_push
+ * (its own thread; the tail hook then runs for the bus). */
+typedef void (*mq_event_fn)(void *arg, const char *bus, const char *text);
+int mq_set_event_hook(mq *m, mq_event_fn fn, void *arg, lm_error *e);
+void mq_tail_push(mq *m, const char *bus, const char *text);
+typedef struct mq_tail_out {
+    cJSON *events; /* the envelopes, oldest first (caller owns) */
+    size_t n;
+    char cursor[MQ_TAIL_CURSOR_MAX]; /* NextCursor: where the next call goes on */
+    uint64_t missed; /* events that fell out of the ring since the cursor */
+    bool reset; /* the cursor was of an earlier run: read from the oldest kept */
+} mq_tail_out;
+/* The events put on bus since cursor (NULL: none, and the cursor of "now"),
+ * at most limit.  ResourceNotFoundException for a bus that does not
+ * exist, ValidationException for a cursor this instance never gave. */
+int mq_bus_tail(mq *m, const char *bus, const char *cursor, size_t limit, mq_tail_out *out,
+                lm_error *e);
 /* ==== end of buses ==== */
 
 #endif

@@ -20,6 +20,11 @@
  *   policy.c  filter policies: the check and the compiled per-topic cache
  *   topic.c   topics, subscriptions, publish, SNS's shapes
  *   stream.c  streams (Kinesis): shards, records, iterators, reshard, sweep
+ *   bus.c     event buses, rules, targets, PutEvents routing, retries,
+ *             schedules
+ *   bus_input.c  InputPath and InputTransformer
+ *   bus_tail.c   the in-memory tail rings, the bus counters
+ *   bus_archive.c  archives, their sweep, replays
  */
 #ifndef BROKER_MESSAGING_MQ_INTERNAL_H
 #define BROKER_MESSAGING_MQ_INTERNAL_H
@@ -29,12 +34,14 @@
 #include "lib/util.h" /* ids (util_uuid4, util_random_hex) and util_base64 */
 #include "mq.h"
 
-#define MQ_STMT_CACHE 160 /* distinct statements the engine prepares */
+#define MQ_STMT_CACHE 224 /* distinct statements the engine prepares */
 #define MQ_READY_MAX 64 /* queues remembered for the ready hook per transaction */
 #define MQ_EXPIRE_STEP 256 /* expired messages one operation removes */
-#define MQ_SCHEMA_VERSION 2 /* 2: streams (schema.c) */
+#define MQ_SCHEMA_VERSION 3 /* 2: streams; 3: bus archives, replays, FIFO targets (schema.c) */
 
 typedef struct mq_topic_cache mq_topic_cache; /* policy.c */
+typedef struct mq_tail mq_tail; /* bus_tail.c */
+typedef struct mq_bus_archives mq_bus_archives; /* bus_archive.c */
 
 struct mq {
     sqlite3 *db;
@@ -58,6 +65,10 @@ struct mq {
     size_t ntopics;
     struct mq_bus_cache *buses; /* bus.c: compiled rules, by bus */
     int bus_depth; /* bus.c: routing frames open (no cache eviction inside) */
+    mq_tail *tail; /* bus_tail.c: rings and this transaction's events, or NULL */
+    size_t tail_op_mark; /* pending tail events when the operation frame opened */
+    mq_bus_stats bs, bs_tx, bs_op; /* counters; copies at transaction / frame start */
+    bool replaying; /* bus_archive.c: routing a replayed event (not archived again) */
 };
 /* topic.c: mq_publish inside an operation frame the caller opened (bus
  * targets); same checks and fan-out, no frame of its own. */
@@ -65,6 +76,26 @@ int mq_publish_within(mq *m, const char *topic, const mq_publish_in *in, int64_t
                       mq_published *out, lm_error *e);
 /* bus.c: drop every cached bus (rollback, destroy). */
 void mq_bus_cache_free(mq *m);
+/* bus_tail.c: note an event routed on bus (pending until the COMMIT);
+ * the pending count, drop back to a count, deliver after COMMIT, free. */
+void mq_tail_note(mq *m, const char *bus, const char *text);
+size_t mq_tail_mark(const mq *m);
+void mq_tail_truncate(mq *m, size_t mark);
+void mq_tail_commit(mq *m);
+void mq_tail_free(mq *m);
+/* bus.c: route envelope text on bus bname (by name) as PutEvents does,
+ * only through the rules named in only (NULL: all); the tail sees it. */
+int mq_bus_route_text(mq *m, const char *bname, const char *id, const char *text, const cJSON *only,
+                      int64_t now_ms, mq_event_out *out, lm_error *e);
+/* bus_archive.c: the archives of bus bname, compiled (*out NULL when it
+ * has none); free; store an event in each whose pattern matches (in the
+ * caller's savepoint: a failure is counted away, never fails the put);
+ * detach every archive of a bus that is being deleted. */
+int mq_archives_load(mq *m, const char *bname, mq_bus_archives **out, lm_error *e);
+void mq_archives_free(mq_bus_archives *a);
+void mq_archives_store(mq *m, const mq_bus_archives *a, const char *text, int64_t t_ms,
+                       int64_t now_ms);
+int mq_archives_detach_bus(mq *m, const char *bname, lm_error *e);
 
 /* A queue row, loaded by mq_q_open and written back by mq_q_save. */
 typedef struct mq_queue {

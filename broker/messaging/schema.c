@@ -26,8 +26,10 @@
  * Version 1 is the first; an upgrade adds a step here and bumps
  * MQ_SCHEMA_VERSION.  Version 2 adds the streams (stream.c): its tables
  * are created by schema_v2_streams on every start (IF NOT EXISTS), after
- * the version check, and the stored version is raised to 2.  A store whose version is newer than this engine
- * is refused rather than misread.
+ * the version check, and the stored version is raised to 2.  Version 3
+ * (bus archives, replays, FIFO targets' group ids) alters tables, so it
+ * runs only on a store below 3 (schema_v3_archives).  A store whose
+ * version is newer than this engine is refused rather than misread.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -217,6 +219,100 @@ static const char *const schema_v2_streams =
     "UPDATE meta SET value = '2' WHERE key = 'messaging_schema'"
     "  AND CAST(value AS INTEGER) < 2;";
 
+/* Version 3: bus archives, replays and FIFO queue targets (bus.c,
+ * bus_archive.c).  ALTER TABLE ADD COLUMN is not idempotent, so the two
+ * columns are added only where table_info lacks them (schema_v3_columns);
+ * the rest is IF NOT EXISTS.  All of it runs in the transaction that
+ * raises the version, so a crash leaves version 2 and no half step.
+ *   mq_targets.group_id      SqsParameters.MessageGroupId of a FIFO target.
+ *   mq_bus_retries.group_id  the same, kept with a delivery that waits.
+ *   mq_archives              one row per archive: its bus (by name: an
+ *                            archive outlives nothing, bus delete removes
+ *                            it), pattern (NULL: every event), retention in
+ *                            days (0: forever), event count and bytes.
+ *   mq_archive_events        seq is the rowid (arrival order); time_ms the
+ *                            envelope's time (what a replay's range means),
+ *                            arrival_ms the broker time it was archived
+ *                            (what retention counts from).
+ *   mq_archive_events_time   (aid, time_ms[, seq]): a replay reads its range.
+ *   mq_archive_events_age    (aid, arrival_ms): retention's oldest first.
+ *   mq_archive_detached      deleted archives whose events the sweep
+ *                            removes (delete runs in constant time).
+ *   mq_replays               one row per replay: its range, rules (JSON
+ *                            array of names, NULL: all), state, the
+ *                            position reached (cur_time, cur_seq), the
+ *                            last event it may send (end_seq: the
+ *                            archive's newest when it started) and counts.  mq_replays_active (state) finds the
+ *                            ones to run with one probe. */
+static const char *const schema_v3_archives =
+    "CREATE TABLE IF NOT EXISTS mq_archives("
+    "  aid INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  bus TEXT NOT NULL,"
+    "  pattern TEXT,"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  retention_days INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  n_events INTEGER NOT NULL DEFAULT 0,"
+    "  n_bytes INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS mq_archives_bus ON mq_archives(bus);"
+    "CREATE TABLE IF NOT EXISTS mq_archive_events("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  aid INTEGER NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  arrival_ms INTEGER NOT NULL,"
+    "  event TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS mq_archive_events_time ON mq_archive_events(aid, time_ms);"
+    "CREATE INDEX IF NOT EXISTS mq_archive_events_age ON mq_archive_events(aid, arrival_ms);"
+    "CREATE TABLE IF NOT EXISTS mq_archive_detached(aid INTEGER PRIMARY KEY);"
+    "CREATE TABLE IF NOT EXISTS mq_replays("
+    "  name TEXT PRIMARY KEY,"
+    "  archive TEXT NOT NULL,"
+    "  aid INTEGER NOT NULL,"
+    "  bus TEXT NOT NULL,"
+    "  from_ms INTEGER NOT NULL,"
+    "  to_ms INTEGER NOT NULL,"
+    "  rules TEXT,"
+    "  state TEXT NOT NULL,"
+    "  cur_time INTEGER NOT NULL,"
+    "  cur_seq INTEGER NOT NULL,"
+    "  end_seq INTEGER NOT NULL,"
+    "  reason TEXT,"
+    "  n_replayed INTEGER NOT NULL DEFAULT 0,"
+    "  n_delivered INTEGER NOT NULL DEFAULT 0,"
+    "  started_ms INTEGER NOT NULL,"
+    "  ended_ms INTEGER);"
+    "CREATE INDEX IF NOT EXISTS mq_replays_active ON mq_replays(state);"
+    "UPDATE meta SET value = '3' WHERE key = 'messaging_schema'"
+    "  AND CAST(value AS INTEGER) < 3;";
+
+/* Add column col (TEXT) to table unless it has it.  0 or -1. */
+static int add_column(sqlite3 *db, const char *table, const char *col)
+{
+    char sql[160];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM pragma_table_info('%s') WHERE name='%s'",
+             table, col);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        return -1;
+    }
+    int have = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    if (have != 0) {
+        return have > 0 ? 0 : -1;
+    }
+    snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s TEXT", table, col);
+    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+static int schema_v3_columns(sqlite3 *db)
+{
+    return add_column(db, "mq_targets", "group_id") == 0 &&
+                   add_column(db, "mq_bus_retries", "group_id") == 0
+               ? 0
+               : -1;
+}
+
 static int stored_version(sqlite3 *db, int *v)
 {
     sqlite3_stmt *st = NULL;
@@ -250,6 +346,9 @@ int mq_schema_apply(sqlite3 *db, lm_error *e)
                          MQ_SCHEMA_VERSION);
     } else if (sqlite3_exec(db, schema_v2_streams, NULL, NULL, NULL) != SQLITE_OK) {
         rc = proto_error(e, LM_E_IO, "messaging schema (streams): %s", sqlite3_errmsg(db));
+    } else if (schema_v3_columns(db) != 0 ||
+               sqlite3_exec(db, schema_v3_archives, NULL, NULL, NULL) != SQLITE_OK) {
+        rc = proto_error(e, LM_E_IO, "messaging schema (archives): %s", sqlite3_errmsg(db));
     }
     if (own) {
         if (rc == LM_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {

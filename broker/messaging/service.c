@@ -16,6 +16,9 @@
  * instance's through mqsvc_notify_ready), (2) at its recheck time, (3) after
  * a test-clock advance (every parked job rechecks), and (4) at its
  * deadline, with may_wait false, which answers an empty Messages list.
+ * A bus-tail with a wait parks the same way on its bus (job.bus): the
+ * engine's tail hook, run after the COMMIT that put events on a bus,
+ * names the bus and its parked tails run next turn; no recheck time.
  *
  * Bus retries and schedules: S.bus_wake is the broker time the next
  * scheduled rule fires or failed bus-target delivery is due (mq_bus_next_wake_ms, read after every turn); the
@@ -23,11 +26,21 @@
  * advance wakes the thread too, and due retries run in a transaction of
  * their own (bus_retries).  No loop polls the store.
  *
+ * Replays: while a bus replay is active (mq_replay_active, checked after
+ * every turn and at start, so a replay a restart interrupted goes on) the
+ * thread runs one batch of MQSVC_REPLAY_BATCH events per loop, in its own
+ * transaction, between turns, and does not sleep until none is left.
+ *
  * Housekeeping: every MQSVC_SWEEP_MS the thread calls mq_sweep (expired
  * messages and dedup entries, purged queues' rows; then mq_stream_sweep:
- * expired stream records, deleted streams' rows) in a transaction of its
- * own, bounded by MQSVC_SWEEP_BUDGET rows, and again at once while rows
- * remain.
+ * expired stream records, deleted streams' rows; then mq_archive_sweep:
+ * archived events past retention, deleted archives' events, old replays)
+ * in a transaction of its own, bounded by MQSVC_SWEEP_BUDGET rows, and
+ * again at once while rows remain; also after a test-clock advance, so
+ * retention follows the broker's clock.
+ *
+ * Counters: after every transaction the engine's bus counters are copied
+ * under S.mtx for status (mqsvc_write_status).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -47,6 +60,8 @@
 #define MQSVC_SWEEP_MS 5000
 #define MQSVC_SWEEP_BUDGET 2000
 #define MQSVC_MAX_PARKED 4096 /* receives waiting at once; past it: answered at once */
+#define MQSVC_REPLAY_BATCH 256 /* replayed events per transaction */
+#define MQSVC_MAX_EVENT_NOTES 4096 /* other instances' events waiting for the tail */
 
 typedef struct job {
     nng_msg *msg;
@@ -55,16 +70,25 @@ typedef struct job {
     completion done;
     double deadline; /* parked: real ms when the wait ends; 0 before the first run */
     double recheck; /* parked: real ms to run again (broker time's next wake), 0: none */
-    char queue[MQ_QUEUE_NAME_MAX + 1];
+    char queue[MQ_QUEUE_NAME_MAX + 1]; /* a parked receive's queue, or "" */
+    char bus[MQ_BUS_NAME_MAX + 1]; /* a parked bus-tail's bus, or "" */
     nng_msg *reply;
     lm_error err;
     list_node node;
 } job;
 
+/* A queue that can deliver, or (bus) a bus that got events. */
 typedef struct ready_note {
     struct ready_note *next;
-    char queue[MQ_QUEUE_NAME_MAX + 1];
+    bool bus;
+    char name[MQ_BUS_NAME_MAX + 1];
 } ready_note;
+
+/* An event another instance committed on a bus, for our tail rings. */
+typedef struct event_note {
+    struct event_note *next;
+    char *bus, *text;
+} event_note;
 
 static struct {
     pthread_mutex_t mtx;
@@ -87,6 +111,12 @@ static struct {
     double next_sweep;
     int64_t bus_wake; /* broker ms of the next due bus retry, MQ_NEVER: none */
     clk_watcher watcher;
+    mq_bus_stats stats; /* S.mtx: the engine's bus counters after the last transaction */
+    mq_bus_stats others; /* S.mtx: what other instances counted (mqsvc_count_bus) */
+    event_note *events, **events_end; /* S.mtx: mqsvc_notify_event's, oldest first */
+    int n_events; /* S.mtx */
+    bool replaying; /* a replay is active: run a batch each loop */
+    _Atomic int tails; /* parked bus-tails, for other threads */
 } S = {.mtx = PTHREAD_MUTEX_INITIALIZER};
 
 static void after_tx(bool committed);
@@ -147,12 +177,71 @@ void mqsvc_notify_ready(const char *queue)
     if (n == NULL) { /* the parked receive still rechecks at its deadline */
         return;
     }
-    snprintf(n->queue, sizeof(n->queue), "%s", queue);
+    snprintf(n->name, sizeof(n->name), "%s", queue);
     pthread_mutex_lock(&S.mtx);
     n->next = S.notes;
     S.notes = n;
     pthread_cond_signal(&S.cv);
     pthread_mutex_unlock(&S.mtx);
+}
+
+void mqsvc_notify_event(const char *bus, const char *text)
+{
+    event_note *n = calloc(1, sizeof(*n));
+    char *b = strdup(bus), *x = strdup(text);
+    if (n == NULL || b == NULL || x == NULL) { /* best-effort: not tailed */
+        free(n);
+        free(b);
+        free(x);
+        return;
+    }
+    n->bus = b;
+    n->text = x;
+    pthread_mutex_lock(&S.mtx);
+    if (!S.running || S.stop || S.n_events >= MQSVC_MAX_EVENT_NOTES) {
+        pthread_mutex_unlock(&S.mtx);
+        free(b);
+        free(x);
+        free(n);
+        return;
+    }
+    *(S.events_end != NULL ? S.events_end : &S.events) = n;
+    S.events_end = &n->next;
+    S.n_events++;
+    pthread_cond_signal(&S.cv);
+    pthread_mutex_unlock(&S.mtx);
+}
+
+void mqsvc_count_bus(const mq_bus_stats *before, const mq_bus_stats *after)
+{
+    pthread_mutex_lock(&S.mtx);
+    S.others.events_put += after->events_put - before->events_put;
+    S.others.deliveries += after->deliveries - before->deliveries;
+    S.others.failed += after->failed - before->failed;
+    S.others.retries += after->retries - before->retries;
+    S.others.dead_lettered += after->dead_lettered - before->dead_lettered;
+    S.others.dropped += after->dropped - before->dropped;
+    S.others.archived += after->archived - before->archived;
+    S.others.replayed += after->replayed - before->replayed;
+    pthread_mutex_unlock(&S.mtx);
+}
+
+static void notes_unpark(ready_note *n, list_head *run);
+
+/* Into our rings, in order; their parked tails run next (thread only). */
+static void events_push(event_note *n, list_head *run)
+{
+    while (n != NULL) {
+        event_note *next = n->next;
+        mq_tail_push(S.m, n->bus, n->text);
+        free(n->bus);
+        free(n->text);
+        free(n);
+        n = next;
+    }
+    ready_note *own = S.own;
+    S.own = NULL;
+    notes_unpark(own, run);
 }
 
 static void clock_moved(void *arg)
@@ -173,57 +262,99 @@ static void own_ready(void *arg, const char *queue, int64_t at_ms)
     if (n == NULL) {
         return;
     }
-    snprintf(n->queue, sizeof(n->queue), "%s", queue);
+    snprintf(n->name, sizeof(n->name), "%s", queue);
     n->next = S.own;
     S.own = n;
 }
 
+/* mq_tail_fn: a COMMIT put events on bus; its parked tails run next turn. */
+static void own_tail(void *arg, const char *bus)
+{
+    (void)arg;
+    ready_note *n = calloc(1, sizeof(*n));
+    if (n == NULL) { /* the parked tail still answers at its deadline */
+        return;
+    }
+    n->bus = true;
+    snprintf(n->name, sizeof(n->name), "%s", bus);
+    n->next = S.own;
+    S.own = n;
+}
+
+static void count_parked(void)
+{
+    int tails = 0;
+    LIST_EACH(j, job, node, &S.parked)
+    {
+        tails += j->bus[0] != '\0';
+    }
+    atomic_store(&S.waiting, S.n_parked - tails);
+    atomic_store(&S.tails, tails);
+}
+
 /* ---- the thread ---- */
 
-/* Move the parked jobs of queue (all when NULL) to run. */
-static void unpark(const char *queue, list_head *run)
+/* Move the parked jobs of queue (or of bus, when bus; all when name is
+ * NULL) to run.  A parked job waits on exactly one of the two. */
+static void unpark(const char *name, bool bus, list_head *run)
 {
     LIST_EACH(j, job, node, &S.parked)
     {
-        if (queue == NULL || strcmp(j->queue, queue) == 0) {
+        const char *on = bus ? j->bus : j->queue;
+        if (name == NULL || (on[0] != '\0' && strcmp(on, name) == 0) ||
+            (!bus && name[0] == '\0' && j->queue[0] != '\0')) { /* "": any queue */
             list_remove(&S.parked, &j->node);
             S.n_parked--;
             list_push_back(run, &j->node);
         }
     }
-    atomic_store(&S.waiting, S.n_parked);
+    count_parked();
 }
 
 static void notes_unpark(ready_note *n, list_head *run)
 {
     while (n != NULL) {
         ready_note *next = n->next;
-        unpark(n->queue, run);
-        if (S.hooks.ready != NULL) { /* the pollers (esm/) look again too */
-            S.hooks.ready(n->queue);
+        unpark(n->name, n->bus, run);
+        if (!n->bus && S.hooks.ready != NULL) { /* the pollers (esm/) look again too */
+            S.hooks.ready(n->name);
         }
         free(n);
         n = next;
     }
 }
 
-/* Park j after a run that asked to wait c->wait_s on c->queue. */
+/* Park j after a run that asked to wait c->wait_s on c->queue (or, for a
+ * bus-tail, on c->bus: no recheck, only its events or its deadline). */
 static void park(job *j, const mqsvc_call *c, double now)
 {
     if (j->deadline == 0) {
         j->deadline = now + (double)c->wait_s * 1000.0;
     }
-    snprintf(j->queue, sizeof(j->queue), "%s", c->queue);
+    snprintf(j->queue, sizeof(j->queue), "%s", c->bus[0] != '\0' ? "" : c->queue);
+    snprintf(j->bus, sizeof(j->bus), "%s", c->bus);
     j->recheck = 0;
     int64_t at = MQ_NEVER;
     lm_error e;
-    if (mq_next_wake_ms(S.m, c->queue, c->now_ms, &at, &e) == LM_OK && at != MQ_NEVER) {
+    if (c->bus[0] == '\0' && mq_next_wake_ms(S.m, c->queue, c->now_ms, &at, &e) == LM_OK &&
+        at != MQ_NEVER) {
         int64_t in = at - clk_now_ms();
         j->recheck = now + (double)(in > 0 ? in : 0);
     }
     list_push_back(&S.parked, &j->node);
     S.n_parked++;
-    atomic_store(&S.waiting, S.n_parked);
+    count_parked();
+}
+
+/* Publish the engine's bus counters for status (after every transaction:
+ * the engine restored them itself if it rolled back). */
+static void stats_publish(void)
+{
+    mq_bus_stats s;
+    mq_bus_stats_get(S.m, &s);
+    pthread_mutex_lock(&S.mtx);
+    S.stats = s;
+    pthread_mutex_unlock(&S.mtx);
 }
 
 /* Run the jobs of run in one transaction and answer or park each. */
@@ -265,6 +396,7 @@ static void run_turn(list_head *run)
     if (committed && streams && S.hooks.ready != NULL) {
         S.hooks.ready(NULL);
     }
+    stats_publish(); /* before the answers: a caller's next status sees its work */
     if (tx && !committed) {
         blog(LOG_ERROR, "messaging: COMMIT failed: %s", e.message);
     }
@@ -294,14 +426,19 @@ static void sweep(void)
         blog(LOG_WARN, "messaging: stream sweep: %s", e.message);
         smore = false;
     }
-    more = more || smore;
+    bool amore = false; /* bus archives: retention, deleted archives, old replays */
+    if (mq_archive_sweep(S.m, clk_now_ms(), MQSVC_SWEEP_BUDGET, &amore, &e) != LM_OK) {
+        blog(LOG_WARN, "messaging: archive sweep: %s", e.message);
+        amore = false;
+    }
+    more = more || smore || amore;
     S.next_sweep = clk_mono_ms() + (more ? 0 : MQSVC_SWEEP_MS);
 }
 
 /* The earliest real time something parked or the sweep needs the thread. */
 static double next_timer(void)
 {
-    double t = S.next_sweep;
+    double t = S.replaying ? clk_mono_ms() : S.next_sweep;
     if (S.bus_wake != MQ_NEVER) {
         double b = clk_mono_ms() + (double)(S.bus_wake - clk_now_ms());
         t = b < t ? b : t;
@@ -328,7 +465,7 @@ static void due_unpark(double now, list_head *run)
             list_push_back(run, &j->node);
         }
     }
-    atomic_store(&S.waiting, S.n_parked);
+    count_parked();
 }
 
 /* Run the bus retries due now (broker time), then note the next one. */
@@ -353,11 +490,37 @@ static void bus_retries(void)
         ready_note *own = S.own;
         S.own = NULL;
         notes_unpark(own, &S.ready);
+        stats_publish();
         S.bus_wake = mq_bus_next_wake_ms(S.m);
         if (rc != LM_OK) { /* the store failed: try again in a second, not in a loop */
             S.bus_wake = clk_now_ms() + 1000;
             break;
         }
+    }
+}
+
+/* One batch of the oldest active replay (its own transaction), then note
+ * whether more remain: the loop runs it again before sleeping, between
+ * turns, so a long replay never holds up the api ops. */
+static void replays(void)
+{
+    if (!S.replaying) {
+        return;
+    }
+    lm_error e;
+    int rc = mq_replay_run(S.m, clk_now_ms(), MQSVC_REPLAY_BATCH, NULL, &e);
+    after_tx(rc == LM_OK);
+    if (rc != LM_OK) {
+        blog(LOG_WARN, "messaging: replay: %s", e.message);
+    }
+    ready_note *own = S.own;
+    S.own = NULL;
+    notes_unpark(own, &S.ready);
+    stats_publish();
+    S.bus_wake = mq_bus_next_wake_ms(S.m);
+    S.replaying = rc == LM_OK && mq_replay_active(S.m);
+    if (rc != LM_OK) { /* the store failed: the next sweep's turn tries again */
+        S.next_sweep = clk_mono_ms() + 1000;
     }
 }
 
@@ -369,7 +532,7 @@ static void *mqsvc_main(void *arg)
         pthread_mutex_lock(&S.mtx);
         for (;;) {
             if (S.stop || !list_empty(&S.in) || S.notes != NULL || S.clock_moved ||
-                !list_empty(&S.ready)) {
+                !list_empty(&S.ready) || S.events != NULL) {
                 break;
             }
             double wake = next_timer(), now = clk_mono_ms();
@@ -391,6 +554,10 @@ static void *mqsvc_main(void *arg)
         ready_note *notes = S.notes;
         S.notes = NULL;
         S.clock_moved = false;
+        event_note *events = S.events;
+        S.events = NULL;
+        S.events_end = NULL;
+        S.n_events = 0;
         job *j;
         while ((j = list_pop_front_entry(&S.in, job, node)) != NULL) {
             list_push_back(&run, &j->node);
@@ -400,11 +567,12 @@ static void *mqsvc_main(void *arg)
             list_push_back(&run, &j->node);
         }
         notes_unpark(notes, &run);
+        events_push(events, &run);
         if (moved) {
-            unpark(NULL, &run);
+            unpark(NULL, false, &run);
         }
         if (stop) {
-            unpark(NULL, &run);
+            unpark(NULL, false, &run);
             while ((j = list_pop_front_entry(&run, job, node)) != NULL) {
                 job_fail(j, LM_E_STOPPING, "the broker is stopping");
             }
@@ -415,9 +583,11 @@ static void *mqsvc_main(void *arg)
         if (!list_empty(&run)) {
             run_turn(&run);
             S.bus_wake = mq_bus_next_wake_ms(S.m);
+            S.replaying = mq_replay_active(S.m); /* a replay-start of this turn */
         }
         bus_retries();
-        if (clk_mono_ms() >= S.next_sweep) {
+        replays();
+        if (moved || clk_mono_ms() >= S.next_sweep) { /* retention on the broker's clock */
             sweep();
         }
     }
@@ -455,6 +625,9 @@ int mqsvc_start(const char *db_path, const mqsvc_hooks *hooks)
         return -1;
     }
     mq_set_ready_hook(S.m, own_ready, NULL);
+    if (mq_set_tail_hook(S.m, own_tail, NULL, &e) != LM_OK) {
+        blog(LOG_WARN, "messaging: no bus tail: %s", e.message);
+    }
     if (hooks != NULL) {
         S.hooks = *hooks;
     }
@@ -468,6 +641,7 @@ int mqsvc_start(const char *db_path, const mqsvc_hooks *hooks)
     pthread_condattr_destroy(&ca);
     S.next_sweep = clk_mono_ms() + MQSVC_SWEEP_MS;
     S.bus_wake = mq_bus_next_wake_ms(S.m); /* retries left by the last run */
+    S.replaying = mq_replay_active(S.m); /* replays a restart interrupted go on */
     S.watcher.wake = clock_moved;
     clk_watch(&S.watcher);
     S.running = true;
@@ -484,6 +658,36 @@ int mqsvc_start(const char *db_path, const mqsvc_hooks *hooks)
 int mqsvc_waiting(void)
 {
     return atomic_load(&S.waiting);
+}
+
+void mqsvc_write_status(proto_writer *w)
+{
+    mq_bus_stats s, o;
+    pthread_mutex_lock(&S.mtx);
+    s = S.stats;
+    o = S.others;
+    pthread_mutex_unlock(&S.mtx);
+    pw_map(w, 3);
+    pw_key(w, "WaitingReceives");
+    pw_int(w, mqsvc_waiting());
+    pw_key(w, "WaitingTails");
+    pw_int(w, atomic_load(&S.tails));
+    pw_key(w, "Buses");
+    pw_map(w, 8);
+    const char *k[] = {"EventsPut",    "Deliveries", "FailedDeliveries", "Retries",
+                       "DeadLettered", "Dropped",    "Archived",         "Replayed"};
+    const uint64_t v[] = {s.events_put + o.events_put,
+                          s.deliveries + o.deliveries,
+                          s.failed + o.failed,
+                          s.retries + o.retries,
+                          s.dead_lettered + o.dead_lettered,
+                          s.dropped + o.dropped,
+                          s.archived + o.archived,
+                          s.replayed + o.replayed};
+    for (int i = 0; i < 8; i++) {
+        pw_key(w, k[i]);
+        pw_int(w, (int64_t)v[i]);
+    }
 }
 
 void mqsvc_stop(void)
@@ -505,11 +709,22 @@ void mqsvc_stop(void)
     }
     ready_note *n = S.notes;
     S.notes = NULL;
+    event_note *ev = S.events;
+    S.events = NULL;
+    S.events_end = NULL;
+    S.n_events = 0;
     pthread_mutex_unlock(&S.mtx);
     while (n != NULL) {
         ready_note *next = n->next;
         free(n);
         n = next;
+    }
+    while (ev != NULL) {
+        event_note *next = ev->next;
+        free(ev->bus);
+        free(ev->text);
+        free(ev);
+        ev = next;
     }
     if (S.hooks.close != NULL) {
         S.hooks.close();

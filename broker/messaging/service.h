@@ -20,7 +20,10 @@
  * message of its queue available (the engine's ready hook, or
  * mqsvc_notify_ready), when broker time reaches the queue's next wake
  * (mq_next_wake_ms: a delay or visibility timeout ending; a test clock
- * advance wakes it too), and a last time at its deadline (real time).
+ * advance wakes it too), and a last time at its deadline (real time).  A
+ * bus-tail with a wait is parked the same way, on its bus, until a COMMIT
+ * puts an event there.  S.mtx also guards the copy of the bus counters
+ * that status reads.
  */
 #ifndef BROKER_MESSAGING_SERVICE_H
 #define BROKER_MESSAGING_SERVICE_H
@@ -33,18 +36,20 @@
 
 #include "lib/completion.h"
 #include "messaging/mq.h"
+#include "proto.h"
 
 /* One call of an operation on the messaging thread. */
 typedef struct mqsvc_call {
     const cJSON *args; /* the request's "args" as JSON ({} when absent) */
     int64_t now_ms; /* broker time of this run */
-    bool may_wait; /* a receive may ask to be parked */
+    bool may_wait; /* a receive or a bus-tail may ask to be parked */
     int wait_s; /* out: a receive that found nothing asks to wait this long */
     char queue[MQ_QUEUE_NAME_MAX + 1]; /* out, with wait_s: on which queue */
+    char bus[MQ_BUS_NAME_MAX + 1]; /* out, with wait_s: a bus-tail waits on this bus */
 } mqsvc_call;
 
 /* An operation: the whole reply, or NULL with *e set; or NULL with
- * e->code LM_OK and c->wait_s > 0 to be parked (receive only).  Runs in
+ * e->code LM_OK and c->wait_s > 0 to be parked (receive and bus-tail).  Runs in
  * the service's transaction: what it wrote is undone if the COMMIT fails. */
 typedef nng_msg *(*mqsvc_op_fn)(mq *m, mqsvc_call *c, lm_error *e);
 
@@ -78,6 +83,20 @@ void mqsvc_notify_ready(const char *queue);
 
 /* Receives parked now (status). */
 int mqsvc_waiting(void);
+/* Another engine instance (async/'s) committed an event on bus (an
+ * mq_event_fn for mq_set_event_hook): copied, it joins the bus's tail ring
+ * on this thread and wakes its parked tails.  Best-effort: dropped when
+ * MQSVC_MAX_EVENT_NOTES wait.  Any thread. */
+void mqsvc_notify_event(const char *bus, const char *text);
+/* Add what another instance's bus counters moved by (after - before) to
+ * status's Messaging.Buses.  Any thread. */
+void mqsvc_count_bus(const mq_bus_stats *before, const mq_bus_stats *after);
+/* status's "Messaging" value: {WaitingReceives, WaitingTails, Buses:
+ * {EventsPut, Deliveries, FailedDeliveries, Retries, DeadLettered,
+ * Dropped, Archived, Replayed}} (the messaging thread's engine counters
+ * plus mqsvc_count_bus's, committed work since the broker started).  Any
+ * thread. */
+void mqsvc_write_status(proto_writer *w);
 
 /* An "ok" reply whose body is j (taken; NULL: out of memory, *e set), for
  * the ops of ops.c, stream_ops.c and bus_ops.c. */
@@ -119,10 +138,14 @@ nng_msg *mqops_stream_merge(mq *m, mqsvc_call *c, lm_error *e);
 /* ---- buses (bus_ops.c; EventBridge's field names) ----
  *   "bus-create" {Name} -> {EventBusArn}      "bus-delete" {Name} -> {}
  *   "bus-list" {} -> {EventBuses:[{Name, Arn}]}
- *   "rule-put" {Name, EventBusName?, EventPattern, State?} -> {RuleArn}
- *   "rule-delete" {Name, EventBusName?} -> {}
- *   "rule-targets-put" {Rule, EventBusName?, Targets:[{Id, Arn, Input?}]}
- *        -> {FailedEntryCount, FailedEntries}
+ *   "rule-put" {Name, EventBusName?, EventPattern | ScheduleExpression, State?}
+ *        -> {RuleArn}
+ *   "rule-delete" {Name, EventBusName?, Force?} -> {} (refused while the rule
+ *        has targets, unless Force)
+ *   "rule-targets-put" {Rule, EventBusName?, Targets:[{Id, Arn, Input? |
+ *        InputPath? | InputTransformer?, RetryPolicy?, DeadLetterConfig?,
+ *        SqsParameters?{MessageGroupId}}]} -> {FailedEntryCount,
+ *        FailedEntries:[{TargetId, ErrorCode, ErrorMessage}]} (per target)
  *   "bus-put-events" {Entries:[{Source, DetailType, Detail, Resources?,
  *        EventBusName?}]} -> {FailedEntryCount, Entries:[{EventId} |
  *        {ErrorCode, ErrorMessage}]} */
@@ -147,6 +170,35 @@ nng_msg *mqops_rule_enable(mq *m, mqsvc_call *c, lm_error *e);
 nng_msg *mqops_rule_disable(mq *m, mqsvc_call *c, lm_error *e);
 nng_msg *mqops_rule_targets_list(mq *m, mqsvc_call *c, lm_error *e);
 nng_msg *mqops_rule_targets_remove(mq *m, mqsvc_call *c, lm_error *e);
+/*   "bus-tail" {EventBusName?, Cursor?, WaitTimeSeconds? (0-20, default 0),
+ *        Limit? (1-100, default 100)} -> {Events:[envelope, …], NextCursor,
+ *        Missed?, Reset?}.  Without Cursor: no events and the cursor of
+ *        "now"; with one, the events put on the bus since, or, when there
+ *        are none and WaitTimeSeconds > 0, parked until an event is put on
+ *        the bus (its COMMIT) or the wait ends.  Best-effort: an in-memory
+ *        ring per bus (mq.h MQ_TAIL_*), not durable. */
+nng_msg *mqops_bus_tail(mq *m, mqsvc_call *c, lm_error *e);
+/*   "archive-create" {ArchiveName, EventSourceArn (bus name or ARN),
+ *        EventPattern?, Description?, RetentionDays? (0 forever, default)}
+ *        -> {ArchiveArn, State}
+ *   "archive-delete" / "archive-get" {ArchiveName}    -> {} / {ArchiveName,
+ *        ArchiveArn, EventSourceArn, EventPattern?, Description, State,
+ *        RetentionDays, CreationTime, EventCount, SizeBytes}
+ *   "archive-list" {EventSourceArn?} -> {Archives:[…]}
+ *   "replay-start" {ReplayName, EventSourceArn (archive name or ARN),
+ *        EventStartTime, EventEndTime (RFC 3339 UTC or epoch seconds),
+ *        Destination?{Arn (the archive's bus), FilterArns?}} -> {ReplayArn, State}
+ *   "replay-get" {ReplayName} -> {ReplayName, …, State, EventsReplayed, …}
+ *   "replay-list" {} -> {Replays:[…]}
+ * A replay runs on the messaging thread after its start is committed, in
+ * batches between other work (mqsvc: replays). */
+nng_msg *mqops_archive_create(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_archive_delete(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_archive_get(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_archive_list(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_replay_start(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_replay_get(mq *m, mqsvc_call *c, lm_error *e);
+nng_msg *mqops_replay_list(mq *m, mqsvc_call *c, lm_error *e);
 /* ---- end of buses ---- */
 
 #endif

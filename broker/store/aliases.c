@@ -74,7 +74,23 @@ int store_delete_alias(const char *name, const char *alias, lm_error *e)
     }
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, alias, -1, SQLITE_STATIC);
-    return store_step_done(st, "delete alias", e);
+    /* the alias's function URL goes in the same transaction */
+    int rc = store_exec("BEGIN IMMEDIATE", e);
+    if (rc != LM_OK) {
+        sqlite3_finalize(st);
+        return rc;
+    }
+    rc = store_step_done(st, "delete alias", e);
+    if (rc == LM_OK) {
+        rc = store_delete_alias_url(name, alias, e);
+    }
+    if (rc == LM_OK) {
+        rc = store_exec("COMMIT", e);
+    }
+    if (rc != LM_OK) {
+        store_exec("ROLLBACK", NULL);
+    }
+    return rc;
 }
 
 int store_aliases_delete_all(const char *name, lm_error *e)

@@ -155,6 +155,9 @@ int store_delete_function(const char *name, lm_error *e)
         rc = store_delete_event_config(name, e);
     }
     if (rc == LM_OK) {
+        rc = store_delete_rows("function_urls", name, e);
+    }
+    if (rc == LM_OK) {
         rc = store_delete_rows("functions", name, e);
     }
     if (rc == LM_OK) {

@@ -32,10 +32,13 @@
  * store/async_events.c in the transaction that stores their event:
  * primary key (name, key), the first RequestId, a SHA-256 of what was sent and the broker time it was
  * stored); 6 = + esm_mappings (event source mappings, their whole
- * configuration as JSON) and esm_checkpoints (per mapping and shard, the
- * last stream sequence number a batch finished), both owned by
- * store/esm.c.  Upgrading 1 → 2 adds the columns (checked with pragma
- * table_info); 2 → 3, 4 → 5 and 5 → 6 only add tables, created with IF NOT EXISTS
+ * configuration as JSON) and esm_checkpoints (per mapping and shard lane,
+ * the last stream sequence number a batch finished), both owned by
+ * store/esm.c; 7 = +
+ * function_urls (store/urls.c: one row per function URL) and access_keys
+ * (store/keys.c: SigV4 keys, their secrets sealed).  Upgrading 1 → 2
+ * adds the columns (checked with pragma table_info); 2 → 3, 4 → 5, 5 → 6
+ * and 6 → 7 only add tables, created with IF NOT EXISTS
  * on every open; 3 → 4 adds the two revision_id columns (again checked
  * with pragma table_info) and gives every row that has none a fresh UUID
  * (lamina_uuid(), our uuid4 as an SQL function).  All of it is one
@@ -142,7 +145,24 @@ static const char *schema =
     "  seq TEXT NOT NULL," /* last sequence number processed or skipped, '' none */
     "  finished INTEGER NOT NULL DEFAULT 0," /* a closed shard read to its end */
     "  PRIMARY KEY(uuid, shard)) WITHOUT ROWID;"
-    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '6');";
+    /* schema 7: function URLs (store/urls.c) */
+    "CREATE TABLE IF NOT EXISTS function_urls("
+    "  url_id TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  qualifier TEXT NOT NULL,"
+    "  auth_type TEXT NOT NULL,"
+    "  invoke_mode TEXT NOT NULL,"
+    "  cors TEXT NOT NULL DEFAULT ''," /* JSON, '' when none */
+    "  created TEXT NOT NULL,"
+    "  modified TEXT NOT NULL,"
+    "  UNIQUE(name, qualifier));"
+    /* schema 7 too: the broker's access keys for SigV4 (store/keys.c) */
+    "CREATE TABLE IF NOT EXISTS access_keys("
+    "  key_id TEXT PRIMARY KEY,"
+    "  sealed BLOB NOT NULL," /* nonce, AES-256-GCM ciphertext, tag (admin/keys.c) */
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  created TEXT NOT NULL);"
+    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '7');";
 
 int store_db_error(lm_error *e, const char *what)
 {
@@ -187,7 +207,7 @@ static int add_column(const char *table, const char *column, const char *decl, c
     return sqlite3_exec(store_db, sql, NULL, NULL, err);
 }
 
-/* Bring any older store to schema 6 in one transaction (see the head of
+/* Bring any older store to schema 7 in one transaction (see the head of
  * the file): add the columns it lacks, give rows without a RevisionId one,
  * record the version last.  Safe to run again on a store already there. */
 static int migrate(char **err)
@@ -209,8 +229,8 @@ static int migrate(char **err)
         rc = sqlite3_exec(store_db,
                           "UPDATE functions SET revision_id=lamina_uuid() WHERE revision_id='';"
                           "UPDATE versions SET revision_id=lamina_uuid() WHERE revision_id='';"
-                          "UPDATE meta SET value='6' WHERE key='schema'"
-                          " AND CAST(value AS INTEGER) < 6;"
+                          "UPDATE meta SET value='7' WHERE key='schema'"
+                          " AND CAST(value AS INTEGER) < 7;"
                           "COMMIT;",
                           NULL, NULL, err);
     }

@@ -65,4 +65,33 @@ bool store_event_config_on(sqlconn *c, const char *name, event_config *cfg);
 int store_get_clock_offset(int64_t *ms, lm_error *e);
 int store_put_clock_offset(int64_t ms, lm_error *e);
 
+/* A function URL's configuration (store/urls.c; admin/urls.c owns it). */
+#define URL_ID_LEN 32
+typedef struct url_config {
+    char id[URL_ID_LEN + 1]; /* 32 lower-case letters and digits, fixed for life */
+    char name[NAME_MAX_LEN + 1];
+    char qual[130]; /* "$LATEST" or an alias */
+    char auth[16]; /* "NONE" | "AWS_IAM" */
+    char mode[24]; /* "BUFFERED" | "RESPONSE_STREAM" */
+    char *cors; /* Cors as JSON text, NULL when none (borrowed in every call) */
+    char created[40]; /* ISO 8601 */
+    char modified[40];
+} url_config;
+/* Insert, or replace the row with this id. */
+int store_put_url(const url_config *u, lm_error *e);
+int store_delete_url(const char *id, lm_error *e);
+/* The URL of name's alias, if any (alias deletion). */
+int store_delete_alias_url(const char *name, const char *alias, lm_error *e);
+/* Every row, in (name, qualifier) order; u (and its cors) lives for the call. */
+int store_load_urls(void (*fn)(const url_config *u, void *arg), void *arg, lm_error *e);
+
+/* The broker's access keys (store/keys.c): the secret only sealed. */
+int store_put_key(const char *id, const void *sealed, size_t len, const char *description,
+                  const char *created, lm_error *e);
+/* *found: whether a row went. */
+int store_delete_key(const char *id, bool *found, lm_error *e);
+int store_load_keys(void (*fn)(const char *id, const void *sealed, size_t len,
+                               const char *description, const char *created, void *arg),
+                    void *arg, lm_error *e);
+
 #endif

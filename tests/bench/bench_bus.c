@@ -16,6 +16,9 @@
 
 #include "mq_internal.h"
 
+static mq_target_fail tf[MQ_TARGETS_MAX]; /* PutTargets' failed entries */
+static size_t ntf;
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -41,7 +44,7 @@ static void make_bus(mq *m, const char *bus, int rules)
         snprintf(name, sizeof(name), "r%d", i);
         snprintf(pat, sizeof(pat), "{\"detail\":{\"id\":[\"%d\"]}}", i);
         if (mq_rule_put(m, bus, name, pat, true, 0, NULL, &e) != LM_OK ||
-            mq_targets_put(m, bus, name, t, &e) != LM_OK) {
+            mq_targets_put(m, bus, name, t, tf, &ntf, &e) != LM_OK) {
             die("rule", &e);
         }
     }

@@ -6,11 +6,16 @@
  *   0  PutEvents Entries, through mq_put_events on a bus whose rule
  *      matches source "s" and delivers to a queue;
  *   1  PutTargets Targets, through mq_targets_put on that rule;
- *   2  an EventPattern, through mq_rule_put on a scratch rule.
+ *   2  an EventPattern, through mq_rule_put on a scratch rule;
+ *   3  a bus-tail Cursor, through mq_bus_tail (the instance keeps tails);
+ *   4  a replay's {"From","To","FilterArns"} (mq_replay_start on an archive
+ *      of every event) and an archive's pattern (mq_archive_create).
  * Aborts on a broken invariant: per-entry results that do not add up (an
  * entry with neither an EventId nor an error, deliveries beyond matches),
- * a rule with more than MQ_TARGETS_MAX targets, a pattern accepted by
- * PutRule that the filter engine refuses.
+ * a rule with more than MQ_TARGETS_MAX targets or a PutTargets failure
+ * without an error, a pattern accepted by PutRule that the filter engine
+ * refuses, a tail that returns more than its limit or no cursor, a replay
+ * accepted with its range backwards.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,6 +23,9 @@
 
 #include "filter.h"
 #include "mq_internal.h"
+
+static mq_target_fail tf[MQ_TARGETS_MAX]; /* PutTargets' failed entries */
+static size_t ntf;
 
 static sqlite3 *db;
 static mq *m;
@@ -32,7 +40,12 @@ static void init_once(void)
     if (sqlite3_open(":memory:", &db) != SQLITE_OK || mq_schema_apply(db, &e) != LM_OK ||
         (m = mq_create(db, &e)) == NULL || mq_queue_create(m, "fz", NULL, 0, NULL, &e) != LM_OK ||
         mq_rule_put(m, NULL, "r", "{\"source\":[\"s\"]}", true, 0, NULL, &e) != LM_OK ||
-        mq_targets_put(m, NULL, "r", t, &e) != LM_OK) {
+        mq_targets_put(m, NULL, "r", t, tf, &ntf, &e) != LM_OK ||
+        mq_set_tail_hook(m, NULL, NULL, &e) != LM_OK) {
+        abort();
+    }
+    mq_archive_in a = {.name = "fz", .bus = "default"};
+    if (mq_archive_create(m, &a, 0, NULL, &e) != LM_OK) {
         abort();
     }
     cJSON_Delete(t);
@@ -61,7 +74,13 @@ static void put_events(const cJSON *j)
 static void put_targets(const cJSON *j)
 {
     lm_error e;
-    (void)mq_targets_put(m, NULL, "r", j, &e);
+    if (mq_targets_put(m, NULL, "r", j, tf, &ntf, &e) == LM_OK) {
+        for (size_t i = 0; i < ntf; i++) {
+            if (ntf > MQ_TARGETS_MAX || tf[i].err.code == LM_OK || tf[i].err.type[0] == '\0') {
+                abort();
+            }
+        }
+    }
     sqlite3_stmt *st = NULL;
     sqlite3_prepare_v2(db, "SELECT count(*) FROM mq_targets", -1, &st, NULL);
     if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int(st, 0) > MQ_TARGETS_MAX) {
@@ -83,6 +102,43 @@ static void put_rule(const char *s, size_t n)
     }
 }
 
+static void tail(const char *s)
+{
+    lm_error e;
+    mq_tail_out t;
+    if (mq_bus_tail(m, NULL, s, 3, &t, &e) == LM_OK) {
+        if (t.n > 3 || t.cursor[0] == '\0' || cJSON_GetArraySize(t.events) != (int)t.n) {
+            abort();
+        }
+    }
+    cJSON_Delete(t.events);
+}
+
+static void replay_and_archive(const cJSON *j, const char *s)
+{
+    lm_error e;
+    static int k;
+    char name[32];
+    snprintf(name, sizeof(name), "r%d", k++);
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, "From");
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "To");
+    mq_replay_in in = {.name = name,
+                       .archive = "fz",
+                       .from_ms = f != NULL ? mq_event_time(f, 0) : -1,
+                       .to_ms = t != NULL ? mq_event_time(t, 0) : -1,
+                       .rules = cJSON_GetObjectItemCaseSensitive(j, "FilterArns")};
+    if (mq_replay_start(m, &in, INT64_MAX / 2, NULL, &e) == LM_OK) {
+        if (in.from_ms >= in.to_ms) {
+            abort();
+        }
+        (void)mq_replay_run(m, INT64_MAX / 2, 10, NULL, &e);
+    }
+    mq_archive_in a = {.name = "scratch", .bus = "default", .pattern = s};
+    if (mq_archive_create(m, &a, 0, NULL, &e) == LM_OK) {
+        (void)mq_archive_delete(m, "scratch", &e);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     init_once();
@@ -93,15 +149,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(s, data + 1, size - 1);
     s[size - 1] = '\0';
     size_t n = strlen(s);
-    if (data[0] % 3 == 2) {
+    int mode = data[0] % 5;
+    if (mode == 2) {
         put_rule(s, n);
+    } else if (mode == 3) {
+        tail(s);
     } else {
         cJSON *j = cJSON_ParseWithLength(s, n);
         if (j != NULL) {
-            if (data[0] % 3 == 0) {
+            if (mode == 0) {
                 put_events(j);
-            } else {
+            } else if (mode == 1) {
                 put_targets(j);
+            } else {
+                replay_and_archive(j, s);
             }
         }
         cJSON_Delete(j);

@@ -139,6 +139,31 @@ SCHED = {
     "bad_both": b"cron(0 12 1 * MON *)",
 }
 
+URLMAP = {
+    "req_post": b"qPOST\n/a/b%20c\nx=1&x=2&y=%41&flag\nHost: x\nCookie: a=1; b=2\n"
+                b"X-Multi: one\nx-multi: two\nContent-Type: text/plain\n\nhello",
+    "req_binary": b"qPUT\n/\n\nContent-Type: application/octet-stream\n\n\x00\x01\xfe\xff",
+    "req_badutf8": b"qGET\n/\xff\xfe\n%zz=%\xc3\nUser-Agent: \xc0\xaf\n\n",
+    "res_full": b'r{"statusCode":201,"headers":{"X-A":"1","n":2,"t":true},'
+                b'"cookies":["c=1"],"body":"aGk=","isBase64Encoded":true}',
+    "res_string": b'r"Hello"',
+    "res_bad": b'r{"statusCode":200,"headers":{"x":"a\r\nInjected: 1"}}',
+    "res_notjson": b"r{not",
+    "cors_full": b'c{"AllowOrigins":["https://a.example"],"AllowMethods":["GET"],'
+                 b'"AllowHeaders":["x"],"ExposeHeaders":["y"],"MaxAge":60,'
+                 b'"AllowCredentials":true}\x00https://a.example',
+    "cors_star": b'c{"AllowOrigins":["*"]}\x00https://b.example',
+}
+
+SIGV4 = {
+    "signed_get": b"GET\n/url/x/a%20b\nb=2&a=1\nHost: h\nX-Amz-Date: 20261207T080030Z\n"
+                  b"Authorization: AWS4-HMAC-SHA256 Credential=LMAKTESTTESTTESTTEST/20261207/local/"
+                  b"lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature=" + b"0" * 64 + b"\n\n",
+    "post_body": b"POST\n/\n\nContent-Type: application/json\nX-Multi:  a   b \nx-multi: c\n\n{\"n\":1}",
+    "bad_auth": b"GET\n/\n\nAuthorization: AWS4-HMAC-SHA256 Credential=a/b, Credential=c\n\n",
+    "unsigned_payload": b"PUT\n/p\nx\nX-Amz-Content-Sha256: UNSIGNED-PAYLOAD\n\nbody",
+}
+
 
 def write(name, seeds):
     d = os.path.join(HERE, "corpus_" + name)
@@ -154,3 +179,5 @@ if __name__ == "__main__":
     write("jsonconv", JSONCONV)
     write("store", STORE)
     write("sched", SCHED)
+    write("urlmap", URLMAP)
+    write("sigv4", SIGV4)

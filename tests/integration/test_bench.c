@@ -30,7 +30,8 @@ static lt_broker b;
 
 static void start(void)
 {
-    lt_broker_start(&b, NULL);
+    static const char *const http[] = {"--http", "127.0.0.1:0", NULL}; /* the url mode */
+    lt_broker_start(&b, http);
 }
 
 static void stop(void)
@@ -618,6 +619,40 @@ Test(bench, bus_mode_routes_events_through_its_rules_to_a_queue)
     /* --rules belongs to bus mode, and has a range */
     cr_assert_eq(bench(&d, "bus", "bb", "--rules", "0", NULL), 2);
     cr_assert_eq(bench(&d, "stream", "bs2", "--rules", "3", NULL), 2);
+}
+
+Test(bench, url_mode_posts_to_a_function_url_against_the_api_socket_or_a_bare_responder)
+{
+    lt_create(&b, "uecho", "echo", NULL);
+    cJSON *d = NULL;
+    int rc = bench(&d, "url", "uecho", "-c", "2", "-n", "60", "-w", "0", "--vs-baseline",
+                   "--rounds", "1", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(d, "mode")->valuestring, "url");
+    cr_assert_eq(num(d, "count"), 60);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(d, "errors")), 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(d, "baseline_kind")->valuestring, "api-socket-invoke");
+    cr_assert_eq(num(cJSON_GetObjectItem(d, "baseline"), "count"), 60);
+    cJSON_Delete(d);
+    /* the URL was made (AuthType NONE) and is reused */
+    cJSON *u = lt_ok(&b, "url-get", "{\"FunctionName\":\"uecho\"}");
+    cr_assert_str_eq(cJSON_GetObjectItem(u, "AuthType")->valuestring, "NONE");
+    cJSON_Delete(u);
+    rc = bench(&d, "url", "uecho", "-n", "40", "-w", "0", "--vs-baseline", "--rounds", "1",
+               "--url-baseline", "mhd", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(d, "baseline_kind")->valuestring, "libmicrohttpd-echo");
+    cr_assert_eq(num(d, "count"), 40);
+    cr_assert_eq(num(cJSON_GetObjectItem(d, "baseline"), "count"), 40);
+    cJSON_Delete(d);
+    /* a function that fails: counted as http-502, not ok */
+    lt_create(&b, "ufail", "error", NULL);
+    rc = bench(&d, "url", "ufail", "-n", "5", "-w", "0", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(num(d, "count"), 0);
+    cr_assert_eq(num(cJSON_GetObjectItem(d, "errors"), "http-502"), 5);
+    cJSON_Delete(d);
+    cr_assert_eq(bench(&d, "invoke", "uecho", "--url-baseline", "mhd", NULL), 2);
 }
 
 Test(bench, one_hop_baseline_is_raw_reqrep)

@@ -728,10 +728,10 @@ static const char *meta_version(void)
     return v;
 }
 
-Test(streams, a_version_1_store_is_upgraded_to_2_and_a_newer_one_refused)
+Test(streams, a_version_1_store_is_upgraded_to_3_and_a_newer_one_refused)
 {
     lm_error e = {0};
-    cr_assert_str_eq(meta_version(), "2");
+    cr_assert_str_eq(meta_version(), "3");
     /* make it a version-1 store: no stream tables, version 1 */
     mq_destroy(m);
     cr_assert_eq(sqlite3_exec(db,
@@ -742,7 +742,7 @@ Test(streams, a_version_1_store_is_upgraded_to_2_and_a_newer_one_refused)
                               NULL, NULL, NULL),
                  SQLITE_OK, "%s", sqlite3_errmsg(db));
     cr_assert_eq(mq_schema_apply(db, &e), LM_OK, "%s", e.message);
-    cr_assert_str_eq(meta_version(), "2");
+    cr_assert_str_eq(meta_version(), "3");
     m = mq_create(db, &e);
     screate("after-upgrade", 1, 24);
     put_at("after-upgrade", "k", "v", T0);
@@ -753,7 +753,7 @@ Test(streams, a_version_1_store_is_upgraded_to_2_and_a_newer_one_refused)
     cr_assert_eq(r.n, 1);
     mq_records_finish(&r);
     /* a store from a newer broker is refused, not misread */
-    cr_assert_eq(sqlite3_exec(db, "UPDATE meta SET value='3' WHERE key='messaging_schema'", NULL,
+    cr_assert_eq(sqlite3_exec(db, "UPDATE meta SET value='4' WHERE key='messaging_schema'", NULL,
                               NULL, NULL),
                  SQLITE_OK);
     cr_assert_eq(mq_schema_apply(db, &e), LM_E_IO);

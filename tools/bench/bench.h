@@ -19,6 +19,7 @@
 #include "queue.h"
 #include "bus.h"
 #include "stream.h"
+#include "url.h"
 
 typedef enum bench_mode {
     BENCH_INVOKE, /* warm sync or async invokes of a function */
@@ -28,7 +29,14 @@ typedef enum bench_mode {
     BENCH_QUEUE, /* queue-send / receive+delete / send→receive / get of a queue */
     BENCH_STREAM, /* stream-put / put→get-records of a stream */
     BENCH_BUS, /* bus-put-events / put→receive through a rule to a queue */
+    BENCH_URL, /* POSTs to a function URL over HTTP keep-alive */
 } bench_mode;
+
+/* The url mode's baseline (--url-baseline). */
+typedef enum url_vs {
+    URL_VS_API, /* the same function invoked over the api socket (lm_invoke) */
+    URL_VS_MHD /* a trivial libmicrohttpd responder echoing each POST */
+} url_vs;
 
 typedef struct bench_spec {
     bench_mode mode;
@@ -39,6 +47,7 @@ typedef struct bench_spec {
     stream_op stream_op; /* stream mode (the stream's name in function) */
     bus_op bus_op; /* bus mode (the bus's name in function) */
     int bus_rules; /* bus mode: rules on the bus (0 means 1) */
+    url_vs url_vs; /* url mode with --vs-baseline: what the URL is compared with */
     uint64_t prefill; /* queue receive: visible messages before each round (0: auto) */
     int baseline_hops; /* warm baseline: 2 (default, 0 means 2) or 1 (raw req/rep) */
     load_shape shape; /* the whole run; rounds split it */

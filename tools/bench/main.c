@@ -37,6 +37,7 @@ typedef struct cli {
     const char *handler_dir;
     const char *op; /* queue mode's --op */
     bool rules_given; /* --rules (bus mode) */
+    bool url_baseline_given; /* --url-baseline (url mode) */
     bool hops_given;
     bool has_failif;
     failif fail;
@@ -70,6 +71,12 @@ static void usage(FILE *out)
             "                   no wait) + a delete per message, after a prefill;\n"
             "                   latency: send, then long-poll receive + delete, timed\n"
             "                   send to receive; get: one queue-get (an api round trip)\n"
+            "  url NAME         POST the payload to function NAME's URL (made with\n"
+            "                   AuthType NONE if missing; the broker must run with --http),\n"
+            "                   HTTP/1.1 keep-alive, one connection per caller; with\n"
+            "                   --vs-baseline against --url-baseline api (the same\n"
+            "                   function over the api socket, default) or mhd (a trivial\n"
+            "                   libmicrohttpd responder echoing each POST)\n"
             "  esm FUNCTION     records/s through an event source mapping of a fresh queue\n"
             "                   (-n RECORDS, default 2000, of -s BYTES; --batch-size N,\n"
             "                   default 10) beside invoking FUNCTION directly with the same\n"
@@ -97,6 +104,7 @@ static void usage(FILE *out)
             "      --prefill N       queue receive: fill to N visible messages before each\n"
             "                        round (default: enough for the round)\n"
             "      --rules N         bus mode: rules on the bus, 1 matching (default 1)\n"
+            "      --url-baseline api|mhd  url mode: what --vs-baseline compares with\n"
             "comparison and output:\n"
             "      --vs-baseline     alternate Lamina and baseline rounds; report ratios\n"
             "      --rounds K        rounds per side (default 3 with --vs-baseline, else 1)\n"
@@ -128,11 +136,13 @@ enum {
     OPT_PREFILL,
     OPT_RULES,
     OPT_HOPS,
+    OPT_URL_BASELINE,
     OPT_BATCH,
 };
 
 static const struct option long_opts[] = {
     {"state", required_argument, NULL, OPT_STATE},
+    {"url-baseline", required_argument, NULL, OPT_URL_BASELINE},
     {"endpoint", required_argument, NULL, OPT_ENDPOINT},
     {"concurrency", required_argument, NULL, 'c'},
     {"requests", required_argument, NULL, 'n'},
@@ -256,6 +266,13 @@ static int parse_other_opt(cli *c, int opt, const char *v)
         c->hops_given = true;
         c->spec.baseline_hops = atoi(v);
         return strcmp(v, "1") == 0 || strcmp(v, "2") == 0 ? 0 : bad("hops", v);
+    case OPT_URL_BASELINE:
+        c->url_baseline_given = true;
+        if (strcmp(v, "api") == 0 || strcmp(v, "mhd") == 0) {
+            c->spec.url_vs = v[0] == 'a' ? URL_VS_API : URL_VS_MHD;
+            return 0;
+        }
+        return bad("url baseline (api or mhd)", v);
     case 'q': c->spec.quiet = true; return 0;
     }
     return -1;
@@ -303,7 +320,8 @@ static int set_mode(cli *c)
                  {"cold-baseline", BENCH_COLD_BASELINE, false},
                  {"queue", BENCH_QUEUE, true},
                  {"stream", BENCH_STREAM, true},
-                 {"bus", BENCH_BUS, true}};
+                 {"bus", BENCH_BUS, true},
+                 {"url", BENCH_URL, true}};
     for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
         if (strcmp(c->mode, modes[i].name) == 0) {
             c->spec.mode = modes[i].mode;
@@ -342,6 +360,16 @@ static int settle_queue(cli *c)
     }
     if (c->rules_given) {
         fprintf(stderr, "lamina-bench: --rules applies to bus\n");
+        return -1;
+    }
+    if (c->url_baseline_given != (s->mode == BENCH_URL && c->url_baseline_given)) {
+        fprintf(stderr, "lamina-bench: --url-baseline applies to url\n");
+        return -1;
+    }
+    if (s->mode == BENCH_URL &&
+        (s->async || c->op != NULL || s->prefill != 0 || c->hops_given || s->shape.rate > 0)) {
+        fprintf(stderr, "lamina-bench: url takes the load shape (closed loop), the payload, "
+                        "--vs-baseline and --url-baseline\n");
         return -1;
     }
     if (s->mode == BENCH_STREAM) {

@@ -31,6 +31,11 @@ typedef struct sides {
     bool stt_open;
     bus_target bt;
     bool bt_open;
+    url_target ut; /* url mode: the function's URL */
+    bool ut_open;
+    url_target ubase; /* url mode vs the responder */
+    bool ubase_open;
+    url_responder *responder;
     baseline *base;
     load_stats lamina;
     load_stats baseline;
@@ -46,6 +51,7 @@ const char *bench_mode_name(bench_mode m)
     case BENCH_QUEUE: return "queue";
     case BENCH_STREAM: return "stream";
     case BENCH_BUS: return "bus";
+    case BENCH_URL: return "url";
     }
     return "?";
 }
@@ -53,7 +59,7 @@ const char *bench_mode_name(bench_mode m)
 static bool has_lamina(const bench_spec *s)
 {
     return s->mode == BENCH_INVOKE || s->mode == BENCH_COLD || s->mode == BENCH_QUEUE ||
-           s->mode == BENCH_STREAM || s->mode == BENCH_BUS;
+           s->mode == BENCH_STREAM || s->mode == BENCH_BUS || s->mode == BENCH_URL;
 }
 
 static int hops(const bench_spec *s)
@@ -63,7 +69,39 @@ static int hops(const bench_spec *s)
 
 static bool has_baseline(const bench_spec *s)
 {
-    return s->vs_baseline || s->mode == BENCH_BASELINE || s->mode == BENCH_COLD_BASELINE;
+    return (s->vs_baseline && s->mode != BENCH_URL) || s->mode == BENCH_BASELINE ||
+           s->mode == BENCH_COLD_BASELINE;
+}
+
+/* The url mode's sides: the URL, and with --vs-baseline the api-socket
+ * invoke of the same function or the libmicrohttpd responder. */
+static int open_url(const bench_spec *s, sides *sd, char *err, size_t errlen)
+{
+    if (url_target_open_function(&sd->ut, s->state_dir, s->endpoint, s->function, s->payload,
+                                 s->payload_len, s->timeout_ms, err, errlen) != 0) {
+        return -1;
+    }
+    sd->ut_open = true;
+    if (!s->vs_baseline) {
+        return 0;
+    }
+    if (s->url_vs == URL_VS_API) {
+        if (lamina_target_open(&sd->lt, s->state_dir, s->endpoint, s->function, s->payload,
+                               s->payload_len, false, false, false, s->timeout_ms, err,
+                               errlen) != 0) {
+            return -1;
+        }
+        sd->lt_open = true;
+        return 0;
+    }
+    int port = 0;
+    if ((sd->responder = url_responder_start(&port, err, errlen)) == NULL ||
+        url_target_open_addr(&sd->ubase, "mhd-echo", "127.0.0.1", port, "/", s->payload,
+                             s->payload_len, s->timeout_ms, err, errlen) != 0) {
+        return -1;
+    }
+    sd->ubase_open = true;
+    return 0;
 }
 
 static bool is_cold(const bench_spec *s)
@@ -73,6 +111,9 @@ static bool is_cold(const bench_spec *s)
 
 static int open_sides(const bench_spec *s, sides *sd, char *err, size_t errlen)
 {
+    if (s->mode == BENCH_URL) {
+        return open_url(s, sd, err, errlen);
+    }
     if (s->mode == BENCH_QUEUE) {
         if (queue_target_open(&sd->qt, s->state_dir, s->endpoint, s->function, s->queue_op,
                               s->payload_len, s->timeout_ms, err, errlen) != 0) {
@@ -126,6 +167,13 @@ static void close_sides(sides *sd)
     if (sd->bt_open) {
         bus_target_close(&sd->bt);
     }
+    if (sd->ut_open) {
+        url_target_close(&sd->ut);
+    }
+    if (sd->ubase_open) {
+        url_target_close(&sd->ubase);
+    }
+    url_responder_stop(sd->responder);
     baseline_stop(sd->base);
     load_stats_finish(&sd->lamina);
     load_stats_finish(&sd->baseline);
@@ -198,6 +246,14 @@ static int run_rounds(const bench_spec *s, sides *sd, char *err, size_t errlen)
     if (sd->base != NULL) {
         base = baseline_target(sd->base);
     }
+    if (sd->ut_open) { /* the URL first, its baseline (if any) second */
+        base = lam;
+        lam = url_target_view(&sd->ut);
+        if (sd->ubase_open) {
+            base = url_target_view(&sd->ubase);
+        }
+    }
+    bool has_base = base.send_one != NULL;
     for (int i = 0; i < s->rounds; i++) {
         load_shape shape = round_shape(s, i);
         if (i == 0 && s->first_warmup_ns != 0) {
@@ -210,7 +266,7 @@ static int run_rounds(const bench_spec *s, sides *sd, char *err, size_t errlen)
         if (lam.send_one != NULL && one_round(&lam, &shape, &sd->lamina, err, errlen) != 0) {
             return -1;
         }
-        if (sd->base != NULL && one_round(&base, &shape, &sd->baseline, err, errlen) != 0) {
+        if (has_base && one_round(&base, &shape, &sd->baseline, err, errlen) != 0) {
             return -1;
         }
     }
@@ -240,10 +296,15 @@ static void describe(const bench_spec *s, sides *sd, report_run *r)
     r->baseline_kind = is_cold(s)     ? "fork-exec-connect"
                        : hops(s) == 1 ? "nng-ipc-one-hop"
                                       : "nng-ipc-two-hop";
+    if (s->mode == BENCH_URL) {
+        r->baseline_kind = s->url_vs == URL_VS_API ? "api-socket-invoke" : "libmicrohttpd-echo";
+    }
     if (has_lamina(s)) {
         r->primary_label = "lamina";
         r->primary = &sd->lamina;
-        r->baseline = sd->base != NULL ? &sd->baseline : NULL;
+        r->baseline = sd->base != NULL || sd->ubase_open || (sd->ut_open && sd->lt_open)
+                          ? &sd->baseline
+                          : NULL;
     } else {
         r->primary_label = "baseline";
         r->primary = &sd->baseline;

@@ -29,6 +29,11 @@
  *               the commit that stored the delivery (group commit)
  *   bus_latency_c1  put-events, then long-poll receive on the rule's queue,
  *               1 caller, 2 s: put→receive time through a rule
+ *   url_c1, url_c64  POSTs to bench-echo's function URL over HTTP keep-alive,
+ *               1 and 64 callers, 2 s per side, vs the same function invoked
+ *               over the api socket (lm_invoke) in the same run
+ *   url_c64_mhd  the same URL run vs a trivial libmicrohttpd responder that
+ *               echoes each POST (the HTTP server alone, no function)
  *   queue_latency_c1  send, then long-poll receive + delete, 1 caller, 2 s,
  *               on "bench-queue-latency": send→receive time of one message
  *
@@ -100,37 +105,44 @@ typedef struct std_item {
     stream_op sop; /* BENCH_STREAM (queue is then the stream's name) */
     bus_op bop; /* BENCH_BUS (queue is then the bus's name) */
     int rules; /* BENCH_BUS: rules on the bus */
+    url_vs uvs; /* BENCH_URL: the baseline (the api-socket invoke, or the responder) */
 } std_item;
 
 static const std_item std_items[] = {
     {"warm_c1", BENCH_INVOKE, 1, 6000, 0, 1000, false, false, true, NULL, QUEUE_SEND, 2, STREAM_PUT,
-     BUS_PUT, 0},
+     BUS_PUT, 0, URL_VS_API},
     {"warm_c64", BENCH_INVOKE, 64, 6000, 0, 3000, false, false, true, NULL, QUEUE_SEND, 2,
-     STREAM_PUT, BUS_PUT, 0},
+     STREAM_PUT, BUS_PUT, 0, URL_VS_API},
     {"cold", BENCH_COLD, 1, 0, 45, 0, false, false, true, NULL, QUEUE_SEND, 2, STREAM_PUT, BUS_PUT,
-     0},
+     0, URL_VS_API},
     {"queue_send_c64", BENCH_QUEUE, 64, 2000, 0, 0, false, false, true, STD_QUEUE, QUEUE_SEND, 1,
-     STREAM_PUT, BUS_PUT, 0},
+     STREAM_PUT, BUS_PUT, 0, URL_VS_API},
     {"queue_get_c1", BENCH_QUEUE, 1, 2000, 0, 0, false, false, false, STD_QUEUE, QUEUE_GET, 2,
-     STREAM_PUT, BUS_PUT, 0},
+     STREAM_PUT, BUS_PUT, 0, URL_VS_API},
     {"queue_latency_c1", BENCH_QUEUE, 1, 2000, 0, 0, false, false, false, STD_LATENCY_QUEUE,
-     QUEUE_LATENCY, 2, STREAM_PUT, BUS_PUT, 0},
+     QUEUE_LATENCY, 2, STREAM_PUT, BUS_PUT, 0, URL_VS_API},
     {"stream_put_c64", BENCH_STREAM, 64, 2000, 0, 0, false, false, true, "bench-stream", QUEUE_SEND,
-     1, STREAM_PUT, BUS_PUT, 0},
+     1, STREAM_PUT, BUS_PUT, 0, URL_VS_API},
     {"stream_latency_c1", BENCH_STREAM, 1, 2000, 0, 0, false, false, false, "bench-stream",
-     QUEUE_SEND, 2, STREAM_LATENCY, BUS_PUT, 0},
+     QUEUE_SEND, 2, STREAM_LATENCY, BUS_PUT, 0, URL_VS_API},
     {"bus_put_c64_r1", BENCH_BUS, 64, 2000, 0, 0, false, false, false, "bench-bus-1", QUEUE_SEND, 2,
-     STREAM_PUT, BUS_PUT, 1},
+     STREAM_PUT, BUS_PUT, 1, URL_VS_API},
     {"bus_put_c64_r100", BENCH_BUS, 64, 2000, 0, 0, false, false, false, "bench-bus-100",
-     QUEUE_SEND, 2, STREAM_PUT, BUS_PUT, 100},
+     QUEUE_SEND, 2, STREAM_PUT, BUS_PUT, 100, URL_VS_API},
     {"bus_put_c64_r10000", BENCH_BUS, 64, 2000, 0, 0, false, false, false, "bench-bus-10000",
-     QUEUE_SEND, 2, STREAM_PUT, BUS_PUT, 10000},
+     QUEUE_SEND, 2, STREAM_PUT, BUS_PUT, 10000, URL_VS_API},
     {"bus_latency_c1", BENCH_BUS, 1, 2000, 0, 0, false, false, false, "bench-bus-latency",
-     QUEUE_SEND, 2, STREAM_PUT, BUS_LATENCY, 1},
+     QUEUE_SEND, 2, STREAM_PUT, BUS_LATENCY, 1, URL_VS_API},
+    {"url_c1", BENCH_URL, 1, 2000, 0, 0, false, false, true, NULL, QUEUE_SEND, 2, STREAM_PUT,
+     BUS_PUT, 0, URL_VS_API},
+    {"url_c64", BENCH_URL, 64, 2000, 0, 0, false, false, true, NULL, QUEUE_SEND, 2, STREAM_PUT,
+     BUS_PUT, 0, URL_VS_API},
+    {"url_c64_mhd", BENCH_URL, 64, 2000, 0, 0, false, false, true, NULL, QUEUE_SEND, 2, STREAM_PUT,
+     BUS_PUT, 0, URL_VS_MHD},
     {"async_e2e_c16", BENCH_INVOKE, 16, 2000, 0, 0, true, true, false, NULL, QUEUE_SEND, 2,
-     STREAM_PUT, BUS_PUT, 0},
+     STREAM_PUT, BUS_PUT, 0, URL_VS_API},
     {"async_c16", BENCH_INVOKE, 16, 2000, 0, 0, true, false, false, NULL, QUEUE_SEND, 2, STREAM_PUT,
-     BUS_PUT, 0},
+     BUS_PUT, 0, URL_VS_API},
 };
 
 static int ensure_function(const char *state, const char *endpoint, const char *dir)
@@ -176,6 +188,7 @@ static void spec_for(const std_item *it, const char *state, const char *endpoint
     s->stream_op = it->sop;
     s->bus_op = it->bop;
     s->bus_rules = it->rules;
+    s->url_vs = it->uvs;
     s->function = it->mode == BENCH_BASELINE ? NULL : s->function;
     s->queue_op = it->op;
     s->baseline_hops = it->hops;

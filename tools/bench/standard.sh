@@ -6,7 +6,7 @@
 # from tests/handlers/echo.so, alternates Lamina and raw-nng baseline
 # rounds, and runs the queue runs on the queues bench-queue and
 # bench-queue-latency, which it creates), stop the broker, remove the
-# state dir.
+# state dir.  The broker serves HTTP on a free port (the url runs).
 #
 #   tools/bench/standard.sh BUILD_ROOT [OUT.json]      (default BUILD_ROOT/bench-results.json)
 #
@@ -19,7 +19,7 @@ state=$(mktemp -d /tmp/lamina-bench-std.XXXXXX)
 log="$state.broker.log"
 export LAMINA_RUNTIME="${LAMINA_RUNTIME:-$build/runtime/lamina-runtime}"
 
-"$build/broker/lamina-broker" --state "$state" 2>"$log" &
+"$build/broker/lamina-broker" --state "$state" --http 127.0.0.1:0 2>"$log" &
 broker=$!
 cleanup() {
     kill "$broker" 2>/dev/null || true

@@ -202,6 +202,10 @@ int cmd_esm(cli *c, int argc, char **argv);
 int cmd_bus(cli *c, int argc, char **argv);
 int cmd_rule(cli *c, int argc, char **argv);
 /* misc.c */
+/* urls.c: url create|get|update|delete|list */
+int cmd_url(cli *c, int argc, char **argv);
+/* keys.c: keys create|list|delete */
+int cmd_keys(cli *c, int argc, char **argv);
 int cmd_status(cli *c, int argc, char **argv);
 int cmd_test_pattern(cli *c, int argc, char **argv);
 

@@ -160,13 +160,20 @@ const command cli_commands[] = {
          "  list [--function FN] [--source S]    get|delete|enable|disable UUID"},
     {.name = "bus",
      .run = cmd_bus,
-     .usage = "bus create|list|get|delete|put-events ...",
+     .usage = "bus create|list|get|delete|put-events|tail|archive|replay ...",
      .example = "lamina bus create app\n"
                 "  lamina bus put-events --bus app --entry "
                 "'{\"Source\":\"shop\",\"DetailType\":\"Order\",\"Detail\":{\"n\":1}}'\n"
                 "sub-verbs:\n"
                 "  create NAME    list    get NAME    delete NAME\n"
-                "  put-events [--bus B] (-f EVENTS.jsonl|- | --entry JSON)...  (1-10 entries)"},
+                "  put-events [--bus B] (-f EVENTS.jsonl|- | --entry JSON)...  (1-10 entries)\n"
+                "  tail NAME [--count N]  (events from now on, a JSON line each; best-effort)\n"
+                "  archive create NAME --bus B [--pattern JSON] [--retention-days N]\n"
+                "         [--description TEXT]  (N 0: forever, the default)\n"
+                "  archive list [--bus B]    archive get NAME    archive delete NAME\n"
+                "  replay ARCHIVE --from T --to T [--rules R1,R2] [--name REPLAY]\n"
+                "         (T: RFC 3339 UTC or epoch seconds)\n"
+                "  replay list    replay get REPLAY"},
     {.name = "rule",
      .run = cmd_rule,
      .usage = "rule put|list|get|delete|enable|disable|targets NAME ...",
@@ -174,11 +181,28 @@ const command cli_commands[] = {
                 "  lamina rule targets put orders --bus app --target q=arn:aws:sqs:x:1:orders\n"
                 "sub-verbs:\n"
                 "  put NAME --pattern JSON [--bus B] [--disabled]    list [--bus B]\n"
-                "  get|delete|enable|disable NAME [--bus B]\n"
+                "  get|enable|disable NAME [--bus B]    delete NAME [--bus B] [--force]\n"
                 "  targets list RULE [--bus B]    targets remove RULE --id ID... [--bus B]\n"
                 "  targets put RULE [--bus B] --target ID=ARN [--input JSON | --input-path PATH |\n"
                 "         --input-transformer PATHS_MAP TEMPLATE] [--max-age 60-86400]\n"
-                "         [--max-retries 0-185] [--dlq QUEUE_ARN]"},
+                "         [--max-retries 0-185] [--dlq QUEUE_ARN] [--message-group-id G]"},
+    {.name = "url",
+     .run = cmd_url,
+     .usage = "url create|get|update|delete|list NAME[:ALIAS] ...",
+     .example = "lamina url create hello --auth-type NONE --cors-allow-origins '*'\n"
+                "  curl \"$(lamina -o json url get hello | jq -r .FunctionUrl)\"\n"
+                "sub-verbs (served when the broker runs with --http HOST:PORT):\n"
+                "  create NAME --auth-type NONE|AWS_IAM [--qualifier $LATEST|ALIAS] [--invoke-mode BUFFERED]\n"
+                "         [--cors-allow-origins L] [--cors-allow-methods L] [--cors-allow-headers L]\n"
+                "         [--cors-expose-headers L] [--cors-max-age 0-86400] [--cors-allow-credentials]\n"
+                "  update NAME (the same options; --no-cors drops Cors)    get|delete NAME    list NAME\n"
+                "  (L is a comma-separated list; AWS_IAM URLs take SigV4 by 'lamina keys')"},
+    {.name = "keys",
+     .run = cmd_keys,
+     .usage = "keys create [--description T] | list | delete ACCESS_KEY_ID",
+     .example = "lamina keys create --description ci\n"
+                "  curl --aws-sigv4 aws:amz:local:lambda --user ID:SECRET \"$URL\"   "
+                "(an AWS_IAM function URL)"},
     {.name = "test-pattern",
      .run = cmd_test_pattern,
      .usage = "test-pattern PATTERN EVENT | test-pattern --jsonl FILE",

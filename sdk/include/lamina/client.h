@@ -301,15 +301,41 @@ LM_EXPORT void lm_invoke_result_finish(lm_invoke_result *r);
  *   "rule-put"     {Name, EventBusName?, EventPattern (JSON text) |
  *              ScheduleExpression (rate(...)/cron(...), default bus only),
  *              State? ENABLED|DISABLED}             -> {RuleArn} (an upsert)
- *   "rule-get" / "rule-delete" / "rule-enable" / "rule-disable" {Name, EventBusName?}
+ *   "rule-get" / "rule-enable" / "rule-disable" {Name, EventBusName?}
+ *   "rule-delete"  {Name, EventBusName?, Force? (bool)} -> {} (a rule with
+ *              targets: ValidationException "Rule can't be deleted since it
+ *              has targets." unless Force, which removes them too)
  *   "rule-list"    {EventBusName?}                 -> {Rules:[…]}
  *   "rule-targets-put" {Rule, EventBusName?, Targets:[{Id, Arn, Input? |
  *              InputPath? | InputTransformer?{InputPathsMap, InputTemplate},
  *              RetryPolicy?{MaximumRetryAttempts, MaximumEventAgeInSeconds},
- *              DeadLetterConfig?{Arn}}] (at most 5 per rule)}
- *                                                  -> {FailedEntryCount, FailedEntries}
+ *              DeadLetterConfig?{Arn}, SqsParameters?{MessageGroupId} (a FIFO
+ *              queue target: required)}] (1-5; at most 5 per rule)}
+ *                                                  -> {FailedEntryCount, FailedEntries:
+ *              [{TargetId, ErrorCode, ErrorMessage}]} (per target: the valid
+ *              ones are stored, each invalid one is listed)
  *   "rule-targets-list" {Rule, EventBusName?}      -> {Targets:[…]}
  *   "rule-targets-remove" {Rule, EventBusName?, Ids:[…]} -> {Removed, …}
+ *   "bus-tail"     {EventBusName?, Cursor?, WaitTimeSeconds? 0-20, Limit? 1-100}
+ *                                                  -> {Events:[envelope…], NextCursor,
+ *              Missed?, Reset?} (no Cursor: none, and the cursor of now; with
+ *              one: the events since, or a wait for the next; best-effort, an
+ *              in-memory ring per bus, lost on restart)
+ *   "archive-create" {ArchiveName, EventSourceArn (bus), EventPattern?,
+ *              Description?, RetentionDays? (0: forever)} -> {ArchiveArn, State}
+ *   "archive-get" / "archive-delete" {ArchiveName}  -> {ArchiveName, ArchiveArn,
+ *              EventSourceArn, EventPattern?, Description, State, RetentionDays,
+ *              CreationTime, EventCount, SizeBytes} / {}
+ *   "archive-list" {EventSourceArn?}               -> {Archives:[…]}
+ *   "replay-start" {ReplayName, EventSourceArn (archive), EventStartTime,
+ *              EventEndTime (RFC 3339 UTC or epoch seconds), Destination?{Arn
+ *              (the archive's bus), FilterArns? (rules)}} -> {ReplayArn, State}
+ *              (runs in the background; replayed envelopes carry replay-name)
+ *   "replay-get"   {ReplayName}                    -> {ReplayName, ReplayArn,
+ *              EventSourceArn, Destination, State STARTING|RUNNING|COMPLETED|
+ *              FAILED, StateReason?, EventStartTime, EventEndTime,
+ *              ReplayStartTime, ReplayEndTime?, EventsReplayed, Deliveries}
+ *   "replay-list"  {}                              -> {Replays:[…]}
  *
  * A function configuration is Lambda's FunctionConfiguration: FunctionName,
  * FunctionArn, Runtime, Version, CodeSha256, CodeSize, Description, Timeout,
