@@ -7,10 +7,12 @@
  * sbxhost.c) → store → registry → test clock (--test-clock: its
  * stored offset, lib/clock.h) → logs → pool → admin →
  * work socket → async queue (stored events start running) → messaging
- * (queues and topics: messaging/service.h) → api socket
+ * (queues and topics: messaging/service.h) → event source mappings
+ * (esm/esm.h: stored mappings start polling) → api socket
  * (last: clients only connect once everything can serve them).  Stop
  * order: mark stopping → pool (running invocations finish for up to 5 s,
  * queued ones get 503, every worker exits and is reaped: no orphans) →
+ * event source mappings (the outcomes of their batches recorded) →
  * async queue (outcomes recorded, accepted events committed) → admin
  * (pending calls answered) → messaging (waiting receives answered) → store
  * → api → work → logs.  Signals are blocked in every thread and taken with
@@ -31,6 +33,7 @@
 #include "admin/admin.h"
 #include "async/async.h"
 #include "core/core.h"
+#include "esm/esm.h"
 #include "front/front.h"
 #include "messaging/service.h"
 #include "store/store.h"
@@ -38,6 +41,7 @@
 #include "core/sbxhost.h"
 
 broker B;
+static int esm_max_filters = ESM_FILTERS_DEFAULT;
 
 static void usage(FILE *f)
 {
@@ -45,7 +49,7 @@ static void usage(FILE *f)
         f,
         "usage: lamina-broker [--state DIR] [--max-concurrency N] [--idle-timeout SECONDS]\n"
         "                     [--init-timeout SECONDS] [--listen tcp://HOST:PORT]\n"
-        "                     [--listener-check-ms MS] [--test-clock]\n"
+        "                     [--listener-check-ms MS] [--esm-max-filters N] [--test-clock]\n"
         "                     [--http HOST:PORT [--http-timeouts H,B] [--http-auth sigv4|none]]\n"
         "                     [--unsafe-no-sandbox] [--verbose]\n"
         "\n"
@@ -57,6 +61,8 @@ static void usage(FILE *f)
         "  --init-timeout S       limit for a handler's init (default 10)\n"
         "  --listener-check-ms MS probe a listener quiet this long; replace it if it\n"
         "                         stopped accepting (nng 1.5.2 bug; default 500)\n"
+        "  --esm-max-filters N    filters per event source mapping, 5-10 (default 5:\n"
+        "                         Lambda's quota, which AWS raises to 10 on request)\n"
         "  --test-clock           for tests: the api op clock-advance moves broker time\n"
         "                         (async retry delays, event age, idempotency keys)\n"
         "                         forward\n"
@@ -114,6 +120,7 @@ static int parse_args(int argc, char **argv)
         {"unsafe-no-sandbox", no_argument, NULL, 'u'},
         {"listener-check-ms", required_argument, NULL, 'k'},
         {"test-clock", no_argument, NULL, 'T'},
+        {"esm-max-filters", required_argument, NULL, 'F'},
         {"http", required_argument, NULL, 'H'},
         {"http-timeouts", required_argument, NULL, 'O'},
         {"http-auth", required_argument, NULL, 'A'},
@@ -137,6 +144,7 @@ static int parse_args(int argc, char **argv)
         case 'u': B.opt.unsafe_no_sandbox = true; break;
         case 'k': B.opt.listener_check_ms = atoi(optarg); break;
         case 'T': B.opt.test_clock = true; break;
+        case 'F': esm_max_filters = atoi(optarg); break;
         case 'H': http_addr = optarg; break;
         case 'A':
             if (strcmp(optarg, "none") != 0 && strcmp(optarg, "sigv4") != 0) {
@@ -158,7 +166,8 @@ static int parse_args(int argc, char **argv)
         }
     }
     if (optind != argc || B.opt.max_concurrency < 1 || B.opt.idle_timeout_ms < 1 ||
-        B.opt.init_timeout_ms < 1 || B.opt.listener_check_ms < 1) {
+        B.opt.init_timeout_ms < 1 || B.opt.listener_check_ms < 1 ||
+        esm_max_filters < ESM_FILTERS_DEFAULT || esm_max_filters > ESM_FILTERS_MAX) {
         usage(stderr);
         return 2;
     }
@@ -235,8 +244,10 @@ static int start_test_clock(lm_error *e)
 }
 
 /* Topic deliveries to functions become async events (async/asyncq.c). */
-static const mqsvc_hooks MQ_HOOKS = {
-    .invoke = asyncq_sns_invoke, .after = asyncq_sns_after, .close = asyncq_sns_close};
+static const mqsvc_hooks MQ_HOOKS = {.invoke = asyncq_sns_invoke,
+                                     .after = asyncq_sns_after,
+                                     .close = asyncq_sns_close,
+                                     .ready = esm_notify}; /* event source mappings look again */
 
 static int start(void)
 {
@@ -259,7 +270,8 @@ static int start(void)
         return -1;
     }
     if (fnlog_start() != 0 || pool_start() != 0 || admin_start() != 0 || work_start() != 0 ||
-        asyncq_start(path) != 0 || mqsvc_start(path, &MQ_HOOKS) != 0) {
+        asyncq_start(path) != 0 || mqsvc_start(path, &MQ_HOOKS) != 0 ||
+        esm_start(path, esm_max_filters) != 0) {
         return -1;
     }
     /* function URLs, then HTTP before the api socket: once a client can
@@ -298,6 +310,7 @@ static void stop(void)
     listen_watch_stop();
     pool_stop();
     http_stop();
+    esm_stop();
     asyncq_stop();
     admin_stop();
     mqsvc_stop();

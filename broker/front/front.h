@@ -10,6 +10,7 @@
 #include "core/core.h"
 
 #include "admin/admin.h"
+#include "esm/esm.h"
 #include "lib/completion.h"
 #include "messaging/service.h"
 
@@ -58,7 +59,8 @@ void lapi_start(const char *method, const char *path, const char *query, const u
 typedef enum op_where {
     OP_INLINE, /* in the way in's callback: must not block */
     OP_ADMIN, /* on the admin thread, one at a time */
-    OP_MESSAGING /* on the messaging thread, grouped into one commit */
+    OP_MESSAGING, /* on the messaging thread, grouped into one commit */
+    OP_ESM /* on the esm thread (event source mappings: it owns them) */
 } op_where;
 
 typedef enum op_args {
@@ -78,7 +80,7 @@ typedef struct op_def {
     op_args args;
     op_run_fn run; /* OP_INLINE */
     admin_op_fn admin; /* OP_ADMIN */
-    mqsvc_op_fn mq; /* OP_MESSAGING */
+    mqsvc_op_fn mq; /* OP_MESSAGING, and OP_ESM (run on the esm thread's own engine) */
 } op_def;
 
 /* The op named op (n bytes), or NULL. */

@@ -13,6 +13,8 @@
  *     because it touches the disk.
  *   - OP_MESSAGING: queued to the messaging thread (messaging/service.c):
  *     the queue-*, topic-* and stream-* ops, which it groups into one commit.
+ *   - OP_ESM: queued to the esm thread (esm/esm.c), which owns the event
+ *     source mappings and their pollers: the esm-* ops.
  * `args` says whether the request's "args" map is required (checked
  * here, with the same error the handler would give), optional, or not
  * read at all (invoke's fields are at the top level).
@@ -270,7 +272,7 @@ static nng_msg *op_status(const proto_doc *doc, const msgpack_object *args, lm_e
     int64_t aq_queued = 0;
     int aq_running = 0;
     asyncq_counts(&aq_queued, &aq_running);
-    pw_map(&w, 13);
+    pw_map(&w, 14);
     pw_key(&w, "Version");
     pw_str(&w, BROKER_VERSION);
     pw_key(&w, "UptimeSeconds");
@@ -309,6 +311,20 @@ static nng_msg *op_status(const proto_doc *doc, const msgpack_object *args, lm_e
     pw_int(&w, dlq_errors);
     pw_key(&w, "Messaging");
     mqsvc_write_status(&w);
+    esm_counters ec;
+    esm_counts(&ec);
+    pw_key(&w, "EventSourceMappings");
+    pw_map(&w, 5);
+    pw_key(&w, "Mappings");
+    pw_int(&w, ec.mappings);
+    pw_key(&w, "Batches");
+    pw_int(&w, ec.batches);
+    pw_key(&w, "FailedBatches");
+    pw_int(&w, ec.failures);
+    pw_key(&w, "Records");
+    pw_int(&w, ec.records);
+    pw_key(&w, "FilteredOut");
+    pw_int(&w, ec.filtered);
     pw_key(&w, "ListenersReplaced");
     pw_int(&w, (int64_t)listen_replacements());
     pw_key(&w, "ListenerProbes");
@@ -411,6 +427,14 @@ static const op_def OPS[] = {
     {"replay-start", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_replay_start},
     {"replay-get", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_replay_get},
     {"replay-list", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_replay_list},
+    /* event source mappings (esm/esm.c; Lambda's field names) */
+    {"esm-create", OP_ESM, OP_ARGS_REQUIRED, NULL, NULL, esm_op_create},
+    {"esm-list", OP_ESM, OP_ARGS_OPTIONAL, NULL, NULL, esm_op_list},
+    {"esm-get", OP_ESM, OP_ARGS_REQUIRED, NULL, NULL, esm_op_get},
+    {"esm-update", OP_ESM, OP_ARGS_REQUIRED, NULL, NULL, esm_op_update},
+    {"esm-delete", OP_ESM, OP_ARGS_REQUIRED, NULL, NULL, esm_op_delete},
+    {"esm-enable", OP_ESM, OP_ARGS_REQUIRED, NULL, NULL, esm_op_enable},
+    {"esm-disable", OP_ESM, OP_ARGS_REQUIRED, NULL, NULL, esm_op_disable},
 };
 
 const op_def *ops_find(const char *op, size_t n)
@@ -443,6 +467,8 @@ void ops_run(const op_def *d, nng_msg *msg, const proto_doc *doc, completion don
         d->run(msg, doc, args, done);
     } else if (d->where == OP_MESSAGING) {
         mqsvc_submit(msg, args, d->mq, done); /* args read before it returns */
+    } else if (d->where == OP_ESM) {
+        esm_submit(msg, args, d->mq, done); /* args read before it returns */
     } else {
         admin_submit(msg, d->admin, done); /* decoded again on the admin thread */
     }

@@ -316,6 +316,9 @@ static void notes_unpark(ready_note *n, list_head *run)
     while (n != NULL) {
         ready_note *next = n->next;
         unpark(n->name, n->bus, run);
+        if (!n->bus && S.hooks.ready != NULL) { /* the pollers (esm/) look again too */
+            S.hooks.ready(n->name);
+        }
         free(n);
         n = next;
     }
@@ -364,8 +367,10 @@ static void run_turn(list_head *run)
         blog(LOG_ERROR, "messaging: BEGIN failed: %s", e.message);
     }
     double now = clk_mono_ms();
+    bool streams = false; /* records were put: stream pollers look again */
     job *j;
     while ((j = list_pop_front_entry(run, job, node)) != NULL) {
+        streams = streams || j->fn == mqops_stream_put || j->fn == mqops_stream_put_batch;
         if (!tx) {
             proto_error(&j->err, LM_E_IO, "the store is not available: %s", e.message);
             list_push_back(&done, &j->node);
@@ -388,6 +393,9 @@ static void run_turn(list_head *run)
     }
     bool committed = tx && mq_commit(S.m, &e) == LM_OK;
     after_tx(committed);
+    if (committed && streams && S.hooks.ready != NULL) {
+        S.hooks.ready(NULL);
+    }
     stats_publish(); /* before the answers: a caller's next status sees its work */
     if (tx && !committed) {
         blog(LOG_ERROR, "messaging: COMMIT failed: %s", e.message);

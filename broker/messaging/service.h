@@ -53,16 +53,20 @@ typedef struct mqsvc_call {
  * the service's transaction: what it wrote is undone if the COMMIT fails. */
 typedef nng_msg *(*mqsvc_op_fn)(mq *m, mqsvc_call *c, lm_error *e);
 
-/* What the layer above (async/, wired by main.c) does for topic
- * deliveries to functions, on the messaging thread: invoke stores one in
- * the publish's transaction on db; after runs after every transaction
- * (committed or not); close runs before db is closed.  Any may be NULL
- * (without invoke, function deliveries fail). */
+/* What the layers above (async/ and esm/, wired by main.c) do, on the
+ * messaging thread: invoke stores a topic delivery to a function in the
+ * publish's transaction on db; after runs after every transaction
+ * (committed or not); close runs before db is closed; ready is told after
+ * a commit that a queue may have messages to receive (ours or another
+ * instance's, through mqsvc_notify_ready), or with NULL that records were
+ * put into streams: the event source mappings' pollers look again.  Any
+ * may be NULL (without invoke, function deliveries fail). */
 struct sqlite3;
 typedef struct mqsvc_hooks {
     int (*invoke)(struct sqlite3 *db, const mq_delivery *d, lm_error *e);
     void (*after)(bool committed);
     void (*close)(void);
+    void (*ready)(const char *queue);
 } mqsvc_hooks;
 
 /* Open db_path (the state dir's database), apply the engine's schema and

@@ -31,7 +31,10 @@
  * async_idempotency (async invokes' idempotency keys, written by
  * store/async_events.c in the transaction that stores their event:
  * primary key (name, key), the first RequestId, a SHA-256 of what was sent and the broker time it was
- * stored); 6 = + the event source mappings' tables (store/esm.c); 7 = +
+ * stored); 6 = + esm_mappings (event source mappings, their whole
+ * configuration as JSON) and esm_checkpoints (per mapping and shard lane,
+ * the last stream sequence number a batch finished), both owned by
+ * store/esm.c; 7 = +
  * function_urls (store/urls.c: one row per function URL) and access_keys
  * (store/keys.c: SigV4 keys, their secrets sealed).  Upgrading 1 → 2
  * adds the columns (checked with pragma table_info); 2 → 3, 4 → 5, 5 → 6
@@ -130,6 +133,18 @@ static const char *schema =
     "  created_at INTEGER NOT NULL," /* broker time, epoch ms */
     "  PRIMARY KEY(name, key)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS async_idempotency_age ON async_idempotency(created_at);"
+    /* schema 6: event source mappings and their stream checkpoints
+     * (store/esm.c, on the esm thread's connection) */
+    "CREATE TABLE IF NOT EXISTS esm_mappings("
+    "  uuid TEXT PRIMARY KEY,"
+    "  config TEXT NOT NULL," /* the mapping as JSON (esm/config.c) */
+    "  created_ms INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS esm_checkpoints("
+    "  uuid TEXT NOT NULL,"
+    "  shard TEXT NOT NULL,"
+    "  seq TEXT NOT NULL," /* last sequence number processed or skipped, '' none */
+    "  finished INTEGER NOT NULL DEFAULT 0," /* a closed shard read to its end */
+    "  PRIMARY KEY(uuid, shard)) WITHOUT ROWID;"
     /* schema 7: function URLs (store/urls.c) */
     "CREATE TABLE IF NOT EXISTS function_urls("
     "  url_id TEXT PRIMARY KEY,"

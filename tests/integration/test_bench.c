@@ -674,3 +674,31 @@ Test(bench, usage_errors_exit_2)
     cr_assert_eq(bench(&d, "frobnicate", NULL), 2);
     cr_assert_null(d);
 }
+
+Test(bench, esm_mode_drains_a_queue_through_a_mapping_and_invokes_directly)
+{
+    lt_create(&b, "eb", "echo", NULL);
+    cJSON *d = NULL;
+    int rc = bench(&d, "esm", "eb", "--batch-size", "10", "-n", "200", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(num(d, "batch_size"), 10);
+    cr_assert_eq(num(d, "records"), 200);
+    cr_assert_gt(num(d, "esm_records_s"), 0);
+    cr_assert_gt(num(d, "direct_records_s"), 0);
+    cr_assert_gt(num(d, "ratio"), 0);
+    cr_assert_eq(num(d, "send_to_done_us.count"), 50);
+    cr_assert_gt(num(d, "send_to_done_us.p50"), 0);
+    cJSON_Delete(d);
+    /* its queues and mappings are gone; the function ran the records */
+    cJSON *l = lt_ok(&b, "esm-list", "{}");
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(l, "EventSourceMappings")), 0);
+    cJSON_Delete(l);
+    cJSON *s = lt_ok(&b, "status", "{}");
+    cr_assert_geq(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(s, "EventSourceMappings"), "Records")->valuedouble,
+        250);
+    cJSON_Delete(s);
+    /* bad input: usage errors */
+    cr_assert_eq(bench(&d, "esm", NULL), 2);
+    cr_assert_eq(bench(&d, "esm", "eb", "--batch-size", "0", NULL), 2);
+}

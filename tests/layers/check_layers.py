@@ -18,7 +18,7 @@ import shutil
 import sys
 import tempfile
 
-RANK = {"lib": 0, "core": 1, "messaging": 1, "store": 2, "admin": 3, "async": 3, "front": 4}
+RANK = {"lib": 0, "core": 1, "messaging": 1, "store": 2, "admin": 3, "async": 3, "esm": 3, "front": 4}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 FRONT_ONLY = re.compile(r"\b(api_ctx|api_reply\w*|api_done)\b")
 

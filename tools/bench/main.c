@@ -17,6 +17,7 @@
 
 #include "baseline.h"
 #include "bench.h"
+#include "esm.h"
 #include "opts.h"
 #include "report.h"
 
@@ -40,6 +41,7 @@ typedef struct cli {
     bool hops_given;
     bool has_failif;
     failif fail;
+    int esm_batch; /* esm mode's --batch-size (0: 10) */
     char *payload_buf; /* owned */
 } cli;
 
@@ -75,6 +77,10 @@ static void usage(FILE *out)
             "                   --vs-baseline against --url-baseline api (the same\n"
             "                   function over the api socket, default) or mhd (a trivial\n"
             "                   libmicrohttpd responder echoing each POST)\n"
+            "  esm FUNCTION     records/s through an event source mapping of a fresh queue\n"
+            "                   (-n RECORDS, default 2000, of -s BYTES; --batch-size N,\n"
+            "                   default 10) beside invoking FUNCTION directly with the same\n"
+            "                   batches from 5 callers, and send->done latency (batch 1)\n"
             "  standard         the standard set; needs --handlers DIR (echo.so)\n"
             "\n"
             "load shape:\n"
@@ -131,6 +137,7 @@ enum {
     OPT_RULES,
     OPT_HOPS,
     OPT_URL_BASELINE,
+    OPT_BATCH,
 };
 
 static const struct option long_opts[] = {
@@ -159,6 +166,7 @@ static const struct option long_opts[] = {
     {"prefill", required_argument, NULL, OPT_PREFILL},
     {"rules", required_argument, NULL, OPT_RULES},
     {"hops", required_argument, NULL, OPT_HOPS},
+    {"batch-size", required_argument, NULL, OPT_BATCH},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -230,6 +238,9 @@ static int parse_other_opt(cli *c, int opt, const char *v)
         c->spec.rounds = atoi(v);
         return c->spec.rounds >= 1 && c->spec.rounds <= 100 ? 0 : bad("rounds", v);
     case OPT_JSON: c->json_path = v; return 0;
+    case OPT_BATCH:
+        c->esm_batch = atoi(v);
+        return c->esm_batch >= 1 && c->esm_batch <= 10000 ? 0 : bad("batch size", v);
     case OPT_FAILIF:
         if (failif_parse(v, &c->fail, err, sizeof(err)) != 0) {
             fprintf(stderr, "lamina-bench: %s\n", err);
@@ -567,6 +578,43 @@ static int helper_mode(int argc, char **argv)
     return -1;
 }
 
+/* esm FUNCTION: the mapping bench (esm.c), printed and written to --json. */
+static int run_esm(cli *c)
+{
+    if (c->spec.function == NULL) {
+        fprintf(stderr, "lamina-bench: esm needs a function name\n");
+        return EXIT_USAGE;
+    }
+    int batch = c->esm_batch > 0 ? c->esm_batch : 10;
+    int records = c->n_given ? (int)c->spec.shape.requests : 2000;
+    char err[512];
+    cJSON *o = NULL;
+    if (esm_bench_run(c->spec.state_dir, c->spec.endpoint, c->spec.function, batch, records,
+                      (size_t)c->size, 50, &o, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lamina-bench: esm: %s\n", err);
+        return EXIT_RUN;
+    }
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(o, "send_to_done_us");
+    if (!c->spec.quiet) {
+        fprintf(stderr,
+                "esm %s, batch %d, %d records: %.0f records/s through the mapping, %.0f "
+                "directly (%.2fx); send->done p50 %.0f us, p99 %.0f us\n",
+                c->spec.function, batch, records,
+                cJSON_GetObjectItemCaseSensitive(o, "esm_records_s")->valuedouble,
+                cJSON_GetObjectItemCaseSensitive(o, "direct_records_s")->valuedouble,
+                cJSON_GetObjectItemCaseSensitive(o, "ratio")->valuedouble,
+                cJSON_GetObjectItemCaseSensitive(l, "p50")->valuedouble,
+                cJSON_GetObjectItemCaseSensitive(l, "p99")->valuedouble);
+    }
+    int rc = 0;
+    if (c->json_path != NULL && report_write(c->json_path, o, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lamina-bench: %s\n", err);
+        rc = EXIT_RUN;
+    }
+    cJSON_Delete(o);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     cli c;
@@ -591,6 +639,9 @@ int main(int argc, char **argv)
                             c.spec.quiet) == 0
                    ? 0
                    : EXIT_RUN;
+    }
+    if (strcmp(c.mode, "esm") == 0) {
+        return run_esm(&c);
     }
     if (set_mode(&c) != 0 || settle(&c) != 0) {
         return EXIT_USAGE;

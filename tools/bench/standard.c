@@ -37,6 +37,12 @@
  *   queue_latency_c1  send, then long-poll receive + delete, 1 caller, 2 s,
  *               on "bench-queue-latency": send→receive time of one message
  *
+ *   esm_b1, esm_b10, esm_b100  an event source mapping of a fresh queue onto
+ *               bench-echo, batch size 1, 10 and 100, 2,000 records: records/s
+ *               through the mapping over records/s invoking bench-echo
+ *               directly with the same batches from 5 callers, and the
+ *               send→done latency of one message (tools/bench/esm.h)
+ *
  * From those, summary.queue_goals holds the two ratios issue 12 asks for:
  * send throughput at 64 callers over the A2 goal, 0.5 × min(raw req/rep at
  * 64 callers, the baseline side of queue_send_c64, SQLite FULL 100-row
@@ -60,6 +66,7 @@
 #include <lamina/client.h>
 
 #include "bench.h"
+#include "esm.h"
 #include "lamina.h"
 #include "report.h"
 
@@ -416,6 +423,44 @@ static void markdown_queue(const cJSON *summary)
             num(g, "api_round_trip_p50_us", NULL), num(g, "fdatasync_p50_us", NULL));
 }
 
+static void markdown_esm(const cJSON *summary)
+{
+    const char *names[] = {"esm_b1", "esm_b10", "esm_b100"};
+    fprintf(stderr,
+            "\n| mapping | records/s | direct records/s | ratio | send->done p50 / p99 (us) |\n"
+            "|---|---|---|---|---|\n");
+    for (int i = 0; i < 3; i++) {
+        const cJSON *o = cJSON_GetObjectItemCaseSensitive(summary, names[i]);
+        if (o != NULL) {
+            fprintf(stderr, "| batch %.0f | %.0f | %.0f | %.2f | %.0f / %.0f |\n",
+                    num(o, "batch_size", NULL), num(o, "esm_records_s", NULL),
+                    num(o, "direct_records_s", NULL), num(o, "ratio", NULL),
+                    num(o, "send_to_done_us", "p50"), num(o, "send_to_done_us", "p99"));
+        }
+    }
+}
+
+/* The mapping runs (esm.c), after the load runs. */
+static int run_esm_set(const char *state, const char *endpoint, cJSON *summary, bool quiet)
+{
+    const int batches[] = {1, 10, 100};
+    for (int i = 0; i < 3; i++) {
+        char name[16], err[512];
+        cJSON *o = NULL;
+        snprintf(name, sizeof(name), "esm_b%d", batches[i]);
+        if (!quiet) {
+            fprintf(stderr, "\n== %s\n", name);
+        }
+        if (esm_bench_run(state, endpoint, STD_FUNCTION, batches[i], 2000, 64, 20, &o, err,
+                          sizeof(err)) != 0) {
+            fprintf(stderr, "lamina-bench: %s: %s\n", name, err);
+            return -1;
+        }
+        cJSON_AddItemToObject(summary, name, o);
+    }
+    return 0;
+}
+
 static cJSON *new_document(cJSON **runs, cJSON **summary)
 {
     char date[32];
@@ -458,6 +503,9 @@ int standard_run(const char *state, const char *endpoint, const char *handler_di
         cJSON_AddItemToObject(summary, std_items[i].name, summarise(&std_items[i], one));
         cJSON_AddItemToObject(runs, std_items[i].name, one);
     }
+    if (run_esm_set(state, endpoint, summary, quiet) != 0) {
+        goto cleanup;
+    }
     cJSON_AddItemToObject(summary, "queue_goals", queue_goals(summary));
     cJSON_AddItemToObject(summary, "stream_goals", stream_goals(summary));
     cJSON_AddItemToObject(summary, "bus_goals", bus_goals(summary));
@@ -467,6 +515,7 @@ int standard_run(const char *state, const char *endpoint, const char *handler_di
         markdown_queue(summary);
         markdown_stream(summary);
         markdown_bus(summary);
+        markdown_esm(summary);
     }
     if (json_path != NULL && report_write(json_path, doc, err, sizeof(err)) != 0) {
         fprintf(stderr, "lamina-bench: %s\n", err);

@@ -4,7 +4,7 @@
  * helpers every verb uses.
  *
  * One file per resource holds its verbs (functions.c, versions.c, invoke.c,
- * events.c, queues.c, topics.c, streams.c, misc.c); each verb is a `cmd_<verb>`
+ * events.c, queues.c, topics.c, streams.c, esm.c, misc.c); each verb is a `cmd_<verb>`
  * handler with the signature command_fn and one row in the table in
  * commands.c, which both dispatch and the help text (main.c) read.
  * Helpers shared between verb files carry their file's prefix: out_
@@ -196,6 +196,8 @@ int cmd_topic(cli *c, int argc, char **argv);
 /* streams.c: stream create|list|get|delete|put|put-batch|iterator|
  * get-records|reshard */
 int cmd_stream(cli *c, int argc, char **argv);
+/* esm.c: esm create|list|get|update|delete|enable|disable (event source mappings) */
+int cmd_esm(cli *c, int argc, char **argv);
 /* buses.c: bus create|list|delete|put-events, rule put|delete|targets put */
 int cmd_bus(cli *c, int argc, char **argv);
 int cmd_rule(cli *c, int argc, char **argv);

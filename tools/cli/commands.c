@@ -141,6 +141,23 @@ const command cli_commands[] = {
          "         AFTER_SEQUENCE_NUMBER S|AT_TIMESTAMP EPOCH_SECONDS  (valid 5 minutes)\n"
          "  get-records ITERATOR [--limit 1-10000]\n"
          "  reshard NAME split SHARD NEW_STARTING_HASH_KEY | merge SHARD ADJACENT_SHARD"},
+    {.name = "esm",
+     .run = cmd_esm,
+     .usage = "esm create|list|get|update|delete|enable|disable ...",
+     .example =
+         "lamina esm create --function work --source queue:orders --batch-size 100 --window 5\n"
+         "  lamina esm create --function work --source stream:clicks --starting-position LATEST\n"
+         "         --max-retries 3 --bisect --on-failure queue:failed\n"
+         "  lamina esm get 6f1c...    lamina esm disable 6f1c...\n"
+         "sub-verbs (event source mappings: Lambda's ranges and defaults, checked by the broker):\n"
+         "  create --function FN --source queue:NAME|stream:NAME|ARN [--batch-size N]\n"
+         "         [--window S] [--filter JSON]... [--starting-position TRIM_HORIZON|LATEST|\n"
+         "         AT_TIMESTAMP --starting-timestamp T] [--max-retries N] [--max-record-age S]\n"
+         "         [--bisect] [--parallelization N] [--report-batch-item-failures]\n"
+         "         [--on-failure queue:Q|topic:T] [--max-concurrency N] [--disabled]\n"
+         "  update UUID [the flags of create but --source and --starting-*; --no-filters,\n"
+         "         --enabled]\n"
+         "  list [--function FN] [--source S]    get|delete|enable|disable UUID"},
     {.name = "bus",
      .run = cmd_bus,
      .usage = "bus create|list|get|delete|put-events|tail|archive|replay ...",
