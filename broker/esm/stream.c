@@ -40,7 +40,11 @@
  * after 1 s of broker time, doubling to 60 s, the shard waiting meanwhile;
  * the retry reads the same records (no more: records put meanwhile wait).
  * With BisectBatchOnFunctionError a failed batch of n > 1 records is
- * retried as its first n/2 without counting a retry.  A batch is discarded
+ * retried as its first n/2 without counting a retry.  A batch whose first
+ * record is already older than MaximumRecordAgeInSeconds when it is read is
+ * not invoked (also when it is read again for a retry): it is reported
+ * (approximateInvokeCount: the runs so far, no responseContext) and passed
+ * over.  A batch is discarded
  * when its retries (MaximumRetryAttempts) are spent or its first record is
  * older than MaximumRecordAgeInSeconds; its on-failure record (KinesisBatchInfo,
  * no records) goes to DestinationConfig.OnFailure and the checkpoint moves
@@ -382,6 +386,8 @@ static esm_batch *gather(esm_map *mp, int si, const mq_records *rs, bool *cut)
     return b;
 }
 
+static void send_failure(esm_batch *b, mq *m, const char *cond, int attempts, int64_t now);
+
 /* Read one shard; a batch onto run, or a checkpoint past filtered records. */
 static void poll_shard(esm_map *mp, int si, mq *m, sqlconn *c, int64_t now, list_head *run)
 {
@@ -415,6 +421,17 @@ static void poll_shard(esm_map *mp, int si, mq *m, sqlconn *c, int64_t now, list
     if (b->n == 0) { /* all filtered out: pass over them */
         if (b->ckpt_seq[0] != '\0' &&
             esm_store_checkpoint_put(c, mp->cfg.uuid, s->key, b->ckpt_seq, false)) {
+            snprintf(s->seq, sizeof(s->seq), "%s", b->ckpt_seq);
+            mp->wake_at = now;
+        }
+        esm_batch_free(b);
+        return;
+    }
+    if (mp->cfg.max_age_s >= 0 && now - b->first_arrival > (int64_t)mp->cfg.max_age_s * 1000) {
+        /* too old to send at all: reported and passed over, never invoked */
+        util_uuid4(b->rid);
+        send_failure(b, m, "RecordAgeExceeded", s->attempts, now);
+        if (esm_store_checkpoint_put(c, mp->cfg.uuid, s->key, b->ckpt_seq, false)) {
             snprintf(s->seq, sizeof(s->seq), "%s", b->ckpt_seq);
             mp->wake_at = now;
         }
@@ -473,11 +490,13 @@ static cJSON *failure_record(const esm_batch *b, const char *cond, int attempts)
     cJSON_AddStringToObject(rq, "functionArn", arn);
     cJSON_AddStringToObject(rq, "condition", cond);
     cJSON_AddNumberToObject(rq, "approximateInvokeCount", attempts);
-    cJSON *rs = cJSON_AddObjectToObject(r, "responseContext");
-    cJSON_AddNumberToObject(rs, "statusCode", b->status);
-    cJSON_AddStringToObject(rs, "executedVersion", b->version);
-    if (b->ferr[0] != '\0') {
-        cJSON_AddStringToObject(rs, "functionError", b->ferr);
+    if (b->status != 0) { /* a batch found too old when read did not run: no response */
+        cJSON *rs = cJSON_AddObjectToObject(r, "responseContext");
+        cJSON_AddNumberToObject(rs, "statusCode", b->status);
+        cJSON_AddStringToObject(rs, "executedVersion", b->version);
+        if (b->ferr[0] != '\0') {
+            cJSON_AddStringToObject(rs, "functionError", b->ferr);
+        }
     }
     cJSON_AddStringToObject(r, "version", "1.0");
     iso(clk_now_ms(), t);
