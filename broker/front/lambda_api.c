@@ -25,6 +25,9 @@
  *                                                       event-config-put|get|delete (204)
  *   POST|GET|PUT|DELETE /2021-10-31/functions/F/url     url-create (201)|get|update|delete (204)
  *   GET    /2021-10-31/functions/F/urls                 url-list
+ *   POST   /2015-03-31/event-source-mappings            esm-create    202
+ *   GET    /2015-03-31/event-source-mappings            esm-list (?FunctionName, ?EventSourceArn)
+ *   GET|PUT|DELETE /2015-03-31/event-source-mappings/U  esm-get|-update (202)|-delete (202)
  * F and A are %-decoded (F may be an ARN); ?Qualifier= becomes the op's
  * Qualifier.  Bodies are JSON objects with Lambda's field names, which
  * the ops already use; fields Lamina has no use for (Runtime, Role,
@@ -71,34 +74,43 @@ typedef struct route {
     const char *op;
     int ok_status;
     lapi_op_kind kind;
+    const char *id_key; /* the op's name for the path's id: NULL is "FunctionName" */
 } route;
 
 static const route ROUTES[] = {
-    {"POST", "/2015-03-31/functions", NULL, "create", 201, K_CODE},
-    {"GET", "/2015-03-31/functions", NULL, "list", 200, K_PLAIN},
-    {"GET", "/2015-03-31/functions", "", "get", 200, K_PLAIN},
-    {"DELETE", "/2015-03-31/functions", "", "delete", 204, K_PLAIN},
-    {"GET", "/2015-03-31/functions", "/configuration", "get", 200, K_CONFIG},
-    {"PUT", "/2015-03-31/functions", "/configuration", "update-config", 200, K_PLAIN},
-    {"PUT", "/2015-03-31/functions", "/code", "update-code", 200, K_CODE},
-    {"POST", "/2015-03-31/functions", "/invocations", "invoke", 200, K_INVOKE},
-    {"POST", "/2015-03-31/functions", "/versions", "publish", 201, K_PLAIN},
-    {"GET", "/2015-03-31/functions", "/versions", "versions", 200, K_PLAIN},
-    {"POST", "/2015-03-31/functions", "/aliases", "alias-create", 201, K_PLAIN},
-    {"GET", "/2015-03-31/functions", "/aliases", "alias-list", 200, K_PLAIN},
-    {"GET", "/2015-03-31/functions", "/aliases/*", "alias-get", 200, K_PLAIN},
-    {"PUT", "/2015-03-31/functions", "/aliases/*", "alias-update", 200, K_PLAIN},
-    {"DELETE", "/2015-03-31/functions", "/aliases/*", "alias-delete", 204, K_PLAIN},
-    {"PUT", "/2019-09-25/functions", "/event-invoke-config", "event-config-put", 200, K_PLAIN},
-    {"POST", "/2019-09-25/functions", "/event-invoke-config", "event-config-put", 200, K_PLAIN},
-    {"GET", "/2019-09-25/functions", "/event-invoke-config", "event-config-get", 200, K_PLAIN},
-    {"DELETE", "/2019-09-25/functions", "/event-invoke-config", "event-config-delete", 204,
-     K_PLAIN},
-    {"POST", "/2021-10-31/functions", "/url", "url-create", 201, K_PLAIN},
-    {"GET", "/2021-10-31/functions", "/url", "url-get", 200, K_PLAIN},
-    {"PUT", "/2021-10-31/functions", "/url", "url-update", 200, K_PLAIN},
-    {"DELETE", "/2021-10-31/functions", "/url", "url-delete", 204, K_PLAIN},
-    {"GET", "/2021-10-31/functions", "/urls", "url-list", 200, K_PLAIN},
+    {"POST", "/2015-03-31/functions", NULL, "create", 201, K_CODE, NULL},
+    {"GET", "/2015-03-31/functions", NULL, "list", 200, K_PLAIN, NULL},
+    {"GET", "/2015-03-31/functions", "", "get", 200, K_PLAIN, NULL},
+    {"DELETE", "/2015-03-31/functions", "", "delete", 204, K_PLAIN, NULL},
+    {"GET", "/2015-03-31/functions", "/configuration", "get", 200, K_CONFIG, NULL},
+    {"PUT", "/2015-03-31/functions", "/configuration", "update-config", 200, K_PLAIN, NULL},
+    {"PUT", "/2015-03-31/functions", "/code", "update-code", 200, K_CODE, NULL},
+    {"POST", "/2015-03-31/functions", "/invocations", "invoke", 200, K_INVOKE, NULL},
+    {"POST", "/2015-03-31/functions", "/versions", "publish", 201, K_PLAIN, NULL},
+    {"GET", "/2015-03-31/functions", "/versions", "versions", 200, K_PLAIN, NULL},
+    {"POST", "/2015-03-31/functions", "/aliases", "alias-create", 201, K_PLAIN, NULL},
+    {"GET", "/2015-03-31/functions", "/aliases", "alias-list", 200, K_PLAIN, NULL},
+    {"GET", "/2015-03-31/functions", "/aliases/*", "alias-get", 200, K_PLAIN, NULL},
+    {"PUT", "/2015-03-31/functions", "/aliases/*", "alias-update", 200, K_PLAIN, NULL},
+    {"DELETE", "/2015-03-31/functions", "/aliases/*", "alias-delete", 204, K_PLAIN, NULL},
+    {"PUT", "/2019-09-25/functions", "/event-invoke-config", "event-config-put", 200, K_PLAIN,
+     NULL},
+    {"POST", "/2019-09-25/functions", "/event-invoke-config", "event-config-put", 200, K_PLAIN,
+     NULL},
+    {"GET", "/2019-09-25/functions", "/event-invoke-config", "event-config-get", 200, K_PLAIN,
+     NULL},
+    {"DELETE", "/2019-09-25/functions", "/event-invoke-config", "event-config-delete", 204, K_PLAIN,
+     NULL},
+    {"POST", "/2021-10-31/functions", "/url", "url-create", 201, K_PLAIN, NULL},
+    {"GET", "/2021-10-31/functions", "/url", "url-get", 200, K_PLAIN, NULL},
+    {"PUT", "/2021-10-31/functions", "/url", "url-update", 200, K_PLAIN, NULL},
+    {"DELETE", "/2021-10-31/functions", "/url", "url-delete", 204, K_PLAIN, NULL},
+    {"GET", "/2021-10-31/functions", "/urls", "url-list", 200, K_PLAIN, NULL},
+    {"POST", "/2015-03-31/event-source-mappings", NULL, "esm-create", 202, K_PLAIN, NULL},
+    {"GET", "/2015-03-31/event-source-mappings", NULL, "esm-list", 200, K_PLAIN, NULL},
+    {"GET", "/2015-03-31/event-source-mappings", "", "esm-get", 200, K_PLAIN, "UUID"},
+    {"PUT", "/2015-03-31/event-source-mappings", "", "esm-update", 202, K_PLAIN, "UUID"},
+    {"DELETE", "/2015-03-31/event-source-mappings", "", "esm-delete", 202, K_PLAIN, "UUID"},
 };
 
 /* Fields of Lambda's requests that Lamina has no use for. */
@@ -370,15 +382,16 @@ static bool decode_segment(const char *s, size_t n, char *out, size_t cap)
     return true;
 }
 
-/* The Qualifier of a raw query string (%-decoded into out), "" if none or
- * not decodable. */
-static void query_qualifier(const char *q, char *out, size_t cap)
+/* Query parameter name of a raw query string (%-decoded into out), "" if
+ * absent or not decodable. */
+static void query_param(const char *q, const char *name, char *out, size_t cap)
 {
+    size_t nl = strlen(name);
     out[0] = '\0';
     for (const char *p = q; p != NULL && *p != '\0';) {
         size_t n = strcspn(p, "&");
-        if (n > 10 && strncmp(p, "Qualifier=", 10) == 0 &&
-            !decode_segment(p + 10, n - 10, out, cap)) {
+        if (n > nl && strncmp(p, name, nl) == 0 && p[nl] == '=' &&
+            !decode_segment(p + nl + 1, n - nl - 1, out, cap)) {
             out[0] = '\0';
         }
         p += n;
@@ -540,7 +553,7 @@ void lapi_start(const char *method, const char *path, const char *query, const u
         answer_error(done, arg, &e);
         return;
     }
-    query_qualifier(query, qual, sizeof(qual));
+    query_param(query, "Qualifier", qual, sizeof(qual));
     if (rt->kind == K_INVOKE) {
         nng_msg *req = invoke_request(fn, qual, h, nh, body, len, &e);
         if (req == NULL) {
@@ -578,8 +591,20 @@ void lapi_start(const char *method, const char *path, const char *query, const u
         cJSON_DeleteItemFromObjectCaseSensitive(args, IGNORED[i]);
     }
     if (rt->tail != NULL) {
-        cJSON_DeleteItemFromObjectCaseSensitive(args, "FunctionName");
-        cJSON_AddStringToObject(args, "FunctionName", fn);
+        const char *key = rt->id_key != NULL ? rt->id_key : "FunctionName";
+        cJSON_DeleteItemFromObjectCaseSensitive(args, key);
+        cJSON_AddStringToObject(args, key, fn);
+    }
+    if (strcmp(rt->op, "esm-list") == 0) { /* ListEventSourceMappings' filters */
+        static const char *const keys[] = {"FunctionName", "EventSourceArn"};
+        for (size_t i = 0; i < 2; i++) {
+            char v[400];
+            query_param(query, keys[i], v, sizeof(v));
+            if (v[0] != '\0') {
+                cJSON_DeleteItemFromObjectCaseSensitive(args, keys[i]);
+                cJSON_AddStringToObject(args, keys[i], v);
+            }
+        }
     }
     if (qual[0] != '\0') {
         cJSON_DeleteItemFromObjectCaseSensitive(args, "Qualifier");

@@ -121,6 +121,23 @@ def main(endpoint, key, secret, echo_so, error_so):
     check("unknown key", error_code(lambda: stranger.list_functions())
           == ("UnrecognizedClientException", 403))
 
+    m = lam.create_event_source_mapping(
+        FunctionName="boto-error", EventSourceArn="arn:aws:sqs:us-east-1:000000000000:boto-q",
+        BatchSize=5, Enabled=False)
+    check("esm create", m["BatchSize"] == 5 and m["ResponseMetadata"]["HTTPStatusCode"] == 202
+          and m["State"] in ("Disabled", "Disabling", "Creating"), m)
+    got = lam.get_event_source_mapping(UUID=m["UUID"])
+    check("esm get", got["UUID"] == m["UUID"] and got["BatchSize"] == 5, got)
+    ms = lam.list_event_source_mappings(FunctionName="boto-error")["EventSourceMappings"]
+    check("esm list", [x["UUID"] for x in ms] == [m["UUID"]], ms)
+    ms = lam.list_event_source_mappings(FunctionName="boto-echo")["EventSourceMappings"]
+    check("esm list filtered", ms == [], ms)
+    up = lam.update_event_source_mapping(UUID=m["UUID"], BatchSize=7)
+    check("esm update", up["BatchSize"] == 7, up)
+    lam.delete_event_source_mapping(UUID=m["UUID"])
+    check("esm deleted", error_code(lambda: lam.get_event_source_mapping(UUID=m["UUID"]))[1]
+          == 404)
+
     lam.delete_function(FunctionName="boto-echo")
     check("deleted", error_code(lambda: lam.get_function(FunctionName="boto-echo"))[1] == 404)
     names = [f["FunctionName"] for f in lam.list_functions()["Functions"]]
