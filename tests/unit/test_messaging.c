@@ -1404,3 +1404,44 @@ Test(messaging, two_instances_on_one_file_see_each_others_subscriptions)
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     cr_expect_eq(system(cmd), 0);
 }
+
+/* SQS's in-flight cap (MQ_INFLIGHT_MAX_FIFO for FIFO queues; the standard
+ * queue's 120,000 goes through the same check): a receive past it is
+ * OverLimit, and a delete makes room again. */
+Test(messaging, receives_past_the_in_flight_limit_are_over_limit, .timeout = 120)
+{
+    qcreate("cap.fifo", "{\"FifoQueue\":\"true\",\"VisibilityTimeout\":\"600\"}");
+    lm_error e = {0};
+    cr_assert_eq(mq_begin(m, &e), LM_OK, "%s", e.message);
+    char g[32];
+    for (int i = 0; i < MQ_INFLIGHT_MAX_FIFO + 1; i++) {
+        snprintf(g, sizeof(g), "g%d", i); /* a group each: nothing waits behind another */
+        send_at("cap.fifo", "x", -1, g, g, T0);
+    }
+    char receipt[MQ_RECEIPT_MAX] = "";
+    size_t got = 0;
+    while (got < MQ_INFLIGHT_MAX_FIFO) {
+        size_t n = 0;
+        mq_msg *v = recv_at("cap.fifo", 10, -1, T0 + 1, &n);
+        cr_assert_gt(n, 0, "only %zu received before the cap", got);
+        if (receipt[0] == '\0') {
+            snprintf(receipt, sizeof(receipt), "%s", v[0].receipt);
+        }
+        got += n;
+        mq_msgs_free(v, n);
+    }
+    cr_assert_eq(got, (size_t)MQ_INFLIGHT_MAX_FIFO);
+    mq_msg *v = NULL;
+    size_t n = 0;
+    mq_receive_opts o = {.max = 1, .visibility_s = -1};
+    cr_assert_eq(mq_receive(m, "cap.fifo", &o, T0 + 2, &v, &n, &e), LM_E_OVER_LIMIT);
+    cr_assert(strstr(e.message, "in flight") != NULL, "%s", e.message);
+    bool deleted = false;
+    cr_assert_eq(mq_delete_message(m, "cap.fifo", receipt, T0 + 3, &deleted, &e), LM_OK, "%s",
+                 e.message);
+    cr_assert(deleted);
+    v = recv_at("cap.fifo", 1, -1, T0 + 4, &n);
+    cr_assert_eq(n, 1, "a delete makes room for the last one");
+    mq_msgs_free(v, n);
+    cr_assert_eq(mq_commit(m, &e), LM_OK, "%s", e.message);
+}
