@@ -58,6 +58,7 @@
 
 #include "front/front.h"
 #include "jsonconv.h"
+#include "lib/util.h"
 
 typedef enum lapi_op_kind {
     K_PLAIN, /* body (+ name, qualifier) as the op's args */
@@ -344,42 +345,18 @@ static const char *header(const urlmap_header *h, size_t n, const char *name)
     return NULL;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if ((c | 32) >= 'a' && (c | 32) <= 'f') {
-        return (c | 32) - 'a' + 10;
-    }
-    return -1;
-}
-
 /* %-decode s[0..n) into out (cap bytes); false for a broken escape, a
  * NUL, or too long a result. */
 static bool decode_segment(const char *s, size_t n, char *out, size_t cap)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (k + 1 >= cap) {
-            return false;
-        }
-        if (s[i] != '%') {
-            out[k++] = s[i];
-            continue;
-        }
-        if (i + 2 >= n) {
-            return false;
-        }
-        int hi = hexval((unsigned char)s[i + 1]), lo = hexval((unsigned char)s[i + 2]);
-        if (hi < 0 || lo < 0 || hi * 16 + lo == 0) {
-            return false;
-        }
-        out[k++] = (char)(hi * 16 + lo);
-        i += 2;
+    char *tmp = malloc(n + 1);
+    ssize_t k = tmp != NULL ? util_pct_decode(s, n, tmp, true) : -1;
+    bool ok = k >= 0 && (size_t)k < cap;
+    if (ok) {
+        memcpy(out, tmp, (size_t)k + 1);
     }
-    out[k] = '\0';
-    return true;
+    free(tmp);
+    return ok;
 }
 
 /* Query parameter name of a raw query string (%-decoded into out), "" if

@@ -38,6 +38,7 @@
 #include <mbedtls/sha256.h>
 
 #include "sigv4.h"
+#include "util.h"
 
 /* ---- a growing string ---- */
 
@@ -108,36 +109,6 @@ static void sb_encode(sbuf *b, const char *s, size_t n, bool keep_slash)
     }
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c = tolower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* %-decode s[0..n) into out (cap >= n + 1); a broken escape is kept. */
-static size_t pct_decode(const char *s, size_t n, char *out)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        int hi = -1, lo = -1;
-        if (s[i] == '%' && i + 2 < n) {
-            hi = hexval((unsigned char)s[i + 1]);
-            lo = hexval((unsigned char)s[i + 2]);
-        }
-        if (hi >= 0 && lo >= 0) {
-            out[k++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else {
-            out[k++] = s[i];
-        }
-    }
-    out[k] = '\0';
-    return k;
-}
-
 static void hex(const unsigned char *d, size_t n, char *out)
 {
     static const char hx[] = "0123456789abcdef";
@@ -180,7 +151,7 @@ static char *enc_component(const char *s, size_t n)
     if (dec == NULL) {
         return NULL;
     }
-    size_t dn = pct_decode(s, n, dec);
+    size_t dn = (size_t)util_pct_decode(s, n, dec, false); /* never -1 when not strict */
     sbuf b = {0};
     sb_encode(&b, dec, dn, false);
     free(dec);

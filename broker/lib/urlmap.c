@@ -77,15 +77,6 @@ static char *utf8_clean(const char *s, size_t n)
     return o;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c = tolower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* %-decode s[0..n) (malloc'd), or the text as sent when an escape is broken
  * or the result is not UTF-8.  NULL on ENOMEM. */
 static char *pct_decode(const char *s, size_t n)
@@ -94,29 +85,13 @@ static char *pct_decode(const char *s, size_t n)
     if (o == NULL) {
         return NULL;
     }
-    size_t k = 0;
-    bool ok = true;
-    for (size_t i = 0; i < n && ok; i++) {
-        if (s[i] == '%') {
-            int hi = i + 1 < n ? hexval((unsigned char)s[i + 1]) : -1;
-            int lo = i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;
-            if (hi < 0 || lo < 0) {
-                ok = false;
-                break;
-            }
-            o[k++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else {
-            o[k++] = s[i];
-        }
-    }
+    ssize_t k = util_pct_decode(s, n, o, true);
     size_t at;
     const char *why;
-    if (!ok || !proto_utf8_ok(o, k, false, &at, &why)) {
+    if (k < 0 || !proto_utf8_ok(o, (size_t)k, false, &at, &why)) {
         free(o);
         return utf8_clean(s, n);
     }
-    o[k] = '\0';
     return o;
 }
 

@@ -1,5 +1,5 @@
 /*
- * broker/lib/util.c — small helpers with no broker state: ids, hashing (mbedtls), base64,
+ * broker/lib/util.c — small helpers with no broker state: ids, hashing (mbedtls), base64, %-decoding,
  * durable file writes (write, fsync, rename, fsync the directory — the
  * ALICE-safe pattern), name validation, and decoding a stored
  * Environment.Variables (util_env_from_json: the store's text is read as
@@ -34,6 +34,37 @@ void util_random_bytes(void *p, size_t n)
             abort(); /* no entropy: nothing safe to do */
         }
     }
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    c |= 32;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+ssize_t util_pct_decode(const char *s, size_t n, char *out, bool strict)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        int hi = -1, lo = -1;
+        if (s[i] == '%' && i + 2 < n) {
+            hi = hexval((unsigned char)s[i + 1]);
+            lo = hexval((unsigned char)s[i + 2]);
+        }
+        if (hi >= 0 && lo >= 0 && (!strict || hi * 16 + lo != 0)) {
+            out[k++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else if (s[i] == '%' && strict) {
+            return -1;
+        } else {
+            out[k++] = s[i];
+        }
+    }
+    out[k] = '\0';
+    return (ssize_t)k;
 }
 
 void util_uuid4(char out[37])

@@ -14,6 +14,10 @@
 /* n random bytes from getrandom (aborts when there is no entropy). */
 void util_random_bytes(void *p, size_t n);
 void util_uuid4(char out[37]);
+/* %-decode s[0..n) into out (room for n + 1 bytes; NUL-terminated): the
+ * decoded length, or -1 when strict and an escape is broken or decodes to
+ * NUL.  Not strict, a broken escape is kept as sent. */
+ssize_t util_pct_decode(const char *s, size_t n, char *out, bool strict);
 void util_random_hex(char *out, size_t nbytes); /* out gets 2*nbytes+1 */
 void util_iso8601_now(char *out, size_t cap);
 int util_sha256_hex(const void *p, size_t n, char out[65]);

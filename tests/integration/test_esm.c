@@ -778,28 +778,12 @@ Test(esm, a_queue_mapping_starts_at_five_batches_and_maximum_concurrency_caps_it
 
 /* ---- streams ---- */
 
-static void b64(const char *s, char *out)
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = strlen(s), o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned char)s[i] << 16;
-        v |= i + 1 < n ? (unsigned char)s[i + 1] << 8 : 0;
-        v |= i + 2 < n ? (unsigned char)s[i + 2] : 0;
-        out[o++] = t[(v >> 18) & 63];
-        out[o++] = t[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? t[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? t[v & 63] : '=';
-    }
-    out[o] = '\0';
-}
-
 /* Put data (text) with key into stream s; its sequence number into seq
  * (may be NULL). */
 static void put(const char *s, const char *key, const char *data, char seq[32])
 {
     char d[1024];
-    b64(data, d);
+    lt_base64(data, d);
     cJSON *r = lt_ok(&b, "stream-put",
                      "{\"StreamName\":\"%s\",\"PartitionKey\":\"%s\",\"Data\":\"%s\"}", s, key, d);
     if (seq != NULL) {
@@ -1212,7 +1196,7 @@ Test(esm, kill9_during_a_run_loses_and_skips_no_record, .timeout = 300)
         for (int k = 0; k < 500; k++) {
             char d[16], e64[32];
             snprintf(d, sizeof(d), "s%05d", i + k);
-            b64(d, e64);
+            lt_base64(d, e64);
             cJSON *r = cJSON_CreateObject();
             cJSON_AddStringToObject(r, "Data", e64);
             cJSON_AddStringToObject(r, "PartitionKey", "k");

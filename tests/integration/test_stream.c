@@ -59,27 +59,10 @@ static cJSON *read_all(lt_broker *b, const char *s, const char *shard)
     }
 }
 
-/* base64 of a short ASCII string (test data only). */
-static void b64(const char *s, char *out)
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = strlen(s), o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned char)s[i] << 16;
-        v |= i + 1 < n ? (unsigned char)s[i + 1] << 8 : 0;
-        v |= i + 2 < n ? (unsigned char)s[i + 2] : 0;
-        out[o++] = t[(v >> 18) & 63];
-        out[o++] = t[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? t[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? t[v & 63] : '=';
-    }
-    out[o] = '\0';
-}
-
 static cJSON *put(lt_broker *b, const char *s, const char *key, const char *data)
 {
     char d[512];
-    b64(data, d);
+    lt_base64(data, d);
     return lt_ok(b, "stream-put", "{\"StreamName\":\"%s\",\"PartitionKey\":\"%s\",\"Data\":\"%s\"}",
                  s, key, d);
 }
@@ -269,7 +252,7 @@ static void *put_stream(void *arg)
     for (int i = 0;; i++) {
         char args[256], d[64], data[32];
         snprintf(data, sizeof(data), "%d:%d", p->id, i);
-        b64(data, d);
+        lt_base64(data, d);
         snprintf(args, sizeof(args),
                  "{\"StreamName\":\"durable\",\"PartitionKey\":\"p%d-%d\",\"Data\":\"%s\"}", p->id,
                  i % 8, d);

@@ -74,6 +74,8 @@ cJSON *lt_ok(lt_broker *b, const char *op, const char *fmt, ...)
 /* Decode base64 (a LogResult) into a malloc'd, NUL-terminated string;
  * *len (if non-NULL) gets its length.  Asserts the input is base64. */
 char *lt_unbase64(const char *in, size_t *len);
+/* base64 of NUL-terminated s into out (room for 4 * ceil(strlen(s) / 3) + 1). */
+void lt_base64(const char *s, char *out);
 
 /* Poll cond(arg) every few ms until it is true or timeout_ms passes. */
 bool lt_wait_until(bool (*cond)(void *), void *arg, int timeout_ms);
