@@ -31,8 +31,8 @@
  *
  * Scaling (§5.2).  A mapping runs at most `scale` batches at once:
  * ESM_SCALE_START (5) at first, growing by ESM_SCALE_PER_MIN (300) after
- * each whole minute of broker time during which every slot was busy and
- * messages were waiting (in steps, so a test sees the start and, with
+ * each whole minute of broker time during which messages were waiting
+ * (in steps, so a test sees the start and, with
  * lt_clock_advance, the growth), up to ScalingConfig.MaximumConcurrency (or 1,250) and the
  * broker's --max-concurrency.
  */
@@ -161,13 +161,15 @@ static void take(esm_map *mp, mq *m, mq_msg *msg, int64_t now, list_head *run)
     }
 }
 
-/* Every slot busy with messages still waiting: let the mapping grow, one
- * step per whole minute it has stayed so (busy_since: when it was first
- * seen so; a test clock jump over an idle time grows nothing). */
-static void scale_up(esm_map *mp, int64_t now, bool more)
+/* Messages still waiting after the poll (backlog): let the mapping grow,
+ * one step per whole minute of broker time the backlog has lasted
+ * (scale_at: when it was first seen; a clock jump over an idle time grows
+ * nothing).  Only an empty backlog resets it: a poll that stopped short
+ * (the per-turn receive cap, a receive error) says nothing about demand. */
+static void scale_up(esm_map *mp, int64_t now, bool backlog)
 {
-    if (!more || mp->inflight < mp->scale) {
-        mp->scale_at = 0; /* growth counts busy time only */
+    if (!backlog) {
+        mp->scale_at = 0;
         return;
     }
     if (mp->scale_at == 0) {
@@ -177,15 +179,20 @@ static void scale_up(esm_map *mp, int64_t now, bool more)
     int64_t minutes = (now - mp->scale_at) / 60000;
     if (minutes > 0) {
         int64_t add = minutes * ESM_SCALE_PER_MIN;
+        int was = mp->scale;
         mp->scale = (int)(mp->scale + add > ESM_SCALE_CAP ? ESM_SCALE_CAP : mp->scale + add);
         mp->scale_at += minutes * 60000;
+        if (mp->scale != was) {
+            blog(LOG_INFO, "esm %s: %d batches at once (was %d): messages waiting for %lld min",
+                 mp->cfg.uuid, mp->scale, was, (long long)minutes);
+        }
     }
 }
 
 void esm_queue_poll(esm_map *mp, mq *m, int64_t now, list_head *run)
 {
     int vis = -1;
-    bool more = false;
+    bool more = true, failed = false; /* more: no receive came back short */
     int receives = 0;
     mp->again = false;
     while (mp->inflight < queue_limit(mp)) {
@@ -204,6 +211,7 @@ void esm_queue_poll(esm_map *mp, mq *m, int64_t now, list_head *run)
         lm_error e;
         if (mq_receive(m, mp->cfg.source, &o, now, &v, &n, &e) != LM_OK) {
             snprintf(mp->last_error, sizeof(mp->last_error), "%s: %s", e.type, e.message);
+            failed = true;
             break;
         }
         for (size_t i = 0; i < n; i++) {
@@ -215,12 +223,18 @@ void esm_queue_poll(esm_map *mp, mq *m, int64_t now, list_head *run)
             break;
         }
     }
-    if (mp->inflight >= queue_limit(mp)) { /* every slot busy: are messages waiting? */
+    if (more && !failed) { /* the last receive was full: are messages still waiting? */
         int64_t at;
         lm_error e;
-        more = mq_next_wake_ms(m, mp->cfg.source, now, &at, &e) == LM_OK && at <= now;
+        /* against the clock read now, not `now`: the queue's own time never
+         * goes back (a write of the messaging thread's may have settled it
+         * a few ms past our `now`), and a message visible then is at most that */
+        if (mq_next_wake_ms(m, mp->cfg.source, now, &at, &e) == LM_OK) {
+            scale_up(mp, now, at != MQ_NEVER && at <= clk_now_ms());
+        }
+    } else if (!failed) {
+        scale_up(mp, now, false);
     }
-    scale_up(mp, now, more);
     if (mp->fill != NULL && mp->fill->n > 0 &&
         (mp->cfg.window_s == 0 || now >= mp->fill_from + (int64_t)mp->cfg.window_s * 1000)) {
         flush(mp, run);
