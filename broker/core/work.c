@@ -93,13 +93,20 @@ nng_msg *work_invoke_msg(const invocation *inv)
     return m;
 }
 
-static pid_t pipe_pid(nng_pipe p)
+static pid_t pipe_pid_rv(nng_pipe p, int *rv)
 {
     uint64_t pid = 0; /* nng 1.5.2 exposes the peer pid as a uint64 */
-    if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid) != 0 || pid == 0 || pid > INT32_MAX) {
+    *rv = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid);
+    if (*rv != 0 || pid == 0 || pid > INT32_MAX) {
         return -1;
     }
     return (pid_t)pid;
+}
+
+static pid_t pipe_pid(nng_pipe p)
+{
+    int rv;
+    return pipe_pid_rv(p, &rv);
 }
 
 /* Does the message carry the token of a worker whose spawn is still in
@@ -192,7 +199,15 @@ static void work_request(void *arg, reppool_ctx *c, nng_msg *msg)
 /* Runs after a pipe is added (listen.c's hook; its own probes excluded). */
 static void pipe_added(nng_pipe p)
 {
-    pid_t pid = pipe_pid(p);
+    int rv;
+    pid_t pid = pipe_pid_rv(p, &rv);
+    if (rv == NNG_ENOENT || rv == NNG_ECLOSED) {
+        /* Gone before we looked: a runtime whose hello timed out under load
+         * closes and dials again (runtime/main.c dial_work), and the old
+         * pipe's hook can run after that.  Nothing to refuse. */
+        blog(LOG_DEBUG, "work socket: a connection closed before it was checked");
+        return;
+    }
     /* The spawner registers a pid right after posix_spawn returns; taking
      * spawn_mtx waits out a spawn in progress so a fast child is not
      * refused before its pid is known. */
@@ -202,8 +217,8 @@ static void pipe_added(nng_pipe p)
     pthread_mutex_unlock(&B.mtx);
     pthread_mutex_unlock(&B.spawn_mtx);
     if (!ok) {
-        blog(LOG_WARN, "work socket: refused a connection from pid %d (not a spawned worker)",
-             (int)pid);
+        blog(LOG_WARN, "work socket: refused a connection from pid %d (%s)", (int)pid,
+             rv != 0 ? nng_strerror(rv) : "not a spawned worker");
         nng_pipe_close(p);
     }
 }
