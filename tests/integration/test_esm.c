@@ -1133,8 +1133,8 @@ Test(esm, stream_filters_pass_over_records_and_a_disabled_mapping_resumes_at_its
 
 /* ---- kill -9 ---- */
 
-#define KILL_QUEUE_N 5000
-#define KILL_STREAM_N 3000
+#define KILL_QUEUE_N 6000
+#define KILL_STREAM_N 4000
 
 /* Count each "REC <prefix>NNNNN" of f's log into seen[NNNNN]; the order of
  * first appearances into first (when not NULL). */
