@@ -152,6 +152,7 @@ typedef struct lapi_call {
     const route *rt;
     lapi_done_fn done;
     void *arg;
+    char *publish; /* CreateFunction's Publish: the function to publish once created */
 } lapi_call;
 
 static void answer_error(lapi_done_fn done, void *arg, const lm_error *e)
@@ -259,6 +260,32 @@ static int unzip_code(const char *b64, const char *handler, void **code, size_t 
     return rc;
 }
 
+static void run_op(const route *rt, nng_msg *req, char *publish, lapi_done_fn done, void *arg);
+static nng_msg *op_request(const route *rt, cJSON *args, const void *code, size_t code_len,
+                           lm_error *e);
+
+/* CreateFunction with Publish: publish version 1 of fn, and answer with
+ * that version's configuration (as Lambda does). */
+static void publish_created(char *fn, lapi_done_fn done, void *arg)
+{
+    static const route PUBLISH = {"POST", "", "", "publish", 201, K_PLAIN, NULL};
+    lm_error e;
+    cJSON *args = cJSON_CreateObject();
+    nng_msg *req = NULL;
+    if (args != NULL && cJSON_AddStringToObject(args, "FunctionName", fn) != NULL) {
+        req = op_request(&PUBLISH, args, NULL, 0, &e);
+    } else {
+        proto_error(&e, LM_E_NOMEM, NULL);
+    }
+    cJSON_Delete(args);
+    free(fn);
+    if (req == NULL) {
+        answer_error(done, arg, &e);
+        return;
+    }
+    run_op(&PUBLISH, req, NULL, done, arg);
+}
+
 /* The op's reply as Lambda's answer. */
 static void on_reply(void *arg, nng_msg *reply, const lm_error *err)
 {
@@ -329,6 +356,10 @@ static void on_reply(void *arg, nng_msg *reply, const lm_error *err)
     nng_msg_free(reply);
     if (rc != LM_OK) {
         answer_error(c->done, c->arg, &e);
+        free(c->publish);
+    } else if (c->publish != NULL) {
+        free(a.body);
+        publish_created(c->publish, c->done, c->arg);
     } else {
         c->done(c->arg, &a);
     }
@@ -496,7 +527,7 @@ static nng_msg *invoke_request(const char *fn, const char *qual, const urlmap_he
 }
 
 /* Decode a built request and run it through the op table (takes req). */
-static void run_op(const route *rt, nng_msg *req, lapi_done_fn done, void *arg)
+static void run_op(const route *rt, nng_msg *req, char *publish, lapi_done_fn done, void *arg)
 {
     lm_error e;
     proto_doc doc;
@@ -510,11 +541,12 @@ static void run_op(const route *rt, nng_msg *req, lapi_done_fn done, void *arg)
     if (c == NULL) {
         proto_doc_finish(&doc);
         nng_msg_free(req);
+        free(publish);
         proto_error(&e, LM_E_NOMEM, NULL);
         answer_error(done, arg, &e);
         return;
     }
-    *c = (lapi_call){.rt = rt, .done = done, .arg = arg};
+    *c = (lapi_call){.rt = rt, .done = done, .arg = arg, .publish = publish};
     ops_run(d, req, &doc, (completion){.done = on_reply, .arg = c});
     proto_doc_finish(&doc);
 }
@@ -537,7 +569,7 @@ void lapi_start(const char *method, const char *path, const char *query, const u
             answer_error(done, arg, &e);
             return;
         }
-        run_op(rt, req, done, arg);
+        run_op(rt, req, NULL, done, arg);
         return;
     }
     cJSON *args = len > 0 ? cJSON_ParseWithLength(body, len) : cJSON_CreateObject();
@@ -563,6 +595,13 @@ void lapi_start(const char *method, const char *path, const char *query, const u
             rc = unzip_code(zf->valuestring, cJSON_IsString(hd) ? hd->valuestring : NULL, &code,
                             &code_len, &e);
         }
+    }
+    char *publish = NULL;
+    const cJSON *fname = cJSON_GetObjectItemCaseSensitive(args, "FunctionName");
+    if (rt->tail == NULL && strcmp(rt->op, "create") == 0 &&
+        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(args, "Publish")) && cJSON_IsString(fname) &&
+        (publish = strdup(fname->valuestring)) == NULL) {
+        rc = proto_error(&e, LM_E_NOMEM, NULL);
     }
     for (size_t i = 0; i < sizeof(IGNORED) / sizeof(IGNORED[0]); i++) {
         cJSON_DeleteItemFromObjectCaseSensitive(args, IGNORED[i]);
@@ -595,8 +634,9 @@ void lapi_start(const char *method, const char *path, const char *query, const u
     cJSON_Delete(args);
     free(code);
     if (req == NULL) {
+        free(publish);
         answer_error(done, arg, &e);
         return;
     }
-    run_op(rt, req, done, arg);
+    run_op(rt, req, publish, done, arg);
 }

@@ -66,9 +66,14 @@ def main(endpoint, key, secret, echo_so, error_so):
     r = lam.invoke(FunctionName="boto-echo", InvocationType="DryRun", Payload=b"{}")
     check("dry run 204", r["StatusCode"] == 204, r)
 
-    lam.create_function(FunctionName="boto-error", Runtime="provided.al2",
-                        Role="arn:aws:iam::123456789012:role/x", Handler="error.so",
-                        Code={"ZipFile": zipped(error_so, "error.so")})
+    pub = lam.create_function(FunctionName="boto-error", Runtime="provided.al2",
+                              Role="arn:aws:iam::123456789012:role/x", Handler="error.so",
+                              Code={"ZipFile": zipped(error_so, "error.so")}, Publish=True)
+    check("create with Publish", pub["Version"] == "1"
+          and pub["FunctionArn"].endswith(":boto-error:1")
+          and pub["ResponseMetadata"]["HTTPStatusCode"] == 201, pub)
+    vers = [x["Version"] for x in lam.list_versions_by_function(FunctionName="boto-error")["Versions"]]
+    check("Publish made version 1", vers == ["$LATEST", "1"], vers)
     r = lam.invoke(FunctionName="boto-error", Payload=b"{}")
     err = json.loads(r["Payload"].read())
     check("function error", r.get("FunctionError") == "Handled"
