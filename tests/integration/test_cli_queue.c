@@ -165,6 +165,21 @@ Test(cli_queue, send_batch_takes_one_to_ten_json_objects)
     write_batch("\n  \n");
     USAGE("holds no entries", "queue", "send-batch", "q", "-f", batch_path);
     USAGE("cannot open", "queue", "send-batch", "q", "-f", "/nonexistent/batch.jsonl");
+    /* stream put-batch reads its file the same way, with its own bounds */
+    static char many[501 * 40 + 1];
+    many[0] = '\0';
+    for (int i = 0; i < 501; i++) {
+        strcat(many, "{\"PartitionKey\":\"k\",\"Text\":\"x\"}\n");
+    }
+    write_batch(many);
+    USAGE("line 501 of", "stream", "put-batch", "s", "-f", batch_path);
+    USAGE("is record 501: a batch holds at most 500 records", "stream", "put-batch", "s", "-f",
+          batch_path);
+    write_batch("{\"PartitionKey\":\"k\",\"Text\":\"x\"}\n[1]\n");
+    USAGE("line 2 of", "stream", "put-batch", "s", "-f", batch_path);
+    write_batch("\n");
+    USAGE("holds no records (one JSON object a line, 1-500)", "stream", "put-batch", "s", "-f",
+          batch_path);
 }
 
 Test(cli_queue, subscribe_takes_one_endpoint_and_a_valid_filter)

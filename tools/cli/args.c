@@ -234,3 +234,43 @@ int args_add_msg_attrs(cJSON *args, const cJSON *all, const char *cmd)
     }
     return EXIT_OK;
 }
+
+cJSON *args_jsonl(char *text, const char *path, const char *cmd, const args_jsonl_spec *spec)
+{
+    cJSON *all = cJSON_CreateArray();
+    int line = 0;
+    char msg[256];
+    for (char *s = text, *next = NULL; s != NULL; s = next) {
+        next = strchr(s, '\n');
+        if (next != NULL) {
+            *next++ = '\0';
+        }
+        line++;
+        if (strspn(s, " \t\r") == strlen(s)) {
+            continue;
+        }
+        cJSON *e = spec->line != NULL ? spec->line(s) : cJSON_ParseWithOpts(s, NULL, true);
+        if (!cJSON_IsObject(e) || cJSON_GetArraySize(all) == spec->max) {
+            if (cJSON_IsObject(e)) {
+                snprintf(msg, sizeof(msg), "line %d of '%%s' is %s %d: a batch holds at most %d %s",
+                         line, spec->one, spec->max + 1, spec->max, spec->noun);
+            } else {
+                snprintf(msg, sizeof(msg), "line %d of '%%s' is not a JSON object (%s)", line,
+                         spec->shape);
+            }
+            cJSON_Delete(e);
+            cJSON_Delete(all);
+            out_usage(cmd, msg, path);
+            return NULL;
+        }
+        cJSON_AddItemToArray(all, e);
+    }
+    if (cJSON_GetArraySize(all) == 0) {
+        cJSON_Delete(all);
+        snprintf(msg, sizeof(msg), "'%%s' holds no %s (one JSON object a line, 1-%d)", spec->noun,
+                 spec->max);
+        out_usage(cmd, msg, path);
+        return NULL;
+    }
+    return all;
+}

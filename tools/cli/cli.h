@@ -158,6 +158,18 @@ char *args_read_stream(FILE *f, size_t *len);
 /* The whole file at path ("-": stdin) as a malloc'd string the caller
  * frees, or NULL with *rc set to the usage error printed for cmd. */
 char *args_read_path(const char *path, const char *cmd, int *rc);
+/* How args_jsonl reads a batch file. */
+typedef struct args_jsonl_spec {
+    int max; /* at most this many objects */
+    const char *noun, *one; /* "entries", "entry" */
+    const char *shape; /* shown when a line is not an object */
+    /* a line as its object, NULL if it is none (NULL: parsed as it is) */
+    cJSON *(*line)(const char *s);
+} args_jsonl_spec;
+/* The lines of a JSONL text (blank ones skipped) as a JSON array of 1 to
+ * spec->max objects, or NULL after a usage error for cmd naming the line
+ * (path: the file's name in it).  Modifies text. */
+cJSON *args_jsonl(char *text, const char *path, const char *cmd, const args_jsonl_spec *spec);
 /* --attr NAME=TYPE:VALUE into attrs as SQS/SNS MessageAttributes:
  * attrs[NAME] = {DataType: TYPE, StringValue: VALUE} (TYPE String or
  * Number, optionally .LABEL) or {DataType, BinaryValue: VALUE} (Binary[.LABEL];

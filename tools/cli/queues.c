@@ -362,43 +362,6 @@ static int queue_send(cli *c, int argc, char **argv)
     return rc;
 }
 
-/* The lines of a JSONL text as a JSON array of at most BATCH_MAX objects
- * (blank lines skipped), or NULL after a usage error for cmd naming the
- * line.  Modifies text. */
-static cJSON *batch_entries(char *text, const char *path, const char *cmd)
-{
-    cJSON *entries = cJSON_CreateArray();
-    int line = 0;
-    char msg[256];
-    for (char *s = text, *next = NULL; s != NULL; s = next) {
-        next = strchr(s, '\n');
-        if (next != NULL) {
-            *next++ = '\0';
-        }
-        line++;
-        if (strspn(s, " \t\r") == strlen(s)) {
-            continue;
-        }
-        cJSON *e = cJSON_ParseWithOpts(s, NULL, true); /* nothing may follow it */
-        if (!cJSON_IsObject(e) || cJSON_GetArraySize(entries) == BATCH_MAX) {
-            snprintf(msg, sizeof(msg), "line %d of '%%s' %s", line,
-                     cJSON_IsObject(e) ? "is entry 11: a batch holds at most 10 entries"
-                                       : "is not a JSON object ({\"Id\":…,\"MessageBody\":…})");
-            cJSON_Delete(e);
-            cJSON_Delete(entries);
-            out_usage(cmd, msg, path);
-            return NULL;
-        }
-        cJSON_AddItemToArray(entries, e);
-    }
-    if (cJSON_GetArraySize(entries) == 0) {
-        cJSON_Delete(entries);
-        out_usage(cmd, "'%s' holds no entries (one JSON object a line, 1-10)", path);
-        return NULL;
-    }
-    return entries;
-}
-
 /* The exit code of a batch reply: the class of the first failed entry,
  * after one line on stderr saying how many failed. */
 static int batch_exit(const cli *c, const cJSON *reply)
@@ -439,7 +402,14 @@ static int queue_send_batch(cli *c, int argc, char **argv)
         rc = out_usage(argv[0], "%s", "missing -f FILE.jsonl (one entry a line, - for stdin)");
     }
     char *text = rc == EXIT_OK ? args_read_path(f[0].value, argv[0], &rc) : NULL;
-    cJSON *entries = text != NULL ? batch_entries(text, f[0].value, argv[0]) : NULL;
+    cJSON *entries = text != NULL ? args_jsonl(text, f[0].value, argv[0],
+                                               &(args_jsonl_spec){
+                                                   .max = BATCH_MAX,
+                                                   .noun = "entries",
+                                                   .one = "entry",
+                                                   .shape = "{\"Id\":…,\"MessageBody\":…}",
+                                               })
+                                  : NULL;
     free(text);
     if (rc != EXIT_OK || entries == NULL) {
         return rc != EXIT_OK ? rc : EXIT_USAGE;

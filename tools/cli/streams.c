@@ -308,40 +308,6 @@ static cJSON *batch_line(const char *s)
     return e;
 }
 
-static cJSON *batch_records(char *text, const char *path, const char *cmd)
-{
-    cJSON *records = cJSON_CreateArray();
-    int line = 0;
-    char msg[256];
-    for (char *s = text, *next = NULL; s != NULL; s = next) {
-        next = strchr(s, '\n');
-        if (next != NULL) {
-            *next++ = '\0';
-        }
-        line++;
-        if (strspn(s, " \t\r") == strlen(s)) {
-            continue;
-        }
-        cJSON *e = batch_line(s);
-        if (e == NULL || cJSON_GetArraySize(records) == PUT_BATCH_MAX) {
-            snprintf(msg, sizeof(msg), "line %d of '%%s' %s", line,
-                     e != NULL ? "is record 501: a batch holds at most 500 records"
-                               : "is not a JSON object ({\"PartitionKey\":…,\"Data\":…})");
-            cJSON_Delete(e);
-            cJSON_Delete(records);
-            out_usage(cmd, msg, path);
-            return NULL;
-        }
-        cJSON_AddItemToArray(records, e);
-    }
-    if (cJSON_GetArraySize(records) == 0) {
-        cJSON_Delete(records);
-        out_usage(cmd, "'%s' holds no records (one JSON object a line, 1-500)", path);
-        return NULL;
-    }
-    return records;
-}
-
 static int batch_exit(const cli *c, const cJSON *reply)
 {
     const cJSON *fc = cJSON_GetObjectItemCaseSensitive(reply, "FailedRecordCount");
@@ -370,7 +336,15 @@ static int stream_put_batch(cli *c, int argc, char **argv)
         rc = out_usage(argv[0], "%s", "missing -f FILE.jsonl (one record a line, - for stdin)");
     }
     char *text = rc == EXIT_OK ? args_read_path(f[0].value, argv[0], &rc) : NULL;
-    cJSON *records = text != NULL ? batch_records(text, f[0].value, argv[0]) : NULL;
+    cJSON *records = text != NULL ? args_jsonl(text, f[0].value, argv[0],
+                                               &(args_jsonl_spec){
+                                                   .max = PUT_BATCH_MAX,
+                                                   .noun = "records",
+                                                   .one = "record",
+                                                   .shape = "{\"PartitionKey\":…,\"Data\":…}",
+                                                   .line = batch_line,
+                                               })
+                                  : NULL;
     free(text);
     if (rc != EXIT_OK || records == NULL) {
         return rc != EXIT_OK ? rc : EXIT_USAGE;
