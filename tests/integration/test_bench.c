@@ -585,8 +585,8 @@ static int queue_depth(const char *q)
     char args[256];
     snprintf(args, sizeof(args), "{\"QueueName\":\"%s\",\"AttributeNames\":[\"All\"]}", q);
     cJSON *j = lt_ok(&b, "queue-get", "%s", args);
-    const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "Attributes"),
-                                         "ApproximateNumberOfMessages");
+    const cJSON *v =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(j, "Attributes"), "ApproximateNumberOfMessages");
     cr_assert(cJSON_IsString(v));
     int n = atoi(v->valuestring);
     cJSON_Delete(j);
@@ -701,4 +701,142 @@ Test(bench, esm_mode_drains_a_queue_through_a_mapping_and_invokes_directly)
     /* bad input: usage errors */
     cr_assert_eq(bench(&d, "esm", NULL), 2);
     cr_assert_eq(bench(&d, "esm", "eb", "--batch-size", "0", NULL), 2);
+}
+
+/* ---- --plot ---- */
+
+/* Run argv (NULL-terminated); its exit status, stderr into *err. */
+static int run_cmd(const char *const *argv, char **err)
+{
+    char *out = NULL;
+    int rc = lt_run(&b, argv, &out, err);
+    free(out);
+    return rc;
+}
+
+static bool same_file(const char *a, const char *b2)
+{
+    FILE *x = fopen(a, "rb"), *y = fopen(b2, "rb");
+    bool same = x != NULL && y != NULL;
+    while (same) {
+        int c = fgetc(x);
+        same = c == fgetc(y);
+        if (c == EOF) {
+            break;
+        }
+    }
+    if (x != NULL) {
+        fclose(x);
+    }
+    if (y != NULL) {
+        fclose(y);
+    }
+    return same;
+}
+
+/* --plot draws both sides in both panels: rendered by headless Chromium,
+ * the PNG has Lamina's blue and the baseline's orange above and below the
+ * panels' border; `lamina-bench plot RESULT.json` draws the same bytes. */
+Test(bench, plot_draws_lamina_beside_the_baseline_and_renders_in_chromium, .timeout = 180)
+{
+    lt_create(&b, "pecho", "echo", NULL);
+    char svg[600], svg2[600], png[600], json[600], prof[600], shot[700];
+    snprintf(svg, sizeof(svg), "%s/plot.svg", b.state);
+    snprintf(svg2, sizeof(svg2), "%s/again.svg", b.state);
+    snprintf(png, sizeof(png), "%s/plot.png", b.state);
+    snprintf(prof, sizeof(prof), "--user-data-dir=%s/chromium", b.state);
+    snprintf(shot, sizeof(shot), "--screenshot=%s", png);
+    cJSON *d = NULL;
+    int rc = bench(&d, "invoke", "pecho", "-c", "2", "-n", "600", "-w", "0", "--vs-baseline",
+                   "--rounds", "2", "--plot", svg, NULL);
+    cr_assert_eq(rc, 0);
+    /* the samples behind the time panel: every request of each side, in bins */
+    cr_assert_eq(num(d, "series.kept"), num(d, "count"));
+    cr_assert_eq(num(d, "baseline.series.kept"), num(d, "baseline.count"));
+    const cJSON *pts = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(d, "baseline"), "series"), "points");
+    double in_bins = 0;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, pts)
+    {
+        in_bins += cJSON_GetArrayItem(p, 1)->valuedouble;
+        cr_assert_leq(cJSON_GetArrayItem(p, 2)->valuedouble, cJSON_GetArrayItem(p, 3)->valuedouble,
+                      "p50 <= p99 in each bin");
+    }
+    cr_assert_eq(in_bins, num(d, "baseline.count"));
+    /* the --json written beside it plots to the same bytes */
+    snprintf(json, sizeof(json), "%s/result.json", b.state);
+    FILE *f = fopen(json, "w");
+    char *text = cJSON_Print(d);
+    fputs(text, f);
+    fclose(f);
+    free(text);
+    cJSON_Delete(d);
+    const char *again[] = {bench_bin(), "plot", json, "-o", svg2, NULL};
+    char *err = NULL;
+    cr_assert_eq(run_cmd(again, &err), 0, "%s", err);
+    free(err);
+    cr_assert(same_file(svg, svg2), "plot RESULT.json drew another picture");
+    /* render it as a browser would and look for both series in both panels */
+    const char *chromium = getenv("LAMINA_CHROMIUM");
+    chromium = chromium != NULL ? chromium : "/usr/bin/chromium-headless-shell";
+    cr_assert_eq(access(chromium, X_OK), 0,
+                 "%s is missing (tools/dev installs chromium-headless-shell)", chromium);
+    char url[700];
+    snprintf(url, sizeof(url), "file://%s", svg);
+    const char *render[] = {chromium,
+                            "--no-sandbox",
+                            "--disable-gpu",
+                            "--hide-scrollbars",
+                            "--window-size=960,856",
+                            prof,
+                            shot,
+                            url,
+                            NULL};
+    err = NULL;
+    cr_assert_eq(run_cmd(render, &err), 0, "chromium: %s", err);
+    free(err);
+    const char *count[] = {"/usr/bin/python3", getenv("LAMINA_PLOT_PIXELS"), png, "456", NULL};
+    char *out = NULL;
+    err = NULL;
+    cr_assert_eq(lt_run(&b, count, &out, &err), 0, "%s", err);
+    long n[4] = {0};
+    cr_assert_eq(sscanf(out, "%ld %ld %ld %ld", &n[0], &n[1], &n[2], &n[3]), 4, "%s", out);
+    static const char *const what[] = {"Lamina by percentile", "the baseline by percentile",
+                                       "Lamina over time", "the baseline over time"};
+    for (int i = 0; i < 4; i++) { /* a legend swatch alone is ~100 pixels */
+        cr_expect_gt(n[i], 300, "%s: %ld pixels of its colour", what[i], n[i]);
+    }
+    free(out);
+    free(err);
+}
+
+Test(bench, plot_refuses_what_is_not_a_result)
+{
+    char bad[600], nohist[600], out[600];
+    snprintf(bad, sizeof(bad), "%s/bad.json", b.state);
+    snprintf(nohist, sizeof(nohist), "%s/nohist.json", b.state);
+    snprintf(out, sizeof(out), "%s/x.svg", b.state);
+    FILE *f = fopen(bad, "w");
+    fputs("{not json", f);
+    fclose(f);
+    f = fopen(nohist, "w");
+    fputs("{\"tool\":\"lamina-bench\",\"mode\":\"esm\"}", f);
+    fclose(f);
+    char *err = NULL;
+    const char *a1[] = {bench_bin(), "plot", bad, "-o", out, NULL};
+    cr_assert_eq(run_cmd(a1, &err), 1);
+    cr_assert_not_null(strstr(err, "not a lamina-bench JSON result"), "%s", err);
+    free(err);
+    const char *a2[] = {bench_bin(), "plot", nohist, "-o", out, NULL};
+    cr_assert_eq(run_cmd(a2, &err), 1);
+    cr_assert_not_null(strstr(err, "no latency histogram"), "%s", err);
+    free(err);
+    const char *a3[] = {bench_bin(), "plot", NULL};
+    cr_assert_eq(run_cmd(a3, &err), 2);
+    free(err);
+    struct stat st;
+    cr_assert_neq(stat(out, &st), 0, "nothing is written for a bad result");
+    cJSON *d = NULL;
+    cr_assert_eq(bench(&d, "esm", "x", "--plot", out, NULL), 2, "--plot needs a single run");
 }

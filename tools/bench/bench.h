@@ -61,7 +61,11 @@ typedef struct bench_spec {
     size_t payload_len;
     int timeout_ms; /* per request */
     bool quiet; /* no human summary */
+    bool samples; /* keep per-request samples (--plot's latency over time) */
 } bench_spec;
+
+/* Samples kept per side for the latency-over-time plot (16 bytes each). */
+#define BENCH_SAMPLES_MAX ((size_t)1 << 20)
 
 /* Run it.  On 0, *doc holds the JSON document (caller deletes) and *fig the
  * figures for --fail-if.  -1 with a message in err when the run could not

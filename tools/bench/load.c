@@ -78,7 +78,30 @@ void load_stats_finish(load_stats *st)
     hist_finish(&st->cold);
     hist_finish(&st->init);
     hist_finish(&st->accept);
+    free(st->samples);
+    st->samples = NULL;
     pthread_mutex_destroy(&st->errors.mu);
+}
+
+int load_stats_keep_samples(load_stats *st, size_t cap)
+{
+    free(st->samples);
+    st->samples = calloc(cap, sizeof(*st->samples));
+    st->samples_cap = st->samples != NULL ? cap : 0;
+    atomic_store(&st->n_samples, 0);
+    return st->samples != NULL ? 0 : -1;
+}
+
+/* Append src's kept samples to dst's, shifted past dst's window so far. */
+static void merge_samples(load_stats *dst, const load_stats *src)
+{
+    uint64_t have = atomic_load(&dst->n_samples), offered = atomic_load(&src->n_samples);
+    size_t n = offered < src->samples_cap ? (size_t)offered : src->samples_cap;
+    for (size_t i = 0; i < n && have + i < dst->samples_cap; i++) {
+        dst->samples[have + i] = (load_sample){.t_ns = src->samples[i].t_ns + dst->elapsed_ns,
+                                               .lat_ns = src->samples[i].lat_ns};
+    }
+    atomic_store(&dst->n_samples, have + offered);
 }
 
 void load_errors_add(load_errors *e, const char *cls, uint64_t count)
@@ -103,6 +126,9 @@ void load_errors_add(load_errors *e, const char *cls, uint64_t count)
 
 void load_stats_merge(load_stats *dst, const load_stats *src)
 {
+    if (dst->samples != NULL && src->samples != NULL) {
+        merge_samples(dst, src); /* before elapsed_ns grows */
+    }
     hist_merge(&dst->ok, &src->ok);
     hist_merge(&dst->uncorrected, &src->uncorrected);
     hist_merge(&dst->warm, &src->warm);
@@ -142,6 +168,13 @@ static void record(run *r, const load_outcome *o, uint64_t due, uint64_t start, 
     uint64_t own = o->latency_ns;
     uint64_t lat = own != 0 ? own : end - due;
     hist_record(&st->ok, lat);
+    if (st->samples != NULL) {
+        uint64_t i = atomic_fetch_add_explicit(&st->n_samples, 1, memory_order_relaxed);
+        if (i < st->samples_cap) {
+            st->samples[i] =
+                (load_sample){.t_ns = end > r->warm_end ? end - r->warm_end : 0, .lat_ns = lat};
+        }
+    }
     atomic_fetch_add_explicit(&r->items, o->items, memory_order_relaxed);
     if (r->s->rate > 0) {
         hist_record(&st->uncorrected, own != 0 ? own : end - start);

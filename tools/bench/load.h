@@ -83,6 +83,14 @@ typedef struct load_errors {
     uint64_t overflow; /* counted under "other" once the table is full */
 } load_errors;
 
+/* One successful request for the latency-over-time plot: when it ended
+ * (ns into the measured window; merged rounds follow one another) and its
+ * latency (ns). */
+typedef struct load_sample {
+    uint64_t t_ns;
+    uint64_t lat_ns;
+} load_sample;
+
 /* Everything a run measured.  Histograms hold nanoseconds. */
 typedef struct load_stats {
     hist ok; /* successful requests (open loop: from the due time) */
@@ -98,12 +106,21 @@ typedef struct load_stats {
     uint64_t late; /* open loop: tickets sent after their due time + 1 ms */
     uint64_t items; /* sum of load_outcome.items of the successful requests */
     int rounds; /* runs merged into this (1 for a single run) */
+    /* Samples for --plot (NULL unless load_stats_keep_samples): the first
+     * samples_cap successful requests; the rest are only counted. */
+    load_sample *samples;
+    size_t samples_cap;
+    _Atomic uint64_t n_samples; /* offered: may exceed samples_cap */
 } load_stats;
 
 /* Caller-owned stats: 0 or -1 (out of memory; finish is still safe). */
 int load_stats_init(load_stats *st);
 void load_stats_finish(load_stats *st);
-/* Add src's figures into dst (rounds of the same side). */
+/* Keep up to cap samples of successful requests (for --plot): 0 or -1
+ * (out of memory). */
+int load_stats_keep_samples(load_stats *st, size_t cap);
+/* Add src's figures into dst (rounds of the same side); src's samples are
+ * appended after dst's window. */
 void load_stats_merge(load_stats *dst, const load_stats *src);
 void load_errors_add(load_errors *e, const char *cls, uint64_t count);
 

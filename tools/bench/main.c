@@ -19,6 +19,7 @@
 #include "bench.h"
 #include "esm.h"
 #include "opts.h"
+#include "plot.h"
 #include "report.h"
 
 #define EXIT_RUN 1
@@ -34,6 +35,7 @@ typedef struct cli {
     const char *payload_text;
     const char *payload_file;
     const char *json_path;
+    const char *plot_path; /* --plot FILE.svg */
     const char *handler_dir;
     const char *op; /* queue mode's --op */
     bool rules_given; /* --rules (bus mode) */
@@ -111,6 +113,9 @@ static void usage(FILE *out)
             "      --hops 1|2        warm baseline: 2 (client, forwarder, echo; default) or\n"
             "                        1 (raw req/rep to the echo)\n"
             "      --json FILE       write the summary and histogram as JSON (- = stdout)\n"
+            "      --plot FILE.svg   draw latency by percentile (log scale) and over time,\n"
+            "                        Lamina beside the baseline; later from a --json file:\n"
+            "                        lamina-bench plot RESULT.json [-o FILE.svg]\n"
             "      --fail-if EXPR    exit 3 if any holds, e.g. 'p99>50ms,errors>0.1%%'\n"
             "                        (p50 p90 p99 p999 p9999 max mean count requests\n"
             "                        throughput errors ratio.p50 ratio.p99 ratio.throughput)\n"
@@ -138,6 +143,7 @@ enum {
     OPT_HOPS,
     OPT_URL_BASELINE,
     OPT_BATCH,
+    OPT_PLOT,
 };
 
 static const struct option long_opts[] = {
@@ -158,6 +164,7 @@ static const struct option long_opts[] = {
     {"vs-baseline", no_argument, NULL, OPT_VS},
     {"rounds", required_argument, NULL, OPT_ROUNDS},
     {"json", required_argument, NULL, OPT_JSON},
+    {"plot", required_argument, NULL, OPT_PLOT},
     {"fail-if", required_argument, NULL, OPT_FAILIF},
     {"handlers", required_argument, NULL, OPT_HANDLERS},
     {"time-limit", required_argument, NULL, OPT_TIME_LIMIT},
@@ -238,6 +245,10 @@ static int parse_other_opt(cli *c, int opt, const char *v)
         c->spec.rounds = atoi(v);
         return c->spec.rounds >= 1 && c->spec.rounds <= 100 ? 0 : bad("rounds", v);
     case OPT_JSON: c->json_path = v; return 0;
+    case OPT_PLOT:
+        c->plot_path = v;
+        c->spec.samples = true;
+        return 0;
     case OPT_BATCH:
         c->esm_batch = atoi(v);
         return c->esm_batch >= 1 && c->esm_batch <= 10000 ? 0 : bad("batch size", v);
@@ -558,6 +569,10 @@ static int run_cli(cli *c)
         fprintf(stderr, "lamina-bench: %s\n", err);
         goto cleanup;
     }
+    if (c->plot_path != NULL && plot_write(doc, c->plot_path, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lamina-bench: %s\n", err);
+        goto cleanup;
+    }
     rc = apply_failif(c, &fig);
 cleanup:
     cJSON_Delete(doc);
@@ -622,12 +637,19 @@ int main(int argc, char **argv)
         int rc = helper_mode(argc, argv);
         return rc >= 0 ? rc : EXIT_USAGE;
     }
+    if (argc > 1 && strcmp(argv[1], "plot") == 0) {
+        return plot_main(argc - 1, argv + 1);
+    }
     memset(&c, 0, sizeof(c));
     c.spec.shape.concurrency = 1;
     c.spec.timeout_ms = 60000;
     c.size = 64;
     if (parse_args(&c, argc, argv) != 0) {
         usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (c.plot_path != NULL && (strcmp(c.mode, "standard") == 0 || strcmp(c.mode, "esm") == 0)) {
+        fprintf(stderr, "lamina-bench: --plot draws one run; %s has its own report\n", c.mode);
         return EXIT_USAGE;
     }
     if (strcmp(c.mode, "standard") == 0) {

@@ -6,6 +6,7 @@
  */
 #include "report.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -118,6 +119,77 @@ static cJSON *histogram_json(const hist *h)
     return o;
 }
 
+/* ---- latency over time (--plot) ---- */
+
+#define SERIES_BINS 100
+
+static int by_time(const void *a, const void *b)
+{
+    const load_sample *x = a, *y = b;
+    return x->t_ns < y->t_ns ? -1 : x->t_ns > y->t_ns;
+}
+
+static int by_value(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The p-th percentile of n sorted values (nearest rank). */
+static uint64_t rank(const uint64_t *v, size_t n, double p)
+{
+    size_t k = (size_t)((p / 100.0) * (double)n + 0.999999);
+    return v[k == 0 ? 0 : (k > n ? n : k) - 1];
+}
+
+/* The kept samples in SERIES_BINS bins of whole milliseconds over the
+ * window: [end of bin s, requests, p50 µs, p99 µs, max µs] per non-empty
+ * bin.  NULL when no samples were kept. */
+static cJSON *series_json(const load_stats *st)
+{
+    uint64_t offered = atomic_load(&st->n_samples);
+    size_t n = offered < st->samples_cap ? (size_t)offered : st->samples_cap;
+    if (st->samples == NULL || n == 0) {
+        return NULL;
+    }
+    load_sample *v = malloc(n * sizeof(*v));
+    uint64_t *lat = malloc(n * sizeof(*lat));
+    cJSON *o = v != NULL && lat != NULL ? cJSON_CreateObject() : NULL;
+    if (o == NULL) {
+        free(v);
+        free(lat);
+        return NULL;
+    }
+    memcpy(v, st->samples, n * sizeof(*v));
+    qsort(v, n, sizeof(*v), by_time);
+    uint64_t span = v[n - 1].t_ns + 1;
+    uint64_t bin = (span / SERIES_BINS + 999999) / 1000000 * 1000000; /* whole ms */
+    bin = bin > 0 ? bin : 1000000;
+    cJSON_AddNumberToObject(o, "bin_ms", (double)(bin / 1000000));
+    cJSON_AddNumberToObject(o, "kept", (double)n);
+    cJSON_AddNumberToObject(o, "offered", (double)offered);
+    cJSON_AddStringToObject(o, "point", "[end of bin s, requests, p50 us, p99 us, max us]");
+    cJSON *pts = cJSON_AddArrayToObject(o, "points");
+    for (size_t i = 0; i < n;) {
+        uint64_t b = v[i].t_ns / bin;
+        size_t k = 0;
+        for (; i < n && v[i].t_ns / bin == b; i++) {
+            lat[k++] = v[i].lat_ns;
+        }
+        qsort(lat, k, sizeof(*lat), by_value);
+        cJSON *pt = cJSON_CreateArray();
+        cJSON_AddItemToArray(pt, cJSON_CreateNumber(round3((double)((b + 1) * bin) / 1e9)));
+        cJSON_AddItemToArray(pt, cJSON_CreateNumber((double)k));
+        cJSON_AddItemToArray(pt, cJSON_CreateNumber(round1(US(rank(lat, k, 50)))));
+        cJSON_AddItemToArray(pt, cJSON_CreateNumber(round1(US(rank(lat, k, 99)))));
+        cJSON_AddItemToArray(pt, cJSON_CreateNumber(round1(US(lat[k - 1]))));
+        cJSON_AddItemToArray(pts, pt);
+    }
+    free(v);
+    free(lat);
+    return o;
+}
+
 static cJSON *subset_json(const hist *h, const hist *init)
 {
     cJSON *o = cJSON_CreateObject();
@@ -159,6 +231,10 @@ static cJSON *side_json(const load_stats *st, const load_shape *shape, bool item
         cJSON_AddItemToObject(o, "acceptance_latency_us", latency_json(&st->accept));
     }
     cJSON_AddItemToObject(o, "histogram", histogram_json(&st->ok));
+    cJSON *series = series_json(st);
+    if (series != NULL) {
+        cJSON_AddItemToObject(o, "series", series);
+    }
     return o;
 }
 

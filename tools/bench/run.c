@@ -197,7 +197,8 @@ static int one_round(const load_target *t, const load_shape *shape, load_stats *
 {
     load_stats st;
     int rc = -1;
-    if (load_stats_init(&st) != 0) {
+    if (load_stats_init(&st) != 0 ||
+        (into->samples != NULL && load_stats_keep_samples(&st, into->samples_cap) != 0)) {
         snprintf(err, errlen, "out of memory");
         goto cleanup;
     }
@@ -318,7 +319,9 @@ int bench_execute(const bench_spec *s, cJSON **doc, bench_figures *fig, char *er
     int rc = -1;
     memset(&sd, 0, sizeof(sd));
     *doc = NULL;
-    if (load_stats_init(&sd.lamina) != 0 || load_stats_init(&sd.baseline) != 0) {
+    if (load_stats_init(&sd.lamina) != 0 || load_stats_init(&sd.baseline) != 0 ||
+        (s->samples && (load_stats_keep_samples(&sd.lamina, BENCH_SAMPLES_MAX) != 0 ||
+                        load_stats_keep_samples(&sd.baseline, BENCH_SAMPLES_MAX) != 0))) {
         snprintf(err, errlen, "out of memory");
         goto cleanup;
     }
