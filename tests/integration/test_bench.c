@@ -266,6 +266,36 @@ Test(bench, cold_mode_counts_fresh_environments)
     cJSON_Delete(d);
 }
 
+/* The template baseline: a template process forks a child per request that
+ * dlopens the handler, installs a seccomp filter and answers over nng. */
+Test(bench, cold_template_baseline_forks_children_that_load_the_handler)
+{
+    cJSON *d = NULL;
+    lt_create(&b, "techo", "echo", NULL);
+    char so[600];
+    snprintf(so, sizeof(so), "%s", lt_handler("echo"));
+    int rc = bench(&d, "cold", "techo", "-n", "4", "--vs-baseline", "--rounds", "1",
+                   "--cold-baseline", "template", "--template-so", so, NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(num(d, "cold.count"), 4);
+    cr_assert_eq(num(d, "baseline.count"), 4, "every template child answered");
+    cr_assert_gt(num(d, "baseline.latency_us.p50"), 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(d, "baseline_kind")->valuestring, "template-fork-connect");
+    cJSON_Delete(d);
+    /* a child that cannot load its .so never answers: the .so is really loaded */
+    rc = bench(&d, "cold-baseline", "-n", "2", "--timeout", "300ms", "--cold-baseline", "template",
+               "--template-so", "/nonexistent/handler.so", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(num(d, "count"), 0);
+    cr_assert_eq(error_count(d, "client_timeout"), 2);
+    cJSON_Delete(d);
+    d = NULL;
+    cr_assert_eq(bench(&d, "invoke", "techo", "--cold-baseline", "template", NULL), 2);
+    cr_assert_eq(bench(&d, "cold", "techo", "--template-so", so, NULL), 2);
+    cr_assert_eq(bench(&d, "cold", "techo", "--cold-baseline", "zygote", NULL), 2);
+    cr_assert_null(d);
+}
+
 Test(bench, async_mode_counts_every_accepted_event)
 {
     cJSON *d = NULL;

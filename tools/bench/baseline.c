@@ -14,12 +14,19 @@
 #include "baseline.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -42,6 +49,11 @@ struct baseline {
     nng_socket sock; /* warm: REQ dialed to the forwarder */
     bool sock_open;
     bool cold;
+    /* cold, template kind: the template process, its command pipe (we
+     * write a URL a line) and its answer pipe (a child's pid a line) */
+    pid_t tpl_pid;
+    int tpl_cmd, tpl_ans;
+    FILE *tpl_ans_f;
     const void *payload;
     size_t len;
     int timeout_ms;
@@ -265,6 +277,152 @@ int baseline_cold_main(int argc, char **argv)
     return 0;
 }
 
+/* ---- template (zygote) helper ----------------------------------------- */
+
+/* The template's seccomp program: an allow-by-default filter with as many
+ * rules as the runtime's policy (~60), compiled once in the template and
+ * installed by each child, as a Lamina template would do.  The rules deny
+ * calls the child never makes, so it cannot change what the child does. */
+static const int TPL_DENIED[] = {
+    SCMP_SYS(ptrace),
+    SCMP_SYS(process_vm_readv),
+    SCMP_SYS(process_vm_writev),
+    SCMP_SYS(kexec_load),
+    SCMP_SYS(init_module),
+    SCMP_SYS(finit_module),
+    SCMP_SYS(delete_module),
+    SCMP_SYS(mount),
+    SCMP_SYS(umount2),
+    SCMP_SYS(pivot_root),
+    SCMP_SYS(swapon),
+    SCMP_SYS(swapoff),
+    SCMP_SYS(reboot),
+    SCMP_SYS(sethostname),
+    SCMP_SYS(setdomainname),
+    SCMP_SYS(iopl),
+    SCMP_SYS(ioperm),
+    SCMP_SYS(acct),
+    SCMP_SYS(settimeofday),
+    SCMP_SYS(clock_settime),
+    SCMP_SYS(adjtimex),
+    SCMP_SYS(bpf),
+    SCMP_SYS(perf_event_open),
+    SCMP_SYS(userfaultfd),
+    SCMP_SYS(keyctl),
+    SCMP_SYS(add_key),
+    SCMP_SYS(request_key),
+    SCMP_SYS(unshare),
+    SCMP_SYS(setns),
+    SCMP_SYS(open_by_handle_at),
+    SCMP_SYS(name_to_handle_at),
+    SCMP_SYS(lookup_dcookie),
+    SCMP_SYS(quotactl),
+    SCMP_SYS(syslog),
+    SCMP_SYS(vhangup),
+    SCMP_SYS(personality),
+    SCMP_SYS(fanotify_init),
+    SCMP_SYS(kcmp),
+    SCMP_SYS(mbind),
+    SCMP_SYS(migrate_pages),
+    SCMP_SYS(move_pages),
+    SCMP_SYS(set_mempolicy),
+    SCMP_SYS(nfsservctl),
+    SCMP_SYS(uselib),
+    SCMP_SYS(ustat),
+    SCMP_SYS(sysfs),
+    SCMP_SYS(_sysctl),
+    SCMP_SYS(vm86),
+    SCMP_SYS(vm86old),
+    SCMP_SYS(create_module),
+    SCMP_SYS(get_kernel_syms),
+    SCMP_SYS(query_module),
+    SCMP_SYS(afs_syscall),
+    SCMP_SYS(tuxcall),
+    SCMP_SYS(security),
+    SCMP_SYS(io_uring_setup),
+    SCMP_SYS(io_uring_enter),
+    SCMP_SYS(io_uring_register),
+    SCMP_SYS(fsopen),
+    SCMP_SYS(fsmount),
+};
+
+/* Compile the filter to raw BPF (malloc'd into prog), or -1. */
+static int tpl_compile(struct sock_fprog *prog)
+{
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    int rc = ctx != NULL ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < sizeof(TPL_DENIED) / sizeof(TPL_DENIED[0]); i++) {
+        if (TPL_DENIED[i] >= 0) { /* libseccomp's negative pseudo-numbers: absent here */
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), TPL_DENIED[i], 0);
+        }
+    }
+    int fd = rc == 0 ? memfd_create("lamina-bench-bpf", MFD_CLOEXEC) : -1;
+    if (fd < 0 || seccomp_export_bpf(ctx, fd) != 0) {
+        rc = -1;
+    }
+    seccomp_release(ctx);
+    off_t end = rc == 0 ? lseek(fd, 0, SEEK_END) : -1;
+    size_t len = end > 0 ? (size_t)end : 0;
+    char *buf = len > 0 ? malloc(len) : NULL;
+    if (buf == NULL || pread(fd, buf, len, 0) != (ssize_t)len ||
+        len % sizeof(struct sock_filter) != 0) {
+        rc = -1;
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (rc != 0) {
+        free(buf);
+        return -1;
+    }
+    prog->len = (unsigned short)(len / sizeof(struct sock_filter));
+    prog->filter = (struct sock_filter *)(void *)buf;
+    return 0;
+}
+
+/* A child of the template: the per-environment part of a cold start. */
+static void tpl_child(const char *url, const char *so, const struct sock_fprog *prog)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (so != NULL && dlopen(so, RTLD_NOW | RTLD_LOCAL) == NULL) {
+        _exit(3);
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, prog) != 0) {
+        _exit(4);
+    }
+    char *argv[] = {"lamina-bench", "__baseline-cold", (char *)url, NULL};
+    _exit(baseline_cold_main(3, argv)); /* nng starts here, after the fork */
+}
+
+/* __baseline-template [HANDLER.so]: exec'd once, libraries loaded, nng never
+ * touched; for each URL line on stdin fork a child (no exec) and write its
+ * pid on stdout. */
+int baseline_template_main(int argc, char **argv)
+{
+    const char *so = argc > 2 ? argv[2] : NULL;
+    struct sock_fprog prog;
+    if (tpl_compile(&prog) != 0) {
+        fprintf(stderr, "lamina-bench template: cannot compile the seccomp filter\n");
+        return 1;
+    }
+    signal(SIGCHLD, SIG_IGN); /* children are reaped by the kernel */
+    printf("ready\n");
+    fflush(stdout);
+    char url[256];
+    while (fgets(url, sizeof(url), stdin) != NULL) {
+        url[strcspn(url, "\n")] = '\0';
+        pid_t pid = fork();
+        if (pid == 0) {
+            tpl_child(url, so, &prog);
+        }
+        printf("%d\n", (int)pid);
+        fflush(stdout);
+    }
+    free(prog.filter);
+    return 0;
+}
+
 /* ---- bench side: processes --------------------------------------------- */
 
 /* fork + exec this binary with argv; the child dies with us. */
@@ -423,11 +581,66 @@ baseline *baseline_start_cold(const void *payload, size_t len, int timeout_ms, c
     return b;
 }
 
+baseline *baseline_start_template(const char *handler_so, const void *payload, size_t len,
+                                  int timeout_ms, char *err, size_t errlen)
+{
+    baseline *b = baseline_start_cold(payload, len, timeout_ms, err, errlen);
+    int cmd[2], ans[2];
+    if (b == NULL) {
+        return NULL;
+    }
+    if (pipe2(cmd, O_CLOEXEC) != 0) {
+        snprintf(err, errlen, "template: pipe: %s", strerror(errno));
+        baseline_stop(b);
+        return NULL;
+    }
+    if (pipe2(ans, O_CLOEXEC) != 0) {
+        snprintf(err, errlen, "template: pipe: %s", strerror(errno));
+        close(cmd[0]);
+        close(cmd[1]);
+        baseline_stop(b);
+        return NULL;
+    }
+    pid_t parent = getpid();
+    b->tpl_pid = fork();
+    if (b->tpl_pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent || dup2(cmd[0], 0) < 0 || dup2(ans[1], 1) < 0) {
+            _exit(1);
+        }
+        char *argv[] = {"lamina-bench", "__baseline-template", (char *)handler_so, NULL};
+        execv("/proc/self/exe", argv);
+        _exit(127);
+    }
+    close(cmd[0]);
+    close(ans[1]);
+    b->tpl_cmd = cmd[1];
+    b->tpl_ans = ans[0];
+    b->tpl_ans_f = fdopen(ans[0], "r");
+    char ready[16] = "";
+    if (b->tpl_pid < 0 || b->tpl_ans_f == NULL ||
+        fgets(ready, sizeof(ready), b->tpl_ans_f) == NULL || strcmp(ready, "ready\n") != 0) {
+        snprintf(err, errlen, "template: cannot start: %s", strerror(errno));
+        baseline_stop(b);
+        return NULL;
+    }
+    return b;
+}
+
 void baseline_stop(baseline *b)
 {
     if (b == NULL) {
         return;
     }
+    if (b->tpl_cmd > 0) {
+        close(b->tpl_cmd); /* the template reads EOF and ends */
+    }
+    if (b->tpl_ans_f != NULL) {
+        fclose(b->tpl_ans_f);
+    } else if (b->tpl_ans > 0) {
+        close(b->tpl_ans);
+    }
+    stop_child(&b->tpl_pid);
     if (b->sock_open) {
         nng_close(b->sock);
     }
@@ -522,8 +735,10 @@ static int cold_listen(baseline *b, nng_socket *s, char *url, size_t urllen)
     if (rv != 0) {
         return rv;
     }
-    if ((rv = sock_limits(*s)) == 0 && (rv = req_no_resend(*s)) == 0) {
-        rv = nng_socket_set_ms(*s, NNG_OPT_RECVTIMEO, b->timeout_ms);
+    if ((rv = sock_limits(*s)) == 0 && (rv = req_no_resend(*s)) == 0 &&
+        (rv = nng_socket_set_ms(*s, NNG_OPT_RECVTIMEO, b->timeout_ms)) == 0) {
+        /* a child that never dials (it failed to start) must not hang the send */
+        rv = nng_socket_set_ms(*s, NNG_OPT_SENDTIMEO, b->timeout_ms);
     }
     if (rv == 0) {
         rv = nng_listen(*s, url, NULL, 0);
@@ -547,8 +762,15 @@ static void cold_send(void *arg, load_outcome *o)
         return;
     }
     uint64_t t0 = load_now_ns();
-    char *argv[] = {"lamina-bench", "__baseline-cold", url, NULL};
-    pid_t pid = spawn_self(argv);
+    pid_t pid = 0;
+    if (b->tpl_pid > 0) { /* ask the template for a child */
+        char line[200];
+        int n = snprintf(line, sizeof(line), "%s\n", url);
+        pid = write(b->tpl_cmd, line, (size_t)n) == n ? 1 : -1;
+    } else {
+        char *argv[] = {"lamina-bench", "__baseline-cold", url, NULL};
+        pid = spawn_self(argv);
+    }
     rv = pid > 0 ? nng_send(s, (void *)b->payload, b->len, 0) : NNG_ENOMEM;
     if (rv == 0) {
         rv = nng_recvmsg(s, &m, 0);
@@ -556,7 +778,16 @@ static void cold_send(void *arg, load_outcome *o)
     uint64_t t1 = load_now_ns();
     nng_msg_free(m);
     nng_close(s);
-    stop_child(&pid);
+    if (b->tpl_pid > 0) { /* the template's child: its pid, then end it */
+        int child = 0;
+        if (pid > 0 && fscanf(b->tpl_ans_f, "%d", &child) == 1 && child > 0) {
+            kill(child, SIGKILL);
+        } else if (rv == 0) {
+            rv = NNG_EINTERNAL;
+        }
+    } else {
+        stop_child(&pid);
+    }
     if (rv != 0) {
         fail_with(o, rv);
         return;

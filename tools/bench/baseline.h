@@ -18,6 +18,14 @@
  * latency is from just before fork to the reply.  Set-up of the listening
  * socket and reaping of the child are outside the timed span.
  *
+ * Template cold baseline (the bare path a Lamina template would take,
+ * perf-limits.md §2.4 "zygote + dlopen + seccomp"): a template process is
+ * exec'd once (libraries loaded, a seccomp program compiled, nng never
+ * touched); for each request it forks a child without exec, which dlopens
+ * the handler .so (if given), installs the precompiled filter, starts nng,
+ * dials back and answers.  Timed from the request to the template to the
+ * reply.
+ *
  * Helpers die with the bench process (PR_SET_PDEATHSIG) and are stopped with
  * SIGTERM at the end.
  */
@@ -40,6 +48,9 @@ baseline *baseline_start_warm(int slots, int hops, const void *payload, size_t l
 /* Prepare the fork+exec+connect cold baseline (a temp dir only). */
 baseline *baseline_start_cold(const void *payload, size_t len, int timeout_ms, char *err,
                               size_t errlen);
+/* Start the template cold baseline; handler_so may be NULL (no dlopen). */
+baseline *baseline_start_template(const char *handler_so, const void *payload, size_t len,
+                                  int timeout_ms, char *err, size_t errlen);
 /* Stop helpers, remove the temp dir, free; accepts NULL. */
 void baseline_stop(baseline *b);
 /* The load-generator view of a started baseline. */
@@ -49,5 +60,6 @@ load_target baseline_target(baseline *b);
 int baseline_echo_main(int argc, char **argv); /* __baseline-echo URL SLOTS */
 int baseline_forward_main(int argc, char **argv); /* __baseline-forward IN OUT SLOTS */
 int baseline_cold_main(int argc, char **argv); /* __baseline-cold URL */
+int baseline_template_main(int argc, char **argv); /* __baseline-template [SO] */
 
 #endif

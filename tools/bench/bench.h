@@ -62,6 +62,8 @@ typedef struct bench_spec {
     int timeout_ms; /* per request */
     bool quiet; /* no human summary */
     bool samples; /* keep per-request samples (--plot's latency over time) */
+    bool cold_template; /* cold modes: the template (zygote) baseline, not fork+exec */
+    const char *template_so; /* the .so its children dlopen (NULL: none) */
 } bench_spec;
 
 /* Samples kept per side for the latency-over-time plot (16 bytes each). */

@@ -41,6 +41,7 @@ typedef struct cli {
     bool rules_given; /* --rules (bus mode) */
     bool url_baseline_given; /* --url-baseline (url mode) */
     bool hops_given;
+    bool cold_baseline_given; /* --cold-baseline (cold modes) */
     bool has_failif;
     failif fail;
     int esm_batch; /* esm mode's --batch-size (0: 10) */
@@ -107,6 +108,9 @@ static void usage(FILE *out)
             "                        round (default: enough for the round)\n"
             "      --rules N         bus mode: rules on the bus, 1 matching (default 1)\n"
             "      --url-baseline api|mhd  url mode: what --vs-baseline compares with\n"
+            "      --cold-baseline exec|template  cold modes: fork+exec+connect (default)\n"
+            "                        or a template process that forks without exec, then\n"
+            "                        dlopen (--template-so FILE.so) + seccomp + connect\n"
             "comparison and output:\n"
             "      --vs-baseline     alternate Lamina and baseline rounds; report ratios\n"
             "      --rounds K        rounds per side (default 3 with --vs-baseline, else 1)\n"
@@ -144,6 +148,8 @@ enum {
     OPT_URL_BASELINE,
     OPT_BATCH,
     OPT_PLOT,
+    OPT_COLD_BASELINE,
+    OPT_TEMPLATE_SO,
 };
 
 static const struct option long_opts[] = {
@@ -165,6 +171,8 @@ static const struct option long_opts[] = {
     {"rounds", required_argument, NULL, OPT_ROUNDS},
     {"json", required_argument, NULL, OPT_JSON},
     {"plot", required_argument, NULL, OPT_PLOT},
+    {"cold-baseline", required_argument, NULL, OPT_COLD_BASELINE},
+    {"template-so", required_argument, NULL, OPT_TEMPLATE_SO},
     {"fail-if", required_argument, NULL, OPT_FAILIF},
     {"handlers", required_argument, NULL, OPT_HANDLERS},
     {"time-limit", required_argument, NULL, OPT_TIME_LIMIT},
@@ -245,6 +253,14 @@ static int parse_other_opt(cli *c, int opt, const char *v)
         c->spec.rounds = atoi(v);
         return c->spec.rounds >= 1 && c->spec.rounds <= 100 ? 0 : bad("rounds", v);
     case OPT_JSON: c->json_path = v; return 0;
+    case OPT_COLD_BASELINE:
+        c->cold_baseline_given = true;
+        if (strcmp(v, "exec") == 0 || strcmp(v, "template") == 0) {
+            c->spec.cold_template = v[0] == 't';
+            return 0;
+        }
+        return bad("cold baseline (exec or template)", v);
+    case OPT_TEMPLATE_SO: c->spec.template_so = v; return 0;
     case OPT_PLOT:
         c->plot_path = v;
         c->spec.samples = true;
@@ -457,6 +473,15 @@ static int settle(cli *c)
         fprintf(stderr, "lamina-bench: --vs-baseline applies to invoke, cold and queue\n");
         return -1;
     }
+    if ((c->cold_baseline_given || s->template_so != NULL) && !cold) {
+        fprintf(stderr, "lamina-bench: --cold-baseline and --template-so apply to cold and "
+                        "cold-baseline\n");
+        return -1;
+    }
+    if (s->template_so != NULL && !s->cold_template) {
+        fprintf(stderr, "lamina-bench: --template-so needs --cold-baseline template\n");
+        return -1;
+    }
     if (cold && s->shape.concurrency != 1) {
         fprintf(stderr, "lamina-bench: cold modes run one caller (-c 1)\n");
         return -1;
@@ -589,6 +614,9 @@ static int helper_mode(int argc, char **argv)
     }
     if (strcmp(argv[1], "__baseline-cold") == 0) {
         return baseline_cold_main(argc, argv);
+    }
+    if (strcmp(argv[1], "__baseline-template") == 0) {
+        return baseline_template_main(argc, argv);
     }
     return -1;
 }

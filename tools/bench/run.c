@@ -142,7 +142,10 @@ static int open_sides(const bench_spec *s, sides *sd, char *err, size_t errlen)
         sd->lt_open = true;
     }
     if (has_baseline(s)) {
-        sd->base = is_cold(s)
+        sd->base = is_cold(s) && s->cold_template
+                       ? baseline_start_template(s->template_so, s->payload, s->payload_len,
+                                                 s->timeout_ms, err, errlen)
+                   : is_cold(s)
                        ? baseline_start_cold(s->payload, s->payload_len, s->timeout_ms, err, errlen)
                        : baseline_start_warm(s->shape.concurrency, hops(s), s->payload,
                                              s->payload_len, s->timeout_ms, err, errlen);
@@ -294,9 +297,10 @@ static void describe(const bench_spec *s, sides *sd, report_run *r)
     r->payload_bytes = s->payload_len;
     r->async = s->async;
     r->end_to_end = s->async && s->end_to_end;
-    r->baseline_kind = is_cold(s)     ? "fork-exec-connect"
-                       : hops(s) == 1 ? "nng-ipc-one-hop"
-                                      : "nng-ipc-two-hop";
+    r->baseline_kind = is_cold(s) && s->cold_template ? "template-fork-connect"
+                       : is_cold(s)                   ? "fork-exec-connect"
+                       : hops(s) == 1                 ? "nng-ipc-one-hop"
+                                                      : "nng-ipc-two-hop";
     if (s->mode == BENCH_URL) {
         r->baseline_kind = s->url_vs == URL_VS_API ? "api-socket-invoke" : "libmicrohttpd-echo";
     }

@@ -7,6 +7,9 @@
  *   warm_c1     sync invoke of echo, 1 caller   vs two-hop nng   (p50, p99)
  *   warm_c64    sync invoke of echo, 64 callers vs two-hop nng   (p50, p99, throughput)
  *   cold        first invoke of a fresh environment vs fork+exec+connect (p50)
+ *   cold_template  the same vs the bare template path: fork from an exec'd
+ *               template + dlopen(echo.so) + seccomp + connect (issue 16's
+ *               goal: ≤ 1.2× of it)
  *   async_e2e_c16  Event invokes, 16 callers, end to end: from the send until
  *               the event ran and its OnSuccess destination ran the record
  *               (event-wait), with the time to the 202 beside it
@@ -106,43 +109,46 @@ typedef struct std_item {
     bus_op bop; /* BENCH_BUS (queue is then the bus's name) */
     int rules; /* BENCH_BUS: rules on the bus */
     url_vs uvs; /* BENCH_URL: the baseline (the api-socket invoke, or the responder) */
+    bool tpl; /* BENCH_COLD: against the template (zygote) path, echo.so dlopened */
 } std_item;
 
 static const std_item std_items[] = {
     {"warm_c1", BENCH_INVOKE, 1, 6000, 0, 1000, false, false, true, NULL, QUEUE_SEND, 2, STREAM_PUT,
-     BUS_PUT, 0, URL_VS_API},
+     BUS_PUT, 0, URL_VS_API, false},
     {"warm_c64", BENCH_INVOKE, 64, 6000, 0, 3000, false, false, true, NULL, QUEUE_SEND, 2,
-     STREAM_PUT, BUS_PUT, 0, URL_VS_API},
+     STREAM_PUT, BUS_PUT, 0, URL_VS_API, false},
     {"cold", BENCH_COLD, 1, 0, 45, 0, false, false, true, NULL, QUEUE_SEND, 2, STREAM_PUT, BUS_PUT,
-     0, URL_VS_API},
+     0, URL_VS_API, false},
+    {"cold_template", BENCH_COLD, 1, 0, 45, 0, false, false, true, NULL, QUEUE_SEND, 2, STREAM_PUT,
+     BUS_PUT, 0, URL_VS_API, true},
     {"queue_send_c64", BENCH_QUEUE, 64, 2000, 0, 0, false, false, true, STD_QUEUE, QUEUE_SEND, 1,
-     STREAM_PUT, BUS_PUT, 0, URL_VS_API},
+     STREAM_PUT, BUS_PUT, 0, URL_VS_API, false},
     {"queue_get_c1", BENCH_QUEUE, 1, 2000, 0, 0, false, false, false, STD_QUEUE, QUEUE_GET, 2,
-     STREAM_PUT, BUS_PUT, 0, URL_VS_API},
+     STREAM_PUT, BUS_PUT, 0, URL_VS_API, false},
     {"queue_latency_c1", BENCH_QUEUE, 1, 2000, 0, 0, false, false, false, STD_LATENCY_QUEUE,
-     QUEUE_LATENCY, 2, STREAM_PUT, BUS_PUT, 0, URL_VS_API},
+     QUEUE_LATENCY, 2, STREAM_PUT, BUS_PUT, 0, URL_VS_API, false},
     {"stream_put_c64", BENCH_STREAM, 64, 2000, 0, 0, false, false, true, "bench-stream", QUEUE_SEND,
-     1, STREAM_PUT, BUS_PUT, 0, URL_VS_API},
+     1, STREAM_PUT, BUS_PUT, 0, URL_VS_API, false},
     {"stream_latency_c1", BENCH_STREAM, 1, 2000, 0, 0, false, false, false, "bench-stream",
-     QUEUE_SEND, 2, STREAM_LATENCY, BUS_PUT, 0, URL_VS_API},
+     QUEUE_SEND, 2, STREAM_LATENCY, BUS_PUT, 0, URL_VS_API, false},
     {"bus_put_c64_r1", BENCH_BUS, 64, 2000, 0, 0, false, false, false, "bench-bus-1", QUEUE_SEND, 2,
-     STREAM_PUT, BUS_PUT, 1, URL_VS_API},
+     STREAM_PUT, BUS_PUT, 1, URL_VS_API, false},
     {"bus_put_c64_r100", BENCH_BUS, 64, 2000, 0, 0, false, false, false, "bench-bus-100",
-     QUEUE_SEND, 2, STREAM_PUT, BUS_PUT, 100, URL_VS_API},
+     QUEUE_SEND, 2, STREAM_PUT, BUS_PUT, 100, URL_VS_API, false},
     {"bus_put_c64_r10000", BENCH_BUS, 64, 2000, 0, 0, false, false, false, "bench-bus-10000",
-     QUEUE_SEND, 2, STREAM_PUT, BUS_PUT, 10000, URL_VS_API},
+     QUEUE_SEND, 2, STREAM_PUT, BUS_PUT, 10000, URL_VS_API, false},
     {"bus_latency_c1", BENCH_BUS, 1, 2000, 0, 0, false, false, false, "bench-bus-latency",
-     QUEUE_SEND, 2, STREAM_PUT, BUS_LATENCY, 1, URL_VS_API},
+     QUEUE_SEND, 2, STREAM_PUT, BUS_LATENCY, 1, URL_VS_API, false},
     {"url_c1", BENCH_URL, 1, 2000, 0, 0, false, false, true, NULL, QUEUE_SEND, 2, STREAM_PUT,
-     BUS_PUT, 0, URL_VS_API},
+     BUS_PUT, 0, URL_VS_API, false},
     {"url_c64", BENCH_URL, 64, 2000, 0, 0, false, false, true, NULL, QUEUE_SEND, 2, STREAM_PUT,
-     BUS_PUT, 0, URL_VS_API},
+     BUS_PUT, 0, URL_VS_API, false},
     {"url_c64_mhd", BENCH_URL, 64, 2000, 0, 0, false, false, true, NULL, QUEUE_SEND, 2, STREAM_PUT,
-     BUS_PUT, 0, URL_VS_MHD},
+     BUS_PUT, 0, URL_VS_MHD, false},
     {"async_e2e_c16", BENCH_INVOKE, 16, 2000, 0, 0, true, true, false, NULL, QUEUE_SEND, 2,
-     STREAM_PUT, BUS_PUT, 0, URL_VS_API},
+     STREAM_PUT, BUS_PUT, 0, URL_VS_API, false},
     {"async_c16", BENCH_INVOKE, 16, 2000, 0, 0, true, false, false, NULL, QUEUE_SEND, 2, STREAM_PUT,
-     BUS_PUT, 0, URL_VS_API},
+     BUS_PUT, 0, URL_VS_API, false},
 };
 
 static int ensure_function(const char *state, const char *endpoint, const char *dir)
@@ -175,9 +181,11 @@ static int ensure_function(const char *state, const char *endpoint, const char *
 }
 
 static void spec_for(const std_item *it, const char *state, const char *endpoint,
-                     const char *payload, bench_spec *s)
+                     const char *payload, const char *echo_so, bench_spec *s)
 {
     memset(s, 0, sizeof(*s));
+    s->cold_template = it->tpl;
+    s->template_so = it->tpl ? echo_so : NULL;
     s->mode = it->mode;
     s->state_dir = state;
     s->endpoint = endpoint;
@@ -485,13 +493,15 @@ int standard_run(const char *state, const char *endpoint, const char *handler_di
     if (ensure_function(state, endpoint, handler_dir) != 0) {
         return -1;
     }
+    char echo_so[1024];
+    snprintf(echo_so, sizeof(echo_so), "%s/echo.so", handler_dir);
     cJSON *doc = new_document(&runs, &summary);
     uint64_t t0 = load_now_ns();
     for (size_t i = 0; i < sizeof(std_items) / sizeof(std_items[0]); i++) {
         bench_spec s;
         bench_figures fig;
         cJSON *one = NULL;
-        spec_for(&std_items[i], state, endpoint, payload, &s);
+        spec_for(&std_items[i], state, endpoint, payload, echo_so, &s);
         s.quiet = quiet;
         if (!quiet) {
             fprintf(stderr, "\n== %s\n", std_items[i].name);
