@@ -366,12 +366,18 @@ int lt_run(lt_broker *b, const char *const *argv, char **out, char **err)
 
 void lt_base64(const char *s, char *out)
 {
+    lt_base64_n(s, strlen(s), out);
+}
+
+void lt_base64_n(const void *data, size_t n, char *out)
+{
     static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = strlen(s), o = 0;
+    const unsigned char *s = data;
+    size_t o = 0;
     for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned char)s[i] << 16;
-        v |= i + 1 < n ? (unsigned char)s[i + 1] << 8 : 0;
-        v |= i + 2 < n ? (unsigned char)s[i + 2] : 0;
+        unsigned v = (unsigned)s[i] << 16;
+        v |= i + 1 < n ? (unsigned)s[i + 1] << 8 : 0;
+        v |= i + 2 < n ? (unsigned)s[i + 2] : 0;
         out[o++] = t[(v >> 18) & 63];
         out[o++] = t[(v >> 12) & 63];
         out[o++] = i + 1 < n ? t[(v >> 6) & 63] : '=';

@@ -76,6 +76,8 @@ cJSON *lt_ok(lt_broker *b, const char *op, const char *fmt, ...)
 char *lt_unbase64(const char *in, size_t *len);
 /* base64 of NUL-terminated s into out (room for 4 * ceil(strlen(s) / 3) + 1). */
 void lt_base64(const char *s, char *out);
+/* The same for n bytes of data (out: room for 4 * ceil(n / 3) + 1). */
+void lt_base64_n(const void *data, size_t n, char *out);
 
 /* Poll cond(arg) every few ms until it is true or timeout_ms passes. */
 bool lt_wait_until(bool (*cond)(void *), void *arg, int timeout_ms);
