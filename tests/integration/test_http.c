@@ -1692,3 +1692,55 @@ Test(http, curl_streams_pieces_whole_results_and_preludes_and_the_api_socket_joi
     resp_free(&r);
     lt_broker_stop(&w.b, false);
 }
+
+static bool log_has_end(void *arg)
+{
+    web *w = arg;
+    char *log = lt_function_log(&w->b, "bp");
+    bool yes = strstr(log, "END RequestId") != NULL;
+    free(log);
+    return yes;
+}
+
+Test(http, a_slow_stream_reader_holds_the_handler_back_and_the_broker_buffers_little,
+     .timeout = 120)
+{
+    web w;
+    web_start(&w, NULL);
+    char path[80];
+    stream_url(&w, "bp", path);
+    sreader s;
+    memset(&s, 0, sizeof(s));
+    s.fd = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 32 * 1024; /* so the kernel holds little for us */
+    setsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)w.port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    cr_assert_eq(connect(s.fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    char req[512];
+    int n = snprintf(req, sizeof(req),
+                     "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 12\r\n\r\n"
+                     "big:20971520",
+                     path);
+    raw_send(s.fd, req, (size_t)n);
+    sr_until(&s, "x", 20000);
+    long rss0 = rss_kb(w.b.pid);
+    /* We stop reading.  20 MiB cannot fit in the sockets' buffers (a few
+     * MiB on loopback), so the handler's writes must now block: watch a
+     * second's window that it does not finish and that the broker does not
+     * take the rest in. */
+    for (int i = 0; i < 20; i++) {
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+        cr_assert(!log_has_end(&w), "the handler finished while its client read nothing");
+        long rss = rss_kb(w.b.pid);
+        cr_assert_lt(rss - rss0, 8 * 1024, "the broker grew %ld KiB holding the stream",
+                     rss - rss0);
+    }
+    sr_until(&s, NULL, 30000); /* now read it all: the handler goes on */
+    cr_assert_eq(s.blen, 20971520u);
+    cr_assert_str_eq(s.trailers, "");
+    cr_assert(lt_wait_until(log_has_end, &w, 20000));
+    sr_close(&s);
+    lt_broker_stop(&w.b, false);
+}
