@@ -161,8 +161,8 @@ LM_EXPORT int lm_response_error(lm_response *res, const char *error_type, const 
 
 LM_EXPORT int lm_response_stream_start(lm_response *res, const char *prelude_json)
 {
-    if (res->started || res->is_error) {
-        return LM_STREAM_ERROR; /* once, before the first write */
+    if (res->started || res->is_error || res->has_data) {
+        return LM_STREAM_ERROR; /* once, before the first write (and not after a set) */
     }
     size_t n = prelude_json != NULL ? strlen(prelude_json) : 0;
     if (n > PROTO_STREAM_PRELUDE_MAX) {

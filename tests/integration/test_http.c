@@ -1609,9 +1609,17 @@ Test(http, stream_errors_and_crashes_mid_stream_end_in_error_trailers, .timeout 
     sr_until(&s, "Internal Server Error", 20000);
     cr_assert_eq(s.status, 502, "%s", s.head);
     sr_close(&s);
-    lt_await_log(&w.b, "sterr", "END RequestId", 3);
+    /* curl --raw shows the trailers after the last chunk */
+    resp r = curl(&w, path, "-N", "--raw", "--data-binary", "error", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.raw);
+    cr_assert_not_null(strstr(r.body, "partial\n"), "%s", r.body);
+    cr_assert_not_null(
+        strstr(r.body, "\r\n0\r\nLambda-Runtime-Function-Error-Type: StreamFailure\r\n"), "%s",
+        r.body);
+    resp_free(&r);
+    lt_await_log(&w.b, "sterr", "END RequestId", 4);
     /* the URL serves on after the crash */
-    resp r = curl(&w, path, "-N", "--data-binary", "pieces", NULL);
+    r = curl(&w, path, "-N", "--data-binary", "pieces", NULL);
     cr_assert_eq(r.status, 200, "%s", r.raw);
     cr_assert_str_eq(r.body, "abc");
     resp_free(&r);
