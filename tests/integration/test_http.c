@@ -1344,11 +1344,13 @@ Test(http, metrics_give_the_oldest_async_events_age_in_broker_time, .timeout = 9
 
 /* ---- RESPONSE_STREAM ---- */
 
-/* Function fn (the stream handler, Timeout 30 s) with a RESPONSE_STREAM
+/* Function fn (the stream handler, timeout_s) with a RESPONSE_STREAM
  * NONE URL; its path (/url/<id>/) into path. */
-static void stream_url(web *w, const char *fn, char path[80])
+static void stream_url_timeout(web *w, const char *fn, int timeout_s, char path[80])
 {
-    lt_create(&w->b, fn, "stream", "\"Timeout\":30");
+    char extra[32];
+    snprintf(extra, sizeof(extra), "\"Timeout\":%d", timeout_s);
+    lt_create(&w->b, fn, "stream", extra);
     cJSON *r = lt_ok(&w->b, "url-create",
                      "{\"FunctionName\":\"%s\",\"AuthType\":\"NONE\","
                      "\"InvokeMode\":\"RESPONSE_STREAM\"}",
@@ -1358,6 +1360,11 @@ static void stream_url(web *w, const char *fn, char path[80])
     cr_assert_not_null(p);
     snprintf(path, 80, "/url/%.32s/", p + 5);
     cJSON_Delete(r);
+}
+
+static void stream_url(web *w, const char *fn, char path[80])
+{
+    stream_url_timeout(w, fn, 30, path);
 }
 
 /* A chunked response read from a raw socket as it comes, decoded as far as
@@ -1603,6 +1610,16 @@ Test(http, stream_errors_and_crashes_mid_stream_end_in_error_trailers, .timeout 
     cr_assert_str_eq(s.body, "partial\n");
     cr_assert_str_eq(line_value(s.trailers, "Lambda-Runtime-Function-Error-Type"),
                      "Runtime.ExitError", "trailers: %s", s.trailers);
+    sr_close(&s);
+    /* the timeout mid-stream: the handler waits at its gate past 1 s */
+    char tpath[80];
+    stream_url_timeout(&w, "stto", 1, tpath);
+    sr_open(&s, &w, tpath, "gate");
+    sr_until(&s, NULL, 20000);
+    cr_assert_eq(s.status, 201);
+    cr_assert_not_null(strstr(s.body, "pid="), "%s", s.body);
+    cr_assert_str_eq(line_value(s.trailers, "Lambda-Runtime-Function-Error-Type"),
+                     "Sandbox.Timedout", "trailers: %s", s.trailers);
     sr_close(&s);
     /* an error before any piece: the whole answer is the 502 of a BUFFERED URL */
     sr_open(&s, &w, path, "badprelude");
