@@ -212,15 +212,15 @@ typedef struct invoke_outcome {
 typedef void (*invoke_done_fn)(void *arg, const invoke_outcome *o);
 
 /* A piece of a streamed response (RESPONSE_STREAM function URLs): the
- * runtime's CHUNK message, prelude (Lambda's {"statusCode","headers",
+ * runtime's CHUNK message, version the one running it, prelude (Lambda's {"statusCode","headers",
  * "cookies"} JSON, unchecked) with the first piece only, else NULL.  Called
  * with the invocation's done arg, B.mtx held: must not block; copy what it
  * keeps.  Return 0 when the piece was taken: the owner calls
  * invoke_stream_ack(handle, …) once it has passed it on, and until then the
  * runtime waits (that wait is the backpressure; the core holds no piece).
  * Return non-zero when the reader is gone: the runtime's write fails now. */
-typedef int (*invoke_chunk_fn)(void *arg, const void *prelude, size_t prelude_len, const void *data,
-                               size_t len);
+typedef int (*invoke_chunk_fn)(void *arg, const char *version, const void *prelude,
+                               size_t prelude_len, const void *data, size_t len);
 
 /* How to run an invocation. */
 typedef struct invoke_opts {

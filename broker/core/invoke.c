@@ -69,7 +69,7 @@ bool invoke_stream_chunk(invocation *inv, work_ctx *ctx, const void *prelude, si
         return false;
     }
     inv->streamed += len;
-    if (inv->chunk(inv->done_arg, prelude, prelude_len, data, len) == 0) {
+    if (inv->chunk(inv->done_arg, inv->cfg->version, prelude, prelude_len, data, len) == 0) {
         inv->chunk_ctx = ctx; /* answered by invoke_stream_ack */
         return true;
     }

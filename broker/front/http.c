@@ -567,7 +567,8 @@ static void stream_refuse(http_stream *st)
 }
 
 /* invoke_chunk_fn: a piece from the runtime.  B.mtx held, must not block. */
-static int on_chunk(void *arg, const void *prelude, size_t plen, const void *data, size_t len)
+static int on_chunk(void *arg, const char *version, const void *prelude, size_t plen,
+                    const void *data, size_t len)
 {
     http_stream *st = arg;
     char *copy = len > 0 ? malloc(len) : NULL;
@@ -590,6 +591,9 @@ static int on_chunk(void *arg, const void *prelude, size_t plen, const void *dat
         free(copy);
         free(pre);
         return -1;
+    }
+    if (!st->began) {
+        snprintf(st->version, sizeof(st->version), "%s", version);
     }
     if (pre != NULL && !st->began) {
         st->prelude = pre;
@@ -815,6 +819,7 @@ static enum MHD_Result send_stream(http_req *r)
     char *pre = st->prelude;
     size_t plen = st->prelude_len;
     st->prelude = NULL;
+    snprintf(r->version, sizeof(r->version), "%s", st->version);
     if (!began && finished) {
         r->code = st->code;
         r->ferr = st->failed && st->code == LM_OK;
@@ -865,6 +870,7 @@ static enum MHD_Result send_stream(http_req *r)
         MHD_add_response_header(resp, "Set-Cookie", it->valuestring);
     }
     MHD_add_response_header(resp, "x-amzn-RequestId", r->rid);
+    MHD_add_response_header(resp, "X-Amz-Executed-Version", r->version);
     MHD_add_response_header(resp, "Trailer", TRAILER_TYPE ", " TRAILER_BODY);
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)m.status, resp);
     MHD_destroy_response(resp);

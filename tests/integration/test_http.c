@@ -1543,6 +1543,7 @@ Test(http, stream_pieces_reach_the_client_while_the_handler_still_runs, .timeout
         cr_assert_str_eq(line_value(s.head, "x-stream"), "yes");
         cr_assert_str_eq(line_value(s.head, "set-cookie"), "s=1; Max-Age=60");
         cr_assert_not_null(line_value(s.head, "x-amzn-RequestId"));
+        cr_assert_str_eq(line_value(s.head, "X-Amz-Executed-Version"), "$LATEST");
         cr_assert_null(strstr(s.body, "after"));
         cr_assert(!s.done);
         int pid = 0, tid = 0;
@@ -1704,6 +1705,12 @@ Test(http, curl_streams_pieces_whole_results_and_preludes_and_the_api_socket_joi
     cr_assert_str_eq(ir.function_error, "");
     cr_assert_eq(ir.payload_len, 3);
     cr_assert_eq(memcmp(ir.payload, "abc", 3), 0);
+    lm_invoke_result_finish(&ir);
+    /* joined past the 6 MiB response cap: the usual error */
+    cr_assert_eq(lt_invoke(&w.b, "cs", "{\"body\":\"big:7000000\"}", &ir, &e), LM_OK, "%s",
+                 e.message);
+    cr_assert_str_eq(ir.function_error, "Unhandled");
+    cr_assert_not_null(memmem(ir.payload, ir.payload_len, "Function.ResponseSizeTooLarge", 29));
     lm_invoke_result_finish(&ir);
     /* and a BUFFERED URL of the same handler gets the same joined bytes
      * (not JSON, so 502 as any malformed result) */
