@@ -1780,3 +1780,20 @@ Test(http, a_slow_stream_reader_holds_the_handler_back_and_the_broker_buffers_li
     sr_close(&s);
     lt_broker_stop(&w.b, false);
 }
+
+Test(http, a_broker_stops_cleanly_with_a_stream_in_progress, .timeout = 90)
+{
+    web w;
+    web_start(&w, NULL);
+    char path[80];
+    stream_url(&w, "stop", path);
+    sreader s;
+    sr_open(&s, &w, path, "gate");
+    sr_until(&s, "\n", 20000);
+    lt_broker_stop(&w.b, false); /* exit 0, no worker left behind */
+    while (sr_read(&s, 20000)) {
+    }
+    cr_assert(s.eof, "the connection was closed");
+    cr_assert_null(strstr(s.body, "after"));
+    sr_close(&s);
+}

@@ -163,8 +163,10 @@ LM_EXPORT int lm_response_error(lm_response *res, const char *error_type, const 
  *   "errorMessage":…}), the names Lambda's runtime interface uses.
  * - A handler that only sets its response (lm_response_set) works through a
  *   RESPONSE_STREAM URL too: its result is sent as the body, status 200.
- * - Calling lm_response_set() or lm_response_printf() after a write is an
- *   error (the set fails with -1).
+ * - A response is either set whole or written in pieces: lm_response_set()
+ *   and lm_response_printf() after a write fail with -1, and
+ *   lm_response_stream_start() or lm_response_write() after a set fail
+ *   with LM_STREAM_ERROR.
  */
 #define LM_STREAM_OK 0
 #define LM_STREAM_ERROR (-1) /* out of memory, a bad argument, or used out of order */
