@@ -53,6 +53,14 @@
 #define PROTO_API_RECVMAX (PROTO_MAX_CODE + 1024u * 1024u)
 #define PROTO_WORK_RECVMAX (PROTO_MAX_RESPONSE + 1024u * 1024u)
 #define PROTO_LOGS_RECVMAX (256u * 1024u)
+/* Streamed responses (function URLs with InvokeMode RESPONSE_STREAM): at most
+ * 20 MiB in all (Lambda's cap for streamed responses), sent by the runtime
+ * in "chunk" messages of at most PROTO_STREAM_CHUNK_MAX bytes each (plus a
+ * prelude of at most PROTO_STREAM_PRELUDE_MAX), each answered before the
+ * next is sent. */
+#define PROTO_MAX_STREAM_RESPONSE (20u * 1024u * 1024u)
+#define PROTO_STREAM_CHUNK_MAX (256u * 1024u)
+#define PROTO_STREAM_PRELUDE_MAX (64u * 1024u)
 
 /* ---- wire enums ----
  * Values that travel in a message field.  The public SDK names the same

@@ -12,6 +12,20 @@
  * non-zero return) is "Handled"; a response over PROTO_MAX_RESPONSE is
  * Function.ResponseSizeTooLarge and one that is not JSON is
  * Runtime.InvalidResponse (both "Unhandled"); no response is `null`.
+ *
+ * Streamed responses (lm_response_write).  An invocation whose invoke
+ * message carries `stream: true` (a RESPONSE_STREAM function URL) sends
+ * each piece as its own request while the handler runs — CHUNK {token,
+ * pid, rid, data, prelude (first piece only)} — and blocks until the
+ * broker answers `ack` (the piece was passed on to the HTTP client) or
+ * `gone` (the client left: the write and every later one fail with
+ * LM_STREAM_CLOSED).  The final NEXT then carries the result as usual; for
+ * a streamed response its payload is `null` and only its error, if any,
+ * matters (the broker sends it as trailers).  So there is still one
+ * request outstanding at a time, and the broker holds at most one piece
+ * per invocation.  Without `stream`, the pieces are joined into the
+ * response (no JSON check: a stream's body is any bytes; the 6 MiB cap
+ * still holds).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +102,14 @@ static bool is_json(const char *p, size_t n)
 static void classify_response(rt_result *r, lm_response *res, int rc)
 {
     char msg[256];
+    if (res->failed == LM_STREAM_TOO_LARGE) {
+        r->ferr = "Unhandled";
+        snprintf(msg, sizeof(msg),
+                 "Response payload size exceeded maximum allowed payload size (%u bytes).",
+                 PROTO_MAX_STREAM_RESPONSE);
+        r->payload = error_json("Function.ResponseSizeTooLarge", msg, &r->payload_len);
+        return;
+    }
     if (res->is_error || rc != 0) {
         r->ferr = "Handled";
         if (!res->is_error) {
@@ -97,7 +119,7 @@ static void classify_response(rt_result *r, lm_response *res, int rc)
                                 res->is_error ? res->error_message : msg, &r->payload_len);
         return;
     }
-    if (!res->has_data || res->len == 0) {
+    if (res->sent || !res->has_data || res->len == 0) { /* streamed: nothing kept */
         r->payload = strdup("null");
         r->payload_len = 4;
         return;
@@ -111,7 +133,7 @@ static void classify_response(rt_result *r, lm_response *res, int rc)
         r->payload = error_json("Function.ResponseSizeTooLarge", msg, &r->payload_len);
         return;
     }
-    if (!is_json(res->data, res->len)) {
+    if (res->written == 0 && !is_json(res->data, res->len)) { /* pieces: any bytes */
         r->ferr = "Unhandled";
         r->payload = error_json("Runtime.InvalidResponse",
                                 "Unable to marshal response: the handler's response is not "
@@ -124,8 +146,59 @@ static void classify_response(rt_result *r, lm_response *res, int rc)
     res->data = NULL;
 }
 
-static void run_invocation(const rt_config *cfg, const rt_handler *h, const msgpack_object *inv,
-                           rt_result *r)
+/* What a streamed write needs to reach the broker. */
+typedef struct rt_stream {
+    wire *work;
+    const rt_config *cfg;
+    const char *rid;
+} rt_stream;
+
+/* lm_stream_fn: one CHUNK request, then wait for its answer. */
+static int send_chunk(void *arg, const char *prelude, size_t prelude_len, const void *data,
+                      size_t len)
+{
+    rt_stream *st = arg;
+    nng_msg *m = NULL;
+    if (nng_msg_alloc(&m, len + prelude_len + 256) != 0) {
+        return LM_STREAM_ERROR;
+    }
+    nng_msg_clear(m);
+    proto_writer w;
+    proto_writer_init(&w, m);
+    pw_map(&w, prelude != NULL ? 7 : 6); /* the header is two */
+    pw_header(&w, "chunk");
+    pw_key(&w, "token");
+    pw_str(&w, st->cfg->token);
+    pw_key(&w, "pid");
+    pw_int(&w, (int64_t)st->cfg->pid);
+    pw_key(&w, "rid");
+    pw_str(&w, st->rid);
+    pw_key(&w, "data");
+    pw_bin(&w, data, len);
+    if (prelude != NULL) {
+        pw_key(&w, "prelude");
+        pw_bin(&w, prelude, prelude_len);
+    }
+    int rv = w.err != 0 ? -1 : wire_send(st->work, nng_msg_body(m), nng_msg_len(m));
+    nng_msg_free(m);
+    nng_msg *ans = NULL;
+    if (rv != 0 || wire_recv(st->work, &ans, -1) != 0) {
+        fprintf(stderr, "lamina-runtime: lm_response_write: the broker went away\n");
+        return LM_STREAM_CLOSED; /* the next NEXT fails and the loop exits */
+    }
+    proto_doc doc;
+    const char *op = "";
+    size_t oplen = 0;
+    bool ok = proto_decode(nng_msg_body(ans), nng_msg_len(ans), &doc, NULL) == LM_OK &&
+              proto_get_str(doc.root, "op", true, &op, &oplen, NULL) == LM_OK && oplen == 3 &&
+              memcmp(op, "ack", 3) == 0;
+    proto_doc_finish(&doc);
+    nng_msg_free(ans);
+    return ok ? LM_STREAM_OK : LM_STREAM_CLOSED;
+}
+
+static void run_invocation(wire *work, const rt_config *cfg, const rt_handler *h,
+                           const msgpack_object *inv, rt_result *r)
 {
     const char *rid = "", *arn = "", *cc = NULL, *ver = cfg->version;
     size_t rl = 0, al = 0, cl = 0, vl = strlen(cfg->version);
@@ -138,6 +211,8 @@ static void run_invocation(const rt_config *cfg, const rt_handler *h, const msgp
     proto_get_str(inv, "version", false, &ver, &vl, NULL);
     proto_get_bin(inv, "payload", false, &payload, &plen, NULL);
     proto_get_int(inv, "deadline_ms", false, &deadline, NULL);
+    bool stream = false;
+    proto_get_bool(inv, "stream", false, &stream, NULL);
 
     snprintf(r->rid, sizeof(r->rid), "%.*s", (int)rl, rid);
     char *pl = malloc(plen + 1);
@@ -168,9 +243,20 @@ static void run_invocation(const rt_config *cfg, const rt_handler *h, const msgp
     };
     lm_response res;
     memset(&res, 0, sizeof(res));
+    rt_stream st = {.work = work, .cfg = cfg, .rid = r->rid};
+    if (stream) {
+        res.stream = send_chunk;
+        res.stream_arg = &st;
+    }
     logcap_begin(r->rid);
     double t0 = now_ms();
     int rc = h->handler(&req, &res);
+    if (stream && rc == 0 && !res.is_error && res.failed == 0 && res.prelude != NULL && !res.sent) {
+        /* a prelude and no body: send the prelude alone */
+        if (send_chunk(&st, res.prelude, res.prelude_len, "", 0) == LM_STREAM_OK) {
+            res.sent = 1;
+        }
+    }
     r->dur_ms = now_ms() - t0;
     logcap_end();
     classify_response(r, &res, rc);
@@ -268,7 +354,7 @@ int serve_loop(wire *work, const rt_config *cfg, const rt_handler *h, const rt_i
             return 73;
         }
         if (oplen == 6 && memcmp(op, "invoke", 6) == 0 && init->ok && h->handler != NULL) {
-            run_invocation(cfg, h, doc.root, &r);
+            run_invocation(work, cfg, h, doc.root, &r);
             have_result = true;
         } else {
             proto_doc_finish(&doc);

@@ -20,8 +20,8 @@
  * - AuthType AWS_IAM: requests must be SigV4-signed (service lambda) by
  *   one of the broker's access keys (admin/keys.c); any key may invoke any
  *   AWS_IAM URL (there are no policies).
- * - InvokeMode RESPONSE_STREAM is refused for now
- *   (InvalidParameterValueException saying so): the runtime cannot stream.
+ * - InvokeMode BUFFERED (the default) or RESPONSE_STREAM (the handler's
+ *   lm_response_write pieces go out as a chunked response; front/http.c).
  * - Deleting a function deletes its URLs; deleting an alias deletes the
  *   alias's URL (in the same transaction as the alias row).
  */
@@ -229,8 +229,7 @@ static int url_fields(const msgpack_object *args, bool create, url_config *c, ch
         if (n == 8 && memcmp(s, "BUFFERED", 8) == 0) {
             snprintf(c->mode, sizeof(c->mode), "BUFFERED");
         } else if (n == 15 && memcmp(s, "RESPONSE_STREAM", 15) == 0) {
-            return proto_error(e, LM_E_INVALID_PARAMETER,
-                               "InvokeMode RESPONSE_STREAM is not available yet; use BUFFERED");
+            snprintf(c->mode, sizeof(c->mode), "RESPONSE_STREAM");
         } else {
             return adm_bad(e, "%s must be BUFFERED or RESPONSE_STREAM", "InvokeMode");
         }

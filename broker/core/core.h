@@ -211,12 +211,31 @@ typedef struct invoke_outcome {
 /* Called once, with B.mtx held: must not block (copy what it needs). */
 typedef void (*invoke_done_fn)(void *arg, const invoke_outcome *o);
 
+/* A piece of a streamed response (RESPONSE_STREAM function URLs): the
+ * runtime's CHUNK message, version the one running it, prelude (Lambda's {"statusCode","headers",
+ * "cookies"} JSON, unchecked) with the first piece only, else NULL.  Called
+ * with the invocation's done arg, B.mtx held: must not block; copy what it
+ * keeps.  Return 0 when the piece was taken: the owner calls
+ * invoke_stream_ack(handle, …) once it has passed it on, and until then the
+ * runtime waits (that wait is the backpressure; the core holds no piece).
+ * Return non-zero when the reader is gone: the runtime's write fails now. */
+typedef int (*invoke_chunk_fn)(void *arg, const char *version, const void *prelude,
+                               size_t prelude_len, const void *data, size_t len);
+
 /* How to run an invocation. */
 typedef struct invoke_opts {
     const char *rid; /* request id (an async event keeps its own across retries); NULL: new */
     bool tail; /* LogType Tail: the outcome carries the log tail */
     const char *client_context; /* ClientContext (base64 JSON), copied; NULL when none */
     size_t cc_len;
+    /* Streamed response: the handler's pieces go to chunk as they are
+     * written (NULL: they are joined into the outcome's payload, as for
+     * every way in but RESPONSE_STREAM URLs).  *handle is where the core
+     * keeps the running invocation for invoke_stream_ack: set by
+     * invoke_start, set to NULL (under B.mtx) before done is called; the
+     * owner keeps *handle's memory alive until done. */
+    invoke_chunk_fn chunk;
+    invocation **handle;
 } invoke_opts;
 
 struct invocation {
@@ -239,6 +258,11 @@ struct invocation {
     char logbuf[4096]; /* handler output seen on the logs socket (crash tails) */
     size_t loglen;
     list_node qnode; /* cfg->queue while INV_QUEUED */
+    /* streamed response (opts.chunk) */
+    invoke_chunk_fn chunk;
+    invocation **handle;
+    work_ctx *chunk_ctx; /* the runtime's CHUNK request awaiting its ack */
+    uint64_t streamed; /* bytes of pieces passed on so far */
 };
 
 /* ---- global state ---- */
@@ -296,6 +320,19 @@ int invoke_check(const char *name, const char *qual, char version[VERSION_MAX_LE
  * (PROTO_INVOKE_*): sizes, JSON text. */
 int invoke_validate(int64_t type, const void *payload, size_t payload_len, size_t cc_len,
                     lm_error *e);
+/* A worker's CHUNK for its running invocation inv (B.mtx held; ctx is the
+ * request, answered now or by invoke_stream_ack).  false: a protocol
+ * violation (inv does not stream, a piece over PROTO_STREAM_CHUNK_MAX or
+ * past PROTO_MAX_STREAM_RESPONSE in all, a second CHUNK before the ack);
+ * ctx is untouched then and the caller kills the worker. */
+bool invoke_stream_chunk(invocation *inv, work_ctx *ctx, const void *prelude, size_t prelude_len,
+                         const void *data, size_t len);
+/* The owner of a streamed invocation has passed its last piece on (more:
+ * the runtime's write succeeds) or its reader is gone (!more: the write
+ * fails, and so do later ones).  Takes B.mtx; a no-op once *handle is NULL
+ * (the invocation finished) or when no piece is waiting.  Never call it
+ * holding a lock B.mtx may not be taken under. */
+void invoke_stream_ack(invocation *const *handle, bool more);
 /* Finish an invocation with a worker's result (B.mtx held).  res is the
  * "result" map of the worker's NEXT. */
 void invoke_complete_result(invocation *inv, const msgpack_object *res, worker *w);

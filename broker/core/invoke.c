@@ -45,6 +45,51 @@ int invoke_parse_name(const char *fn, size_t fnlen, const char *q, size_t qlen,
     return proto_parse_function_ref(fn, fnlen, q, qlen, name, qual, e); /* proto/names.c */
 }
 
+/* The invocation is ending: its owner's handle goes, and a CHUNK still
+ * waiting for its ack is released (the worker is dead or dying).  B.mtx
+ * held, before done is called. */
+static void stream_end(invocation *inv)
+{
+    if (inv->handle != NULL) {
+        *inv->handle = NULL;
+        inv->handle = NULL;
+    }
+    if (inv->chunk_ctx != NULL) {
+        work_release(inv->chunk_ctx);
+        inv->chunk_ctx = NULL;
+    }
+}
+
+bool invoke_stream_chunk(invocation *inv, work_ctx *ctx, const void *prelude, size_t prelude_len,
+                         const void *data, size_t len)
+{
+    if (inv->chunk == NULL || inv->chunk_ctx != NULL || len > PROTO_STREAM_CHUNK_MAX ||
+        prelude_len > PROTO_STREAM_PRELUDE_MAX || (prelude != NULL && inv->streamed > 0) ||
+        len > PROTO_MAX_STREAM_RESPONSE - inv->streamed) {
+        return false;
+    }
+    inv->streamed += len;
+    if (inv->chunk(inv->done_arg, inv->cfg->version, prelude, prelude_len, data, len) == 0) {
+        inv->chunk_ctx = ctx; /* answered by invoke_stream_ack */
+        return true;
+    }
+    nng_msg *gone = proto_op_msg("gone");
+    work_reply(ctx, gone); /* NULL: released, and the runtime's timeout ends it */
+    return true;
+}
+
+void invoke_stream_ack(invocation *const *handle, bool more)
+{
+    pthread_mutex_lock(&B.mtx);
+    invocation *inv = *handle;
+    if (inv != NULL && inv->chunk_ctx != NULL) {
+        work_ctx *c = inv->chunk_ctx;
+        inv->chunk_ctx = NULL;
+        work_reply(c, proto_op_msg(more ? "ack" : "gone"));
+    }
+    pthread_mutex_unlock(&B.mtx);
+}
+
 static void inv_free(invocation *inv)
 {
     nng_msg_free(inv->req);
@@ -197,6 +242,7 @@ static void finish(invocation *inv, const outcome *o)
                          .dead_letter = inv->cfg->dead_letter != NULL ? inv->cfg->dead_letter : ""};
     B.inflight--;
     inv->state = INV_DONE;
+    stream_end(inv);
     inv->done(inv->done_arg, &io);
     free(tail);
     inv_free(inv);
@@ -277,6 +323,7 @@ void invoke_fail_error(invocation *inv, const lm_error *e)
                          .dead_letter = inv->cfg != NULL && inv->cfg->dead_letter != NULL
                                             ? inv->cfg->dead_letter
                                             : ""};
+    stream_end(inv);
     inv->done(inv->done_arg, &io);
     inv_free(inv);
 }
@@ -416,6 +463,11 @@ int invoke_start(const char *name, const char *qual, nng_msg *req, const void *p
     inv->payload = payload;
     inv->payload_len = payload_len;
     inv->tail = o->tail;
+    inv->chunk = o->chunk;
+    inv->handle = o->handle;
+    if (inv->handle != NULL) {
+        *inv->handle = inv;
+    }
     inv->done = done;
     inv->done_arg = arg;
     enqueue(inv, target, name, qual);

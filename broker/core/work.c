@@ -18,6 +18,16 @@
  * the spawner to recording the worker's pid waits for the spawn to finish
  * (B.spawn_mtx) and is checked again, so a legitimate worker is never
  * turned away for being fast.
+ *
+ * While a RESPONSE_STREAM invocation runs, its runtime sends CHUNKs (a
+ * piece of the response; same token and pid checks) between the NEXT that
+ * got the invocation and the NEXT with its result.  A CHUNK's context is
+ * held by the invocation until the HTTP front end has passed the piece on
+ * (invoke_stream_ack) — the runtime waits for that answer, so a slow client
+ * slows the handler and the broker holds one piece per invocation at most.
+ * A CHUNK that does not fit (no streamed invocation, another request id, a
+ * second one before the ack, a piece over the caps) is treated like a
+ * forged message: pipe closed, worker killed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +82,7 @@ nng_msg *work_invoke_msg(const invocation *inv)
     nng_msg_clear(m);
     proto_writer w;
     proto_writer_init(&w, m);
-    pw_map(&w, 8);
+    pw_map(&w, inv->chunk != NULL ? 9 : 8);
     pw_header(&w, "invoke");
     pw_key(&w, "rid");
     pw_str(&w, inv->rid);
@@ -86,6 +96,10 @@ nng_msg *work_invoke_msg(const invocation *inv)
     pw_str(&w, inv->cfg->version);
     pw_key(&w, "cc");
     pw_str(&w, inv->client_context);
+    if (inv->chunk != NULL) {
+        pw_key(&w, "stream"); /* the runtime sends lm_response_write's pieces as CHUNKs */
+        pw_bool(&w, true);
+    }
     if (w.err != 0) {
         nng_msg_free(m);
         return NULL;
@@ -139,6 +153,25 @@ static worker *authenticate(nng_msg *msg, const proto_doc *doc)
     return w;
 }
 
+/* A CHUNK of w's running invocation (B.mtx held).  false: not acceptable
+ * (no streamed invocation running, another request's id, a bad or oversized
+ * piece); the caller treats it as a forged message. */
+static bool handle_chunk(worker *w, work_ctx *c, const proto_doc *doc)
+{
+    const char *rid = NULL;
+    size_t rl = 0;
+    const void *data = NULL, *prelude = NULL;
+    size_t len = 0, plen = 0;
+    if (w->state != W_BUSY || w->inv == NULL ||
+        proto_get_str(doc->root, "rid", true, &rid, &rl, NULL) != LM_OK ||
+        rl != strlen(w->inv->rid) || memcmp(rid, w->inv->rid, rl) != 0 ||
+        proto_get_bin(doc->root, "data", true, &data, &len, NULL) != LM_OK ||
+        proto_get_bin(doc->root, "prelude", false, &prelude, &plen, NULL) != LM_OK) {
+        return false;
+    }
+    return invoke_stream_chunk(w->inv, c, prelude, plen, data != NULL ? data : "", len);
+}
+
 static void handle_next(work_ctx *c, nng_msg *msg)
 {
     proto_doc doc;
@@ -151,8 +184,10 @@ static void handle_next(work_ctx *c, nng_msg *msg)
     }
     bool is_hello = rc == LM_OK && oplen == 5 && memcmp(op, "hello", 5) == 0;
     bool is_next = rc == LM_OK && oplen == 4 && memcmp(op, "next", 4) == 0;
+    bool is_chunk = rc == LM_OK && oplen == 5 && memcmp(op, "chunk", 5) == 0;
     pthread_mutex_lock(&B.mtx);
-    worker *w = is_hello || is_next ? authenticate(msg, &doc) : NULL;
+    /* a CHUNK is authenticated exactly as a NEXT is: token and peer pid */
+    worker *w = is_hello || is_next || is_chunk ? authenticate(msg, &doc) : NULL;
     if (w == NULL && (is_hello || is_next) && spawn_in_progress(&doc)) {
         /* A fast runtime's hello can come in after posix_spawn returned
          * but before the spawner, waiting for B.mtx, recorded its pid:
@@ -165,12 +200,15 @@ static void handle_next(work_ctx *c, nng_msg *msg)
         pthread_mutex_unlock(&B.spawn_mtx);
         w = authenticate(msg, &doc);
     }
-    if (w != NULL && is_hello && w->parked == NULL && w->state != W_EXITING) {
+    if (w != NULL && is_chunk && w->parked == NULL && w->state != W_EXITING &&
+        handle_chunk(w, c, &doc)) {
+        /* answered, now or once the piece is passed on */
+    } else if (w != NULL && is_hello && w->parked == NULL && w->state != W_EXITING) {
         /* the runtime checks that its connection was taken (see
          * runtime/main.c hello) */
         nng_msg *ok = proto_op_msg("ok");
         work_reply(c, ok);
-    } else if (w == NULL || w->parked != NULL || w->state == W_EXITING) {
+    } else if (w == NULL || w->parked != NULL || w->state == W_EXITING || is_chunk) {
         /* Not a worker we know, a forged or garbled message, or a second
          * request while one is parked: drop it and close the pipe. */
         blog(LOG_WARN, "work socket: rejected a message (%s); closing its pipe",

@@ -47,6 +47,28 @@
  * throttled; 502 "Internal Server Error" for a function error or a
  * malformed response; 504 {"Message":"Endpoint request timed out"} when the
  * function timed out (Sandbox.Timedout).
+ *
+ * RESPONSE_STREAM URLs.  The invocation gets a chunk callback (the core's
+ * invoke_opts.chunk) and the request an http_stream shared with it.  The
+ * first piece (or the prelude) resumes the connection and http_access
+ * queues a chunked response (MHD_create_response_from_callback, size
+ * unknown) with the prelude's status, headers and cookies; MHD's content
+ * reader copies the piece out, acks it to the core (invoke_stream_ack: the
+ * runtime's write returns and it may send the next) and, with nothing left
+ * to send, suspends the connection until the next piece or the outcome
+ * resumes it through the keeper.  So each invocation holds at most one
+ * piece (256 KiB) here plus MHD's buffer, and a slow client stops the
+ * acks, which stops the handler.  An error after the first piece ends the
+ * body with the trailers Lambda-Runtime-Function-Error-Type and
+ * Lambda-Runtime-Function-Error-Body (base64 of the error JSON).  A client
+ * that leaves ends the request (request_done): the piece waiting is acked
+ * "gone" and every later one refused, so the handler's writes fail and
+ * it returns; the worker is reused.  An invocation that sends no piece (a
+ * handler that sets its response whole, or fails first) is answered as a
+ * whole: its result as the body (200, application/json), or the errors
+ * above.  The reader suspends the connection before it looks for work
+ * under H.mtx (and resumes it itself if there is some), so the keeper
+ * never resumes a connection that is not suspended.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -93,6 +115,38 @@ typedef struct http_conn {
     double since; /* monotonic ms */
 } http_conn;
 
+/* A streamed response (RESPONSE_STREAM), shared by the request, its MHD
+ * response and the invocation (refs).  Fields under H.mtx, except inv:
+ * the core's handle for invoke_stream_ack, written by the core under
+ * B.mtx and never read here. */
+typedef struct http_stream {
+    list_node node; /* H.sresume while queued */
+    int refs;
+    invocation *inv;
+    struct MHD_Connection *conn; /* NULL once the request is over */
+    struct MHD_Response *resp; /* the chunked response, once queued */
+    bool parked; /* the connection is suspended, waiting for a piece or the outcome */
+    bool queued; /* on H.sresume */
+    bool began; /* a piece (or the prelude) came: the answer is a stream */
+    bool owed; /* the piece's ack is owed to the runtime */
+    bool gone; /* the request is over (client left, or a bad prelude): refuse pieces */
+    bool finished; /* the outcome is in */
+    bool counted; /* H.inflight no longer counts it */
+    char *prelude;
+    size_t prelude_len;
+    char *data; /* the piece MHD is copying out */
+    size_t len, off;
+    /* the outcome */
+    int code;
+    bool failed; /* a function error or an invocation error */
+    bool timed_out;
+    char version[VERSION_MAX_LEN + 1];
+    char *payload; /* copied only when no piece was sent (the whole answer) */
+    size_t payload_len;
+    char err_type[128]; /* for the trailers */
+    char *err_body; /* base64 */
+} http_stream;
+
 /* One request (MHD's con_cls; made by uri_log before the headers). */
 typedef struct http_req {
     list_node node; /* H.resume while queued */
@@ -118,6 +172,8 @@ typedef struct http_req {
     char version[VERSION_MAX_LEN + 1];
     bool api; /* a Lambda REST API request: the answer is in ans */
     lapi_answer ans;
+    http_stream *stream; /* a RESPONSE_STREAM URL's invocation, else NULL */
+    bool replied; /* the stream's answer is queued */
 } http_req;
 
 static struct {
@@ -126,6 +182,7 @@ static struct {
     pthread_cond_t cv;
     list_head conns;
     list_head resume; /* requests whose invocation finished */
+    list_head sresume; /* streams with news for their suspended connection */
     int inflight; /* requests handed to invoke_start and not yet resumed */
     bool stopping;
     bool keeper_on;
@@ -461,6 +518,366 @@ static void on_done(void *arg, const invoke_outcome *o)
     queue_resume(r);
 }
 
+/* ---- streamed responses (RESPONSE_STREAM) ---- */
+
+#define STREAM_BLOCK (32 * 1024) /* MHD's buffer for the content reader */
+#define TRAILER_TYPE "Lambda-Runtime-Function-Error-Type"
+#define TRAILER_BODY "Lambda-Runtime-Function-Error-Body"
+
+/* Drop a reference; the last one frees it.  H.mtx held. */
+static void stream_unref(http_stream *st)
+{
+    if (--st->refs > 0) {
+        return;
+    }
+    free(st->prelude);
+    free(st->data);
+    free(st->payload);
+    free(st->err_body);
+    free(st);
+}
+
+/* Resume st's connection if it is parked (H.mtx held; the keeper does it). */
+static void stream_wake(http_stream *st)
+{
+    if (st->parked && !st->queued) {
+        st->parked = false;
+        st->queued = true;
+        list_push_back(&H.sresume, &st->node);
+        pthread_cond_signal(&H.cv);
+    }
+}
+
+/* The request is over, or must not take more: refuse pieces from now on
+ * and fail the runtime's waiting write.  Takes H.mtx, then B.mtx (for the
+ * ack) with H.mtx released. */
+static void stream_refuse(http_stream *st)
+{
+    pthread_mutex_lock(&H.mtx);
+    st->gone = true;
+    bool ack = st->owed;
+    st->owed = false;
+    free(st->data);
+    st->data = NULL;
+    st->len = st->off = 0;
+    pthread_mutex_unlock(&H.mtx);
+    if (ack) {
+        invoke_stream_ack(&st->inv, false);
+    }
+}
+
+/* invoke_chunk_fn: a piece from the runtime.  B.mtx held, must not block. */
+static int on_chunk(void *arg, const char *version, const void *prelude, size_t plen,
+                    const void *data, size_t len)
+{
+    http_stream *st = arg;
+    char *copy = len > 0 ? malloc(len) : NULL;
+    char *pre = prelude != NULL ? malloc(plen + 1) : NULL;
+    if ((len > 0 && copy == NULL) || (prelude != NULL && pre == NULL)) {
+        free(copy);
+        free(pre);
+        return -1;
+    }
+    if (len > 0) {
+        memcpy(copy, data, len);
+    }
+    if (pre != NULL) {
+        memcpy(pre, prelude, plen);
+        pre[plen] = '\0';
+    }
+    pthread_mutex_lock(&H.mtx);
+    if (st->gone || st->owed) { /* the client left (or a second piece: cannot happen) */
+        pthread_mutex_unlock(&H.mtx);
+        free(copy);
+        free(pre);
+        return -1;
+    }
+    if (!st->began) {
+        snprintf(st->version, sizeof(st->version), "%s", version);
+    }
+    if (pre != NULL && !st->began) {
+        st->prelude = pre;
+        st->prelude_len = plen;
+        pre = NULL;
+    }
+    st->began = true;
+    st->data = copy;
+    st->len = len;
+    st->off = 0;
+    st->owed = true;
+    stream_wake(st);
+    pthread_mutex_unlock(&H.mtx);
+    free(pre);
+    return 0;
+}
+
+/* The trailers of a stream that failed: the errorType and base64 of
+ * {"errorType","errorMessage"}, the message cut to 2 KiB so that the
+ * trailers fit MHD's buffer; control characters in the type become '_'. */
+static void error_trailers(const invoke_outcome *o, char type[128], char **body)
+{
+    cJSON *j = o->code == LM_OK ? cJSON_ParseWithLength(o->payload, o->payload_len) : NULL;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "errorType");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "errorMessage");
+    char msg[2049];
+    if (o->code != LM_OK) {
+        snprintf(type, 128, "%s", o->err != NULL ? o->err->type : "ServiceException");
+        snprintf(msg, sizeof(msg), "%s", o->err != NULL ? o->err->message : "");
+    } else {
+        snprintf(type, 128, "%s", cJSON_IsString(t) ? t->valuestring : "Runtime.Unknown");
+        snprintf(msg, sizeof(msg), "%s", cJSON_IsString(m) ? m->valuestring : "");
+    }
+    cJSON_Delete(j);
+    for (char *p = type; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            *p = '_';
+        }
+    }
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "errorType", type);
+    cJSON_AddStringToObject(e, "errorMessage", msg);
+    char *js = cJSON_PrintUnformatted(e);
+    cJSON_Delete(e);
+    *body = js != NULL ? util_base64(js, strlen(js)) : NULL;
+    free(js);
+}
+
+/* invoke_start's completion for a streamed invocation: B.mtx held. */
+static void on_stream_done(void *arg, const invoke_outcome *o)
+{
+    http_stream *st = arg;
+    bool failed = o->code != LM_OK || o->ferr != NULL;
+    pthread_mutex_lock(&H.mtx);
+    bool began = st->began; /* only on_chunk sets it, under B.mtx too */
+    pthread_mutex_unlock(&H.mtx);
+    char *copy = NULL, *body = NULL;
+    char type[128] = "";
+    int code = o->code;
+    if (!began && o->payload_len > 0 && (copy = malloc(o->payload_len)) == NULL) {
+        code = LM_E_NOMEM;
+    } else if (copy != NULL) {
+        memcpy(copy, o->payload, o->payload_len);
+    }
+    if (began && failed) {
+        error_trailers(o, type, &body);
+    }
+    bool to = o->code == LM_OK && o->ferr != NULL && is_timeout(o->payload, o->payload_len);
+    pthread_mutex_lock(&H.mtx);
+    st->finished = true;
+    st->code = code;
+    st->failed = failed;
+    st->timed_out = to;
+    snprintf(st->version, sizeof(st->version), "%s", o->version != NULL ? o->version : "");
+    st->payload = copy;
+    st->payload_len = copy != NULL ? o->payload_len : 0;
+    snprintf(st->err_type, sizeof(st->err_type), "%s", type);
+    st->err_body = body;
+    st->owed = false; /* the core dropped the runtime's request with the invocation */
+    if (st->parked) {
+        stream_wake(st);
+    } else if (!st->queued && !st->counted) {
+        st->counted = true;
+        H.inflight--;
+    }
+    stream_unref(st); /* the invocation's reference */
+    pthread_mutex_unlock(&H.mtx);
+}
+
+/* MHD's content reader for a stream: copy out the piece, ack it once it is
+ * all out; with nothing to send, park the connection until news come. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    http_stream *st = cls;
+    pthread_mutex_lock(&H.mtx);
+    for (;;) {
+        if (st->off < st->len) {
+            size_t n = st->len - st->off < max ? st->len - st->off : max;
+            memcpy(buf, st->data + st->off, n);
+            st->off += n;
+            bool ack = false;
+            if (st->off == st->len) {
+                free(st->data);
+                st->data = NULL;
+                st->len = st->off = 0;
+                ack = st->owed;
+                st->owed = false;
+            }
+            pthread_mutex_unlock(&H.mtx);
+            if (ack) {
+                invoke_stream_ack(&st->inv, true);
+            }
+            return (ssize_t)n;
+        }
+        if (!st->owed) {
+            break;
+        }
+        st->owed = false; /* an empty piece: the prelude alone */
+        pthread_mutex_unlock(&H.mtx);
+        invoke_stream_ack(&st->inv, true);
+        pthread_mutex_lock(&H.mtx);
+    }
+    if (st->finished) {
+        if (st->failed) {
+            MHD_add_response_footer(st->resp, TRAILER_TYPE, st->err_type);
+            if (st->err_body != NULL) {
+                MHD_add_response_footer(st->resp, TRAILER_BODY, st->err_body);
+            }
+        }
+        pthread_mutex_unlock(&H.mtx);
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    struct MHD_Connection *c = st->conn;
+    pthread_mutex_unlock(&H.mtx);
+    /* suspend first, then look again: news that came in between resume it
+     * at once, and the keeper only ever resumes a suspended connection */
+    MHD_suspend_connection(c);
+    pthread_mutex_lock(&H.mtx);
+    bool news = st->off < st->len || st->owed || st->finished;
+    st->parked = !news;
+    pthread_mutex_unlock(&H.mtx);
+    if (news) {
+        MHD_resume_connection(c);
+    }
+    return 0;
+}
+
+static void stream_free_cb(void *cls)
+{
+    pthread_mutex_lock(&H.mtx);
+    stream_unref(cls); /* the response's reference */
+    pthread_mutex_unlock(&H.mtx);
+}
+
+/* The prelude as a response head: Lambda's {"statusCode","headers",
+ * "cookies"}, checked by urlmap's full form (an empty body added);
+ * application/octet-stream unless it names a content-type. */
+static int prelude_map(const char *pre, size_t len, urlmap_response *m, lm_error *e)
+{
+    cJSON *j = pre != NULL ? cJSON_ParseWithLength(pre, len) : cJSON_CreateObject();
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return proto_error(e, LM_E_INVALID_PARAMETER, "the stream's prelude is not a JSON object");
+    }
+    if (!cJSON_HasObjectItem(j, "statusCode")) {
+        cJSON_AddNumberToObject(j, "statusCode", 200);
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "body");
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "isBase64Encoded");
+    cJSON_AddStringToObject(j, "body", "");
+    char *txt = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    int rc = txt != NULL ? urlmap_response_map(txt, strlen(txt), m, e)
+                         : proto_error(e, LM_E_NOMEM, NULL);
+    free(txt);
+    if (rc == LM_OK && !cJSON_HasObjectItem(m->headers, "content-type")) {
+        cJSON_AddStringToObject(m->headers, "content-type", "application/octet-stream");
+    }
+    return rc;
+}
+
+/* A streamed invocation that sent no piece: its result is the body (200,
+ * application/json), or its failure answered as a BUFFERED URL's is. */
+static enum MHD_Result send_whole(http_req *r)
+{
+    if (r->code != LM_OK || r->timed_out || r->ferr) {
+        return send_outcome(r);
+    }
+    cJSON *h = cJSON_CreateObject();
+    if (h == NULL ||
+        !urlmap_cors_headers(r->url->cors, r->has_origin ? r->origin : NULL, false, h)) {
+        cJSON_Delete(h);
+        return MHD_NO;
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        r->payload_len, r->payload != NULL ? r->payload : (void *)"", MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL) {
+        cJSON_Delete(h);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    const cJSON *it;
+    cJSON_ArrayForEach(it, h)
+    {
+        MHD_add_response_header(resp, it->string, it->valuestring);
+    }
+    cJSON_Delete(h);
+    MHD_add_response_header(resp, "x-amzn-RequestId", r->rid);
+    MHD_add_response_header(resp, "X-Amz-Executed-Version", r->version);
+    enum MHD_Result ok = MHD_queue_response(r->conn, 200, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+/* A RESPONSE_STREAM URL's connection resumed for the first time: a piece
+ * came (answer with a chunked stream) or the outcome did (answer whole). */
+static enum MHD_Result send_stream(http_req *r)
+{
+    http_stream *st = r->stream;
+    pthread_mutex_lock(&H.mtx);
+    bool began = st->began, finished = st->finished;
+    char *pre = st->prelude;
+    size_t plen = st->prelude_len;
+    st->prelude = NULL;
+    snprintf(r->version, sizeof(r->version), "%s", st->version);
+    if (!began && finished) {
+        r->code = st->code;
+        r->ferr = st->failed && st->code == LM_OK;
+        r->timed_out = st->timed_out;
+        r->payload = st->payload;
+        r->payload_len = st->payload_len;
+        st->payload = NULL;
+        snprintf(r->version, sizeof(r->version), "%s", st->version);
+    }
+    pthread_mutex_unlock(&H.mtx);
+    if (!began && !finished) {
+        return MHD_YES; /* resumed without news: cannot happen */
+    }
+    r->replied = true;
+    if (!began) {
+        return send_whole(r);
+    }
+    urlmap_response m;
+    lm_error e;
+    int rc = prelude_map(pre, plen, &m, &e);
+    free(pre);
+    if (rc != LM_OK) {
+        blog(LOG_DEBUG, "url %s: %s", r->url->c.id, e.message);
+        stream_refuse(st); /* the handler's writes fail from now on */
+        return send_json(r->conn, 502, "Internal Server Error", r);
+    }
+    struct MHD_Response *resp =
+        urlmap_cors_headers(r->url->cors, r->has_origin ? r->origin : NULL, false, m.headers)
+            ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read, st,
+                                                stream_free_cb)
+            : NULL;
+    if (resp == NULL) {
+        urlmap_response_finish(&m);
+        stream_refuse(st);
+        return MHD_NO;
+    }
+    pthread_mutex_lock(&H.mtx);
+    st->refs++; /* the response's, dropped by stream_free_cb */
+    st->resp = resp;
+    pthread_mutex_unlock(&H.mtx);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, m.headers)
+    {
+        MHD_add_response_header(resp, it->string, it->valuestring);
+    }
+    cJSON_ArrayForEach(it, m.cookies)
+    {
+        MHD_add_response_header(resp, "Set-Cookie", it->valuestring);
+    }
+    MHD_add_response_header(resp, "x-amzn-RequestId", r->rid);
+    MHD_add_response_header(resp, "X-Amz-Executed-Version", r->version);
+    MHD_add_response_header(resp, "Trailer", TRAILER_TYPE ", " TRAILER_BODY);
+    enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)m.status, resp);
+    MHD_destroy_response(resp);
+    urlmap_response_finish(&m);
+    return ok;
+}
+
 /* Request headers, collected for the event. */
 typedef struct hdr_list {
     urlmap_header *h;
@@ -576,20 +993,46 @@ static enum MHD_Result start_invoke(http_req *r, const char *method, const char 
     free(r->body); /* the event holds it now */
     r->body = NULL;
     r->len = r->cap = 0;
+    http_stream *st = NULL;
+    if (strcmp(r->url->c.mode, "RESPONSE_STREAM") == 0) {
+        if ((st = calloc(1, sizeof(*st))) == NULL) {
+            nng_msg_free(req);
+            return send_json(r->conn, 500, "{\"Message\":\"Internal Server Error\"}", r);
+        }
+        st->refs = 2; /* the request's and the invocation's */
+        st->conn = r->conn;
+        r->stream = st;
+    }
     pthread_mutex_lock(&H.mtx);
     H.inflight++;
     if (r->hc != NULL) {
         r->hc->phase = PH_RUNNING;
     }
+    if (st != NULL) {
+        st->parked = true; /* suspended just below, before anything can wake it */
+    }
     pthread_mutex_unlock(&H.mtx);
     r->started = true;
     MHD_suspend_connection(r->conn);
-    invoke_opts o = {.rid = r->rid};
+    invoke_opts o = {.rid = r->rid,
+                     .chunk = st != NULL ? on_chunk : NULL,
+                     .handle = st != NULL ? &st->inv : NULL};
     const char *qual = strcmp(r->url->c.qual, "$LATEST") == 0 ? "" : r->url->c.qual;
-    if (invoke_start(r->url->c.name, qual, req, nng_msg_body(req), len, &o, on_done, r, &e) !=
-        LM_OK) {
+    if (invoke_start(r->url->c.name, qual, req, nng_msg_body(req), len, &o,
+                     st != NULL ? on_stream_done : on_done, st != NULL ? (void *)st : (void *)r,
+                     &e) != LM_OK) {
         r->code = e.code;
-        queue_resume(r);
+        if (st == NULL) {
+            queue_resume(r);
+            return MHD_YES;
+        }
+        pthread_mutex_lock(&H.mtx);
+        st->finished = true;
+        st->failed = true;
+        st->code = e.code;
+        stream_wake(st);
+        stream_unref(st); /* no invocation holds it */
+        pthread_mutex_unlock(&H.mtx);
     }
     return MHD_YES;
 }
@@ -822,6 +1265,9 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const ch
         r->len += n;
         return MHD_YES;
     }
+    if (r->stream != NULL && r->started) {
+        return r->replied ? MHD_YES : send_stream(r);
+    }
     if (r->done) {
         return send_outcome(r);
     }
@@ -862,6 +1308,15 @@ static void request_done(void *cls, struct MHD_Connection *c, void **con_cls,
     pthread_mutex_unlock(&H.mtx);
     if (r == NULL) {
         return;
+    }
+    if (r->stream != NULL) {
+        /* done, or the client left mid-stream: later pieces are refused */
+        http_stream *st = r->stream;
+        stream_refuse(st);
+        pthread_mutex_lock(&H.mtx);
+        st->conn = NULL;
+        stream_unref(st); /* the request's reference */
+        pthread_mutex_unlock(&H.mtx);
     }
     if (r->url != NULL) {
         admin_url_release(r->url);
@@ -918,6 +1373,19 @@ static void *keeper_main(void *arg)
             MHD_resume_connection(r->conn);
             pthread_mutex_lock(&H.mtx);
         }
+        while (!list_empty(&H.sresume)) {
+            /* parked, so suspended: its request (and the stream) stays */
+            http_stream *st = list_entry(list_pop_front(&H.sresume), http_stream, node);
+            st->queued = false;
+            if (st->finished && !st->counted) {
+                st->counted = true;
+                H.inflight--;
+            }
+            struct MHD_Connection *c = st->conn;
+            pthread_mutex_unlock(&H.mtx);
+            MHD_resume_connection(c);
+            pthread_mutex_lock(&H.mtx);
+        }
         double now = clk_mono_ms();
         LIST_EACH(hc, http_conn, node, &H.conns)
         {
@@ -936,7 +1404,7 @@ static void *keeper_main(void *arg)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        if (list_empty(&H.resume)) {
+        if (list_empty(&H.resume) && list_empty(&H.sresume)) {
             pthread_cond_timedwait(&H.cv, &H.mtx, &ts);
         }
     }

@@ -9,7 +9,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "proto.h"
 #include "sdk_internal.h"
+
+_Static_assert(LM_STREAM_MAX_BYTES == PROTO_MAX_STREAM_RESPONSE,
+               "the SDK and the broker agree on the stream cap");
 
 LM_EXPORT const char *lm_request_payload(const lm_request *req, size_t *len)
 {
@@ -84,6 +88,9 @@ LM_EXPORT void lm_log(const lm_request *req, const char *fmt, ...)
 
 LM_EXPORT int lm_response_set(lm_response *res, const void *data, size_t len)
 {
+    if (res->written > 0 || res->sent) {
+        return -1; /* the response is being written in pieces */
+    }
     char *copy = malloc(len + 1);
     if (copy == NULL) {
         return -1;
@@ -120,6 +127,9 @@ static char *vformat(const char *fmt, va_list ap, size_t *len)
 LM_EXPORT int lm_response_printf(lm_response *res, const char *fmt, ...)
 {
     size_t len = 0;
+    if (res->written > 0 || res->sent) {
+        return -1; /* the response is being written in pieces */
+    }
     va_list ap;
     va_start(ap, fmt);
     char *buf = vformat(fmt, ap, &len);
@@ -149,6 +159,92 @@ LM_EXPORT int lm_response_error(lm_response *res, const char *error_type, const 
     return -1;
 }
 
+LM_EXPORT int lm_response_stream_start(lm_response *res, const char *prelude_json)
+{
+    if (res->started || res->is_error || res->has_data) {
+        return LM_STREAM_ERROR; /* once, before the first write (and not after a set) */
+    }
+    size_t n = prelude_json != NULL ? strlen(prelude_json) : 0;
+    if (n > PROTO_STREAM_PRELUDE_MAX) {
+        return LM_STREAM_ERROR;
+    }
+    if (prelude_json != NULL && (res->prelude = strndup(prelude_json, n)) == NULL) {
+        return LM_STREAM_ERROR;
+    }
+    res->prelude_len = n;
+    res->started = 1;
+    return LM_STREAM_OK;
+}
+
+/* Buffered: append to data (capped at the stream cap; the runtime then
+ * applies the buffered response cap). */
+static int append_piece(lm_response *res, const void *data, size_t len)
+{
+    if (res->len + len + 1 > res->cap) {
+        size_t cap = res->cap == 0 ? 4096 : res->cap;
+        while (cap < res->len + len + 1) {
+            cap *= 2;
+        }
+        char *p = realloc(res->data, cap);
+        if (p == NULL) {
+            return LM_STREAM_ERROR;
+        }
+        res->data = p;
+        res->cap = cap;
+    }
+    memcpy(res->data + res->len, data, len);
+    res->len += len;
+    res->data[res->len] = '\0';
+    res->has_data = 1;
+    return LM_STREAM_OK;
+}
+
+LM_EXPORT int lm_response_write(lm_response *res, const void *data, size_t len)
+{
+    if (res->failed != 0) {
+        return res->failed;
+    }
+    if (data == NULL && len > 0) {
+        return LM_STREAM_ERROR;
+    }
+    if (!res->started && res->has_data) {
+        return LM_STREAM_ERROR; /* a whole response was set already */
+    }
+    res->started = 1;
+    if (len == 0) {
+        return LM_STREAM_OK;
+    }
+    if (len > LM_STREAM_MAX_BYTES - res->written) {
+        res->failed = LM_STREAM_TOO_LARGE;
+        return res->failed;
+    }
+    if (res->stream == NULL) {
+        int rc = append_piece(res, data, len);
+        if (rc == LM_STREAM_OK) {
+            res->written += len;
+        }
+        return rc;
+    }
+    /* the broker takes pieces of PROTO_STREAM_CHUNK_MAX at most; the prelude
+     * goes with the first */
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        size_t n = left > PROTO_STREAM_CHUNK_MAX ? PROTO_STREAM_CHUNK_MAX : left;
+        int rc = res->stream(res->stream_arg, res->sent ? NULL : res->prelude,
+                             res->sent ? 0 : res->prelude_len, p, n);
+        if (rc != LM_STREAM_OK) {
+            res->failed = rc;
+            return rc;
+        }
+        res->sent = 1;
+        res->written += n;
+        p += n;
+        left -= n;
+    }
+    return LM_STREAM_OK;
+}
+
 LM_EXPORT const char *lm_env_function_name(const lm_env *env)
 {
     return env->function_name;
@@ -167,5 +263,6 @@ LM_EXPORT void lm_internal_response_reset(lm_response *res)
     free(res->data);
     free(res->error_type);
     free(res->error_message);
+    free(res->prelude);
     memset(res, 0, sizeof(*res));
 }

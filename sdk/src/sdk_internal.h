@@ -31,13 +31,31 @@ struct lm_request {
     void *log_arg;
 };
 
+/* Sends one piece of a streamed response (prelude: the prelude JSON with
+ * the first piece, else NULL) and waits until the broker took it.
+ * LM_STREAM_OK or LM_STREAM_CLOSED.  Called on the handler's thread. */
+typedef int (*lm_stream_fn)(void *arg, const char *prelude, size_t prelude_len, const void *data,
+                            size_t len);
+
 struct lm_response {
     char *data; /* malloc'd, NUL-terminated */
     size_t len;
+    size_t cap; /* of data, while pieces are appended (buffered writes) */
     int has_data;
     int is_error;
     char *error_type; /* malloc'd */
     char *error_message; /* malloc'd */
+    /* Written in pieces (lm_response_write).  stream is set by the runtime
+     * for RESPONSE_STREAM invocations; NULL: the pieces are appended to
+     * data. */
+    lm_stream_fn stream;
+    void *stream_arg;
+    char *prelude; /* malloc'd, until sent */
+    size_t prelude_len;
+    int started; /* lm_response_stream_start or a write happened */
+    int sent; /* something went to the broker (stream != NULL) */
+    size_t written; /* bytes of body written */
+    int failed; /* 0, or the LM_STREAM_* every later write returns */
 };
 
 struct lm_env {

@@ -191,6 +191,35 @@ Test(robust, a_process_the_broker_did_not_spawn_cannot_act_as_a_worker)
     still_serving();
 }
 
+Test(robust, a_process_the_broker_did_not_spawn_cannot_stream_a_response_piece)
+{
+    /* a CHUNK is checked as a NEXT is: token and peer pid */
+    nng_socket s = raw_req("work.sock");
+    nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 1000);
+    nng_msg *m = NULL;
+    nng_msg_alloc(&m, 0);
+    proto_writer w;
+    proto_writer_init(&w, m);
+    pw_map(&w, 6);
+    pw_header(&w, "chunk");
+    pw_key(&w, "token");
+    pw_str(&w, "00000000000000000000000000000000");
+    pw_key(&w, "pid");
+    pw_int(&w, getpid());
+    pw_key(&w, "rid");
+    pw_str(&w, "00000000-0000-4000-8000-000000000000");
+    pw_key(&w, "data");
+    pw_bin(&w, "x", 1);
+    int rv = nng_sendmsg(s, m, 0);
+    if (rv != 0) {
+        nng_msg_free(m);
+    }
+    nng_msg *reply = NULL;
+    cr_assert_neq(nng_recvmsg(s, &reply, 0), 0, "an impostor's piece is never acked");
+    nng_close(s);
+    still_serving();
+}
+
 Test(robust, sigterm_stops_cleanly_with_no_orphan_workers)
 {
     lt_create(&b, "counter", "counter", NULL);

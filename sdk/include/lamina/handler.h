@@ -28,6 +28,8 @@
  * - Everything the handler writes to stdout/stderr, and every lm_log() line,
  *   goes to the invocation's log.
  * - Request data (payload, ids, names) is valid only during the call.
+ * - A response may instead be written in pieces (lm_response_write, below),
+ *   streamed to the client by RESPONSE_STREAM function URLs.
  */
 #ifndef LAMINA_HANDLER_H
 #define LAMINA_HANDLER_H
@@ -117,6 +119,70 @@ LM_EXPORT int lm_response_printf(lm_response *res, const char *fmt, ...) LM_PRIN
  * that `return lm_response_error(...)` reads naturally. */
 LM_EXPORT int lm_response_error(lm_response *res, const char *error_type, const char *fmt, ...)
     LM_PRINTF(3, 4);
+
+/* ---- streamed responses ----
+ *
+ * A handler may write its response in pieces instead of setting it whole.
+ * Invoked through a function URL whose InvokeMode is RESPONSE_STREAM, each
+ * piece goes to the HTTP client as it is written (a chunked response), and
+ * a write blocks until the broker has passed the previous piece on: a slow
+ * client slows the handler down, nothing piles up.  Invoked any other way
+ * (the api socket, a BUFFERED URL, an async event), the pieces are joined
+ * and the whole is the response, as if set by lm_response_set() — but, as
+ * a stream's body is any bytes, it need not be JSON (still at most
+ * 6291556 bytes there).
+ *
+ *     static int handler(const lm_request *req, lm_response *res) {
+ *         lm_response_stream_start(res, "{\"statusCode\":200,"
+ *                                       "\"headers\":{\"content-type\":\"text/plain\"}}");
+ *         for (int i = 0; i < 3; i++) {
+ *             if (lm_response_write(res, "tick\n", 5) != 0) {
+ *                 break; // the client went away, or the stream is full
+ *             }
+ *         }
+ *         return 0;
+ *     }
+ *
+ * - lm_response_stream_start() sets the status and headers, before any
+ *   write: prelude_json is Lambda's prelude for streamed function URL
+ *   responses, {"statusCode": 201, "headers": {"name": "value", ...},
+ *   "cookies": ["a=b; Max-Age=60", ...]}, every field optional (status 200,
+ *   Content-Type application/octet-stream by default); NULL means all
+ *   defaults.  At most 65536 bytes; a prelude that is not such an object
+ *   gets the client a 502.  Without a call, the first write sends the
+ *   defaults.
+ * - A streamed response is at most 20 MiB (20971520 bytes, Lambda's cap):
+ *   the write that would pass it fails with LM_STREAM_TOO_LARGE, nothing of
+ *   it is sent, and the response ends with the error
+ *   Function.ResponseSizeTooLarge.
+ * - An error after the first piece (lm_response_error(), a non-zero return,
+ *   a crash, the timeout) cannot change the status already sent: the
+ *   chunked response ends with the HTTP trailers
+ *   Lambda-Runtime-Function-Error-Type (the errorType) and
+ *   Lambda-Runtime-Function-Error-Body (base64 of {"errorType":…,
+ *   "errorMessage":…}), the names Lambda's runtime interface uses.
+ * - A handler that only sets its response (lm_response_set) works through a
+ *   RESPONSE_STREAM URL too: its result is sent as the body, status 200.
+ * - A response is either set whole or written in pieces: lm_response_set()
+ *   and lm_response_printf() after a write fail with -1, and
+ *   lm_response_stream_start() or lm_response_write() after a set fail
+ *   with LM_STREAM_ERROR.
+ */
+#define LM_STREAM_OK 0
+#define LM_STREAM_ERROR (-1) /* out of memory, a bad argument, or used out of order */
+#define LM_STREAM_CLOSED (-2) /* the HTTP client went away (or the broker refused): stop */
+#define LM_STREAM_TOO_LARGE (-3) /* the 20 MiB cap: nothing more can be sent */
+#define LM_STREAM_MAX_BYTES 20971520u
+
+/* Set the status, headers and cookies of a streamed response (a copy of
+ * prelude_json; NULL: defaults).  Before the first write, once.
+ * LM_STREAM_OK or LM_STREAM_ERROR. */
+LM_EXPORT int lm_response_stream_start(lm_response *res, const char *prelude_json);
+/* Write the next piece of the response (data[0..len) is copied or sent
+ * before the call returns; len 0 is a no-op).  Blocks while the client
+ * is slow.  Once it fails, every later write fails the same way.
+ * LM_STREAM_OK, LM_STREAM_ERROR, LM_STREAM_CLOSED or LM_STREAM_TOO_LARGE. */
+LM_EXPORT int lm_response_write(lm_response *res, const void *data, size_t len);
 
 /* ---- init environment ---- */
 LM_EXPORT const char *lm_env_function_name(const lm_env *env);
