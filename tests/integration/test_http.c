@@ -848,9 +848,16 @@ Test(http, thousands_of_keepalive_requests_on_one_connection_leave_memory_flat, 
     long rss1 = rss_kb(w.b.pid);
     close(fd);
     cr_assert_gt(rss0, 0);
-    /* TSan's shadow and history grow with what the broker touches: a wider bound there */
+    /* TSan's shadow and history grow with what the broker touches: a wider
+     * bound there.  Under ASan the allocator's per-size caches and the
+     * quarantine's churn move RSS by megabytes on a loaded machine (seen at
+     * +2–3 MB with load 3): the plain build, whose bound is tight, is the
+     * one that catches a leak. */
     const char *tsan = getenv("LAMINA_BROKER_TSAN");
     long bound = tsan != NULL && strcmp(tsan, "1") == 0 ? 8192 : 2048;
+#if defined(__SANITIZE_ADDRESS__)
+    bound = 6144;
+#endif
     cr_assert_lt(rss1 - rss0, bound, "RSS grew %ld kB over 8,000 keep-alive requests", rss1 - rss0);
     lt_broker_stop(&w.b, false);
 }
