@@ -682,6 +682,12 @@ Test(bench, url_mode_posts_to_a_function_url_against_the_api_socket_or_a_bare_re
     cr_assert_eq(num(d, "count"), 0);
     cr_assert_eq(num(cJSON_GetObjectItem(d, "errors"), "http-502"), 5);
     cJSON_Delete(d);
+    /* open loop over HTTP keeps its schedule */
+    rc = bench(&d, "url", "uecho", "-c", "2", "-R", "200", "-d", "1s", "-w", "0", NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_float_eq(num(d, "open_loop.achieved_rate"), 200, 30);
+    cr_assert_geq(num(d, "count"), 170);
+    cJSON_Delete(d);
     cr_assert_eq(bench(&d, "invoke", "uecho", "--url-baseline", "mhd", NULL), 2);
 }
 

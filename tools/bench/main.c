@@ -393,10 +393,9 @@ static int settle_queue(cli *c)
         fprintf(stderr, "lamina-bench: --url-baseline applies to url\n");
         return -1;
     }
-    if (s->mode == BENCH_URL &&
-        (s->async || c->op != NULL || s->prefill != 0 || c->hops_given || s->shape.rate > 0)) {
-        fprintf(stderr, "lamina-bench: url takes the load shape (closed loop), the payload, "
-                        "--vs-baseline and --url-baseline\n");
+    if (s->mode == BENCH_URL && (s->async || c->op != NULL || s->prefill != 0 || c->hops_given)) {
+        fprintf(stderr, "lamina-bench: url takes the load shape (closed or open loop), the "
+                        "payload, --vs-baseline and --url-baseline\n");
         return -1;
     }
     if (s->mode == BENCH_STREAM) {
