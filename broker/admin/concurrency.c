@@ -430,7 +430,7 @@ void admin_write_concurrency_status(proto_writer *w)
     pw_int(w, B.reserved_total);
     pw_key(w, "UnreservedConcurrentExecutions");
     pw_int(w, B.opt.max_concurrency - B.reserved_total);
-    pw_key(w, "Running");
+    pw_key(w, "InFlight"); /* invocations queued or running, of every function */
     pw_int(w, B.inflight);
     pw_key(w, "Provisioned");
     pw_array(w, n);

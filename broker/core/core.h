@@ -202,6 +202,8 @@ fn_provisioned *registry_provisioned(function *f, const char *qualifier);
 /* Insert or replace f's provisioned config for p->qualifier (takes p). */
 void registry_put_provisioned(function *f, fn_provisioned *p);
 bool registry_remove_provisioned(function *f, const char *qualifier);
+/* How many provisioned configs exist, over all functions. */
+int registry_provisioned_configs(void);
 /* The configuration provisioned concurrency on `qualifier` keeps warm: a
  * version, or an alias's primary version (never drawn at random); NULL
  * when it does not resolve. */

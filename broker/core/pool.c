@@ -476,7 +476,9 @@ void pool_provision(void)
     if (B.stopping) {
         return;
     }
-    registry_each(provision_function, NULL);
+    if (registry_provisioned_configs() > 0) { /* the clock's tick costs nothing without */
+        registry_each(provision_function, NULL);
+    }
     /* environments no config asks for any more (deleted, alias moved on) */
     for (worker *w = B.workers; w != NULL; w = w->next) {
         function *f = w->provisioned ? registry_find(w->cfg->name) : NULL;

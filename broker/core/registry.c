@@ -30,6 +30,7 @@
 #define REGISTRY_BUCKETS 1024
 
 static hmap table = {.min_buckets = REGISTRY_BUCKETS};
+static int n_provisioned; /* provisioned configs of every function */
 static uint64_t rng_state;
 
 fn_config *fncfg_ref(fn_config *c)
@@ -227,9 +228,7 @@ fn_config *registry_remove(const char *name)
     }
     registry_set_reserved(f, -1);
     while (f->provisioned != NULL) {
-        fn_provisioned *p = f->provisioned;
-        f->provisioned = p->next;
-        free(p);
+        registry_remove_provisioned(f, f->provisioned->qualifier);
     }
     free(f);
     return cfg;
@@ -431,6 +430,7 @@ void registry_put_provisioned(function *f, fn_provisioned *p)
     }
     p->next = *pp;
     *pp = p;
+    n_provisioned++;
 }
 
 bool registry_remove_provisioned(function *f, const char *qualifier)
@@ -440,10 +440,16 @@ bool registry_remove_provisioned(function *f, const char *qualifier)
             fn_provisioned *p = *pp;
             *pp = p->next;
             free(p);
+            n_provisioned--;
             return true;
         }
     }
     return false;
+}
+
+int registry_provisioned_configs(void)
+{
+    return n_provisioned;
 }
 
 fn_config *registry_provision_target(function *f, const char *qualifier)

@@ -567,6 +567,8 @@ Test(concurrency, settings_survive_a_restart_and_provisioned_environments_come_b
                        "{\"FunctionName\":\"p\",\"Qualifier\":\"live\","
                        "\"ProvisionedConcurrentExecutions\":1}"));
     await_status("p", "live", 1, "READY");
+    /* replacing $LATEST's row must not drop the function's settings */
+    cJSON_Delete(lt_ok(&b, "update-config", "{\"FunctionName\":\"p\",\"Timeout\":7}"));
     char state[256];
     snprintf(state, sizeof(state), "%s", b.state);
     lt_broker_stop(&b, true);
