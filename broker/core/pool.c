@@ -275,9 +275,7 @@ void pool_schedule(fn_config *cfg)
         dispatch(w, queue_pop(cfg));
     }
     while (!B.stopping && cfg->queued > cfg->spawning) {
-        if (request_spawn(cfg) == NULL) {
-            break;
-        }
+        request_spawn(cfg); /* a failure fails one queued invocation: the loop ends */
     }
 }
 
