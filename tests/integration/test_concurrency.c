@@ -511,6 +511,47 @@ Test(concurrency, a_killed_provisioned_environment_is_replaced)
     lm_invoke_result_finish(&ir);
 }
 
+typedef struct moved {
+    long old_pid;
+} moved;
+
+static bool environment_moved(void *arg)
+{
+    moved *m = arg;
+    long pids[8];
+    int n = 0;
+    pids_of("p", "live", pids, &n);
+    return n == 1 && pids[0] != m->old_pid;
+}
+
+Test(concurrency, an_alias_pointed_at_another_version_takes_its_environments_along)
+{
+    lt_broker_start(&b, NULL);
+    published("p", "counter");
+    cJSON_Delete(lt_ok(&b, "provisioned-put",
+                       "{\"FunctionName\":\"p\",\"Qualifier\":\"live\","
+                       "\"ProvisionedConcurrentExecutions\":1}"));
+    await_status("p", "live", 1, "READY");
+    long pids[8];
+    int n = 0;
+    pids_of("p", "live", pids, &n);
+    cJSON_Delete(lt_ok(&b, "update-config", "{\"FunctionName\":\"p\",\"Timeout\":9}"));
+    cJSON_Delete(lt_ok(&b, "publish", "{\"FunctionName\":\"p\"}"));
+    cJSON_Delete(lt_ok(&b, "alias-update",
+                       "{\"FunctionName\":\"p\",\"Name\":\"live\","
+                       "\"FunctionVersion\":\"2\"}"));
+    moved m = {.old_pid = pids[0]};
+    cr_assert(lt_wait_until(environment_moved, &m, 30000), "an environment of version 2");
+    await_status("p", "live", 1, "READY");
+    lm_invoke_params ip = {.function = "p", .qualifier = "live"};
+    lm_invoke_result ir;
+    lm_error e;
+    cr_assert_eq(lm_invoke(b.client, &ip, &ir, &e), LM_OK, "%s", e.message);
+    cr_assert_str_eq(ir.executed_version, "2");
+    cr_assert_eq(ir.init_duration_ms, 0, "served by the provisioned environment");
+    lm_invoke_result_finish(&ir);
+}
+
 Test(concurrency, a_provisioned_environment_that_fails_init_is_FAILED_with_a_reason)
 {
     lt_broker_start(&b, NULL);
