@@ -622,10 +622,32 @@ Test(concurrency, settings_survive_a_restart_and_provisioned_environments_come_b
     cJSON_Delete(lt_ok(&b, "alias-delete", "{\"FunctionName\":\"p\",\"Name\":\"live\"}"));
     expect_refused("provisioned-get", "{\"FunctionName\":\"p\",\"Qualifier\":\"live\"}",
                    LM_E_PROVISIONED_NOT_FOUND, "No Provisioned");
+    /* and a version's with the version */
+    cJSON_Delete(lt_ok(&b, "provisioned-put",
+                       "{\"FunctionName\":\"p\",\"Qualifier\":\"1\","
+                       "\"ProvisionedConcurrentExecutions\":1}"));
+    await_status("p", "1", 1, "READY");
+    cJSON_Delete(lt_ok(&b, "delete", "{\"FunctionName\":\"p\",\"Qualifier\":\"1\"}"));
+    expect_refused("provisioned-get", "{\"FunctionName\":\"p\",\"Qualifier\":\"1\"}",
+                   LM_E_PROVISIONED_NOT_FOUND, "No Provisioned");
     lt_broker_stop(&b, true);
     lt_broker_start_in(&b, state, NULL);
     expect_refused("provisioned-get", "{\"FunctionName\":\"p\",\"Qualifier\":\"live\"}",
                    LM_E_PROVISIONED_NOT_FOUND, "No Provisioned");
+    expect_refused("provisioned-get", "{\"FunctionName\":\"p\",\"Qualifier\":\"1\"}",
+                   LM_E_PROVISIONED_NOT_FOUND, "No Provisioned");
+    g = lt_ok(&b, "concurrency-get", "{\"FunctionName\":\"p\"}");
+    cr_assert_eq(num(g, "ReservedConcurrentExecutions"), 5, "the function's own setting stays");
+    cJSON_Delete(g);
+    /* the function's go with the function */
+    cJSON_Delete(lt_ok(&b, "delete", "{\"FunctionName\":\"p\"}"));
+    lt_create(&b, "p", "counter", NULL);
+    g = lt_ok(&b, "concurrency-get", "{\"FunctionName\":\"p\"}");
+    cr_assert_null(cJSON_GetObjectItemCaseSensitive(g, "ReservedConcurrentExecutions"));
+    cJSON_Delete(g);
+    cJSON *c = status_concurrency();
+    cr_assert_eq(num(c, "Reserved"), 0, "the reservation went with the function");
+    cJSON_Delete(c);
 }
 
 Test(concurrency, a_schema_2_store_upgrades_and_keeps_a_reservation)
