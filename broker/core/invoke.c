@@ -429,16 +429,14 @@ int invoke_start(const char *name, const char *qual, nng_msg *req, const void *p
     int rc = LM_OK;
     pthread_mutex_lock(&B.mtx);
     fn_config *target = target_of(name, qual, e);
+    function *f = target != NULL ? registry_find(target->name) : NULL;
     if (target == NULL) {
         rc = e->code;
     } else {
-        rc = admit(registry_find(target->name), e);
+        rc = admit(f, e);
     }
     if (rc == LM_E_THROTTLED) {
-        function *f = registry_find(target->name);
-        if (f != NULL) {
-            f->stats.throttles++;
-        }
+        f->stats.throttles++;
     }
     if (rc != LM_OK) {
         pthread_mutex_unlock(&B.mtx);
@@ -458,6 +456,9 @@ int invoke_start(const char *name, const char *qual, nng_msg *req, const void *p
     inv->tail = o->tail;
     inv->done = done;
     inv->done_arg = arg;
+    f->inflight++; /* the concurrency it holds until release_slot */
+    inv->unreserved = f->reserved < 0;
+    B.unreserved_inflight += inv->unreserved;
     enqueue(inv, target, name, qual);
     pthread_mutex_unlock(&B.mtx);
     return LM_OK;
@@ -505,12 +506,6 @@ static void enqueue(invocation *inv, fn_config *target, const char *name, const 
     snprintf(inv->arn, sizeof(inv->arn), "function:%s%s%s", name, qual[0] != '\0' ? ":" : "", qual);
     B.inflight++;
     B.invocations++;
-    function *f = registry_find(name);
-    if (f != NULL) {
-        f->inflight++;
-        inv->unreserved = f->reserved < 0;
-        B.unreserved_inflight += inv->unreserved;
-    }
     fn_config *cfg = inv->cfg;
     list_push_back(&cfg->queue, &inv->qnode);
     cfg->queued++;
