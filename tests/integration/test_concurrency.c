@@ -261,6 +261,10 @@ Test(concurrency, reserved_zero_sends_an_async_event_straight_to_on_failure_with
     lt_broker_start(&b, args);
     lt_create(&b, "z", "record", NULL);
     lt_create(&b, "failures", "record", NULL);
+    cJSON_Delete(lt_ok(&b, "queue-create", "{\"QueueName\":\"dlq\"}"));
+    cJSON_Delete(lt_ok(&b, "update-config",
+                       "{\"FunctionName\":\"z\","
+                       "\"DeadLetterConfig\":{\"TargetArn\":\"queue:dlq\"}}"));
     cJSON_Delete(lt_ok(&b, "event-config-put",
                        "{\"FunctionName\":\"z\",\"MaximumRetryAttempts\":2,"
                        "\"DestinationConfig\":{\"OnFailure\":{\"Destination\":\"failures\"}}}"));
@@ -286,6 +290,15 @@ Test(concurrency, reserved_zero_sends_an_async_event_straight_to_on_failure_with
     log = lt_function_log(&b, "z");
     cr_assert_null(strstr(log, "START RequestId"), "z never ran: %s", log);
     free(log);
+    /* and the dead-letter queue got the event itself, ErrorCode 429 */
+    cJSON *m = lt_ok(&b, "queue-receive", "{\"QueueName\":\"dlq\",\"WaitTimeSeconds\":10}");
+    const cJSON *msg = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "Messages"), 0);
+    cr_assert_not_null(msg, "a dead letter: %s", cJSON_PrintUnformatted(m));
+    cr_assert_str_eq(str(msg, "Body"), "{\"order\":7}");
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(msg, "MessageAttributes"), "ErrorCode");
+    cr_assert_str_eq(str(code, "StringValue"), "429", "%s", cJSON_PrintUnformatted(msg));
+    cJSON_Delete(m);
 }
 
 Test(concurrency, reservations_keep_the_unreserved_minimum_and_unreserved_functions_share_the_rest)
