@@ -47,6 +47,26 @@ nng_msg *admin_alias_delete(const proto_doc *doc, const msgpack_object *args, lm
 nng_msg *admin_event_config_put(const proto_doc *doc, const msgpack_object *args, lm_error *e);
 nng_msg *admin_event_config_get(const proto_doc *doc, const msgpack_object *args, lm_error *e);
 nng_msg *admin_event_config_delete(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+/* ---- concurrency controls (concurrency.c) ----
+ * concurrency-put {FunctionName, ReservedConcurrentExecutions} -> the same
+ *   field;  concurrency-get {FunctionName} -> it, or {} when unset;
+ *   concurrency-delete -> {}.
+ * provisioned-put {FunctionName, Qualifier (version or alias),
+ *   ProvisionedConcurrentExecutions} -> Requested-/Allocated-/Available-
+ *   ProvisionedConcurrentExecutions, Status (IN_PROGRESS|READY|FAILED),
+ *   StatusReason?, LastModified, Pids;  provisioned-get {FunctionName,
+ *   Qualifier} -> the same;  provisioned-delete -> {};  provisioned-list
+ *   {FunctionName} -> {ProvisionedConcurrencyConfigs: [… + FunctionArn]}. */
+nng_msg *admin_concurrency_put(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+nng_msg *admin_concurrency_get(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+nng_msg *admin_concurrency_delete(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+nng_msg *admin_provisioned_put(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+nng_msg *admin_provisioned_get(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+nng_msg *admin_provisioned_delete(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+nng_msg *admin_provisioned_list(const proto_doc *doc, const msgpack_object *args, lm_error *e);
+/* status's Concurrency map: limits, what is reserved and running, every
+ * provisioned config with its environments' pids (B.mtx held). */
+void admin_write_concurrency_status(proto_writer *w);
 /* clock-advance {Ms} (lib/clock.h; only with --test-clock). */
 nng_msg *admin_clock_advance(const proto_doc *doc, const msgpack_object *args, lm_error *e);
 

@@ -114,7 +114,7 @@ nng_msg *admin_get(const proto_doc *doc, const msgpack_object *args, lm_error *e
     if (c == NULL) {
         adm_not_found(e, name, qual);
     } else if ((m = proto_ok_begin(&w)) != NULL) {
-        pw_map(&w, qual[0] == '\0' ? 4 : 2);
+        pw_map(&w, (qual[0] == '\0' ? 4 : 2) + (uint32_t)adm_concurrency_keys(f, qual));
         pw_key(&w, "Configuration");
         adm_write_config(&w, c, 0);
         pw_key(&w, "Code");
@@ -126,6 +126,7 @@ nng_msg *admin_get(const proto_doc *doc, const msgpack_object *args, lm_error *e
         if (qual[0] == '\0') {
             write_versions_and_aliases(&w, f);
         }
+        adm_write_concurrency(&w, f, qual);
     }
     pthread_mutex_unlock(&B.mtx);
     return c != NULL ? proto_reply_end(&w, m) : NULL;

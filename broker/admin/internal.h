@@ -28,6 +28,11 @@ int adm_store_code(fn_config *c, const void *code, size_t len, lm_error *e);
 int adm_not_found(lm_error *e, const char *name, const char *qual);
 void adm_write_alias(proto_writer *w, const char *fname, const fn_alias *a);
 nng_msg *adm_empty_reply(void);
+/* get's concurrency fields (concurrency.c; B.mtx held): how many keys, then
+ * them — NAME: Concurrency and ProvisionedConcurrencyConfigs when set;
+ * NAME:Q: that qualifier's ProvisionedConcurrency. */
+int adm_concurrency_keys(function *f, const char *qual);
+void adm_write_concurrency(proto_writer *w, function *f, const char *qual);
 /* Drop name's URLs (qual NULL: all of them) from the table after their
  * rows went (function or alias deleted; urls.c). */
 void adm_urls_forget(const char *name, const char *qual);

@@ -71,7 +71,9 @@
  * up to MaximumRetryAttempts times (0-2, default 2), 1 min before the
  * second run and 2 min before the third.  A refused run (throttled, broker
  * stopping, no memory) goes back to the queue with a delay growing from
- * 1 s to 5 min.  An event older than MaximumEventAgeInSeconds (default 6 h)
+ * 1 s to 5 min, except for a function whose reserved concurrency is 0:
+ * its events go straight to the failure destination and dead-letter
+ * queue (RetriesExhausted), as Lambda's do.  An event older than MaximumEventAgeInSeconds (default 6 h)
  * is not run again.  Delays and age are counted in broker time
  * (lib/clock.h): enqueued_at and next_at are broker-time epoch ms, and
  * under --test-clock a clock-advance wakes the thread (clock_moved), so a
@@ -552,6 +554,13 @@ static void plan(aq_flight *f)
     }
     if (f->code == LM_E_NOT_FOUND) {
         f->status = 404;
+        plan_finish(f, c.on_failure, "RetriesExhausted");
+        return;
+    }
+    if (f->code == LM_E_THROTTLED && invoke_reserved(f->name) == 0) {
+        /* reserved concurrency 0: Lambda sends new events straight to the
+         * failure destination / DLQ, without retries */
+        f->status = 429;
         plan_finish(f, c.on_failure, "RetriesExhausted");
         return;
     }

@@ -123,9 +123,29 @@ typedef struct fn_stats {
     int running; /* invocations on a worker now */
 } fn_stats;
 
+/* Provisioned concurrency of one published version or alias (B.mtx):
+ * `requested` environments of what the qualifier names (an alias: its
+ * primary version) are kept initialised by pool.c.  `failed` stops the
+ * pool from starting more after an environment failed its init (Lambda's
+ * FAILED); a new put clears it. */
+typedef struct fn_provisioned {
+    char qualifier[130]; /* what adm_get_qualified reads: a version or an alias */
+    int requested;
+    bool failed;
+    char reason[256]; /* StatusReason when failed */
+    char last_modified[40];
+    struct fn_provisioned *next;
+} fn_provisioned;
+
 typedef struct function {
     char name[NAME_MAX_LEN + 1];
     fn_stats stats;
+    /* concurrency (B.mtx): reserved is ReservedConcurrentExecutions, -1
+     * when the function shares the unreserved pool; inflight counts its
+     * invocations queued or running (what reserved caps) */
+    int reserved;
+    int inflight;
+    fn_provisioned *provisioned;
     fn_config *latest;
     fn_config **versions; /* published versions, ascending by number */
     int n_versions, cap_versions;
@@ -165,6 +185,29 @@ bool valid_alias_name(const char *s);
 int registry_count(void);
 /* Call fn for every function, in name order is not guaranteed. */
 void registry_each(void (*fn)(function *f, void *arg), void *arg);
+/* ---- concurrency (registry.c, B.mtx held) ----
+ * The account limit is --max-concurrency.  Lambda keeps 100 of its 1,000
+ * unreserved; here min(100, limit / 10) stay unreserved, so a small broker
+ * can still reserve most of its limit. */
+int registry_unreserved_minimum(void);
+/* What may be reserved and provisioned (on unreserved functions) in all. */
+int registry_reservable(void);
+/* Set (n >= 0) or clear (n < 0) f's reserved concurrency. */
+void registry_set_reserved(function *f, int n);
+/* Sum of f's provisioned requests, and of every unreserved function's
+ * (which take from the unreserved pool). */
+int registry_provisioned_of(const function *f);
+int registry_provisioned_unreserved(void);
+fn_provisioned *registry_provisioned(function *f, const char *qualifier);
+/* Insert or replace f's provisioned config for p->qualifier (takes p). */
+void registry_put_provisioned(function *f, fn_provisioned *p);
+bool registry_remove_provisioned(function *f, const char *qualifier);
+/* How many provisioned configs exist, over all functions. */
+int registry_provisioned_configs(void);
+/* The configuration provisioned concurrency on `qualifier` keeps warm: a
+ * version, or an alias's primary version (never drawn at random); NULL
+ * when it does not resolve. */
+fn_config *registry_provision_target(function *f, const char *qualifier);
 
 /* ---- worker pool (pool.c) ---- */
 typedef enum worker_state { W_SPAWNING, W_IDLE, W_BUSY, W_EXITING } worker_state;
@@ -184,6 +227,7 @@ struct worker {
     bool killed; /* we sent SIGKILL (timeout, violation) */
     int64_t maxrss_mb; /* peak memory last seen (results, or /proc before a kill) */
     bool init_timed_out;
+    bool provisioned; /* kept warm for provisioned concurrency: never reaped idle or evicted */
     worker *next; /* B.workers */
     list_node spawn_node; /* B.spawn_q */
     list_node idle_node; /* cfg->idle */
@@ -263,6 +307,7 @@ struct invocation {
     invocation **handle;
     work_ctx *chunk_ctx; /* the runtime's CHUNK request awaiting its ack */
     uint64_t streamed; /* bytes of pieces passed on so far */
+    bool unreserved; /* counted in B.unreserved_inflight (its function had no reservation) */
 };
 
 /* ---- global state ---- */
@@ -292,7 +337,9 @@ typedef struct broker {
     nng_socket logs_sock;
     worker *workers;
     int n_workers;
-    int inflight; /* sync invocations queued or running */
+    int inflight; /* invocations queued or running */
+    int unreserved_inflight; /* those of functions without reserved concurrency */
+    int reserved_total; /* sum of every function's reserved concurrency */
     uint64_t invocations; /* counters for status */
     uint64_t cold_starts;
     list_head spawn_q; /* workers waiting for posix_spawn (FIFO, worker.spawn_node) */
@@ -349,6 +396,10 @@ void invoke_dead_letter(const char *name, const char *qual, char *out, size_t ca
 /* How many idle workers name[:qual] has now that queued work has not
  * claimed.  B.mtx not held by the caller. */
 int invoke_idle_count(const char *name, const char *qual);
+/* name's reserved concurrency now, -1 when none or no such function (the
+ * async queue sends an event of a function reserved at 0 straight to its
+ * failure destination).  B.mtx not held by the caller. */
+int invoke_reserved(const char *name);
 
 /* ---- core/pool.c ---- */
 int pool_start(void);
@@ -369,6 +420,16 @@ int pool_retire(const char *name);
  * the work queued on cfg (B.mtx held).  Returns the number shut down. */
 int pool_retire_cfg(fn_config *cfg);
 void pool_counts(int *total, int *idle, int *busy, int *spawning);
+/* Bring every provisioned config to its requested number of initialised
+ * environments: idle ones of its configuration are taken over, missing
+ * ones started, extra ones let go (reaped when idle like any other).  Also
+ * run by the clock thread every second, which picks up alias changes and
+ * the configs loaded at startup (B.mtx held). */
+void pool_provision(void);
+/* Provisioned environments of f's config p now: allocated (initialised),
+ * available (of those, idle), and pids (up to cap) of them all (B.mtx held). */
+void pool_provisioned_counts(function *f, const fn_provisioned *p, int *allocated, int *available,
+                             pid_t *pids, int cap, int *npids);
 
 /* ---- work.c ---- */
 int work_start(void);

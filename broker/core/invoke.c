@@ -8,6 +8,14 @@
  * every invocation has a completion (invoke_done_fn), and the way in
  * encodes its own reply from the outcome.
  *
+ * Concurrency (admit): a function's reserved concurrency caps its
+ * invocations queued or running (function.inflight) and throttles past it
+ * with Lambda's Reason ReservedFunctionConcurrentInvocationLimitExceeded;
+ * functions without one share --max-concurrency less what is reserved
+ * (B.unreserved_inflight), and past that or the limit itself the Reason is
+ * ConcurrentInvocationLimitExceeded.  Each invocation remembers which pool
+ * it took from, so changing a reservation while it runs frees the right one.
+ *
  * invoke_validate holds the rules a request must meet before anything
  * runs (bad parameters, payload not JSON or too large).  Names follow
  * Lambda's patterns (proto/names.c); a payload must be JSON text: UTF-8,
@@ -214,6 +222,19 @@ static void count_finish(invocation *inv, const outcome *o)
     s->dur_sum_s += d;
 }
 
+/* Give back the concurrency an invocation held (B.mtx held). */
+static void release_slot(const invocation *inv)
+{
+    function *f = inv->cfg != NULL ? registry_find(inv->cfg->name) : NULL;
+    if (f != NULL && f->inflight > 0) {
+        f->inflight--;
+    }
+    if (inv->unreserved && B.unreserved_inflight > 0) {
+        B.unreserved_inflight--;
+    }
+    B.inflight--;
+}
+
 /* Tell the invocation's owner how it ended and free it.  B.mtx held. */
 static void finish(invocation *inv, const outcome *o)
 {
@@ -240,7 +261,7 @@ static void finish(invocation *inv, const outcome *o)
                          .dur_ms = o->dur_ms,
                          .log_tail = tail,
                          .dead_letter = inv->cfg->dead_letter != NULL ? inv->cfg->dead_letter : ""};
-    B.inflight--;
+    release_slot(inv);
     inv->state = INV_DONE;
     stream_end(inv);
     inv->done(inv->done_arg, &io);
@@ -311,7 +332,7 @@ void invoke_fail_error(invocation *inv, const lm_error *e)
     if (s != NULL && e->code == LM_E_THROTTLED) {
         s->throttles++;
     }
-    B.inflight--;
+    release_slot(inv);
     inv->state = INV_DONE;
     invoke_outcome io = {.err = e,
                          .code = e->code,
@@ -329,6 +350,27 @@ void invoke_fail_error(invocation *inv, const lm_error *e)
 }
 
 static void enqueue(invocation *inv, fn_config *target, const char *name, const char *qual);
+
+/* Concurrency (B.mtx held): a function with reserved concurrency runs at
+ * most that many invocations at once (0: none); the others share what no
+ * function reserved, and the account limit caps them all. */
+static int admit(const function *f, lm_error *e)
+{
+    if (f->reserved >= 0 && f->inflight >= f->reserved) {
+        return proto_error(
+            e, LM_E_THROTTLED,
+            "Rate Exceeded. (Reason: ReservedFunctionConcurrentInvocationLimitExceeded,"
+            " reserved %d)",
+            f->reserved);
+    }
+    if (B.inflight >= B.opt.max_concurrency ||
+        (f->reserved < 0 && B.unreserved_inflight >= B.opt.max_concurrency - B.reserved_total)) {
+        return proto_error(e, LM_E_THROTTLED,
+                           "Rate Exceeded. (Reason: ConcurrentInvocationLimitExceeded, limit %d)",
+                           B.opt.max_concurrency);
+    }
+    return LM_OK;
+}
 
 /* What invoke_validate reads. */
 typedef struct invoke_in {
@@ -434,18 +476,14 @@ int invoke_start(const char *name, const char *qual, nng_msg *req, const void *p
     int rc = LM_OK;
     pthread_mutex_lock(&B.mtx);
     fn_config *target = target_of(name, qual, e);
+    function *f = target != NULL ? registry_find(target->name) : NULL;
     if (target == NULL) {
         rc = e->code;
-    } else if (B.inflight >= B.opt.max_concurrency) {
-        rc = proto_error(e, LM_E_THROTTLED,
-                         "Rate Exceeded. (Reason: ConcurrentInvocationLimitExceeded, limit %d)",
-                         B.opt.max_concurrency);
+    } else {
+        rc = admit(f, e);
     }
     if (rc == LM_E_THROTTLED) {
-        function *f = registry_find(target->name);
-        if (f != NULL) {
-            f->stats.throttles++;
-        }
+        f->stats.throttles++;
     }
     if (rc != LM_OK) {
         pthread_mutex_unlock(&B.mtx);
@@ -470,6 +508,9 @@ int invoke_start(const char *name, const char *qual, nng_msg *req, const void *p
     }
     inv->done = done;
     inv->done_arg = arg;
+    f->inflight++; /* the concurrency it holds until release_slot */
+    inv->unreserved = f->reserved < 0;
+    B.unreserved_inflight += inv->unreserved;
     enqueue(inv, target, name, qual);
     pthread_mutex_unlock(&B.mtx);
     return LM_OK;
@@ -497,6 +538,15 @@ int invoke_idle_count(const char *name, const char *qual)
     int left = target != NULL ? idle - target->queued : 0;
     pthread_mutex_unlock(&B.mtx);
     return left > 0 ? left : 0;
+}
+
+int invoke_reserved(const char *name)
+{
+    pthread_mutex_lock(&B.mtx);
+    function *f = registry_find(name);
+    int n = f != NULL ? f->reserved : -1;
+    pthread_mutex_unlock(&B.mtx);
+    return n;
 }
 
 /* Queue inv (rid and request set) on target and schedule it.  B.mtx held. */

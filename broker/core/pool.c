@@ -23,6 +23,17 @@
  * sandbox's cleanup of the environment, see sbxhost.c), and
  * the clock (invocation deadlines → SIGKILL + Sandbox.Timedout, init
  * timeouts, idle reaping).  All state changes happen under B.mtx.
+ *
+ * Provisioned concurrency (pool_provision): a provisioned config asks for N
+ * initialised environments of one configuration.  They are ordinary
+ * workers flagged `provisioned`: started ahead with nothing queued (their
+ * LM_INIT runs then), served like any idle worker, but never reaped for
+ * idleness nor evicted, and their first invoke reports no Init Duration.
+ * One that dies is replaced (worker_exited runs pool_provision); one that
+ * fails its init marks its config FAILED instead, so a broken handler is
+ * not restarted in a loop.  The clock thread runs pool_provision every
+ * tick, which picks up configs loaded at startup and aliases pointed
+ * elsewhere; the admin ops run it at once.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -213,7 +224,8 @@ static void evict_one_idle(void)
 {
     worker *oldest = NULL;
     for (worker *w = B.workers; w != NULL; w = w->next) {
-        if (w->state == W_IDLE && (oldest == NULL || w->idle_since < oldest->idle_since)) {
+        if (w->state == W_IDLE && !w->provisioned &&
+            (oldest == NULL || w->idle_since < oldest->idle_since)) {
             oldest = w;
         }
     }
@@ -232,7 +244,7 @@ static int active_workers(void)
     return n;
 }
 
-static void request_spawn(fn_config *cfg)
+static worker *request_spawn(fn_config *cfg)
 {
     if (active_workers() >= B.opt.max_concurrency) {
         evict_one_idle();
@@ -240,7 +252,7 @@ static void request_spawn(fn_config *cfg)
     worker *w = calloc(1, sizeof(*w));
     if (w == NULL) {
         pool_fail_queued(cfg, false, "Runtime.Unknown", "out of memory starting a worker");
-        return;
+        return NULL;
     }
     util_random_hex(w->token, 16);
     w->cfg = fncfg_ref(cfg);
@@ -253,6 +265,7 @@ static void request_spawn(fn_config *cfg)
     cfg->live++;
     list_push_back(&B.spawn_q, &w->spawn_node);
     pthread_cond_signal(&B.spawn_cv);
+    return w;
 }
 
 void pool_schedule(fn_config *cfg)
@@ -262,7 +275,7 @@ void pool_schedule(fn_config *cfg)
         dispatch(w, queue_pop(cfg));
     }
     while (!B.stopping && cfg->queued > cfg->spawning) {
-        request_spawn(cfg);
+        request_spawn(cfg); /* a failure fails one queued invocation: the loop ends */
     }
 }
 
@@ -285,9 +298,14 @@ static void became_idle(worker *w)
     pool_clock_poke(w->idle_since + B.opt.idle_timeout_ms);
 }
 
+static void provision_failed(worker *w, const char *type, const char *msg);
+
 static void init_failed(worker *w, const char *type, const char *msg)
 {
     fn_config *cfg = w->cfg;
+    if (w->provisioned) {
+        provision_failed(w, type, msg);
+    }
     blog(LOG_INFO, "worker %d of %s failed init: %s: %s", (int)w->pid, cfg->name, type, msg);
     /* The invoke that caused this cold start fails; if no other environment
      * of this configuration can serve the rest, they fail too. */
@@ -312,6 +330,9 @@ void pool_worker_next(worker *w, work_ctx *ctx, const msgpack_object *root)
             shutdown_worker(w);
             init_failed(w, ir.type, ir.message);
             return;
+        }
+        if (w->provisioned) { /* initialised ahead: no invoke pays for it */
+            w->init_reported = true;
         }
     } else if (w->state == W_BUSY && w->inv != NULL) {
         invocation *inv = w->inv;
@@ -367,6 +388,121 @@ int pool_retire_cfg(fn_config *cfg)
 }
 
 static void worker_exited(worker *w, int st, const sbx_verdict *v);
+
+/* ---- provisioned concurrency ---- */
+
+/* How many environments f's provisioned configs ask for cfg to have. */
+static int provision_want(function *f, const fn_config *cfg)
+{
+    int n = 0;
+    for (const fn_provisioned *p = f->provisioned; p != NULL; p = p->next) {
+        if (!p->failed && registry_provision_target(f, p->qualifier) == cfg) {
+            n += p->requested;
+        }
+    }
+    return cfg->retired ? 0 : n;
+}
+
+/* A provisioned environment of w's configuration failed its init: the
+ * configs that asked for it are FAILED and start no more (a put retries). */
+static void provision_failed(worker *w, const char *type, const char *msg)
+{
+    function *f = registry_find(w->cfg->name);
+    for (fn_provisioned *p = f != NULL ? f->provisioned : NULL; p != NULL; p = p->next) {
+        if (registry_provision_target(f, p->qualifier) == w->cfg) {
+            p->failed = true;
+            snprintf(p->reason, sizeof(p->reason), "FUNCTION_ERROR_INIT_FAILURE: %s: %s", type,
+                     msg);
+        }
+    }
+    blog(LOG_WARN, "provisioned environment of %s:%s failed its init: %s", w->cfg->name,
+         w->cfg->version, msg);
+}
+
+/* Let a provisioned environment go: an on-demand one from now on. */
+static void unprovision(worker *w)
+{
+    w->provisioned = false;
+    if (w->state == W_IDLE) {
+        w->idle_since = clk_mono_ms();
+        pool_clock_poke(w->idle_since + B.opt.idle_timeout_ms);
+    }
+}
+
+static void provision_cfg(function *f, fn_config *cfg)
+{
+    int want = provision_want(f, cfg), have = 0;
+    for (worker *w = B.workers; w != NULL; w = w->next) {
+        have += w->cfg == cfg && w->provisioned && w->state != W_EXITING;
+    }
+    for (worker *w = B.workers; w != NULL && have < want; w = w->next) {
+        if (w->cfg == cfg && !w->provisioned && w->state == W_IDLE) {
+            w->provisioned = true; /* already initialised */
+            w->init_reported = true;
+            have++;
+        }
+    }
+    while (have < want) {
+        worker *w = request_spawn(cfg);
+        if (w == NULL) {
+            break;
+        }
+        w->provisioned = true;
+        have++;
+    }
+    for (worker *w = B.workers; w != NULL && have > want; w = w->next) {
+        if (w->cfg == cfg && w->provisioned && w->state != W_EXITING) {
+            unprovision(w);
+            have--;
+        }
+    }
+}
+
+static void provision_function(function *f, void *arg)
+{
+    (void)arg;
+    for (fn_provisioned *p = f->provisioned; p != NULL; p = p->next) {
+        fn_config *cfg = p->failed ? NULL : registry_provision_target(f, p->qualifier);
+        if (cfg != NULL) {
+            provision_cfg(f, cfg);
+        }
+    }
+}
+
+void pool_provision(void)
+{
+    if (B.stopping) {
+        return;
+    }
+    if (registry_provisioned_configs() > 0) { /* the clock's tick costs nothing without */
+        registry_each(provision_function, NULL);
+    }
+    /* environments no config asks for any more (deleted, alias moved on) */
+    for (worker *w = B.workers; w != NULL; w = w->next) {
+        function *f = w->provisioned ? registry_find(w->cfg->name) : NULL;
+        if (w->provisioned && w->state != W_EXITING &&
+            (f == NULL || provision_want(f, w->cfg) == 0)) {
+            unprovision(w);
+        }
+    }
+}
+
+void pool_provisioned_counts(function *f, const fn_provisioned *p, int *allocated, int *available,
+                             pid_t *pids, int cap, int *npids)
+{
+    const fn_config *cfg = registry_provision_target(f, p->qualifier);
+    *allocated = *available = *npids = 0;
+    for (worker *w = B.workers; cfg != NULL && w != NULL; w = w->next) {
+        if (w->cfg != cfg || !w->provisioned || (w->state != W_IDLE && w->state != W_BUSY)) {
+            continue;
+        }
+        (*allocated)++;
+        *available += w->state == W_IDLE;
+        if (*npids < cap) {
+            pids[(*npids)++] = w->pid;
+        }
+    }
+}
 
 /* ---- spawner thread ---- */
 
@@ -668,6 +804,10 @@ static void worker_exited(worker *w, int st, const sbx_verdict *v)
     }
     blog(LOG_DEBUG, "worker %d of %s exited: %s", (int)w->pid, cfg->name, why);
     pool_schedule(cfg); /* replace it if invocations still wait */
+    if (w->provisioned) {
+        w->provisioned = false;
+        pool_provision(); /* and if it was provisioned */
+    }
     fncfg_unref(cfg);
     free(w);
 }
@@ -736,7 +876,7 @@ static double clock_tick(double now)
             } else if (limit < next) {
                 next = limit;
             }
-        } else if (w->state == W_IDLE) {
+        } else if (w->state == W_IDLE && !w->provisioned) {
             double limit = w->idle_since + B.opt.idle_timeout_ms;
             if (now >= limit) {
                 shutdown_worker(w);
@@ -755,6 +895,7 @@ static void *clock_main(void *arg)
     while (!B.stopping || B.n_workers > 0) {
         double now = clk_mono_ms();
         B.clock_next = clock_tick(now);
+        pool_provision();
         double wait = B.clock_next - now;
         if (wait < 1) {
             wait = 1;

@@ -14,6 +14,11 @@
  * in a short list sorted by name.  Weighted alias routing draws from a
  * xorshift64* generator seeded from getrandom(), guarded by B.mtx like the
  * rest of this file.
+ *
+ * Concurrency settings live here too, beside what they limit: a
+ * function's reserved concurrency (and B.reserved_total, their sum) and
+ * its provisioned configs, one per version or alias, dropped with the
+ * version, alias or function they name (as Lambda does).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +30,7 @@
 #define REGISTRY_BUCKETS 1024
 
 static hmap table = {.min_buckets = REGISTRY_BUCKETS};
+static int n_provisioned; /* provisioned configs of every function */
 static uint64_t rng_state;
 
 fn_config *fncfg_ref(fn_config *c)
@@ -192,6 +198,7 @@ void registry_put(fn_config *cfg)
         return;
     }
     snprintf(f->name, sizeof(f->name), "%s", cfg->name);
+    f->reserved = -1;
     if (hmap_put(&table, &f->node, f->name) != 0) {
         free(f);
         fncfg_unref(cfg);
@@ -218,6 +225,10 @@ fn_config *registry_remove(const char *name)
         fn_alias *a = f->aliases;
         f->aliases = a->next;
         fnalias_free(a);
+    }
+    registry_set_reserved(f, -1);
+    while (f->provisioned != NULL) {
+        registry_remove_provisioned(f, f->provisioned->qualifier);
     }
     free(f);
     return cfg;
@@ -248,6 +259,7 @@ fn_config *registry_remove_version(function *f, const char *version)
         return NULL;
     }
     fn_config *cfg = f->versions[at];
+    registry_remove_provisioned(f, version);
     memmove(&f->versions[at], &f->versions[at + 1],
             (size_t)(f->n_versions - at - 1) * sizeof(*f->versions));
     f->n_versions--;
@@ -264,9 +276,26 @@ fn_alias *registry_alias(function *f, const char *alias)
     return NULL;
 }
 
+/* Unlink and free alias; its provisioned config goes too when `drop`. */
+static bool unlink_alias(function *f, const char *alias, bool drop)
+{
+    for (fn_alias **pp = &f->aliases; *pp != NULL; pp = &(*pp)->next) {
+        if (strcmp((*pp)->name, alias) == 0) {
+            fn_alias *a = *pp;
+            *pp = a->next;
+            if (drop) {
+                registry_remove_provisioned(f, a->name); /* Lambda drops it with the alias */
+            }
+            fnalias_free(a);
+            return true;
+        }
+    }
+    return false;
+}
+
 void registry_put_alias(function *f, fn_alias *a)
 {
-    registry_remove_alias(f, a->name);
+    unlink_alias(f, a->name, false); /* an update keeps the alias's provisioned config */
     fn_alias **pp = &f->aliases;
     while (*pp != NULL && strcmp((*pp)->name, a->name) < 0) {
         pp = &(*pp)->next;
@@ -277,15 +306,7 @@ void registry_put_alias(function *f, fn_alias *a)
 
 bool registry_remove_alias(function *f, const char *alias)
 {
-    for (fn_alias **pp = &f->aliases; *pp != NULL; pp = &(*pp)->next) {
-        if (strcmp((*pp)->name, alias) == 0) {
-            fn_alias *a = *pp;
-            *pp = a->next;
-            fnalias_free(a);
-            return true;
-        }
-    }
-    return false;
+    return unlink_alias(f, alias, true);
 }
 
 int registry_alias_count(const function *f)
@@ -341,4 +362,101 @@ void registry_each(void (*fn)(function *f, void *arg), void *arg)
     {
         fn(f, arg);
     }
+}
+
+/* ---- concurrency ---- */
+
+int registry_unreserved_minimum(void)
+{
+    int keep = B.opt.max_concurrency / 10;
+    return keep < 100 ? keep : 100;
+}
+
+int registry_reservable(void)
+{
+    return B.opt.max_concurrency - registry_unreserved_minimum();
+}
+
+void registry_set_reserved(function *f, int n)
+{
+    if (f->reserved >= 0) {
+        B.reserved_total -= f->reserved;
+    }
+    f->reserved = n >= 0 ? n : -1;
+    if (f->reserved >= 0) {
+        B.reserved_total += f->reserved;
+    }
+}
+
+int registry_provisioned_of(const function *f)
+{
+    int n = 0;
+    for (const fn_provisioned *p = f->provisioned; p != NULL; p = p->next) {
+        n += p->requested;
+    }
+    return n;
+}
+
+static void add_unreserved(function *f, void *arg)
+{
+    if (f->reserved < 0) {
+        *(int *)arg += registry_provisioned_of(f);
+    }
+}
+
+int registry_provisioned_unreserved(void)
+{
+    int n = 0;
+    registry_each(add_unreserved, &n);
+    return n;
+}
+
+fn_provisioned *registry_provisioned(function *f, const char *qualifier)
+{
+    for (fn_provisioned *p = f->provisioned; p != NULL; p = p->next) {
+        if (strcmp(p->qualifier, qualifier) == 0) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+void registry_put_provisioned(function *f, fn_provisioned *p)
+{
+    registry_remove_provisioned(f, p->qualifier);
+    fn_provisioned **pp = &f->provisioned;
+    while (*pp != NULL && strcmp((*pp)->qualifier, p->qualifier) < 0) {
+        pp = &(*pp)->next;
+    }
+    p->next = *pp;
+    *pp = p;
+    n_provisioned++;
+}
+
+bool registry_remove_provisioned(function *f, const char *qualifier)
+{
+    for (fn_provisioned **pp = &f->provisioned; *pp != NULL; pp = &(*pp)->next) {
+        if (strcmp((*pp)->qualifier, qualifier) == 0) {
+            fn_provisioned *p = *pp;
+            *pp = p->next;
+            free(p);
+            n_provisioned--;
+            return true;
+        }
+    }
+    return false;
+}
+
+int registry_provisioned_configs(void)
+{
+    return n_provisioned;
+}
+
+fn_config *registry_provision_target(function *f, const char *qualifier)
+{
+    if (util_all_digits(qualifier)) {
+        return registry_version(f, qualifier);
+    }
+    fn_alias *a = registry_alias(f, qualifier);
+    return a != NULL && strcmp(a->version, "$LATEST") != 0 ? registry_version(f, a->version) : NULL;
 }

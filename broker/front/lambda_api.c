@@ -25,6 +25,11 @@
  *                                                       event-config-put|get|delete (204)
  *   POST|GET|PUT|DELETE /2021-10-31/functions/F/url     url-create (201)|get|update|delete (204)
  *   GET    /2021-10-31/functions/F/urls                 url-list
+ *   PUT|DELETE /2017-10-31/functions/F/concurrency     concurrency-put|-delete (204)
+ *   GET    /2019-09-30/functions/F/concurrency          concurrency-get
+ *   PUT|GET|DELETE /2019-09-30/functions/F/provisioned-concurrency?Qualifier=
+ *                                                       provisioned-put (202)|-get|-delete (204)
+ *   GET    /2019-09-30/functions/F/provisioned-concurrency?List=ALL  provisioned-list
  *   POST   /2015-03-31/event-source-mappings            esm-create    202
  *   GET    /2015-03-31/event-source-mappings            esm-list (?FunctionName, ?EventSourceArn)
  *   GET|PUT|DELETE /2015-03-31/event-source-mappings/U  esm-get|-update (202)|-delete (202)
@@ -44,7 +49,9 @@
  * X-Amz-Executed-Version, x-amzn-RequestId.
  *
  * Errors are Lambda's: the op's status, x-amzn-ErrorType naming the type,
- * and a body {"Type":"User","message":…} ("Service" for 5xx).  An unknown
+ * and a body {"Type":"User","message":…} ("Service" for 5xx); a throttle
+ * (429) adds Lambda's "Reason" (ReservedFunctionConcurrentInvocationLimitExceeded
+ * or ConcurrentInvocationLimitExceeded).  An unknown
  * path or method is 400 UnknownOperationException.
  */
 #include <stdio.h>
@@ -107,6 +114,15 @@ static const route ROUTES[] = {
     {"PUT", "/2021-10-31/functions", "/url", "url-update", 200, K_PLAIN, NULL},
     {"DELETE", "/2021-10-31/functions", "/url", "url-delete", 204, K_PLAIN, NULL},
     {"GET", "/2021-10-31/functions", "/urls", "url-list", 200, K_PLAIN, NULL},
+    {"PUT", "/2017-10-31/functions", "/concurrency", "concurrency-put", 200, K_PLAIN, NULL},
+    {"GET", "/2019-09-30/functions", "/concurrency", "concurrency-get", 200, K_PLAIN, NULL},
+    {"DELETE", "/2017-10-31/functions", "/concurrency", "concurrency-delete", 204, K_PLAIN, NULL},
+    {"PUT", "/2019-09-30/functions", "/provisioned-concurrency", "provisioned-put", 202, K_PLAIN,
+     NULL},
+    {"GET", "/2019-09-30/functions", "/provisioned-concurrency", "provisioned-get", 200, K_PLAIN,
+     NULL},
+    {"DELETE", "/2019-09-30/functions", "/provisioned-concurrency", "provisioned-delete", 204,
+     K_PLAIN, NULL},
     {"POST", "/2015-03-31/event-source-mappings", NULL, "esm-create", 202, K_PLAIN, NULL},
     {"GET", "/2015-03-31/event-source-mappings", NULL, "esm-list", 200, K_PLAIN, NULL},
     {"GET", "/2015-03-31/event-source-mappings", "", "esm-get", 200, K_PLAIN, "UUID"},
@@ -144,7 +160,8 @@ static const char *const IGNORED[] = {"Runtime",
 bool lapi_match(const char *path)
 {
     return strncmp(path, "/2015-03-31/", 12) == 0 || strncmp(path, "/2019-09-25/", 12) == 0 ||
-           strncmp(path, "/2021-10-31/", 12) == 0;
+           strncmp(path, "/2021-10-31/", 12) == 0 || strncmp(path, "/2017-10-31/", 12) == 0 ||
+           strncmp(path, "/2019-09-30/", 12) == 0;
 }
 
 /* One call in flight. */
@@ -162,6 +179,13 @@ static void answer_error(lapi_done_fn done, void *arg, const lm_error *e)
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "Type", a.status >= 500 ? "Service" : "User");
     cJSON_AddStringToObject(j, "message", e->message);
+    const char *why = e->code == LM_E_THROTTLED ? strstr(e->message, "(Reason: ") : NULL;
+    if (why != NULL) { /* core/invoke.c names Lambda's Reason in its message */
+        char reason[80];
+        why += 9;
+        snprintf(reason, sizeof(reason), "%.*s", (int)strcspn(why, ",)"), why);
+        cJSON_AddStringToObject(j, "Reason", reason);
+    }
     a.body = cJSON_PrintUnformatted(j);
     a.len = a.body != NULL ? strlen(a.body) : 0;
     cJSON_Delete(j);
@@ -557,6 +581,18 @@ void lapi_start(const char *method, const char *path, const char *query, const u
     char fn[300], alias[200], qual[130];
     lm_error e;
     const route *rt = find_route(method, path, fn, alias);
+    char list[8];
+    query_param(query, "List", list, sizeof(list));
+    if (rt != NULL && strcmp(rt->op, "provisioned-get") == 0 && strcmp(list, "ALL") == 0) {
+        static const route list_rt = {"GET",
+                                      "/2019-09-30/functions",
+                                      "/provisioned-concurrency",
+                                      "provisioned-list",
+                                      200,
+                                      K_PLAIN,
+                                      NULL};
+        rt = &list_rt; /* ListProvisionedConcurrencyConfigs: the same path, ?List=ALL */
+    }
     if (rt == NULL) {
         proto_error(&e, LM_E_UNKNOWN_OP, "no Lambda API operation for %s %.200s", method, path);
         answer_error(done, arg, &e);

@@ -272,7 +272,7 @@ static nng_msg *op_status(const proto_doc *doc, const msgpack_object *args, lm_e
     int64_t aq_queued = 0;
     int aq_running = 0;
     asyncq_counts(&aq_queued, &aq_running);
-    pw_map(&w, 14);
+    pw_map(&w, 15);
     pw_key(&w, "Version");
     pw_str(&w, BROKER_VERSION);
     pw_key(&w, "UptimeSeconds");
@@ -293,6 +293,8 @@ static nng_msg *op_status(const proto_doc *doc, const msgpack_object *args, lm_e
     pw_int(&w, spawning);
     pw_key(&w, "MaxConcurrency");
     pw_int(&w, B.opt.max_concurrency);
+    pw_key(&w, "Concurrency");
+    admin_write_concurrency_status(&w);
     pw_key(&w, "Invocations");
     pw_int(&w, (int64_t)B.invocations);
     pw_key(&w, "ColdStarts");
@@ -370,6 +372,13 @@ static const op_def OPS[] = {
     {"keys-create", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_keys_create, NULL},
     {"keys-list", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_keys_list, NULL},
     {"keys-delete", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_keys_delete, NULL},
+    {"concurrency-put", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_concurrency_put, NULL},
+    {"concurrency-get", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_concurrency_get, NULL},
+    {"concurrency-delete", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_concurrency_delete, NULL},
+    {"provisioned-put", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_provisioned_put, NULL},
+    {"provisioned-get", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_provisioned_get, NULL},
+    {"provisioned-delete", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_provisioned_delete, NULL},
+    {"provisioned-list", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_provisioned_list, NULL},
     {"clock-advance", OP_ADMIN, OP_ARGS_OPTIONAL, NULL, admin_clock_advance, NULL},
     {"queue-create", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_queue_create},
     {"queue-list", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_queue_list},
@@ -417,8 +426,7 @@ static const op_def OPS[] = {
     {"rule-enable", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_enable},
     {"rule-disable", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_disable},
     {"rule-targets-list", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_targets_list},
-    {"rule-targets-remove", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL,
-     mqops_rule_targets_remove},
+    {"rule-targets-remove", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_rule_targets_remove},
     {"bus-tail", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_bus_tail},
     {"archive-create", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_archive_create},
     {"archive-delete", OP_MESSAGING, OP_ARGS_OPTIONAL, NULL, NULL, mqops_archive_delete},

@@ -36,9 +36,13 @@
  * the last stream sequence number a batch finished), both owned by
  * store/esm.c; 7 = +
  * function_urls (store/urls.c: one row per function URL) and access_keys
- * (store/keys.c: SigV4 keys, their secrets sealed).  Upgrading 1 → 2
- * adds the columns (checked with pragma table_info); 2 → 3, 4 → 5, 5 → 6
- * and 6 → 7 only add tables, created with IF NOT EXISTS
+ * (store/keys.c: SigV4 keys, their secrets sealed); 8 = +
+ * function_concurrency (reserved concurrency, one row per function) and
+ * provisioned_concurrency (one row per version or alias), owned by
+ * store/concurrency.c, with triggers that delete them with what they
+ * name.  Upgrading 1 → 2
+ * adds the columns (checked with pragma table_info); 2 → 3, 4 → 5, 5 → 6,
+ * 6 → 7 and 7 → 8 only add tables (and triggers), created with IF NOT EXISTS
  * on every open; 3 → 4 adds the two revision_id columns (again checked
  * with pragma table_info) and gives every row that has none a fresh UUID
  * (lamina_uuid(), our uuid4 as an SQL function).  All of it is one
@@ -162,7 +166,27 @@ static const char *schema =
     "  sealed BLOB NOT NULL," /* nonce, AES-256-GCM ciphertext, tag (admin/keys.c) */
     "  description TEXT NOT NULL DEFAULT '',"
     "  created TEXT NOT NULL);"
-    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '7');";
+    /* schema 8: reserved and provisioned concurrency (store/concurrency.c);
+     * the triggers drop a config with the function, version or alias it
+     * names, in the transaction that deletes that */
+    "CREATE TABLE IF NOT EXISTS function_concurrency("
+    "  name TEXT PRIMARY KEY,"
+    "  reserved INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS provisioned_concurrency("
+    "  name TEXT NOT NULL,"
+    "  qualifier TEXT NOT NULL," /* a version number or an alias */
+    "  requested INTEGER NOT NULL,"
+    "  last_modified TEXT NOT NULL,"
+    "  PRIMARY KEY(name, qualifier)) WITHOUT ROWID;"
+    "CREATE TRIGGER IF NOT EXISTS concurrency_of_function AFTER DELETE ON functions BEGIN"
+    "  DELETE FROM function_concurrency WHERE name=OLD.name;"
+    "  DELETE FROM provisioned_concurrency WHERE name=OLD.name; END;"
+    "CREATE TRIGGER IF NOT EXISTS provisioned_of_version AFTER DELETE ON versions BEGIN"
+    "  DELETE FROM provisioned_concurrency"
+    "   WHERE name=OLD.name AND qualifier=CAST(OLD.version AS TEXT); END;"
+    "CREATE TRIGGER IF NOT EXISTS provisioned_of_alias AFTER DELETE ON aliases BEGIN"
+    "  DELETE FROM provisioned_concurrency WHERE name=OLD.name AND qualifier=OLD.alias; END;"
+    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '8');";
 
 int store_db_error(lm_error *e, const char *what)
 {
@@ -207,7 +231,7 @@ static int add_column(const char *table, const char *column, const char *decl, c
     return sqlite3_exec(store_db, sql, NULL, NULL, err);
 }
 
-/* Bring any older store to schema 7 in one transaction (see the head of
+/* Bring any older store to schema 8 in one transaction (see the head of
  * the file): add the columns it lacks, give rows without a RevisionId one,
  * record the version last.  Safe to run again on a store already there. */
 static int migrate(char **err)
@@ -229,8 +253,8 @@ static int migrate(char **err)
         rc = sqlite3_exec(store_db,
                           "UPDATE functions SET revision_id=lamina_uuid() WHERE revision_id='';"
                           "UPDATE versions SET revision_id=lamina_uuid() WHERE revision_id='';"
-                          "UPDATE meta SET value='7' WHERE key='schema'"
-                          " AND CAST(value AS INTEGER) < 7;"
+                          "UPDATE meta SET value='8' WHERE key='schema'"
+                          " AND CAST(value AS INTEGER) < 8;"
                           "COMMIT;",
                           NULL, NULL, err);
     }
@@ -377,6 +401,9 @@ int store_load_all(void (*fn)(fn_config *cfg, void *arg), void *arg, lm_error *e
     int rc = store_functions_load(fn, arg, e);
     if (rc == LM_OK) {
         rc = store_aliases_load(e);
+    }
+    if (rc == LM_OK) {
+        rc = store_concurrency_load(e);
     }
     if (rc == LM_OK) {
         sweep_blobs();

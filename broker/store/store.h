@@ -94,4 +94,12 @@ int store_load_keys(void (*fn)(const char *id, const void *sealed, size_t len,
                                const char *description, const char *created, void *arg),
                     void *arg, lm_error *e);
 
+/* Reserved and provisioned concurrency (store/concurrency.c; loaded into
+ * the registry by store_load_all).  n < 0 deletes the reservation. */
+int store_put_reserved(const char *name, int n, lm_error *e);
+int store_put_provisioned(const char *name, const fn_provisioned *p, lm_error *e);
+int store_delete_provisioned(const char *name, const char *qualifier, lm_error *e);
+/* Every stored setting into the registry (startup, after the aliases). */
+int store_concurrency_load(lm_error *e);
+
 #endif

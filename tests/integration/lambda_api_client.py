@@ -90,6 +90,40 @@ def main(endpoint, key, secret, echo_so, error_so):
     vers = [x["Version"] for x in lam.list_versions_by_function(FunctionName="boto-echo")["Versions"]]
     check("list versions", vers == ["$LATEST", "1"], vers)
 
+    # concurrency controls: reserved 0 throttles with Lambda's Reason
+    c = lam.put_function_concurrency(FunctionName="boto-error", ReservedConcurrentExecutions=0)
+    check("put concurrency", c["ReservedConcurrentExecutions"] == 0, c)
+    got = lam.get_function_concurrency(FunctionName="boto-error")
+    check("get concurrency", got["ReservedConcurrentExecutions"] == 0, got)
+    try:
+        lam.invoke(FunctionName="boto-error", Payload=b"{}")
+        check("throttled", False, "invoke ran")
+    except botocore.exceptions.ClientError as e:
+        check("throttled", e.response["Error"]["Code"] == "TooManyRequestsException"
+              and e.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+              and e.response.get("Reason") == "ReservedFunctionConcurrentInvocationLimitExceeded",
+              e.response)
+    lam.delete_function_concurrency(FunctionName="boto-error")
+    got = lam.get_function_concurrency(FunctionName="boto-error")
+    check("concurrency deleted", "ReservedConcurrentExecutions" not in got, got)
+    pc = lam.put_provisioned_concurrency_config(FunctionName="boto-echo", Qualifier="live",
+                                                ProvisionedConcurrentExecutions=1)
+    check("put provisioned", pc["RequestedProvisionedConcurrentExecutions"] == 1
+          and pc["Status"] in ("IN_PROGRESS", "READY")
+          and pc["ResponseMetadata"]["HTTPStatusCode"] == 202, pc)
+    got = lam.get_provisioned_concurrency_config(FunctionName="boto-echo", Qualifier="live")
+    check("get provisioned", got["RequestedProvisionedConcurrentExecutions"] == 1, got)
+    ls = lam.list_provisioned_concurrency_configs(FunctionName="boto-echo")
+    check("list provisioned", [x["FunctionArn"].endswith(":live")
+                               for x in ls["ProvisionedConcurrencyConfigs"]] == [True], ls)
+    check("provisioned $LATEST", error_code(lambda: lam.put_provisioned_concurrency_config(
+        FunctionName="boto-echo", Qualifier="$LATEST", ProvisionedConcurrentExecutions=1))
+        == ("InvalidParameterValueException", 400))
+    lam.delete_provisioned_concurrency_config(FunctionName="boto-echo", Qualifier="live")
+    check("provisioned deleted", error_code(lambda: lam.get_provisioned_concurrency_config(
+        FunctionName="boto-echo", Qualifier="live"))
+        == ("ProvisionedConcurrencyConfigNotFoundException", 404))
+
     ec = lam.put_function_event_invoke_config(
         FunctionName="boto-echo", MaximumRetryAttempts=0,
         DestinationConfig={"OnFailure": {"Destination": "boto-error"}})

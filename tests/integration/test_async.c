@@ -807,7 +807,7 @@ Test(async, a_schema_2_store_is_migrated_to_the_current_schema)
     memset(&b, 0, sizeof(b));
     lt_broker_start_in(&b, state, lt_test_clock);
     char *v = schema_version(db_path);
-    cr_assert_str_eq(v, "7");
+    cr_assert_str_eq(v, "8");
     free(v);
     lt_create(&b, "rec", "record", NULL);
     char rid[40];

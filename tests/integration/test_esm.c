@@ -1516,7 +1516,7 @@ Test(esm, an_older_store_gains_the_mapping_tables_on_start)
                  SQLITE_OK);
     sqlite3_bind_text(st, 1, u, -1, SQLITE_STATIC);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    cr_assert_str_eq((const char *)sqlite3_column_text(st, 0), "7");
+    cr_assert_str_eq((const char *)sqlite3_column_text(st, 0), "8");
     cr_assert_eq(sqlite3_column_int(st, 1), 1);
     sqlite3_finalize(st);
     sqlite3_close(db);

@@ -639,6 +639,33 @@ Test(http, function_errors_and_timeouts_map_to_502_and_504, .timeout = 60)
     lt_broker_stop(&w.b, false);
 }
 
+/* Reserved concurrency 0 (broker/admin/concurrency.c): a URL answers a
+ * plain 429, as Lambda's function URLs do, and the REST API's 429 names
+ * Lambda's Reason. */
+Test(http, a_function_reserved_at_zero_is_429_through_its_url_and_the_rest_api, .timeout = 60)
+{
+    web w;
+    const char *args[] = {"--http", "127.0.0.1:0", "--http-auth", "none", NULL};
+    web_start_args(&w, args);
+    char id[33], path[80];
+    url_for(&w, "ur", "urlresp", NULL, id);
+    cJSON_Delete(lt_ok(&w.b, "concurrency-put",
+                       "{\"FunctionName\":\"ur\",\"ReservedConcurrentExecutions\":0}"));
+    snprintf(path, sizeof(path), "/url/%s/", id);
+    resp r = curl(&w, path, "--data-binary", "hi", NULL);
+    cr_assert_eq(r.status, 429, "%s", r.raw);
+    cr_assert_str_eq(r.body, "{\"Message\":\"Rate Exceeded.\"}");
+    resp_free(&r);
+    r = curl(&w, "/2015-03-31/functions/ur/invocations", "--data-binary", "{}", NULL);
+    cr_assert_eq(r.status, 429, "%s", r.raw);
+    cr_assert_not_null(
+        strstr(r.body, "\"Reason\":\"ReservedFunctionConcurrentInvocationLimitExceeded\""), "%s",
+        r.body);
+    cr_assert_not_null(strstr(r.head, "TooManyRequestsException"), "%s", r.head);
+    resp_free(&r);
+    lt_broker_stop(&w.b, false);
+}
+
 Test(http, cors_preflight_is_answered_without_invoking_and_origins_are_checked, .timeout = 60)
 {
     web w;

@@ -1099,7 +1099,7 @@ static char *stored_revisions(const char *db_path)
     cr_assert_eq(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema'", -1, &st, NULL),
                  SQLITE_OK);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    cr_assert_str_eq((const char *)sqlite3_column_text(st, 0), "7");
+    cr_assert_str_eq((const char *)sqlite3_column_text(st, 0), "8");
     sqlite3_finalize(st);
     const char *sql = "SELECT name || ':$LATEST', revision_id FROM functions UNION ALL"
                       " SELECT name || ':' || version, revision_id FROM versions ORDER BY 1";

@@ -219,6 +219,9 @@ int cmd_url(cli *c, int argc, char **argv);
 /* keys.c: keys create|list|delete */
 int cmd_keys(cli *c, int argc, char **argv);
 int cmd_status(cli *c, int argc, char **argv);
+/* concurrency.c */
+int cmd_concurrency(cli *c, int argc, char **argv);
+int cmd_provisioned(cli *c, int argc, char **argv);
 int cmd_test_pattern(cli *c, int argc, char **argv);
 
 #endif

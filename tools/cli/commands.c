@@ -80,6 +80,22 @@ const command cli_commands[] = {
                 "  async retries and destinations of NAME (put replaces the whole config;\n"
                 "  a destination is a function (NAME, NAME:Q), a queue (queue:NAME) or a\n"
                 "  topic (topic:NAME), or an ARN of one)"},
+    {.name = "concurrency",
+     .run = cmd_concurrency,
+     .usage = "concurrency put NAME N | get NAME | delete NAME",
+     .example = "lamina concurrency put hello 10\n"
+                "  reserved concurrency: N environments kept for NAME and at most N invokes at\n"
+                "  once (more are throttled, 429); 0 throttles every invoke and sends async\n"
+                "  events straight to the failure destination.  What all functions reserve may\n"
+                "  not leave less than min(100, --max-concurrency / 10) unreserved"},
+    {.name = "provisioned",
+     .run = cmd_provisioned,
+     .usage = "provisioned put NAME:QUALIFIER N | get NAME:QUALIFIER | delete NAME:QUALIFIER | "
+              "list NAME",
+     .example = "lamina provisioned put hello:live 2\n"
+                "  provisioned concurrency: N environments of a published version or alias\n"
+                "  initialised ahead (LM_INIT run), kept warm and replaced when they die; Status\n"
+                "  IN_PROGRESS until all are up, READY, or FAILED (StatusReason) if init fails"},
     {.name = "event-wait",
      .run = cmd_event_wait,
      .usage = "event-wait REQUEST_ID [--timeout 0-900]",
@@ -126,21 +142,20 @@ const command cli_commands[] = {
     {.name = "stream",
      .run = cmd_stream,
      .usage = "stream create|list|get|delete|put|put-batch|iterator|get-records|reshard NAME ...",
-     .example =
-         "lamina stream create clicks --shards 4 --retention-hours 48\n"
-         "  lamina stream put clicks --partition-key user-17 '{\"page\":\"/\"}'\n"
-         "  lamina stream iterator clicks shardId-000000000000 TRIM_HORIZON\n"
-         "  lamina stream get-records ITERATOR --limit 100\n"
-         "sub-verbs (Kinesis Data Streams' semantics, checked by the broker):\n"
-         "  create NAME --shards N [--retention-hours 24-8760 (default 24)]\n"
-         "  list    get NAME    delete NAME\n"
-         "  put NAME --partition-key K DATA|- [--explicit-hash-key H]\n"
-         "  put-batch NAME -f FILE.jsonl|-  one {\"PartitionKey\":...,\"Data\":BASE64} (or\n"
-         "         \"Text\":STRING) a line, 1-500; prints each record's result\n"
-         "  iterator NAME SHARD TRIM_HORIZON|LATEST|AT_SEQUENCE_NUMBER S|\n"
-         "         AFTER_SEQUENCE_NUMBER S|AT_TIMESTAMP EPOCH_SECONDS  (valid 5 minutes)\n"
-         "  get-records ITERATOR [--limit 1-10000]\n"
-         "  reshard NAME split SHARD NEW_STARTING_HASH_KEY | merge SHARD ADJACENT_SHARD"},
+     .example = "lamina stream create clicks --shards 4 --retention-hours 48\n"
+                "  lamina stream put clicks --partition-key user-17 '{\"page\":\"/\"}'\n"
+                "  lamina stream iterator clicks shardId-000000000000 TRIM_HORIZON\n"
+                "  lamina stream get-records ITERATOR --limit 100\n"
+                "sub-verbs (Kinesis Data Streams' semantics, checked by the broker):\n"
+                "  create NAME --shards N [--retention-hours 24-8760 (default 24)]\n"
+                "  list    get NAME    delete NAME\n"
+                "  put NAME --partition-key K DATA|- [--explicit-hash-key H]\n"
+                "  put-batch NAME -f FILE.jsonl|-  one {\"PartitionKey\":...,\"Data\":BASE64} (or\n"
+                "         \"Text\":STRING) a line, 1-500; prints each record's result\n"
+                "  iterator NAME SHARD TRIM_HORIZON|LATEST|AT_SEQUENCE_NUMBER S|\n"
+                "         AFTER_SEQUENCE_NUMBER S|AT_TIMESTAMP EPOCH_SECONDS  (valid 5 minutes)\n"
+                "  get-records ITERATOR [--limit 1-10000]\n"
+                "  reshard NAME split SHARD NEW_STARTING_HASH_KEY | merge SHARD ADJACENT_SHARD"},
     {.name = "esm",
      .run = cmd_esm,
      .usage = "esm create|list|get|update|delete|enable|disable ...",
@@ -189,14 +204,16 @@ const command cli_commands[] = {
     {.name = "url",
      .run = cmd_url,
      .usage = "url create|get|update|delete|list NAME[:ALIAS] ...",
-     .example = "lamina url create hello --auth-type NONE --cors-allow-origins '*'\n"
-                "  curl \"$(lamina -o json url get hello | jq -r .FunctionUrl)\"\n"
-                "sub-verbs (served when the broker runs with --http HOST:PORT):\n"
-                "  create NAME --auth-type NONE|AWS_IAM [--qualifier $LATEST|ALIAS] [--invoke-mode BUFFERED]\n"
-                "         [--cors-allow-origins L] [--cors-allow-methods L] [--cors-allow-headers L]\n"
-                "         [--cors-expose-headers L] [--cors-max-age 0-86400] [--cors-allow-credentials]\n"
-                "  update NAME (the same options; --no-cors drops Cors)    get|delete NAME    list NAME\n"
-                "  (L is a comma-separated list; AWS_IAM URLs take SigV4 by 'lamina keys')"},
+     .example =
+         "lamina url create hello --auth-type NONE --cors-allow-origins '*'\n"
+         "  curl \"$(lamina -o json url get hello | jq -r .FunctionUrl)\"\n"
+         "sub-verbs (served when the broker runs with --http HOST:PORT):\n"
+         "  create NAME --auth-type NONE|AWS_IAM [--qualifier $LATEST|ALIAS] [--invoke-mode "
+         "BUFFERED]\n"
+         "         [--cors-allow-origins L] [--cors-allow-methods L] [--cors-allow-headers L]\n"
+         "         [--cors-expose-headers L] [--cors-max-age 0-86400] [--cors-allow-credentials]\n"
+         "  update NAME (the same options; --no-cors drops Cors)    get|delete NAME    list NAME\n"
+         "  (L is a comma-separated list; AWS_IAM URLs take SigV4 by 'lamina keys')"},
     {.name = "keys",
      .run = cmd_keys,
      .usage = "keys create [--description T] | list | delete ACCESS_KEY_ID",

@@ -13,6 +13,29 @@
 
 #include "cli.h"
 
+/* get's concurrency fields (broker/admin/concurrency.c), when set. */
+static void text_concurrency(const cJSON *reply)
+{
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(reply, "Concurrency"), "ReservedConcurrentExecutions");
+    if (cJSON_IsNumber(r)) {
+        printf("%-14s %d\n", "Reserved", r->valueint);
+    }
+    const cJSON *one = cJSON_GetObjectItemCaseSensitive(reply, "ProvisionedConcurrency");
+    const cJSON *all = cJSON_GetObjectItemCaseSensitive(reply, "ProvisionedConcurrencyConfigs");
+    const cJSON *p = one != NULL ? one : all != NULL ? all->child : NULL;
+    for (; p != NULL; p = one != NULL ? NULL : p->next) {
+        const cJSON *a =
+            cJSON_GetObjectItemCaseSensitive(p, "AllocatedProvisionedConcurrentExecutions");
+        const cJSON *q =
+            cJSON_GetObjectItemCaseSensitive(p, "RequestedProvisionedConcurrentExecutions");
+        const char *arn = out_str(p, "FunctionArn");
+        printf("%-14s %s%s%d/%d %s\n", "Provisioned", arn, arn[0] != '\0' ? " " : "",
+               cJSON_IsNumber(a) ? a->valueint : 0, cJSON_IsNumber(q) ? q->valueint : 0,
+               out_str(p, "Status"));
+    }
+}
+
 static void text_get(const cJSON *reply)
 {
     out_config(cJSON_GetObjectItemCaseSensitive(reply, "Configuration"));
@@ -35,6 +58,7 @@ static void text_get(const cJSON *reply)
         }
         printf("\n");
     }
+    text_concurrency(reply);
 }
 
 /* "a,b,c" from an array of strings (at most cap-1 characters). */

@@ -10,6 +10,28 @@
 #include "cli.h"
 #include "test_pattern.h"
 
+/* status's provisioned configs, after the numbers: ARN Status
+ * Allocated/Requested and the environments' pids. */
+static void print_provisioned(const cJSON *all)
+{
+    const cJSON *p;
+    printf(" %s=%d", all->string, cJSON_GetArraySize(all));
+    cJSON_ArrayForEach(p, all)
+    {
+        const cJSON *a =
+            cJSON_GetObjectItemCaseSensitive(p, "AllocatedProvisionedConcurrentExecutions");
+        const cJSON *r =
+            cJSON_GetObjectItemCaseSensitive(p, "RequestedProvisionedConcurrentExecutions");
+        printf("\n  %s %s %d/%d pids", out_str(p, "FunctionArn"), out_str(p, "Status"),
+               cJSON_IsNumber(a) ? a->valueint : 0, cJSON_IsNumber(r) ? r->valueint : 0);
+        const cJSON *pid;
+        cJSON_ArrayForEach(pid, cJSON_GetObjectItemCaseSensitive(p, "Pids"))
+        {
+            printf(" %d", pid->valueint);
+        }
+    }
+}
+
 static void text_status(const cJSON *reply)
 {
     int width = 14; /* the value column: after the longest key */
@@ -26,7 +48,9 @@ static void text_status(const cJSON *reply)
             }
             printf("%-*s", width, v->string);
             for (const cJSON *w = v->child; w != NULL; w = w->next) {
-                if (!text) {
+                if (cJSON_IsArray(w)) { /* Concurrency.Provisioned: one line each */
+                    print_provisioned(w);
+                } else if (!text) {
                     printf(" %s=%g", w->string, w->valuedouble);
                 } else if (cJSON_IsString(w)) {
                     printf("\n  %-12s %s", w->string, w->valuestring);

@@ -21,7 +21,8 @@ static int exit_for(int code)
     case LM_OK: return EXIT_OK;
     case LM_E_NOT_FOUND:
     case LM_E_QUEUE_DOES_NOT_EXIST:
-    case LM_E_SNS_NOT_FOUND: return EXIT_NOT_FOUND;
+    case LM_E_SNS_NOT_FOUND:
+    case LM_E_PROVISIONED_NOT_FOUND: return EXIT_NOT_FOUND;
     case LM_E_CONFLICT:
     case LM_E_PRECONDITION_FAILED:
     case LM_E_IDEMPOTENT_MISMATCH:

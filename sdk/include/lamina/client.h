@@ -144,7 +144,10 @@ LM_EXPORT void lm_invoke_result_finish(lm_invoke_result *r);
  *              Description?} + code                -> function configuration
  *   "get"     {FunctionName, Qualifier?}           -> {Configuration{...}, Code{...},
  *              Versions:[...], Aliases:[...]} (the last two when unqualified;
- *              NAME:7 shows version 7, NAME:ALIAS the version it points to)
+ *              NAME:7 shows version 7, NAME:ALIAS the version it points to;
+ *              Concurrency{ReservedConcurrentExecutions} and
+ *              ProvisionedConcurrencyConfigs when set, NAME:Q its
+ *              ProvisionedConcurrency)
  *   "list"    {}                                   -> {Functions:[{..., Versions:["1"],
  *              Aliases:["live"]}]}
  *   "delete"  {FunctionName, Qualifier?}           -> {} (unqualified: the function with
@@ -189,6 +192,23 @@ LM_EXPORT void lm_invoke_result_finish(lm_invoke_result *r);
  *                   "Pending" when TimeoutMs passed first.  404 for an id the
  *                   broker never stored or finished long ago (it remembers
  *                   the last 16,384 finished events, since it started)
+ *   "concurrency-put" {FunctionName, ReservedConcurrentExecutions (0-limit)}
+ *                   -> {ReservedConcurrentExecutions} (400 InvalidParameterValue
+ *                   when less than min(100, --max-concurrency / 10) would stay
+ *                   unreserved, or less than the function's provisioned total)
+ *   "concurrency-get" {FunctionName}   -> {ReservedConcurrentExecutions} or {}
+ *   "concurrency-delete" {FunctionName} -> {}
+ *   "provisioned-put" {FunctionName, Qualifier (a version or an alias, not
+ *              $LATEST), ProvisionedConcurrentExecutions (1-limit)}
+ *                   -> {RequestedProvisionedConcurrentExecutions,
+ *                       AllocatedProvisionedConcurrentExecutions,
+ *                       AvailableProvisionedConcurrentExecutions, Status
+ *                       IN_PROGRESS|READY|FAILED, StatusReason?, LastModified,
+ *                       Pids:[the environments' process ids]}
+ *   "provisioned-get" / "provisioned-delete" {FunctionName, Qualifier}
+ *                   -> the same / {} (404 ProvisionedConcurrencyConfigNotFound)
+ *   "provisioned-list" {FunctionName}
+ *                   -> {ProvisionedConcurrencyConfigs:[{FunctionArn, ...}]}
  *   "clock-advance" {Ms (1-31622400000)}          -> {BrokerTimeMs, OffsetMs}
  *                   tests only: moves broker time (async retry delays, event
  *                   age, idempotency-key expiry) forward by Ms and wakes what

@@ -105,7 +105,10 @@ extern "C" {
     X(LM_E_EV_VALIDATION, 62, 400, "ValidationException",                                    \
       "The input fails to satisfy the constraints specified.")                               \
     X(LM_E_EV_CONCURRENT, 64, 409, "ConcurrentModificationException",                        \
-      "There is concurrent modification on a resource.")
+      "There is concurrent modification on a resource.")                                    \
+    /* 65-69: concurrency controls (Lambda's names) */                                      \
+    X(LM_E_PROVISIONED_NOT_FOUND, 65, 404, "ProvisionedConcurrencyConfigNotFoundException",  \
+      "No provisioned concurrency config for that version or alias.")
 /* clang-format on */
 
 typedef enum lm_err {
